@@ -1,0 +1,65 @@
+"""Time for the pure core: a Clock protocol and a heap of deadlines.
+
+The core never reads a clock; the shell passes ``now`` in.  ``TimerHeap`` keeps
+keyed deadlines so a state machine can answer ``next_deadline()`` cheaply.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the time in seconds (monotonic)."""
+
+    def now(self) -> float: ...
+
+
+class TimerHeap:
+    """Keyed deadlines; re-arming a key replaces its deadline (lazy deletion)."""
+
+    __slots__ = ("_armed", "_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._armed: dict[Hashable, tuple[float, int]] = {}
+        self._seq = 0
+
+    def arm(self, key: Hashable, when: float) -> None:
+        self._seq += 1
+        self._armed[key] = (when, self._seq)
+        heapq.heappush(self._heap, (when, self._seq, key))
+
+    def cancel(self, key: Hashable) -> None:
+        self._armed.pop(key, None)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._armed
+
+    def __len__(self) -> int:
+        return len(self._armed)
+
+    def _prune(self) -> None:
+        heap = self._heap
+        while heap:
+            when, seq, key = heap[0]
+            if self._armed.get(key) == (when, seq):
+                return
+            heapq.heappop(heap)
+
+    def next_deadline(self) -> float | None:
+        self._prune()
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> list[Hashable]:
+        """Remove and return every key whose deadline is at or before ``now``, earliest first."""
+        due: list[Hashable] = []
+        while True:
+            self._prune()
+            if not self._heap or self._heap[0][0] > now:
+                return due
+            _, _, key = heapq.heappop(self._heap)
+            del self._armed[key]
+            due.append(key)

@@ -1,0 +1,35 @@
+"""Identifiers (branches, tags, Call-IDs, nonces, SSRCs) from an injected random source."""
+
+from __future__ import annotations
+
+import random
+
+MAGIC_COOKIE = "z9hG4bK"
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class Ids:
+    """Makes identifiers; pass a seeded ``random.Random`` for tests, ``SystemRandom`` in production."""
+
+    __slots__ = ("_rng",)
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def token(self, n: int = 16) -> str:
+        return "".join(self._rng.choices(_ALPHABET, k=n))
+
+    def branch(self) -> str:
+        return MAGIC_COOKIE + self.token(16)
+
+    def tag(self) -> str:
+        return self.token(10)
+
+    def call_id(self, host: str) -> str:
+        return f"{self.token(20)}@{host}"
+
+    def nonce(self) -> str:
+        return f"{self._rng.getrandbits(128):032x}"
+
+    def ssrc(self) -> int:
+        return self._rng.getrandbits(32)

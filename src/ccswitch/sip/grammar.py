@@ -1,0 +1,95 @@
+"""RFC 3261 lexical helpers: tokens, quoted strings, splitting on commas and semicolons."""
+
+from __future__ import annotations
+
+from ..errors import SipParseError
+
+TOKEN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+)
+
+
+def is_token(s: str) -> bool:
+    return bool(s) and all(c in TOKEN_CHARS for c in s)
+
+
+def split_outside_quotes(value: str, sep: str) -> list[str]:
+    """Split ``value`` on ``sep`` where it is outside quotes and angle brackets."""
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    i = 0
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if quoted:
+            if c == "\\":
+                i += 2
+                continue
+            if c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == "<":
+            depth += 1
+        elif c == ">":
+            if depth:
+                depth -= 1
+        elif c == sep and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+        i += 1
+    if quoted:
+        raise SipParseError(400, "Unterminated quoted string")
+    parts.append(value[start:])
+    return parts
+
+
+def split_commas(value: str) -> list[str]:
+    """Values of a comma-separated multi-value header, stripped, empties dropped."""
+    if "," not in value:
+        v = value.strip()
+        return [v] if v else []
+    return [p.strip() for p in split_outside_quotes(value, ",") if p.strip()]
+
+
+def unquote(s: str) -> str:
+    """Remove surrounding quotes and backslash escapes from a quoted-string."""
+    s = s.strip()
+    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+        body = s[1:-1]
+        if "\\" not in body:
+            return body
+        out = []
+        i = 0
+        while i < len(body):
+            if body[i] == "\\" and i + 1 < len(body):
+                i += 1
+            out.append(body[i])
+            i += 1
+        return "".join(out)
+    return s
+
+
+def quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_params(text: str) -> dict[str, str | None]:
+    """Parse ``;a=b;c`` (leading ``;`` optional) into an ordered dict; names lower-cased."""
+    params: dict[str, str | None] = {}
+    for raw in split_outside_quotes(text, ";"):
+        raw = raw.strip()
+        if not raw:
+            continue
+        name, eq, val = raw.partition("=")
+        name = name.strip().lower()
+        if not name:
+            raise SipParseError(400, "Bad parameter")
+        params[name] = val.strip() if eq else None
+    return params
+
+
+def format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())

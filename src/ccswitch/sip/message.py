@@ -1,0 +1,400 @@
+"""SIP requests and responses: parse from bytes, serialize to bytes (RFC 3261 §7).
+
+Headers stay raw (name, value) pairs until read; typed views (Via, CSeq, From…) are parsed on
+first use and cached.  Any bytes either parse or raise ``SipParseError`` carrying the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..errors import SipParseError
+from .grammar import is_token, split_commas
+from .headers import MULTI_VALUE, CSeq, Via, canonical, normalize
+from .uri import NameAddr, SipUri
+
+MAX_MESSAGE_SIZE = 65535
+SIP_VERSION = "SIP/2.0"
+MANDATORY = (("via", "Via"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("from", "From"),
+             ("to", "To"))
+
+
+class Headers:
+    """Ordered raw headers; lookups by any spelling (long, compact, any case)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        # each item: [normalized name, name as written, raw value]
+        self._items: list[tuple[str, str, str]] = [(normalize(n), n, v) for n, v in items]
+
+    @classmethod
+    def _from_parsed(cls, items: list[tuple[str, str, str]]) -> Headers:
+        h = cls.__new__(cls)
+        h._items = items
+        return h
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = normalize(name)
+        for k, _, v in self._items:
+            if k == key:
+                return v
+        return default
+
+    def get_raw_all(self, name: str) -> list[str]:
+        key = normalize(name)
+        return [v for k, _, v in self._items if k == key]
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value, splitting comma-separated lists for multi-value headers."""
+        key = normalize(name)
+        raw = [v for k, _, v in self._items if k == key]
+        if key not in MULTI_VALUE:
+            return raw
+        out: list[str] = []
+        for v in raw:
+            out.extend(split_commas(v))
+        return out
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def add(self, name: str, value: str, *, first: bool = False) -> None:
+        item = (normalize(name), canonical(name), value)
+        if first:
+            self._items.insert(0, item)
+        else:
+            self._items.append(item)
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` with one, keeping the position of the first."""
+        key = normalize(name)
+        for i, (k, n, _) in enumerate(self._items):
+            if k == key:
+                self._items[i] = (k, n, value)
+                self._items = [it for j, it in enumerate(self._items) if j <= i or it[0] != key]
+                return
+        self._items.append((key, canonical(name), value))
+
+    def remove(self, name: str) -> None:
+        key = normalize(name)
+        self._items = [it for it in self._items if it[0] != key]
+
+    def pop_first(self, name: str) -> str | None:
+        """Remove the first value of a (possibly comma-joined) multi-value header."""
+        key = normalize(name)
+        for i, (k, n, v) in enumerate(self._items):
+            if k == key:
+                vals = split_commas(v)
+                if len(vals) > 1:
+                    self._items[i] = (k, n, ", ".join(vals[1:]))
+                else:
+                    del self._items[i]
+                return vals[0] if vals else v
+        return None
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        for _, n, v in self._items:
+            yield n, v
+
+    def copy(self) -> Headers:
+        return Headers._from_parsed(list(self._items))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(k, v) for k, _, v in self._items] == [(k, v) for k, _, v in other._items]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Message:
+    """What requests and responses share: headers, body and typed header views."""
+
+    __slots__ = ("_cache", "body", "headers")
+
+    def __init__(self, headers: Headers, body: bytes = b"") -> None:
+        self.headers = headers
+        self.body = body
+        self._cache: dict[str, object] = {}
+
+    # -- typed views (cached; call ``invalidate()`` after editing headers) --
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    @property
+    def call_id(self) -> str:
+        v = self.headers.get("call-id")
+        if not v:
+            raise SipParseError(400, "Missing Call-ID")
+        return v.strip()
+
+    @property
+    def cseq(self) -> CSeq:
+        c = self._cache.get("cseq")
+        if c is None:
+            raw = self.headers.get("cseq")
+            if raw is None:
+                raise SipParseError(400, "Missing CSeq")
+            c = self._cache["cseq"] = CSeq.parse(raw)
+        assert isinstance(c, CSeq)
+        return c
+
+    @property
+    def vias(self) -> list[Via]:
+        v = self._cache.get("vias")
+        if v is None:
+            v = self._cache["vias"] = [Via.parse(x) for x in self.headers.get_all("via")]
+        assert isinstance(v, list)
+        return v
+
+    @property
+    def top_via(self) -> Via:
+        vias = self.vias
+        if not vias:
+            raise SipParseError(400, "Missing Via")
+        return vias[0]
+
+    def _name_addr(self, key: str, label: str) -> NameAddr:
+        v = self._cache.get(key)
+        if v is None:
+            raw = self.headers.get(key)
+            if raw is None:
+                raise SipParseError(400, f"Missing {label}")
+            v = self._cache[key] = NameAddr.parse(raw)
+        assert isinstance(v, NameAddr)
+        return v
+
+    @property
+    def from_(self) -> NameAddr:
+        return self._name_addr("from", "From")
+
+    @property
+    def to(self) -> NameAddr:
+        return self._name_addr("to", "To")
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        v = self._cache.get("contacts")
+        if v is None:
+            v = self._cache["contacts"] = [NameAddr.parse(x) for x in self.headers.get_all("contact")]
+        assert isinstance(v, list)
+        return v
+
+    @property
+    def content_type(self) -> str | None:
+        v = self.headers.get("content-type")
+        return v.split(";")[0].strip().lower() if v else None
+
+    def _int_header(self, name: str) -> int | None:
+        raw = self.headers.get(name)
+        if raw is None:
+            return None
+        raw = raw.strip()
+        if not raw.isdigit():
+            raise SipParseError(400, f"Bad {canonical(name)}")
+        return int(raw)
+
+    @property
+    def expires(self) -> int | None:
+        return self._int_header("expires")
+
+    def validate(self) -> None:
+        """Check the mandatory headers and their syntax (raises ``SipParseError``)."""
+        h = self.headers
+        for key, label in MANDATORY:
+            if h.get(key) is None:
+                raise SipParseError(400, f"Missing {label}")
+        self.top_via  # noqa: B018 - parses Via
+        self.cseq  # noqa: B018
+        self.from_  # noqa: B018
+        self.to  # noqa: B018
+        if not self.call_id:
+            raise SipParseError(400, "Missing Call-ID")
+
+    def _serialize(self, first_line: str) -> bytes:
+        lines = [first_line]
+        for name, value in self.headers.items():
+            if normalize(name) == "content-length":
+                continue
+            lines.append(f"{name}: {value}")
+        lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+class Request(Message):
+    __slots__ = ("method", "uri_text")
+
+    def __init__(self, method: str, uri: str | SipUri, headers: Headers, body: bytes = b"") -> None:
+        super().__init__(headers, body)
+        self.method = method
+        self.uri_text = str(uri)
+
+    @property
+    def uri(self) -> SipUri:
+        u = self._cache.get("uri")
+        if u is None:
+            u = self._cache["uri"] = SipUri.parse(self.uri_text)
+        assert isinstance(u, SipUri)
+        return u
+
+    @uri.setter
+    def uri(self, value: SipUri) -> None:
+        self.uri_text = str(value)
+        self._cache["uri"] = value
+
+    @property
+    def max_forwards(self) -> int:
+        v = self._int_header("max-forwards")
+        return 70 if v is None else v
+
+    def validate(self) -> None:
+        super().validate()
+        if self.cseq.method != self.method:
+            raise SipParseError(400, "CSeq method does not match")
+        self.max_forwards  # noqa: B018
+
+    def to_bytes(self) -> bytes:
+        return self._serialize(f"{self.method} {self.uri_text} {SIP_VERSION}")
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri_text}>"
+
+
+class Response(Message):
+    __slots__ = ("reason", "status")
+
+    def __init__(self, status: int, reason: str, headers: Headers, body: bytes = b"") -> None:
+        super().__init__(headers, body)
+        self.status = status
+        self.reason = reason
+
+    def to_bytes(self) -> bytes:
+        return self._serialize(f"{SIP_VERSION} {self.status} {self.reason}")
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        return data[:end], data[end + 4 :]
+    end = data.find(b"\n\n")
+    if end >= 0:
+        return data[:end], data[end + 2 :]
+    raise SipParseError(400, "Incomplete header section")
+
+
+def parse_head(head: bytes) -> tuple[str, list[tuple[str, str, str]]]:
+    """Decode and unfold the header section; return (start line, headers)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError(400, "Bad encoding") from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            raise SipParseError(400, "Bad line ending")
+    lines = text.split("\n")
+    start = lines[0]
+    items: list[tuple[str, str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not items:
+                raise SipParseError(400, "Bad header folding")
+            k, n, v = items[-1]
+            items[-1] = (k, n, f"{v} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not is_token(name):
+            raise SipParseError(400, "Bad header line")
+        items.append((normalize(name), name, value.strip()))
+    return start, items
+
+
+def parse_message(
+    data: bytes, *, max_size: int = MAX_MESSAGE_SIZE, stream: bool = False
+) -> Request | Response:
+    """Parse one whole message.  ``stream=True`` means Content-Length is authoritative and present."""
+    if len(data) > max_size:
+        raise SipParseError(413, "Message Too Large")
+    data = data.lstrip(b"\r\n")
+    if not data:
+        raise SipParseError(400, "Empty message")
+    head, body = _split_head(data)
+    start, items = parse_head(head)
+    headers = Headers._from_parsed(items)
+    cl_raw = headers.get("content-length")
+    if cl_raw is not None:
+        cl = cl_raw.strip()
+        if not cl.isdigit() or len(cl) > 9:
+            raise SipParseError(400, "Bad Content-Length")
+        n = int(cl)
+        if n > len(body):
+            raise SipParseError(400, "Content-Length larger than body")
+        body = body[:n]
+    elif stream:
+        raise SipParseError(400, "Missing Content-Length")
+    msg: Request | Response
+    if start.startswith("SIP/"):
+        parts = start.split(" ", 2)
+        if len(parts) < 2:
+            raise SipParseError(400, "Bad status line")
+        if parts[0] != SIP_VERSION:
+            raise SipParseError(505, "Version Not Supported")
+        code = parts[1]
+        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+            raise SipParseError(400, "Bad status code")
+        msg = Response(int(code), parts[2] if len(parts) > 2 else "", headers, body)
+    else:
+        parts = start.split(" ")
+        if len(parts) != 3:
+            raise SipParseError(400, "Bad request line")
+        method, uri, version = parts
+        if not is_token(method):
+            raise SipParseError(400, "Bad method")
+        if version != SIP_VERSION:
+            if version.upper().startswith("SIP/"):
+                raise SipParseError(505, "Version Not Supported")
+            raise SipParseError(400, "Bad request line")
+        scheme = uri.partition(":")[0].lower()
+        if scheme not in ("sip", "sips"):
+            if ":" in uri and is_token(scheme):
+                raise SipParseError(416, "Unsupported URI Scheme")
+            raise SipParseError(400, "Bad Request-URI")
+        msg = Request(method, uri, headers, body)
+    msg.validate()
+    return msg
+
+
+def make_response(
+    req: Request,
+    status: int,
+    reason: str,
+    *,
+    to_tag: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> Response:
+    """A response to ``req`` (RFC 3261 §8.2.6): copies Via, From, To (+ tag), Call-ID, CSeq."""
+    items: list[tuple[str, str, str]] = []
+    to_done = False
+    for k, n, v in req.headers._items:
+        if k in ("via", "from", "call-id", "cseq", "record-route"):
+            if k == "record-route" and not 100 < status < 300:
+                continue
+            items.append((k, n, v))
+        elif k == "to" and not to_done:
+            to_done = True
+            if to_tag is not None and ";tag=" not in v.replace(" ", "").lower():
+                v = f"{v};tag={to_tag}"
+            items.append((k, n, v))
+    resp = Response(status, reason, Headers._from_parsed(items), body)
+    for n, v in headers:
+        resp.headers.add(n, v)
+    return resp
