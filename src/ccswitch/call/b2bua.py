@@ -1,0 +1,522 @@
+"""The back-to-back user agent: each call is an A leg (the caller's INVITE, answered by us)
+and B legs (our INVITEs to the callee's contacts, forked in parallel).  The controller relays
+provisional and final answers, in-dialog requests (re-INVITE, UPDATE, INFO, BYE) and ACKs
+between the legs.  Sans-IO: it drives a ``TransactionLayer`` and reads no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import structlog
+
+from ..clock import TimerHeap
+from ..ids import Ids
+from ..sip.dialog import Dialog, LocalContact
+from ..sip.message import Request, Response, make_response
+from ..sip.registrar import Binding
+from ..sip.timers import SipTimers
+from ..sip.transaction import (
+    AckReceived,
+    RequestReceived,
+    ResponseReceived,
+    TransactionError,
+    TransactionLayer,
+    TransactionTimeout,
+)
+from ..sip.uri import NameAddr, SipUri
+from .events import CallAnswered, CallEnded, CallEvent, CallStarted
+
+log = structlog.get_logger()
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
+RELAYED_IN_DIALOG = frozenset({"INVITE", "UPDATE", "INFO", "NOTIFY", "MESSAGE", "OPTIONS"})
+
+
+class CallState(Enum):
+    RINGING = "ringing"  # A's INVITE not answered yet
+    ANSWERED = "answered"  # 2xx sent to A, waiting for its ACK
+    UP = "up"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class Branch:
+    """One forked INVITE towards a contact of the callee."""
+
+    txn_id: str
+    invite: Request
+    dialog: Dialog
+    me: LocalContact
+    early: bool = False  # a provisional with a To-tag arrived
+    final: int | None = None
+
+
+@dataclass(slots=True)
+class Relay:
+    """A request relayed from one leg to the other, waiting for its answer."""
+
+    call: Call
+    server_txn: str  # the transaction on the leg the request came from
+    to_leg: str  # "a" or "b": where the request went
+    method: str
+    request: Request  # the request as we sent it
+    delayed_ack: bool = False  # a re-INVITE without offer: ACK B with A's answer later
+
+
+@dataclass(slots=True)
+class Call:
+    """One B2BUA call: its legs, its state and the figures for its CDR."""
+
+    key: str
+    caller: str
+    callee: str
+    a_txn: str
+    a_invite: Request
+    a_dialog: Dialog
+    a_me: LocalContact
+    started: float
+    state: CallState = CallState.RINGING
+    branches: dict[str, Branch] = field(default_factory=dict)
+    b: Branch | None = None
+    answered: float | None = None
+    failure: tuple[int, str] | None = None
+    a_2xx: Response | None = None
+    retx_interval: float = 0.0
+    retx_deadline: float = 0.0
+    pending_b_ack: Request | None = None  # ACK for B held until A's ACK brings the answer
+    cancelled: bool = False
+
+
+class B2bua:
+    """Call controller.  The ``Signaling`` front end feeds it transaction events."""
+
+    def __init__(self, *, txn: TransactionLayer, ids: Ids, timers: SipTimers,
+                 local: Callable[[str], LocalContact], domain: str,
+                 ring_timeout: float = 120.0, user_agent: str = "ccswitch") -> None:
+        self._txn = txn
+        self._ids = ids
+        self._t = timers
+        self._local = local
+        self._domain = domain
+        self._ring_timeout = ring_timeout
+        self._ua = user_agent
+        self._calls: dict[str, Call] = {}
+        self._dialogs: dict[tuple[str, str], tuple[Call, str]] = {}
+        self._clients: dict[str, Call] = {}  # branch INVITE txn -> call
+        self._relays: dict[str, Relay] = {}  # client txn -> relay
+        self._by_a_txn: dict[str, Call] = {}
+        self._timers = TimerHeap()
+        self._events: list[CallEvent] = []
+
+    # -- shell-facing -----------------------------------------------------------------
+    def events(self) -> list[CallEvent]:
+        ev, self._events = self._events, []
+        return ev
+
+    def next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    # -- new calls --------------------------------------------------------------------
+    def start(self, ev: RequestReceived, *, caller: str, display: str | None, callee: str,
+              bindings: list[Binding], now: float) -> None:
+        """Ring every contact in ``bindings`` for the caller's INVITE in ``ev``."""
+        inv = ev.request
+        a_tag = self._ids.tag()
+        me = self._local(ev.source.transport)
+        a_dialog = Dialog(
+            call_id=inv.call_id, local=inv.to.with_tag(a_tag), remote=inv.from_,
+            local_seq=0, remote_target=str(inv.contacts[0].uri) if inv.contacts else
+            str(inv.from_.uri), peer=ev.source, remote_seq=inv.cseq.seq,
+        )
+        for rr in inv.headers.get_all("record-route"):
+            a_dialog.route_set.append(rr)
+        call = Call(key=f"{inv.call_id};{a_tag}", caller=caller, callee=callee, a_txn=ev.txn_id,
+                    a_invite=inv, a_dialog=a_dialog, a_me=me, started=now)
+        self._calls[call.key] = call
+        self._dialogs[(inv.call_id, a_tag)] = (call, "a")
+        self._by_a_txn[ev.txn_id] = call
+        self._events.append(CallStarted(call.key, caller, callee, now))
+        log.info("call_started", call_id=inv.call_id, caller=caller, callee=callee,
+                 contacts=len(bindings))
+        ctype = inv.headers.get("content-type")
+        mf = max(inv.max_forwards - 1, 0)
+        for b in bindings:
+            self._fork(call, b, display, ctype, mf, now)
+        self._timers.arm(("ring", call.key), now + self._ring_timeout)
+
+    def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
+              now: float) -> None:
+        me = self._local(b.source.transport)
+        local = NameAddr(SipUri(host=self._domain, user=call.caller), display,
+                         {"tag": self._ids.tag()})
+        remote = NameAddr(SipUri(host=self._domain, user=call.callee))
+        dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
+                        local_seq=0, remote_target=b.contact, peer=b.source)
+        inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
+                             body=call.a_invite.body, content_type=ctype,
+                             extra=(("Allow", ALLOW), ("User-Agent", self._ua)))
+        inv.headers.set("Max-Forwards", str(mf))
+        txn_id = self._txn.send_request(inv, b.source, now)
+        call.branches[txn_id] = Branch(txn_id, inv, dialog, me)
+        self._clients[txn_id] = call
+        self._dialogs[(dialog.call_id, dialog.local_tag)] = (call, "b")
+
+    # -- responses on our client transactions -----------------------------------------
+    def on_response(self, ev: ResponseReceived, now: float) -> bool:
+        call = self._clients.get(ev.txn_id)
+        if call is not None:
+            self._branch_response(call, call.branches[ev.txn_id], ev.response, now)
+            return True
+        relay = self._relays.get(ev.txn_id)
+        if relay is not None:
+            if ev.response.status >= 200:
+                del self._relays[ev.txn_id]
+            self._relay_response(relay, ev.response, now)
+            return True
+        return False
+
+    def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
+        call = self._clients.get(ev.txn_id)
+        if call is not None:
+            br = call.branches[ev.txn_id]
+            self._branch_failed(call, br, 408, "Request Timeout", now)
+            return True
+        relay = self._relays.pop(ev.txn_id, None)
+        if relay is not None:
+            if relay.method == "BYE":
+                return True
+            self._answer_relay(relay, 408, "Request Timeout", now)
+            return True
+        return False
+
+    def _branch_response(self, call: Call, br: Branch, resp: Response, now: float) -> None:
+        status = resp.status
+        if status < 200:
+            if status == 100 or call.state is not CallState.RINGING:
+                return
+            tag = resp.to.tag
+            if tag:
+                br.early = True
+                br.dialog.remote = resp.to
+            extra = [("Contact", call.a_me.contact())]
+            self._answer_a(call, status, resp.reason, now, resp, extra)
+            return
+        if status < 300:
+            self._branch_answered(call, br, resp, now)
+            return
+        if br.final is None:
+            self._branch_failed(call, br, status, resp.reason, now)
+
+    def _branch_answered(self, call: Call, br: Branch, resp: Response, now: float) -> None:
+        first = br.final is None
+        br.final = resp.status
+        br.dialog.remote = resp.to
+        br.dialog.update_target(resp)
+        for rr in reversed(resp.headers.get_all("record-route")):
+            if first:
+                br.dialog.route_set.append(rr)
+        ack = br.dialog.request("ACK", me=br.me, branch=self._ids.branch(),
+                                cseq=br.invite.cseq.seq)
+        if call.b is not None and call.b is not br:
+            # a second fork answered: ACK and hang it up (RFC 3261 §13.2.2.4)
+            if first:
+                self._txn.send_stateless(ack, br.dialog.peer)
+                bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
+                self._txn.send_request(bye, br.dialog.peer, now)
+            return
+        if call.b is br:  # retransmitted 2xx: re-ACK
+            if call.pending_b_ack is None:
+                self._txn.send_stateless(ack, br.dialog.peer)
+            return
+        if call.state is not CallState.RINGING:
+            self._txn.send_stateless(ack, br.dialog.peer)
+            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
+            self._txn.send_request(bye, br.dialog.peer, now)
+            return
+        call.b = br
+        call.answered = now
+        self._timers.cancel(("ring", call.key))
+        if call.a_invite.body:
+            self._txn.send_stateless(ack, br.dialog.peer)
+        else:
+            call.pending_b_ack = ack  # delayed offer: A's ACK carries the answer
+        for other in call.branches.values():
+            if other is not br and other.final is None:
+                self._txn.cancel_request(other.txn_id, now)
+        extra = [("Contact", call.a_me.contact()), ("Allow", ALLOW)]
+        self._answer_a(call, resp.status, resp.reason, now, resp, extra)
+        call.state = CallState.ANSWERED
+        self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
+        log.info("call_answered", call_id=call.a_invite.call_id, callee=call.callee)
+        if not call.a_dialog.peer.reliable:
+            call.retx_interval = self._t.t1
+            call.retx_deadline = now + 64 * self._t.t1
+            self._timers.arm(("retx", call.key), now + self._t.t1)
+
+    def _branch_failed(self, call: Call, br: Branch, status: int, reason: str,
+                       now: float) -> None:
+        br.final = status
+        if call.failure is None or _rank(status) < _rank(call.failure[0]):
+            call.failure = (status, reason)
+        if call.state is not CallState.RINGING or call.b is not None:
+            return
+        if all(b.final is not None for b in call.branches.values()) or status >= 600:
+            for other in call.branches.values():
+                if other.final is None:
+                    self._txn.cancel_request(other.txn_id, now)
+            code, why = call.failure
+            if code in (408, 503) and not call.cancelled:
+                code, why = 480, "Temporarily Unavailable"
+            self._fail_a(call, code, why, now, ended_by="callee")
+
+    # -- A side ------------------------------------------------------------------------
+    def _answer_a(self, call: Call, status: int, reason: str, now: float,
+                  source: Response | None = None, extra: Iterable[tuple[str, str]] = ()) -> None:
+        body = source.body if source is not None else b""
+        resp = make_response(call.a_invite, status, reason, to_tag=call.a_dialog.local_tag,
+                             headers=extra, body=body)
+        if body and source is not None:
+            ctype = source.headers.get("content-type")
+            if ctype:
+                resp.headers.add("Content-Type", ctype)
+        if status >= 200:
+            self._by_a_txn.pop(call.a_txn, None)
+            if status < 300:
+                call.a_2xx = resp
+        self._txn.send_response(call.a_txn, resp, now)
+
+    def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str) -> None:
+        if call.state is CallState.RINGING:
+            self._answer_a(call, status, reason, now)
+        self._end(call, status, reason, now, ended_by)
+
+    def cancel(self, a_txn: str, now: float) -> bool:
+        """The caller CANCELled the INVITE of server transaction ``a_txn``."""
+        call = self._by_a_txn.get(a_txn)
+        if call is None or call.state is not CallState.RINGING:
+            return False
+        call.cancelled = True
+        for br in call.branches.values():
+            if br.final is None:
+                self._txn.cancel_request(br.txn_id, now)
+        self._fail_a(call, 487, "Request Terminated", now, ended_by="caller")
+        return True
+
+    def on_ack(self, ev: AckReceived, now: float) -> bool:
+        req = ev.request
+        found = self._find_dialog(req)
+        if found is None:
+            return False
+        call, leg = found
+        if leg == "a" and call.state is CallState.ANSWERED:
+            call.state = CallState.UP
+            self._timers.cancel(("retx", call.key))
+            if call.pending_b_ack is not None and call.b is not None:
+                ack = call.pending_b_ack
+                if req.body:
+                    ack.body = req.body
+                    ctype = req.headers.get("content-type")
+                    if ctype:
+                        ack.headers.set("Content-Type", ctype)
+                self._txn.send_stateless(ack, call.b.dialog.peer)
+                call.pending_b_ack = None
+        elif leg == "a" and call.pending_b_ack is not None and call.b is not None:
+            # ACK of a relayed re-INVITE that had no offer
+            ack = call.pending_b_ack
+            ack.body = req.body
+            ctype = req.headers.get("content-type")
+            if ctype:
+                ack.headers.set("Content-Type", ctype)
+            self._txn.send_stateless(ack, call.b.dialog.peer)
+            call.pending_b_ack = None
+        return True
+
+    # -- in-dialog requests ------------------------------------------------------------
+    def in_dialog(self, ev: RequestReceived, now: float) -> bool:
+        """Handle a request whose To-tag names one of our dialogs; False if none matches."""
+        req = ev.request
+        found = self._find_dialog(req)
+        if found is None:
+            return False
+        call, leg = found
+        dialog = call.a_dialog if leg == "a" else (call.b.dialog if call.b else None)
+        if dialog is None or call.state is CallState.ENDED:
+            self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            return True
+        seq = req.cseq.seq
+        if dialog.remote_seq is not None and seq <= dialog.remote_seq:
+            self._reply(ev, 500, "Out of Order CSeq", now, (("Retry-After", "1"),))
+            return True
+        dialog.remote_seq = seq
+        if req.method == "BYE":
+            self._reply(ev, 200, "OK", now)
+            self._hangup_other(call, leg, now)
+            self._end(call, 200, "OK", now, "caller" if leg == "a" else "callee")
+            return True
+        if req.method not in RELAYED_IN_DIALOG:
+            self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
+            return True
+        if call.state is not CallState.UP or call.b is None:
+            self._reply(ev, 491 if req.method == "INVITE" else 500, "Request Pending", now,
+                        (("Retry-After", "1"),))
+            return True
+        if req.method in ("INVITE", "UPDATE"):
+            dialog.update_target(req)
+        other = call.b.dialog if leg == "a" else call.a_dialog
+        me = call.b.me if leg == "a" else call.a_me
+        extra = [(n, v) for n, v in req.headers.items()
+                 if n.lower() in ("event", "subscription-state", "info-package", "allow",
+                                  "supported", "session-expires")]
+        out = other.request(req.method, me=me, branch=self._ids.branch(), body=req.body,
+                            content_type=req.headers.get("content-type"), extra=extra)
+        tid = self._txn.send_request(out, other.peer, now)
+        self._relays[tid] = Relay(call, ev.txn_id, "b" if leg == "a" else "a", req.method, out,
+                                  delayed_ack=req.method == "INVITE" and not req.body)
+        return True
+
+    def _relay_response(self, relay: Relay, resp: Response, now: float) -> None:
+        call = relay.call
+        if relay.method == "BYE":
+            return
+        if resp.status < 200:
+            return
+        if relay.method == "INVITE" and resp.status < 300:
+            to_dialog = call.b.dialog if relay.to_leg == "b" and call.b else call.a_dialog
+            to_dialog.update_target(resp)
+            me = call.b.me if relay.to_leg == "b" and call.b else call.a_me
+            ack = to_dialog.request("ACK", me=me, branch=self._ids.branch(),
+                                    cseq=relay.request.cseq.seq)
+            if relay.delayed_ack and relay.to_leg == "b":
+                call.pending_b_ack = ack
+            else:
+                self._txn.send_stateless(ack, to_dialog.peer)
+        self._answer_relay(relay, resp.status, resp.reason, now, resp)
+
+    def _answer_relay(self, relay: Relay, status: int, reason: str, now: float,
+                      source: Response | None = None) -> None:
+        call = relay.call
+        from_leg = "a" if relay.to_leg == "b" else "b"
+        from_dialog = call.a_dialog if from_leg == "a" else (call.b.dialog if call.b else None)
+        if from_dialog is None:
+            return
+        try:
+            req = self._txn.request_of(relay.server_txn)
+        except TransactionError:
+            return
+        extra: list[tuple[str, str]] = []
+        if relay.method in ("INVITE", "UPDATE") and status < 300:
+            me = call.a_me if from_leg == "a" else (call.b.me if call.b else call.a_me)
+            extra.append(("Contact", me.contact()))
+        body = source.body if source is not None else b""
+        resp = make_response(req, status, reason, headers=extra, body=body)
+        if body and source is not None:
+            ctype = source.headers.get("content-type")
+            if ctype:
+                resp.headers.add("Content-Type", ctype)
+        try:
+            self._txn.send_response(relay.server_txn, resp, now)
+        except TransactionError:
+            log.debug("relay_answer_late", status=status)
+
+    # -- timers ------------------------------------------------------------------------
+    def handle_timer(self, now: float) -> None:
+        for key in self._timers.pop_due(now):
+            kind, ckey = key  # type: ignore[misc]
+            call = self._calls.get(ckey)
+            if call is None:
+                continue
+            if kind == "ring" and call.state is CallState.RINGING:
+                for br in call.branches.values():
+                    if br.final is None:
+                        self._txn.cancel_request(br.txn_id, now)
+                self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+            elif kind == "retx" and call.state is CallState.ANSWERED and call.a_2xx:
+                if now >= call.retx_deadline:
+                    log.warning("ack_timeout", call_id=call.a_invite.call_id)
+                    self._hangup_both(call, now)
+                    self._end(call, 408, "No ACK", now, "switch")
+                    continue
+                self._txn.send_stateless(call.a_2xx, call.a_dialog.peer)
+                call.retx_interval = min(call.retx_interval * 2, self._t.t2)
+                self._timers.arm(("retx", call.key), now + call.retx_interval)
+
+    # -- ending ------------------------------------------------------------------------
+    def shutdown(self, now: float) -> None:
+        """End every call: BYE to answered legs, 480/CANCEL to ringing ones."""
+        for call in list(self._calls.values()):
+            if call.state is CallState.RINGING:
+                for br in call.branches.values():
+                    if br.final is None:
+                        self._txn.cancel_request(br.txn_id, now)
+                self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+            else:
+                self._hangup_both(call, now)
+                self._end(call, 200, "OK", now, "switch")
+
+    def _hangup_both(self, call: Call, now: float) -> None:
+        self._bye(call.a_dialog, call.a_me, now)
+        if call.b is not None:
+            self._bye(call.b.dialog, call.b.me, now)
+
+    def _hangup_other(self, call: Call, leg: str, now: float) -> None:
+        if leg == "a":
+            if call.b is not None:
+                self._bye(call.b.dialog, call.b.me, now)
+        else:
+            self._bye(call.a_dialog, call.a_me, now)
+
+    def _bye(self, dialog: Dialog, me: LocalContact, now: float) -> None:
+        bye = dialog.request("BYE", me=me, branch=self._ids.branch(),
+                             extra=(("User-Agent", self._ua),))
+        self._txn.send_request(bye, dialog.peer, now)
+
+    def _end(self, call: Call, status: int, reason: str, now: float, ended_by: str) -> None:
+        if call.state is CallState.ENDED:
+            return
+        call.state = CallState.ENDED
+        self._timers.cancel(("ring", call.key))
+        self._timers.cancel(("retx", call.key))
+        self._calls.pop(call.key, None)
+        self._by_a_txn.pop(call.a_txn, None)
+        self._dialogs.pop((call.a_dialog.call_id, call.a_dialog.local_tag), None)
+        for tid, br in call.branches.items():
+            self._clients.pop(tid, None)
+            self._dialogs.pop((br.dialog.call_id, br.dialog.local_tag), None)
+        for tid in [t for t, r in self._relays.items() if r.call is call]:
+            del self._relays[tid]
+        self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
+                                      call.started, call.answered, now, ended_by))
+        log.info("call_ended", call_id=call.a_invite.call_id, status=status, by=ended_by)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _find_dialog(self, req: Request) -> tuple[Call, str] | None:
+        tag = req.to.tag
+        if not tag:
+            return None
+        return self._dialogs.get((req.call_id, tag))
+
+    def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
+               extra: Iterable[tuple[str, str]] = ()) -> None:
+        self._txn.send_response(ev.txn_id, make_response(ev.request, status, reason,
+                                                         headers=extra), now)
+
+
+def _rank(status: int) -> int:
+    """Lower is a better final answer to relay when every fork failed (RFC 3261 §16.7)."""
+    if status >= 600:
+        return 0
+    if status in (486, 600):
+        return 1
+    if status in (401, 407, 415, 420, 484):
+        return 2
+    if status == 408:
+        return 9
+    return 3 + status // 100
+
+

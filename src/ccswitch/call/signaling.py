@@ -1,0 +1,314 @@
+"""The SIP front end of the switch (sans-IO): parse, match transactions, authenticate,
+register, answer OPTIONS and route INVITEs through the dial plan to the B2BUA.
+
+The shell pushes bytes with ``receive(data, source, now)`` and time with
+``handle_timer(now)``; it pulls ``outbox()`` (bytes to send and where), ``events()`` (binding
+changes to persist, call events) and ``next_deadline()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import structlog
+
+from ..config.schema import SwitchConfig
+from ..dialplan import Dialplan, ServiceTarget
+from ..errors import SipParseError
+from ..ids import Ids
+from ..sip.addr import Address
+from ..sip.auth import AuthOutcome, Credentials, DigestAuthenticator
+from ..sip.dialog import LocalContact
+from ..sip.headers import normalize
+from ..sip.message import Headers, Request, make_response, parse_head, parse_message
+from ..sip.registrar import Binding, BindingsChanged, Registrar
+from ..sip.timers import SipTimers
+from ..sip.transaction import (
+    AckReceived,
+    RequestReceived,
+    ResponseReceived,
+    StrayResponse,
+    TransactionLayer,
+    TransactionTimeout,
+)
+from .b2bua import ALLOW, B2bua
+from .events import CallEvent
+
+log = structlog.get_logger()
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound", "replaces"})
+KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK",
+                           "INFO", "UPDATE"})
+SwitchEvent = BindingsChanged | CallEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A bound listen address (the shell passes the real ports, e.g. after binding port 0)."""
+
+    transport: str
+    host: str
+    port: int
+
+
+class Signaling:
+    """Everything the switch decides about SIP signaling, for one process."""
+
+    def __init__(self, *, config: SwitchConfig, listeners: Iterable[Listener], ids: Ids) -> None:
+        self.config = config
+        self._ids = ids
+        self._listeners = list(listeners)
+        sip = config.sip
+        self._timers = SipTimers(t1=sip.t1, t2=sip.t2, t4=sip.t4)
+        self._max_size = sip.max_message_size
+        self._ua = sip.user_agent
+        self.txn = TransactionLayer(timers=self._timers)
+        users = config.users
+        self.auth = DigestAuthenticator(
+            realm=config.realm, lookup=self._credentials, ids=ids,
+            algorithms=tuple(config.auth.algorithms), nonce_ttl=config.auth.nonce_ttl,
+            max_failures=config.auth.max_failures, failure_window=config.auth.failure_window,
+        )
+        reg = config.registrar
+        self.registrar = Registrar(min_expires=reg.min_expires, max_expires=reg.max_expires,
+                                   default_expires=reg.default_expires)
+        self.dialplan = Dialplan(users=set(users), numbers=config.dialplan.numbers)
+        self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
+                           domain=config.domains[0], user_agent=self._ua)
+        self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
+        self._any_ip = False
+        for lst in self._listeners:
+            self._our_hosts.add(lst.host.lower())
+            if lst.host in ("0.0.0.0", "::"):
+                self._any_ip = True
+        self._events: list[SwitchEvent] = []
+        self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
+                                         "stray_responses": 0, "requests": 0}
+
+    # -- shell-facing -----------------------------------------------------------------
+    def local_contact(self, transport: str) -> LocalContact:
+        for lst in self._listeners:
+            if lst.transport == transport:
+                return LocalContact(transport, lst.host, lst.port)
+        lst = self._listeners[0]
+        return LocalContact(transport, lst.host, lst.port)
+
+    def outbox(self) -> list[tuple[bytes, Address]]:
+        return self.txn.outbox()
+
+    def events(self) -> list[SwitchEvent]:
+        self._events.extend(self.registrar.events())
+        self._events.extend(self.b2bua.events())
+        ev, self._events = self._events, []
+        return ev
+
+    def next_deadline(self) -> float | None:
+        ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
+                          self.b2bua.next_deadline(), self.auth.next_deadline()) if d is not None]
+        return min(ds) if ds else None
+
+    def handle_timer(self, now: float) -> None:
+        self.txn.handle_timer(now)
+        self.registrar.handle_timer(now)
+        self.b2bua.handle_timer(now)
+        self.auth.handle_timer(now)
+        self._drain(now)
+
+    def restore_bindings(self, bindings: list[Binding], now: float) -> None:
+        self.registrar.restore(bindings, now)
+
+    def shutdown(self, now: float) -> None:
+        self.b2bua.shutdown(now)
+        self._drain(now)
+
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        """One whole message from ``source`` (a datagram, or a frame cut from a stream)."""
+        try:
+            msg = parse_message(data, max_size=self._max_size, stream=source.reliable)
+        except SipParseError as err:
+            self._bad_input(data, err, source)
+            return
+        self.txn.receive(msg, source, now)
+        self._drain(now)
+
+    def answer_bad(self, data: bytes, err: SipParseError, source: Address) -> None:
+        """Answer input that failed parsing or framing, when it is an answerable request."""
+        self._bad_input(data, err, source)
+
+    # -- dispatch ---------------------------------------------------------------------
+    def _drain(self, now: float) -> None:
+        for _ in range(1000):
+            evs = self.txn.events()
+            if not evs:
+                return
+            for ev in evs:
+                if isinstance(ev, RequestReceived):
+                    self.counters["requests"] += 1
+                    self._on_request(ev, now)
+                elif isinstance(ev, ResponseReceived):
+                    self.b2bua.on_response(ev, now)
+                elif isinstance(ev, AckReceived):
+                    if not self.b2bua.on_ack(ev, now):
+                        self.counters["stray_acks"] += 1
+                elif isinstance(ev, TransactionTimeout):
+                    self.b2bua.on_timeout(ev, now)
+                elif isinstance(ev, StrayResponse):
+                    self.counters["stray_responses"] += 1
+
+    def _on_request(self, ev: RequestReceived, now: float) -> None:
+        req = ev.request
+        method = req.method
+        try:
+            if method == "CANCEL":
+                self._on_cancel(ev, now)
+            elif req.to.tag:
+                if not self.b2bua.in_dialog(ev, now):
+                    self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            elif method == "INVITE":
+                self._on_invite(ev, now)
+            elif method == "REGISTER":
+                self._on_register(ev, now)
+            elif method == "OPTIONS":
+                self._reply(ev, 200, "OK", now, (("Allow", ALLOW), ("Accept", "application/sdp"),
+                                                 ("Accept-Language", "en"),
+                                                 ("Supported", ", ".join(
+                                                     sorted(SUPPORTED_EXTENSIONS)))))
+            elif method == "BYE":
+                self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            elif method in KNOWN_METHODS:
+                self._reply(ev, 405, "Method Not Allowed", now, (("Allow", ALLOW),))
+            else:
+                self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
+        except SipParseError as err:
+            # a header the switch reads only now (Contact, Expires, Max-Forwards…) is broken
+            self._reply(ev, err.status, err.reason, now)
+
+    def _on_cancel(self, ev: RequestReceived, now: float) -> None:
+        tid = self.txn.server_txn_for_cancel(ev.request)
+        if tid is None:
+            self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            return
+        self._reply(ev, 200, "OK", now)
+        self.b2bua.cancel(tid, now)
+
+    def _on_register(self, ev: RequestReceived, now: float) -> None:
+        req = ev.request
+        if not self._is_ours(req.uri.host):
+            self._reply(ev, 404, "Domain Not Served", now)
+            return
+        res = self.auth.check(req, source_host=ev.source.host, now=now, proxy=False)
+        if res.outcome is not AuthOutcome.OK:
+            self._reply(ev, res.status, res.reason, now, res.headers)
+            return
+        if req.to.uri.user != res.user:
+            log.warning("register_other_user", user=res.user, aor=req.to.uri.user)
+            self._reply(ev, 403, "Forbidden", now)
+            return
+        assert res.user is not None
+        ans = self.registrar.handle(req, res.user, ev.source, now)
+        self._reply(ev, ans.status, ans.reason, now, ans.headers)
+
+    def _on_invite(self, ev: RequestReceived, now: float) -> None:
+        req = ev.request
+        unsupported = self._unsupported(req)
+        if unsupported:
+            self._reply(ev, 420, "Bad Extension", now, (("Unsupported", ", ".join(unsupported)),))
+            return
+        if req.max_forwards <= 0:
+            self._reply(ev, 483, "Too Many Hops", now)
+            return
+        res = self.auth.check(req, source_host=ev.source.host, now=now, proxy=True)
+        if res.outcome is not AuthOutcome.OK:
+            self._reply(ev, res.status, res.reason, now, res.headers)
+            return
+        assert res.user is not None
+        uri = req.uri
+        if not self._is_ours(uri.host) or not uri.user:
+            self._reply(ev, 404, "Not Found", now)
+            return
+        target = self.dialplan.resolve(uri.user)
+        if target is None:
+            self._reply(ev, 404, "Not Found", now)
+            return
+        if isinstance(target, ServiceTarget):
+            self._reply(ev, 480, "Temporarily Unavailable", now,
+                        (("Warning", f'399 ccswitch "{target.kind} service not available yet"'),))
+            return
+        bindings = self.registrar.lookup(target.user, now)
+        if not bindings:
+            self._reply(ev, 480, "Temporarily Unavailable", now)
+            return
+        self.b2bua.start(ev, caller=res.user, display=req.from_.display, callee=target.user,
+                         bindings=bindings, now=now)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _credentials(self, user: str) -> Credentials | None:
+        u = self.config.users.get(user)
+        if u is None:
+            return None
+        algs = tuple(u.algorithms) if u.algorithms else None
+        return Credentials(u.password, algs)
+
+    def _is_ours(self, host: str) -> bool:
+        h = host.lower().strip("[]")
+        if h in self._our_hosts or h.startswith("127."):
+            return True
+        return self._any_ip and _is_ip(h)
+
+    def _unsupported(self, req: Request) -> list[str]:
+        out: list[str] = []
+        for v in req.headers.get_all("require"):
+            tag = v.strip().lower()
+            if tag and tag not in SUPPORTED_EXTENSIONS:
+                out.append(tag)
+        return out
+
+    def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
+               extra: Iterable[tuple[str, str]] = ()) -> None:
+        headers = [(n, v) for n, v in extra if v]
+        if status == 200 or status >= 400:
+            headers.append(("Server", self._ua))
+        resp = make_response(ev.request, status, reason,
+                             to_tag=self._ids.tag() if status > 100 else None, headers=headers)
+        self.txn.send_response(ev.txn_id, resp, now)
+
+    def _bad_input(self, data: bytes, err: SipParseError, source: Address) -> None:
+        """Answer a malformed request when its headers allow it; otherwise drop and count."""
+        req = _salvage_request(data)
+        if req is None or req.method == "ACK":
+            self.counters["bad_dropped"] += 1
+            log.debug("sip_dropped", source=str(source), reason=err.reason)
+            return
+        self.counters["bad_answered"] += 1
+        log.info("sip_bad_request", source=str(source), status=err.status, reason=err.reason)
+        resp = make_response(req, err.status, err.reason, headers=(("Server", self._ua),))
+        self.txn.send_stateless(resp, source)
+
+
+def _salvage_request(data: bytes) -> Request | None:
+    """The request line and raw headers of a message that failed validation, if readable."""
+    data = data.lstrip(b"\r\n")
+    end = data.find(b"\r\n\r\n")
+    head = data[:end] if end >= 0 else data
+    try:
+        start, items = parse_head(head)
+    except SipParseError:
+        return None
+    parts = start.split(" ")
+    if len(parts) != 3 or start.startswith("SIP/") or not parts[0].isalpha():
+        return None
+    names = {k for k, _, _ in items}
+    if "via" not in names:
+        return None  # nowhere to route an answer by
+    keep = [it for it in items if normalize(it[0]) in ("via", "from", "to", "call-id", "cseq")]
+    return Request(parts[0], parts[1], Headers._from_parsed(keep))
+
+
+def _is_ip(host: str) -> bool:
+    if ":" in host:
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+

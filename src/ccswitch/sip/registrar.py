@@ -1,0 +1,188 @@
+"""The registrar (RFC 3261 §10.3), sans-IO: bindings per user, expiry, Min-Expires, ``*``.
+
+``handle(req, user, source, now)`` applies an authenticated REGISTER and returns the
+answer to send.  Changes are reported as ``BindingsChanged`` events so the shell can
+persist them; ``restore()`` loads persisted bindings at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from ..clock import TimerHeap
+from ..errors import SipParseError
+from .addr import Address
+from .message import Request
+from .uri import NameAddr
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One registered contact of a user, and the flow it registered over."""
+
+    user: str
+    contact: str  # the Contact URI as the phone sent it
+    expires_at: float
+    call_id: str
+    cseq: int
+    source: Address
+    q: float = 1.0
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BindingsChanged:
+    """The bindings of ``user`` changed (now ``bindings``; empty when all are gone)."""
+
+    user: str
+    bindings: tuple[Binding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterAnswer:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Registrar:
+    """Bindings of users to contacts, with expiry sweeps on a timer heap."""
+
+    def __init__(self, *, min_expires: int = 60, max_expires: int = 3600,
+                 default_expires: int = 3600, max_contacts: int = 10) -> None:
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+        self.default_expires = default_expires
+        self.max_contacts = max_contacts
+        self._bindings: dict[str, dict[str, Binding]] = {}
+        self._timers = TimerHeap()
+        self._events: list[BindingsChanged] = []
+
+    # -- queries ----------------------------------------------------------------------
+    def lookup(self, user: str, now: float) -> list[Binding]:
+        """Live bindings of ``user``, highest q first."""
+        found = [b for b in self._bindings.get(user, {}).values() if b.expires_at > now]
+        return sorted(found, key=lambda b: -b.q)
+
+    def all_bindings(self) -> list[Binding]:
+        return [b for per in self._bindings.values() for b in per.values()]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._bindings.values())
+
+    def events(self) -> list[BindingsChanged]:
+        ev, self._events = self._events, []
+        return ev
+
+    def next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    # -- inputs -----------------------------------------------------------------------
+    def restore(self, bindings: list[Binding], now: float) -> None:
+        for b in bindings:
+            if b.expires_at > now:
+                self._bindings.setdefault(b.user, {})[b.contact] = b
+                self._timers.arm((b.user, b.contact), b.expires_at)
+
+    def handle_timer(self, now: float) -> None:
+        changed: set[str] = set()
+        for key in self._timers.pop_due(now):
+            user, contact = key  # type: ignore[misc]
+            per = self._bindings.get(user)
+            if per and contact in per and per[contact].expires_at <= now:
+                del per[contact]
+                changed.add(user)
+                log.info("registration_expired", user=user, contact=contact)
+        for user in changed:
+            self._report(user)
+
+    def handle(self, req: Request, user: str, source: Address, now: float) -> RegisterAnswer:
+        """Apply a REGISTER whose sender authenticated as ``user``."""
+        try:
+            header_expires = req.expires
+            contacts = req.contacts
+        except SipParseError as e:
+            return RegisterAnswer(e.status, e.reason)
+        call_id = req.call_id
+        cseq = req.cseq.seq
+        per = self._bindings.setdefault(user, {})
+        if any(c.wildcard for c in contacts):
+            if len(contacts) != 1 or header_expires != 0:
+                return RegisterAnswer(400, "Bad Contact: * needs Expires: 0 alone")
+            for b in per.values():
+                if b.call_id == call_id and cseq <= b.cseq:
+                    return RegisterAnswer(500, "Out of order CSeq")
+            per.clear()
+            self._report(user)
+            return self._ok(user, now)
+        updates: list[tuple[NameAddr, int]] = []
+        for c in contacts:
+            raw = c.params.get("expires")
+            if raw is not None:
+                if not raw.isdigit():
+                    return RegisterAnswer(400, "Bad Contact expires")
+                exp = int(raw)
+            elif header_expires is not None:
+                exp = header_expires
+            else:
+                exp = self.default_expires
+            if 0 < exp < self.min_expires:
+                return RegisterAnswer(423, "Interval Too Brief",
+                                      (("Min-Expires", str(self.min_expires)),))
+            updates.append((c, min(exp, self.max_expires)))
+        ua = req.headers.get("user-agent") or ""
+        changed = False
+        for c, exp in updates:
+            key = str(c.uri)
+            old = per.get(key)
+            if old is not None and old.call_id == call_id and cseq <= old.cseq:
+                return RegisterAnswer(500, "Out of order CSeq")
+            if exp == 0:
+                if per.pop(key, None) is not None:
+                    self._timers.cancel((user, key))
+                    changed = True
+                continue
+            if old is None and len(per) >= self.max_contacts:
+                self._evict_oldest(user, per)
+            q = _q_value(c.params.get("q"))
+            per[key] = Binding(user, key, now + exp, call_id, cseq, source, q, ua)
+            self._timers.arm((user, key), now + exp)
+            changed = True
+        if changed:
+            self._report(user)
+        if updates:
+            log.info("registered", user=user, contacts=len(per), source=str(source))
+        return self._ok(user, now)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _evict_oldest(self, user: str, per: dict[str, Binding]) -> None:
+        oldest = min(per.values(), key=lambda b: b.expires_at)
+        del per[oldest.contact]
+        self._timers.cancel((user, oldest.contact))
+
+    def _ok(self, user: str, now: float) -> RegisterAnswer:
+        headers = tuple(
+            ("Contact", f"<{b.contact}>;expires={max(0, int(b.expires_at - now + 0.5))}")
+            for b in self.lookup(user, now)
+        )
+        return RegisterAnswer(200, "OK", headers)
+
+    def _report(self, user: str) -> None:
+        per = self._bindings.get(user, {})
+        if not per:
+            self._bindings.pop(user, None)
+        self._events.append(BindingsChanged(user, tuple(per.values())))
+
+
+def _q_value(raw: str | None) -> float:
+    if raw is None:
+        return 1.0
+    try:
+        q = float(raw)
+    except ValueError:
+        return 1.0
+    return min(max(q, 0.0), 1.0)
