@@ -9,7 +9,7 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 class Ids:
-    """Makes identifiers; pass a seeded ``random.Random`` for tests, ``SystemRandom`` in production."""
+    """Makes identifiers from ``rng``: seeded ``random.Random`` in tests, else SystemRandom."""
 
     __slots__ = ("_rng",)
 

@@ -1,0 +1,58 @@
+"""Registrations kept in SQLite (stdlib) so a restart keeps every phone registered.
+
+Expiry times are stored as wall-clock seconds; the switch converts to and from its
+monotonic clock when it saves and restores.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..sip.addr import Address
+from ..sip.registrar import Binding
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bindings (
+  user TEXT NOT NULL, contact TEXT NOT NULL, expires_at REAL NOT NULL,
+  call_id TEXT NOT NULL, cseq INTEGER NOT NULL, transport TEXT NOT NULL,
+  host TEXT NOT NULL, port INTEGER NOT NULL, q REAL NOT NULL, user_agent TEXT NOT NULL,
+  PRIMARY KEY (user, contact)
+);
+"""
+
+
+class BindingStore:
+    """Replace-per-user persistence of registrar bindings."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def load(self) -> list[Binding]:
+        rows = self._db.execute(
+            "SELECT user, contact, expires_at, call_id, cseq, transport, host, port, q,"
+            " user_agent FROM bindings").fetchall()
+        return [Binding(u, c, e, ci, cs, Address(t, h, p), q, ua)
+                for u, c, e, ci, cs, t, h, p, q, ua in rows]
+
+    def replace(self, changes: dict[str, tuple[Binding, ...]]) -> None:
+        """Write the current bindings of each user in ``changes`` in one transaction."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN")
+        try:
+            for user, bindings in changes.items():
+                cur.execute("DELETE FROM bindings WHERE user = ?", (user,))
+                cur.executemany(
+                    "INSERT INTO bindings VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(b.user, b.contact, b.expires_at, b.call_id, b.cseq, b.source.transport,
+                      b.source.host, b.source.port, b.q, b.user_agent) for b in bindings])
+            cur.execute("COMMIT")
+        except sqlite3.Error:
+            cur.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._db.close()
