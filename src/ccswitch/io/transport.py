@@ -12,6 +12,7 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 
@@ -40,8 +41,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop: not a subclass
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         host, port = str(addr[0]), int(addr[1])  # type: ignore[call-overload]
@@ -62,8 +62,7 @@ class _Stream(asyncio.Protocol):
         self.peer: Address | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         host, port = transport.get_extra_info("peername")[:2]
         self.peer = Address(self.name, str(host), int(port), self.conn_id)
         self.owner.conns[self.conn_id] = self
