@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
 class Clock(Protocol):
@@ -17,22 +19,22 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
-class TimerHeap:
+class TimerHeap(Generic[K]):
     """Keyed deadlines; re-arming a key replaces its deadline (lazy deletion)."""
 
     __slots__ = ("_armed", "_heap", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Hashable]] = []
-        self._armed: dict[Hashable, tuple[float, int]] = {}
+        self._heap: list[tuple[float, int, K]] = []
+        self._armed: dict[K, tuple[float, int]] = {}
         self._seq = 0
 
-    def arm(self, key: Hashable, when: float) -> None:
+    def arm(self, key: K, when: float) -> None:
         self._seq += 1
         self._armed[key] = (when, self._seq)
         heapq.heappush(self._heap, (when, self._seq, key))
 
-    def cancel(self, key: Hashable) -> None:
+    def cancel(self, key: K) -> None:
         self._armed.pop(key, None)
 
     def __contains__(self, key: Hashable) -> bool:
@@ -53,9 +55,9 @@ class TimerHeap:
         self._prune()
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float) -> list[Hashable]:
+    def pop_due(self, now: float) -> list[K]:
         """Remove and return every key whose deadline is at or before ``now``, earliest first."""
-        due: list[Hashable] = []
+        due: list[K] = []
         while True:
             self._prune()
             if not self._heap or self._heap[0][0] > now:

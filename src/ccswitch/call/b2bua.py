@@ -108,7 +108,7 @@ class B2bua:
         self._clients: dict[str, Call] = {}  # branch INVITE txn -> call
         self._relays: dict[str, Relay] = {}  # client txn -> relay
         self._by_a_txn: dict[str, Call] = {}
-        self._timers = TimerHeap()
+        self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
         self._events: list[CallEvent] = []
 
     # -- shell-facing -----------------------------------------------------------------
@@ -427,7 +427,7 @@ class B2bua:
     # -- timers ------------------------------------------------------------------------
     def handle_timer(self, now: float) -> None:
         for key in self._timers.pop_due(now):
-            kind, ckey = key  # type: ignore[misc]
+            kind, ckey = key
             call = self._calls.get(ckey)
             if call is None:
                 continue

@@ -43,8 +43,8 @@ class _Udp(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop: not a subclass
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        host, port = str(addr[0]), int(addr[1])  # type: ignore[call-overload]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        host, port = str(addr[0]), int(addr[1])
         self.owner.on_message(data, Address("udp", host, port))
 
     def error_received(self, exc: Exception) -> None:

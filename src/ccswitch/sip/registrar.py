@@ -59,7 +59,7 @@ class Registrar:
         self.default_expires = default_expires
         self.max_contacts = max_contacts
         self._bindings: dict[str, dict[str, Binding]] = {}
-        self._timers = TimerHeap()
+        self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
         self._events: list[BindingsChanged] = []
 
     # -- queries ----------------------------------------------------------------------
@@ -91,7 +91,7 @@ class Registrar:
     def handle_timer(self, now: float) -> None:
         changed: set[str] = set()
         for key in self._timers.pop_due(now):
-            user, contact = key  # type: ignore[misc]
+            user, contact = key
             per = self._bindings.get(user)
             if per and contact in per and per[contact].expires_at <= now:
                 del per[contact]

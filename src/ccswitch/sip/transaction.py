@@ -242,7 +242,7 @@ class TransactionLayer:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._txns: dict[str, _Txn] = {}
         self._index_2543: dict[_Key2543, str] = {}
-        self._heap = TimerHeap()
+        self._heap: TimerHeap[tuple[str, Input]] = TimerHeap()
         self._out: list[tuple[bytes, Address]] = []
         self._events: list[TxnEvent] = []
         self._seq = 0
