@@ -84,7 +84,8 @@ class Signaling:
                 self._any_ip = True
         self._events: list[SwitchEvent] = []
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
-                                         "stray_responses": 0, "requests": 0}
+                                         "stray_responses": 0, "requests": 0,
+                                         "keepalives": 0}
 
     # -- shell-facing -----------------------------------------------------------------
     def local_contact(self, transport: str) -> LocalContact:
@@ -124,6 +125,9 @@ class Signaling:
 
     def receive(self, data: bytes, source: Address, now: float) -> None:
         """One whole message from ``source`` (a datagram, or a frame cut from a stream)."""
+        if not data.strip(b"\r\n\0"):
+            self.counters["keepalives"] += 1  # RFC 5626 CRLF keep-alive over UDP
+            return
         try:
             msg = parse_message(data, max_size=self._max_size, stream=source.reliable)
         except SipParseError as err:
