@@ -1,0 +1,125 @@
+"""The ``ccswitch`` command: ``serve`` and ``check-config``.
+
+Reads configuration files (the pure parser never touches the disk), applies command-line
+overrides, and hands a finished :class:`SwitchConfig` to the daemon.  A bad configuration is one
+line on stderr and exit status 2, before anything is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import resources
+
+from . import __version__
+from .config.schema import (
+    DEMO_FILENAME,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    SwitchConfig,
+    apply_overrides,
+    parse_config,
+)
+from .errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def demo_text() -> str:
+    """The text of the demo configuration shipped as package data."""
+    return resources.files("ccswitch.config").joinpath(DEMO_FILENAME).read_text(encoding="utf-8")
+
+
+def demo_config() -> SwitchConfig:
+    """The built-in demo configuration (what ``serve`` runs without ``--config``)."""
+    return parse_config(demo_text(), DEMO_FILENAME)
+
+
+def load_config(path: str) -> SwitchConfig:
+    """Read and parse the TOML file ``path``; every failure is a ConfigError naming it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(path, "(file)", "not UTF-8 text", line) from None
+    return parse_config(text, path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ccswitch`` command."""
+    parser = argparse.ArgumentParser(
+        prog="ccswitch", description="A call-center softswitch: SIP registrar, B2BUA, IVR, ACD.")
+    parser.add_argument("--version", action="version", version=f"ccswitch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the switch",
+                           description="Run the switch (the built-in demo configuration unless "
+                                       "--config is given; flags override the file).")
+    serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    serve.add_argument("--listen", metavar="URI", action="append",
+                       help="TRANSPORT:HOST:PORT to listen on (udp, tcp, tls, ws, wss); "
+                            "repeat for several; replaces the configured list")
+    serve.add_argument("--rtp-ports", metavar="LO-HI", help="RTP port range, e.g. 20000-20999")
+    serve.add_argument("--data-dir", metavar="DIR", help="where state and recordings are kept")
+    serve.add_argument("--http", metavar="HOST:PORT", help="HTTP API and wallboard address")
+    serve.add_argument("--log-format", choices=LOG_FORMATS,
+                       help="console or json (default: console on a terminal, else json)")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, help="default: info")
+
+    check = sub.add_parser("check-config", help="validate a configuration file",
+                           description="Validate FILE; exit 0 if it is good, 2 if not.")
+    check.add_argument("file", metavar="FILE")
+    return parser
+
+
+def build_config(args: argparse.Namespace) -> SwitchConfig:
+    """The configuration ``serve`` runs: the file (or the demo) with the flags applied."""
+    config = load_config(args.config) if args.config is not None else demo_config()
+    return apply_overrides(
+        config,
+        listen=args.listen,
+        rtp_ports=args.rtp_ports,
+        data_dir=args.data_dir,
+        http=args.http,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+
+
+def _check_config(path: str) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{path}: OK")
+    print(config.summary())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = build_config(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    from .logs import configure_logging
+
+    configure_logging(config.log_format, config.log_level)
+    from .daemon import run  # the daemon pulls in asyncio and the whole shell: import late
+
+    return run(config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.file)
+    return _serve(args)

@@ -1,0 +1,815 @@
+"""The switch configuration: typed frozen dataclasses and a TOML parser that proves them.
+
+Pure: ``parse_config(text, filename)`` turns TOML text into a :class:`SwitchConfig` or raises
+one :class:`~ccswitch.errors.ConfigError` naming the file, the dotted key (``users[2].password``,
+0-based indexes), the line where it can be found, and the fault.  Unknown keys are errors, so a
+typo never silently falls back to a default.  Reading files is the caller's business (cli.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hmac
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any, Final, NoReturn, TypeVar
+
+from ..errors import ConfigError
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+Path = tuple[str | int, ...]
+
+DEMO_FILENAME: Final = "demo.toml"
+"""Name of the demo configuration shipped as package data of ``ccswitch.config``."""
+
+TRANSPORTS: Final = ("udp", "tcp", "tls", "ws", "wss")
+ALGORITHMS: Final = ("MD5", "SHA-256")
+LOG_FORMATS: Final = ("console", "json")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+QUEUE_STRATEGIES: Final = (
+    "longest_idle", "round_robin", "fewest_calls", "ring_all", "random", "skills",
+)
+SERVICES: Final = ("echo", "tone")
+"""Dial plan actions that take no argument."""
+BUILTIN_IVRS: Final = ("demo",)
+"""IVR menus built into the switch; ``ivr:NAME`` must name one of them."""
+MAX_RANGE: Final = 10_000
+"""Most users one ``range`` entry may expand to."""
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?")
+_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_NUMBER = re.compile(r"[A-Za-z0-9*#+][A-Za-z0-9._*#+-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _frozen(d: Mapping[K, V] | None = None) -> Mapping[K, V]:
+    return MappingProxyType(dict(d or {}))
+
+
+# -- value types ---------------------------------------------------------------------------
+
+
+class ConfigValueError(ValueError):
+    """A malformed value (listen URI, HOST:PORT, port range); the message says what is wrong.
+
+    The parser wraps it in a ConfigError that adds the file and key.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ListenUri:
+    """A listening address ``transport:host:port``; ``host`` is kept without IPv6 brackets."""
+
+    transport: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.port}"
+
+
+def parse_port(text: str) -> int:
+    """A port number 1-65535 written in decimal."""
+    if not text.isascii() or not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise ConfigValueError(f"port must be a number 1-65535, got {text!r}")
+    return int(text)
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` to ``(host, port)`` (host without brackets)."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ConfigValueError(f"unclosed '[' in {text!r}")
+        host, rest = text[1:end], text[end + 1 :]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigValueError(f"bad IPv6 address {host!r}") from None
+        if not rest.startswith(":"):
+            raise ConfigValueError(f"expected [IPV6]:PORT, got {text!r}")
+        return host, parse_port(rest[1:])
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        raise ConfigValueError(f"expected HOST:PORT, got {text!r}")
+    if ":" in host:
+        raise ConfigValueError(f"an IPv6 address goes in brackets, e.g. [::1]:5060, got {text!r}")
+    if not _HOSTNAME.fullmatch(host):
+        raise ConfigValueError(f"bad host {host!r}")
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ConfigValueError(f"bad IPv4 address {host!r}") from None
+    return host, parse_port(port)
+
+
+def parse_listen(text: str) -> ListenUri:
+    """``udp:HOST:PORT`` (also tcp, tls, ws, wss; IPv6 as ``udp:[::1]:5060``)."""
+    transport, sep, rest = text.partition(":")
+    if not sep:
+        raise ConfigValueError(f"expected TRANSPORT:HOST:PORT, got {text!r}")
+    if transport.lower() not in TRANSPORTS:
+        raise ConfigValueError(
+            f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
+    host, port = parse_hostport(rest)
+    return ListenUri(transport.lower(), host, port)
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """``LO-HI`` RTP port range: ports 1-65535, ``LO < HI``, ``LO`` even."""
+    lo_text, sep, hi_text = text.partition("-")
+    if not sep:
+        raise ConfigValueError(f"expected LO-HI, got {text!r}")
+    lo, hi = parse_port(lo_text.strip()), parse_port(hi_text.strip())
+    if lo >= hi:
+        raise ConfigValueError(f"LO must be below HI, got {text!r}")
+    if lo % 2:
+        raise ConfigValueError(f"LO must be even (RTP on even, RTCP on odd ports), got {lo}")
+    return lo, hi
+
+
+# -- configuration dataclasses -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Makes a user an ACD agent: member of ``queues``, with optional ``skills`` (1-10)."""
+
+    queues: tuple[str, ...] = ()
+    skills: Mapping[str, int] = field(default_factory=_frozen)
+    auto_answer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    """A SIP user who may register and call; ``algorithms`` overrides ``auth.algorithms``."""
+
+    name: str
+    password: str = field(repr=False)
+    display: str | None = None
+    algorithms: tuple[str, ...] | None = None
+    agent: AgentConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """An ACD queue.  Times are seconds; ``None`` means no limit / never."""
+
+    name: str
+    display: str | None = None
+    strategy: str = "longest_idle"
+    ring_timeout: float = 20.0  # an offered agent rings this long before the next is tried
+    wrapup: float = 5.0  # after a call, before the agent is offered again
+    max_wait: float | None = None  # then the caller goes to ``overflow``
+    max_waiting: int | None = None  # callers beyond this go straight to ``overflow``
+    overflow: str | None = None  # a dial plan action, e.g. "queue:sales" or "echo"
+    announce_interval: float | None = 30.0  # position announcements
+    skills: Mapping[str, int] = field(default_factory=_frozen)  # required minimum levels
+    record: bool = True  # record calls answered by an agent
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Digest authentication (RFC 2617/7616/8760)."""
+
+    algorithms: tuple[str, ...] = ("MD5",)
+    nonce_ttl: float = 300.0
+    max_failures: int = 5  # failed attempts within ``failure_window`` before 403
+    failure_window: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarConfig:
+    """REGISTER expiry bounds (seconds) and contacts kept per user."""
+
+    min_expires: int = 60
+    max_expires: int = 3600
+    default_expires: int = 3600
+    max_contacts: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    """RFC 3261 timer bases (seconds), message size limit and the User-Agent/Server value."""
+
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    max_message_size: int = 65535
+    user_agent: str = "ccswitch/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class DialplanConfig:
+    """Numbers (Request-URI user parts) to actions: echo, tone, ivr:NAME, queue:NAME, user:NAME."""
+
+    numbers: Mapping[str, str] = field(default_factory=_frozen)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokens:
+    """Bearer tokens of the HTTP API: one admin token and one per agent (agent name -> token)."""
+
+    admin: str | None = field(default=None, repr=False)
+    agents: Mapping[str, str] = field(default_factory=_frozen, repr=False)
+
+    def is_admin(self, token: str) -> bool:
+        """Whether ``token`` is the admin token (constant-time compare)."""
+        return self.admin is not None and hmac.compare_digest(token.encode(), self.admin.encode())
+
+    def agent_for(self, token: str) -> str | None:
+        """The agent whose token this is, else ``None``."""
+        found = None
+        for agent, expected in self.agents.items():
+            if hmac.compare_digest(token.encode(), expected.encode()):
+                found = agent
+        return found
+
+
+def _default_listen() -> tuple[ListenUri, ...]:
+    return (ListenUri("udp", "127.0.0.1", 5060), ListenUri("tcp", "127.0.0.1", 5060))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchConfig:
+    """Everything the switch is configured with.  ``realm`` defaults to the first domain."""
+
+    domains: tuple[str, ...] = ("ccswitch.local",)
+    realm: str = ""
+    listen: tuple[ListenUri, ...] = field(default_factory=_default_listen)
+    rtp_ports: tuple[int, int] = (20000, 20999)
+    data_dir: str = "./var"
+    http: tuple[str, int] = ("127.0.0.1", 8080)
+    log_format: str | None = None  # "console" | "json" | None = by whether stderr is a TTY
+    log_level: str = "info"
+    users: Mapping[str, UserConfig] = field(default_factory=_frozen)
+    queues: Mapping[str, QueueConfig] = field(default_factory=_frozen)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
+    sip: SipSettings = field(default_factory=SipSettings)
+    dialplan: DialplanConfig = field(default_factory=DialplanConfig)
+    api_tokens: ApiTokens = field(default_factory=ApiTokens)
+
+    def __post_init__(self) -> None:
+        if not self.realm and self.domains:
+            object.__setattr__(self, "realm", self.domains[0])
+
+    @property
+    def agents(self) -> Mapping[str, UserConfig]:
+        """The users that are agents, in configuration order."""
+        return {name: u for name, u in self.users.items() if u.agent is not None}
+
+    def algorithms_for(self, user: str) -> tuple[str, ...]:
+        """The digest algorithms to challenge ``user`` with (its own, else ``auth.algorithms``)."""
+        cfg = self.users.get(user)
+        if cfg is not None and cfg.algorithms is not None:
+            return cfg.algorithms
+        return self.auth.algorithms
+
+    def summary(self) -> str:
+        """One line: counts of users, agents and queues, and the listen addresses."""
+        queues = ", ".join(self.queues) or "none"
+        listen = " ".join(str(u) for u in self.listen)
+        return (f"{len(self.users)} users ({len(self.agents)} agents), "
+                f"{len(self.queues)} queues ({queues}), listen {listen}")
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def parse_config(text: str, filename: str) -> SwitchConfig:
+    """Parse TOML ``text`` (read from ``filename``, used in messages) into a SwitchConfig."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(filename, str(exc)) from None
+    return _Parser(filename, text).config(raw)
+
+
+def demo_config(text: str) -> SwitchConfig:
+    """Parse the demo configuration ``text`` (the package data file ``DEMO_FILENAME``)."""
+    return parse_config(text, DEMO_FILENAME)
+
+
+def apply_overrides(
+    config: SwitchConfig,
+    *,
+    listen: Sequence[str] | None = None,
+    rtp_ports: str | None = None,
+    data_dir: str | None = None,
+    http: str | None = None,
+    log_format: str | None = None,
+    log_level: str | None = None,
+    source: str = "command line",
+) -> SwitchConfig:
+    """Override ``config`` with command-line values (``None``: keep); a non-empty ``listen``
+    replaces the whole list.  Bad values raise ConfigError naming ``source`` and the flag."""
+    changes: dict[str, Any] = {}
+    try:
+        if listen:
+            key = "--listen"
+            changes["listen"] = _unique_listen([parse_listen(t) for t in listen])
+        if rtp_ports is not None:
+            key = "--rtp-ports"
+            changes["rtp_ports"] = parse_port_range(rtp_ports)
+        if http is not None:
+            key = "--http"
+            changes["http"] = parse_hostport(http)
+    except ConfigValueError as exc:
+        raise ConfigError(source, key, str(exc)) from None
+    if data_dir is not None:
+        if not data_dir:
+            raise ConfigError(source, "--data-dir", "must not be empty")
+        changes["data_dir"] = data_dir
+    if log_format is not None:
+        if log_format not in (*LOG_FORMATS, "auto"):
+            raise ConfigError(source, "--log-format", f"must be one of {', '.join(LOG_FORMATS)}")
+        changes["log_format"] = None if log_format == "auto" else log_format
+    if log_level is not None:
+        if log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(source, "--log-level", f"must be one of {', '.join(LOG_LEVELS)}")
+        changes["log_level"] = log_level.lower()
+    return replace(config, **changes)
+
+
+def _unique_listen(uris: list[ListenUri]) -> tuple[ListenUri, ...]:
+    for i, uri in enumerate(uris):
+        if uri in uris[:i]:
+            raise ConfigValueError(f"{uri} is listed twice")
+    return tuple(uris)
+
+
+def format_path(path: Path) -> str:
+    """``("users", 2, "password")`` -> ``users[2].password`` (odd keys quoted)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
+            out += f".{name}" if out else name
+    return out
+
+
+def _syntax_error(filename: str, message: str) -> ConfigError:
+    m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if m is None:
+        return ConfigError(filename, "TOML syntax", message.replace("(at end of document)", "")
+                           .strip() + " (at end of file)")
+    fault = f"{message[: m.start()]} (column {m.group(2)})"
+    return ConfigError(filename, "TOML syntax", fault, int(m.group(1)))
+
+
+_TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
+             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "api_tokens")
+_USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
+_AGENT_KEYS = ("queues", "skills", "auto_answer", "token")
+_QUEUE_KEYS = ("display", "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting",
+               "overflow", "announce_interval", "skills", "record")
+
+
+class _Parser:
+    """One parse: the converters raise ConfigError with the key path and its line."""
+
+    def __init__(self, filename: str, text: str) -> None:
+        self.filename = filename
+        self.text = text
+
+    # -- errors and primitive converters --
+    def fail(self, path: Path, fault: str) -> NoReturn:
+        raise ConfigError(self.filename, format_path(path), fault, _Locator(self.text).line(path))
+
+    def check_keys(self, table: Mapping[str, Any], allowed: Sequence[str], path: Path) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.fail((*path, key), f"unknown key{hint}")
+
+    def table(self, value: object, path: Path) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(path, f"must be a table, got {_kind(value)}")
+        return value
+
+    def array(self, value: object, path: Path) -> list[Any]:
+        if not isinstance(value, list):
+            self.fail(path, f"must be an array, got {_kind(value)}")
+        return value
+
+    def string(self, value: object, path: Path, pattern: re.Pattern[str] | None = None,
+               what: str = "") -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"must be a string, got {_kind(value)}")
+        if not value:
+            self.fail(path, "must not be empty")
+        if pattern is not None and not pattern.fullmatch(value):
+            self.fail(path, f"{value!r} is not a valid {what}")
+        if pattern is None and _CONTROL.search(value):
+            self.fail(path, "must not contain control characters")
+        return value
+
+    def integer(self, value: object, path: Path, lo: int, hi: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"must be an integer, got {_kind(value)}")
+        if value < lo or (hi is not None and value > hi):
+            self.fail(path, f"must be {lo}-{hi}" if hi is not None else f"must be at least {lo}")
+        return value
+
+    def seconds(self, value: object, path: Path) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(path, f"must be a number of seconds, got {_kind(value)}")
+        if not 0 < value < 1e9:
+            self.fail(path, "must be a positive number of seconds")
+        return float(value)
+
+    def boolean(self, value: object, path: Path) -> bool:
+        if not isinstance(value, bool):
+            self.fail(path, f"must be true or false, got {_kind(value)}")
+        return value
+
+    def parsed(self, value: object, path: Path, parse: Callable[[str], T]) -> T:
+        try:
+            return parse(self.string(value, path))
+        except ConfigValueError as exc:
+            self.fail(path, str(exc))
+
+    def strings(self, value: object, path: Path, item: Callable[[object, Path], T]) -> list[T]:
+        """A non-empty array without duplicates, each item converted by ``item``."""
+        items = self.array(value, path)
+        if not items:
+            self.fail(path, "must not be empty")
+        out: list[T] = []
+        for i, raw in enumerate(items):
+            conv = item(raw, (*path, i))
+            if conv in out:
+                self.fail((*path, i), f"{raw!r} is listed twice")
+            out.append(conv)
+        return out
+
+    def algorithms(self, value: object, path: Path) -> tuple[str, ...]:
+        def one(raw: object, p: Path) -> str:
+            name = self.string(raw, p).upper()
+            if name not in ALGORITHMS:
+                self.fail(p, f"unsupported algorithm {raw!r} (one of {', '.join(ALGORITHMS)})")
+            return name
+        return tuple(self.strings(value, path, one))
+
+    def skills(self, value: object, path: Path) -> Mapping[str, int]:
+        table = self.table(value, path)
+        for name, level in table.items():
+            if not _NAME.fullmatch(name):
+                self.fail((*path, name), f"{name!r} is not a valid skill name")
+            self.integer(level, (*path, name), 1, 10)
+        return _frozen(table)
+
+    # -- sections --
+    def config(self, raw: dict[str, Any]) -> SwitchConfig:
+        self.check_keys(raw, _TOP_KEYS, ())
+        d = SwitchConfig()
+        domains = d.domains
+        if "domains" in raw:
+            domains = tuple(s.lower() for s in self.strings(
+                raw["domains"], ("domains",),
+                lambda v, p: self.string(v, p, _HOSTNAME, "domain name")))
+        realm = self.string(raw["realm"], ("realm",)) if "realm" in raw else domains[0]
+        if '"' in realm or "\\" in realm:
+            self.fail(("realm",), "must not contain '\"' or '\\'")
+        queues = self.queues(raw.get("queues", {}), ("queues",))
+        users, tokens = self.users(raw.get("users", []), ("users",), queues)
+        dialplan = self.dialplan(raw.get("dialplan", {}), ("dialplan",), queues, users)
+        for name, queue in queues.items():
+            if queue.overflow is not None:
+                path = ("queues", name, "overflow")
+                self.action(queue.overflow, path, queues, users)
+                if queue.overflow == f"queue:{name}":
+                    self.fail(path, "a queue cannot overflow to itself")
+        return SwitchConfig(
+            domains=domains,
+            realm=realm,
+            listen=self.listen(raw["listen"]) if "listen" in raw else d.listen,
+            rtp_ports=self.opt(raw, "rtp_ports", (), d.rtp_ports,
+                               lambda v, p: self.parsed(v, p, parse_port_range)),
+            data_dir=self.opt(raw, "data_dir", (), d.data_dir, self.string),
+            http=self.opt(raw, "http", (), d.http, lambda v, p: self.parsed(v, p, parse_hostport)),
+            log_format=self.log_format(raw),
+            log_level=self.opt(raw, "log_level", (), d.log_level, self.log_level),
+            users=_frozen(users),
+            queues=_frozen(queues),
+            auth=self.auth(raw.get("auth", {}), ("auth",)),
+            registrar=self.registrar(raw.get("registrar", {}), ("registrar",)),
+            sip=self.sip(raw.get("sip", {}), ("sip",)),
+            dialplan=dialplan,
+            api_tokens=self.api_tokens(raw.get("api_tokens", {}), ("api_tokens",), tokens),
+        )
+
+    def opt(self, table: Mapping[str, Any], key: str, path: Path, default: T,
+            conv: Callable[[object, Path], T]) -> T:
+        return conv(table[key], (*path, key)) if key in table else default
+
+    def listen(self, value: object) -> tuple[ListenUri, ...]:
+        return tuple(self.strings(value, ("listen",),
+                                  lambda v, p: self.parsed(v, p, parse_listen)))
+
+    def log_format(self, raw: Mapping[str, Any]) -> str | None:
+        if "log_format" not in raw:
+            return None
+        value = self.string(raw["log_format"], ("log_format",))
+        if value not in (*LOG_FORMATS, "auto"):
+            self.fail(("log_format",), "must be \"console\", \"json\" or \"auto\"")
+        return None if value == "auto" else value
+
+    def log_level(self, value: object, path: Path) -> str:
+        level = self.string(value, path).lower()
+        if level not in LOG_LEVELS:
+            self.fail(path, f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    def auth(self, value: object, path: Path) -> AuthConfig:
+        t = self.table(value, path)
+        self.check_keys(t, _fields(AuthConfig), path)
+        d = AuthConfig()
+        return AuthConfig(
+            algorithms=self.opt(t, "algorithms", path, d.algorithms, self.algorithms),
+            nonce_ttl=self.opt(t, "nonce_ttl", path, d.nonce_ttl, self.seconds),
+            max_failures=self.opt(t, "max_failures", path, d.max_failures,
+                                  lambda v, p: self.integer(v, p, 1)),
+            failure_window=self.opt(t, "failure_window", path, d.failure_window, self.seconds),
+        )
+
+    def registrar(self, value: object, path: Path) -> RegistrarConfig:
+        t = self.table(value, path)
+        self.check_keys(t, _fields(RegistrarConfig), path)
+        d = RegistrarConfig()
+
+        def get(key: str, default: int) -> int:
+            return self.opt(t, key, path, default, lambda v, p: self.integer(v, p, 1, 2**31 - 1))
+
+        cfg = RegistrarConfig(get("min_expires", d.min_expires), get("max_expires", d.max_expires),
+                              get("default_expires", d.default_expires),
+                              get("max_contacts", d.max_contacts))
+        if cfg.min_expires > cfg.max_expires:
+            self.fail((*path, "min_expires"), "must not exceed max_expires")
+        if not cfg.min_expires <= cfg.default_expires <= cfg.max_expires:
+            self.fail((*path, "default_expires"), "must lie between min_expires and max_expires")
+        return cfg
+
+    def sip(self, value: object, path: Path) -> SipSettings:
+        t = self.table(value, path)
+        self.check_keys(t, _fields(SipSettings), path)
+        d = SipSettings()
+        cfg = SipSettings(
+            t1=self.opt(t, "t1", path, d.t1, self.seconds),
+            t2=self.opt(t, "t2", path, d.t2, self.seconds),
+            t4=self.opt(t, "t4", path, d.t4, self.seconds),
+            max_message_size=self.opt(t, "max_message_size", path, d.max_message_size,
+                                      lambda v, p: self.integer(v, p, 1500, 16 * 2**20)),
+            user_agent=self.opt(t, "user_agent", path, d.user_agent, self.string),
+        )
+        if cfg.t2 < cfg.t1:
+            self.fail((*path, "t2"), "must not be below t1")
+        return cfg
+
+    def queues(self, value: object, path: Path) -> dict[str, QueueConfig]:
+        out: dict[str, QueueConfig] = {}
+        for name, entry in self.table(value, path).items():
+            p = (*path, name)
+            if not _NAME.fullmatch(name):
+                self.fail(p, f"{name!r} is not a valid queue name (letters, digits, _ and -)")
+            out[name] = self.queue(name, self.table(entry, p), p)
+        return out
+
+    def queue(self, name: str, t: Mapping[str, Any], path: Path) -> QueueConfig:
+        self.check_keys(t, _QUEUE_KEYS, path)
+        d = QueueConfig(name)
+        strategy = self.opt(t, "strategy", path, d.strategy, self.string)
+        if strategy not in QUEUE_STRATEGIES:
+            self.fail((*path, "strategy"),
+                      f"unknown strategy {strategy!r} (one of {', '.join(QUEUE_STRATEGIES)})")
+        count: Callable[[object, Path], int | None] = lambda v, p: self.integer(v, p, 1)  # noqa: E731
+        secs: Callable[[object, Path], float | None] = self.seconds
+        return QueueConfig(
+            name=name,
+            display=self.opt(t, "display", path, d.display, self.string),
+            strategy=strategy,
+            ring_timeout=self.opt(t, "ring_timeout", path, d.ring_timeout, self.seconds),
+            wrapup=self.opt(t, "wrapup", path, d.wrapup, self.seconds),
+            max_wait=self.opt(t, "max_wait", path, d.max_wait, secs),
+            max_waiting=self.opt(t, "max_waiting", path, d.max_waiting, count),
+            overflow=self.opt(t, "overflow", path, d.overflow, self.string),
+            announce_interval=self.opt(t, "announce_interval", path, d.announce_interval, secs),
+            skills=self.opt(t, "skills", path, d.skills, self.skills),
+            record=self.opt(t, "record", path, d.record, self.boolean),
+        )
+
+    def users(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
+              ) -> tuple[dict[str, UserConfig], dict[str, str]]:
+        """Expand the ``[[users]]`` entries; also returns agent name -> API token."""
+        users: dict[str, UserConfig] = {}
+        origin: dict[str, str] = {}
+        tokens: dict[str, str] = {}
+        owner: dict[str, str] = {}
+        for i, entry in enumerate(self.array(value, path)):
+            p = (*path, i)
+            t = self.table(entry, p)
+            self.check_keys(t, _USER_KEYS, p)
+            names, name_key = self.user_names(t, p)
+            if "password" not in t:
+                self.fail((*p, "password"), "missing (every user needs a password)")
+            password = self.string(t["password"], (*p, "password"))
+            display = self.opt(t, "display", p, None, self.string)
+            algorithms = self.opt(t, "algorithms", p, None, self.algorithms)
+            agent, token = None, None
+            if "agent" in t:
+                agent, token = self.agent(t["agent"], (*p, "agent"), queues)
+            for name in names:
+                if name in users:
+                    self.fail((*p, name_key), f"user {name!r} is already defined by {origin[name]}")
+                origin[name] = format_path(p)
+                users[name] = UserConfig(
+                    name, _fill(password, name), display and _fill(display, name), algorithms,
+                    agent)
+                if token is not None:
+                    filled = _fill(token, name)
+                    if filled in owner:
+                        self.fail((*p, "agent", "token"),
+                                  f"agent {name} has the same API token as agent {owner[filled]}")
+                    tokens[name], owner[filled] = filled, name
+        return users, tokens
+
+    def user_names(self, t: Mapping[str, Any], path: Path) -> tuple[list[str], str]:
+        if ("name" in t) == ("range" in t):
+            self.fail(path, "needs exactly one of 'name' or 'range'")
+        if "name" in t:
+            return [self.string(t["name"], (*path, "name"), _USER, "user name")], "name"
+        p = (*path, "range")
+        text = self.string(t["range"], p)
+        m = re.fullmatch(r"([0-9]+)-([0-9]+)", text)
+        if m is None:
+            self.fail(p, f"expected FIRST-LAST like \"1001-1020\", got {text!r}")
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi:
+            self.fail(p, f"FIRST must not exceed LAST, got {text!r}")
+        if hi - lo >= MAX_RANGE:
+            self.fail(p, f"expands to more than {MAX_RANGE} users")
+        width = len(m.group(1))
+        return [str(n).zfill(width) for n in range(lo, hi + 1)], "range"
+
+    def agent(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
+              ) -> tuple[AgentConfig, str | None]:
+        t = self.table(value, path)
+        self.check_keys(t, _AGENT_KEYS, path)
+        members: tuple[str, ...] = ()
+        if "queues" in t:
+            members = tuple(self.strings(t["queues"], (*path, "queues"), self.string))
+            for i, q in enumerate(members):
+                if q not in queues:
+                    self.fail((*path, "queues", i), f"queue {q!r} is not declared in [queues]")
+        token = self.opt(t, "token", path, None,
+                         lambda v, p: self.string(v, p, _TOKEN, "token (visible ASCII, no spaces)"))
+        return AgentConfig(
+            queues=members,
+            skills=self.opt(t, "skills", path, _frozen(), self.skills),
+            auto_answer=self.opt(t, "auto_answer", path, False, self.boolean),
+        ), token
+
+    def dialplan(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
+                 users: Mapping[str, UserConfig]) -> DialplanConfig:
+        t = self.table(value, path)
+        self.check_keys(t, ("numbers",), path)
+        p = (*path, "numbers")
+        numbers = self.table(t.get("numbers", {}), p)
+        for number, action in numbers.items():
+            if not _NUMBER.fullmatch(number):
+                self.fail((*p, number), f"{number!r} is not a valid number")
+            if number in users:
+                self.fail((*p, number), f"{number!r} is also a user; a number cannot be both")
+            self.action(self.string(action, (*p, number)), (*p, number), queues, users)
+        return DialplanConfig(_frozen(numbers))
+
+    def action(self, action: str, path: Path, queues: Mapping[str, QueueConfig],
+               users: Mapping[str, UserConfig]) -> None:
+        """Check a dial plan action: echo, tone, ivr:NAME, queue:NAME or user:NAME."""
+        kind, sep, arg = action.partition(":")
+        known: Iterable[str]
+        if kind in SERVICES and not sep:
+            return
+        if kind == "ivr" and sep:
+            known, what = BUILTIN_IVRS, "IVR"
+        elif kind == "queue" and sep:
+            known, what = queues, "queue"
+        elif kind == "user" and sep:
+            known, what = users, "user"
+        else:
+            self.fail(path, f"unknown action {action!r} "
+                            "(echo, tone, ivr:NAME, queue:NAME or user:NAME)")
+        if arg not in known:
+            self.fail(path, f"{what} {arg!r} does not exist")
+
+    def api_tokens(self, value: object, path: Path, agents: Mapping[str, str]) -> ApiTokens:
+        t = self.table(value, path)
+        self.check_keys(t, ("admin",), path)
+        admin = self.opt(t, "admin", path, None,
+                         lambda v, p: self.string(v, p, _TOKEN, "token (visible ASCII, no spaces)"))
+        for agent, token in agents.items():
+            if token == admin:
+                self.fail((*path, "admin"), f"is the same as the API token of agent {agent}")
+        return ApiTokens(admin, _frozen(agents))
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _fill(template: str, user: str) -> str:
+    """Substitute ``{user}`` (only that: other braces are kept as written)."""
+    return template.replace("{user}", user)
+
+
+def _kind(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+# -- finding the line of a key -------------------------------------------------------------
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_\-.\"' ]+?)\s*\]\]?\s*(?:#.*)?")
+
+
+class _Locator:
+    """Finds the line of a key path in TOML text (best effort: tables, keys, inline tables)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = [_strip_comment(line) for line in text.splitlines()]
+        self.sections: list[tuple[int, Path]] = [(-1, ())]  # (header line index, path)
+        counts: dict[tuple[str, ...], int] = {}
+        for no, line in enumerate(self.lines):
+            m = _HEADER.fullmatch(line)
+            if m is None:
+                continue
+            keys = _split_dotted(m.group(2))
+            resolved: list[str | int] = []
+            for k in range(len(keys)):
+                resolved.append(keys[k])
+                raw = tuple(keys[: k + 1])
+                if m.group(1) == "[[" and k == len(keys) - 1:
+                    counts[raw] = counts.get(raw, 0) + 1
+                if raw in counts:
+                    resolved.append(counts[raw] - 1)
+            self.sections.append((no, tuple(resolved)))
+
+    def line(self, path: Path) -> int | None:
+        """1-based line of ``path`` (or of the nearest enclosing key found), else ``None``."""
+        best = 0
+        for i, (_, spath) in enumerate(self.sections):
+            if path[: len(spath)] == spath and len(spath) >= len(self.sections[best][1]):
+                best = i
+        start, spath = self.sections[best]
+        end = self.sections[best + 1][0] if best + 1 < len(self.sections) else len(self.lines)
+        found = start if start >= 0 else None
+        cursor = start + 1
+        for part in path[len(spath):]:
+            if isinstance(part, int):
+                continue
+            pattern = re.compile(
+                r"(?:^|[\s{,.])(?:\"%s\"|'%s'|%s)\s*[=.]" % ((re.escape(part),) * 3))
+            for no in range(cursor, end):
+                if pattern.search(self.lines[no]):
+                    found = cursor = no
+                    break
+            else:
+                break
+        return None if found is None else found + 1
+
+
+def _strip_comment(line: str) -> str:
+    quote = ""
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            return line[:i]
+        i += 1
+    return line
+
+
+def _split_dotted(text: str) -> list[str]:
+    parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.]+", text)
+    return [p.strip().strip("\"'") if p.strip()[:1] in "\"'" else p.strip() for p in parts]
