@@ -10,7 +10,26 @@ TOKEN_CHARS = frozenset(
 
 
 def is_token(s: str) -> bool:
-    return bool(s) and all(c in TOKEN_CHARS for c in s)
+    return bool(s) and TOKEN_CHARS.issuperset(s)
+
+
+def is_digits(s: str) -> bool:
+    """A non-empty run of ASCII digits (``str.isdigit`` alone also accepts superscripts and
+    non-Latin digits)."""
+    return s.isascii() and s.isdigit()
+
+
+def parse_uint(s: str, *, max_value: int, reason: str) -> int:
+    """Parse ASCII ``1*DIGIT`` no larger than ``max_value``, else ``SipParseError(400, reason)``.
+
+    Checks the length before calling ``int`` (which refuses more than 4300 digits).
+    """
+    if not is_digits(s):
+        raise SipParseError(400, reason)
+    digits = s.lstrip("0") or "0"
+    if len(digits) > len(str(max_value)) or int(digits) > max_value:
+        raise SipParseError(400, reason)
+    return int(digits)
 
 
 def split_outside_quotes(value: str, sep: str) -> list[str]:

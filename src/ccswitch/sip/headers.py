@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..errors import SipParseError
-from .grammar import format_params, is_token, parse_params
+from .grammar import format_params, is_token, parse_params, parse_uint
 from .uri import split_hostport
 
 COMPACT = {
@@ -23,6 +23,18 @@ CANONICAL = {
     "sip-if-match": "SIP-If-Match",
 }
 
+# Precomputed answers of ``normalize`` for the spellings seen on every message (read-only).
+_NORMALIZED: dict[str, str] = {
+    **COMPACT, **{k.upper(): v for k, v in COMPACT.items()},
+    **{n: n.lower() for n in (
+        "Via", "From", "To", "Call-ID", "Call-Id", "CSeq", "Contact", "Max-Forwards",
+        "Content-Length", "Content-Type", "Expires", "Route", "Record-Route", "Allow",
+        "Supported", "User-Agent", "Server", "Authorization", "WWW-Authenticate",
+        "Proxy-Authorization", "Proxy-Authenticate", "Require", "Event", "Subject")},
+    **{n: n for n in ("via", "from", "to", "call-id", "cseq", "contact", "max-forwards",
+                      "content-length", "content-type", "expires", "route", "record-route")},
+}
+
 # Headers whose value may be a comma-separated list (RFC 3261 §7.3.1).
 MULTI_VALUE = frozenset({
     "via", "route", "record-route", "contact", "allow", "supported", "require",
@@ -33,6 +45,9 @@ MULTI_VALUE = frozenset({
 
 def normalize(name: str) -> str:
     """Lower-case long form of a header name."""
+    known = _NORMALIZED.get(name)
+    if known is not None:
+        return known
     low = name.lower()
     return COMPACT.get(low, low) if len(low) == 1 else low
 
@@ -53,23 +68,24 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
-        text = text.strip()
-        proto, _, rest = text.partition(" ")
-        parts = [p.strip() for p in proto.split("/")]
-        if len(parts) != 3 or parts[0].upper() != "SIP" or parts[1] != "2.0" or not parts[2]:
-            # tolerate "SIP / 2.0 / UDP" spacing
-            if "/" in text:
-                head, _, tail = _split_spaced_proto(text)
-                if head is not None:
-                    return cls.parse(head + " " + tail)
+        """Parse one via-parm; LWS is allowed around the slashes (``SIP / 2.0 / UDP``)."""
+        s1 = text.find("/")
+        s2 = text.find("/", s1 + 1) if s1 >= 0 else -1
+        if s2 < 0:
             raise SipParseError(400, "Bad Via")
-        rest = rest.strip()
-        if not rest:
+        name = text[:s1].strip(" \t")
+        version = text[s1 + 1 : s2].strip(" \t")
+        rest = text[s2 + 1 :].lstrip(" \t")
+        i = 0
+        while i < len(rest) and rest[i] not in " \t":
+            i += 1
+        transport, sent_by = rest[:i], rest[i:].strip(" \t")
+        if name.upper() != "SIP" or version != "2.0" or not is_token(transport) or not sent_by:
             raise SipParseError(400, "Bad Via")
-        hostport, semi, ptext = rest.partition(";")
+        hostport, semi, ptext = sent_by.partition(";")
         host, port = split_hostport(hostport)
         params = parse_params(ptext) if semi else {}
-        return cls(transport=parts[2].upper(), host=host, port=port, params=params)
+        return cls(transport=transport.upper(), host=host, port=port, params=params)
 
     @property
     def branch(self) -> str | None:
@@ -83,14 +99,6 @@ class Via:
         return f"SIP/2.0/{self.transport} {self.host}{port}{format_params(self.params)}"
 
 
-def _split_spaced_proto(text: str) -> tuple[str | None, str, str]:
-    # "SIP / 2.0 / UDP host" -> ("SIP/2.0/UDP", "", "host")
-    toks = text.replace("/", " / ").split()
-    if len(toks) >= 6 and toks[1] == "/" and toks[3] == "/":
-        return f"{toks[0]}/{toks[2]}/{toks[4]}", "", " ".join(toks[5:])
-    return None, "", ""
-
-
 @dataclass(frozen=True, slots=True)
 class CSeq:
     seq: int
@@ -98,13 +106,10 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
-        parts = text.split()
-        if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]):
+        parts = [p for p in text.replace("\t", " ").split(" ") if p]
+        if len(parts) != 2 or not is_token(parts[1]):
             raise SipParseError(400, "Bad CSeq")
-        seq = int(parts[0])
-        if seq >= 2**31:
-            raise SipParseError(400, "Bad CSeq")
-        return cls(seq, parts[1])
+        return cls(parse_uint(parts[0], max_value=2**31 - 1, reason="Bad CSeq"), parts[1])
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"

@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..errors import SipParseError
-from .grammar import is_token, split_commas
+from .grammar import is_digits, is_token, parse_uint, split_commas
 from .headers import MULTI_VALUE, CSeq, Via, canonical, normalize
 from .uri import NameAddr, SipUri
 
 MAX_MESSAGE_SIZE = 65535
+MAX_CONTENT_LENGTH = 999_999_999
 SIP_VERSION = "SIP/2.0"
 MANDATORY = (("via", "Via"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("from", "From"),
              ("to", "To"))
+# Headers that may appear once only (RFC 3261 §7.3.1; RFC 4475 §3.1.2.19).
+SINGLE_VALUED = frozenset({"call-id", "cseq", "from", "to", "max-forwards"})
+# Control characters never allowed in the header section (TAB, LF and CR are handled apart).
+_CTL = bytes(range(0, 9)) + b"\x0b\x0c" + bytes(range(14, 32)) + b"\x7f"
 
 
 class Headers:
@@ -145,7 +150,11 @@ class Message:
     def vias(self) -> list[Via]:
         v = self._cache.get("vias")
         if v is None:
-            v = self._cache["vias"] = [Via.parse(x) for x in self.headers.get_all("via")]
+            try:
+                v = [Via.parse(x) for x in self.headers.get_all("via")]
+            except SipParseError:
+                raise SipParseError(400, "Bad Via") from None
+            self._cache["vias"] = v
         assert isinstance(v, list)
         return v
 
@@ -162,7 +171,10 @@ class Message:
             raw = self.headers.get(key)
             if raw is None:
                 raise SipParseError(400, f"Missing {label}")
-            v = self._cache[key] = NameAddr.parse(raw)
+            v = _parse_name_addr(raw, label)
+            if v.wildcard:
+                raise SipParseError(400, f"Bad {label}")
+            self._cache[key] = v
         assert isinstance(v, NameAddr)
         return v
 
@@ -178,7 +190,10 @@ class Message:
     def contacts(self) -> list[NameAddr]:
         v = self._cache.get("contacts")
         if v is None:
-            v = self._cache["contacts"] = [NameAddr.parse(x) for x in self.headers.get_all("contact")]
+            v = [_parse_name_addr(x, "Contact") for x in self.headers.get_all("contact")]
+            if len(v) > 1 and any(c.wildcard for c in v):
+                raise SipParseError(400, "Bad Contact")  # "*" stands alone
+            self._cache["contacts"] = v
         assert isinstance(v, list)
         return v
 
@@ -187,24 +202,26 @@ class Message:
         v = self.headers.get("content-type")
         return v.split(";")[0].strip().lower() if v else None
 
-    def _int_header(self, name: str) -> int | None:
+    def _int_header(self, name: str, max_value: int) -> int | None:
         raw = self.headers.get(name)
         if raw is None:
             return None
-        raw = raw.strip()
-        if not raw.isdigit():
-            raise SipParseError(400, f"Bad {canonical(name)}")
-        return int(raw)
+        return parse_uint(raw.strip(" \t"), max_value=max_value, reason=f"Bad {canonical(name)}")
 
     @property
     def expires(self) -> int | None:
-        return self._int_header("expires")
+        """The Expires header (0 to 2**32-1 seconds, RFC 3261 §20.19), ``None`` when absent."""
+        return self._int_header("expires", 2**32 - 1)
 
     def validate(self) -> None:
         """Check the mandatory headers and their syntax (raises ``SipParseError``)."""
-        h = self.headers
+        present: set[str] = set()
+        for k, _, _ in self.headers._items:
+            if k in present and k in SINGLE_VALUED:
+                raise SipParseError(400, f"Multiple {canonical(k)}")
+            present.add(k)
         for key, label in MANDATORY:
-            if h.get(key) is None:
+            if key not in present:
                 raise SipParseError(400, f"Missing {label}")
         self.top_via  # noqa: B018 - parses Via
         self.cseq  # noqa: B018
@@ -215,12 +232,16 @@ class Message:
 
     def _serialize(self, first_line: str) -> bytes:
         lines = [first_line]
-        for name, value in self.headers.items():
-            if normalize(name) == "content-length":
+        for key, name, value in self.headers._items:
+            if key == "content-length":
                 continue
             lines.append(f"{name}: {value}")
         lines.append(f"Content-Length: {len(self.body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+        text = "\r\n".join(lines)
+        if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+            # a CR or LF inside a value would inject header lines: write it as a space
+            text = "\r\n".join(ln.replace("\r", " ").replace("\n", " ") for ln in lines)
+        return (text + "\r\n\r\n").encode() + self.body
 
 
 class Request(Message):
@@ -246,7 +267,8 @@ class Request(Message):
 
     @property
     def max_forwards(self) -> int:
-        v = self._int_header("max-forwards")
+        """Max-Forwards (0-255), 70 when absent."""
+        v = self._int_header("max-forwards", 255)
         return 70 if v is None else v
 
     def validate(self) -> None:
@@ -254,6 +276,11 @@ class Request(Message):
         if self.cseq.method != self.method:
             raise SipParseError(400, "CSeq method does not match")
         self.max_forwards  # noqa: B018
+        try:
+            self.uri  # noqa: B018
+        except SipParseError as e:
+            reason = "Bad Request-URI" if e.status == 400 else e.reason
+            raise SipParseError(e.status, reason) from None
 
     def to_bytes(self) -> bytes:
         return self._serialize(f"{self.method} {self.uri_text} {SIP_VERSION}")
@@ -277,14 +304,40 @@ class Response(Message):
         return f"<Response {self.status} {self.reason}>"
 
 
+def _parse_name_addr(raw: str, label: str) -> NameAddr:
+    """A header's name-addr; any fault inside it is a 400 that names the header."""
+    try:
+        return NameAddr.parse(raw)
+    except SipParseError:
+        raise SipParseError(400, f"Bad {label}") from None
+
+
+def find_head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int]:
+    """Where the header section ends: ``(end of the last header line, start of the body)``.
+
+    The section ends at the first empty line; lines end in CRLF or (tolerated) a bare LF.
+    ``(-1, -1)`` when no empty line has arrived yet.  On a growing buffer the answer for a
+    prefix never changes once found, so stream framing gives the same cut however the bytes
+    arrive.  ``start``: search from there (the caller knows no empty line ends before it).
+    """
+    crlf = data.find(b"\n\r\n", start)
+    lf = data.find(b"\n\n", start, len(data) if crlf < 0 else crlf + 2)
+    if lf >= 0:
+        end, body = lf, lf + 2
+    elif crlf >= 0:
+        end, body = crlf, crlf + 3
+    else:
+        return -1, -1
+    if end > 0 and data[end - 1] == 13:
+        end -= 1
+    return end, body
+
+
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
-    end = data.find(b"\r\n\r\n")
-    if end >= 0:
-        return data[:end], data[end + 4 :]
-    end = data.find(b"\n\n")
-    if end >= 0:
-        return data[:end], data[end + 2 :]
-    raise SipParseError(400, "Incomplete header section")
+    end, body = find_head_end(data)
+    if end < 0:
+        raise SipParseError(400, "Incomplete header section")
+    return data[:end], data[body:]
 
 
 def parse_head(head: bytes) -> tuple[str, list[tuple[str, str, str]]]:
@@ -306,38 +359,54 @@ def parse_head(head: bytes) -> tuple[str, list[tuple[str, str, str]]]:
         if line[0] in " \t":
             if not items:
                 raise SipParseError(400, "Bad header folding")
-            k, n, v = items[-1]
-            items[-1] = (k, n, f"{v} {line.strip()}")
+            more = line.strip(" \t")
+            if more:
+                k, n, v = items[-1]
+                items[-1] = (k, n, f"{v} {more}" if v else more)
             continue
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
         if not colon or not is_token(name):
             raise SipParseError(400, "Bad header line")
-        items.append((normalize(name), name, value.strip()))
+        items.append((normalize(name), name, value.strip(" \t")))
     return start, items
+
+
+def _content_length(items: list[tuple[str, str, str]]) -> int | None:
+    cl: int | None = None
+    for k, _, v in items:
+        if k == "content-length":
+            n = parse_uint(v, max_value=MAX_CONTENT_LENGTH, reason="Bad Content-Length")
+            if cl is not None and n != cl:
+                raise SipParseError(400, "Multiple Content-Length")
+            cl = n
+    return cl
 
 
 def parse_message(
     data: bytes, *, max_size: int = MAX_MESSAGE_SIZE, stream: bool = False
 ) -> Request | Response:
-    """Parse one whole message.  ``stream=True`` means Content-Length is authoritative and present."""
+    """Parse one whole message; any other bytes raise ``SipParseError`` (and nothing else).
+
+    Content-Length decides the body: larger than the bytes after the header section is a 400,
+    smaller truncates the body (RFC 3261 §18.3), absent means "the rest of the datagram" — or a
+    400 when ``stream=True`` (a stream message must carry it; the framer already cut by it).
+    """
     if len(data) > max_size:
         raise SipParseError(413, "Message Too Large")
     data = data.lstrip(b"\r\n")
     if not data:
         raise SipParseError(400, "Empty message")
     head, body = _split_head(data)
+    if len(head.translate(None, _CTL)) != len(head):
+        raise SipParseError(400, "Bad character in header")
     start, items = parse_head(head)
     headers = Headers._from_parsed(items)
-    cl_raw = headers.get("content-length")
-    if cl_raw is not None:
-        cl = cl_raw.strip()
-        if not cl.isdigit() or len(cl) > 9:
-            raise SipParseError(400, "Bad Content-Length")
-        n = int(cl)
-        if n > len(body):
+    cl = _content_length(items)
+    if cl is not None:
+        if cl > len(body):
             raise SipParseError(400, "Content-Length larger than body")
-        body = body[:n]
+        body = body[:cl]
     elif stream:
         raise SipParseError(400, "Missing Content-Length")
     msg: Request | Response
@@ -348,7 +417,7 @@ def parse_message(
         if parts[0] != SIP_VERSION:
             raise SipParseError(505, "Version Not Supported")
         code = parts[1]
-        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        if len(code) != 3 or not is_digits(code) or not 100 <= int(code) <= 699:
             raise SipParseError(400, "Bad status code")
         msg = Response(int(code), parts[2] if len(parts) > 2 else "", headers, body)
     else:
@@ -372,6 +441,13 @@ def parse_message(
     return msg
 
 
+def _has_tag(to_value: str) -> bool:
+    try:
+        return NameAddr.parse(to_value).tag is not None
+    except SipParseError:  # a salvaged request's broken To: judge by its text
+        return ";tag=" in to_value.replace(" ", "").lower()
+
+
 def make_response(
     req: Request,
     status: int,
@@ -391,7 +467,7 @@ def make_response(
             items.append((k, n, v))
         elif k == "to" and not to_done:
             to_done = True
-            if to_tag is not None and ";tag=" not in v.replace(" ", "").lower():
+            if to_tag is not None and not _has_tag(v):
                 v = f"{v};tag={to_tag}"
             items.append((k, n, v))
     resp = Response(status, reason, Headers._from_parsed(items), body)

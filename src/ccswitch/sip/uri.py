@@ -5,7 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..errors import SipParseError
-from .grammar import format_params, parse_params, quote, split_outside_quotes, unquote
+from .grammar import (
+    format_params,
+    parse_params,
+    parse_uint,
+    quote,
+    split_outside_quotes,
+    unquote,
+)
+
+# What a hostname or IPv4 address may hold (RFC 3261 §25.1 ``hostname``; ``_`` is seen in the
+# field), and what may sit between the brackets of an IPv6 reference.
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+# Never inside a SIP URI (whitespace, delimiters of the enclosing header, controls).
+_NOT_IN_URI = frozenset(' \t\r\n<>"\x00')
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +36,14 @@ class SipUri:
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
-        text = text.strip()
+        text = text.strip(" \t")
         scheme, colon, rest = text.partition(":")
         scheme = scheme.lower()
         if not colon or scheme not in ("sip", "sips"):
             if colon and scheme in ("tel", "urn", "http", "https", "mailto"):
                 raise SipParseError(416, "Unsupported URI Scheme")
+            raise SipParseError(400, "Bad URI")
+        if not _NOT_IN_URI.isdisjoint(rest):
             raise SipParseError(400, "Bad URI")
         headers = ""
         if "?" in rest:
@@ -70,27 +86,35 @@ class SipUri:
 
 
 def split_hostport(text: str) -> tuple[str, int | None]:
-    """Split ``host[:port]`` (IPv6 in brackets); validates the port range."""
-    text = text.strip()
+    """Split ``host[:port]`` (IPv6 in brackets); validates the host characters and the port.
+
+    Whitespace around the colon is allowed (Via ``sent-by`` uses ``SWS ":" SWS``).
+    """
+    text = text.strip(" \t")
     if not text:
         raise SipParseError(400, "Missing host")
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
             raise SipParseError(400, "Bad IPv6 reference")
-        host, rest = text[: end + 1], text[end + 1 :]
+        host, rest = text[: end + 1], text[end + 1 :].lstrip(" \t")
+        if end < 3 or not _IPV6_CHARS.issuperset(host[1:-1]) or ":" not in host:
+            raise SipParseError(400, "Bad IPv6 reference")
         if rest and not rest.startswith(":"):
             raise SipParseError(400, "Bad host")
-        port_s = rest[1:] if rest else ""
+        port_s = rest[1:] if rest else None
     else:
-        host, _, port_s = text.partition(":")
-        if not host or any(c in host for c in " \t<>\"@"):
+        host, colon, port_s_ = text.partition(":")
+        host = host.rstrip(" \t")
+        if not host or not _HOST_CHARS.issuperset(host):
             raise SipParseError(400, "Bad host")
-    if not port_s:
+        port_s = port_s_ if colon else None
+    if port_s is None:
         return host.lower(), None
-    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+    port = parse_uint(port_s.strip(" \t"), max_value=65535, reason="Bad port")
+    if port == 0:
         raise SipParseError(400, "Bad port")
-    return host.lower(), int(port_s)
+    return host.lower(), port
 
 
 @dataclass(frozen=True, slots=True)
