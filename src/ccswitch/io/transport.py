@@ -18,7 +18,7 @@ import structlog
 
 from ..errors import SipParseError
 from ..sip.addr import Address
-from ..sip.framing import KEEPALIVE_PONG, Ping, StreamFramer
+from ..sip.framing import KEEPALIVE_PONG, FramingError, Ping, StreamFramer
 
 log = structlog.get_logger()
 
@@ -72,11 +72,16 @@ class _Stream(asyncio.Protocol):
         assert self.peer is not None and self.transport is not None
         try:
             frames = self.framer.feed(data)
-        except SipParseError as err:
-            self.owner.on_bad_frame(data, err, self.peer)
+        except FramingError as err:
+            self._deliver(err.frames)
+            self.owner.on_bad_frame(err.pending, err, self.peer)
             self.owner.counters["stream_framing_errors"] += 1
             self.transport.close()
             return
+        self._deliver(frames)
+
+    def _deliver(self, frames: list[bytes | Ping]) -> None:
+        assert self.peer is not None and self.transport is not None
         for f in frames:
             if isinstance(f, Ping):
                 self.transport.write(KEEPALIVE_PONG)
