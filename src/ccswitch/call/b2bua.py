@@ -63,7 +63,8 @@ class Relay:
     to_leg: str  # "a" or "b": where the request went
     method: str
     request: Request  # the request as we sent it
-    delayed_ack: bool = False  # a re-INVITE without offer: ACK B with A's answer later
+    delayed_ack: bool = False  # a re-INVITE without offer: the ACK waits for the answer
+    ack: Request | None = None  # our ACK for its 2xx (kept to answer 2xx retransmissions)
 
 
 @dataclass(slots=True)
@@ -87,6 +88,8 @@ class Call:
     retx_interval: float = 0.0
     retx_deadline: float = 0.0
     pending_b_ack: Request | None = None  # ACK for B held until A's ACK brings the answer
+    pending_a_ack: Request | None = None  # ACK for A held until B's ACK brings the answer
+    reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
     cancelled: bool = False
 
 
@@ -172,18 +175,25 @@ class B2bua:
         call = self._clients.get(ev.txn_id)
         if call is not None:
             self._branch_response(call, call.branches[ev.txn_id], ev.response, now)
+            if call.state is CallState.ENDED and ev.response.status >= 200:
+                self._clients.pop(ev.txn_id, None)  # kept after the end to ACK+BYE a late 2xx
             return True
         relay = self._relays.get(ev.txn_id)
         if relay is not None:
+            if relay.ack is not None:  # a 2xx retransmission: ACK it again (§13.2.2.4)
+                self._resend_ack(relay, ev.response)
+                return True
             if ev.response.status >= 200:
                 del self._relays[ev.txn_id]
-            self._relay_response(relay, ev.response, now)
+            self._relay_response(relay, ev.response, now, ev.txn_id)
             return True
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
         call = self._clients.get(ev.txn_id)
         if call is not None:
+            if call.state is CallState.ENDED:
+                self._clients.pop(ev.txn_id, None)
             br = call.branches[ev.txn_id]
             self._branch_failed(call, br, 408, "Request Timeout", now)
             return True
@@ -254,9 +264,12 @@ class B2bua:
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("call_answered", call_id=call.a_invite.call_id, callee=call.callee)
-        if not call.a_dialog.peer.reliable:
+        # §13.3.1.4: retransmit the 2xx (UDP only) until A's ACK; none within 64*T1: BYE
+        call.retx_deadline = now + 64 * self._t.t1
+        if call.a_dialog.peer.reliable:
+            self._timers.arm(("retx", call.key), call.retx_deadline)
+        else:
             call.retx_interval = self._t.t1
-            call.retx_deadline = now + 64 * self._t.t1
             self._timers.arm(("retx", call.key), now + self._t.t1)
 
     def _branch_failed(self, call: Call, br: Branch, status: int, reason: str,
@@ -314,27 +327,25 @@ class B2bua:
         if found is None:
             return False
         call, leg = found
+        if self._leg_dialog(call, leg, req) is None:
+            return True  # e.g. an ACK from a fork that lost: nothing to relay
         if leg == "a" and call.state is CallState.ANSWERED:
             call.state = CallState.UP
             self._timers.cancel(("retx", call.key))
-            if call.pending_b_ack is not None and call.b is not None:
-                ack = call.pending_b_ack
-                if req.body:
-                    ack.body = req.body
-                    ctype = req.headers.get("content-type")
-                    if ctype:
-                        ack.headers.set("Content-Type", ctype)
-                self._txn.send_stateless(ack, call.b.dialog.peer)
+        # an ACK held for the other leg (delayed offer) goes on with this ACK's answer
+        held = call.pending_b_ack if leg == "a" else call.pending_a_ack
+        if held is not None and call.b is not None:
+            if req.body:
+                held.body = req.body
+                ctype = req.headers.get("content-type")
+                if ctype:
+                    held.headers.set("Content-Type", ctype)
+            if leg == "a":
                 call.pending_b_ack = None
-        elif leg == "a" and call.pending_b_ack is not None and call.b is not None:
-            # ACK of a relayed re-INVITE that had no offer
-            ack = call.pending_b_ack
-            ack.body = req.body
-            ctype = req.headers.get("content-type")
-            if ctype:
-                ack.headers.set("Content-Type", ctype)
-            self._txn.send_stateless(ack, call.b.dialog.peer)
-            call.pending_b_ack = None
+                self._txn.send_stateless(held, call.b.dialog.peer)
+            else:
+                call.pending_a_ack = None
+                self._txn.send_stateless(held, call.a_dialog.peer)
         return True
 
     # -- in-dialog requests ------------------------------------------------------------
@@ -345,7 +356,7 @@ class B2bua:
         if found is None:
             return False
         call, leg = found
-        dialog = call.a_dialog if leg == "a" else (call.b.dialog if call.b else None)
+        dialog = self._leg_dialog(call, leg, req)
         if dialog is None or call.state is CallState.ENDED:
             self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
             return True
@@ -356,6 +367,9 @@ class B2bua:
         dialog.remote_seq = seq
         if req.method == "BYE":
             self._reply(ev, 200, "OK", now)
+            if call.state is CallState.RINGING:  # the caller's BYE on an early dialog (§15)
+                self.cancel(call.a_txn, now)
+                return True
             self._hangup_other(call, leg, now)
             self._end(call, 200, "OK", now, "caller" if leg == "a" else "callee")
             return True
@@ -380,7 +394,7 @@ class B2bua:
                                   delayed_ack=req.method == "INVITE" and not req.body)
         return True
 
-    def _relay_response(self, relay: Relay, resp: Response, now: float) -> None:
+    def _relay_response(self, relay: Relay, resp: Response, now: float, tid: str) -> None:
         call = relay.call
         if relay.method == "BYE":
             return
@@ -394,8 +408,15 @@ class B2bua:
                                     cseq=relay.request.cseq.seq)
             if relay.delayed_ack and relay.to_leg == "b":
                 call.pending_b_ack = ack
+            elif relay.delayed_ack:
+                call.pending_a_ack = ack
             else:
                 self._txn.send_stateless(ack, to_dialog.peer)
+            relay.ack = ack  # kept (one per call) to ACK retransmissions of this 2xx
+            if call.reinvite_txn is not None:
+                self._relays.pop(call.reinvite_txn, None)
+            call.reinvite_txn = tid
+            self._relays[tid] = relay
         self._answer_relay(relay, resp.status, resp.reason, now, resp)
 
     def _answer_relay(self, relay: Relay, status: int, reason: str, now: float,
@@ -444,7 +465,8 @@ class B2bua:
                     continue
                 self._txn.send_stateless(call.a_2xx, call.a_dialog.peer)
                 call.retx_interval = min(call.retx_interval * 2, self._t.t2)
-                self._timers.arm(("retx", call.key), now + call.retx_interval)
+                self._timers.arm(("retx", call.key),
+                                 min(now + call.retx_interval, call.retx_deadline))
 
     # -- ending ------------------------------------------------------------------------
     def shutdown(self, now: float) -> None:
@@ -486,15 +508,38 @@ class B2bua:
         self._by_a_txn.pop(call.a_txn, None)
         self._dialogs.pop((call.a_dialog.call_id, call.a_dialog.local_tag), None)
         for tid, br in call.branches.items():
-            self._clients.pop(tid, None)
+            if br.final is not None:  # a branch still pending may yet answer 2xx: ACK+BYE it
+                self._clients.pop(tid, None)
             self._dialogs.pop((br.dialog.call_id, br.dialog.local_tag), None)
         for tid in [t for t, r in self._relays.items() if r.call is call]:
-            del self._relays[tid]
+            relay = self._relays.pop(tid)
+            if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
+                self._answer_relay(relay, 487, "Request Terminated", now)
         self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
                                       call.started, call.answered, now, ended_by))
         log.info("call_ended", call_id=call.a_invite.call_id, status=status, by=ended_by)
 
     # -- helpers -----------------------------------------------------------------------
+    def _leg_dialog(self, call: Call, leg: str, req: Request) -> Dialog | None:
+        """The dialog of ``leg`` that ``req`` belongs to; None for a fork that did not win."""
+        if leg == "a":
+            return call.a_dialog
+        b = call.b
+        if b is None or b.dialog.call_id != req.call_id or b.dialog.local_tag != req.to.tag:
+            return None
+        return b.dialog
+
+    def _resend_ack(self, relay: Relay, resp: Response) -> None:
+        call, ack = relay.call, relay.ack
+        if not 200 <= resp.status < 300 or ack is None:
+            return
+        if ack is call.pending_a_ack or ack is call.pending_b_ack:
+            return  # still waiting for the answer it must carry
+        if relay.to_leg == "b" and call.b is not None:
+            self._txn.send_stateless(ack, call.b.dialog.peer)
+        elif relay.to_leg == "a":
+            self._txn.send_stateless(ack, call.a_dialog.peer)
+
     def _find_dialog(self, req: Request) -> tuple[Call, str] | None:
         tag = req.to.tag
         if not tag:

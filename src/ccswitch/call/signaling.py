@@ -37,7 +37,7 @@ from .events import CallEvent
 
 log = structlog.get_logger()
 
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound", "replaces"})
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound"})
 KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK",
                            "INFO", "UPDATE"})
 SwitchEvent = BindingsChanged | CallEvent
@@ -72,7 +72,8 @@ class Signaling:
         )
         reg = config.registrar
         self.registrar = Registrar(min_expires=reg.min_expires, max_expires=reg.max_expires,
-                                   default_expires=reg.default_expires)
+                                   default_expires=reg.default_expires,
+                                   max_contacts=reg.max_contacts)
         self.dialplan = Dialplan(users=set(users), numbers=config.dialplan.numbers)
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
                            domain=config.domains[0], user_agent=self._ua)

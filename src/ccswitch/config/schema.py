@@ -296,11 +296,6 @@ def parse_config(text: str, filename: str) -> SwitchConfig:
     return _Parser(filename, text).config(raw)
 
 
-def demo_config(text: str) -> SwitchConfig:
-    """Parse the demo configuration ``text`` (the package data file ``DEMO_FILENAME``)."""
-    return parse_config(text, DEMO_FILENAME)
-
-
 def apply_overrides(
     config: SwitchConfig,
     *,

@@ -7,6 +7,8 @@ persist them; ``restore()`` loads persisted bindings at start-up.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import structlog
@@ -14,6 +16,7 @@ import structlog
 from ..clock import TimerHeap
 from ..errors import SipParseError
 from .addr import Address
+from .grammar import is_digits
 from .message import Request
 from .uri import NameAddr
 
@@ -109,21 +112,23 @@ class Registrar:
             return RegisterAnswer(e.status, e.reason)
         call_id = req.call_id
         cseq = req.cseq.seq
-        per = self._bindings.setdefault(user, {})
+        per = self._bindings.get(user, {})
         if any(c.wildcard for c in contacts):
             if len(contacts) != 1 or header_expires != 0:
                 return RegisterAnswer(400, "Bad Contact: * needs Expires: 0 alone")
-            for b in per.values():
-                if b.call_id == call_id and cseq <= b.cseq:
-                    return RegisterAnswer(500, "Out of order CSeq")
+            if _out_of_order(per.values(), call_id, cseq):
+                return RegisterAnswer(500, "Out of order CSeq")
+            for key in per:
+                self._timers.cancel((user, key))
             per.clear()
             self._report(user)
             return self._ok(user, now)
+        # check every contact first: the updates apply all or none (§10.3 step 7)
         updates: list[tuple[NameAddr, int]] = []
         for c in contacts:
             raw = c.params.get("expires")
             if raw is not None:
-                if not raw.isdigit():
+                if not is_digits(raw):
                     return RegisterAnswer(400, "Bad Contact expires")
                 exp = int(raw)
             elif header_expires is not None:
@@ -133,20 +138,22 @@ class Registrar:
             if 0 < exp < self.min_expires:
                 return RegisterAnswer(423, "Interval Too Brief",
                                       (("Min-Expires", str(self.min_expires)),))
+            old = per.get(str(c.uri))
+            if old is not None and _out_of_order((old,), call_id, cseq):
+                return RegisterAnswer(500, "Out of order CSeq")
             updates.append((c, min(exp, self.max_expires)))
         ua = req.headers.get("user-agent") or ""
         changed = False
+        if any(exp for _, exp in updates):
+            per = self._bindings.setdefault(user, per)
         for c, exp in updates:
             key = str(c.uri)
-            old = per.get(key)
-            if old is not None and old.call_id == call_id and cseq <= old.cseq:
-                return RegisterAnswer(500, "Out of order CSeq")
             if exp == 0:
                 if per.pop(key, None) is not None:
                     self._timers.cancel((user, key))
                     changed = True
                 continue
-            if old is None and len(per) >= self.max_contacts:
+            if key not in per and len(per) >= self.max_contacts:
                 self._evict_oldest(user, per)
             q = _q_value(c.params.get("q"))
             per[key] = Binding(user, key, now + exp, call_id, cseq, source, q, ua)
@@ -178,11 +185,18 @@ class Registrar:
         self._events.append(BindingsChanged(user, tuple(per.values())))
 
 
+def _out_of_order(bindings: Iterable[Binding], call_id: str, cseq: int) -> bool:
+    """Whether a REGISTER (``call_id``, ``cseq``) is not newer than a binding it updates."""
+    return any(b.call_id == call_id and cseq <= b.cseq for b in bindings)
+
+
 def _q_value(raw: str | None) -> float:
     if raw is None:
         return 1.0
     try:
         q = float(raw)
     except ValueError:
+        return 1.0
+    if not math.isfinite(q):
         return 1.0
     return min(max(q, 0.0), 1.0)
