@@ -600,7 +600,7 @@ def test_require_100rel_is_420_with_unsupported() -> None:
     w = World(1)
     w.a.send(w.a.request("INVITE", "sip:1002@127.0.0.1", call_id="x", cseq=1,
                          to="<sip:1002@ccswitch.local>",
-                         extra="Require: 100rel, replaces\n", body=SDP_A), 1.0)
+                         extra="Require: 100rel, path\n", body=SDP_A), 1.0)
     w.flush(1.0)
     resp = w.a.last_response()
     assert (resp.status, header(resp, "Unsupported")) == (420, "100rel")
