@@ -37,7 +37,7 @@ async def _serve(config: SwitchConfig) -> int:
 
 def run(config: SwitchConfig) -> int:
     """Serve until a signal; returns the process exit status."""
-    configure_logging(config.log_format)
+    configure_logging(config.log_format, config.log_level)
     try:
         import uvloop
     except ImportError:

@@ -62,7 +62,7 @@ class Switch:
                     for b in self.store.load()]
         self.signaling.restore_bindings(restored, now)
         self._after()
-        return [f"{b.transport}:{b.host}:{b.port}" for b in self.transports.bound]
+        return [str(Address(b.transport, b.host, b.port)) for b in self.transports.bound]
 
     # -- the loop glue --------------------------------------------------------------
     def _now(self) -> float:

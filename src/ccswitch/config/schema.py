@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hmac
 import ipaddress
+import json
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -351,7 +352,7 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
+            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
             out += f".{name}" if out else name
     return out
 
@@ -745,7 +746,7 @@ class _Locator:
     """Finds the line of a key path in TOML text (best effort: tables, keys, inline tables)."""
 
     def __init__(self, text: str) -> None:
-        self.lines = [_strip_comment(line) for line in text.splitlines()]
+        self.lines = [_strip_comment(line) for line in text.split("\n")]  # as TOML counts
         self.sections: list[tuple[int, Path]] = [(-1, ())]  # (header line index, path)
         counts: dict[tuple[str, ...], int] = {}
         for no, line in enumerate(self.lines):
