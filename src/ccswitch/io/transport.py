@@ -36,16 +36,19 @@ class Bound:
 
 
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, owner: Transports) -> None:
+    def __init__(self, owner: Transports, sock_id: int) -> None:
         self.owner = owner
+        self.sock_id = sock_id
         self.transport: asyncio.DatagramTransport | None = None
+        self.family = "4"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop: not a subclass
+        self.family = _family(str(transport.get_extra_info("sockname")[0]))
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         host, port = str(addr[0]), int(addr[1])
-        self.owner.on_message(data, Address("udp", host, port))
+        self.owner.on_message(data, Address("udp", host, port, self.sock_id))
 
     def error_received(self, exc: Exception) -> None:
         self.owner.counters["udp_errors"] += 1
@@ -109,7 +112,7 @@ class Transports:
         self.bound: list[Bound] = []
         self.counters: dict[str, int] = {"udp_errors": 0, "stream_framing_errors": 0,
                                          "send_failures": 0}
-        self._udp: dict[str, _Udp] = {}
+        self._udp: dict[int, _Udp] = {}  # by socket id, carried in Address.conn for UDP
         self._servers: list[asyncio.AbstractServer] = []
         self._ids = itertools.count(1)
         self._connecting: dict[tuple[str, str, int], list[bytes]] = {}
@@ -118,10 +121,11 @@ class Transports:
         """Bind one listen address (raises OSError when it cannot be bound)."""
         loop = asyncio.get_running_loop()
         if transport == "udp":
-            t, proto = await loop.create_datagram_endpoint(lambda: _Udp(self),
+            sock_id = next(self._ids)
+            t, proto = await loop.create_datagram_endpoint(lambda: _Udp(self, sock_id),
                                                            local_addr=(host, port))
             sock = t.get_extra_info("sockname")
-            self._udp.setdefault(_family(host), proto)
+            self._udp[sock_id] = proto
             b = Bound("udp", host, int(sock[1]))
         elif transport == "tcp":
             server = await loop.create_server(
@@ -135,7 +139,10 @@ class Transports:
 
     def send(self, data: bytes, dest: Address) -> None:
         if dest.transport == "udp":
-            proto = self._udp.get(_family(dest.host)) or next(iter(self._udp.values()), None)
+            proto = self._udp.get(dest.conn) if dest.conn is not None else None
+            if proto is None:  # e.g. a binding restored from disk: any socket of the family
+                fam = _family(dest.host)
+                proto = next((p for p in self._udp.values() if p.family == fam), None)
             if proto is None or proto.transport is None:
                 self.counters["send_failures"] += 1
                 return

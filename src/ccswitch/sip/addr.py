@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Address:
-    """A transport address.  ``conn`` names a stream connection (TCP/TLS/WS), else ``None``."""
+    """A transport address.  ``conn`` names the stream connection (TCP/TLS/WS) or the local
+    UDP socket a message came over, so answers leave the same way; ``None`` when unknown."""
 
     transport: str  # "udp" | "tcp" | "tls" | "ws" | "wss"
     host: str
