@@ -1,0 +1,116 @@
+"""Fixtures for the end-to-end tests: SIPp, baresip and the daemon as a child process.
+
+A missing peer skips the test with the reason (pyproject sets `-ra`, so it is printed).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_baresip import MODULE_PATH, REQUIRED_MODULES, Baresip, PhoneFactory
+from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
+from e2e_sipp import Sipp
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item so fixtures can tell a failed test at teardown."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    rep = getattr(request.node, "rep_call", None)
+    return rep is None or rep.failed
+
+
+@pytest.fixture
+def sipp(tmp_path: Path) -> Sipp:
+    """SIPp runner with its traces under tmp_path/sipp; skips when SIPp is missing."""
+    binary = shutil.which("sipp")
+    if binary is None:
+        pytest.skip("SIPp (sip-tester) not installed")
+    workdir = tmp_path / "sipp"
+    workdir.mkdir()
+    return Sipp(binary, workdir)
+
+
+@pytest.fixture
+def baresip() -> str:
+    """Path of the baresip binary; skips when baresip or a module the tests use is missing."""
+    binary = shutil.which("baresip")
+    if binary is None:
+        pytest.skip("baresip not installed")
+    missing = [m for m in REQUIRED_MODULES if not (Path(MODULE_PATH) / f"{m}.so").exists()]
+    if missing:
+        pytest.skip(f"baresip modules missing from {MODULE_PATH}: {', '.join(missing)}")
+    return binary
+
+
+@pytest.fixture
+def phones(baresip: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PhoneFactory]:
+    """Factory: `phones(name, account=..., source_wav=...)` starts a baresip phone.
+
+    Every phone is quit (or killed) at teardown; its output is printed when the test failed.
+    """
+    started: list[Baresip] = []
+
+    def start(name: str, *, account: str, source_wav: Path) -> Baresip:
+        phone = Baresip(baresip, tmp_path / name, account=account, source_wav=source_wav)
+        started.append(phone)
+        return phone
+
+    yield start
+
+    for phone in started:
+        phone.stop()
+        if _failed(request):
+            print(f"--- baresip {phone.dir.name} (port {phone.sip_port}) ---\n{phone.output()}")
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DaemonFactory]:
+    """Factory: start a daemon (keywords as for `Daemon`) and wait for its `ready` event.
+
+    At teardown every daemon still running gets SIGTERM and must exit 0 within 5 s
+    (CONTRACT); the daemon's log is printed when the test failed.
+    """
+    started: list[Daemon] = []
+
+    def start(**kw: Any) -> Daemon:
+        workdir = tmp_path / f"daemon{len(started)}"
+        workdir.mkdir()
+        d = Daemon(workdir, **kw)
+        started.append(d)
+        try:
+            d.wait_ready()
+        except DaemonError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return d
+
+    yield start
+
+    problems: list[str] = []
+    for d in started:
+        running = d.proc.poll() is None
+        rc, took = d.terminate()
+        if running and rc != 0:
+            problems.append(
+                f"daemon on port {d.sip_port}: SIGTERM gave "
+                + (f"exit status {rc}" if rc is not None else f"no exit in {STOP_TIMEOUT:.0f} s")
+            )
+        d.kill()
+        if _failed(request) or problems:
+            print(f"--- daemon log (port {d.sip_port}, {took:.1f} s to stop) ---\n{d.tail()}")
+    assert not problems, "; ".join(problems)
+
+
+@pytest.fixture
+def daemon(start_daemon: DaemonFactory) -> Daemon:
+    """A ready daemon: demo configuration, UDP and TCP on one loopback port, JSON logs."""
+    return start_daemon()

@@ -1,0 +1,190 @@
+"""Run the ccswitch daemon as a child process and read its JSON log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from e2e_util import LOOPBACK, free_port, free_port_block
+
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src"
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+
+
+def child_env() -> dict[str, str]:
+    """The environment for `python -m ccswitch`: PYTHONPATH starts with the repo's src."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def ccswitch_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ccswitch", *args]
+
+
+class LogReader:
+    """Collects the daemon's stderr lines on a thread; JSON lines are parsed as events."""
+
+    def __init__(self, stream: Any):
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            with self._cond:
+                self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def text(self) -> str:
+        with self._cond:
+            return "\n".join(self._lines)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every line that parses as a JSON object."""
+        with self._cond:
+            lines = list(self._lines)
+        out: list[dict[str, Any]] = []
+        for line in lines:
+            if line.startswith("{"):
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict):
+                    out.append(obj)
+        return out
+
+    def find(self, event: str, **fields: Any) -> dict[str, Any] | None:
+        for e in self.events():
+            if e.get("event") == event and all(e.get(k) == v for k, v in fields.items()):
+                return e
+        return None
+
+    def wait_for(self, event: str, timeout: float, **fields: Any) -> dict[str, Any] | None:
+        """The first event named `event` (with these field values), waiting up to `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.find(event, **fields)
+            if found is not None:
+                return found
+            with self._cond:
+                left = deadline - time.monotonic()
+                if self._closed or left <= 0:
+                    closed = True
+                else:
+                    closed = False
+                    self._cond.wait(min(left, 0.2))
+            if closed:
+                return self.find(event, **fields)
+
+    def join(self, timeout: float = 2.0) -> None:
+        self._thread.join(timeout)
+
+
+class DaemonError(RuntimeError):
+    """The daemon did not become ready; the message carries its log."""
+
+
+class Daemon:
+    """A running `python -m ccswitch serve` with loopback UDP+TCP on one port."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        sip_port: int | None = None,
+        http_port: int | None = None,
+        data_dir: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ):
+        self.workdir = workdir
+        self.sip_port = sip_port if sip_port is not None else free_port()
+        self.http_port = http_port if http_port is not None else free_port(udp=False)
+        self.data_dir = data_dir if data_dir is not None else workdir / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        rtp = free_port_block(64)
+        self.args = [
+            "serve",
+            "--listen", f"udp:{LOOPBACK}:{self.sip_port}",
+            "--listen", f"tcp:{LOOPBACK}:{self.sip_port}",
+            "--data-dir", str(self.data_dir),
+            "--http", f"{LOOPBACK}:{self.http_port}",
+            "--rtp-ports", f"{rtp}-{rtp + 63}",
+            "--log-format", "json",
+            *extra_args,
+        ]  # fmt: skip
+        self.stdout_path = workdir / f"daemon-{self.sip_port}.stdout"
+        self._stdout = self.stdout_path.open("wb")
+        self.proc = subprocess.Popen(
+            ccswitch_command(*self.args),
+            cwd=workdir,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._stdout,
+            stderr=subprocess.PIPE,
+        )
+        self.log = LogReader(self.proc.stderr)
+        self.ready: dict[str, Any] = {}
+        self.returncode: int | None = None
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+        """Block until the `ready` event; raise DaemonError (after killing it) otherwise."""
+        ready = self.log.wait_for("ready", timeout)
+        if ready is None:
+            rc = self.proc.poll()
+            state = f"exited with status {rc}" if rc is not None else "no ready event"
+            self.kill()
+            raise DaemonError(
+                f"daemon not ready within {timeout:.0f} s ({state}); "
+                f"args: {' '.join(self.args)}\n--- stderr ---\n{self.log.text()[-4000:]}"
+            )
+        self.ready = ready
+        return ready
+
+    def terminate(self, timeout: float = STOP_TIMEOUT) -> tuple[int | None, float]:
+        """SIGTERM, then wait up to `timeout` s: (exit code or None if still running, seconds)."""
+        if self.proc.poll() is not None:
+            self.returncode = self.proc.returncode
+            return self.returncode, 0.0
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, time.monotonic() - start
+        finally:
+            self.log.join()
+        return self.returncode, time.monotonic() - start
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.join()
+        self._stdout.close()
+
+    def close(self) -> None:
+        self.kill()
+
+    def tail(self, n: int = 4000) -> str:
+        return self.log.text()[-n:]
+
+
+DaemonFactory = Callable[..., Daemon]
