@@ -26,7 +26,7 @@ EXACT_LAYERS = {
     **{f"ccswitch.sip.{m}": 1 for m in ("grammar", "uri", "headers", "message", "framing",
                                         "addr")},
     "ccswitch.sdp.session": 1,
-    **{f"ccswitch.media.{m}": 1 for m in ("rtp", "g711", "dtmf", "tones")},
+    **{f"ccswitch.media.{m}": 1 for m in ("rtp", "rtcp", "g711", "dtmf", "tones")},
     **{f"ccswitch.sip.{m}": 2 for m in ("timers", "transaction", "txn_tables", "auth", "dialog",
                                         "invite", "registrar")},
     "ccswitch.sdp.negotiator": 2,
