@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -20,10 +21,26 @@ from hypothesis import strategies as st
 
 from ccswitch.errors import SipParseError
 from ccswitch.sip.framing import FramingError, Ping, StreamFramer
-from ccswitch.sip.grammar import TOKEN_CHARS
-from ccswitch.sip.headers import CSeq, Via, normalize
-from ccswitch.sip.message import Headers, Request, Response, parse_message
-from ccswitch.sip.uri import NameAddr, SipUri
+from ccswitch.sip.grammar import (
+    TOKEN_CHARS,
+    is_token,
+    parse_params,
+    parse_uint,
+    split_outside_quotes,
+    unquote,
+)
+from ccswitch.sip.headers import COMPACT, SPELLINGS, CSeq, Via, normalize
+from ccswitch.sip.message import (
+    Headers,
+    Request,
+    Response,
+    _crlf_head,
+    _header_items,
+    find_head_end,
+    parse_head,
+    parse_message,
+)
+from ccswitch.sip.uri import NameAddr, SipUri, split_hostport
 
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -270,3 +287,317 @@ def test_framer_on_damaged_streams_agrees_however_chunked(
     for f in whole[0]:
         if isinstance(f, bytes):
             parse_or_error(f, stream=True)
+
+
+# ---------------------------------------------------------------- fast paths vs general parsers
+# The parse path takes shortcuts for the usual shapes (plain ``user@host`` URIs, ``SIP/2.0/UDP``
+# Vias, ``<n> <METHOD>`` CSeqs, known header spellings, CRLF-only heads).  The references below
+# are the general parsers as they stood before those shortcuts; on any input each shortcut must
+# give the same value — parameters in the same order — or the same SipParseError.
+
+def ref_normalize(name: str) -> str:
+    low = name.lower()
+    return COMPACT.get(low, low) if len(low) == 1 else low
+
+
+def ref_parse_params(text: str) -> dict[str, str | None]:
+    params: dict[str, str | None] = {}
+    for raw in split_outside_quotes(text, ";"):
+        raw = raw.strip()
+        if not raw:
+            continue
+        name, eq, val = raw.partition("=")
+        name = name.strip().lower()
+        if not name:
+            raise SipParseError(400, "Bad parameter")
+        params[name] = val.strip() if eq else None
+    return params
+
+
+HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def ref_split_hostport(text: str) -> tuple[str, int | None]:
+    text = text.strip(" \t")
+    if not text:
+        raise SipParseError(400, "Missing host")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise SipParseError(400, "Bad IPv6 reference")
+        host, rest = text[: end + 1], text[end + 1 :].lstrip(" \t")
+        if (end < 3 or not frozenset("0123456789abcdefABCDEF:.").issuperset(host[1:-1])
+                or ":" not in host):
+            raise SipParseError(400, "Bad IPv6 reference")
+        if rest and not rest.startswith(":"):
+            raise SipParseError(400, "Bad host")
+        port_s = rest[1:] if rest else None
+    else:
+        host, colon, after = text.partition(":")
+        host = host.rstrip(" \t")
+        if not host or not HOST_CHARS.issuperset(host):
+            raise SipParseError(400, "Bad host")
+        port_s = after if colon else None
+    if port_s is None:
+        return host.lower(), None
+    port = parse_uint(port_s.strip(" \t"), max_value=65535, reason="Bad port")
+    if port == 0:
+        raise SipParseError(400, "Bad port")
+    return host.lower(), port
+
+
+def ref_sip_uri(text: str) -> SipUri:
+    text = text.strip(" \t")
+    scheme, colon, rest = text.partition(":")
+    scheme = scheme.lower()
+    if not colon or scheme not in ("sip", "sips"):
+        if colon and scheme in ("tel", "urn", "http", "https", "mailto"):
+            raise SipParseError(416, "Unsupported URI Scheme")
+        raise SipParseError(400, "Bad URI")
+    if not frozenset(' \t\r\n<>"\x00').isdisjoint(rest):
+        raise SipParseError(400, "Bad URI")
+    headers = ""
+    if "?" in rest:
+        rest, _, headers = rest.partition("?")
+    user = password = None
+    if "@" in rest:
+        userinfo, _, rest = rest.rpartition("@")
+        user, sep, pw = userinfo.partition(":")
+        password = pw if sep else None
+    hostport, semi, ptext = rest.partition(";")
+    params = ref_parse_params(ptext) if semi else {}
+    host, port = ref_split_hostport(hostport)
+    return SipUri(host=host, user=user, port=port, scheme=scheme, password=password,
+                  params=params, headers=headers)
+
+
+def ref_find_unquoted(text: str, ch: str) -> int:
+    quoted = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == ch:
+            return i
+        i += 1
+    return -1
+
+
+def ref_name_addr(text: str) -> NameAddr:
+    text = text.strip()
+    if text == "*":
+        return NameAddr(uri=SipUri(host="*"), wildcard=True)
+    lt = ref_find_unquoted(text, "<")
+    if lt >= 0:
+        gt = text.find(">", lt)
+        if gt < 0:
+            raise SipParseError(400, "Unterminated name-addr")
+        display_raw = text[:lt].strip()
+        display = unquote(display_raw) if display_raw else None
+        uri = ref_sip_uri(text[lt + 1 : gt])
+        rest = text[gt + 1 :].strip()
+        if rest and not rest.startswith(";"):
+            raise SipParseError(400, "Bad name-addr")
+        return NameAddr(uri=uri, display=display, params=ref_parse_params(rest) if rest else {})
+    parts = split_outside_quotes(text, ";")
+    uri = ref_sip_uri(parts[0])
+    params = ref_parse_params(";".join(parts[1:])) if len(parts) > 1 else {}
+    return NameAddr(uri=uri, params=params)
+
+
+def ref_via(text: str) -> Via:
+    s1 = text.find("/")
+    s2 = text.find("/", s1 + 1) if s1 >= 0 else -1
+    if s2 < 0:
+        raise SipParseError(400, "Bad Via")
+    name, version = text[:s1].strip(" \t"), text[s1 + 1 : s2].strip(" \t")
+    rest = text[s2 + 1 :].lstrip(" \t")
+    i = 0
+    while i < len(rest) and rest[i] not in " \t":
+        i += 1
+    transport, sent_by = rest[:i], rest[i:].strip(" \t")
+    if name.upper() != "SIP" or version != "2.0" or not is_token(transport) or not sent_by:
+        raise SipParseError(400, "Bad Via")
+    hostport, semi, ptext = sent_by.partition(";")
+    host, port = ref_split_hostport(hostport)
+    return Via(transport=transport.upper(), host=host, port=port,
+               params=ref_parse_params(ptext) if semi else {})
+
+
+def ref_cseq(text: str) -> CSeq:
+    parts = [p for p in text.replace("\t", " ").split(" ") if p]
+    if len(parts) != 2 or not is_token(parts[1]):
+        raise SipParseError(400, "Bad CSeq")
+    return CSeq(parse_uint(parts[0], max_value=2**31 - 1, reason="Bad CSeq"), parts[1])
+
+
+def ref_parse_head(head: bytes) -> tuple[str, list[tuple[str, str, str]]]:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError(400, "Bad encoding") from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            raise SipParseError(400, "Bad line ending")
+    lines = text.split("\n")
+    items: list[tuple[str, str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not items:
+                raise SipParseError(400, "Bad header folding")
+            more = line.strip(" \t")
+            if more:
+                k, n, v = items[-1]
+                items[-1] = (k, n, f"{v} {more}" if v else more)
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not is_token(name):
+            raise SipParseError(400, "Bad header line")
+        items.append((ref_normalize(name), name, value.strip(" \t")))
+    return lines[0], items
+
+
+def _fields(v: object) -> object:
+    """A value with every params dict as its ordered item list (dict == ignores order)."""
+    if isinstance(v, dict):
+        return list(v.items())
+    if isinstance(v, SipUri | NameAddr | Via | CSeq):
+        return (type(v).__name__, *(_fields(getattr(v, f)) for f in v.__slots__))
+    if isinstance(v, tuple | list):
+        return [_fields(x) for x in v]
+    return v
+
+
+def outcome(fn: Callable[[str], object], text: str) -> tuple[object, ...]:
+    try:
+        return ("ok", _fields(fn(text)))
+    except SipParseError as e:
+        return ("error", e.status, e.reason)
+
+
+def soup(*fragments: str, max_size: int = 14) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(fragments), max_size=max_size).map("".join)
+
+
+HOSTPORT_BITS = ("host", "h", "Example.COM", "192.0.2.1", ":", "5060", "0", "65535", "65536",
+                 "05060", "123456", "[", "]", "::1", "2001:db8::1", " ", "\t", "\u00b2", "_",
+                 "-", "\u00e9", "/", ";")
+PARAM_BITS = (";", "=", "tag", "Tag", "x1", " ", "\t", '"', '"q;v"', "<", ">", "lr", "\u3000",
+              "a b", ",")
+URI_BITS = ("sip:", "sips:", "SIP:", "tel:", " sip:", "alice", "1001", ":", "pw", "@", "?", "h=v",
+            "<", '"', "\u00e9", "%20", "!", *HOSTPORT_BITS, *PARAM_BITS)
+NAME_ADDR_BITS = ('"Alice 1001" ', '"A\\"B" ', '"a<b" ', '"', "Bob ", "*", "<sip:", "<sips:",
+                  "<", ">", ";tag=", "1928", " ", "\\", *URI_BITS)
+VIA_BITS = ("SIP/2.0/", "SIP", "sip", "/", "2.0", "3.0", " / ", "UDP", "TCP", "tls", "U<P", " ",
+            "\t", "host", "192.0.2.1", ":5060", ":0", ":99999", "[::1]", ";branch=z9hG4bKx",
+            ";rport", ";received=192.0.2.9", ";", "=", '"', "\u00b2")
+CSEQ_BITS = ("1", "0", "2147483647", "2147483648", "00001", "99999999999", " ", "\t", "INVITE",
+             "ACK", "IN@VITE", "\u00b2", "-1")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    soup(*HOSTPORT_BITS, max_size=6),
+    st.tuples(st.sampled_from(["h", "Host.example", "192.0.2.1", "[::1]", "a b", "", "h\u00e9"]),
+              st.sampled_from([":", " :", ": ", ":\t", ""]),
+              st.sampled_from(["0", "00", "1", "5060", "05060", "65535", "65536", "99999",
+                               "123456", "\u00b2", "", "1 "])).map("".join)))
+def test_split_hostport_shortcut_agrees(text: str) -> None:
+    assert outcome(split_hostport, text) == outcome(ref_split_hostport, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(soup(*PARAM_BITS, max_size=10))
+def test_parse_params_agrees(text: str) -> None:
+    assert outcome(parse_params, text) == outcome(ref_parse_params, text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(soup(*URI_BITS), sip_uris().map(str),
+                 st.tuples(st.sampled_from(["sip:", "sips:"]), soup(*URI_BITS, max_size=6)).map(
+                     "".join)))
+def test_sip_uri_shortcut_agrees(text: str) -> None:
+    assert outcome(SipUri.parse, text) == outcome(ref_sip_uri, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(soup(*NAME_ADDR_BITS), name_addrs().map(str),
+                 st.tuples(soup('"Alice" ', "Bob ", '"a<b" ', '"x" "y<" ', max_size=2),
+                           st.sampled_from(["<sip:", "<sips:", "sip:"]),
+                           soup(*URI_BITS, max_size=5), st.sampled_from([">", ">;tag=1", ""]),
+                           soup(*PARAM_BITS, max_size=4)).map("".join)))
+def test_name_addr_shortcut_agrees(text: str) -> None:
+    assert outcome(NameAddr.parse, text) == outcome(ref_name_addr, text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(soup(*VIA_BITS), vias().map(str),
+                 st.tuples(st.sampled_from(["SIP/2.0/", "SIP / 2.0 / ", "sip/2.0/", "SIP/2.0"]),
+                           st.sampled_from(["UDP", "tls", "Ws", "U<P", ""]),
+                           st.sampled_from([" ", "  ", "\t", ""]),
+                           soup(*VIA_BITS, max_size=5)).map("".join)))
+def test_via_shortcut_agrees(text: str) -> None:
+    assert outcome(Via.parse, text) == outcome(ref_via, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(soup(*CSEQ_BITS, max_size=4),
+                 st.tuples(st.sampled_from(CSEQ_BITS), st.sampled_from([" ", "  ", "\t", ""]),
+                           st.sampled_from(CSEQ_BITS)).map("".join)))
+def test_cseq_shortcut_agrees(text: str) -> None:
+    assert outcome(CSeq.parse, text) == outcome(ref_cseq, text)
+
+
+def test_every_indexed_header_spelling_normalizes_as_the_rule_says() -> None:
+    for spelling, key in SPELLINGS.items():
+        assert is_token(spelling), spelling
+        assert key == ref_normalize(spelling) == normalize(spelling), spelling
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.one_of(mutated(), st.sampled_from(CORPUS), st.binary(max_size=200),
+                 st.lists(st.sampled_from(FRAGMENTS), max_size=60).map(b"".join)))
+def test_head_shortcut_agrees_with_the_general_cut(data: bytes) -> None:
+    """Where ``parse_message`` takes the CRLFCRLF shortcut, ``find_head_end`` cuts the same
+    head, and ``parse_head`` reads it as the general parser did."""
+    data = data.lstrip(b"\r\n")
+    end, body_at = find_head_end(data)
+    head = data[:end]
+    if end >= 0:
+        assert outcome(lambda _: parse_head(head), "") == outcome(lambda _: ref_parse_head(head),
+                                                                  "")
+    usual = _crlf_head(data)
+    if usual is not None:
+        lines, at = usual
+        assert (end, body_at) == (at - 4, at)
+        assert outcome(lambda _: (lines[0], _header_items(lines)), "") == outcome(
+            lambda _: parse_head(head), "")
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.one_of(mutated(), st.lists(st.sampled_from(FRAGMENTS), max_size=60).map(b"".join)))
+def test_what_parse_leaves_for_first_read_is_only_from_uri_and_later_vias(data: bytes) -> None:
+    """A parsed message passes the full ``validate()`` unless the fault is in what parsing
+    leaves for the first read: the From and Request-URI of a request, Vias after the top one."""
+    msg = parse_or_error(data)
+    if msg is None:
+        return
+    try:
+        msg.validate()
+    except SipParseError as e:
+        assert isinstance(msg, Request), e
+        assert e.reason in ("Bad From", "Bad Request-URI"), e
+    with contextlib.suppress(SipParseError):
+        assert msg.vias[0] == msg.top_via

@@ -280,7 +280,7 @@ def test_bad_cseq_and_method_mismatch() -> None:
     ("INVITE tel:+15550100 SIP/2.0", 416, "Unsupported URI Scheme"),
     ("INVITE urn:service:sos SIP/2.0", 416, "Unsupported URI Scheme"),
     ("INVITE sip:1002@[2001:db8::1 SIP/2.0", 400, "Bad Request-URI"),
-    ("INVITE sip:1002@host:70000 SIP/2.0", 400, "Bad Request-URI"),
+    ("INVITE sip:1002@host: SIP/2.0", 400, "Bad Request-URI"),
     ("INVITE 1002 SIP/2.0", 400, "Bad Request-URI"),
     ("INVITE  sip:1002@ccswitch.local SIP/2.0", 400, "Bad request line"),
     ("INVITE sip:1002@ccswitch.local HTTP/1.1", 400, "Bad request line"),
@@ -294,6 +294,12 @@ def test_bad_cseq_and_method_mismatch() -> None:
 def test_start_line_errors(line: str, status: int, reason: str) -> None:
     head = line + "\r\n" + HEAD.split("\r\n", 1)[1]
     assert err(msg(head=head)) == (status, reason)
+
+
+def test_a_usual_looking_request_uri_is_checked_on_first_read() -> None:
+    head = "INVITE sip:1002@host:70000 SIP/2.0\r\n" + HEAD.split("\r\n", 1)[1]
+    m = req(head=head)  # parses: the switch reads the URI where it can still answer 400
+    assert view_err(m, "uri") == (400, "Bad Request-URI")
 
 
 def test_response_parses_with_empty_or_spaced_reason() -> None:

@@ -97,16 +97,18 @@ def quote(s: str) -> str:
 
 def parse_params(text: str) -> dict[str, str | None]:
     """Parse ``;a=b;c`` (leading ``;`` optional) into an ordered dict; names lower-cased."""
+    # without quotes or brackets a plain split cuts where split_outside_quotes would
+    quoted = '"' in text or "<" in text
+    parts = split_outside_quotes(text, ";") if quoted else text.split(";")
     params: dict[str, str | None] = {}
-    for raw in split_outside_quotes(text, ";"):
-        raw = raw.strip()
-        if not raw:
-            continue
+    for raw in parts:
         name, eq, val = raw.partition("=")
-        name = name.strip().lower()
+        name = name.strip()
         if not name:
-            raise SipParseError(400, "Bad parameter")
-        params[name] = val.strip() if eq else None
+            if eq:
+                raise SipParseError(400, "Bad parameter")
+            continue  # empty or blank between semicolons
+        params[name.lower()] = val.strip() if eq else None
     return params
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..errors import SipParseError
-from .grammar import format_params, is_token, parse_params, parse_uint
+from .grammar import TOKEN_CHARS, format_params, is_token, parse_params, parse_uint
 from .uri import split_hostport
 
 COMPACT = {
@@ -23,17 +23,39 @@ CANONICAL = {
     "sip-if-match": "SIP-If-Match",
 }
 
-# Precomputed answers of ``normalize`` for the spellings seen on every message (read-only).
-_NORMALIZED: dict[str, str] = {
+# Long names of the headers seen in practice (lower case); their usual spellings are indexed.
+_COMMON = (
+    "via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "content-length",
+    "content-type", "expires", "route", "record-route", "allow", "supported", "require",
+    "proxy-require", "unsupported", "user-agent", "server", "authorization", "www-authenticate",
+    "proxy-authorization", "proxy-authenticate", "authentication-info", "event", "subject",
+    "accept", "accept-encoding", "accept-language", "allow-events", "content-disposition",
+    "content-encoding", "content-language", "date", "min-expires", "min-se", "session-expires",
+    "organization", "priority", "privacy", "p-asserted-identity", "p-preferred-identity",
+    "reason", "warning", "retry-after", "timestamp", "refer-to", "referred-by", "replaces",
+    "rack", "rseq", "path", "service-route", "call-info", "alert-info", "error-info",
+    "in-reply-to", "reply-to", "mime-version", "subscription-state", "diversion",
+    "remote-party-id", "x-asterisk-hangupcause",
+)
+
+
+def _title(low: str) -> str:
+    return "-".join(p.capitalize() for p in low.split("-"))
+
+
+# Every spelling the parser sees on almost every message, mapped to the answer of ``normalize``
+# (read-only): one dict lookup of the name as written replaces lower-casing and token checks.
+SPELLINGS: dict[str, str] = {
     **COMPACT, **{k.upper(): v for k, v in COMPACT.items()},
-    **{n: n.lower() for n in (
-        "Via", "From", "To", "Call-ID", "Call-Id", "CSeq", "Contact", "Max-Forwards",
-        "Content-Length", "Content-Type", "Expires", "Route", "Record-Route", "Allow",
-        "Supported", "User-Agent", "Server", "Authorization", "WWW-Authenticate",
-        "Proxy-Authorization", "Proxy-Authenticate", "Require", "Event", "Subject")},
-    **{n: n for n in ("via", "from", "to", "call-id", "cseq", "contact", "max-forwards",
-                      "content-length", "content-type", "expires", "route", "record-route")},
+    **{n: n for n in _COMMON},
+    **{_title(n): n for n in _COMMON},
+    **{n.upper(): n for n in _COMMON},
+    **{CANONICAL[n]: n for n in _COMMON if n in CANONICAL},
+    "Call-Id": "call-id", "Cseq": "cseq", "CSEQ": "cseq", "Www-Authenticate": "www-authenticate",
 }
+# ``canonical`` of the long names above, precomputed (read-only).
+_CANONICAL_OF: dict[str, str] = {
+    n: CANONICAL.get(n) or _title(n) for n in (*_COMMON, *COMPACT.values())}
 
 # Headers whose value may be a comma-separated list (RFC 3261 §7.3.1).
 MULTI_VALUE = frozenset({
@@ -45,7 +67,7 @@ MULTI_VALUE = frozenset({
 
 def normalize(name: str) -> str:
     """Lower-case long form of a header name."""
-    known = _NORMALIZED.get(name)
+    known = SPELLINGS.get(name)
     if known is not None:
         return known
     low = name.lower()
@@ -53,8 +75,9 @@ def normalize(name: str) -> str:
 
 
 def canonical(name: str) -> str:
+    """How we spell a header name when we write it (``call-id`` → ``Call-ID``)."""
     low = normalize(name)
-    return CANONICAL.get(low) or "-".join(p.capitalize() for p in low.split("-"))
+    return _CANONICAL_OF.get(low) or CANONICAL.get(low) or _title(low)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,15 @@ class Via:
     @classmethod
     def parse(cls, text: str) -> Via:
         """Parse one via-parm; LWS is allowed around the slashes (``SIP / 2.0 / UDP``)."""
+        if text.startswith("SIP/2.0/"):  # the common shape: no blanks around the slashes
+            sp = text.find(" ", 8)
+            transport = text[8:sp]
+            if sp > 8 and TOKEN_CHARS.issuperset(transport) and text[sp + 1 : sp + 2] not in (
+                    " ", "\t", ""):
+                hostport, semi, ptext = text[sp + 1 :].partition(";")
+                host, port = split_hostport(hostport)
+                return _new_via(transport if transport.isupper() else transport.upper(), host,
+                                port, parse_params(ptext) if semi else {})
         s1 = text.find("/")
         s2 = text.find("/", s1 + 1) if s1 >= 0 else -1
         if s2 < 0:
@@ -99,6 +131,21 @@ class Via:
         return f"SIP/2.0/{self.transport} {self.host}{port}{format_params(self.params)}"
 
 
+_VIA_SLOTS = tuple(Via.__dict__[n].__set__ for n in ("transport", "host", "port", "params"))
+_V_TRANSPORT, _V_HOST, _V_PORT, _V_PARAMS = _VIA_SLOTS
+
+
+def _new_via(transport: str, host: str, port: int | None, params: dict[str, str | None]) -> Via:
+    """``Via(transport, host, port, params)`` through the slot descriptors (skips the keyword
+    handling of the frozen dataclass ``__init__`` on the parse path)."""
+    v = object.__new__(Via)
+    _V_TRANSPORT(v, transport)
+    _V_HOST(v, host)
+    _V_PORT(v, port)
+    _V_PARAMS(v, params)
+    return v
+
+
 @dataclass(frozen=True, slots=True)
 class CSeq:
     seq: int
@@ -106,6 +153,15 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
+        seq, sp, method = text.partition(" ")
+        if (sp and 0 < len(seq) < 11 and seq.isdigit() and seq.isascii() and method
+                and TOKEN_CHARS.issuperset(method)):
+            n = int(seq)
+            if n < 2**31:
+                c = object.__new__(cls)
+                _C_SEQ(c, n)
+                _C_METHOD(c, method)
+                return c
         parts = [p for p in text.replace("\t", " ").split(" ") if p]
         if len(parts) != 2 or not is_token(parts[1]):
             raise SipParseError(400, "Bad CSeq")
@@ -113,3 +169,6 @@ class CSeq:
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"
+
+
+_C_SEQ, _C_METHOD = (CSeq.__dict__[n].__set__ for n in ("seq", "method"))

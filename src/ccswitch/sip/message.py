@@ -2,6 +2,12 @@
 
 Headers stay raw (name, value) pairs until read; typed views (Via, CSeq, From…) are parsed on
 first use and cached.  Any bytes either parse or raise ``SipParseError`` carrying the answer.
+
+What ``parse_message`` checks (what every consumer needs before it can answer): the start line,
+the mandatory headers present and the single-valued ones not repeated, Content-Length, CSeq
+(and its method), Max-Forwards, the top Via, To.  The From and the Request-URI of a request
+are only shape-checked and parsed when first read (a fault then raises ``SipParseError``
+naming the header, which the caller answers with a 400); see ``Message._check``.
 """
 
 from __future__ import annotations
@@ -9,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..errors import SipParseError
-from .grammar import is_digits, is_token, parse_uint, split_commas
-from .headers import MULTI_VALUE, CSeq, Via, canonical, normalize
+from .grammar import TOKEN_CHARS, is_digits, is_token, parse_uint, split_commas
+from .headers import MULTI_VALUE, SPELLINGS, CSeq, Via, canonical, normalize
 from .uri import NameAddr, SipUri
 
 MAX_MESSAGE_SIZE = 65535
@@ -22,6 +28,11 @@ MANDATORY = (("via", "Via"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("from", 
 SINGLE_VALUED = frozenset({"call-id", "cseq", "from", "to", "max-forwards"})
 # Control characters never allowed in the header section (TAB, LF and CR are handled apart).
 _CTL = bytes(range(0, 9)) + b"\x0b\x0c" + bytes(range(14, 32)) + b"\x7f"
+_CTL_CR = _CTL + b"\r"
+# Headers ``parse_message`` looks at: the mandatory and single-valued ones, Content-Length.
+_CHECKED = frozenset({"via", "content-length"} | SINGLE_VALUED)
+_MANDATORY_KEYS = frozenset(k for k, _ in MANDATORY)
+_MAGIC_COOKIE = "z9hG4bK"
 
 
 class Headers:
@@ -45,6 +56,13 @@ class Headers:
             if k == key:
                 return v
         return default
+
+    def _get(self, key: str) -> str | None:
+        """``get`` for a name already normalized."""
+        for k, _, v in self._items:
+            if k == key:
+                return v
+        return None
 
     def get_raw_all(self, name: str) -> list[str]:
         key = normalize(name)
@@ -130,7 +148,7 @@ class Message:
 
     @property
     def call_id(self) -> str:
-        v = self.headers.get("call-id")
+        v = self.headers._get("call-id")
         if not v:
             raise SipParseError(400, "Missing Call-ID")
         return v.strip()
@@ -139,7 +157,7 @@ class Message:
     def cseq(self) -> CSeq:
         c = self._cache.get("cseq")
         if c is None:
-            raw = self.headers.get("cseq")
+            raw = self.headers._get("cseq")
             if raw is None:
                 raise SipParseError(400, "Missing CSeq")
             c = self._cache["cseq"] = CSeq.parse(raw)
@@ -160,7 +178,24 @@ class Message:
 
     @property
     def top_via(self) -> Via:
-        vias = self.vias
+        """The first Via; parsed alone (the others wait for ``vias``)."""
+        v = self._cache.get("top_via")
+        if v is None:
+            v = self._cache["top_via"] = self._parse_top_via()
+        assert isinstance(v, Via)
+        return v
+
+    def _parse_top_via(self) -> Via:
+        if "vias" not in self._cache:
+            raw = self.headers._get("via")
+            if raw is not None and "," not in raw:
+                raw = raw.strip()
+                if raw:
+                    try:
+                        return Via.parse(raw)
+                    except SipParseError:
+                        raise SipParseError(400, "Bad Via") from None
+        vias = self.vias  # an empty first value, or a comma-separated list
         if not vias:
             raise SipParseError(400, "Missing Via")
         return vias[0]
@@ -168,13 +203,17 @@ class Message:
     def _name_addr(self, key: str, label: str) -> NameAddr:
         v = self._cache.get(key)
         if v is None:
-            raw = self.headers.get(key)
+            raw = self.headers._get(key)
             if raw is None:
                 raise SipParseError(400, f"Missing {label}")
-            v = _parse_name_addr(raw, label)
+            try:
+                v = NameAddr.parse(raw)
+            except SipParseError:
+                raise SipParseError(400, f"Bad {label}") from None
             if v.wildcard:
                 raise SipParseError(400, f"Bad {label}")
             self._cache[key] = v
+            self._cache[key + " raw"] = raw  # what it was parsed from (see make_response)
         assert isinstance(v, NameAddr)
         return v
 
@@ -214,7 +253,8 @@ class Message:
         return self._int_header("expires", 2**32 - 1)
 
     def validate(self) -> None:
-        """Check the mandatory headers and their syntax (raises ``SipParseError``)."""
+        """Check the mandatory headers and their syntax, From and To included (raises
+        ``SipParseError``)."""
         present: set[str] = set()
         for k, _, _ in self.headers._items:
             if k in present and k in SINGLE_VALUED:
@@ -229,6 +269,44 @@ class Message:
         self.to  # noqa: B018
         if not self.call_id:
             raise SipParseError(400, "Missing Call-ID")
+
+    def _check(self, first: dict[str, str], dup: str | None, method: str | None) -> None:
+        """What ``parse_message`` checks (``first``: the first value of each header in
+        ``_CHECKED``; ``dup``: the first single-valued header seen twice)."""
+        if dup is not None:
+            raise SipParseError(400, f"Multiple {canonical(dup)}")
+        if not first.keys() >= _MANDATORY_KEYS:
+            for key, label in MANDATORY:
+                if key not in first:
+                    raise SipParseError(400, f"Missing {label}")
+        raw = first["via"]
+        if raw and "," not in raw:  # the usual case: parse the first value alone
+            try:
+                via = self._cache["top_via"] = Via.parse(raw)
+            except SipParseError:
+                raise SipParseError(400, "Bad Via") from None
+        else:
+            via = self.top_via
+        cseq = self._cache["cseq"] = CSeq.parse(first["cseq"])
+        # Every consumer reads the To tag first (the B2BUA matches ACKs by it where no answer
+        # can be sent): To is parsed now.  The From of a request with an RFC 3261 branch is read
+        # only where a fault still gets its 400, so a usual-looking one waits for that read; a
+        # response's (nobody can answer it) and an RFC 2543 request's (matched by its tag) are
+        # parsed now.
+        branch = via.params.get("branch")
+        if (method is None or branch is None or not branch.startswith(_MAGIC_COOKIE)
+                or not _plain_name_addr(first["from"])):
+            self.from_  # noqa: B018
+        self.to  # noqa: B018
+        if not first["call-id"]:
+            raise SipParseError(400, "Missing Call-ID")
+        if method is not None:
+            if cseq.method != method:
+                raise SipParseError(400, "CSeq method does not match")
+            mf = first.get("max-forwards")
+            if mf is not None and not (0 < len(mf) < 4 and mf.isdigit() and mf.isascii()
+                                       and int(mf) <= 255):
+                parse_uint(mf, max_value=255, reason="Bad Max-Forwards")
 
     def _serialize(self, first_line: str) -> bytes:
         lines = [first_line]
@@ -254,9 +332,16 @@ class Request(Message):
 
     @property
     def uri(self) -> SipUri:
+        """The Request-URI; a fault in it is ``SipParseError(400, "Bad Request-URI")`` (or 416
+        for a scheme other than sip/sips)."""
         u = self._cache.get("uri")
         if u is None:
-            u = self._cache["uri"] = SipUri.parse(self.uri_text)
+            try:
+                u = SipUri.parse(self.uri_text)
+            except SipParseError as e:
+                reason = "Bad Request-URI" if e.status == 400 else e.reason
+                raise SipParseError(e.status, reason) from None
+            self._cache["uri"] = u
         assert isinstance(u, SipUri)
         return u
 
@@ -276,11 +361,7 @@ class Request(Message):
         if self.cseq.method != self.method:
             raise SipParseError(400, "CSeq method does not match")
         self.max_forwards  # noqa: B018
-        try:
-            self.uri  # noqa: B018
-        except SipParseError as e:
-            reason = "Bad Request-URI" if e.status == 400 else e.reason
-            raise SipParseError(e.status, reason) from None
+        self.uri  # noqa: B018
 
     def to_bytes(self) -> bytes:
         return self._serialize(f"{self.method} {self.uri_text} {SIP_VERSION}")
@@ -333,27 +414,53 @@ def find_head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int]:
     return end, body
 
 
-def _split_head(data: bytes) -> tuple[bytes, bytes]:
-    end, body = find_head_end(data)
-    if end < 0:
-        raise SipParseError(400, "Incomplete header section")
-    return data[:end], data[body:]
-
-
 def parse_head(head: bytes) -> tuple[str, list[tuple[str, str, str]]]:
-    """Decode and unfold the header section; return (start line, headers)."""
+    """Decode and unfold the header section; return (start line, headers).
+
+    Each header is ``(normalized name, name as written, value stripped of SP/HTAB)``.
+    """
+    lines = _split_lines(_decode(head))
+    return lines[0], _header_items(lines)
+
+
+def _decode(head: bytes) -> str:
     try:
-        text = head.decode("utf-8")
+        return head.decode("utf-8")
     except UnicodeDecodeError:
         raise SipParseError(400, "Bad encoding") from None
-    if "\r" in text:
+
+
+def _crlf_lines(text: str) -> list[str] | None:
+    """The lines of a head in which every line ends in CRLF; ``None`` on a bare LF or CR."""
+    lines = text.split("\r\n")
+    n = len(lines) - 1
+    if text.count("\n") != n or text.count("\r") != n:
+        return None
+    return lines
+
+
+def _split_lines(text: str) -> list[str]:
+    """The lines of a head; bare LF line ends are tolerated, a stray CR is not."""
+    lines = _crlf_lines(text)
+    if lines is None:
         text = text.replace("\r\n", "\n")
         if "\r" in text:
             raise SipParseError(400, "Bad line ending")
-    lines = text.split("\n")
-    start = lines[0]
+        lines = text.split("\n")
+    return lines
+
+
+def _header_items(lines: list[str]) -> list[tuple[str, str, str]]:
+    """The headers of ``lines[1:]``: names checked and normalized, folded lines joined."""
+    spellings = SPELLINGS
     items: list[tuple[str, str, str]] = []
+    append = items.append
     for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = spellings.get(name)
+        if key is not None and colon:  # a usual spelling: a token by construction
+            append((key, name, value.strip(" \t")))
+            continue
         if not line:
             continue
         if line[0] in " \t":
@@ -361,26 +468,62 @@ def parse_head(head: bytes) -> tuple[str, list[tuple[str, str, str]]]:
                 raise SipParseError(400, "Bad header folding")
             more = line.strip(" \t")
             if more:
-                k, n, v = items[-1]
-                items[-1] = (k, n, f"{v} {more}" if v else more)
+                k, nm, v = items[-1]
+                items[-1] = (k, nm, f"{v} {more}" if v else more)
             continue
-        name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
         if not colon or not is_token(name):
             raise SipParseError(400, "Bad header line")
-        items.append((normalize(name), name, value.strip(" \t")))
-    return start, items
+        append((normalize(name), name, value.strip(" \t")))
+    return items
 
 
-def _content_length(items: list[tuple[str, str, str]]) -> int | None:
-    cl: int | None = None
-    for k, _, v in items:
-        if k == "content-length":
-            n = parse_uint(v, max_value=MAX_CONTENT_LENGTH, reason="Bad Content-Length")
-            if cl is not None and n != cl:
-                raise SipParseError(400, "Multiple Content-Length")
-            cl = n
-    return cl
+def _uint(value: str, max_digits: int, max_value: int, reason: str) -> int:
+    """``parse_uint`` with a fast path for a short plain number (``max_digits`` digits can
+    never exceed ``max_value``)."""
+    if 0 < len(value) <= max_digits and value.isdigit() and value.isascii():
+        return int(value)
+    return parse_uint(value, max_value=max_value, reason=reason)
+
+
+def _plain_name_addr(value: str) -> bool:
+    """Whether a From value has the usual shape: a ``<sip:…>`` or ``<sips:…>`` closed by a
+    ``>``, no IPv6 reference, no quote or one plain pair.  Such a value may wait for its first
+    read; any other (``*``, an addr-spec, an unterminated quote…) is parsed at once."""
+    lt = value.find("<sip:")
+    if lt < 0:
+        lt = value.find("<sips:")
+    if lt < 0 or value.find(">", lt) < 0 or "[" in value:
+        return False
+    return '"' not in value or value.count('"') == 2
+
+
+def _plain_uri(uri: str) -> bool:
+    """Whether a Request-URI (``sip:``/``sips:`` already checked) may wait for its first read:
+    one not ending where a host or port should follow, without an IPv6 reference."""
+    return uri[-1] not in ":@;?" and "[" not in uri
+
+
+def _crlf_head(data: bytes) -> tuple[list[str], int] | None:
+    """The lines of the header section and where the body starts, when the head is the usual
+    one: ended by the first CRLFCRLF, CRLF line ends only, valid UTF-8, no control character;
+    else ``None``.  (Without a bare LF before that CRLFCRLF no empty line ends the head
+    earlier, so ``find_head_end`` would cut the same.)"""
+    end = data.find(b"\r\n\r\n")
+    if end <= 0:
+        return None
+    head = data[:end]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\r\n")
+    n = len(lines) - 1
+    # no control character and no CR but those of the n CRLFs (there are at least n CRs),
+    # no LF but theirs
+    if end - len(head.translate(None, _CTL_CR)) != n or text.count("\n") != n:
+        return None
+    return lines, end + 4
 
 
 def parse_message(
@@ -397,51 +540,108 @@ def parse_message(
     data = data.lstrip(b"\r\n")
     if not data:
         raise SipParseError(400, "Empty message")
-    head, body = _split_head(data)
-    if len(head.translate(None, _CTL)) != len(head):
-        raise SipParseError(400, "Bad character in header")
-    start, items = parse_head(head)
-    headers = Headers._from_parsed(items)
-    cl = _content_length(items)
-    if cl is not None:
-        if cl > len(body):
+    usual = _crlf_head(data)
+    if usual is None:  # bare LF line ends, a fault, or no end: cut and check step by step
+        end, body_at = find_head_end(data)
+        if end < 0:
+            raise SipParseError(400, "Incomplete header section")
+        head = data[:end]
+        if len(head.translate(None, _CTL)) != end:
+            raise SipParseError(400, "Bad character in header")
+        lines = _split_lines(_decode(head))
+    else:
+        lines, body_at = usual
+    start = lines[0]
+    items = _header_items(lines)
+    first, dup, lengths = _scan(items)
+    if lengths:
+        cl = _uint(lengths[0], 9, MAX_CONTENT_LENGTH, "Bad Content-Length")
+        for more in lengths[1:]:
+            if parse_uint(more, max_value=MAX_CONTENT_LENGTH, reason="Bad Content-Length") != cl:
+                raise SipParseError(400, "Multiple Content-Length")
+        if cl > len(data) - body_at:
             raise SipParseError(400, "Content-Length larger than body")
-        body = body[:cl]
+        body = data[body_at : body_at + cl]
     elif stream:
         raise SipParseError(400, "Missing Content-Length")
-    msg: Request | Response
-    if start.startswith("SIP/"):
-        parts = start.split(" ", 2)
-        if len(parts) < 2:
-            raise SipParseError(400, "Bad status line")
-        if parts[0] != SIP_VERSION:
-            raise SipParseError(505, "Version Not Supported")
-        code = parts[1]
-        if len(code) != 3 or not is_digits(code) or not 100 <= int(code) <= 699:
-            raise SipParseError(400, "Bad status code")
-        msg = Response(int(code), parts[2] if len(parts) > 2 else "", headers, body)
     else:
-        parts = start.split(" ")
-        if len(parts) != 3:
-            raise SipParseError(400, "Bad request line")
-        method, uri, version = parts
-        if not is_token(method):
-            raise SipParseError(400, "Bad method")
-        if version != SIP_VERSION:
-            if version.upper().startswith("SIP/"):
-                raise SipParseError(505, "Version Not Supported")
-            raise SipParseError(400, "Bad request line")
+        body = data[body_at:]
+    headers = Headers._from_parsed(items)
+    if start.startswith("SIP/"):
+        resp = _response(start, headers, body)
+        resp._check(first, dup, None)
+        return resp
+    req = _request(start, headers, body)
+    req._check(first, dup, req.method)
+    if not _plain_uri(req.uri_text):
+        req.uri  # noqa: B018 - an unusual Request-URI is parsed now
+    return req
+
+
+def _scan(items: list[tuple[str, str, str]]) -> tuple[dict[str, str], str | None, list[str]]:
+    """One pass for what ``parse_message`` checks: the first value of each header in
+    ``_CHECKED``, the first single-valued header seen twice, every Content-Length value."""
+    first: dict[str, str] = {}
+    dup: str | None = None
+    lengths: list[str] = []
+    checked = _CHECKED
+    for k, _, v in items:
+        if k in checked:
+            if k == "content-length":
+                lengths.append(v)
+            if k not in first:
+                first[k] = v
+            elif dup is None and k in SINGLE_VALUED:
+                dup = k
+    return first, dup, lengths
+
+
+def _response(start: str, headers: Headers, body: bytes) -> Response:
+    parts = start.split(" ", 2)
+    if len(parts) < 2:
+        raise SipParseError(400, "Bad status line")
+    if parts[0] != SIP_VERSION:
+        raise SipParseError(505, "Version Not Supported")
+    code = parts[1]
+    if len(code) != 3 or not is_digits(code) or not 100 <= int(code) <= 699:
+        raise SipParseError(400, "Bad status code")
+    resp = Response.__new__(Response)  # what __init__ does, minus its calls
+    resp.headers, resp.body, resp._cache = headers, body, {}
+    resp.status, resp.reason = int(code), parts[2] if len(parts) > 2 else ""
+    return resp
+
+
+def _request(start: str, headers: Headers, body: bytes) -> Request:
+    parts = start.split(" ")
+    if len(parts) != 3:
+        raise SipParseError(400, "Bad request line")
+    method, uri, version = parts
+    if not method or not TOKEN_CHARS.issuperset(method):
+        raise SipParseError(400, "Bad method")
+    if version != SIP_VERSION:
+        if version.upper().startswith("SIP/"):
+            raise SipParseError(505, "Version Not Supported")
+        raise SipParseError(400, "Bad request line")
+    if not (uri.startswith("sip:") or uri.startswith("sips:")):
         scheme = uri.partition(":")[0].lower()
         if scheme not in ("sip", "sips"):
             if ":" in uri and is_token(scheme):
                 raise SipParseError(416, "Unsupported URI Scheme")
             raise SipParseError(400, "Bad Request-URI")
-        msg = Request(method, uri, headers, body)
-    msg.validate()
-    return msg
+    req = Request.__new__(Request)  # what __init__ does, minus its calls
+    req.headers, req.body, req._cache = headers, body, {}
+    req.method, req.uri_text = method, uri
+    return req
 
 
-def _has_tag(to_value: str) -> bool:
+def _has_tag(req: Request, to_value: str) -> bool:
+    """Whether the request's (first) To value carries a tag, read without parsing when the
+    text cannot hold one or the To view is already parsed."""
+    if "tag" not in to_value.lower():
+        return False
+    cached = req._cache.get("to")
+    if isinstance(cached, NameAddr) and req._cache.get("to raw") is to_value:
+        return cached.tag is not None
     try:
         return NameAddr.parse(to_value).tag is not None
     except SipParseError:  # a salvaged request's broken To: judge by its text
@@ -467,7 +667,7 @@ def make_response(
             items.append((k, n, v))
         elif k == "to" and not to_done:
             to_done = True
-            if to_tag is not None and not _has_tag(v):
+            if to_tag is not None and not _has_tag(req, v):
                 v = f"{v};tag={to_tag}"
             items.append((k, n, v))
     resp = Response(status, reason, Headers._from_parsed(items), body)
