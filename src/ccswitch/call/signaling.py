@@ -134,7 +134,11 @@ class Signaling:
         except SipParseError as err:
             self._bad_input(data, err, source)
             return
-        self.txn.receive(msg, source, now)
+        try:
+            self.txn.receive(msg, source, now)
+        except SipParseError as err:  # a lazily checked header read by the transaction layer
+            self._bad_input(data, err, source)
+            return
         self._drain(now)
 
     def answer_bad(self, data: bytes, err: SipParseError, source: Address) -> None:
