@@ -291,13 +291,9 @@ class B2bua:
     # -- A side ------------------------------------------------------------------------
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
                   source: Response | None = None, extra: Iterable[tuple[str, str]] = ()) -> None:
-        body = source.body if source is not None else b""
         resp = make_response(call.a_invite, status, reason, to_tag=call.a_dialog.local_tag,
-                             headers=extra, body=body)
-        if body and source is not None:
-            ctype = source.headers.get("content-type")
-            if ctype:
-                resp.headers.add("Content-Type", ctype)
+                             headers=extra)
+        _copy_body(source, resp)
         if status >= 200:
             self._by_a_txn.pop(call.a_txn, None)
             if status < 300:
@@ -335,11 +331,7 @@ class B2bua:
         # an ACK held for the other leg (delayed offer) goes on with this ACK's answer
         held = call.pending_b_ack if leg == "a" else call.pending_a_ack
         if held is not None and call.b is not None:
-            if req.body:
-                held.body = req.body
-                ctype = req.headers.get("content-type")
-                if ctype:
-                    held.headers.set("Content-Type", ctype)
+            _copy_body(req, held)
             if leg == "a":
                 call.pending_b_ack = None
                 self._txn.send_stateless(held, call.b.dialog.peer)
@@ -434,12 +426,8 @@ class B2bua:
         if relay.method in ("INVITE", "UPDATE") and status < 300:
             me = call.a_me if from_leg == "a" else (call.b.me if call.b else call.a_me)
             extra.append(("Contact", me.contact()))
-        body = source.body if source is not None else b""
-        resp = make_response(req, status, reason, headers=extra, body=body)
-        if body and source is not None:
-            ctype = source.headers.get("content-type")
-            if ctype:
-                resp.headers.add("Content-Type", ctype)
+        resp = make_response(req, status, reason, headers=extra)
+        _copy_body(source, resp)
         try:
             self._txn.send_response(relay.server_txn, resp, now)
         except TransactionError:
@@ -550,6 +538,16 @@ class B2bua:
                extra: Iterable[tuple[str, str]] = ()) -> None:
         self._txn.send_response(ev.txn_id, make_response(ev.request, status, reason,
                                                          headers=extra), now)
+
+
+def _copy_body(source: Request | Response | None, dest: Request | Response) -> None:
+    """Carry ``source``'s body and its Content-Type over to ``dest`` (no-op without a body)."""
+    if source is None or not source.body:
+        return
+    dest.body = source.body
+    ctype = source.headers.get("content-type")
+    if ctype:
+        dest.headers.set("Content-Type", ctype)
 
 
 def _rank(status: int) -> int:
