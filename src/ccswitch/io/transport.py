@@ -9,7 +9,9 @@ registered over has gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -21,6 +23,10 @@ from ..sip.addr import Address
 from ..sip.framing import KEEPALIVE_PONG, FramingError, Ping, StreamFramer
 
 log = structlog.get_logger()
+
+# A SIP UDP socket must hold the datagrams that arrive while the loop is busy: the kernel's
+# default (~208 KiB, a few hundred requests) turns any pause into loss and retransmissions.
+UDP_RCVBUF = 4 * 1024 * 1024
 
 OnMessage = Callable[[bytes, Address], None]
 OnBadFrame = Callable[[bytes, SipParseError, Address], None]
@@ -103,8 +109,9 @@ class Transports:
     """The switch's SIP sockets."""
 
     def __init__(self, *, on_message: OnMessage, on_bad_frame: OnBadFrame,
-                 max_size: int = 65535) -> None:
+                 max_size: int = 65535, rcvbuf: int = UDP_RCVBUF) -> None:
         self.on_message = on_message
+        self.rcvbuf = rcvbuf
         self.on_bad_frame = on_bad_frame
         self.max_size = max_size
         self.conns: dict[int, _Stream] = {}
@@ -122,11 +129,10 @@ class Transports:
         loop = asyncio.get_running_loop()
         if transport == "udp":
             sock_id = next(self._ids)
-            t, proto = await loop.create_datagram_endpoint(lambda: _Udp(self, sock_id),
-                                                           local_addr=(host, port))
-            sock = t.get_extra_info("sockname")
+            udp = _udp_socket(host, port, self.rcvbuf)
+            _, proto = await loop.create_datagram_endpoint(lambda: _Udp(self, sock_id), sock=udp)
             self._udp[sock_id] = proto
-            b = Bound("udp", host, int(sock[1]))
+            b = Bound("udp", host, int(udp.getsockname()[1]))
         elif transport == "tcp":
             server = await loop.create_server(
                 lambda: _Stream(self, "tcp", next(self._ids)), host, port, reuse_address=True)
@@ -188,6 +194,22 @@ class Transports:
         for c in list(self.conns.values()):
             if c.transport is not None:
                 c.transport.close()
+
+
+def _udp_socket(host: str, port: int, rcvbuf: int) -> socket.socket:
+    """A bound, non-blocking UDP socket with a receive buffer of ``rcvbuf`` (kernel-capped)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind(addr)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _family(host: str) -> str:
