@@ -25,15 +25,21 @@ async def _serve(config: SwitchConfig) -> int:
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        switch.stopping = True  # drop new input at once: a backlog must not delay the exit
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     tune_gc()
-    log.info("ready", listen=listening, data_dir=str(config.data_dir),
+    # lifecycle events are warnings so that they show at every level short of error
+    log.warning("ready", listen=listening, data_dir=str(config.data_dir),
              users=len(config.users))
     await stop.wait()
-    log.info("stopping")
+    log.warning("stopping")
     await asyncio.wait_for(switch.stop(), 4.0)
-    log.info("stopped")
+    log.warning("stopped")
     return 0
 
 

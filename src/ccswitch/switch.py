@@ -37,6 +37,7 @@ class Switch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._flush_scheduled = False
+        self.stopping = False
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -70,6 +71,8 @@ class Switch:
         return self._loop.time()
 
     def _on_message(self, data: bytes, source: Address) -> None:
+        if self.stopping:
+            return
         assert self.signaling is not None
         self.signaling.receive(data, source, self._now())
         self._after()

@@ -226,6 +226,16 @@ def test_uri_must_be_the_request_uri() -> None:
     assert check(a, creds, uri=URI).outcome is AuthOutcome.OK
 
 
+def test_uri_naming_the_same_server_with_another_user_is_accepted() -> None:
+    """SIPp 3.6 signs sip:HOST:PORT of the server instead of the Request-URI."""
+    a = make_auth()
+    ruri = "sip:1002@127.0.0.1:5060"
+    ok = check(a, answer(first_challenge(a), uri="sip:127.0.0.1:5060"), uri=ruri)
+    assert ok.outcome is AuthOutcome.OK
+    other_port = check(a, answer(first_challenge(a), uri="sip:127.0.0.1:5070"), uri=ruri)
+    assert other_port.outcome is AuthOutcome.CHALLENGE
+
+
 def test_qop_other_than_auth_is_refused_even_with_matching_digest() -> None:
     a = make_auth()
     nonce = params_of(first_challenge(a).headers[0][1])["nonce"]

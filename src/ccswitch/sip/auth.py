@@ -266,13 +266,20 @@ def _answer(params: dict[str, str]) -> _Answer | None:
 
 
 def _same_uri(cred_uri: str, request_uri: str) -> bool:
+    """Whether the credentials' ``uri`` names what the request is addressed to.
+
+    The same URI passes, and so does one that names the same host and port with another
+    user part: SIPp 3.6 signs ``sip:HOST:PORT`` (the server it talks to) rather than the
+    Request-URI, and Kamailio accepts that too.  The digest still binds that ``uri``.
+    """
     a, b = cred_uri.strip(), request_uri.strip()
     if a == b:
         return True
     try:
-        return SipUri.parse(a) == SipUri.parse(b)
+        ua, ub = SipUri.parse(a), SipUri.parse(b)
     except SipParseError:
         return False
+    return ua == ub or (ua.host == ub.host and ua.port == ub.port and ua.scheme == ub.scheme)
 
 
 @dataclass(slots=True)
