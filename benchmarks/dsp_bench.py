@@ -43,9 +43,7 @@ if __name__ == "__main__":  # before numpy is imported anywhere
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = _threads
 
-import datetime as dt
 import json
-import platform
 import statistics
 import time
 import warnings
@@ -53,6 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import benchutil
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -165,23 +164,10 @@ def bench(legs: int, ticks: int, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+
 def machine() -> dict[str, Any]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": model,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
+    return benchutil.machine(numpy=np.__version__,
+                             blas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
 
 
 def main(argv: list[str] | None = None) -> int:

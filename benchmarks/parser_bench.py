@@ -22,16 +22,15 @@ machine; the median is printed too).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import benchutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -164,23 +163,6 @@ def rate(fn: Bench, data: bytes, number: int, repeats: int) -> tuple[float, floa
     return number / min(times), number / statistics.median(times)
 
 
-def machine() -> dict[str, Any]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": model,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-    }
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -189,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' = stdout)")
     args = ap.parse_args(argv)
 
-    info = machine()
+    info = benchutil.machine()
     results: list[dict[str, Any]] = []
     missing: dict[str, str] = {}
     for name, make in PARSERS.items():
