@@ -22,6 +22,10 @@ from .store.bindings import BindingStore
 
 log = structlog.get_logger()
 
+LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
+LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
+SHED_HOLD = 2.0  # keep shedding new work this long after the last late timer (s)
+
 
 class Switch:
     """One switch process: SIP transports, the signaling core, its timer and its stores."""
@@ -38,6 +42,8 @@ class Switch:
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._flush_scheduled = False
         self.stopping = False
+        self._shed_until = 0.0
+        self._lag_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -63,6 +69,7 @@ class Switch:
                     for b in self.store.load()]
         self.signaling.restore_bindings(restored, now)
         self._after()
+        self._lag_probe(self._loop.time())
         return [str(Address(b.transport, b.host, b.port)) for b in self.transports.bound]
 
     # -- the loop glue --------------------------------------------------------------
@@ -113,6 +120,23 @@ class Switch:
             if deadline is not None:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
 
+    def _lag_probe(self, expected: float) -> None:
+        """Measure how late the loop runs a timer; past ``LAG_LIMIT`` the core sheds new work.
+
+        Overload shows as lag before it shows as loss: the kernel queues datagrams while the
+        loop is behind, and every late answer brings retransmissions that deepen the backlog.
+        """
+        assert self._loop is not None and self.signaling is not None
+        now = self._loop.time()
+        lag = now - expected
+        if lag > LAG_LIMIT:
+            self._shed_until = now + SHED_HOLD
+        shedding = now < self._shed_until
+        if shedding != self.signaling.overloaded:
+            self.signaling.overloaded = shedding
+            log.warning("overload" if shedding else "overload_cleared", lag_ms=round(lag * 1e3))
+        self._lag_timer = self._loop.call_at(now + LAG_PERIOD, self._lag_probe, now + LAG_PERIOD)
+
     def _flush_store(self) -> None:
         self._flush_scheduled = False
         if not self._pending or self.store is None:
@@ -133,6 +157,8 @@ class Switch:
         self._flush_store()
         if self._timer is not None:
             self._timer.cancel()
+        if self._lag_timer is not None:
+            self._lag_timer.cancel()
         self.transports.close()
         if self.store is not None:
             self.store.close()

@@ -782,3 +782,34 @@ def test_cancel_after_the_answer_changes_nothing() -> None:
     w.flush(2.1)
     assert [status_line(r) for r in w.a.responses()] == [(200, "CANCEL"), (481, "CANCEL")]
     assert w.b.inbox == [] and len(w.sig.b2bua) == 1
+
+
+# -- overload ---------------------------------------------------------------------------------
+
+def test_overloaded_switch_sheds_new_invites_and_registers_but_keeps_its_calls() -> None:
+    w = World(1)
+    inv, ok = w.answered()
+    w.sig.overloaded = True
+    # a new call and a new registration are refused at once, without a challenge
+    w.a.send(w.a.request("INVITE", "sip:1002@127.0.0.1", call_id="new", cseq=1,
+                         to="<sip:1002@ccswitch.local>", body=SDP_A), 5.0)
+    w.a.send(w.a.request("REGISTER", "sip:ccswitch.local", call_id="reg", cseq=1,
+                         to="<sip:1001@ccswitch.local>"), 5.0)
+    w.flush(5.0)
+    shed = [r for r in w.a.responses() if r.status >= 200]
+    assert [(r.status, r.cseq.method) for r in shed] == [(503, "INVITE"), (503, "REGISTER")]
+    assert all(header(r, "Retry-After") == "5" for r in shed)
+    assert w.b.inbox == [] and w.sig.counters["shed"] == 2
+    # the established call still hangs up normally
+    w.a.inbox.clear()
+    w.a.send(w.a.in_dialog("BYE", ok, cseq=3), 6.0)
+    w.flush(6.0)
+    assert status_line(w.a.last_response()) == (200, "BYE")
+    assert w.b.take("BYE").call_id == inv.call_id
+    # once the shell clears the flag, new calls are served again
+    w.sig.overloaded = False
+    w.a.inbox.clear()
+    w.a.send(w.a.request("OPTIONS", "sip:127.0.0.1", call_id="o", cseq=1,
+                         to="<sip:127.0.0.1>"), 7.0)
+    w.flush(7.0)
+    assert w.a.last_response().status == 200

@@ -86,7 +86,10 @@ class Signaling:
         self._events: list[SwitchEvent] = []
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
                                          "stray_responses": 0, "requests": 0,
-                                         "keepalives": 0}
+                                         "keepalives": 0, "shed": 0}
+        # Set by the shell while it cannot keep up (its loop lags): new INVITEs and REGISTERs
+        # get 503 + Retry-After, everything inside existing dialogs and transactions goes on.
+        self.overloaded = False
 
     # -- shell-facing -----------------------------------------------------------------
     def local_contact(self, transport: str) -> LocalContact:
@@ -174,6 +177,10 @@ class Signaling:
             elif req.to.tag:
                 if not self.b2bua.in_dialog(ev, now):
                     self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            elif method in ("INVITE", "REGISTER") and self.overloaded:
+                # shed new work first, keep the calls we have (RFC 3261 §21.5.4, RFC 7339 spirit)
+                self.counters["shed"] += 1
+                self._reply(ev, 503, "Service Unavailable", now, (("Retry-After", "5"),))
             elif method == "INVITE":
                 self._on_invite(ev, now)
             elif method == "REGISTER":
