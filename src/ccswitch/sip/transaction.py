@@ -541,8 +541,15 @@ class TransactionLayer:
             self._events.append(ResponseReceived(txn.id, msg, source))
 
     def _send_response(self, txn: _Txn, resp: Response) -> None:
-        txn.last_response = resp
         txn.last_bytes = resp.to_bytes()
+        if resp.status >= 200 and txn.machine is NON_INVITE_SERVER:
+            # Until Timer J only these bytes are needed (to answer retransmissions): drop the
+            # parsed objects, so the many completed transactions a busy switch keeps cost the
+            # garbage collector little.
+            txn.last_response = None
+            txn.request.invalidate()
+        else:
+            txn.last_response = resp
         self._out.append((txn.last_bytes, txn.peer))
 
     def _cancel_prepare(self, txn: _Txn) -> None:
