@@ -143,8 +143,12 @@ class Message:
         self._cache: dict[str, object] = {}
 
     # -- typed views (cached; call ``invalidate()`` after editing headers) --
-    def invalidate(self) -> None:
-        self._cache.clear()
+    def invalidate(self, *views: str) -> None:
+        """Forget cached typed views after editing headers: the named ones, or all."""
+        if not views:
+            self._cache.clear()
+        for view in views:
+            self._cache.pop(view, None)
 
     @property
     def call_id(self) -> str:

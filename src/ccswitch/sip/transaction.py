@@ -159,7 +159,7 @@ def stamp_via(req: Request, source: Address) -> None:
 
     Adds ``received=<source host>`` when the source differs from the sent-by host or when the
     client asked for ``rport``, and fills an empty ``rport`` with the source port.  The raw
-    header is edited in place (other parameters travel byte for byte) and the cache cleared.
+    header is edited in place (other parameters travel byte for byte) and the Via views reset.
     """
     via = req.top_via
     src_host = source.host.strip("[]")
@@ -180,7 +180,7 @@ def stamp_via(req: Request, source: Address) -> None:
     out.append(f"received={src_host}")
     req.headers.pop_first("via")
     req.headers.add("Via", ";".join(out), first=True)
-    req.invalidate()
+    req.invalidate("top_via", "vias")  # From, To, CSeq… stay parsed
 
 
 def _response_input(status: int) -> Input:
