@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +32,17 @@ def machine(**extra: Any) -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         **extra,
     }
+
+
+def best_rate(fn: Callable[[], object], number: int, repeats: int,
+              warmup: int) -> tuple[float, float]:
+    """Best and median calls/s over ``repeats`` runs of ``number`` calls, after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append(time.perf_counter() - t0)
+    return number / min(times), number / statistics.median(times)

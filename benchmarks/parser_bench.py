@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,17 +149,8 @@ def version_of(name: str) -> str:
 # -- timing ------------------------------------------------------------------------------
 
 def rate(fn: Bench, data: bytes, number: int, repeats: int) -> tuple[float, float]:
-    """Best and median messages/s over ``repeats`` runs of ``number`` calls, after a warm-up."""
-    for _ in range(min(number, 2000)):
-        fn(data)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn(data)
-        times.append(time.perf_counter() - t0)
-    return number / min(times), number / statistics.median(times)
-
+    """Best and median messages/s for ``fn(data)``."""
+    return benchutil.best_rate(lambda: fn(data), number, repeats, min(number, 2000))
 
 
 def main(argv: list[str] | None = None) -> int:

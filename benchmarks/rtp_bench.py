@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import struct
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,17 +139,8 @@ def version_of(name: str) -> str:
 
 
 def rate(fn: Bench, number: int, repeats: int) -> tuple[float, float]:
-    """Best and median calls/s over ``repeats`` runs of ``number`` calls, after a warm-up."""
-    for _ in range(min(number, 5000)):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append(time.perf_counter() - t0)
-    return number / min(times), number / statistics.median(times)
-
+    """Best and median calls/s for ``fn()``."""
+    return benchutil.best_rate(fn, number, repeats, min(number, 5000))
 
 
 def main(argv: list[str] | None = None) -> int:
