@@ -30,7 +30,8 @@ EXACT_LAYERS = {
     **{f"ccswitch.sip.{m}": 2 for m in ("timers", "transaction", "txn_tables", "auth", "dialog",
                                         "invite", "registrar")},
     "ccswitch.sdp.negotiator": 2,
-    **{f"ccswitch.media.{m}": 2 for m in ("jitter", "stream", "mixer", "recording")},
+    **{f"ccswitch.media.{m}": 2 for m in ("jitter", "stream", "mixer", "recording", "engine",
+                                          "commands", "player", "ports", "leg", "relay")},
     # package __init__ modules may re-export their package's highest layer
     "ccswitch.sip": 2,
     "ccswitch.sdp": 2,

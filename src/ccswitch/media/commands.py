@@ -1,0 +1,271 @@
+"""The media command/event channel: what the signaling process asks of a media worker and what
+the worker reports back.  Frozen, slotted and picklable; legs, plays, buses and recordings are
+ints chosen by the signaling side and unique in the whole switch.
+
+A two-party call is ``Connect(a, b)`` + ``Connect(b, a)``; the echo test is ``Connect(a, a)``; a
+conference is a bus.  A sink fed by exactly one same-codec source at gain 1 (no player, no bus)
+is served by packet relay; anything else is decoded, mixed and encoded (transcoding included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Codec = Literal["PCMU", "PCMA"]
+DigitMethod = Literal["rfc4733", "inband", "info"]
+RecordFormat = Literal["wav", "opus", "mp3"]
+
+
+# --------------------------------------------------------------------------- commands
+@dataclass(frozen=True, slots=True)
+class CreateLeg:
+    """Bind UDP ``local_ip:port`` (RTP) and ``port + 1`` (RTCP) for ``leg``."""
+
+    leg: int
+    port: int
+    local_ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigureLeg:
+    """The negotiated stream of ``leg`` (sent again on re-INVITE or hold).
+
+    ``remote_ip`` None or ``0.0.0.0`` means nothing is sent.  A remote address that differs from
+    the previous one clears the latch.  ``send``/``recv`` are our direction.
+    """
+
+    leg: int
+    remote_ip: str | None
+    remote_port: int
+    remote_rtcp_port: int
+    codec: Codec
+    pt: int
+    te_pt: int | None = None
+    ptime_ms: int = 20
+    send: bool = True
+    recv: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyLeg:
+    """Close ``leg``'s sockets; a final ``LegStats`` is reported first."""
+
+    leg: int
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Directed audio edge: the peer of ``sink`` hears the peer of ``src`` at ``gain``."""
+
+    src: int
+    sink: int
+    gain: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    src: int
+    sink: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinBus:
+    """Conference bus: each listening member hears the talking members but itself."""
+
+    bus: int
+    leg: int
+    talk: bool = True
+    listen: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveBus:
+    bus: int
+    leg: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlayFile:
+    """An audio file PyAV reads; the worker shell turns it into ``PlaySamples``."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlayTone:
+    """A tone by name: a ``media.tones`` preset (``ringback``, ``busy``, …) or ``1000hz``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaySamples:
+    """8 kHz mono int16 samples (a numpy array or bytes of little-endian int16)."""
+
+    samples: object
+    name: str = ""
+
+
+PlaySource = PlayFile | PlayTone | PlaySamples
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play ``source`` to ``leg``'s peer; it replaces the leg's other sources unless ``mix``."""
+
+    leg: int
+    play_id: int
+    source: PlaySource
+    loop: bool = False
+    mix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlay:
+    """Stop ``play_id`` on ``leg`` (None: whatever plays there)."""
+
+    leg: int
+    play_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecord:
+    """Record the audio received from each of ``legs``, one channel each, 8 kHz int16."""
+
+    rec_id: int
+    path: str
+    legs: tuple[int, ...]
+    fmt: RecordFormat = "wav"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseRecord:
+    rec_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRecord:
+    rec_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecord:
+    rec_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Detect:
+    """Report digits from ``leg``: RFC 4733 always, in-band tones too when ``inband``."""
+
+    leg: int
+    inband: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SendDigit:
+    """Send ``key`` as RFC 4733 events on ``leg`` (needs its ``te_pt``)."""
+
+    leg: int
+    key: str
+    duration_ms: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimeout:
+    """RTP timeout for ``leg`` in seconds (0: off)."""
+
+    leg: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Stop the worker: every leg is destroyed (with its stats) and recordings are closed."""
+
+
+Command = (CreateLeg | ConfigureLeg | DestroyLeg | Connect | Disconnect | JoinBus | LeaveBus
+           | Play | StopPlay | StartRecord | PauseRecord | ResumeRecord | StopRecord | Detect
+           | SendDigit | SetTimeout | Shutdown)
+
+
+# --------------------------------------------------------------------------- events
+@dataclass(frozen=True, slots=True)
+class LegReady:
+    leg: int
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class LegFailed:
+    leg: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegStats:
+    """Quality figures of the stream received on ``leg`` (for the CDR)."""
+
+    leg: int
+    received: int
+    lost: int
+    late: int = 0
+    duplicates: int = 0
+    jitter_ms: float = 0.0
+    sent: int = 0
+    dropped: int = 0  # invalid packets or packets from a source other than the latched one
+
+
+@dataclass(frozen=True, slots=True)
+class Digit:
+    leg: int
+    key: str
+    method: DigitMethod
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlayDone:
+    leg: int
+    play_id: int
+    reason: Literal["end", "stopped", "replaced", "error"] = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDone:
+    """``path`` is complete on disk (``ok``) or could not be written."""
+
+    rec_id: int
+    path: str
+    seconds: float
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RtpTimeout:
+    leg: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    worker: int
+    legs: int
+    packets_in: int
+    packets_out: int
+    dropped: int
+    tick_overruns: int
+    cpu_s: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerDied:
+    """Reported by the signaling-side client: the worker's legs are gone."""
+
+    worker: int
+    legs: tuple[int, ...]
+
+
+MediaEvent = (LegReady | LegFailed | LegStats | Digit | PlayDone | RecordDone | RtpTimeout
+              | WorkerStats | WorkerDied)
