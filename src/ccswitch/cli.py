@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TRANSPORT:HOST:PORT to listen on (udp, tcp, tls, ws, wss); "
                             "repeat for several; replaces the configured list")
     serve.add_argument("--rtp-ports", metavar="LO-HI", help="RTP port range, e.g. 20000-20999")
+    serve.add_argument("--media-workers", metavar="N", type=int,
+                       help="media worker processes (default: one per CPU core)")
     serve.add_argument("--data-dir", metavar="DIR", help="where state and recordings are kept")
     serve.add_argument("--http", metavar="HOST:PORT", help="HTTP API and wallboard address")
     serve.add_argument("--log-format", choices=LOG_FORMATS,
@@ -89,6 +91,7 @@ def build_config(args: argparse.Namespace) -> SwitchConfig:
         http=args.http,
         log_format=args.log_format,
         log_level=args.log_level,
+        media_workers=args.media_workers,
     )
 
 

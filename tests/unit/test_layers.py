@@ -42,7 +42,7 @@ EXACT_LAYERS = {
 PREFIX_LAYERS = {
     **{f"ccswitch.{p}": 3 for p in ("acd", "ivr", "dialplan", "call", "config", "api",
                                     "testing")},
-    **{f"ccswitch.{p}": 4 for p in ("io", "mediaworker", "store", "http")},
+    **{f"ccswitch.{p}": 4 for p in ("io", "mediaworker", "store", "http", "prompts")},
 }
 CORE_MAX_LAYER = 3
 BANNED_IN_CORE = frozenset({"asyncio", "socket", "ssl", "sqlite3", "time", "secrets", "os",

@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
 
 import structlog
 
 from ..clock import TimerHeap
 from ..ids import Ids
+from ..media.commands import Connect, MediaEvent, Play, PlayTone, RtpTimeout, WorkerDied
+from ..media.commands import LegFailed as MediaLegFailed
+from ..media.ports import PortsExhausted
+from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response, make_response
 from ..sip.registrar import Binding
@@ -27,6 +32,7 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..sip.uri import NameAddr, SipUri
+from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted
 
 log = structlog.get_logger()
@@ -91,6 +97,8 @@ class Call:
     pending_a_ack: Request | None = None  # ACK for A held until B's ACK brings the answer
     reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
     cancelled: bool = False
+    media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
+    service: str | None = None  # a call the switch answers itself: "echo", "tone"
 
 
 class B2bua:
@@ -98,8 +106,11 @@ class B2bua:
 
     def __init__(self, *, txn: TransactionLayer, ids: Ids, timers: SipTimers,
                  local: Callable[[str], LocalContact], domain: str,
-                 ring_timeout: float = 120.0, user_agent: str = "ccswitch") -> None:
+                 ring_timeout: float = 120.0, user_agent: str = "ccswitch",
+                 media: MediaPlan | None = None) -> None:
         self._txn = txn
+        self.media = media
+        self._by_leg: dict[int, Call] = {}
         self._ids = ids
         self._t = timers
         self._local = local
@@ -130,6 +141,82 @@ class B2bua:
               bindings: list[Binding], now: float) -> None:
         """Ring every contact in ``bindings`` for the caller's INVITE in ``ev``."""
         inv = ev.request
+        cm = self._anchor(ev, ("a", "b"), now)
+        if cm is False:
+            return
+        body = inv.body
+        if cm is not None and body:
+            offer = cm.offer_from("a", body)
+            if isinstance(offer, NotAcceptable):
+                cm.close()
+                self._reply(ev, 488, "Not Acceptable Here", now,
+                            (("Warning", f'304 ccswitch "{offer.reason}"'),))
+                return
+            body = offer
+        call = self._new_call(ev, caller, callee, now, cm)
+        log.info("call_started", call_id=inv.call_id, caller=caller, callee=callee,
+                 contacts=len(bindings))
+        ctype = inv.headers.get("content-type") if body else None
+        mf = max(inv.max_forwards - 1, 0)
+        for b in bindings:
+            self._fork(call, b, display, ctype, mf, now, body)
+        self._timers.arm(("ring", call.key), now + self._ring_timeout)
+
+    def start_service(self, ev: RequestReceived, *, caller: str, service: str,
+                      now: float) -> None:
+        """Answer the caller's INVITE ourselves: ``echo`` (it hears itself) or ``tone``
+        (a steady 1000 Hz tone), until it hangs up."""
+        inv = ev.request
+        cm = self._anchor(ev, ("a",), now)
+        if cm is False:
+            return
+        if cm is None:
+            self._reply(ev, 480, "Temporarily Unavailable", now,
+                        (("Warning", '399 ccswitch "media is not anchored"'),))
+            return
+        if inv.body:
+            sdp = cm.answer_locally("a", inv.body)
+            if isinstance(sdp, NotAcceptable):
+                cm.close()
+                self._reply(ev, 488, "Not Acceptable Here", now,
+                            (("Warning", f'304 ccswitch "{sdp.reason}"'),))
+                return
+        else:
+            sdp = cm.offer_locally("a")  # delayed offer: the ACK brings the answer
+        call = self._new_call(ev, caller, service, now, cm)
+        call.service = service
+        log.info("service_started", call_id=inv.call_id, caller=caller, service=service)
+        plan, leg = cm.plan, cm.leg("a")
+        if service == "echo":
+            plan.send(cm.worker, Connect(leg, leg))
+        else:
+            plan.send(cm.worker, Play(leg, plan.next_id(), PlayTone("1000hz"), loop=True))
+        call.answered = now
+        resp = make_response(inv, 200, "OK", to_tag=call.a_dialog.local_tag,
+                             headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
+        _set_sdp(resp, sdp)
+        self._by_a_txn.pop(call.a_txn, None)
+        call.a_2xx = resp
+        self._txn.send_response(call.a_txn, resp, now)
+        call.state = CallState.ANSWERED
+        self._events.append(CallAnswered(call.key, service, now))
+        self._arm_2xx_retx(call, now)
+
+    def _anchor(self, ev: RequestReceived, sides: tuple[str, ...],
+                now: float) -> CallMedia | Literal[False] | None:
+        """Media legs for a new call; False when none can be had (503 sent)."""
+        if self.media is None:
+            return None
+        try:
+            return CallMedia.create(self.media, sides)
+        except PortsExhausted:
+            log.warning("rtp_ports_exhausted", call_id=ev.request.call_id)
+            self._reply(ev, 503, "Service Unavailable", now, (("Retry-After", "5"),))
+            return False
+
+    def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
+                  cm: CallMedia | None) -> Call:
+        inv = ev.request
         a_tag = self._ids.tag()
         me = self._local(ev.source.transport)
         a_dialog = Dialog(
@@ -140,21 +227,18 @@ class B2bua:
         for rr in inv.headers.get_all("record-route"):
             a_dialog.route_set.append(rr)
         call = Call(key=f"{inv.call_id};{a_tag}", caller=caller, callee=callee, a_txn=ev.txn_id,
-                    a_invite=inv, a_dialog=a_dialog, a_me=me, started=now)
+                    a_invite=inv, a_dialog=a_dialog, a_me=me, started=now, media=cm)
         self._calls[call.key] = call
         self._dialogs[(inv.call_id, a_tag)] = (call, "a")
         self._by_a_txn[ev.txn_id] = call
+        if cm is not None:
+            for lm in cm.legs.values():
+                self._by_leg[lm.leg] = call
         self._events.append(CallStarted(call.key, caller, callee, now))
-        log.info("call_started", call_id=inv.call_id, caller=caller, callee=callee,
-                 contacts=len(bindings))
-        ctype = inv.headers.get("content-type")
-        mf = max(inv.max_forwards - 1, 0)
-        for b in bindings:
-            self._fork(call, b, display, ctype, mf, now)
-        self._timers.arm(("ring", call.key), now + self._ring_timeout)
+        return call
 
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
-              now: float) -> None:
+              now: float, body: bytes) -> None:
         me = self._local(b.source.transport)
         local = NameAddr(SipUri(host=self._domain, user=call.caller), display,
                          {"tag": self._ids.tag()})
@@ -162,7 +246,7 @@ class B2bua:
         dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
                         local_seq=0, remote_target=b.contact, peer=b.source)
         inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
-                             body=call.a_invite.body, content_type=ctype,
+                             body=body, content_type=ctype,
                              extra=(("Allow", ALLOW), ("User-Agent", self._ua)))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
@@ -215,7 +299,11 @@ class B2bua:
                 br.early = True
                 br.dialog.remote = resp.to
             extra = [("Contact", call.a_me.contact())]
-            self._answer_a(call, status, resp.reason, now, resp, extra)
+            sdp = self._b_sdp(call, resp)
+            if isinstance(sdp, NotAcceptable):
+                log.info("early_sdp_refused", call_id=call.a_invite.call_id, reason=sdp.reason)
+                sdp = None
+            self._answer_a(call, status, resp.reason, now, resp, extra, sdp)
             return
         if status < 300:
             self._branch_answered(call, br, resp, now)
@@ -249,6 +337,16 @@ class B2bua:
             bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
             self._txn.send_request(bye, br.dialog.peer, now)
             return
+        sdp = self._b_sdp(call, resp)
+        if isinstance(sdp, NotAcceptable):  # the callee's answer is not one we can use
+            log.warning("answer_refused", call_id=call.a_invite.call_id, reason=sdp.reason)
+            br.final = 488
+            self._txn.send_stateless(ack, br.dialog.peer)
+            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
+            self._txn.send_request(bye, br.dialog.peer, now)
+            call.failure = (488, "Not Acceptable Here")
+            self._branch_failed(call, br, 488, "Not Acceptable Here", now)
+            return
         call.b = br
         call.answered = now
         self._timers.cancel(("ring", call.key))
@@ -260,11 +358,14 @@ class B2bua:
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)
         extra = [("Contact", call.a_me.contact()), ("Allow", ALLOW)]
-        self._answer_a(call, resp.status, resp.reason, now, resp, extra)
+        self._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("call_answered", call_id=call.a_invite.call_id, callee=call.callee)
-        # §13.3.1.4: retransmit the 2xx (UDP only) until A's ACK; none within 64*T1: BYE
+        self._arm_2xx_retx(call, now)
+
+    def _arm_2xx_retx(self, call: Call, now: float) -> None:
+        """§13.3.1.4: retransmit the 2xx (UDP only) until A's ACK; none within 64*T1: BYE."""
         call.retx_deadline = now + 64 * self._t.t1
         if call.a_dialog.peer.reliable:
             self._timers.arm(("retx", call.key), call.retx_deadline)
@@ -290,10 +391,14 @@ class B2bua:
 
     # -- A side ------------------------------------------------------------------------
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
-                  source: Response | None = None, extra: Iterable[tuple[str, str]] = ()) -> None:
+                  source: Response | None = None, extra: Iterable[tuple[str, str]] = (),
+                  sdp: bytes | None = None) -> None:
         resp = make_response(call.a_invite, status, reason, to_tag=call.a_dialog.local_tag,
                              headers=extra)
-        _copy_body(source, resp)
+        if call.media is None:
+            _copy_body(source, resp)
+        elif sdp is not None:
+            _set_sdp(resp, sdp)
         if status >= 200:
             self._by_a_txn.pop(call.a_txn, None)
             if status < 300:
@@ -328,10 +433,23 @@ class B2bua:
         if leg == "a" and call.state is CallState.ANSWERED:
             call.state = CallState.UP
             self._timers.cancel(("retx", call.key))
+        cm = call.media
+        if call.service is not None and cm is not None and req.body:
+            got = cm.accept_local_answer("a", req.body)
+            if isinstance(got, NotAcceptable):
+                log.warning("ack_sdp_refused", call_id=req.call_id, reason=got.reason)
+            return True
         # an ACK held for the other leg (delayed offer) goes on with this ACK's answer
         held = call.pending_b_ack if leg == "a" else call.pending_a_ack
         if held is not None and call.b is not None:
-            _copy_body(req, held)
+            if cm is None:
+                _copy_body(req, held)
+            elif req.body:
+                sdp = cm.answer_from(leg, req.body)
+                if isinstance(sdp, NotAcceptable):
+                    log.warning("ack_sdp_refused", call_id=req.call_id, reason=sdp.reason)
+                else:
+                    _set_sdp(held, sdp)
             if leg == "a":
                 call.pending_b_ack = None
                 self._txn.send_stateless(held, call.b.dialog.peer)
@@ -368,6 +486,9 @@ class B2bua:
         if req.method not in RELAYED_IN_DIALOG:
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
             return True
+        if call.service is not None:
+            self._service_request(call, ev, now)
+            return True
         if call.state is not CallState.UP or call.b is None:
             self._reply(ev, 491 if req.method == "INVITE" else 500, "Request Pending", now,
                         (("Retry-After", "1"),))
@@ -379,8 +500,16 @@ class B2bua:
         extra = [(n, v) for n, v in req.headers.items()
                  if n.lower() in ("event", "subscription-state", "info-package", "allow",
                                   "supported", "session-expires")]
-        out = other.request(req.method, me=me, branch=self._ids.branch(), body=req.body,
-                            content_type=req.headers.get("content-type"), extra=extra)
+        body, ctype = req.body, req.headers.get("content-type")
+        if call.media is not None and req.method in ("INVITE", "UPDATE") and body:
+            offer = call.media.offer_from(leg, body)
+            if isinstance(offer, NotAcceptable):
+                self._reply(ev, 488, "Not Acceptable Here", now,
+                            (("Warning", f'304 ccswitch "{offer.reason}"'),))
+                return True
+            body, ctype = offer, "application/sdp"
+        out = other.request(req.method, me=me, branch=self._ids.branch(), body=body,
+                            content_type=ctype, extra=extra)
         tid = self._txn.send_request(out, other.peer, now)
         self._relays[tid] = Relay(call, ev.txn_id, "b" if leg == "a" else "a", req.method, out,
                                   delayed_ack=req.method == "INVITE" and not req.body)
@@ -427,7 +556,18 @@ class B2bua:
             me = call.a_me if from_leg == "a" else (call.b.me if call.b else call.a_me)
             extra.append(("Contact", me.contact()))
         resp = make_response(req, status, reason, headers=extra)
-        _copy_body(source, resp)
+        cm = call.media
+        if cm is None or relay.method not in ("INVITE", "UPDATE"):
+            _copy_body(source, resp)
+        elif status >= 300:
+            cm.rollback(from_leg)
+        elif source is not None and source.body and status >= 200:
+            sdp = (cm.offer_from(relay.to_leg, source.body) if relay.delayed_ack
+                   else cm.answer_from(relay.to_leg, source.body))
+            if isinstance(sdp, NotAcceptable):
+                log.warning("relayed_sdp_refused", call_id=req.call_id, reason=sdp.reason)
+            else:
+                _set_sdp(resp, sdp)
         try:
             self._txn.send_response(relay.server_txn, resp, now)
         except TransactionError:
@@ -494,6 +634,10 @@ class B2bua:
         self._timers.cancel(("retx", call.key))
         self._calls.pop(call.key, None)
         self._by_a_txn.pop(call.a_txn, None)
+        if call.media is not None:
+            for lm in call.media.legs.values():
+                self._by_leg.pop(lm.leg, None)
+            call.media.close()
         self._dialogs.pop((call.a_dialog.call_id, call.a_dialog.local_tag), None)
         for tid, br in call.branches.items():
             if br.final is not None:  # a branch still pending may yet answer 2xx: ACK+BYE it
@@ -506,6 +650,67 @@ class B2bua:
         self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
                                       call.started, call.answered, now, ended_by))
         log.info("call_ended", call_id=call.a_invite.call_id, status=status, by=ended_by)
+
+    # -- media ------------------------------------------------------------------------
+    def _b_sdp(self, call: Call, resp: Response) -> bytes | NotAcceptable | None:
+        """The callee's SDP in ``resp`` rewritten for the caller (None: no SDP to send)."""
+        cm = call.media
+        if cm is None or not resp.body:
+            return None
+        if call.a_invite.body:
+            return cm.answer_from("b", resp.body)
+        return cm.offer_from("b", resp.body)  # delayed offer: the callee offers
+
+    def _service_request(self, call: Call, ev: RequestReceived, now: float) -> None:
+        """An in-dialog request on a call the switch answered itself."""
+        req, cm = ev.request, call.media
+        if req.method in ("INVITE", "UPDATE") and cm is not None:
+            if req.body:
+                sdp = cm.answer_locally("a", req.body)
+                if isinstance(sdp, NotAcceptable):
+                    self._reply(ev, 488, "Not Acceptable Here", now)
+                    return
+            elif req.method == "INVITE":
+                sdp = cm.offer_locally("a")
+            else:
+                self._reply(ev, 200, "OK", now, (("Contact", call.a_me.contact()),))
+                return
+            resp = make_response(req, 200, "OK", headers=[("Contact", call.a_me.contact()),
+                                                           ("Allow", ALLOW)])
+            _set_sdp(resp, sdp)
+            self._txn.send_response(ev.txn_id, resp, now)
+            return
+        self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
+
+    def on_media(self, ev: MediaEvent, now: float) -> None:
+        """A media worker reports a dead stream: the calls it carried are hung up."""
+        legs: tuple[int, ...]
+        if isinstance(ev, RtpTimeout | MediaLegFailed):
+            legs = (ev.leg,)
+        elif isinstance(ev, WorkerDied):
+            legs = ev.legs
+            if self.media is not None:
+                self.media.forget_worker(ev.worker, ev.legs)
+        else:
+            return
+        why = {RtpTimeout: "RTP timeout", MediaLegFailed: "media leg failed",
+               WorkerDied: "media worker died"}[type(ev)]
+        for leg in legs:
+            call = self._by_leg.get(leg)
+            if call is None or call.state is CallState.ENDED:
+                continue
+            log.warning("media_lost", call_id=call.a_invite.call_id, leg=leg, reason=why)
+            if call.state is CallState.RINGING:
+                for br in call.branches.values():
+                    if br.final is None:
+                        self._txn.cancel_request(br.txn_id, now)
+                self._fail_a(call, 500, why.capitalize(), now, ended_by="media")
+            else:
+                self._hangup_both(call, now)
+                self._end(call, 200, why, now, "media")
+
+    def call_of_leg(self, leg: int) -> Call | None:
+        return self._by_leg.get(leg)
 
     # -- helpers -----------------------------------------------------------------------
     def _leg_dialog(self, call: Call, leg: str, req: Request) -> Dialog | None:
@@ -548,6 +753,11 @@ def _copy_body(source: Request | Response | None, dest: Request | Response) -> N
     ctype = source.headers.get("content-type")
     if ctype:
         dest.headers.set("Content-Type", ctype)
+
+
+def _set_sdp(dest: Request | Response, sdp: bytes) -> None:
+    dest.body = sdp
+    dest.headers.set("Content-Type", "application/sdp")
 
 
 def _rank(status: int) -> int:

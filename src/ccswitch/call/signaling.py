@@ -17,6 +17,7 @@ from ..config.schema import SwitchConfig
 from ..dialplan import Dialplan, ServiceTarget
 from ..errors import SipParseError
 from ..ids import Ids
+from ..media.commands import Command, MediaEvent
 from ..sip.addr import Address
 from ..sip.auth import AuthOutcome, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
@@ -32,6 +33,7 @@ from ..sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
 )
+from .anchor import MediaPlan
 from .b2bua import ALLOW, B2bua
 from .events import CallEvent
 
@@ -55,7 +57,8 @@ class Listener:
 class Signaling:
     """Everything the switch decides about SIP signaling, for one process."""
 
-    def __init__(self, *, config: SwitchConfig, listeners: Iterable[Listener], ids: Ids) -> None:
+    def __init__(self, *, config: SwitchConfig, listeners: Iterable[Listener], ids: Ids,
+                 media: MediaPlan | None = None) -> None:
         self.config = config
         self._ids = ids
         self._listeners = list(listeners)
@@ -76,7 +79,8 @@ class Signaling:
                                    max_contacts=reg.max_contacts)
         self.dialplan = Dialplan(users=set(users), numbers=config.dialplan.numbers)
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
-                           domain=config.domains[0], user_agent=self._ua)
+                           domain=config.domains[0], user_agent=self._ua, media=media)
+        self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
@@ -107,6 +111,16 @@ class Signaling:
         self._events.extend(self.b2bua.events())
         ev, self._events = self._events, []
         return ev
+
+    def media_commands(self) -> list[tuple[int, Command]]:
+        """Commands for the media workers, as (worker, command)."""
+        return self.media.commands() if self.media is not None else []
+
+    def media_events(self, events: Iterable[MediaEvent], now: float) -> None:
+        """Events from the media workers."""
+        for ev in events:
+            self.b2bua.on_media(ev, now)
+        self._drain(now)
 
     def next_deadline(self) -> float | None:
         ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
@@ -246,6 +260,9 @@ class Signaling:
         target = self.dialplan.resolve(uri.user)
         if target is None:
             self._reply(ev, 404, "Not Found", now)
+            return
+        if isinstance(target, ServiceTarget) and target.kind in ("echo", "tone"):
+            self.b2bua.start_service(ev, caller=res.user, service=target.kind, now=now)
             return
         if isinstance(target, ServiceTarget):
             self._reply(ev, 480, "Temporarily Unavailable", now,

@@ -211,6 +211,22 @@ class SipSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """The media engine: worker processes (0: one per core), the address put in SDP (empty:
+    the first SIP listen address, or this host's outbound address when that is a wildcard),
+    the worker tick and RTP timeout (seconds; 0 turns the timeout off), and whether every
+    answered call is recorded (``record_calls``) and in which format."""
+
+    workers: int = 0
+    ip: str = ""
+    tick: float = 0.01
+    rtp_timeout: float = 30.0
+    jitter_depth: float = 0.06
+    record_calls: bool = False
+    record_format: str = "wav"
+
+
+@dataclass(frozen=True, slots=True)
 class DialplanConfig:
     """Numbers (Request-URI user parts) to actions: echo, tone, ivr:NAME, queue:NAME, user:NAME."""
 
@@ -260,6 +276,7 @@ class SwitchConfig:
     sip: SipSettings = field(default_factory=SipSettings)
     dialplan: DialplanConfig = field(default_factory=DialplanConfig)
     api_tokens: ApiTokens = field(default_factory=ApiTokens)
+    media: MediaSettings = field(default_factory=MediaSettings)
 
     def __post_init__(self) -> None:
         if not self.realm and self.domains:
@@ -306,6 +323,7 @@ def apply_overrides(
     http: str | None = None,
     log_format: str | None = None,
     log_level: str | None = None,
+    media_workers: int | None = None,
     source: str = "command line",
 ) -> SwitchConfig:
     """Override ``config`` with command-line values (``None``: keep); a non-empty ``listen``
@@ -335,7 +353,18 @@ def apply_overrides(
         if log_level.lower() not in LOG_LEVELS:
             raise ConfigError(source, "--log-level", f"must be one of {', '.join(LOG_LEVELS)}")
         changes["log_level"] = log_level.lower()
+    if media_workers is not None:
+        if not 0 <= media_workers <= 256:
+            raise ConfigError(source, "--media-workers", "must be 0-256 (0: one per core)")
+        changes["media"] = replace(config.media, workers=media_workers)
     return replace(config, **changes)
+
+
+def _ip_literal(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ConfigValueError(f"{text!r} is not an IP address") from None
 
 
 def _unique_listen(uris: list[ListenUri]) -> tuple[ListenUri, ...]:
@@ -367,7 +396,8 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
-             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "api_tokens")
+             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "api_tokens",
+             "media")
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
 _AGENT_KEYS = ("queues", "skills", "auto_answer", "token")
 _QUEUE_KEYS = ("display", "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting",
@@ -506,6 +536,7 @@ class _Parser:
             sip=self.sip(raw.get("sip", {}), ("sip",)),
             dialplan=dialplan,
             api_tokens=self.api_tokens(raw.get("api_tokens", {}), ("api_tokens",), tokens),
+            media=self.media(raw.get("media", {}), ("media",)),
         )
 
     def opt(self, table: Mapping[str, Any], key: str, path: Path, default: T,
@@ -574,6 +605,40 @@ class _Parser:
         if cfg.t2 < cfg.t1:
             self.fail((*path, "t2"), "must not be below t1")
         return cfg
+
+    def media(self, value: object, path: Path) -> MediaSettings:
+        t = self.table(value, path)
+        self.check_keys(t, _fields(MediaSettings), path)
+        d = MediaSettings()
+
+        def bounded(lo: float, hi: float, zero_ok: bool) -> Callable[[object, Path], float]:
+            def conv(v: object, p: Path) -> float:
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    self.fail(p, f"must be a number of seconds, got {_kind(v)}")
+                if not (lo <= v <= hi or (zero_ok and v == 0)):
+                    self.fail(p, f"must be {lo}-{hi} seconds" + (" (0: off)" if zero_ok else ""))
+                return float(v)
+            return conv
+
+        def fmt(v: object, p: Path) -> str:
+            name = self.string(v, p)
+            if name not in ("wav", "opus", "mp3"):
+                self.fail(p, f"{name!r} is not a recording format (wav, opus or mp3)")
+            return name
+
+        return MediaSettings(
+            workers=self.opt(t, "workers", path, d.workers,
+                             lambda v, p: self.integer(v, p, 0, 256)),
+            ip=self.opt(t, "ip", path, d.ip,
+                        lambda v, p: self.parsed(v, p, _ip_literal)),
+            tick=self.opt(t, "tick", path, d.tick, bounded(0.005, 0.02, False)),
+            rtp_timeout=self.opt(t, "rtp_timeout", path, d.rtp_timeout,
+                                 bounded(1.0, 86400.0, True)),
+            jitter_depth=self.opt(t, "jitter_depth", path, d.jitter_depth,
+                                  bounded(0.02, 0.5, False)),
+            record_calls=self.opt(t, "record_calls", path, d.record_calls, self.boolean),
+            record_format=self.opt(t, "record_format", path, d.record_format, fmt),
+        )
 
     def queues(self, value: object, path: Path) -> dict[str, QueueConfig]:
         out: dict[str, QueueConfig] = {}

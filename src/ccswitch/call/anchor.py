@@ -1,0 +1,353 @@
+"""Media anchoring for the B2BUA, pure: every call's audio flows through a media worker.
+
+``MediaPlan`` (one per switch) hands out legs, RTP ports and workers and collects the commands
+for the workers.  ``CallMedia`` (one per call) rewrites the SDP that crosses the B2BUA so each
+phone sends its RTP to our port for its leg:
+
+* an offer from one side (``offer_from``) is checked against what we support (else 488) and
+  re-offered to the other side from our port, with the offerer's codecs first (same payload
+  types, so a relay needs no mapping) and our other codecs after them (so a callee that only
+  speaks one of those can still be reached: we transcode);
+* the answer (``answer_from``) configures both legs and is turned into our answer to the
+  offerer: the callee's codec when the offerer offered it (packets are relayed untouched),
+  otherwise the offerer's first codec we support (the worker transcodes);
+* ``answer_locally`` is for calls the switch answers itself (echo, tone, IVR).
+
+Hold and resume follow from the direction attributes, re-offers from either side go through
+the same two steps, and ``close`` gives the ports back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..media.commands import (
+    Command,
+    ConfigureLeg,
+    Connect,
+    CreateLeg,
+    DestroyLeg,
+    StopRecord,
+)
+from ..media.ports import PortPool, PortsExhausted
+from ..sdp.negotiator import (
+    DEFAULT_CODECS,
+    Codec,
+    Negotiated,
+    NotAcceptable,
+    accept_answer,
+    answer,
+    build_offer,
+)
+from ..sdp.session import STATIC_PAYLOAD_TYPES, Direction, SdpError, SessionDescription, parse_sdp
+
+Side = str  # "a" (the caller's leg) or "b" (the callee's)
+SUPPORTED_AUDIO = frozenset({"pcmu", "pcma"})
+
+
+def _other(side: Side) -> Side:
+    return "b" if side == "a" else "a"
+
+
+@dataclass(slots=True)
+class LegMedia:
+    """Our end of one leg: its id, RTP port and the SDP versions we sent on it."""
+
+    leg: int
+    port: int
+    session_id: int
+    version: int = 0
+    last_sent: str | None = None
+    negotiated: Negotiated | None = None
+
+
+class MediaPlan:
+    """Legs, ports and workers for the whole switch; commands queued per worker."""
+
+    def __init__(self, *, ports: PortPool, workers: int, local_ip: str,
+                 session_ids: Callable[[], int], codecs: Sequence[Codec] = DEFAULT_CODECS,
+                 rtp_timeout: float = 0.0) -> None:
+        self.ports = ports
+        self.workers = workers
+        self.local_ip = local_ip
+        self.codecs = tuple(codecs)
+        self.rtp_timeout = rtp_timeout
+        self._session_ids = session_ids
+        self._next_leg = 1
+        self._next_id = 1
+        self._load = [0] * workers
+        self._commands: list[tuple[int, Command]] = []
+        self.leg_worker: dict[int, int] = {}
+
+    def commands(self) -> list[tuple[int, Command]]:
+        out, self._commands = self._commands, []
+        return out
+
+    def send(self, worker: int, cmd: Command) -> None:
+        self._commands.append((worker, cmd))
+
+    def next_id(self) -> int:
+        """A fresh id for plays, recordings and buses."""
+        n = self._next_id
+        self._next_id += 1
+        return n
+
+    def pick_worker(self) -> int:
+        return min(range(self.workers), key=self._load.__getitem__)
+
+    def new_leg(self, worker: int) -> LegMedia:
+        """Allocate a port and a leg on ``worker``; raises ``PortsExhausted``."""
+        port = self.ports.allocate()
+        leg = self._next_leg
+        self._next_leg += 1
+        self._load[worker] += 1
+        self.leg_worker[leg] = worker
+        self.send(worker, CreateLeg(leg, port, self.local_ip))
+        return LegMedia(leg, port, self._session_ids())
+
+    def free_leg(self, lm: LegMedia) -> None:
+        worker = self.leg_worker.pop(lm.leg, None)
+        if worker is None:
+            return
+        self._load[worker] -= 1
+        self.ports.release(lm.port)
+        self.send(worker, DestroyLeg(lm.leg))
+
+    def forget_worker(self, worker: int, legs: Sequence[int]) -> None:
+        """A worker died: its legs are gone without DestroyLeg (ports stay reserved until the
+        calls end and release them)."""
+        for leg in legs:
+            if self.leg_worker.get(leg) == worker:
+                self._load[worker] = max(0, self._load[worker] - 1)
+
+
+@dataclass(slots=True)
+class CallMedia:
+    """The SDP rewriting and media legs of one call."""
+
+    plan: MediaPlan
+    worker: int
+    legs: dict[Side, LegMedia] = field(default_factory=dict)
+    offers: dict[Side, SessionDescription] = field(default_factory=dict)  # theirs, by side
+    our_offers: dict[Side, SessionDescription] = field(default_factory=dict)  # ours, to side
+    connected: bool = False
+    recording: int | None = None
+    closed: bool = False
+
+    @classmethod
+    def create(cls, plan: MediaPlan, sides: Sequence[Side] = ("a", "b")) -> CallMedia:
+        cm = cls(plan, plan.pick_worker())
+        try:
+            for side in sides:
+                cm.legs[side] = plan.new_leg(cm.worker)
+        except PortsExhausted:
+            cm.close()
+            raise
+        return cm
+
+    def leg(self, side: Side) -> int:
+        return self.legs[side].leg
+
+    # -- offer / answer -----------------------------------------------------------------
+    def offer_from(self, side: Side, body: bytes) -> bytes | NotAcceptable:
+        """``side`` offers ``body``: our offer to the other side, or why not."""
+        offer = _parse(body)
+        if isinstance(offer, NotAcceptable):
+            return offer
+        probe = answer(offer, local_ip=self.plan.local_ip, port=self.legs[side].port,
+                       supported=self.plan.codecs)
+        if isinstance(probe, NotAcceptable):
+            return probe
+        other = _other(side)
+        m = offer.media[probe.media_index]
+        conn = offer.media_connection(m)
+        direction = offer.media_direction(m)
+        if conn is not None and conn.is_hold:
+            direction = direction & Direction.SENDONLY
+        ours = self.legs[other]
+        codecs = self._offer_codecs(offer, probe)
+        sdp = _stamp(ours, lambda v: build_offer(
+            self.plan.local_ip, ours.port, codecs, direction=direction, ptime=probe.ptime,
+            session_id=ours.session_id, version=v))
+        self.offers[side] = offer
+        self.our_offers[other] = sdp
+        return sdp.to_bytes()
+
+    def answer_from(self, side: Side, body: bytes) -> bytes | NotAcceptable:
+        """``side`` answers our offer with ``body``: both legs are configured and connected,
+        and our answer to the offerer is returned."""
+        ours_to_side = self.our_offers.get(side)
+        offerer = _other(side)
+        their_offer = self.offers.get(offerer)
+        if ours_to_side is None or their_offer is None:
+            return NotAcceptable("an answer without an offer")
+        ans = _parse(body)
+        if isinstance(ans, NotAcceptable):
+            return ans
+        got = accept_answer(ours_to_side, ans)
+        if isinstance(got, NotAcceptable):
+            return got
+        chosen = self._codec_for(their_offer, got.codec)
+        ans_dir = ans.media_direction(ans.media[got.media_index])
+        lm = self.legs[offerer]
+        back = _answer_stamped(lm, their_offer, self.plan.local_ip, (chosen, *self._dtmf()),
+                               ans_dir)
+        if isinstance(back, NotAcceptable):
+            return back
+        self._configure(side, got)
+        self._configure(offerer, back)
+        if not self.connected and "a" in self.legs and "b" in self.legs:
+            self.connected = True
+            a, b = self.legs["a"].leg, self.legs["b"].leg
+            self.plan.send(self.worker, Connect(a, b))
+            self.plan.send(self.worker, Connect(b, a))
+        return back.answer.to_bytes()
+
+    def answer_locally(self, side: Side, body: bytes) -> bytes | NotAcceptable:
+        """We are the answerer of ``side``'s offer (the switch's own services)."""
+        offer = _parse(body)
+        if isinstance(offer, NotAcceptable):
+            return offer
+        lm = self.legs[side]
+        got = _answer_stamped(lm, offer, self.plan.local_ip, self.plan.codecs,
+                              Direction.SENDRECV)
+        if isinstance(got, NotAcceptable):
+            return got
+        self._configure(side, got)
+        return got.answer.to_bytes()
+
+    def offer_locally(self, side: Side) -> bytes:
+        """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP)."""
+        lm = self.legs[side]
+        sdp = _stamp(lm, lambda v: build_offer(self.plan.local_ip, lm.port, self.plan.codecs,
+                                               session_id=lm.session_id, version=v))
+        self.our_offers[side] = sdp
+        return sdp.to_bytes()
+
+    def accept_local_answer(self, side: Side, body: bytes) -> Negotiated | NotAcceptable:
+        """``side`` answered the offer of ``offer_locally``."""
+        ours = self.our_offers.pop(side, None)
+        if ours is None:
+            return NotAcceptable("an answer without an offer")
+        ans = _parse(body)
+        if isinstance(ans, NotAcceptable):
+            return ans
+        got = accept_answer(ours, ans)
+        if not isinstance(got, NotAcceptable):
+            self._configure(side, got)
+        return got
+
+    def rollback(self, side: Side) -> None:
+        """An offer from ``side`` was refused by the other side: forget it."""
+        self.offers.pop(side, None)
+        self.our_offers.pop(_other(side), None)
+
+    def close(self) -> None:
+        """Stop the recording and give the legs and ports back (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.recording is not None:
+            self.plan.send(self.worker, StopRecord(self.recording))
+        for lm in self.legs.values():
+            self.plan.free_leg(lm)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _configure(self, side: Side, n: Negotiated) -> None:
+        lm = self.legs[side]
+        lm.negotiated = n
+        hold_addr = n.remote_address in ("0.0.0.0", "::")
+        self.plan.send(self.worker, ConfigureLeg(
+            lm.leg, None if hold_addr else n.remote_address, n.remote_port,
+            n.remote_rtcp_port, "PCMA" if n.codec.name.lower() == "pcma" else "PCMU",
+            n.codec.pt or 0, n.telephone_event_pt, n.ptime, n.direction.sends,
+            n.direction.receives))
+
+    def _dtmf(self) -> tuple[Codec, ...]:
+        return tuple(c for c in self.plan.codecs if c.is_dtmf)
+
+    def _offer_codecs(self, offer: SessionDescription, probe: Negotiated) -> list[Codec]:
+        """The offerer's supported codecs first, with its payload types, then ours."""
+        m = offer.media[probe.media_index]
+        maps = m.rtpmaps()
+        out: list[Codec] = []
+        used: set[int] = set()
+        for pt in m.payload_types:
+            rm = maps.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)
+            if rm is None:
+                continue
+            mine = next((c for c in self.plan.codecs if c.matches(rm)), None)
+            if mine is None or any(c.matches(rm) for c in out):
+                continue
+            fmtp = m.fmtp(pt) if mine.is_dtmf else mine.fmtp
+            out.append(Codec(mine.name, mine.clock_rate, mine.channels, pt, fmtp))
+            used.add(pt)
+        for c in self.plan.codecs:
+            if not any(o.name.lower() == c.name.lower() for o in out):
+                free_pt = c.pt if c.pt is not None and c.pt not in used else None
+                out.append(Codec(c.name, c.clock_rate, c.channels, free_pt, c.fmtp))
+                if free_pt is not None:
+                    used.add(free_pt)
+        # telephone-event last, as phones expect it after the audio codecs
+        return [c for c in out if not c.is_dtmf] + [c for c in out if c.is_dtmf]
+
+    def _codec_for(self, offer: SessionDescription, answered: Codec) -> Codec:
+        """The codec to answer the offerer with: the callee's when it was offered (relay),
+        else the offerer's first codec we support (transcode)."""
+        probe = answer(offer, local_ip=self.plan.local_ip, port=9,
+                       supported=tuple(c for c in self.plan.codecs
+                                       if c.name.lower() == answered.name.lower()
+                                       or c.is_dtmf))
+        if not isinstance(probe, NotAcceptable):
+            return probe.codec
+        first = answer(offer, local_ip=self.plan.local_ip, port=9, supported=self.plan.codecs)
+        assert not isinstance(first, NotAcceptable)  # offer_from checked it
+        return first.codec
+
+    def settle(self) -> None:
+        """The offer/answer exchange in progress is over (final answer, ACK)."""
+        self.offers.clear()
+        self.our_offers.clear()
+
+
+def _body_sans_origin(sdp: SessionDescription) -> str:
+    return "\n".join(line for line in str(sdp).splitlines() if not line.startswith("o="))
+
+
+def _stamp(lm: LegMedia, build: Callable[[int], SessionDescription]) -> SessionDescription:
+    """Build our SDP for ``lm``; its o= version goes up only when the content changed
+    (RFC 3264 §8: an unchanged description keeps its version)."""
+    if lm.last_sent is not None:
+        same = build(lm.version)
+        if _body_sans_origin(same) == lm.last_sent:
+            return same
+    lm.version += 1
+    sdp = build(lm.version)
+    lm.last_sent = _body_sans_origin(sdp)
+    return sdp
+
+
+def _answer_stamped(lm: LegMedia, offer: SessionDescription, local_ip: str,
+                    supported: Sequence[Codec], direction: Direction) -> Negotiated | NotAcceptable:
+    """``answer`` with ``_stamp``'s versioning."""
+    def build(version: int) -> Negotiated | NotAcceptable:
+        return answer(offer, local_ip=local_ip, port=lm.port, supported=supported,
+                      direction=direction, rtcp_mux=False, session_id=lm.session_id,
+                      version=version)
+
+    got = build(lm.version)
+    if isinstance(got, NotAcceptable) or _body_sans_origin(got.answer) == lm.last_sent:
+        return got
+    lm.version += 1
+    got = build(lm.version)
+    assert not isinstance(got, NotAcceptable)
+    lm.last_sent = _body_sans_origin(got.answer)
+    return got
+
+
+def _parse(body: bytes) -> SessionDescription | NotAcceptable:
+    try:
+        return parse_sdp(body)
+    except SdpError as e:
+        return NotAcceptable(f"bad SDP: {e}")
