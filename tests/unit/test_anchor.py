@@ -20,6 +20,8 @@ from ccswitch.media.commands import (
     Play,
     PlayTone,
     RtpTimeout,
+    StartRecord,
+    StopRecord,
     WorkerDied,
 )
 from ccswitch.media.ports import PortPool
@@ -287,3 +289,23 @@ def test_tone_service_with_delayed_offer_takes_the_answer_from_the_ack() -> None
     w.flush()
     conf = [c for c in w.commands() if isinstance(c, ConfigureLeg)]
     assert len(conf) == 1 and conf[0].remote_port == 4000
+
+
+def test_recorded_call_names_its_file_in_the_call_end() -> None:
+    w = World()
+    w.plan.record_calls = True
+    w.plan.recording_path = lambda name, ext: f"/rec/{name}.{ext}"
+    inv = w.call(offer(4000))
+    assert inv is not None
+    ok = w.answer(inv, offer(6000))
+    cmds = w.commands()
+    legs = {c.remote_port: c.leg for c in cmds if isinstance(c, ConfigureLeg)}
+    (start,) = [c for c in cmds if isinstance(c, StartRecord)]
+    assert start.legs == (legs[4000], legs[6000])  # channel 1 the caller, 2 the callee
+    assert start.path == f"/rec/{CALL}.wav" and start.fmt == "wav"
+    w.a.send(w.a.in_dialog("ACK", ok, cseq=2), 2.1)
+    w.b.send(w.b.in_dialog("BYE", inv, cseq=5, my_tag="bt"), 4.0)
+    w.flush()
+    assert StopRecord(start.rec_id) in w.commands()
+    (ended,) = [e for e in w.sig.events() if isinstance(e, CallEnded)]
+    assert ended.recording == start.path and ended.ended_by == "callee"

@@ -19,6 +19,7 @@ the same two steps, and ``close`` gives the ports back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from ..media.commands import (
     Connect,
     CreateLeg,
     DestroyLeg,
+    RecordFormat,
+    StartRecord,
     StopRecord,
 )
 from ..media.ports import PortPool, PortsExhausted
@@ -67,8 +70,16 @@ class MediaPlan:
 
     def __init__(self, *, ports: PortPool, workers: int, local_ip: str,
                  session_ids: Callable[[], int], codecs: Sequence[Codec] = DEFAULT_CODECS,
-                 rtp_timeout: float = 0.0) -> None:
+                 rtp_timeout: float = 0.0, record_calls: bool = False,
+                 record_format: RecordFormat = "wav",
+                 recording_path: Callable[[str, str], str] = lambda name, ext: f"{name}.{ext}",
+                 ) -> None:
+        """``recording_path(name, extension)`` names a call's recording file (the shell
+        decides the directory); ``record_calls`` records every answered call."""
         self.ports = ports
+        self.record_calls = record_calls
+        self.record_format = record_format
+        self.recording_path = recording_path
         self.workers = workers
         self.local_ip = local_ip
         self.codecs = tuple(codecs)
@@ -133,6 +144,7 @@ class CallMedia:
     our_offers: dict[Side, SessionDescription] = field(default_factory=dict)  # ours, to side
     connected: bool = False
     recording: int | None = None
+    recording_file: str | None = None
     closed: bool = False
 
     @classmethod
@@ -237,6 +249,19 @@ class CallMedia:
         if not isinstance(got, NotAcceptable):
             self._configure(side, got)
         return got
+
+    def start_recording(self, name: str) -> str:
+        """Record the call, caller on channel 1 and callee on 2; returns the file's path."""
+        if self.recording is not None and self.recording_file is not None:
+            return self.recording_file
+        plan = self.plan
+        safe = re.sub(r"[^A-Za-z0-9_.@-]", "_", name)[:120] or "call"
+        path = plan.recording_path(safe, plan.record_format)
+        self.recording = plan.next_id()
+        self.recording_file = path
+        legs = tuple(self.legs[s].leg for s in ("a", "b") if s in self.legs)
+        plan.send(self.worker, StartRecord(self.recording, path, legs, plan.record_format))
+        return path
 
     def rollback(self, side: Side) -> None:
         """An offer from ``side`` was refused by the other side: forget it."""

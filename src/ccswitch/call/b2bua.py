@@ -33,7 +33,7 @@ from ..sip.transaction import (
 )
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, MediaPlan
-from .events import CallAnswered, CallEnded, CallEvent, CallStarted
+from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
 
 log = structlog.get_logger()
 
@@ -362,6 +362,9 @@ class B2bua:
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("call_answered", call_id=call.a_invite.call_id, callee=call.callee)
+        if call.media is not None and call.media.plan.record_calls:
+            path = call.media.start_recording(call.a_invite.call_id)
+            self._events.append(RecordingStarted(call.key, path, now))
         self._arm_2xx_retx(call, now)
 
     def _arm_2xx_retx(self, call: Call, now: float) -> None:
@@ -648,7 +651,8 @@ class B2bua:
             if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
                 self._answer_relay(relay, 487, "Request Terminated", now)
         self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
-                                      call.started, call.answered, now, ended_by))
+                                      call.started, call.answered, now, ended_by,
+                                      call.media.recording_file if call.media else None))
         log.info("call_ended", call_id=call.a_invite.call_id, status=status, by=ended_by)
 
     # -- media ------------------------------------------------------------------------

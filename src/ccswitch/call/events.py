@@ -32,7 +32,17 @@ class CallEnded:
     started: float
     answered: float | None
     ended: float
-    ended_by: str  # "caller" | "callee" | "switch"
+    ended_by: str  # "caller" | "callee" | "switch" | "media"
+    recording: str | None = None  # the recording's file, when the call was recorded
 
 
-CallEvent = CallStarted | CallAnswered | CallEnded
+@dataclass(frozen=True, slots=True)
+class RecordingStarted:
+    """``call_id`` is being recorded into ``path`` (caller on channel 1, callee on 2)."""
+
+    call_id: str
+    path: str
+    at: float
+
+
+CallEvent = CallStarted | CallAnswered | CallEnded | RecordingStarted

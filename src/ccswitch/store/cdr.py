@@ -1,0 +1,100 @@
+"""Call-detail records in SQLite: one row per call, written (and committed) when the call ends,
+before the switch reports it done; the recording's row is completed when its file is closed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..call.events import CallEnded
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cdr (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  call_id TEXT NOT NULL, caller TEXT NOT NULL, callee TEXT NOT NULL,
+  started REAL NOT NULL, answered REAL, ended REAL NOT NULL,
+  status INTEGER NOT NULL, reason TEXT NOT NULL, ended_by TEXT NOT NULL,
+  recording TEXT, recording_state TEXT, recording_seconds REAL
+);
+CREATE INDEX IF NOT EXISTS cdr_recording ON cdr (recording);
+CREATE TABLE IF NOT EXISTS recordings (
+  path TEXT PRIMARY KEY, call_id TEXT NOT NULL, started REAL NOT NULL,
+  state TEXT NOT NULL, seconds REAL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRow:
+    call_id: str
+    caller: str
+    callee: str
+    started: float
+    answered: float | None
+    ended: float
+    status: int
+    reason: str
+    ended_by: str
+    recording: str | None
+    recording_state: str | None  # "recording" until closed, then "complete" or "failed"
+    recording_seconds: float | None
+
+
+class CdrStore:
+    """Append call records; times are wall-clock seconds (the caller converts)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def add(self, ev: CallEnded, *, wall_offset: float) -> None:
+        """Write ``ev`` (its monotonic times shifted by ``wall_offset``) and commit."""
+        answered = None if ev.answered is None else ev.answered + wall_offset
+        state = None
+        if ev.recording:
+            row = self._db.execute("SELECT state FROM recordings WHERE path = ?",
+                                   (ev.recording,)).fetchone()
+            state = row[0] if row else "recording"
+        self._db.execute(
+            "INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason,"
+            " ended_by, recording, recording_state) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
+             ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
+             state))
+
+    def recording_started(self, call_id: str, path: str, *, at: float) -> None:
+        """A recording file is open: its row exists before any audio is written to it."""
+        self._db.execute("INSERT OR REPLACE INTO recordings VALUES (?,?,?,'recording',NULL)",
+                         (path, call_id, at))
+
+    def recording_done(self, path: str, *, state: str, seconds: float | None) -> None:
+        """The recording ``path`` is closed: ``state`` complete, failed or repaired."""
+        self._db.execute("UPDATE recordings SET state = ?, seconds = ? WHERE path = ?",
+                         (state, seconds, path))
+        self._db.execute(
+            "UPDATE cdr SET recording_state = ?, recording_seconds = ? WHERE recording = ?",
+            (state, seconds, path))
+
+    def unfinished_recordings(self) -> list[str]:
+        """Recordings never reported closed (the daemon or a worker stopped mid-call)."""
+        rows = self._db.execute(
+            "SELECT path FROM recordings WHERE state = 'recording'").fetchall()
+        return [r[0] for r in rows]
+
+    def recordings(self) -> list[tuple[str, str, str, float | None]]:
+        """(path, call_id, state, seconds) of every recording."""
+        return self._db.execute(
+            "SELECT path, call_id, state, seconds FROM recordings ORDER BY started").fetchall()
+
+    def rows(self) -> list[CdrRow]:
+        got = self._db.execute(
+            "SELECT call_id, caller, callee, started, answered, ended, status, reason, ended_by,"
+            " recording, recording_state, recording_seconds FROM cdr ORDER BY id").fetchall()
+        return [CdrRow(*r) for r in got]
+
+    def close(self) -> None:
+        self._db.close()
