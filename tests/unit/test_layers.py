@@ -51,6 +51,8 @@ THIRD_PARTY_IN_CORE = frozenset({"numpy", "structlog", "typing_extensions"})
 SWITCH_IMPORTERS = frozenset({"ccswitch.daemon", "ccswitch.cli"})
 PRINTERS = frozenset({"ccswitch.cli"})
 LOG_CONFIGURERS = frozenset({"ccswitch.logs"})
+# modules that run library users' code (IVR flows): a bug there ends that call, not the switch
+USER_CODE_RUNNERS = frozenset({"ccswitch.ivr.flow"})
 
 
 def layer_of(module: str) -> int | None:
@@ -142,7 +144,8 @@ def _convention_faults(module: str, layer: int, tree: ast.AST) -> list[tuple[int
                 and any(a.name == "configure" for a in node.names)))
         if configures and module not in LOG_CONFIGURERS:
             faults.append((getattr(node, "lineno", 0), "configures structlog (only logs.py may)"))
-        if layer <= CORE_MAX_LAYER and isinstance(node, ast.ExceptHandler) and (
+        if (layer <= CORE_MAX_LAYER and module not in USER_CODE_RUNNERS
+                and isinstance(node, ast.ExceptHandler)) and (
                 node.type is None
                 or (isinstance(node.type, ast.Name)
                     and node.type.id in ("Exception", "BaseException"))):
