@@ -6,17 +6,14 @@ between the legs.  Sans-IO: it drives a ``TransactionLayer`` and reads no clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 import structlog
 
 from ..clock import TimerHeap
 from ..ids import Ids
-from ..media.commands import Connect, MediaEvent, Play, PlayTone, RtpTimeout, WorkerDied
-from ..media.commands import LegFailed as MediaLegFailed
+from ..ivr.menu import DEMO_MENUS, Menu
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
@@ -34,6 +31,8 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
+from .services import ServiceCalls
+from .state import Branch, Call, CallState, Relay
 
 log = structlog.get_logger()
 
@@ -41,74 +40,21 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
 RELAYED_IN_DIALOG = frozenset({"INVITE", "UPDATE", "INFO", "NOTIFY", "MESSAGE", "OPTIONS"})
 
 
-class CallState(Enum):
-    RINGING = "ringing"  # A's INVITE not answered yet
-    ANSWERED = "answered"  # 2xx sent to A, waiting for its ACK
-    UP = "up"
-    ENDED = "ended"
-
-
-@dataclass(slots=True)
-class Branch:
-    """One forked INVITE towards a contact of the callee."""
-
-    txn_id: str
-    invite: Request
-    dialog: Dialog
-    me: LocalContact
-    early: bool = False  # a provisional with a To-tag arrived
-    final: int | None = None
-
-
-@dataclass(slots=True)
-class Relay:
-    """A request relayed from one leg to the other, waiting for its answer."""
-
-    call: Call
-    server_txn: str  # the transaction on the leg the request came from
-    to_leg: str  # "a" or "b": where the request went
-    method: str
-    request: Request  # the request as we sent it
-    delayed_ack: bool = False  # a re-INVITE without offer: the ACK waits for the answer
-    ack: Request | None = None  # our ACK for its 2xx (kept to answer 2xx retransmissions)
-
-
-@dataclass(slots=True)
-class Call:
-    """One B2BUA call: its legs, its state and the figures for its CDR."""
-
-    key: str
-    caller: str
-    callee: str
-    a_txn: str
-    a_invite: Request
-    a_dialog: Dialog
-    a_me: LocalContact
-    started: float
-    state: CallState = CallState.RINGING
-    branches: dict[str, Branch] = field(default_factory=dict)
-    b: Branch | None = None
-    answered: float | None = None
-    failure: tuple[int, str] | None = None
-    a_2xx: Response | None = None
-    retx_interval: float = 0.0
-    retx_deadline: float = 0.0
-    pending_b_ack: Request | None = None  # ACK for B held until A's ACK brings the answer
-    pending_a_ack: Request | None = None  # ACK for A held until B's ACK brings the answer
-    reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
-    cancelled: bool = False
-    media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
-    service: str | None = None  # a call the switch answers itself: "echo", "tone"
-
-
-class B2bua:
+class B2bua(ServiceCalls):
     """Call controller.  The ``Signaling`` front end feeds it transaction events."""
 
     def __init__(self, *, txn: TransactionLayer, ids: Ids, timers: SipTimers,
                  local: Callable[[str], LocalContact], domain: str,
                  ring_timeout: float = 120.0, user_agent: str = "ccswitch",
-                 media: MediaPlan | None = None) -> None:
+                 media: MediaPlan | None = None, menus: Mapping[str, Menu] = DEMO_MENUS,
+                 prompt_path: Callable[[str], str] = str,
+                 bindings_of: Callable[[str, float], list[Binding]] | None = None,
+                 queue_members: Callable[[str], list[str]] | None = None) -> None:
         self._txn = txn
+        self.menus = menus
+        self.prompt_path = prompt_path
+        self.bindings_of = bindings_of
+        self.queue_members = queue_members
         self.media = media
         self._by_leg: dict[int, Call] = {}
         self._ids = ids
@@ -161,46 +107,6 @@ class B2bua:
         for b in bindings:
             self._fork(call, b, display, ctype, mf, now, body)
         self._timers.arm(("ring", call.key), now + self._ring_timeout)
-
-    def start_service(self, ev: RequestReceived, *, caller: str, service: str,
-                      now: float) -> None:
-        """Answer the caller's INVITE ourselves: ``echo`` (it hears itself) or ``tone``
-        (a steady 1000 Hz tone), until it hangs up."""
-        inv = ev.request
-        cm = self._anchor(ev, ("a",), now)
-        if cm is False:
-            return
-        if cm is None:
-            self._reply(ev, 480, "Temporarily Unavailable", now,
-                        (("Warning", '399 ccswitch "media is not anchored"'),))
-            return
-        if inv.body:
-            sdp = cm.answer_locally("a", inv.body)
-            if isinstance(sdp, NotAcceptable):
-                cm.close()
-                self._reply(ev, 488, "Not Acceptable Here", now,
-                            (("Warning", f'304 ccswitch "{sdp.reason}"'),))
-                return
-        else:
-            sdp = cm.offer_locally("a")  # delayed offer: the ACK brings the answer
-        call = self._new_call(ev, caller, service, now, cm)
-        call.service = service
-        log.info("service_started", call_id=inv.call_id, caller=caller, service=service)
-        plan, leg = cm.plan, cm.leg("a")
-        if service == "echo":
-            plan.send(cm.worker, Connect(leg, leg))
-        else:
-            plan.send(cm.worker, Play(leg, plan.next_id(), PlayTone("1000hz"), loop=True))
-        call.answered = now
-        resp = make_response(inv, 200, "OK", to_tag=call.a_dialog.local_tag,
-                             headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
-        _set_sdp(resp, sdp)
-        self._by_a_txn.pop(call.a_txn, None)
-        call.a_2xx = resp
-        self._txn.send_response(call.a_txn, resp, now)
-        call.state = CallState.ANSWERED
-        self._events.append(CallAnswered(call.key, service, now))
-        self._arm_2xx_retx(call, now)
 
     def _anchor(self, ev: RequestReceived, sides: tuple[str, ...],
                 now: float) -> CallMedia | Literal[False] | None:
@@ -332,6 +238,14 @@ class B2bua:
             if call.pending_b_ack is None:
                 self._txn.send_stateless(ack, br.dialog.peer)
             return
+        if call.bridging and call.b is None:
+            self._txn.send_stateless(ack, br.dialog.peer)
+            if self._bridge_answered(call, br, resp.body, now):
+                return
+            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
+            self._txn.send_request(bye, br.dialog.peer, now)
+            self._branch_failed(call, br, 488, "Not Acceptable Here", now)
+            return
         if call.state is not CallState.RINGING:
             self._txn.send_stateless(ack, br.dialog.peer)
             bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
@@ -381,6 +295,10 @@ class B2bua:
         br.final = status
         if call.failure is None or _rank(status) < _rank(call.failure[0]):
             call.failure = (status, reason)
+        if call.bridging and call.b is None:
+            if all(b.final is not None for b in call.branches.values()):
+                self._bridge_failed(call, now)
+            return
         if call.state is not CallState.RINGING or call.b is not None:
             return
         if all(b.final is not None for b in call.branches.values()) or status >= 600:
@@ -583,7 +501,13 @@ class B2bua:
             call = self._calls.get(ckey)
             if call is None:
                 continue
-            if kind == "ring" and call.state is CallState.RINGING:
+            if kind == "ivr":
+                self.ivr_timer(call, now)
+            elif kind == "ring" and call.bridging:
+                for br in call.branches.values():
+                    if br.final is None:
+                        self._txn.cancel_request(br.txn_id, now)
+            elif kind == "ring" and call.state is CallState.RINGING:
                 for br in call.branches.values():
                     if br.final is None:
                         self._txn.cancel_request(br.txn_id, now)
@@ -635,6 +559,13 @@ class B2bua:
         call.state = CallState.ENDED
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
+        self._timers.cancel(("ivr", call.key))
+        if call.ivr is not None:
+            call.ivr.hangup(now)
+        if call.bridging:  # the caller left while we rang onward: stop the ringing
+            for br in call.branches.values():
+                if br.final is None:
+                    self._txn.cancel_request(br.txn_id, now)
         self._calls.pop(call.key, None)
         self._by_a_txn.pop(call.a_txn, None)
         if call.media is not None:
@@ -664,54 +595,6 @@ class B2bua:
         if call.a_invite.body:
             return cm.answer_from("b", resp.body)
         return cm.offer_from("b", resp.body)  # delayed offer: the callee offers
-
-    def _service_request(self, call: Call, ev: RequestReceived, now: float) -> None:
-        """An in-dialog request on a call the switch answered itself."""
-        req, cm = ev.request, call.media
-        if req.method in ("INVITE", "UPDATE") and cm is not None:
-            if req.body:
-                sdp = cm.answer_locally("a", req.body)
-                if isinstance(sdp, NotAcceptable):
-                    self._reply(ev, 488, "Not Acceptable Here", now)
-                    return
-            elif req.method == "INVITE":
-                sdp = cm.offer_locally("a")
-            else:
-                self._reply(ev, 200, "OK", now, (("Contact", call.a_me.contact()),))
-                return
-            resp = make_response(req, 200, "OK", headers=[("Contact", call.a_me.contact()),
-                                                           ("Allow", ALLOW)])
-            _set_sdp(resp, sdp)
-            self._txn.send_response(ev.txn_id, resp, now)
-            return
-        self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
-
-    def on_media(self, ev: MediaEvent, now: float) -> None:
-        """A media worker reports a dead stream: the calls it carried are hung up."""
-        legs: tuple[int, ...]
-        if isinstance(ev, RtpTimeout | MediaLegFailed):
-            legs = (ev.leg,)
-        elif isinstance(ev, WorkerDied):
-            legs = ev.legs
-            if self.media is not None:
-                self.media.forget_worker(ev.worker, ev.legs)
-        else:
-            return
-        why = {RtpTimeout: "RTP timeout", MediaLegFailed: "media leg failed",
-               WorkerDied: "media worker died"}[type(ev)]
-        for leg in legs:
-            call = self._by_leg.get(leg)
-            if call is None or call.state is CallState.ENDED:
-                continue
-            log.warning("media_lost", call_id=call.a_invite.call_id, leg=leg, reason=why)
-            if call.state is CallState.RINGING:
-                for br in call.branches.values():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-                self._fail_a(call, 500, why.capitalize(), now, ended_by="media")
-            else:
-                self._hangup_both(call, now)
-                self._end(call, 200, why, now, "media")
 
     def call_of_leg(self, leg: int) -> Call | None:
         return self._by_leg.get(leg)

@@ -8,7 +8,7 @@ changes to persist, call events) and ``next_deadline()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import structlog
@@ -36,6 +36,7 @@ from ..sip.transaction import (
 from .anchor import MediaPlan
 from .b2bua import ALLOW, B2bua
 from .events import CallEvent
+from .services import SERVICES
 
 log = structlog.get_logger()
 
@@ -58,7 +59,8 @@ class Signaling:
     """Everything the switch decides about SIP signaling, for one process."""
 
     def __init__(self, *, config: SwitchConfig, listeners: Iterable[Listener], ids: Ids,
-                 media: MediaPlan | None = None) -> None:
+                 media: MediaPlan | None = None,
+                 prompt_path: Callable[[str], str] = str) -> None:
         self.config = config
         self._ids = ids
         self._listeners = list(listeners)
@@ -79,7 +81,9 @@ class Signaling:
                                    max_contacts=reg.max_contacts)
         self.dialplan = Dialplan(users=set(users), numbers=config.dialplan.numbers)
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
-                           domain=config.domains[0], user_agent=self._ua, media=media)
+                           domain=config.domains[0], user_agent=self._ua, media=media,
+                           prompt_path=prompt_path, bindings_of=self.registrar.lookup,
+                           queue_members=self._queue_members)
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
@@ -261,8 +265,20 @@ class Signaling:
         if target is None:
             self._reply(ev, 404, "Not Found", now)
             return
-        if isinstance(target, ServiceTarget) and target.kind in ("echo", "tone"):
-            self.b2bua.start_service(ev, caller=res.user, service=target.kind, now=now)
+        if isinstance(target, ServiceTarget) and target.kind in SERVICES:
+            self.b2bua.start_service(ev, caller=res.user, service=target.kind, now=now,
+                                     arg=target.arg)
+            return
+        if isinstance(target, ServiceTarget) and target.kind == "queue":
+            # every registered agent of the queue rings at once (a hunt group) until the
+            # router takes the queues over
+            found = [b for agent in self._queue_members(target.arg)
+                     for b in self.registrar.lookup(agent, now)]
+            if not found:
+                self._reply(ev, 480, "Temporarily Unavailable", now)
+                return
+            self.b2bua.start(ev, caller=res.user, display=req.from_.display,
+                             callee=target.arg, bindings=found, now=now)
             return
         if isinstance(target, ServiceTarget):
             self._reply(ev, 480, "Temporarily Unavailable", now,
@@ -276,6 +292,10 @@ class Signaling:
                          bindings=bindings, now=now)
 
     # -- helpers ----------------------------------------------------------------------
+    def _queue_members(self, queue: str) -> list[str]:
+        return [name for name, u in self.config.agents.items()
+                if u.agent is not None and queue in u.agent.queues]
+
     def _credentials(self, user: str) -> Credentials | None:
         u = self.config.users.get(user)
         if u is None:

@@ -1,0 +1,334 @@
+"""Calls the switch answers itself — echo, tone, IVR — and calls it bridges onward after
+answering (an IVR's transfer to a user, a queue ringing its agents).  A mixin of ``B2bua``:
+the methods take ``self: B2bua`` and use its legs, transactions and timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+
+from ..ivr.flow import FlowRunner, HandOff, HangupReq, IvrCall, QueueReq, TransferReq
+from ..ivr.menu import Menu, MenuError, menu_flow
+from ..media.commands import (
+    Connect,
+    Digit,
+    LegFailed,
+    MediaEvent,
+    Play,
+    PlayDone,
+    PlayTone,
+    RtpTimeout,
+    StopPlay,
+    WorkerDied,
+)
+from ..media.dtmf import DtmfError, parse_info_dtmf
+from ..media.ports import PortsExhausted
+from ..sdp.negotiator import NotAcceptable
+from ..sip.message import make_response
+from ..sip.registrar import Binding
+from ..sip.transaction import RequestReceived
+from .events import CallAnswered, RecordingStarted
+from .ivr import IvrSession
+from .state import Branch, Call, CallState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from ..clock import TimerHeap
+    from ..sip.transaction import TransactionLayer
+    from .anchor import CallMedia, MediaPlan
+    from .events import CallEvent
+
+log = structlog.get_logger()
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
+SERVICES = frozenset({"echo", "tone", "ivr"})
+
+
+class ServiceCalls:
+    """Local services and onward bridging for ``B2bua``."""
+
+    menus: Mapping[str, Menu]
+    prompt_path: Callable[[str], str]
+    bindings_of: Callable[[str, float], list[Binding]] | None
+    queue_members: Callable[[str], list[str]] | None
+    if TYPE_CHECKING:  # what B2bua, the class this is mixed into, provides
+        media: MediaPlan | None
+        _txn: TransactionLayer
+        _timers: TimerHeap[tuple[str, str]]
+        _events: list[CallEvent]
+        _by_leg: dict[int, Call]
+        _by_a_txn: dict[str, Call]
+        _ring_timeout: float
+
+        def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
+                   extra: Iterable[tuple[str, str]] = ()) -> None: ...
+        def _anchor(self, ev: RequestReceived, sides: tuple[str, ...],
+                    now: float) -> CallMedia | Literal[False] | None: ...
+        def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
+                      cm: CallMedia | None) -> Call: ...
+        def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
+        def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
+                  mf: int, now: float, body: bytes) -> None: ...
+        def _hangup_both(self, call: Call, now: float) -> None: ...
+        def _end(self, call: Call, status: int, reason: str, now: float,
+                 ended_by: str) -> None: ...
+        def _fail_a(self, call: Call, status: int, reason: str, now: float, *,
+                    ended_by: str) -> None: ...
+
+    # -- answering ourselves -----------------------------------------------------------
+    def start_service(self, ev: RequestReceived, *, caller: str, service: str,
+                      now: float, arg: str = "") -> None:
+        """Answer the caller's INVITE ourselves: ``echo`` (it hears itself), ``tone`` (a
+        steady 1000 Hz tone) or ``ivr`` (the menu ``arg``), until it hangs up."""
+        inv = ev.request
+        if service == "ivr" and arg not in self.menus:
+            self._reply(ev, 404, "Not Found", now)
+            return
+        cm = self._anchor(ev, ("a",), now)
+        if cm is False:
+            return
+        if cm is None:
+            self._reply(ev, 480, "Temporarily Unavailable", now,
+                        (("Warning", '399 ccswitch "media is not anchored"'),))
+            return
+        if inv.body:
+            sdp = cm.answer_locally("a", inv.body)
+            if isinstance(sdp, NotAcceptable):
+                cm.close()
+                self._reply(ev, 488, "Not Acceptable Here", now,
+                            (("Warning", f'304 ccswitch "{sdp.reason}"'),))
+                return
+        else:
+            sdp = cm.offer_locally("a")  # delayed offer: the ACK brings the answer
+        call = self._new_call(ev, caller, f"{service}:{arg}" if arg else service, now, cm)
+        log.info("service_started", call_id=inv.call_id, caller=caller, service=service,
+                 arg=arg)
+        call.answered = now
+        resp = make_response(inv, 200, "OK", to_tag=call.a_dialog.local_tag,
+                             headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
+        resp.body = sdp
+        resp.headers.set("Content-Type", "application/sdp")
+        self._by_a_txn.pop(call.a_txn, None)
+        call.a_2xx = resp
+        self._txn.send_response(call.a_txn, resp, now)
+        call.state = CallState.ANSWERED
+        self._events.append(CallAnswered(call.key, service, now))
+        self._arm_2xx_retx(call, now)
+        if service == "ivr":
+            self._start_ivr(call, arg, now)
+        else:
+            self._become(call, service)
+
+    def _become(self, call: Call, service: str) -> None:
+        """Turn ``call`` into the echo or tone service."""
+        cm = call.media
+        assert cm is not None
+        call.service = service
+        plan, leg = cm.plan, cm.leg("a")
+        if service == "echo":
+            plan.send(cm.worker, Connect(leg, leg))
+        else:
+            plan.send(cm.worker, Play(leg, plan.next_id(), PlayTone("1000hz"), loop=True))
+
+    def _start_ivr(self, call: Call, menu: str, now: float) -> None:
+        assert call.media is not None
+        call.service = "ivr"
+        ivr_call = IvrCall(caller=call.caller, dialled=call.callee)
+        runner = FlowRunner(menu_flow(self.menus, menu), ivr_call)
+        call.ivr = IvrSession(call_id=call.a_invite.call_id, runner=runner, media=call.media,
+                              prompt_path=self.prompt_path)
+        self._after_ivr(call, call.ivr.start(now), now)
+
+    def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
+        """Carry out what the flow handed over, then re-arm its timer."""
+        for ho in handoffs:
+            if call.state is CallState.ENDED:
+                return
+            self._hand_off(call, ho, now)
+        session = call.ivr
+        if session is None or call.state is CallState.ENDED:
+            return
+        if session.finished is not None and not call.bridging and call.service == "ivr":
+            self._hangup_both(call, now)
+            self._end(call, 200, "IVR finished", now, "switch")
+            return
+        deadline = session.next_deadline()
+        if deadline is None:
+            self._timers.cancel(("ivr", call.key))
+        else:
+            self._timers.arm(("ivr", call.key), deadline)
+
+    def _hand_off(self, call: Call, ho: HandOff, now: float) -> None:
+        req = ho.request
+        log.info("ivr_handoff", call_id=call.a_invite.call_id, to=str(req))
+        if isinstance(req, HangupReq):
+            self._hangup_both(call, now)
+            self._end(call, 200, "IVR hangup", now, "switch")
+        elif isinstance(req, TransferReq):
+            kind, _, arg = req.target.partition(":")
+            if kind in ("echo", "tone"):
+                self._become(call, kind)
+            elif kind == "user":
+                self._bridge(call, [arg], now)
+            else:
+                self._ivr_result(call, "unavailable", now)
+        elif isinstance(req, QueueReq):
+            members = self.queue_members(req.queue) if self.queue_members else []
+            self._bridge(call, members, now, queue=req.queue)
+
+    def _ivr_result(self, call: Call, result: str, now: float) -> None:
+        if call.ivr is not None and call.state is not CallState.ENDED:
+            self._after_ivr(call, call.ivr.on_result(result, now), now)
+
+    # -- bridging an answered call onward -----------------------------------------------
+    def _bridge(self, call: Call, users: list[str], now: float,
+                queue: str | None = None) -> None:
+        """Ring every registered contact of ``users`` (ring-all) for answered ``call``."""
+        cm = call.media
+        bindings = [b for u in users for b in (self.bindings_of(u, now)
+                                               if self.bindings_of else [])]
+        if cm is None or not bindings:
+            self._ivr_result(call, "unavailable", now)
+            return
+        try:
+            if "b" not in cm.legs:
+                cm.legs["b"] = cm.plan.new_leg(cm.worker)
+                self._by_leg[cm.legs["b"].leg] = call
+        except PortsExhausted:
+            self._ivr_result(call, "unavailable", now)
+            return
+        body = cm.offer_locally("b")
+        call.bridging = True
+        call.branches.clear()
+        call.failure = None
+        for b in bindings:
+            call.callee = b.user if queue is None else call.callee
+            self._fork(call, b, None, "application/sdp", 70, now, body)
+        call.ringback = cm.plan.next_id()
+        cm.plan.send(cm.worker, Play(cm.leg("a"), call.ringback, PlayTone("ringback"),
+                                     loop=True))
+        self._timers.arm(("ring", call.key), now + self._ring_timeout)
+        log.info("bridging", call_id=call.a_invite.call_id, contacts=len(bindings), queue=queue)
+
+    def _bridge_answered(self, call: Call, br: Branch, body: bytes,
+                         now: float) -> bool:
+        """A fork of ``_bridge`` answered: connect it to the caller.  False when its SDP
+        cannot be used (the caller then keeps waiting on the other forks)."""
+        cm = call.media
+        assert cm is not None
+        got = cm.accept_local_answer("b", body) if body else NotAcceptable("no SDP answer")
+        if isinstance(got, NotAcceptable):
+            log.warning("bridge_answer_refused", call_id=call.a_invite.call_id,
+                        reason=got.reason)
+            return False
+        call.b = br
+        call.bridging = False
+        call.service = None
+        call.ivr = None  # the flow is over: the call is a two-party call now
+        self._timers.cancel(("ring", call.key))
+        self._timers.cancel(("ivr", call.key))
+        if call.ringback is not None:
+            cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
+            call.ringback = None
+        a, b = cm.leg("a"), cm.leg("b")
+        cm.plan.send(cm.worker, Connect(a, b))
+        cm.plan.send(cm.worker, Connect(b, a))
+        for other in call.branches.values():
+            if other is not br and other.final is None:
+                self._txn.cancel_request(other.txn_id, now)
+        self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
+        log.info("bridge_answered", call_id=call.a_invite.call_id, callee=br.dialog.remote_target)
+        if cm.plan.record_calls:
+            path = cm.start_recording(call.a_invite.call_id)
+            self._events.append(RecordingStarted(call.key, path, now))
+        return True
+
+    def _bridge_failed(self, call: Call, now: float) -> None:
+        """Every fork of ``_bridge`` failed: the flow hears about it."""
+        call.bridging = False
+        self._timers.cancel(("ring", call.key))
+        cm = call.media
+        if cm is not None and call.ringback is not None:
+            cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
+            call.ringback = None
+        code = call.failure[0] if call.failure else 480
+        self._ivr_result(call, f"failed:{code}", now)
+        if call.state is not CallState.ENDED and call.ivr is None:
+            self._hangup_both(call, now)
+            self._end(call, code, "No answer", now, "switch")
+
+    # -- in-dialog requests and media events -----------------------------------------
+    def _service_request(self, call: Call, ev: RequestReceived, now: float) -> None:
+        """An in-dialog request on a call the switch answered itself."""
+        req, cm = ev.request, call.media
+        if req.method in ("INVITE", "UPDATE") and cm is not None:
+            if req.body:
+                sdp = cm.answer_locally("a", req.body)
+                if isinstance(sdp, NotAcceptable):
+                    self._reply(ev, 488, "Not Acceptable Here", now)
+                    return
+            elif req.method == "INVITE":
+                sdp = cm.offer_locally("a")
+            else:
+                self._reply(ev, 200, "OK", now, (("Contact", call.a_me.contact()),))
+                return
+            resp = make_response(req, 200, "OK", headers=[("Contact", call.a_me.contact()),
+                                                           ("Allow", ALLOW)])
+            resp.body = sdp
+            resp.headers.set("Content-Type", "application/sdp")
+            self._txn.send_response(ev.txn_id, resp, now)
+            return
+        self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
+        if req.method == "INFO" and req.body and call.ivr is not None:
+            try:
+                digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
+            except DtmfError:
+                return
+            self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
+
+    def on_media(self, ev: MediaEvent, now: float) -> None:
+        """A media worker's event: digits and prompt ends go to the IVR; a dead stream ends
+        the calls it carried."""
+        if isinstance(ev, Digit | PlayDone):
+            call = self._by_leg.get(ev.leg)
+            if call is None or call.ivr is None or call.state is CallState.ENDED:
+                return
+            handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
+                        else call.ivr.on_play_done(ev, now))
+            self._after_ivr(call, handoffs, now)
+            return
+        legs: tuple[int, ...]
+        if isinstance(ev, RtpTimeout | LegFailed):
+            legs = (ev.leg,)
+        elif isinstance(ev, WorkerDied):
+            legs = ev.legs
+            if self.media is not None:
+                self.media.forget_worker(ev.worker, ev.legs)
+        else:
+            return
+        why = {RtpTimeout: "RTP timeout", LegFailed: "media leg failed",
+               WorkerDied: "media worker died"}[type(ev)]
+        for leg in legs:
+            call = self._by_leg.get(leg)
+            if call is None or call.state is CallState.ENDED:
+                continue
+            log.warning("media_lost", call_id=call.a_invite.call_id, leg=leg, reason=why)
+            if call.state is CallState.RINGING:
+                for br in call.branches.values():
+                    if br.final is None:
+                        self._txn.cancel_request(br.txn_id, now)
+                self._fail_a(call, 500, why.capitalize(), now, ended_by="media")
+            else:
+                self._hangup_both(call, now)
+                self._end(call, 200, why, now, "media")
+
+    def ivr_timer(self, call: Call, now: float) -> None:
+        if call.ivr is not None and call.state is not CallState.ENDED:
+            self._after_ivr(call, call.ivr.on_timer(now), now)
+
+
+__all__ = ["SERVICES", "MenuError", "ServiceCalls"]

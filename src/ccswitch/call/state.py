@@ -1,0 +1,75 @@
+"""The state of one B2BUA call: its legs (the caller's dialog, the forks to the callee), the
+requests relayed between them and the media and IVR attached to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ..sip.dialog import Dialog, LocalContact
+from ..sip.message import Request, Response
+from .anchor import CallMedia
+from .ivr import IvrSession
+
+
+class CallState(Enum):
+    RINGING = "ringing"  # A's INVITE not answered yet
+    ANSWERED = "answered"  # 2xx sent to A, waiting for its ACK
+    UP = "up"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class Branch:
+    """One forked INVITE towards a contact of the callee."""
+
+    txn_id: str
+    invite: Request
+    dialog: Dialog
+    me: LocalContact
+    early: bool = False  # a provisional with a To-tag arrived
+    final: int | None = None
+
+
+@dataclass(slots=True)
+class Relay:
+    """A request relayed from one leg to the other, waiting for its answer."""
+
+    call: Call
+    server_txn: str  # the transaction on the leg the request came from
+    to_leg: str  # "a" or "b": where the request went
+    method: str
+    request: Request  # the request as we sent it
+    delayed_ack: bool = False  # a re-INVITE without offer: the ACK waits for the answer
+    ack: Request | None = None  # our ACK for its 2xx (kept to answer 2xx retransmissions)
+
+
+@dataclass(slots=True)
+class Call:
+    """One B2BUA call: its legs, its state and the figures for its CDR."""
+
+    key: str
+    caller: str
+    callee: str
+    a_txn: str
+    a_invite: Request
+    a_dialog: Dialog
+    a_me: LocalContact
+    started: float
+    state: CallState = CallState.RINGING
+    branches: dict[str, Branch] = field(default_factory=dict)
+    b: Branch | None = None
+    answered: float | None = None
+    failure: tuple[int, str] | None = None
+    a_2xx: Response | None = None
+    retx_interval: float = 0.0
+    retx_deadline: float = 0.0
+    pending_b_ack: Request | None = None  # ACK for B held until A's ACK brings the answer
+    pending_a_ack: Request | None = None  # ACK for A held until B's ACK brings the answer
+    reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
+    cancelled: bool = False
+    media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
+    service: str | None = None  # a call the switch answers itself: "echo", "tone", "ivr"
+    ivr: IvrSession | None = None
+    bridging: bool = False  # an answered call ringing a new callee (IVR transfer, queue)
+    ringback: int | None = None  # play id of the ringback tone while bridging
