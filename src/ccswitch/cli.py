@@ -33,7 +33,7 @@ def demo_text() -> str:
 
 def demo_config() -> SwitchConfig:
     """The built-in demo configuration (what ``serve`` runs without ``--config``)."""
-    return parse_config(demo_text(), DEMO_FILENAME)
+    return parse_config(demo_text(), DEMO_FILENAME, prompts=_prompt_names())
 
 
 def load_config(path: str) -> SwitchConfig:
@@ -48,7 +48,14 @@ def load_config(path: str) -> SwitchConfig:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, "(file)", "not UTF-8 text", line) from None
-    return parse_config(text, path)
+    return parse_config(text, path, prompts=_prompt_names())
+
+
+def _prompt_names() -> list[str]:
+    """The shipped prompts, which IVR menus may name."""
+    from .prompts import prompt_names
+
+    return prompt_names()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -83,6 +83,7 @@ class Signaling:
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
                            domain=config.domains[0], user_agent=self._ua, media=media,
                            prompt_path=prompt_path, bindings_of=self.registrar.lookup,
+                           menus=config.menus,
                            queue_members=self._queue_members)
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}

@@ -14,12 +14,14 @@ import ipaddress
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Final, NoReturn, TypeVar
 
 from ..errors import ConfigError
+from ..ivr.menu import DEMO_MENUS, Menu
+from .ivr import parse_menus
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -38,8 +40,8 @@ QUEUE_STRATEGIES: Final = (
 )
 SERVICES: Final = ("echo", "tone")
 """Dial plan actions that take no argument."""
-BUILTIN_IVRS: Final = ("demo",)
-"""IVR menus built into the switch; ``ivr:NAME`` must name one of them."""
+BUILTIN_IVRS: Final = tuple(DEMO_MENUS)
+"""IVR menus built into the switch; ``ivr:NAME`` names one of them or an ``[ivr.NAME]`` menu."""
 MAX_RANGE: Final = 10_000
 """Most users one ``range`` entry may expand to."""
 
@@ -277,6 +279,7 @@ class SwitchConfig:
     dialplan: DialplanConfig = field(default_factory=DialplanConfig)
     api_tokens: ApiTokens = field(default_factory=ApiTokens)
     media: MediaSettings = field(default_factory=MediaSettings)
+    menus: Mapping[str, Menu] = field(default_factory=lambda: DEMO_MENUS)  # [ivr.NAME] + built-in
 
     def __post_init__(self) -> None:
         if not self.realm and self.domains:
@@ -305,13 +308,17 @@ class SwitchConfig:
 # -- parsing -------------------------------------------------------------------------------
 
 
-def parse_config(text: str, filename: str) -> SwitchConfig:
-    """Parse TOML ``text`` (read from ``filename``, used in messages) into a SwitchConfig."""
+def parse_config(text: str, filename: str, *,
+                 prompts: Collection[str] | None = None) -> SwitchConfig:
+    """Parse TOML ``text`` (read from ``filename``, used in messages) into a SwitchConfig.
+
+    ``prompts``: the prompt names that exist (``ccswitch.prompts.prompt_names()``); when given,
+    IVR menus may name no other.  Without it only the form of a prompt name is checked."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(filename, str(exc)) from None
-    return _Parser(filename, text).config(raw)
+    return _Parser(filename, text, prompts).config(raw)
 
 
 def apply_overrides(
@@ -397,7 +404,7 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "api_tokens",
-             "media")
+             "media", "ivr")
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
 _AGENT_KEYS = ("queues", "skills", "auto_answer", "token")
 _QUEUE_KEYS = ("display", "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting",
@@ -407,9 +414,10 @@ _QUEUE_KEYS = ("display", "strategy", "ring_timeout", "wrapup", "max_wait", "max
 class _Parser:
     """One parse: the converters raise ConfigError with the key path and its line."""
 
-    def __init__(self, filename: str, text: str) -> None:
+    def __init__(self, filename: str, text: str, prompts: Collection[str] | None = None) -> None:
         self.filename = filename
         self.text = text
+        self.prompts = prompts
 
     # -- errors and primitive converters --
     def fail(self, path: Path, fault: str) -> NoReturn:
@@ -512,11 +520,13 @@ class _Parser:
             self.fail(("realm",), "must not contain '\"' or '\\'")
         queues = self.queues(raw.get("queues", {}), ("queues",))
         users, tokens = self.users(raw.get("users", []), ("users",), queues)
-        dialplan = self.dialplan(raw.get("dialplan", {}), ("dialplan",), queues, users)
+        menus = parse_menus(self, raw.get("ivr", {}), ("ivr",), queues=queues, users=users,
+                            prompts=self.prompts)
+        dialplan = self.dialplan(raw.get("dialplan", {}), ("dialplan",), queues, users, menus)
         for name, queue in queues.items():
             if queue.overflow is not None:
                 path = ("queues", name, "overflow")
-                self.action(queue.overflow, path, queues, users)
+                self.action(queue.overflow, path, queues, users, menus)
                 if queue.overflow == f"queue:{name}":
                     self.fail(path, "a queue cannot overflow to itself")
         return SwitchConfig(
@@ -537,6 +547,7 @@ class _Parser:
             dialplan=dialplan,
             api_tokens=self.api_tokens(raw.get("api_tokens", {}), ("api_tokens",), tokens),
             media=self.media(raw.get("media", {}), ("media",)),
+            menus=_frozen(menus),
         )
 
     def opt(self, table: Mapping[str, Any], key: str, path: Path, default: T,
@@ -744,7 +755,7 @@ class _Parser:
         ), token
 
     def dialplan(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
-                 users: Mapping[str, UserConfig]) -> DialplanConfig:
+                 users: Mapping[str, UserConfig], menus: Mapping[str, Menu]) -> DialplanConfig:
         t = self.table(value, path)
         self.check_keys(t, ("numbers",), path)
         p = (*path, "numbers")
@@ -754,18 +765,18 @@ class _Parser:
                 self.fail((*p, number), f"{number!r} is not a valid number")
             if number in users:
                 self.fail((*p, number), f"{number!r} is also a user; a number cannot be both")
-            self.action(self.string(action, (*p, number)), (*p, number), queues, users)
+            self.action(self.string(action, (*p, number)), (*p, number), queues, users, menus)
         return DialplanConfig(_frozen(numbers))
 
     def action(self, action: str, path: Path, queues: Mapping[str, QueueConfig],
-               users: Mapping[str, UserConfig]) -> None:
+               users: Mapping[str, UserConfig], menus: Iterable[str]) -> None:
         """Check a dial plan action: echo, tone, ivr:NAME, queue:NAME or user:NAME."""
         kind, sep, arg = action.partition(":")
         known: Iterable[str]
         if kind in SERVICES and not sep:
             return
         if kind == "ivr" and sep:
-            known, what = BUILTIN_IVRS, "IVR"
+            known, what = menus, "IVR"
         elif kind == "queue" and sep:
             known, what = queues, "queue"
         elif kind == "user" and sep:

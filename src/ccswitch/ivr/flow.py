@@ -24,6 +24,8 @@ from typing import Any
 
 from ..clock import TimerHeap
 
+MAX_TYPE_AHEAD = 32  # keys kept for the next collect; older ones are dropped
+
 
 class CallerHungUp(Exception):
     """Raised inside a flow when the caller has gone."""
@@ -139,8 +141,8 @@ class IvrCall:
     def queue(self, name: str, *, priority: int | None = None,
               skills: Mapping[str, int] | None = None) -> Awaitable[str]:
         """Queue the call; returns how it left the queue (e.g. ``"overflow:voicemail"``)."""
-        return _Op(QueueReq(name, self.priority if priority is None else priority,
-                            dict(skills) if skills is not None else (self.skills or None)))
+        given = dict(skills) if skills is not None else (dict(self.skills) or None)
+        return _Op(QueueReq(name, self.priority if priority is None else priority, given))
 
     def transfer(self, target: str) -> Awaitable[str]:
         return _Op(TransferReq(target))
@@ -180,14 +182,15 @@ class FlowRunner:
         return self._timers.next_deadline()
 
     def start(self, now: float) -> None:
-        self._step(None, now)
+        if not self.done:
+            self._step(None, now)
 
     def on_digit(self, key: str, now: float) -> None:
         if self.done:
             return
         req = self._waiting
         if isinstance(req, PlayReq):
-            self._typed += key
+            self._type(key)
             if req.interruptible:
                 self._stop_play()
                 self._step(key, now)
@@ -196,7 +199,7 @@ class FlowRunner:
                 self._stop_play()
             self._collect_key(req, key, now)
         else:
-            self._typed += key
+            self._type(key)
 
     def on_play_done(self, play_id: int, now: float) -> None:
         if self.done or play_id != self._playing:
@@ -229,13 +232,15 @@ class FlowRunner:
         self._timers = TimerHeap()
         self._playing = None
         self._waiting = None
+        self.done = True
         try:
             self._coro.throw(CallerHungUp())
         except (StopIteration, CallerHungUp):
-            pass
-        else:  # the flow tried to go on with a gone caller
-            self._coro.close()
-        self.done = True
+            return
+        except Exception as exc:  # a bug in the flow's clean-up: logged by the caller's FlowDone
+            self._actions.append(FlowDone(f"{type(exc).__name__}: {exc}"))
+            return
+        self._coro.close()  # the flow tried to go on with a gone caller
 
     # -- the coroutine -----------------------------------------------------------------
     def _step(self, value: object, now: float) -> None:
@@ -256,7 +261,9 @@ class FlowRunner:
     def _begin(self, req: Request, now: float) -> None:
         if isinstance(req, PlayReq):
             if req.interruptible and self._typed:
-                self._step(self._typed[0], now)  # a key pressed earlier skips the prompt
+                # a key pressed earlier skips the prompt, and is used up by it
+                key, self._typed = self._typed[0], self._typed[1:]
+                self._step(key, now)
                 return
             self._start_play(req.prompts, now)
         elif isinstance(req, CollectReq):
@@ -279,6 +286,9 @@ class FlowRunner:
             if isinstance(req, HangupReq):
                 self._coro.close()
                 self.done = True
+
+    def _type(self, key: str) -> None:
+        self._typed = (self._typed + key)[-MAX_TYPE_AHEAD:]
 
     def _collect_key(self, req: CollectReq, key: str, now: float) -> None:
         if key == req.terminator and self._digits:

@@ -12,12 +12,14 @@ order until one hands the call over (queue, user, transfer…) or goes to anothe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .flow import Flow, IvrCall
 
+_INT = re.compile(r"-?[0-9]{1,6}")
 HANDOFF_KINDS = frozenset({"queue", "user", "transfer", "voicemail"})
 SERVICE_ACTIONS = frozenset({"echo", "tone"})
 ACTION_KINDS = frozenset({"menu", "play", "set", "priority", "skill", "hangup",
@@ -56,11 +58,12 @@ def check_action(action: str) -> str | None:
         return None if not sep else f"{kind} takes no argument"
     if not arg:
         return f"{kind} needs an argument ({kind}:...)"
-    if kind in ("set", "skill") and "=" not in arg:
+    name, eq, value = arg.partition("=")
+    if kind in ("set", "skill") and (not eq or not name):
         return f"{kind} needs NAME=VALUE"
-    if kind == "skill" and not arg.partition("=")[2].isdigit():
+    if kind == "skill" and not (_INT.fullmatch(value) and 1 <= int(value) <= 10):
         return "skill level must be a number 1-10"
-    if kind == "priority" and not arg.lstrip("-").isdigit():
+    if kind == "priority" and not _INT.fullmatch(arg):
         return "priority must be an integer"
     return None
 
@@ -94,8 +97,10 @@ def menu_flow(menus: Mapping[str, Menu], start: str) -> Flow:
 
 
 async def _choose(call: IvrCall, menu: Menu) -> Sequence[str]:
+    hash_choice = any("#" in k for k in menu.choices)
     for _ in range(menu.retries + 1):
-        key = await call.collect(menu.max_digits, menu.timeout, prompt=menu.prompt)
+        key = await call.collect(menu.max_digits, menu.timeout, prompt=menu.prompt,
+                                 terminator="" if hash_choice else "#")
         if key in menu.choices:
             call.vars[f"menu_{menu.name}"] = key
             return menu.choices[key]
