@@ -4,27 +4,52 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import os
 import random
+import socket
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import structlog
 
-from .call.events import CallEnded
+from .call.anchor import MediaPlan
+from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
 from .errors import SipParseError
 from .ids import Ids
 from .io.transport import Transports
+from .logs import configure_logging
+from .media.commands import (
+    Command,
+    Digit,
+    LegStats,
+    MediaEvent,
+    RecordDone,
+    RecordFormat,
+    WorkerDied,
+    WorkerStats,
+)
+from .media.ports import PortPool
+from .mediaworker.client import MediaClient
+from .mediaworker.settings import WorkerSettings
+from .mediaworker.wav import repair_wav
+from .prompts import prompt_path
 from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
+from .store.cdr import CdrStore
 
 log = structlog.get_logger()
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
 SHED_HOLD = 2.0  # keep shedding new work this long after the last late timer (s)
+STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 
 
 class Switch:
@@ -44,6 +69,12 @@ class Switch:
         self.stopping = False
         self._shed_until = 0.0
         self._lag_timer: asyncio.TimerHandle | None = None
+        self.media: MediaClient | None = None
+        self.cdr: CdrStore | None = None
+        self.recordings_dir = Path(config.data_dir) / "recordings"
+        self.worker_stats: dict[int, WorkerStats] = {}
+        self._recording: set[str] = set()  # files open in a worker
+        self._wall_offset = 0.0
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -61,16 +92,86 @@ class Switch:
                 raise OSError(f"cannot listen on {lst.transport}:{lst.host}:{lst.port}: "
                               f"{e.strerror or e}") from e
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
-        self.signaling = Signaling(config=self.config, listeners=listeners,
-                                   ids=Ids(random.SystemRandom()))
+        rng = random.SystemRandom()
+        self.cdr = CdrStore(data / "ccswitch.db")
+        self._repair_recordings()
+        plan = self._start_media(listeners, rng)
+        self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
+                                   media=plan, prompt_path=_prompt_file)
         self.store = BindingStore(data / "ccswitch.db")
         now, wall = self._loop.time(), time.time()
+        self._wall_offset = wall - now
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.store.load()]
         self.signaling.restore_bindings(restored, now)
         self._after()
-        self._lag_probe(self._loop.time())
+        # start-up (spawning the media workers) makes the loop late once: measure after it
+        start = self._loop.time() + STARTUP_GRACE
+        self._lag_timer = self._loop.call_at(start, self._lag_probe, start)
         return [str(Address(b.transport, b.host, b.port)) for b in self.transports.bound]
+
+    # -- media ------------------------------------------------------------------------
+    def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:
+        """Spawn the media workers; the plan hands out their legs and ports."""
+        assert self._loop is not None
+        cfg = self.config
+        ip = cfg.media.ip or media_ip(listeners)
+        workers = cfg.media.workers or os.cpu_count() or 1
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level)
+
+        def settings(index: int) -> WorkerSettings:
+            return WorkerSettings(index=index, tick=cfg.media.tick,
+                                  rtp_timeout=cfg.media.rtp_timeout,
+                                  jitter_depth=cfg.media.jitter_depth, local_ip=ip,
+                                  recordings_dir=str(self.recordings_dir), log_setup=log_setup)
+
+        self.media = MediaClient(settings_for=settings, workers=workers,
+                                 on_events=self._on_media_events)
+        self.media.start(self._loop)
+        fmt = cast(RecordFormat, cfg.media.record_format)  # checked by the config parser
+        return MediaPlan(ports=PortPool(*cfg.rtp_ports), workers=workers, local_ip=ip,
+                         session_ids=lambda: rng.getrandbits(31),
+                         rtp_timeout=cfg.media.rtp_timeout, record_calls=cfg.media.record_calls,
+                         record_format=fmt, recording_path=self._recording_path)
+
+    def _recording_path(self, name: str, ext: str) -> str:
+        day = self.recordings_dir / time.strftime("%Y-%m-%d")
+        day.mkdir(parents=True, exist_ok=True)
+        return str(day / f"{name}.{ext}")
+
+    def _repair_recordings(self) -> None:
+        """Recordings left open by a killed daemon get their WAV headers fixed."""
+        assert self.cdr is not None
+        for path in self.cdr.unfinished_recordings():
+            fixed = Path(path).exists() and path.endswith(".wav") and repair_wav(path)
+            self.cdr.recording_done(path, state="repaired" if fixed else "failed", seconds=None)
+            log.warning("recording_repaired" if fixed else "recording_lost", path=path)
+
+    def _on_media_events(self, worker: int, events: list[MediaEvent]) -> None:
+        assert self.signaling is not None
+        passed: list[MediaEvent] = []
+        for ev in events:
+            if isinstance(ev, WorkerStats):
+                self.worker_stats[worker] = ev
+            elif isinstance(ev, RecordDone):
+                self._recording.discard(ev.path)
+                if self.cdr is not None:
+                    self.cdr.recording_done(ev.path, state="complete" if ev.ok else "failed",
+                                            seconds=ev.seconds)
+                log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok)
+            elif isinstance(ev, Digit):
+                log.info("digit", leg=ev.leg, key=ev.key, method=ev.method)
+            elif isinstance(ev, LegStats):
+                log.debug("leg_stats", leg=ev.leg, received=ev.received, lost=ev.lost,
+                          jitter_ms=round(ev.jitter_ms, 2))
+            else:
+                if isinstance(ev, WorkerDied):
+                    log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
+                passed.append(ev)
+        if passed and not self.stopping:
+            self.signaling.media_events(passed, self._now())
+        self._after()
 
     # -- the loop glue --------------------------------------------------------------
     def _now(self) -> float:
@@ -100,6 +201,14 @@ class Switch:
         """Send what the core queued, take its events, re-arm the one timer."""
         sig = self.signaling
         assert sig is not None and self._loop is not None
+        # media first: a leg's port is bound before the SDP naming it goes out
+        commands = sig.media_commands()
+        if commands and self.media is not None:
+            batches: defaultdict[int, list[Command]] = defaultdict(list)
+            for worker, cmd in commands:
+                batches[worker].append(cmd)
+            for worker, batch in batches.items():
+                self.media.send(worker, batch)
         for data, dest in sig.outbox():
             self.transports.send(data, dest)
         for ev in sig.events():
@@ -108,9 +217,16 @@ class Switch:
                 if not self._flush_scheduled:
                     self._flush_scheduled = True
                     self._loop.call_soon(self._flush_store)
+            elif isinstance(ev, RecordingStarted):
+                self._recording.add(ev.path)
+                if self.cdr is not None:
+                    self.cdr.recording_started(ev.call_id, ev.path, at=ev.at + self._wall_offset)
             elif isinstance(ev, CallEnded):
+                if self.cdr is not None:
+                    self.cdr.add(ev, wall_offset=self._wall_offset)
                 log.info("cdr", call_id=ev.call_id, caller=ev.caller, callee=ev.callee,
-                         status=ev.status, duration=round(ev.ended - (ev.answered or ev.ended), 3))
+                         status=ev.status, duration=round(ev.ended - (ev.answered or ev.ended), 3),
+                         recording=ev.recording)
         deadline = sig.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
@@ -152,8 +268,14 @@ class Switch:
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()
-            # give BYEs a moment to be answered (the peers' 200s are absorbed)
+            # give BYEs a moment to be answered (the peers' 200s are absorbed) and the
+            # workers a moment to close the recordings
             await asyncio.sleep(0.3)
+            deadline = self._now() + 1.5
+            while self._recording and self._now() < deadline:
+                await asyncio.sleep(0.05)
+        if self.media is not None:
+            await self.media.stop()
         self._flush_store()
         if self._timer is not None:
             self._timer.cancel()
@@ -162,3 +284,29 @@ class Switch:
         self.transports.close()
         if self.store is not None:
             self.store.close()
+        if self.cdr is not None:
+            self.cdr.close()
+
+
+def _prompt_file(name: str) -> str:
+    """A shipped prompt's file; an unknown one is logged and left for the worker to report
+    (its play ends at once with an error, the flow goes on)."""
+    try:
+        return prompt_path(name)
+    except LookupError as e:
+        log.error("unknown_prompt", prompt=name, error=str(e))
+        return name
+
+
+def media_ip(listeners: Sequence[Listener]) -> str:
+    """The address to put in SDP: the first SIP listen address, or, when that is a wildcard,
+    the address this host would send from (no packet is sent)."""
+    for lst in listeners:
+        if lst.host not in ("0.0.0.0", "::"):
+            return lst.host.strip("[]")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing only
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"

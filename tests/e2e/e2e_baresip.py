@@ -233,7 +233,8 @@ class Baresip:
 
     # -- lifetime ----------------------------------------------------------------------
     def output(self, tail: int = 3000) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         try:
             text = (self.dir / "baresip.log").read_text(errors="replace")
         except FileNotFoundError:

@@ -29,6 +29,7 @@ from ..media.commands import (
     Connect,
     CreateLeg,
     DestroyLeg,
+    Detect,
     RecordFormat,
     StartRecord,
     StopRecord,
@@ -214,6 +215,10 @@ class CallMedia:
             a, b = self.legs["a"].leg, self.legs["b"].leg
             self.plan.send(self.worker, Connect(a, b))
             self.plan.send(self.worker, Connect(b, a))
+            # digits are reported on both legs: RFC 4733 events only, so that relayed
+            # audio is never decoded just to listen for tones
+            self.plan.send(self.worker, Detect(a, inband=False))
+            self.plan.send(self.worker, Detect(b, inband=False))
         return back.answer.to_bytes()
 
     def answer_locally(self, side: Side, body: bytes) -> bytes | NotAcceptable:

@@ -14,6 +14,7 @@ from ..ivr.flow import FlowRunner, HandOff, HangupReq, IvrCall, QueueReq, Transf
 from ..ivr.menu import Menu, MenuError, menu_flow
 from ..media.commands import (
     Connect,
+    Detect,
     Digit,
     LegFailed,
     MediaEvent,
@@ -129,6 +130,7 @@ class ServiceCalls:
         assert cm is not None
         call.service = service
         plan, leg = cm.plan, cm.leg("a")
+        plan.send(cm.worker, Detect(leg, inband=True))
         if service == "echo":
             plan.send(cm.worker, Connect(leg, leg))
         else:
@@ -237,6 +239,7 @@ class ServiceCalls:
         a, b = cm.leg("a"), cm.leg("b")
         cm.plan.send(cm.worker, Connect(a, b))
         cm.plan.send(cm.worker, Connect(b, a))
+        cm.plan.send(cm.worker, Detect(b, inband=False))
         for other in call.branches.values():
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)

@@ -1,0 +1,124 @@
+"""Recordings of the media engine, pure: per-frame capture into interleaved int16 chunks.
+
+Each recording has one channel per leg: the audio *received* from that leg (what the jitter
+buffer played out, silence when nothing came).  Every frame the engine hands ``capture`` the
+decoded frames of all its slots; the ``Recorder`` copies the rows its channels read in one
+gather (a paused recording, or a leg without audio, reads the silent row 0) and every
+``chunk_frames`` frames splits what it gathered into one ``(samples, channels)`` int16 array per
+recording.  ``drain()`` returns those chunks, oldest first, as ``(rec_id, array)``; after
+``stop`` the last chunk is followed by ``(rec_id, None)``: the recording is closed and the
+writer may finish the file (the shell then reports ``RecordDone``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Chunk", "Recorder", "Recording"]
+
+Chunk = tuple[int, NDArray[np.int16] | None]
+
+
+class Recording:
+    """One recording: its id, file, format, legs (channel order) and pause state."""
+
+    __slots__ = ("fmt", "frames", "legs", "path", "paused", "rec_id")
+
+    def __init__(self, rec_id: int, path: str, legs: tuple[int, ...], fmt: str) -> None:
+        self.rec_id = rec_id
+        self.path = path
+        self.legs = legs
+        self.fmt = fmt
+        self.paused = False
+        self.frames = 0  # frames captured so far
+
+
+class Recorder:
+    """Every recording of one engine and the audio gathered for them since the last chunk."""
+
+    __slots__ = ("_chunk_frames", "_gathered", "_out", "_recs", "_rows")
+
+    def __init__(self, *, chunk_frames: int = 25) -> None:
+        if chunk_frames < 1:
+            raise ValueError("chunk_frames must be >= 1")
+        self._chunk_frames = chunk_frames
+        self._recs: dict[int, Recording] = {}
+        self._gathered: list[NDArray[np.int16]] = []  # one (channels, n) array per frame
+        self._rows: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        self._out: list[Chunk] = []
+
+    def __contains__(self, rec_id: int) -> bool:
+        return rec_id in self._recs
+
+    def __len__(self) -> int:
+        return len(self._recs)
+
+    def get(self, rec_id: int) -> Recording | None:
+        return self._recs.get(rec_id)
+
+    def ids(self) -> list[int]:
+        return list(self._recs)
+
+    def legs(self) -> set[int]:
+        """Every leg some recording listens to."""
+        return {leg for r in self._recs.values() for leg in r.legs}
+
+    def start(self, rec: Recording) -> None:
+        """Add a recording (its first frame is the next one captured)."""
+        self.flush()
+        self._recs[rec.rec_id] = rec
+
+    def stop(self, rec_id: int) -> bool:
+        """Flush and close ``rec_id``: its last chunk, then ``(rec_id, None)``."""
+        if rec_id not in self._recs:
+            return False
+        self.flush()
+        del self._recs[rec_id]
+        self._out.append((rec_id, None))
+        return True
+
+    def set_rows(self, slot_of: Callable[[int], int]) -> None:
+        """Which frame row each channel reads now (``slot_of(leg)``; 0 = silence)."""
+        rows = [0 if r.paused else max(0, slot_of(leg))
+                for r in self._recs.values() for leg in r.legs]
+        self._rows = np.array(rows, dtype=np.intp)
+
+    def capture(self, pcm: NDArray[np.int16]) -> None:
+        """Gather this frame's channels from the decoded frames ``pcm`` (slots, n)."""
+        if not self._recs:
+            return
+        self._gathered.append(pcm[self._rows])
+        if len(self._gathered) >= self._chunk_frames:
+            self.flush()
+
+    def pad(self, frames: int, n: int) -> None:
+        """Silence for frames the engine skipped, so every channel keeps time."""
+        if self._recs:
+            zero = np.zeros((len(self._rows), n), dtype=np.int16)
+            for _ in range(frames):
+                self._gathered.append(zero)
+                if len(self._gathered) >= self._chunk_frames:
+                    self.flush()
+
+    def flush(self) -> None:
+        """Turn what was gathered into one chunk per recording."""
+        if not self._gathered:
+            return
+        frames = np.stack(self._gathered)  # (frames, channels, n)
+        self._gathered = []
+        f, _, n = frames.shape
+        col = 0
+        for rec in self._recs.values():
+            ch = len(rec.legs)
+            block = frames[:, col:col + ch, :].transpose(0, 2, 1).reshape(f * n, ch)
+            self._out.append((rec.rec_id, np.ascontiguousarray(block)))
+            rec.frames += f
+            col += ch
+
+    def drain(self) -> list[Chunk]:
+        """The chunks made since the last call, oldest first."""
+        out, self._out = self._out, []
+        return out

@@ -1,0 +1,224 @@
+"""The signaling process's side of the media workers, on asyncio.
+
+``MediaClient`` spawns the workers, sends them command batches, reads their event batches with
+``loop.add_reader`` and hands them to ``on_events(worker, events)``.  It watches the legs and
+recordings each worker holds as the commands and events pass by, so that when a worker dies
+(its pipe reads EOF or its process sentinel fires) it can report ``WorkerDied(worker, legs)``
+— the signaling side ends those calls with BYE — repair the WAV files the worker was writing
+(each gets its ``RecordDone``), and spawn a new worker in its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from ..media.commands import (
+    Command,
+    CreateLeg,
+    DestroyLeg,
+    LegFailed,
+    MediaEvent,
+    RecordDone,
+    Shutdown,
+    StartRecord,
+    WorkerDied,
+)
+from .process import WorkerHandle
+from .settings import WorkerSettings
+from .wav import HEADER_LEN, WavError, repair_wav, wav_path_for
+
+log = structlog.get_logger()
+
+OnEvents = Callable[[int, list[MediaEvent]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Recording:
+    wav_path: str
+    channels: int
+    rate: int = 8000
+
+
+def finish_recording(rec_id: int, rec: _Recording) -> RecordDone:
+    """Repair the WAV a dead worker left for ``rec_id`` and say what is on disk."""
+    try:
+        repair_wav(rec.wav_path)
+        size = os.path.getsize(rec.wav_path)
+    except (OSError, WavError) as exc:
+        log.warning("recording_lost", rec_id=rec_id, path=rec.wav_path, error=str(exc))
+        return RecordDone(rec_id, rec.wav_path, 0.0, ok=False)
+    seconds = max(0, size - HEADER_LEN) / (2 * rec.channels * rec.rate)
+    return RecordDone(rec_id, rec.wav_path, seconds, ok=True)
+
+
+class MediaClient:
+    """``workers`` media worker processes, worker ``i`` spawned with ``settings_for(i)``.
+
+    A dead worker is replaced at once, or after ``restart_delay`` if it had lived less than
+    ``min_uptime`` (a worker that crashes at start does not spin).  While a worker is down its
+    commands are dropped, and each ``CreateLeg`` among them is answered ``LegFailed``.
+    """
+
+    def __init__(self, settings_for: Callable[[int], WorkerSettings], workers: int,
+                 on_events: OnEvents, *, restart_delay: float = 1.0,
+                 min_uptime: float = 2.0) -> None:
+        if workers < 1:
+            raise ValueError("at least one media worker")
+        self.settings_for = settings_for
+        self.workers = workers
+        self.on_events = on_events
+        self.restart_delay = restart_delay
+        self.min_uptime = min_uptime
+        self.restarts = [0] * workers
+        self._handles: list[WorkerHandle | None] = [None] * workers
+        self._born = [0.0] * workers
+        self._legs: list[set[int]] = [set() for _ in range(workers)]
+        self._recs: list[dict[int, _Recording]] = [{} for _ in range(workers)]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # ------------------------------------------------------------------ public
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Spawn every worker and read its events on ``loop``."""
+        self._loop = loop
+        for i in range(self.workers):
+            self._spawn(i)
+
+    def handle(self, worker: int) -> WorkerHandle | None:
+        """The live handle of ``worker`` (None while it is being restarted)."""
+        return self._handles[worker]
+
+    def legs_of(self, worker: int) -> frozenset[int]:
+        return frozenset(self._legs[worker])
+
+    def send(self, worker: int, cmds: Sequence[Command]) -> bool:
+        """Send a command batch to ``worker``; False if it is down (the batch is dropped)."""
+        h = self._handles[worker]
+        if h is not None and not self._stopping:
+            self._track(worker, cmds)
+            try:
+                h.send(cmds)
+                return True
+            except OSError:
+                log.warning("media_worker_send_failed", worker=worker)
+                # its legs (these included) are reported when the death is seen
+                return False
+        failed: list[MediaEvent] = [LegFailed(c.leg, "media worker down")
+                                    for c in cmds if isinstance(c, CreateLeg)]
+        if failed and self._loop is not None:
+            self._loop.call_soon(self.on_events, worker, failed)
+        return False
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Shut every worker down (their last events are delivered), killing laggards."""
+        self._stopping = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        live = [h for h in self._handles if h is not None]
+        for h in live:
+            with contextlib.suppress(OSError):
+                h.send([Shutdown()])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(h.alive for h in live) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for i, left in enumerate(self._handles):
+            if left is not None:
+                self._readable(i, left)  # the last events, then retire it
+                if self._handles[i] is left:
+                    self._retire(i, left)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ workers
+    def _spawn(self, i: int) -> None:
+        self._timers.pop(i, None)
+        if self._stopping or self._loop is None:
+            return
+        h = WorkerHandle.spawn(self.settings_for(i))
+        self._handles[i] = h
+        self._born[i] = self._loop.time()
+        self._loop.add_reader(h.fileno(), self._readable, i, h)
+        self._loop.add_reader(h.sentinel, self._readable, i, h)
+        log.info("media_worker_spawned", worker=i, pid=h.pid)
+
+    def _readable(self, i: int, h: WorkerHandle) -> None:
+        if self._handles[i] is not h:
+            return
+        events = h.recv_events()
+        if events:
+            self._seen(i, events)
+            self.on_events(i, events)
+        if not h.alive:
+            self._died(i, h)
+
+    def _retire(self, i: int, h: WorkerHandle) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(OSError, ValueError):
+            self._loop.remove_reader(h.fileno())
+        self._loop.remove_reader(h.sentinel)
+        h.stop(timeout=0.5)  # joins (kills it if still there) and closes
+        self._handles[i] = None
+
+    def _died(self, i: int, h: WorkerHandle) -> None:
+        self._retire(i, h)
+        if self._stopping:
+            if h.exitcode not in (0, None):
+                log.warning("media_worker_exit", worker=i, exitcode=h.exitcode)
+            return
+        legs = tuple(sorted(self._legs[i]))
+        recs = self._recs[i]
+        self._legs[i] = set()
+        self._recs[i] = {}
+        self.restarts[i] += 1
+        log.error("media_worker_died", worker=i, pid=h.pid, exitcode=h.exitcode,
+                  legs=len(legs), recordings=len(recs))
+        assert self._loop is not None
+        self.on_events(i, [WorkerDied(i, legs)])
+        if recs:
+            task = asyncio.ensure_future(self._finish_recordings(i, recs), loop=self._loop)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        lived = self._loop.time() - self._born[i]
+        if lived < self.min_uptime:
+            self._timers[i] = self._loop.call_later(self.restart_delay, self._spawn, i)
+        else:
+            self._spawn(i)
+
+    async def _finish_recordings(self, i: int, recs: dict[int, _Recording]) -> None:
+        assert self._loop is not None
+        events: list[MediaEvent] = []
+        for rec_id, rec in recs.items():  # repairs fsync: off the event loop
+            events.append(await self._loop.run_in_executor(None, finish_recording, rec_id, rec))
+        self.on_events(i, events)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _track(self, i: int, cmds: Sequence[Command]) -> None:
+        legs, recs = self._legs[i], self._recs[i]
+        for cmd in cmds:
+            if isinstance(cmd, CreateLeg):
+                legs.add(cmd.leg)
+            elif isinstance(cmd, DestroyLeg):
+                legs.discard(cmd.leg)
+            elif isinstance(cmd, StartRecord):
+                h = self._handles[i]
+                path = h.settings.record_path(cmd.path) if h is not None else cmd.path
+                recs[cmd.rec_id] = _Recording(wav_path_for(path, cmd.fmt), len(cmd.legs))
+            elif isinstance(cmd, Shutdown):
+                legs.clear()
+
+    def _seen(self, i: int, events: list[MediaEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, LegFailed):
+                self._legs[i].discard(ev.leg)
+            elif isinstance(ev, RecordDone):
+                self._recs[i].pop(ev.rec_id, None)
