@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="console or json (default: console on a terminal, else json)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="default: info")
 
+    qlog = sub.add_parser("queue-log", help="print the queue event log (Asterisk queue_log)",
+                          description="Print DATA_DIR's queue events as Asterisk queue_log "
+                                      "lines (epoch|callid|queue|agent|EVENT|data...).")
+    qlog.add_argument("--data-dir", metavar="DIR", default="./var",
+                      help="the daemon's data dir (default ./var)")
+    qlog.add_argument("--extended", action="store_true",
+                      help="also ccswitch's own events (RINGSTART, CALLBACK...)")
+
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
@@ -113,6 +121,25 @@ def _check_config(path: str) -> int:
     return 0
 
 
+def _queue_log(data_dir: str, extended: bool) -> int:
+    from pathlib import Path
+
+    from .acd.queue_log import format_events
+    from .store.queue_events import QueueEventStore
+
+    db = Path(data_dir) / "ccswitch.db"
+    if not db.exists():
+        print(f"ccswitch: no {db}", file=sys.stderr)
+        return EXIT_CONFIG
+    store = QueueEventStore(db)
+    try:
+        for line in format_events(store.events(), extended=extended):
+            print(line)
+    finally:
+        store.close()
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
@@ -132,4 +159,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.file)
+    if args.command == "queue-log":
+        return _queue_log(args.data_dir, args.extended)
     return _serve(args)

@@ -12,10 +12,11 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import cast, get_args
 
 import structlog
 
+from .acd.events import QueueEvent
 from .call.anchor import MediaPlan
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
@@ -43,8 +44,10 @@ from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
+from .store.queue_events import QueueEventStore
 
 log = structlog.get_logger()
+QUEUE_EVENT_TYPES = get_args(QueueEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
@@ -71,6 +74,7 @@ class Switch:
         self._lag_timer: asyncio.TimerHandle | None = None
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
+        self.queue_log: QueueEventStore | None = None
         self.recordings_dir = Path(config.data_dir) / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
@@ -94,6 +98,7 @@ class Switch:
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
         rng = random.SystemRandom()
         self.cdr = CdrStore(data / "ccswitch.db")
+        self.queue_log = QueueEventStore(data / "ccswitch.db")
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -211,8 +216,11 @@ class Switch:
                 self.media.send(worker, batch)
         for data, dest in sig.outbox():
             self.transports.send(data, dest)
+        queue_events: list[QueueEvent] = []
         for ev in sig.events():
-            if isinstance(ev, BindingsChanged):
+            if isinstance(ev, QUEUE_EVENT_TYPES):
+                queue_events.append(ev)
+            elif isinstance(ev, BindingsChanged):
                 self._pending[ev.user] = ev.bindings
                 if not self._flush_scheduled:
                     self._flush_scheduled = True
@@ -227,6 +235,12 @@ class Switch:
                 log.info("cdr", call_id=ev.call_id, caller=ev.caller, callee=ev.callee,
                          status=ev.status, duration=round(ev.ended - (ev.answered or ev.ended), 3),
                          recording=ev.recording)
+        if queue_events and self.queue_log is not None:
+            self.queue_log.append(queue_events, wall_offset=self._wall_offset)
+            for qe in queue_events:
+                log.info("queue_event", event=type(qe).__name__,
+                         call_id=getattr(qe, "call_id", None), queue=getattr(qe, "queue", None),
+                         agent=getattr(qe, "agent", None))
         deadline = sig.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
@@ -286,6 +300,8 @@ class Switch:
             self.store.close()
         if self.cdr is not None:
             self.cdr.close()
+        if self.queue_log is not None:
+            self.queue_log.close()
 
 
 def _prompt_file(name: str) -> str:

@@ -16,7 +16,6 @@ from ccswitch.media.commands import (
     Play,
     PlayDone,
     PlayFile,
-    PlayTone,
     StopPlay,
 )
 from ccswitch.sip.message import Response
@@ -74,7 +73,7 @@ def test_digit_9_turns_the_call_into_the_echo_test() -> None:
     assert Connect(greeting.leg, greeting.leg) in cmds
 
 
-def test_no_digit_repeats_the_menu_once_then_rings_support() -> None:
+def test_no_digit_repeats_the_menu_once_then_queues_for_support() -> None:
     w = IvrWorld()
     agent = Phone(w.sig, "2001", 7101)
     assert agent.register(0.5).status == 200
@@ -95,15 +94,15 @@ def test_no_digit_repeats_the_menu_once_then_rings_support() -> None:
     inv = agent.take("INVITE")
     assert media_of(inv)[0] == MEDIA_IP
     cmds = w.take()
-    ringback = [p for p in w.plays(cmds) if p.source == PlayTone("ringback")]
-    assert len(ringback) == 1
+    moh = [p for p in w.plays(cmds) if p.source == PlayFile("/prompts/moh/default.wav")]
+    assert len(moh) == 1 and moh[0].loop  # the caller waits with music, the agent rings
     agent.reply(inv, 200, "OK", 17.0, to_tag="ag", body=offer(6000))
     deliver(w.sig, deliver_to)
     assert agent.take("ACK").cseq.method == "ACK"
     cmds = w.take()
     conf = [c for c in cmds if isinstance(c, ConfigureLeg)]
     assert conf and conf[-1].remote_port == 6000
-    a_leg = ringback[0].leg
+    a_leg = moh[0].leg
     b_leg = conf[-1].leg
     assert Connect(a_leg, b_leg) in cmds and Connect(b_leg, a_leg) in cmds
-    assert StopPlay(a_leg, ringback[0].play_id) in cmds
+    assert StopPlay(a_leg, moh[0].play_id) in cmds

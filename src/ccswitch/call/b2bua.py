@@ -11,6 +11,8 @@ from typing import Literal
 
 import structlog
 
+from ..acd.model import QueueSettings
+from ..acd.router import Router
 from ..clock import TimerHeap
 from ..ids import Ids
 from ..ivr.menu import DEMO_MENUS, Menu
@@ -31,6 +33,7 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
+from .queueing import QueueCalls
 from .services import ServiceCalls
 from .state import Branch, Call, CallState, Relay
 
@@ -40,7 +43,7 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
 RELAYED_IN_DIALOG = frozenset({"INVITE", "UPDATE", "INFO", "NOTIFY", "MESSAGE", "OPTIONS"})
 
 
-class B2bua(ServiceCalls):
+class B2bua(ServiceCalls, QueueCalls):
     """Call controller.  The ``Signaling`` front end feeds it transaction events."""
 
     def __init__(self, *, txn: TransactionLayer, ids: Ids, timers: SipTimers,
@@ -49,8 +52,17 @@ class B2bua(ServiceCalls):
                  media: MediaPlan | None = None, menus: Mapping[str, Menu] = DEMO_MENUS,
                  prompt_path: Callable[[str], str] = str,
                  bindings_of: Callable[[str, float], list[Binding]] | None = None,
-                 queue_members: Callable[[str], list[str]] | None = None) -> None:
+                 queue_members: Callable[[str], list[str]] | None = None,
+                 router: Router | None = None,
+                 queue_settings: Mapping[str, QueueSettings] | None = None,
+                 agents: Iterable[str] = (), auto_answer: Mapping[str, bool] | None = None,
+                 record_queues: Iterable[str] = ()) -> None:
         self._txn = txn
+        self.router = router
+        self.queue_settings = queue_settings or {}
+        self.agent_names = frozenset(agents)
+        self.auto_answer = auto_answer or {}
+        self.record_queues = frozenset(record_queues)
         self.menus = menus
         self.prompt_path = prompt_path
         self.bindings_of = bindings_of
@@ -144,7 +156,7 @@ class B2bua(ServiceCalls):
         return call
 
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
-              now: float, body: bytes) -> None:
+              now: float, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> Branch:
         me = self._local(b.source.transport)
         local = NameAddr(SipUri(host=self._domain, user=call.caller), display,
                          {"tag": self._ids.tag()})
@@ -153,12 +165,14 @@ class B2bua(ServiceCalls):
                         local_seq=0, remote_target=b.contact, peer=b.source)
         inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
                              body=body, content_type=ctype,
-                             extra=(("Allow", ALLOW), ("User-Agent", self._ua)))
+                             extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        call.branches[txn_id] = Branch(txn_id, inv, dialog, me)
+        br = Branch(txn_id, inv, dialog, me)
+        call.branches[txn_id] = br
         self._clients[txn_id] = call
         self._dialogs[(dialog.call_id, dialog.local_tag)] = (call, "b")
+        return br
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
@@ -241,6 +255,8 @@ class B2bua(ServiceCalls):
         if call.bridging and call.b is None:
             self._txn.send_stateless(ack, br.dialog.peer)
             if self._bridge_answered(call, br, resp.body, now):
+                if call.queue is not None:
+                    self.queue_answered(call, br, now)
                 return
             bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
             self._txn.send_request(bye, br.dialog.peer, now)
@@ -295,6 +311,9 @@ class B2bua(ServiceCalls):
         br.final = status
         if call.failure is None or _rank(status) < _rank(call.failure[0]):
             call.failure = (status, reason)
+        if call.queue is not None and call.b is None:
+            self.queue_branch_failed(call, br, status, now)
+            return
         if call.bridging and call.b is None:
             if all(b.final is not None for b in call.branches.values()):
                 self._bridge_failed(call, now)
@@ -498,6 +517,10 @@ class B2bua(ServiceCalls):
     def handle_timer(self, now: float) -> None:
         for key in self._timers.pop_due(now):
             kind, ckey = key
+            if kind == "router" and self.router is not None:
+                self.router.handle_timer(now)
+                self.pump_router(now)
+                continue
             call = self._calls.get(ckey)
             if call is None:
                 continue
@@ -557,6 +580,8 @@ class B2bua(ServiceCalls):
         if call.state is CallState.ENDED:
             return
         call.state = CallState.ENDED
+        call.ended_by_agent = ended_by == "callee"
+        self._left_queue(call, now)
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
         self._timers.cancel(("ivr", call.key))

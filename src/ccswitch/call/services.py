@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from ..ivr.flow import FlowRunner, HandOff, HangupReq, IvrCall, QueueReq, TransferReq
+from ..ivr.flow import Flow, FlowRunner, HandOff, HangupReq, IvrCall, QueueReq, TransferReq
 from ..ivr.menu import Menu, MenuError, menu_flow
 from ..media.commands import (
     Connect,
@@ -38,6 +38,8 @@ from .state import Branch, Call, CallState
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from ..acd.model import QueueSettings
+    from ..acd.router import Router
     from ..clock import TimerHeap
     from ..sip.transaction import TransactionLayer
     from .anchor import CallMedia, MediaPlan
@@ -47,6 +49,15 @@ log = structlog.get_logger()
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
 SERVICES = frozenset({"echo", "tone", "ivr"})
+
+
+def say_flow(prompt: str) -> Flow:
+    """A flow that plays ``prompt`` and hangs up (feature-code confirmations)."""
+    async def flow(call: IvrCall) -> None:
+        await call.play(prompt, interruptible=False)
+        await call.hangup()
+
+    return flow
 
 
 class ServiceCalls:
@@ -64,6 +75,14 @@ class ServiceCalls:
         _by_leg: dict[int, Call]
         _by_a_txn: dict[str, Call]
         _ring_timeout: float
+        router: Router | None
+        queue_settings: Mapping[str, QueueSettings]
+        record_queues: frozenset[str]
+
+        def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
+                    skills: Mapping[str, int] | None = None) -> None: ...
+        def queue_digit(self, call: Call, key: str, now: float) -> None: ...
+        def queue_play_done(self, call: Call, play_id: int) -> bool: ...
 
         def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                    extra: Iterable[tuple[str, str]] = ()) -> None: ...
@@ -73,7 +92,8 @@ class ServiceCalls:
                       cm: CallMedia | None) -> Call: ...
         def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
         def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
-                  mf: int, now: float, body: bytes) -> None: ...
+                  mf: int, now: float, body: bytes,
+                  extra: tuple[tuple[str, str], ...] = ()) -> Branch: ...
         def _hangup_both(self, call: Call, now: float) -> None: ...
         def _end(self, call: Call, status: int, reason: str, now: float,
                  ended_by: str) -> None: ...
@@ -86,7 +106,8 @@ class ServiceCalls:
         """Answer the caller's INVITE ourselves: ``echo`` (it hears itself), ``tone`` (a
         steady 1000 Hz tone) or ``ivr`` (the menu ``arg``), until it hangs up."""
         inv = ev.request
-        if service == "ivr" and arg not in self.menus:
+        if (service == "ivr" and arg not in self.menus) or (
+                service == "queue" and arg not in self.queue_settings):
             self._reply(ev, 404, "Not Found", now)
             return
         cm = self._anchor(ev, ("a",), now)
@@ -121,6 +142,10 @@ class ServiceCalls:
         self._arm_2xx_retx(call, now)
         if service == "ivr":
             self._start_ivr(call, arg, now)
+        elif service == "say":
+            self._start_flow(call, say_flow(arg), now)
+        elif service == "queue":
+            self.enqueue(call, arg, now)
         else:
             self._become(call, service)
 
@@ -137,10 +162,13 @@ class ServiceCalls:
             plan.send(cm.worker, Play(leg, plan.next_id(), PlayTone("1000hz"), loop=True))
 
     def _start_ivr(self, call: Call, menu: str, now: float) -> None:
+        self._start_flow(call, menu_flow(self.menus, menu), now)
+
+    def _start_flow(self, call: Call, flow: Flow, now: float) -> None:
         assert call.media is not None
         call.service = "ivr"
         ivr_call = IvrCall(caller=call.caller, dialled=call.callee)
-        runner = FlowRunner(menu_flow(self.menus, menu), ivr_call)
+        runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.a_invite.call_id, runner=runner, media=call.media,
                               prompt_path=self.prompt_path)
         self._after_ivr(call, call.ivr.start(now), now)
@@ -179,8 +207,11 @@ class ServiceCalls:
             else:
                 self._ivr_result(call, "unavailable", now)
         elif isinstance(req, QueueReq):
-            members = self.queue_members(req.queue) if self.queue_members else []
-            self._bridge(call, members, now, queue=req.queue)
+            if self.router is not None:
+                self.enqueue(call, req.queue, now, priority=req.priority, skills=req.skills)
+            else:
+                members = self.queue_members(req.queue) if self.queue_members else []
+                self._bridge(call, members, now, queue=req.queue)
 
     def _ivr_result(self, call: Call, result: str, now: float) -> None:
         if call.ivr is not None and call.state is not CallState.ENDED:
@@ -245,7 +276,7 @@ class ServiceCalls:
                 self._txn.cancel_request(other.txn_id, now)
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.a_invite.call_id, callee=br.dialog.remote_target)
-        if cm.plan.record_calls:
+        if cm.plan.record_calls or (call.queue is not None and call.queue in self.record_queues):
             path = cm.start_recording(call.a_invite.call_id)
             self._events.append(RecordingStarted(call.key, path, now))
         return True
@@ -298,7 +329,15 @@ class ServiceCalls:
         the calls it carried."""
         if isinstance(ev, Digit | PlayDone):
             call = self._by_leg.get(ev.leg)
-            if call is None or call.ivr is None or call.state is CallState.ENDED:
+            if call is None or call.state is CallState.ENDED:
+                return
+            if call.queue is not None:
+                if isinstance(ev, Digit):
+                    self.queue_digit(call, ev.key, now)
+                else:
+                    self.queue_play_done(call, ev.play_id)
+                return
+            if call.ivr is None:
                 return
             handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
                         else call.ivr.on_play_done(ev, now))

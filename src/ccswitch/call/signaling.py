@@ -8,11 +8,13 @@ changes to persist, call events) and ``next_deadline()``.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import structlog
 
+from ..acd.events import QueueEvent
 from ..config.schema import SwitchConfig
 from ..dialplan import Dialplan, ServiceTarget
 from ..errors import SipParseError
@@ -33,6 +35,7 @@ from ..sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
 )
+from .acdconfig import build_router
 from .anchor import MediaPlan
 from .b2bua import ALLOW, B2bua
 from .events import CallEvent
@@ -43,7 +46,7 @@ log = structlog.get_logger()
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound"})
 KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK",
                            "INFO", "UPDATE"})
-SwitchEvent = BindingsChanged | CallEvent
+SwitchEvent = BindingsChanged | CallEvent | QueueEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +83,15 @@ class Signaling:
                                    default_expires=reg.default_expires,
                                    max_contacts=reg.max_contacts)
         self.dialplan = Dialplan(users=set(users), numbers=config.dialplan.numbers)
+        router, queue_settings = build_router(config, random.Random(ids.token()))
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
                            domain=config.domains[0], user_agent=self._ua, media=media,
                            prompt_path=prompt_path, bindings_of=self.registrar.lookup,
-                           menus=config.menus,
+                           menus=config.menus, router=router, queue_settings=queue_settings,
+                           agents=config.agents,
+                           auto_answer={n: u.agent.auto_answer for n, u in config.agents.items()
+                                        if u.agent is not None},
+                           record_queues=[q.name for q in config.queues.values() if q.record],
                            queue_members=self._queue_members)
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
@@ -114,6 +122,8 @@ class Signaling:
     def events(self) -> list[SwitchEvent]:
         self._events.extend(self.registrar.events())
         self._events.extend(self.b2bua.events())
+        if self.b2bua.router is not None:
+            self._events.extend(self.b2bua.router.events())
         ev, self._events = self._events, []
         return ev
 
@@ -135,12 +145,16 @@ class Signaling:
     def handle_timer(self, now: float) -> None:
         self.txn.handle_timer(now)
         self.registrar.handle_timer(now)
+        self._agents_follow_registrations(now)
         self.b2bua.handle_timer(now)
         self.auth.handle_timer(now)
         self._drain(now)
 
     def restore_bindings(self, bindings: list[Binding], now: float) -> None:
         self.registrar.restore(bindings, now)
+        for agent in self.config.agents:
+            if self.registrar.lookup(agent, now):
+                self.b2bua.agent_present(agent, True, now)
 
     def shutdown(self, now: float) -> None:
         self.b2bua.shutdown(now)
@@ -243,6 +257,15 @@ class Signaling:
         assert res.user is not None
         ans = self.registrar.handle(req, res.user, ev.source, now)
         self._reply(ev, ans.status, ans.reason, now, ans.headers)
+        self._agents_follow_registrations(now)
+
+    def _agents_follow_registrations(self, now: float) -> None:
+        """Agents are logged in while they have a registered contact (CONTRACT)."""
+        changes = self.registrar.events()
+        self._events.extend(changes)
+        for ch in changes:
+            if ch.user in self.config.agents:
+                self.b2bua.agent_present(ch.user, bool(ch.bindings), now)
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request
@@ -262,6 +285,9 @@ class Signaling:
         if not self._is_ours(uri.host) or not uri.user:
             self._reply(ev, 404, "Not Found", now)
             return
+        if uri.user.startswith("*2") and res.user in self.config.agents:
+            self._feature(ev, res.user, uri.user, now)
+            return
         target = self.dialplan.resolve(uri.user)
         if target is None:
             self._reply(ev, 404, "Not Found", now)
@@ -271,15 +297,8 @@ class Signaling:
                                      arg=target.arg)
             return
         if isinstance(target, ServiceTarget) and target.kind == "queue":
-            # every registered agent of the queue rings at once (a hunt group) until the
-            # router takes the queues over
-            found = [b for agent in self._queue_members(target.arg)
-                     for b in self.registrar.lookup(agent, now)]
-            if not found:
-                self._reply(ev, 480, "Temporarily Unavailable", now)
-                return
-            self.b2bua.start(ev, caller=res.user, display=req.from_.display,
-                             callee=target.arg, bindings=found, now=now)
+            self.b2bua.start_service(ev, caller=res.user, service="queue", now=now,
+                                     arg=target.arg)
             return
         if isinstance(target, ServiceTarget):
             self._reply(ev, 480, "Temporarily Unavailable", now,
@@ -291,6 +310,13 @@ class Signaling:
             return
         self.b2bua.start(ev, caller=res.user, display=req.from_.display, callee=target.user,
                          bindings=bindings, now=now)
+
+    def _feature(self, ev: RequestReceived, agent: str, code: str, now: float) -> None:
+        """An agent's feature code: done at once, confirmed by a prompt, then hung up."""
+        done = self.b2bua.feature(agent, code, now)
+        log.info("agent_feature", agent=agent, code=code, done=done)
+        self.b2bua.start_service(ev, caller=agent, service="say", now=now,
+                                 arg="goodbye" if done else "invalid")
 
     # -- helpers ----------------------------------------------------------------------
     def _queue_members(self, queue: str) -> list[str]:

@@ -29,6 +29,8 @@ class Branch:
     me: LocalContact
     early: bool = False  # a provisional with a To-tag arrived
     final: int | None = None
+    agent: str | None = None  # the queue agent this fork offers the call to
+    cancelled: bool = False  # we CANCELled it (its failure is not the agent's)
 
 
 @dataclass(slots=True)
@@ -73,3 +75,9 @@ class Call:
     ivr: IvrSession | None = None
     bridging: bool = False  # an answered call ringing a new callee (IVR transfer, queue)
     ringback: int | None = None  # play id of the ringback tone while bridging
+    queue: str | None = None  # the queue the caller waits in (or was answered from)
+    queue_agent: str | None = None  # the agent who answered it
+    moh: int | None = None  # play id of the music on hold
+    announce_play: int | None = None  # play id of the announcement prompt playing
+    announcing: list[str] = field(default_factory=list)  # its prompts still to play
+    ended_by_agent: bool = False

@@ -36,7 +36,8 @@ ALGORITHMS: Final = ("MD5", "SHA-256")
 LOG_FORMATS: Final = ("console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 QUEUE_STRATEGIES: Final = (
-    "longest_idle", "round_robin", "fewest_calls", "ring_all", "random", "skills",
+    "longest_idle", "fewest_calls", "least_talk", "linear", "round_robin", "random",
+    "weighted_random", "ring_all",
 )
 SERVICES: Final = ("echo", "tone")
 """Dial plan actions that take no argument."""

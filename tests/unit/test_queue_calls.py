@@ -1,0 +1,148 @@
+"""Queue calls through the signaling core with the real router: a caller dialling 800 waits
+with music, registered agents of support are offered the call one at a time, the one who
+answers is bridged and recorded, unanswered offers move on, and every step is a queue event."""
+
+from __future__ import annotations
+
+from sipphone import Phone, deliver
+from test_anchor import World, media_of, offer
+
+from ccswitch.acd.events import (
+    AgentLoggedIn,
+    AgentPaused,
+    CallCompleted,
+    CallerAbandoned,
+    CallerConnected,
+    CallerEntered,
+    CallerOffered,
+    OfferFailed,
+)
+from ccswitch.media.commands import Connect, Play, PlayFile, StartRecord, StopPlay
+from ccswitch.sip.message import Request, Response
+
+MOH = PlayFile("/p/moh/default.wav")
+
+
+class QueueWorld(World):
+    def __init__(self, agents: tuple[str, ...] = ("2001",)) -> None:
+        super().__init__(ports=(30000, 30039))
+        self.sig.b2bua.prompt_path = lambda name: f"/p/{name}.wav"
+        self.agents = {a: Phone(self.sig, a, 7100 + i) for i, a in enumerate(agents)}
+        for i, phone in enumerate(self.agents.values()):
+            assert phone.register(0.1 + i * 0.01).status == 200
+            phone.inbox.clear()
+        self.events: list[object] = []
+        self.cmds: list[object] = []
+
+    def pump(self) -> None:
+        deliver(self.sig, [self.a, self.b, *self.agents.values()])
+        self.events += self.sig.events()
+        self.cmds += [c for _, c in self.sig.media_commands()]
+
+    def at(self, now: float) -> None:
+        self.sig.handle_timer(now)
+        self.pump()
+
+    def dial(self, number: str = "800", now: float = 1.0) -> Response:
+        self.a.invite(number, now, call_id="q-1@127.0.0.1", body=offer(4000),
+                      phones=[self.b, *self.agents.values()])
+        ok = self.a.last_response()
+        assert ok.status == 200, ok
+        self.a.send(self.a.in_dialog("ACK", ok, cseq=2), now + 0.01)
+        self.pump()
+        return ok
+
+    def invite_to(self, agent: str) -> Request:
+        return self.agents[agent].take("INVITE")
+
+    def kinds(self) -> list[str]:
+        return [type(e).__name__ for e in self.events if type(e).__module__.endswith("events")
+                and type(e).__module__.startswith("ccswitch.acd")]
+
+
+def test_registered_agents_are_logged_in() -> None:
+    w = QueueWorld(("2001", "2002"))
+    w.pump()
+    logins = [e for e in w.events if isinstance(e, AgentLoggedIn)]
+    assert sorted(e.agent for e in logins) == ["2001", "2002"]
+
+
+def test_caller_waits_with_music_and_the_agent_who_answers_is_bridged_and_recorded() -> None:
+    w = QueueWorld()
+    ok = w.dial()
+    assert media_of(ok)[0] == "127.0.0.9"
+    moh = [c for c in w.cmds if isinstance(c, Play) and c.source == MOH]
+    assert len(moh) == 1 and moh[0].loop
+    inv = w.invite_to("2001")
+    assert media_of(inv)[0] == "127.0.0.9"
+    assert inv.headers.get("call-info") is None  # demo agents are not auto-answer
+    w.agents["2001"].reply(inv, 200, "OK", 3.0, to_tag="ag1", body=offer(6000))
+    w.pump()
+    assert StopPlay(moh[0].leg, moh[0].play_id) in w.cmds
+    connects = [c for c in w.cmds if isinstance(c, Connect)]
+    assert {c.src for c in connects} == {c.sink for c in connects} and len(connects) == 2
+    (rec,) = [c for c in w.cmds if isinstance(c, StartRecord)]
+    assert rec.legs[0] == moh[0].leg  # channel 1 is the caller
+    w.agents["2001"].send(w.agents["2001"].in_dialog("BYE", inv, cseq=9, my_tag="ag1"), 30.0)
+    w.pump()
+    kinds = w.kinds()
+    for kind in ("CallerEntered", "CallerOffered", "CallerConnected", "CallCompleted"):
+        assert kind in kinds, kinds
+    done = next(e for e in w.events if isinstance(e, CallCompleted))
+    assert done.agent == "2001" and done.talk == 27.0
+    connected = next(e for e in w.events if isinstance(e, CallerConnected))
+    assert connected.wait == 2.0
+
+
+def test_an_agent_who_does_not_answer_is_cancelled_and_the_next_one_is_offered() -> None:
+    w = QueueWorld(("2001", "2002"))
+    w.dial()
+    first = next(a for a in ("2001", "2002") if w.agents[a].requests("INVITE"))
+    other = "2002" if first == "2001" else "2001"
+    inv = w.invite_to(first)
+    w.agents[first].reply(inv, 180, "Ringing", 1.1, to_tag="x")
+    w.pump()
+    assert w.agents[other].requests("INVITE") == []
+    w.at(1.0 + 20.1)  # the queue's ring timeout
+    cancel = w.agents[first].take("CANCEL")
+    w.agents[first].reply(cancel, 200, "OK", 21.2)
+    w.agents[first].reply(inv, 487, "Request Terminated", 21.2, to_tag="x")
+    w.pump()
+    failed = [e for e in w.events if isinstance(e, OfferFailed)]
+    assert [(e.agent, e.reason) for e in failed] == [(first, "noanswer")]
+    assert w.invite_to(other).method == "INVITE"
+    offered = [e.agent for e in w.events if isinstance(e, CallerOffered)]
+    assert offered == [first, other]
+
+
+def test_a_busy_agent_is_skipped_and_the_caller_who_hangs_up_abandons() -> None:
+    w = QueueWorld(("2001",))
+    ok = w.dial()
+    inv = w.invite_to("2001")
+    w.agents["2001"].reply(inv, 486, "Busy Here", 2.0, to_tag="b1")
+    w.pump()
+    assert [(e.agent, e.reason) for e in w.events if isinstance(e, OfferFailed)] == \
+        [("2001", "busy")]
+    w.a.send(w.a.in_dialog("BYE", ok, cseq=3), 4.0)
+    w.pump()
+    (gone,) = [e for e in w.events if isinstance(e, CallerAbandoned)]
+    assert gone.call_id.startswith("q-1@127.0.0.1") and gone.wait == 3.0
+    entered = [e for e in w.events if isinstance(e, CallerEntered)]
+    assert len(entered) == 1
+
+
+def test_feature_codes_pause_and_unpause_an_agent() -> None:
+    w = QueueWorld(("2001",))
+    agent = w.agents["2001"]
+    agent.invite("*23lunch", 1.0, call_id="f-1@127.0.0.1", body=offer(7000), phones=[agent])
+    assert agent.last_response().status == 200
+    w.pump()
+    paused = [e for e in w.events if isinstance(e, AgentPaused)]
+    assert [(e.agent, e.reason) for e in paused] == [("2001", "lunch")]
+    agent.inbox.clear()
+    w.dial(now=2.0)
+    assert agent.requests("INVITE") == []  # a paused agent is not offered calls
+    agent.invite("*24", 3.0, call_id="f-2@127.0.0.1", body=offer(7002), phones=[agent])
+    w.pump()
+    invites = [r for r in agent.requests("INVITE") if r.call_id != "f-2@127.0.0.1"]
+    assert len(invites) == 1 and media_of(invites[0])[0] == "127.0.0.9"
