@@ -17,7 +17,7 @@ from ccswitch.acd.events import (
     CallerOffered,
     OfferFailed,
 )
-from ccswitch.media.commands import Connect, Play, PlayFile, StartRecord, StopPlay
+from ccswitch.media.commands import Connect, Play, PlayDone, PlayFile, StartRecord, StopPlay
 from ccswitch.sip.message import Request, Response
 
 MOH = PlayFile("/p/moh/default.wav")
@@ -146,3 +146,28 @@ def test_feature_codes_pause_and_unpause_an_agent() -> None:
     w.pump()
     invites = [r for r in agent.requests("INVITE") if r.call_id != "f-2@127.0.0.1"]
     assert len(invites) == 1 and media_of(invites[0])[0] == "127.0.0.9"
+
+
+def test_a_waiting_caller_hears_please_hold_and_its_place_then_music_again() -> None:
+    w = QueueWorld(("2001",))
+    w.agents["2001"].invite("*23", 0.5, call_id="f-3@127.0.0.1", body=offer(7000),
+                            phones=[w.agents["2001"]])  # nobody free: the caller waits
+    w.pump()
+    w.dial(now=1.0)
+    plays = [c for c in w.cmds if isinstance(c, Play)]
+    names = [p.source.path.rsplit("/p/", 1)[1] for p in plays
+             if isinstance(p.source, PlayFile) and "/p/" in p.source.path]
+    assert "please-hold.wav" in names, names
+    first = next(p for p in plays if isinstance(p.source, PlayFile)
+                 and p.source.path.endswith("please-hold.wav"))
+    # each prompt ends, the next one plays; after the last, the music comes back
+    for _ in range(10):
+        current = [c for c in w.cmds if isinstance(c, Play)][-1]
+        if current.source == MOH and current is not first:
+            break
+        w.sig.media_events([PlayDone(current.leg, current.play_id, "end")], 2.0)
+        w.pump()
+    spoken = [p.source.path.rsplit("/p/", 1)[1] for p in w.cmds
+              if isinstance(p, Play) and isinstance(p.source, PlayFile)]
+    assert spoken[-1] == "moh/default.wav"
+    assert "you-are-caller.wav" in spoken and "digits/1.wav" in spoken, spoken

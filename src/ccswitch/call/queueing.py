@@ -201,7 +201,9 @@ class QueueCalls:
     def _announce(self, call: Call, position: int, expected: float | None) -> None:
         if call.bridging and call.queue_agent is None and call.announcing:
             return
-        prompts = [*say_position(position)]
+        prompts = [] if call.announced else ["please-hold"]  # the entry announcement
+        call.announced = True
+        prompts += say_position(position)
         if expected is not None and expected >= 0 and expected < 24 * 3600:
             prompts += say_wait(expected)
         call.announcing = prompts

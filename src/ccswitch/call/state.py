@@ -80,4 +80,5 @@ class Call:
     moh: int | None = None  # play id of the music on hold
     announce_play: int | None = None  # play id of the announcement prompt playing
     announcing: list[str] = field(default_factory=list)  # its prompts still to play
+    announced: bool = False  # the entry announcement was made
     ended_by_agent: bool = False
