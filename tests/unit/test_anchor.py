@@ -309,3 +309,20 @@ def test_recorded_call_names_its_file_in_the_call_end() -> None:
     assert StopRecord(start.rec_id) in w.commands()
     (ended,) = [e for e in w.sig.events() if isinstance(e, CallEnded)]
     assert ended.recording == start.path and ended.ended_by == "callee"
+
+
+def test_ring_timeout_comes_from_the_configuration() -> None:
+    text = DEMO.read_text().replace("[api_tokens]", "[sip]\nring_timeout = 7\n\n[api_tokens]")
+    config = parse_config(text, "demo.toml")
+    assert config.sip.ring_timeout == 7.0
+    sig = Signaling(config=config, listeners=[Listener("udp", "127.0.0.1", 5060)],
+                    ids=Ids(random.Random(3)))
+    a, b = Phone(sig, "1001", 7001), Phone(sig, "1002", 7002)
+    assert b.register(0.0).status == 200
+    a.invite("1002", 1.0, call_id=CALL, body=offer(4000), phones=[b])
+    sig.handle_timer(7.9)
+    deliver(sig, [a, b])
+    assert 480 not in a.statuses()
+    sig.handle_timer(8.1)
+    deliver(sig, [a, b])
+    assert a.statuses()[-1] == 480

@@ -86,6 +86,7 @@ class Signaling:
         router, queue_settings = build_router(config, random.Random(ids.token()))
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
                            domain=config.domains[0], user_agent=self._ua, media=media,
+                           ring_timeout=sip.ring_timeout,
                            prompt_path=prompt_path, bindings_of=self.registrar.lookup,
                            menus=config.menus, router=router, queue_settings=queue_settings,
                            agents=config.agents,

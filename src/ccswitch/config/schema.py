@@ -211,6 +211,7 @@ class SipSettings:
     t4: float = 5.0
     max_message_size: int = 65535
     user_agent: str = "ccswitch/0.1"
+    ring_timeout: float = 120.0  # a call nobody answers is ended 480 after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,6 +614,7 @@ class _Parser:
             max_message_size=self.opt(t, "max_message_size", path, d.max_message_size,
                                       lambda v, p: self.integer(v, p, 1500, 16 * 2**20)),
             user_agent=self.opt(t, "user_agent", path, d.user_agent, self.string),
+            ring_timeout=self.opt(t, "ring_timeout", path, d.ring_timeout, self.seconds),
         )
         if cfg.t2 < cfg.t1:
             self.fail((*path, "t2"), "must not be below t1")
