@@ -167,6 +167,7 @@ class Switch:
                 log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok)
             elif isinstance(ev, Digit):
                 log.info("digit", leg=ev.leg, key=ev.key, method=ev.method)
+                passed.append(ev)
             elif isinstance(ev, LegStats):
                 log.debug("leg_stats", leg=ev.leg, received=ev.received, lost=ev.lost,
                           jitter_ms=round(ev.jitter_ms, 2))
@@ -238,7 +239,7 @@ class Switch:
         if queue_events and self.queue_log is not None:
             self.queue_log.append(queue_events, wall_offset=self._wall_offset)
             for qe in queue_events:
-                log.info("queue_event", event=type(qe).__name__,
+                log.info("queue_event", kind=type(qe).__name__,
                          call_id=getattr(qe, "call_id", None), queue=getattr(qe, "queue", None),
                          agent=getattr(qe, "agent", None))
         deadline = sig.next_deadline()

@@ -29,7 +29,7 @@ is exact and equal to the router's.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -109,8 +109,8 @@ queue_settings = st.builds(
         (EscalationStep(3.0, lower_by=1), EscalationStep(8.0, drop=frozenset({"a", "b"})))]),
     priority_ageing=st.sampled_from([0.0, 0.25, 0.5]),
     max_wait=st.sampled_from([None, None, 20.0]),
-    max_length=st.sampled_from([None, None, 3]),
-    join_empty=st.sampled_from([None, None, frozenset()]),
+    max_length=st.sampled_from([None, None, None, 4]),
+    join_empty=st.sampled_from([None, None, None, frozenset()]),
     leave_empty=st.sampled_from([None, None, frozenset({AgentState.PAUSED})]),
     announce_interval=st.sampled_from([None, 5.0]),
     callback_attempts=st.integers(1, 2),
@@ -129,21 +129,13 @@ agent_settings = st.builds(
 )
 
 
-def _named(s: QueueSettings | AgentSettings, name: str) -> dict[str, object]:
-    out = {f: getattr(s, f) for f in s.__dataclass_fields__}
-    out["name"] = name
-    return out
-
-
 class RouterMachine(RuleBasedStateMachine):
     """Drives a Router and checks it against the model (see the module docstring)."""
 
     @initialize(data=st.data())
     def setup(self, data: st.DataObject) -> None:
-        self.qs = {n: QueueSettings(**_named(data.draw(queue_settings), n))  # type: ignore[arg-type]
-                   for n in QUEUES}
-        self.ags = {n: AgentSettings(**_named(data.draw(agent_settings), n))  # type: ignore[arg-type]
-                    for n in AGENTS}
+        self.qs = {n: replace(data.draw(queue_settings), name=n) for n in QUEUES}
+        self.ags = {n: replace(data.draw(agent_settings), name=n) for n in AGENTS}
         self.router = Router(queues=self.qs.values(), agents=self.ags.values(),
                              rng=random.Random(data.draw(st.integers(0, 2**16))))
         self.now = 0.0
@@ -154,6 +146,11 @@ class RouterMachine(RuleBasedStateMachine):
         self.connected: dict[str, tuple[str, str]] = {}  # call -> (queue, agent)
         self.entered: set[str] = set()
         self.exits: dict[str, int] = {}
+        for agent in AGENTS:  # most runs start staffed, so that offers happen from the start
+            queues = data.draw(st.dictionaries(st.sampled_from(QUEUES), st.integers(0, 1),
+                                               max_size=3))
+            if queues:
+                self.login(0.0, agent, queues)
 
     # -- event processing: the model follows the log, checking each offer ----------------
 
@@ -450,6 +447,6 @@ class RouterMachine(RuleBasedStateMachine):
 
 
 RouterMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=50, deadline=None,
+    max_examples=200, stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestRouterInvariants = RouterMachine.TestCase

@@ -140,6 +140,38 @@ def test_escalation_can_drop_a_skill_and_caller_skills_override_the_queue() -> N
     assert offers(r) == [("c", ("a",))]
 
 
+def test_simultaneous_escalation_and_free_agent_still_serve_the_better_caller() -> None:
+    # (found by the stateful test) at t=8 the low-priority c1 escalates into c2's bucket and
+    # the agent's backoff ends, at the same deadline: the agent must take c2, the better.
+    q = QueueSettings("q", ring_timeout=5.0, announce_interval=None,
+                      escalation=(EscalationStep(8.0, drop=frozenset({"a"})),))
+    r = make(q, agents=(agent("g", no_answer_delay=2.0),))
+    r.agent_login("g", 0.0, {"q": 0})
+    r.enqueue("c1", "q", 0.0, skills={"a": 1})
+    r.enqueue("c2", "q", 1.0, priority=1)
+    assert offers(r) == [("c2", ("g",))]
+    r.handle_timer(8.0)  # c2 rang out at 6; g backs off until 8
+    offered = [e.call_id for e in of_type(r.events(), ev.CallerOffered)]
+    assert offered == ["c2"]
+
+
+def test_an_agent_freed_with_an_escalation_takes_the_best_caller_of_any_bucket() -> None:
+    # At t=8 c_low escalates into a bucket g serves and g's wrap-up ends: freed agents are
+    # dispatched before new callers, so g takes c_high (priority 2) from the other bucket.
+    q = QueueSettings("q", wrapup=5.0, announce_interval=None,
+                      escalation=(EscalationStep(6.0, drop=frozenset({"a"})),))
+    r = make(q, agents=(agent("g", skills={"b": 5}),))
+    r.agent_login("g", 0.0, {"q": 0})
+    r.enqueue("c0", "q", 0.0)
+    r.offer_answered("c0", "g", 0.5)
+    r.enqueue("c_high", "q", 1.0, priority=2, skills={"b": 1})
+    r.enqueue("c_low", "q", 2.0, skills={"a": 1})
+    r.call_ended("c0", "g", 3.0)  # wrap-up until 8, when c_low escalates
+    r.events()
+    r.handle_timer(8.0)
+    assert [e.call_id for e in of_type(r.events(), ev.CallerOffered)] == ["c_high"]
+
+
 def test_agent_without_the_skill_is_skipped_for_one_who_has_it() -> None:
     q = QueueSettings("q", skills={"billing": 5})
     r = make(q, agents=(agent("novice", skills={"billing": 2}),

@@ -47,7 +47,7 @@ class RouterError(CcswitchError, ValueError):
     """API misuse or invalid settings: unknown queue, duplicate call id, bad level..."""
 
 
-class AgentState(enum.Enum):
+class AgentState(enum.StrEnum):
     """What an agent is doing; ``BACKOFF`` is the short rest after a failed offer."""
 
     LOGGED_OUT = "logged_out"
@@ -366,7 +366,8 @@ class MemberRec:
 class AgentRec:
     """A logged-in agent.  ``activity`` is what it does; ``state`` adds the pause."""
 
-    __slots__ = ("activity", "call", "idle_since", "login_time", "members", "missed", "name",
+    __slots__ = ("activity", "call", "eligible", "idle_since", "login_time", "members", "missed",
+                 "name",
                  "paused", "paused_at", "settings", "skills", "state", "tiers", "until")
 
     def __init__(self, name: str, settings: AgentSettings, now: float) -> None:
@@ -384,6 +385,17 @@ class AgentRec:
         self.until = 0.0
         self.members: dict[str, MemberRec] = {}
         self.tiers: list[tuple[int, tuple[QueueRec, ...]]] = []
+        self.eligible: dict[Requirement, bool] = {}  # a cache of satisfies(skills, req)
+
+    def meets(self, req: Requirement) -> bool:
+        """Whether the agent's skills meet ``req`` (cached; the skills never change while it
+        is logged in)."""
+        found = self.eligible.get(req)
+        if found is None:
+            if len(self.eligible) >= 512:
+                self.eligible.clear()
+            found = self.eligible[req] = satisfies(self.skills, req)
+        return found
 
     def build_tiers(self) -> None:
         """Its queues grouped by penalty, lowest first."""
@@ -452,8 +464,9 @@ class QueueRec:
     free agents per penalty tier (sorted by the strategy key), counts by agent state."""
 
     __slots__ = ("abandoned", "answered", "answered_in_sl", "buckets", "callers", "counts",
-                 "free", "handle_sum", "handles", "members", "memory", "name", "next_order",
-                 "order", "penalties", "rate", "settings", "steps", "strategy", "tier_sizes")
+                 "free", "handle_sum", "handles", "heads", "members", "memory", "name",
+                 "next_order", "order", "penalties", "rate", "settings", "steps", "strategy",
+                 "tier_sizes")
 
     def __init__(self, settings: QueueSettings, strategy: Strategy) -> None:
         self.settings = settings
@@ -463,6 +476,8 @@ class QueueRec:
         self.callers: dict[str, CallerRec] = {}  # in arrival order
         self.order: SortedList[CallerEntry] = SortedList()
         self.buckets: dict[Requirement, SortedList[CallerEntry]] = {}
+        # every bucket's head, best first: a free agent stops at the first it qualifies for
+        self.heads: SortedList[tuple[CallerEntry, Requirement]] = SortedList(load=64)
         self.members: dict[str, MemberRec] = {}
         self.free: dict[int, SortedList[FreeEntry]] = {}
         self.penalties: list[int] = []
@@ -482,17 +497,44 @@ class QueueRec:
             found = self.steps[base] = requirement_steps(base, self.settings.escalation)
         return found
 
-    def bucket(self, req: Requirement) -> SortedList[CallerEntry]:
-        found = self.buckets.get(req)
-        if found is None:
-            found = self.buckets[req] = SortedList()
-        return found
+    def enter(self, req: Requirement, entry: CallerEntry) -> None:
+        """A caller starts waiting in the bucket of ``req``; ``heads`` follows."""
+        bucket = self.buckets.get(req)
+        if bucket is None:
+            bucket = self.buckets[req] = SortedList()
+            bucket.add(entry)
+            self.heads.add((entry, req))
+            return
+        head = bucket.first()
+        bucket.add(entry)
+        if entry < head:
+            self.heads.remove((head, req))
+            self.heads.add((entry, req))
 
-    def unbucket(self, req: Requirement, entry: CallerEntry) -> None:
+    def leave(self, req: Requirement, entry: CallerEntry) -> None:
+        """A caller stops waiting in the bucket of ``req``; ``heads`` follows."""
         bucket = self.buckets[req]
+        head = bucket.first()
         bucket.remove(entry)
-        if not bucket:
-            del self.buckets[req]
+        if entry == head:
+            self.heads.remove((head, req))
+            if bucket:
+                self.heads.add((bucket.first(), req))
+            else:
+                del self.buckets[req]
+
+    def best_head(self, agent: AgentRec) -> CallerEntry | None:
+        """The caller ``agent`` should take from this queue: the best bucket head it
+        qualifies for (heads are kept best first, so this usually stops at once)."""
+        if not self.heads:
+            return None
+        entry, req = self.heads.first()
+        if not req or agent.meets(req):
+            return entry
+        for entry, req in self.heads:
+            if not req or agent.meets(req):
+                return entry
+        return None
 
     def add_member(self, member: MemberRec) -> None:
         self.members[member.agent.name] = member
@@ -518,6 +560,8 @@ class QueueRec:
             self.counts[new] += 1
 
     def free_member(self, member: MemberRec) -> None:
+        if member.entry is not None:  # already indexed
+            return
         stats = MemberStats(member.agent.idle_since, member.calls, member.talk, member.order,
                             member.rank)
         member.entry = entry_for(self.strategy, stats, member.agent.name)

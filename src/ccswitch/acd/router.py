@@ -13,12 +13,12 @@ so it is a static sort key.  ``place`` is the entry time (or an earlier ``positi
 or the old place of a caller who rejoins).  Callers wait in *buckets*, one per queue and
 current skill requirement, each sorted by that key.
 
-Decisions.  When a caller starts waiting (arrives, is put back after a failed offer, or is
-escalated), its queue's free agents are tried tier by tier (lowest penalty first) and the
-queue's strategy picks among the eligible ones.  When an agent becomes free, it takes the
-caller who should be served first across all its queues: lowest penalty tier first, then
-the highest effective priority at ``now`` (ageing included), then the earliest place -
-looking only at the head of each bucket it qualifies for.  Hence the invariants:
+Decisions.  When an agent becomes free, it takes the caller to serve first across all its
+queues: lowest penalty tier first, then the highest effective priority at ``now`` (ageing
+included), then the earliest place - looking only at bucket heads, best first.  When callers
+start waiting (arrive, come back from a failed offer, escalate), their bucket's head is
+offered to the agent the queue's strategy picks among the free eligible ones, lowest tier
+first.  Freed agents are dispatched before new callers.  Hence the invariants:
 
 * an agent is offered one call at a time (ringing, on a call, in wrap-up: never free);
 * no free agent is ever eligible for a waiting caller of one of its queues;
@@ -33,9 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Final
-
-import structlog
+from typing import Final, cast
 
 from ..clock import TimerHeap
 from .events import (
@@ -83,11 +81,8 @@ from .model import (
     Requirement,
     RouterError,
     make_requirement,
-    satisfies,
 )
 from .strategies import STRATEGIES, RandomLike
-
-log = structlog.get_logger(__name__)
 
 INF: Final = float("inf")
 _READY, _RINGING, _ON_CALL = AgentState.READY, AgentState.RINGING, AgentState.ON_CALL
@@ -234,9 +229,7 @@ class Router:
         if c is None:
             return False
         q = c.queue
-        position = q.order.rank(c.entry) + 1
-        self._withdraw(c, now)
-        self._leave(c)
+        position = self._depart(c, now)
         q.abandoned += 1
         self._events.append(CallerAbandoned(now, call_id, q.name, position, c.entry_position,
                                             now - c.arrived))
@@ -254,9 +247,7 @@ class Router:
         c = self._callers.get(call_id)
         if c is None:
             return False
-        position = c.queue.order.rank(c.entry) + 1
-        self._withdraw(c, now)
-        self._leave(c)
+        position = self._depart(c, now)
         self._events.append(CallerExitedWithKey(now, call_id, c.queue.name, key, position,
                                                 c.entry_position, now - c.arrived))
         self._drain(now)
@@ -314,9 +305,7 @@ class Router:
         c = self._callers.get(call_id)
         if c is None or c.state is not CallerState.OFFERED or agent not in c.offered:
             return False
-        failure: OfferFailure = "noanswer" if reason == "noanswer" else (
-            "busy" if reason == "busy" else "rejected")
-        self._offer_failed(c, agent, now, failure)
+        self._offer_failed(c, agent, now, cast(OfferFailure, reason))
         self._drain(now)
         return True
 
@@ -442,8 +431,9 @@ class Router:
         if c.t_retry <= now:
             c.t_retry = INF
             self._wait(c)
-        if c.t_ring <= now and c.state is CallerState.OFFERED:
-            for agent in tuple(c.offered):
+        if c.t_ring <= now:
+            c.t_ring = INF  # (re-armed if the caller is offered again)
+            for agent in tuple(c.offered if c.state is CallerState.OFFERED else ()):
                 self._actions.append(CancelOffer(c.call_id, agent))
                 self._offer_failed(c, agent, now, "noanswer")
         if c.t_maxwait <= now:
@@ -453,8 +443,9 @@ class Router:
             elif c.state is CallerState.OFFERED:
                 c.timed_out = True  # the ring in progress may still connect
         if c.t_announce <= now:
-            interval = c.queue.settings.announce_interval
-            c.t_announce = INF if interval is None else c.t_announce + interval
+            interval = c.queue.settings.announce_interval or INF
+            while c.t_announce <= now:  # once, even if the shell was late
+                c.t_announce += interval
             if c.state is CallerState.WAITING and c.callback is None:
                 self._announce(c)
         self._arm_caller(c)
@@ -490,7 +481,7 @@ class Router:
         agents = self._agents
 
         def eligible(name: str) -> bool:
-            return not req or satisfies(agents[name].skills, req)
+            return not req or agents[name].meets(req)
 
         def weight(name: str) -> float:
             return agents[name].settings.weight
@@ -510,19 +501,14 @@ class Router:
                 return
 
     def _dispatch_agent(self, a: AgentRec, now: float) -> None:
-        """An agent became free: give it the caller to serve first across its queues."""
-        skills = a.skills
+        """An agent became free: give it the caller to serve first across its queues, or
+        else put it in its queues' free lists - only here, so a caller never takes an agent
+        that has not yet had its own pick."""
         for _, queues in a.tiers:
             best: tuple[float, float, int, str] | None = None
             best_q: QueueRec | None = None
             for q in queues:
-                head: tuple[float, float, int, str] | None = None
-                for req, bucket in q.buckets.items():
-                    if req and not satisfies(skills, req):
-                        continue
-                    first = bucket.first()
-                    if head is None or first < head:
-                        head = first
+                head = q.best_head(a)
                 if head is None:
                     continue
                 # effective priority at ``now`` makes queues with other ageing comparable
@@ -533,6 +519,8 @@ class Router:
                 best_q.memory = a.members[best_q.name].order
                 self._offer(self._callers[best[3]], (a.name,), now)
                 return
+        for member in a.members.values():
+            member.queue.free_member(member)
 
     def _offer(self, c: CallerRec, names: tuple[str, ...], now: float) -> None:
         q = c.queue
@@ -564,13 +552,13 @@ class Router:
             self._exit(c, self._now, "leaveempty")
             return
         c.state = CallerState.WAITING
-        c.queue.bucket(c.req).add(c.entry)
+        c.queue.enter(c.req, c.entry)
         c.in_bucket = True
         self._new_callers.append(c)
 
     def _unbucket(self, c: CallerRec) -> None:
         if c.in_bucket:
-            c.queue.unbucket(c.req, c.entry)
+            c.queue.leave(c.req, c.entry)
             c.in_bucket = False
 
     def _escalate(self, c: CallerRec, now: float) -> None:
@@ -608,11 +596,11 @@ class Router:
                                              c.entry_position, now - c.arrived))
         self._actions.append(Overflow(c.call_id, q.name, reason, target))
 
-    def _withdraw(self, c: CallerRec, now: float) -> None:
-        """The caller leaves while ringing or reserved: release the agents."""
-        if c.state not in (CallerState.OFFERED, CallerState.RESERVED):
-            return
-        for name in c.offered:
+    def _depart(self, c: CallerRec, now: float) -> int:
+        """The caller leaves of its own will (hung up, pressed a key): release the agents
+        ringing for it and return the position it left from."""
+        position = c.queue.order.rank(c.entry) + 1
+        for name in c.offered:  # (empty unless it was ringing or reserved)
             self._actions.append(CancelOffer(c.call_id, name))
             self._events.append(OfferFailed(now, c.call_id, c.queue.name, name, "cancelled",
                                             now - c.offered_at))
@@ -621,6 +609,8 @@ class Router:
                 a.call = None
                 self._set_activity(a, _READY)
         c.offered = []
+        self._leave(c)
+        return position
 
     def _connect(self, c: CallerRec, agent: str, now: float) -> None:
         q = c.queue
@@ -749,12 +739,11 @@ class Router:
             return
         a.state = new
         for member in a.members.values():
-            member.queue.count(old, new)
+            q = member.queue
+            q.count(old, new)
             if old is _READY:
-                member.queue.unfree(member)
-            if new is _READY:
-                member.queue.free_member(member)
-        if new is _READY:
+                q.unfree(member)  # (a no-op if it was not indexed yet)
+        if new is _READY:  # indexed as free only if no caller takes it (see _dispatch_agent)
             self._free_agents.append(a)
         for member in a.members.values():
             q = member.queue

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 FreeEntry = tuple[float, float, int, str]
 """A free agent as the router indexes it: (key 1, key 2, member order, agent name)."""
@@ -45,8 +45,7 @@ class RandomLike(Protocol):
     def randrange(self, start: int, /) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class MemberStats:
+class MemberStats(NamedTuple):
     """What a strategy may order free agents by, for one queue member."""
 
     idle_since: float  # end of its last call's wrap-up, or login
