@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import hmac
 import ipaddress
-import json
 import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -21,12 +20,18 @@ from typing import Any, Final, NoReturn, TypeVar
 
 from ..errors import ConfigError
 from ..ivr.menu import DEMO_MENUS, Menu
+from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
+from .acd import AgentConfig as AgentConfig
+from .acd import QueueConfig as QueueConfig
+from .acd import check_queues, parse_agent, parse_queues
 from .ivr import parse_menus
+from .locate import Locator
+from .locate import Path as Path
+from .locate import format_path as format_path
 
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
-Path = tuple[str | int, ...]
 
 DEMO_FILENAME: Final = "demo.toml"
 """Name of the demo configuration shipped as package data of ``ccswitch.config``."""
@@ -35,10 +40,6 @@ TRANSPORTS: Final = ("udp", "tcp", "tls", "ws", "wss")
 ALGORITHMS: Final = ("MD5", "SHA-256")
 LOG_FORMATS: Final = ("console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-QUEUE_STRATEGIES: Final = (
-    "longest_idle", "fewest_calls", "least_talk", "linear", "round_robin", "random",
-    "weighted_random", "ring_all",
-)
 SERVICES: Final = ("echo", "tone")
 """Dial plan actions that take no argument."""
 BUILTIN_IVRS: Final = tuple(DEMO_MENUS)
@@ -146,15 +147,6 @@ def parse_port_range(text: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentConfig:
-    """Makes a user an ACD agent: member of ``queues``, with optional ``skills`` (1-10)."""
-
-    queues: tuple[str, ...] = ()
-    skills: Mapping[str, int] = field(default_factory=_frozen)
-    auto_answer: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class UserConfig:
     """A SIP user who may register and call; ``algorithms`` overrides ``auth.algorithms``."""
 
@@ -163,23 +155,6 @@ class UserConfig:
     display: str | None = None
     algorithms: tuple[str, ...] | None = None
     agent: AgentConfig | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueConfig:
-    """An ACD queue.  Times are seconds; ``None`` means no limit / never."""
-
-    name: str
-    display: str | None = None
-    strategy: str = "longest_idle"
-    ring_timeout: float = 20.0  # an offered agent rings this long before the next is tried
-    wrapup: float = 5.0  # after a call, before the agent is offered again
-    max_wait: float | None = None  # then the caller goes to ``overflow``
-    max_waiting: int | None = None  # callers beyond this go straight to ``overflow``
-    overflow: str | None = None  # a dial plan action, e.g. "queue:sales" or "echo"
-    announce_interval: float | None = 30.0  # position announcements
-    skills: Mapping[str, int] = field(default_factory=_frozen)  # required minimum levels
-    record: bool = True  # record calls answered by an agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,18 +358,6 @@ def _unique_listen(uris: list[ListenUri]) -> tuple[ListenUri, ...]:
     return tuple(uris)
 
 
-def format_path(path: Path) -> str:
-    """``("users", 2, "password")`` -> ``users[2].password`` (odd keys quoted)."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
-            out += f".{name}" if out else name
-    return out
-
-
 def _syntax_error(filename: str, message: str) -> ConfigError:
     m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
     if m is None:
@@ -408,9 +371,6 @@ _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "api_tokens",
              "media", "ivr")
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
-_AGENT_KEYS = ("queues", "skills", "auto_answer", "token")
-_QUEUE_KEYS = ("display", "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting",
-               "overflow", "announce_interval", "skills", "record")
 
 
 class _Parser:
@@ -423,7 +383,7 @@ class _Parser:
 
     # -- errors and primitive converters --
     def fail(self, path: Path, fault: str) -> NoReturn:
-        raise ConfigError(self.filename, format_path(path), fault, _Locator(self.text).line(path))
+        raise ConfigError(self.filename, format_path(path), fault, Locator(self.text).line(path))
 
     def check_keys(self, table: Mapping[str, Any], allowed: Sequence[str], path: Path) -> None:
         for key in table:
@@ -467,6 +427,20 @@ class _Parser:
         if not 0 < value < 1e9:
             self.fail(path, "must be a positive number of seconds")
         return float(value)
+
+    def number(self, value: object, path: Path, what: str = "", *, above: bool = False,
+               ) -> float:
+        """A number >= 0 (> 0 when ``above``) and below 1e9, e.g. a delay that may be 0."""
+        unit = f" of {what}" if what else ""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(path, f"must be a number{unit}, got {_kind(value)}")
+        if not (0 < value < 1e9 if above else 0 <= value < 1e9):
+            self.fail(path, f"must be a {'positive' if above else 'non-negative'} number{unit}")
+        return float(value)
+
+    def kind(self, value: object) -> str:
+        """``value``'s TOML type for a message ("an integer", "a table"...)."""
+        return _kind(value)
 
     def boolean(self, value: object, path: Path) -> bool:
         if not isinstance(value, bool):
@@ -520,17 +494,12 @@ class _Parser:
         realm = self.string(raw["realm"], ("realm",)) if "realm" in raw else domains[0]
         if '"' in realm or "\\" in realm:
             self.fail(("realm",), "must not contain '\"' or '\\'")
-        queues = self.queues(raw.get("queues", {}), ("queues",))
+        queues = parse_queues(self, raw.get("queues", {}), ("queues",))
         users, tokens = self.users(raw.get("users", []), ("users",), queues)
         menus = parse_menus(self, raw.get("ivr", {}), ("ivr",), queues=queues, users=users,
                             prompts=self.prompts)
         dialplan = self.dialplan(raw.get("dialplan", {}), ("dialplan",), queues, users, menus)
-        for name, queue in queues.items():
-            if queue.overflow is not None:
-                path = ("queues", name, "overflow")
-                self.action(queue.overflow, path, queues, users, menus)
-                if queue.overflow == f"queue:{name}":
-                    self.fail(path, "a queue cannot overflow to itself")
+        check_queues(self, queues, users, menus)
         return SwitchConfig(
             domains=domains,
             realm=realm,
@@ -654,38 +623,6 @@ class _Parser:
             record_format=self.opt(t, "record_format", path, d.record_format, fmt),
         )
 
-    def queues(self, value: object, path: Path) -> dict[str, QueueConfig]:
-        out: dict[str, QueueConfig] = {}
-        for name, entry in self.table(value, path).items():
-            p = (*path, name)
-            if not _NAME.fullmatch(name):
-                self.fail(p, f"{name!r} is not a valid queue name (letters, digits, _ and -)")
-            out[name] = self.queue(name, self.table(entry, p), p)
-        return out
-
-    def queue(self, name: str, t: Mapping[str, Any], path: Path) -> QueueConfig:
-        self.check_keys(t, _QUEUE_KEYS, path)
-        d = QueueConfig(name)
-        strategy = self.opt(t, "strategy", path, d.strategy, self.string)
-        if strategy not in QUEUE_STRATEGIES:
-            self.fail((*path, "strategy"),
-                      f"unknown strategy {strategy!r} (one of {', '.join(QUEUE_STRATEGIES)})")
-        count: Callable[[object, Path], int | None] = lambda v, p: self.integer(v, p, 1)  # noqa: E731
-        secs: Callable[[object, Path], float | None] = self.seconds
-        return QueueConfig(
-            name=name,
-            display=self.opt(t, "display", path, d.display, self.string),
-            strategy=strategy,
-            ring_timeout=self.opt(t, "ring_timeout", path, d.ring_timeout, self.seconds),
-            wrapup=self.opt(t, "wrapup", path, d.wrapup, self.seconds),
-            max_wait=self.opt(t, "max_wait", path, d.max_wait, secs),
-            max_waiting=self.opt(t, "max_waiting", path, d.max_waiting, count),
-            overflow=self.opt(t, "overflow", path, d.overflow, self.string),
-            announce_interval=self.opt(t, "announce_interval", path, d.announce_interval, secs),
-            skills=self.opt(t, "skills", path, d.skills, self.skills),
-            record=self.opt(t, "record", path, d.record, self.boolean),
-        )
-
     def users(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
               ) -> tuple[dict[str, UserConfig], dict[str, str]]:
         """Expand the ``[[users]]`` entries; also returns agent name -> API token."""
@@ -705,7 +642,7 @@ class _Parser:
             algorithms = self.opt(t, "algorithms", p, None, self.algorithms)
             agent, token = None, None
             if "agent" in t:
-                agent, token = self.agent(t["agent"], (*p, "agent"), queues)
+                agent, token = parse_agent(self, t["agent"], (*p, "agent"), queues)
             for name in names:
                 if name in users:
                     self.fail((*p, name_key), f"user {name!r} is already defined by {origin[name]}")
@@ -738,24 +675,6 @@ class _Parser:
             self.fail(p, f"expands to more than {MAX_RANGE} users")
         width = len(m.group(1))
         return [str(n).zfill(width) for n in range(lo, hi + 1)], "range"
-
-    def agent(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
-              ) -> tuple[AgentConfig, str | None]:
-        t = self.table(value, path)
-        self.check_keys(t, _AGENT_KEYS, path)
-        members: tuple[str, ...] = ()
-        if "queues" in t:
-            members = tuple(self.strings(t["queues"], (*path, "queues"), self.string))
-            for i, q in enumerate(members):
-                if q not in queues:
-                    self.fail((*path, "queues", i), f"queue {q!r} is not declared in [queues]")
-        token = self.opt(t, "token", path, None,
-                         lambda v, p: self.string(v, p, _TOKEN, "token (visible ASCII, no spaces)"))
-        return AgentConfig(
-            queues=members,
-            skills=self.opt(t, "skills", path, _frozen(), self.skills),
-            auto_answer=self.opt(t, "auto_answer", path, False, self.boolean),
-        ), token
 
     def dialplan(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
                  users: Mapping[str, UserConfig], menus: Mapping[str, Menu]) -> DialplanConfig:
@@ -814,77 +733,3 @@ def _kind(value: object) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              list: "an array", dict: "a table"}
     return names.get(type(value), type(value).__name__)
-
-
-# -- finding the line of a key -------------------------------------------------------------
-
-_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_\-.\"' ]+?)\s*\]\]?\s*(?:#.*)?")
-
-
-class _Locator:
-    """Finds the line of a key path in TOML text (best effort: tables, keys, inline tables)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = [_strip_comment(line) for line in text.split("\n")]  # as TOML counts
-        self.sections: list[tuple[int, Path]] = [(-1, ())]  # (header line index, path)
-        counts: dict[tuple[str, ...], int] = {}
-        for no, line in enumerate(self.lines):
-            m = _HEADER.fullmatch(line)
-            if m is None:
-                continue
-            keys = _split_dotted(m.group(2))
-            resolved: list[str | int] = []
-            for k in range(len(keys)):
-                resolved.append(keys[k])
-                raw = tuple(keys[: k + 1])
-                if m.group(1) == "[[" and k == len(keys) - 1:
-                    counts[raw] = counts.get(raw, 0) + 1
-                if raw in counts:
-                    resolved.append(counts[raw] - 1)
-            self.sections.append((no, tuple(resolved)))
-
-    def line(self, path: Path) -> int | None:
-        """1-based line of ``path`` (or of the nearest enclosing key found), else ``None``."""
-        best = 0
-        for i, (_, spath) in enumerate(self.sections):
-            if path[: len(spath)] == spath and len(spath) >= len(self.sections[best][1]):
-                best = i
-        start, spath = self.sections[best]
-        end = self.sections[best + 1][0] if best + 1 < len(self.sections) else len(self.lines)
-        found = start if start >= 0 else None
-        cursor = start + 1
-        for part in path[len(spath):]:
-            if isinstance(part, int):
-                continue
-            pattern = re.compile(
-                r"(?:^|[\s{,.])(?:\"%s\"|'%s'|%s)\s*[=.]" % ((re.escape(part),) * 3))
-            for no in range(cursor, end):
-                if pattern.search(self.lines[no]):
-                    found = cursor = no
-                    break
-            else:
-                break
-        return None if found is None else found + 1
-
-
-def _strip_comment(line: str) -> str:
-    quote = ""
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if quote:
-            if c == "\\" and quote == '"':
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c == "#":
-            return line[:i]
-        i += 1
-    return line
-
-
-def _split_dotted(text: str) -> list[str]:
-    parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.]+", text)
-    return [p.strip().strip("\"'") if p.strip()[:1] in "\"'" else p.strip() for p in parts]
