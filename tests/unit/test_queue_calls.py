@@ -10,6 +10,8 @@ from test_anchor import World, media_of, offer
 from ccswitch.acd.events import (
     AgentLoggedIn,
     AgentPaused,
+    CallbackMade,
+    CallbackRequested,
     CallCompleted,
     CallerAbandoned,
     CallerConnected,
@@ -17,7 +19,15 @@ from ccswitch.acd.events import (
     CallerOffered,
     OfferFailed,
 )
-from ccswitch.media.commands import Connect, Play, PlayDone, PlayFile, StartRecord, StopPlay
+from ccswitch.media.commands import (
+    Connect,
+    Digit,
+    Play,
+    PlayDone,
+    PlayFile,
+    StartRecord,
+    StopPlay,
+)
 from ccswitch.sip.message import Request, Response
 
 MOH = PlayFile("/p/moh/default.wav")
@@ -171,3 +181,44 @@ def test_a_waiting_caller_hears_please_hold_and_its_place_then_music_again() -> 
               if isinstance(p, Play) and isinstance(p.source, PlayFile)]
     assert spoken[-1] == "moh/default.wav"
     assert "you-are-caller.wav" in spoken and "digits/1.wav" in spoken, spoken
+
+
+def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent() -> None:
+    w = QueueWorld(("2001",))
+    assert w.a.register(0.05).status == 200  # the caller can be called back
+    w.a.inbox.clear()
+    agent = w.agents["2001"]
+    agent.invite("*23", 0.5, call_id="f-9@127.0.0.1", body=offer(7000), phones=[agent])
+    w.pump()
+    agent.inbox.clear()
+    ok = w.dial(now=1.0)  # nobody free: the caller waits
+    moh = next(c for c in w.cmds if isinstance(c, Play) and c.source == MOH)
+    w.sig.media_events([Digit(moh.leg, "1", "rfc4733")], 5.0)  # "call me back"
+    w.pump()
+    assert [e for e in w.events if isinstance(e, CallbackRequested)]
+    confirm = [c for c in w.cmds if isinstance(c, Play) and isinstance(c.source, PlayFile)
+               and c.source.path.endswith("callback-confirm.wav")]
+    assert len(confirm) == 1
+    w.sig.media_events([PlayDone(confirm[0].leg, confirm[0].play_id, "end")], 9.0)
+    w.pump()
+    assert w.a.methods()[-1] == "BYE"  # the switch hangs up after the confirmation
+    w.a.reply(w.a.requests("BYE")[-1], 200, "OK", 9.1)
+    w.pump()
+    assert not [e for e in w.events if isinstance(e, CallerAbandoned)]  # its place is kept
+    # the agent comes back: the caller is called back, then bridged to the reserved agent
+    agent.invite("*24", 20.0, call_id="f-10@127.0.0.1", body=offer(7002), phones=[agent, w.a])
+    w.pump()
+    assert [e for e in w.events if isinstance(e, CallbackMade)]
+    back = w.a.take("INVITE")
+    assert media_of(back)[0] == "127.0.0.9" and back.to.uri.user == "1001"
+    w.a.reply(back, 200, "OK", 21.0, to_tag="cb", body=offer(4100))
+    w.pump()
+    assert w.a.take("ACK").cseq.method == "ACK"
+    offer_inv = [r for r in agent.requests("INVITE") if r.call_id not in
+                 ("f-9@127.0.0.1", "f-10@127.0.0.1")]
+    assert len(offer_inv) == 1 and offer_inv[0].to.uri.user == "2001"
+    agent.reply(offer_inv[0], 200, "OK", 22.0, to_tag="ag", body=offer(6100))
+    w.pump()
+    connected = [e for e in w.events if isinstance(e, CallerConnected)]
+    assert len(connected) == 1 and connected[0].agent == "2001"
+    assert ok.status == 200

@@ -33,7 +33,7 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
-from .queueing import QueueCalls
+from .queueing import PendingCallback, QueueCalls
 from .services import ServiceCalls
 from .state import Branch, Call, CallState, Relay
 
@@ -59,6 +59,7 @@ class B2bua(ServiceCalls, QueueCalls):
                  record_queues: Iterable[str] = ()) -> None:
         self._txn = txn
         self.router = router
+        self._callbacks: dict[str, PendingCallback] = {}
         self.queue_settings = queue_settings or {}
         self.agent_names = frozenset(agents)
         self.auto_answer = auto_answer or {}
@@ -156,11 +157,12 @@ class B2bua(ServiceCalls, QueueCalls):
         return call
 
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
-              now: float, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> Branch:
+              now: float, body: bytes, extra: tuple[tuple[str, str], ...] = (),
+              to_user: str | None = None) -> Branch:
         me = self._local(b.source.transport)
         local = NameAddr(SipUri(host=self._domain, user=call.caller), display,
                          {"tag": self._ids.tag()})
-        remote = NameAddr(SipUri(host=self._domain, user=call.callee))
+        remote = NameAddr(SipUri(host=self._domain, user=to_user or call.callee))
         dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
                         local_seq=0, remote_target=b.contact, peer=b.source)
         inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
@@ -176,6 +178,8 @@ class B2bua(ServiceCalls, QueueCalls):
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
+        if self.callback_response(ev, now):
+            return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
             self._branch_response(call, call.branches[ev.txn_id], ev.response, now)
@@ -194,6 +198,8 @@ class B2bua(ServiceCalls, QueueCalls):
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
+        if self.callback_timeout(ev, now):
+            return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
             if call.state is CallState.ENDED:

@@ -14,6 +14,7 @@ resume with ``*24``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
@@ -26,14 +27,35 @@ from ..acd.router import Router
 from ..ivr.say import say_position, say_wait
 from ..media.commands import Detect, Play, PlayFile, StopPlay
 from ..media.ports import PortsExhausted
+from ..sdp.negotiator import NotAcceptable
+from ..sip.dialog import Dialog
 from ..sip.registrar import Binding
+from ..sip.transaction import ResponseReceived, TransactionLayer, TransactionTimeout
+from ..sip.uri import NameAddr, SipUri
+from .anchor import CallMedia
+from .events import CallStarted
+from .services import say_flow
 from .state import Branch, Call, CallState
+
+
+@dataclass(slots=True)
+class PendingCallback:
+    """A callback being dialled: the router's action, the caller's media leg, the forks."""
+
+    action: RouterCallback
+    media: CallMedia
+    started: float
+    branches: dict[str, Branch] = field(default_factory=dict)
+    answered: bool = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..clock import TimerHeap
-    from ..sip.transaction import TransactionLayer
+    from ..ids import Ids
+    from ..ivr.flow import Flow
+    from ..sip.dialog import LocalContact
+    from .anchor import MediaPlan
     from .events import CallEvent
 
 log = structlog.get_logger()
@@ -56,6 +78,7 @@ class QueueCalls:
     """Queue handling for ``B2bua``."""
 
     router: Router | None
+    _callbacks: dict[str, PendingCallback]  # callback INVITE transaction -> its callback
     queue_settings: Mapping[str, QueueSettings]  # the router's queues
     agent_names: frozenset[str]
     auto_answer: Mapping[str, bool]
@@ -70,14 +93,21 @@ class QueueCalls:
         _by_leg: dict[int, Call]
 
         def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
-                  mf: int, now: float, body: bytes,
-                  extra: tuple[tuple[str, str], ...] = ()) -> Branch: ...
+                  mf: int, now: float, body: bytes, extra: tuple[tuple[str, str], ...] = (),
+                  to_user: str | None = None) -> Branch: ...
         def _hangup_both(self, call: Call, now: float) -> None: ...
         def _end(self, call: Call, status: int, reason: str, now: float,
                  ended_by: str) -> None: ...
         def _ivr_result(self, call: Call, result: str, now: float) -> None: ...
         def _start_ivr(self, call: Call, menu: str, now: float) -> None: ...
         def _become(self, call: Call, service: str) -> None: ...
+        def _start_flow(self, call: Call, flow: Flow, now: float) -> None: ...
+        _local: Callable[[str], LocalContact]
+        media: MediaPlan | None
+        _ids: Ids
+        _domain: str
+        _ua: str
+        _dialogs: dict[tuple[str, str], tuple[Call, str]]
         def _bridge(self, call: Call, users: list[str], now: float,
                     queue: str | None = None) -> None: ...
 
@@ -121,6 +151,9 @@ class QueueCalls:
             if not actions:
                 break
             for action in actions:
+                if isinstance(action, RouterCallback):
+                    self._call_back(action, now)
+                    continue
                 call = self._calls.get(action.call_id)
                 if call is None or call.state is CallState.ENDED:
                     if isinstance(action, RouterOffer):
@@ -135,8 +168,6 @@ class QueueCalls:
                     self._announce(call, action.position, action.expected_wait)
                 elif isinstance(action, Overflow):
                     self._overflow(call, action, now)
-                elif isinstance(action, RouterCallback):
-                    router.callback_result(action.call_id, now, answered=False)
         deadline = router.next_deadline()
         if deadline is None:
             self._timers.cancel(("router", ""))
@@ -163,7 +194,8 @@ class QueueCalls:
                 continue
             extra = AUTO_ANSWER_HEADERS if self.auto_answer.get(agent) else ()
             for b in bindings:
-                br = self._fork(call, b, None, "application/sdp", 70, now, body, extra)
+                br = self._fork(call, b, None, "application/sdp", 70, now, body, extra,
+                                to_user=agent)
                 br.agent = agent
             log.info("queue_offer", call_id=call.a_invite.call_id, queue=call.queue,
                      agent=agent, contacts=len(bindings))
@@ -181,6 +213,13 @@ class QueueCalls:
             return
         if any(b.agent == agent and b.final is None for b in call.branches.values()):
             return
+        if call.callback_agent is not None:  # the reserved agent missed the called-back caller
+            self.router.callback_result(call.key, now, answered=False)
+            call.queue = None
+            self._hangup_both(call, now)
+            self._end(call, 480, "agent did not answer the callback", now, "switch")
+            self.pump_router(now)
+            return
         if not br.cancelled:
             self.router.offer_failed(call.key, agent, now, offer_failure(status))
         self.pump_router(now)
@@ -191,7 +230,9 @@ class QueueCalls:
         assert cm is not None and self.router is not None
         call.queue_agent = br.agent
         self._stop_waiting_audio(call)
-        if br.agent is not None:
+        if call.callback_agent is not None:
+            self.router.callback_result(call.key, now, answered=True)
+        elif br.agent is not None:
             self.router.offer_answered(call.key, br.agent, now)
         for other in call.branches.values():
             if other is not br and other.final is None:
@@ -285,12 +326,119 @@ class QueueCalls:
         queue's timeout rule, else back to the IVR or hang up)."""
         if self.router is None or call.queue is None or call.queue_agent is not None:
             return
+        if key == "1" and self.router.request_callback(call.key, call.caller, now):
+            log.info("callback_requested", call_id=call.a_invite.call_id, queue=call.queue)
+            call.queue = None  # its place is kept by the router; this leg now says goodbye
+            self._stop_waiting_audio(call)
+            self._start_flow(call, say_flow("callback-confirm"), now)
+            return
         if key == "0":
             self.router.exit_with_key(call.key, key, now)
             queue = self.queue_settings.get(call.queue)
             target = queue.on_timeout if queue is not None else None
             self._overflow(call, Overflow(call.key, call.queue, "key", target), now)
             self.pump_router(now)
+
+    # -- virtual hold: calling the caller back ------------------------------------------
+    def _call_back(self, action: RouterCallback, now: float) -> None:
+        """The caller's turn came while it was away: ring it; the reserved agent is offered
+        the call when it answers."""
+        router, plan = self.router, self.media
+        assert router is not None
+        bindings = self.bindings_of(action.number, now) if self.bindings_of else []
+        if plan is None or not bindings:
+            router.callback_result(action.call_id, now, answered=False)
+            return
+        try:
+            cm = CallMedia.create(plan, ("a",))
+        except PortsExhausted:
+            router.callback_result(action.call_id, now, answered=False)
+            return
+        body = cm.offer_locally("a")
+        pending = PendingCallback(action, cm, now)
+        for b in bindings:
+            me = self._local(b.source.transport)
+            dialog = Dialog(call_id=self._ids.call_id(me.host),
+                            local=NameAddr(SipUri(host=self._domain, user=action.queue), None,
+                                           {"tag": self._ids.tag()}),
+                            remote=NameAddr(SipUri(host=self._domain, user=action.number)),
+                            local_seq=0, remote_target=b.contact, peer=b.source)
+            inv = dialog.request("INVITE", me=me, branch=self._ids.branch(), body=body,
+                                 content_type="application/sdp",
+                                 extra=(("User-Agent", self._ua),))
+            tid = self._txn.send_request(inv, b.source, now)
+            pending.branches[tid] = Branch(tid, inv, dialog, me)
+            self._callbacks[tid] = pending
+        log.info("callback_dialled", call_id=action.call_id, number=action.number,
+                 agent=action.agent, contacts=len(bindings))
+
+    def callback_response(self, ev: ResponseReceived, now: float) -> bool:
+        """A response to a callback INVITE (False: not ours)."""
+        pending = self._callbacks.get(ev.txn_id)
+        if pending is None:
+            return False
+        resp, br = ev.response, pending.branches[ev.txn_id]
+        if resp.status < 200:
+            return True
+        br.final = resp.status
+        if resp.status >= 300:
+            self._callback_branch_done(pending, now)
+            return True
+        br.dialog.remote = resp.to
+        br.dialog.update_target(resp)
+        ack = br.dialog.request("ACK", me=br.me, branch=self._ids.branch(),
+                                cseq=br.invite.cseq.seq)
+        self._txn.send_stateless(ack, br.dialog.peer)
+        if pending.answered or not resp.body or isinstance(
+                pending.media.accept_local_answer("a", resp.body), NotAcceptable):
+            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
+            self._txn.send_request(bye, br.dialog.peer, now)
+            self._callback_branch_done(pending, now)
+            return True
+        pending.answered = True
+        for tid, other in pending.branches.items():
+            self._callbacks.pop(tid, None)
+            if other is not br and other.final is None:
+                self._txn.cancel_request(tid, now)
+        self._callback_answered(pending, br, now)
+        return True
+
+    def callback_timeout(self, ev: TransactionTimeout, now: float) -> bool:
+        pending = self._callbacks.get(ev.txn_id)
+        if pending is None:
+            return False
+        pending.branches[ev.txn_id].final = 408
+        self._callback_branch_done(pending, now)
+        return True
+
+    def _callback_branch_done(self, pending: PendingCallback, now: float) -> None:
+        if pending.answered or any(b.final is None for b in pending.branches.values()):
+            return
+        for tid in pending.branches:
+            self._callbacks.pop(tid, None)
+        pending.media.close()
+        assert self.router is not None
+        self.router.callback_result(pending.action.call_id, now, answered=False)
+        log.info("callback_unanswered", call_id=pending.action.call_id)
+        self.pump_router(now)
+
+    def _callback_answered(self, pending: PendingCallback, br: Branch, now: float) -> None:
+        """The called-back caller answered: it becomes the A leg of a call offered to the
+        reserved agent."""
+        action = pending.action
+        call = Call(key=action.call_id, caller=action.number, callee=action.queue, a_txn="",
+                    a_invite=br.invite, a_dialog=br.dialog, a_me=br.me, started=now,
+                    state=CallState.UP, media=pending.media)
+        call.answered = now
+        call.queue = action.queue
+        call.service = "queue"
+        call.callback_agent = action.agent
+        self._calls[call.key] = call
+        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, "a")
+        self._by_leg[pending.media.leg("a")] = call
+        self._events.append(CallStarted(call.key, action.number, action.queue, now))
+        log.info("callback_answered", call_id=call.key, agent=action.agent)
+        self._offer(call, (action.agent,), now)
 
     # -- agents ----------------------------------------------------------------------
     def agent_present(self, agent: str, registered: bool, now: float) -> None:
