@@ -193,6 +193,15 @@ def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent()
     agent.inbox.clear()
     ok = w.dial(now=1.0)  # nobody free: the caller waits
     moh = next(c for c in w.cmds if isinstance(c, Play) and c.source == MOH)
+    for _ in range(12):  # the entry announcement, prompt by prompt
+        last = [c for c in w.cmds if isinstance(c, Play)][-1]
+        if last.source == MOH and last is not moh:
+            break
+        w.sig.media_events([PlayDone(last.leg, last.play_id, "end")], 2.0)
+        w.pump()
+    said = [c.source.path for c in w.cmds if isinstance(c, Play)
+            and isinstance(c.source, PlayFile)]
+    assert any(p.endswith("callback-offer.wav") for p in said), said
     w.sig.media_events([Digit(moh.leg, "1", "rfc4733")], 5.0)  # "call me back"
     w.pump()
     assert [e for e in w.events if isinstance(e, CallbackRequested)]

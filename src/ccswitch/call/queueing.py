@@ -121,6 +121,7 @@ class QueueCalls:
             return
         call.queue = queue
         call.service = "queue"
+        call.caller_registered = bool(self.bindings_of and self.bindings_of(call.caller, now))
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
         self._moh(call)
         router.enqueue(call.key, queue, now, priority=priority, skills=skills,
@@ -247,6 +248,8 @@ class QueueCalls:
         prompts += say_position(position)
         if expected is not None and expected >= 0 and expected < 24 * 3600:
             prompts += say_wait(expected)
+        if call.caller_registered:
+            prompts.append("callback-offer")  # key 1: be called back, keep the place
         call.announcing = prompts
         self._play_next_announcement(call)
 
@@ -326,7 +329,8 @@ class QueueCalls:
         queue's timeout rule, else back to the IVR or hang up)."""
         if self.router is None or call.queue is None or call.queue_agent is not None:
             return
-        if key == "1" and self.router.request_callback(call.key, call.caller, now):
+        if key == "1" and call.caller_registered and self.router.request_callback(
+                call.key, call.caller, now):
             log.info("callback_requested", call_id=call.a_invite.call_id, queue=call.queue)
             call.queue = None  # its place is kept by the router; this leg now says goodbye
             self._stop_waiting_audio(call)

@@ -82,4 +82,5 @@ class Call:
     announcing: list[str] = field(default_factory=list)  # its prompts still to play
     announced: bool = False  # the entry announcement was made
     ended_by_agent: bool = False
+    caller_registered: bool = False  # the caller can be called back (virtual hold)
     callback_agent: str | None = None  # a virtual-hold callback: the agent reserved for it
