@@ -326,3 +326,21 @@ def test_ring_timeout_comes_from_the_configuration() -> None:
     sig.handle_timer(8.1)
     deliver(sig, [a, b])
     assert a.statuses()[-1] == 480
+
+
+def test_a_key_sent_by_info_on_a_relayed_call_is_reported_as_a_digit() -> None:
+    from structlog.testing import capture_logs
+
+    w = World()
+    inv = w.call(offer(4000))
+    assert inv is not None
+    ok = w.answer(inv, offer(6000))
+    w.a.send(w.a.in_dialog("ACK", ok, cseq=2), 2.1)
+    info = w.a.in_dialog("INFO", ok, cseq=3, body="Signal=5\nDuration=160\n",
+                         extra="Content-Type: application/dtmf-relay\n")
+    with capture_logs() as logs:
+        w.a.send(info, 3.0)
+        w.flush()
+    digits = [e for e in logs if e["event"] == "digit"]
+    assert [(d["key"], d["method"]) for d in digits] == [("5", "info")]
+    assert w.b.take("INFO").body.startswith(b"Signal=5")  # and it is still relayed

@@ -16,6 +16,7 @@ from ..acd.router import Router
 from ..clock import TimerHeap
 from ..ids import Ids
 from ..ivr.menu import DEMO_MENUS, Menu
+from ..media.dtmf import DtmfError, parse_info_dtmf
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
@@ -441,6 +442,8 @@ class B2bua(ServiceCalls, QueueCalls):
             return True
         if req.method in ("INVITE", "UPDATE"):
             dialog.update_target(req)
+        elif req.method == "INFO" and req.body:
+            _log_info_digit(call, leg, req)
         other = call.b.dialog if leg == "a" else call.a_dialog
         me = call.b.me if leg == "a" else call.a_me
         extra = [(n, v) for n, v in req.headers.items()
@@ -671,6 +674,17 @@ def _copy_body(source: Request | Response | None, dest: Request | Response) -> N
     ctype = source.headers.get("content-type")
     if ctype:
         dest.headers.set("Content-Type", ctype)
+
+
+def _log_info_digit(call: Call, leg: str, req: Request) -> None:
+    """A key sent by SIP INFO on a relayed call joins the leg's digit stream (the log)."""
+    try:
+        digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
+    except DtmfError:
+        return
+    media_leg = call.media.legs.get(leg) if call.media is not None else None
+    log.info("digit", call_id=call.a_invite.call_id, leg=media_leg.leg if media_leg else leg,
+             key=digit.key, method="info")
 
 
 def _set_sdp(dest: Request | Response, sdp: bytes) -> None:
