@@ -172,14 +172,25 @@ class Worker:
             delay = deadline - time.monotonic()
             if delay <= 0:
                 return
-            ready = self.epoll.poll(delay)
+            ready = self.epoll.poll(delay, len(self.by_fd) + 1)
             if ready:
                 now = time.monotonic()
                 self._serve(ready, now)
                 self._flush()
 
     def _tick(self, now: float) -> None:
-        self._serve(self.epoll.poll(0), now)
+        # Level-triggered epoll: each pass reads one datagram from every ready socket, and
+        # the sockets that still hold data are ready again in the next pass.  With about one
+        # datagram per socket per tick this saves the failing recvfrom (and its exception)
+        # that reading "until EAGAIN" costs per packet.  ``maxevents`` covers every socket:
+        # CPython's default of 1023 left the rest of 2,000 ready legs for the next tick.
+        events = len(self.by_fd) + 1
+        ready = self.epoll.poll(0, events)
+        for _ in range(self.settings.max_drain):
+            if not ready:
+                break
+            self._serve(ready, now)
+            ready = self.epoll.poll(0, events)
         self._finish_load(now)
         self.engine.tick(now)
         self._flush()
@@ -196,27 +207,27 @@ class Worker:
                 self._drain(*entry, now)
 
     def _drain(self, leg: int, rtcp: bool, sock: socket.socket, v6: bool, now: float) -> None:
-        receive = self.engine.receive_rtcp if rtcp else self.engine.receive
-        n = 0
-        for _ in range(self.settings.max_drain):
-            try:
-                data, src = sock.recvfrom(RTP_BUFSIZE)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                self.c.recv_errors += 1
-                self.log.debug("rtp_recv_error", leg=leg, error=str(exc))
-                break
-            try:
-                receive(leg, data, src[:2] if v6 else src, now)
-            except Exception:  # an engine fault on one datagram must not end every call here
-                self.c.engine_errors += 1
-                self.log.exception("media_receive_failed", leg=leg, size=len(data))
-            n += 1
+        """Read one datagram of a ready socket into the engine (the caller polls again)."""
+        try:
+            data, src = sock.recvfrom(RTP_BUFSIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.c.recv_errors += 1
+            self.log.debug("rtp_recv_error", leg=leg, error=str(exc))
+            return
+        try:
+            if rtcp:
+                self.engine.receive_rtcp(leg, data, src[:2] if v6 else src, now)
+            else:
+                self.engine.receive(leg, data, src[:2] if v6 else src, now)
+        except Exception:  # an engine fault on one datagram must not end every call here
+            self.c.engine_errors += 1
+            self.log.exception("media_receive_failed", leg=leg, size=len(data))
         if rtcp:
-            self.c.rtcp_in += n
+            self.c.rtcp_in += 1
         else:
-            self.c.packets_in += n
+            self.c.packets_in += 1
 
     def _flush(self) -> None:
         """Send the engine's datagrams, hand recorded audio over."""

@@ -22,7 +22,8 @@ class WorkerSettings:
     - ``recordings_dir``: where a relative ``StartRecord.path`` is written.
     - ``rcvbuf``: SO_RCVBUF for every RTP/RTCP socket, 0 keeps the kernel default (measured:
       the default ~208 KiB holds 256 datagrams of 172 bytes, 5 s of one 20 ms stream).
-    - ``max_drain``: datagrams read from one socket per wake-up (a flood cannot stall the tick;
+    - ``max_drain``: read passes over the ready sockets per tick, one datagram per socket and
+      pass (a flood cannot stall the tick;
       the rest stays queued in the kernel for the next tick).
     - ``stats_interval``: seconds between ``WorkerStats`` events.
     - ``header_interval``: at most this often (s) a recording's WAV header is rewritten.
