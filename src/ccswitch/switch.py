@@ -17,7 +17,7 @@ from typing import cast, get_args
 import structlog
 
 from .acd.events import QueueEvent
-from .call.anchor import MediaPlan
+from .call.anchor import MediaPlan, plan_codecs
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
@@ -37,6 +37,7 @@ from .media.commands import (
 )
 from .media.ports import PortPool
 from .mediaworker.client import MediaClient
+from .mediaworker.codecs import available as av_codecs
 from .mediaworker.settings import WorkerSettings
 from .mediaworker.wav import repair_wav
 from .prompts import prompt_path
@@ -136,6 +137,7 @@ class Switch:
         self.media.start(self._loop)
         fmt = cast(RecordFormat, cfg.media.record_format)  # checked by the config parser
         return MediaPlan(ports=PortPool(*cfg.rtp_ports), workers=workers, local_ip=ip,
+                         codecs=plan_codecs(cfg.media.codecs, av_codecs()),
                          session_ids=lambda: rng.getrandbits(31),
                          rtp_timeout=cfg.media.rtp_timeout, record_calls=cfg.media.record_calls,
                          record_format=fmt, recording_path=self._recording_path)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sipphone import DEMO, Phone, deliver
 
-from ccswitch.call.anchor import MediaPlan
+from ccswitch.call.anchor import MediaPlan, plan_codecs
 from ccswitch.call.events import CallEnded
 from ccswitch.call.signaling import Listener, Signaling
 from ccswitch.config.schema import parse_config
@@ -344,3 +345,96 @@ def test_a_key_sent_by_info_on_a_relayed_call_is_reported_as_a_digit() -> None:
     digits = [e for e in logs if e["event"] == "digit"]
     assert [(d["key"], d["method"]) for d in digits] == [("5", "info")]
     assert w.b.take("INFO").body.startswith(b"Signal=5")  # and it is still relayed
+
+
+# -- G.722 and Opus -----------------------------------------------------------------------
+WIDE = {"9": "a=rtpmap:9 G722/8000\n", "111": "a=rtpmap:111 opus/48000/2\n",
+        "0": "a=rtpmap:0 PCMU/8000\n", "8": "a=rtpmap:8 PCMA/8000\n",
+        "101": "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\n",
+        "110": "a=rtpmap:110 telephone-event/48000\na=fmtp:110 0-16\n"}
+
+
+def wide_offer(port: int, fmts: str) -> str:
+    lines = "".join(WIDE[f] for f in fmts.split())
+    return (f"v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+            f"m=audio {port} RTP/AVP {fmts}\n{lines}a=sendrecv\n")
+
+
+def wide_world(decodable: tuple[str, ...] = ("G722", "opus")) -> World:
+    w = World()
+    w.plan.codecs = plan_codecs(["PCMU", "PCMA", "G722", "opus"], decodable)
+    return w
+
+
+def configured(w: World) -> dict[int, ConfigureLeg]:
+    return {c.leg: c for c in w.commands() if isinstance(c, ConfigureLeg)}
+
+
+def test_plan_codecs_keeps_the_order_and_only_what_the_workers_decode() -> None:
+    assert [c.name for c in plan_codecs(["opus", "G722", "PCMU"], {"G722", "opus"})] == \
+        ["opus", "G722", "PCMU", "telephone-event", "telephone-event"]
+    assert [c.clock_rate for c in plan_codecs(["opus"], {"opus"})] == [48000, 8000, 48000]
+    assert [c.name for c in plan_codecs(["G722", "PCMA", "opus"], {"opus"})] == \
+        ["PCMA", "opus", "telephone-event", "telephone-event"]
+    assert [c.name for c in plan_codecs(["G722"], ())] == ["PCMU", "PCMA", "telephone-event"]
+    with pytest.raises(ValueError):
+        plan_codecs(["G729"])
+
+
+def test_g722_on_both_sides_is_relayed_with_the_callers_payload_type() -> None:
+    w = wide_world()
+    inv = w.call(wide_offer(4000, "9 0 101"))
+    assert inv is not None
+    assert media_of(inv)[2] == ["G722", "PCMU", "PCMA", "opus", "telephone-event",
+                                 "telephone-event"]
+    ok = w.answer(inv, wide_offer(6000, "9 101"))
+    assert ok.status == 200 and media_of(ok)[2] == ["G722", "telephone-event"]
+    conf = configured(w)
+    assert sorted((c.codec, c.pt) for c in conf.values()) == [("G722", 9), ("G722", 9)]
+
+
+def test_opus_on_both_sides_is_relayed_with_its_48k_telephone_events() -> None:
+    w = wide_world()
+    inv = w.call(wide_offer(4000, "111 0 110 101"))
+    assert inv is not None
+    sdp = parse_sdp(inv.body).media[0]
+    maps = sdp.rtpmaps()
+    assert (maps[111].encoding, maps[111].clock_rate) == ("opus", 48000)
+    assert (maps[110].encoding, maps[110].clock_rate) == ("telephone-event", 48000)
+    ok = w.answer(inv, wide_offer(6000, "111 110"))
+    assert media_of(ok)[2] == ["opus", "telephone-event"]
+    conf = configured(w).values()
+    assert sorted((c.codec, c.pt, c.te_pt) for c in conf) == [("opus", 111, 110)] * 2
+
+
+def test_g722_caller_and_pcmu_only_callee_are_transcoded() -> None:
+    w = wide_world()
+    inv = w.call(wide_offer(4000, "9 101"))  # the caller speaks G.722 only
+    assert inv is not None
+    assert media_of(inv)[2] == ["G722", "PCMU", "PCMA", "opus", "telephone-event",
+                                 "telephone-event"]
+    ok = w.answer(inv, wide_offer(6000, "0 101"))  # the callee takes PCMU
+    assert media_of(ok)[2] == ["G722", "telephone-event"]
+    codecs = {c.remote_port: c.codec for c in configured(w).values()}
+    assert codecs == {4000: "G722", 6000: "PCMU"}
+
+
+def test_a_codec_the_workers_cannot_decode_is_neither_offered_nor_answered() -> None:
+    w = wide_world(decodable=())  # PyAV without G.722 or Opus
+    inv = w.call(wide_offer(4000, "9 111 8 101"))
+    assert inv is not None
+    assert media_of(inv)[2] == ["PCMA", "PCMU", "telephone-event"]
+    ok = w.answer(inv, wide_offer(6000, "8 101"))
+    assert media_of(ok)[2] == ["PCMA", "telephone-event"]
+    w2 = wide_world(decodable=())
+    w2.a.invite("1002", 1.0, call_id="wide-2", body=wide_offer(4000, "9 111"), phones=[w2.b])
+    assert w2.a.statuses()[-1] == 488
+
+
+def test_the_echo_service_answers_g722_with_g722() -> None:
+    w = wide_world()
+    w.a.invite("9196", 1.0, call_id="echo-wide", body=wide_offer(4000, "9 0 101"),
+               phones=[w.b])
+    ok = w.a.last_response()
+    assert ok.status == 200 and media_of(ok)[2] == ["G722", "telephone-event"]
+    assert [c.codec for c in configured(w).values()] == ["G722"]

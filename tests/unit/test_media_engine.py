@@ -933,3 +933,160 @@ def test_tone_presets_are_playable() -> None:
     heard = rig.heard(1)
     assert abs(dominant(heard) - 425) < 15
     assert np.abs(heard).max() < np.abs(ToneGenerator(tone(425.0, level_dbm0=-10)).read(800)).max()
+
+
+# ----------------------------------------------------------------------------- G.722 and Opus
+
+
+class FakeCodec:
+    """A ``FrameCodec`` stand-in: payloads are the 8 kHz samples as little-endian int16 (the
+    engine must not care what the bytes are); calls are counted."""
+
+    def __init__(self, names: frozenset[str] = frozenset({"G722", "opus"})) -> None:
+        self.names = names
+        self.decoded: list[tuple[int, str]] = []
+        self.encoded: list[tuple[int, str, int]] = []
+        self.dropped: list[int] = []
+
+    def supports(self, codec: str) -> bool:
+        return codec in self.names
+
+    def decode(self, leg: int, codec: str, payload: bytes) -> NDArray[np.int16]:
+        self.decoded.append((leg, codec))
+        return np.frombuffer(payload, dtype="<i2").astype(np.int16)
+
+    def encode(self, leg: int, codec: str, pcm: NDArray[np.int16]) -> bytes:
+        self.encoded.append((leg, codec, len(pcm)))
+        return pcm.astype("<i2").tobytes()
+
+    def drop(self, leg: int) -> None:
+        self.dropped.append(leg)
+
+
+def codec_rig(codecs: FakeCodec | None) -> Rig:
+    return Rig(eng=MediaEngine(ssrc_source=Ids(random.Random(7)).ssrc, codecs=codecs))
+
+
+def feed_wide(rig: Rig, leg: int, audio: NDArray[np.int16], *, pt: int, ticks: int,
+              ssrc: int = 0x5151) -> None:
+    """Send ``audio`` to ``leg`` as fake-codec packets of 20 ms (``ticks`` RTP ticks each),
+    ticking the engine every 10 ms."""
+    seq, ts = 700, 90_000
+    for k in range(len(audio) // SPF * 2):
+        if k % 2 == 0:
+            frame = audio[k // 2 * SPF:(k // 2 + 1) * SPF].astype("<i2").tobytes()
+            rig.rx(leg, build_rtp(payload_type=pt, sequence=seq, timestamp=ts, ssrc=ssrc,
+                                  payload=frame))
+            seq += 1
+            ts += ticks
+        rig.step()
+
+
+def test_same_wide_codec_on_both_legs_is_relayed_without_any_codec() -> None:
+    rig = codec_rig(None)  # no PyAV in the loop at all
+    rig.leg(1, "G722", pt=9)
+    rig.leg(2, "G722", pt=9)
+    rig.cmd(Connect(1, 2), Connect(2, 1))
+    payload = bytes(range(160))  # real G.722 or not: relayed as it is
+    for i in range(5):
+        rig.rx(1, build_rtp(payload_type=9, sequence=10 + i, timestamp=1000 + 160 * i,
+                            ssrc=77, payload=payload))
+    rig.collect()
+    out = rig.to(2)
+    assert [p.payload for p in out] == [payload] * 5
+    assert [p.payload_type for p in out] == [9] * 5
+    steps = [(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(out)]
+    assert steps == [160] * 4
+
+
+def test_opus_relay_keeps_48k_timestamps_and_maps_payload_types() -> None:
+    rig = codec_rig(None)
+    rig.leg(1, "opus", pt=111, te_pt=110)
+    rig.leg(2, "opus", pt=96, te_pt=101)
+    rig.cmd(Connect(1, 2), Connect(2, 1))
+    for i in range(4):
+        rig.rx(1, build_rtp(payload_type=111, sequence=i, timestamp=960 * i, ssrc=5,
+                            payload=b"\x78" * (60 + i)))
+        rig.t = round(rig.t + 0.02, 6)
+    rig.collect()
+    out = rig.to(2)
+    assert [p.payload_type for p in out] == [96] * 4
+    assert [len(p.payload) for p in out] == [60, 61, 62, 63]
+    steps = [(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(out)]
+    assert steps == [960] * 3
+
+
+def test_g722_to_pcmu_is_transcoded_through_the_injected_codec() -> None:
+    fake = FakeCodec()
+    rig = codec_rig(fake)
+    rig.leg(1, "G722", pt=9)
+    rig.leg(2, "PCMU")
+    rig.cmd(Connect(1, 2), Connect(2, 1))
+    feed_wide(rig, 1, sine(440, 1.0), pt=9, ticks=160)
+    heard = steady(rig.heard(2))
+    assert abs(dominant(heard) - 440) < 10
+    assert 0.8 < np.sqrt(np.mean(heard.astype(float) ** 2)) / (8000 / np.sqrt(2)) < 1.2
+    assert {c for _, c in fake.decoded} == {"G722"}
+    # the other way: PCMU from leg 2 is encoded for leg 1, 160 samples, 160 ticks a frame
+    rig.run(0.5, {2: (Stream(ssrc=9), sine(1000, 0.5))})
+    to_a = [p for p in rig.to(1) if p.payload_type == 9]
+    assert to_a and {n for leg, _, n in fake.encoded if leg == 1} == {SPF}
+    assert {(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(to_a)} == {160}
+    got = np.concatenate([np.frombuffer(p.payload, "<i2") for p in to_a[-10:]])
+    assert abs(dominant(got) - 1000) < 10
+
+
+def test_opus_leg_gets_960_ticks_a_frame_and_decodes_48k_clock_packets() -> None:
+    fake = FakeCodec()
+    rig = codec_rig(fake)
+    rig.leg(1, "opus", pt=111, te_pt=None)
+    rig.leg(2, "PCMA")
+    rig.cmd(Connect(1, 2), Connect(2, 1))
+    feed_wide(rig, 1, sine(600, 1.0), pt=111, ticks=960)
+    assert abs(dominant(steady(rig.heard(2))) - 600) < 10
+    rig.cmd(Play(1, 5, PlayTone("1000hz")))
+    rig.run(0.4)
+    to_a = [p for p in rig.to(1) if p.payload_type == 111]
+    assert len(to_a) >= 15
+    assert {(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in itertools.pairwise(to_a)} == {960}
+
+
+def test_recording_a_g722_leg_keeps_one_frame_of_samples_per_frame() -> None:
+    rig = codec_rig(FakeCodec())
+    rig.leg(1, "G722", pt=9)
+    rig.leg(2, "G722", pt=9)
+    rig.cmd(Connect(1, 2), Connect(2, 1), StartRecord(4, "r.wav", (1, 2)))
+    feed_wide(rig, 1, sine(500, 1.0), pt=9, ticks=160)
+    frames = rig.eng.stats.frames
+    rig.cmd(StopRecord(4))
+    rig.step()
+    chunks = [c for rid, c in rig.eng.recorded() if rid == 4 and c is not None]
+    audio = np.concatenate(chunks)
+    assert audio.shape == (frames * SPF, 2)
+    assert abs(dominant(audio[-4000:, 0]) - 500) < 10
+    assert not audio[:, 1].any()
+    assert len(rig.to(2)) >= 45  # still relayed, recording or not
+
+
+def test_without_a_codec_a_wide_leg_is_silent_and_sends_no_mixed_audio() -> None:
+    rig = codec_rig(FakeCodec(frozenset()))  # PyAV without G.722
+    rig.leg(1, "G722", pt=9)
+    rig.leg(2, "PCMU")
+    rig.cmd(Connect(1, 2), Connect(2, 1))
+    feed_wide(rig, 1, sine(440, 0.5), pt=9, ticks=160)
+    rig.run(0.3, {2: (Stream(ssrc=9), sine(1000, 0.3))})
+    assert not [p for p in rig.to(1) if p.payload_type == 9]
+    assert not rig.heard(2)[-800:].any()
+
+
+def test_changing_codec_or_destroying_a_leg_drops_its_codec_state() -> None:
+    fake = FakeCodec()
+    rig = codec_rig(fake)
+    rig.leg(1, "G722", pt=9)
+    fake.dropped.clear()
+    rig.configure(1, "G722", pt=9)  # re-INVITE, same codec: the state stays
+    assert fake.dropped == []
+    rig.configure(1, "opus", pt=111)
+    assert fake.dropped == [1]
+    rig.cmd(DestroyLeg(1))
+    assert fake.dropped == [1, 1]

@@ -13,6 +13,11 @@ phone sends its RTP to our port for its leg:
   otherwise the offerer's first codec we support (the worker transcodes);
 * ``answer_locally`` is for calls the switch answers itself (echo, tone, IVR).
 
+Codecs: PCMU and PCMA always; G.722 and Opus when the media workers can decode and encode
+them (``plan_codecs`` keeps only those: a call may need its audio decoded at any time, for a
+recording, a prompt, a transfer to a callee of another codec, so a codec we could only relay
+is never negotiated).  Two legs of the same codec are relayed untouched.
+
 Hold and resume follow from the direction attributes, re-offers from either side go through
 the same two steps, and ``close`` gives the ports back.
 """
@@ -20,9 +25,10 @@ the same two steps, and ``close`` gives the ports back.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..media.commands import Codec as EngineCodec
 from ..media.commands import (
     Command,
     ConfigureLeg,
@@ -37,6 +43,11 @@ from ..media.commands import (
 from ..media.ports import PortPool, PortsExhausted
 from ..sdp.negotiator import (
     DEFAULT_CODECS,
+    G722,
+    OPUS,
+    PCMA,
+    PCMU,
+    TELEPHONE_EVENT,
     Codec,
     Negotiated,
     NotAcceptable,
@@ -47,7 +58,32 @@ from ..sdp.negotiator import (
 from ..sdp.session import STATIC_PAYLOAD_TYPES, Direction, SdpError, SessionDescription, parse_sdp
 
 Side = str  # "a" (the caller's leg) or "b" (the callee's)
-SUPPORTED_AUDIO = frozenset({"pcmu", "pcma"})
+SUPPORTED_AUDIO = frozenset({"pcmu", "pcma", "g722", "opus"})
+ENGINE_CODECS: dict[str, EngineCodec] = {"pcmu": "PCMU", "pcma": "PCMA", "g722": "G722",
+                                         "opus": "opus"}
+"""SDP encoding name (lower case) -> the media engine's codec name."""
+_BY_NAME = {c.name.lower(): c for c in (PCMU, PCMA, G722, OPUS)}
+ALWAYS_DECODABLE = frozenset({"pcmu", "pcma"})  # G.711: the engine's own tables
+TELEPHONE_EVENT_48K = Codec(TELEPHONE_EVENT.name, 48000, 1, None, TELEPHONE_EVENT.fmtp)
+"""RFC 4733 events for Opus (their clock is the audio's, RFC 4733 §2.1)."""
+
+
+def plan_codecs(names: Iterable[str], decodable: Iterable[str] = ()) -> tuple[Codec, ...]:
+    """The codecs to negotiate, in preference order: those of ``names`` (``PCMU``, ``PCMA``,
+    ``G722``, ``opus``, any case) that the workers can decode, ``decodable`` naming the
+    others they can (``mediaworker.codecs.available()``), then telephone-event (at 8000,
+    and at 48000 too with Opus).  Unknown
+    names raise ``ValueError``; if nothing is left, PCMU and PCMA are used."""
+    can = ALWAYS_DECODABLE | {n.lower() for n in decodable}
+    out: list[Codec] = []
+    for name in names:
+        c = _BY_NAME.get(name.lower())
+        if c is None:
+            raise ValueError(f"unknown codec {name!r}")
+        if name.lower() in can and c not in out:
+            out.append(c)
+    dtmf = (TELEPHONE_EVENT, TELEPHONE_EVENT_48K) if OPUS in out else (TELEPHONE_EVENT,)
+    return (*(out or (PCMU, PCMA)), *dtmf)
 
 
 def _other(side: Side) -> Side:
@@ -290,7 +326,7 @@ class CallMedia:
         hold_addr = n.remote_address in ("0.0.0.0", "::")
         self.plan.send(self.worker, ConfigureLeg(
             lm.leg, None if hold_addr else n.remote_address, n.remote_port,
-            n.remote_rtcp_port, "PCMA" if n.codec.name.lower() == "pcma" else "PCMU",
+            n.remote_rtcp_port, ENGINE_CODECS.get(n.codec.name.lower(), "PCMU"),
             n.codec.pt or 0, n.telephone_event_pt, n.ptime, n.direction.sends,
             n.direction.receives))
 
@@ -314,7 +350,8 @@ class CallMedia:
             out.append(Codec(mine.name, mine.clock_rate, mine.channels, pt, fmtp))
             used.add(pt)
         for c in self.plan.codecs:
-            if not any(o.name.lower() == c.name.lower() for o in out):
+            if not any(o.name.lower() == c.name.lower() and o.clock_rate == c.clock_rate
+                       for o in out):
                 free_pt = c.pt if c.pt is not None and c.pt not in used else None
                 out.append(Codec(c.name, c.clock_rate, c.channels, free_pt, c.fmtp))
                 if free_pt is not None:

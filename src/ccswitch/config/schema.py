@@ -194,7 +194,9 @@ class MediaSettings:
     """The media engine: worker processes (0: one per core), the address put in SDP (empty:
     the first SIP listen address, or this host's outbound address when that is a wildcard),
     the worker tick and RTP timeout (seconds; 0 turns the timeout off), and whether every
-    answered call is recorded (``record_calls``) and in which format."""
+    answered call is recorded (``record_calls``) and in which format.  ``codecs``: the audio
+    codecs offered and accepted, in preference order (G.722 and Opus only where the media
+    workers' PyAV has them)."""
 
     workers: int = 0
     ip: str = ""
@@ -203,6 +205,7 @@ class MediaSettings:
     jitter_depth: float = 0.06
     record_calls: bool = False
     record_format: str = "wav"
+    codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,6 +612,13 @@ class _Parser:
                 self.fail(p, f"{name!r} is not a recording format (wav, opus or mp3)")
             return name
 
+        def codec(v: object, p: Path) -> str:
+            name = self.string(v, p)
+            known = {c.lower(): c for c in d.codecs}
+            if name.lower() not in known:
+                self.fail(p, f"{name!r} is not a codec (PCMU, PCMA, G722 or opus)")
+            return known[name.lower()]
+
         return MediaSettings(
             workers=self.opt(t, "workers", path, d.workers,
                              lambda v, p: self.integer(v, p, 0, 256)),
@@ -621,6 +631,8 @@ class _Parser:
                                   bounded(0.02, 0.5, False)),
             record_calls=self.opt(t, "record_calls", path, d.record_calls, self.boolean),
             record_format=self.opt(t, "record_format", path, d.record_format, fmt),
+            codecs=self.opt(t, "codecs", path, d.codecs,
+                            lambda v, p: tuple(self.strings(v, p, codec))),
         )
 
     def users(self, value: object, path: Path, queues: Mapping[str, QueueConfig],

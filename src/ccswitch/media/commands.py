@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Codec = Literal["PCMU", "PCMA"]
+Codec = Literal["PCMU", "PCMA", "G722", "opus"]
+"""G.711 is decoded by the engine; G.722 and Opus need the worker's PyAV codecs (relay does
+not)."""
 DigitMethod = Literal["rfc4733", "inband", "info"]
 RecordFormat = Literal["wav", "opus", "mp3"]
 
@@ -31,7 +33,8 @@ class CreateLeg:
 class ConfigureLeg:
     """The negotiated stream of ``leg`` (sent again on re-INVITE or hold).
 
-    ``remote_ip`` None or ``0.0.0.0`` means nothing is sent.  A remote address that differs from
+    ``codec`` is the engine's name (``PCMU``, ``PCMA``, ``G722``, ``opus``).  ``remote_ip``
+    None or ``0.0.0.0`` means nothing is sent.  A remote address that differs from
     the previous one clears the latch.  ``send``/``recv`` are our direction.
     """
 

@@ -28,6 +28,10 @@ self, players), saturated, encoded and packetized.
 last chunk is followed by ``(rec_id, None)``: nothing more comes for it and the writer may close
 the file and report ``RecordDone`` (the engine itself never emits ``RecordDone``).
 
+**Codecs**: G.711 is decoded and encoded here by table; G.722 and Opus legs need the
+``codecs`` object the worker shell injects (``media.mixer.FrameCodec``, PyAV there).  Relay
+never needs it: two legs of the same codec are relayed whatever the codec.
+
 Changes of the graph (connect, bus, play, record, detect, configure) take effect at the next
 ``receive`` or ``tick``, which recompile the plan once for any number of commands.
 """
@@ -72,7 +76,7 @@ from .commands import (
 )
 from .dtmf import DtmfError
 from .leg import HDR, MODE_MIX, MODE_NONE, MODE_RELAY, Leg, SlotPool
-from .mixer import MixGraph, MixPlan, encode_rows, saturate
+from .mixer import FrameCodec, MixGraph, MixPlan, encode_rows, saturate
 from .player import Player, PlayerError, samples_of, tone_spec
 from .recording import Chunk, Recorder, Recording
 from .rtcp import ReceiverReport, RtcpError, SenderReport, parse_rtcp, round_trip_time
@@ -127,7 +131,8 @@ class MediaEngine:
     def __init__(self, *, frame_ms: int = 20, rtp_timeout: float = 30.0,
                  jitter_depth: float = 0.06, ssrc_source: Callable[[], int] | None = None,
                  wall_offset: float = 0.0, rtcp_interval: float = 5.0,
-                 record_chunk_frames: int = 25, max_catchup: int = 3) -> None:
+                 record_chunk_frames: int = 25, max_catchup: int = 3,
+                 codecs: FrameCodec | None = None) -> None:
         if frame_ms < 10 or max_catchup < 1:
             raise ValueError("frame_ms must be at least 10 and max_catchup at least 1")
         self._spf = 8 * frame_ms
@@ -143,7 +148,8 @@ class MediaEngine:
         self._graph = MixGraph()
         self._recorder = Recorder(chunk_frames=record_chunk_frames)
         self._slots = SlotPool(first=1)  # slot 0 is the silent row
-        self._bank = FrameBank(self._spf)
+        self._codecs = codecs
+        self._bank = FrameBank(self._spf, codecs)
         self._plan = self._empty_plan()
         self._dirty = False
         self._t0: float | None = None
@@ -196,6 +202,8 @@ class MediaEngine:
             self._slots.give(L.slot)
             L.slot = 0
         self._bank.free_detector(L)
+        if self._codecs is not None:
+            self._codecs.drop(leg)
         L.relay_sinks = []
         L.te_sinks = []
         self._dirty = True
@@ -372,7 +380,8 @@ class MediaEngine:
         if L.jb is not None:
             slot = L.event_slot(seq, ts)
             if slot is not None:
-                L.jb.put(slot, ts, self._bank.silence(L.alaw, L.in_spf), now)
+                silence = self._bank.silence(L.alaw, L.in_spf) if L.g711 else b""
+                L.jb.put(slot, ts, silence, now)
 
     def receive_rtcp(self, leg: int, data: bytes | bytearray | memoryview,
                      src: tuple[str, int], now: float) -> None:
@@ -470,12 +479,23 @@ class MediaEngine:
                 K.player = None
                 self._events.append(PlayDone(K.id, P.play_id, "end"))
                 self._dirty = True
-        raw = encode_rows(saturate(out), plan.mix.alaw).tobytes()
+        pcm = saturate(out)
+        raw = encode_rows(pcm, plan.mix.alaw).tobytes()
         box = self._out
+        codecs = self._codecs
         for r, K in enumerate(plan.rows):
             dest = K.dest
-            if dest is not None:
-                box.append((K.id, K.audio_packet(raw[r * spf:(r + 1) * spf], t, spf), dest))
+            if dest is None:
+                continue
+            if K.g711:
+                payload = raw[r * spf:(r + 1) * spf]
+            elif codecs is not None and codecs.supports(K.codec or ""):
+                payload = codecs.encode(K.id, K.codec or "", pcm[r])
+                if not payload:
+                    continue
+            else:
+                continue  # a codec nobody here can encode: nothing to send
+            box.append((K.id, K.audio_packet(payload, t, spf), dest))
 
     def _dtmf_timers(self, now: float) -> None:
         for L in list(self._dtmf_active):
@@ -635,6 +655,8 @@ class MediaEngine:
     def _configure(self, cmd: ConfigureLeg, now: float) -> None:
         L = self._known(cmd.leg, "configure")
         if L is not None:
+            if L.codec != cmd.codec and self._codecs is not None:
+                self._codecs.drop(L.id)
             L.configure(cmd, now)
             self._dirty = True
 

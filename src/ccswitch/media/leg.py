@@ -13,9 +13,13 @@ from __future__ import annotations
 import struct
 from collections import deque
 
+import numpy as np
+from numpy.typing import NDArray
+
 from .commands import ConfigureLeg, Digit
 from .dtmf import DtmfBegin, DtmfDigit, DtmfError, DtmfEventReceiver, DtmfEventSender
 from .jitter import JitterBuffer
+from .mixer import FrameCodec, is_g711, rtp_clock
 from .player import Player
 from .rtcp import (
     ReceiverReport,
@@ -40,6 +44,8 @@ DTMF_GAP = 0.05
 """Pause between two digits sent on one leg."""
 
 MODE_NONE, MODE_RELAY, MODE_MIX = 0, 1, 2
+_NO_PCM: NDArray[np.int16] = np.zeros(0, dtype=np.int16)
+_NO_PCM.flags.writeable = False
 
 
 def _address(ip: str | None, port: int) -> tuple[str, int] | None:
@@ -77,14 +83,14 @@ class Leg:
     """Everything the engine keeps about one leg (the engine reads and writes the fields)."""
 
     __slots__ = (
-        "alaw", "codec", "configured", "dest", "det_slot", "detect", "dropped", "dtmf_busy",
-        "dtmf_rx", "dtmf_tx", "id", "ignored", "in_spf", "inband", "invalid", "jb", "jb_late",
-        "jb_skew", "last_audio_ts", "last_inband", "last_rfc", "last_time", "last_ts", "latched",
-        "lost_run", "marker_next", "mode", "octets", "pending", "player", "port", "pt", "ptime_ms",
-        "recv", "relay_sinks", "relay_src", "relay_ssrc", "remote", "rtcp_in", "rtcp_latched",
-        "rtcp_next", "rtcp_remote", "rtcp_sent_mark", "rtt", "rx_packets", "rx_ref", "rx_ssrc",
-        "send", "sent", "seq", "slot", "ssrc", "stats", "te_map", "te_pt", "te_sinks", "timed_out",
-        "timeout", "ts0", "ts_off",
+        "alaw", "clock", "codec", "configured", "dest", "det_slot", "detect", "dropped",
+        "dtmf_busy", "dtmf_rx", "dtmf_tx", "g711", "id", "ignored", "in_spf", "inband", "invalid",
+        "jb", "jb_late", "jb_skew", "last_audio_ts", "last_inband", "last_rfc", "last_time",
+        "last_ts", "latched", "lost_run", "marker_next", "mode", "octets", "pcm_pending", "pending",
+        "player", "port", "pt", "ptime_ms", "recv", "relay_sinks", "relay_src", "relay_ssrc",
+        "remote", "rtcp_in", "rtcp_latched", "rtcp_next", "rtcp_remote", "rtcp_sent_mark", "rtt",
+        "rx_packets", "rx_ref", "rx_ssrc", "send", "sent", "seq", "slot", "ssrc", "stats", "te_map",
+        "te_pt", "te_sinks", "tick_ratio", "timed_out", "timeout", "ts0", "ts_off",
     )
 
     def __init__(self, leg: int, port: int, *, ssrc: int, seq: int, ts: int,
@@ -94,6 +100,9 @@ class Leg:
         self.configured = False
         self.codec: str | None = None
         self.alaw = False
+        self.g711 = True
+        self.clock = RATE  # RTP ticks a second (48000 for Opus)
+        self.tick_ratio = 1  # RTP ticks per 8 kHz sample
         self.pt: int | None = None
         self.te_pt: int | None = None
         self.ptime_ms = 20
@@ -114,6 +123,7 @@ class Leg:
         self.last_audio_ts: int | None = None
         self.lost_run = 0
         self.pending = bytearray()
+        self.pcm_pending: NDArray[np.int16] = _NO_PCM
         self.ssrc = ssrc & U32
         self.seq = seq & 0xFFFF
         self.ts0 = ts & U32
@@ -155,14 +165,22 @@ class Leg:
         self.remote = remote
         self.rtcp_remote = _address(cmd.remote_ip, cmd.remote_rtcp_port)
         was_receiving = self.configured and self.recv
+        clock = rtp_clock(cmd.codec)
+        if cmd.ptime_ms != self.ptime_ms or cmd.codec != self.codec:
+            self.drop_jitter_buffer()  # the engine makes a new one for the new packets
+        if clock != self.clock:
+            self.stats = RtpReceiveStats(clock_rate=clock)
+            if self.dtmf_rx is not None:  # telephone-event runs on the audio's clock
+                self.dtmf_rx = DtmfEventReceiver(clock_rate=clock)
         self.codec = cmd.codec
         self.alaw = cmd.codec == "PCMA"
+        self.g711 = is_g711(cmd.codec)
+        self.clock = clock
+        self.tick_ratio = clock // RATE
         self.pt = cmd.pt
         self.te_pt = cmd.te_pt
-        if cmd.ptime_ms != self.ptime_ms:
-            self.drop_jitter_buffer()  # the engine makes a new one for the new packet size
         self.ptime_ms = cmd.ptime_ms
-        self.in_spf = RATE * cmd.ptime_ms // 1000
+        self.in_spf = clock * cmd.ptime_ms // 1000
         self.send = cmd.send
         self.recv = cmd.recv
         self.configured = True
@@ -190,9 +208,10 @@ class Leg:
 
     def new_jitter_buffer(self, depth: float) -> None:
         ptime = self.ptime_ms / 1000.0
-        self.jb = JitterBuffer(clock_rate=RATE, ptime=ptime, depth=depth,
+        self.jb = JitterBuffer(clock_rate=self.clock, ptime=ptime, depth=depth,
                                max_depth=max(0.2, 2 * depth, 2 * ptime))
         self.pending.clear()
+        self.pcm_pending = _NO_PCM
         self.lost_run = 0
         self.jb_skew = 0
         self.last_audio_ts = None
@@ -246,6 +265,40 @@ class Leg:
         del buf[:spf]
         return out
 
+    def pull_pcm(self, now: float, spf: int, codec: FrameCodec | None) -> NDArray[np.int16] | None:
+        """``pull`` for a codec the engine does not decode itself: the next ``spf`` samples
+        at 8 kHz, decoded by ``codec`` (silence without one), or None like ``pull``."""
+        jb = self.jb
+        if jb is None:
+            return None
+        buf = self.pcm_pending
+        per_packet = RATE * self.ptime_ms // 1000
+        parts = [buf]
+        have = len(buf)
+        name = self.codec or ""
+        usable = codec is not None and codec.supports(name)
+        while have < spf:
+            f = jb.pop(now)
+            if f.kind == "empty" or (f.kind == "lost" and have == 0):
+                if have == 0:
+                    self.lost_run = self.lost_run + 1 if f.kind == "lost" else 0
+                    return None
+                break
+            if f.kind == "audio" and f.payload and usable:
+                assert codec is not None
+                pcm = codec.decode(self.id, name, f.payload)
+            else:  # lost after some audio, a telephone-event slot, or no codec
+                pcm = np.zeros(per_packet, dtype=np.int16)
+            parts.append(pcm)
+            have += len(pcm)
+        self.lost_run = 0
+        joined = np.concatenate(parts) if len(parts) > 1 else buf
+        if len(joined) < spf:
+            joined = np.concatenate([joined, np.zeros(spf - len(joined), dtype=np.int16)])
+        self.pcm_pending = joined[spf:]
+        out: NDArray[np.int16] = joined[:spf]
+        return out
+
     def event_slot(self, seq: int, ts: int) -> int | None:
         """The jitter-buffer sequence number for a telephone-event packet, to fill with
         silence, or None to leave it out.
@@ -270,16 +323,19 @@ class Leg:
         if self.jb is not None:
             self.jb.reset()
             self.pending.clear()
+            self.pcm_pending = _NO_PCM
         if self.dtmf_rx is not None:
             self.dtmf_rx.reset(now)
 
     # ------------------------------------------------------------------ send side
 
     def next_ts(self, now: float, spf: int = 160) -> int:
-        """The timestamp of a packet sent at ``now`` that continues the stream."""
+        """The timestamp of a packet sent at ``now`` that continues the stream, at least
+        ``spf`` samples (at 8 kHz) after the last one."""
         if self.last_time is None:
             return self.ts0
-        return (self.last_ts + max(spf, round((now - self.last_time) * RATE))) & U32
+        step = max(spf * self.tick_ratio, round((now - self.last_time) * self.clock))
+        return (self.last_ts + step) & U32
 
     def switch_relay(self, src: Leg, ssrc: int, ts: int, now: float) -> None:
         """Relay from ``src`` (stream ``ssrc``) from now on, its ``ts`` landing at
@@ -327,7 +383,7 @@ class Leg:
         self.detect = True
         self.inband = inband
         if self.dtmf_rx is None:
-            self.dtmf_rx = DtmfEventReceiver()
+            self.dtmf_rx = DtmfEventReceiver(clock_rate=self.clock)
 
     def rfc_events(self, now: float) -> list[Digit]:
         """Digits from the RFC 4733 receiver's new events (one stream with in-band)."""
@@ -362,9 +418,9 @@ class Leg:
         if self.te_pt is None:
             return False
         start = max(now, self.dtmf_busy)
-        ts = (self.next_ts(now, spf) + round((start - now) * RATE)) & U32
+        ts = (self.next_ts(now, spf) + round((start - now) * self.clock)) & U32
         try:
-            packets = DtmfEventSender().packets(key, timestamp=ts,
+            packets = DtmfEventSender(clock_rate=self.clock).packets(key, timestamp=ts,
                                                 duration=max(duration_ms, 10) / 1000.0)
         except (DtmfError, ValueError):
             return False
@@ -383,7 +439,7 @@ class Leg:
         first: SenderReport | ReceiverReport
         if self.sent > self.rtcp_sent_mark and self.last_time is not None:
             msw, lsw = ntp_from_unix(now + wall_offset)
-            rtp_ts = (self.last_ts + round((now - self.last_time) * RATE)) & U32
+            rtp_ts = (self.last_ts + round((now - self.last_time) * self.clock)) & U32
             first = SenderReport(ssrc=self.ssrc, ntp_msw=msw, ntp_lsw=lsw, rtp_timestamp=rtp_ts,
                                  packet_count=self.sent & U32, octet_count=self.octets & U32,
                                  reports=blocks)

@@ -11,6 +11,13 @@ frame ``MixPlan.mix`` turns the decoded frames of every slot — one int16 array
 * a bus is one sum of its talkers (int32, exact) and each listener gets ``sum - itself``:
   O(members), not O(members²).
 
+Codecs: G.711 is done here by table; G.722 and Opus by a ``FrameCodec`` the worker shell
+injects into the engine (PyAV lives in the shell): ``decode`` one RTP payload into 8 kHz int16,
+``encode`` one 8 kHz frame into a payload.  Without one, such legs can still be relayed, but
+their audio reads as silence and nothing is encoded for them.  RTP clocks (RFC 3551, 7587):
+PCMU, PCMA and G.722 count 8000 ticks a second (G.722 samples at 16 kHz), Opus 48000.
+``Resampler`` is the FIR resampler the shell codecs use between a codec's rate and 8 kHz.
+
 ``saturate`` clips to int16 and ``encode_rows`` / ``decode_rows`` do G.711 for many rows of
 mixed codecs in one table lookup.  Supervisor modes are edge sets: listen = ``Connect(caller,
 sup)`` + ``Connect(agent, sup)``; whisper adds ``Connect(sup, agent)``; barge adds
@@ -20,13 +27,15 @@ sup)`` + ``Connect(agent, sup)``; whisper adds ``Connect(sup, agent)``; barge ad
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .g711 import ALAW_DECODE, ALAW_ENCODE, ULAW_DECODE, ULAW_ENCODE
 
-__all__ = ["MixGraph", "MixPlan", "decode_rows", "encode_rows", "saturate"]
+__all__ = ["G711", "RTP_CLOCK", "FrameCodec", "MixGraph", "MixPlan", "Resampler", "decode_rows",
+           "encode_rows", "is_g711", "rtp_clock", "saturate"]
 
 I16 = NDArray[np.int16]
 F32 = NDArray[np.float32]
@@ -243,3 +252,84 @@ class MixPlan:
             talk = pcm[self._t_slots].astype(np.int32)
             sums[self._t_bus] = np.add.reduceat(talk, self._t_starts, axis=0)
         return sums
+
+
+# ----------------------------------------------------------------------------- codecs
+G711 = frozenset({"PCMU", "PCMA"})
+RTP_CLOCK = {"PCMU": 8000, "PCMA": 8000, "G722": 8000, "opus": 48000}
+"""RTP timestamp ticks per second, by the engine's codec name."""
+
+def is_g711(codec: str | None) -> bool:
+    """Whether the engine decodes ``codec`` itself (by table); None counts as µ-law."""
+    return codec is None or codec in G711
+
+
+def rtp_clock(codec: str | None) -> int:
+    """The RTP clock of ``codec`` (8000 for anything unknown)."""
+    return RTP_CLOCK.get(codec or "PCMU", 8000)
+
+
+class FrameCodec(Protocol):
+    """Per-leg decoders and encoders at the engine's 8 kHz (the worker shell's PyAV object).
+
+    State is kept per ``(leg, codec)``; ``drop(leg)`` forgets a leg's (the engine calls it when
+    the leg goes or changes codec).  ``decode`` of an empty payload is not called.
+    """
+
+    def supports(self, codec: str) -> bool: ...
+    def decode(self, leg: int, codec: str, payload: bytes) -> I16: ...
+    def encode(self, leg: int, codec: str, pcm: I16) -> bytes: ...
+    def drop(self, leg: int) -> None: ...
+
+
+def _lowpass(taps: int, cutoff: float) -> NDArray[np.float64]:
+    """A windowed-sinc low-pass, ``cutoff`` in cycles per sample, unity DC gain."""
+    n = np.arange(taps) - (taps - 1) / 2
+    h = np.sinc(2 * cutoff * n) * np.blackman(taps)
+    out: NDArray[np.float64] = h / h.sum()
+    return out
+
+
+class Resampler:
+    """Integer-ratio FIR resampling (``up`` or ``down`` is 1) of a mono int16 stream.
+
+    Downsampling low-passes at 3.6 kHz of the output's 8 kHz before keeping every ``down``-th
+    sample; upsampling inserts zeros and low-passes the same way.  Input lengths must be
+    multiples of ``down``.  The filter's history is kept, so a stream cut in frames is
+    resampled as one.
+    """
+
+    __slots__ = ("_down", "_h", "_hist", "_up")
+
+    def __init__(self, *, up: int = 1, down: int = 1, taps_per_phase: int = 16) -> None:
+        if up < 1 or down < 1 or (up > 1 and down > 1):
+            raise ValueError("one of up and down must be 1, both positive")
+        self._up = up
+        self._down = down
+        high = max(up, down)
+        taps = taps_per_phase * high + 1
+        self._h = _lowpass(taps, 0.45 / high) * up
+        self._hist = np.zeros(taps - 1, dtype=np.float64)
+
+    def reset(self) -> None:
+        self._hist[:] = 0.0
+
+    def __call__(self, x: I16) -> I16:
+        up, down = self._up, self._down
+        if up == down == 1:
+            return x.astype(np.int16, copy=True)
+        if len(x) % down:
+            raise ValueError(f"input length {len(x)} is not a multiple of {down}")
+        if up > 1:
+            z = np.zeros(len(x) * up, dtype=np.float64)
+            z[::up] = x
+        else:
+            z = x.astype(np.float64)
+        buf = np.concatenate([self._hist, z])
+        k = len(self._hist)
+        self._hist = buf[len(buf) - k:] if k else self._hist
+        y = np.convolve(buf, self._h, mode="valid")[::down]
+        np.rint(y, out=y)
+        np.clip(y, -32768, 32767, out=y)
+        out: I16 = y.astype(np.int16)
+        return out

@@ -1,6 +1,9 @@
 """The receive side of a frame, batched over legs: playout, G.711 decode, concealment and
 in-band DTMF detection for every leg whose audio is needed, pure.
 
+Legs of other codecs (G.722, Opus) are decoded packet by packet by the injected
+``FrameCodec`` (``Leg.pull_pcm``) and their rows written after the table lookup.
+
 ``FrameBank.pcm`` is the frame array: one int16 row of ``spf`` samples per decode slot, row 0
 always silent (a leg without a slot, a paused recording channel, read it).  Each frame
 ``decode`` pulls one frame from every decoding leg's jitter buffer, joins the payloads and
@@ -19,7 +22,7 @@ from numpy.typing import NDArray
 from .dtmf import InbandDetector
 from .jitter import conceal
 from .leg import SILENCE_CODE, Leg
-from .mixer import decode_rows
+from .mixer import FrameCodec, decode_rows
 
 __all__ = ["FrameBank"]
 
@@ -27,10 +30,11 @@ __all__ = ["FrameBank"]
 class FrameBank:
     """Decoded frames by slot, and the in-band detector's slots."""
 
-    __slots__ = ("_det_legs", "_detector", "_good", "_silence", "pcm", "spf")
+    __slots__ = ("_det_legs", "_detector", "_good", "_silence", "codecs", "pcm", "spf")
 
-    def __init__(self, spf: int) -> None:
+    def __init__(self, spf: int, codecs: FrameCodec | None = None) -> None:
         self.spf = spf
+        self.codecs = codecs
         self.pcm: NDArray[np.int16] = np.zeros((1, spf), dtype=np.int16)
         self._good: NDArray[np.int16] = np.zeros((1, spf), dtype=np.int16)
         self._silence = {alaw: bytes((SILENCE_CODE["PCMA" if alaw else "PCMU"],)) * spf
@@ -59,8 +63,17 @@ class FrameBank:
         payloads: list[bytes] = []
         quiet: list[int] = []
         lost: list[Leg] = []
+        decoded: list[tuple[int, NDArray[np.int16]]] = []
         for L in legs:
-            p = L.pull(now, spf)
+            if L.g711:
+                p = L.pull(now, spf)
+            else:
+                pcm_row = L.pull_pcm(now, spf, self.codecs)
+                p = None
+                if pcm_row is not None:
+                    decoded.append((L.slot, pcm_row))
+                    payloads.append(silence[False])
+                    continue
             if p is None:
                 payloads.append(silence[L.alaw])
                 if L.lost_run:
@@ -72,6 +85,8 @@ class FrameBank:
         pcm = self.pcm
         codes = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(-1, spf)
         pcm[slots] = decode_rows(codes, alaw)
+        for slot, row in decoded:
+            pcm[slot] = row
         if quiet:
             pcm[quiet] = 0
         if lost:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import random
 import select
 import signal
 import socket
@@ -34,7 +33,6 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
-from ..ids import Ids
 from ..media.commands import (
     Command,
     CreateLeg,
@@ -78,12 +76,9 @@ def make_engine(settings: WorkerSettings) -> Engine:
     if settings.engine_factory is not None:
         engine: Engine = settings.engine_factory(settings)
         return engine
-    from ..media.engine import MediaEngine
+    from .codecs import make_codec_engine
 
-    ids = Ids(random.SystemRandom())
-    real: Engine = MediaEngine(frame_ms=settings.frame_ms, rtp_timeout=settings.rtp_timeout,
-                               jitter_depth=settings.jitter_depth, ssrc_source=ids.ssrc,
-                               wall_offset=time.time() - time.monotonic())
+    real: Engine = make_codec_engine(settings)  # G.711 by table, G.722 and Opus by PyAV
     return real
 
 
@@ -179,18 +174,9 @@ class Worker:
                 self._flush()
 
     def _tick(self, now: float) -> None:
-        # Level-triggered epoll: each pass reads one datagram from every ready socket, and
-        # the sockets that still hold data are ready again in the next pass.  With about one
-        # datagram per socket per tick this saves the failing recvfrom (and its exception)
-        # that reading "until EAGAIN" costs per packet.  ``maxevents`` covers every socket:
-        # CPython's default of 1023 left the rest of 2,000 ready legs for the next tick.
-        events = len(self.by_fd) + 1
-        ready = self.epoll.poll(0, events)
-        for _ in range(self.settings.max_drain):
-            if not ready:
-                break
-            self._serve(ready, now)
-            ready = self.epoll.poll(0, events)
+        # ``maxevents`` covers every socket: CPython's default of 1023 left the rest of
+        # 2,000 ready legs for the next tick.
+        self._serve(self.epoll.poll(0, len(self.by_fd) + 1), now)
         self._finish_load(now)
         self.engine.tick(now)
         self._flush()
@@ -207,27 +193,30 @@ class Worker:
                 self._drain(*entry, now)
 
     def _drain(self, leg: int, rtcp: bool, sock: socket.socket, v6: bool, now: float) -> None:
-        """Read one datagram of a ready socket into the engine (the caller polls again)."""
-        try:
-            data, src = sock.recvfrom(RTP_BUFSIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self.c.recv_errors += 1
-            self.log.debug("rtp_recv_error", leg=leg, error=str(exc))
-            return
-        try:
-            if rtcp:
-                self.engine.receive_rtcp(leg, data, src[:2] if v6 else src, now)
-            else:
-                self.engine.receive(leg, data, src[:2] if v6 else src, now)
-        except Exception:  # an engine fault on one datagram must not end every call here
-            self.c.engine_errors += 1
-            self.log.exception("media_receive_failed", leg=leg, size=len(data))
+        """Read a ready socket until it is empty (at most ``max_drain`` datagrams)."""
+        n = 0
+        for _ in range(self.settings.max_drain):
+            try:
+                data, src = sock.recvfrom(RTP_BUFSIZE)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                self.c.recv_errors += 1
+                self.log.debug("rtp_recv_error", leg=leg, error=str(exc))
+                break
+            try:
+                if rtcp:
+                    self.engine.receive_rtcp(leg, data, src[:2] if v6 else src, now)
+                else:
+                    self.engine.receive(leg, data, src[:2] if v6 else src, now)
+            except Exception:  # an engine fault on one datagram must not end every call here
+                self.c.engine_errors += 1
+                self.log.exception("media_receive_failed", leg=leg, size=len(data))
+            n += 1
         if rtcp:
-            self.c.rtcp_in += 1
+            self.c.rtcp_in += n
         else:
-            self.c.packets_in += 1
+            self.c.packets_in += n
 
     def _flush(self) -> None:
         """Send the engine's datagrams, hand recorded audio over."""
