@@ -813,3 +813,47 @@ def test_overloaded_switch_sheds_new_invites_and_registers_but_keeps_its_calls()
                          to="<sip:127.0.0.1>"), 7.0)
     w.flush(7.0)
     assert w.a.last_response().status == 200
+
+
+def test_the_2xx_relayed_to_a_reinvite_is_retransmitted_until_its_ack() -> None:
+    w = World(1)
+    _inv, ok = w.answered()
+    w.a.send(w.a.in_dialog("INVITE", ok, cseq=3, body=SDP_A), 5.0)
+    w.flush(5.0)
+    re = w.b.take("INVITE")
+    w.b.reply(re, 200, "OK", 5.1, body=SDP_B)
+    w.flush(5.1)
+    out = w.run_until(5.1 + T1 + 2 * T1 + 0.01)  # two retransmissions: T1, then 2*T1 later
+    resent = [(t, m) for t, m, _ in out if isinstance(m, Response) and m.status == 200]
+    assert [round(t - 5.1, 2) for t, _ in resent] == [T1, 3 * T1]
+    assert all(m.cseq.seq == 3 for _, m in resent)
+    w.a.send(w.a.in_dialog("ACK", ok, cseq=3), 7.0)
+    w.flush(7.0)
+    later = w.run_until(20.0)
+    assert not [m for _, m, _ in later if isinstance(m, Response) and m.status == 200]
+
+
+def test_a_reinvite_2xx_never_acked_ends_the_call_after_64_t1() -> None:
+    w = World(1)
+    _inv, ok = w.answered()
+    w.a.send(w.a.in_dialog("INVITE", ok, cseq=3, body=SDP_A), 5.0)
+    w.flush(5.0)
+    re = w.b.take("INVITE")
+    w.b.reply(re, 200, "OK", 5.1, body=SDP_B)
+    w.flush(5.1)
+    w.run_until(5.1 + 64 * T1 + 0.1)
+    assert "BYE" in w.a.methods() and "BYE" in w.b.methods()
+    ended = [e for e in w.sig.events() if isinstance(e, CallEnded)]
+    assert ended and ended[-1].reason == "No ACK"
+
+
+def test_a_reinvite_2xx_over_tcp_is_sent_once() -> None:
+    w = World(1, transport="tcp")
+    _inv, ok = w.answered()
+    w.a.send(w.a.in_dialog("INVITE", ok, cseq=3, body=SDP_A), 5.0)
+    w.flush(5.0)
+    re = w.b.take("INVITE")
+    w.b.reply(re, 200, "OK", 5.1, body=SDP_B)
+    w.flush(5.1)
+    out = w.run_until(10.0)
+    assert not [m for _, m, _ in out if isinstance(m, Response) and m.status == 200]

@@ -36,7 +36,7 @@ from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
 from .queueing import PendingCallback, QueueCalls
 from .services import ServiceCalls
-from .state import Branch, Call, CallState, Relay
+from .state import Branch, Call, CallState, PendingTwoHundred, Relay
 
 log = structlog.get_logger()
 
@@ -380,6 +380,10 @@ class B2bua(ServiceCalls, QueueCalls):
         if leg == "a" and call.state is CallState.ANSWERED:
             call.state = CallState.UP
             self._timers.cancel(("retx", call.key))
+        pending = call.unacked.get(leg)
+        if pending is not None and pending.cseq == req.cseq.seq:
+            del call.unacked[leg]
+            self._timers.cancel((f"re2xx-{leg}", call.key))
         cm = call.media
         if call.service is not None and cm is not None and req.body:
             got = cm.accept_local_answer("a", req.body)
@@ -521,6 +525,19 @@ class B2bua(ServiceCalls, QueueCalls):
             self._txn.send_response(relay.server_txn, resp, now)
         except TransactionError:
             log.debug("relay_answer_late", status=status)
+            return
+        if relay.method == "INVITE" and 200 <= status < 300:
+            self.retransmit_until_ack(call, from_leg, resp, now)
+
+    def retransmit_until_ack(self, call: Call, leg: str, resp: Response, now: float) -> None:
+        """The 2xx to a re-INVITE from ``leg`` is resent until its ACK (§13.3.1.4; the
+        transaction layer leaves 2xx to the UA).  Over TCP once is enough."""
+        dialog = call.a_dialog if leg == "a" else (call.b.dialog if call.b else None)
+        if dialog is None or dialog.peer.reliable:
+            return
+        call.unacked[leg] = PendingTwoHundred(resp, resp.cseq.seq, self._t.t1,
+                                              now + 64 * self._t.t1)
+        self._timers.arm((f"re2xx-{leg}", call.key), now + self._t.t1)
 
     # -- timers ------------------------------------------------------------------------
     def handle_timer(self, now: float) -> None:
@@ -544,6 +561,8 @@ class B2bua(ServiceCalls, QueueCalls):
                     if br.final is None:
                         self._txn.cancel_request(br.txn_id, now)
                 self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+            elif kind.startswith("re2xx-"):
+                self._resend_reinvite_2xx(call, kind[-1], now)
             elif kind == "retx" and call.state is CallState.ANSWERED and call.a_2xx:
                 if now >= call.retx_deadline:
                     log.warning("ack_timeout", call_id=call.a_invite.call_id)
@@ -554,6 +573,22 @@ class B2bua(ServiceCalls, QueueCalls):
                 call.retx_interval = min(call.retx_interval * 2, self._t.t2)
                 self._timers.arm(("retx", call.key),
                                  min(now + call.retx_interval, call.retx_deadline))
+
+    def _resend_reinvite_2xx(self, call: Call, leg: str, now: float) -> None:
+        pending = call.unacked.get(leg)
+        dialog = call.a_dialog if leg == "a" else (call.b.dialog if call.b else None)
+        if pending is None or dialog is None or call.state is CallState.ENDED:
+            return
+        if now >= pending.deadline:  # §13.3.1.4: no ACK within 64*T1 ends the session
+            log.warning("reinvite_ack_timeout", call_id=call.a_invite.call_id, leg=leg)
+            del call.unacked[leg]
+            self._hangup_both(call, now)
+            self._end(call, 408, "No ACK", now, "switch")
+            return
+        self._txn.send_stateless(pending.response, dialog.peer)
+        pending.interval = min(pending.interval * 2, self._t.t2)
+        self._timers.arm((f"re2xx-{leg}", call.key), min(now + pending.interval,
+                                                          pending.deadline))
 
     # -- ending ------------------------------------------------------------------------
     def shutdown(self, now: float) -> None:
@@ -594,6 +629,9 @@ class B2bua(ServiceCalls, QueueCalls):
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
         self._timers.cancel(("ivr", call.key))
+        for leg in call.unacked:
+            self._timers.cancel((f"re2xx-{leg}", call.key))
+        call.unacked.clear()
         if call.ivr is not None:
             call.ivr.hangup(now)
         if call.bridging:  # the caller left while we rang onward: stop the ringing

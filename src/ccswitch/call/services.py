@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..acd.model import QueueSettings
     from ..acd.router import Router
     from ..clock import TimerHeap
+    from ..sip.message import Response
     from ..sip.transaction import TransactionLayer
     from .anchor import CallMedia, MediaPlan
     from .events import CallEvent
@@ -91,6 +92,8 @@ class ServiceCalls:
         def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
                       cm: CallMedia | None) -> Call: ...
         def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
+        def retransmit_until_ack(self, call: Call, leg: str, resp: Response,
+                                 now: float) -> None: ...
         def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
                   mf: int, now: float, body: bytes,
                   extra: tuple[tuple[str, str], ...] = ()) -> Branch: ...
@@ -315,6 +318,8 @@ class ServiceCalls:
             resp.body = sdp
             resp.headers.set("Content-Type", "application/sdp")
             self._txn.send_response(ev.txn_id, resp, now)
+            if req.method == "INVITE":
+                self.retransmit_until_ack(call, "a", resp, now)
             return
         self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
         if req.method == "INFO" and req.body and call.ivr is not None:

@@ -47,6 +47,16 @@ class Relay:
 
 
 @dataclass(slots=True)
+class PendingTwoHundred:
+    """A 2xx we sent to a re-INVITE from ``leg``, retransmitted until its ACK (UDP)."""
+
+    response: Response
+    cseq: int
+    interval: float
+    deadline: float
+
+
+@dataclass(slots=True)
 class Call:
     """One B2BUA call: its legs, its state and the figures for its CDR."""
 
@@ -69,6 +79,7 @@ class Call:
     pending_b_ack: Request | None = None  # ACK for B held until A's ACK brings the answer
     pending_a_ack: Request | None = None  # ACK for A held until B's ACK brings the answer
     reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
+    unacked: dict[str, PendingTwoHundred] = field(default_factory=dict)  # leg -> 2xx sent
     cancelled: bool = False
     media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
     service: str | None = None  # a call the switch answers itself: "echo", "tone", "ivr"
