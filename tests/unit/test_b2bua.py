@@ -857,3 +857,29 @@ def test_a_reinvite_2xx_over_tcp_is_sent_once() -> None:
     w.flush(5.1)
     out = w.run_until(10.0)
     assert not [m for _, m, _ in out if isinstance(m, Response) and m.status == 200]
+
+
+@pytest.mark.parametrize(("status", "reason", "header", "value"), [
+    (302, "Moved Temporarily", "Contact", "<sip:1003@127.0.0.1:7009>"),
+    (407, "Proxy Authentication Required", "Proxy-Authenticate",
+     'Digest realm="elsewhere", nonce="abc", algorithm=MD5'),
+    (486, "Busy Here", "Retry-After", "30"),
+])
+def test_a_callee_failure_is_relayed_with_what_the_caller_needs(
+        status: int, reason: str, header: str, value: str) -> None:
+    w = World(1)
+    (inv,) = w.call(1.0)
+    w.b.reply(inv, status, reason, 1.5, to_tag="bt", extra=f"{header}: {value}\nX-Private: 1\n")
+    w.flush(1.5)
+    (final,) = w.a.responses()
+    assert (final.status, final.headers.get(header)) == (status, value)
+    assert final.headers.get("x-private") is None  # only the headers a caller acts on
+
+
+def test_a_408_from_every_fork_becomes_480_without_the_forks_headers() -> None:
+    w = World(1)
+    (inv,) = w.call(1.0)
+    w.b.reply(inv, 408, "Request Timeout", 1.5, to_tag="bt", extra="Retry-After: 9\n")
+    w.flush(1.5)
+    (final,) = w.a.responses()
+    assert final.status == 480 and final.headers.get("retry-after") is None

@@ -236,7 +236,7 @@ class B2bua(ServiceCalls, QueueCalls):
             self._branch_answered(call, br, resp, now)
             return
         if br.final is None:
-            self._branch_failed(call, br, status, resp.reason, now)
+            self._branch_failed(call, br, status, resp.reason, now, resp)
 
     def _branch_answered(self, call: Call, br: Branch, resp: Response, now: float) -> None:
         first = br.final is None
@@ -314,10 +314,11 @@ class B2bua(ServiceCalls, QueueCalls):
             self._timers.arm(("retx", call.key), now + self._t.t1)
 
     def _branch_failed(self, call: Call, br: Branch, status: int, reason: str,
-                       now: float) -> None:
+                       now: float, resp: Response | None = None) -> None:
         br.final = status
         if call.failure is None or _rank(status) < _rank(call.failure[0]):
             call.failure = (status, reason)
+            call.failure_headers = _relayed_failure_headers(resp)
         if call.queue is not None and call.b is None:
             self.queue_branch_failed(call, br, status, now)
             return
@@ -332,9 +333,10 @@ class B2bua(ServiceCalls, QueueCalls):
                 if other.final is None:
                     self._txn.cancel_request(other.txn_id, now)
             code, why = call.failure
+            extra = call.failure_headers
             if code in (408, 503) and not call.cancelled:
-                code, why = 480, "Temporarily Unavailable"
-            self._fail_a(call, code, why, now, ended_by="callee")
+                code, why, extra = 480, "Temporarily Unavailable", ()
+            self._fail_a(call, code, why, now, ended_by="callee", extra=extra)
 
     # -- A side ------------------------------------------------------------------------
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
@@ -352,9 +354,10 @@ class B2bua(ServiceCalls, QueueCalls):
                 call.a_2xx = resp
         self._txn.send_response(call.a_txn, resp, now)
 
-    def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str) -> None:
+    def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
+                extra: Iterable[tuple[str, str]] = ()) -> None:
         if call.state is CallState.RINGING:
-            self._answer_a(call, status, reason, now)
+            self._answer_a(call, status, reason, now, extra=extra)
         self._end(call, status, reason, now, ended_by)
 
     def cancel(self, a_txn: str, now: float) -> bool:
@@ -723,6 +726,19 @@ def _log_info_digit(call: Call, leg: str, req: Request) -> None:
     media_leg = call.media.legs.get(leg) if call.media is not None else None
     log.info("digit", call_id=call.a_invite.call_id, leg=media_leg.leg if media_leg else leg,
              key=digit.key, method="info")
+
+
+# what a caller needs from the callee's final failure: where to go instead (3xx Contact), what
+# to authenticate with (401/407 challenges), when to retry, why, what is supported
+RELAYED_FAILURE_HEADERS = ("contact", "www-authenticate", "proxy-authenticate", "retry-after",
+                           "warning", "unsupported", "accept", "allow")
+
+
+def _relayed_failure_headers(resp: Response | None) -> tuple[tuple[str, str], ...]:
+    if resp is None:
+        return ()
+    return tuple((name, value) for name, value in resp.headers.items()
+                 if name.lower() in RELAYED_FAILURE_HEADERS)
 
 
 def _set_sdp(dest: Request | Response, sdp: bytes) -> None:

@@ -73,6 +73,7 @@ class Call:
     b: Branch | None = None
     answered: float | None = None
     failure: tuple[int, str] | None = None
+    failure_headers: tuple[tuple[str, str], ...] = ()  # of the failure relayed to the caller
     a_2xx: Response | None = None
     retx_interval: float = 0.0
     retx_deadline: float = 0.0
