@@ -38,7 +38,7 @@ from .media.commands import (
 from .media.ports import PortPool
 from .mediaworker.client import MediaClient
 from .mediaworker.codecs import available as av_codecs
-from .mediaworker.settings import WorkerSettings
+from .mediaworker.settings import WakeMode, WorkerSettings
 from .mediaworker.wav import repair_wav
 from .prompts import prompt_path
 from .sip.addr import Address
@@ -130,7 +130,8 @@ class Switch:
             return WorkerSettings(index=index, tick=cfg.media.tick,
                                   rtp_timeout=cfg.media.rtp_timeout,
                                   jitter_depth=cfg.media.jitter_depth, local_ip=ip,
-                                  recordings_dir=str(self.recordings_dir), log_setup=log_setup)
+                                  recordings_dir=str(self.recordings_dir), log_setup=log_setup,
+                                  wake=cast(WakeMode, cfg.media.wake))
 
         self.media = MediaClient(settings_for=settings, workers=workers,
                                  on_events=self._on_media_events)

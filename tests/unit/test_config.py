@@ -446,3 +446,11 @@ def test_line_numbers_count_only_newlines() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "f")
     assert (info.value.key, info.value.line) == ("realm", 2)
+
+
+def test_media_wake_mode() -> None:
+    assert parse_config('[media]\nwake = "ready"\n', "w.toml").media.wake == "ready"
+    assert parse_config("", "w.toml").media.wake == "tick"
+    with pytest.raises(ConfigError) as info:
+        parse_config('[media]\nwake = "often"\n', "w.toml")
+    assert info.value.key == "media.wake" and info.value.line == 2

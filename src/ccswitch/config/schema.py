@@ -206,6 +206,7 @@ class MediaSettings:
     record_calls: bool = False
     record_format: str = "wav"
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
+    wake: str = "tick"  # "tick": once a tick; "ready": also when a packet arrives
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,6 +607,12 @@ class _Parser:
                 return float(v)
             return conv
 
+        def wake(v: object, p: Path) -> str:
+            mode = self.string(v, p)
+            if mode not in ("tick", "ready"):
+                self.fail(p, f"{mode!r} is not a wake mode (tick or ready)")
+            return mode
+
         def fmt(v: object, p: Path) -> str:
             name = self.string(v, p)
             if name not in ("wav", "opus", "mp3"):
@@ -633,6 +640,7 @@ class _Parser:
             record_format=self.opt(t, "record_format", path, d.record_format, fmt),
             codecs=self.opt(t, "codecs", path, d.codecs,
                             lambda v, p: tuple(self.strings(v, p, codec))),
+            wake=self.opt(t, "wake", path, d.wake, wake),
         )
 
     def users(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
