@@ -36,11 +36,10 @@ from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
 from .queueing import PendingCallback, QueueCalls
 from .services import ServiceCalls
-from .state import Branch, Call, CallState, PendingTwoHundred, Relay
+from .state import ALLOW, Branch, Call, CallState, PendingTwoHundred, Relay
 
 log = structlog.get_logger()
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
 RELAYED_IN_DIALOG = frozenset({"INVITE", "UPDATE", "INFO", "NOTIFY", "MESSAGE", "OPTIONS"})
 
 

@@ -33,7 +33,7 @@ from ..sip.registrar import Binding
 from ..sip.transaction import RequestReceived
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
-from .state import Branch, Call, CallState
+from .state import ALLOW, Branch, Call, CallState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
 SERVICES = frozenset({"echo", "tone", "ivr"})
 
 

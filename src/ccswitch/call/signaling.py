@@ -37,9 +37,10 @@ from ..sip.transaction import (
 )
 from .acdconfig import build_router
 from .anchor import MediaPlan
-from .b2bua import ALLOW, B2bua
+from .b2bua import B2bua
 from .events import CallEvent
 from .services import SERVICES
+from .state import ALLOW
 
 log = structlog.get_logger()
 

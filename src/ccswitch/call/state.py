@@ -11,6 +11,9 @@ from ..sip.message import Request, Response
 from .anchor import CallMedia
 from .ivr import IvrSession
 
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
+"""The methods the switch accepts, for Allow headers."""
+
 
 class CallState(Enum):
     RINGING = "ringing"  # A's INVITE not answered yet
