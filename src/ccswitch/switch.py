@@ -293,7 +293,7 @@ class Switch:
             while self._recording and self._now() < deadline:
                 await asyncio.sleep(0.05)
         if self.media is not None:
-            await self.media.stop()
+            await self.media.stop(timeout=1.5)  # within the 5 s the CONTRACT gives
         self._flush_store()
         if self._timer is not None:
             self._timer.cancel()
