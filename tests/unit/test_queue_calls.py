@@ -231,3 +231,24 @@ def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent()
     connected = [e for e in w.events if isinstance(e, CallerConnected)]
     assert len(connected) == 1 and connected[0].agent == "2001"
     assert ok.status == 200
+
+
+def test_an_agent_answering_as_the_ring_timeout_cancels_it_is_hung_up() -> None:
+    w = QueueWorld(("2001", "2002"))
+    w.dial()
+    first = next(a for a in ("2001", "2002") if w.agents[a].requests("INVITE"))
+    inv = w.invite_to(first)
+    w.agents[first].reply(inv, 180, "Ringing", 1.1, to_tag="x")
+    w.pump()
+    w.at(1.0 + 20.1)  # ring timeout: CANCEL sent, the other agent is offered
+    w.agents[first].take("CANCEL")
+    w.agents[first].reply(inv, 200, "OK", 21.2, to_tag="x", body=offer(6000))  # too late
+    w.pump()
+    assert w.agents[first].take("ACK").cseq.method == "ACK"
+    assert "BYE" in w.agents[first].methods()  # not bridged
+    other = "2002" if first == "2001" else "2001"
+    inv2 = w.invite_to(other)
+    w.agents[other].reply(inv2, 200, "OK", 22.0, to_tag="y", body=offer(6002))
+    w.pump()
+    connected = [e for e in w.events if isinstance(e, CallerConnected)]
+    assert [e.agent for e in connected] == [other]

@@ -260,6 +260,11 @@ class B2bua(ServiceCalls, QueueCalls):
             return
         if call.bridging and call.b is None:
             self._txn.send_stateless(ack, br.dialog.peer)
+            if br.cancelled:  # answered as our CANCEL crossed it: the offer is over
+                bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
+                self._txn.send_request(bye, br.dialog.peer, now)
+                self._branch_failed(call, br, 487, "Request Terminated", now)
+                return
             if self._bridge_answered(call, br, resp.body, now):
                 if call.queue is not None:
                     self.queue_answered(call, br, now)
