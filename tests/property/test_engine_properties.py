@@ -191,6 +191,8 @@ def test_any_command_sequence_keeps_the_contract(script: list[object]) -> None:
         else:
             if isinstance(step, StartRecord) and step.rec_id not in recs:
                 recs[step.rec_id] = len(step.legs)
+                if step.rec_id in closed:  # an id used again after its close: a new recording
+                    closed.remove(step.rec_id)
             if isinstance(step, DestroyLeg):
                 live.discard(step.leg)
             eng.command(step, t)

@@ -127,6 +127,7 @@ class MediaPlan:
         self._load = [0] * workers
         self._commands: list[tuple[int, Command]] = []
         self.leg_worker: dict[int, int] = {}
+        self._dead_legs: set[int] = set()  # legs of a worker that died, not yet freed
 
     def commands(self) -> list[tuple[int, Command]]:
         out, self._commands = self._commands, []
@@ -158,15 +159,19 @@ class MediaPlan:
         worker = self.leg_worker.pop(lm.leg, None)
         if worker is None:
             return
-        self._load[worker] -= 1
         self.ports.release(lm.port)
+        if lm.leg in self._dead_legs:  # its worker died: nothing to destroy, load counted
+            self._dead_legs.discard(lm.leg)
+            return
+        self._load[worker] -= 1
         self.send(worker, DestroyLeg(lm.leg))
 
     def forget_worker(self, worker: int, legs: Sequence[int]) -> None:
         """A worker died: its legs are gone without DestroyLeg (ports stay reserved until the
         calls end and release them)."""
         for leg in legs:
-            if self.leg_worker.get(leg) == worker:
+            if self.leg_worker.get(leg) == worker and leg not in self._dead_legs:
+                self._dead_legs.add(leg)
                 self._load[worker] = max(0, self._load[worker] - 1)
 
 

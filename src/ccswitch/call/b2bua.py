@@ -554,6 +554,9 @@ class B2bua(ServiceCalls, QueueCalls):
                 self.router.handle_timer(now)
                 self.pump_router(now)
                 continue
+            if kind == "cbring":
+                self.callback_ring_timeout(ckey, now)
+                continue
             call = self._calls.get(ckey)
             if call is None:
                 continue
@@ -600,6 +603,7 @@ class B2bua(ServiceCalls, QueueCalls):
     # -- ending ------------------------------------------------------------------------
     def shutdown(self, now: float) -> None:
         """End every call: BYE to answered legs, 480/CANCEL to ringing ones."""
+        self.abandon_callbacks(now)
         for call in list(self._calls.values()):
             if call.state is CallState.RINGING:
                 for br in call.branches.values():
@@ -642,8 +646,10 @@ class B2bua(ServiceCalls, QueueCalls):
         if call.ivr is not None:
             call.ivr.hangup(now)
         if call.bridging:  # the caller left while we rang onward: stop the ringing
+            call.bridging = False  # a 200 crossing the CANCEL is then ACKed and hung up
             for br in call.branches.values():
                 if br.final is None:
+                    br.cancelled = True
                     self._txn.cancel_request(br.txn_id, now)
         self._calls.pop(call.key, None)
         self._by_a_txn.pop(call.a_txn, None)

@@ -47,6 +47,7 @@ class PendingCallback:
     started: float
     branches: dict[str, Branch] = field(default_factory=dict)
     answered: bool = False
+    withdrawn: bool = False  # the router took the reservation back, or nobody answered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -154,6 +155,9 @@ class QueueCalls:
             for action in actions:
                 if isinstance(action, RouterCallback):
                     self._call_back(action, now)
+                    continue
+                if isinstance(action, CancelOffer) and action.call_id not in self._calls:
+                    self._withdraw_callback(action.call_id, now)
                     continue
                 call = self._calls.get(action.call_id)
                 if call is None or call.state is CallState.ENDED:
@@ -373,6 +377,9 @@ class QueueCalls:
             tid = self._txn.send_request(inv, b.source, now)
             pending.branches[tid] = Branch(tid, inv, dialog, me)
             self._callbacks[tid] = pending
+        settings = self.queue_settings.get(action.queue)
+        ring = settings.ring_timeout if settings is not None else 30.0
+        self._timers.arm(("cbring", action.call_id), now + ring)
         log.info("callback_dialled", call_id=action.call_id, number=action.number,
                  agent=action.agent, contacts=len(bindings))
 
@@ -385,6 +392,7 @@ class QueueCalls:
         if resp.status < 200:
             return True
         br.final = resp.status
+        self._callbacks.pop(ev.txn_id, None)
         if resp.status >= 300:
             self._callback_branch_done(pending, now)
             return True
@@ -393,17 +401,17 @@ class QueueCalls:
         ack = br.dialog.request("ACK", me=br.me, branch=self._ids.branch(),
                                 cseq=br.invite.cseq.seq)
         self._txn.send_stateless(ack, br.dialog.peer)
-        if pending.answered or not resp.body or isinstance(
+        if pending.answered or pending.withdrawn or not resp.body or isinstance(
                 pending.media.accept_local_answer("a", resp.body), NotAcceptable):
             bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
             self._txn.send_request(bye, br.dialog.peer, now)
             self._callback_branch_done(pending, now)
             return True
         pending.answered = True
+        self._timers.cancel(("cbring", pending.action.call_id))
         for tid, other in pending.branches.items():
-            self._callbacks.pop(tid, None)
             if other is not br and other.final is None:
-                self._txn.cancel_request(tid, now)
+                self._txn.cancel_request(tid, now)  # its answer, if it crosses, is hung up
         self._callback_answered(pending, br, now)
         return True
 
@@ -412,14 +420,54 @@ class QueueCalls:
         if pending is None:
             return False
         pending.branches[ev.txn_id].final = 408
+        self._callbacks.pop(ev.txn_id, None)
         self._callback_branch_done(pending, now)
         return True
+
+    def _pending_callback(self, call_id: str) -> PendingCallback | None:
+        return next((p for p in self._callbacks.values() if p.action.call_id == call_id
+                     and not p.answered), None)
+
+    def _withdraw_callback(self, call_id: str, now: float) -> None:
+        """The router took back the reservation (e.g. the agent logged out): stop ringing."""
+        pending = self._pending_callback(call_id)
+        if pending is None:
+            return
+        pending.withdrawn = True
+        self._timers.cancel(("cbring", call_id))
+        for tid, br in pending.branches.items():
+            if br.final is None:
+                self._txn.cancel_request(tid, now)
+
+    def callback_ring_timeout(self, call_id: str, now: float) -> None:
+        """Nobody answered the callback in the queue's ring time: give up this attempt."""
+        pending = self._pending_callback(call_id)
+        if pending is None:
+            return
+        log.info("callback_ring_timeout", call_id=call_id)
+        for tid, br in pending.branches.items():
+            if br.final is None:
+                self._txn.cancel_request(tid, now)  # the 487s end the attempt
+
+    def abandon_callbacks(self, now: float) -> None:
+        """Shutdown: stop every callback being dialled and free its media."""
+        seen: set[int] = set()
+        for pending in list(self._callbacks.values()):
+            if id(pending) in seen:
+                continue
+            seen.add(id(pending))
+            pending.withdrawn = True
+            self._timers.cancel(("cbring", pending.action.call_id))
+            for tid, br in pending.branches.items():
+                if br.final is None:
+                    self._txn.cancel_request(tid, now)
+            if not pending.answered:
+                pending.media.close()
 
     def _callback_branch_done(self, pending: PendingCallback, now: float) -> None:
         if pending.answered or any(b.final is None for b in pending.branches.values()):
             return
-        for tid in pending.branches:
-            self._callbacks.pop(tid, None)
+        self._timers.cancel(("cbring", pending.action.call_id))
         pending.media.close()
         assert self.router is not None
         self.router.callback_result(pending.action.call_id, now, answered=False)

@@ -216,8 +216,15 @@ class ServiceCalls:
                 self._bridge(call, members, now, queue=req.queue)
 
     def _ivr_result(self, call: Call, result: str, now: float) -> None:
-        if call.ivr is not None and call.state is not CallState.ENDED:
+        """Tell the call's flow how its hand-off ended; without a flow, the call is over."""
+        if call.state is CallState.ENDED:
+            return
+        if call.ivr is not None:
             self._after_ivr(call, call.ivr.on_result(result, now), now)
+            return
+        log.info("nothing_left_to_do", call_id=call.a_invite.call_id, result=result)
+        self._hangup_both(call, now)
+        self._end(call, 480, result, now, "switch")
 
     # -- bridging an answered call onward -----------------------------------------------
     def _bridge(self, call: Call, users: list[str], now: float,
@@ -237,8 +244,7 @@ class ServiceCalls:
             self._ivr_result(call, "unavailable", now)
             return
         body = cm.offer_locally("b")
-        call.bridging = True
-        call.branches.clear()
+        call.bridging = True  # earlier forks stay: their late answers must still match
         call.failure = None
         for b in bindings:
             call.callee = b.user if queue is None else call.callee
@@ -321,12 +327,15 @@ class ServiceCalls:
                 self.retransmit_until_ack(call, "a", resp, now)
             return
         self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
-        if req.method == "INFO" and req.body and call.ivr is not None:
+        if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None):
             try:
                 digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
             except DtmfError:
                 return
-            self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
+            if call.queue is not None:  # one digit stream, whatever the method
+                self.queue_digit(call, digit.key, now)
+            elif call.ivr is not None:
+                self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
 
     def on_media(self, ev: MediaEvent, now: float) -> None:
         """A media worker's event: digits and prompt ends go to the IVR; a dead stream ends
