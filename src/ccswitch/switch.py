@@ -140,7 +140,7 @@ class Switch:
         return MediaPlan(ports=PortPool(*cfg.rtp_ports), workers=workers, local_ip=ip,
                          codecs=plan_codecs(cfg.media.codecs, av_codecs()),
                          session_ids=lambda: rng.getrandbits(31),
-                         rtp_timeout=cfg.media.rtp_timeout, record_calls=cfg.media.record_calls,
+                         record_calls=cfg.media.record_calls,
                          record_format=fmt, recording_path=self._recording_path)
 
     def _recording_path(self, name: str, ext: str) -> str:

@@ -99,7 +99,6 @@ class LegMedia:
     session_id: int
     version: int = 0
     last_sent: str | None = None
-    negotiated: Negotiated | None = None
 
 
 class MediaPlan:
@@ -107,7 +106,7 @@ class MediaPlan:
 
     def __init__(self, *, ports: PortPool, workers: int, local_ip: str,
                  session_ids: Callable[[], int], codecs: Sequence[Codec] = DEFAULT_CODECS,
-                 rtp_timeout: float = 0.0, record_calls: bool = False,
+                 record_calls: bool = False,
                  record_format: RecordFormat = "wav",
                  recording_path: Callable[[str, str], str] = lambda name, ext: f"{name}.{ext}",
                  ) -> None:
@@ -120,7 +119,6 @@ class MediaPlan:
         self.workers = workers
         self.local_ip = local_ip
         self.codecs = tuple(codecs)
-        self.rtp_timeout = rtp_timeout
         self._session_ids = session_ids
         self._next_leg = 1
         self._next_id = 1
@@ -327,7 +325,6 @@ class CallMedia:
     # -- helpers ------------------------------------------------------------------------
     def _configure(self, side: Side, n: Negotiated) -> None:
         lm = self.legs[side]
-        lm.negotiated = n
         hold_addr = n.remote_address in ("0.0.0.0", "::")
         self.plan.send(self.worker, ConfigureLeg(
             lm.leg, None if hold_addr else n.remote_address, n.remote_port,
@@ -376,11 +373,6 @@ class CallMedia:
         first = answer(offer, local_ip=self.plan.local_ip, port=9, supported=self.plan.codecs)
         assert not isinstance(first, NotAcceptable)  # offer_from checked it
         return first.codec
-
-    def settle(self) -> None:
-        """The offer/answer exchange in progress is over (final answer, ACK)."""
-        self.offers.clear()
-        self.our_offers.clear()
 
 
 def _body_sans_origin(sdp: SessionDescription) -> str:

@@ -36,7 +36,7 @@ from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
 from .queueing import PendingCallback, QueueCalls
 from .services import ServiceCalls
-from .state import ALLOW, Branch, Call, CallState, PendingTwoHundred, Relay
+from .state import ALLOW, Branch, Call, CallState, PendingTwoHundred, Relay, set_sdp
 
 log = structlog.get_logger()
 
@@ -52,7 +52,6 @@ class B2bua(ServiceCalls, QueueCalls):
                  media: MediaPlan | None = None, menus: Mapping[str, Menu] = DEMO_MENUS,
                  prompt_path: Callable[[str], str] = str,
                  bindings_of: Callable[[str, float], list[Binding]] | None = None,
-                 queue_members: Callable[[str], list[str]] | None = None,
                  router: Router | None = None,
                  queue_settings: Mapping[str, QueueSettings] | None = None,
                  agents: Iterable[str] = (), auto_answer: Mapping[str, bool] | None = None,
@@ -67,7 +66,6 @@ class B2bua(ServiceCalls, QueueCalls):
         self.menus = menus
         self.prompt_path = prompt_path
         self.bindings_of = bindings_of
-        self.queue_members = queue_members
         self.media = media
         self._by_leg: dict[int, Call] = {}
         self._ids = ids
@@ -159,10 +157,21 @@ class B2bua(ServiceCalls, QueueCalls):
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
               now: float, body: bytes, extra: tuple[tuple[str, str], ...] = (),
               to_user: str | None = None) -> Branch:
+        br = self._send_invite(b, call.caller, display, to_user or call.callee, body, ctype,
+                               mf, extra, now)
+        call.branches[br.txn_id] = br
+        self._clients[br.txn_id] = call
+        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, "b")
+        return br
+
+    def _send_invite(self, b: Binding, from_user: str, display: str | None, to_user: str,
+                     body: bytes, ctype: str | None, mf: int,
+                     extra: tuple[tuple[str, str], ...], now: float) -> Branch:
+        """A new dialog's INVITE from ``from_user`` to the contact ``b``, sent."""
         me = self._local(b.source.transport)
-        local = NameAddr(SipUri(host=self._domain, user=call.caller), display,
+        local = NameAddr(SipUri(host=self._domain, user=from_user), display,
                          {"tag": self._ids.tag()})
-        remote = NameAddr(SipUri(host=self._domain, user=to_user or call.callee))
+        remote = NameAddr(SipUri(host=self._domain, user=to_user))
         dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
                         local_seq=0, remote_target=b.contact, peer=b.source)
         inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
@@ -170,11 +179,7 @@ class B2bua(ServiceCalls, QueueCalls):
                              extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        br = Branch(txn_id, inv, dialog, me)
-        call.branches[txn_id] = br
-        self._clients[txn_id] = call
-        self._dialogs[(dialog.call_id, dialog.local_tag)] = (call, "b")
-        return br
+        return Branch(txn_id, inv, dialog, me)
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
@@ -351,7 +356,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if call.media is None:
             _copy_body(source, resp)
         elif sdp is not None:
-            _set_sdp(resp, sdp)
+            set_sdp(resp, sdp)
         if status >= 200:
             self._by_a_txn.pop(call.a_txn, None)
             if status < 300:
@@ -407,7 +412,7 @@ class B2bua(ServiceCalls, QueueCalls):
                 if isinstance(sdp, NotAcceptable):
                     log.warning("ack_sdp_refused", call_id=req.call_id, reason=sdp.reason)
                 else:
-                    _set_sdp(held, sdp)
+                    set_sdp(held, sdp)
             if leg == "a":
                 call.pending_b_ack = None
                 self._txn.send_stateless(held, call.b.dialog.peer)
@@ -527,7 +532,7 @@ class B2bua(ServiceCalls, QueueCalls):
             if isinstance(sdp, NotAcceptable):
                 log.warning("relayed_sdp_refused", call_id=req.call_id, reason=sdp.reason)
             else:
-                _set_sdp(resp, sdp)
+                set_sdp(resp, sdp)
         try:
             self._txn.send_response(relay.server_txn, resp, now)
         except TransactionError:
@@ -681,9 +686,6 @@ class B2bua(ServiceCalls, QueueCalls):
             return cm.answer_from("b", resp.body)
         return cm.offer_from("b", resp.body)  # delayed offer: the callee offers
 
-    def call_of_leg(self, leg: int) -> Call | None:
-        return self._by_leg.get(leg)
-
     # -- helpers -----------------------------------------------------------------------
     def _leg_dialog(self, call: Call, leg: str, req: Request) -> Dialog | None:
         """The dialog of ``leg`` that ``req`` belongs to; None for a fork that did not win."""
@@ -749,11 +751,6 @@ def _relayed_failure_headers(resp: Response | None) -> tuple[tuple[str, str], ..
         return ()
     return tuple((name, value) for name, value in resp.headers.items()
                  if name.lower() in RELAYED_FAILURE_HEADERS)
-
-
-def _set_sdp(dest: Request | Response, sdp: bytes) -> None:
-    dest.body = sdp
-    dest.headers.set("Content-Type", "application/sdp")
 
 
 def _rank(status: int) -> int:

@@ -28,10 +28,8 @@ from ..ivr.say import say_position, say_wait
 from ..media.commands import Detect, Play, PlayFile, StopPlay
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
-from ..sip.dialog import Dialog
 from ..sip.registrar import Binding
 from ..sip.transaction import ResponseReceived, TransactionLayer, TransactionTimeout
-from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia
 from .events import CallStarted
 from .services import say_flow
@@ -109,8 +107,10 @@ class QueueCalls:
         _domain: str
         _ua: str
         _dialogs: dict[tuple[str, str], tuple[Call, str]]
-        def _bridge(self, call: Call, users: list[str], now: float,
-                    queue: str | None = None) -> None: ...
+        def _bridge(self, call: Call, users: list[str], now: float) -> None: ...
+        def _send_invite(self, b: Binding, from_user: str, display: str | None,
+                         to_user: str, body: bytes, ctype: str | None, mf: int,
+                         extra: tuple[tuple[str, str], ...], now: float) -> Branch: ...
 
     # -- entering and leaving ------------------------------------------------------------
     def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
@@ -365,18 +365,10 @@ class QueueCalls:
         body = cm.offer_locally("a")
         pending = PendingCallback(action, cm, now)
         for b in bindings:
-            me = self._local(b.source.transport)
-            dialog = Dialog(call_id=self._ids.call_id(me.host),
-                            local=NameAddr(SipUri(host=self._domain, user=action.queue), None,
-                                           {"tag": self._ids.tag()}),
-                            remote=NameAddr(SipUri(host=self._domain, user=action.number)),
-                            local_seq=0, remote_target=b.contact, peer=b.source)
-            inv = dialog.request("INVITE", me=me, branch=self._ids.branch(), body=body,
-                                 content_type="application/sdp",
-                                 extra=(("User-Agent", self._ua),))
-            tid = self._txn.send_request(inv, b.source, now)
-            pending.branches[tid] = Branch(tid, inv, dialog, me)
-            self._callbacks[tid] = pending
+            br = self._send_invite(b, action.queue, None, action.number, body,
+                                   "application/sdp", 70, (), now)
+            pending.branches[br.txn_id] = br
+            self._callbacks[br.txn_id] = pending
         settings = self.queue_settings.get(action.queue)
         ring = settings.ring_timeout if settings is not None else 30.0
         self._timers.arm(("cbring", action.call_id), now + ring)

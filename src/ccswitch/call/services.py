@@ -33,7 +33,7 @@ from ..sip.registrar import Binding
 from ..sip.transaction import RequestReceived
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
-from .state import ALLOW, Branch, Call, CallState
+from .state import ALLOW, Branch, Call, CallState, set_sdp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -66,7 +66,6 @@ class ServiceCalls:
     menus: Mapping[str, Menu]
     prompt_path: Callable[[str], str]
     bindings_of: Callable[[str, float], list[Binding]] | None
-    queue_members: Callable[[str], list[str]] | None
     if TYPE_CHECKING:  # what B2bua, the class this is mixed into, provides
         media: MediaPlan | None
         _txn: TransactionLayer
@@ -134,8 +133,7 @@ class ServiceCalls:
         call.answered = now
         resp = make_response(inv, 200, "OK", to_tag=call.a_dialog.local_tag,
                              headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
-        resp.body = sdp
-        resp.headers.set("Content-Type", "application/sdp")
+        set_sdp(resp, sdp)
         self._by_a_txn.pop(call.a_txn, None)
         call.a_2xx = resp
         self._txn.send_response(call.a_txn, resp, now)
@@ -209,11 +207,7 @@ class ServiceCalls:
             else:
                 self._ivr_result(call, "unavailable", now)
         elif isinstance(req, QueueReq):
-            if self.router is not None:
-                self.enqueue(call, req.queue, now, priority=req.priority, skills=req.skills)
-            else:
-                members = self.queue_members(req.queue) if self.queue_members else []
-                self._bridge(call, members, now, queue=req.queue)
+            self.enqueue(call, req.queue, now, priority=req.priority, skills=req.skills)
 
     def _ivr_result(self, call: Call, result: str, now: float) -> None:
         """Tell the call's flow how its hand-off ended; without a flow, the call is over."""
@@ -227,8 +221,7 @@ class ServiceCalls:
         self._end(call, 480, result, now, "switch")
 
     # -- bridging an answered call onward -----------------------------------------------
-    def _bridge(self, call: Call, users: list[str], now: float,
-                queue: str | None = None) -> None:
+    def _bridge(self, call: Call, users: list[str], now: float) -> None:
         """Ring every registered contact of ``users`` (ring-all) for answered ``call``."""
         cm = call.media
         bindings = [b for u in users for b in (self.bindings_of(u, now)
@@ -247,13 +240,13 @@ class ServiceCalls:
         call.bridging = True  # earlier forks stay: their late answers must still match
         call.failure = None
         for b in bindings:
-            call.callee = b.user if queue is None else call.callee
+            call.callee = b.user
             self._fork(call, b, None, "application/sdp", 70, now, body)
         call.ringback = cm.plan.next_id()
         cm.plan.send(cm.worker, Play(cm.leg("a"), call.ringback, PlayTone("ringback"),
                                      loop=True))
         self._timers.arm(("ring", call.key), now + self._ring_timeout)
-        log.info("bridging", call_id=call.a_invite.call_id, contacts=len(bindings), queue=queue)
+        log.info("bridging", call_id=call.a_invite.call_id, contacts=len(bindings))
 
     def _bridge_answered(self, call: Call, br: Branch, body: bytes,
                          now: float) -> bool:
@@ -298,10 +291,11 @@ class ServiceCalls:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
         code = call.failure[0] if call.failure else 480
-        self._ivr_result(call, f"failed:{code}", now)
-        if call.state is not CallState.ENDED and call.ivr is None:
+        if call.ivr is None:
             self._hangup_both(call, now)
             self._end(call, code, "No answer", now, "switch")
+            return
+        self._ivr_result(call, f"failed:{code}", now)
 
     # -- in-dialog requests and media events -----------------------------------------
     def _service_request(self, call: Call, ev: RequestReceived, now: float) -> None:
@@ -320,8 +314,7 @@ class ServiceCalls:
                 return
             resp = make_response(req, 200, "OK", headers=[("Contact", call.a_me.contact()),
                                                            ("Allow", ALLOW)])
-            resp.body = sdp
-            resp.headers.set("Content-Type", "application/sdp")
+            set_sdp(resp, sdp)
             self._txn.send_response(ev.txn_id, resp, now)
             if req.method == "INVITE":
                 self.retransmit_until_ack(call, "a", resp, now)

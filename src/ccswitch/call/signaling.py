@@ -94,7 +94,7 @@ class Signaling:
                            auto_answer={n: u.agent.auto_answer for n, u in config.agents.items()
                                         if u.agent is not None},
                            record_queues=[q.name for q in config.queues.values() if q.record],
-                           queue_members=self._queue_members)
+)
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
@@ -321,10 +321,6 @@ class Signaling:
                                  arg="goodbye" if done else "invalid")
 
     # -- helpers ----------------------------------------------------------------------
-    def _queue_members(self, queue: str) -> list[str]:
-        return [name for name, u in self.config.agents.items()
-                if u.agent is not None and queue in u.agent.queues]
-
     def _credentials(self, user: str) -> Credentials | None:
         u = self.config.users.get(user)
         if u is None:

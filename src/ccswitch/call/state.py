@@ -15,6 +15,12 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
 """The methods the switch accepts, for Allow headers."""
 
 
+def set_sdp(dest: Request | Response, sdp: bytes) -> None:
+    """Make ``sdp`` the body of ``dest``."""
+    dest.body = sdp
+    dest.headers.set("Content-Type", "application/sdp")
+
+
 class CallState(Enum):
     RINGING = "ringing"  # A's INVITE not answered yet
     ANSWERED = "answered"  # 2xx sent to A, waiting for its ACK

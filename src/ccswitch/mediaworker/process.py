@@ -416,19 +416,18 @@ class Worker:
         self.running = False
         try:  # every leg's final stats, every recording's end marker
             self.engine.command(Shutdown(), now)
-        except Exception:
-            self.log.exception("media_engine_shutdown_failed")
-        self._flush()
-        for leg in list(self.legs):
-            self._close_leg(leg)
-        if not self.writer.stop(SHUTDOWN_WRITER_TIMEOUT):
-            self.log.error("recording_writer_stuck")
-        self.loader.shutdown(wait=False, cancel_futures=True)
-        if report:
-            events = self.engine.events() + self.writer.events() + self.out
-            self.out = []
-            with contextlib.suppress(OSError):
-                self.conn.send(events)
+        finally:  # sockets and files are closed even if the engine failed (that is logged
+            self._flush()  # by the caller's fault barrier)
+            for leg in list(self.legs):
+                self._close_leg(leg)
+            if not self.writer.stop(SHUTDOWN_WRITER_TIMEOUT):
+                self.log.error("recording_writer_stuck")
+            self.loader.shutdown(wait=False, cancel_futures=True)
+            if report:
+                events = self.engine.events() + self.writer.events() + self.out
+                self.out = []
+                with contextlib.suppress(OSError):
+                    self.conn.send(events)
 
 
 def _fields(obj: object) -> dict[str, Any]:
@@ -448,11 +447,11 @@ def worker_main(settings: WorkerSettings, conn: Connection) -> None:
     log = structlog.get_logger().bind(worker=settings.index)
     try:
         Worker(settings, conn).run()
-    except Exception:
+    except (OSError, EOFError):  # its sockets, epoll or the pipe to the switch failed
         log.exception("media_worker_crashed")
         raise SystemExit(1) from None
-    finally:
-        conn.close()
+    finally:  # anything else is a bug: its traceback goes to stderr, the exit status is 1,
+        conn.close()  # and the switch restarts the worker either way
 
 
 @contextlib.contextmanager
