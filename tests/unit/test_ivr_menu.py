@@ -256,7 +256,8 @@ def test_hangup_during_a_menu_ends_it_quietly() -> None:
 
 # -- check_action ---------------------------------------------------------------------------------
 
-VALID = ["menu:main", "queue:support", "user:1001", "echo", "tone", "play:welcome", "play:digits/5", "set:lang=en", "set:x=", "priority:5",
+VALID = ["menu:main", "queue:support", "user:1001", "echo", "tone", "play:welcome",
+         "play:digits/5", "set:lang=en", "set:x=", "priority:5",
          "priority:-2", "skill:english=5", "hangup"]
 
 

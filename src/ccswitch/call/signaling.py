@@ -310,7 +310,9 @@ class Signaling:
         if not bindings:
             self._reply(ev, 480, "Temporarily Unavailable", now)
             return
-        self.b2bua.start(ev, caller=res.user, display=req.from_.display, callee=target.user,
+        user = self.config.users.get(res.user)
+        display = user.display if user is not None and user.display else req.from_.display
+        self.b2bua.start(ev, caller=res.user, display=display, callee=target.user,
                          bindings=bindings, now=now)
 
     def _feature(self, ev: RequestReceived, agent: str, code: str, now: float) -> None:
