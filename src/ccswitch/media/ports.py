@@ -18,6 +18,10 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+import structlog
+
+log = structlog.get_logger()
+
 Probe = Callable[[int], bool]
 """Whether RTP ``port`` and RTCP ``port + 1`` can be bound now (the shell's check)."""
 
@@ -107,7 +111,10 @@ class PortPool:
     def _hold(self, port: int, now: float) -> None:
         n = self._failures.get(port, 0)
         self._failures[port] = n + 1
-        self._held[port] = now + min(self.hold * 2.0 ** n, self.max_hold)
+        wait = min(self.hold * 2.0 ** n, self.max_hold)
+        self._held[port] = now + wait
+        # once per run of failures at info (an operator should learn of it), then debug
+        (log.info if n == 0 else log.debug)("rtp_port_busy", port=port, hold_s=wait)
 
     def _unhold(self, now: float) -> None:
         if not self._held:
