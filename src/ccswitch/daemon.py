@@ -39,7 +39,7 @@ async def _serve(config: SwitchConfig) -> int:
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
     tune_gc()
     # lifecycle events are warnings so that they show at every level short of error
-    log.warning("ready", listen=listening, data_dir=str(config.data_dir),
+    log.warning("ready", listen=listening, data_dir=str(switch.data_dir),
              users=len(config.users))
     await stop.wait()
     log.warning("stopping")
