@@ -12,7 +12,6 @@ import pytest
 from sipphone import Phone, deliver, make_signaling
 
 from ccswitch.errors import SipParseError
-from ccswitch.sip.auth import build_authorization
 from ccswitch.sip.headers import Via
 from ccswitch.sip.message import Request, Response, make_response, parse_head, parse_message
 from ccswitch.sip.uri import NameAddr, SipUri
