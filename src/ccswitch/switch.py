@@ -27,7 +27,6 @@ from .io.transport import Transports
 from .logs import configure_logging
 from .media.commands import (
     Command,
-    Digit,
     LegStats,
     MediaEvent,
     RecordDone,
@@ -168,11 +167,9 @@ class Switch:
                     self.cdr.recording_done(ev.path, state="complete" if ev.ok else "failed",
                                             seconds=ev.seconds)
                 log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok)
-            elif isinstance(ev, Digit):
-                log.info("digit", leg=ev.leg, key=ev.key, method=ev.method)
-                passed.append(ev)
             elif isinstance(ev, LegStats):
-                log.debug("leg_stats", leg=ev.leg, received=ev.received, lost=ev.lost,
+                log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
+                          leg=ev.leg, received=ev.received, lost=ev.lost,
                           jitter_ms=round(ev.jitter_ms, 2))
             else:
                 if isinstance(ev, WorkerDied):
@@ -236,8 +233,10 @@ class Switch:
             elif isinstance(ev, CallEnded):
                 if self.cdr is not None:
                     self.cdr.add(ev, wall_offset=self._wall_offset)
-                log.info("cdr", call_id=ev.call_id, caller=ev.caller, callee=ev.callee,
-                         status=ev.status, duration=round(ev.ended - (ev.answered or ev.ended), 3),
+                log.info("cdr", call_id=ev.call_id, sip_call_id=ev.sip_call_id,
+                         caller=ev.caller, callee=ev.callee, status=ev.status,
+                         reason=ev.reason, ended_by=ev.ended_by, queue=ev.queue, agent=ev.agent,
+                         duration=round(ev.ended - (ev.answered or ev.ended), 3),
                          recording=ev.recording)
         if queue_events and self.queue_log is not None:
             self.queue_log.append(queue_events, wall_offset=self._wall_offset)
