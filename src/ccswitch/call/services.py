@@ -336,7 +336,7 @@ class ServiceCalls:
                 return
             leg = cm.leg("a") if cm is not None else None
             with structlog.contextvars.bound_contextvars(call_id=call.key, leg=leg):
-                log.info("digit", key=digit.key, method="info")
+                log.info("digit", call_id=call.key, leg=leg, key=digit.key, method="info")
                 if call.queue is not None:  # one digit stream, whatever the method
                     self.queue_digit(call, digit.key, now)
                 elif call.ivr is not None:
@@ -382,7 +382,7 @@ class ServiceCalls:
 
     def _call_media_event(self, call: Call, ev: Digit | PlayDone, now: float) -> None:
         if isinstance(ev, Digit):
-            log.info("digit", key=ev.key, method=ev.method)
+            log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key, method=ev.method)
         if call.queue is not None:
             if isinstance(ev, Digit):
                 self.queue_digit(call, ev.key, now)
