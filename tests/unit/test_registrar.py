@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from structlog.testing import capture_logs
 from sipphone import DEMO, Phone, deliver, header, make_signaling
+from structlog.testing import capture_logs
 
 from ccswitch.call.signaling import Listener, Signaling
 from ccswitch.config.schema import parse_config

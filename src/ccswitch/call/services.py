@@ -203,7 +203,7 @@ class ServiceCalls:
 
     def _hand_off(self, call: Call, ho: HandOff, now: float) -> None:
         req = ho.request
-        log.info("ivr_handoff", call_id=call.key, to=str(req))
+        log.info("ivr_handoff", call_id=call.key, **handoff_fields(req))
         if isinstance(req, HangupReq):
             self._hangup_both(call, now)
             self._end(call, 200, "IVR hangup", now, "switch")
@@ -400,4 +400,16 @@ class ServiceCalls:
             self._after_ivr(call, call.ivr.on_timer(now), now)
 
 
-__all__ = ["SERVICES", "MenuError", "ServiceCalls"]
+def handoff_fields(req: QueueReq | TransferReq | HangupReq) -> dict[str, str | int]:
+    """A flow's hand-off as plain log fields (``to=queue:sales priority=0``), not a repr."""
+    if isinstance(req, QueueReq):
+        fields: dict[str, str | int] = {"to": f"queue:{req.queue}", "priority": req.priority}
+        if req.skills:
+            fields["skills"] = ",".join(f"{k}:{v}" for k, v in sorted(req.skills.items()))
+        return fields
+    if isinstance(req, TransferReq):
+        return {"to": req.target}
+    return {"to": "hangup"}
+
+
+__all__ = ["SERVICES", "MenuError", "ServiceCalls", "handoff_fields"]
