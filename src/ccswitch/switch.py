@@ -21,8 +21,10 @@ from .call.anchor import MediaPlan, plan_codecs
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
+from .config.trace import parse_trace
 from .errors import SipParseError
 from .ids import Ids
+from .io.trace import SipTrace
 from .io.transport import Transports
 from .logs import configure_logging
 from .media.commands import (
@@ -62,6 +64,7 @@ class Switch:
         self.config = config
         self.transports = Transports(on_message=self._on_message, on_bad_frame=self._on_bad,
                                      max_size=config.sip.max_message_size)
+        self.trace: SipTrace | None = None
         self.signaling: Signaling | None = None
         self.store: BindingStore | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -88,6 +91,7 @@ class Switch:
         self._loop = asyncio.get_running_loop()
         data = Path(self.config.data_dir)
         data.mkdir(parents=True, exist_ok=True)
+        self.trace = self.transports.trace = SipTrace.start(parse_trace(self.config.sip.trace))
         for lst in self.config.listen:
             try:
                 await self.transports.listen(lst.transport, lst.host, lst.port)
@@ -299,6 +303,8 @@ class Switch:
         if self._lag_timer is not None:
             self._lag_timer.cancel()
         self.transports.close()
+        if self.trace is not None:
+            self.trace.close()
         if self.store is not None:
             self.store.close()
         if self.cdr is not None:
