@@ -7,8 +7,10 @@ import enum
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import structlog
@@ -80,3 +82,25 @@ def test_plain_keeps_plain_values_and_lists() -> None:
         assert logs.plain(v) == v
     assert logs.plain([1, ("a", "b")]) == [1, "a,b"]
 
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "logs.md"
+HOST = r"(?P<host>[0-9a-fA-F.:]+)"  # stands in for fail2ban's <HOST>
+
+
+def _doc_regexes() -> list[str]:
+    found = re.findall(r"failregex = (.+?)(?:`|$)", DOCS.read_text(), flags=re.M)
+    assert len(found) == 2, found
+    return [r.strip().replace("<HOST>", HOST) for r in found]
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_the_documented_fail2ban_regex_matches_the_auth_failed_line(fmt: str) -> None:
+    out = io.StringIO()
+    logs.configure_logging(fmt, "info", stream=out)
+    structlog.get_logger().info("auth_failed", user="1014", source="192.0.2.9:5062",
+                                ip="192.0.2.9", reason="wrong_password", method="INVITE",
+                                transport="udp", failures=1)
+    line = out.getvalue().splitlines()[0]
+    hits = [m for r in _doc_regexes() if (m := re.search(r, line))]
+    assert hits and all(m.group("host") == "192.0.2.9" for m in hits), (line, _doc_regexes())
