@@ -126,7 +126,7 @@ def test_the_log_sink_names_direction_transport_and_addresses() -> None:
     assert e["message"] == INVITE.decode() and e["size"] == len(INVITE)
 
 
-def test_off_is_none_and_an_unwritable_file_is_named(tmp_path: object) -> None:
+def test_off_is_none_and_an_unwritable_file_is_named() -> None:
     assert SipTrace.start(TraceSetting()) is None
-    with pytest.raises(OSError, match="/nonexistent/dir/t.pcap"):
+    with pytest.raises(OSError, match=r"/nonexistent/dir/t\.pcap"):
         SipTrace.start(TraceSetting(pcap="/nonexistent/dir/t.pcap"))
