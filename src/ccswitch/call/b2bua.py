@@ -570,7 +570,7 @@ class B2bua(ServiceCalls, QueueCalls):
         try:
             self._txn.send_response(relay.server_txn, resp, now)
         except TransactionError:
-            log.debug("relay_answer_late", status=status)
+            log.debug("relay_answer_late", call_id=call.key, status=status)
             return
         if relay.method == "INVITE" and 200 <= status < 300:
             self.retransmit_until_ack(call, from_leg, resp, now)
