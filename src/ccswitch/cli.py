@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=LOG_FORMATS,
                        help="console or json (default: console on a terminal, else json)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="default: info")
+    serve.add_argument("--sip-trace", metavar="WHERE", nargs="?", const="log",
+                       help="trace every SIP message sent and received: 'log' (the default "
+                            "when WHERE is left out), 'pcap:FILE' or 'log,pcap:FILE'; "
+                            "'off' turns a configured trace off")
 
     qlog = sub.add_parser("queue-log", help="print the queue event log (Asterisk queue_log)",
                           description="Print DATA_DIR's queue events as Asterisk queue_log "
@@ -108,6 +112,7 @@ def build_config(args: argparse.Namespace) -> SwitchConfig:
         log_format=args.log_format,
         log_level=args.log_level,
         media_workers=args.media_workers,
+        sip_trace=args.sip_trace,
     )
 
 

@@ -3,14 +3,18 @@
 Every event carries an ISO-8601 UTC ``timestamp``, its ``level`` and its ``event`` name, plus any
 context bound with ``structlog.contextvars.bind_contextvars`` (``call_id``, ``leg``, ``queue``…).
 Output goes to stderr: a readable console rendering on a terminal, one JSON object a line
-otherwise.
+otherwise.  Values are plain strings, numbers, booleans or None (lists of those stay lists):
+call sites format their own values, and ``plain_values`` turns anything else (an enum, a
+dataclass, a tuple, bytes) into a plain string as a safety net, never a Python repr.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor
@@ -26,6 +30,47 @@ LEVELS = {
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     """Our stdlib handler, recognised (and replaced) when logging is configured again."""
+
+
+_PLAIN = (str, int, float, bool, type(None))
+_KEEP = frozenset({"exc_info", "stack_info", "exception"})  # rendered by their processors
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a plain log value: str/int/float/bool/None as they are, a list of plain
+    values as a list; an enum as its value, a dataclass as ``field=value`` pairs, bytes as
+    text, a tuple or set as comma-joined items, anything else as ``str()``."""
+    if isinstance(value, _PLAIN) and not isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return " ".join(f"{f.name}={_text(plain(getattr(value, f.name)))}"
+                        for f in dataclasses.fields(value))
+    if isinstance(value, tuple | set | frozenset):
+        return ",".join(_text(plain(v)) for v in value)
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_text(plain(v))}" for k, v in value.items())
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def plain_values(_logger: object, _name: str, event: EventDict) -> EventDict:
+    """Processor: every value not already plain becomes a plain string (see ``plain``)."""
+    for key, value in event.items():
+        if type(value) in _PLAIN or key in _KEEP or key[:1] == "_":
+            continue  # the common case: one type lookup (enum members are never _PLAIN)
+        event[key] = plain(value)
+    return event
 
 
 def _leading_fields(_logger: object, _name: str, event: EventDict) -> EventDict:
@@ -60,6 +105,7 @@ def configure_logging(fmt: str | None, level: str = "info", *,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         timestamper,
+        plain_values,
     ]
     renderer: list[Processor]
     if fmt == "console":

@@ -21,13 +21,14 @@ from .call.anchor import MediaPlan, plan_codecs
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
+from .config.trace import parse_trace
 from .errors import SipParseError
 from .ids import Ids
+from .io.trace import SipTrace
 from .io.transport import Transports
 from .logs import configure_logging
 from .media.commands import (
     Command,
-    Digit,
     LegStats,
     MediaEvent,
     RecordDone,
@@ -69,6 +70,7 @@ class Switch:
         self.config = config
         self.transports = Transports(on_message=self._on_message, on_bad_frame=self._on_bad,
                                      max_size=config.sip.max_message_size)
+        self.trace: SipTrace | None = None
         self.signaling: Signaling | None = None
         self.store: BindingStore | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -95,6 +97,7 @@ class Switch:
         self._loop = asyncio.get_running_loop()
         data = self.data_dir
         data.mkdir(parents=True, exist_ok=True)
+        self.trace = self.transports.trace = SipTrace.start(parse_trace(self.config.sip.trace))
         for lst in self.config.listen:
             try:
                 await self.transports.listen(lst.transport, lst.host, lst.port)
@@ -183,11 +186,9 @@ class Switch:
                     self.cdr.recording_done(ev.path, state="complete" if ev.ok else "failed",
                                             seconds=ev.seconds)
                 log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok)
-            elif isinstance(ev, Digit):
-                log.info("digit", leg=ev.leg, key=ev.key, method=ev.method)
-                passed.append(ev)
             elif isinstance(ev, LegStats):
-                log.debug("leg_stats", leg=ev.leg, received=ev.received, lost=ev.lost,
+                log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
+                          leg=ev.leg, received=ev.received, lost=ev.lost,
                           jitter_ms=round(ev.jitter_ms, 2))
             else:
                 if isinstance(ev, WorkerDied):
@@ -251,8 +252,10 @@ class Switch:
             elif isinstance(ev, CallEnded):
                 if self.cdr is not None:
                     self.cdr.add(ev, wall_offset=self._wall_offset)
-                log.info("cdr", call_id=ev.call_id, caller=ev.caller, callee=ev.callee,
-                         status=ev.status, duration=round(ev.ended - (ev.answered or ev.ended), 3),
+                log.info("cdr", call_id=ev.call_id, sip_call_id=ev.sip_call_id,
+                         caller=ev.caller, callee=ev.callee, status=ev.status,
+                         reason=ev.reason, ended_by=ev.ended_by, queue=ev.queue, agent=ev.agent,
+                         duration=round(ev.ended - (ev.answered or ev.ended), 3),
                          recording=ev.recording)
         if queue_events and self.queue_log is not None:
             self.queue_log.append(queue_events, wall_offset=self._wall_offset)
@@ -315,6 +318,8 @@ class Switch:
         if self._lag_timer is not None:
             self._lag_timer.cancel()
         self.transports.close()
+        if self.trace is not None:
+            self.trace.close()
         if self.store is not None:
             self.store.close()
         if self.cdr is not None:

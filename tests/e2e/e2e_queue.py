@@ -175,11 +175,14 @@ def sip_call_id(result: SippResult) -> str:
     return call_id
 
 
-def queue_call_id(rows: list[QueueRow], sip_id: str) -> str:
-    """The router's call id (`<Call-ID>;<tag>`) of the caller whose SIP Call-ID is `sip_id`."""
-    found = {r.call_id for r in rows if r.call_id and r.call_id.split(";")[0] == sip_id}
-    assert len(found) == 1, f"call {sip_id}: router ids {found}\n{describe(rows)}"
-    return found.pop()
+def queue_call_id(daemon: Daemon, rows: list[QueueRow], sip_id: str) -> str:
+    """The switch's call id of the caller whose SIP Call-ID is `sip_id` (from its
+    `service_started` log line), checked to be the id its queue events carry."""
+    started = daemon.log.find("service_started", sip_call_id=sip_id)
+    assert started is not None, f"no service_started for {sip_id}\n{daemon.tail()}"
+    call_id = str(started["call_id"])
+    assert any(r.call_id == call_id for r in rows), f"call {call_id}\n{describe(rows)}"
+    return call_id
 
 
 # -- audio -------------------------------------------------------------------------------

@@ -140,7 +140,8 @@ def test_recorded_call_between_two_phones(
     assert path.parent.name in {day_before, time.strftime("%Y-%m-%d")}, path
     started = daemon.log.find("call_started", caller="1001", callee="1002")
     assert started is not None, daemon.tail()
-    call_id = started["call_id"]  # the caller's SIP Call-ID
+    call_id = started["call_id"]  # the switch's call id: log, CDR and recording share it
+    assert cdr.get("call_id") == call_id and started.get("sip_call_id"), (cdr, started)
     assert path.name == f"{call_id}.wav", (path.name, call_id)
     assert path.is_file(), f"{path} missing"
 

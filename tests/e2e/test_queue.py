@@ -180,8 +180,7 @@ def test_ivr_700_key_2_reaches_a_support_agent_recorded_and_logged(
     done = daemon.log.wait_for("recording_done", timeout=5)
     assert done is not None and done.get("ok") is True, f"{done}\n{daemon.tail()}"
     path = Path(done["path"])
-    sip_id = call_id.split(";")[0]
-    assert path.name == f"{sip_id}.wav", (path, call_id)
+    assert path.name == f"{call_id}.wav", (path, call_id)  # one id: CDR, queue log, file
     assert path.parent.parent == daemon.data_dir / "recordings", path
     info = wav_info(path)
     assert (info.channels, info.rate, info.sample_bits) == (2, 8000, 16), info
@@ -230,7 +229,7 @@ def test_unanswered_offer_moves_to_the_next_agent(
 
     wait_queue_event(daemon, "CallCompleted", 5)
     rows = queue_events(daemon.data_dir)
-    call_id = queue_call_id(rows, sip_call_id(result))
+    call_id = queue_call_id(daemon, rows, sip_call_id(result))
     steps = [(r.event, r.agent) for r in rows if r.call_id == call_id]
     assert steps == [
         ("CallerEntered", None),
@@ -306,7 +305,7 @@ def test_three_missed_offers_pause_the_agent_until_it_dials_star_24(
     assert caller_result.ok, caller_result.describe()
     assert answer_result.ok, answer_result.describe()
     rows = queue_events(daemon.data_dir)
-    call_id = queue_call_id(rows, sip_call_id(caller_result))
+    call_id = queue_call_id(daemon, rows, sip_call_id(caller_result))
     offers = matching(rows, "CallerOffered", call_id=call_id, agent="2003")
     assert len(offers) == 4 and offers[-1].id > unpaused.id, describe(rows)
     (connected,) = matching(rows, "CallerConnected", call_id=call_id)
@@ -324,7 +323,7 @@ def test_caller_who_hangs_up_while_waiting_is_logged_as_abandoned(
     assert result.ok, result.describe()
     (abandoned,) = wait_queue_event(daemon, "CallerAbandoned", 5)
     rows = queue_events(daemon.data_dir)
-    call_id = queue_call_id(rows, sip_call_id(result))
+    call_id = queue_call_id(daemon, rows, sip_call_id(result))
     assert call_rows(rows, call_id) == ["CallerEntered", "CallerAbandoned"], describe(rows)
     assert abandoned.data["position"] == 1 and abandoned.data["entry_position"] == 1, abandoned
     assert 2.5 <= abandoned.data["wait"] <= 5.0, abandoned
@@ -349,7 +348,7 @@ def test_caller_who_hangs_up_while_an_agent_rings_cancels_the_offer(
     assert agent_result.requests("CANCEL", "received"), agent_result.describe()
     wait_queue_event(daemon, "CallerAbandoned", 5)
     rows = queue_events(daemon.data_dir)
-    call_id = queue_call_id(rows, sip_call_id(result))
+    call_id = queue_call_id(daemon, rows, sip_call_id(result))
     steps = [(r.event, r.agent) for r in rows if r.call_id == call_id]
     assert steps == [
         ("CallerEntered", None),
@@ -383,7 +382,7 @@ def test_sigterm_ends_a_waiting_caller_and_logs_its_exit(
     )
     assert result.ok, result.describe()  # it got the switch's BYE
     rows = queue_events(daemon.data_dir)
-    call_id = queue_call_id(rows, sip_call_id(result))
+    call_id = queue_call_id(daemon, rows, sip_call_id(result))
     exits = [e for e in call_rows(rows, call_id) if e in EXITS]
     assert exits == ["CallerAbandoned"], describe(rows)
     logged = [e for e in daemon.log.events() if e.get("event") == "queue_event"]
@@ -438,7 +437,7 @@ def test_priority_first_then_first_come_first_served(
     for res in (*results.values(), agent_result):
         assert res.ok, res.describe()
     rows = queue_events(daemon.data_dir)
-    ids = {user: queue_call_id(rows, sip_call_id(res)) for user, res in results.items()}
+    ids = {user: queue_call_id(daemon, rows, sip_call_id(res)) for user, res in results.items()}
     entered = {user: matching(rows, "CallerEntered", call_id=ids[user])[0] for user in ids}
     assert [entered[u].data["priority"] for u in ("1001", "1002", "1003")] == [0, 0, 5], describe(
         rows
@@ -483,8 +482,8 @@ def test_caller_needing_a_skill_waits_for_an_agent_who_has_it(
     for res in results:
         assert res.ok, res.describe()
     rows = queue_events(daemon.data_dir)
-    french_id = queue_call_id(rows, sip_call_id(results[0]))
-    other_id = queue_call_id(rows, sip_call_id(results[1]))
+    french_id = queue_call_id(daemon, rows, sip_call_id(results[0]))
+    other_id = queue_call_id(daemon, rows, sip_call_id(results[1]))
     (entered,) = matching(rows, "CallerEntered", call_id=french_id)
     assert entered.data["skills"] == [["french", 3]], entered
     assert [(r.event, r.agent) for r in rows if r.call_id == french_id] == [

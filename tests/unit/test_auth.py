@@ -8,7 +8,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from structlog.testing import capture_logs
 
 from ccswitch.ids import Ids
 from ccswitch.sip import auth as auth_module
@@ -369,7 +368,8 @@ def test_state_is_bounded_oldest_entries_evicted(monkeypatch: pytest.MonkeyPatch
 
 # -- enumeration -----------------------------------------------------------------------------
 def shape(res: AuthResult) -> tuple[object, ...]:
-    return (res.outcome, res.status, res.reason, res.user,
+    """What goes on the wire (``user`` and ``failure`` are for the operator's log only)."""
+    return (res.outcome, res.status, res.reason,
             [(n, sorted(params_of(v)), params_of(v)["algorithm"], params_of(v).get("stale"))
              for n, v in res.headers])
 
@@ -381,6 +381,7 @@ def test_unknown_user_indistinguishable_from_wrong_password(proxy: bool) -> None
     wrong = check(a, answer(ch, user="1001", password="x"), proxy=proxy)
     unknown = check(a, answer(ch, user="9999", password="x", cnonce="cn1"), proxy=proxy)
     assert shape(wrong) == shape(unknown)
+    assert (wrong.failure, unknown.failure) == ("wrong_password", "unknown_user")  # the log's
     assert wrong.outcome is AuthOutcome.CHALLENGE
     assert algorithms(unknown) == ["SHA-256", "MD5"]
     # With a nonce the server does not know (after a restart): still alike, neither stale.
@@ -404,17 +405,18 @@ def test_unknown_user_blocked_like_known_user() -> None:
 def test_forbidden_after_max_failures_and_recovery_after_window() -> None:
     a = make_auth(max_failures=3, failure_window=60.0)
     ch = first_challenge(a)
-    with capture_logs() as logs:
-        statuses = [check(a, answer(ch, password="bad", cnonce=str(i)), now=1.0 + i).status
-                    for i in range(3)]
-        assert statuses == [401, 401, 401]
-        # Blocked from here: even the right password is refused.
-        blocked = check(a, answer(ch, nc=2), now=5.0)
-        assert blocked == AuthResult(AuthOutcome.FORBIDDEN, status=403, reason="Forbidden")
-        assert check(a, answer(ch, password="bad"), now=6.0).status == 403
-    warnings = [e for e in logs if e["event"] == "auth_blocked"]
-    assert warnings == [{"event": "auth_blocked", "log_level": "warning", "source": SRC,
-                         "user": "1001", "failures": 3}]
+    results = [check(a, answer(ch, password="bad", cnonce=str(i)), now=1.0 + i)
+               for i in range(3)]
+    assert [r.status for r in results] == [401, 401, 401]
+    assert [(r.failure, r.failures, r.blocked, r.user) for r in results] == [
+        ("wrong_password", 1, False, "1001"), ("wrong_password", 2, False, "1001"),
+        ("wrong_password", 3, True, "1001")]  # the third failure starts the block
+    # Blocked from here: even the right password is refused.
+    blocked = check(a, answer(ch, nc=2), now=5.0)
+    assert shape(blocked) == shape(AuthResult(AuthOutcome.FORBIDDEN, status=403,
+                                              reason="Forbidden"))
+    assert (blocked.failure, blocked.blocked, blocked.user) == ("blocked", False, "1001")
+    assert check(a, answer(ch, password="bad"), now=6.0).status == 403
     # Another source, and another user from the same source, are not blocked.
     other = first_challenge(a, now=7.0)
     assert check(a, answer(other), now=7.0, source="198.51.100.1").outcome is AuthOutcome.OK

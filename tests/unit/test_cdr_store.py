@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from ccswitch.call.events import CallEnded
-from ccswitch.store.cdr import CdrStore
+from ccswitch.store.cdr import CdrStore, migrate
 
 
 def ended(call_id: str, recording: str | None = None) -> CallEnded:
@@ -42,3 +43,48 @@ def test_a_file_closed_before_the_cdr_is_written_is_complete_in_the_cdr(tmp_path
     store.recording_done("/r/c2.wav", state="complete", seconds=3.0)
     store.add(ended("c2", "/r/c2.wav"), wall_offset=0.0)
     assert store.rows()[0].recording_state == "complete"
+
+
+def test_refused_and_queue_calls_keep_their_status_queue_agent_and_sip_call_id(
+        tmp_path: Path) -> None:
+    store = CdrStore(tmp_path / "c.db")
+    store.add(CallEnded("r1", "1001", "5555", 404, "Not Found", 3.0, None, 3.0, "switch",
+                        None, "abc@host"), wall_offset=0.0)
+    store.add(CallEnded("q1", "1001", "queue:sales", 200, "OK", 4.0, 4.0, 9.0, "callee",
+                        None, "def@host", "sales", "2005"), wall_offset=0.0)
+    refused, queued = store.rows()
+    assert (refused.status, refused.ended_by, refused.answered, refused.sip_call_id) == (
+        404, "switch", None, "abc@host")
+    assert (refused.queue, refused.agent) == (None, None)
+    assert (queued.queue, queued.agent, queued.sip_call_id) == ("sales", "2005", "def@host")
+
+
+OLD_SCHEMA = """
+CREATE TABLE cdr (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  call_id TEXT NOT NULL, caller TEXT NOT NULL, callee TEXT NOT NULL,
+  started REAL NOT NULL, answered REAL, ended REAL NOT NULL,
+  status INTEGER NOT NULL, reason TEXT NOT NULL, ended_by TEXT NOT NULL,
+  recording TEXT, recording_state TEXT, recording_seconds REAL
+);
+INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason, ended_by)
+  VALUES ('old;tag', '1001', '1002', 1.0, 2.0, 3.0, 200, 'OK', 'caller');
+"""
+
+
+def test_a_database_from_before_the_new_columns_is_migrated_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    con = sqlite3.connect(db)
+    con.executescript(OLD_SCHEMA)
+    con.close()
+    store = CdrStore(db)
+    store.add(CallEnded("n1", "1001", "queue:support", 200, "OK", 4.0, 4.5, 9.0, "caller",
+                        None, "x@h", "support", "2001"), wall_offset=0.0)
+    old, new = store.rows()
+    assert (old.call_id, old.status, old.sip_call_id, old.queue, old.agent) == (
+        "old;tag", 200, None, None, None)
+    assert (new.queue, new.agent, new.sip_call_id) == ("support", "2001", "x@h")
+    store.close()
+    con = sqlite3.connect(db)
+    assert migrate(con) == []  # nothing left to add: opening twice is harmless
+    con.close()

@@ -19,6 +19,7 @@ from ccswitch.acd.events import (
     CallerOffered,
     OfferFailed,
 )
+from ccswitch.call.events import CallEnded
 from ccswitch.media.commands import (
     Connect,
     Digit,
@@ -136,9 +137,12 @@ def test_a_busy_agent_is_skipped_and_the_caller_who_hangs_up_abandons() -> None:
     w.a.send(w.a.in_dialog("BYE", ok, cseq=3), 4.0)
     w.pump()
     (gone,) = [e for e in w.events if isinstance(e, CallerAbandoned)]
-    assert gone.call_id.startswith("q-1@127.0.0.1") and gone.wait == 3.0
     entered = [e for e in w.events if isinstance(e, CallerEntered)]
     assert len(entered) == 1
+    assert gone.call_id == entered[0].call_id and gone.wait == 3.0
+    (cdr,) = [e for e in w.events if isinstance(e, CallEnded)]  # one id: CDR = queue log
+    assert (cdr.call_id, cdr.sip_call_id) == (gone.call_id, "q-1@127.0.0.1")
+    assert (cdr.queue, cdr.agent, cdr.ended_by) == ("support", None, "caller")
 
 
 def test_feature_codes_pause_and_unpause_an_agent() -> None:

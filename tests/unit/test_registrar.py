@@ -6,6 +6,7 @@ import random
 
 import pytest
 from sipphone import DEMO, Phone, deliver, header, make_signaling
+from structlog.testing import capture_logs
 
 from ccswitch.call.signaling import Listener, Signaling
 from ccswitch.config.schema import parse_config
@@ -388,3 +389,23 @@ def test_q_values_are_sane(r: Registrar, raw: str, q: float) -> None:
     got = {b.contact: b.q for b in r.lookup("1001", 0.0)}
     assert got == {A: q, B: 0.5}
     assert [b.q for b in r.lookup("1001", 0.0)] == sorted(got.values(), reverse=True)
+
+
+# -- what the operator reads ---------------------------------------------------------------
+def test_unregister_and_expiry_say_so_in_the_log(r: Registrar) -> None:
+    with capture_logs() as logs:
+        r.handle(reg(f"<{A}>", f"<{B}>", f"<{C}>", expires=600), "1001", SRC, 0.0)
+        r.handle(reg(f"<{A}>", expires=0, cseq=2), "1001", SRC, 1.0)
+        r.handle(reg("*", expires=0, cseq=3, call_id="cid-2"), "1001", SRC, 2.0)
+        r.handle(reg(f"<{A}>", expires=60, cseq=4), "1001", SRC, 3.0)
+        r.handle_timer(63.0)
+    got = [(e["event"], e.get("contact"), e.get("reason")) for e in logs]
+    assert got == [
+        ("registered", A, None),
+        ("unregistered", A, "expires_0"),
+        ("unregistered", B, "wildcard"), ("unregistered", C, "wildcard"),
+        ("registered", A, None),
+        ("unregistered", A, "expired"),
+    ]
+    assert all(e["user"] == "1001" for e in logs)
+    assert logs[1]["source"] == str(SRC)

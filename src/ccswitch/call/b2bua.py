@@ -93,12 +93,17 @@ class B2bua(ServiceCalls, QueueCalls):
     def __len__(self) -> int:
         return len(self._calls)
 
+    def call_id_of_leg(self, leg: int) -> str | None:
+        """The call id of the call a media leg belongs to (for the shell's log lines)."""
+        call = self._by_leg.get(leg)
+        return call.key if call is not None else None
+
     # -- new calls --------------------------------------------------------------------
     def start(self, ev: RequestReceived, *, caller: str, display: str | None, callee: str,
               bindings: list[Binding], now: float) -> None:
         """Ring every contact in ``bindings`` for the caller's INVITE in ``ev``."""
         inv = ev.request
-        cm = self._anchor(ev, ("a", "b"), now)
+        cm = self._anchor(ev, ("a", "b"), now, caller=caller, callee=callee)
         if cm is False:
             return
         body = inv.body
@@ -108,29 +113,58 @@ class B2bua(ServiceCalls, QueueCalls):
                 cm.close()
                 self._reply(ev, 488, "Not Acceptable Here", now,
                             (("Warning", f'304 ccswitch "{offer.reason}"'),))
+                self.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
+                             callee=callee, why=f"sdp: {offer.reason}")
                 return
             body = offer
         call = self._new_call(ev, caller, callee, now, cm)
-        log.info("call_started", call_id=inv.call_id, caller=caller, callee=callee,
-                 contacts=len(bindings))
+        log.info("call_started", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
+                 callee=callee, contacts=len(bindings))
         ctype = inv.headers.get("content-type") if body else None
         mf = max(inv.max_forwards - 1, 0)
         for b in bindings:
             self._fork(call, b, display, ctype, mf, now, body)
         self._timers.arm(("ring", call.key), now + self._ring_timeout)
 
-    def _anchor(self, ev: RequestReceived, sides: tuple[str, ...],
-                now: float) -> CallMedia | Literal[False] | None:
+    def _anchor(self, ev: RequestReceived, sides: tuple[str, ...], now: float, *,
+                caller: str, callee: str) -> CallMedia | Literal[False] | None:
         """Media legs for a new call; False when none can be had (503 sent)."""
         if self.media is None:
             return None
         try:
             return CallMedia.create(self.media, sides, now=now)
         except PortsExhausted as e:
-            log.warning("rtp_ports_exhausted", call_id=ev.request.call_id)
+            log.warning("rtp_ports_exhausted", sip_call_id=ev.request.call_id)
             self._reply(ev, 503, "Service Unavailable", now,
                         (("Retry-After", str(e.retry_after)),))
+            self.refused(ev, 503, "Service Unavailable", now, caller=caller, callee=callee,
+                         why="no RTP port free")
             return False
+
+    def new_call_id(self) -> str:
+        """A fresh call id: 16 random lowercase letters and digits, unique among live calls.
+
+        The switch makes its own id rather than reusing the caller's Call-ID: two INVITEs may
+        share a Call-ID (an upstream proxy forking to two of our addresses, a loop through an
+        outside proxy), and a Call-ID may hold ``/`` and other characters unfit for a file name.
+        """
+        while True:
+            cid = self._ids.token(16)
+            if cid not in self._calls:
+                return cid
+
+    def refused(self, ev: RequestReceived, status: int, reason: str, now: float, *,
+                caller: str, callee: str, why: str = "") -> str:
+        """Record an INVITE answered with a final failure before any call was set up: a
+        ``CallEnded`` (for its CDR) and a ``call_refused`` log line.  Returns its call id."""
+        cid = self.new_call_id()
+        sip_id = ev.request.call_id
+        self._events.append(CallEnded(cid, caller, callee, status, reason, now, None, now,
+                                      "switch", None, sip_id))
+        log.info("call_refused", call_id=cid, sip_call_id=sip_id, caller=caller,
+                 callee=callee, status=status, reason=why or reason,
+                 source=str(ev.source))
+        return cid
 
     def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
                   cm: CallMedia | None) -> Call:
@@ -144,7 +178,7 @@ class B2bua(ServiceCalls, QueueCalls):
         )
         for rr in inv.headers.get_all("record-route"):
             a_dialog.route_set.append(rr)
-        call = Call(key=f"{inv.call_id};{a_tag}", caller=caller, callee=callee, a_txn=ev.txn_id,
+        call = Call(key=self.new_call_id(), caller=caller, callee=callee, a_txn=ev.txn_id,
                     a_invite=inv, a_dialog=a_dialog, a_me=me, started=now, media=cm)
         self._calls[call.key] = call
         self._dialogs[(inv.call_id, a_tag)] = (call, "a")
@@ -233,7 +267,7 @@ class B2bua(ServiceCalls, QueueCalls):
             extra = [("Contact", call.a_me.contact())]
             sdp = self._b_sdp(call, resp)
             if isinstance(sdp, NotAcceptable):
-                log.info("early_sdp_refused", call_id=call.a_invite.call_id, reason=sdp.reason)
+                log.info("early_sdp_refused", call_id=call.key, reason=sdp.reason)
                 sdp = None
             self._answer_a(call, status, resp.reason, now, resp, extra, sdp)
             return
@@ -286,7 +320,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return
         sdp = self._b_sdp(call, resp)
         if isinstance(sdp, NotAcceptable):  # the callee's answer is not one we can use
-            log.warning("answer_refused", call_id=call.a_invite.call_id, reason=sdp.reason)
+            log.warning("answer_refused", call_id=call.key, reason=sdp.reason)
             br.final = 488
             self._txn.send_stateless(ack, br.dialog.peer)
             bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
@@ -308,9 +342,9 @@ class B2bua(ServiceCalls, QueueCalls):
         self._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
-        log.info("call_answered", call_id=call.a_invite.call_id, callee=call.callee)
+        log.info("call_answered", call_id=call.key, callee=call.callee)
         if call.media is not None and call.media.plan.record_calls:
-            path = call.media.start_recording(call.a_invite.call_id)
+            path = call.media.start_recording(call.key)
             self._events.append(RecordingStarted(call.key, path, now))
         self._arm_2xx_retx(call, now)
 
@@ -401,7 +435,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if call.service is not None and cm is not None and req.body:
             got = cm.accept_local_answer("a", req.body)
             if isinstance(got, NotAcceptable):
-                log.warning("ack_sdp_refused", call_id=req.call_id, reason=got.reason)
+                log.warning("ack_sdp_refused", call_id=call.key, reason=got.reason)
             return True
         # an ACK held for the other leg (delayed offer) goes on with this ACK's answer
         held = call.pending_b_ack if leg == "a" else call.pending_a_ack
@@ -411,7 +445,7 @@ class B2bua(ServiceCalls, QueueCalls):
             elif req.body:
                 sdp = cm.answer_from(leg, req.body)
                 if isinstance(sdp, NotAcceptable):
-                    log.warning("ack_sdp_refused", call_id=req.call_id, reason=sdp.reason)
+                    log.warning("ack_sdp_refused", call_id=call.key, reason=sdp.reason)
                 else:
                     set_sdp(held, sdp)
             if leg == "a":
@@ -531,13 +565,13 @@ class B2bua(ServiceCalls, QueueCalls):
             sdp = (cm.offer_from(relay.to_leg, source.body) if relay.delayed_ack
                    else cm.answer_from(relay.to_leg, source.body))
             if isinstance(sdp, NotAcceptable):
-                log.warning("relayed_sdp_refused", call_id=req.call_id, reason=sdp.reason)
+                log.warning("relayed_sdp_refused", call_id=call.key, reason=sdp.reason)
             else:
                 set_sdp(resp, sdp)
         try:
             self._txn.send_response(relay.server_txn, resp, now)
         except TransactionError:
-            log.debug("relay_answer_late", status=status)
+            log.debug("relay_answer_late", call_id=call.key, status=status)
             return
         if relay.method == "INVITE" and 200 <= status < 300:
             self.retransmit_until_ack(call, from_leg, resp, now)
@@ -581,7 +615,7 @@ class B2bua(ServiceCalls, QueueCalls):
                 self._resend_reinvite_2xx(call, kind[-1], now)
             elif kind == "retx" and call.state is CallState.ANSWERED and call.a_2xx:
                 if now >= call.retx_deadline:
-                    log.warning("ack_timeout", call_id=call.a_invite.call_id)
+                    log.warning("ack_timeout", call_id=call.key)
                     self._hangup_both(call, now)
                     self._end(call, 408, "No ACK", now, "switch")
                     continue
@@ -596,7 +630,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if pending is None or dialog is None or call.state is CallState.ENDED:
             return
         if now >= pending.deadline:  # §13.3.1.4: no ACK within 64*T1 ends the session
-            log.warning("reinvite_ack_timeout", call_id=call.a_invite.call_id, leg=leg)
+            log.warning("reinvite_ack_timeout", call_id=call.key, leg=leg)
             del call.unacked[leg]
             self._hangup_both(call, now)
             self._end(call, 408, "No ACK", now, "switch")
@@ -672,10 +706,12 @@ class B2bua(ServiceCalls, QueueCalls):
             relay = self._relays.pop(tid)
             if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
                 self._answer_relay(relay, 487, "Request Terminated", now)
+        recording = call.media.recording_file if call.media else None
         self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
-                                      call.started, call.answered, now, ended_by,
-                                      call.media.recording_file if call.media else None))
-        log.info("call_ended", call_id=call.a_invite.call_id, status=status, by=ended_by)
+                                      call.started, call.answered, now, ended_by, recording,
+                                      call.a_invite.call_id, call.queue_name, call.queue_agent))
+        log.info("call_ended", call_id=call.key, status=status, reason=reason,
+                 ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 
     # -- media ------------------------------------------------------------------------
     def _b_sdp(self, call: Call, resp: Response) -> bytes | NotAcceptable | None:
@@ -737,7 +773,7 @@ def _log_info_digit(call: Call, leg: str, req: Request) -> None:
     except DtmfError:
         return
     media_leg = call.media.legs.get(leg) if call.media is not None else None
-    log.info("digit", call_id=call.a_invite.call_id, leg=media_leg.leg if media_leg else leg,
+    log.info("digit", call_id=call.key, leg=media_leg.leg if media_leg else leg,
              key=digit.key, method="info")
 
 

@@ -1,4 +1,9 @@
-"""Call events the B2BUA reports to the shell (logs, CDRs, the API later)."""
+"""Call events the B2BUA reports to the shell (logs, CDRs, the API later).
+
+``call_id`` is the switch's own id for a call (see ``B2bua.new_call_id``): the CDR row, the
+recording's file name and row, the queue event log and every log line about the call use it.
+The caller's SIP Call-ID is kept beside it (``sip_call_id``) to find the call in a SIP trace.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,12 @@ class CallAnswered:
 
 @dataclass(frozen=True, slots=True)
 class CallEnded:
-    """A call is over: ``status`` is the final answer (200 when it was answered)."""
+    """A call attempt is over: ``status`` is the final answer (200 when it was answered).
+
+    Refused attempts (404, 480, 403, 503…) are reported too, with ``started == ended``.
+    ``ended_by`` names who ended it: the caller (BYE, CANCEL), the callee (BYE, a final
+    failure), the switch (a refusal, a timeout, shutdown) or the media (RTP lost).
+    """
 
     call_id: str
     caller: str
@@ -34,6 +44,9 @@ class CallEnded:
     ended: float
     ended_by: str  # "caller" | "callee" | "switch" | "media"
     recording: str | None = None  # the recording's file, when the call was recorded
+    sip_call_id: str = ""  # the Call-ID of the caller's INVITE
+    queue: str | None = None  # the (last) queue the caller waited in
+    agent: str | None = None  # the queue agent who answered
 
 
 @dataclass(frozen=True, slots=True)

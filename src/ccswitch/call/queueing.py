@@ -120,7 +120,7 @@ class QueueCalls:
         if router is None or cm is None or queue not in self.queue_settings:
             self._ivr_result(call, "unavailable", now)
             return
-        call.queue = queue
+        call.queue = call.queue_name = queue
         call.service = "queue"
         call.caller_registered = bool(self.bindings_of and self.bindings_of(call.caller, now))
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
@@ -202,7 +202,7 @@ class QueueCalls:
                 br = self._fork(call, b, None, "application/sdp", 70, now, body, extra,
                                 to_user=agent)
                 br.agent = agent
-            log.info("queue_offer", call_id=call.a_invite.call_id, queue=call.queue,
+            log.info("queue_offer", call_id=call.key, queue=call.queue,
                      agent=agent, contacts=len(bindings))
 
     def _cancel_agent(self, call: Call, agent: str, now: float) -> None:
@@ -308,7 +308,7 @@ class QueueCalls:
                 self._txn.cancel_request(br.txn_id, now)
         self._stop_waiting_audio(call)
         target = action.target
-        log.info("queue_overflow", call_id=call.a_invite.call_id, queue=action.queue,
+        log.info("queue_overflow", call_id=call.key, queue=action.queue,
                  reason=action.reason, target=str(target) if target else None)
         if target is None or target.kind == "hangup":
             if call.ivr is not None:
@@ -335,7 +335,7 @@ class QueueCalls:
             return
         if key == "1" and call.caller_registered and self.router.request_callback(
                 call.key, call.caller, now):
-            log.info("callback_requested", call_id=call.a_invite.call_id, queue=call.queue)
+            log.info("callback_requested", call_id=call.key, queue=call.queue)
             call.queue = None  # its place is kept by the router; this leg now says goodbye
             self._stop_waiting_audio(call)
             self._start_flow(call, say_flow("callback-confirm"), now)
@@ -474,7 +474,7 @@ class QueueCalls:
                     a_invite=br.invite, a_dialog=br.dialog, a_me=br.me, started=now,
                     state=CallState.UP, media=pending.media)
         call.answered = now
-        call.queue = action.queue
+        call.queue = call.queue_name = action.queue
         call.service = "queue"
         call.callback_agent = action.agent
         self._calls[call.key] = call

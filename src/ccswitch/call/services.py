@@ -85,8 +85,8 @@ class ServiceCalls:
 
         def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                    extra: Iterable[tuple[str, str]] = ()) -> None: ...
-        def _anchor(self, ev: RequestReceived, sides: tuple[str, ...],
-                    now: float) -> CallMedia | Literal[False] | None: ...
+        def _anchor(self, ev: RequestReceived, sides: tuple[str, ...], now: float, *,
+                    caller: str, callee: str) -> CallMedia | Literal[False] | None: ...
         def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
                       cm: CallMedia | None) -> Call: ...
         def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
@@ -100,6 +100,8 @@ class ServiceCalls:
                  ended_by: str) -> None: ...
         def _fail_a(self, call: Call, status: int, reason: str, now: float, *,
                     ended_by: str) -> None: ...
+        def refused(self, ev: RequestReceived, status: int, reason: str, now: float, *,
+                    caller: str, callee: str, why: str = "") -> str: ...
 
     # -- answering ourselves -----------------------------------------------------------
     def start_service(self, ev: RequestReceived, *, caller: str, service: str,
@@ -107,16 +109,21 @@ class ServiceCalls:
         """Answer the caller's INVITE ourselves: ``echo`` (it hears itself), ``tone`` (a
         steady 1000 Hz tone) or ``ivr`` (the menu ``arg``), until it hangs up."""
         inv = ev.request
+        callee = f"{service}:{arg}" if arg else service
         if (service == "ivr" and arg not in self.menus) or (
                 service == "queue" and arg not in self.queue_settings):
             self._reply(ev, 404, "Not Found", now)
+            self.refused(ev, 404, "Not Found", now, caller=caller, callee=callee,
+                         why=f"no {service} {arg}")
             return
-        cm = self._anchor(ev, ("a",), now)
+        cm = self._anchor(ev, ("a",), now, caller=caller, callee=callee)
         if cm is False:
             return
         if cm is None:
             self._reply(ev, 480, "Temporarily Unavailable", now,
                         (("Warning", '399 ccswitch "media is not anchored"'),))
+            self.refused(ev, 480, "Temporarily Unavailable", now, caller=caller,
+                         callee=callee, why="media is not anchored")
             return
         if inv.body:
             sdp = cm.answer_locally("a", inv.body)
@@ -124,12 +131,14 @@ class ServiceCalls:
                 cm.close()
                 self._reply(ev, 488, "Not Acceptable Here", now,
                             (("Warning", f'304 ccswitch "{sdp.reason}"'),))
+                self.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
+                             callee=callee, why=f"sdp: {sdp.reason}")
                 return
         else:
             sdp = cm.offer_locally("a")  # delayed offer: the ACK brings the answer
-        call = self._new_call(ev, caller, f"{service}:{arg}" if arg else service, now, cm)
-        log.info("service_started", call_id=inv.call_id, caller=caller, service=service,
-                 arg=arg)
+        call = self._new_call(ev, caller, callee, now, cm)
+        log.info("service_started", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
+                 service=service, arg=arg)
         call.answered = now
         resp = make_response(inv, 200, "OK", to_tag=call.a_dialog.local_tag,
                              headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
@@ -169,7 +178,7 @@ class ServiceCalls:
         call.service = "ivr"
         ivr_call = IvrCall(caller=call.caller, dialled=call.callee)
         runner = FlowRunner(flow, ivr_call)
-        call.ivr = IvrSession(call_id=call.a_invite.call_id, runner=runner, media=call.media,
+        call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
                               prompt_path=self.prompt_path)
         self._after_ivr(call, call.ivr.start(now), now)
 
@@ -194,7 +203,7 @@ class ServiceCalls:
 
     def _hand_off(self, call: Call, ho: HandOff, now: float) -> None:
         req = ho.request
-        log.info("ivr_handoff", call_id=call.a_invite.call_id, to=str(req))
+        log.info("ivr_handoff", call_id=call.key, **handoff_fields(req))
         if isinstance(req, HangupReq):
             self._hangup_both(call, now)
             self._end(call, 200, "IVR hangup", now, "switch")
@@ -216,7 +225,7 @@ class ServiceCalls:
         if call.ivr is not None:
             self._after_ivr(call, call.ivr.on_result(result, now), now)
             return
-        log.info("nothing_left_to_do", call_id=call.a_invite.call_id, result=result)
+        log.info("nothing_left_to_do", call_id=call.key, result=result)
         self._hangup_both(call, now)
         self._end(call, 480, result, now, "switch")
 
@@ -246,7 +255,7 @@ class ServiceCalls:
         cm.plan.send(cm.worker, Play(cm.leg("a"), call.ringback, PlayTone("ringback"),
                                      loop=True))
         self._timers.arm(("ring", call.key), now + self._ring_timeout)
-        log.info("bridging", call_id=call.a_invite.call_id, contacts=len(bindings))
+        log.info("bridging", call_id=call.key, contacts=len(bindings))
 
     def _bridge_answered(self, call: Call, br: Branch, body: bytes,
                          now: float) -> bool:
@@ -256,7 +265,7 @@ class ServiceCalls:
         assert cm is not None
         got = cm.accept_local_answer("b", body) if body else NotAcceptable("no SDP answer")
         if isinstance(got, NotAcceptable):
-            log.warning("bridge_answer_refused", call_id=call.a_invite.call_id,
+            log.warning("bridge_answer_refused", call_id=call.key,
                         reason=got.reason)
             return False
         call.b = br
@@ -276,9 +285,9 @@ class ServiceCalls:
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
-        log.info("bridge_answered", call_id=call.a_invite.call_id, callee=br.dialog.remote_target)
+        log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.record_queues):
-            path = cm.start_recording(call.a_invite.call_id)
+            path = cm.start_recording(call.key)
             self._events.append(RecordingStarted(call.key, path, now))
         return True
 
@@ -325,10 +334,13 @@ class ServiceCalls:
                 digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
             except DtmfError:
                 return
-            if call.queue is not None:  # one digit stream, whatever the method
-                self.queue_digit(call, digit.key, now)
-            elif call.ivr is not None:
-                self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
+            leg = cm.leg("a") if cm is not None else None
+            with structlog.contextvars.bound_contextvars(call_id=call.key, leg=leg):
+                log.info("digit", call_id=call.key, leg=leg, key=digit.key, method="info")
+                if call.queue is not None:  # one digit stream, whatever the method
+                    self.queue_digit(call, digit.key, now)
+                elif call.ivr is not None:
+                    self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
 
     def on_media(self, ev: MediaEvent, now: float) -> None:
         """A media worker's event: digits and prompt ends go to the IVR; a dead stream ends
@@ -336,18 +348,12 @@ class ServiceCalls:
         if isinstance(ev, Digit | PlayDone):
             call = self._by_leg.get(ev.leg)
             if call is None or call.state is CallState.ENDED:
-                return
-            if call.queue is not None:
                 if isinstance(ev, Digit):
-                    self.queue_digit(call, ev.key, now)
-                else:
-                    self.queue_play_done(call, ev.play_id)
+                    log.info("digit", call_id=None, leg=ev.leg, key=ev.key, method=ev.method)
                 return
-            if call.ivr is None:
-                return
-            handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
-                        else call.ivr.on_play_done(ev, now))
-            self._after_ivr(call, handoffs, now)
+            # every line logged while this event is handled names the call and the leg
+            with structlog.contextvars.bound_contextvars(call_id=call.key, leg=ev.leg):
+                self._call_media_event(call, ev, now)
             return
         legs: tuple[int, ...]
         if isinstance(ev, RtpTimeout | LegFailed):
@@ -366,7 +372,7 @@ class ServiceCalls:
             call = self._by_leg.get(leg)
             if call is None or call.state is CallState.ENDED:
                 continue
-            log.warning("media_lost", call_id=call.a_invite.call_id, leg=leg, reason=why)
+            log.warning("media_lost", call_id=call.key, leg=leg, reason=why)
             if call.state is CallState.RINGING:
                 for br in call.branches.values():
                     if br.final is None:
@@ -376,9 +382,36 @@ class ServiceCalls:
                 self._hangup_both(call, now)
                 self._end(call, 200, why, now, "media")
 
+    def _call_media_event(self, call: Call, ev: Digit | PlayDone, now: float) -> None:
+        if isinstance(ev, Digit):
+            log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key, method=ev.method)
+        if call.queue is not None:
+            if isinstance(ev, Digit):
+                self.queue_digit(call, ev.key, now)
+            else:
+                self.queue_play_done(call, ev.play_id)
+            return
+        if call.ivr is None:
+            return
+        handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
+                    else call.ivr.on_play_done(ev, now))
+        self._after_ivr(call, handoffs, now)
+
     def ivr_timer(self, call: Call, now: float) -> None:
         if call.ivr is not None and call.state is not CallState.ENDED:
             self._after_ivr(call, call.ivr.on_timer(now), now)
 
 
-__all__ = ["SERVICES", "MenuError", "ServiceCalls"]
+def handoff_fields(req: QueueReq | TransferReq | HangupReq) -> dict[str, str | int]:
+    """A flow's hand-off as plain log fields (``to=queue:sales priority=0``), not a repr."""
+    if isinstance(req, QueueReq):
+        fields: dict[str, str | int] = {"to": f"queue:{req.queue}", "priority": req.priority}
+        if req.skills:
+            fields["skills"] = ",".join(f"{k}:{v}" for k, v in sorted(req.skills.items()))
+        return fields
+    if isinstance(req, TransferReq):
+        return {"to": req.target}
+    return {"to": "hangup"}
+
+
+__all__ = ["SERVICES", "MenuError", "ServiceCalls", "handoff_fields"]

@@ -21,7 +21,7 @@ from ..errors import SipParseError
 from ..ids import Ids
 from ..media.commands import Command, MediaEvent
 from ..sip.addr import Address
-from ..sip.auth import AuthOutcome, Credentials, DigestAuthenticator
+from ..sip.auth import AuthOutcome, AuthResult, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
@@ -212,7 +212,10 @@ class Signaling:
         try:
             in_dialog = method != "CANCEL" and req.to.tag is not None
             refused = refusal(req, in_dialog=in_dialog)
-            if refused is not None:
+            if refused is not None and method == "INVITE" and not in_dialog:
+                self._refuse(ev, refused.status, refused.reason, now, _from_user(req),
+                             refused.headers)
+            elif refused is not None:
                 self._reply(ev, refused.status, refused.reason, now, refused.headers)
             elif method == "CANCEL":
                 self._on_cancel(ev, now)
@@ -223,6 +226,10 @@ class Signaling:
                 # shed new work first, keep the calls we have (RFC 3261 §21.5.4, RFC 7339 spirit)
                 self.counters["shed"] += 1
                 self._reply(ev, 503, "Service Unavailable", now, (("Retry-After", "5"),))
+                if method == "INVITE":
+                    self.b2bua.refused(ev, 503, "Service Unavailable", now,
+                                       caller=_from_user(req), callee=req.uri.user or "",
+                                       why="overloaded")
             elif method == "INVITE":
                 self._on_invite(ev, now)
             elif method == "REGISTER":
@@ -255,7 +262,7 @@ class Signaling:
         if not self._is_ours(req.uri.host):
             self._reply(ev, 404, "Domain Not Served", now)
             return
-        res = self.auth.check(req, source_host=ev.source.host, now=now, proxy=False)
+        res = self._authenticate(ev, now, proxy=False)
         if res.outcome is not AuthOutcome.OK:
             self._reply(ev, res.status, res.reason, now, res.headers)
             return
@@ -278,21 +285,25 @@ class Signaling:
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request
-        res = self.auth.check(req, source_host=ev.source.host, now=now, proxy=True)
-        if res.outcome is not AuthOutcome.OK:
+        res = self._authenticate(ev, now, proxy=True)
+        if res.outcome is AuthOutcome.FORBIDDEN:  # an attempt, refused: it gets a CDR
+            self._refuse(ev, res.status, res.reason, now, res.user or _from_user(req),
+                         why=res.failure)
+            return
+        if res.outcome is not AuthOutcome.OK:  # a challenge: not a call attempt (yet)
             self._reply(ev, res.status, res.reason, now, res.headers)
             return
         assert res.user is not None
         uri = req.uri
         if not self._is_ours(uri.host) or not uri.user:
-            self._reply(ev, 404, "Not Found", now)
+            self._refuse(ev, 404, "Not Found", now, res.user, why="domain not served")
             return
         if uri.user.startswith("*2") and res.user in self.config.agents:
             self._feature(ev, res.user, uri.user, now)
             return
         target = self.dialplan.resolve(uri.user)
         if target is None:
-            self._reply(ev, 404, "Not Found", now)
+            self._refuse(ev, 404, "Not Found", now, res.user, why="no such number")
             return
         if isinstance(target, ServiceTarget) and target.kind in SERVICES:
             self.b2bua.start_service(ev, caller=res.user, service=target.kind, now=now,
@@ -303,12 +314,14 @@ class Signaling:
                                      arg=target.arg)
             return
         if isinstance(target, ServiceTarget):
-            self._reply(ev, 480, "Temporarily Unavailable", now,
-                        (("Warning", f'399 ccswitch "{target.kind} service not available yet"'),))
+            why = f"{target.kind} service not available yet"
+            self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
+                         (("Warning", f'399 ccswitch "{why}"'),), why=why)
             return
         bindings = self.registrar.lookup(target.user, now)
         if not bindings:
-            self._reply(ev, 480, "Temporarily Unavailable", now)
+            self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
+                         why="user not registered")
             return
         user = self.config.users.get(res.user)
         display = user.display if user is not None and user.display else req.from_.display
@@ -335,6 +348,28 @@ class Signaling:
         if h in self._our_hosts or h.startswith("127."):
             return True
         return self._any_ip and _is_ip(h)
+
+    def _authenticate(self, ev: RequestReceived, now: float, *, proxy: bool) -> AuthResult:
+        """Check the request's credentials; refused ones are logged for the operator
+        (fail2ban): ``auth_failed`` for each, ``auth_blocked`` when a block starts."""
+        res = self.auth.check(ev.request, source_host=ev.source.host, now=now, proxy=proxy)
+        if res.failure:
+            src = ev.source
+            log.info("auth_failed", user=res.user or "", source=_hostport(src),
+                     ip=src.host, reason=res.failure, method=ev.request.method,
+                     transport=src.transport, failures=res.failures)
+            if res.blocked:
+                log.warning("auth_blocked", user=res.user or "",
+                            source=_hostport(src), ip=src.host,
+                            failures=res.failures, block_s=self.config.auth.failure_window)
+        return res
+
+    def _refuse(self, ev: RequestReceived, status: int, reason: str, now: float, caller: str,
+                extra: Iterable[tuple[str, str]] = (), *, why: str = "") -> None:
+        """Answer a new INVITE with a final failure; it is logged and gets a CDR."""
+        self._reply(ev, status, reason, now, extra)
+        self.b2bua.refused(ev, status, reason, now, caller=caller,
+                           callee=ev.request.uri.user or "", why=why)
 
     def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -377,6 +412,20 @@ def _salvage_request(data: bytes) -> Request | None:
     if not any(k == "via" for k, _, _ in keep):
         return None  # nowhere to route an answer by
     return Request(parts[0], parts[1], Headers._from_parsed(keep))
+
+
+def _hostport(addr: Address) -> str:
+    """``HOST:PORT`` (``[v6]:PORT``), the form fail2ban and people read."""
+    host = f"[{addr.host}]" if ":" in addr.host else addr.host
+    return f"{host}:{addr.port}"
+
+
+def _from_user(req: Request) -> str:
+    """The user the From header claims (for the CDR of an attempt refused before auth)."""
+    try:
+        return req.from_.uri.user or ""
+    except SipParseError:
+        return ""
 
 
 def _is_ip(host: str) -> bool:

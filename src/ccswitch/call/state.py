@@ -98,6 +98,7 @@ class Call:
     ringback: int | None = None  # play id of the ringback tone while bridging
     queue: str | None = None  # the queue the caller waits in (or was answered from)
     queue_agent: str | None = None  # the agent who answered it
+    queue_name: str | None = None  # the last queue it entered (for its CDR; kept after leaving)
     moh: int | None = None  # play id of the music on hold
     announce_play: int | None = None  # play id of the announcement prompt playing
     announcing: list[str] = field(default_factory=list)  # its prompts still to play

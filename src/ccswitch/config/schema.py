@@ -27,6 +27,7 @@ from .ivr import parse_menus
 from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
+from .trace import parse_trace
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -193,6 +194,7 @@ class SipSettings:
     max_message_size: int = 65535
     user_agent: str = "ccswitch/0.1"
     ring_timeout: float = 120.0  # a call nobody answers is ended 480 after this
+    trace: str = ""  # SIP message trace: "" (off), "log", "pcap:PATH" or "log,pcap:PATH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +299,7 @@ def apply_overrides(
     log_format: str | None = None,
     log_level: str | None = None,
     media_workers: int | None = None,
+    sip_trace: str | None = None,
     source: str = "command line",
 ) -> SwitchConfig:
     """Override ``config`` with command-line values (``None``: keep); a non-empty ``listen``
@@ -330,6 +333,12 @@ def apply_overrides(
         if not 0 <= media_workers <= 256:
             raise ConfigError(source, "--media-workers", "must be 0-256 (0: one per core)")
         changes["media"] = replace(config.media, workers=media_workers)
+    if sip_trace is not None:
+        try:
+            parse_trace(sip_trace)
+        except ValueError as exc:
+            raise ConfigError(source, "--sip-trace", str(exc)) from None
+        changes["sip"] = replace(config.sip, trace=sip_trace)
     return replace(config, **changes)
 
 
@@ -581,10 +590,19 @@ class _Parser:
                                       lambda v, p: self.integer(v, p, 1500, 16 * 2**20)),
             user_agent=self.opt(t, "user_agent", path, d.user_agent, self.string),
             ring_timeout=self.opt(t, "ring_timeout", path, d.ring_timeout, self.seconds),
+            trace=self.opt(t, "trace", path, d.trace, self.trace),
         )
         if cfg.t2 < cfg.t1:
             self.fail((*path, "t2"), "must not be below t1")
         return cfg
+
+    def trace(self, value: object, path: Path) -> str:
+        text = self.string(value, path)
+        try:
+            parse_trace(text)
+        except ValueError as exc:
+            self.fail(path, str(exc))
+        return text
 
     def media(self, value: object, path: Path) -> MediaSettings:
         t = self.table(value, path)

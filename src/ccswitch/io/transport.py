@@ -4,6 +4,10 @@ Every whole message is handed to ``on_message(data, source)``; stream framing er
 ``on_bad_frame`` and the connection is closed (its framing is lost).  ``send`` writes to a
 datagram peer, to a live stream connection, or opens a new connection when the one a phone
 registered over has gone.
+
+With a ``SipTrace`` set (``trace``), every whole message received and every message sent is
+also handed to it with the local and remote addresses; without one, a single ``is None``
+test per message is all the trace costs.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import structlog
 from ..errors import SipParseError
 from ..sip.addr import Address
 from ..sip.framing import KEEPALIVE_PONG, FramingError, Ping, StreamFramer
+from .trace import SipTrace
 
 log = structlog.get_logger()
 
@@ -47,13 +52,19 @@ class _Udp(asyncio.DatagramProtocol):
         self.sock_id = sock_id
         self.transport: asyncio.DatagramTransport | None = None
         self.family = "4"
+        self.local = ("0.0.0.0", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop: not a subclass
-        self.family = _family(str(transport.get_extra_info("sockname")[0]))
+        name = transport.get_extra_info("sockname")
+        self.local = (str(name[0]), int(name[1]))
+        self.family = _family(self.local[0])
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         host, port = str(addr[0]), int(addr[1])
+        trace = self.owner.trace
+        if trace is not None:
+            trace.message("in", "udp", (host, port), self.local, data)
         self.owner.on_message(data, Address("udp", host, port, self.sock_id))
 
     def error_received(self, exc: Exception) -> None:
@@ -69,9 +80,12 @@ class _Stream(asyncio.Protocol):
         self.framer = StreamFramer(max_size=owner.max_size)
         self.transport: asyncio.Transport | None = None
         self.peer: Address | None = None
+        self.local = ("0.0.0.0", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        name = transport.get_extra_info("sockname")
+        self.local = (str(name[0]), int(name[1]))
         host, port = transport.get_extra_info("peername")[:2]
         self.peer = Address(self.name, str(host), int(port), self.conn_id)
         self.owner.conns[self.conn_id] = self
@@ -95,7 +109,23 @@ class _Stream(asyncio.Protocol):
             if isinstance(f, Ping):
                 self.transport.write(KEEPALIVE_PONG)
             else:
+                if self.owner.trace is not None:
+                    self.trace_message("in", f)
                 self.owner.on_message(f, self.peer)
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.owner.trace is not None:
+            self.trace_message("out", data)
+        self.transport.write(data)
+
+    def trace_message(self, direction: str, data: bytes) -> None:
+        trace, peer = self.owner.trace, self.peer
+        if trace is None or peer is None:
+            return
+        remote = (peer.host, peer.port)
+        src, dst = (remote, self.local) if direction == "in" else (self.local, remote)
+        trace.message(direction, self.name, src, dst, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.owner.conns.pop(self.conn_id, None)
@@ -109,8 +139,10 @@ class Transports:
     """The switch's SIP sockets."""
 
     def __init__(self, *, on_message: OnMessage, on_bad_frame: OnBadFrame,
-                 max_size: int = 65535, rcvbuf: int = UDP_RCVBUF) -> None:
+                 max_size: int = 65535, rcvbuf: int = UDP_RCVBUF,
+                 trace: SipTrace | None = None) -> None:
         self.on_message = on_message
+        self.trace = trace
         self.rcvbuf = rcvbuf
         self.on_bad_frame = on_bad_frame
         self.max_size = max_size
@@ -152,6 +184,8 @@ class Transports:
             if proto is None or proto.transport is None:
                 self.counters["send_failures"] += 1
                 return
+            if self.trace is not None:
+                self.trace.message("out", "udp", proto.local, (dest.host, dest.port), data)
             proto.transport.sendto(data, (dest.host, dest.port))
             return
         conn = self.conns.get(dest.conn) if dest.conn is not None else None
@@ -159,7 +193,7 @@ class Transports:
             cid = self.by_peer.get((dest.transport, dest.host, dest.port))
             conn = self.conns.get(cid) if cid is not None else None
         if conn is not None and conn.transport is not None and not conn.transport.is_closing():
-            conn.transport.write(data)
+            conn.write(data)
             return
         self._connect_and_send(data, dest)
 
@@ -182,8 +216,7 @@ class Transports:
             log.info("connect_failed", peer=f"{name}:{host}:{port}", error=str(e))
             return
         for data in self._connecting.pop(key, []):
-            assert proto.transport is not None
-            proto.transport.write(data)
+            proto.write(data)
 
     def close(self) -> None:
         for p in self._udp.values():

@@ -245,7 +245,8 @@ class Worker:
                 sent += 1
             except OSError as exc:  # full send buffer, unreachable, bad address: count
                 self.c.send_errors += 1
-                self.log.debug("rtp_send_error", leg=leg, dest=dest, error=str(exc))
+                self.log.debug("rtp_send_error", leg=leg, dest=f"{dest[0]}:{dest[1]}",
+                               error=str(exc))
         return sent
 
     def _send_events(self) -> None:
@@ -323,7 +324,8 @@ class Worker:
             else:
                 self.engine.command(cmd, now)
         except Exception:  # a bad command must not take the worker (and its calls) down
-            self.log.exception("media_command_failed", command=repr(cmd)[:200])
+            self.log.exception("media_command_failed", command=type(cmd).__name__,
+                               leg=getattr(cmd, "leg", None))
 
     def _create_leg(self, cmd: CreateLeg) -> None:
         if cmd.leg in self.legs:

@@ -19,6 +19,10 @@ Policy, in the order it is applied:
   not a failure.
 - Otherwise OK, and the user's failure record is cleared.
 
+The authenticator does not log: each refusal carries ``failure`` (``wrong_password``,
+``unknown_user``…), ``blocked`` and ``failures`` for the caller, which knows the full source
+address, to log (``auth_failed`` / ``auth_blocked``).  They never change the answer sent.
+
 Without ``qop`` (RFC 2069, MD5 only) there is no nonce-count, so such a nonce may be reused
 until it expires.  Client side: ``build_authorization`` answers a challenge.
 """
@@ -29,10 +33,8 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
-
-import structlog
 
 from ..errors import CcswitchError, SipParseError
 from ..ids import Ids
@@ -52,8 +54,6 @@ __all__ = [
     "normalize_algorithm",
     "parse_auth_header",
 ]
-
-log = structlog.get_logger()
 
 SUPPORTED_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess")
 _CANONICAL = {a.lower(): a for a in SUPPORTED_ALGORITHMS}
@@ -90,13 +90,22 @@ class AuthResult:
     """The verdict on one request; on CHALLENGE/FORBIDDEN, the response to send."""
 
     outcome: AuthOutcome
-    user: str | None = None  # authenticated user on OK
+    user: str | None = None  # authenticated user on OK; the claimed one on a failure
     status: int = 0  # 401/407 on CHALLENGE, 403 on FORBIDDEN
     reason: str = ""
     headers: tuple[tuple[str, str], ...] = ()  # one challenge per algorithm, in order
+    # For the operator's log only (the answer on the wire is the same whatever it says):
+    failure: str = ""  # why credentials were refused; see FAILURES
+    blocked: bool = False  # this failure started a block of (source, user)
+    failures: int = 0  # failures counted for (source, user) in the window
 
 
-FORBIDDEN = AuthResult(AuthOutcome.FORBIDDEN, status=403, reason="Forbidden")
+FAILURES = ("wrong_password", "unknown_user", "malformed", "wrong_uri", "blocked")
+"""``AuthResult.failure`` values: credentials that were sent and refused.  A request without
+credentials (the first challenge) and a stale or replayed nonce are not failures."""
+
+FORBIDDEN = AuthResult(AuthOutcome.FORBIDDEN, status=403, reason="Forbidden",
+                       failure="blocked")
 
 
 def normalize_algorithm(name: str) -> str | None:
@@ -337,13 +346,14 @@ class DigestAuthenticator:
         key = (source_host, user)
         if self._is_blocked(key):
             self.counters["forbidden"] += 1
-            return FORBIDDEN
+            return replace(FORBIDDEN, user=user, failures=self._failures[key].count)
         creds = self._lookup(user) if user else None
         algs = self._algorithms_for(creds)
         ans = _answer(params)
         if ans is None or not _same_uri(ans.uri, req.uri_text):
             self.counters["malformed"] += 1
-            return self._fail(key, algs, proxy, now)
+            return self._fail(key, algs, proxy, now,
+                              "malformed" if ans is None else "wrong_uri")
         expected = digest_response(
             algorithm=ans.algorithm, user=ans.user, realm=self._realm,
             password=creds.password if creds is not None else self._dummy_secret,
@@ -351,7 +361,8 @@ class DigestAuthenticator:
             cnonce=ans.cnonce)
         matched = hmac.compare_digest(expected.encode(), ans.response.lower().encode())
         if creds is None or not matched:
-            return self._fail(key, algs, proxy, now)
+            return self._fail(key, algs, proxy, now,
+                              "unknown_user" if creds is None else "wrong_password")
         return self._accept(ans, key, algs, proxy, now)
 
     def _accept(self, ans: _Answer, key: tuple[str, str], algs: tuple[str, ...], proxy: bool,
@@ -423,8 +434,8 @@ class DigestAuthenticator:
         return nonce
 
     def _fail(self, key: tuple[str, str], algs: tuple[str, ...], proxy: bool,
-              now: float) -> AuthResult:
-        """Record a failed attempt by ``key`` and challenge afresh."""
+              now: float, why: str) -> AuthResult:
+        """Record a failed attempt by ``key`` and challenge afresh (``why`` for the log)."""
         self.counters["failure"] += 1
         rec = self._failures.get(key)
         if rec is None:
@@ -433,13 +444,14 @@ class DigestAuthenticator:
                 self._failures.popitem(last=False)
                 self.counters["evicted"] += 1
         rec.count += 1
+        blocked = False
         if rec.count >= self._max_failures and not rec.blocked:
-            rec.blocked = True
+            rec.blocked = blocked = True
             rec.expires = now + self._failure_window
             self._failures.move_to_end(key)
             self.counters["blocked"] += 1
-            log.warning("auth_blocked", source=key[0], user=key[1], failures=rec.count)
-        return self._challenge(algs, proxy, now, stale=False)
+        return replace(self._challenge(algs, proxy, now, stale=False), user=key[1],
+                       failure=why, blocked=blocked, failures=rec.count)
 
     def _is_blocked(self, key: tuple[str, str]) -> bool:
         rec = self._failures.get(key)

@@ -99,7 +99,7 @@ class Registrar:
             if per and contact in per and per[contact].expires_at <= now:
                 del per[contact]
                 changed.add(user)
-                log.info("registration_expired", user=user, contact=contact)
+                log.info("unregistered", user=user, contact=contact, reason="expired")
         for user in changed:
             self._report(user)
 
@@ -120,6 +120,8 @@ class Registrar:
                 return RegisterAnswer(500, "Out of order CSeq")
             for key in per:
                 self._timers.cancel((user, key))
+                log.info("unregistered", user=user, contact=key, reason="wildcard",
+                         source=str(source))
             per.clear()
             self._report(user)
             return self._ok(user, now)
@@ -152,6 +154,8 @@ class Registrar:
                 if per.pop(key, None) is not None:
                     self._timers.cancel((user, key))
                     changed = True
+                    log.info("unregistered", user=user, contact=key, reason="expires_0",
+                             source=str(source))
                 continue
             if key not in per and len(per) >= self.max_contacts:
                 self._evict_oldest(user, per)
@@ -161,8 +165,10 @@ class Registrar:
             changed = True
         if changed:
             self._report(user)
-        if updates:
-            log.info("registered", user=user, contacts=len(per), source=str(source))
+        added = [c for c, exp in updates if exp]
+        if added:
+            log.info("registered", user=user, contact=str(added[0].uri), contacts=len(per),
+                     source=str(source))
         return self._ok(user, now)
 
     # -- helpers ----------------------------------------------------------------------

@@ -1,5 +1,10 @@
-"""Call-detail records in SQLite: one row per call, written (and committed) when the call ends,
-before the switch reports it done; the recording's row is completed when its file is closed.
+"""Call-detail records in SQLite: one row per call attempt (refused ones included), written
+(and committed) when the call ends, before the switch reports it done; the recording's row is
+completed when its file is closed.
+
+``call_id`` is the switch's call id (the one in logs, recordings and ``queue_events``);
+``sip_call_id`` the Call-ID of the caller's INVITE.  A database made by an older version gets
+the newer columns added on open (empty in old rows).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ CREATE TABLE IF NOT EXISTS cdr (
   call_id TEXT NOT NULL, caller TEXT NOT NULL, callee TEXT NOT NULL,
   started REAL NOT NULL, answered REAL, ended REAL NOT NULL,
   status INTEGER NOT NULL, reason TEXT NOT NULL, ended_by TEXT NOT NULL,
-  recording TEXT, recording_state TEXT, recording_seconds REAL
+  recording TEXT, recording_state TEXT, recording_seconds REAL,
+  sip_call_id TEXT, queue TEXT, agent TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_recording ON cdr (recording);
 CREATE TABLE IF NOT EXISTS recordings (
@@ -24,6 +30,20 @@ CREATE TABLE IF NOT EXISTS recordings (
   state TEXT NOT NULL, seconds REAL
 );
 """
+ADDED_COLUMNS = (("sip_call_id", "TEXT"), ("queue", "TEXT"), ("agent", "TEXT"))
+"""Columns added since the first schema: ``migrate`` adds those an existing table lacks."""
+COLUMNS = ("call_id, caller, callee, started, answered, ended, status, reason, ended_by,"
+           " recording, recording_state, recording_seconds, sip_call_id, queue, agent")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Add the columns of ``ADDED_COLUMNS`` missing from ``cdr``; returns their names."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(cdr)")}
+    added = [name for name, _ in ADDED_COLUMNS if name not in have]
+    for name, kind in ADDED_COLUMNS:
+        if name in added:
+            db.execute(f"ALTER TABLE cdr ADD COLUMN {name} {kind}")
+    return added
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +60,9 @@ class CdrRow:
     recording: str | None
     recording_state: str | None  # "recording" until closed, then "complete" or "failed"
     recording_seconds: float | None
+    sip_call_id: str | None = None
+    queue: str | None = None
+    agent: str | None = None
 
 
 class CdrStore:
@@ -50,6 +73,7 @@ class CdrStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        migrate(self._db)
 
     def add(self, ev: CallEnded, *, wall_offset: float) -> None:
         """Write ``ev`` (its monotonic times shifted by ``wall_offset``) and commit."""
@@ -61,10 +85,11 @@ class CdrStore:
             state = row[0] if row else "recording"
         self._db.execute(
             "INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason,"
-            " ended_by, recording, recording_state) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " ended_by, recording, recording_state, sip_call_id, queue, agent)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
-             state))
+             state, ev.sip_call_id, ev.queue, ev.agent))
 
     def recording_started(self, call_id: str, path: str, *, at: float) -> None:
         """A recording file is open: its row exists before any audio is written to it."""
@@ -91,9 +116,7 @@ class CdrStore:
             "SELECT path, call_id, state, seconds FROM recordings ORDER BY started").fetchall()
 
     def rows(self) -> list[CdrRow]:
-        got = self._db.execute(
-            "SELECT call_id, caller, callee, started, answered, ended, status, reason, ended_by,"
-            " recording, recording_state, recording_seconds FROM cdr ORDER BY id").fetchall()
+        got = self._db.execute(f"SELECT {COLUMNS} FROM cdr ORDER BY id").fetchall()
         return [CdrRow(*r) for r in got]
 
     def close(self) -> None:
