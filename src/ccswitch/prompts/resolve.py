@@ -54,7 +54,7 @@ def probe_audio(path: str) -> str | None:
                 return None
             return "no audio samples"
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        return f"cannot decode: {exc}"
+        return f"cannot decode: {getattr(exc, 'strerror', None) or exc}"
 
 
 def audio_files(directory: Path) -> list[Path]:
