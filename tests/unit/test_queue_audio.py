@@ -138,3 +138,26 @@ def test_a_queue_without_callback_neither_offers_it_nor_takes_key_1() -> None:
     for _ in range(12):
         finish(w2, last_play(w2), 2.0)
     assert any(p.endswith("callback-offer.wav") for p in files(w2)), files(w2)
+
+
+def test_music_starts_with_the_first_file_after_the_entry_announcement() -> None:
+    w = busy_world(QueueAudio(moh=MUSIC, callback=False, position=False))
+    w.dial(now=1.0)
+    assert files(w) == ["/m/a.wav", "/p/please-hold.wav"]
+    finish(w, last_play(w), 2.0)
+    assert files(w)[-1] == "/m/a.wav"
+    w.at(31.01)  # a periodic announcement (none to say here) leaves the music alone
+    assert files(w)[-1] == "/m/a.wav"
+    finish(w, last_play(w), 32.0)
+    assert files(w)[-1] == "/m/b.wav"
+
+
+def test_music_cut_by_a_periodic_announcement_comes_back_with_the_next_file() -> None:
+    w = busy_world(QueueAudio(moh=MUSIC, entry=(), periodic=("/site/p.wav",), position=False,
+                              callback=False))
+    w.dial(now=1.0)
+    assert files(w) == ["/m/a.wav"]
+    w.at(31.01)
+    assert files(w)[-1] == "/site/p.wav"
+    finish(w, last_play(w), 32.0)
+    assert files(w) == ["/m/a.wav", "/site/p.wav", "/m/b.wav"]

@@ -302,6 +302,9 @@ class QueueCalls:
             prompts.append("callback-offer")  # key 1: be called back, keep the place
         if not prompts:
             return
+        if entry and audio.announce_on_entry and call.moh_files:
+            # the music had just begun: it starts with the same file after the announcement
+            call.moh_next = (call.moh_next - 1) % len(call.moh_files)
         call.announcing = prompts
         self._play_next_announcement(call)
 
@@ -349,8 +352,8 @@ class QueueCalls:
         call.moh_files, call.moh_next, call.moh_failed = tuple(files), 0, 0
 
     def _moh(self, call: Call) -> None:
-        """Play the music: one file loops; several play one after the other, each time the
-        music comes back (after an announcement) with the next."""
+        """Play the music: one file loops; several play one after the other, and music cut
+        by a periodic announcement comes back with the next file."""
         cm = call.media
         if cm is None or call.queue_agent is not None:
             return
