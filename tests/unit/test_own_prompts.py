@@ -280,3 +280,16 @@ def test_serve_refuses_an_undecodable_file_before_starting(
     assert len(err) == 1 and err[0].startswith(
         f"{site / 'site.toml'}:5: moh.jazz.path: {site / 'music/a.wav'}: cannot decode"), err
     assert started == []
+
+
+def test_the_example_site_configuration_is_good_from_any_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = ROOT / "configs" / "site-example"
+    cfg = cli.load_config(str(example / "site.toml"))
+    files = cfg.prompt_files
+    assert files["please-hold"] == str(example / "prompts/de/please-hold.wav")
+    assert files["prompts/welcome-support.wav"] == str(example / "prompts/welcome-support.wav")
+    assert files["thank-you-for-holding"] == prompt_path("thank-you-for-holding")
+    assert cfg.moh["site"].files == (str(example / "music/1-morning.flac"),
+                                     str(example / "music/2-evening.opus"))
