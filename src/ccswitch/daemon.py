@@ -30,11 +30,16 @@ async def _serve(config: SwitchConfig) -> int:
         switch.stopping = True  # drop new input at once: a backlog must not delay the exit
         stop.set()
 
+    def on_hangup() -> None:
+        # reloading the configuration is not built yet: say so instead of dying (exit 129)
+        log.warning("sighup_ignored", reason="configuration reload is not supported yet")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     tune_gc()
     # lifecycle events are warnings so that they show at every level short of error
-    log.warning("ready", listen=listening, data_dir=str(config.data_dir),
+    log.warning("ready", listen=listening, data_dir=str(switch.data_dir),
              users=len(config.users))
     await stop.wait()
     log.warning("stopping")

@@ -39,7 +39,8 @@ from .media.ports import PortPool
 from .mediaworker.client import MediaClient
 from .mediaworker.codecs import available as av_codecs
 from .mediaworker.settings import WakeMode, WorkerSettings
-from .mediaworker.wav import repair_wav
+from .mediaworker.sockets import pair_probe
+from .mediaworker.wav import ConversionError, WavError, format_of, recover
 from .prompts import prompt_path
 from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
@@ -60,6 +61,11 @@ class Switch:
     """One switch process: SIP transports, the signaling core, its timer and its stores."""
 
     def __init__(self, config: SwitchConfig) -> None:
+        # the data dir is resolved once, against the working directory at start-up: the
+        # database, the recordings (and the paths their rows name) and the media workers all
+        # use this absolute path, whatever the process's working directory later is
+        self.data_dir = Path(os.path.abspath(config.data_dir))
+        config = dataclasses.replace(config, data_dir=str(self.data_dir))
         self.config = config
         self.transports = Transports(on_message=self._on_message, on_bad_frame=self._on_bad,
                                      max_size=config.sip.max_message_size)
@@ -76,7 +82,7 @@ class Switch:
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
-        self.recordings_dir = Path(config.data_dir) / "recordings"
+        self.recordings_dir = self.data_dir / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
         self._wall_offset = 0.0
@@ -87,7 +93,7 @@ class Switch:
         Raises OSError naming the address that could not be bound.
         """
         self._loop = asyncio.get_running_loop()
-        data = Path(self.config.data_dir)
+        data = self.data_dir
         data.mkdir(parents=True, exist_ok=True)
         for lst in self.config.listen:
             try:
@@ -139,24 +145,33 @@ class Switch:
                                  on_events=self._on_media_events)
         self.media.start(self._loop)
         fmt = cast(RecordFormat, cfg.media.record_format)  # checked by the config parser
-        return MediaPlan(ports=PortPool(*cfg.rtp_ports), workers=workers, local_ip=ip,
+        pool = PortPool(*cfg.rtp_ports, probe=pair_probe(ip))
+        return MediaPlan(ports=pool, workers=workers, local_ip=ip,
                          codecs=plan_codecs(cfg.media.codecs, av_codecs()),
                          session_ids=lambda: rng.getrandbits(31),
                          record_calls=cfg.media.record_calls,
                          record_format=fmt, recording_path=self._recording_path)
 
     def _recording_path(self, name: str, ext: str) -> str:
+        """The absolute path of a new recording (the worker writes it, its row names it)."""
         day = self.recordings_dir / time.strftime("%Y-%m-%d")
         day.mkdir(parents=True, exist_ok=True)
         return str(day / f"{name}.{ext}")
 
     def _repair_recordings(self) -> None:
-        """Recordings left open by a killed daemon get their WAV headers fixed."""
+        """Recordings left open by a killed daemon get their WAV headers fixed (and are
+        converted when they were to be Opus or MP3)."""
         assert self.cdr is not None
         for path in self.cdr.unfinished_recordings():
-            fixed = Path(path).exists() and path.endswith(".wav") and repair_wav(path)
-            self.cdr.recording_done(path, state="repaired" if fixed else "failed", seconds=None)
-            log.warning("recording_repaired" if fixed else "recording_lost", path=path)
+            try:
+                seconds: float | None = recover(path, format_of(path))
+            except (OSError, WavError, ConversionError) as e:
+                seconds = None
+                log.warning("recording_lost", path=path, error=str(e))
+            else:
+                log.warning("recording_repaired", path=path)
+            self.cdr.recording_done(path, state="failed" if seconds is None else "repaired",
+                                    seconds=seconds)
 
     def _on_media_events(self, worker: int, events: list[MediaEvent]) -> None:
         assert self.signaling is not None

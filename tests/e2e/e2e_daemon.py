@@ -117,14 +117,18 @@ class Daemon:
         self.workdir = workdir
         self.sip_port = sip_port if sip_port is not None else free_port()
         self.http_port = http_port if http_port is not None else free_port(udp=False)
-        self.data_dir = data_dir if data_dir is not None else workdir / "data"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # a relative `data_dir` is passed as given: the daemon resolves it in its cwd (workdir)
+        self.data_dir = workdir / (data_dir if data_dir is not None else "data")
+        data_arg = str(data_dir) if data_dir is not None and not data_dir.is_absolute() \
+            else str(self.data_dir)
+        if data_dir is None or data_dir.is_absolute():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         rtp = free_port_block(64)
         self.args = [
             "serve",
             "--listen", f"udp:{LOOPBACK}:{self.sip_port}",
             "--listen", f"tcp:{LOOPBACK}:{self.sip_port}",
-            "--data-dir", str(self.data_dir),
+            "--data-dir", data_arg,
             "--http", f"{LOOPBACK}:{self.http_port}",
             "--rtp-ports", f"{rtp}-{rtp + 63}",
             "--log-format", "json",

@@ -154,6 +154,40 @@ def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
     assert "broken-config.toml" in proc.stdout + proc.stderr
 
 
+UNBUILT = [
+    ('listen = ["tls:127.0.0.1:5061"]\n', "listen[0]"),
+    ('listen = ["wss:127.0.0.1:8089"]\n', "listen[0]"),
+    ('[dialplan.numbers]\n555 = "transfer:5551234"\n', "dialplan.numbers.555"),
+    ('[ivr.m]\nprompt = "main-menu"\n[ivr.m.choices]\n1 = "voicemail:1001"\n'
+     '[[users]]\nname = "1001"\npassword = "p"\n', "ivr.m.choices.1"),
+    ('[api_tokens]\nadmin = "secret"\n', "api_tokens"),
+]
+
+
+@pytest.mark.parametrize(("text", "key"), UNBUILT)
+def test_configuration_of_unbuilt_features_is_refused(tmp_path: Path, text: str,
+                                                      key: str) -> None:
+    """check-config and serve refuse it with "not supported yet" (never accept and ignore)."""
+    site = tmp_path / "site.toml"
+    site.write_text(text)
+    checked = run_cli("check-config", str(site), cwd=tmp_path)
+    served = run_cli("serve", "--config", str(site), "--listen", f"udp:{LOOPBACK}:{free_port()}",
+                     "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    for proc in (checked, served):
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 2, out
+        assert "site.toml" in out and key in out and "not supported yet" in out, out
+        assert len(out.strip().splitlines()) == 1, out
+
+
+def test_serve_refuses_a_tls_listen_flag(tmp_path: Path) -> None:
+    proc = run_cli("serve", "--listen", f"tls:{LOOPBACK}:{free_port(udp=False)}",
+                   "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "--listen" in out and "not supported yet" in out, out
+
+
 def test_serve_exits_2_naming_a_port_in_use(tmp_path: Path) -> None:
     port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:

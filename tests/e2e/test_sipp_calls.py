@@ -7,6 +7,7 @@ The caller authenticates its INVITE (407 first).
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -176,3 +177,36 @@ def test_shutdown_ends_active_calls_with_bye(sipp: Sipp, start_daemon: DaemonFac
     assert uas_result.ok, uas_result.describe()
     assert uac_result.requests("BYE", "received")
     assert uas_result.requests("BYE", "received")
+
+
+def test_sighup_is_logged_and_ignored_during_a_call(
+    sipp: Sipp, start_daemon: DaemonFactory
+) -> None:
+    """SIGHUP (no reload yet) neither stops the daemon nor ends its calls."""
+    d = start_daemon()
+    uas = callee(sipp, d, "1013", "uas_answer.xml")  # waits for a BYE
+    uac = sipp.start(  # waits for a BYE too
+        "uac_callee_bye.xml",
+        *dial_args("1013", d.sip_port),
+        *creds(sipp, "1012"),
+        remote=d.sip_port,
+        timeout=TIMEOUT,
+    )
+    try:
+        time.sleep(1.5)  # call set up and confirmed
+        d.proc.send_signal(signal.SIGHUP)
+        ignored = d.log.wait_for("sighup_ignored", timeout=3.0)
+        time.sleep(0.5)
+        alive = d.proc.poll() is None
+        early = uac.proc.poll() is not None or uas.proc.poll() is not None  # a BYE would end them
+        rc, took = d.terminate()
+        uac_result, uas_result = uac.wait(5), uas.wait(5)
+    finally:
+        uac.stop()
+        uas.stop()
+    assert ignored is not None, d.tail()
+    assert alive, f"SIGHUP stopped the daemon: exit {d.proc.returncode}\n{d.tail()}"
+    assert not early, "the call ended after SIGHUP"
+    assert rc == 0 and took < 5.0, (rc, took, d.tail())
+    assert uac_result.ok, uac_result.describe()
+    assert uas_result.ok, uas_result.describe()

@@ -4,6 +4,7 @@ the media workers are told which legs to create, configure, connect and destroy.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from sipphone import DEMO, Phone, deliver
@@ -18,6 +19,7 @@ from ccswitch.media.commands import (
     Connect,
     CreateLeg,
     DestroyLeg,
+    LegFailed,
     Play,
     PlayTone,
     RtpTimeout,
@@ -46,8 +48,9 @@ def offer(port: int, fmts: str = "0 8 101", *, direction: str = "sendrecv", vers
 class World:
     """An anchoring switch (ports 30000-30009: five legs), caller 1001, callee 1002."""
 
-    def __init__(self, ports: tuple[int, int] = (30000, 30009)) -> None:
-        self.plan = MediaPlan(ports=PortPool(*ports), workers=2, local_ip=MEDIA_IP,
+    def __init__(self, ports: tuple[int, int] = (30000, 30009),
+                 probe: Callable[[int], bool] | None = None) -> None:
+        self.plan = MediaPlan(ports=PortPool(*ports, probe=probe), workers=2, local_ip=MEDIA_IP,
                               session_ids=lambda: 42)
         self.sig = Signaling(config=parse_config(DEMO.read_text(), "demo.toml"),
                              listeners=[Listener("udp", "127.0.0.1", 5060)],
@@ -246,6 +249,43 @@ def test_no_free_port_is_503() -> None:
     assert len(w.plan.ports) == 1
 
 
+def test_pairs_another_process_holds_are_skipped_before_the_sdp_names_them() -> None:
+    taken = {30000, 30002}
+    w = World(probe=lambda port: port not in taken)
+    inv = w.call(offer(4000))
+    assert inv is not None
+    creates = {c.port for c in w.commands() if isinstance(c, CreateLeg)}
+    assert creates == {30004, 30006} and media_of(inv)[1] in creates
+    ok = w.answer(inv, offer(6000))
+    assert ok.status == 200 and media_of(ok)[1] in creates
+    assert set(w.plan.ports.held) == taken
+
+
+def test_every_pair_held_by_another_process_is_503_before_any_invite_goes_out() -> None:
+    w = World(probe=lambda port: False)
+    assert w.call(offer(4000)) is None
+    r = w.a.last_response()
+    assert w.a.statuses() == [100, 503] and r.headers.get("retry-after") == "1"
+    assert not [c for c in w.commands() if isinstance(c, CreateLeg)]
+    assert w.plan.ports.in_use == 0 and len(w.plan.ports.held) == 5
+
+
+def test_a_pair_whose_bind_failed_in_the_worker_is_not_handed_out_again() -> None:
+    w = World(ports=(30000, 30007))  # four legs: two calls
+    inv = w.call(offer(4000))
+    assert inv is not None
+    create = {c.port: c.leg for c in w.commands() if isinstance(c, CreateLeg)}
+    busy = media_of(inv)[1]
+    w.sig.media_events([LegFailed(create[busy], "bind: in use", port_busy=True)], 1.5)
+    w.flush()
+    assert w.a.last_response().status == 500  # the ringing call could not be saved
+    assert busy in w.plan.ports.held and w.plan.ports.in_use == 0
+    w.b.inbox.clear()
+    inv2 = w.call(offer(4002))
+    assert inv2 is not None
+    assert busy not in {c.port for c in w.commands() if isinstance(c, CreateLeg)}
+
+
 def test_echo_service_answers_with_our_port_and_connects_the_leg_to_itself() -> None:
     w = World()
     w.a.invite("9196", 1.0, call_id=CALL, body=offer(4000, "8 0"))
@@ -313,7 +353,7 @@ def test_recorded_call_names_its_file_in_the_call_end() -> None:
 
 
 def test_ring_timeout_comes_from_the_configuration() -> None:
-    text = DEMO.read_text().replace("[api_tokens]", "[sip]\nring_timeout = 7\n\n[api_tokens]")
+    text = DEMO.read_text() + "\n[sip]\nring_timeout = 7\n"
     config = parse_config(text, "demo.toml")
     assert config.sip.ring_timeout == 7.0
     sig = Signaling(config=config, listeners=[Listener("udp", "127.0.0.1", 5060)],

@@ -6,6 +6,8 @@ status, headers, bodies and destinations.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sipphone import Msg, Phone, deliver, header, make_signaling, sdp
 
@@ -94,6 +96,19 @@ def status_line(msg: Msg) -> tuple[int, str]:
 
 
 # -- forking and answering -----------------------------------------------------------------
+
+def test_the_configured_display_name_is_the_caller_id() -> None:
+    (inv,) = World().call(1.0)
+    assert inv.from_.display == "Phone 1001"  # configs/demo.toml: display = "Phone {user}"
+
+
+def test_no_display_name_when_neither_the_user_nor_the_phone_has_one() -> None:
+    w = World()
+    w.sig.config = dataclasses.replace(w.sig.config, users={
+        n: dataclasses.replace(u, display=None) for n, u in w.sig.config.users.items()})
+    (inv,) = w.call(1.0)
+    assert inv.from_.display is None
+
 
 def test_invite_forks_to_every_contact() -> None:
     w = World(2)

@@ -157,10 +157,10 @@ def test_an_info_digit_0_leaves_the_queue_like_an_rfc4733_one() -> None:
 def test_a_dead_workers_legs_are_not_subtracted_twice() -> None:
     plan = MediaPlan(ports=PortPool(30000, 30099), workers=2, local_ip="127.0.0.9",
                      session_ids=lambda: 1)
-    dead = CallMedia.create(plan)
-    CallMedia.create(plan)  # on the other worker
+    dead = CallMedia.create(plan, now=0.0)
+    CallMedia.create(plan, now=0.0)  # on the other worker
     plan.forget_worker(dead.worker, [lm.leg for lm in dead.legs.values()])
     dead.close()  # the call ends
-    workers = [CallMedia.create(plan).worker for _ in range(3)]
+    workers = [CallMedia.create(plan, now=0.0).worker for _ in range(3)]
     # loads (0, 2) after the death: the next calls go 0, 0 (tie, lowest index), then 1
     assert workers.count(dead.worker) == 2

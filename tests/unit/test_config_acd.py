@@ -24,7 +24,6 @@ from ccswitch.errors import ConfigError
 
 FULL = """\
 [queues.support]
-display = "Support"
 strategy = "linear"
 ring_timeout = 15
 wrapup = 0
@@ -77,7 +76,6 @@ auto_pause_after = 0
 no_answer_delay = 1
 busy_delay = 2
 reject_delay = 0
-token = "t{user}"
 
 [[users]]
 name = "2004"
@@ -97,8 +95,8 @@ def full() -> SwitchConfig:
 def test_every_queue_key_is_parsed(full: SwitchConfig) -> None:
     q = full.queues["support"]
     assert set(QUEUE_KEYS) == {f.name for f in dataclasses.fields(QueueConfig)} - {"name"}
-    assert (q.display, q.strategy, q.ring_timeout, q.wrapup, dict(q.skills)) == (
-        "Support", "linear", 15.0, 0.0, {"english": 5, "billing": 3})
+    assert (q.strategy, q.ring_timeout, q.wrapup, dict(q.skills)) == (
+        "linear", 15.0, 0.0, {"english": 5, "billing": 3})
     assert (q.priority_ageing, q.max_wait, q.max_waiting, q.overflow) == (
         0.5, 300.0, 10, "queue:sales")
     assert (q.on_timeout, q.on_full, q.on_join_empty, q.on_leave_empty) == (
@@ -117,15 +115,13 @@ def test_every_queue_key_is_parsed(full: SwitchConfig) -> None:
 
 
 def test_every_agent_key_is_parsed(full: SwitchConfig) -> None:
-    assert set(AGENT_KEYS) == ({f.name for f in dataclasses.fields(AgentConfig)}
-                               - {"penalties"}) | {"token"}
+    assert set(AGENT_KEYS) == {f.name for f in dataclasses.fields(AgentConfig)} - {"penalties"}
     a = full.users["2003"].agent
     assert a is not None
     assert (a.queues, dict(a.penalties), dict(a.skills)) == (
         ("support", "sales"), {"support": 0, "sales": 2}, {"english": 5, "billing": 3})
     assert (a.weight, a.auto_pause_after, a.auto_answer) == (2.5, None, False)
     assert (a.no_answer_delay, a.busy_delay, a.reject_delay) == (1.0, 2.0, 0.0)
-    assert full.api_tokens.agent_for("t2003") == "2003"
     b = full.users["2004"].agent
     assert b is not None
     assert (b.queues, dict(b.penalties), b.auto_pause_after, b.auto_answer) == (

@@ -42,8 +42,8 @@ default = ["play:goodbye", "hangup"]
 "0" = "user:1001"
 "*" = "menu:sub"
 "#" = "menu:main"
-12 = "transfer:+33612345678"
-"99" = ["play:recorded", "voicemail:1001"]
+12 = "user:1001"
+"99" = ["play:recorded", "hangup"]
 7 = "echo"
 8 = "tone"
 
@@ -75,7 +75,7 @@ def test_a_full_menu() -> None:
             "1": ("queue:sales",),
             "2": ("priority:5", "skill:english=3", "set:lang=en", "queue:support"),
             "0": ("user:1001",), "*": ("menu:sub",), "#": ("menu:main",),
-            "12": ("transfer:+33612345678",), "99": ("play:recorded", "voicemail:1001"),
+            "12": ("user:1001",), "99": ("play:recorded", "hangup"),
             "7": ("echo",), "8": ("tone",),
         })
     assert isinstance(main.timeout, float)
@@ -205,10 +205,10 @@ ERRORS = [
      "queue 'sales' does not exist"),
     (M + P + '[ivr.m.choices]\n1 = "user:1002"\n', "ivr.m.choices.1", 4,
      "user '1002' does not exist"),
-    (M + P + '[ivr.m.choices]\n1 = "voicemail:1002"\n', "ivr.m.choices.1", 4,
-     "user '1002' does not exist"),
-    (M + P + '[ivr.m.choices]\n1 = "transfer:12 34"\n', "ivr.m.choices.1", 4,
-     "not a valid number"),
+    (M + P + '[ivr.m.choices]\n1 = "voicemail:1001"\n', "ivr.m.choices.1", 4,
+     "action 'voicemail:1001': voicemail is not supported yet"),
+    (M + P + '[ivr.m.choices]\n1 = "transfer:1234"\n', "ivr.m.choices.1", 4,
+     "action 'transfer:1234': transfer is not supported yet"),
     (M + P + '[ivr.m.choices]\n1 = "play:Hello"\n', "ivr.m.choices.1", 4,
      "not a valid prompt name"),
     (M + P + '[ivr.m.choices]\n1 = "play:"\n', "ivr.m.choices.1", 4, "needs an argument"),

@@ -509,3 +509,45 @@ def test_make_response_on_compact_headers() -> None:
     again = parse_message(resp.to_bytes())
     assert again.call_id == "cid" and again.to.tag == "x" and again.top_via.branch == "z9hG4bKc"
     assert again.body == b"hi"
+
+
+def test_escaped_controls_in_a_quoted_display_and_every_user_character_parse() -> None:
+    """RFC 4475 §3.1.1.2: quoted-pairs may escape BEL, NUL and DEL; the user part may hold
+    every unreserved and user-unreserved character, "?" and ";" included."""
+    user = "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
+    data = (f"OPTIONS sip:{user}:pa$$@ccswitch.local SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKctl\r\n"
+            'To: "BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:' + user + "@ccswitch.local>\r\n"
+            "From: <sip:a@ccswitch.local>;tag=1\r\nCall-ID: ctl\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+    msg = parse_message(data)
+    assert isinstance(msg, Request)
+    assert msg.to.display == "BEL:\x07 NUL:\x00 DEL:\x7f"
+    assert (msg.to.uri.user, msg.uri.user, msg.uri.password) == (user, user, "pa$$")
+    assert msg.uri.headers == ""
+    again = parse_message(msg.to_bytes())
+    assert again.to.display == msg.to.display  # written back escaped
+
+
+@pytest.mark.parametrize("raw", [b'To: "a\x07b" <sip:b@h>', b"To: a\\\x07 <sip:b@h>",
+                                 b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK\x00"])
+def test_an_unescaped_control_is_still_refused(raw: bytes) -> None:
+    head = (b"OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKc\r\n"
+            b"From: <sip:a@h>;tag=1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n")
+    data = head + raw + b"\r\n" + (b"To: <sip:b@h>\r\n" if b"Via" in raw else b"") + b"\r\n"
+    with pytest.raises(SipParseError) as e:
+        parse_message(data)
+    assert (e.value.status, e.value.reason) == (400, "Bad character in header")
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("Bell, Alexander <sip:a@h>;tag=1", "Bad From"),  # display outside token
+    ('"Bell" < sip:a@h >;tag=1', "Bad From"),  # LWS inside <>
+    ("sip:a@h?Route=x;tag=1", "Bad From"),  # an addr-spec with ? needs <>
+])
+def test_name_addr_faults_rfc_4475_names_are_400(value: str, reason: str) -> None:
+    data = ("OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKd\r\n"
+            f"From: {value}\r\nTo: <sip:b@h>\r\nCall-ID: d\r\nCSeq: 1 OPTIONS\r\n\r\n").encode()
+    with pytest.raises(SipParseError) as e:
+        parse_message(data).from_  # noqa: B018
+    assert (e.value.status, e.value.reason) == (400, reason)

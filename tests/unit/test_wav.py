@@ -20,9 +20,12 @@ from ccswitch.mediaworker.wav import (
     WavError,
     WavWriter,
     convert,
+    format_of,
+    recover,
     repair_wav,
     wav_path_for,
 )
+from ccswitch.mediaworker.writer import RecordingWriter
 
 RATE = 8000
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -218,3 +221,41 @@ def test_convert_errors(tmp_path: Path) -> None:
 def test_wav_path_for() -> None:
     assert wav_path_for("/r/a.wav", "wav") == "/r/a.wav"
     assert wav_path_for("/r/a.opus", "opus") == "/r/a.opus.wav"
+
+
+def unclosed_wav(path: str, seconds: float) -> None:
+    """A WAV whose writer stopped without closing it (its header counts no samples)."""
+    w = WavWriter(path, 2, header_interval=1e9)
+    w.write(stereo(seconds))
+    w._file.flush()
+
+
+def test_recover_repairs_a_wav_and_converts_what_was_to_be_opus(tmp_path: Path) -> None:
+    wav = str(tmp_path / "a.wav")
+    unclosed_wav(wav, 1.5)
+    assert recover(wav, format_of(wav)) == pytest.approx(1.5)
+    with wave.open(wav) as f:
+        assert f.getnframes() == int(1.5 * RATE)
+    opus = str(tmp_path / "b.opus")
+    unclosed_wav(wav_path_for(opus, "opus"), 1.0)
+    assert format_of(opus) == "opus" and format_of(str(tmp_path / "c.mp3")) == "mp3"
+    assert recover(opus, "opus") == pytest.approx(1.0)
+    assert os.path.exists(opus) and not os.path.exists(opus + ".wav")
+    assert recover(opus, "opus") == 0.0  # converted already: nothing to do
+    with pytest.raises(FileNotFoundError):
+        recover(str(tmp_path / "missing.wav"), "wav")
+
+
+def test_a_failed_conversion_reports_the_recordings_own_path_and_keeps_the_wav(
+    tmp_path: Path,
+) -> None:
+    writer = RecordingWriter(rate=RATE)
+    writer.start()
+    path = str(tmp_path / "four.mp3")  # MP3 takes at most 2 channels: conversion fails
+    writer.open(1, path, 4, "mp3")
+    writer.write(1, np.zeros((800, 4), np.int16))
+    writer.close(1)
+    assert writer.stop(10)
+    (done,) = writer.events()
+    assert (done.rec_id, done.path, done.ok) == (1, path, False)
+    assert os.path.exists(path + ".wav") and not os.path.exists(path)

@@ -49,6 +49,7 @@ from ccswitch.media.g711 import ulaw_decode, ulaw_encode
 from ccswitch.media.rtp import build_rtp, is_rtcp, parse_rtp
 from ccswitch.mediaworker.process import WorkerHandle
 from ccswitch.mediaworker.settings import WorkerSettings
+from ccswitch.mediaworker.sockets import pair_probe
 from ccswitch.mediaworker.wav import WavWriter
 
 LOCAL = "127.0.0.1"
@@ -274,6 +275,20 @@ def test_rtp_and_rtcp_are_drained_and_sent_from_the_leg(
     phone.close()
 
 
+def test_the_pool_probe_binds_the_pair_as_the_worker_does() -> None:
+    port = free_port_pair()
+    probe = pair_probe(LOCAL)
+    assert probe(port) and probe(port)  # and let it go again each time
+    for taken_port in (port, port + 1):
+        taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        taken.bind((LOCAL, taken_port))
+        try:
+            assert not probe(port)
+        finally:
+            taken.close()
+    assert probe(port)
+
+
 def test_bind_failure_is_reported(worker: tuple[WorkerHandle, Collector]) -> None:
     h, ev = worker
     port = free_port_pair()
@@ -283,6 +298,7 @@ def test_bind_failure_is_reported(worker: tuple[WorkerHandle, Collector]) -> Non
         h.send([CreateLeg(102, port, LOCAL)])
         failed = ev.wait(lambda e: getattr(e, "leg", None) == 102)
         assert isinstance(failed, LegFailed) and str(port) in failed.reason
+        assert failed.port_busy  # the switch holds the pair instead of reusing it
     finally:
         taken.close()
     # the RTP socket it had bound was released: the leg can be created now

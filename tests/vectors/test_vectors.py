@@ -27,6 +27,7 @@ from ccswitch.sip.message import Request, Response, parse_message
 HERE = Path(__file__).parent
 VALID = HERE / "valid"
 INVALID = HERE / "invalid"
+RFC4475 = HERE / "rfc4475"  # our own vectors after RFC 4475 §3; answers in answers.toml
 VALID_INDEX: dict[str, dict[str, Any]] = tomllib.loads((VALID / "expected.toml").read_text())
 INVALID_INDEX: dict[str, dict[str, Any]] = tomllib.loads((INVALID / "expected.toml").read_text())
 VIEWS = ("vias", "top_via", "contacts", "from_", "to", "cseq", "call_id", "expires",
@@ -70,7 +71,8 @@ def test_every_vector_file_is_indexed_and_every_entry_has_a_file() -> None:
     assert len(VALID_INDEX) >= 15 and len(INVALID_INDEX) >= 30
 
 
-@pytest.mark.parametrize("path", sorted([*VALID.glob("*.sip"), *INVALID.glob("*.sip")]),
+@pytest.mark.parametrize("path", sorted([*VALID.glob("*.sip"), *INVALID.glob("*.sip"),
+                                         *RFC4475.glob("*.sip")]),
                          ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_vector_files_keep_their_crlf_line_endings(path: Path) -> None:
     """Guards against a checkout that rewrote line endings (see .gitattributes)."""
@@ -191,7 +193,8 @@ def _prefixes(data: bytes) -> range:
     return range(len(data) + 1) if len(data) <= 8192 else range(0, len(data) + 1, 97)
 
 
-@pytest.mark.parametrize("path", sorted([*VALID.glob("*.sip"), *INVALID.glob("*.sip")]),
+@pytest.mark.parametrize("path", sorted([*VALID.glob("*.sip"), *INVALID.glob("*.sip"),
+                                         *RFC4475.glob("*.sip")]),
                          ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_truncation_sweep(path: Path) -> None:
     """Every prefix either parses (and its views raise only SipParseError) or raises it."""

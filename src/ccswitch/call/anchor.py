@@ -125,6 +125,7 @@ class MediaPlan:
         self._load = [0] * workers
         self._commands: list[tuple[int, Command]] = []
         self.leg_worker: dict[int, int] = {}
+        self._leg_port: dict[int, int] = {}
         self._dead_legs: set[int] = set()  # legs of a worker that died, not yet freed
 
     def commands(self) -> list[tuple[int, Command]]:
@@ -143,13 +144,14 @@ class MediaPlan:
     def pick_worker(self) -> int:
         return min(range(self.workers), key=self._load.__getitem__)
 
-    def new_leg(self, worker: int) -> LegMedia:
+    def new_leg(self, worker: int, *, now: float) -> LegMedia:
         """Allocate a port and a leg on ``worker``; raises ``PortsExhausted``."""
-        port = self.ports.allocate()
+        port = self.ports.allocate(now)
         leg = self._next_leg
         self._next_leg += 1
         self._load[worker] += 1
         self.leg_worker[leg] = worker
+        self._leg_port[leg] = port
         self.send(worker, CreateLeg(leg, port, self.local_ip))
         return LegMedia(leg, port, self._session_ids())
 
@@ -157,12 +159,20 @@ class MediaPlan:
         worker = self.leg_worker.pop(lm.leg, None)
         if worker is None:
             return
-        self.ports.release(lm.port)
+        self._leg_port.pop(lm.leg, None)
+        self.ports.release(lm.port)  # a no-op when the port was found busy
         if lm.leg in self._dead_legs:  # its worker died: nothing to destroy, load counted
             self._dead_legs.discard(lm.leg)
             return
         self._load[worker] -= 1
         self.send(worker, DestroyLeg(lm.leg))
+
+    def port_busy(self, leg: int, now: float) -> None:
+        """The worker could not bind ``leg``'s port (another process holds it): the pool
+        holds that pair out for a while instead of handing it to the next call."""
+        port = self._leg_port.get(leg)
+        if port is not None:
+            self.ports.busy(port, now)
 
     def forget_worker(self, worker: int, legs: Sequence[int]) -> None:
         """A worker died: its legs are gone without DestroyLeg (ports stay reserved until the
@@ -188,11 +198,14 @@ class CallMedia:
     closed: bool = False
 
     @classmethod
-    def create(cls, plan: MediaPlan, sides: Sequence[Side] = ("a", "b")) -> CallMedia:
+    def create(cls, plan: MediaPlan, sides: Sequence[Side] = ("a", "b"), *,
+               now: float) -> CallMedia:
+        """Legs for ``sides`` on the least loaded worker; raises ``PortsExhausted`` (and
+        gives back what it took) when a pair cannot be had."""
         cm = cls(plan, plan.pick_worker())
         try:
             for side in sides:
-                cm.legs[side] = plan.new_leg(cm.worker)
+                cm.legs[side] = plan.new_leg(cm.worker, now=now)
         except PortsExhausted:
             cm.close()
             raise

@@ -127,10 +127,11 @@ class B2bua(ServiceCalls, QueueCalls):
         if self.media is None:
             return None
         try:
-            return CallMedia.create(self.media, sides)
-        except PortsExhausted:
+            return CallMedia.create(self.media, sides, now=now)
+        except PortsExhausted as e:
             log.warning("rtp_ports_exhausted", call_id=ev.request.call_id)
-            self._reply(ev, 503, "Service Unavailable", now, (("Retry-After", "5"),))
+            self._reply(ev, 503, "Service Unavailable", now,
+                        (("Retry-After", str(e.retry_after)),))
             return False
 
     def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,

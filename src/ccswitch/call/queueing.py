@@ -221,7 +221,7 @@ class QueueCalls:
         assert cm is not None and self.router is not None
         try:
             if "b" not in cm.legs:
-                cm.legs["b"] = cm.plan.new_leg(cm.worker)
+                cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
                 self._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
             for agent in agents:
@@ -435,7 +435,7 @@ class QueueCalls:
             router.callback_result(action.call_id, now, answered=False)
             return
         try:
-            cm = CallMedia.create(plan, ("a",))
+            cm = CallMedia.create(plan, ("a",), now=now)
         except PortsExhausted:
             router.callback_result(action.call_id, now, answered=False)
             return

@@ -231,7 +231,7 @@ class ServiceCalls:
             return
         try:
             if "b" not in cm.legs:
-                cm.legs["b"] = cm.plan.new_leg(cm.worker)
+                cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
                 self._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
             self._ivr_result(call, "unavailable", now)
@@ -352,6 +352,8 @@ class ServiceCalls:
         legs: tuple[int, ...]
         if isinstance(ev, RtpTimeout | LegFailed):
             legs = (ev.leg,)
+            if isinstance(ev, LegFailed) and ev.port_busy and self.media is not None:
+                self.media.port_busy(ev.leg, now)
         elif isinstance(ev, WorkerDied):
             legs = ev.legs
             if self.media is not None:

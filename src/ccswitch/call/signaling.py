@@ -23,8 +23,9 @@ from ..media.commands import Command, MediaEvent
 from ..sip.addr import Address
 from ..sip.auth import AuthOutcome, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
+from ..sip.grammar import is_token
 from ..sip.headers import normalize
-from ..sip.message import Headers, Request, make_response, parse_head, parse_message
+from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
 from ..sip.registrar import Binding, BindingsChanged, Registrar
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
@@ -38,6 +39,7 @@ from ..sip.transaction import (
 from .acdconfig import build_router
 from .anchor import MediaPlan
 from .b2bua import B2bua
+from .checks import SUPPORTED_EXTENSIONS, refusal
 from .events import CallEvent
 from .queueing import build_queue_audio
 from .services import SERVICES
@@ -45,9 +47,10 @@ from .state import ALLOW
 
 log = structlog.get_logger()
 
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound"})
 KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK",
                            "INFO", "UPDATE"})
+# What an answer to a request that failed parsing copies from it (RFC 3261 §8.2.6.2).
+_ECHOED = frozenset({"via", "from", "to", "call-id", "cseq"})
 SwitchEvent = BindingsChanged | CallEvent | QueueEvent
 
 
@@ -209,9 +212,13 @@ class Signaling:
         req = ev.request
         method = req.method
         try:
-            if method == "CANCEL":
+            in_dialog = method != "CANCEL" and req.to.tag is not None
+            refused = refusal(req, in_dialog=in_dialog)
+            if refused is not None:
+                self._reply(ev, refused.status, refused.reason, now, refused.headers)
+            elif method == "CANCEL":
                 self._on_cancel(ev, now)
-            elif req.to.tag:
+            elif in_dialog:
                 if not self.b2bua.in_dialog(ev, now):
                     self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
             elif method in ("INVITE", "REGISTER") and self.overloaded:
@@ -273,13 +280,6 @@ class Signaling:
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request
-        unsupported = self._unsupported(req)
-        if unsupported:
-            self._reply(ev, 420, "Bad Extension", now, (("Unsupported", ", ".join(unsupported)),))
-            return
-        if req.max_forwards <= 0:
-            self._reply(ev, 483, "Too Many Hops", now)
-            return
         res = self.auth.check(req, source_host=ev.source.host, now=now, proxy=True)
         if res.outcome is not AuthOutcome.OK:
             self._reply(ev, res.status, res.reason, now, res.headers)
@@ -312,7 +312,9 @@ class Signaling:
         if not bindings:
             self._reply(ev, 480, "Temporarily Unavailable", now)
             return
-        self.b2bua.start(ev, caller=res.user, display=req.from_.display, callee=target.user,
+        user = self.config.users.get(res.user)
+        display = user.display if user is not None and user.display else req.from_.display
+        self.b2bua.start(ev, caller=res.user, display=display, callee=target.user,
                          bindings=bindings, now=now)
 
     def _feature(self, ev: RequestReceived, agent: str, code: str, now: float) -> None:
@@ -335,14 +337,6 @@ class Signaling:
         if h in self._our_hosts or h.startswith("127."):
             return True
         return self._any_ip and _is_ip(h)
-
-    def _unsupported(self, req: Request) -> list[str]:
-        out: list[str] = []
-        for v in req.headers.get_all("require"):
-            tag = v.strip().lower()
-            if tag and tag not in SUPPORTED_EXTENSIONS:
-                out.append(tag)
-        return out
 
     def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -367,21 +361,23 @@ class Signaling:
 
 
 def _salvage_request(data: bytes) -> Request | None:
-    """The request line and raw headers of a message that failed validation, if readable."""
+    """The request line and the headers an answer copies, read leniently from a message that
+    failed parsing (any line ends, stray lines skipped, bytes that are not UTF-8 replaced)."""
     data = data.lstrip(b"\r\n")
-    end = data.find(b"\r\n\r\n")
-    head = data[:end] if end >= 0 else data
-    try:
-        start, items = parse_head(head)
-    except SipParseError:
-        return None
-    parts = start.split(" ")
-    if len(parts) != 3 or start.startswith("SIP/") or not parts[0].isalpha():
-        return None
-    names = {k for k, _, _ in items}
-    if "via" not in names:
+    end, _ = find_head_end(data)
+    head = (data[:end] if end >= 0 else data).decode("utf-8", "replace")
+    lines = head.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    parts = lines[0].split()
+    if len(parts) < 2 or lines[0].startswith("SIP/") or not is_token(parts[0]):
+        return None  # a response, or not a request line at all
+    keep: list[tuple[str, str, str]] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = normalize(name.strip(" \t")) if colon else ""
+        if key in _ECHOED and "\x00" not in value:
+            keep.append((key, name.strip(" \t"), value.strip(" \t")))
+    if not any(k == "via" for k, _, _ in keep):
         return None  # nowhere to route an answer by
-    keep = [it for it in items if normalize(it[0]) in ("via", "from", "to", "call-id", "cseq")]
     return Request(parts[0], parts[1], Headers._from_parsed(keep))
 
 

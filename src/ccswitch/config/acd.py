@@ -35,18 +35,17 @@ EMPTY_STATES: Final = tuple(s.value for s in AgentState if s is not AgentState.R
 OVERFLOW_RULES: Final = ("on_timeout", "on_full", "on_join_empty", "on_leave_empty")
 """Per-rule overflow actions; each defaults to the queue's ``overflow``."""
 QUEUE_KEYS: Final = (
-    "display", "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting", "overflow",
+    "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting", "overflow",
     "announce_interval", "skills", "record", "priority_ageing", "join_empty", "leave_empty",
     *OVERFLOW_RULES, "service_level", "announce_on_entry", "rejoin_window", "callback_attempts",
     "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation",
     "moh", "entry_prompt", "announce_prompts", "announce_position", "callback")
 ESCALATION_KEYS: Final = ("after", "drop", "lower_by", "levels")
-AGENT_KEYS: Final = ("queues", "skills", "auto_answer", "token", "weight", "auto_pause_after",
+AGENT_KEYS: Final = ("queues", "skills", "auto_answer", "weight", "auto_pause_after",
                      "no_answer_delay", "busy_delay", "reject_delay")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 # a per-rule action set while its rule is off never runs: (action key, rule key)
 _RULE_SWITCH: Final = (("on_full", "max_waiting"), ("on_join_empty", "join_empty"),
                        ("on_leave_empty", "leave_empty"))
@@ -83,7 +82,6 @@ class QueueConfig:
     dial plan actions; ``on_*`` left out fall back to ``overflow``."""
 
     name: str
-    display: str | None = None
     strategy: str = "longest_idle"
     ring_timeout: float = 20.0  # an offered agent rings this long before the next is tried
     wrapup: float = 5.0  # after a call, before the agent is offered again
@@ -132,6 +130,7 @@ def parse_queues(p: _Parser, value: object, path: Path) -> dict[str, QueueConfig
         if not _NAME.fullmatch(name):
             p.fail(qp, f"{name!r} is not a valid queue name (letters, digits, _ and -)")
         t = p.table(entry, qp)
+        p.refuse_unbuilt(t, {"display": "no wallboard shows queue names yet"}, qp)
         p.check_keys(t, QUEUE_KEYS, qp)
         out[name] = QueueConfig(name, **_basics(p, t, qp), **_rules(p, t, qp),
                                 **_service(p, t, qp))
@@ -152,7 +151,6 @@ def _basics(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
     if linear and strategy != "linear":
         p.fail((*path, "linear_order"), f"only the linear strategy uses it (not {strategy})")
     return {
-        "display": p.opt(t, "display", path, d.display, p.string),
         "strategy": strategy,
         "ring_timeout": p.opt(t, "ring_timeout", path, d.ring_timeout, p.seconds),
         "wrapup": p.opt(t, "wrapup", path, d.wrapup, lambda v, q: p.number(v, q, "seconds")),
@@ -303,17 +301,16 @@ def check_queues(p: _Parser, queues: Mapping[str, QueueConfig],
 
 
 def parse_agent(p: _Parser, value: object, path: Path, queues: Iterable[str],
-                ) -> tuple[AgentConfig, str | None]:
-    """A user's ``agent`` table: its AgentConfig and API token (``{user}`` not yet filled)."""
+                ) -> AgentConfig:
+    """A user's ``agent`` table."""
     t = p.table(value, path)
+    p.refuse_unbuilt(t, {"token": "the HTTP API does not exist yet"}, path)
     p.check_keys(t, AGENT_KEYS, path)
     d = AgentConfig()
     members: tuple[str, ...] = ()
     penalties: Mapping[str, int] = _frozen()
     if "queues" in t:
         members, penalties = _membership(p, t["queues"], (*path, "queues"), set(queues))
-    token = p.opt(t, "token", path, None,
-                  lambda v, q: p.string(v, q, _TOKEN, "token (visible ASCII, no spaces)"))
     delay: Callable[[object, Path], float] = lambda v, q: p.number(v, q, "seconds")  # noqa: E731
     return AgentConfig(
         queues=members,
@@ -327,7 +324,7 @@ def parse_agent(p: _Parser, value: object, path: Path, queues: Iterable[str],
         no_answer_delay=p.opt(t, "no_answer_delay", path, d.no_answer_delay, delay),
         busy_delay=p.opt(t, "busy_delay", path, d.busy_delay, delay),
         reject_delay=p.opt(t, "reject_delay", path, d.reject_delay, delay),
-    ), token
+    )
 
 
 def _membership(p: _Parser, value: object, path: Path, queues: set[str],

@@ -2,9 +2,9 @@
 
 Pure, and part of the configuration parser: every fault goes through ``_Parser.fail`` with its
 key path and line.  A menu's actions pass ``check_action`` and are cross-checked: ``menu:X``
-names a menu of the file or a built-in one, ``queue:X`` a configured queue, ``user:X`` and
-``voicemail:X`` a user, ``transfer:X`` a dialable number, ``play:X`` a prompt; nothing may
-follow an action that hands the call over or goes to another menu.  Prompt values (names or
+names a menu of the file or a built-in one, ``queue:X`` a configured queue, ``user:X`` a
+user, ``play:X`` a prompt (``transfer:`` and ``voicemail:`` are not supported yet); nothing
+may follow an action that hands the call over or goes to another menu.  Prompt values (names or
 audio files, see ``config/audio.py``) are checked for their form here and recorded; whether
 the file exists and decodes is proven by the shell at load time (``ccswitch.prompts.resolve``).
 The built-in menus (``DEMO_MENUS``) stay available unless the file redefines them.
@@ -33,7 +33,6 @@ ENDING_KINDS: Final = frozenset({"menu", "hangup", *HANDOFF_KINDS, *SERVICE_ACTI
 
 _MENU_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _KEYS = re.compile(r"[0-9*#]+")
-_NUMBER = re.compile(r"[A-Za-z0-9*#+][A-Za-z0-9._*#+-]*")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SKILL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _PRIORITY = re.compile(r"-?[0-9]{1,9}")
@@ -148,10 +147,8 @@ class _MenuChecker:
             return f"menu {arg!r} does not exist"
         if kind == "queue" and arg not in self.queues:
             return f"queue {arg!r} does not exist"
-        if kind in ("user", "voicemail") and arg not in self.users:
+        if kind == "user" and arg not in self.users:
             return f"user {arg!r} does not exist"
-        if kind == "transfer" and not _NUMBER.fullmatch(arg):
-            return f"{arg!r} is not a valid number"
         if kind == "play":
             self.prompt(arg, path)
         if kind == "set" and not _VAR.fullmatch(name):

@@ -9,7 +9,6 @@ typo never silently falls back to a default.  Reading files is the caller's busi
 from __future__ import annotations
 
 import difflib
-import hmac
 import ipaddress
 import re
 import tomllib
@@ -37,7 +36,11 @@ V = TypeVar("V")
 DEMO_FILENAME: Final = "demo.toml"
 """Name of the demo configuration shipped as package data of ``ccswitch.config``."""
 
-TRANSPORTS: Final = ("udp", "tcp", "tls", "ws", "wss")
+TRANSPORTS: Final = ("udp", "tcp")
+FUTURE_TRANSPORTS: Final = ("tls", "ws", "wss")
+"""Named by CONTRACT's URI form, refused with "not supported yet" until they exist."""
+NOT_BUILT: Final = "not supported yet"
+"""How configuration for a feature that does not exist yet is refused."""
 ALGORITHMS: Final = ("MD5", "SHA-256")
 LOG_FORMATS: Final = ("console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
@@ -52,7 +55,6 @@ _HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?")
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _NUMBER = re.compile(r"[A-Za-z0-9*#+][A-Za-z0-9._*#+-]*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -120,10 +122,14 @@ def parse_hostport(text: str) -> tuple[str, int]:
 
 
 def parse_listen(text: str) -> ListenUri:
-    """``udp:HOST:PORT`` (also tcp, tls, ws, wss; IPv6 as ``udp:[::1]:5060``)."""
+    """``udp:HOST:PORT`` or ``tcp:HOST:PORT`` (IPv6 as ``udp:[::1]:5060``); tls, ws and wss
+    are refused as not supported yet."""
     transport, sep, rest = text.partition(":")
     if not sep:
         raise ConfigValueError(f"expected TRANSPORT:HOST:PORT, got {text!r}")
+    if transport.lower() in FUTURE_TRANSPORTS:
+        raise ConfigValueError(f"transport {transport!r} is {NOT_BUILT} "
+                               f"(SIP listens on {' and '.join(TRANSPORTS)})")
     if transport.lower() not in TRANSPORTS:
         raise ConfigValueError(
             f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
@@ -219,26 +225,6 @@ class DialplanConfig:
     numbers: Mapping[str, str] = field(default_factory=_frozen)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiTokens:
-    """Bearer tokens of the HTTP API: one admin token and one per agent (agent name -> token)."""
-
-    admin: str | None = field(default=None, repr=False)
-    agents: Mapping[str, str] = field(default_factory=_frozen, repr=False)
-
-    def is_admin(self, token: str) -> bool:
-        """Whether ``token`` is the admin token (constant-time compare)."""
-        return self.admin is not None and hmac.compare_digest(token.encode(), self.admin.encode())
-
-    def agent_for(self, token: str) -> str | None:
-        """The agent whose token this is, else ``None``."""
-        found = None
-        for agent, expected in self.agents.items():
-            if hmac.compare_digest(token.encode(), expected.encode()):
-                found = agent
-        return found
-
-
 def _default_listen() -> tuple[ListenUri, ...]:
     return (ListenUri("udp", "127.0.0.1", 5060), ListenUri("tcp", "127.0.0.1", 5060))
 
@@ -261,7 +247,6 @@ class SwitchConfig:
     registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
     sip: SipSettings = field(default_factory=SipSettings)
     dialplan: DialplanConfig = field(default_factory=DialplanConfig)
-    api_tokens: ApiTokens = field(default_factory=ApiTokens)
     media: MediaSettings = field(default_factory=MediaSettings)
     menus: Mapping[str, Menu] = field(default_factory=lambda: DEMO_MENUS)  # [ivr.NAME] + built-in
     moh: Mapping[str, MohClass] = field(default_factory=default_moh)  # [moh.NAME] + default
@@ -380,8 +365,10 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
-             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "api_tokens",
-             "media", "ivr", "moh")
+             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
+             "moh")
+_UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet"}
+"""Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
 
 
@@ -398,6 +385,13 @@ class _Parser:
     # -- errors and primitive converters --
     def fail(self, path: Path, fault: str) -> NoReturn:
         raise ConfigError(self.filename, format_path(path), fault, Locator(self.text).line(path))
+
+    def refuse_unbuilt(self, table: Mapping[str, Any], unbuilt: Mapping[str, str],
+                       path: Path) -> None:
+        """Fail on the first key of ``table`` that configures a feature not built yet."""
+        for key, why in unbuilt.items():
+            if key in table:
+                self.fail((*path, key), f"{NOT_BUILT}: {why}")
 
     def check_keys(self, table: Mapping[str, Any], allowed: Sequence[str], path: Path) -> None:
         for key in table:
@@ -498,6 +492,7 @@ class _Parser:
 
     # -- sections --
     def config(self, raw: dict[str, Any]) -> SwitchConfig:
+        self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
         self.check_keys(raw, _TOP_KEYS, ())
         d = SwitchConfig()
         domains = d.domains
@@ -510,7 +505,7 @@ class _Parser:
             self.fail(("realm",), "must not contain '\"' or '\\'")
         self.moh_classes = parse_moh(self, raw.get("moh", {}), ("moh",))
         queues = parse_queues(self, raw.get("queues", {}), ("queues",))
-        users, tokens = self.users(raw.get("users", []), ("users",), queues)
+        users = self.users(raw.get("users", []), ("users",), queues)
         menus = parse_menus(self, raw.get("ivr", {}), ("ivr",), queues=queues, users=users,
                             prompts=self.prompts)
         dialplan = self.dialplan(raw.get("dialplan", {}), ("dialplan",), queues, users, menus)
@@ -531,7 +526,6 @@ class _Parser:
             registrar=self.registrar(raw.get("registrar", {}), ("registrar",)),
             sip=self.sip(raw.get("sip", {}), ("sip",)),
             dialplan=dialplan,
-            api_tokens=self.api_tokens(raw.get("api_tokens", {}), ("api_tokens",), tokens),
             media=self.media(raw.get("media", {}), ("media",)),
             menus=_frozen(menus),
             moh=self.moh_classes,
@@ -659,12 +653,10 @@ class _Parser:
         )
 
     def users(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
-              ) -> tuple[dict[str, UserConfig], dict[str, str]]:
-        """Expand the ``[[users]]`` entries; also returns agent name -> API token."""
+              ) -> dict[str, UserConfig]:
+        """Expand the ``[[users]]`` entries."""
         users: dict[str, UserConfig] = {}
         origin: dict[str, str] = {}
-        tokens: dict[str, str] = {}
-        owner: dict[str, str] = {}
         for i, entry in enumerate(self.array(value, path)):
             p = (*path, i)
             t = self.table(entry, p)
@@ -675,9 +667,7 @@ class _Parser:
             password = self.string(t["password"], (*p, "password"))
             display = self.opt(t, "display", p, None, self.string)
             algorithms = self.opt(t, "algorithms", p, None, self.algorithms)
-            agent, token = None, None
-            if "agent" in t:
-                agent, token = parse_agent(self, t["agent"], (*p, "agent"), queues)
+            agent = parse_agent(self, t["agent"], (*p, "agent"), queues) if "agent" in t else None
             for name in names:
                 if name in users:
                     self.fail((*p, name_key), f"user {name!r} is already defined by {origin[name]}")
@@ -685,13 +675,7 @@ class _Parser:
                 users[name] = UserConfig(
                     name, _fill(password, name), display and _fill(display, name), algorithms,
                     agent)
-                if token is not None:
-                    filled = _fill(token, name)
-                    if filled in owner:
-                        self.fail((*p, "agent", "token"),
-                                  f"agent {name} has the same API token as agent {owner[filled]}")
-                    tokens[name], owner[filled] = filled, name
-        return users, tokens
+        return users
 
     def user_names(self, t: Mapping[str, Any], path: Path) -> tuple[list[str], str]:
         if ("name" in t) == ("range" in t):
@@ -738,21 +722,13 @@ class _Parser:
             known, what = queues, "queue"
         elif kind == "user" and sep:
             known, what = users, "user"
+        elif kind in ("transfer", "voicemail"):
+            self.fail(path, f"action {action!r}: {kind} is {NOT_BUILT}")
         else:
             self.fail(path, f"unknown action {action!r} "
                             "(echo, tone, ivr:NAME, queue:NAME or user:NAME)")
         if arg not in known:
             self.fail(path, f"{what} {arg!r} does not exist")
-
-    def api_tokens(self, value: object, path: Path, agents: Mapping[str, str]) -> ApiTokens:
-        t = self.table(value, path)
-        self.check_keys(t, ("admin",), path)
-        admin = self.opt(t, "admin", path, None,
-                         lambda v, p: self.string(v, p, _TOKEN, "token (visible ASCII, no spaces)"))
-        for agent, token in agents.items():
-            if token == admin:
-                self.fail((*path, "admin"), f"is the same as the API token of agent {agent}")
-        return ApiTokens(admin, _frozen(agents))
 
 
 def _fields(cls: type) -> tuple[str, ...]:

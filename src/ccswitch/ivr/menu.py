@@ -5,9 +5,10 @@ A menu plays its greeting once, then its prompt, and waits ``timeout`` seconds f
 ``invalid`` prompt) repeats the menu, ``retries`` times at most, then runs ``default``.
 
 Actions (strings, as in the dial plan): ``menu:NAME``, ``queue:NAME``, ``user:NAME``,
-``echo``, ``tone``, ``transfer:NUMBER``, ``voicemail:BOX``, ``play:PROMPT``, ``set:VAR=VALUE``,
-``priority:N``, ``skill:NAME=LEVEL``, ``hangup``.  A choice may list several; they run in
-order until one hands the call over (queue, user, transfer…) or goes to another menu.
+``echo``, ``tone``, ``play:PROMPT``, ``set:VAR=VALUE``, ``priority:N``, ``skill:NAME=LEVEL``,
+``hangup``.  A choice may list several; they run in order until one hands the call over (queue,
+user, echo, tone) or goes to another menu.  ``transfer:`` and ``voicemail:`` are refused as not
+supported yet until trunks and voicemail exist.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from types import MappingProxyType
 from .flow import Flow, IvrCall
 
 _INT = re.compile(r"-?[0-9]{1,6}")
-HANDOFF_KINDS = frozenset({"queue", "user", "transfer", "voicemail"})
+HANDOFF_KINDS = frozenset({"queue", "user"})
+UNBUILT_KINDS = frozenset({"transfer", "voicemail"})
+"""Actions of features to come, refused with "not supported yet"."""
 SERVICE_ACTIONS = frozenset({"echo", "tone"})
 ACTION_KINDS = frozenset({"menu", "play", "set", "priority", "skill", "hangup",
                           *HANDOFF_KINDS, *SERVICE_ACTIONS})
@@ -52,6 +55,8 @@ class Menu:
 def check_action(action: str) -> str | None:
     """Why ``action`` is not a valid menu action, or None."""
     kind, sep, arg = action.partition(":")
+    if kind in UNBUILT_KINDS:
+        return f"action {action!r}: {kind} is not supported yet"
     if kind not in ACTION_KINDS:
         return f"unknown action {action!r}"
     if kind in ("hangup", *SERVICE_ACTIONS):
@@ -134,7 +139,7 @@ async def run_actions(call: IvrCall, actions: Sequence[str],
         elif kind == "queue":
             await call.queue(arg)
             return None
-        else:  # user:, transfer:, voicemail:, echo, tone
+        else:  # user:, echo, tone
             await call.transfer(action)
             return None
     return None

@@ -201,8 +201,11 @@ class LegReady:
 
 @dataclass(frozen=True, slots=True)
 class LegFailed:
+    """``leg`` could not be created; ``port_busy``: its RTP/RTCP pair could not be bound."""
+
     leg: int
     reason: str
+    port_busy: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from ..media.commands import (
 )
 from .process import WorkerHandle
 from .settings import WorkerSettings
-from .wav import HEADER_LEN, WavError, repair_wav, wav_path_for
+from .wav import ConversionError, WavError, recover
 
 log = structlog.get_logger()
 
@@ -40,21 +39,19 @@ OnEvents = Callable[[int, list[MediaEvent]], None]
 
 @dataclass(frozen=True, slots=True)
 class _Recording:
-    wav_path: str
-    channels: int
-    rate: int = 8000
+    path: str  # as the worker writes it (its row names it)
+    fmt: str
 
 
 def finish_recording(rec_id: int, rec: _Recording) -> RecordDone:
-    """Repair the WAV a dead worker left for ``rec_id`` and say what is on disk."""
+    """Repair (and convert) the recording a dead worker left for ``rec_id``; the event names
+    the recording's own path, as its row does."""
     try:
-        repair_wav(rec.wav_path)
-        size = os.path.getsize(rec.wav_path)
-    except (OSError, WavError) as exc:
-        log.warning("recording_lost", rec_id=rec_id, path=rec.wav_path, error=str(exc))
-        return RecordDone(rec_id, rec.wav_path, 0.0, ok=False)
-    seconds = max(0, size - HEADER_LEN) / (2 * rec.channels * rec.rate)
-    return RecordDone(rec_id, rec.wav_path, seconds, ok=True)
+        seconds = recover(rec.path, rec.fmt)
+    except (OSError, WavError, ConversionError) as exc:
+        log.warning("recording_lost", rec_id=rec_id, path=rec.path, error=str(exc))
+        return RecordDone(rec_id, rec.path, 0.0, ok=False)
+    return RecordDone(rec_id, rec.path, seconds, ok=True)
 
 
 class MediaClient:
@@ -212,7 +209,7 @@ class MediaClient:
             elif isinstance(cmd, StartRecord):
                 h = self._handles[i]
                 path = h.settings.record_path(cmd.path) if h is not None else cmd.path
-                recs[cmd.rec_id] = _Recording(wav_path_for(path, cmd.fmt), len(cmd.legs))
+                recs[cmd.rec_id] = _Recording(path, cmd.fmt)
             elif isinstance(cmd, Shutdown):
                 legs.clear()
 

@@ -50,6 +50,7 @@ from ..media.commands import (
 )
 from .audiofile import AudioCache, AudioFileError, Samples, decode_audio
 from .settings import WorkerSettings
+from .sockets import bind_pair
 from .writer import RecordingWriter
 
 RTP_BUFSIZE = 2048  # RTP of G.711 is 172 bytes; anything longer than this is not ours
@@ -332,7 +333,8 @@ class Worker:
             rtp, rtcp = self._bind(cmd.local_ip, cmd.port)
         except OSError as exc:
             self.log.warning("rtp_bind_failed", leg=cmd.leg, port=cmd.port, error=str(exc))
-            self.out.append(LegFailed(cmd.leg, f"bind {cmd.local_ip}:{cmd.port}: {exc}"))
+            self.out.append(LegFailed(cmd.leg, f"bind {cmd.local_ip}:{cmd.port}: {exc}",
+                                      port_busy=True))
             return
         self.legs[cmd.leg] = (rtp, rtcp)
         v6 = rtp.family == socket.AF_INET6
@@ -342,21 +344,7 @@ class Worker:
         self.engine.add_leg(cmd.leg, cmd.port)  # the engine reports LegReady
 
     def _bind(self, ip: str, port: int) -> tuple[socket.socket, socket.socket]:
-        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-        socks: list[socket.socket] = []
-        try:
-            for p in (port, port + 1):
-                sock = socket.socket(family, socket.SOCK_DGRAM)
-                socks.append(sock)
-                sock.setblocking(False)
-                if self.settings.rcvbuf:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.settings.rcvbuf)
-                sock.bind((ip, p))
-        except OSError:
-            for sock in socks:
-                sock.close()
-            raise
-        return socks[0], socks[1]
+        return bind_pair(ip, port, rcvbuf=self.settings.rcvbuf)
 
     def _close_leg(self, leg: int) -> None:
         socks = self.legs.pop(leg, None)

@@ -181,6 +181,33 @@ def repair_wav(path: str) -> bool:
     return True
 
 
+def format_of(path: str) -> str:
+    """The recording format a path names by its suffix ("opus", "mp3", else "wav")."""
+    suffix = Path(path).suffix
+    return next((fmt for fmt, (_c, _k, sfx) in FORMATS.items() if sfx == suffix), "wav")
+
+
+def recover(path: str, fmt: str) -> float:
+    """Make the recording ``path`` in ``fmt`` whole after its writer was killed: its WAV is
+    repaired and, for Opus or MP3, converted to ``path`` and removed.  Returns the seconds
+    of audio; raises ``WavError``, ``ConversionError`` or ``OSError`` when it cannot."""
+    wav = wav_path_for(path, fmt)
+    if fmt != "wav" and not os.path.exists(wav) and os.path.exists(path):
+        return 0.0  # converted before the writer stopped; only the report was lost
+    repair_wav(wav)
+    with open(wav, "rb") as f:
+        _block, size_at, _data_at = _find_chunks(f, os.fstat(f.fileno()).st_size)
+        f.seek(28)  # the fmt chunk's byte rate: ours is always the first chunk
+        byte_rate = _U32.unpack(f.read(4))[0]
+        f.seek(size_at)
+        data = _U32.unpack(f.read(4))[0]
+    seconds = data / byte_rate if byte_rate else 0.0
+    if fmt != "wav":
+        convert(wav, fmt, path)
+        os.unlink(wav)
+    return seconds
+
+
 def convert(path_wav: str, fmt: str, dest: str | None = None, *,
             bit_rate_per_channel: int = 16000) -> str:
     """Encode the WAV ``path_wav`` as ``fmt`` ("opus": Ogg Opus, "mp3") with PyAV.

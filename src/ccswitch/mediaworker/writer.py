@@ -1,5 +1,8 @@
 """The recording writer thread of a media worker: the tick hands it audio, it does the disk I/O.
 
+Every ``RecordDone`` names the path the recording was opened with (the one its row names),
+also when it failed; a WAV whose conversion failed is kept beside it (``<path>.wav``).
+
 Items on its queue are ``(rec_id, chunk | None | _Open)``: ``_Open`` starts a file, a chunk
 (int16, shape ``(n, channels)``) is appended, ``None`` completes the recording.  Exactly one
 ``RecordDone`` is reported per opened recording: after the file is complete and fsync'ed (and
@@ -141,7 +144,7 @@ class RecordingWriter:
                            error=str(exc))
             del self._recs[rec_id]
             self._close_quietly(rec.wav)
-            self._report(RecordDone(rec_id, rec.wav.path, rec.wav.seconds, ok=False))
+            self._report(RecordDone(rec_id, rec.path, rec.wav.seconds, ok=False))
 
     def _complete(self, rec_id: int) -> None:
         rec = self._recs.pop(rec_id, None)
@@ -152,7 +155,7 @@ class RecordingWriter:
         except OSError as exc:
             self.log.error("record_close_failed", rec_id=rec_id, path=rec.wav.path,
                            error=str(exc))
-            self._report(RecordDone(rec_id, rec.wav.path, rec.wav.seconds, ok=False))
+            self._report(RecordDone(rec_id, rec.path, rec.wav.seconds, ok=False))
             return
         if rec.fmt == "wav":
             self._report(RecordDone(rec_id, rec.path, seconds))
@@ -164,8 +167,8 @@ class RecordingWriter:
             convert(rec.wav.path, rec.fmt, rec.path)
         except (ConversionError, OSError) as exc:
             self.log.error("record_convert_failed", rec_id=rec_id, path=rec.path,
-                           error=str(exc))
-            self._report(RecordDone(rec_id, rec.wav.path, seconds, ok=False))
+                           wav_kept=rec.wav.path, error=str(exc))
+            self._report(RecordDone(rec_id, rec.path, seconds, ok=False))
             return
         try:
             os.unlink(rec.wav.path)

@@ -91,8 +91,45 @@ def unquote(s: str) -> str:
     return s
 
 
+# What ``quote`` escapes: the backslash, the quote and the controls a quoted-pair may carry
+# (RFC 3261 §25.1: every octet up to 0x7F but CR and LF).
+# CR and LF cannot be escaped at all: they are written as a space (read-only).
+_QUOTED_PAIR: dict[int, str] = {
+    **{c: "\\" + chr(c) for c in (*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+                                 ord("\\"), ord('"'))},
+    0x0A: " ", 0x0D: " ",
+}
+
+
 def quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``s`` as a quoted-string, escaping what must be escaped."""
+    return '"' + s.translate(_QUOTED_PAIR) + '"'
+
+
+def is_display_name(s: str) -> bool:
+    """Whether an unquoted display name is ``*(token LWS)`` (RFC 3261 §25.1)."""
+    return all(TOKEN_CHARS.issuperset(w) for w in s.replace("\t", " ").split(" "))
+
+
+def controls_escaped(line: bytes) -> bool:
+    """Whether every control character of a header line (TAB aside) is the second octet of a
+    quoted-pair inside a quoted string, the only place RFC 3261 lets one appear."""
+    quoted = False
+    i = 0
+    n = len(line)
+    while i < n:
+        c = line[i]
+        if quoted and c == 0x5C:  # backslash: the next octet is escaped, whatever it is
+            if i + 1 < n and line[i + 1] in (0x0A, 0x0D):
+                return False
+            i += 2
+            continue
+        if c == 0x22:
+            quoted = not quoted
+        elif (c < 0x20 and c not in (0x09, 0x0D)) or c == 0x7F:  # a stray CR is judged apart
+            return False
+        i += 1
+    return True
 
 
 def parse_params(text: str) -> dict[str, str | None]:

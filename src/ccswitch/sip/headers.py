@@ -172,3 +172,21 @@ class CSeq:
 
 
 _C_SEQ, _C_METHOD = (CSeq.__dict__[n].__set__ for n in ("seq", "method"))
+
+
+_WEEKDAYS = frozenset({"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"})
+_MONTHS = frozenset({"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                     "Dec"})
+
+
+def is_sip_date(value: str) -> bool:
+    """Whether a Date value is an RFC 1123 date in GMT, the only zone SIP allows
+    (``Sat, 13 Nov 2010 23:29:00 GMT``; RFC 3261 §20.17, RFC 4475 §3.1.2.12)."""
+    parts = value.split()
+    if len(parts) != 6 or parts[0][-1:] != "," or parts[0][:-1] not in _WEEKDAYS:
+        return False
+    day, month, year, clock, zone = parts[1:]
+    hms = clock.split(":")
+    return (len(day) == 2 and day.isascii() and day.isdigit() and month in _MONTHS
+            and len(year) == 4 and year.isascii() and year.isdigit() and zone == "GMT"
+            and len(hms) == 3 and all(len(x) == 2 and x.isascii() and x.isdigit() for x in hms))

@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..errors import SipParseError
-from .grammar import TOKEN_CHARS, is_digits, is_token, parse_uint, split_commas
+from .grammar import (
+    TOKEN_CHARS,
+    controls_escaped,
+    is_digits,
+    is_token,
+    parse_uint,
+    split_commas,
+)
 from .headers import MULTI_VALUE, SPELLINGS, CSeq, Via, canonical, normalize
 from .uri import NameAddr, SipUri
 
@@ -490,6 +497,15 @@ def _uint(value: str, max_digits: int, max_value: int, reason: str) -> int:
     return parse_uint(value, max_value=max_value, reason=reason)
 
 
+def _controls_escaped(head: bytes) -> bool:
+    """Whether the control characters of a header section are all escaped inside quoted
+    strings (``"BEL:\\<07>"``): none in the start line, only quoted-pairs in the headers."""
+    lines = head.split(b"\n")
+    if len(lines[0].translate(None, _CTL)) != len(lines[0]):
+        return False
+    return all(controls_escaped(line) for line in lines[1:])
+
+
 def _plain_name_addr(value: str) -> bool:
     """Whether a From value has the usual shape: a ``<sip:…>`` or ``<sips:…>`` closed by a
     ``>``, no IPv6 reference, no quote or one plain pair.  Such a value may wait for its first
@@ -550,7 +566,7 @@ def parse_message(
         if end < 0:
             raise SipParseError(400, "Incomplete header section")
         head = data[:end]
-        if len(head.translate(None, _CTL)) != end:
+        if len(head.translate(None, _CTL)) != end and not _controls_escaped(head):
             raise SipParseError(400, "Bad character in header")
         lines = _split_lines(_decode(head))
     else:

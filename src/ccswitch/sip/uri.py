@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from ..errors import SipParseError
 from .grammar import (
     format_params,
+    is_display_name,
     parse_params,
     parse_uint,
     quote,
@@ -101,15 +102,17 @@ def _parse_uri(text: str) -> SipUri:
         raise SipParseError(400, "Bad URI")
     if not _NOT_IN_URI.isdisjoint(rest):
         raise SipParseError(400, "Bad URI")
-    headers = ""
-    if "?" in rest:
-        rest, _, headers = rest.partition("?")
+    # The user part may hold "?" and ";" (RFC 3261 §25.1 user-unreserved) but never "@", which
+    # neither parameters nor headers may hold: the last "@" ends the userinfo.
     user: str | None = None
     password: str | None = None
     if "@" in rest:
         userinfo, _, rest = rest.rpartition("@")
         user, colon, pw = userinfo.partition(":")
         password = pw if colon else None
+    headers = ""
+    if "?" in rest:
+        rest, _, headers = rest.partition("?")
     hostport, semi, ptext = rest.partition(";")
     params = parse_params(ptext) if semi else {}
     host, port = split_hostport(hostport)
@@ -192,7 +195,12 @@ class NameAddr:
                         display = display[1:q]  # a plain quoted string
                     else:
                         display = unquote(display)
-            uri = SipUri.parse(text[lt + 1 : gt])
+                elif not is_display_name(display):  # RFC 4475 §3.1.2.15: "Bell, Alexander"
+                    raise SipParseError(400, "Bad display name")
+            inner = text[lt + 1 : gt]
+            if inner[:1] in (" ", "\t") or inner[-1:] in (" ", "\t"):
+                raise SipParseError(400, "Bad name-addr")  # no LWS inside <> (§3.1.2.14)
+            uri = SipUri.parse(inner)
             rest = text[gt + 1 :]
             if not rest:
                 return _new_name_addr(uri, display, {}, False)
@@ -208,6 +216,9 @@ class NameAddr:
             uri_text, ptext = parts[0], ";".join(parts[1:])
         else:
             uri_text, _, ptext = text.partition(";")
+        if "?" in uri_text or "," in uri_text:
+            # such a URI must be in <> (RFC 3261 §20.10; RFC 4475 §3.1.2.13)
+            raise SipParseError(400, "Bad addr-spec")
         uri = SipUri.parse(uri_text)
         return _new_name_addr(uri, None, parse_params(ptext) if ptext else {}, False)
 

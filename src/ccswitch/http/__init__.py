@@ -1,1 +1,0 @@
-"""ccswitch.http"""
