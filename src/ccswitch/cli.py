@@ -33,7 +33,11 @@ def demo_text() -> str:
 
 def demo_config() -> SwitchConfig:
     """The built-in demo configuration (what ``serve`` runs without ``--config``)."""
-    return parse_config(demo_text(), DEMO_FILENAME, prompts=_prompt_names())
+    from .prompts.resolve import resolve_config
+
+    text = demo_text()
+    return resolve_config(parse_config(text, DEMO_FILENAME), filename=DEMO_FILENAME, text=text,
+                          base_dir=str(resources.files("ccswitch.config")), probe=False)
 
 
 def load_config(path: str) -> SwitchConfig:
@@ -48,14 +52,10 @@ def load_config(path: str) -> SwitchConfig:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, "(file)", "not UTF-8 text", line) from None
-    return parse_config(text, path, prompts=_prompt_names())
+    from .prompts.resolve import resolve_config  # reads the disk and PyAV: shell only
 
-
-def _prompt_names() -> list[str]:
-    """The shipped prompts, which IVR menus may name."""
-    from .prompts import prompt_names
-
-    return prompt_names()
+    # every prompt and music file exists and decodes, as absolute paths from the file's dir
+    return resolve_config(parse_config(text, path), filename=path, text=text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import random
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import cast, get_args
 
@@ -112,7 +112,9 @@ class Switch:
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
-                                   media=plan, prompt_path=_prompt_file)
+                                   media=plan,
+                                   prompt_path=functools.partial(_prompt_file,
+                                                                 self.config.prompt_files))
         self.store = BindingStore(data / "ccswitch.db")
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
@@ -328,9 +330,16 @@ class Switch:
             self.queue_log.close()
 
 
-def _prompt_file(name: str) -> str:
-    """A shipped prompt's file; an unknown one is logged and left for the worker to report
-    (its play ends at once with an error, the flow goes on)."""
+def _prompt_file(files: Mapping[str, str], name: str) -> str:
+    """The file of a prompt value: from ``files`` (the configuration's ``prompt_files``,
+    resolved at load time: site prompt dirs, then shipped, and every configured file), else
+    an absolute path as is, else a shipped prompt.  An unknown one is logged and left for the
+    worker to report (its play ends at once with an error, the flow goes on)."""
+    found = files.get(name)
+    if found is not None:
+        return found
+    if os.path.isabs(name):
+        return name
     try:
         return prompt_path(name)
     except LookupError as e:

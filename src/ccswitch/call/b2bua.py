@@ -34,7 +34,7 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
-from .queueing import PendingCallback, QueueCalls
+from .queueing import PendingCallback, QueueAudio, QueueCalls
 from .services import ServiceCalls
 from .state import ALLOW, Branch, Call, CallState, PendingTwoHundred, Relay, set_sdp
 
@@ -55,7 +55,8 @@ class B2bua(ServiceCalls, QueueCalls):
                  router: Router | None = None,
                  queue_settings: Mapping[str, QueueSettings] | None = None,
                  agents: Iterable[str] = (), auto_answer: Mapping[str, bool] | None = None,
-                 record_queues: Iterable[str] = ()) -> None:
+                 record_queues: Iterable[str] = (),
+                 queue_audio: Mapping[str, QueueAudio] | None = None) -> None:
         self._txn = txn
         self.router = router
         self._callbacks: dict[str, PendingCallback] = {}
@@ -63,6 +64,7 @@ class B2bua(ServiceCalls, QueueCalls):
         self.agent_names = frozenset(agents)
         self.auto_answer = auto_answer or {}
         self.record_queues = frozenset(record_queues)
+        self.queue_audio = queue_audio or {}
         self.menus = menus
         self.prompt_path = prompt_path
         self.bindings_of = bindings_of

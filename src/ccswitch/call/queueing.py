@@ -13,6 +13,7 @@ resume with ``*24``).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from ..acd.events import Callback as RouterCallback
 from ..acd.events import Offer as RouterOffer
 from ..acd.model import AgentState, QueueSettings
 from ..acd.router import Router
+from ..config.schema import SwitchConfig
 from ..ivr.say import say_position, say_wait
 from ..media.commands import Detect, Play, PlayFile, StopPlay
 from ..media.ports import PortsExhausted
@@ -64,6 +66,39 @@ AUTO_ANSWER_HEADERS = (("Call-Info", "<sip:127.0.0.1>;answer-after=0"),
 MOH = "moh/default"
 
 
+@dataclass(frozen=True, slots=True)
+class QueueAudio:
+    """What a queue's waiting callers hear: the music (prompt values or absolute files played
+    in turn, shuffled per caller when ``shuffle``), the prompts opening the first announcement
+    (``entry``), one of ``periodic`` per later announcement in turn, whether announcements
+    say the place in line and expected wait (``position``), whether a registered caller is
+    offered a callback (``callback``, key 1), and whether the router announces on entry."""
+
+    moh: tuple[str, ...] = (MOH,)
+    shuffle: bool = False
+    entry: tuple[str, ...] = ("please-hold",)
+    periodic: tuple[str, ...] = ()
+    position: bool = True
+    callback: bool = True
+    announce_on_entry: bool = True
+
+
+def build_queue_audio(config: SwitchConfig) -> dict[str, QueueAudio]:
+    """Each configured queue's :class:`QueueAudio` (its music class's files, resolved at load
+    time; the class's source as a prompt value when they were not)."""
+    out: dict[str, QueueAudio] = {}
+    for name, q in config.queues.items():
+        cls = config.moh.get(q.moh)
+        music: tuple[str, ...] = (MOH,)
+        if cls is not None:
+            music = cls.files or ((cls.path,) if cls.path is not None else (MOH,))
+        out[name] = QueueAudio(
+            moh=music, shuffle=cls is not None and cls.mode == "shuffle",
+            entry=q.entry_prompt, periodic=q.announce_prompts, position=q.announce_position,
+            callback=q.callback, announce_on_entry=q.announce_on_entry)
+    return out
+
+
 def offer_failure(status: int) -> str:
     """The router's name for an agent's final answer to an offer."""
     if status in (486, 600):
@@ -82,6 +117,7 @@ class QueueCalls:
     agent_names: frozenset[str]
     auto_answer: Mapping[str, bool]
     record_queues: frozenset[str]
+    queue_audio: Mapping[str, QueueAudio]  # queues without an entry get QueueAudio()
     if TYPE_CHECKING:
         prompt_path: Callable[[str], str]
         bindings_of: Callable[[str, float], list[Binding]] | None
@@ -124,6 +160,7 @@ class QueueCalls:
         call.service = "queue"
         call.caller_registered = bool(self.bindings_of and self.bindings_of(call.caller, now))
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
+        self._music_for(call, queue)
         self._moh(call)
         router.enqueue(call.key, queue, now, priority=priority, skills=skills,
                        number=call.caller)
@@ -244,16 +281,30 @@ class QueueCalls:
                 other.cancelled = True
         self.pump_router(now)
 
+    def _audio(self, call: Call) -> QueueAudio:
+        return self.queue_audio.get(call.queue or "") or QueueAudio()
+
     def _announce(self, call: Call, position: int, expected: float | None) -> None:
         if call.bridging and call.queue_agent is None and call.announcing:
             return
-        prompts = [] if call.announced else ["please-hold"]  # the entry announcement
+        audio = self._audio(call)
+        entry = not call.announced
+        prompts = list(audio.entry) if entry else []  # the entry announcement
         call.announced = True
-        prompts += say_position(position)
-        if expected is not None and expected >= 0 and expected < 24 * 3600:
-            prompts += say_wait(expected)
-        if call.caller_registered:
+        if audio.position:
+            prompts += say_position(position)
+            if expected is not None and expected >= 0 and expected < 24 * 3600:
+                prompts += say_wait(expected)
+        if audio.periodic and not (entry and audio.announce_on_entry):
+            prompts.append(audio.periodic[call.announce_turn % len(audio.periodic)])
+            call.announce_turn += 1
+        if audio.callback and call.caller_registered:
             prompts.append("callback-offer")  # key 1: be called back, keep the place
+        if not prompts:
+            return
+        if entry and audio.announce_on_entry and call.moh_files:
+            # the music had just begun: it starts with the same file after the announcement
+            call.moh_next = (call.moh_next - 1) % len(call.moh_files)
         call.announcing = prompts
         self._play_next_announcement(call)
 
@@ -272,21 +323,46 @@ class QueueCalls:
         cm.plan.send(cm.worker, Play(cm.leg("a"), call.announce_play,
                                      PlayFile(self.prompt_path(name))))
 
-    def queue_play_done(self, call: Call, play_id: int) -> bool:
-        """A prompt of an announcement ended: the next one, or back to the music."""
-        if play_id != call.announce_play or call.queue_agent is not None:
+    def queue_play_done(self, call: Call, play_id: int, reason: str = "end") -> bool:
+        """A prompt of an announcement ended: the next one, or back to the music; a music
+        file of several ended: the next one."""
+        if call.queue_agent is not None:
+            return False
+        if play_id == call.moh and call.moh is not None:
+            if reason not in ("end", "error"):
+                return True
+            call.moh = None
+            call.moh_failed = call.moh_failed + 1 if reason == "error" else 0
+            if call.moh_failed < len(call.moh_files):  # not every file failed in a row
+                self._moh(call)
+            return True
+        if play_id != call.announce_play:
             return False
         call.announce_play = None
         self._play_next_announcement(call)
         return True
 
+    def _music_for(self, call: Call, queue: str) -> None:
+        """The music ``call`` hears in ``queue``: its class's files, in a shuffled order
+        (one per caller, from the switch's random source) for a ``shuffle`` class."""
+        audio = self.queue_audio.get(queue) or QueueAudio()
+        files = list(audio.moh)
+        if audio.shuffle and len(files) > 1:
+            random.Random(self._ids.ssrc()).shuffle(files)
+        call.moh_files, call.moh_next, call.moh_failed = tuple(files), 0, 0
+
     def _moh(self, call: Call) -> None:
+        """Play the music: one file loops; several play one after the other, and music cut
+        by a periodic announcement comes back with the next file."""
         cm = call.media
         if cm is None or call.queue_agent is not None:
             return
+        files = call.moh_files or (MOH,)
+        name = files[call.moh_next % len(files)]
+        call.moh_next = (call.moh_next + 1) % len(files)
         call.moh = cm.plan.next_id()
-        cm.plan.send(cm.worker, Play(cm.leg("a"), call.moh, PlayFile(self.prompt_path(MOH)),
-                                     loop=True))
+        cm.plan.send(cm.worker, Play(cm.leg("a"), call.moh, PlayFile(self.prompt_path(name)),
+                                     loop=len(files) == 1))
 
     def _stop_waiting_audio(self, call: Call) -> None:
         cm = call.media
@@ -333,7 +409,8 @@ class QueueCalls:
         queue's timeout rule, else back to the IVR or hang up)."""
         if self.router is None or call.queue is None or call.queue_agent is not None:
             return
-        if key == "1" and call.caller_registered and self.router.request_callback(
+        if key == "1" and call.caller_registered and self._audio(call).callback and \
+                self.router.request_callback(
                 call.key, call.caller, now):
             log.info("callback_requested", call_id=call.key, queue=call.queue)
             call.queue = None  # its place is kept by the router; this leg now says goodbye

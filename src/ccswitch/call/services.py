@@ -81,7 +81,7 @@ class ServiceCalls:
         def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
                     skills: Mapping[str, int] | None = None) -> None: ...
         def queue_digit(self, call: Call, key: str, now: float) -> None: ...
-        def queue_play_done(self, call: Call, play_id: int) -> bool: ...
+        def queue_play_done(self, call: Call, play_id: int, reason: str = ...) -> bool: ...
 
         def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                    extra: Iterable[tuple[str, str]] = ()) -> None: ...
@@ -389,7 +389,7 @@ class ServiceCalls:
             if isinstance(ev, Digit):
                 self.queue_digit(call, ev.key, now)
             else:
-                self.queue_play_done(call, ev.play_id)
+                self.queue_play_done(call, ev.play_id, ev.reason)
             return
         if call.ivr is None:
             return

@@ -41,6 +41,7 @@ from .anchor import MediaPlan
 from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .events import CallEvent
+from .queueing import build_queue_audio
 from .services import SERVICES
 from .state import ALLOW
 
@@ -97,6 +98,7 @@ class Signaling:
                            auto_answer={n: u.agent.auto_answer for n, u in config.agents.items()
                                         if u.agent is not None},
                            record_queues=[q.name for q in config.queues.values() if q.record],
+                           queue_audio=build_queue_audio(config),
 )
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}

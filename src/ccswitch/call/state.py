@@ -100,6 +100,10 @@ class Call:
     queue_agent: str | None = None  # the agent who answered it
     queue_name: str | None = None  # the last queue it entered (for its CDR; kept after leaving)
     moh: int | None = None  # play id of the music on hold
+    moh_files: tuple[str, ...] = ()  # the music class's files, in this caller's order
+    moh_next: int = 0  # index of the next music file to play
+    moh_failed: int = 0  # music files that failed to play in a row
+    announce_turn: int = 0  # periodic announcement prompts played so far
     announce_play: int | None = None  # play id of the announcement prompt playing
     announcing: list[str] = field(default_factory=list)  # its prompts still to play
     announced: bool = False  # the entry announcement was made

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..acd.model import MAX_LEVEL, AgentState, EscalationStep
 from ..acd.strategies import STRATEGIES
+from .audio import DEFAULT_MOH, check_moh_name, prompt_list
 
 if TYPE_CHECKING:
     from ..ivr.menu import Menu
@@ -37,7 +38,8 @@ QUEUE_KEYS: Final = (
     "strategy", "ring_timeout", "wrapup", "max_wait", "max_waiting", "overflow",
     "announce_interval", "skills", "record", "priority_ageing", "join_empty", "leave_empty",
     *OVERFLOW_RULES, "service_level", "announce_on_entry", "rejoin_window", "callback_attempts",
-    "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation")
+    "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation",
+    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback")
 ESCALATION_KEYS: Final = ("after", "drop", "lower_by", "levels")
 AGENT_KEYS: Final = ("queues", "skills", "auto_answer", "weight", "auto_pause_after",
                      "no_answer_delay", "busy_delay", "reject_delay")
@@ -86,7 +88,7 @@ class QueueConfig:
     max_wait: float | None = None  # then the caller goes to ``on_timeout``
     max_waiting: int | None = None  # callers beyond this go straight to ``on_full``
     overflow: str | None = None  # a dial plan action, e.g. "queue:sales" or "echo"
-    announce_interval: float | None = 30.0  # position announcements
+    announce_interval: float | None = 30.0  # periodic announcements; None: off
     skills: Mapping[str, int] = field(default_factory=_frozen)  # required minimum levels
     record: bool = True  # record calls answered by an agent
     priority_ageing: float = 0.0  # priority points a caller gains per second of waiting
@@ -105,6 +107,11 @@ class QueueConfig:
     default_handle_time: float | None = None
     linear_order: tuple[str, ...] = ()  # agents first in this order (strategy linear)
     escalation: tuple[EscalationStep, ...] = ()
+    moh: str = DEFAULT_MOH  # the [moh.NAME] class callers hear while they wait
+    entry_prompt: tuple[str, ...] = ("please-hold",)  # opens the first announcement
+    announce_prompts: tuple[str, ...] = ()  # one per periodic announcement, in turn
+    announce_position: bool = True  # announcements say the place in line and expected wait
+    callback: bool = True  # registered callers are offered a callback (key 1)
 
     def overflow_for(self, rule: str) -> str | None:
         """The action of an overflow rule (one of OVERFLOW_RULES): its own, else ``overflow``."""
@@ -177,7 +184,7 @@ def _rules(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
 def _service(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Announcements, service level, rejoin, callback and the expected-wait estimate."""
     d = QueueConfig("")
-    return {
+    out: dict[str, Any] = {
         "announce_interval": p.opt(t, "announce_interval", path, d.announce_interval,
                                    lambda v, q: None if v is False else p.seconds(v, q)),
         "announce_on_entry": p.opt(t, "announce_on_entry", path, d.announce_on_entry,
@@ -192,6 +199,26 @@ def _service(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
                                lambda v, q: p.integer(v, q, 1, 100_000)),
         "default_handle_time": p.opt(t, "default_handle_time", path, d.default_handle_time,
                                      p.seconds),
+        **_audio(p, t, path),
+    }
+    if out["announce_prompts"] and out["announce_interval"] is None:
+        p.fail((*path, "announce_prompts"), "never played: announce_interval is false")
+    return out
+
+
+def _audio(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """What a waiting caller hears: music class, entry and periodic prompts, callback offer."""
+    d = QueueConfig("")
+    return {
+        "moh": p.opt(t, "moh", path, d.moh,
+                     lambda v, q: check_moh_name(p, v, q, p.moh_classes)),
+        "entry_prompt": p.opt(t, "entry_prompt", path, d.entry_prompt,
+                              lambda v, q: prompt_list(p, v, q, empty_ok=True)),
+        "announce_prompts": p.opt(t, "announce_prompts", path, d.announce_prompts,
+                                  lambda v, q: prompt_list(p, v, q, empty_ok=True)),
+        "announce_position": p.opt(t, "announce_position", path, d.announce_position,
+                                   p.boolean),
+        "callback": p.opt(t, "callback", path, d.callback, p.boolean),
     }
 
 

@@ -3,10 +3,10 @@
 Pure, and part of the configuration parser: every fault goes through ``_Parser.fail`` with its
 key path and line.  A menu's actions pass ``check_action`` and are cross-checked: ``menu:X``
 names a menu of the file or a built-in one, ``queue:X`` a configured queue, ``user:X`` a
-user, ``play:X`` a prompt name (``transfer:`` and ``voicemail:`` are not supported yet); nothing
-may follow an action that hands the call over or goes to another menu.  Prompt names are checked
-for their form here; whether the file exists is known only to ``ccswitch.prompts`` (layer 4),
-so its caller passes the known names in as ``prompts`` (or checks them at start-up).
+user, ``play:X`` a prompt (``transfer:`` and ``voicemail:`` are not supported yet); nothing
+may follow an action that hands the call over or goes to another menu.  Prompt values (names or
+audio files, see ``config/audio.py``) are checked for their form here and recorded; whether
+the file exists and decodes is proven by the shell at load time (``ccswitch.prompts.resolve``).
 The built-in menus (``DEMO_MENUS``) stay available unless the file redefines them.
 """
 
@@ -18,6 +18,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from ..ivr.menu import DEMO_MENUS, HANDOFF_KINDS, SERVICE_ACTIONS, Menu, check_action
+from .audio import PROMPT_NAME as PROMPT_NAME
+from .audio import prompt_value
 
 if TYPE_CHECKING:
     from .schema import Path, _Parser
@@ -29,15 +31,11 @@ MAX_RETRIES: Final = 10
 ENDING_KINDS: Final = frozenset({"menu", "hangup", *HANDOFF_KINDS, *SERVICE_ACTIONS})
 """Actions after which a list of actions stops: nothing may follow them."""
 
-_WORD = r"[a-z0-9]+(?:[-_][a-z0-9]+)*"
-PROMPT_NAME: Final = re.compile(rf"{_WORD}(?:/{_WORD})*")
-"""The form of a prompt name, as ``ccswitch.prompts`` accepts it (``main-menu``, ``digits/7``)."""
 _MENU_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _KEYS = re.compile(r"[0-9*#]+")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SKILL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _PRIORITY = re.compile(r"-?[0-9]{1,9}")
-_PROMPT_WHAT = "prompt name (lower-case words joined by '-' or '_', in '/'-separated folders)"
 
 
 def parse_menus(parser: _Parser, value: object, path: Path, *,
@@ -116,13 +114,10 @@ class _MenuChecker:
         return tuple(one(item, (*path, i)) for i, item in enumerate(value))
 
     def prompt_list(self, value: object, path: Path) -> tuple[str, ...]:
-        return self.items(value, path, "a prompt name", self.prompt)
+        return self.items(value, path, "a prompt (name or audio file)", self.prompt)
 
     def prompt(self, value: object, path: Path) -> str:
-        name = self.p.string(value, path, PROMPT_NAME, _PROMPT_WHAT)
-        if self.prompts is not None and name not in self.prompts:
-            self.p.fail(path, f"unknown prompt {name!r}")
-        return name
+        return prompt_value(self.p, value, path)
 
     def actions(self, value: object, path: Path) -> tuple[str, ...]:
         out = self.items(value, path, "an action", self.action)

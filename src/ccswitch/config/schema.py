@@ -23,6 +23,7 @@ from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
 from .acd import AgentConfig as AgentConfig
 from .acd import QueueConfig as QueueConfig
 from .acd import check_queues, parse_agent, parse_queues
+from .audio import MohClass, PromptUse, default_moh, parse_moh
 from .ivr import parse_menus
 from .locate import Locator
 from .locate import Path as Path
@@ -204,7 +205,8 @@ class MediaSettings:
     the worker tick and RTP timeout (seconds; 0 turns the timeout off), and whether every
     answered call is recorded (``record_calls``) and in which format.  ``codecs``: the audio
     codecs offered and accepted, in preference order (G.722 and Opus only where the media
-    workers' PyAV has them)."""
+    workers' PyAV has them).  ``prompt_dirs``: directories searched for prompt names, in
+    order, before the shipped prompts (as written; absolute once resolved at load time)."""
 
     workers: int = 0
     ip: str = ""
@@ -215,6 +217,7 @@ class MediaSettings:
     record_format: str = "wav"
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
     wake: str = "tick"  # "tick": once a tick; "ready": also when a packet arrives
+    prompt_dirs: tuple[str, ...] = ()  # searched for prompt names before the shipped ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,11 @@ class SwitchConfig:
     dialplan: DialplanConfig = field(default_factory=DialplanConfig)
     media: MediaSettings = field(default_factory=MediaSettings)
     menus: Mapping[str, Menu] = field(default_factory=lambda: DEMO_MENUS)  # [ivr.NAME] + built-in
+    moh: Mapping[str, MohClass] = field(default_factory=default_moh)  # [moh.NAME] + default
+    # every prompt value and where it is written; the shell proves them at load time
+    prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
+    # prompt value (name or file as written) -> absolute file, filled at load time
+    prompt_files: Mapping[str, str] = field(default_factory=_frozen, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.realm and self.domains:
@@ -366,7 +374,8 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
-             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr")
+             "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
+             "moh")
 _UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet"}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
@@ -379,6 +388,8 @@ class _Parser:
         self.filename = filename
         self.text = text
         self.prompts = prompts
+        self.prompt_uses: list[PromptUse] = []
+        self.moh_classes: Mapping[str, MohClass] = default_moh()
 
     # -- errors and primitive converters --
     def fail(self, path: Path, fault: str) -> NoReturn:
@@ -501,6 +512,7 @@ class _Parser:
         realm = self.string(raw["realm"], ("realm",)) if "realm" in raw else domains[0]
         if '"' in realm or "\\" in realm:
             self.fail(("realm",), "must not contain '\"' or '\\'")
+        self.moh_classes = parse_moh(self, raw.get("moh", {}), ("moh",))
         queues = parse_queues(self, raw.get("queues", {}), ("queues",))
         users = self.users(raw.get("users", []), ("users",), queues)
         menus = parse_menus(self, raw.get("ivr", {}), ("ivr",), queues=queues, users=users,
@@ -525,6 +537,8 @@ class _Parser:
             dialplan=dialplan,
             media=self.media(raw.get("media", {}), ("media",)),
             menus=_frozen(menus),
+            moh=self.moh_classes,
+            prompt_uses=tuple(self.prompt_uses),
         )
 
     def opt(self, table: Mapping[str, Any], key: str, path: Path, default: T,
@@ -652,6 +666,8 @@ class _Parser:
             codecs=self.opt(t, "codecs", path, d.codecs,
                             lambda v, p: tuple(self.strings(v, p, codec))),
             wake=self.opt(t, "wake", path, d.wake, wake),
+            prompt_dirs=self.opt(t, "prompt_dirs", path, d.prompt_dirs,
+                                 lambda v, p: tuple(self.strings(v, p, self.string))),
         )
 
     def users(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
