@@ -8,7 +8,8 @@ puts a conftest's directory there), so every test can `from peers import require
 Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (default `ci`, what `bin/test` and CI run):
 `ci` keeps hypothesis' own budget (100 examples where a test sets none) without deadlines (two
 cores are shared, timing says nothing); `quick` is a tenth of it for a fast local loop;
-`thorough` ten times it, for a long run before a release. A test that names its own
+`thorough` ten times it, for a long run before a release; `noshrink` is `ci` without
+shrinking, to learn quickly whether a test catches a deliberate fault. A test that names its own
 `max_examples` keeps it; the router's stateful test scales with the profile.
 """
 
@@ -18,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 _SRC = str(Path(__file__).resolve().parents[1] / "src")
 if _SRC not in sys.path:
@@ -27,4 +28,6 @@ if _SRC not in sys.path:
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.register_profile("quick", settings.get_profile("ci"), max_examples=10)
 settings.register_profile("thorough", settings.get_profile("ci"), max_examples=1000)
+settings.register_profile("noshrink", settings.get_profile("ci"),
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -385,6 +385,15 @@ class RouterMachine(RuleBasedStateMachine):
         deadline = self.router.next_deadline()
         assert deadline is None or deadline > self.now
 
+    @rule(data=st.data())
+    def until_escalation(self, data: st.DataObject) -> None:
+        """Advance exactly to a moment a caller's requirement relaxes (the model's own
+        timing), where an escalation the router makes late or early shows."""
+        times = sorted({x.arrived + step.after for x in self.callers.values()
+                        for step in x.queue.escalation if x.arrived + step.after > self.now})
+        if times:
+            self.step(data.draw(st.sampled_from(times)) - self.now)
+
     @rule(dt=DTS, queue=st.sampled_from(QUEUES), priority=st.integers(0, 3),
           skills=st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 8), max_size=1))
     def enqueue(self, dt: float, queue: str, priority: int, skills: dict[str, int]) -> None:
