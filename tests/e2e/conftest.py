@@ -1,19 +1,21 @@
 """Fixtures for the end-to-end tests: SIPp, baresip and the daemon as a child process.
 
-A missing peer skips the test with the reason (pyproject sets `-ra`, so it is printed).
+A missing peer fails the test when run as root and skips it otherwise, with the reason
+(`peers.require_peer`; pyproject sets `-ra`, so a skip's reason is printed).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_baresip import MODULE_PATH, REQUIRED_MODULES, Baresip, PhoneFactory
+from e2e_baresip import Baresip, PhoneFactory
 from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
 from e2e_sipp import Sipp
+
+from peers import require_peer
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -31,10 +33,8 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def sipp(tmp_path: Path) -> Sipp:
-    """SIPp runner with its traces under tmp_path/sipp; skips when SIPp is missing."""
-    binary = shutil.which("sipp")
-    if binary is None:
-        pytest.skip("SIPp (sip-tester) not installed")
+    """SIPp runner with its traces under tmp_path/sipp (`require_peer` when SIPp is missing)."""
+    binary = require_peer("sipp")
     workdir = tmp_path / "sipp"
     workdir.mkdir()
     return Sipp(binary, workdir)
@@ -42,14 +42,8 @@ def sipp(tmp_path: Path) -> Sipp:
 
 @pytest.fixture
 def baresip() -> str:
-    """Path of the baresip binary; skips when baresip or a module the tests use is missing."""
-    binary = shutil.which("baresip")
-    if binary is None:
-        pytest.skip("baresip not installed")
-    missing = [m for m in REQUIRED_MODULES if not (Path(MODULE_PATH) / f"{m}.so").exists()]
-    if missing:
-        pytest.skip(f"baresip modules missing from {MODULE_PATH}: {', '.join(missing)}")
-    return binary
+    """Path of the baresip binary (`require_peer` when it or a module the tests use is missing)."""
+    return require_peer("baresip")
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typing import Any
 
 from e2e_util import LOOPBACK, free_port, free_port_block
 
-MODULE_PATH = "/usr/lib/baresip/modules"  # Debian's baresip-core
-REQUIRED_MODULES = ("g711", "aufile", "sndfile", "aubridge", "account", "menu", "ctrl_tcp")
+from peers import BARESIP_MODULE_PATH as MODULE_PATH
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

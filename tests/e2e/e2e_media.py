@@ -24,6 +24,8 @@ from typing import Any
 
 from e2e_daemon import REPO, Daemon
 
+from peers import missing_peer, require_peer
+
 PCAP_DIR = Path("/usr/share/sip-tester")  # Debian's sip-tester: g711a.pcap, dtmf_2833_*.pcap
 DTMF_PCAPS = {
     **{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)},
@@ -153,6 +155,14 @@ def capture_reason() -> str | None:
     if shutil.which("tcpdump") is None:
         return "tcpdump not installed (capture of RTP on lo)"
     return raw_sockets_reason()
+
+
+def require_capture() -> None:
+    """In a test or fixture: fail (as root) or skip unless `Capture` can run (`peers`)."""
+    require_peer("tcpdump")
+    reason = raw_sockets_reason()
+    if reason is not None:
+        missing_peer(reason)
 
 
 class Capture:

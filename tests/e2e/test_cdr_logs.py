@@ -6,7 +6,6 @@ process, rows read from DATA_DIR/ccswitch.db.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from e2e_media import query, settle
 from e2e_sipp import Sipp, SippResult, dial_args
 from e2e_util import free_port_block, wait_until
 from test_sipp_calls import TIMEOUT, call, callee, creds, finish
+
+from peers import require_peer
 
 pytestmark = pytest.mark.e2e
 
@@ -158,9 +159,7 @@ def test_no_free_rtp_port_is_a_503_attempt(sipp: Sipp, start_daemon: DaemonFacto
 
 def test_sip_trace_to_a_pcap_that_tcpdump_reads(sipp: Sipp, start_daemon: DaemonFactory,
                                                 tmp_path: Path) -> None:
-    tcpdump = shutil.which("tcpdump")
-    if tcpdump is None:
-        pytest.skip("tcpdump not installed (apt-get install tcpdump)")
+    tcpdump = require_peer("tcpdump")
     pcap = tmp_path / "sip.pcap"
     daemon = settle(start_daemon(extra_args=("--sip-trace", f"log,pcap:{pcap}")))
     uas = callee(sipp, daemon, "1004", "uas_answer.xml")

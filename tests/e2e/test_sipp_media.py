@@ -17,18 +17,18 @@ from pathlib import Path
 import pytest
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_media import (
-    DTMF_PCAPS,
     Capture,
     Rtp,
-    capture_reason,
     events,
-    missing_pcaps,
+    require_capture,
     rtp_ports,
     sdp_audio,
     settle,
 )
 from e2e_sipp import Sipp, SippResult, dial_args
 from e2e_util import LOOPBACK, free_port
+
+from peers import require_peer
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +48,8 @@ def daemon(start_daemon: DaemonFactory) -> Daemon:
 @pytest.fixture(autouse=True)
 def _peers() -> None:
     """SIPp's pcap play and tcpdump need raw sockets; the pcaps come with sip-tester."""
-    reason = capture_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    missing = missing_pcaps(["g711a.pcap", *DTMF_PCAPS.values()])
-    if missing:
-        pytest.skip(f"sip-tester pcaps missing: {', '.join(missing)}")
+    require_capture()
+    require_peer("sipp-pcaps")
 
 
 def creds(sipp: Sipp, user: str) -> tuple[str, ...]:

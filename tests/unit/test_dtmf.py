@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 import wave
 from pathlib import Path
@@ -32,6 +31,7 @@ from ccswitch.media.dtmf import (
     parse_telephone_event,
 )
 from ccswitch.media.tones import DTMF_FREQS, DTMF_KEYS, ToneGenerator, dbm0_to_peak, dtmf_spec
+from peers import require_peer
 
 RATE = 8000
 
@@ -479,9 +479,8 @@ def run_with_digit_after(audio: list[np.ndarray]) -> list[str]:
     return detect(np.concatenate([signals, g711.ulaw_decode(g711.ulaw_encode(signals))]))
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                    reason="espeak-ng is not installed (apt-get install espeak-ng)")
 def test_no_digits_in_speech(tmp_path: Path) -> None:
+    require_peer("espeak-ng")
     speech = [espeak(tmp_path, v, p) for v, p in VOICES]
     assert sum(len(s) for s in speech) / RATE >= 20.0
     found = run_with_digit_after(speech)
