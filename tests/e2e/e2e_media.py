@@ -150,13 +150,6 @@ def raw_sockets_reason() -> str | None:
     return None
 
 
-def capture_reason() -> str | None:
-    """Why `Capture` cannot run here, or None."""
-    if shutil.which("tcpdump") is None:
-        return "tcpdump not installed (capture of RTP on lo)"
-    return raw_sockets_reason()
-
-
 def require_capture() -> None:
     """In a test or fixture: fail (as root) or skip unless `Capture` can run (`peers`)."""
     require_peer("tcpdump")
