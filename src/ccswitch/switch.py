@@ -23,6 +23,7 @@ from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
 from .errors import SipParseError
 from .ids import Ids
+from .io.overload import LagStats, OverloadGuard
 from .io.transport import Transports
 from .logs import configure_logging
 from .media.commands import (
@@ -52,7 +53,8 @@ QUEUE_EVENT_TYPES = get_args(QueueEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
-SHED_HOLD = 2.0  # keep shedding new work this long after the last late timer (s)
+LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
+LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 
 
@@ -71,7 +73,8 @@ class Switch:
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._flush_scheduled = False
         self.stopping = False
-        self._shed_until = 0.0
+        self._guard = OverloadGuard(limit=LAG_LIMIT, late_samples=LAG_LATE_SAMPLES)
+        self._lag_stats: LagStats | None = None
         self._lag_timer: asyncio.TimerHandle | None = None
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
@@ -255,7 +258,8 @@ class Switch:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _lag_probe(self, expected: float) -> None:
-        """Measure how late the loop runs a timer; past ``LAG_LIMIT`` the core sheds new work.
+        """Measure how late the loop runs a timer: logged as ``loop_lag`` every ``LAG_REPORT``
+        seconds, and while the loop stays behind the core sheds new calls (``OverloadGuard``).
 
         Overload shows as lag before it shows as loss: the kernel queues datagrams while the
         loop is behind, and every late answer brings retransmissions that deepen the backlog.
@@ -263,12 +267,18 @@ class Switch:
         assert self._loop is not None and self.signaling is not None
         now = self._loop.time()
         lag = now - expected
-        if lag > LAG_LIMIT:
-            self._shed_until = now + SHED_HOLD
-        shedding = now < self._shed_until
-        if shedding != self.signaling.overloaded:
-            self.signaling.overloaded = shedding
-            log.warning("overload" if shedding else "overload_cleared", lag_ms=round(lag * 1e3))
+        if self._lag_stats is None:
+            self._lag_stats = LagStats(started=now)
+        self._lag_stats.add(lag)
+        verdict = self._guard.observe(lag)
+        if verdict.stall:
+            log.warning("loop_stall", lag_ms=round(lag * 1e3))
+        if verdict.changed:
+            self.signaling.overloaded = verdict.shedding
+            log.warning("overload" if verdict.shedding else "overload_cleared",
+                        lag_ms=round(lag * 1e3))
+        if now - self._lag_stats.started >= LAG_REPORT:
+            log.info("loop_lag", **self._lag_stats.report(now))
         self._lag_timer = self._loop.call_at(now + LAG_PERIOD, self._lag_probe, now + LAG_PERIOD)
 
     def _flush_store(self) -> None:
