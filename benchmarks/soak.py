@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak: steady anchored calls through ccswitch for minutes; no call may fail, the loop may not stall.
+"""Soak: steady anchored calls through ccswitch for minutes; no call may fail, no loop stall.
 
 A SIPp UAS registers as 1002 (digest) and answers; a SIPp UAC calls it as 1001 at ``--rate``
 calls/s for ``--minutes``: INVITE -> 407 -> INVITE with credentials -> 180/200 -> ACK ->
@@ -40,8 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from benchutil import machine  # noqa: E402
-from sip_load import (  # noqa: E402
+from benchutil import machine
+from sip_load import (
     HOST,
     ROOT,
     SippRun,
@@ -55,7 +55,7 @@ from sip_load import (  # noqa: E402
     udp_drops,
 )
 
-from ccswitch.io.overload import hist_quantile, parse_hist  # noqa: E402
+from ccswitch.io.overload import hist_quantile, parse_hist
 
 
 @dataclass
@@ -67,6 +67,8 @@ class DaemonLog:
     windows: list[dict[str, float]] = field(default_factory=list)
     stalls: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, lag ms)
     overloads: int = 0
+    gc_pauses_ms: list[float] = field(default_factory=list)  # with --watchdog-ms
+    blocked: int = 0  # loop_blocked stacks (with --watchdog-ms)
     cdrs: int = 0
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -81,9 +83,9 @@ def drain(stream: object, out_path: Path, dlog: DaemonLog) -> None:
             if '"event": "cdr"' in line:
                 dlog.cdrs += 1
                 continue
-            if '"level": "debug"' in line or '"level": "info"' in line:
-                if '"event": "loop_lag"' not in line:
-                    continue
+            if ('"level": "debug"' in line or '"level": "info"' in line) \
+                    and '"event": "loop_lag"' not in line:
+                continue
             try:
                 ev = json.loads(line)
             except ValueError:
@@ -99,6 +101,11 @@ def drain(stream: object, out_path: Path, dlog: DaemonLog) -> None:
             elif name == "loop_stall":
                 if dlog.measuring:
                     dlog.stalls.append((time.monotonic(), int(ev.get("lag_ms", 0))))
+            elif name == "gc_pause":
+                if dlog.measuring:
+                    dlog.gc_pauses_ms.append(float(ev.get("ms", 0)))
+            elif name == "loop_blocked":
+                dlog.blocked += dlog.measuring
             elif name == "overload":
                 dlog.overloads += dlog.measuring
             elif ev.get("level") == "error":
@@ -133,7 +140,11 @@ def start_daemon(args: argparse.Namespace, work: Path,
     shutil.rmtree(data, ignore_errors=True)
     env = dict(os.environ,
                PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "ccswitch", "serve", "--listen", f"udp:{HOST}:{args.port}",
+    prefix = [sys.executable, "-m", "ccswitch"]
+    if args.watchdog_ms:  # the same daemon through the instrumentation wrapper
+        prefix = [sys.executable, str(ROOT / "benchmarks" / "daemon_probe.py"),
+                  "--watchdog-ms", str(args.watchdog_ms), "--"]
+    cmd = [*prefix, "serve", "--listen", f"udp:{HOST}:{args.port}",
            "--data-dir", str(data), "--log-format", "json", "--log-level", args.log_level,
            "--http", f"{HOST}:{args.port + 1}", "--rtp-ports", args.rtp_ports]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -155,15 +166,14 @@ def start_daemon(args: argparse.Namespace, work: Path,
 def per_minute_failures(stat_csv: Path) -> list[int]:
     """Failed calls per minute from SIPp's -trace_stat file (periodic columns, every 10 s)."""
     rows: list[tuple[float, int]] = []
-    with contextlib.suppress(OSError):
-        with stat_csv.open() as f:
-            for row in csv.DictReader(f, delimiter=";"):
-                try:
-                    elapsed = row["ElapsedTime(C)"].split(":")
-                    secs = int(elapsed[0]) * 3600 + int(elapsed[1]) * 60 + float(elapsed[2])
-                    rows.append((secs, int(row["FailedCall(P)"])))
-                except (KeyError, ValueError, IndexError):
-                    continue
+    with contextlib.suppress(OSError), stat_csv.open() as f:
+        for row in csv.DictReader(f, delimiter=";"):
+            try:
+                elapsed = row["ElapsedTime(C)"].split(":")
+                secs = int(elapsed[0]) * 3600 + int(elapsed[1]) * 60 + float(elapsed[2])
+                rows.append((secs, int(row["FailedCall(P)"])))
+            except (KeyError, ValueError, IndexError):
+                continue
     minutes: dict[int, int] = {}
     for secs, failed in rows:
         minute = max(0, int((secs - 0.001) // 60))
@@ -262,7 +272,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "lag_p50_ms": p50, "lag_p99_ms": p99, "lag_max_ms": dlog.max_ms,
         "lag_samples": sum(dlog.hist.values()), "lag_windows": dlog.windows,
         "stalls": [ms for _, ms in dlog.stalls], "overloads": dlog.overloads,
-        "cdr_lines": dlog.cdrs, "rss_start_mib": rss0, "rss_end_mib": rss1,
+        "cdr_lines": dlog.cdrs, "gc_pauses_ms": sorted(dlog.gc_pauses_ms)[-10:],
+        "loop_blocked_stacks": dlog.blocked, "rss_start_mib": rss0, "rss_end_mib": rss1,
         "rss_peak_mib": rss_peak, "daemon_cpu_pct": round(100 * cpu / wall, 1),
         "udp_drops": drops, "daemon_exit": proc.returncode, "stop_s": round(stop_s, 2),
         "warnings": dlog.warnings[:5], "errors": dlog.errors[:5],
@@ -310,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="info", help="the daemon's (loop_lag is info)")
     ap.add_argument("--p99-limit-ms", type=float, default=50.0)
     ap.add_argument("--py-spy", metavar="FILE", help="py-spy record the daemon (raw format)")
+    ap.add_argument("--watchdog-ms", type=float, default=0.0,
+                    help="run through daemon_probe.py: log the daemon's stack (and GC passes "
+                         "of 10 ms or more) whenever its loop is this late; see ccswitch.log")
     ap.add_argument("--note", default="", help="added to the summary's machine line")
     ap.add_argument("--workdir", help="keep the daemon's log, SIPp's screens and stats here")
     ap.add_argument("--json", metavar="FILE")

@@ -10,7 +10,7 @@ import random
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast, get_args
 
@@ -47,6 +47,7 @@ from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
 from .store.queue_events import QueueEventStore
+from .store.writer import Writer
 
 log = structlog.get_logger()
 QUEUE_EVENT_TYPES = get_args(QueueEvent)
@@ -55,6 +56,7 @@ LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
 LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
+STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 
 
@@ -79,6 +81,7 @@ class Switch:
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
+        self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
         self.recordings_dir = Path(config.data_dir) / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
@@ -101,17 +104,19 @@ class Switch:
                               f"{e.strerror or e}") from e
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
         rng = random.SystemRandom()
-        self.cdr = CdrStore(data / "ccswitch.db")
-        self.queue_log = QueueEventStore(data / "ccswitch.db")
+        # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
+        self.writer = Writer(data / "ccswitch.db", loop=self._loop)
+        self.cdr = self.writer.open(CdrStore)
+        self.queue_log = self.writer.open(QueueEventStore)
+        self.store = self.writer.open(BindingStore)
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan, prompt_path=_prompt_file)
-        self.store = BindingStore(data / "ccswitch.db")
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
-                    for b in self.store.load()]
+                    for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
         self._after()
         # start-up (spawning the media workers) makes the loop late once: measure after it
@@ -153,10 +158,12 @@ class Switch:
 
     def _repair_recordings(self) -> None:
         """Recordings left open by a killed daemon get their WAV headers fixed."""
-        assert self.cdr is not None
-        for path in self.cdr.unfinished_recordings():
+        assert self.cdr is not None and self.writer is not None
+        for path in self.writer.call(self.cdr.unfinished_recordings):
             fixed = Path(path).exists() and path.endswith(".wav") and repair_wav(path)
-            self.cdr.recording_done(path, state="repaired" if fixed else "failed", seconds=None)
+            self.writer.submit(functools.partial(self.cdr.recording_done, path,
+                                                 state="repaired" if fixed else "failed",
+                                                 seconds=None), what="recording_done")
             log.warning("recording_repaired" if fixed else "recording_lost", path=path)
 
     def _on_media_events(self, worker: int, events: list[MediaEvent]) -> None:
@@ -167,10 +174,11 @@ class Switch:
                 self.worker_stats[worker] = ev
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
-                if self.cdr is not None:
-                    self.cdr.recording_done(ev.path, state="complete" if ev.ok else "failed",
-                                            seconds=ev.seconds)
-                log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok)
+                self._write(functools.partial(
+                    self.cdr.recording_done if self.cdr else _nothing, ev.path,
+                    state="complete" if ev.ok else "failed", seconds=ev.seconds),
+                    functools.partial(log.info, "recording_done", path=ev.path,
+                                      seconds=round(ev.seconds, 2), ok=ev.ok), "recording_done")
             elif isinstance(ev, Digit):
                 log.info("digit", leg=ev.leg, key=ev.key, method=ev.method)
                 passed.append(ev)
@@ -235,19 +243,18 @@ class Switch:
             elif isinstance(ev, RecordingStarted):
                 self._recording.add(ev.path)
                 if self.cdr is not None:
-                    self.cdr.recording_started(ev.call_id, ev.path, at=ev.at + self._wall_offset)
+                    self._write(functools.partial(self.cdr.recording_started, ev.call_id,
+                                                  ev.path, at=ev.at + self._wall_offset),
+                                None, "recording_started")
             elif isinstance(ev, CallEnded):
-                if self.cdr is not None:
-                    self.cdr.add(ev, wall_offset=self._wall_offset)
-                log.info("cdr", call_id=ev.call_id, caller=ev.caller, callee=ev.callee,
-                         status=ev.status, duration=round(ev.ended - (ev.answered or ev.ended), 3),
-                         recording=ev.recording)
+                # the call is reported done (``cdr``) once its row is committed
+                self._write(functools.partial(self.cdr.add if self.cdr else _nothing, ev,
+                                              wall_offset=self._wall_offset),
+                            functools.partial(_log_cdr, ev), "cdr")
         if queue_events and self.queue_log is not None:
-            self.queue_log.append(queue_events, wall_offset=self._wall_offset)
-            for qe in queue_events:
-                log.info("queue_event", kind=type(qe).__name__,
-                         call_id=getattr(qe, "call_id", None), queue=getattr(qe, "queue", None),
-                         agent=getattr(qe, "agent", None))
+            self._write(functools.partial(self.queue_log.append, queue_events,
+                                          wall_offset=self._wall_offset),
+                        functools.partial(_log_queue_events, queue_events), "queue_events")
         deadline = sig.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
@@ -256,6 +263,17 @@ class Switch:
             self._armed = deadline
             if deadline is not None:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _write(self, work: Callable[[], object], done: Callable[[], None] | None,
+               what: str) -> None:
+        """Hand a store write to the writer thread; ``done`` runs on the loop once it is
+        committed (without a writer, e.g. after stop: at once)."""
+        if self.writer is None:
+            work()
+            if done is not None:
+                done()
+            return
+        self.writer.submit(work, done, what=what)
 
     def _lag_probe(self, expected: float) -> None:
         """Measure how late the loop runs a timer: logged as ``loop_lag`` every ``LAG_REPORT``
@@ -289,10 +307,12 @@ class Switch:
         changes = {u: tuple(dataclasses.replace(b, expires_at=b.expires_at - now + wall)
                             for b in bs) for u, bs in self._pending.items()}
         self._pending.clear()
-        self.store.replace(changes)
+        self._write(functools.partial(self.store.replace, changes), None, "bindings")
 
     async def stop(self) -> None:
-        """End every call with BYE, keep registrations, close sockets."""
+        """End every call with BYE, keep registrations, close sockets; every row handed to the
+        writer is committed before this returns (within the CONTRACT's 5 s)."""
+        t_end = time.monotonic() + STOP_BUDGET
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()
@@ -310,12 +330,26 @@ class Switch:
         if self._lag_timer is not None:
             self._lag_timer.cancel()
         self.transports.close()
-        if self.store is not None:
-            self.store.close()
-        if self.cdr is not None:
-            self.cdr.close()
-        if self.queue_log is not None:
-            self.queue_log.close()
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            if not await writer.aclose(max(0.2, t_end - time.monotonic())):
+                log.error("store_not_drained", db=str(writer.path))
+            await asyncio.sleep(0)  # the last commits' done callbacks (cdr lines) run
+
+
+def _nothing(*args: object, **kwargs: object) -> None:
+    """Stands in for a store that is not open."""
+
+
+def _log_cdr(ev: CallEnded) -> None:
+    log.info("cdr", call_id=ev.call_id, caller=ev.caller, callee=ev.callee, status=ev.status,
+             duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
+
+
+def _log_queue_events(events: Sequence[QueueEvent]) -> None:
+    for qe in events:
+        log.info("queue_event", kind=type(qe).__name__, call_id=getattr(qe, "call_id", None),
+                 queue=getattr(qe, "queue", None), agent=getattr(qe, "agent", None))
 
 
 def _prompt_file(name: str) -> str:
