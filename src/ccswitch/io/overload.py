@@ -16,7 +16,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class GuardVerdict:
     """What one probe decided: ``shedding`` now; ``changed`` when it differs from before;
-    ``stall`` when this probe was late while the guard was not yet shedding (log it)."""
+    ``stall`` when this probe is the first late one of a run (log it once)."""
 
     shedding: bool
     changed: bool
@@ -42,8 +42,7 @@ class OverloadGuard:
         else:
             self._late_run = 0
         self.shedding = self._late_run >= self.late_samples
-        stall = lag > self.limit and not was
-        return GuardVerdict(self.shedding, self.shedding != was, stall)
+        return GuardVerdict(self.shedding, self.shedding != was, self._late_run == 1)
 
 
 class LagStats:

@@ -36,6 +36,7 @@ class _Job:
     work: Callable[[], object]
     done: Callable[[], None] | None
     what: str  # names the job in an error log
+    alone: bool = False  # runs outside the batch transaction (opening a store, reads)
 
 
 @contextmanager
@@ -100,7 +101,8 @@ class Writer:
             except BaseException as e:  # handed to the waiting caller
                 fut.set_exception(e)
 
-        self.submit(work, what="call")
+        assert not self._closing, "call after close"
+        self._jobs.put(_Job(work, None, "call", alone=True))
         return fut.result(timeout)
 
     def open(self, factory: Callable[[sqlite3.Connection], T]) -> T:
@@ -141,7 +143,16 @@ class Writer:
                 except queue.Empty:
                     break
             running = None not in batch
-            jobs = [j for j in batch if j is not None]
+            jobs: list[_Job] = []
+            for job in batch:
+                if job is not None and not job.alone:
+                    jobs.append(job)
+                    continue
+                if jobs:
+                    self._commit(jobs)
+                    jobs = []
+                if job is not None:
+                    job.work()  # a call(): it hands its own errors to the caller
             if jobs:
                 self._commit(jobs)
         self.db.close()
