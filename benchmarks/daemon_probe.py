@@ -42,6 +42,9 @@ def main() -> int:
     ap.add_argument("--gc-freeze", action="store_true")
     ap.add_argument("--gc-threshold", default="")
     ap.add_argument("--watchdog-ms", type=float, default=0.0)
+    ap.add_argument("--gc-count-garbage", type=float, default=0.0, metavar="S",
+                    help="what-if: no automatic collection once listening; every S seconds a "
+                         "full collection logs how much cyclic garbage the load left")
     opts = ap.parse_args(argv[:split])
     daemon_args = argv[split + 1:]
 
@@ -91,9 +94,36 @@ def main() -> int:
                                  "gc_threshold": list(gc.get_threshold())}) + "\n")
     if opts.watchdog_ms:
         _install_watchdog(opts.watchdog_ms / 1000)
+    if opts.gc_count_garbage:
+        _install_garbage_count(opts.gc_count_garbage)
     from ccswitch.cli import main as ccswitch_main
 
     return ccswitch_main(daemon_args)
+
+
+def _install_garbage_count(period: float) -> None:
+    import asyncio
+
+    from ccswitch import daemon
+
+    def tune(loop: object = None) -> None:  # replaces tune_gc: freeze start-up, collect nothing
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        sys.stderr.write(json.dumps({"event": "probe_gc_disabled"}) + "\n")
+        asyncio.get_running_loop().call_later(period, count)
+
+    def count() -> None:
+        t0 = time.thread_time()
+        tracked = len(gc.get_objects())
+        found = gc.collect()
+        sys.stderr.write(json.dumps({"event": "gc_garbage", "unreachable": found,
+                                     "tracked": tracked, "frozen": gc.get_freeze_count(),
+                                     "cpu_ms": round((time.thread_time() - t0) * 1e3, 1),
+                                     "t": time.monotonic()}) + "\n")
+        asyncio.get_running_loop().call_later(period, count)
+
+    daemon.tune_gc = tune  # type: ignore[assignment]
 
 
 def _install_watchdog(limit: float) -> None:

@@ -141,9 +141,9 @@ def start_daemon(args: argparse.Namespace, work: Path,
     env = dict(os.environ,
                PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     prefix = [sys.executable, "-m", "ccswitch"]
-    if args.watchdog_ms:  # the same daemon through the instrumentation wrapper
+    if args.watchdog_ms or args.probe_args:  # the same daemon through daemon_probe.py
         prefix = [sys.executable, str(ROOT / "benchmarks" / "daemon_probe.py"),
-                  "--watchdog-ms", str(args.watchdog_ms), "--"]
+                  "--watchdog-ms", str(args.watchdog_ms), *args.probe_args.split(), "--"]
     cmd = [*prefix, "serve", "--listen", f"udp:{HOST}:{args.port}",
            "--data-dir", str(data), "--log-format", "json", "--log-level", args.log_level,
            "--http", f"{HOST}:{args.port + 1}", "--rtp-ports", args.rtp_ports]
@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--watchdog-ms", type=float, default=0.0,
                     help="run through daemon_probe.py: log the daemon's stack (and GC passes "
                          "of 10 ms or more) whenever its loop is this late; see ccswitch.log")
+    ap.add_argument("--probe-args", default="",
+                    help="more daemon_probe.py options (what-ifs: not the daemon's own figures)")
     ap.add_argument("--note", default="", help="added to the summary's machine line")
     ap.add_argument("--workdir", help="keep the daemon's log, SIPp's screens and stats here")
     ap.add_argument("--json", metavar="FILE")
