@@ -174,11 +174,15 @@ class Switch:
                 self.worker_stats[worker] = ev
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
-                self._write(functools.partial(
-                    self.cdr.recording_done if self.cdr else _nothing, ev.path,
-                    state="complete" if ev.ok else "failed", seconds=ev.seconds),
-                    functools.partial(log.info, "recording_done", path=ev.path,
-                                      seconds=round(ev.seconds, 2), ok=ev.ok), "recording_done")
+                done = functools.partial(log.info, "recording_done", path=ev.path,
+                                         seconds=round(ev.seconds, 2), ok=ev.ok)
+                if self.cdr is None:
+                    done()
+                else:
+                    self._write(functools.partial(
+                        self.cdr.recording_done, ev.path,
+                        state="complete" if ev.ok else "failed", seconds=ev.seconds),
+                        done, "recording_done")
             elif isinstance(ev, Digit):
                 log.info("digit", leg=ev.leg, key=ev.key, method=ev.method)
                 passed.append(ev)
@@ -248,9 +252,12 @@ class Switch:
                                 None, "recording_started")
             elif isinstance(ev, CallEnded):
                 # the call is reported done (``cdr``) once its row is committed
-                self._write(functools.partial(self.cdr.add if self.cdr else _nothing, ev,
-                                              wall_offset=self._wall_offset),
-                            functools.partial(_log_cdr, ev), "cdr")
+                if self.cdr is None:
+                    _log_cdr(ev)
+                else:
+                    self._write(functools.partial(self.cdr.add, ev,
+                                                  wall_offset=self._wall_offset),
+                                functools.partial(_log_cdr, ev), "cdr")
         if queue_events and self.queue_log is not None:
             self._write(functools.partial(self.queue_log.append, queue_events,
                                           wall_offset=self._wall_offset),
@@ -267,11 +274,9 @@ class Switch:
     def _write(self, work: Callable[[], object], done: Callable[[], None] | None,
                what: str) -> None:
         """Hand a store write to the writer thread; ``done`` runs on the loop once it is
-        committed (without a writer, e.g. after stop: at once)."""
+        committed.  After ``stop`` closed the writer nothing is written (logged)."""
         if self.writer is None:
-            work()
-            if done is not None:
-                done()
+            log.error("store_closed", what=what)
             return
         self.writer.submit(work, done, what=what)
 
@@ -335,10 +340,6 @@ class Switch:
             if not await writer.aclose(max(0.2, t_end - time.monotonic())):
                 log.error("store_not_drained", db=str(writer.path))
             await asyncio.sleep(0)  # the last commits' done callbacks (cdr lines) run
-
-
-def _nothing(*args: object, **kwargs: object) -> None:
-    """Stands in for a store that is not open."""
 
 
 def _log_cdr(ev: CallEnded) -> None:
