@@ -294,7 +294,7 @@ def summary(res: dict[str, object], info: dict[str, object], args: argparse.Name
         f"- command: `PYTHONPATH=src python3 benchmarks/soak.py --rate {args.rate} "
         f"--minutes {args.minutes}`",
         f"- calls: {res['calls_made']} made of {res['calls_asked']}, {res['calls_ok']} ok, "
-        f"**{res['failed']} failed** (per minute: {res['failed_per_minute']}); "
+        f"**{res['failed']} failed** (UAC per minute: {res['failed_per_minute']}); "
         f"retransmissions {res['retrans']}, timeouts {res['timeouts']}, "
         f"unexpected {res['unexpected']}; achieved {res['achieved_rate']}/s",
         f"- loop lag: p50 {res['lag_p50_ms']} ms, **p99 {res['lag_p99_ms']} ms**, "
