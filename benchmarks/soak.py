@@ -226,11 +226,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                                     "-d", str(seconds), "-r", "100", "-f", "raw", "--nonblocking"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t1 = time.monotonic()
-        rss_peak = rss0
+        rss_peak, rss_minutes = rss0, list[float]()
         uac_p = start_sipp(uac_cmd)
         while not exited(uac_p) and time.monotonic() < t1 + seconds + 45:
             time.sleep(1.0)
-            rss_peak = max(rss_peak, rss_mib(tree_pids(pid)))
+            rss = rss_mib(tree_pids(pid))
+            rss_peak = max(rss_peak, rss)
+            if time.monotonic() - t1 >= 60 * (len(rss_minutes) + 1):
+                rss_minutes.append(rss)
             if proc.poll() is not None:
                 break
         uac: SippRun = finish_sipp(uac_p, uac_out, t1 + seconds + 50, t1)
@@ -274,7 +277,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "stalls": [ms for _, ms in dlog.stalls], "overloads": dlog.overloads,
         "cdr_lines": dlog.cdrs, "gc_pauses_ms": sorted(dlog.gc_pauses_ms)[-10:],
         "loop_blocked_stacks": dlog.blocked, "rss_start_mib": rss0, "rss_end_mib": rss1,
-        "rss_peak_mib": rss_peak, "daemon_cpu_pct": round(100 * cpu / wall, 1),
+        "rss_peak_mib": rss_peak, "rss_per_minute_mib": rss_minutes,
+        "daemon_cpu_pct": round(100 * cpu / wall, 1),
         "udp_drops": drops, "daemon_exit": proc.returncode, "stop_s": round(stop_s, 2),
         "warnings": dlog.warnings[:5], "errors": dlog.errors[:5],
         "sipp_rc": [uac.rc, uas_run.rc], "first_error": (uac.errors or uas_run.errors)[:600],
@@ -285,8 +289,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
 
 def summary(res: dict[str, object], info: dict[str, object], args: argparse.Namespace) -> str:
     verdict = "PASS" if res["passed"] else "FAIL"
-    stalls = res["stalls"]
-    assert isinstance(stalls, list)
+    stalls, rss_minutes = res["stalls"], res["rss_per_minute_mib"]
+    assert isinstance(stalls, list) and isinstance(rss_minutes, list)
     lines = [
         f"### Soak {res['rate']} calls/s for {res['minutes']} min ({verdict})",
         f"- machine: {info['cpu']}, {info['nproc']} cores, Python {info['python']}, "
@@ -303,7 +307,8 @@ def summary(res: dict[str, object], info: dict[str, object], args: argparse.Name
         + (f" ({', '.join(str(s) for s in stalls[:10])} ms)" if stalls else "")
         + f"; overload shedding episodes: {res['overloads']}",
         f"- RSS (daemon + media workers): {res['rss_start_mib']} MiB at start, "
-        f"{res['rss_end_mib']} MiB at end, peak {res['rss_peak_mib']} MiB; daemon CPU "
+        f"{res['rss_end_mib']} MiB at end, peak {res['rss_peak_mib']} MiB (each minute: "
+        f"{', '.join(str(round(float(r))) for r in rss_minutes)}); daemon CPU "
         f"{res['daemon_cpu_pct']} %; UDP drops {res['udp_drops']}; exit {res['daemon_exit']} "
         f"{res['stop_s']} s after SIGTERM",
     ]
