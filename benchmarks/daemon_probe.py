@@ -11,7 +11,11 @@ the output, so a figure measured with it is never mistaken for the daemon's own.
 * ``--rcvbuf BYTES``: SO_RCVBUF for the daemon's UDP sockets (capped by net.core.rmem_max);
 * ``--gc-freeze``: ``gc.freeze()`` once the daemon is listening, so start-up objects are never
   scanned again;
-* ``--gc-threshold A,B,C``: ``gc.set_threshold(A, B, C)``.
+* ``--gc-threshold A,B,C``: ``gc.set_threshold(A, B, C)``;
+* ``--watchdog-ms MS``: a thread watches a 10 ms heartbeat of the event loop and, when the
+  loop is MS late, writes the main thread's stack (sampled every 20 ms until the loop runs
+  again, identical stacks once) as ``{"event": "loop_blocked", ...}`` lines: what blocks it
+  (``cpu_ms``: CPU the loop's thread used meanwhile; the rest it was waiting or not scheduled).
 
     PYTHONPATH=src python3 benchmarks/daemon_probe.py [probe options] -- serve --listen …
 """
@@ -37,18 +41,25 @@ def main() -> int:
     ap.add_argument("--rcvbuf", type=int, default=0)
     ap.add_argument("--gc-freeze", action="store_true")
     ap.add_argument("--gc-threshold", default="")
+    ap.add_argument("--watchdog-ms", type=float, default=0.0)
+    ap.add_argument("--gc-count-garbage", type=float, default=0.0, metavar="S",
+                    help="what-if: no automatic collection once listening; every S seconds a "
+                         "full collection logs how much cyclic garbage the load left")
     opts = ap.parse_args(argv[:split])
     daemon_args = argv[split + 1:]
 
-    start: list[float] = [0.0]
+    start: list[float] = [0.0, 0.0]
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            start[0] = time.perf_counter()
+            start[0], start[1] = time.perf_counter(), time.thread_time()
             return
         ms = (time.perf_counter() - start[0]) * 1000
         if ms >= opts.gc_log_ms:
+            # cpu_ms: the collector's own work; ms - cpu_ms: the process was not running
+            cpu_ms = round((time.thread_time() - start[1]) * 1000, 1)
             sys.stderr.write(json.dumps({"event": "gc_pause", "ms": round(ms, 1),
+                                         "cpu_ms": cpu_ms,
                                          "generation": info["generation"],
                                          "collected": info["collected"],
                                          "objects": (len(gc.get_objects())
@@ -81,9 +92,85 @@ def main() -> int:
     sys.stderr.write(json.dumps({"event": "probe", "rcvbuf": opts.rcvbuf,
                                  "gc_freeze": opts.gc_freeze,
                                  "gc_threshold": list(gc.get_threshold())}) + "\n")
+    if opts.watchdog_ms:
+        _install_watchdog(opts.watchdog_ms / 1000)
+    if opts.gc_count_garbage:
+        _install_garbage_count(opts.gc_count_garbage)
     from ccswitch.cli import main as ccswitch_main
 
     return ccswitch_main(daemon_args)
+
+
+def _install_garbage_count(period: float) -> None:
+    import asyncio
+
+    from ccswitch import daemon
+
+    def tune(loop: object = None) -> None:  # replaces tune_gc: freeze start-up, collect nothing
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        sys.stderr.write(json.dumps({"event": "probe_gc_disabled"}) + "\n")
+        asyncio.get_running_loop().call_later(period, count)
+
+    def count() -> None:
+        t0 = time.thread_time()
+        tracked = len(gc.get_objects())
+        found = gc.collect()
+        sys.stderr.write(json.dumps({"event": "gc_garbage", "unreachable": found,
+                                     "tracked": tracked, "frozen": gc.get_freeze_count(),
+                                     "cpu_ms": round((time.thread_time() - t0) * 1e3, 1),
+                                     "t": time.monotonic()}) + "\n")
+        asyncio.get_running_loop().call_later(period, count)
+
+    daemon.tune_gc = tune  # type: ignore[assignment]
+
+
+def _install_watchdog(limit: float) -> None:
+    import asyncio
+    import threading
+    import traceback
+
+    from ccswitch import switch as sw
+
+    beat = [time.monotonic(), 0.0]  # wall and CPU time of the loop's last heartbeat
+    main_id = threading.get_ident()
+    main_clock = time.pthread_getcpuclockid(main_id)
+    original = sw.Switch.start
+
+    async def start(self: Any) -> Any:
+        out = await original(self)
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            beat[0], beat[1] = time.monotonic(), time.thread_time()
+            loop.call_later(0.01, tick)
+
+        tick()
+        threading.Thread(target=watch, daemon=True).start()
+        return out
+
+    def watch() -> None:
+        seen: set[str] = set()
+        while True:
+            time.sleep(0.02)
+            late = time.monotonic() - beat[0]
+            cpu = time.clock_gettime(main_clock) - beat[1]
+            if late < limit:
+                seen.clear()
+                continue
+            frame = sys._current_frames().get(main_id)
+            if frame is None:
+                continue
+            stack = "".join(traceback.format_stack(frame)[-14:])
+            if stack in seen:
+                continue
+            seen.add(stack)
+            sys.stderr.write(json.dumps({"event": "loop_blocked", "late_ms": round(late * 1e3),
+                                         "cpu_ms": round(cpu * 1e3),
+                                         "t": time.monotonic(), "stack": stack}) + "\n")
+
+    sw.Switch.start = start  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

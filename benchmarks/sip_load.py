@@ -115,7 +115,8 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem_kb = int(line.split()[1])
     sipp_v = subprocess.run(["sipp", "-v"], capture_output=True, text=True).stdout
-    kam_v = subprocess.run(["kamailio", "-v"], capture_output=True, text=True).stdout
+    kam_v = (subprocess.run(["kamailio", "-v"], capture_output=True, text=True).stdout
+             if shutil.which("kamailio") else "kamailio not installed")
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": model,

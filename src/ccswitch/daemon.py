@@ -37,7 +37,7 @@ async def _serve(config: SwitchConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
-    tune_gc()
+    tune_gc(loop)
     # lifecycle events are warnings so that they show at every level short of error
     log.warning("ready", listen=listening, data_dir=str(switch.data_dir),
              users=len(config.users))
@@ -48,17 +48,35 @@ async def _serve(config: SwitchConfig) -> int:
     return 0
 
 
-def tune_gc() -> None:
-    """Keep the collector from stopping the loop for long.
+GC_PERIOD = 0.2  # s between the collector passes the loop runs itself (see tune_gc)
 
-    The switch holds many live, mostly acyclic objects (transactions kept for Timers J/K/H,
-    registrations): full collections walk them all and free nothing, and a long pause lets
-    the socket buffers overflow.  Start-up objects are frozen out of collection, and young
-    collections run less often, so full ones come rarely.
+
+def tune_gc(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Keep the cyclic collector from ever scanning the switch's long-lived objects.
+
+    The switch holds hundreds of thousands of live, acyclic objects (transactions kept for
+    Timers J/K/H, dialogs, registrations), and CPython's trigger counts allocations *minus*
+    deallocations: once the heap stops growing, new objects are born as fast as old ones die,
+    the count hovers below the threshold while the young generation keeps growing, and the
+    pass that finally runs scans everything born since (measured at 100 calls/s: "young"
+    passes of 60-330 ms of CPU every few seconds to minutes; a full pass over a million
+    objects is 0.2-1 s).  Measured over thousands of calls, the load leaves no cyclic garbage
+    at all (a full collection after it finds 0 unreachable objects): reference counting frees
+    it.  So start-up objects are frozen, automatic collection is off, and with a ``loop`` the
+    loop runs a young pass every ``GC_PERIOD`` seconds, which catches short-lived cycles, and
+    then freezes the survivors: every pass scans only the last ``GC_PERIOD`` s of new objects.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    gc.disable()
+    if loop is not None:
+        loop.call_later(GC_PERIOD, _young_pass, loop)
+
+
+def _young_pass(loop: asyncio.AbstractEventLoop) -> None:
+    gc.collect(0)
+    gc.freeze()  # O(1): the survivors join the permanent generation
+    loop.call_later(GC_PERIOD, _young_pass, loop)
 
 
 def run(config: SwitchConfig) -> int:

@@ -10,7 +10,7 @@ import random
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import cast, get_args
 
@@ -24,6 +24,7 @@ from .config.schema import SwitchConfig
 from .config.trace import parse_trace
 from .errors import SipParseError
 from .ids import Ids
+from .io.overload import LagStats, OverloadGuard
 from .io.trace import SipTrace
 from .io.transport import Transports
 from .logs import configure_logging
@@ -48,13 +49,16 @@ from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
 from .store.queue_events import QueueEventStore
+from .store.writer import Writer
 
 log = structlog.get_logger()
 QUEUE_EVENT_TYPES = get_args(QueueEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
-SHED_HOLD = 2.0  # keep shedding new work this long after the last late timer (s)
+LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
+LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
+STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 
 
@@ -79,11 +83,13 @@ class Switch:
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._flush_scheduled = False
         self.stopping = False
-        self._shed_until = 0.0
+        self._guard = OverloadGuard(limit=LAG_LIMIT, late_samples=LAG_LATE_SAMPLES)
+        self._lag_stats: LagStats | None = None
         self._lag_timer: asyncio.TimerHandle | None = None
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
+        self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
         self.recordings_dir = self.data_dir / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
@@ -107,19 +113,21 @@ class Switch:
                               f"{e.strerror or e}") from e
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
         rng = random.SystemRandom()
-        self.cdr = CdrStore(data / "ccswitch.db")
-        self.queue_log = QueueEventStore(data / "ccswitch.db")
+        # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
+        self.writer = Writer(data / "ccswitch.db", loop=self._loop)
+        self.cdr = self.writer.open(CdrStore)
+        self.queue_log = self.writer.open(QueueEventStore)
+        self.store = self.writer.open(BindingStore)
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan,
                                    prompt_path=functools.partial(_prompt_file,
                                                                  self.config.prompt_files))
-        self.store = BindingStore(data / "ccswitch.db")
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
-                    for b in self.store.load()]
+                    for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
         self._after()
         # start-up (spawning the media workers) makes the loop late once: measure after it
@@ -164,8 +172,8 @@ class Switch:
     def _repair_recordings(self) -> None:
         """Recordings left open by a killed daemon get their WAV headers fixed (and are
         converted when they were to be Opus or MP3)."""
-        assert self.cdr is not None
-        for path in self.cdr.unfinished_recordings():
+        assert self.cdr is not None and self.writer is not None
+        for path in self.writer.call(self.cdr.unfinished_recordings):
             try:
                 seconds: float | None = recover(path, format_of(path))
             except (OSError, WavError, ConversionError) as e:
@@ -173,8 +181,10 @@ class Switch:
                 log.warning("recording_lost", path=path, error=str(e))
             else:
                 log.warning("recording_repaired", path=path)
-            self.cdr.recording_done(path, state="failed" if seconds is None else "repaired",
-                                    seconds=seconds)
+            self.writer.submit(functools.partial(
+                self.cdr.recording_done, path,
+                state="failed" if seconds is None else "repaired", seconds=seconds),
+                what="recording_done")
 
     def _on_media_events(self, worker: int, events: list[MediaEvent]) -> None:
         assert self.signaling is not None
@@ -184,10 +194,15 @@ class Switch:
                 self.worker_stats[worker] = ev
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
-                if self.cdr is not None:
-                    self.cdr.recording_done(ev.path, state="complete" if ev.ok else "failed",
-                                            seconds=ev.seconds)
-                log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok)
+                done = functools.partial(log.info, "recording_done", path=ev.path,
+                                         seconds=round(ev.seconds, 2), ok=ev.ok)
+                if self.cdr is None:
+                    done()
+                else:
+                    self._write(functools.partial(
+                        self.cdr.recording_done, ev.path,
+                        state="complete" if ev.ok else "failed", seconds=ev.seconds),
+                        done, "recording_done")
             elif isinstance(ev, LegStats):
                 log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
                           leg=ev.leg, received=ev.received, lost=ev.lost,
@@ -250,21 +265,21 @@ class Switch:
             elif isinstance(ev, RecordingStarted):
                 self._recording.add(ev.path)
                 if self.cdr is not None:
-                    self.cdr.recording_started(ev.call_id, ev.path, at=ev.at + self._wall_offset)
+                    self._write(functools.partial(self.cdr.recording_started, ev.call_id,
+                                                  ev.path, at=ev.at + self._wall_offset),
+                                None, "recording_started")
             elif isinstance(ev, CallEnded):
-                if self.cdr is not None:
-                    self.cdr.add(ev, wall_offset=self._wall_offset)
-                log.info("cdr", call_id=ev.call_id, sip_call_id=ev.sip_call_id,
-                         caller=ev.caller, callee=ev.callee, status=ev.status,
-                         reason=ev.reason, ended_by=ev.ended_by, queue=ev.queue, agent=ev.agent,
-                         duration=round(ev.ended - (ev.answered or ev.ended), 3),
-                         recording=ev.recording)
+                # the call is reported done (``cdr``) once its row is committed
+                if self.cdr is None:
+                    _log_cdr(ev)
+                else:
+                    self._write(functools.partial(self.cdr.add, ev,
+                                                  wall_offset=self._wall_offset),
+                                functools.partial(_log_cdr, ev), "cdr")
         if queue_events and self.queue_log is not None:
-            self.queue_log.append(queue_events, wall_offset=self._wall_offset)
-            for qe in queue_events:
-                log.info("queue_event", kind=type(qe).__name__,
-                         call_id=getattr(qe, "call_id", None), queue=getattr(qe, "queue", None),
-                         agent=getattr(qe, "agent", None))
+            self._write(functools.partial(self.queue_log.append, queue_events,
+                                          wall_offset=self._wall_offset),
+                        functools.partial(_log_queue_events, queue_events), "queue_events")
         deadline = sig.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
@@ -274,8 +289,18 @@ class Switch:
             if deadline is not None:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
 
+    def _write(self, work: Callable[[], object], done: Callable[[], None] | None,
+               what: str) -> None:
+        """Hand a store write to the writer thread; ``done`` runs on the loop once it is
+        committed.  After ``stop`` closed the writer nothing is written (logged)."""
+        if self.writer is None:
+            log.error("store_closed", what=what)
+            return
+        self.writer.submit(work, done, what=what)
+
     def _lag_probe(self, expected: float) -> None:
-        """Measure how late the loop runs a timer; past ``LAG_LIMIT`` the core sheds new work.
+        """Measure how late the loop runs a timer: logged as ``loop_lag`` every ``LAG_REPORT``
+        seconds, and while the loop stays behind the core sheds new calls (``OverloadGuard``).
 
         Overload shows as lag before it shows as loss: the kernel queues datagrams while the
         loop is behind, and every late answer brings retransmissions that deepen the backlog.
@@ -283,12 +308,18 @@ class Switch:
         assert self._loop is not None and self.signaling is not None
         now = self._loop.time()
         lag = now - expected
-        if lag > LAG_LIMIT:
-            self._shed_until = now + SHED_HOLD
-        shedding = now < self._shed_until
-        if shedding != self.signaling.overloaded:
-            self.signaling.overloaded = shedding
-            log.warning("overload" if shedding else "overload_cleared", lag_ms=round(lag * 1e3))
+        if self._lag_stats is None:
+            self._lag_stats = LagStats(started=now)
+        self._lag_stats.add(lag)
+        verdict = self._guard.observe(lag)
+        if verdict.stall:
+            log.warning("loop_stall", lag_ms=round(lag * 1e3))
+        if verdict.changed:
+            self.signaling.overloaded = verdict.shedding
+            log.warning("overload" if verdict.shedding else "overload_cleared",
+                        lag_ms=round(lag * 1e3))
+        if now - self._lag_stats.started >= LAG_REPORT:
+            log.info("loop_lag", **self._lag_stats.report(now))
         self._lag_timer = self._loop.call_at(now + LAG_PERIOD, self._lag_probe, now + LAG_PERIOD)
 
     def _flush_store(self) -> None:
@@ -299,10 +330,12 @@ class Switch:
         changes = {u: tuple(dataclasses.replace(b, expires_at=b.expires_at - now + wall)
                             for b in bs) for u, bs in self._pending.items()}
         self._pending.clear()
-        self.store.replace(changes)
+        self._write(functools.partial(self.store.replace, changes), None, "bindings")
 
     async def stop(self) -> None:
-        """End every call with BYE, keep registrations, close sockets."""
+        """End every call with BYE, keep registrations, close sockets; every row handed to the
+        writer is committed before this returns (within the CONTRACT's 5 s)."""
+        t_end = time.monotonic() + STOP_BUDGET
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()
@@ -322,12 +355,24 @@ class Switch:
         self.transports.close()
         if self.trace is not None:
             self.trace.close()
-        if self.store is not None:
-            self.store.close()
-        if self.cdr is not None:
-            self.cdr.close()
-        if self.queue_log is not None:
-            self.queue_log.close()
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            if not await writer.aclose(max(0.2, t_end - time.monotonic())):
+                log.error("store_not_drained", db=str(writer.path))
+            await asyncio.sleep(0)  # the last commits' done callbacks (cdr lines) run
+
+
+def _log_cdr(ev: CallEnded) -> None:
+    log.info("cdr", call_id=ev.call_id, sip_call_id=ev.sip_call_id, caller=ev.caller,
+             callee=ev.callee, status=ev.status, reason=ev.reason, ended_by=ev.ended_by,
+             queue=ev.queue, agent=ev.agent,
+             duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
+
+
+def _log_queue_events(events: Sequence[QueueEvent]) -> None:
+    for qe in events:
+        log.info("queue_event", kind=type(qe).__name__, call_id=getattr(qe, "call_id", None),
+                 queue=getattr(qe, "queue", None), agent=getattr(qe, "agent", None))
 
 
 def _prompt_file(files: Mapping[str, str], name: str) -> str:

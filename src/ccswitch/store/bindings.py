@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..sip.addr import Address
 from ..sip.registrar import Binding
+from .writer import connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bindings (
@@ -25,10 +26,9 @@ CREATE TABLE IF NOT EXISTS bindings (
 class BindingStore:
     """Replace-per-user persistence of registrar bindings."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+    def __init__(self, db: Path | sqlite3.Connection) -> None:
+        """Open the file ``db``, or use a connection (the writer thread's, see writer.py)."""
+        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
         self._db.executescript(SCHEMA)
 
     def load(self) -> list[Binding]:
@@ -40,19 +40,13 @@ class BindingStore:
 
     def replace(self, changes: dict[str, tuple[Binding, ...]]) -> None:
         """Write the current bindings of each user in ``changes`` in one transaction."""
-        cur = self._db.cursor()
-        cur.execute("BEGIN")
-        try:
+        with transaction(self._db) as db:
             for user, bindings in changes.items():
-                cur.execute("DELETE FROM bindings WHERE user = ?", (user,))
-                cur.executemany(
+                db.execute("DELETE FROM bindings WHERE user = ?", (user,))
+                db.executemany(
                     "INSERT INTO bindings VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [(b.user, b.contact, b.expires_at, b.call_id, b.cseq, b.source.transport,
                       b.source.host, b.source.port, b.q, b.user_agent) for b in bindings])
-            cur.execute("COMMIT")
-        except sqlite3.Error:
-            cur.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         self._db.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..call.events import CallEnded
+from .writer import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cdr (
@@ -68,10 +69,9 @@ class CdrRow:
 class CdrStore:
     """Append call records; times are wall-clock seconds (the caller converts)."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+    def __init__(self, db: Path | sqlite3.Connection) -> None:
+        """Open the file ``db``, or use a connection (the writer thread's, see writer.py)."""
+        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
         self._db.executescript(SCHEMA)
         migrate(self._db)
 

@@ -15,6 +15,7 @@ from typing import Any
 from ..acd import events as acd_events
 from ..acd.events import QueueEvent
 from ..acd.model import Target
+from .writer import connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_events (
@@ -43,10 +44,9 @@ def _tuples(value: Any) -> Any:
 class QueueEventStore:
     """Append queue events; times are wall-clock seconds (the caller shifts them)."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+    def __init__(self, db: Path | sqlite3.Connection) -> None:
+        """Open the file ``db``, or use a connection (the writer thread's, see writer.py)."""
+        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
         self._db.executescript(SCHEMA)
 
     def append(self, events: Iterable[QueueEvent], *, wall_offset: float) -> int:
@@ -58,8 +58,7 @@ class QueueEventStore:
             rows.append((time, type(ev).__name__, fields.get("call_id"), fields.get("queue"),
                          fields.get("agent"), json.dumps(fields, sort_keys=True)))
         if rows:
-            with self._db:
-                self._db.execute("BEGIN")
+            with transaction(self._db):
                 self._db.executemany(
                     "INSERT INTO queue_events (time, event, call_id, queue, agent, data)"
                     " VALUES (?,?,?,?,?,?)", rows)

@@ -1,0 +1,119 @@
+"""The store writer thread: rows are committed (another connection reads them) before the loop is
+told they are done; a failing job loses no other; closing drains and commits everything."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from ccswitch.call.events import CallEnded
+from ccswitch.store.bindings import BindingStore
+from ccswitch.store.cdr import CdrStore
+from ccswitch.store.writer import Writer
+
+
+def ended(call_id: str) -> CallEnded:
+    return CallEnded(call_id, "1001", "1002", 200, "OK", 10.0, 12.0, 70.0, "caller", None)
+
+
+def committed_cdrs(db: Path) -> list[str]:
+    """Call ids as a separate connection sees them (only committed rows)."""
+    with sqlite3.connect(str(db)) as other:
+        return [r[0] for r in other.execute("SELECT call_id FROM cdr ORDER BY id")]
+
+
+def test_a_row_is_committed_before_its_done_callback_runs_on_the_loop(tmp_path: Path) -> None:
+    db = tmp_path / "ccswitch.db"
+    seen: list[tuple[str, list[str], bool]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        writer = Writer(db, loop=loop)
+        cdr = writer.open(CdrStore)
+        done = asyncio.Event()
+        for i in range(50):
+            call_id = f"c{i}"
+
+            def report(call_id: str = call_id) -> None:
+                on_loop = threading.current_thread() is threading.main_thread()
+                seen.append((call_id, committed_cdrs(db), on_loop))
+                if len(seen) == 50:
+                    done.set()
+
+            writer.submit(lambda call_id=call_id: cdr.add(ended(call_id), wall_offset=0.0),
+                          report, what="cdr")
+            if i % 7 == 0:
+                await asyncio.sleep(0)  # let some batches start while others are queued
+        await asyncio.wait_for(done.wait(), 10)
+        assert await writer.aclose()
+
+    asyncio.run(main())
+    assert [s[0] for s in seen] == [f"c{i}" for i in range(50)]  # in order
+    for call_id, visible, on_loop in seen:
+        assert call_id in visible and on_loop
+
+
+def test_close_commits_everything_submitted(tmp_path: Path) -> None:
+    db = tmp_path / "ccswitch.db"
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        cdr = writer.open(CdrStore)
+        for i in range(2000):
+            writer.submit(lambda i=i: cdr.add(ended(f"c{i}"), wall_offset=0.0))
+        assert await writer.aclose(5.0)
+
+    asyncio.run(main())
+    assert committed_cdrs(db) == [f"c{i}" for i in range(2000)]
+
+
+def test_a_failing_write_is_logged_and_loses_no_other_row(tmp_path: Path) -> None:
+    db = tmp_path / "ccswitch.db"
+    done: list[str] = []
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        cdr = writer.open(CdrStore)
+        writer.submit(lambda: cdr.add(ended("a"), wall_offset=0.0), lambda: done.append("a"))
+        writer.submit(lambda: writer.db.execute("INSERT INTO nowhere VALUES (1)"),  # type: ignore[union-attr]
+                      lambda: done.append("bad"), what="bad")
+        writer.submit(lambda: cdr.add(ended("b"), wall_offset=0.0), lambda: done.append("b"))
+        assert await writer.aclose()
+        await asyncio.sleep(0)
+        assert writer.failed == 1
+
+    asyncio.run(main())
+    assert committed_cdrs(db) == ["a", "b"]
+    assert done == ["a", "b"]
+
+
+def test_stores_with_their_own_transactions_join_the_batch(tmp_path: Path) -> None:
+    """``BindingStore.replace`` opens a transaction when it runs alone, and joins the
+    writer's batch transaction when it runs inside one."""
+    db = tmp_path / "ccswitch.db"
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        store = writer.open(BindingStore)
+        assert writer.call(store.load) == []
+        for _ in range(3):
+            writer.submit(lambda: store.replace({"1001": ()}))
+        assert await writer.aclose()
+
+    asyncio.run(main())
+    BindingStore(db).replace({"1002": ()})  # alone: its own transaction
+
+
+def test_call_returns_the_result_or_raises(tmp_path: Path) -> None:
+    async def main() -> None:
+        writer = Writer(tmp_path / "x.db", loop=asyncio.get_running_loop())
+        assert writer.call(lambda: 41 + 1) == 42
+        with pytest.raises(ZeroDivisionError):
+            writer.call(lambda: 1 // 0)
+        assert await writer.aclose()
+
+    asyncio.run(main())
