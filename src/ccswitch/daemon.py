@@ -6,6 +6,7 @@ import asyncio
 import gc
 import signal
 import sys
+import time
 
 import structlog
 
@@ -49,6 +50,8 @@ async def _serve(config: SwitchConfig) -> int:
 
 
 GC_PERIOD = 0.2  # s between the collector passes the loop runs itself (see tune_gc)
+GC_FULL_GROWTH = 1.5  # a full pass once the frozen objects grew this much since the last one
+GC_FULL_MIN = 200_000  # ... and number at least this many
 
 
 def tune_gc(loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -65,18 +68,44 @@ def tune_gc(loop: asyncio.AbstractEventLoop | None = None) -> None:
     it.  So start-up objects are frozen, automatic collection is off, and with a ``loop`` the
     loop runs a young pass every ``GC_PERIOD`` seconds, which catches short-lived cycles, and
     then freezes the survivors: every pass scans only the last ``GC_PERIOD`` s of new objects.
+
+    Frozen objects freed by reference counting leave the frozen set, so in a steady state it
+    stays the size of the live heap.  A cycle that became garbage after it was frozen would
+    stay; so that such a leak cannot grow without bound, a full pass (unfreeze, collect,
+    freeze; logged as ``gc_full``) runs whenever the frozen set has grown by half since the
+    last one: never in a steady state, a few times while the switch grows to its size.
     """
     gc.collect()
     gc.freeze()
     gc.disable()
     if loop is not None:
-        loop.call_later(GC_PERIOD, _young_pass, loop)
+        pacer = _GcPacer(loop, gc.get_freeze_count())
+        loop.call_later(GC_PERIOD, pacer.young_pass)
 
 
-def _young_pass(loop: asyncio.AbstractEventLoop) -> None:
-    gc.collect(0)
-    gc.freeze()  # O(1): the survivors join the permanent generation
-    loop.call_later(GC_PERIOD, _young_pass, loop)
+class _GcPacer:
+    """The young passes the loop runs, and the rare full pass (see ``tune_gc``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, frozen: int) -> None:
+        self.loop = loop
+        self.baseline = frozen
+
+    def young_pass(self) -> None:
+        gc.collect(0)
+        gc.freeze()  # O(1): the survivors join the permanent generation
+        frozen = gc.get_freeze_count()
+        if frozen >= max(GC_FULL_MIN, self.baseline * GC_FULL_GROWTH):
+            self.full_pass(frozen)
+        self.loop.call_later(GC_PERIOD, self.young_pass)
+
+    def full_pass(self, frozen: int) -> None:
+        start = time.perf_counter()
+        gc.unfreeze()
+        found = gc.collect()
+        gc.freeze()
+        self.baseline = gc.get_freeze_count()
+        log.info("gc_full", frozen_before=frozen, frozen_after=self.baseline,
+                 unreachable=found, ms=round((time.perf_counter() - start) * 1e3, 1))
 
 
 def run(config: SwitchConfig) -> int:
