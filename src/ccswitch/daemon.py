@@ -52,6 +52,7 @@ async def _serve(config: SwitchConfig) -> int:
 GC_PERIOD = 0.2  # s between the collector passes the loop runs itself (see tune_gc)
 GC_FULL_GROWTH = 1.5  # a full pass once the frozen objects grew this much since the last one
 GC_FULL_MIN = 200_000  # ... and number at least this many
+GC_FULL_CHECK = 60.0  # s between looks at the frozen set's size (counting it walks it all)
 
 
 def tune_gc(loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -73,7 +74,8 @@ def tune_gc(loop: asyncio.AbstractEventLoop | None = None) -> None:
     stays the size of the live heap.  A cycle that became garbage after it was frozen would
     stay; so that such a leak cannot grow without bound, a full pass (unfreeze, collect,
     freeze; logged as ``gc_full``) runs whenever the frozen set has grown by half since the
-    last one: never in a steady state, a few times while the switch grows to its size.
+    last one: never in a steady state, a few times while the switch grows to its size.  Its
+    size is looked at once every ``GC_FULL_CHECK`` s: counting it walks every frozen object.
     """
     gc.collect()
     gc.freeze()
@@ -89,13 +91,17 @@ class _GcPacer:
     def __init__(self, loop: asyncio.AbstractEventLoop, frozen: int) -> None:
         self.loop = loop
         self.baseline = frozen
+        self.passes = 0
 
     def young_pass(self) -> None:
         gc.collect(0)
         gc.freeze()  # O(1): the survivors join the permanent generation
-        frozen = gc.get_freeze_count()
-        if frozen >= max(GC_FULL_MIN, self.baseline * GC_FULL_GROWTH):
-            self.full_pass(frozen)
+        self.passes += 1
+        if self.passes * GC_PERIOD >= GC_FULL_CHECK:
+            self.passes = 0
+            frozen = gc.get_freeze_count()  # O(frozen objects)
+            if frozen >= max(GC_FULL_MIN, self.baseline * GC_FULL_GROWTH):
+                self.full_pass(frozen)
         self.loop.call_later(GC_PERIOD, self.young_pass)
 
     def full_pass(self, frozen: int) -> None:

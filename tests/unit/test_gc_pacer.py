@@ -36,19 +36,25 @@ def frozen_gc() -> Iterator[None]:
         gc.enable()
 
 
-def test_young_passes_reschedule_and_leave_a_steady_heap_alone(frozen_gc: None) -> None:
+def test_young_passes_reschedule_and_leave_a_steady_heap_alone(
+        frozen_gc: None, monkeypatch: pytest.MonkeyPatch) -> None:
     loop = FakeLoop()
     pacer = daemon._GcPacer(loop, gc.get_freeze_count())  # type: ignore[arg-type]
     baseline = pacer.baseline
-    for _ in range(3):
+    counted: list[int] = []
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: counted.append(1) or baseline)
+    passes = round(daemon.GC_FULL_CHECK / daemon.GC_PERIOD)
+    for _ in range(passes):
         pacer.young_pass()
-    assert [d for d, _ in loop.scheduled] == [daemon.GC_PERIOD] * 3
+    assert [d for d, _ in loop.scheduled] == [daemon.GC_PERIOD] * passes
+    assert len(counted) == 1  # the frozen set is counted (a walk over it) once a minute
     assert pacer.baseline == baseline  # no full pass: the frozen set did not grow by half
 
 
 def test_a_frozen_garbage_cycle_is_reclaimed_once_the_frozen_set_grows(
         frozen_gc: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(daemon, "GC_FULL_MIN", 0)
+    monkeypatch.setattr(daemon, "GC_FULL_CHECK", daemon.GC_PERIOD)  # look at every pass
     pacer = daemon._GcPacer(FakeLoop(), gc.get_freeze_count())  # type: ignore[arg-type]
     a, b = Node(), Node()
     a.other, b.other = b, a
