@@ -60,13 +60,15 @@ def test_a_relative_data_dir_records_a_queue_call_where_its_row_says(
     (row,) = query(data, sql)
     path = Path(row["path"])
     assert path.is_absolute() and path.parent.parent == data / "recordings", row
-    assert path.name == f"{sip_call_id(result)}.wav", row
+    assert path.name == f"{row['call_id']}.wav", row  # named by the switch's call id
     assert path.is_file(), sorted(str(p) for p in (data / "recordings").rglob("*"))
     assert not (data / "recordings" / "var").exists(), "written under a doubled path"
     info = wav_info(path)
     assert info.channels == 2 and abs(info.seconds - row["seconds"]) < 0.5, (info, row)
     done = daemon.log.wait_for("recording_done", timeout=5)
     assert done is not None and done.get("path") == str(path) and done.get("ok"), done
-    cdrs = query(data, "SELECT recording, recording_state FROM cdr WHERE recording IS NOT NULL")
-    assert cdrs == [{"recording": str(path), "recording_state": "complete"}], cdrs
+    cdrs = query(data, "SELECT call_id, sip_call_id, recording, recording_state FROM cdr"
+                       " WHERE recording IS NOT NULL")
+    assert cdrs == [{"call_id": row["call_id"], "sip_call_id": sip_call_id(result),
+                     "recording": str(path), "recording_state": "complete"}], cdrs
     assert daemon.ready.get("data_dir") == str(data), daemon.ready  # logged resolved
