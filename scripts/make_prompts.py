@@ -54,6 +54,11 @@ PROMPTS: dict[str, str] = {
     "main-menu": "For sales, press 1. For support, press 2. For the echo test, press 9.",
     "invalid": "Sorry, that is not a valid choice.",
     "goodbye": "Thank you for calling. Goodbye.",
+    "enter-pin": "Please enter the conference PIN, followed by the hash key.",
+    "wrong-pin": "That PIN is not correct.",
+    "conference-full": "Sorry, this conference is full.",
+    "not-allowed": "Sorry, you are not allowed to do that.",
+    "nobody-to-supervise": "That agent is not on a call.",
     "please-hold": "All our agents are busy. Please hold, and you will be connected to the "
                    "next available agent.",
     "you-are-caller": "You are caller number",

@@ -32,7 +32,6 @@ from ..media.commands import Codec as EngineCodec
 from ..media.commands import (
     Command,
     ConfigureLeg,
-    Connect,
     CreateLeg,
     DestroyLeg,
     Detect,
@@ -56,6 +55,7 @@ from ..sdp.negotiator import (
     build_offer,
 )
 from ..sdp.session import STATIC_PAYLOAD_TYPES, Direction, SdpError, SessionDescription, parse_sdp
+from .bridge import Bridge
 
 Side = str  # "a" (the caller's leg) or "b" (the callee's)
 SUPPORTED_AUDIO = frozenset({"pcmu", "pcma", "g722", "opus"})
@@ -196,13 +196,14 @@ class CallMedia:
     recording: int | None = None
     recording_file: str | None = None
     closed: bool = False
+    bridge: Bridge | None = None  # the call's own bridge, once its two parties are joined
 
     @classmethod
     def create(cls, plan: MediaPlan, sides: Sequence[Side] = ("a", "b"), *,
-               now: float) -> CallMedia:
-        """Legs for ``sides`` on the least loaded worker; raises ``PortsExhausted`` (and
-        gives back what it took) when a pair cannot be had."""
-        cm = cls(plan, plan.pick_worker())
+               now: float, worker: int | None = None) -> CallMedia:
+        """Legs for ``sides`` on ``worker`` (default: the least loaded one); raises
+        ``PortsExhausted`` (and gives back what it took) when a pair cannot be had."""
+        cm = cls(plan, plan.pick_worker() if worker is None else worker)
         try:
             for side in sides:
                 cm.legs[side] = plan.new_leg(cm.worker, now=now)
@@ -263,15 +264,22 @@ class CallMedia:
         self._configure(side, got)
         self._configure(offerer, back)
         if not self.connected and "a" in self.legs and "b" in self.legs:
-            self.connected = True
-            a, b = self.legs["a"].leg, self.legs["b"].leg
-            self.plan.send(self.worker, Connect(a, b))
-            self.plan.send(self.worker, Connect(b, a))
+            self.connect()
             # digits are reported on both legs: RFC 4733 events only, so that relayed
             # audio is never decoded just to listen for tones
-            self.plan.send(self.worker, Detect(a, inband=False))
-            self.plan.send(self.worker, Detect(b, inband=False))
+            self.plan.send(self.worker, Detect(self.legs["a"].leg, inband=False))
+            self.plan.send(self.worker, Detect(self.legs["b"].leg, inband=False))
         return back.answer.to_bytes()
+
+    def connect(self) -> Bridge:
+        """Join legs ``a`` and ``b`` as the two parties of the call's bridge."""
+        self.connected = True
+        if self.bridge is None:
+            self.bridge = Bridge(bridge_id=str(self.legs["a"].leg), worker=self.worker,
+                                 send=self.plan.send)
+        self.bridge.join(self.legs["a"].leg)
+        self.bridge.join(self.legs["b"].leg)
+        return self.bridge
 
     def answer_locally(self, side: Side, body: bytes) -> bytes | NotAcceptable:
         """We are the answerer of ``side``'s offer (the switch's own services)."""

@@ -277,10 +277,8 @@ class ServiceCalls:
         if call.ringback is not None:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
-        a, b = cm.leg("a"), cm.leg("b")
-        cm.plan.send(cm.worker, Connect(a, b))
-        cm.plan.send(cm.worker, Connect(b, a))
-        cm.plan.send(cm.worker, Detect(b, inband=False))
+        cm.connect()
+        cm.plan.send(cm.worker, Detect(cm.leg("b"), inband=False))
         for other in call.branches.values():
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)
