@@ -83,16 +83,22 @@ def unescape_uri_header(text: str) -> str:
 
 
 def parse_uri_headers(text: str) -> list[tuple[str, str]]:
-    """The ``hname=hvalue&...`` part of a URI, unescaped, in order (names as written)."""
+    """The ``hname=hvalue&...`` part of a URI, unescaped, in order (names as written).
+
+    An item whose ``=`` is itself escaped (``Call-ID%3D55432%40host``, as in an example of
+    RFC 3515 §2.1) is split at the first ``=`` once unescaped."""
     if not text:
         return []
     out: list[tuple[str, str]] = []
     for item in text.split("&"):
         name, eq, value = item.partition("=")
-        name = unescape_uri_header(name)
+        if eq:
+            name, value = unescape_uri_header(name), unescape_uri_header(value)
+        else:
+            name, eq, value = unescape_uri_header(item).partition("=")
         if not eq or not is_token(name):
             raise SipParseError(400, "Bad URI header")
-        out.append((name, unescape_uri_header(value)))
+        out.append((name, value))
     return out
 
 
