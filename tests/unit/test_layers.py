@@ -1,9 +1,13 @@
 """The layer rules of DESIGN.md, checked by walking every module's imports with ``ast``.
 
-A module imports only from its own layer or below; layers 0-3 (the pure core) import no I/O,
-clock or concurrency modules and no third-party code but numpy, structlog and
-typing_extensions; ``acd`` knows nothing of sip/sdp/media; ``sip`` does not import ``media``;
-only the daemon and the CLI import ``switch``.  Conventions checked alongside: only ``logs``
+A module imports only from its own layer or below; layers 0-3 (the pure core) import only the
+standard modules of an allow-list (``CORE_STDLIB``: no I/O, clock, process or thread module is
+in it) and no third-party code but numpy, structlog and typing_extensions; ``acd`` knows nothing
+of sip/sdp/media; ``sip`` does not import ``media``; only the daemon and the CLI import
+``switch``.  The core also never calls ``open()``, never reads the clock through ``datetime``
+(``datetime.now``/``utcnow``/``today``, ``date.today``), and draws random numbers only from an
+injected or seeded ``random.Random``: no ``Random()`` without a seed, no module-level
+``random.*`` function, no ``SystemRandom``.  Conventions checked alongside: only ``logs``
 configures structlog, only ``cli`` prints, and the core never catches ``Exception`` wholesale.
 """
 
@@ -24,11 +28,11 @@ EXACT_LAYERS = {
     "ccswitch.errors": 0,
     "ccswitch.ids": 0,
     **{f"ccswitch.sip.{m}": 1 for m in ("grammar", "uri", "headers", "message", "framing",
-                                        "addr")},
+                                        "addr", "status")},
     "ccswitch.sdp.session": 1,
     **{f"ccswitch.media.{m}": 1 for m in ("rtp", "rtcp", "g711", "dtmf", "tones")},
     **{f"ccswitch.sip.{m}": 2 for m in ("timers", "transaction", "txn_tables", "auth", "dialog",
-                                        "invite", "registrar")},
+                                        "invite", "registrar", "refer")},
     "ccswitch.sdp.negotiator": 2,
     **{f"ccswitch.media.{m}": 2 for m in ("jitter", "stream", "mixer", "recording", "engine",
                                           "commands", "player", "ports", "leg", "relay")},
@@ -45,9 +49,24 @@ PREFIX_LAYERS = {
     **{f"ccswitch.{p}": 4 for p in ("io", "mediaworker", "store", "http", "prompts")},
 }
 CORE_MAX_LAYER = 3
+# The standard modules (top-level names) layers 0-3 may import: what the core uses, kept tight.
+# A new one goes here only if it does no I/O, reads no clock and starts nothing.
+CORE_STDLIB = frozenset({
+    "__future__", "bisect", "collections", "dataclasses", "difflib", "enum", "hashlib", "heapq",
+    "hmac", "ipaddress", "itertools", "json", "math", "random", "re", "struct", "tomllib",
+    "types", "typing",
+})
+# Named apart for a clearer message (none of them is in CORE_STDLIB either).
 BANNED_IN_CORE = frozenset({"asyncio", "socket", "ssl", "sqlite3", "time", "secrets", "os",
-                            "pathlib", "subprocess", "threading"})
+                            "pathlib", "subprocess", "threading", "multiprocessing",
+                            "concurrent", "datetime", "selectors", "signal", "io", "shutil",
+                            "tempfile", "urllib", "http", "logging"})
 THIRD_PARTY_IN_CORE = frozenset({"numpy", "structlog", "typing_extensions"})
+# ``random`` names the core may use: the class, seeded (module-level functions share one
+# hidden, unseeded generator; SystemRandom reads the OS).
+RANDOM_NAMES_IN_CORE = frozenset({"Random"})
+# Methods of ``datetime``/``date`` that read the wall clock.
+CLOCK_READERS = frozenset({"now", "utcnow", "today"})
 SWITCH_IMPORTERS = frozenset({"ccswitch.daemon", "ccswitch.cli"})
 PRINTERS = frozenset({"ccswitch.cli"})
 LOG_CONFIGURERS = frozenset({"ccswitch.logs"})
@@ -102,6 +121,8 @@ def check_module(module: str, source: str, *, is_package: bool = False,
     for line, target in imported_modules(module, is_package, tree, known):
         problems.extend(f"{module}:{line}: {p}" for p in _import_faults(module, layer, target))
     problems.extend(f"{module}:{line}: {p}" for line, p in _convention_faults(module, layer, tree))
+    if layer <= CORE_MAX_LAYER:
+        problems.extend(f"{module}:{line}: {p}" for line, p in _core_faults(tree))
     return problems
 
 
@@ -123,12 +144,54 @@ def _import_faults(module: str, layer: int, target: str) -> list[str]:
             faults.append(f"sip imports {target} (sip does not import media)")
     elif layer <= CORE_MAX_LAYER:
         if top in BANNED_IN_CORE:
-            faults.append(f"layer {layer} imports {target} (no I/O, clock or threads in the core)")
-        elif top not in sys.stdlib_module_names and top != "__future__" \
-                and top not in THIRD_PARTY_IN_CORE:
+            faults.append(f"layer {layer} imports {target} "
+                          f"(no I/O, clock, processes or threads in the core)")
+        elif top in CORE_STDLIB or top in THIRD_PARTY_IN_CORE:
+            pass
+        elif top in sys.stdlib_module_names:
+            faults.append(f"layer {layer} imports {target}, a standard module not in the core's "
+                          f"allow-list (CORE_STDLIB in tests/unit/test_layers.py)")
+        else:
             faults.append(f"layer {layer} imports third-party {target} "
                           f"(only {', '.join(sorted(THIRD_PARTY_IN_CORE))})")
     return faults
+
+
+def _core_faults(tree: ast.AST) -> list[tuple[int, str]]:
+    """What the pure core may not do even with modules it may import: open files, read the
+    clock through ``datetime``, draw from an unseeded or shared random source."""
+    faults: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id == "open":
+                faults.append((node.lineno, "calls open() in the core (no file I/O)"))
+            name = func.id if isinstance(func, ast.Name) else (
+                func.attr if isinstance(func, ast.Attribute) else None)
+            unseeded = not node.keywords and (not node.args or (
+                len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value is None))
+            if name == "Random" and unseeded:
+                faults.append((node.lineno, "unseeded Random() in the core (inject or seed it)"))
+            if (isinstance(func, ast.Attribute) and func.attr in CLOCK_READERS
+                    and _names_date_class(func.value)):
+                faults.append((node.lineno, f"reads the clock (.{func.attr}()) in the core"))
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "random" and node.attr not in RANDOM_NAMES_IN_CORE):
+            faults.append((node.lineno, f"module-level random.{node.attr} in the core "
+                                        f"(use an injected random.Random)"))
+        elif isinstance(node, ast.ImportFrom) and node.module == "random":
+            faults.extend((node.lineno, f"module-level random.{a.name} in the core "
+                                        f"(use an injected random.Random)")
+                          for a in node.names if a.name not in RANDOM_NAMES_IN_CORE)
+    return faults
+
+
+def _names_date_class(node: ast.expr) -> bool:
+    """Whether ``node`` is ``datetime``, ``date`` or ``<something>.datetime``/``.date``."""
+    if isinstance(node, ast.Name):
+        return node.id in ("datetime", "date")
+    return isinstance(node, ast.Attribute) and node.attr in ("datetime", "date")
 
 
 def _convention_faults(module: str, layer: int, tree: ast.AST) -> list[tuple[int, str]]:
@@ -225,10 +288,62 @@ def test_checker_accepts_a_clean_module() -> None:
      "catches every exception"),
     ("ccswitch.acd.router", "try:\n    pass\nexcept:\n    pass\n", "catches every exception"),
     ("ccswitch.unheard", "", "not classified"),
+    # the allow-list and what the core may not do with the modules it may import
+    ("ccswitch.sip.refer", "import urllib.parse\n", "imports urllib.parse"),
+    ("ccswitch.sip.refer", "import zlib\n", "not in the core's allow-list"),
+    ("ccswitch.acd.router", "from glob import glob\n", "not in the core's allow-list"),
+    ("ccswitch.call.leg", "import multiprocessing\n", "imports multiprocessing"),
+    ("ccswitch.call.leg", "from concurrent.futures import Future\n", "imports concurrent"),
+    ("ccswitch.ivr.menu", "from time import monotonic\n", "imports time"),
+    ("ccswitch.config.schema", "text = open('x').read()\n", "calls open()"),
+    ("ccswitch.acd.sim", "import random\nrng = random.Random()\n", "unseeded Random()"),
+    ("ccswitch.acd.sim", "import random\nrng = random.Random(None)\n", "unseeded Random()"),
+    ("ccswitch.acd.sim", "from random import Random\nrng = Random()\n", "unseeded Random()"),
+    ("ccswitch.acd.sim", "import random\nrandom.shuffle(xs)\n", "module-level random.shuffle"),
+    ("ccswitch.acd.sim", "import random\nf = random.random\n", "module-level random.random"),
+    ("ccswitch.acd.sim", "from random import choice\n", "module-level random.choice"),
+    ("ccswitch.ids", "import random\nrng = random.SystemRandom()\n",
+     "module-level random.SystemRandom"),
+    ("ccswitch.call.cdr", "import datetime\nt = datetime.datetime.now()\n", "reads the clock"),
+    ("ccswitch.call.cdr", "from datetime import datetime\nt = datetime.utcnow()\n",
+     "reads the clock (.utcnow())"),
+    ("ccswitch.call.cdr", "from datetime import date\nd = date.today()\n",
+     "reads the clock (.today())"),
+    ("ccswitch.call.cdr", "import datetime\nd = datetime.date.today()\n", "reads the clock"),
 ])
 def test_checker_catches(module: str, source: str, expected: str) -> None:
     found = faults(module, source)
     assert any(expected in f for f in found), found
+
+
+def test_checker_accepts_seeded_and_injected_randomness() -> None:
+    source = ("import random\nfrom random import Random\n"
+              "def f(rng: random.Random, seed: int) -> None:\n"
+              "    a = random.Random(seed)\n    b = Random(7)\n    c = random.Random(x=1)\n")
+    assert faults("ccswitch.acd.sim", source) == []
+
+
+def test_shell_may_open_files_read_clocks_and_draw_from_the_os() -> None:
+    source = ("import random\nimport datetime\nimport time\nf = open('x')\n"
+              "r = random.SystemRandom()\nt = datetime.datetime.now()\nrandom.shuffle([])\n")
+    assert faults("ccswitch.store.writer", source) == []
+    assert faults("ccswitch.daemon", source) == []
+
+
+def test_core_allow_list_is_stdlib_and_used() -> None:
+    """Every allow-listed name is a standard module some core module imports today (the list
+    stays as tight as the core), and none is banned."""
+    assert CORE_STDLIB.issubset({*sys.stdlib_module_names, "__future__"})
+    assert not CORE_STDLIB & BANNED_IN_CORE
+    used: set[str] = set()
+    for module, path in MODULES.items():
+        layer = layer_of(module)
+        if layer is None or layer > CORE_MAX_LAYER:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        used.update(t.split(".")[0] for _, t in imported_modules(
+            module, path.name == "__init__.py", tree, KNOWN))
+    assert CORE_STDLIB - used == set(), "allow-listed but unused: drop them"
 
 
 def test_relative_imports_resolve_from_packages_and_modules() -> None:

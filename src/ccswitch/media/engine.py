@@ -38,8 +38,6 @@ Changes of the graph (connect, bus, play, record, detect, configure) take effect
 
 from __future__ import annotations
 
-import functools
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,7 +127,7 @@ class MediaEngine:
     """Legs, relay, mixer, players, recordings, DTMF and RTCP of one media worker."""
 
     def __init__(self, *, frame_ms: int = 20, rtp_timeout: float = 30.0,
-                 jitter_depth: float = 0.06, ssrc_source: Callable[[], int] | None = None,
+                 jitter_depth: float = 0.06, ssrc_source: Callable[[], int],
                  wall_offset: float = 0.0, rtcp_interval: float = 5.0,
                  record_chunk_frames: int = 25, max_catchup: int = 3,
                  codecs: FrameCodec | None = None) -> None:
@@ -139,8 +137,7 @@ class MediaEngine:
         self._frame_s = frame_ms / 1000.0
         self._rtp_timeout = rtp_timeout
         self._depth = jitter_depth
-        self._ssrc: Callable[[], int] = ssrc_source or functools.partial(
-            random.Random().getrandbits, 32)
+        self._ssrc = ssrc_source
         self._wall = wall_offset
         self._rtcp_interval = rtcp_interval
         self._max_catchup = max_catchup

@@ -35,7 +35,7 @@ _COMMON = (
     "reason", "warning", "retry-after", "timestamp", "refer-to", "referred-by", "replaces",
     "rack", "rseq", "path", "service-route", "call-info", "alert-info", "error-info",
     "in-reply-to", "reply-to", "mime-version", "subscription-state", "diversion",
-    "remote-party-id", "x-asterisk-hangupcause",
+    "remote-party-id", "x-asterisk-hangupcause", "refer-sub",
 )
 
 
