@@ -20,6 +20,7 @@ from ccswitch.config import (
     parse_listen,
     parse_port_range,
 )
+from ccswitch.dialplan import QueueTarget, ServiceTarget
 from ccswitch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,10 +65,11 @@ def test_demo_agents_and_queues(demo: SwitchConfig) -> None:
 
 
 def test_demo_dialplan_and_auth(demo: SwitchConfig) -> None:
-    assert dict(demo.dialplan.numbers) == {
+    assert {n: str(t) for n, t in demo.dialplan.numbers.items()} == {
         "9196": "echo", "9197": "tone", "700": "ivr:demo",
-        "800": "queue:support", "801": "queue:sales",
+        "800": "queue:support", "801": "queue:sales", "850": "room:850", "851": "room:851",
     }
+    assert demo.dialplan.numbers["800"] == QueueTarget("support")
     assert demo.auth.algorithms == ("MD5",)
     assert demo.algorithms_for("1001") == ("MD5",)
 
@@ -214,8 +216,8 @@ overflow = "echo"
     a = cfg.queues["a"]
     assert (a.strategy, a.ring_timeout, a.wrapup, a.max_wait, a.max_waiting) == (
         "round_robin", 12.5, 5.0, 60.0, 3)
-    assert (a.overflow, dict(a.skills), a.record) == ("queue:b", {"english": 3}, False)
-    assert cfg.queues["b"].overflow == "echo" and cfg.queues["b"].max_wait is None
+    assert (a.overflow, dict(a.skills), a.record) == (QueueTarget("b"), {"english": 3}, False)
+    assert cfg.queues["b"].overflow == ServiceTarget("echo") and cfg.queues["b"].max_wait is None
 
 
 # -- overrides -------------------------------------------------------------------------------
@@ -338,9 +340,11 @@ ERRORS = [
     (QUEUES + 'overflow = "voicemail:1001"\n', "queues.support.overflow", 3,
      "voicemail is not supported yet"),
     (QUEUES + 'on_timeout = "transfer:5551234"\n', "queues.support.on_timeout", 3,
-     "transfer is not supported yet"),
+     "'5551234' is not a number of this dial plan (calls to outside numbers are not supported"),
     ('[dialplan.numbers]\n555 = "transfer:5551234"\n', "dialplan.numbers.555", 2,
-     "transfer is not supported yet"),
+     "outside numbers are not supported yet"),
+    ('[dialplan.numbers]\n555 = "number:5551234"\n', "dialplan.numbers.555", 2,
+     "number is not supported yet"),
     (QUEUES + 'strategy = "fastest"\n', "queues.support.strategy", 3, "unknown strategy"),
     (QUEUES + 'overflow = "queue:support"\n', "queues.support.overflow", 3, "itself"),
     (QUEUES + 'overflow = "queue:nowhere"\n', "queues.support.overflow", 3,
@@ -354,7 +358,8 @@ ERRORS = [
     ('[dialplan.numbers]\n"9196" = "echo"\n"700" = "ivr:main"\n', "dialplan.numbers.700", 3,
      "IVR 'main' does not exist"),
     ('[dialplan.numbers]\n9196 = "echoo"\n', "dialplan.numbers.9196", 2, "unknown action"),
-    ('[dialplan.numbers]\n9196 = "echo:loud"\n', "dialplan.numbers.9196", 2, "unknown action"),
+    ('[dialplan.numbers]\n9196 = "echo:loud"\n', "dialplan.numbers.9196", 2,
+     "echo takes no argument"),
     ('[dialplan.numbers]\n555 = "user:nobody"\n', "dialplan.numbers.555", 2,
      "user 'nobody' does not exist"),
     (USERS + '[dialplan.numbers]\nb = "echo"\n', "dialplan.numbers.b", 9, "also a user"),

@@ -20,6 +20,7 @@ from ccswitch.acd.router import Router
 from ccswitch.call.acdconfig import agent_settings, build_router, queue_settings
 from ccswitch.config import SwitchConfig, parse_config
 from ccswitch.config.acd import AGENT_KEYS, QUEUE_KEYS, AgentConfig, QueueConfig
+from ccswitch.dialplan import IvrTarget, QueueTarget, ServiceTarget, UserTarget
 from ccswitch.errors import ConfigError
 
 FULL = """\
@@ -98,9 +99,9 @@ def test_every_queue_key_is_parsed(full: SwitchConfig) -> None:
     assert (q.strategy, q.ring_timeout, q.wrapup, dict(q.skills)) == (
         "linear", 15.0, 0.0, {"english": 5, "billing": 3})
     assert (q.priority_ageing, q.max_wait, q.max_waiting, q.overflow) == (
-        0.5, 300.0, 10, "queue:sales")
+        0.5, 300.0, 10, QueueTarget("sales"))
     assert (q.on_timeout, q.on_full, q.on_join_empty, q.on_leave_empty) == (
-        "ivr:demo", "user:1001", None, "echo")
+        IvrTarget("demo"), UserTarget("1001"), None, ServiceTarget("echo"))
     assert q.join_empty == frozenset({AgentState.PAUSED})  # logged_out is always absent
     assert q.leave_empty == frozenset()
     assert (q.service_level, q.announce_interval, q.announce_on_entry, q.rejoin_window) == (
@@ -353,8 +354,12 @@ ERRORS = [
      "never used: join_empty is not set"),
     (Q + 'leave_empty = false\non_leave_empty = "echo"\n', "queues.support.on_leave_empty", 4,
      "never used: leave_empty is not set"),
-    (Q + 'on_leave_empty = "hangup"\nleave_empty = []\n', "queues.support.on_leave_empty", 3,
-     "unknown action"),
+    (Q + 'on_leave_empty = "listen:2001"\nleave_empty = []\n', "queues.support.on_leave_empty",
+     3, "cannot be used here"),
+    (Q + 'on_leave_empty = "hangu"\nleave_empty = []\n', "queues.support.on_leave_empty", 3,
+     "unknown action 'hangu'"),
+    (Q + 'overflow = "queue:support2;priority=3"\n[queues.support2]\n',
+     "queues.support.overflow", 3, "keeps its priority"),
     (Q + "service_level = 0\n", "queues.support.service_level", 3, "positive"),
     (Q + 'announce_on_entry = "no"\n', "queues.support.announce_on_entry", 3, "true or false"),
     (Q + "announce_interval = true\n", "queues.support.announce_interval", 3,

@@ -10,6 +10,7 @@ from test_ivr_flow import Line
 
 from ccswitch.config import BUILTIN_IVRS, SwitchConfig, parse_config
 from ccswitch.config.ivr import MENU_KEYS, PROMPT_NAME
+from ccswitch.dialplan import IvrTarget
 from ccswitch.errors import ConfigError
 from ccswitch.ivr.flow import CancelPlay, HandOff, QueueReq, StartPlay
 from ccswitch.ivr.menu import DEMO_MENUS, Menu, check_action, menu_flow
@@ -83,7 +84,7 @@ def test_a_full_menu() -> None:
     assert cfg.menus["demo"] is DEMO_MENUS["demo"]
     assert cfg.menus["sub"] == Menu("sub", ("main-menu",),
                                     {"1": ("menu:demo",), "2": ("menu:main",)})
-    assert cfg.dialplan.numbers["700"] == "ivr:main"
+    assert cfg.dialplan.numbers["700"] == IvrTarget("main")
 
 
 def test_menus_are_immutable() -> None:
@@ -208,7 +209,12 @@ ERRORS = [
     (M + P + '[ivr.m.choices]\n1 = "voicemail:1001"\n', "ivr.m.choices.1", 4,
      "action 'voicemail:1001': voicemail is not supported yet"),
     (M + P + '[ivr.m.choices]\n1 = "transfer:1234"\n', "ivr.m.choices.1", 4,
-     "action 'transfer:1234': transfer is not supported yet"),
+     "'1234' is not a number of this dial plan (calls to outside numbers are not supported"),
+    (M + P + '[ivr.m.choices]\n1 = "room:x"\n', "ivr.m.choices.1", 4,
+     "room 'x' does not exist"),
+    ('[rooms.x]\n' + M + P + '[ivr.m.choices]\n1 = ["room:x", "hangup"]\n',
+     "ivr.m.choices.1[1]", 5,
+     "never runs"),
     (M + P + '[ivr.m.choices]\n1 = "play:Hello"\n', "ivr.m.choices.1", 4,
      "not a valid prompt name"),
     (M + P + '[ivr.m.choices]\n1 = "play:"\n', "ivr.m.choices.1", 4, "needs an argument"),

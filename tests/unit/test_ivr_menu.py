@@ -258,7 +258,8 @@ def test_hangup_during_a_menu_ends_it_quietly() -> None:
 
 VALID = ["menu:main", "queue:support", "user:1001", "echo", "tone", "play:welcome",
          "play:digits/5", "set:lang=en", "set:x=", "priority:5",
-         "priority:-2", "skill:english=5", "hangup"]
+         "priority:-2", "skill:english=5", "hangup", "room:850", "transfer:1002",
+         "transfer:+33612345678", "queue:support;priority=4"]
 
 
 @pytest.mark.parametrize("action", VALID)
@@ -281,7 +282,9 @@ def test_check_action_accepts(action: str) -> None:
     ("skill:english=high", "1-10"),
     ("priority:high", "integer"),
     ("priority:-", "integer"),
-    ("transfer:+33612345678", "transfer is not supported yet"),
+    ("transfer:", "transfer needs an argument"),
+    ("transfer:12 34", "not a valid number"),
+    ("room:", "room needs an argument"),
     ("voicemail:1001", "voicemail is not supported yet"),
 ])
 def test_check_action_rejects(action: str, fault: str) -> None:

@@ -18,19 +18,24 @@ from ..acd.router import Router
 from ..acd.strategies import RandomLike
 from ..config.acd import AgentConfig, QueueConfig
 from ..config.schema import SwitchConfig
+from ..dialplan import HangupTarget, IvrTarget, QueueTarget
+from ..dialplan import Target as DialTarget
 
 
-def overflow_target(action: str | None) -> Target | None:
-    """A queue's ``overflow`` dial plan action as a router target: ``queue:X`` and ``ivr:X``
-    as such; ``user:X``, ``echo`` and ``tone`` as a ``number`` target naming the action."""
-    if action is None:
+def overflow_target(target: DialTarget | None) -> Target | None:
+    """A queue rule's target (``ccswitch.dialplan``) as the router's own: queue, IVR and
+    hangup as such; any other (``user:X``, ``echo``, ``tone``, ``room:X``, ``transfer:N``)
+    as a ``number`` target holding its canonical text.  The router keeps its representation
+    (its events and the queue-event store carry it); this is the one conversion."""
+    if target is None:
         return None
-    kind, _, arg = action.partition(":")
-    if kind in ("queue", "ivr", "voicemail"):
-        return Target(kind, arg)
-    if kind == "hangup":
+    if isinstance(target, QueueTarget):
+        return Target("queue", target.queue)  # config refuses a priority here
+    if isinstance(target, IvrTarget):
+        return Target("ivr", target.menu)
+    if isinstance(target, HangupTarget):
         return Target("hangup")
-    return Target("number", action)
+    return Target("number", str(target))
 
 
 def queue_settings(q: QueueConfig, members: tuple[str, ...] = ()) -> QueueSettings:

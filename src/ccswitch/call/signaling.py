@@ -16,7 +16,7 @@ import structlog
 
 from ..acd.events import QueueEvent
 from ..config.schema import SwitchConfig
-from ..dialplan import Dialplan, ServiceTarget
+from ..dialplan import Dialplan, IvrTarget, QueueTarget, ServiceTarget, UserTarget
 from ..errors import SipParseError
 from ..ids import Ids
 from ..media.commands import Command, MediaEvent
@@ -42,7 +42,6 @@ from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .events import CallEvent
 from .queueing import build_queue_audio
-from .services import SERVICES
 from .state import ALLOW
 
 log = structlog.get_logger()
@@ -77,7 +76,6 @@ class Signaling:
         self._max_size = sip.max_message_size
         self._ua = sip.user_agent
         self.txn = TransactionLayer(timers=self._timers)
-        users = config.users
         self.auth = DigestAuthenticator(
             realm=config.realm, lookup=self._credentials, ids=ids,
             algorithms=tuple(config.auth.algorithms), nonce_ttl=config.auth.nonce_ttl,
@@ -87,7 +85,7 @@ class Signaling:
         self.registrar = Registrar(min_expires=reg.min_expires, max_expires=reg.max_expires,
                                    default_expires=reg.default_expires,
                                    max_contacts=reg.max_contacts)
-        self.dialplan = Dialplan(users=set(users), numbers=config.dialplan.numbers)
+        self.dialplan = Dialplan.from_config(config)
         router, queue_settings = build_router(config, random.Random(ids.token()))
         self.b2bua = B2bua(txn=self.txn, ids=ids, timers=self._timers, local=self.local_contact,
                            domain=config.domains[0], user_agent=self._ua, media=media,
@@ -303,20 +301,23 @@ class Signaling:
         if uri.user.startswith("*2") and res.user in self.config.agents:
             self._feature(ev, res.user, uri.user, now)
             return
-        target = self.dialplan.resolve(uri.user)
+        target = self.dialplan.resolve(uri.user, caller=res.user)
         if target is None:
             self._refuse(ev, 404, "Not Found", now, res.user, why="no such number")
             return
-        if isinstance(target, ServiceTarget) and target.kind in SERVICES:
-            self.b2bua.start_service(ev, caller=res.user, service=target.kind, now=now,
-                                     arg=target.arg)
-            return
-        if isinstance(target, ServiceTarget) and target.kind == "queue":
-            self.b2bua.start_service(ev, caller=res.user, service="queue", now=now,
-                                     arg=target.arg)
-            return
         if isinstance(target, ServiceTarget):
-            why = f"{target.kind} service not available yet"
+            self.b2bua.start_service(ev, caller=res.user, service=target.name, now=now)
+            return
+        if isinstance(target, IvrTarget):
+            self.b2bua.start_service(ev, caller=res.user, service="ivr", now=now,
+                                     arg=target.menu)
+            return
+        if isinstance(target, QueueTarget):
+            self.b2bua.start_service(ev, caller=res.user, service="queue", now=now,
+                                     arg=target.queue)
+            return
+        if not isinstance(target, UserTarget):
+            why = f"{target} not available yet"
             self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
                          (("Warning", f'399 ccswitch "{why}"'),), why=why)
             return

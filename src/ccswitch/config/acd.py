@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..acd.model import MAX_LEVEL, AgentState, EscalationStep
 from ..acd.strategies import STRATEGIES
+from ..dialplan import QueueTarget, Target
 from .audio import DEFAULT_MOH, check_moh_name, prompt_list
+from .dialplan import Names, check_target, target
 
 if TYPE_CHECKING:
-    from ..ivr.menu import Menu
     from .schema import Path, UserConfig, _Parser
 
 QUEUE_STRATEGIES: Final = tuple(STRATEGIES)
@@ -79,7 +80,7 @@ class AgentConfig:
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
     """An ACD queue.  Times are seconds; ``None`` means no limit / never.  Overflow values are
-    dial plan actions; ``on_*`` left out fall back to ``overflow``."""
+    targets (``ccswitch.dialplan``); ``on_*`` left out fall back to ``overflow``."""
 
     name: str
     strategy: str = "longest_idle"
@@ -87,17 +88,17 @@ class QueueConfig:
     wrapup: float = 5.0  # after a call, before the agent is offered again
     max_wait: float | None = None  # then the caller goes to ``on_timeout``
     max_waiting: int | None = None  # callers beyond this go straight to ``on_full``
-    overflow: str | None = None  # a dial plan action, e.g. "queue:sales" or "echo"
+    overflow: Target | None = None  # e.g. QueueTarget("sales"), written "queue:sales"
     announce_interval: float | None = 30.0  # periodic announcements; None: off
     skills: Mapping[str, int] = field(default_factory=_frozen)  # required minimum levels
     record: bool = True  # record calls answered by an agent
     priority_ageing: float = 0.0  # priority points a caller gains per second of waiting
     join_empty: frozenset[AgentState] | None = None  # states counted absent; None: off
     leave_empty: frozenset[AgentState] | None = None
-    on_timeout: str | None = None
-    on_full: str | None = None
-    on_join_empty: str | None = None
-    on_leave_empty: str | None = None
+    on_timeout: Target | None = None
+    on_full: Target | None = None
+    on_join_empty: Target | None = None
+    on_leave_empty: Target | None = None
     service_level: float = 20.0  # answered within this counts as in service level
     announce_on_entry: bool = True
     rejoin_window: float = 0.0  # a caller who hung up may take its place back; 0: off
@@ -113,9 +114,9 @@ class QueueConfig:
     announce_position: bool = True  # announcements say the place in line and expected wait
     callback: bool = True  # registered callers are offered a callback (key 1)
 
-    def overflow_for(self, rule: str) -> str | None:
-        """The action of an overflow rule (one of OVERFLOW_RULES): its own, else ``overflow``."""
-        action: str | None = getattr(self, rule)
+    def overflow_for(self, rule: str) -> Target | None:
+        """The target of an overflow rule (one of OVERFLOW_RULES): its own, else ``overflow``."""
+        action: Target | None = getattr(self, rule)
         return self.overflow if action is None else action
 
 
@@ -171,10 +172,10 @@ def _rules(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "max_waiting": p.opt(t, "max_waiting", path, None, lambda v, q: p.integer(v, q, 1)),
         "join_empty": p.opt(t, "join_empty", path, None, lambda v, q: _policy(p, v, q)),
         "leave_empty": p.opt(t, "leave_empty", path, None, lambda v, q: _policy(p, v, q)),
-        "overflow": p.opt(t, "overflow", path, None, p.string),
+        "overflow": p.opt(t, "overflow", path, None, lambda v, q: target(p, v, q)),
     }
     for rule in OVERFLOW_RULES:
-        out[rule] = p.opt(t, rule, path, None, p.string)
+        out[rule] = p.opt(t, rule, path, None, lambda v, q: target(p, v, q))
     for rule, switch in _RULE_SWITCH:
         if out[rule] is not None and out[switch] is None:
             p.fail((*path, rule), f"never used: {switch} is not set")
@@ -277,18 +278,20 @@ def _escalation(p: _Parser, value: object, path: Path,
 
 
 def check_queues(p: _Parser, queues: Mapping[str, QueueConfig],
-                 users: Mapping[str, UserConfig], menus: Mapping[str, Menu]) -> None:
-    """Cross-checks once users and menus are known: every overflow action exists and is not
-    the queue itself; ``linear_order`` names agents of the queue."""
+                 users: Mapping[str, UserConfig], names: Names) -> None:
+    """Cross-checks once users, menus and rooms are known: every overflow target exists and
+    is not the queue itself; ``linear_order`` names agents of the queue."""
     for name, queue in queues.items():
         for key in ("overflow", *OVERFLOW_RULES):
-            action = getattr(queue, key)
+            action: Target | None = getattr(queue, key)
             if action is None:
                 continue
             path = ("queues", name, key)
-            p.action(action, path, queues, users, menus)
-            if action == f"queue:{name}":
+            check_target(p, action, path, names)
+            if isinstance(action, QueueTarget) and action.queue == name:
                 p.fail(path, "a queue cannot overflow to itself")
+            if isinstance(action, QueueTarget) and action.priority is not None:
+                p.fail(path, "an overflowing caller keeps its priority (no ;priority= here)")
         members = {u for u, cfg in users.items()
                    if cfg.agent is not None and name in cfg.agent.queues}
         for i, agent in enumerate(queue.linear_order):

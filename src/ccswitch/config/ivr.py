@@ -3,10 +3,13 @@
 Pure, and part of the configuration parser: every fault goes through ``_Parser.fail`` with its
 key path and line.  A menu's actions pass ``check_action`` and are cross-checked: ``menu:X``
 names a menu of the file or a built-in one, ``queue:X`` a configured queue, ``user:X`` a
-user, ``play:X`` a prompt (``transfer:`` and ``voicemail:`` are not supported yet); nothing
-may follow an action that hands the call over or goes to another menu.  Prompt values (names or
-audio files, see ``config/audio.py``) are checked for their form here and recorded; whether
-the file exists and decodes is proven by the shell at load time (``ccswitch.prompts.resolve``).
+user, ``room:X`` a room, ``transfer:N`` a number of the dial plan (checked with the dial plan),
+``play:X`` a prompt (``voicemail:`` is not supported yet); nothing may follow an action that
+hands the call over or goes to another menu.  Targets are stored as their canonical text
+(``str(parse_target(action))``): ``Menu`` keeps strings, as ``TransferReq`` does.  Prompt
+values (names or audio files, see ``config/audio.py``) are checked for their form here and
+recorded; whether the file exists and decodes is proven by the shell at load time
+(``ccswitch.prompts.resolve``).
 The built-in menus (``DEMO_MENUS``) stay available unless the file redefines them.
 """
 
@@ -17,7 +20,15 @@ from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from ..ivr.menu import DEMO_MENUS, HANDOFF_KINDS, SERVICE_ACTIONS, Menu, check_action
+from ..dialplan import parse_target
+from ..ivr.menu import (
+    DEMO_MENUS,
+    HANDOFF_KINDS,
+    SERVICE_ACTIONS,
+    TARGET_KINDS,
+    Menu,
+    check_action,
+)
 from .audio import PROMPT_NAME as PROMPT_NAME
 from .audio import prompt_value
 
@@ -40,13 +51,14 @@ _PRIORITY = re.compile(r"-?[0-9]{1,9}")
 
 def parse_menus(parser: _Parser, value: object, path: Path, *,
                 queues: Collection[str] = (), users: Collection[str] = (),
+                rooms: Collection[str] = (),
                 prompts: Collection[str] | None = None) -> dict[str, Menu]:
     """The menus of the ``[ivr]`` table ``value`` (at ``path``), then the built-in ones the
-    file does not redefine.  ``queues``/``users`` are the configured names actions may use;
-    ``prompts``, when given, the prompt names that exist."""
+    file does not redefine.  ``queues``/``users``/``rooms`` are the configured names actions
+    may use; ``prompts``, when given, the prompt names that exist."""
     table = parser.table(value, path)
     names = {*table, *DEMO_MENUS}
-    check = _MenuChecker(parser, names, queues, users, prompts)
+    check = _MenuChecker(parser, names, queues, users, rooms, prompts)
     menus: dict[str, Menu] = {}
     for name, entry in table.items():
         p = (*path, name)
@@ -62,11 +74,13 @@ class _MenuChecker:
     """Converts one menu table; the names it may refer to are fixed at construction."""
 
     def __init__(self, parser: _Parser, menus: Collection[str], queues: Collection[str],
-                 users: Collection[str], prompts: Collection[str] | None) -> None:
+                 users: Collection[str], rooms: Collection[str],
+                 prompts: Collection[str] | None) -> None:
         self.p = parser
         self.menus = menus
         self.queues = queues
         self.users = users
+        self.rooms = rooms
         self.prompts = prompts
 
     def menu(self, name: str, t: Mapping[str, Any], path: Path) -> Menu:
@@ -137,6 +151,11 @@ class _MenuChecker:
             fault += " (a menu goes to another menu with menu:NAME)"
         if fault is not None:
             self.p.fail(path, fault)
+        if action.partition(":")[0] in TARGET_KINDS:
+            target = parse_target(action)
+            if action.startswith("transfer:"):
+                self.p.number_refs.append((action.partition(":")[2], path))
+            return str(target)
         return action
 
     def argument_fault(self, action: str, path: Path) -> str | None:
@@ -145,8 +164,10 @@ class _MenuChecker:
         name, _, level = arg.partition("=")
         if kind == "menu" and arg not in self.menus:
             return f"menu {arg!r} does not exist"
-        if kind == "queue" and arg not in self.queues:
-            return f"queue {arg!r} does not exist"
+        if kind == "queue" and arg.partition(";")[0] not in self.queues:
+            return f"queue {arg.partition(';')[0]!r} does not exist"
+        if kind == "room" and arg not in self.rooms:
+            return f"room {arg!r} does not exist (no [rooms.{arg}])"
         if kind == "user" and arg not in self.users:
             return f"user {arg!r} does not exist"
         if kind == "play":

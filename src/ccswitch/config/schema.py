@@ -12,11 +12,12 @@ import difflib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Final, NoReturn, TypeVar
 
+from ..dialplan import Supervisor
 from ..errors import ConfigError
 from ..ivr.menu import DEMO_MENUS, Menu
 from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
@@ -24,6 +25,12 @@ from .acd import AgentConfig as AgentConfig
 from .acd import QueueConfig as QueueConfig
 from .acd import check_queues, parse_agent, parse_queues
 from .audio import MohClass, PromptUse, default_moh, parse_moh
+from .dialplan import DialplanConfig as DialplanConfig
+from .dialplan import Names, check_numbers, parse_dialplan
+from .features import RoomConfig as RoomConfig
+from .features import SupervisionConfig as SupervisionConfig
+from .features import TransferConfig as TransferConfig
+from .features import parse_rooms, parse_supervision, parse_supervisors, parse_transfer
 from .ivr import parse_menus
 from .locate import Locator
 from .locate import Path as Path
@@ -45,8 +52,6 @@ NOT_BUILT: Final = "not supported yet"
 ALGORITHMS: Final = ("MD5", "SHA-256")
 LOG_FORMATS: Final = ("console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-SERVICES: Final = ("echo", "tone")
-"""Dial plan actions that take no argument."""
 BUILTIN_IVRS: Final = tuple(DEMO_MENUS)
 """IVR menus built into the switch; ``ivr:NAME`` names one of them or an ``[ivr.NAME]`` menu."""
 MAX_RANGE: Final = 10_000
@@ -54,7 +59,6 @@ MAX_RANGE: Final = 10_000
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?")
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-_NUMBER = re.compile(r"[A-Za-z0-9*#+][A-Za-z0-9._*#+-]*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -163,6 +167,7 @@ class UserConfig:
     display: str | None = None
     algorithms: tuple[str, ...] | None = None
     agent: AgentConfig | None = None
+    transfer: bool = True  # its phones may transfer calls (REFER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +225,6 @@ class MediaSettings:
     prompt_dirs: tuple[str, ...] = ()  # searched for prompt names before the shipped ones
 
 
-@dataclass(frozen=True, slots=True)
-class DialplanConfig:
-    """Numbers (Request-URI user parts) to actions: echo, tone, ivr:NAME, queue:NAME, user:NAME."""
-
-    numbers: Mapping[str, str] = field(default_factory=_frozen)
-
-
 def _default_listen() -> tuple[ListenUri, ...]:
     return (ListenUri("udp", "127.0.0.1", 5060), ListenUri("tcp", "127.0.0.1", 5060))
 
@@ -252,6 +250,10 @@ class SwitchConfig:
     media: MediaSettings = field(default_factory=MediaSettings)
     menus: Mapping[str, Menu] = field(default_factory=lambda: DEMO_MENUS)  # [ivr.NAME] + built-in
     moh: Mapping[str, MohClass] = field(default_factory=default_moh)  # [moh.NAME] + default
+    rooms: Mapping[str, RoomConfig] = field(default_factory=_frozen)
+    supervisors: Mapping[str, Supervisor] = field(default_factory=_frozen)  # by user
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -375,10 +377,10 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
-             "moh")
+             "moh", "rooms", "supervisors", "supervision", "transfer")
 _UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet"}
 """Keys of features to come: refused, never accepted and ignored."""
-_USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent")
+_USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
 
 class _Parser:
@@ -390,6 +392,8 @@ class _Parser:
         self.prompts = prompts
         self.prompt_uses: list[PromptUse] = []
         self.moh_classes: Mapping[str, MohClass] = default_moh()
+        # every transfer:NUMBER written (number, where), checked once the dial plan is known
+        self.number_refs: list[tuple[str, Path]] = []
 
     # -- errors and primitive converters --
     def fail(self, path: Path, fault: str) -> NoReturn:
@@ -515,10 +519,20 @@ class _Parser:
         self.moh_classes = parse_moh(self, raw.get("moh", {}), ("moh",))
         queues = parse_queues(self, raw.get("queues", {}), ("queues",))
         users = self.users(raw.get("users", []), ("users",), queues)
+        rooms = parse_rooms(self, raw.get("rooms", {}), ("rooms",))
         menus = parse_menus(self, raw.get("ivr", {}), ("ivr",), queues=queues, users=users,
-                            prompts=self.prompts)
-        dialplan = self.dialplan(raw.get("dialplan", {}), ("dialplan",), queues, users, menus)
-        check_queues(self, queues, users, menus)
+                            rooms=rooms, prompts=self.prompts)
+        names = Names(users=users, queues=queues, menus=menus, rooms=rooms)
+        supervision = parse_supervision(self, raw.get("supervision", {}), ("supervision",),
+                                        users=users)
+        supervisors = parse_supervisors(self, raw.get("supervisors", {}), ("supervisors",),
+                                        users=users, queues=queues)
+        dialplan = parse_dialplan(self, raw.get("dialplan", {}), ("dialplan",), names,
+                                  supervision.codes)
+        check_queues(self, queues, users, names)
+        check_numbers(self, dialplan.numbers, ("dialplan", "numbers"), users=users,
+                      agents=[u for u, cfg in users.items() if cfg.agent is not None],
+                      codes=supervision.codes)
         return SwitchConfig(
             domains=domains,
             realm=realm,
@@ -538,6 +552,10 @@ class _Parser:
             media=self.media(raw.get("media", {}), ("media",)),
             menus=_frozen(menus),
             moh=self.moh_classes,
+            rooms=_frozen(rooms),
+            supervisors=_frozen(supervisors),
+            supervision=supervision,
+            transfer=parse_transfer(self, raw.get("transfer", {}), ("transfer",)),
             prompt_uses=tuple(self.prompt_uses),
         )
 
@@ -686,13 +704,14 @@ class _Parser:
             display = self.opt(t, "display", p, None, self.string)
             algorithms = self.opt(t, "algorithms", p, None, self.algorithms)
             agent = parse_agent(self, t["agent"], (*p, "agent"), queues) if "agent" in t else None
+            transfer = self.opt(t, "transfer", p, True, self.boolean)
             for name in names:
                 if name in users:
                     self.fail((*p, name_key), f"user {name!r} is already defined by {origin[name]}")
                 origin[name] = format_path(p)
                 users[name] = UserConfig(
                     name, _fill(password, name), display and _fill(display, name), algorithms,
-                    agent)
+                    agent, transfer)
         return users
 
     def user_names(self, t: Mapping[str, Any], path: Path) -> tuple[list[str], str]:
@@ -712,41 +731,6 @@ class _Parser:
             self.fail(p, f"expands to more than {MAX_RANGE} users")
         width = len(m.group(1))
         return [str(n).zfill(width) for n in range(lo, hi + 1)], "range"
-
-    def dialplan(self, value: object, path: Path, queues: Mapping[str, QueueConfig],
-                 users: Mapping[str, UserConfig], menus: Mapping[str, Menu]) -> DialplanConfig:
-        t = self.table(value, path)
-        self.check_keys(t, ("numbers",), path)
-        p = (*path, "numbers")
-        numbers = self.table(t.get("numbers", {}), p)
-        for number, action in numbers.items():
-            if not _NUMBER.fullmatch(number):
-                self.fail((*p, number), f"{number!r} is not a valid number")
-            if number in users:
-                self.fail((*p, number), f"{number!r} is also a user; a number cannot be both")
-            self.action(self.string(action, (*p, number)), (*p, number), queues, users, menus)
-        return DialplanConfig(_frozen(numbers))
-
-    def action(self, action: str, path: Path, queues: Mapping[str, QueueConfig],
-               users: Mapping[str, UserConfig], menus: Iterable[str]) -> None:
-        """Check a dial plan action: echo, tone, ivr:NAME, queue:NAME or user:NAME."""
-        kind, sep, arg = action.partition(":")
-        known: Iterable[str]
-        if kind in SERVICES and not sep:
-            return
-        if kind == "ivr" and sep:
-            known, what = menus, "IVR"
-        elif kind == "queue" and sep:
-            known, what = queues, "queue"
-        elif kind == "user" and sep:
-            known, what = users, "user"
-        elif kind in ("transfer", "voicemail"):
-            self.fail(path, f"action {action!r}: {kind} is {NOT_BUILT}")
-        else:
-            self.fail(path, f"unknown action {action!r} "
-                            "(echo, tone, ivr:NAME, queue:NAME or user:NAME)")
-        if arg not in known:
-            self.fail(path, f"{what} {arg!r} does not exist")
 
 
 def _fields(cls: type) -> tuple[str, ...]:

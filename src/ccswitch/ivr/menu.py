@@ -4,11 +4,12 @@ A menu plays its greeting once, then its prompt, and waits ``timeout`` seconds f
 ``max_digits`` keys.  A choice runs its actions; no key or an unknown one (after the
 ``invalid`` prompt) repeats the menu, ``retries`` times at most, then runs ``default``.
 
-Actions (strings, as in the dial plan): ``menu:NAME``, ``queue:NAME``, ``user:NAME``,
-``echo``, ``tone``, ``play:PROMPT``, ``set:VAR=VALUE``, ``priority:N``, ``skill:NAME=LEVEL``,
-``hangup``.  A choice may list several; they run in order until one hands the call over (queue,
-user, echo, tone) or goes to another menu.  ``transfer:`` and ``voicemail:`` are refused as not
-supported yet until trunks and voicemail exist.
+Actions (strings): ``menu:NAME``, ``play:PROMPT``, ``set:VAR=VALUE``, ``priority:N``,
+``skill:NAME=LEVEL``, and the targets of :func:`ccswitch.dialplan.parse_target` a caller can
+be handed to: ``queue:NAME`` (``queue:NAME;priority=N``), ``user:NAME``, ``echo``, ``tone``,
+``room:NAME``, ``transfer:NUMBER`` (a number of the dial plan) and ``hangup``.  A choice may list
+several; they run in order until one hands the call over or goes to another menu.
+``voicemail:`` is refused as not supported yet until voicemail exists.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..dialplan import QueueTarget, TargetError, parse_target
 from .flow import Flow, IvrCall
 
 _INT = re.compile(r"-?[0-9]{1,6}")
-HANDOFF_KINDS = frozenset({"queue", "user"})
-UNBUILT_KINDS = frozenset({"transfer", "voicemail"})
+HANDOFF_KINDS = frozenset({"queue", "user", "room", "transfer"})
+UNBUILT_KINDS = frozenset({"voicemail"})
 """Actions of features to come, refused with "not supported yet"."""
 SERVICE_ACTIONS = frozenset({"echo", "tone"})
+TARGET_KINDS = frozenset({"hangup", *HANDOFF_KINDS, *SERVICE_ACTIONS, *UNBUILT_KINDS})
+"""Actions that are targets, parsed by ``ccswitch.dialplan.parse_target``."""
 ACTION_KINDS = frozenset({"menu", "play", "set", "priority", "skill", "hangup",
                           *HANDOFF_KINDS, *SERVICE_ACTIONS})
 
@@ -54,13 +58,15 @@ class Menu:
 
 def check_action(action: str) -> str | None:
     """Why ``action`` is not a valid menu action, or None."""
-    kind, sep, arg = action.partition(":")
-    if kind in UNBUILT_KINDS:
-        return f"action {action!r}: {kind} is not supported yet"
+    kind, _, arg = action.partition(":")
+    if kind in TARGET_KINDS:
+        try:
+            parse_target(action)
+        except TargetError as exc:
+            return f"action {action!r}: {exc}"
+        return None
     if kind not in ACTION_KINDS:
         return f"unknown action {action!r}"
-    if kind in ("hangup", *SERVICE_ACTIONS):
-        return None if not sep else f"{kind} takes no argument"
     if not arg:
         return f"{kind} needs an argument ({kind}:...)"
     name, eq, value = arg.partition("=")
@@ -137,9 +143,11 @@ async def run_actions(call: IvrCall, actions: Sequence[str],
             await call.hangup()
             return None
         elif kind == "queue":
-            await call.queue(arg)
+            target = parse_target(action)
+            assert isinstance(target, QueueTarget)
+            await call.queue(target.queue, priority=target.priority)
             return None
-        else:  # user:, echo, tone
+        else:  # user:, echo, tone, room:, transfer:
             await call.transfer(action)
             return None
     return None
