@@ -40,7 +40,7 @@ def line(event: ev.QueueEvent, **kw: object) -> list[str]:
     (ev.CallCompleted(T, "c1", "sales", "2001", 42.0, 125.0, 5.0, "agent", 2),
      "1700000000|c1|sales|2001|COMPLETEAGENT|42|125|2"),
     (ev.CallTransferred(T, "c1", "sales", "2001", "3000", 42.0, 60.0, 2),
-     "1700000000|c1|sales|2001|TRANSFER|3000|ccswitch|42|60|2"),
+     "1700000000|c1|sales|2001|BLINDTRANSFER|3000|ccswitch|42|60|2"),
     (ev.CallerAbandoned(T, "c1", "sales", 3, 5, 61.0),
      "1700000000|c1|sales|NONE|ABANDON|3|5|61"),
     (ev.CallerOverflowed(T, "c1", "sales", "timeout", None, 1, 4, 300.0),

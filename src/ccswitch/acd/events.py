@@ -150,6 +150,7 @@ class CallTransferred:
     wait: float
     talk: float
     entry_position: int
+    attended: bool = False  # an attended transfer (the agent talked to the target first)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ on docs.asterisk.org) and app_queue.c:
 * CallerConnected -> CONNECT ``holdtime|bridged channel uniqueid|ringtime``;
 * CallCompleted -> COMPLETECALLER or COMPLETEAGENT (who hung up)
   ``holdtime|calltime|origposition``;
-* CallTransferred -> TRANSFER ``extension|context|holdtime|calltime|origposition``;
+* CallTransferred -> BLINDTRANSFER ``extension|context|holdtime|calltime|origposition``, or
+  ATTENDEDTRANSFER ``BRIDGE|extension|holdtime|calltime|origposition`` (Asterisk 12 on);
 * CallerAbandoned -> ABANDON ``position|origposition|waittime``;
 * CallerOverflowed -> EXITWITHTIMEOUT (timeout) or EXITEMPTY (leaveempty), data as ABANDON;
 * CallerExitedWithKey -> EXITWITHKEY ``key|position|origposition|waittime``;
@@ -96,7 +97,10 @@ class _Line:
                           _secs(e.talk), e.entry_position)]
 
     def transferred(self, e: ev.CallTransferred) -> list[str]:
-        return [self.line(e.time, e.call_id, e.queue, e.agent, "TRANSFER", e.target,
+        if e.attended:
+            return [self.line(e.time, e.call_id, e.queue, e.agent, "ATTENDEDTRANSFER", "BRIDGE",
+                              e.target, _secs(e.wait), _secs(e.talk), e.entry_position)]
+        return [self.line(e.time, e.call_id, e.queue, e.agent, "BLINDTRANSFER", e.target,
                           self.context, _secs(e.wait), _secs(e.talk), e.entry_position)]
 
     def abandoned(self, e: ev.CallerAbandoned) -> list[str]:

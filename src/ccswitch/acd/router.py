@@ -313,9 +313,10 @@ class Router:
         """The connected call ended; the agent goes to wrap-up."""
         return self._end(call_id, agent, now, by, None)
 
-    def call_transferred(self, call_id: str, agent: str, now: float, target: str) -> bool:
+    def call_transferred(self, call_id: str, agent: str, now: float, target: str, *,
+                         attended: bool = False) -> bool:
         """The agent transferred the connected call to ``target``; the agent goes to wrap-up."""
-        return self._end(call_id, agent, now, "agent", target)
+        return self._end(call_id, agent, now, "agent", target, attended)
 
     # -- agent inputs ----------------------------------------------------------------------
 
@@ -687,7 +688,7 @@ class Router:
         self._actions.append(Announce(c.call_id, q.name, position, q.expected_wait(position)))
 
     def _end(self, call_id: str, agent: str, now: float, by: Hangup,
-             target: str | None) -> bool:
+             target: str | None, attended: bool = False) -> bool:
         self._advance(now)
         conn = self._connections.get(call_id)
         if conn is None or conn.agent != agent:
@@ -718,7 +719,8 @@ class Router:
                                               wrapup, by, conn.entry_position))
         else:
             self._events.append(CallTransferred(now, call_id, q.name, agent, target,
-                                                conn.wait, talk, conn.entry_position))
+                                                conn.wait, talk, conn.entry_position,
+                                                attended))
         self._drain(now)
         return True
 

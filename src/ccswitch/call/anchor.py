@@ -197,6 +197,7 @@ class CallMedia:
     recording_file: str | None = None
     closed: bool = False
     bridge: Bridge | None = None  # the call's own bridge, once its two parties are joined
+    held: dict[Side, bool] = field(default_factory=dict)  # side -> it holds the other side
 
     @classmethod
     def create(cls, plan: MediaPlan, sides: Sequence[Side] = ("a", "b"), *,
@@ -231,6 +232,7 @@ class CallMedia:
         direction = offer.media_direction(m)
         if conn is not None and conn.is_hold:
             direction = direction & Direction.SENDONLY
+        self.held[side] = not direction.receives  # sendonly/inactive: the other side is held
         ours = self.legs[other]
         codecs = self._offer_codecs(offer, probe)
         sdp = _stamp(ours, lambda v: build_offer(

@@ -14,6 +14,8 @@ import structlog
 from ..acd.model import QueueSettings
 from ..acd.router import Router
 from ..clock import TimerHeap
+from ..config.features import RoomConfig
+from ..dialplan import Target
 from ..ids import Ids
 from ..ivr.menu import DEMO_MENUS, Menu
 from ..media.dtmf import DtmfError, parse_info_dtmf
@@ -32,11 +34,23 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..sip.uri import NameAddr, SipUri
-from .anchor import CallMedia, MediaPlan
+from .anchor import CallMedia, LegMedia, MediaPlan
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
+from .hold import hold_changed
 from .queueing import PendingCallback, QueueAudio, QueueCalls
+from .rooms import Rooms
 from .services import ServiceCalls
 from .state import ALLOW, Branch, Call, CallState, PendingTwoHundred, Relay, set_sdp
+from .supervise import Mode
+from .targets import Outcome, route
+from .transfer import (
+    TRANSFEROR,
+    on_refer,
+    release_transferor,
+    transfer_answered,
+    transfer_failed,
+    transferor_bye,
+)
 
 log = structlog.get_logger()
 
@@ -56,8 +70,21 @@ class B2bua(ServiceCalls, QueueCalls):
                  queue_settings: Mapping[str, QueueSettings] | None = None,
                  agents: Iterable[str] = (), auto_answer: Mapping[str, bool] | None = None,
                  record_queues: Iterable[str] = (),
-                 queue_audio: Mapping[str, QueueAudio] | None = None) -> None:
+                 queue_audio: Mapping[str, QueueAudio] | None = None,
+                 rooms: Mapping[str, RoomConfig] | None = None,
+                 supervise_keys: Mapping[str, Mode] | None = None,
+                 transfer_ring_timeout: float = 30.0, transfer_recall: bool = True,
+                 may_transfer: Callable[[str], bool] = lambda user: True,
+                 resolve: Callable[[str, str], Target | None] | None = None) -> None:
         self._txn = txn
+        self.resolve = resolve  # (number, caller) -> where the dial plan sends it
+        self.rooms = Rooms(settings=rooms or {}, workers=media.workers if media else 1,
+                           send=media.send if media else (lambda w, c: None),
+                           next_id=media.next_id if media else (lambda: 0))
+        self.supervise_keys = supervise_keys or {"4": "listen", "5": "whisper", "6": "barge"}
+        self.transfer_ring_timeout = transfer_ring_timeout
+        self.transfer_recall = transfer_recall
+        self.may_transfer = may_transfer
         self.router = router
         self._callbacks: dict[str, PendingCallback] = {}
         self.queue_settings = queue_settings or {}
@@ -129,12 +156,14 @@ class B2bua(ServiceCalls, QueueCalls):
         self._timers.arm(("ring", call.key), now + self._ring_timeout)
 
     def _anchor(self, ev: RequestReceived, sides: tuple[str, ...], now: float, *,
-                caller: str, callee: str) -> CallMedia | Literal[False] | None:
-        """Media legs for a new call; False when none can be had (503 sent)."""
+                caller: str, callee: str, worker: int | None = None,
+                ) -> CallMedia | Literal[False] | None:
+        """Media legs for a new call (on ``worker`` when given); False when none can be
+        had (503 sent)."""
         if self.media is None:
             return None
         try:
-            return CallMedia.create(self.media, sides, now=now)
+            return CallMedia.create(self.media, sides, now=now, worker=worker)
         except PortsExhausted as e:
             log.warning("rtp_ports_exhausted", sip_call_id=ev.request.call_id)
             self._reply(ev, 503, "Service Unavailable", now,
@@ -171,15 +200,9 @@ class B2bua(ServiceCalls, QueueCalls):
     def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
                   cm: CallMedia | None) -> Call:
         inv = ev.request
-        a_tag = self._ids.tag()
         me = self._local(ev.source.transport)
-        a_dialog = Dialog(
-            call_id=inv.call_id, local=inv.to.with_tag(a_tag), remote=inv.from_,
-            local_seq=0, remote_target=str(inv.contacts[0].uri) if inv.contacts else
-            str(inv.from_.uri), peer=ev.source, remote_seq=inv.cseq.seq,
-        )
-        for rr in inv.headers.get_all("record-route"):
-            a_dialog.route_set.append(rr)
+        a_dialog = self._server_dialog(ev)
+        a_tag = a_dialog.local_tag
         call = Call(key=self.new_call_id(), caller=caller, callee=callee, a_txn=ev.txn_id,
                     a_invite=inv, a_dialog=a_dialog, a_me=me, started=now, media=cm)
         self._calls[call.key] = call
@@ -475,6 +498,15 @@ class B2bua(ServiceCalls, QueueCalls):
             self._reply(ev, 500, "Out of Order CSeq", now, (("Retry-After", "1"),))
             return True
         dialog.remote_seq = seq
+        if leg == TRANSFEROR:
+            self._reply(ev, 200 if req.method != "INVITE" else 488,
+                        "OK" if req.method != "INVITE" else "Not Acceptable Here", now)
+            if req.method == "BYE":
+                transferor_bye(self, call, now)
+            return True
+        if req.method == "REFER":
+            on_refer(self, call, leg, ev, now)
+            return True
         if req.method == "BYE":
             self._reply(ev, 200, "OK", now)
             if call.state is CallState.RINGING:  # the caller's BYE on an early dialog (§15)
@@ -509,6 +541,7 @@ class B2bua(ServiceCalls, QueueCalls):
                 self._reply(ev, 488, "Not Acceptable Here", now,
                             (("Warning", f'304 ccswitch "{offer.reason}"'),))
                 return True
+            hold_changed(self, call, leg)
             body, ctype = offer, "application/sdp"
         out = other.request(req.method, me=me, branch=self._ids.branch(), body=body,
                             content_type=ctype, extra=extra)
@@ -599,6 +632,11 @@ class B2bua(ServiceCalls, QueueCalls):
             if kind == "cbring":
                 self.callback_ring_timeout(ckey, now)
                 continue
+            if kind == "xferbye":
+                xcall = self._calls.get(ckey)
+                if xcall is not None:
+                    release_transferor(self, xcall, now)
+                continue
             call = self._calls.get(ckey)
             if call is None:
                 continue
@@ -687,6 +725,9 @@ class B2bua(ServiceCalls, QueueCalls):
         call.unacked.clear()
         if call.ivr is not None:
             call.ivr.hangup(now)
+        self._leave_bridges(call, now)
+        release_transferor(self, call, now)
+        self._timers.cancel(("xferbye", call.key))
         if call.bridging:  # the caller left while we rang onward: stop the ringing
             call.bridging = False  # a 200 crossing the CANCEL is then ACKed and hung up
             for br in call.branches.values():
@@ -715,6 +756,66 @@ class B2bua(ServiceCalls, QueueCalls):
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 
+    # -- routing answered calls, legs ----------------------------------------------------
+    def can_route(self, number: str, caller: str = "") -> bool:
+        return self.resolve is not None and self.resolve(number, caller) is not None
+
+    def route_answered(self, call: Call, number: str, now: float, *,
+                       transfer: bool = False) -> Outcome:
+        """Send answered ``call`` to dial-plan ``number`` (a transfer's target: the
+        transferor hears how it went)."""
+        target = self.resolve(number, call.caller) if self.resolve else None
+        outcome = route(self, call, target, now)
+        if transfer and outcome == "ringing":
+            self._timers.arm(("ring", call.key), now + self.transfer_ring_timeout)
+        elif transfer and outcome == "answered":
+            transfer_answered(self, call, now)
+        elif transfer and outcome.startswith("failed:"):
+            self.transfer_target_failed(call, int(outcome[7:]), now)
+        return outcome
+
+    def transfer_target_failed(self, call: Call, status: int, now: float) -> None:
+        """A transfer's target failed: recall the transferor, or end the call."""
+        if not transfer_failed(self, call, status, now):
+            self._hangup_both(call, now)
+            self._end(call, status, "transfer failed", now, "switch")
+
+    def media_free(self, lm: LegMedia) -> None:
+        self._by_leg.pop(lm.leg, None)
+        if self.media is not None:
+            self.media.free_leg(lm)
+
+    def media_new_leg(self, worker: int, now: float) -> LegMedia:
+        assert self.media is not None
+        return self.media.new_leg(worker, now=now)
+
+    def adopt_caller(self, call: Call, ev: RequestReceived, now: float) -> None:
+        """The INVITE of ``ev`` becomes side a of answered ``call`` (INVITE with Replaces)."""
+        inv = ev.request
+        call.a_txn, call.a_invite, call.a_me = ev.txn_id, inv, self._local(ev.source.transport)
+        call.a_dialog = self._server_dialog(ev)
+        self._dialogs[(inv.call_id, call.a_dialog.local_tag)] = (call, "a")
+
+    def answer_replacing(self, call: Call, sdp: bytes, now: float) -> None:
+        resp = make_response(call.a_invite, 200, "OK", to_tag=call.a_dialog.local_tag,
+                             headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
+        set_sdp(resp, sdp)
+        call.a_2xx = resp
+        self._txn.send_response(call.a_txn, resp, now)
+        call.state = CallState.ANSWERED
+        self._arm_2xx_retx(call, now)
+
+    def _server_dialog(self, ev: RequestReceived) -> Dialog:
+        inv = ev.request
+        dialog = Dialog(
+            call_id=inv.call_id, local=inv.to.with_tag(self._ids.tag()), remote=inv.from_,
+            local_seq=0, remote_target=str(inv.contacts[0].uri) if inv.contacts else
+            str(inv.from_.uri), peer=ev.source, remote_seq=inv.cseq.seq,
+        )
+        for rr in inv.headers.get_all("record-route"):
+            dialog.route_set.append(rr)
+        return dialog
+
     # -- media ------------------------------------------------------------------------
     def _b_sdp(self, call: Call, resp: Response) -> bytes | NotAcceptable | None:
         """The callee's SDP in ``resp`` rewritten for the caller (None: no SDP to send)."""
@@ -730,6 +831,8 @@ class B2bua(ServiceCalls, QueueCalls):
         """The dialog of ``leg`` that ``req`` belongs to; None for a fork that did not win."""
         if leg == "a":
             return call.a_dialog
+        if leg == TRANSFEROR:
+            return call.transfer.dialog if call.transfer is not None else None
         b = call.b
         if b is None or b.dialog.call_id != req.call_id or b.dialog.local_tag != req.to.tag:
             return None

@@ -41,8 +41,8 @@ class Member:
     coach: int | None = None  # WHISPER: the one party that hears this member
 
 
-# an edge: ("edge", src, sink) or ("bus", leg, talk, listen)
-Edge = tuple[str, int, int] | tuple[str, int, bool, bool]
+# an edge: ("edge", src, sink, 0) or ("bus", leg, talk, listen) (talk/listen as 0/1)
+Edge = tuple[str, int, int, int]
 
 
 class BridgeError(ValueError):
@@ -116,33 +116,28 @@ class Bridge:
         out: set[Edge] = set()
         if self.conference:
             for m in members:
-                out.add(("bus", m.leg, m.role is Role.PARTY, True))
+                out.add(("bus", m.leg, int(m.role is Role.PARTY), 1))
         else:
             for src in talkers:
                 for sink in hearers:
                     if sink != src:
-                        out.add(("edge", src, sink))
+                        out.add(("edge", src, sink, 0))
         for m in members:
             if m.role is Role.WHISPER and m.coach is not None:
-                out.add(("edge", m.leg, m.coach))
+                out.add(("edge", m.leg, m.coach, 0))
         return out
 
     def _apply(self) -> None:
         wanted = self._wanted()
         gone, new = self._edges - wanted, wanted - self._edges
-        for e in sorted(gone, key=_order):
+        for e in sorted(gone):
             if e[0] == "edge":
-                self._send(self.worker, Disconnect(int(e[1]), int(e[2])))
+                self._send(self.worker, Disconnect(e[1], e[2]))
             elif not any(n[0] == "bus" and n[1] == e[1] for n in new):
-                self._send(self.worker, LeaveBus(self._bus, int(e[1])))
-        for e in sorted(new, key=_order):
+                self._send(self.worker, LeaveBus(self._bus, e[1]))
+        for e in sorted(new):
             if e[0] == "edge":
-                self._send(self.worker, Connect(int(e[1]), int(e[2])))
+                self._send(self.worker, Connect(e[1], e[2]))
             else:
-                _, leg, talk, listen = e
-                self._send(self.worker, JoinBus(self._bus, int(leg), bool(talk), bool(listen)))
+                self._send(self.worker, JoinBus(self._bus, e[1], bool(e[2]), bool(e[3])))
         self._edges = wanted
-
-
-def _order(e: Edge) -> tuple[object, ...]:
-    return tuple(e)

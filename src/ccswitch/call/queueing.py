@@ -150,7 +150,8 @@ class QueueCalls:
 
     # -- entering and leaving ------------------------------------------------------------
     def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
-                skills: Mapping[str, int] | None = None) -> None:
+                skills: Mapping[str, int] | None = None,
+                position_hint: float | None = None) -> None:
         """Put the answered ``call`` in ``queue`` (music on hold until an agent answers)."""
         router, cm = self.router, call.media
         if router is None or cm is None or queue not in self.queue_settings:
@@ -162,8 +163,10 @@ class QueueCalls:
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
         self._music_for(call, queue)
         self._moh(call)
+        if call.queue_entered is None:
+            call.queue_entered, call.queue_priority = now, priority
         router.enqueue(call.key, queue, now, priority=priority, skills=skills,
-                       number=call.caller)
+                       number=call.caller, position_hint=position_hint)
         self.pump_router(now)
 
     def _left_queue(self, call: Call, now: float) -> None:

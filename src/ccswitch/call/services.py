@@ -31,9 +31,13 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.registrar import Binding
 from ..sip.transaction import RequestReceived
+from .bridge import Role
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
+from .rooms import ADMIT, RoomFull, Rooms, pin_flow
 from .state import ALLOW, Branch, Call, CallState, set_sdp
+from .supervise import ROLES, Mode
+from .transfer import transfer_answered
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 SERVICES = frozenset({"echo", "tone", "ivr"})
+LIVE = (CallState.ANSWERED, CallState.UP)
 
 
 def say_flow(prompt: str) -> Flow:
@@ -77,16 +82,21 @@ class ServiceCalls:
         router: Router | None
         queue_settings: Mapping[str, QueueSettings]
         record_queues: frozenset[str]
+        rooms: Rooms
+        supervise_keys: Mapping[str, Mode]
+        _calls: dict[str, Call]
 
         def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
-                    skills: Mapping[str, int] | None = None) -> None: ...
+                    skills: Mapping[str, int] | None = None,
+                    position_hint: float | None = None) -> None: ...
         def queue_digit(self, call: Call, key: str, now: float) -> None: ...
         def queue_play_done(self, call: Call, play_id: int, reason: str = ...) -> bool: ...
 
         def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                    extra: Iterable[tuple[str, str]] = ()) -> None: ...
         def _anchor(self, ev: RequestReceived, sides: tuple[str, ...], now: float, *,
-                    caller: str, callee: str) -> CallMedia | Literal[False] | None: ...
+                    caller: str, callee: str, worker: int | None = None,
+                    ) -> CallMedia | Literal[False] | None: ...
         def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
                       cm: CallMedia | None) -> Call: ...
         def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
@@ -102,21 +112,27 @@ class ServiceCalls:
                     ended_by: str) -> None: ...
         def refused(self, ev: RequestReceived, status: int, reason: str, now: float, *,
                     caller: str, callee: str, why: str = "") -> str: ...
+        def transfer_target_failed(self, call: Call, status: int, now: float) -> None: ...
 
     # -- answering ourselves -----------------------------------------------------------
     def start_service(self, ev: RequestReceived, *, caller: str, service: str,
-                      now: float, arg: str = "") -> None:
+                      now: float, arg: str = "", worker: int | None = None) -> None:
         """Answer the caller's INVITE ourselves: ``echo`` (it hears itself), ``tone`` (a
-        steady 1000 Hz tone) or ``ivr`` (the menu ``arg``), until it hangs up."""
+        steady 1000 Hz tone), ``ivr`` (the menu ``arg``), ``queue``, ``room`` (the conference
+        room ``arg``), ``supervise`` (``arg`` is MODE:AGENT) or ``say`` (a prompt, then
+        goodbye), until it hangs up."""
         inv = ev.request
         callee = f"{service}:{arg}" if arg else service
         if (service == "ivr" and arg not in self.menus) or (
-                service == "queue" and arg not in self.queue_settings):
+                service == "queue" and arg not in self.queue_settings) or (
+                service == "room" and arg not in self.rooms):
             self._reply(ev, 404, "Not Found", now)
             self.refused(ev, 404, "Not Found", now, caller=caller, callee=callee,
                          why=f"no {service} {arg}")
             return
-        cm = self._anchor(ev, ("a",), now, caller=caller, callee=callee)
+        if service == "room":
+            worker = self.rooms.worker_for(arg)
+        cm = self._anchor(ev, ("a",), now, caller=caller, callee=callee, worker=worker)
         if cm is False:
             return
         if cm is None:
@@ -155,8 +171,106 @@ class ServiceCalls:
             self._start_flow(call, say_flow(arg), now)
         elif service == "queue":
             self.enqueue(call, arg, now)
+        elif service == "room":
+            pin = self.rooms.settings[arg].pin
+            if pin:
+                self._start_flow(call, pin_flow(arg, pin), now)
+            else:
+                self._enter_room(call, arg, now)
+        elif service == "supervise":
+            mode, _, agent = arg.partition(":")
+            self._supervise(call, agent, mode, now)  # type: ignore[arg-type]
         else:
             self._become(call, service)
+
+    # -- rooms and supervision: legs joining another bridge -------------------------------
+    def _enter_room(self, call: Call, room: str, now: float) -> None:
+        cm = call.media
+        assert cm is not None
+        call.service, call.ivr = "room", None
+        self._timers.cancel(("ivr", call.key))
+        try:
+            self.rooms.join(room, cm.leg("a"), call.key)
+        except RoomFull:
+            log.info("room_full", call_id=call.key, room=room)
+            self._start_flow(call, say_flow("conference-full"), now)
+            return
+        call.room = room
+
+    def start_supervise(self, ev: RequestReceived, *, caller: str, agent: str, mode: Mode,
+                        now: float) -> None:
+        """A supervisor dialled a supervision code: its call is answered on the worker of the
+        agent's call and joins that call's bridge (a prompt says when there is none)."""
+        found = self.agent_call(agent)
+        if found is None or found[0].media is None:
+            self.start_service(ev, caller=caller, service="say", arg="nobody-to-supervise",
+                               now=now)
+            return
+        self.start_service(ev, caller=caller, service="supervise", arg=f"{mode}:{agent}",
+                           now=now, worker=found[0].media.worker)
+
+    def agent_call(self, agent: str) -> tuple[Call, int] | None:
+        """The live call ``agent`` talks in, and the agent's media leg in it."""
+        for call in self._calls.values():
+            cm = call.media
+            if call.state not in LIVE or cm is None or cm.bridge is None or \
+                    "b" not in cm.legs or call.supervising is not None:
+                continue
+            if call.queue_agent == agent or (call.queue_agent is None and call.callee == agent):
+                return call, cm.leg("b")
+            if call.caller == agent:
+                return call, cm.leg("a")
+        return None
+
+    def _supervise(self, call: Call, agent: str, mode: Mode, now: float) -> None:
+        """The supervisor's answered ``call`` joins ``agent``'s call in ``mode``."""
+        found = self.agent_call(agent)
+        cm = call.media
+        assert cm is not None
+        if found is None or found[0].media is None or found[0].media.worker != cm.worker:
+            self._start_flow(call, say_flow("nobody-to-supervise"), now)
+            return
+        target, agent_leg = found
+        call.service = "supervise"
+        call.supervising = (target.key, agent_leg)
+        target.supervisors.append(call.key)
+        cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
+        self.supervise_mode(call, mode)
+        log.info("supervision_started", call_id=call.key, supervised=target.key, agent=agent,
+                 mode=mode)
+
+    def supervise_mode(self, call: Call, mode: Mode) -> None:
+        """Put the supervisor's ``call`` in ``mode`` (listen, whisper, barge)."""
+        assert call.supervising is not None and call.media is not None
+        target = self._calls.get(call.supervising[0])
+        if target is None or target.media is None or target.media.bridge is None:
+            return
+        role = ROLES[mode]
+        target.media.bridge.join(call.media.leg("a"), role,
+                                 coach=call.supervising[1] if role is Role.WHISPER else None)
+        log.info("supervision_mode", call_id=call.key, supervised=target.key, mode=mode)
+
+    def _leave_bridges(self, call: Call, now: float) -> None:
+        """``call`` is ending: its legs leave the bridges of other calls and rooms, and the
+        supervisors of its own bridge are hung up."""
+        cm = call.media
+        if cm is not None and call.room is not None:
+            self.rooms.leave(cm.leg("a"))
+            call.room = None
+        if call.supervising is not None and cm is not None:
+            target = self._calls.get(call.supervising[0])
+            if target is not None and target.media is not None and target.media.bridge:
+                target.media.bridge.leave(cm.leg("a"))
+                if call.key in target.supervisors:
+                    target.supervisors.remove(call.key)
+            call.supervising = None
+        for key in call.supervisors:
+            sup = self._calls.get(key)
+            if sup is not None and sup.state is not CallState.ENDED:
+                sup.supervising = None  # our bridge goes away with us
+                self._hangup_both(sup, now)
+                self._end(sup, 200, "supervised call ended", now, "switch")
+        call.supervisors = []
 
     def _become(self, call: Call, service: str) -> None:
         """Turn ``call`` into the echo or tone service."""
@@ -191,7 +305,8 @@ class ServiceCalls:
         session = call.ivr
         if session is None or call.state is CallState.ENDED:
             return
-        if session.finished is not None and not call.bridging and call.service == "ivr":
+        if session.finished is not None and not call.bridging and call.service == "ivr" \
+                and call.room is None:
             self._hangup_both(call, now)
             self._end(call, 200, "IVR finished", now, "switch")
             return
@@ -209,7 +324,9 @@ class ServiceCalls:
             self._end(call, 200, "IVR hangup", now, "switch")
         elif isinstance(req, TransferReq):
             kind, _, arg = req.target.partition(":")
-            if kind in ("echo", "tone"):
+            if req.target.startswith(ADMIT):
+                self._enter_room(call, req.target[len(ADMIT):], now)
+            elif kind in ("echo", "tone"):
                 self._become(call, kind)
             elif kind == "user":
                 self._bridge(call, [arg], now)
@@ -287,6 +404,8 @@ class ServiceCalls:
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.record_queues):
             path = cm.start_recording(call.key)
             self._events.append(RecordingStarted(call.key, path, now))
+        if call.transfer is not None:
+            transfer_answered(self, call, now)  # type: ignore[arg-type]
         return True
 
     def _bridge_failed(self, call: Call, now: float) -> None:
@@ -298,6 +417,9 @@ class ServiceCalls:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
         code = call.failure[0] if call.failure else 480
+        if call.transfer is not None and not call.transfer.done:
+            self.transfer_target_failed(call, code, now)
+            return
         if call.ivr is None:
             self._hangup_both(call, now)
             self._end(call, code, "No answer", now, "switch")
@@ -383,6 +505,11 @@ class ServiceCalls:
     def _call_media_event(self, call: Call, ev: Digit | PlayDone, now: float) -> None:
         if isinstance(ev, Digit):
             log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key, method=ev.method)
+            if call.supervising is not None:
+                mode = self.supervise_keys.get(ev.key)
+                if mode is not None:
+                    self.supervise_mode(call, mode)
+                return
         if call.queue is not None:
             if isinstance(ev, Digit):
                 self.queue_digit(call, ev.key, now)

@@ -16,7 +16,16 @@ import structlog
 
 from ..acd.events import QueueEvent
 from ..config.schema import SwitchConfig
-from ..dialplan import Dialplan, IvrTarget, QueueTarget, ServiceTarget, UserTarget
+from ..dialplan import (
+    Dialplan,
+    IvrTarget,
+    QueueTarget,
+    RoomTarget,
+    ServiceTarget,
+    SuperviseTarget,
+    UserTarget,
+    may_supervise,
+)
 from ..errors import SipParseError
 from ..ids import Ids
 from ..media.commands import Command, MediaEvent
@@ -26,6 +35,7 @@ from ..sip.dialog import LocalContact
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
+from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
@@ -43,6 +53,7 @@ from .checks import SUPPORTED_EXTENSIONS, refusal
 from .events import CallEvent
 from .queueing import build_queue_audio
 from .state import ALLOW
+from .transfer import replace
 
 log = structlog.get_logger()
 
@@ -97,7 +108,12 @@ class Signaling:
                                         if u.agent is not None},
                            record_queues=[q.name for q in config.queues.values() if q.record],
                            queue_audio=build_queue_audio(config),
-)
+                           rooms=config.rooms, supervise_keys=config.supervision.keys,
+                           transfer_ring_timeout=config.transfer.ring_timeout,
+                           transfer_recall=config.transfer.recall,
+                           may_transfer=self._may_transfer,
+                           resolve=lambda number, caller: self.dialplan.resolve(
+                               number, caller=caller))
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
@@ -295,6 +311,12 @@ class Signaling:
             return
         assert res.user is not None
         uri = req.uri
+        rep = replaces_of(req)
+        if rep is not None:  # a phone taking over a leg of a call (RFC 3891)
+            if not replace(self.b2bua, ev, rep, res.user, now):
+                self._refuse(ev, 481, "Call/Transaction Does Not Exist", now, res.user,
+                             why="Replaces names no dialog")
+            return
         if not self._is_ours(uri.host) or not uri.user:
             self._refuse(ev, 404, "Not Found", now, res.user, why="domain not served")
             return
@@ -315,6 +337,13 @@ class Signaling:
         if isinstance(target, QueueTarget):
             self.b2bua.start_service(ev, caller=res.user, service="queue", now=now,
                                      arg=target.queue)
+            return
+        if isinstance(target, RoomTarget):
+            self.b2bua.start_service(ev, caller=res.user, service="room", now=now,
+                                     arg=target.room)
+            return
+        if isinstance(target, SuperviseTarget):
+            self._supervise(ev, res.user, target, now)
             return
         if not isinstance(target, UserTarget):
             why = f"{target} not available yet"
@@ -337,6 +366,22 @@ class Signaling:
         log.info("agent_feature", agent=agent, code=code, done=done)
         self.b2bua.start_service(ev, caller=agent, service="say", now=now,
                                  arg="goodbye" if done else "invalid")
+
+    def _supervise(self, ev: RequestReceived, user: str, target: SuperviseTarget,
+                   now: float) -> None:
+        """A supervision code: only a supervisor of one of the agent's queues may (403)."""
+        agents_queues = {name: tuple(u.agent.queues) for name, u in self.config.agents.items()
+                         if u.agent is not None}
+        if not may_supervise(self.config.supervisors.get(user), target.agent, agents_queues):
+            self._refuse(ev, 403, "Forbidden", now, user,
+                         why=f"{user} may not supervise {target.agent}")
+            return
+        self.b2bua.start_supervise(ev, caller=user, agent=target.agent, mode=target.mode,
+                                   now=now)
+
+    def _may_transfer(self, user: str) -> bool:
+        u = self.config.users.get(user)
+        return u is not None and u.transfer
 
     # -- helpers ----------------------------------------------------------------------
     def _credentials(self, user: str) -> Credentials | None:

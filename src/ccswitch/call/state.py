@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
 from .anchor import CallMedia
 from .ivr import IvrSession
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY"
+if TYPE_CHECKING:
+    from .transfer import Transfer
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY, REFER"
 """The methods the switch accepts, for Allow headers."""
 
 
@@ -110,3 +114,11 @@ class Call:
     ended_by_agent: bool = False
     caller_registered: bool = False  # the caller can be called back (virtual hold)
     callback_agent: str | None = None  # a virtual-hold callback: the agent reserved for it
+    room: str | None = None  # the conference room the caller is in
+    supervising: tuple[str, int] | None = None  # a supervisor's call: (agent's call, agent leg)
+    supervisors: list[str] = field(default_factory=list)  # supervisor calls in this call
+    transfer: Transfer | None = None  # the last transfer of this call (see transfer.py)
+    transferred_from: str | None = None  # the queue agent who transferred the call away
+    queue_entered: float | None = None  # when it first entered a queue (kept across queues)
+    queue_priority: int = 0  # the priority it entered with
+    hold_music: dict[str, int] = field(default_factory=dict)  # held side -> play id of its music

@@ -109,6 +109,8 @@ def parse_rooms(p: _Parser, value: object, path: Path) -> dict[str, RoomConfig]:
         if not NAME.fullmatch(name):
             p.fail(rp, f"{name!r} is not a valid room name (letters, digits, _ and -)")
         t: Mapping[str, Any] = p.table(entry, rp)
+        if t.get("record"):
+            p.fail((*rp, "record"), "not supported yet: recording a conference room")
         p.check_keys(t, ROOM_KEYS, rp)
         out[name] = RoomConfig(
             name=name,

@@ -1,0 +1,77 @@
+"""The one resolver: what happens to an answered call sent to a ``Target`` (pure).
+
+IVR hand-offs, queue overflow and transfers all end here: a user is rung (every registered
+contact at once, first answer wins, the rest CANCELled), a queue takes the caller (keeping the
+place and priority it had in an earlier queue), a menu or a service answers, a room takes the
+caller in.  New INVITEs are routed by ``Signaling`` with the same targets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ..dialplan import (
+    HangupTarget,
+    IvrTarget,
+    NumberTarget,
+    QueueTarget,
+    RoomTarget,
+    ServiceTarget,
+    SuperviseTarget,
+    Target,
+    UserTarget,
+)
+from .state import Call, CallState
+
+if TYPE_CHECKING:
+    from .b2bua import B2bua
+
+log = structlog.get_logger()
+
+Outcome = str  # "ringing", "answered" or "failed:CODE"
+
+
+def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
+    """Send the answered ``call`` (side a) to ``target``.  ``ringing``: a user rings and
+    ``_bridge_answered``/``_bridge_failed`` tell the end; ``answered``: the switch took the
+    call (queue, menu, service, room); ``failed:CODE``: nothing happened."""
+    if call.state is CallState.ENDED:
+        return "failed:481"
+    if isinstance(target, NumberTarget):
+        target = sw.resolve(target.number, call.caller) if sw.resolve else None
+    if target is None:
+        return "failed:404"
+    log.info("route", call_id=call.key, to=str(target))
+    if isinstance(target, UserTarget):
+        if not sw.bindings_of or not sw.bindings_of(target.user, now):
+            return "failed:480"
+        sw._bridge(call, [target.user], now)
+        return "ringing" if call.bridging else "failed:503"
+    if isinstance(target, QueueTarget):
+        if target.queue not in sw.queue_settings or sw.router is None:
+            return "failed:404"
+        priority = call.queue_priority if target.priority is None else target.priority
+        sw.enqueue(call, target.queue, now, priority=priority,
+                   position_hint=call.queue_entered)
+        return "answered"
+    if isinstance(target, IvrTarget):
+        if target.menu not in sw.menus:
+            return "failed:404"
+        sw._start_ivr(call, target.menu, now)
+        return "answered"
+    if isinstance(target, ServiceTarget):
+        sw._become(call, target.name)
+        return "answered"
+    if isinstance(target, RoomTarget):
+        cm = call.media
+        if target.room not in sw.rooms or cm is None or \
+                sw.rooms.worker_for(target.room) != cm.worker:
+            return "failed:503"
+        sw._enter_room(call, target.room, now)
+        return "answered"
+    if isinstance(target, HangupTarget):
+        return "failed:480"
+    assert isinstance(target, SuperviseTarget)
+    return "failed:403"  # supervision is dialled, never transferred to

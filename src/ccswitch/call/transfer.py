@@ -1,0 +1,343 @@
+"""Transfers: where a call changes hands (pure).  Everything about REFER and Replaces is here.
+
+* **Blind transfer** (RFC 3515): a phone in a call sends REFER with ``Refer-To: <target>``.
+  We accept it (202), tell the transferor how it goes with NOTIFYs of ``message/sipfrag``
+  (100 Trying, then the target's final answer), take the transferor out of the bridge (the
+  other party hears ringback) and ring the target, a number of the dial plan: a user, a queue
+  (the caller keeps its place and priority), an IVR menu, a service.  When the target answers
+  it is joined to the bridge and the transferor, told 200, hangs up (or is hung up after
+  ``TRANSFEROR_GRACE`` seconds).  When it fails, the transferor is told and, if it is still
+  there, gets the call back (recall); if it has gone, the call ends.
+* **Attended transfer** (REFER with ``Replaces`` in Refer-To, RFC 3891 + RFC 5589): the
+  transferor talks to the target in a second call (the consultation) and then refers the first
+  call's other party to the target, naming the consultation dialog.  Both calls are ours, so
+  the target's leg moves from the consultation into the first call's bridge and the
+  transferor's two legs are released.
+* **INVITE with Replaces** from a phone: its new leg takes the place of the named leg in that
+  call's bridge; the replaced phone is sent BYE.
+
+A transfer out of a queue call is a queue event (BLINDTRANSFER/ATTENDEDTRANSFER) and the agent
+goes to wrap-up.  The transferor's leg stays in the call (side ``"t"``) until it hangs up, so
+its NOTIFYs have a dialog and its BYE ends only that leg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import structlog
+
+from ..errors import SipParseError
+from ..media.ports import PortsExhausted
+from ..sdp.negotiator import NotAcceptable
+from ..sip.dialog import Dialog, LocalContact
+from ..sip.message import Request, make_response
+from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
+from ..sip.transaction import RequestReceived
+from .state import Branch, Call, CallState
+
+if TYPE_CHECKING:
+    from .b2bua import B2bua
+
+log = structlog.get_logger()
+
+TRANSFEROR = "t"  # the side name of a transferor's leg while its transfer goes on
+TRANSFEROR_GRACE = 4.0  # seconds the transferor has to hang up after a successful transfer
+SUBSCRIPTION_S = 60
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Transfer:
+    """A transfer under way in a call: the transferor's leg and its refer subscription."""
+
+    kind: Literal["blind", "attended"]
+    target: str  # the number referred to
+    branch: Branch  # the transferor's side of the call (its dialog gets the NOTIFYs)
+    event: str  # the Event header of its NOTIFYs
+
+    @property
+    def dialog(self) -> Dialog:
+        return self.branch.dialog
+
+    @property
+    def me(self) -> LocalContact:
+        return self.branch.me
+    subscribed: bool  # False: Refer-Sub: false, no NOTIFY
+    agent: str | None = None  # the queue agent who transferred
+    gone: bool = False  # the transferor hung up
+    done: bool = False  # the final NOTIFY was sent
+
+
+# -- REFER ----------------------------------------------------------------------------------
+def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -> None:
+    """A REFER from side ``leg`` of ``call``."""
+    req = ev.request
+    try:
+        refer_to = refer_to_of(req)
+        subscribed = refer_sub_of(req)
+    except SipParseError as e:
+        sw._reply(ev, e.status, e.reason, now)
+        return
+    cm = call.media
+    if call.state is not CallState.UP or call.b is None or cm is None or leg == TRANSFEROR:
+        sw._reply(ev, 491 if call.state is CallState.ANSWERED else 403,
+                  "Request Pending" if call.state is CallState.ANSWERED else "Forbidden", now)
+        return
+    if call.transfer is not None and not call.transfer.done:
+        sw._reply(ev, 491, "Request Pending", now, (("Retry-After", "2"),))
+        return
+    if refer_to.method != "INVITE" or refer_to.target.scheme not in ("sip", "sips"):
+        sw._reply(ev, 403, "Forbidden", now)
+        return
+    user = call.caller if leg == "a" else (call.queue_agent or call.callee)
+    if not sw.may_transfer(user):
+        sw._reply(ev, 403, "Forbidden", now)
+        return
+    number = refer_to.target.user or ""
+    if refer_to.replaces is not None:
+        consult = _dialog_of(sw, refer_to.replaces)
+        if consult is None or consult[0] is call or consult[0].media is None or \
+                consult[0].media.worker != cm.worker:
+            sw._reply(ev, 403 if consult is not None else 481,
+                      "Forbidden" if consult is not None else "Call Does Not Exist", now)
+            return
+    elif not sw.can_route(number):
+        sw._reply(ev, 404, "Not Found", now)
+        return
+    me = call.a_me if leg == "a" else call.b.me
+    resp = make_response(req, 202, "Accepted", headers=[("Contact", me.contact())])
+    if not subscribed:
+        resp.headers.set("Refer-Sub", "false")
+    sw._txn.send_response(ev.txn_id, resp, now)
+    if leg == "a":
+        swap_sides(sw, call)
+    xfer = _detach_transferor(sw, call, number, req, subscribed, now,
+                              "attended" if refer_to.replaces else "blind")
+    notify(sw, xfer, 100, "Trying", now)
+    if refer_to.replaces is not None:
+        assert consult is not None
+        _attended(sw, call, consult[0], consult[1], now)
+    else:
+        sw.route_answered(call, number, now, transfer=True)
+
+
+def _detach_transferor(sw: B2bua, call: Call, number: str, req: Request, subscribed: bool,
+                       now: float, kind: Literal["blind", "attended"]) -> Transfer:
+    """Side ``b`` (the transferor) leaves the bridge and becomes side ``t``."""
+    b, cm = call.b, call.media
+    assert b is not None and cm is not None
+    xfer = Transfer(kind, number, b, refer_event(req.cseq.seq), subscribed)
+    call.transfer = xfer
+    call.b = None
+    sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, TRANSFEROR)
+    old = cm.legs.pop("b")
+    if TRANSFEROR in cm.legs:  # an earlier transferor still on the line: let it go
+        sw.media_free(cm.legs.pop(TRANSFEROR))
+    cm.legs[TRANSFEROR] = old
+    cm.connected = False
+    if cm.bridge is not None:
+        cm.bridge.leave(old.leg)
+    for side in ("b",):
+        cm.offers.pop(side, None)
+        cm.our_offers.pop(side, None)
+    agent = call.queue_agent
+    if agent is not None and sw.router is not None:
+        xfer.agent = agent
+        sw.router.call_transferred(call.key, agent, now, number,
+                                   attended=kind == "attended")
+        call.queue = None
+        call.transferred_from = agent
+        call.queue_agent = None
+    log.info("transfer_started", call_id=call.key, kind=kind, target=number, agent=agent)
+    return xfer
+
+
+def notify(sw: B2bua, xfer: Transfer, status: int, reason: str, now: float) -> None:
+    """Tell the transferor how its transfer goes (final status: the subscription ends)."""
+    if xfer.done or xfer.gone:
+        return
+    final = status >= 200
+    xfer.done = final
+    if not xfer.subscribed:
+        return
+    n = Notify(status, reason, SubState.TERMINATED if final else SubState.ACTIVE, xfer.event,
+               None if final else SUBSCRIPTION_S, "noresource" if final else None)
+    req = xfer.dialog.request("NOTIFY", me=xfer.me, branch=sw._ids.branch(), body=n.body,
+                              content_type=n.content_type,
+                              extra=[h for h in n.headers() if h[0] != "Content-Type"])
+    sw._txn.send_request(req, xfer.dialog.peer, now)
+
+
+def transfer_answered(sw: B2bua, call: Call, now: float) -> None:
+    """The target answered and is bridged: the transferor is told and let go."""
+    xfer = call.transfer
+    if xfer is None or xfer.done:
+        return
+    notify(sw, xfer, 200, "OK", now)
+    log.info("transfer_done", call_id=call.key, kind=xfer.kind, target=xfer.target)
+    if not xfer.gone:
+        sw._timers.arm(("xferbye", call.key), now + TRANSFEROR_GRACE)
+
+
+def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:
+    """The target did not answer: the transferor is told and gets the call back when it is
+    still there (True); False when it has gone (the caller is to be hung up)."""
+    xfer = call.transfer
+    if xfer is None or xfer.done:
+        return False
+    notify(sw, xfer, status if status >= 300 else 480,
+           "Temporarily Unavailable" if status in (408, 480) else "Failed", now)
+    log.info("transfer_failed", call_id=call.key, target=xfer.target, status=status)
+    cm = call.media
+    if xfer.gone or cm is None or TRANSFEROR not in cm.legs or not sw.transfer_recall:
+        return False
+    # recall: the transferor's leg goes back into the bridge as side b
+    if "b" in cm.legs:
+        sw.media_free(cm.legs.pop("b"))
+    cm.legs["b"] = cm.legs.pop(TRANSFEROR)
+    call.b = xfer.branch
+    sw._dialogs[(xfer.dialog.call_id, xfer.dialog.local_tag)] = (call, "b")
+    call.transfer = None
+    cm.connect()
+    log.info("transfer_recalled", call_id=call.key)
+    return True
+
+
+def transferor_bye(sw: B2bua, call: Call, now: float) -> None:
+    """The transferor hung up: its leg is released; the call goes on."""
+    xfer = call.transfer
+    sw._timers.cancel(("xferbye", call.key))
+    if xfer is not None:
+        xfer.gone = True
+        sw._dialogs.pop((xfer.dialog.call_id, xfer.dialog.local_tag), None)
+    cm = call.media
+    if cm is not None and TRANSFEROR in cm.legs:
+        sw.media_free(cm.legs.pop(TRANSFEROR))
+
+
+def release_transferor(sw: B2bua, call: Call, now: float) -> None:
+    """Grace over, or the call is ending: BYE the transferor if it is still there."""
+    xfer = call.transfer
+    if xfer is None or xfer.gone:
+        return
+    sw._bye(xfer.dialog, xfer.me, now)
+    transferor_bye(sw, call, now)
+
+
+# -- attended -------------------------------------------------------------------------------
+def _dialog_of(sw: B2bua, rep: Replaces) -> tuple[Call, str] | None:
+    """The call and side of the dialog ``rep`` names (either tag may be ours)."""
+    return sw._dialogs.get((rep.call_id, rep.to_tag)) or sw._dialogs.get(
+        (rep.call_id, rep.from_tag))
+
+
+def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> None:
+    """The consultation's other party (the target) takes the transferor's place in ``call``;
+    the consultation ends without hanging the target up."""
+    if side == "b":  # the transferor is the consultation's callee: make it side a
+        swap_sides(sw, consult)
+    target, ccm, cm = consult.b, consult.media, call.media
+    assert cm is not None
+    if target is None or ccm is None or consult.state is not CallState.UP:
+        transfer_failed(sw, call, 481, now)
+        return
+    moved = ccm.legs.pop("b")
+    if ccm.bridge is not None:
+        ccm.bridge.leave(moved.leg)
+    for key in ("b",):
+        if key in ccm.offers:
+            cm.offers["b"] = ccm.offers.pop(key)
+        if key in ccm.our_offers:
+            cm.our_offers["b"] = ccm.our_offers.pop(key)
+    consult.b = None
+    cm.legs["b"] = moved
+    sw._by_leg[moved.leg] = call
+    call.b = target
+    sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, "b")
+    cm.connect()
+    call.callee = consult.callee
+    sw._bye(consult.a_dialog, consult.a_me, now)
+    sw._end(consult, 200, "attended transfer", now, "switch")
+    transfer_answered(sw, call, now)
+
+
+# -- INVITE with Replaces -------------------------------------------------------------------
+def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: float) -> bool:
+    """An INVITE with Replaces: its leg takes the named leg's place.  False when nothing
+    matches (the caller answers 481)."""
+    found = _dialog_of(sw, rep)
+    if found is None:
+        return False
+    call, side = found
+    cm = call.media
+    if call.state not in (CallState.UP, CallState.ANSWERED) or side == TRANSFEROR or \
+            cm is None:
+        sw._reply(ev, 603 if call.state is CallState.ENDED else 486, "Busy Here", now)
+        return True
+    if rep.early_only:
+        sw._reply(ev, 486, "Busy Here", now)
+        return True
+    if side == "b":
+        swap_sides(sw, call)
+    req = ev.request
+    if not req.body:
+        sw._reply(ev, 488, "Not Acceptable Here", now,
+                  (("Warning", '399 ccswitch "an offer is needed with Replaces"'),))
+        return True
+    try:
+        new = sw.media_new_leg(cm.worker, now)
+    except PortsExhausted as e:
+        sw._reply(ev, 503, "Service Unavailable", now, (("Retry-After", str(e.retry_after)),))
+        return True
+    old_leg = cm.legs["a"]
+    cm.legs["a"] = new
+    cm.offers.pop("a", None)
+    cm.our_offers.pop("a", None)
+    sdp = cm.answer_locally("a", req.body)
+    if isinstance(sdp, NotAcceptable):
+        cm.legs["a"] = old_leg
+        sw.media_free(new)
+        sw._reply(ev, 488, "Not Acceptable Here", now)
+        return True
+    old_dialog, old_me = call.a_dialog, call.a_me
+    sw._dialogs.pop((old_dialog.call_id, old_dialog.local_tag), None)
+    if cm.bridge is not None:
+        cm.bridge.leave(old_leg.leg)
+    sw.media_free(old_leg)
+    sw._by_leg[new.leg] = call
+    sw.adopt_caller(call, ev, now)
+    sw.answer_replacing(call, sdp, now)
+    cm.connect()
+    sw._bye(old_dialog, old_me, now)
+    log.info("call_replaced", call_id=call.key, by=caller)
+    return True
+
+
+# -- sides ----------------------------------------------------------------------------------
+def swap_sides(sw: B2bua, call: Call) -> None:
+    """Sides a and b trade places (an answered call only): the transfer code then deals with
+    the transferor, or the replaced leg, as one known side."""
+    b, cm = call.b, call.media
+    assert b is not None and call.state is not CallState.RINGING
+    a = Branch(call.a_txn, call.a_invite, call.a_dialog, call.a_me, final=200)
+    call.a_txn, call.a_invite, call.a_dialog, call.a_me = b.txn_id, b.invite, b.dialog, b.me
+    call.b = a
+    sw._dialogs[(call.a_dialog.call_id, call.a_dialog.local_tag)] = (call, "a")
+    sw._dialogs[(a.dialog.call_id, a.dialog.local_tag)] = (call, "b")
+    if cm is not None:
+        _swap(cm.legs)
+        _swap(cm.offers)
+        _swap(cm.our_offers)
+        _swap(cm.held)
+    _swap(call.unacked)
+    _swap(call.hold_music)
+
+
+def _swap(d: dict[str, T]) -> None:
+    va, vb = d.pop("a", None), d.pop("b", None)
+    if vb is not None:
+        d["a"] = vb
+    if va is not None:
+        d["b"] = va
