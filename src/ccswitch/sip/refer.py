@@ -328,7 +328,8 @@ def replaces_of(req: Request) -> Replaces | None:
 
 
 def refer_sub_of(req: Request) -> bool:
-    """Whether a REFER asks for the implicit subscription (``Refer-Sub: false`` says no)."""
+    """Whether a REFER asks for the implicit subscription (``Refer-Sub: false`` says no; the
+    2xx that accepts such a REFER carries ``Refer-Sub: false`` too, RFC 4488 §4)."""
     raw = _one(req, "refer-sub")
     return True if raw is None else parse_refer_sub(raw)
 
