@@ -627,7 +627,6 @@ class B2bua(ServiceCalls, QueueCalls):
             kind, ckey = key
             if kind == "router" and self.router is not None:
                 self.router.handle_timer(now)
-                self.pump_router(now)
                 continue
             if kind == "cbring":
                 self.callback_ring_timeout(ckey, now)

@@ -26,6 +26,8 @@ from ..acd.events import Offer as RouterOffer
 from ..acd.model import AgentState, QueueSettings
 from ..acd.router import Router
 from ..config.schema import SwitchConfig
+from ..dialplan import Target as DialTarget
+from ..dialplan import TargetError, parse_target
 from ..ivr.say import say_position, say_wait
 from ..media.commands import Detect, Play, PlayFile, StopPlay
 from ..media.ports import PortsExhausted
@@ -36,6 +38,7 @@ from .anchor import CallMedia
 from .events import CallStarted
 from .services import say_flow
 from .state import Branch, Call, CallState
+from .targets import route
 
 
 @dataclass(slots=True)
@@ -167,7 +170,6 @@ class QueueCalls:
             call.queue_entered, call.queue_priority = now, priority
         router.enqueue(call.key, queue, now, priority=priority, skills=skills,
                        number=call.caller, position_hint=position_hint)
-        self.pump_router(now)
 
     def _left_queue(self, call: Call, now: float) -> None:
         """``call`` ended: the router hears it abandoned, or that its talk is over."""
@@ -180,11 +182,11 @@ class QueueCalls:
         else:
             router.abandon(call.key, now)
         call.queue = None
-        self.pump_router(now)
 
     # -- the router's decisions ----------------------------------------------------------
-    def pump_router(self, now: float) -> None:
-        """Carry out what the router decided; re-arm its timer."""
+    def settle(self, now: float) -> None:
+        """Carry out what the router decided, once at the end of every input (the front end
+        calls it after each message, timer and media event); re-arm its timer."""
         router = self.router
         if router is None:
             return
@@ -263,11 +265,9 @@ class QueueCalls:
             call.queue = None
             self._hangup_both(call, now)
             self._end(call, 480, "agent did not answer the callback", now, "switch")
-            self.pump_router(now)
             return
         if not br.cancelled:
             self.router.offer_failed(call.key, agent, now, offer_failure(status))
-        self.pump_router(now)
 
     def queue_answered(self, call: Call, br: Branch, now: float) -> None:
         """An offered agent answered and is bridged: the router connects them."""
@@ -282,7 +282,6 @@ class QueueCalls:
         for other in call.branches.values():
             if other is not br and other.final is None:
                 other.cancelled = True
-        self.pump_router(now)
 
     def _audio(self, call: Call) -> QueueAudio:
         return self.queue_audio.get(call.queue or "") or QueueAudio()
@@ -399,13 +398,14 @@ class QueueCalls:
             self.enqueue(call, target.value, now)
         elif target.kind == "ivr":
             self._start_ivr(call, target.value, now)
-        elif target.kind == "number" and target.value in ("echo", "tone"):
-            self._become(call, target.value)
-        elif target.kind == "number" and target.value.startswith("user:"):
-            self._bridge(call, [target.value[5:]], now)
-        else:  # voicemail and outside numbers: not reachable yet
-            self._hangup_both(call, now)
-            self._end(call, 480, f"overflow to {target} not available", now, "switch")
+        else:  # a dial-plan target: the one resolver
+            try:
+                where: DialTarget | None = parse_target(target.value)
+            except TargetError:
+                where = None
+            if route(self, call, where, now).startswith("failed:"):  # type: ignore[arg-type]
+                self._hangup_both(call, now)
+                self._end(call, 480, f"overflow to {target} not available", now, "switch")
 
     def queue_digit(self, call: Call, key: str, now: float) -> None:
         """A key pressed while waiting: ``0`` leaves the queue (overflow target of the
@@ -425,7 +425,6 @@ class QueueCalls:
             queue = self.queue_settings.get(call.queue)
             target = queue.on_timeout if queue is not None else None
             self._overflow(call, Overflow(call.key, call.queue, "key", target), now)
-            self.pump_router(now)
 
     # -- virtual hold: calling the caller back ------------------------------------------
     def _call_back(self, action: RouterCallback, now: float) -> None:
@@ -544,7 +543,6 @@ class QueueCalls:
         assert self.router is not None
         self.router.callback_result(pending.action.call_id, now, answered=False)
         log.info("callback_unanswered", call_id=pending.action.call_id)
-        self.pump_router(now)
 
     def _callback_answered(self, pending: PendingCallback, br: Branch, now: float) -> None:
         """The called-back caller answered: it becomes the A leg of a call offered to the
@@ -575,7 +573,6 @@ class QueueCalls:
             router.agent_login(agent, now)
         elif not registered and state is not AgentState.LOGGED_OUT:
             router.agent_logout(agent, now)
-        self.pump_router(now)
 
     def feature(self, agent: str, code: str, now: float) -> bool:
         """Feature code ``*21`` login, ``*22`` logout, ``*23[reason]`` pause, ``*24`` unpause;
@@ -593,5 +590,4 @@ class QueueCalls:
             router.agent_unpause(agent, now)
         else:
             return False
-        self.pump_router(now)
         return True

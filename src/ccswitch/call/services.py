@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
+from ..dialplan import Target, TargetError, parse_target
 from ..ivr.flow import Flow, FlowRunner, HandOff, HangupReq, IvrCall, QueueReq, TransferReq
 from ..ivr.menu import Menu, MenuError, menu_flow
 from ..media.commands import (
@@ -37,6 +38,7 @@ from .ivr import IvrSession
 from .rooms import ADMIT, RoomFull, Rooms, pin_flow
 from .state import ALLOW, Branch, Call, CallState, set_sdp
 from .supervise import ROLES, Mode
+from .targets import route
 from .transfer import transfer_answered
 
 if TYPE_CHECKING:
@@ -116,7 +118,8 @@ class ServiceCalls:
 
     # -- answering ourselves -----------------------------------------------------------
     def start_service(self, ev: RequestReceived, *, caller: str, service: str,
-                      now: float, arg: str = "", worker: int | None = None) -> None:
+                      now: float, arg: str = "", worker: int | None = None,
+                      priority: int = 0) -> None:
         """Answer the caller's INVITE ourselves: ``echo`` (it hears itself), ``tone`` (a
         steady 1000 Hz tone), ``ivr`` (the menu ``arg``), ``queue``, ``room`` (the conference
         room ``arg``), ``supervise`` (``arg`` is MODE:AGENT) or ``say`` (a prompt, then
@@ -170,7 +173,7 @@ class ServiceCalls:
         elif service == "say":
             self._start_flow(call, say_flow(arg), now)
         elif service == "queue":
-            self.enqueue(call, arg, now)
+            self.enqueue(call, arg, now, priority=priority)
         elif service == "room":
             pin = self.rooms.settings[arg].pin
             if pin:
@@ -323,14 +326,14 @@ class ServiceCalls:
             self._hangup_both(call, now)
             self._end(call, 200, "IVR hangup", now, "switch")
         elif isinstance(req, TransferReq):
-            kind, _, arg = req.target.partition(":")
             if req.target.startswith(ADMIT):
                 self._enter_room(call, req.target[len(ADMIT):], now)
-            elif kind in ("echo", "tone"):
-                self._become(call, kind)
-            elif kind == "user":
-                self._bridge(call, [arg], now)
-            else:
+                return
+            try:
+                target: Target | None = parse_target(req.target)
+            except TargetError:
+                target = None
+            if route(self, call, target, now).startswith("failed:"):  # type: ignore[arg-type]
                 self._ivr_result(call, "unavailable", now)
         elif isinstance(req, QueueReq):
             self.enqueue(call, req.queue, now, priority=req.priority, skills=req.skills)

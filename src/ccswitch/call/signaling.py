@@ -176,6 +176,7 @@ class Signaling:
         for agent in self.config.agents:
             if self.registrar.lookup(agent, now):
                 self.b2bua.agent_present(agent, True, now)
+        self.b2bua.settle(now)
 
     def shutdown(self, now: float) -> None:
         self.b2bua.shutdown(now)
@@ -207,6 +208,7 @@ class Signaling:
         for _ in range(1000):
             evs = self.txn.events()
             if not evs:
+                self.b2bua.settle(now)  # the router's decisions, once per input
                 return
             for ev in evs:
                 if isinstance(ev, RequestReceived):
@@ -336,7 +338,7 @@ class Signaling:
             return
         if isinstance(target, QueueTarget):
             self.b2bua.start_service(ev, caller=res.user, service="queue", now=now,
-                                     arg=target.queue)
+                                     arg=target.queue, priority=target.priority or 0)
             return
         if isinstance(target, RoomTarget):
             self.b2bua.start_service(ev, caller=res.user, service="room", now=now,
