@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from e2e_baresip import Baresip, PhoneFactory
 from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
+from e2e_media import settle
 from e2e_sipp import Sipp
 
 from peers import require_peer
@@ -102,6 +103,29 @@ def start_daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Dae
         if _failed(request) or problems:
             print(f"--- daemon log (port {d.sip_port}, {took:.1f} s to stop) ---\n{d.tail()}")
     assert not problems, "; ".join(problems)
+
+
+@pytest.fixture(scope="module")
+def module_daemon(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Daemon]:
+    """One ready daemon for a whole test module (demo configuration, as `daemon`): the
+    issue-9 modules share it to keep the suite short. At teardown it must stop on SIGTERM
+    with exit 0 within 5 s; its log is printed when a test of the session failed."""
+    failed_before = request.session.testsfailed
+    d = Daemon(tmp_path_factory.mktemp("module-daemon"))
+    try:
+        d.wait_ready()
+    except DaemonError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    settle(d)
+    yield d
+    running = d.proc.poll() is None
+    rc, took = d.terminate()
+    d.kill()
+    if request.session.testsfailed > failed_before or (running and rc != 0):
+        print(f"--- module daemon log (port {d.sip_port}, {took:.1f} s to stop) ---\n{d.tail()}")
+    assert not running or rc == 0, f"module daemon: SIGTERM gave exit status {rc}"
 
 
 @pytest.fixture

@@ -189,6 +189,18 @@ class Baresip:
             )
         return found
 
+    def wait_nth(self, kind: str, n: int, timeout: float) -> dict[str, Any]:
+        """The `n`-th event (1-based) of type `kind`: a phone's second call, say."""
+        found = self._wait(
+            lambda _m: len([e for e in self.events() if e.get("type") == kind]) >= n, timeout
+        )
+        if found is None:
+            seen = [e.get("type") for e in self.events()]
+            raise BaresipError(
+                f"no {kind} #{n} within {timeout:.0f} s (events: {seen})\n{self.output()}"
+            )
+        return [e for e in self.events() if e.get("type") == kind][n - 1]
+
     def _wait(self, match: Any, timeout: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -222,6 +234,38 @@ class Baresip:
 
     def hangup(self) -> None:
         self.command("hangup")
+
+    def _ok(self, name: str, params: str = "") -> dict[str, Any]:
+        resp = self.command(name, params)
+        if not resp.get("ok"):
+            raise BaresipError(f"{name} {params} refused: {resp}\n{self.output()}")
+        return resp
+
+    def transfer(self, uri: str) -> None:
+        """Blind-transfer the current call to `uri`: baresip sends REFER (RFC 3515) with
+        ``Refer-To: <uri>`` and, on the final NOTIFY, hangs up by itself."""
+        self._ok("transfer", uri)
+
+    def hold(self) -> None:
+        """Put the current call on hold: a re-INVITE whose SDP says ``a=sendonly``."""
+        self._ok("hold")
+
+    def resume(self) -> None:
+        """Take the current call off hold: a re-INVITE with ``a=sendrecv``."""
+        self._ok("resume")
+
+    def send_digits(self, keys: str) -> None:
+        """Send `keys` as RFC 4733 telephone-events, one after the other (``sndcode``)."""
+        self._ok("sndcode", keys)
+
+    def closed_reason(self, timeout: float) -> str:
+        """Wait for CALL_CLOSED and return its reason text (e.g. "403 Forbidden")."""
+        ev = self.wait_event("CALL_CLOSED", timeout=timeout)
+        return str(ev.get("param", ""))
+
+    def closed(self) -> bool:
+        """Whether a CALL_CLOSED event has come."""
+        return any(e.get("type") == "CALL_CLOSED" for e in self.events())
 
     def recordings(self) -> tuple[Path, Path]:
         """(sent, received) WAV files of the last call."""
