@@ -110,6 +110,7 @@ class B2bua(ServiceCalls, QueueCalls):
         self._by_a_txn: dict[str, Call] = {}
         self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
         self._events: list[CallEvent] = []
+        self._users_worker: dict[str, list[int]] = {}  # user -> [worker of its calls, count]
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -132,7 +133,9 @@ class B2bua(ServiceCalls, QueueCalls):
               bindings: list[Binding], now: float) -> None:
         """Ring every contact in ``bindings`` for the caller's INVITE in ``ev``."""
         inv = ev.request
-        cm = self._anchor(ev, ("a", "b"), now, caller=caller, callee=callee)
+        # a phone's second call goes where its first one is (attended transfer, consultation)
+        cm = self._anchor(ev, ("a", "b"), now, caller=caller, callee=callee,
+                          worker=self._worker_of(caller))
         if cm is False:
             return
         body = inv.body
@@ -172,6 +175,11 @@ class B2bua(ServiceCalls, QueueCalls):
                          why="no RTP port free")
             return False
 
+    def _worker_of(self, user: str) -> int | None:
+        """The media worker of ``user``'s live calls, if it has any."""
+        held = self._users_worker.get(user)
+        return held[0] if held is not None else None
+
     def new_call_id(self) -> str:
         """A fresh call id: 16 random lowercase letters and digits, unique among live calls.
 
@@ -206,6 +214,10 @@ class B2bua(ServiceCalls, QueueCalls):
         call = Call(key=self.new_call_id(), caller=caller, callee=callee, a_txn=ev.txn_id,
                     a_invite=inv, a_dialog=a_dialog, a_me=me, started=now, media=cm)
         self._calls[call.key] = call
+        if cm is not None:
+            call.users = tuple({caller, callee})
+            for user in call.users:
+                self._users_worker.setdefault(user, [cm.worker, 0])[1] += 1
         self._dialogs[(inv.call_id, a_tag)] = (call, "a")
         self._by_a_txn[ev.txn_id] = call
         if cm is not None:
@@ -734,6 +746,12 @@ class B2bua(ServiceCalls, QueueCalls):
                     br.cancelled = True
                     self._txn.cancel_request(br.txn_id, now)
         self._calls.pop(call.key, None)
+        for user in call.users:
+            held = self._users_worker.get(user)
+            if held is not None:
+                held[1] -= 1
+                if held[1] <= 0:
+                    del self._users_worker[user]
         self._by_a_txn.pop(call.a_txn, None)
         if call.media is not None:
             for lm in call.media.legs.values():

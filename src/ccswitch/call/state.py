@@ -121,4 +121,5 @@ class Call:
     transferred_from: str | None = None  # the queue agent who transferred the call away
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
     queue_priority: int = 0  # the priority it entered with
+    users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker
     hold_music: dict[str, int] = field(default_factory=dict)  # held side -> play id of its music

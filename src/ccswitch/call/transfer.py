@@ -115,11 +115,11 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         swap_sides(sw, call)
     xfer = _detach_transferor(sw, call, number, req, subscribed, now,
                               "attended" if refer_to.replaces else "blind")
-    notify(sw, xfer, 100, "Trying", now)
-    if refer_to.replaces is not None:
+    if refer_to.replaces is not None:  # done at once: the one NOTIFY is the final one
         assert consult is not None
         _attended(sw, call, consult[0], consult[1], now)
     else:
+        notify(sw, xfer, 100, "Trying", now)
         sw.route_answered(call, number, now, transfer=True)
 
 
@@ -258,6 +258,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
     sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, "b")
     cm.connect()
     call.callee = consult.callee
+    # the replaced dialog is ended by the side that took the Replaces (RFC 3891 §3): us
     sw._bye(consult.a_dialog, consult.a_me, now)
     sw._end(consult, 200, "attended transfer", now, "switch")
     transfer_answered(sw, call, now)
