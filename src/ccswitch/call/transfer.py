@@ -252,6 +252,10 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
         if key in ccm.our_offers:
             cm.our_offers["b"] = ccm.our_offers.pop(key)
     consult.b = None
+    # the target's dialog and INVITE transaction now belong to call (its BYE, a late 2xx)
+    if target.txn_id in consult.branches:
+        call.branches[target.txn_id] = consult.branches.pop(target.txn_id)
+        sw._clients[target.txn_id] = call
     cm.legs["b"] = moved
     sw._by_leg[moved.leg] = call
     call.b = target
@@ -308,6 +312,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     sw.media_free(old_leg)
     sw._by_leg[new.leg] = call
     sw.adopt_caller(call, ev, now)
+    call.caller = caller  # side a is the replacing phone's user now
     sw.answer_replacing(call, sdp, now)
     cm.connect()
     sw._bye(old_dialog, old_me, now)
@@ -326,6 +331,8 @@ def swap_sides(sw: B2bua, call: Call) -> None:
     call.b = a
     sw._dialogs[(call.a_dialog.call_id, call.a_dialog.local_tag)] = (call, "a")
     sw._dialogs[(a.dialog.call_id, a.dialog.local_tag)] = (call, "b")
+    if call.queue_agent is None:  # who is on side a is the caller (caller id, rights)
+        call.caller, call.callee = call.callee, call.caller
     if cm is not None:
         _swap(cm.legs)
         _swap(cm.offers)
