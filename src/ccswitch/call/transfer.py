@@ -35,6 +35,7 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
+from .hold import stop_music
 from .state import Branch, Call, CallState
 
 if TYPE_CHECKING:
@@ -132,6 +133,8 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, req: Request, subscri
     call.transfer = xfer
     call.b = None
     sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, TRANSFEROR)
+    stop_music(call, "a")  # the transferor held the other party (phones do, before REFER)
+    stop_music(call, "b")
     old = cm.legs.pop("b")
     if TRANSFEROR in cm.legs:  # an earlier transferor still on the line: let it go
         sw.media_free(cm.legs.pop(TRANSFEROR))
@@ -243,6 +246,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
     if target is None or ccm is None or consult.state is not CallState.UP:
         transfer_failed(sw, call, 481, now)
         return
+    stop_music(consult, "b")  # the transferor held the target during the consultation
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
         ccm.bridge.leave(moved.leg)
