@@ -88,8 +88,8 @@ def test_members_hear_each_other_and_not_themselves_with_join_and_leave_tones() 
 def test_the_last_member_to_leave_closes_the_room_and_the_next_caller_opens_a_new_one() -> None:
     w = Switch(USERS)
     rooms = w.sig.b2bua.rooms
-    ok1, leg1 = join(w, "1001", "850", 1.0)
-    ok2, leg2 = join(w, "1002", "850", 2.0)
+    ok1, _leg1 = join(w, "1001", "850", 1.0)
+    ok2, _leg2 = join(w, "1002", "850", 2.0)
     assert rooms.room("850") is not None
     hang_up(w, "1001", ok1, 5.0)
     assert rooms.room("850") is not None

@@ -6,6 +6,7 @@ every call has exactly one CDR, the queue events how a queue call left its agent
 from __future__ import annotations
 
 from callworld import MEDIA_IP, Switch, demo_config, no_recall, no_transfer_for, offer
+
 from ccswitch.acd.events import CallTransferred
 from ccswitch.acd.queue_log import format_events
 from ccswitch.call.events import CallEnded
@@ -259,7 +260,7 @@ def test_the_call_ends_when_the_target_fails_after_the_transferor_hung_up() -> N
 
 def test_without_recall_a_failed_transfer_ends_the_call() -> None:
     w = Switch(config=demo_config(no_recall))
-    c, inv3 = blind_by_callee(w)
+    _c, inv3 = blind_by_callee(w)
     w["1003"].reply(inv3, 486, "Busy Here", 6.0, to_tag="ct")
     w.pump()
     _, failed = notifies(w, "1002", 6.1)
@@ -309,15 +310,14 @@ def test_an_agent_transfers_a_queue_call_to_another_queue_keeping_its_place() ->
     ok, inv = queue_call(w)
     router = w.sig.b2bua.router
     assert router is not None
-    key = next(e.call_id for e in w.ended()) if w.ended() else None
-    assert key is None
+    assert w.ended() == []
     assert refer(w, "2001", inv, 10.0, cseq=1, my_tag="ag",
                  refer_to="<sip:801@ccswitch.local>").status == 202
     (xfer,) = [e for e in w.events if isinstance(e, CallTransferred)]
     assert (xfer.agent, xfer.target, xfer.attended) == ("2001", "801", False)
     lines = format_events([xfer])
     assert "|BLINDTRANSFER|801|" in lines[0]
-    rec = router._callers[xfer.call_id]  # noqa: SLF001 - the router's own record
+    rec = router._callers[xfer.call_id]
     assert rec.queue.settings.name == "sales"
     assert rec.place == 1.0  # its entry time in support, not 10.0
     notifies(w, "2001", 10.1)
@@ -333,7 +333,7 @@ def test_a_transferred_queue_caller_is_served_before_later_callers() -> None:
     sales = w["2005"]
     sales.invite("*23", 0.5, call_id="f1", body=offer(7000), phones=[sales])  # paused
     w.pump()
-    ok, inv = queue_call(w)
+    _ok, inv = queue_call(w)
     # nobody serves sales: a second caller starts waiting there first
     w.answered("1005", "801", 5.0, call_id="q2", port=4500)
     assert refer(w, "2001", inv, 10.0, cseq=1, my_tag="ag",
@@ -448,3 +448,29 @@ def test_invite_with_replaces_early_only_on_a_confirmed_dialog_is_486() -> None:
     w["1003"].invite("1002", 10.0, call_id="r1", body=offer(6400), extra=rep)
     assert w["1003"].last_response().status == 486
     assert w["1002"].requests("BYE") == [] and w.hearing.hears(c.a_leg) == {c.b_leg}
+
+
+def test_a_second_transfer_within_the_grace_lets_the_first_transferor_go() -> None:
+    w = Switch(("1001", "1002", "1003", "1004"))
+    c, inv3 = blind_by_callee(w)
+    w["1003"].reply(inv3, 200, "OK", 6.0, to_tag="ct", body=offer(6100))
+    w.pump()
+    notifies(w, "1002", 6.1)
+    t_leg = w.leg_of(inv3)
+    # 1003 passes the caller on to 1004 before 1002 has hung up
+    assert refer(w, "1003", inv3, 7.0, cseq=1, my_tag="ct",
+                 refer_to="<sip:1004@ccswitch.local>").status == 202
+    (b,) = ok_byes(w, "1002", 7.1)  # the first transferor is let go at once
+    assert b.call_id == c.inv.call_id
+    assert DestroyLeg(c.b_leg) in w.commands()
+    inv4 = w["1004"].take("INVITE")
+    w["1004"].reply(inv4, 200, "OK", 8.0, to_tag="dt", body=offer(6600))
+    w.pump()
+    assert frag(notifies(w, "1003", 8.1)[-1]) == "SIP/2.0 200 OK"
+    assert DestroyLeg(t_leg) not in w.commands()
+    assert bye(w, "1003", inv3, 9.0, cseq=2, my_tag="ct").status == 200
+    assert DestroyLeg(t_leg) in w.commands()
+    w.run_until(30.0)
+    assert w["1002"].requests("BYE") == [] and w["1003"].requests("BYE") == []
+    assert w.hearing.hears(c.a_leg) == {w.leg_of(inv4)}
+    assert w.ended() == []

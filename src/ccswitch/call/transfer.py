@@ -129,6 +129,8 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, req: Request, subscri
     """Side ``b`` (the transferor) leaves the bridge and becomes side ``t``."""
     b, cm = call.b, call.media
     assert b is not None and cm is not None
+    if call.transfer is not None:  # an earlier transferor still on the line: BYE, let go
+        release_transferor(sw, call, now)
     xfer = Transfer(kind, number, b, refer_event(req.cseq.seq), subscribed)
     call.transfer = xfer
     call.b = None
@@ -136,8 +138,6 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, req: Request, subscri
     stop_music(call, "a")  # the transferor held the other party (phones do, before REFER)
     stop_music(call, "b")
     old = cm.legs.pop("b")
-    if TRANSFEROR in cm.legs:  # an earlier transferor still on the line: let it go
-        sw.media_free(cm.legs.pop(TRANSFEROR))
     cm.legs[TRANSFEROR] = old
     cm.connected = False
     if cm.bridge is not None:
