@@ -474,3 +474,12 @@ def test_a_second_transfer_within_the_grace_lets_the_first_transferor_go() -> No
     assert w["1002"].requests("BYE") == [] and w["1003"].requests("BYE") == []
     assert w.hearing.hears(c.a_leg) == {w.leg_of(inv4)}
     assert w.ended() == []
+
+
+def test_attended_transfer_works_when_the_switch_has_several_media_workers() -> None:
+    """The consultation is placed on the worker of the transferor's other call, so its
+    target's leg can join the first call's bridge."""
+    w = Switch(workers=2)
+    c, _consult_ok, consult_inv, resp = attended(w)
+    assert resp.status == 202
+    assert w.hearing.hears(c.a_leg) == {w.leg_of(consult_inv)}

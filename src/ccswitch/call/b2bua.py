@@ -50,6 +50,7 @@ from .transfer import (
     transfer_answered,
     transfer_failed,
     transferor_bye,
+    worker_of_user,
 )
 
 log = structlog.get_logger()
@@ -132,7 +133,8 @@ class B2bua(ServiceCalls, QueueCalls):
               bindings: list[Binding], now: float) -> None:
         """Ring every contact in ``bindings`` for the caller's INVITE in ``ev``."""
         inv = ev.request
-        cm = self._anchor(ev, ("a", "b"), now, caller=caller, callee=callee)
+        cm = self._anchor(ev, ("a", "b"), now, caller=caller, callee=callee,
+                          worker=worker_of_user(self, caller))
         if cm is False:
             return
         body = inv.body

@@ -352,3 +352,15 @@ def _swap(d: dict[str, T]) -> None:
         d["a"] = vb
     if va is not None:
         d["b"] = va
+
+
+def worker_of_user(sw: B2bua, user: str) -> int | None:
+    """The media worker of a live call ``user`` talks in (None: none).  A new call the user
+    places goes there too, so that an attended transfer can join its two calls: legs join
+    bridges on one worker only.  A scan of the live calls (as ``agent_call``)."""
+    for call in sw._calls.values():
+        cm = call.media
+        if cm is not None and call.state is not CallState.ENDED and \
+                user in (call.caller, call.callee, call.queue_agent):
+            return cm.worker
+    return None
