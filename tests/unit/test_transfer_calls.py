@@ -360,6 +360,17 @@ def test_attended_transfer_of_a_queue_call_is_attendedtransfer() -> None:
     assert w.hearing.hears(caller_leg) == {target_leg}
 
 
+def test_a_queue_caller_may_not_transfer_the_agent() -> None:
+    w = Switch(("1001", "1003", "2001"))
+    ok, inv = queue_call(w)
+    assert refer(w, "1001", ok, 10.0, cseq=3).status == 403
+    assert not [e for e in w.events if isinstance(e, CallTransferred)]
+    assert w["1003"].requests("INVITE") == []
+    router = w.sig.b2bua.router
+    assert router is not None and router.agent_state("2001").value == "on_call"
+    assert w.hearing.hears(w.leg_of(ok)) == {w.leg_of(inv)}
+
+
 # -- attended transfer -----------------------------------------------------------------------
 def attended(w: Switch) -> tuple[Call, Response, Request, Response]:
     """1001 talks to 1002; 1002 calls 1003 (consultation) and refers 1001 to it."""

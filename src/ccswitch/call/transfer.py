@@ -93,7 +93,9 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         sw._reply(ev, 403, "Forbidden", now)
         return
     user = call.caller if leg == "a" else (call.queue_agent or call.callee)
-    if not sw.may_transfer(user):
+    # a queue caller may not hand the agent on: the router would see the agent leave (wrap-up,
+    # new offers) while it still talks to the target
+    if not sw.may_transfer(user) or (leg == "a" and call.queue_agent is not None):
         sw._reply(ev, 403, "Forbidden", now)
         return
     number = refer_to.target.user or ""
