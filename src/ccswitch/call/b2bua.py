@@ -175,6 +175,13 @@ class B2bua(ServiceCalls, QueueCalls):
                          why="no RTP port free")
             return False
 
+    def count_user(self, call: Call, user: str) -> None:
+        """``user`` talks in ``call``: its next calls prefer the same media worker."""
+        if call.media is None or user in call.users:
+            return
+        call.users += (user,)
+        self._users_worker.setdefault(user, [call.media.worker, 0])[1] += 1
+
     def _worker_of(self, user: str) -> int | None:
         """The media worker of ``user``'s live calls, if it has any."""
         held = self._users_worker.get(user)
@@ -214,10 +221,8 @@ class B2bua(ServiceCalls, QueueCalls):
         call = Call(key=self.new_call_id(), caller=caller, callee=callee, a_txn=ev.txn_id,
                     a_invite=inv, a_dialog=a_dialog, a_me=me, started=now, media=cm)
         self._calls[call.key] = call
-        if cm is not None:
-            call.users = tuple({caller, callee})
-            for user in call.users:
-                self._users_worker.setdefault(user, [cm.worker, 0])[1] += 1
+        for user in {caller, callee}:
+            self.count_user(call, user)
         self._dialogs[(inv.call_id, a_tag)] = (call, "a")
         self._by_a_txn[ev.txn_id] = call
         if cm is not None:

@@ -41,3 +41,16 @@ def hold_changed(sw: B2bua, call: Call, side: str) -> None:
         del call.hold_music[other]
         cm.plan.send(cm.worker, StopPlay(leg, playing))
         log.info("call_resumed", call_id=call.key, by=side)
+
+
+def stop_music(call: Call, side: str) -> None:
+    """The music ``side`` hears stops and nobody holds it any more: the party that held it
+    left the call (a transfer), so no resume will come."""
+    cm = call.media
+    playing = call.hold_music.pop(side, None)
+    if cm is None:
+        return
+    cm.held.pop("b" if side == "a" else "a", None)
+    if playing is not None and side in cm.legs:
+        cm.plan.send(cm.worker, StopPlay(cm.leg(side), playing))
+        log.info("call_resumed", call_id=call.key, by="transfer")

@@ -402,6 +402,7 @@ class ServiceCalls:
         for other in call.branches.values():
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)
+        self.count_user(call, br.agent or call.callee)  # type: ignore[attr-defined]
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.record_queues):

@@ -35,6 +35,7 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
+from .hold import stop_music
 from .state import Branch, Call, CallState
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         sw._reply(ev, 403, "Forbidden", now)
         return
     user = call.caller if leg == "a" else (call.queue_agent or call.callee)
-    if not sw.may_transfer(user):
+    # a queue caller may not hand the agent on: the router would see the agent leave (wrap-up,
+    # new offers) while it still talks to the target
+    if not sw.may_transfer(user) or (leg == "a" and call.queue_agent is not None):
         sw._reply(ev, 403, "Forbidden", now)
         return
     number = refer_to.target.user or ""
@@ -128,13 +131,15 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, req: Request, subscri
     """Side ``b`` (the transferor) leaves the bridge and becomes side ``t``."""
     b, cm = call.b, call.media
     assert b is not None and cm is not None
+    if call.transfer is not None:  # an earlier transferor still on the line: BYE, let go
+        release_transferor(sw, call, now)
     xfer = Transfer(kind, number, b, refer_event(req.cseq.seq), subscribed)
     call.transfer = xfer
     call.b = None
     sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, TRANSFEROR)
+    stop_music(call, "a")  # the transferor held the other party (phones do, before REFER)
+    stop_music(call, "b")
     old = cm.legs.pop("b")
-    if TRANSFEROR in cm.legs:  # an earlier transferor still on the line: let it go
-        sw.media_free(cm.legs.pop(TRANSFEROR))
     cm.legs[TRANSFEROR] = old
     cm.connected = False
     if cm.bridge is not None:
@@ -243,6 +248,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
     if target is None or ccm is None or consult.state is not CallState.UP:
         transfer_failed(sw, call, 481, now)
         return
+    stop_music(consult, "b")  # the transferor held the target during the consultation
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
         ccm.bridge.leave(moved.leg)
@@ -252,6 +258,10 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
         if key in ccm.our_offers:
             cm.our_offers["b"] = ccm.our_offers.pop(key)
     consult.b = None
+    # the target's dialog and INVITE transaction now belong to call (its BYE, a late 2xx)
+    if target.txn_id in consult.branches:
+        call.branches[target.txn_id] = consult.branches.pop(target.txn_id)
+        sw._clients[target.txn_id] = call
     cm.legs["b"] = moved
     sw._by_leg[moved.leg] = call
     call.b = target
@@ -309,6 +319,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     sw.media_free(old_leg)
     sw._by_leg[new.leg] = call
     sw.adopt_caller(call, ev, now)
+    call.caller = caller  # side a is the replacing phone's user now
     sw.answer_replacing(call, sdp, now)
     cm.connect()
     sw._bye(old_dialog, old_me, now)
@@ -327,6 +338,8 @@ def swap_sides(sw: B2bua, call: Call) -> None:
     call.b = a
     sw._dialogs[(call.a_dialog.call_id, call.a_dialog.local_tag)] = (call, "a")
     sw._dialogs[(a.dialog.call_id, a.dialog.local_tag)] = (call, "b")
+    if call.queue_agent is None:  # who is on side a is the caller (caller id, rights)
+        call.caller, call.callee = call.callee, call.caller
     if cm is not None:
         _swap(cm.legs)
         _swap(cm.offers)
@@ -342,3 +355,5 @@ def _swap(d: dict[str, T]) -> None:
         d["a"] = vb
     if va is not None:
         d["b"] = va
+
+
