@@ -35,8 +35,9 @@ from ..sip.transaction import (
 )
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, LegMedia, MediaPlan
+from .commands import Command, Done, execute
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
-from .hold import hold_changed
+from .hold import hold_by_command, hold_changed
 from .queueing import PendingCallback, QueueAudio, QueueCalls
 from .rooms import Rooms
 from .services import ServiceCalls
@@ -45,6 +46,7 @@ from .supervise import Mode
 from .targets import Outcome, route
 from .transfer import (
     TRANSFEROR,
+    by_command,
     on_refer,
     release_transferor,
     transfer_answered,
@@ -702,10 +704,7 @@ class B2bua(ServiceCalls, QueueCalls):
         self.abandon_callbacks(now)
         for call in list(self._calls.values()):
             if call.state is CallState.RINGING:
-                for br in call.branches.values():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-                self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+                self.cancel_call(call, now)
             else:
                 self._hangup_both(call, now)
                 self._end(call, 200, "OK", now, "switch")
@@ -777,6 +776,24 @@ class B2bua(ServiceCalls, QueueCalls):
                                       call.a_invite.call_id, call.queue_name, call.queue_agent))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
+
+    # -- commands --------------------------------------------------------------------------
+    def command(self, cmd: Command, now: float) -> Done:
+        """The one entry for what people and programs ask (``call/commands.py``)."""
+        return execute(self, cmd, now)
+
+    def cancel_call(self, call: Call, now: float) -> None:
+        """End a call still ringing: CANCEL its forks, 480 to the caller."""
+        for br in call.branches.values():
+            if br.final is None:
+                self._txn.cancel_request(br.txn_id, now)
+        self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+
+    def hold_call(self, call: Call, on: bool) -> None:
+        hold_by_command(self, call, on)
+
+    def transfer_by_command(self, call: Call, number: str, now: float) -> None:
+        by_command(self, call, number, now)
 
     # -- routing answered calls, legs ----------------------------------------------------
     def can_route(self, number: str, caller: str = "") -> bool:

@@ -54,3 +54,26 @@ def stop_music(call: Call, side: str) -> None:
     if playing is not None and side in cm.legs:
         cm.plan.send(cm.worker, StopPlay(cm.leg(side), playing))
         log.info("call_resumed", call_id=call.key, by="transfer")
+
+
+def hold_by_command(sw: B2bua, call: Call, on: bool) -> None:
+    """Hold (or resume) an answered call from the switch: side a (the caller) leaves the
+    bridge and hears music, side b hears silence; no re-INVITE reaches either phone."""
+    cm = call.media
+    if cm is None or cm.bridge is None:
+        return
+    a = cm.leg("a")
+    playing = call.hold_music.get("a")
+    if on and playing is None:
+        cm.bridge.leave(a)
+        pid = cm.plan.next_id()
+        call.hold_music["a"] = pid
+        audio = sw.queue_audio.get(call.queue_name or "")
+        music = audio.moh[0] if audio is not None and audio.moh else "moh/default"
+        cm.plan.send(cm.worker, Play(a, pid, PlayFile(sw.prompt_path(music)), loop=True))
+        log.info("call_held", call_id=call.key, by="command")
+    elif not on and playing is not None:
+        del call.hold_music["a"]
+        cm.plan.send(cm.worker, StopPlay(a, playing))
+        cm.bridge.join(a)
+        log.info("call_resumed", call_id=call.key, by="command")

@@ -35,10 +35,13 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.registrar import Binding
 from ..sip.transaction import ResponseReceived, TransactionLayer, TransactionTimeout
 from .anchor import CallMedia
+from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
 from .events import CallStarted
 from .services import say_flow
 from .state import Branch, Call, CallState
 from .targets import route
+
+AgentCommand = AgentLogin | AgentLogout | AgentPause | AgentReady
 
 
 @dataclass(slots=True)
@@ -577,17 +580,18 @@ class QueueCalls:
     def feature(self, agent: str, code: str, now: float) -> bool:
         """Feature code ``*21`` login, ``*22`` logout, ``*23[reason]`` pause, ``*24`` unpause;
         False when ``agent`` is not an agent or the code is unknown."""
-        router = self.router
-        if router is None or agent not in self.agent_names:
+        if self.router is None or agent not in self.agent_names:
             return False
+        cmd: AgentCommand
         if code == "*21":
-            router.agent_login(agent, now)
+            cmd = AgentLogin(agent)
         elif code == "*22":
-            router.agent_logout(agent, now)
+            cmd = AgentLogout(agent)
         elif code.startswith("*23"):
-            router.agent_pause(agent, code[3:] or "break", now)
+            cmd = AgentPause(agent, code[3:] or "break")
         elif code == "*24":
-            router.agent_unpause(agent, now)
+            cmd = AgentReady(agent)
         else:
             return False
+        execute(self, cmd, now)  # type: ignore[arg-type]
         return True

@@ -28,7 +28,8 @@ from ..dialplan import (
 )
 from ..errors import SipParseError
 from ..ids import Ids
-from ..media.commands import Command, MediaEvent
+from ..media.commands import Command as MediaCommand
+from ..media.commands import MediaEvent
 from ..sip.addr import Address
 from ..sip.auth import AuthOutcome, AuthResult, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
@@ -50,6 +51,7 @@ from .acdconfig import build_router
 from .anchor import MediaPlan
 from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
+from .commands import Command, Done
 from .events import CallEvent
 from .queueing import build_queue_audio
 from .state import ALLOW
@@ -148,7 +150,7 @@ class Signaling:
         ev, self._events = self._events, []
         return ev
 
-    def media_commands(self) -> list[tuple[int, Command]]:
+    def media_commands(self) -> list[tuple[int, MediaCommand]]:
         """Commands for the media workers, as (worker, command)."""
         return self.media.commands() if self.media is not None else []
 
@@ -170,6 +172,13 @@ class Signaling:
         self.b2bua.handle_timer(now)
         self.auth.handle_timer(now)
         self._drain(now)
+
+    def command(self, cmd: Command, now: float) -> Done:
+        """Carry out a command (``call/commands.py``); raises ``CommandError``."""
+        try:
+            return self.b2bua.command(cmd, now)
+        finally:
+            self._drain(now)
 
     def restore_bindings(self, bindings: list[Binding], now: float) -> None:
         self.registrar.restore(bindings, now)

@@ -32,7 +32,7 @@ from ..errors import SipParseError
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
-from ..sip.message import Request, make_response
+from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
 from .hold import stop_music
@@ -69,6 +69,7 @@ class Transfer:
     agent: str | None = None  # the queue agent who transferred
     gone: bool = False  # the transferor hung up
     done: bool = False  # the final NOTIFY was sent
+    grace: float = TRANSFEROR_GRACE  # seconds the transferor has to hang up after success
 
 
 # -- REFER ----------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
     sw._txn.send_response(ev.txn_id, resp, now)
     if leg == "a":
         swap_sides(sw, call)
-    xfer = _detach_transferor(sw, call, number, req, subscribed, now,
+    xfer = _detach_transferor(sw, call, number, refer_event(req.cseq.seq), subscribed, now,
                               "attended" if refer_to.replaces else "blind")
     if refer_to.replaces is not None:  # done at once: the one NOTIFY is the final one
         assert consult is not None
@@ -126,14 +127,22 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         sw.route_answered(call, number, now, transfer=True)
 
 
-def _detach_transferor(sw: B2bua, call: Call, number: str, req: Request, subscribed: bool,
+def by_command(sw: B2bua, call: Call, number: str, now: float) -> None:
+    """A blind transfer asked by a command (the API): as a REFER from side b, without
+    NOTIFYs; side b is hung up as soon as the target answers."""
+    xfer = _detach_transferor(sw, call, number, "", False, now, "blind")
+    xfer.grace = 0.0
+    sw.route_answered(call, number, now, transfer=True)
+
+
+def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribed: bool,
                        now: float, kind: Literal["blind", "attended"]) -> Transfer:
     """Side ``b`` (the transferor) leaves the bridge and becomes side ``t``."""
     b, cm = call.b, call.media
     assert b is not None and cm is not None
     if call.transfer is not None:  # an earlier transferor still on the line: BYE, let go
         release_transferor(sw, call, now)
-    xfer = Transfer(kind, number, b, refer_event(req.cseq.seq), subscribed)
+    xfer = Transfer(kind, number, b, event, subscribed)
     call.transfer = xfer
     call.b = None
     sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, TRANSFEROR)
@@ -183,7 +192,7 @@ def transfer_answered(sw: B2bua, call: Call, now: float) -> None:
     notify(sw, xfer, 200, "OK", now)
     log.info("transfer_done", call_id=call.key, kind=xfer.kind, target=xfer.target)
     if not xfer.gone:
-        sw._timers.arm(("xferbye", call.key), now + TRANSFEROR_GRACE)
+        sw._timers.arm(("xferbye", call.key), now + xfer.grace)
 
 
 def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:

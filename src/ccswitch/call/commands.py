@@ -1,0 +1,188 @@
+"""Commands: everything a person or a program asks of the calls, through one entry (pure).
+
+The HTTP API, a supervisor's desk or a library user builds one of these frozen dataclasses and
+hands it to ``Signaling.command(cmd, now)``; it returns a ``Done`` with what changed, or raises
+``CommandError`` whose ``code`` says why not (``not_found``, ``forbidden``, ``conflict``,
+``invalid``), so an API maps it to 404/403/409/400 without reading a message.  Phones reach the
+same operations with SIP (REFER, feature codes, DTMF): both end in the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+
+from ..errors import CcswitchError
+from .state import Call, CallState
+from .supervise import Mode
+
+if TYPE_CHECKING:
+    from .b2bua import B2bua
+
+log = structlog.get_logger()
+
+ErrorCode = Literal["not_found", "forbidden", "conflict", "invalid"]
+
+
+class CommandError(CcswitchError):
+    """A command that cannot be carried out; ``code`` is the kind of refusal."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A command carried out; ``detail`` says what it changed."""
+
+    command: str
+    detail: dict[str, str | int | bool] = field(default_factory=dict)
+
+
+# -- calls -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """End a call: every leg of it is hung up (BYE, or 480/CANCEL while it rings)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Blind-transfer an answered call's caller to a dial-plan ``number`` (the agent's or
+    callee's leg is released, as with a REFER from its phone)."""
+
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Hold (``on``) or resume a call: the caller hears music, the other side silence."""
+
+    call_id: str
+    on: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SuperviseMode:
+    """Switch a supervisor's call (its call id) to listen, whisper or barge."""
+
+    call_id: str
+    mode: Mode
+
+
+# -- rooms -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RoomMute:
+    room: str
+    call_id: str
+    muted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKick:
+    room: str
+    call_id: str
+
+
+# -- agents ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AgentLogin:
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogout:
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPause:
+    agent: str
+    reason: str = "break"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady:
+    agent: str
+
+
+Command = (Hangup | Transfer | Hold | SuperviseMode | RoomMute | RoomKick | AgentLogin
+           | AgentLogout | AgentPause | AgentReady)
+
+
+def execute(sw: B2bua, cmd: Command, now: float) -> Done:
+    """Carry out ``cmd``; ``CommandError`` when it cannot be."""
+    name = type(cmd).__name__
+    if isinstance(cmd, AgentLogin | AgentLogout | AgentPause | AgentReady):
+        return _agent(sw, cmd, now, name)
+    if isinstance(cmd, RoomMute | RoomKick):
+        return _room(sw, cmd, now, name)
+    call = _live_call(sw, cmd.call_id)
+    if isinstance(cmd, Hangup):
+        if call.state is CallState.RINGING:
+            sw.cancel_call(call, now)
+        else:
+            sw._hangup_both(call, now)
+            sw._end(call, 200, "hung up by command", now, "switch")
+        return Done(name, {"call_id": call.key})
+    if isinstance(cmd, SuperviseMode):
+        if call.supervising is None:
+            raise CommandError("invalid", f"call {call.key} is not a supervisor's call")
+        sw.supervise_mode(call, cmd.mode)
+        return Done(name, {"call_id": call.key, "mode": cmd.mode})
+    if call.state is not CallState.UP or call.b is None or call.media is None:
+        raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
+    if isinstance(cmd, Hold):
+        sw.hold_call(call, cmd.on)
+        return Done(name, {"call_id": call.key, "on": cmd.on})
+    if call.transfer is not None and not call.transfer.done:
+        raise CommandError("conflict", f"call {call.key} is being transferred")
+    if not sw.can_route(cmd.number, call.caller):
+        raise CommandError("not_found", f"number {cmd.number!r} is not in the dial plan")
+    sw.transfer_by_command(call, cmd.number, now)
+    return Done(name, {"call_id": call.key, "to": cmd.number})
+
+
+def _live_call(sw: B2bua, call_id: str) -> Call:
+    call = sw._calls.get(call_id)
+    if call is None or call.state is CallState.ENDED:
+        raise CommandError("not_found", f"no call {call_id}")
+    return call
+
+
+def _room(sw: B2bua, cmd: RoomMute | RoomKick, now: float, name: str) -> Done:
+    room = sw.rooms.room(cmd.room)
+    call = sw._calls.get(cmd.call_id)
+    if room is None or call is None or call.room != cmd.room or call.media is None:
+        raise CommandError("not_found", f"no member {cmd.call_id} in room {cmd.room}")
+    leg = call.media.leg("a")
+    if isinstance(cmd, RoomMute):
+        sw.rooms.mute(leg, cmd.muted)
+        return Done(name, {"room": cmd.room, "call_id": call.key, "muted": cmd.muted})
+    sw._hangup_both(call, now)
+    sw._end(call, 200, "kicked from the room", now, "switch")
+    return Done(name, {"room": cmd.room, "call_id": call.key})
+
+
+def _agent(sw: B2bua, cmd: AgentLogin | AgentLogout | AgentPause | AgentReady, now: float,
+           name: str) -> Done:
+    router = sw.router
+    if router is None or cmd.agent not in sw.agent_names:
+        raise CommandError("not_found", f"no agent {cmd.agent}")
+    if isinstance(cmd, AgentLogin):
+        changed = router.agent_login(cmd.agent, now)
+    elif isinstance(cmd, AgentLogout):
+        changed = router.agent_logout(cmd.agent, now)
+    elif isinstance(cmd, AgentPause):
+        changed = router.agent_pause(cmd.agent, cmd.reason, now)
+    else:
+        changed = router.agent_unpause(cmd.agent, now)
+    log.info("agent_command", agent=cmd.agent, command=name, changed=changed)
+    return Done(name, {"agent": cmd.agent, "changed": changed,
+                       "state": router.agent_state(cmd.agent).value})
