@@ -41,7 +41,7 @@ from .hold import hold_by_command, hold_changed
 from .queueing import PendingCallback, QueueAudio, QueueCalls
 from .rooms import Rooms
 from .services import ServiceCalls
-from .state import ALLOW, Branch, Call, CallState, PendingTwoHundred, Relay, set_sdp
+from .state import ALLOW, Call, CallState, Leg, PendingTwoHundred, Relay, set_sdp
 from .supervise import Mode
 from .targets import Outcome, route
 from .transfer import (
@@ -220,8 +220,8 @@ class B2bua(ServiceCalls, QueueCalls):
         me = self._local(ev.source.transport)
         a_dialog = self._server_dialog(ev)
         a_tag = a_dialog.local_tag
-        call = Call(key=self.new_call_id(), caller=caller, callee=callee, a_txn=ev.txn_id,
-                    a_invite=inv, a_dialog=a_dialog, a_me=me, started=now, media=cm)
+        call = Call(key=self.new_call_id(), caller=caller, callee=callee,
+                    a=Leg(ev.txn_id, inv, a_dialog, me), started=now, media=cm)
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -235,7 +235,7 @@ class B2bua(ServiceCalls, QueueCalls):
 
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
               now: float, body: bytes, extra: tuple[tuple[str, str], ...] = (),
-              to_user: str | None = None) -> Branch:
+              to_user: str | None = None) -> Leg:
         br = self._send_invite(b, call.caller, display, to_user or call.callee, body, ctype,
                                mf, extra, now)
         call.branches[br.txn_id] = br
@@ -245,7 +245,7 @@ class B2bua(ServiceCalls, QueueCalls):
 
     def _send_invite(self, b: Binding, from_user: str, display: str | None, to_user: str,
                      body: bytes, ctype: str | None, mf: int,
-                     extra: tuple[tuple[str, str], ...], now: float) -> Branch:
+                     extra: tuple[tuple[str, str], ...], now: float) -> Leg:
         """A new dialog's INVITE from ``from_user`` to the contact ``b``, sent."""
         me = self._local(b.source.transport)
         local = NameAddr(SipUri(host=self._domain, user=from_user), display,
@@ -258,7 +258,7 @@ class B2bua(ServiceCalls, QueueCalls):
                              extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        return Branch(txn_id, inv, dialog, me)
+        return Leg(txn_id, inv, dialog, me)
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
@@ -299,7 +299,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return True
         return False
 
-    def _branch_response(self, call: Call, br: Branch, resp: Response, now: float) -> None:
+    def _branch_response(self, call: Call, br: Leg, resp: Response, now: float) -> None:
         status = resp.status
         if status < 200:
             if status == 100 or call.state is not CallState.RINGING:
@@ -308,7 +308,7 @@ class B2bua(ServiceCalls, QueueCalls):
             if tag:
                 br.early = True
                 br.dialog.remote = resp.to
-            extra = [("Contact", call.a_me.contact())]
+            extra = [("Contact", call.a.me.contact())]
             sdp = self._b_sdp(call, resp)
             if isinstance(sdp, NotAcceptable):
                 log.info("early_sdp_refused", call_id=call.key, reason=sdp.reason)
@@ -321,7 +321,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if br.final is None:
             self._branch_failed(call, br, status, resp.reason, now, resp)
 
-    def _branch_answered(self, call: Call, br: Branch, resp: Response, now: float) -> None:
+    def _branch_answered(self, call: Call, br: Leg, resp: Response, now: float) -> None:
         first = br.final is None
         br.final = resp.status
         br.dialog.remote = resp.to
@@ -375,14 +375,14 @@ class B2bua(ServiceCalls, QueueCalls):
         call.b = br
         call.answered = now
         self._timers.cancel(("ring", call.key))
-        if call.a_invite.body:
+        if call.a.invite.body:
             self._txn.send_stateless(ack, br.dialog.peer)
         else:
             call.pending_b_ack = ack  # delayed offer: A's ACK carries the answer
         for other in call.branches.values():
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)
-        extra = [("Contact", call.a_me.contact()), ("Allow", ALLOW)]
+        extra = [("Contact", call.a.me.contact()), ("Allow", ALLOW)]
         self._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
@@ -395,13 +395,13 @@ class B2bua(ServiceCalls, QueueCalls):
     def _arm_2xx_retx(self, call: Call, now: float) -> None:
         """§13.3.1.4: retransmit the 2xx (UDP only) until A's ACK; none within 64*T1: BYE."""
         call.retx_deadline = now + 64 * self._t.t1
-        if call.a_dialog.peer.reliable:
+        if call.a.dialog.peer.reliable:
             self._timers.arm(("retx", call.key), call.retx_deadline)
         else:
             call.retx_interval = self._t.t1
             self._timers.arm(("retx", call.key), now + self._t.t1)
 
-    def _branch_failed(self, call: Call, br: Branch, status: int, reason: str,
+    def _branch_failed(self, call: Call, br: Leg, status: int, reason: str,
                        now: float, resp: Response | None = None) -> None:
         br.final = status
         if call.failure is None or _rank(status) < _rank(call.failure[0]):
@@ -430,17 +430,17 @@ class B2bua(ServiceCalls, QueueCalls):
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
                   source: Response | None = None, extra: Iterable[tuple[str, str]] = (),
                   sdp: bytes | None = None) -> None:
-        resp = make_response(call.a_invite, status, reason, to_tag=call.a_dialog.local_tag,
+        resp = make_response(call.a.invite, status, reason, to_tag=call.a.dialog.local_tag,
                              headers=extra)
         if call.media is None:
             _copy_body(source, resp)
         elif sdp is not None:
             set_sdp(resp, sdp)
         if status >= 200:
-            self._by_a_txn.pop(call.a_txn, None)
+            self._by_a_txn.pop(call.a.txn_id, None)
             if status < 300:
                 call.a_2xx = resp
-        self._txn.send_response(call.a_txn, resp, now)
+        self._txn.send_response(call.a.txn_id, resp, now)
 
     def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
                 extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -497,7 +497,7 @@ class B2bua(ServiceCalls, QueueCalls):
                 self._txn.send_stateless(held, call.b.dialog.peer)
             else:
                 call.pending_a_ack = None
-                self._txn.send_stateless(held, call.a_dialog.peer)
+                self._txn.send_stateless(held, call.a.dialog.peer)
         return True
 
     # -- in-dialog requests ------------------------------------------------------------
@@ -529,7 +529,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if req.method == "BYE":
             self._reply(ev, 200, "OK", now)
             if call.state is CallState.RINGING:  # the caller's BYE on an early dialog (§15)
-                self.cancel(call.a_txn, now)
+                self.cancel(call.a.txn_id, now)
                 return True
             self._hangup_other(call, leg, now)
             self._end(call, 200, "OK", now, "caller" if leg == "a" else "callee")
@@ -548,8 +548,8 @@ class B2bua(ServiceCalls, QueueCalls):
             dialog.update_target(req)
         elif req.method == "INFO" and req.body:
             _log_info_digit(call, leg, req)
-        other = call.b.dialog if leg == "a" else call.a_dialog
-        me = call.b.me if leg == "a" else call.a_me
+        other = call.b.dialog if leg == "a" else call.a.dialog
+        me = call.b.me if leg == "a" else call.a.me
         extra = [(n, v) for n, v in req.headers.items()
                  if n.lower() in ("event", "subscription-state", "info-package", "allow",
                                   "supported", "session-expires")]
@@ -576,9 +576,9 @@ class B2bua(ServiceCalls, QueueCalls):
         if resp.status < 200:
             return
         if relay.method == "INVITE" and resp.status < 300:
-            to_dialog = call.b.dialog if relay.to_leg == "b" and call.b else call.a_dialog
+            to_dialog = call.b.dialog if relay.to_leg == "b" and call.b else call.a.dialog
             to_dialog.update_target(resp)
-            me = call.b.me if relay.to_leg == "b" and call.b else call.a_me
+            me = call.b.me if relay.to_leg == "b" and call.b else call.a.me
             ack = to_dialog.request("ACK", me=me, branch=self._ids.branch(),
                                     cseq=relay.request.cseq.seq)
             if relay.delayed_ack and relay.to_leg == "b":
@@ -598,7 +598,7 @@ class B2bua(ServiceCalls, QueueCalls):
                       source: Response | None = None) -> None:
         call = relay.call
         from_leg = "a" if relay.to_leg == "b" else "b"
-        from_dialog = call.a_dialog if from_leg == "a" else (call.b.dialog if call.b else None)
+        from_dialog = call.a.dialog if from_leg == "a" else (call.b.dialog if call.b else None)
         if from_dialog is None:
             return
         try:
@@ -607,7 +607,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return
         extra: list[tuple[str, str]] = []
         if relay.method in ("INVITE", "UPDATE") and status < 300:
-            me = call.a_me if from_leg == "a" else (call.b.me if call.b else call.a_me)
+            me = call.a.me if from_leg == "a" else (call.b.me if call.b else call.a.me)
             extra.append(("Contact", me.contact()))
         resp = make_response(req, status, reason, headers=extra)
         cm = call.media
@@ -633,7 +633,7 @@ class B2bua(ServiceCalls, QueueCalls):
     def retransmit_until_ack(self, call: Call, leg: str, resp: Response, now: float) -> None:
         """The 2xx to a re-INVITE from ``leg`` is resent until its ACK (§13.3.1.4; the
         transaction layer leaves 2xx to the UA).  Over TCP once is enough."""
-        dialog = call.a_dialog if leg == "a" else (call.b.dialog if call.b else None)
+        dialog = call.a.dialog if leg == "a" else (call.b.dialog if call.b else None)
         if dialog is None or dialog.peer.reliable:
             return
         call.unacked[leg] = PendingTwoHundred(resp, resp.cseq.seq, self._t.t1,
@@ -677,14 +677,14 @@ class B2bua(ServiceCalls, QueueCalls):
                     self._hangup_both(call, now)
                     self._end(call, 408, "No ACK", now, "switch")
                     continue
-                self._txn.send_stateless(call.a_2xx, call.a_dialog.peer)
+                self._txn.send_stateless(call.a_2xx, call.a.dialog.peer)
                 call.retx_interval = min(call.retx_interval * 2, self._t.t2)
                 self._timers.arm(("retx", call.key),
                                  min(now + call.retx_interval, call.retx_deadline))
 
     def _resend_reinvite_2xx(self, call: Call, leg: str, now: float) -> None:
         pending = call.unacked.get(leg)
-        dialog = call.a_dialog if leg == "a" else (call.b.dialog if call.b else None)
+        dialog = call.a.dialog if leg == "a" else (call.b.dialog if call.b else None)
         if pending is None or dialog is None or call.state is CallState.ENDED:
             return
         if now >= pending.deadline:  # §13.3.1.4: no ACK within 64*T1 ends the session
@@ -710,7 +710,7 @@ class B2bua(ServiceCalls, QueueCalls):
                 self._end(call, 200, "OK", now, "switch")
 
     def _hangup_both(self, call: Call, now: float) -> None:
-        self._bye(call.a_dialog, call.a_me, now)
+        self._bye(call.a.dialog, call.a.me, now)
         if call.b is not None:
             self._bye(call.b.dialog, call.b.me, now)
 
@@ -719,7 +719,7 @@ class B2bua(ServiceCalls, QueueCalls):
             if call.b is not None:
                 self._bye(call.b.dialog, call.b.me, now)
         else:
-            self._bye(call.a_dialog, call.a_me, now)
+            self._bye(call.a.dialog, call.a.me, now)
 
     def _bye(self, dialog: Dialog, me: LocalContact, now: float) -> None:
         bye = dialog.request("BYE", me=me, branch=self._ids.branch(),
@@ -756,12 +756,12 @@ class B2bua(ServiceCalls, QueueCalls):
                 held[1] -= 1
                 if held[1] <= 0:
                     del self._users_worker[user]
-        self._by_a_txn.pop(call.a_txn, None)
+        self._by_a_txn.pop(call.a.txn_id, None)
         if call.media is not None:
             for lm in call.media.legs.values():
                 self._by_leg.pop(lm.leg, None)
             call.media.close()
-        self._dialogs.pop((call.a_dialog.call_id, call.a_dialog.local_tag), None)
+        self._dialogs.pop((call.a.dialog.call_id, call.a.dialog.local_tag), None)
         for tid, br in call.branches.items():
             if br.final is not None:  # a branch still pending may yet answer 2xx: ACK+BYE it
                 self._clients.pop(tid, None)
@@ -773,7 +773,7 @@ class B2bua(ServiceCalls, QueueCalls):
         recording = call.media.recording_file if call.media else None
         self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
                                       call.started, call.answered, now, ended_by, recording,
-                                      call.a_invite.call_id, call.queue_name, call.queue_agent))
+                                      call.a.invite.call_id, call.queue_name, call.queue_agent))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 
@@ -831,16 +831,15 @@ class B2bua(ServiceCalls, QueueCalls):
     def adopt_caller(self, call: Call, ev: RequestReceived, now: float) -> None:
         """The INVITE of ``ev`` becomes side a of answered ``call`` (INVITE with Replaces)."""
         inv = ev.request
-        call.a_txn, call.a_invite, call.a_me = ev.txn_id, inv, self._local(ev.source.transport)
-        call.a_dialog = self._server_dialog(ev)
-        self._dialogs[(inv.call_id, call.a_dialog.local_tag)] = (call, "a")
+        call.a = Leg(ev.txn_id, inv, self._server_dialog(ev), self._local(ev.source.transport))
+        self._dialogs[(inv.call_id, call.a.dialog.local_tag)] = (call, "a")
 
     def answer_replacing(self, call: Call, sdp: bytes, now: float) -> None:
-        resp = make_response(call.a_invite, 200, "OK", to_tag=call.a_dialog.local_tag,
-                             headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
+        resp = make_response(call.a.invite, 200, "OK", to_tag=call.a.dialog.local_tag,
+                             headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
         set_sdp(resp, sdp)
         call.a_2xx = resp
-        self._txn.send_response(call.a_txn, resp, now)
+        self._txn.send_response(call.a.txn_id, resp, now)
         call.state = CallState.ANSWERED
         self._arm_2xx_retx(call, now)
 
@@ -861,7 +860,7 @@ class B2bua(ServiceCalls, QueueCalls):
         cm = call.media
         if cm is None or not resp.body:
             return None
-        if call.a_invite.body:
+        if call.a.invite.body:
             return cm.answer_from("b", resp.body)
         return cm.offer_from("b", resp.body)  # delayed offer: the callee offers
 
@@ -869,7 +868,7 @@ class B2bua(ServiceCalls, QueueCalls):
     def _leg_dialog(self, call: Call, leg: str, req: Request) -> Dialog | None:
         """The dialog of ``leg`` that ``req`` belongs to; None for a fork that did not win."""
         if leg == "a":
-            return call.a_dialog
+            return call.a.dialog
         if leg == TRANSFEROR:
             return call.transfer.dialog if call.transfer is not None else None
         b = call.b
@@ -886,7 +885,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if relay.to_leg == "b" and call.b is not None:
             self._txn.send_stateless(ack, call.b.dialog.peer)
         elif relay.to_leg == "a":
-            self._txn.send_stateless(ack, call.a_dialog.peer)
+            self._txn.send_stateless(ack, call.a.dialog.peer)
 
     def _find_dialog(self, req: Request) -> tuple[Call, str] | None:
         tag = req.to.tag

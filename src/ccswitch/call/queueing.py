@@ -38,7 +38,7 @@ from .anchor import CallMedia
 from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
 from .events import CallStarted
 from .services import say_flow
-from .state import Branch, Call, CallState
+from .state import Call, CallState, Leg
 from .targets import route
 
 AgentCommand = AgentLogin | AgentLogout | AgentPause | AgentReady
@@ -51,7 +51,7 @@ class PendingCallback:
     action: RouterCallback
     media: CallMedia
     started: float
-    branches: dict[str, Branch] = field(default_factory=dict)
+    branches: dict[str, Leg] = field(default_factory=dict)
     answered: bool = False
     withdrawn: bool = False  # the router took the reservation back, or nobody answered
 
@@ -135,7 +135,7 @@ class QueueCalls:
 
         def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
                   mf: int, now: float, body: bytes, extra: tuple[tuple[str, str], ...] = (),
-                  to_user: str | None = None) -> Branch: ...
+                  to_user: str | None = None) -> Leg: ...
         def _hangup_both(self, call: Call, now: float) -> None: ...
         def _end(self, call: Call, status: int, reason: str, now: float,
                  ended_by: str) -> None: ...
@@ -152,7 +152,7 @@ class QueueCalls:
         def _bridge(self, call: Call, users: list[str], now: float) -> None: ...
         def _send_invite(self, b: Binding, from_user: str, display: str | None,
                          to_user: str, body: bytes, ctype: str | None, mf: int,
-                         extra: tuple[tuple[str, str], ...], now: float) -> Branch: ...
+                         extra: tuple[tuple[str, str], ...], now: float) -> Leg: ...
 
     # -- entering and leaving ------------------------------------------------------------
     def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
@@ -256,7 +256,7 @@ class QueueCalls:
                 br.cancelled = True
                 self._txn.cancel_request(br.txn_id, now)
 
-    def queue_branch_failed(self, call: Call, br: Branch, status: int, now: float) -> None:
+    def queue_branch_failed(self, call: Call, br: Leg, status: int, now: float) -> None:
         """A contact of an offered agent gave up; when all of them have, the agent did."""
         agent = br.agent
         if agent is None or self.router is None:
@@ -272,7 +272,7 @@ class QueueCalls:
         if not br.cancelled:
             self.router.offer_failed(call.key, agent, now, offer_failure(status))
 
-    def queue_answered(self, call: Call, br: Branch, now: float) -> None:
+    def queue_answered(self, call: Call, br: Leg, now: float) -> None:
         """An offered agent answered and is bridged: the router connects them."""
         cm = call.media
         assert cm is not None and self.router is not None
@@ -547,13 +547,12 @@ class QueueCalls:
         self.router.callback_result(pending.action.call_id, now, answered=False)
         log.info("callback_unanswered", call_id=pending.action.call_id)
 
-    def _callback_answered(self, pending: PendingCallback, br: Branch, now: float) -> None:
+    def _callback_answered(self, pending: PendingCallback, br: Leg, now: float) -> None:
         """The called-back caller answered: it becomes the A leg of a call offered to the
         reserved agent."""
         action = pending.action
-        call = Call(key=action.call_id, caller=action.number, callee=action.queue, a_txn="",
-                    a_invite=br.invite, a_dialog=br.dialog, a_me=br.me, started=now,
-                    state=CallState.UP, media=pending.media)
+        call = Call(key=action.call_id, caller=action.number, callee=action.queue, a=br,
+                    started=now, state=CallState.UP, media=pending.media)
         call.answered = now
         call.queue = call.queue_name = action.queue
         call.service = "queue"

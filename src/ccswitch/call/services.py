@@ -36,7 +36,7 @@ from .bridge import Role
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
 from .rooms import ADMIT, RoomFull, Rooms, pin_flow
-from .state import ALLOW, Branch, Call, CallState, set_sdp
+from .state import ALLOW, Call, CallState, Leg, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
 from .transfer import transfer_answered
@@ -106,7 +106,7 @@ class ServiceCalls:
                                  now: float) -> None: ...
         def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
                   mf: int, now: float, body: bytes,
-                  extra: tuple[tuple[str, str], ...] = ()) -> Branch: ...
+                  extra: tuple[tuple[str, str], ...] = ()) -> Leg: ...
         def _hangup_both(self, call: Call, now: float) -> None: ...
         def _end(self, call: Call, status: int, reason: str, now: float,
                  ended_by: str) -> None: ...
@@ -159,12 +159,12 @@ class ServiceCalls:
         log.info("service_started", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
                  service=service, arg=arg)
         call.answered = now
-        resp = make_response(inv, 200, "OK", to_tag=call.a_dialog.local_tag,
-                             headers=[("Contact", call.a_me.contact()), ("Allow", ALLOW)])
+        resp = make_response(inv, 200, "OK", to_tag=call.a.dialog.local_tag,
+                             headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
         set_sdp(resp, sdp)
-        self._by_a_txn.pop(call.a_txn, None)
+        self._by_a_txn.pop(call.a.txn_id, None)
         call.a_2xx = resp
-        self._txn.send_response(call.a_txn, resp, now)
+        self._txn.send_response(call.a.txn_id, resp, now)
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, service, now))
         self._arm_2xx_retx(call, now)
@@ -377,7 +377,7 @@ class ServiceCalls:
         self._timers.arm(("ring", call.key), now + self._ring_timeout)
         log.info("bridging", call_id=call.key, contacts=len(bindings))
 
-    def _bridge_answered(self, call: Call, br: Branch, body: bytes,
+    def _bridge_answered(self, call: Call, br: Leg, body: bytes,
                          now: float) -> bool:
         """A fork of ``_bridge`` answered: connect it to the caller.  False when its SDP
         cannot be used (the caller then keeps waiting on the other forks)."""
@@ -443,9 +443,9 @@ class ServiceCalls:
             elif req.method == "INVITE":
                 sdp = cm.offer_locally("a")
             else:
-                self._reply(ev, 200, "OK", now, (("Contact", call.a_me.contact()),))
+                self._reply(ev, 200, "OK", now, (("Contact", call.a.me.contact()),))
                 return
-            resp = make_response(req, 200, "OK", headers=[("Contact", call.a_me.contact()),
+            resp = make_response(req, 200, "OK", headers=[("Contact", call.a.me.contact()),
                                                            ("Allow", ALLOW)])
             set_sdp(resp, sdp)
             self._txn.send_response(ev.txn_id, resp, now)

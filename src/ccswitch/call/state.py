@@ -33,8 +33,10 @@ class CallState(Enum):
 
 
 @dataclass(slots=True)
-class Branch:
-    """One forked INVITE towards a contact of the callee."""
+class Leg:
+    """One INVITE session of a call, either way: the caller's INVITE we answer (side a), or
+    an INVITE we send (a fork to a callee's contact, an agent, a transfer's target; side b
+    once it answers).  Its dialog, our contact on its transport and the INVITE transaction."""
 
     txn_id: str
     invite: Request
@@ -76,14 +78,11 @@ class Call:
     key: str
     caller: str
     callee: str
-    a_txn: str
-    a_invite: Request
-    a_dialog: Dialog
-    a_me: LocalContact
+    a: Leg  # the caller's side
     started: float
     state: CallState = CallState.RINGING
-    branches: dict[str, Branch] = field(default_factory=dict)
-    b: Branch | None = None
+    branches: dict[str, Leg] = field(default_factory=dict)
+    b: Leg | None = None
     answered: float | None = None
     failure: tuple[int, str] | None = None
     failure_headers: tuple[tuple[str, str], ...] = ()  # of the failure relayed to the caller

@@ -36,7 +36,7 @@ from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
 from .hold import stop_music
-from .state import Branch, Call, CallState
+from .state import Call, CallState, Leg
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -55,7 +55,7 @@ class Transfer:
 
     kind: Literal["blind", "attended"]
     target: str  # the number referred to
-    branch: Branch  # the transferor's side of the call (its dialog gets the NOTIFYs)
+    branch: Leg  # the transferor's side of the call (its dialog gets the NOTIFYs)
     event: str  # the Event header of its NOTIFYs
 
     @property
@@ -110,7 +110,7 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
     elif not sw.can_route(number):
         sw._reply(ev, 404, "Not Found", now)
         return
-    me = call.a_me if leg == "a" else call.b.me
+    me = call.a.me if leg == "a" else call.b.me
     resp = make_response(req, 202, "Accepted", headers=[("Contact", me.contact())])
     if not subscribed:
         resp.headers.set("Refer-Sub", "false")
@@ -278,7 +278,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
     cm.connect()
     call.callee = consult.callee
     # the replaced dialog is ended by the side that took the Replaces (RFC 3891 §3): us
-    sw._bye(consult.a_dialog, consult.a_me, now)
+    sw._bye(consult.a.dialog, consult.a.me, now)
     sw._end(consult, 200, "attended transfer", now, "switch")
     transfer_answered(sw, call, now)
 
@@ -321,7 +321,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
         sw.media_free(new)
         sw._reply(ev, 488, "Not Acceptable Here", now)
         return True
-    old_dialog, old_me = call.a_dialog, call.a_me
+    old_dialog, old_me = call.a.dialog, call.a.me
     sw._dialogs.pop((old_dialog.call_id, old_dialog.local_tag), None)
     if cm.bridge is not None:
         cm.bridge.leave(old_leg.leg)
@@ -342,11 +342,9 @@ def swap_sides(sw: B2bua, call: Call) -> None:
     the transferor, or the replaced leg, as one known side."""
     b, cm = call.b, call.media
     assert b is not None and call.state is not CallState.RINGING
-    a = Branch(call.a_txn, call.a_invite, call.a_dialog, call.a_me, final=200)
-    call.a_txn, call.a_invite, call.a_dialog, call.a_me = b.txn_id, b.invite, b.dialog, b.me
-    call.b = a
-    sw._dialogs[(call.a_dialog.call_id, call.a_dialog.local_tag)] = (call, "a")
-    sw._dialogs[(a.dialog.call_id, a.dialog.local_tag)] = (call, "b")
+    call.a, call.b = b, call.a
+    sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, "a")
+    sw._dialogs[(call.b.dialog.call_id, call.b.dialog.local_tag)] = (call, "b")
     if call.queue_agent is None:  # who is on side a is the caller (caller id, rights)
         call.caller, call.callee = call.callee, call.caller
     if cm is not None:
