@@ -18,7 +18,6 @@ from ..config.features import RoomConfig
 from ..dialplan import Target
 from ..ids import Ids
 from ..ivr.menu import DEMO_MENUS, Menu
-from ..media.dtmf import DtmfError, parse_info_dtmf
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
@@ -29,7 +28,6 @@ from ..sip.transaction import (
     AckReceived,
     RequestReceived,
     ResponseReceived,
-    TransactionError,
     TransactionLayer,
     TransactionTimeout,
 )
@@ -37,20 +35,25 @@ from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
-from .hold import hold_by_command, hold_changed
+from .hold import hold_by_command
 from .queueing import PendingCallback, QueueAudio, QueueCalls
+from .relay import (
+    answer_relay,
+    copy_body,
+    relay_request,
+    relay_response,
+    resend_ack,
+    resend_reinvite_2xx,
+)
 from .rooms import Rooms
 from .services import ServiceCalls
 from .state import ALLOW, Call, CallState, Leg, PendingTwoHundred, Relay, set_sdp
 from .supervise import Mode
-from .targets import Outcome, route
 from .transfer import (
     TRANSFEROR,
     by_command,
     on_refer,
     release_transferor,
-    transfer_answered,
-    transfer_failed,
     transferor_bye,
 )
 
@@ -273,11 +276,11 @@ class B2bua(ServiceCalls, QueueCalls):
         relay = self._relays.get(ev.txn_id)
         if relay is not None:
             if relay.ack is not None:  # a 2xx retransmission: ACK it again (§13.2.2.4)
-                self._resend_ack(relay, ev.response)
+                resend_ack(self, relay, ev.response)
                 return True
             if ev.response.status >= 200:
                 del self._relays[ev.txn_id]
-            self._relay_response(relay, ev.response, now, ev.txn_id)
+            relay_response(self, relay, ev.response, now, ev.txn_id)
             return True
         return False
 
@@ -295,7 +298,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if relay is not None:
             if relay.method == "BYE":
                 return True
-            self._answer_relay(relay, 408, "Request Timeout", now)
+            answer_relay(self, relay, 408, "Request Timeout", now)
             return True
         return False
 
@@ -433,7 +436,7 @@ class B2bua(ServiceCalls, QueueCalls):
         resp = make_response(call.a.invite, status, reason, to_tag=call.a.dialog.local_tag,
                              headers=extra)
         if call.media is None:
-            _copy_body(source, resp)
+            copy_body(source, resp)
         elif sdp is not None:
             set_sdp(resp, sdp)
         if status >= 200:
@@ -485,7 +488,7 @@ class B2bua(ServiceCalls, QueueCalls):
         held = call.pending_b_ack if leg == "a" else call.pending_a_ack
         if held is not None and call.b is not None:
             if cm is None:
-                _copy_body(req, held)
+                copy_body(req, held)
             elif req.body:
                 sdp = cm.answer_from(leg, req.body)
                 if isinstance(sdp, NotAcceptable):
@@ -544,91 +547,8 @@ class B2bua(ServiceCalls, QueueCalls):
             self._reply(ev, 491 if req.method == "INVITE" else 500, "Request Pending", now,
                         (("Retry-After", "1"),))
             return True
-        if req.method in ("INVITE", "UPDATE"):
-            dialog.update_target(req)
-        elif req.method == "INFO" and req.body:
-            _log_info_digit(call, leg, req)
-        other = call.b.dialog if leg == "a" else call.a.dialog
-        me = call.b.me if leg == "a" else call.a.me
-        extra = [(n, v) for n, v in req.headers.items()
-                 if n.lower() in ("event", "subscription-state", "info-package", "allow",
-                                  "supported", "session-expires")]
-        body, ctype = req.body, req.headers.get("content-type")
-        if call.media is not None and req.method in ("INVITE", "UPDATE") and body:
-            offer = call.media.offer_from(leg, body)
-            if isinstance(offer, NotAcceptable):
-                self._reply(ev, 488, "Not Acceptable Here", now,
-                            (("Warning", f'304 ccswitch "{offer.reason}"'),))
-                return True
-            hold_changed(self, call, leg)
-            body, ctype = offer, "application/sdp"
-        out = other.request(req.method, me=me, branch=self._ids.branch(), body=body,
-                            content_type=ctype, extra=extra)
-        tid = self._txn.send_request(out, other.peer, now)
-        self._relays[tid] = Relay(call, ev.txn_id, "b" if leg == "a" else "a", req.method, out,
-                                  delayed_ack=req.method == "INVITE" and not req.body)
+        relay_request(self, call, leg, dialog, ev, now)
         return True
-
-    def _relay_response(self, relay: Relay, resp: Response, now: float, tid: str) -> None:
-        call = relay.call
-        if relay.method == "BYE":
-            return
-        if resp.status < 200:
-            return
-        if relay.method == "INVITE" and resp.status < 300:
-            to_dialog = call.b.dialog if relay.to_leg == "b" and call.b else call.a.dialog
-            to_dialog.update_target(resp)
-            me = call.b.me if relay.to_leg == "b" and call.b else call.a.me
-            ack = to_dialog.request("ACK", me=me, branch=self._ids.branch(),
-                                    cseq=relay.request.cseq.seq)
-            if relay.delayed_ack and relay.to_leg == "b":
-                call.pending_b_ack = ack
-            elif relay.delayed_ack:
-                call.pending_a_ack = ack
-            else:
-                self._txn.send_stateless(ack, to_dialog.peer)
-            relay.ack = ack  # kept (one per call) to ACK retransmissions of this 2xx
-            if call.reinvite_txn is not None:
-                self._relays.pop(call.reinvite_txn, None)
-            call.reinvite_txn = tid
-            self._relays[tid] = relay
-        self._answer_relay(relay, resp.status, resp.reason, now, resp)
-
-    def _answer_relay(self, relay: Relay, status: int, reason: str, now: float,
-                      source: Response | None = None) -> None:
-        call = relay.call
-        from_leg = "a" if relay.to_leg == "b" else "b"
-        from_dialog = call.a.dialog if from_leg == "a" else (call.b.dialog if call.b else None)
-        if from_dialog is None:
-            return
-        try:
-            req = self._txn.request_of(relay.server_txn)
-        except TransactionError:
-            return
-        extra: list[tuple[str, str]] = []
-        if relay.method in ("INVITE", "UPDATE") and status < 300:
-            me = call.a.me if from_leg == "a" else (call.b.me if call.b else call.a.me)
-            extra.append(("Contact", me.contact()))
-        resp = make_response(req, status, reason, headers=extra)
-        cm = call.media
-        if cm is None or relay.method not in ("INVITE", "UPDATE"):
-            _copy_body(source, resp)
-        elif status >= 300:
-            cm.rollback(from_leg)
-        elif source is not None and source.body and status >= 200:
-            sdp = (cm.offer_from(relay.to_leg, source.body) if relay.delayed_ack
-                   else cm.answer_from(relay.to_leg, source.body))
-            if isinstance(sdp, NotAcceptable):
-                log.warning("relayed_sdp_refused", call_id=call.key, reason=sdp.reason)
-            else:
-                set_sdp(resp, sdp)
-        try:
-            self._txn.send_response(relay.server_txn, resp, now)
-        except TransactionError:
-            log.debug("relay_answer_late", call_id=call.key, status=status)
-            return
-        if relay.method == "INVITE" and 200 <= status < 300:
-            self.retransmit_until_ack(call, from_leg, resp, now)
 
     def retransmit_until_ack(self, call: Call, leg: str, resp: Response, now: float) -> None:
         """The 2xx to a re-INVITE from ``leg`` is resent until its ACK (§13.3.1.4; the
@@ -670,7 +590,7 @@ class B2bua(ServiceCalls, QueueCalls):
                         self._txn.cancel_request(br.txn_id, now)
                 self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
             elif kind.startswith("re2xx-"):
-                self._resend_reinvite_2xx(call, kind[-1], now)
+                resend_reinvite_2xx(self, call, kind[-1], now)
             elif kind == "retx" and call.state is CallState.ANSWERED and call.a_2xx:
                 if now >= call.retx_deadline:
                     log.warning("ack_timeout", call_id=call.key)
@@ -681,22 +601,6 @@ class B2bua(ServiceCalls, QueueCalls):
                 call.retx_interval = min(call.retx_interval * 2, self._t.t2)
                 self._timers.arm(("retx", call.key),
                                  min(now + call.retx_interval, call.retx_deadline))
-
-    def _resend_reinvite_2xx(self, call: Call, leg: str, now: float) -> None:
-        pending = call.unacked.get(leg)
-        dialog = call.a.dialog if leg == "a" else (call.b.dialog if call.b else None)
-        if pending is None or dialog is None or call.state is CallState.ENDED:
-            return
-        if now >= pending.deadline:  # §13.3.1.4: no ACK within 64*T1 ends the session
-            log.warning("reinvite_ack_timeout", call_id=call.key, leg=leg)
-            del call.unacked[leg]
-            self._hangup_both(call, now)
-            self._end(call, 408, "No ACK", now, "switch")
-            return
-        self._txn.send_stateless(pending.response, dialog.peer)
-        pending.interval = min(pending.interval * 2, self._t.t2)
-        self._timers.arm((f"re2xx-{leg}", call.key), min(now + pending.interval,
-                                                          pending.deadline))
 
     # -- ending ------------------------------------------------------------------------
     def shutdown(self, now: float) -> None:
@@ -769,7 +673,7 @@ class B2bua(ServiceCalls, QueueCalls):
         for tid in [t for t, r in self._relays.items() if r.call is call]:
             relay = self._relays.pop(tid)
             if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
-                self._answer_relay(relay, 487, "Request Terminated", now)
+                answer_relay(self, relay, 487, "Request Terminated", now)
         recording = call.media.recording_file if call.media else None
         self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
                                       call.started, call.answered, now, ended_by, recording,
@@ -798,26 +702,6 @@ class B2bua(ServiceCalls, QueueCalls):
     # -- routing answered calls, legs ----------------------------------------------------
     def can_route(self, number: str, caller: str = "") -> bool:
         return self.resolve is not None and self.resolve(number, caller) is not None
-
-    def route_answered(self, call: Call, number: str, now: float, *,
-                       transfer: bool = False) -> Outcome:
-        """Send answered ``call`` to dial-plan ``number`` (a transfer's target: the
-        transferor hears how it went)."""
-        target = self.resolve(number, call.caller) if self.resolve else None
-        outcome = route(self, call, target, now)
-        if transfer and outcome == "ringing":
-            self._timers.arm(("ring", call.key), now + self.transfer_ring_timeout)
-        elif transfer and outcome == "answered":
-            transfer_answered(self, call, now)
-        elif transfer and outcome.startswith("failed:"):
-            self.transfer_target_failed(call, int(outcome[7:]), now)
-        return outcome
-
-    def transfer_target_failed(self, call: Call, status: int, now: float) -> None:
-        """A transfer's target failed: recall the transferor, or end the call."""
-        if not transfer_failed(self, call, status, now):
-            self._hangup_both(call, now)
-            self._end(call, status, "transfer failed", now, "switch")
 
     def media_free(self, lm: LegMedia) -> None:
         self._by_leg.pop(lm.leg, None)
@@ -876,17 +760,6 @@ class B2bua(ServiceCalls, QueueCalls):
             return None
         return b.dialog
 
-    def _resend_ack(self, relay: Relay, resp: Response) -> None:
-        call, ack = relay.call, relay.ack
-        if not 200 <= resp.status < 300 or ack is None:
-            return
-        if ack is call.pending_a_ack or ack is call.pending_b_ack:
-            return  # still waiting for the answer it must carry
-        if relay.to_leg == "b" and call.b is not None:
-            self._txn.send_stateless(ack, call.b.dialog.peer)
-        elif relay.to_leg == "a":
-            self._txn.send_stateless(ack, call.a.dialog.peer)
-
     def _find_dialog(self, req: Request) -> tuple[Call, str] | None:
         tag = req.to.tag
         if not tag:
@@ -897,27 +770,6 @@ class B2bua(ServiceCalls, QueueCalls):
                extra: Iterable[tuple[str, str]] = ()) -> None:
         self._txn.send_response(ev.txn_id, make_response(ev.request, status, reason,
                                                          headers=extra), now)
-
-
-def _copy_body(source: Request | Response | None, dest: Request | Response) -> None:
-    """Carry ``source``'s body and its Content-Type over to ``dest`` (no-op without a body)."""
-    if source is None or not source.body:
-        return
-    dest.body = source.body
-    ctype = source.headers.get("content-type")
-    if ctype:
-        dest.headers.set("Content-Type", ctype)
-
-
-def _log_info_digit(call: Call, leg: str, req: Request) -> None:
-    """A key sent by SIP INFO on a relayed call joins the leg's digit stream (the log)."""
-    try:
-        digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
-    except DtmfError:
-        return
-    media_leg = call.media.legs.get(leg) if call.media is not None else None
-    log.info("digit", call_id=call.key, leg=media_leg.leg if media_leg else leg,
-             key=digit.key, method="info")
 
 
 # what a caller needs from the callee's final failure: where to go instead (3xx Contact), what

@@ -39,7 +39,7 @@ from .rooms import ADMIT, RoomFull, Rooms, pin_flow
 from .state import ALLOW, Call, CallState, Leg, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
-from .transfer import transfer_answered
+from .transfer import target_failed, transfer_answered
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -114,7 +114,6 @@ class ServiceCalls:
                     ended_by: str) -> None: ...
         def refused(self, ev: RequestReceived, status: int, reason: str, now: float, *,
                     caller: str, callee: str, why: str = "") -> str: ...
-        def transfer_target_failed(self, call: Call, status: int, now: float) -> None: ...
 
     # -- answering ourselves -----------------------------------------------------------
     def start_service(self, ev: RequestReceived, *, caller: str, service: str,
@@ -422,7 +421,7 @@ class ServiceCalls:
             call.ringback = None
         code = call.failure[0] if call.failure else 480
         if call.transfer is not None and not call.transfer.done:
-            self.transfer_target_failed(call, code, now)
+            target_failed(self, call, code, now)  # type: ignore[arg-type]
             return
         if call.ivr is None:
             self._hangup_both(call, now)

@@ -37,6 +37,7 @@ from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, r
 from ..sip.transaction import RequestReceived
 from .hold import stop_music
 from .state import Call, CallState, Leg
+from .targets import route
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -124,7 +125,7 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         _attended(sw, call, consult[0], consult[1], now)
     else:
         notify(sw, xfer, 100, "Trying", now)
-        sw.route_answered(call, number, now, transfer=True)
+        route_target(sw, call, number, now)
 
 
 def by_command(sw: B2bua, call: Call, number: str, now: float) -> None:
@@ -132,7 +133,27 @@ def by_command(sw: B2bua, call: Call, number: str, now: float) -> None:
     NOTIFYs; side b is hung up as soon as the target answers."""
     xfer = _detach_transferor(sw, call, number, "", False, now, "blind")
     xfer.grace = 0.0
-    sw.route_answered(call, number, now, transfer=True)
+    route_target(sw, call, number, now)
+
+
+def route_target(sw: B2bua, call: Call, number: str, now: float) -> None:
+    """Send the transferred ``call`` to dial-plan ``number``; the transferor hears how it
+    went (at once for a queue, a menu, a service; when the rung target answers or fails)."""
+    target = sw.resolve(number, call.caller) if sw.resolve else None
+    outcome = route(sw, call, target, now)
+    if outcome == "ringing":
+        sw._timers.arm(("ring", call.key), now + sw.transfer_ring_timeout)
+    elif outcome == "answered":
+        transfer_answered(sw, call, now)
+    elif outcome.startswith("failed:"):
+        target_failed(sw, call, int(outcome[7:]), now)
+
+
+def target_failed(sw: B2bua, call: Call, status: int, now: float) -> None:
+    """A transfer's target failed: recall the transferor, or end the call."""
+    if not transfer_failed(sw, call, status, now):
+        sw._hangup_both(call, now)
+        sw._end(call, status, "transfer failed", now, "switch")
 
 
 def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribed: bool,
