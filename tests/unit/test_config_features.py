@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,16 @@ def test_error_names_file_key_line_and_fault(text: str, key: str, line: int,
     err = info.value
     assert (err.file, err.key, err.line) == ("site.toml", key, line), str(err)
     assert fault in err.fault, err.fault
+
+
+def test_the_documented_examples_parse() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Targets"):doc.index("## Not supported yet")]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(blocks) == 4
+    base = (QS.replace('range = "1-3"', 'range = "1001-1020"')
+            + '[[users]]\nrange = "2001-2002"\npassword = "p"\nagent = { queues = ["sales"] }\n'
+            + '[rooms.850]\n')
+    for block in blocks:
+        text = base.replace("[rooms.850]\n", "") if "[rooms.850]" in block else base
+        parse_config(text + block, "doc.toml")
