@@ -176,16 +176,20 @@ def parse_supervision(p: _Parser, value: object, path: Path, *,
     cfg = SupervisionConfig(**{
         name: p.opt(t, name, path, getattr(d, name), key if name.endswith("_key") else code)
         for name in _names(SupervisionConfig)})
+    def blame(key: str, other: str) -> Path:  # the key the file writes, of two that clash
+        return (*path, key if key in t or other not in t else other)
+
     modes = ("listen", "whisper", "barge")
     for i, mode in enumerate(modes):
         c = getattr(cfg, mode)
         for other in modes[:i]:
             o = getattr(cfg, other)
             if c.startswith(o) or o.startswith(c):
-                p.fail((*path, mode), f"{c!r} and {other} {o!r} start alike: "
-                                      "a dialled number could mean either")
+                p.fail(blame(mode, other), f"{mode} {c!r} and {other} {o!r} start alike: "
+                                           "a dialled number could mean either")
             if getattr(cfg, f"{mode}_key") == getattr(cfg, f"{other}_key"):
-                p.fail((*path, f"{mode}_key"), f"is also {other}_key")
+                p.fail(blame(f"{mode}_key", f"{other}_key"),
+                       f"{mode}_key and {other}_key are both {getattr(cfg, f'{mode}_key')!r}")
         for reserved in RESERVED_PREFIXES:
             if c.startswith(reserved) or reserved.startswith(c):
                 p.fail((*path, mode), f"{c!r} clashes with the agent codes {reserved}1-{reserved}4")
