@@ -8,7 +8,16 @@ import pytest
 from ccswitch.call.bridge import Bridge, BridgeError, Role
 from ccswitch.call.rooms import JOIN_TONE, RoomFull, Rooms
 from ccswitch.config.features import RoomConfig
-from ccswitch.media.commands import Command, Connect, Disconnect, JoinBus, LeaveBus, Play
+from ccswitch.media.commands import (
+    Command,
+    Connect,
+    Disconnect,
+    JoinBus,
+    LeaveBus,
+    Play,
+    PlayFile,
+    StopPlay,
+)
 from ccswitch.media.mixer import MixGraph
 
 
@@ -142,3 +151,24 @@ def test_a_full_room_refuses_one_more() -> None:
     r.join("850", 2, "c2")
     with pytest.raises(RoomFull):
         r.join("850", 3, "c3")
+
+
+def test_a_lone_member_hears_the_rooms_music_until_someone_joins() -> None:
+    sink = Sink()
+    ids = iter(range(100, 10_000))
+    r = Rooms(settings={"850": RoomConfig("850", join_tones=False)}, workers=1, send=sink,
+              next_id=lambda: next(ids), music={"850": "/m.wav"})
+    r.join("850", 1, "c1")
+    (play,) = [c for _, c in sink.sent if isinstance(c, Play)]
+    assert play.leg == 1 and play.loop and play.source == PlayFile("/m.wav")
+    sink.sent.clear()
+    r.join("850", 2, "c2")
+    assert [c for _, c in sink.sent if isinstance(c, StopPlay)] == [StopPlay(1, play.play_id)]
+    assert not [c for _, c in sink.sent if isinstance(c, Play)]
+    sink.sent.clear()
+    r.leave(1)
+    (again,) = [c for _, c in sink.sent if isinstance(c, Play)]
+    assert again.leg == 2 and again.loop
+    sink.sent.clear()
+    r.leave(2)  # the last one out: its music went with its leg
+    assert sink.sent == [] or all(not isinstance(c, Play) for _, c in sink.sent)

@@ -77,6 +77,7 @@ class B2bua(ServiceCalls, QueueCalls):
                  record_queues: Iterable[str] = (),
                  queue_audio: Mapping[str, QueueAudio] | None = None,
                  rooms: Mapping[str, RoomConfig] | None = None,
+                 room_music: Mapping[str, str] | None = None,
                  supervise_keys: Mapping[str, Mode] | None = None,
                  transfer_ring_timeout: float = 30.0, transfer_recall: bool = True,
                  may_transfer: Callable[[str], bool] = lambda user: True,
@@ -85,7 +86,8 @@ class B2bua(ServiceCalls, QueueCalls):
         self.resolve = resolve  # (number, caller) -> where the dial plan sends it
         self.rooms = Rooms(settings=rooms or {}, workers=media.workers if media else 1,
                            send=media.send if media else (lambda w, c: None),
-                           next_id=media.next_id if media else (lambda: 0))
+                           next_id=media.next_id if media else (lambda: 0),
+                           music={r: prompt_path(m) for r, m in (room_music or {}).items()})
         self.supervise_keys = supervise_keys or {"4": "listen", "5": "whisper", "6": "barge"}
         self.transfer_ring_timeout = transfer_ring_timeout
         self.transfer_recall = transfer_recall

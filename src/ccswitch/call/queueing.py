@@ -105,6 +105,18 @@ def build_queue_audio(config: SwitchConfig) -> dict[str, QueueAudio]:
     return out
 
 
+def build_room_music(config: SwitchConfig) -> dict[str, str]:
+    """Room -> the music a lone member hears (its ``moh_when_alone`` class's first file)."""
+    out: dict[str, str] = {}
+    for name, room in config.rooms.items():
+        if room.moh_when_alone is None:
+            continue
+        cls = config.moh.get(room.moh_when_alone)
+        out[name] = (cls.files[0] if cls is not None and cls.files else
+                     cls.path if cls is not None and cls.path is not None else MOH)
+    return out
+
+
 def offer_failure(status: int) -> str:
     """The router's name for an agent's final answer to an offer."""
     if status in (486, 600):

@@ -17,7 +17,7 @@ import structlog
 
 from ..config.features import RoomConfig
 from ..ivr.flow import Flow, IvrCall
-from ..media.commands import Command, Play, PlaySamples
+from ..media.commands import Command, Play, PlayFile, PlaySamples, StopPlay
 from .bridge import Bridge, Role
 
 log = structlog.get_logger()
@@ -35,6 +35,7 @@ class Room:
     bridge: Bridge
     members: dict[int, str] = field(default_factory=dict)  # media leg -> call id
     muted: set[int] = field(default_factory=set)
+    alone_music: tuple[int, int] | None = None  # (leg, play id) of the music a lone member hears
 
 
 class RoomFull(Exception):
@@ -60,8 +61,11 @@ class Rooms:
     """The live rooms of the switch."""
 
     def __init__(self, *, settings: Mapping[str, RoomConfig], workers: int,
-                 send: Callable[[int, Command], None], next_id: Callable[[], int]) -> None:
+                 send: Callable[[int, Command], None], next_id: Callable[[], int],
+                 music: Mapping[str, str] | None = None) -> None:
+        """``music``: room -> the file a lone member hears (``moh_when_alone``)."""
         self.settings = settings
+        self._music = music or {}
         self._workers = max(1, workers)
         self._send = send
         self._next_id = next_id
@@ -97,6 +101,7 @@ class Rooms:
         room.members[leg] = call_id
         self._by_leg[leg] = room
         room.bridge.join(leg)
+        self._alone(room)
         log.info("room_joined", room=name, call_id=call_id, leg=leg, members=len(room.members))
         return room
 
@@ -110,16 +115,34 @@ class Rooms:
         room.muted.discard(leg)
         room.bridge.leave(leg)
         log.info("room_left", room=name, call_id=call_id, leg=leg, members=len(room.members))
+        if room.alone_music is not None and room.alone_music[0] == leg:
+            room.alone_music = None  # its leg is gone: so is the play
         if not room.members:
             del self._rooms[name]
             log.info("room_closed", room=name)
-        elif room.settings.join_tones:
+            return
+        if room.settings.join_tones:
             self._tone(room, LEAVE_TONE, "leave")
+        self._alone(room)
 
     def mute(self, leg: int, muted: bool) -> None:
         room = self._by_leg[leg]
         room.bridge.join(leg, Role.MUTED if muted else Role.PARTY)
         (room.muted.add if muted else room.muted.discard)(leg)
+
+    def _alone(self, room: Room) -> None:
+        """Music for a member left alone (when the room has a class for it), none else."""
+        worker = room.bridge.worker
+        if room.alone_music is not None and len(room.members) != 1:
+            leg, pid = room.alone_music
+            room.alone_music = None
+            self._send(worker, StopPlay(leg, pid))
+        music = self._music.get(room.settings.name)
+        if music is not None and len(room.members) == 1 and room.alone_music is None:
+            (leg,) = room.members
+            pid = self._next_id()
+            room.alone_music = (leg, pid)
+            self._send(worker, Play(leg, pid, PlayFile(music), loop=True))
 
     def _tone(self, room: Room, samples: bytes, name: str) -> None:
         for leg in room.members:

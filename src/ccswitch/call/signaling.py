@@ -53,7 +53,7 @@ from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
 from .events import CallEvent
-from .queueing import build_queue_audio
+from .queueing import build_queue_audio, build_room_music
 from .state import ALLOW
 from .transfer import replace
 
@@ -110,7 +110,8 @@ class Signaling:
                                         if u.agent is not None},
                            record_queues=[q.name for q in config.queues.values() if q.record],
                            queue_audio=build_queue_audio(config),
-                           rooms=config.rooms, supervise_keys=config.supervision.keys,
+                           rooms=config.rooms, room_music=build_room_music(config),
+                           supervise_keys=config.supervision.keys,
                            transfer_ring_timeout=config.transfer.ring_timeout,
                            transfer_recall=config.transfer.recall,
                            may_transfer=self._may_transfer,
