@@ -100,11 +100,17 @@ def test_defaults_when_left_out() -> None:
 
 def test_every_room_key() -> None:
     cfg = parse_config('[moh.jazz]\npath = "jazz/"\n[rooms.board]\npin = "0042"\n'
-                       'max_members = 5\njoin_tones = false\nrecord = true\n'
+                       'max_members = 5\njoin_tones = false\nrecord = false\n'
                        'moh_when_alone = "jazz"\n[dialplan.numbers]\n860 = "room:board"\n',
                        "f.toml")
-    assert cfg.rooms["board"] == RoomConfig("board", "0042", 5, False, True, "jazz")
+    assert cfg.rooms["board"] == RoomConfig("board", "0042", 5, False, False, "jazz")
     assert cfg.dialplan.numbers["860"] == RoomTarget("board")
+
+
+def test_recording_a_room_is_not_supported_yet() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config('[rooms.r]\nrecord = true\n', "f.toml")
+    assert err.value.key == "rooms.r.record" and "not supported yet" in err.value.fault
 
 
 QS = '[queues.support]\n[queues.sales]\n[[users]]\nrange = "1-3"\npassword = "p"\n'

@@ -109,9 +109,9 @@ def parse_rooms(p: _Parser, value: object, path: Path) -> dict[str, RoomConfig]:
         if not NAME.fullmatch(name):
             p.fail(rp, f"{name!r} is not a valid room name (letters, digits, _ and -)")
         t: Mapping[str, Any] = p.table(entry, rp)
-        if t.get("record"):
-            p.fail((*rp, "record"), "not supported yet: recording a conference room")
         p.check_keys(t, ROOM_KEYS, rp)
+        if p.opt(t, "record", rp, False, p.boolean):
+            p.fail((*rp, "record"), "not supported yet: recording a conference room")
         out[name] = RoomConfig(
             name=name,
             pin=p.opt(t, "pin", rp, d.pin, lambda v, q: _pin(p, v, q)),
