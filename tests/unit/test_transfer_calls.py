@@ -153,6 +153,7 @@ def test_blind_transfer_by_the_callee_rings_the_target_and_joins_it_to_the_calle
     assert len(ok_byes(w, "1001", 80.1)) == 1
     cdr = one_cdr(w)
     assert (cdr.caller, cdr.status, cdr.sip_call_id) == ("1001", 200, "c1")
+    assert (cdr.transfer, cdr.transferred_by) == ("blind:1003", "1002")
 
 
 def test_blind_transfer_by_the_caller_joins_the_callee_with_the_target() -> None:
@@ -440,7 +441,7 @@ def test_invite_with_replaces_takes_over_the_named_leg() -> None:
     assert bye(w, "1003", ok3, 20.0, cseq=3).status == 200
     assert len(ok_byes(w, "1001", 20.1)) == 1
     cdr = one_cdr(w)  # the CDR names the replacing INVITE (side a is 1003's leg now)
-    assert (cdr.caller, cdr.sip_call_id) == ("1003", "r1")
+    assert (cdr.caller, cdr.sip_call_id) == ("1003", "c1")  # the first INVITE's Call-ID
 
 
 def test_invite_with_replaces_naming_nothing_is_481() -> None:

@@ -227,6 +227,7 @@ class B2bua(ServiceCalls, QueueCalls):
         a_tag = a_dialog.local_tag
         call = Call(key=self.new_call_id(), caller=caller, callee=callee,
                     a=Leg(ev.txn_id, inv, a_dialog, me), started=now, media=cm)
+        call.sip_call_id = inv.call_id
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -677,9 +678,12 @@ class B2bua(ServiceCalls, QueueCalls):
             if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
                 answer_relay(self, relay, 487, "Request Terminated", now)
         recording = call.media.recording_file if call.media else None
-        self._events.append(CallEnded(call.key, call.caller, call.callee, status, reason,
-                                      call.started, call.answered, now, ended_by, recording,
-                                      call.a.invite.call_id, call.queue_name, call.queue_agent))
+        xfer = call.transfer
+        self._events.append(CallEnded(
+            call.key, call.caller, call.callee, status, reason, call.started, call.answered, now,
+            ended_by, recording, call.sip_call_id or call.a.invite.call_id, call.queue_name,
+            call.queue_agent, f"{xfer.kind}:{xfer.target}" if xfer is not None else None,
+            call.transferred_by))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 

@@ -46,7 +46,9 @@ class CallEnded:
     recording: str | None = None  # the recording's file, when the call was recorded
     sip_call_id: str = ""  # the Call-ID of the caller's INVITE
     queue: str | None = None  # the (last) queue the caller waited in
-    agent: str | None = None  # the queue agent who answered
+    agent: str | None = None  # the queue agent who answered (the last one, after a transfer)
+    transfer: str | None = None  # the last transfer: "blind:NUMBER" or "attended:NUMBER"
+    transferred_by: str | None = None  # who transferred it (an agent, or a phone's user)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,8 @@ class Call:
     supervising: tuple[str, int] | None = None  # a supervisor's call: (agent's call, agent leg)
     supervisors: list[str] = field(default_factory=list)  # supervisor calls in this call
     transfer: Transfer | None = None  # the last transfer of this call (see transfer.py)
-    transferred_from: str | None = None  # the queue agent who transferred the call away
+    transferred_by: str | None = None  # the user who transferred the call (last transfer)
+    sip_call_id: str = ""  # the Call-ID of the caller's first INVITE (kept across transfers)
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
     queue_priority: int = 0  # the priority it entered with
     users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker

@@ -178,12 +178,12 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribe
         cm.offers.pop(side, None)
         cm.our_offers.pop(side, None)
     agent = call.queue_agent
+    call.transferred_by = agent or call.callee
     if agent is not None and sw.router is not None:
         xfer.agent = agent
         sw.router.call_transferred(call.key, agent, now, number,
                                    attended=kind == "attended")
         call.queue = None
-        call.transferred_from = agent
         call.queue_agent = None
     log.info("transfer_started", call_id=call.key, kind=kind, target=number, agent=agent)
     return xfer

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS cdr (
   started REAL NOT NULL, answered REAL, ended REAL NOT NULL,
   status INTEGER NOT NULL, reason TEXT NOT NULL, ended_by TEXT NOT NULL,
   recording TEXT, recording_state TEXT, recording_seconds REAL,
-  sip_call_id TEXT, queue TEXT, agent TEXT
+  sip_call_id TEXT, queue TEXT, agent TEXT, transfer TEXT, transferred_by TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_recording ON cdr (recording);
 CREATE TABLE IF NOT EXISTS recordings (
@@ -31,10 +31,12 @@ CREATE TABLE IF NOT EXISTS recordings (
   state TEXT NOT NULL, seconds REAL
 );
 """
-ADDED_COLUMNS = (("sip_call_id", "TEXT"), ("queue", "TEXT"), ("agent", "TEXT"))
+ADDED_COLUMNS = (("sip_call_id", "TEXT"), ("queue", "TEXT"), ("agent", "TEXT"),
+                 ("transfer", "TEXT"), ("transferred_by", "TEXT"))
 """Columns added since the first schema: ``migrate`` adds those an existing table lacks."""
 COLUMNS = ("call_id, caller, callee, started, answered, ended, status, reason, ended_by,"
-           " recording, recording_state, recording_seconds, sip_call_id, queue, agent")
+           " recording, recording_state, recording_seconds, sip_call_id, queue, agent,"
+           " transfer, transferred_by")
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:
@@ -64,6 +66,8 @@ class CdrRow:
     sip_call_id: str | None = None
     queue: str | None = None
     agent: str | None = None
+    transfer: str | None = None
+    transferred_by: str | None = None
 
 
 class CdrStore:
@@ -85,11 +89,11 @@ class CdrStore:
             state = row[0] if row else "recording"
         self._db.execute(
             "INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason,"
-            " ended_by, recording, recording_state, sip_call_id, queue, agent)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " ended_by, recording, recording_state, sip_call_id, queue, agent, transfer,"
+            " transferred_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
-             state, ev.sip_call_id, ev.queue, ev.agent))
+             state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by))
 
     def recording_started(self, call_id: str, path: str, *, at: float) -> None:
         """A recording file is open: its row exists before any audio is written to it."""
