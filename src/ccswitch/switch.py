@@ -366,7 +366,8 @@ def _log_cdr(ev: CallEnded) -> None:
     log.info("cdr", call_id=ev.call_id, sip_call_id=ev.sip_call_id, caller=ev.caller,
              callee=ev.callee, status=ev.status, reason=ev.reason, ended_by=ev.ended_by,
              queue=ev.queue, agent=ev.agent, transfer=ev.transfer,
-             transferred_by=ev.transferred_by, duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
+             transferred_by=ev.transferred_by,
+             duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
 
 
 def _log_queue_events(events: Sequence[QueueEvent]) -> None:

@@ -14,6 +14,7 @@ from ccswitch.call.commands import (
     Hold,
     RoomKick,
     RoomMute,
+    Supervise,
     SuperviseMode,
     Transfer,
 )
@@ -135,3 +136,49 @@ def test_supervise_mode_needs_a_supervisors_call() -> None:
     with pytest.raises(CommandError) as err:
         w.sig.command(SuperviseMode(call_id(w), "barge"), 2.0)
     assert err.value.code == "invalid"
+
+
+def test_supervise_rings_the_supervisors_phone_which_then_listens() -> None:
+    w = Switch(("1001", "2001", "1020"))
+    ok, inv = w.call("1001", "2001", 1.0, call_id="c1", tag="ag")
+    caller, agent = w.leg_of(ok), w.leg_of(inv)
+    done = w.sig.command(Supervise("1020", "2001", "whisper"), 3.0)
+    w.pump()
+    assert done.detail == {"supervisor": "1020", "agent": "2001", "mode": "whisper"}
+    ring = w.answer("1020", 4.0, tag="sv", port=6900)
+    assert ring.from_.uri.user == "2001" and ring.from_.display == "Whisper 2001"
+    sup = w.leg_of(ring)
+    assert w["1020"].take("ACK").method == "ACK"
+    assert w.hearing.hears(sup) == {caller, agent}
+    assert w.hearing.hears(agent) == {caller, sup} and w.hearing.hears(caller) == {agent}
+    # the agent's call ends: the supervisor's phone is hung up
+    w["1001"].send(w["1001"].in_dialog("BYE", ok, cseq=3), 6.0)
+    w.pump()
+    assert w["1020"].take("BYE").method == "BYE"
+
+
+def test_supervise_is_refused_to_a_non_supervisor_and_for_an_idle_agent() -> None:
+    w = Switch(("1001", "2001", "1020"))
+    with pytest.raises(CommandError) as err:
+        w.sig.command(Supervise("1001", "2001"), 1.0)
+    assert err.value.code == "forbidden"
+    with pytest.raises(CommandError) as err:
+        w.sig.command(Supervise("1020", "2001"), 1.0)
+    assert err.value.code == "conflict"
+
+
+def test_a_supervisor_nobody_answers_for_is_given_up_and_its_port_freed() -> None:
+    w = Switch(("1001", "2001", "1020"))
+    w.call("1001", "2001", 1.0, call_id="c1", tag="ag")
+    before = w.plan.ports.in_use
+    w.sig.command(Supervise("1020", "2001"), 3.0)
+    w.pump()
+    (inv,) = w["1020"].requests("INVITE")
+    w["1020"].reply(inv, 180, "Ringing", 3.1, to_tag="r")
+    w.pump()
+    w.run_until(40.0)
+    assert w["1020"].requests("CANCEL")
+    w["1020"].reply(inv, 487, "Request Terminated", 40.1, to_tag="r")
+    w.pump()
+    assert not w.sig.b2bua._originating
+    assert w.plan.ports.in_use == before

@@ -36,12 +36,18 @@ from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
 from .hold import hold_by_command
+from .originate import Originated
+from .originate import abandon as abandon_originated
+from .originate import on_response as originated_response
+from .originate import on_timeout as originated_timeout
+from .originate import ring_timeout as origin_ring_timeout
 from .queueing import PendingCallback, QueueAudio, QueueCalls
 from .relay import (
     answer_relay,
     copy_body,
     relay_request,
     relay_response,
+    release_held_ack,
     resend_ack,
     resend_reinvite_2xx,
 )
@@ -81,6 +87,7 @@ class B2bua(ServiceCalls, QueueCalls):
                  supervise_keys: Mapping[str, Mode] | None = None,
                  transfer_ring_timeout: float = 30.0, transfer_recall: bool = True,
                  may_transfer: Callable[[str], bool] = lambda user: True,
+                 may_supervise: Callable[[str, str], bool] = lambda sup, agent: False,
                  resolve: Callable[[str, str], Target | None] | None = None) -> None:
         self._txn = txn
         self.resolve = resolve  # (number, caller) -> where the dial plan sends it
@@ -92,6 +99,9 @@ class B2bua(ServiceCalls, QueueCalls):
         self.transfer_ring_timeout = transfer_ring_timeout
         self.transfer_recall = transfer_recall
         self.may_transfer = may_transfer
+        self.may_supervise = may_supervise  # (supervisor, agent) -> allowed
+        self._originated: dict[str, Originated] = {}  # our INVITE's txn -> call being placed
+        self._originating: dict[str, Originated] = {}  # its call id -> call being placed
         self.router = router
         self._callbacks: dict[str, PendingCallback] = {}
         self.queue_settings = queue_settings or {}
@@ -268,7 +278,7 @@ class B2bua(ServiceCalls, QueueCalls):
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
-        if self.callback_response(ev, now):
+        if self.callback_response(ev, now) or originated_response(self, ev, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -288,7 +298,7 @@ class B2bua(ServiceCalls, QueueCalls):
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
-        if self.callback_timeout(ev, now):
+        if self.callback_timeout(ev, now) or originated_timeout(self, ev, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -487,23 +497,7 @@ class B2bua(ServiceCalls, QueueCalls):
             if isinstance(got, NotAcceptable):
                 log.warning("ack_sdp_refused", call_id=call.key, reason=got.reason)
             return True
-        # an ACK held for the other leg (delayed offer) goes on with this ACK's answer
-        held = call.pending_b_ack if leg == "a" else call.pending_a_ack
-        if held is not None and call.b is not None:
-            if cm is None:
-                copy_body(req, held)
-            elif req.body:
-                sdp = cm.answer_from(leg, req.body)
-                if isinstance(sdp, NotAcceptable):
-                    log.warning("ack_sdp_refused", call_id=call.key, reason=sdp.reason)
-                else:
-                    set_sdp(held, sdp)
-            if leg == "a":
-                call.pending_b_ack = None
-                self._txn.send_stateless(held, call.b.dialog.peer)
-            else:
-                call.pending_a_ack = None
-                self._txn.send_stateless(held, call.a.dialog.peer)
+        release_held_ack(self, call, leg, req)
         return True
 
     # -- in-dialog requests ------------------------------------------------------------
@@ -573,6 +567,9 @@ class B2bua(ServiceCalls, QueueCalls):
             if kind == "cbring":
                 self.callback_ring_timeout(ckey, now)
                 continue
+            if kind == "origring":
+                origin_ring_timeout(self, ckey, now)
+                continue
             if kind == "xferbye":
                 xcall = self._calls.get(ckey)
                 if xcall is not None:
@@ -609,6 +606,7 @@ class B2bua(ServiceCalls, QueueCalls):
     def shutdown(self, now: float) -> None:
         """End every call: BYE to answered legs, 480/CANCEL to ringing ones."""
         self.abandon_callbacks(now)
+        abandon_originated(self, now)
         for call in list(self._calls.values()):
             if call.state is CallState.RINGING:
                 self.cancel_call(call, now)

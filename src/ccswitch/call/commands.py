@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 
 from ..errors import CcswitchError
+from ..media.ports import PortsExhausted
+from .anchor import CallMedia
+from .originate import originate
 from .state import Call, CallState
 from .supervise import Mode
 
@@ -69,6 +72,15 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Supervise:
+    """Ring ``supervisor``'s phones; when one answers it joins ``agent``'s call in ``mode``."""
+
+    supervisor: str
+    agent: str
+    mode: Mode = "listen"
+
+
+@dataclass(frozen=True, slots=True)
 class SuperviseMode:
     """Switch a supervisor's call (its call id) to listen, whisper or barge."""
 
@@ -112,8 +124,9 @@ class AgentReady:
     agent: str
 
 
-Command = (Hangup | Transfer | Hold | SuperviseMode | RoomMute | RoomKick | AgentLogin
-           | AgentLogout | AgentPause | AgentReady)
+Command = (Hangup | Transfer | Hold | Supervise | SuperviseMode | RoomMute | RoomKick
+           | AgentLogin | AgentLogout | AgentPause | AgentReady)
+SUPERVISOR_RING_S = 30.0
 
 
 def execute(sw: B2bua, cmd: Command, now: float) -> Done:
@@ -123,6 +136,8 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         return _agent(sw, cmd, now, name)
     if isinstance(cmd, RoomMute | RoomKick):
         return _room(sw, cmd, now, name)
+    if isinstance(cmd, Supervise):
+        return _supervise(sw, cmd, now, name)
     call = _live_call(sw, cmd.call_id)
     if isinstance(cmd, Hangup):
         if call.state is CallState.RINGING:
@@ -147,6 +162,28 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         raise CommandError("not_found", f"number {cmd.number!r} is not in the dial plan")
     sw.transfer_by_command(call, cmd.number, now)
     return Done(name, {"call_id": call.key, "to": cmd.number})
+
+
+def _supervise(sw: B2bua, cmd: Supervise, now: float, name: str) -> Done:
+    if not sw.may_supervise(cmd.supervisor, cmd.agent):
+        raise CommandError("forbidden", f"{cmd.supervisor} may not supervise {cmd.agent}")
+    found = sw.agent_call(cmd.agent)
+    if found is None or found[0].media is None or sw.media is None:
+        raise CommandError("conflict", f"agent {cmd.agent} is not on a call")
+    try:
+        cm = CallMedia.create(sw.media, ("a",), now=now, worker=found[0].media.worker)
+    except PortsExhausted:
+        raise CommandError("conflict", "no RTP port free") from None
+    agent, mode = cmd.agent, cmd.mode
+
+    def join(call: Call, t: float) -> None:
+        sw._supervise(call, agent, mode, t)
+
+    if not originate(sw, user=cmd.supervisor, callee=f"{mode}:{agent}", from_user=agent,
+                     display=f"{mode.capitalize()} {agent}", media=cm, on_answer=join,
+                     ring=SUPERVISOR_RING_S, now=now):
+        raise CommandError("conflict", f"{cmd.supervisor} has no registered phone")
+    return Done(name, {"supervisor": cmd.supervisor, "agent": agent, "mode": mode})
 
 
 def _live_call(sw: B2bua, call_id: str) -> Call:

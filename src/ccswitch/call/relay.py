@@ -173,3 +173,25 @@ def _log_info_digit(call: Call, leg: str, req: Request) -> None:
     media_leg = call.media.legs.get(leg) if call.media is not None else None
     log.info("digit", call_id=call.key, leg=media_leg.leg if media_leg else leg,
              key=digit.key, method="info")
+
+
+def release_held_ack(sw: B2bua, call: Call, leg: str, req: Request) -> None:
+    """An ACK held for the other side (delayed offer) goes on with this ACK's answer."""
+    held = call.pending_b_ack if leg == "a" else call.pending_a_ack
+    if held is None or call.b is None:
+        return
+    cm = call.media
+    if cm is None:
+        copy_body(req, held)
+    elif req.body:
+        sdp = cm.answer_from(leg, req.body)
+        if isinstance(sdp, NotAcceptable):
+            log.warning("ack_sdp_refused", call_id=call.key, reason=sdp.reason)
+        else:
+            set_sdp(held, sdp)
+    if leg == "a":
+        call.pending_b_ack = None
+        sw._txn.send_stateless(held, call.b.dialog.peer)
+    else:
+        call.pending_a_ack = None
+        sw._txn.send_stateless(held, call.a.dialog.peer)

@@ -115,6 +115,7 @@ class Signaling:
                            transfer_ring_timeout=config.transfer.ring_timeout,
                            transfer_recall=config.transfer.recall,
                            may_transfer=self._may_transfer,
+                           may_supervise=self._may_supervise,
                            resolve=lambda number, caller: self.dialplan.resolve(
                                number, caller=caller))
         self.media = media
@@ -382,14 +383,17 @@ class Signaling:
     def _supervise(self, ev: RequestReceived, user: str, target: SuperviseTarget,
                    now: float) -> None:
         """A supervision code: only a supervisor of one of the agent's queues may (403)."""
-        agents_queues = {name: tuple(u.agent.queues) for name, u in self.config.agents.items()
-                         if u.agent is not None}
-        if not may_supervise(self.config.supervisors.get(user), target.agent, agents_queues):
+        if not self._may_supervise(user, target.agent):
             self._refuse(ev, 403, "Forbidden", now, user,
                          why=f"{user} may not supervise {target.agent}")
             return
         self.b2bua.start_supervise(ev, caller=user, agent=target.agent, mode=target.mode,
                                    now=now)
+
+    def _may_supervise(self, supervisor: str, agent: str) -> bool:
+        agents_queues = {name: tuple(u.agent.queues) for name, u in self.config.agents.items()
+                         if u.agent is not None}
+        return may_supervise(self.config.supervisors.get(supervisor), agent, agents_queues)
 
     def _may_transfer(self, user: str) -> bool:
         u = self.config.users.get(user)
