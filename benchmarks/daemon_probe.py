@@ -12,6 +12,7 @@ the output, so a figure measured with it is never mistaken for the daemon's own.
 * ``--gc-freeze``: ``gc.freeze()`` once the daemon is listening, so start-up objects are never
   scanned again;
 * ``--gc-threshold A,B,C``: ``gc.set_threshold(A, B, C)``;
+* ``--cprofile FILE``: cProfile of the main thread (the loop), written to FILE at exit;
 * ``--watchdog-ms MS``: a thread watches a 10 ms heartbeat of the event loop and, when the
   loop is MS late, writes the main thread's stack (sampled every 20 ms until the loop runs
   again, identical stacks once) as ``{"event": "loop_blocked", ...}`` lines: what blocks it
@@ -45,6 +46,8 @@ def main() -> int:
     ap.add_argument("--gc-count-garbage", type=float, default=0.0, metavar="S",
                     help="what-if: no automatic collection once listening; every S seconds a "
                          "full collection logs how much cyclic garbage the load left")
+    ap.add_argument("--cprofile", metavar="FILE",
+                    help="profile the main thread with cProfile; stats written to FILE at exit")
     opts = ap.parse_args(argv[:split])
     daemon_args = argv[split + 1:]
 
@@ -98,7 +101,17 @@ def main() -> int:
         _install_garbage_count(opts.gc_count_garbage)
     from ccswitch.cli import main as ccswitch_main
 
-    return ccswitch_main(daemon_args)
+    if not opts.cprofile:
+        return ccswitch_main(daemon_args)
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        return ccswitch_main(daemon_args)
+    finally:
+        prof.disable()
+        prof.dump_stats(opts.cprofile)
 
 
 def _install_garbage_count(period: float) -> None:

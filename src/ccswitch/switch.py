@@ -60,6 +60,7 @@ LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
+WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
 
 
 class Switch:
@@ -114,7 +115,7 @@ class Switch:
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
         rng = random.SystemRandom()
         # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
-        self.writer = Writer(data / "ccswitch.db", loop=self._loop)
+        self.writer = Writer(data / "ccswitch.db", loop=self._loop, linger=WRITE_LINGER)
         self.cdr = self.writer.open(CdrStore)
         self.queue_log = self.writer.open(QueueEventStore)
         self.store = self.writer.open(BindingStore)
