@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     if prof:
         st = pstats.Stats(prof)
         rows = []
-        for (f, line, name), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        table = st.stats  # type: ignore[attr-defined]
+        for (f, line, name), (_cc, nc, tt, ct, _callers) in table.items():
             short = f.split("site-packages/")[-1].split("src/")[-1]
             rows.append((tt if args.sort == "tottime" else ct, tt, ct, nc, f"{short}:{line} {name}"))
         rows.sort(reverse=True)

@@ -91,8 +91,8 @@ def top_frames(path: Path, calls: int, n: int) -> tuple[list[tuple[str, float]],
 
 
 def one_run(args: argparse.Namespace, work: Path, run: int) -> None:
-    bench_args = argparse.Namespace(port_base=PORT, duration=args.duration, call_hold_ms=50, probe=False,
-                                    min_achieved=0.9)
+    bench_args = argparse.Namespace(port_base=PORT, duration=args.duration, call_hold_ms=50,
+                                    probe=False, min_achieved=0.9)
     probe = None
     if args.cprofile:
         probe = ["--cprofile", f"{args.cprofile}.{run}"]
