@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         table = st.stats  # type: ignore[attr-defined]
         for (f, line, name), (_cc, nc, tt, ct, _callers) in table.items():
             short = f.split("site-packages/")[-1].split("src/")[-1]
-            rows.append((tt if args.sort == "tottime" else ct, tt, ct, nc, f"{short}:{line} {name}"))
+            key = tt if args.sort == "tottime" else ct
+            rows.append((key, tt, ct, nc, f"{short}:{line} {name}"))
         rows.sort(reverse=True)
         print(f"{'self us':>8} {'cum us':>8} {'calls':>7}  function   (per call)")
         for _k, tt, ct, nc, name in rows[:args.profile]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sip_load  # noqa: E402  (a sibling script, not a package)
+import sip_load  # a sibling script, not a package
 
 PORT = 26060
 

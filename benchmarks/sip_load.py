@@ -646,7 +646,8 @@ def print_report(info: dict[str, Any], steps: list[Step], summary: dict[str, dic
               + ("  (WHAT-IF settings: not the daemon's own behaviour)" if probe else ""))
     print()
     print(f"{'target':<9} {'test':<9} {'rate/s':>7} {'result':<6} {'achieved':>9} "
-          f"{'srv cpu%':>8} {'tree%':>6} {'ms/op':>6} {'sipp cpu%':>9} {'drops':>6} {'gc ms':>6}  why")
+          f"{'srv cpu%':>8} {'tree%':>6} {'ms/op':>6} {'sipp cpu%':>9} {'drops':>6} "
+          f"{'gc ms':>6}  why")
     for s in steps:
         gcms = "" if s.max_gc_pause_ms is None else f"{s.max_gc_pause_ms:.0f}"
         print(f"{s.target:<9} {s.test:<9} {s.rate:>7} {'pass' if s.passed else 'FAIL':<6} "
