@@ -144,7 +144,8 @@ class Switch:
         ip = cfg.media.ip or media_ip(listeners)
         workers = cfg.media.workers or os.cpu_count() or 1
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level)
+        log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level,
+                                      cache=True)
 
         def settings(index: int) -> WorkerSettings:
             return WorkerSettings(index=index, tick=cfg.media.tick,
