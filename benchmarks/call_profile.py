@@ -95,7 +95,8 @@ def one_run(args: argparse.Namespace, work: Path, run: int) -> None:
                                     probe=False, min_achieved=0.9)
     probe = None
     if args.cprofile:
-        probe = ["--cprofile", f"{args.cprofile}.{run}"]
+        probe = ["--cprofile", f"{args.cprofile}.{run}",
+                 "--cprofile-workers", f"{args.cprofile}.{run}.worker"]
     server = sip_load.start_ccswitch(PORT, work, f"prof{run}", probe)
     try:
         bench = sip_load.Bench(bench_args, work)
