@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="warning",
                     help="as the daemon's --log-level (sip_load.py runs it at warning)")
     args = ap.parse_args(argv)
-    configure_logging("json", args.log_level)
+    configure_logging("json", args.log_level, cache=True)  # as the daemon does
     d = Driver(args.rate)
     for _ in range(args.warmup):
         d.call()
