@@ -210,7 +210,8 @@ def wait_ready(server: Server, timeout: float = 20.0) -> None:
                        f"within {timeout:.0f} s")
 
 
-def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = None) -> Server:
+def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = None,
+                   rtp_ports: str = "") -> Server:
     data = work / f"ccswitch-data-{tag}"
     shutil.rmtree(data, ignore_errors=True)
     env = dict(os.environ,
@@ -228,6 +229,8 @@ def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = No
         cmd += ["--log-level", "warning"]
     if "--http" in help_text:
         cmd += ["--http", f"{HOST}:{port + 1}"]
+    if rtp_ports:
+        cmd += ["--rtp-ports", rtp_ports]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
     server = Server("ccswitch", proc, port, work / f"ccswitch-{tag}.log")
@@ -586,7 +589,7 @@ class Bench:
         rates = parse_rates(a.reg_rates if test == "register" else a.call_rates)
         self.log(f"[{target} / {test}] starting server on udp:{HOST}:{port}")
         if target == "ccswitch":
-            server = start_ccswitch(port, self.work, test, self.probe_args())
+            server = start_ccswitch(port, self.work, test, self.probe_args(), a.rtp_ports)
         else:
             cfg = KAMDIR / ("registrar.cfg" if test == "register" else "proxy.cfg")
             server = start_kamailio(cfg, port, self.work, test, a.kamailio_children)
@@ -715,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gc-freeze", action="store_true",
                     help="what-if (needs --probe): gc.freeze() once ccswitch listens")
     ap.add_argument("--gc-threshold", default="", help="what-if (needs --probe): A,B,C")
+    ap.add_argument("--rtp-ports", default="",
+                    help="ccswitch's RTP port range, e.g. 20000-39999 (default: the daemon's "
+                         "1,000 ports, which run out above ~400 calls/s)")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     if (args.rcvbuf or args.gc_freeze or args.gc_threshold) and not args.probe:
