@@ -444,6 +444,8 @@ class Bench:
             out.append("--gc-freeze")
         if a.gc_threshold:
             out += ["--gc-threshold", a.gc_threshold]
+        if a.watchdog_ms:
+            out += ["--watchdog-ms", str(a.watchdog_ms)]
         return out
 
     def over_budget(self) -> bool:
@@ -718,6 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gc-freeze", action="store_true",
                     help="what-if (needs --probe): gc.freeze() once ccswitch listens")
     ap.add_argument("--gc-threshold", default="", help="what-if (needs --probe): A,B,C")
+    ap.add_argument("--watchdog-ms", type=float, default=0.0,
+                    help="(needs --probe) log the loop's stack when it is this late")
     ap.add_argument("--rtp-ports", default="",
                     help="ccswitch's RTP port range, e.g. 20000-39999 (default: the daemon's "
                          "1,000 ports, which run out above ~400 calls/s)")
