@@ -30,6 +30,7 @@ from .io.transport import Transports
 from .logs import configure_logging
 from .media.commands import (
     Command,
+    LegReady,
     LegStats,
     MediaEvent,
     RecordDone,
@@ -95,6 +96,7 @@ class Switch:
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
         self._wall_offset = 0.0
+        self._debug = config.log_level.lower() == "debug"
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -206,16 +208,19 @@ class Switch:
                         state="complete" if ev.ok else "failed", seconds=ev.seconds),
                         done, "recording_done")
             elif isinstance(ev, LegStats):
-                log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
-                          leg=ev.leg, received=ev.received, lost=ev.lost,
-                          jitter_ms=round(ev.jitter_ms, 2))
+                if self._debug:  # two per call: not built when the line would be dropped
+                    log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
+                              leg=ev.leg, received=ev.received, lost=ev.lost,
+                              jitter_ms=round(ev.jitter_ms, 2))
+            elif isinstance(ev, LegReady):
+                pass  # the port is bound: nothing in the core waits for it (two per call)
             else:
                 if isinstance(ev, WorkerDied):
                     log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
                 passed.append(ev)
         if passed and not self.stopping:
             self.signaling.media_events(passed, self._now())
-        self._after()
+            self._after()
 
     # -- the loop glue --------------------------------------------------------------
     def _now(self) -> float:
