@@ -12,6 +12,8 @@ the output, so a figure measured with it is never mistaken for the daemon's own.
 * ``--gc-freeze``: ``gc.freeze()`` once the daemon is listening, so start-up objects are never
   scanned again;
 * ``--gc-threshold A,B,C``: ``gc.set_threshold(A, B, C)``;
+* ``--cprofile FILE``: cProfile of the main thread (the loop), written to FILE at exit;
+  ``--cprofile-workers PREFIX``: of each media worker's main thread, to PREFIX.<pid>;
 * ``--watchdog-ms MS``: a thread watches a 10 ms heartbeat of the event loop and, when the
   loop is MS late, writes the main thread's stack (sampled every 20 ms until the loop runs
   again, identical stacks once) as ``{"event": "loop_blocked", ...}`` lines: what blocks it
@@ -45,6 +47,10 @@ def main() -> int:
     ap.add_argument("--gc-count-garbage", type=float, default=0.0, metavar="S",
                     help="what-if: no automatic collection once listening; every S seconds a "
                          "full collection logs how much cyclic garbage the load left")
+    ap.add_argument("--cprofile", metavar="FILE",
+                    help="profile the main thread with cProfile; stats written to FILE at exit")
+    ap.add_argument("--cprofile-workers", metavar="PREFIX",
+                    help="profile each media worker with cProfile; stats to PREFIX.<pid>")
     opts = ap.parse_args(argv[:split])
     daemon_args = argv[split + 1:]
 
@@ -96,9 +102,43 @@ def main() -> int:
         _install_watchdog(opts.watchdog_ms / 1000)
     if opts.gc_count_garbage:
         _install_garbage_count(opts.gc_count_garbage)
+    if opts.cprofile_workers:
+        import os
+
+        from ccswitch.mediaworker import process as mw
+
+        os.environ["CCSWITCH_PROBE_WORKER_PROFILE"] = opts.cprofile_workers
+        mw.worker_main = profiled_worker_main  # type: ignore[assignment]
     from ccswitch.cli import main as ccswitch_main
 
-    return ccswitch_main(daemon_args)
+    if not opts.cprofile:
+        return ccswitch_main(daemon_args)
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        return ccswitch_main(daemon_args)
+    finally:
+        prof.disable()
+        prof.dump_stats(opts.cprofile)
+
+
+def profiled_worker_main(settings: Any, conn: Any) -> None:
+    """A media worker's ``worker_main`` under cProfile (spawned by reference: it runs in the
+    child, which imports this script as ``__mp_main__``)."""
+    import cProfile
+    import os
+
+    from ccswitch.mediaworker.process import worker_main
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        worker_main(settings, conn)
+    finally:
+        prof.disable()
+        prof.dump_stats(f"{os.environ['CCSWITCH_PROBE_WORKER_PROFILE']}.{os.getpid()}")
 
 
 def _install_garbage_count(period: float) -> None:

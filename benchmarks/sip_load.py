@@ -166,6 +166,10 @@ class Server:
     def cpu(self) -> float:
         return tree_cpu(self.proc.pid) if self.tree else proc_cpu(self.proc.pid)
 
+    def all_cpu(self) -> float:
+        """CPU of the whole process tree (ccswitch: the daemon and its media workers)."""
+        return tree_cpu(self.proc.pid)
+
     def stop(self) -> int | None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -206,7 +210,8 @@ def wait_ready(server: Server, timeout: float = 20.0) -> None:
                        f"within {timeout:.0f} s")
 
 
-def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = None) -> Server:
+def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = None,
+                   rtp_ports: str = "") -> Server:
     data = work / f"ccswitch-data-{tag}"
     shutil.rmtree(data, ignore_errors=True)
     env = dict(os.environ,
@@ -224,6 +229,8 @@ def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = No
         cmd += ["--log-level", "warning"]
     if "--http" in help_text:
         cmd += ["--http", f"{HOST}:{port + 1}"]
+    if rtp_ports:
+        cmd += ["--rtp-ports", rtp_ports]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
     server = Server("ccswitch", proc, port, work / f"ccswitch-{tag}.log")
@@ -378,6 +385,8 @@ class Step:
     timeouts: int = 0
     unexpected: int = 0
     server_cpu_pct: float = 0.0
+    tree_cpu_pct: float = 0.0  # the server's whole process tree (ccswitch: + media workers)
+    cpu_ms_per_op: float = 0.0  # tree CPU-seconds / completed REGISTERs or calls, in ms
     sipp_cpu_pct: float = 0.0
     server_udp_drops: int = 0
     max_gc_pause_ms: float | None = None
@@ -435,6 +444,8 @@ class Bench:
             out.append("--gc-freeze")
         if a.gc_threshold:
             out += ["--gc-threshold", a.gc_threshold]
+        if a.watchdog_ms:
+            out += ["--watchdog-ms", str(a.watchdog_ms)]
         return out
 
     def over_budget(self) -> bool:
@@ -454,8 +465,12 @@ class Bench:
                        "-max_retrans", "3", "-recv_timeout", "5000",
                        "-timeout", str(a.duration + 15))
         cpu0, drops0, t_step = server.cpu(), udp_drops(server.port), time.monotonic()
+        all0 = server.all_cpu()
         run = sipp_once(cmd, out, a.duration + 25)
         step.server_cpu_pct = round(100 * (server.cpu() - cpu0) / run.wall, 1)
+        used = server.all_cpu() - all0
+        step.tree_cpu_pct = round(100 * used / run.wall, 1)
+        step.cpu_ms_per_op = round(1000 * used / max(1, run.screen.successful), 3)
         step.sipp_cpu_pct = round(100 * run.cpu / run.wall, 1)
         step.server_udp_drops = udp_drops(server.port) - drops0
         step.max_gc_pause_ms = self.gc_pause(server, t_step)
@@ -491,7 +506,7 @@ class Bench:
                            "-r", str(rate), "-m", str(n), "-d", str(a.call_hold_ms),
                            "-max_retrans", "3", "-recv_timeout", "5000",
                            "-timeout", str(a.duration + 15))
-        cpu0, drops0 = server.cpu(), udp_drops(server.port)
+        cpu0, drops0, all0 = server.cpu(), udp_drops(server.port), server.all_cpu()
         t0 = time.monotonic()
         uas = start_sipp(uas_cmd)
         time.sleep(0.3)
@@ -500,6 +515,9 @@ class Bench:
         uas_run = finish_sipp(uas, uas_out, t0 + a.duration + 25, t0)
         wall = uac_run.wall
         step.server_cpu_pct = round(100 * (server.cpu() - cpu0) / (time.monotonic() - t0), 1)
+        used = server.all_cpu() - all0
+        step.tree_cpu_pct = round(100 * used / (time.monotonic() - t0), 1)
+        step.cpu_ms_per_op = round(1000 * used / max(1, uac_run.screen.successful), 3)
         step.sipp_cpu_pct = round(100 * (uac_run.cpu + uas_run.cpu) / wall, 1)
         step.server_udp_drops = udp_drops(server.port) - drops0
         step.max_gc_pause_ms = self.gc_pause(server, t0)
@@ -550,7 +568,8 @@ class Bench:
             self.steps.append(step)
             self.log(f"  {step.target:<8} {step.test:<8} {rate:>6}/s  "
                      f"{'pass' if step.passed else 'FAIL'}  achieved {step.achieved:>8.1f}/s  "
-                     f"server cpu {step.server_cpu_pct:5.1f}%  sipp cpu {step.sipp_cpu_pct:5.1f}%  "
+                     f"server cpu {step.server_cpu_pct:5.1f}% (tree {step.tree_cpu_pct:5.1f}%, "
+                     f"{step.cpu_ms_per_op:.3f} ms/op)  sipp cpu {step.sipp_cpu_pct:5.1f}%  "
                      f"drops {step.server_udp_drops}"
                      + (f"  gc max {step.max_gc_pause_ms:.0f} ms"
                         if step.max_gc_pause_ms is not None else "")
@@ -572,7 +591,7 @@ class Bench:
         rates = parse_rates(a.reg_rates if test == "register" else a.call_rates)
         self.log(f"[{target} / {test}] starting server on udp:{HOST}:{port}")
         if target == "ccswitch":
-            server = start_ccswitch(port, self.work, test, self.probe_args())
+            server = start_ccswitch(port, self.work, test, self.probe_args(), a.rtp_ports)
         else:
             cfg = KAMDIR / ("registrar.cfg" if test == "register" else "proxy.cfg")
             server = start_kamailio(cfg, port, self.work, test, a.kamailio_children)
@@ -632,11 +651,13 @@ def print_report(info: dict[str, Any], steps: list[Step], summary: dict[str, dic
               + ("  (WHAT-IF settings: not the daemon's own behaviour)" if probe else ""))
     print()
     print(f"{'target':<9} {'test':<9} {'rate/s':>7} {'result':<6} {'achieved':>9} "
-          f"{'srv cpu%':>8} {'sipp cpu%':>9} {'drops':>6} {'gc ms':>6}  why")
+          f"{'srv cpu%':>8} {'tree%':>6} {'ms/op':>6} {'sipp cpu%':>9} {'drops':>6} "
+          f"{'gc ms':>6}  why")
     for s in steps:
         gcms = "" if s.max_gc_pause_ms is None else f"{s.max_gc_pause_ms:.0f}"
         print(f"{s.target:<9} {s.test:<9} {s.rate:>7} {'pass' if s.passed else 'FAIL':<6} "
-              f"{s.achieved:>9.1f} {s.server_cpu_pct:>8.1f} {s.sipp_cpu_pct:>9.1f} "
+              f"{s.achieved:>9.1f} {s.server_cpu_pct:>8.1f} {s.tree_cpu_pct:>6.1f} "
+              f"{s.cpu_ms_per_op:>6.3f} {s.sipp_cpu_pct:>9.1f} "
               f"{s.server_udp_drops:>6} {gcms:>6}  {s.why}")
     print()
     goals = {"register": ("authenticated REGISTER/s", 2000),
@@ -699,6 +720,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gc-freeze", action="store_true",
                     help="what-if (needs --probe): gc.freeze() once ccswitch listens")
     ap.add_argument("--gc-threshold", default="", help="what-if (needs --probe): A,B,C")
+    ap.add_argument("--watchdog-ms", type=float, default=0.0,
+                    help="(needs --probe) log the loop's stack when it is this late")
+    ap.add_argument("--rtp-ports", default="",
+                    help="ccswitch's RTP port range, e.g. 20000-39999 (default: the daemon's "
+                         "1,000 ports, which run out above ~400 calls/s)")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     if (args.rcvbuf or args.gc_freeze or args.gc_threshold) and not args.probe:

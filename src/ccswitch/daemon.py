@@ -119,7 +119,7 @@ class _GcPacer:
 
 def run(config: SwitchConfig) -> int:
     """Serve until a signal; returns the process exit status."""
-    configure_logging(config.log_format, config.log_level)
+    configure_logging(config.log_format, config.log_level, cache=True)
     try:
         import uvloop
     except ImportError:

@@ -85,11 +85,15 @@ def _isatty(stream: TextIO) -> bool:
 
 
 def configure_logging(fmt: str | None, level: str = "info", *,
-                      stream: TextIO | None = None) -> None:
+                      stream: TextIO | None = None, cache: bool = False) -> None:
     """Send logs at ``level`` and above to ``stream`` (default stderr) as ``fmt``.
 
     ``fmt`` is ``"console"``, ``"json"`` or ``None`` (console if the stream is a terminal, else
-    JSON).  Safe to call again: the previous configuration is replaced.
+    JSON).  Safe to call again: the previous configuration is replaced — except, with
+    ``cache``, for the loggers already used: each module logger then builds its bound logger
+    once, at its first call, instead of at every call (measured: ~5 µs per call, even for a
+    line below the level, a few dozen per anchored call).  Only a process that configures
+    logging once for its life (the daemon, a media worker) asks for it.
     """
     out = sys.stderr if stream is None else stream
     if fmt is None:
@@ -119,7 +123,7 @@ def configure_logging(fmt: str | None, level: str = "info", *,
         wrapper_class=structlog.make_filtering_bound_logger(levelno),
         logger_factory=structlog.WriteLoggerFactory(file=out),
         context_class=dict,
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )
 
     # Records from the standard library (asyncio, third-party code) get the same rendering.

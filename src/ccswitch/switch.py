@@ -30,6 +30,7 @@ from .io.transport import Transports
 from .logs import configure_logging
 from .media.commands import (
     Command,
+    LegReady,
     LegStats,
     MediaEvent,
     RecordDone,
@@ -60,6 +61,7 @@ LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
+WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
 
 
 class Switch:
@@ -94,6 +96,7 @@ class Switch:
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
         self._wall_offset = 0.0
+        self._debug = config.log_level.lower() == "debug"
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -114,7 +117,7 @@ class Switch:
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
         rng = random.SystemRandom()
         # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
-        self.writer = Writer(data / "ccswitch.db", loop=self._loop)
+        self.writer = Writer(data / "ccswitch.db", loop=self._loop, linger=WRITE_LINGER)
         self.cdr = self.writer.open(CdrStore)
         self.queue_log = self.writer.open(QueueEventStore)
         self.store = self.writer.open(BindingStore)
@@ -143,7 +146,8 @@ class Switch:
         ip = cfg.media.ip or media_ip(listeners)
         workers = cfg.media.workers or os.cpu_count() or 1
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level)
+        log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level,
+                                      cache=True)
 
         def settings(index: int) -> WorkerSettings:
             return WorkerSettings(index=index, tick=cfg.media.tick,
@@ -204,16 +208,19 @@ class Switch:
                         state="complete" if ev.ok else "failed", seconds=ev.seconds),
                         done, "recording_done")
             elif isinstance(ev, LegStats):
-                log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
-                          leg=ev.leg, received=ev.received, lost=ev.lost,
-                          jitter_ms=round(ev.jitter_ms, 2))
+                if self._debug:  # two per call: not built when the line would be dropped
+                    log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
+                              leg=ev.leg, received=ev.received, lost=ev.lost,
+                              jitter_ms=round(ev.jitter_ms, 2))
+            elif isinstance(ev, LegReady):
+                pass  # the port is bound: nothing in the core waits for it (two per call)
             else:
                 if isinstance(ev, WorkerDied):
                     log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
                 passed.append(ev)
         if passed and not self.stopping:
             self.signaling.media_events(passed, self._now())
-        self._after()
+            self._after()
 
     # -- the loop glue --------------------------------------------------------------
     def _now(self) -> float:

@@ -57,6 +57,46 @@ def test_a_row_is_committed_before_its_done_callback_runs_on_the_loop(tmp_path: 
         assert call_id in visible and on_loop
 
 
+def test_linger_gathers_the_rows_of_a_burst_into_one_commit(tmp_path: Path) -> None:
+    db = tmp_path / "ccswitch.db"
+    seen: list[list[str]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # a linger far longer than submitting five jobs takes, even on a loaded machine
+        writer = Writer(db, loop=loop, linger=2.0)
+        cdr = writer.open(CdrStore)
+        commits = writer.commits
+        done = asyncio.Event()
+        for i in range(5):
+            def report() -> None:
+                seen.append(committed_cdrs(db))
+                if len(seen) == 5:
+                    done.set()
+
+            writer.submit(lambda i=i: cdr.add(ended(f"c{i}"), wall_offset=0.0), report,
+                          what="cdr")
+        await asyncio.wait_for(done.wait(), 10)
+        assert writer.commits == commits + 1
+        assert await writer.aclose()
+
+    asyncio.run(main())
+    assert seen == [[f"c{i}" for i in range(5)]] * 5  # all committed before any was reported
+
+
+def test_close_does_not_wait_for_the_linger(tmp_path: Path) -> None:
+    db = tmp_path / "ccswitch.db"
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop(), linger=60.0)
+        cdr = writer.open(CdrStore)
+        writer.submit(lambda: cdr.add(ended("c1"), wall_offset=0.0), what="cdr")
+        assert await writer.aclose(timeout=10.0)
+
+    asyncio.run(main())
+    assert committed_cdrs(db) == ["c1"]
+
+
 def test_close_commits_everything_submitted(tmp_path: Path) -> None:
     db = tmp_path / "ccswitch.db"
 

@@ -198,6 +198,13 @@ class MixPlan:
 
     def freeze(self) -> MixPlan:
         """Build the index arrays; the plan is then ready for ``mix``."""
+        if not self.rows and not self._talk_slot:
+            # nothing mixed (every call relayed): the arrays __init__ made are the plan;
+            # a worker recompiles on every leg change, so this is its common case
+            self._layers = []
+            self._b_rows = []
+            self._n_bus = len(self._bus_ix)
+            return self
         self.alaw = np.array(self._alaw_list, dtype=bool)
         depth = max((len(e) for e in self._edges), default=0)
         self._layers = []

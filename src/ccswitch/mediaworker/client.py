@@ -144,18 +144,21 @@ class MediaClient:
         h = WorkerHandle.spawn(self.settings_for(i))
         self._handles[i] = h
         self._born[i] = self._loop.time()
-        self._loop.add_reader(h.fileno(), self._readable, i, h)
+        self._loop.add_reader(h.fileno(), self._readable, i, h, False)
         self._loop.add_reader(h.sentinel, self._readable, i, h)
         log.info("media_worker_spawned", worker=i, pid=h.pid)
 
-    def _readable(self, i: int, h: WorkerHandle) -> None:
+    def _readable(self, i: int, h: WorkerHandle, sentinel: bool = True) -> None:
+        """Worker ``i``'s pipe (``sentinel`` False) or process sentinel became readable.  Only
+        the sentinel, or EOF on the pipe, asks whether the process lives: that is a
+        ``waitpid`` system call, too dear for every event batch."""
         if self._handles[i] is not h:
             return
         events = h.recv_events()
         if events:
             self._seen(i, events)
             self.on_events(i, events)
-        if not h.alive:
+        if (h.eof or sentinel) and not h.alive:
             self._died(i, h)
 
     def _retire(self, i: int, h: WorkerHandle) -> None:

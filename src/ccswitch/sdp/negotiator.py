@@ -17,6 +17,7 @@ Payload type numbers: an answer keeps the offerer's numbers, dynamic ones includ
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -167,6 +168,9 @@ def assign_payload_types(codecs: Iterable[Codec]) -> tuple[Codec, ...]:
     return tuple(out)
 
 
+# Memoized below: pure functions of a few immutable values (addresses, codec lists, fmtp
+# strings) that repeat for every call; an anchored call negotiates four times.
+@functools.lru_cache(maxsize=256)
 def _connection(ip: str) -> Connection:
     return Connection("IN", "IP6" if ":" in ip else "IP4", ip)
 
@@ -176,7 +180,8 @@ def _origin(username: str, session_id: int, version: int, ip: str) -> Origin:
     return Origin(username, str(session_id), version, c.nettype, c.addrtype, c.address)
 
 
-def _audio_attributes(codecs: Sequence[Codec], ptime: int, direction: Direction,
+@functools.lru_cache(maxsize=512)
+def _audio_attributes(codecs: tuple[Codec, ...], ptime: int, direction: Direction,
                       rtcp_mux: bool) -> tuple[Attribute, ...]:
     attrs: list[Attribute] = []
     for c in codecs:
@@ -200,7 +205,8 @@ def build_offer(local_ip: str, port: int, codecs: Iterable[Codec] = DEFAULT_CODE
     if not any(not c.is_dtmf for c in chosen):
         raise ValueError("an offer needs at least one audio codec")
     media = MediaDescription("audio", port, "RTP/AVP", tuple(str(c.pt) for c in chosen),
-                             attributes=_audio_attributes(chosen, ptime, direction, rtcp_mux))
+                             attributes=_audio_attributes(tuple(chosen), ptime, direction,
+                                                          rtcp_mux))
     return SessionDescription(_origin(username, session_id, version, local_ip), "-",
                               _connection(local_ip), (Timing(),), media=(media,))
 
@@ -240,6 +246,7 @@ def _format_events(events: set[int]) -> str:
     return ",".join(parts)
 
 
+@functools.lru_cache(maxsize=256)
 def _dtmf_fmtp(offered: str | None, ours: str | None) -> str | None:
     """The answer's telephone-event events: what both sides support."""
     theirs, mine = _events(offered), _events(ours)
@@ -362,7 +369,7 @@ def answer(offer: SessionDescription, *, local_ip: str, port: int,
         ours = Direction.INACTIVE
     p = _ptime(m, ptime)
     mux = rtcp_mux and m.rtcp_mux
-    codecs = [codec] if dtmf is None else [codec, dtmf[0]]
+    codecs = (codec,) if dtmf is None else (codec, dtmf[0])
     ours_m = MediaDescription("audio", port, m.proto, tuple(str(c.pt) for c in codecs),
                               attributes=_audio_attributes(codecs, p, ours, mux))
     media = tuple(ours_m if i == index else

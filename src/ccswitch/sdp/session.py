@@ -15,6 +15,7 @@ Text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8 (a l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -185,8 +186,12 @@ def _uint(text: str, limit: int | None = None) -> int | None:
     return None if limit is not None and n > limit else n
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_rtpmap(value: str) -> RtpMap | None:
-    """The value of an ``a=rtpmap`` attribute, or None when malformed."""
+    """The value of an ``a=rtpmap`` attribute, or None when malformed.
+
+    Memoized (the result is immutable): the same few mappings (``0 PCMU/8000``…) come in every
+    offer and answer, and negotiating one call reads them about twenty times."""
     pt_text, _, spec = value.partition(" ")
     pt = _uint(pt_text, 127)
     parts = spec.strip().split("/")

@@ -179,8 +179,11 @@ class Message:
     def vias(self) -> list[Via]:
         v = self._cache.get("vias")
         if v is None:
+            top = self._cache.get("top_via")
+            raw = self.headers.get_all("via")
             try:
-                v = [Via.parse(x) for x in self.headers.get_all("via")]
+                # the one Via of most requests was parsed already (as the top one)
+                v = [top] if top is not None and len(raw) == 1 else [Via.parse(x) for x in raw]
             except SipParseError:
                 raise SipParseError(400, "Bad Via") from None
             self._cache["vias"] = v

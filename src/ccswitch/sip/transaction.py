@@ -183,6 +183,17 @@ def stamp_via(req: Request, source: Address) -> None:
     req.invalidate("top_via", "vias")  # From, To, CSeq… stay parsed
 
 
+def _lifetimes(t: SipTimers, reliable: bool) -> dict[Input, float]:
+    """The delay of every timer that is not a retransmission timer (A, E, G)."""
+    return {
+        Input.TIMER_B: t.timer_b, Input.TIMER_D: t.timer_d(reliable),
+        Input.TIMER_F: t.timer_f, Input.TIMER_H: t.timer_h,
+        Input.TIMER_I: t.timer_i(reliable), Input.TIMER_J: t.timer_j(reliable),
+        Input.TIMER_K: t.timer_k(reliable), Input.TIMER_L: t.timer_l,
+        Input.TIMER_M: t.timer_m,
+    }
+
+
 def _response_input(status: int) -> Input:
     if not 100 <= status <= 699:
         raise TransactionError(f"bad status code {status}")
@@ -239,6 +250,8 @@ class TransactionLayer:
 
     def __init__(self, *, timers: SipTimers = DEFAULT_TIMERS) -> None:
         self.timers = timers
+        # the lifetime timers' delays, by reliability of the transport (read per transaction)
+        self._delays = {reliable: _lifetimes(timers, reliable) for reliable in (False, True)}
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._txns: dict[str, _Txn] = {}
         self._index_2543: dict[_Key2543, str] = {}
@@ -575,13 +588,7 @@ class TransactionLayer:
                 return  # no retransmissions over reliable transports
             delay = t.t1
         else:
-            delay = {
-                Input.TIMER_B: t.timer_b, Input.TIMER_D: t.timer_d(reliable),
-                Input.TIMER_F: t.timer_f, Input.TIMER_H: t.timer_h,
-                Input.TIMER_I: t.timer_i(reliable), Input.TIMER_J: t.timer_j(reliable),
-                Input.TIMER_K: t.timer_k(reliable), Input.TIMER_L: t.timer_l,
-                Input.TIMER_M: t.timer_m,
-            }[timer]
+            delay = self._delays[reliable][timer]
         self._arm(txn, timer, delay, now)
 
     def _arm(self, txn: _Txn, timer: Input, delay: float, now: float) -> None:

@@ -31,6 +31,10 @@ from types import MappingProxyType
 class TxnState(Enum):
     """Transaction states named after RFC 3261 §17 and RFC 6026 (Accepted)."""
 
+    # the identity hash, in C: Enum's own hashes the name in Python, and the tables and timer
+    # keys hash these a dozen times per message (members are singletons, so it is consistent)
+    __hash__ = object.__hash__
+
     TRYING = "Trying"
     CALLING = "Calling"
     PROCEEDING = "Proceeding"
@@ -42,6 +46,10 @@ class TxnState(Enum):
 
 class Input(Enum):
     """What can happen to a transaction."""
+
+    # the identity hash, in C: Enum's own hashes the name in Python, and the tables and timer
+    # keys hash these a dozen times per message (members are singletons, so it is consistent)
+    __hash__ = object.__hash__
 
     # from the network
     REQUEST = "request retransmission"  # server txns
@@ -74,6 +82,10 @@ RESPONSE_INPUTS = frozenset({Input.R1XX, Input.R2XX, Input.R3456})
 
 class Do(Enum):
     """Actions, run in the order an edge lists them."""
+
+    # the identity hash, in C: Enum's own hashes the name in Python, and the tables and timer
+    # keys hash these a dozen times per message (members are singletons, so it is consistent)
+    __hash__ = object.__hash__
 
     SEND_REQUEST = "send the request"
     RETRANSMIT = "retransmit the request, back off the timer (A: double; E: double to T2)"

@@ -7,6 +7,11 @@ callback back to the loop.  So whatever a callback reports ("call done", the ``c
 is durable by the time it is reported.  ``close`` drains the queue and commits before the thread
 ends.  The stores (``cdr``, ``queue_events``, ``bindings``) are opened on the thread's own
 connection with ``open``; their methods run inside jobs.
+
+``linger``: once a job arrives the thread waits up to that long for more before it commits, so
+a steady flow of rows (one CDR per call at hundreds of calls a second) costs one commit and
+one fsync per ``linger`` instead of one per row, and wakes the loop once per commit for the
+``done`` callbacks.  Reads (``call``) and ``close`` never wait for it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -68,10 +74,11 @@ class Writer:
     """The thread that owns one database file's connection and commits in batches."""
 
     def __init__(self, path: Path, *, loop: asyncio.AbstractEventLoop,
-                 batch_max: int = BATCH_MAX) -> None:
+                 batch_max: int = BATCH_MAX, linger: float = 0.0) -> None:
         self.path = path
         self._loop = loop
         self._batch_max = batch_max
+        self._linger = linger
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closing = False
         self.failed = 0  # jobs whose write failed (logged)
@@ -136,7 +143,7 @@ class Writer:
         opened.set_result(None)
         running = True
         while running:
-            batch = [self._jobs.get()]
+            batch = self._gather()
             while len(batch) < self._batch_max:
                 try:
                     batch.append(self._jobs.get_nowait())
@@ -156,6 +163,27 @@ class Writer:
             if jobs:
                 self._commit(jobs)
         self.db.close()
+
+    def _gather(self) -> list[_Job | None]:
+        """The next job, and those that arrive within ``linger`` of it (a ``call`` or the
+        close marker ends the wait)."""
+        first = self._jobs.get()
+        batch = [first]
+        if not self._linger or first is None or first.alone:
+            return batch
+        end = time.monotonic() + self._linger
+        while len(batch) < self._batch_max:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                job = self._jobs.get(timeout=left)
+            except queue.Empty:
+                break
+            batch.append(job)
+            if job is None or job.alone:
+                break
+        return batch
 
     def _commit(self, jobs: list[_Job]) -> None:
         db = self._conn()
