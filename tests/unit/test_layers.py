@@ -52,8 +52,10 @@ CORE_MAX_LAYER = 3
 # The standard modules (top-level names) layers 0-3 may import: what the core uses, kept tight.
 # A new one goes here only if it does no I/O, reads no clock and starts nothing.
 CORE_STDLIB = frozenset({
-    "__future__", "bisect", "collections", "dataclasses", "difflib", "enum", "hashlib", "heapq",
-    "hmac", "ipaddress", "itertools", "json", "math", "random", "re", "struct", "tomllib",
+    "__future__", "bisect", "collections", "dataclasses", "difflib", "enum", "functools",
+    "hashlib", "heapq",
+    "hmac", "ipaddress", "itertools", "json", "math", "operator", "random", "re", "struct",
+    "tomllib",
     "types", "typing",
 })
 # Named apart for a clearer message (none of them is in CORE_STDLIB either).
