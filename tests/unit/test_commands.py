@@ -6,6 +6,7 @@ import pytest
 from callworld import Switch
 
 from ccswitch.call.commands import (
+    AddParty,
     AgentLogin,
     AgentPause,
     AgentReady,
@@ -182,3 +183,29 @@ def test_a_supervisor_nobody_answers_for_is_given_up_and_its_port_freed() -> Non
     w.pump()
     assert not w.sig.b2bua._originating
     assert w.plan.ports.in_use == before
+
+
+def test_add_party_makes_a_three_way_call_that_falls_back_to_two() -> None:
+    w = Switch(("1001", "2001", "1003"))
+    ok, inv = w.call("1001", "2001", 1.0, call_id="c1", tag="ag")
+    caller, agent = w.leg_of(ok), w.leg_of(inv)
+    w.sig.command(AddParty(call_id(w), "1003"), 3.0)
+    w.pump()
+    ring = w.answer("1003", 4.0, tag="p3", port=6800)
+    third = w.leg_of(ring)
+    assert ring.from_.uri.user == "1001"
+    assert w.hearing.hears(caller) == {agent, third}
+    assert w.hearing.hears(agent) == {caller, third}
+    assert w.hearing.hears(third) == {caller, agent}
+    w["1003"].send(w["1003"].in_dialog("BYE", ring, cseq=2, my_tag="p3"), 6.0)
+    w.pump()
+    assert w.hearing.hears(caller) == {agent} and w.hearing.hears(agent) == {caller}
+    assert w["1001"].requests("BYE") == [] and w["2001"].requests("BYE") == []
+
+
+def test_add_party_needs_a_user() -> None:
+    w = Switch()
+    w.call("1001", "1002", 1.0, call_id="c1")
+    with pytest.raises(CommandError) as err:
+        w.sig.command(AddParty(call_id(w), "800"), 2.0)
+    assert err.value.code == "not_found"

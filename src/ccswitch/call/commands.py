@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
+from ..dialplan import UserTarget
 from ..errors import CcswitchError
 from ..media.ports import PortsExhausted
 from .anchor import CallMedia
@@ -72,6 +73,15 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class AddParty:
+    """Three-way: ring dial-plan user ``number`` and, when it answers, join it to the call
+    (all three hear each other; when it hangs up the call is two-party again)."""
+
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class Supervise:
     """Ring ``supervisor``'s phones; when one answers it joins ``agent``'s call in ``mode``."""
 
@@ -124,8 +134,8 @@ class AgentReady:
     agent: str
 
 
-Command = (Hangup | Transfer | Hold | Supervise | SuperviseMode | RoomMute | RoomKick
-           | AgentLogin | AgentLogout | AgentPause | AgentReady)
+Command = (Hangup | Transfer | Hold | AddParty | Supervise | SuperviseMode | RoomMute
+           | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady)
 SUPERVISOR_RING_S = 30.0
 
 
@@ -156,6 +166,8 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     if isinstance(cmd, Hold):
         sw.hold_call(call, cmd.on)
         return Done(name, {"call_id": call.key, "on": cmd.on})
+    if isinstance(cmd, AddParty):
+        return _add_party(sw, call, cmd.number, now, name)
     if call.transfer is not None and not call.transfer.done:
         raise CommandError("conflict", f"call {call.key} is being transferred")
     if not sw.can_route(cmd.number, call.caller):
@@ -184,6 +196,36 @@ def _supervise(sw: B2bua, cmd: Supervise, now: float, name: str) -> Done:
                      ring=SUPERVISOR_RING_S, now=now):
         raise CommandError("conflict", f"{cmd.supervisor} has no registered phone")
     return Done(name, {"supervisor": cmd.supervisor, "agent": agent, "mode": mode})
+
+
+def _add_party(sw: B2bua, call: Call, number: str, now: float, name: str) -> Done:
+    target = sw.resolve(number, call.caller) if sw.resolve else None
+    if not isinstance(target, UserTarget):
+        raise CommandError("not_found", f"{number!r} is not a user to add")
+    assert call.media is not None and call.b is not None and sw.media is not None
+    key, b_leg = call.key, call.media.leg("b")
+    try:
+        cm = CallMedia.create(sw.media, ("a",), now=now, worker=call.media.worker)
+    except PortsExhausted:
+        raise CommandError("conflict", "no RTP port free") from None
+
+    def join(third: Call, t: float) -> None:
+        main = sw._calls.get(key)
+        if main is None or main.media is None or main.media.bridge is None or \
+                third.media is None:
+            sw._hangup_both(third, t)
+            sw._end(third, 200, "the call it was added to ended", t, "switch")
+            return
+        third.service = "party"
+        third.supervising = (key, b_leg)
+        main.supervisors.append(third.key)
+        main.media.bridge.join(third.media.leg("a"))
+        log.info("party_added", call_id=key, party=third.key, user=target.user)
+
+    if not originate(sw, user=target.user, callee=f"party:{key}", from_user=call.caller,
+                     display=None, media=cm, on_answer=join, ring=SUPERVISOR_RING_S, now=now):
+        raise CommandError("conflict", f"{target.user} has no registered phone")
+    return Done(name, {"call_id": key, "to": target.user})
 
 
 def _live_call(sw: B2bua, call_id: str) -> Call:

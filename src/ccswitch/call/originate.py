@@ -39,7 +39,7 @@ class Originated:
     done: bool = False
 
 
-def originate(sw: B2bua, *, user: str, callee: str, from_user: str, display: str,
+def originate(sw: B2bua, *, user: str, callee: str, from_user: str, display: str | None,
               media: CallMedia, on_answer: Callable[[Call, float], None], ring: float,
               now: float) -> bool:
     """Ring every registered contact of ``user`` as ``display <from_user>``; False when it

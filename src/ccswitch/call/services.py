@@ -508,7 +508,7 @@ class ServiceCalls:
     def _call_media_event(self, call: Call, ev: Digit | PlayDone, now: float) -> None:
         if isinstance(ev, Digit):
             log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key, method=ev.method)
-            if call.supervising is not None:
+            if call.supervising is not None and call.service == "supervise":
                 mode = self.supervise_keys.get(ev.key)
                 if mode is not None:
                     self.supervise_mode(call, mode)
