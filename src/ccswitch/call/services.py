@@ -247,9 +247,13 @@ class ServiceCalls:
         target = self._calls.get(call.supervising[0])
         if target is None or target.media is None or target.media.bridge is None:
             return
-        role = ROLES[mode]
-        target.media.bridge.join(call.media.leg("a"), role,
-                                 coach=call.supervising[1] if role is Role.WHISPER else None)
+        role, bridge = ROLES[mode], target.media.bridge
+        coach = call.supervising[1]
+        if role is Role.WHISPER and coach not in bridge.parties():
+            # the agent's leg left the call (a transfer): nobody to whisper to, so listen
+            log.info("supervision_no_whisper", call_id=call.key, supervised=target.key)
+            role, mode = Role.LISTEN, "listen"
+        bridge.join(call.media.leg("a"), role, coach=coach if role is Role.WHISPER else None)
         log.info("supervision_mode", call_id=call.key, supervised=target.key, mode=mode)
 
     def _leave_bridges(self, call: Call, now: float) -> None:
