@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from callworld import Switch, offer
 
+from ccswitch.call.commands import Transfer
 from ccswitch.call.events import CallEnded
 from ccswitch.media.commands import (
     Connect,
@@ -166,3 +167,14 @@ def test_an_agent_not_on_a_call_is_nobody_to_supervise() -> None:
     assert said[-1] == "/p/nobody-to-supervise.wav"
     assert s.w.hearing.hears(s.agent_leg) == {s.caller_leg}
 
+
+
+def test_whisper_after_the_agent_transferred_the_call_away_is_listening() -> None:
+    s = Supervised(direct=True)
+    _, sup = s.supervise("*322001")
+    cid = next(c.key for c in s.w.sig.b2bua._calls.values() if c.supervising is None)
+    s.w.sig.command(Transfer(cid, "1002"), 6.0)  # the agent's leg leaves the bridge
+    s.w.pump()
+    s.key(sup, "5", 7.0)  # whisper to whom? nobody: the supervisor listens
+    assert s.w.hearing.hears(sup) == {s.caller_leg}
+    assert s.w.hearing.hears(s.caller_leg) == set()
