@@ -48,18 +48,21 @@ def cpu_all(pids: dict[str, int]) -> dict[str, float]:
     return {k: sip_load.proc_cpu(p) for k, p in pids.items()}
 
 
-def thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
-    """thread name (+ tid) -> (user, system) CPU seconds, for every thread of ``pid``."""
+def thread_cpu(pid: int) -> dict[str, tuple[float, float, float]]:
+    """thread name (+ tid) -> (user, system, run-queue wait) seconds, for every thread of
+    ``pid`` (the wait: runnable but not running, from ``schedstat``; the machine's other load
+    shows there)."""
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             head, _, rest = (task / "stat").read_text().rpartition(")")
             fields = rest.split()
             name = head.split("(", 1)[1]
-        except (OSError, IndexError):
+            wait = int((task / "schedstat").read_text().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
             continue
         out[f"{name}/{task.name}"] = (int(fields[11]) / sip_load.CLK_TCK,
-                                      int(fields[12]) / sip_load.CLK_TCK)
+                                      int(fields[12]) / sip_load.CLK_TCK, wait)
     return out
 
 
@@ -146,11 +149,12 @@ def one_run(args: argparse.Namespace, work: Path, run: int) -> None:
                   f"{1e6 * used / max(1, calls):7.0f} us/call gross  "
                   f"{1e6 * net / max(1, calls):7.0f} us/call net")
         for k in pids:
-            for t, (u1, s1) in th1[k].items():
-                u0, s0 = th0[k].get(t, (0.0, 0.0))
+            for t, (u1, s1, w1) in th1[k].items():
+                u0, s0, w0 = th0[k].get(t, (0.0, 0.0, 0.0))
                 if u1 - u0 + s1 - s0 > 0.005:
                     print(f"    {k}: thread {t:<28} user {1e6 * (u1 - u0) / max(1, calls):6.0f}"
-                          f"  sys {1e6 * (s1 - s0) / max(1, calls):6.0f} us/call")
+                          f"  sys {1e6 * (s1 - s0) / max(1, calls):6.0f} us/call;"
+                          f" waited for a CPU {100 * (w1 - w0) / (t3 - t2):4.1f} % of the run")
         print(f"  {'all':<10} {1e6 * sum(c3[k] - c2[k] for k in pids) / max(1, calls):7.0f} "
               f"us/call gross, {1e6 * total_net / max(1, calls):7.0f} us/call net of idle")
         for name, _, out in spies:

@@ -12,6 +12,7 @@ naming the header, which the caller answers with a 400); see ``Message._check``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 
 from ..errors import SipParseError
@@ -221,7 +222,7 @@ class Message:
             if raw is None:
                 raise SipParseError(400, f"Missing {label}")
             try:
-                v = NameAddr.parse(raw)
+                v = _name_addr_of(raw)
             except SipParseError:
                 raise SipParseError(400, f"Bad {label}") from None
             if v.wildcard:
@@ -351,7 +352,7 @@ class Request(Message):
         u = self._cache.get("uri")
         if u is None:
             try:
-                u = SipUri.parse(self.uri_text)
+                u = _uri_of(self.uri_text)
             except SipParseError as e:
                 reason = "Bad Request-URI" if e.status == 400 else e.reason
                 raise SipParseError(e.status, reason) from None
@@ -399,10 +400,17 @@ class Response(Message):
         return f"<Response {self.status} {self.reason}>"
 
 
+# Parsed values by their text: a call's From is read in each of the caller's five requests,
+# Contacts and Request-URIs repeat from call to call.  The objects are frozen and nothing
+# edits their parameter dicts, so messages may share them.
+_name_addr_of = functools.lru_cache(maxsize=2048)(NameAddr.parse)
+_uri_of = functools.lru_cache(maxsize=1024)(SipUri.parse)
+
+
 def _parse_name_addr(raw: str, label: str) -> NameAddr:
     """A header's name-addr; any fault inside it is a 400 that names the header."""
     try:
-        return NameAddr.parse(raw)
+        return _name_addr_of(raw)
     except SipParseError:
         raise SipParseError(400, f"Bad {label}") from None
 

@@ -21,7 +21,6 @@ import contextlib
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -79,6 +78,7 @@ class Writer:
         self._loop = loop
         self._batch_max = batch_max
         self._linger = linger
+        self._urgent = threading.Event()  # ends a linger at once (close, call)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closing = False
         self.failed = 0  # jobs whose write failed (logged)
@@ -110,6 +110,7 @@ class Writer:
 
         assert not self._closing, "call after close"
         self._jobs.put(_Job(work, None, "call", alone=True))
+        self._urgent.set()  # no linger: someone waits for it
         return fut.result(timeout)
 
     def open(self, factory: Callable[[sqlite3.Connection], T]) -> T:
@@ -122,6 +123,7 @@ class Writer:
         if not self._closing:
             self._closing = True
             self._jobs.put(None)
+            self._urgent.set()
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
@@ -165,25 +167,15 @@ class Writer:
         self.db.close()
 
     def _gather(self) -> list[_Job | None]:
-        """The next job, and those that arrive within ``linger`` of it (a ``call`` or the
-        close marker ends the wait)."""
+        """The next job; with ``linger``, after waiting that long for others to queue behind it
+        (one wake-up per linger, not per job; ``close`` and ``call`` end the wait)."""
         first = self._jobs.get()
-        batch = [first]
-        if not self._linger or first is None or first.alone:
-            return batch
-        end = time.monotonic() + self._linger
-        while len(batch) < self._batch_max:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                job = self._jobs.get(timeout=left)
-            except queue.Empty:
-                break
-            batch.append(job)
-            if job is None or job.alone:
-                break
-        return batch
+        if first is None or first.alone:
+            self._urgent.clear()  # its own signal, when it came already (else one wait is cut)
+        elif self._linger:
+            self._urgent.wait(self._linger)
+            self._urgent.clear()
+        return [first]
 
     def _commit(self, jobs: list[_Job]) -> None:
         db = self._conn()
