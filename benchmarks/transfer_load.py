@@ -2,7 +2,8 @@
 """Blind transfers under load, then a leak check (issue 9): no RTP port and no worker leg left.
 
 One run on 127.0.0.1, the daemon on its demo configuration with a SMALL RTP range
-(``--rtp-pairs``, 24 pairs by default) so that a leak shows long before the run ends:
+(``--rtp-pairs``, 32 pairs by default: the run peaks at 25 pairs in use at 5 transfers a
+second, 2026-12-07) so that a leak shows long before the run ends:
 
 * SIPp registers 1002 (the transferee) and 1003 (the target), then takes their ports with
   ``scenarios/transfer_transferee_uas.xml`` (answer, optional re-INVITE, BYE from the switch)
@@ -11,15 +12,15 @@ One run on 127.0.0.1, the daemon on its demo configuration with a SMALL RTP rang
   at ``--rate`` a second, at most ``--limit`` at once; each talks ``--talk`` s, sends REFER
   to 1003, waits for the final NOTIFY and hangs up.
 
-Passes when every SIPp run counts all ``--transfers`` calls successful, the daemon never
-logged ``rtp_ports_exhausted`` (a pool that loses a pair per transfer runs dry within the
-first 24 transfers), every port of the RTP range is unbound once the calls are over (a leg
-a media worker still holds keeps its socket bound: read from /proc/net/udp), there is one
-``cdr`` line per call leg pair, and the daemon exits 0 on SIGTERM. Run time about
-``transfers / rate + talk * 2`` s.
+Passes when every SIPp run counts all ``--transfers`` calls successful (a pool that loses
+a pair per transfer runs dry within the first ten transfers; a transfer whose target finds
+no pair fails, so SIPp counts it), the daemon never logged ``rtp_ports_exhausted``, every
+port of the RTP range is unbound once the calls are over (a leg a media worker still holds
+keeps its socket bound: read from /proc/net/udp), there is one ``cdr`` line per call leg
+pair, and the daemon exits 0 on SIGTERM. Run time about ``transfers / rate + talk * 2`` s.
 
     PYTHONPATH=src python3 benchmarks/transfer_load.py [--transfers 200] [--rate 5]
-        [--limit 10] [--talk 1] [--rtp-pairs 24] [--workdir DIR] [--json FILE]
+        [--limit 10] [--talk 1] [--rtp-pairs 32] [--workdir DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=5.0)
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--talk", type=float, default=1.0)
-    p.add_argument("--rtp-pairs", type=int, default=24)
+    p.add_argument("--rtp-pairs", type=int, default=32)
     p.add_argument("--workdir", type=Path)
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)

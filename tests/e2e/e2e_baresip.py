@@ -66,6 +66,7 @@ class Baresip:
         self.sip_port = _free_sip_port()
         self.ctrl_port = free_port(udp=False)
         rtp = free_port_block(8)
+        self.rtp_ports = (rtp, rtp + 7)  # inclusive: where this phone receives RTP
         (self.dir / "config").write_text(
             "\n".join(
                 [

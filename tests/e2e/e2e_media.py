@@ -2,7 +2,8 @@
 
 * `Capture` runs tcpdump on `lo` for the length of a `with` block; `read_pcap` and `rtp`
   turn a pcap file (tcpdump's, or one of the RTP pcaps Debian's sip-tester ships) into
-  UDP datagrams and RTP packets (stdlib only).
+  UDP datagrams and RTP packets (stdlib only); `pcm` decodes their G.711 audio and
+  `write_wav` saves it for the tone analysis.
 * `recording_config` writes the demo configuration with `[media] record_calls = true`.
 * `channels` splits a multi-channel WAV into mono files for `e2e_audio.spectrum`.
 * `recordings` / `cdrs` read the daemon's SQLite store.
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from e2e_daemon import REPO, Daemon
 
+from ccswitch.media.g711 import alaw_decode, ulaw_decode
 from peers import missing_peer, require_peer
 
 PCAP_DIR = Path("/usr/share/sip-tester")  # Debian's sip-tester: g711a.pcap, dtmf_2833_*.pcap
@@ -134,6 +137,27 @@ def events(packets: list[Rtp], pt: int) -> list[str]:
     return keys
 
 
+def pcm(packets: list[Rtp]) -> np.ndarray:
+    """The G.711 audio of `packets` (PCMU, payload type 0, and PCMA, 8; others left out)
+    decoded to int16 samples, one packet after the other as captured."""
+    parts = [
+        ulaw_decode(p.payload) if p.pt == 0 else alaw_decode(p.payload)
+        for p in packets
+        if p.pt in (0, 8)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def write_wav(path: Path, samples: np.ndarray, *, rate: int = 8000) -> Path:
+    """A mono 16-bit WAV of `samples` (for `e2e_tones.presence`)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
 def pcap_path(name: str) -> Path:
     return PCAP_DIR / name
 
@@ -159,7 +183,11 @@ def require_capture() -> None:
 
 
 class Capture:
-    """tcpdump on `lo` with a BPF `filter` while the `with` block runs; `.rtp()` after."""
+    """tcpdump on `lo` with a BPF `filter` while the `with` block runs; `.rtp()` after.
+
+    Immediate mode: without it libpcap hands packets over a ring block at a time (or after
+    its timeout), and the packets of the last block are lost when tcpdump is interrupted.
+    """
 
     def __init__(self, path: Path, bpf: str):
         self.path = path
@@ -172,7 +200,8 @@ class Capture:
         assert binary is not None, "tcpdump not installed"
         with self._log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [binary, "-i", "lo", "-n", "-U", "-s", "0", "-w", str(self.path), self.bpf],
+                [binary, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "0",
+                 "-w", str(self.path), self.bpf],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
         deadline = time.monotonic() + 5.0

@@ -6,6 +6,7 @@ every call has exactly one CDR, the queue events how a queue call left its agent
 from __future__ import annotations
 
 from callworld import MEDIA_IP, Switch, demo_config, no_recall, no_transfer_for, offer
+from structlog.testing import capture_logs
 
 from ccswitch.acd.events import CallTransferred
 from ccswitch.acd.queue_log import format_events
@@ -242,6 +243,24 @@ def test_a_target_that_does_not_answer_is_cancelled_and_the_transferor_recalled(
     status = int(frag(failed).split()[1])
     assert status >= 300
     assert w.hearing.hears(c.a_leg) == {c.b_leg}
+    assert w.ended() == []
+
+
+def test_a_target_no_rtp_pair_is_left_for_is_503_and_the_transferor_gets_the_caller_back(
+) -> None:
+    w = Switch(ports=(30000, 30003))  # two pairs: the call's two legs take both
+    c = Call(w)
+    with capture_logs() as logs:
+        resp = refer(w, "1002", c.inv, 5.0, cseq=1, my_tag="bt",
+                     extra="Referred-By: <sip:1002@ccswitch.local>\n")
+        trying, failed = notifies(w, "1002", 5.1)
+    assert resp.status == 202 and frag(trying) == "SIP/2.0 100 Trying"
+    assert frag(failed).startswith("SIP/2.0 503")
+    assert [e["event"] for e in logs].count("rtp_ports_exhausted") == 1
+    assert w["1003"].requests("INVITE") == []
+    # the call goes on between the caller and the recalled transferor
+    assert w.hearing.hears(c.a_leg) == {c.b_leg} and w.hearing.hears(c.b_leg) == {c.a_leg}
+    assert w["1001"].requests("BYE") == [] and w["1002"].requests("BYE") == []
     assert w.ended() == []
 
 

@@ -354,19 +354,20 @@ class ServiceCalls:
 
     # -- bridging an answered call onward -----------------------------------------------
     def _bridge(self, call: Call, users: list[str], now: float) -> None:
-        """Ring every registered contact of ``users`` (ring-all) for answered ``call``."""
+        """Ring every registered contact of ``users`` (ring-all) for answered ``call``.
+        When nothing can be rung, ``call.bridging`` stays False and the caller (``route``)
+        reports the failure: a transfer recalls its transferor, a menu hears "unavailable"."""
         cm = call.media
         bindings = [b for u in users for b in (self.bindings_of(u, now)
                                                if self.bindings_of else [])]
         if cm is None or not bindings:
-            self._ivr_result(call, "unavailable", now)
             return
         try:
             if "b" not in cm.legs:
                 cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
                 self._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
-            self._ivr_result(call, "unavailable", now)
+            log.warning("rtp_ports_exhausted", call_id=call.key)
             return
         body = cm.offer_locally("b")
         call.bridging = True  # earlier forks stay: their late answers must still match
