@@ -185,6 +185,7 @@ def _supervise(sw: B2bua, cmd: Supervise, now: float, name: str) -> Done:
     try:
         cm = CallMedia.create(sw.media, ("a",), now=now, worker=found[0].media.worker)
     except PortsExhausted:
+        log.warning("rtp_ports_exhausted", command=name)
         raise CommandError("conflict", "no RTP port free") from None
     agent, mode = cmd.agent, cmd.mode
 
@@ -207,6 +208,7 @@ def _add_party(sw: B2bua, call: Call, number: str, now: float, name: str) -> Don
     try:
         cm = CallMedia.create(sw.media, ("a",), now=now, worker=call.media.worker)
     except PortsExhausted:
+        log.warning("rtp_ports_exhausted", command=name)
         raise CommandError("conflict", "no RTP port free") from None
 
     def join(third: Call, t: float) -> None:

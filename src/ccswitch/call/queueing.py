@@ -244,6 +244,7 @@ class QueueCalls:
                 cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
                 self._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
+            log.warning("rtp_ports_exhausted", call_id=call.key, queue=call.queue)
             for agent in agents:
                 self.router.offer_failed(call.key, agent, now, "rejected")
             return
@@ -454,6 +455,7 @@ class QueueCalls:
         try:
             cm = CallMedia.create(plan, ("a",), now=now)
         except PortsExhausted:
+            log.warning("rtp_ports_exhausted", call_id=action.call_id, queue=action.queue)
             router.callback_result(action.call_id, now, answered=False)
             return
         body = cm.offer_locally("a")

@@ -330,6 +330,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     try:
         new = sw.media_new_leg(cm.worker, now)
     except PortsExhausted as e:
+        log.warning("rtp_ports_exhausted", call_id=call.key)
         sw._reply(ev, 503, "Service Unavailable", now, (("Retry-After", str(e.retry_after)),))
         return True
     old_leg = cm.legs["a"]
