@@ -45,19 +45,30 @@ from pathlib import Path
 from callwire import AutoPhone, Ledger, WireViolation
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from ccswitch.acd import events as qe
 from ccswitch.call.anchor import MediaPlan
 from ccswitch.call.events import CallEnded, CallStarted
 from ccswitch.call.signaling import Listener, Signaling
+from ccswitch.call.state import Call
 from ccswitch.config.schema import parse_config
 from ccswitch.ids import Ids
 from ccswitch.media.commands import (
     Command,
+    Connect,
     CreateLeg,
     DestroyLeg,
     Digit,
+    Disconnect,
+    JoinBus,
+    LeaveBus,
     MediaEvent,
     Play,
     PlayDone,
@@ -69,8 +80,10 @@ from ccswitch.sip.message import parse_message
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
 PHONES = ("1001", "1002", "1003", "1020")
-AGENTS = ("2001", "2002")
-NUMBERS = ("1001", "1002", "1003", "2001", "9196", "700", "800", "850", "*312001", "*312002")
+AGENTS = ("2001", "2002", "2005")  # support, support, sales
+USERS = ("1001", "1002", "1003", "2001")
+NUMBERS = (*USERS, *USERS, *USERS, "9196", "700", "800", "800", "850")  # calls to people first
+CODES = ("*31", "*32", "*33")  # supervision: listen, whisper, barge
 TRANSFER_TO = ("1001", "1002", "1003", "2001", "2002", "800", "700", "9196", "850", "404")
 KEYS = ("1", "2", "9", "0", "4", "5", "6", "#")
 DTS = (0.25, 1.0, 4.5, 6.0, 11.0, 21.0, 31.0, 130.0)
@@ -102,6 +115,8 @@ class World:
         self.destroyed: Counter[int] = Counter()
         self.players: dict[int, tuple[int, bool]] = {}  # leg -> (play id, loops)
         self.mixed: set[tuple[int, int]] = set()  # (leg, play id) of mixed-in prompts
+        self.edges: set[tuple[int, int]] = set()  # (src, sink): sink hears src
+        self.buses: dict[int, dict[int, tuple[bool, bool]]] = {}  # bus -> leg -> talk, listen
         self.cdrs: Counter[str] = Counter()
         self.started: set[str] = set()
         self.queue_state: dict[str, str] = {}  # call id -> "waiting" | "connected" | "out"
@@ -160,6 +175,19 @@ class World:
                 if playing is not None:
                     out.append(PlayDone(cmd.leg, playing[0], "stopped"))
                 self.mixed = {m for m in self.mixed if m[0] != cmd.leg}
+                self.edges = {e for e in self.edges if cmd.leg not in e}
+                for members in self.buses.values():
+                    members.pop(cmd.leg, None)
+            elif isinstance(cmd, Connect):
+                assert self.alive(cmd.src) and self.alive(cmd.sink), f"{cmd} on a dead leg"
+                self.edges.add((cmd.src, cmd.sink))
+            elif isinstance(cmd, Disconnect):
+                self.edges.discard((cmd.src, cmd.sink))
+            elif isinstance(cmd, JoinBus):
+                assert self.alive(cmd.leg), f"{cmd} on a dead leg"
+                self.buses.setdefault(cmd.bus, {})[cmd.leg] = (cmd.talk, cmd.listen)
+            elif isinstance(cmd, LeaveBus):
+                self.buses.get(cmd.bus, {}).pop(cmd.leg, None)
             elif isinstance(cmd, Play) and self.alive(cmd.leg):
                 if cmd.mix:
                     self.mixed.add((cmd.leg, cmd.play_id))
@@ -247,6 +275,29 @@ class World:
             assert room.members, f"room {name} has no members but is open"
             assert set(room.members) == {m.leg for m in room.bridge.members()}
             assert set(room.members) <= live, f"room {name} holds dead legs"
+        self._check_mixer(calls)
+
+    def _check_mixer(self, calls: list[Call]) -> None:
+        """Who hears whom on the workers is what the bridges say (and the echo's loop)."""
+        bridges = [c.media.bridge for c in calls if c.media is not None and c.media.bridge]
+        bridges += [r.bridge for r in self.sig.b2bua.rooms._rooms.values()]
+        want_edges: set[tuple[int, int]] = set()
+        want_bus: set[tuple[int, int, bool, bool]] = set()
+        for br in bridges:
+            for kind, x, y, z in br.edges():
+                if kind == "edge":
+                    want_edges.add((x, y))
+                else:
+                    want_bus.add((br._bus, x, bool(y), bool(z)))
+        echo = {(c.media.leg("a"),) * 2 for c in calls
+                if c.service == "echo" and c.media is not None and "a" in c.media.legs}
+        have = {e for e in self.edges if e[0] != e[1]}
+        assert have == want_edges, f"the workers connect {sorted(have - want_edges)} and " \
+                                   f"miss {sorted(want_edges - have)} of the bridges"
+        loops = {e for e in self.edges if e[0] == e[1]}
+        assert loops <= echo, f"legs hear themselves outside an echo call: {loops - echo}"
+        buses = {(b, leg, t, ls) for b, m in self.buses.items() for leg, (t, ls) in m.items()}
+        assert buses == want_bus, f"buses {sorted(buses)} != rooms {sorted(want_bus)}"
 
     def settled(self) -> None:
         b2 = self.sig.b2bua
@@ -262,9 +313,12 @@ class World:
 
 
 class CallMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = World(seed=7, workers=1)
+    w: World
+
+    @initialize(workers=st.sampled_from((1, 2)), seed=st.integers(0, 3))
+    def switch(self, workers: int, seed: int) -> None:
+        """One media worker, or two (rooms and supervision need the right one)."""
+        self.w = World(seed=seed, workers=workers)
 
     def step(self, dt: float = 0.01) -> None:
         self.w.at(self.w.now + dt)
@@ -274,6 +328,12 @@ class CallMachine(RuleBasedStateMachine):
     def dial(self, caller: str, number: str) -> None:
         self.w.calls += 1
         self.w.phones[caller].dial(number, f"m{self.w.calls}@test")
+        self.step()
+
+    @rule(code=st.sampled_from(CODES), agent=st.sampled_from(AGENTS))
+    def supervise(self, code: str, agent: str) -> None:
+        self.w.calls += 1
+        self.w.phones["1020"].dial(code + agent, f"m{self.w.calls}@test")
         self.step()
 
     def _ringing(self) -> list[tuple[str, str]]:
@@ -318,6 +378,17 @@ class CallMachine(RuleBasedStateMachine):
     def transfer(self, data: st.DataObject, number: str) -> None:
         user, key = data.draw(st.sampled_from(self._dialogs()))
         self.w.phones[user].refer(key, number)
+        self.step()
+
+    def _two_dialogs(self) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+        return [(u, a, b) for u, p in sorted(self.w.phones.items())
+                for a in p.live_dialogs() for b in p.live_dialogs() if a != b]
+
+    @precondition(lambda self: bool(self._two_dialogs()))
+    @rule(data=st.data())
+    def attended_transfer(self, data: st.DataObject) -> None:
+        user, key, consultation = data.draw(st.sampled_from(self._two_dialogs()))
+        self.w.phones[user].refer(key, "", consultation)
         self.step()
 
     @rule(user=st.sampled_from(PHONES + AGENTS), n=st.sampled_from((1, 2, 12)))
@@ -370,14 +441,17 @@ class CallMachine(RuleBasedStateMachine):
         for agent in AGENTS:  # a caller waiting for a callback needs an agent to be served
             w.phones[agent].register(3600, w.pump)
         for _ in range(8):
+            # one act at a time, each carried through (no BYEs crossing on the wire)
             for p in w.phones.values():
                 for b in p.ringing():
                     p.answer(b, 486)
+                    w.pump()
                 for b in p.cancellable():
                     p.cancel(b)
+                    w.pump()
                 for k in p.live_dialogs():
                     p.hangup(k)
-            w.pump()
+                    w.pump()
             w.check()
             w.run_until(w.now + 400.0)
             w.check()
