@@ -222,8 +222,10 @@ class Outgoing:
 class AutoPhone:
     """A registered SIP UA at 127.0.0.1:``port`` that answers what it gets like a phone."""
 
-    def __init__(self, user: str, port: int, send: Callable[[AutoPhone, str], None]) -> None:
+    def __init__(self, user: str, port: int, send: Callable[[AutoPhone, str], None], *,
+                 name: str | None = None) -> None:
         self.user = user
+        self.name = name or user  # a user may have several phones (every one rings)
         self.password = f"pw{user}"
         self.addr = Address("udp", "127.0.0.1", port)
         self.port = port
@@ -241,7 +243,7 @@ class AutoPhone:
     # -- building ------------------------------------------------------------------------
     def _branch(self) -> str:
         self.n += 1
-        return f"z9hG4bK{self.user}p{self.n}"
+        return f"z9hG4bK{self.name}p{self.n}"
 
     @property
     def contact(self) -> str:
@@ -390,7 +392,7 @@ class AutoPhone:
             if inc is not None:  # a retransmission: our last answer again
                 self._send(self, inc.last)
                 return
-            inc = Incoming(req, f"t{self.user}{self.n}x")
+            inc = Incoming(req, f"t{self.name}{self.n}x")
             self.n += 1
             inc.last = self._response(req, 180, "Ringing", tag=inc.tag)
             self.incoming[branch] = inc
@@ -479,7 +481,7 @@ class AutoPhone:
             self.reg_cseq += 1
             self.registered = None
             self._send(self, self._request(
-                "REGISTER", "sip:ccswitch.local", call_id=f"reg-{self.user}",
+                "REGISTER", "sip:ccswitch.local", call_id=f"reg-{self.name}",
                 cseq=self.reg_cseq, from_=f"<sip:{self.user}@ccswitch.local>;tag=r1",
                 to=f"<sip:{self.user}@ccswitch.local>", branch=self._branch(),
                 extra=f"Expires: {expires}\r\n"
