@@ -92,15 +92,20 @@ class Ledger:
     byes: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # branch -> dialog
     requests: dict[str, str] = field(default_factory=dict)  # in-dialog branch -> method
     trace: list[str] = field(default_factory=list)
+    crossing: set[str] = field(default_factory=set)  # branches of requests crossing a BYE
 
-    def see(self, msg: Msg, sender: str, who: str) -> None:
-        """``msg`` went from ``sender`` ("phone" or "switch"); ``who`` names the phone."""
+    def see(self, msg: Msg, sender: str, who: str, *, crossing: bool = False) -> None:
+        """``msg`` went from ``sender`` ("phone" or "switch"); ``who`` names the phone.
+        ``crossing``: a phone's in-dialog request sent before it read the switch's BYE of that
+        dialog (it may be answered 481, and a BYE then is not a second one)."""
         arrow = "->" if sender == "phone" else "<-"
         line = f"{who} {arrow} {msg.method if isinstance(msg, Request) else msg.status} " \
                f"{msg.cseq.method if isinstance(msg, Response) else ''} {msg.call_id}"
         self.trace.append(line)
         branch = branch_of(msg)
         if isinstance(msg, Request):
+            if crossing:
+                self.crossing.add(branch)
             self._request(msg, sender, branch)
         else:
             self._response(msg, branch)
@@ -128,10 +133,11 @@ class Ledger:
         if d is None:
             raise WireViolation(f"BYE from the {sender} on a dialog never confirmed: "
                                 f"{req.call_id} {sorted(key[1])}")
-        if d.bye_branch is not None and d.bye_branch != branch:
+        if d.bye_branch is not None and d.bye_branch != branch and branch not in self.crossing:
             raise WireViolation(f"a second BYE (from the {sender}) on {d.what} {req.call_id}")
-        d.bye_branch = branch
-        self.byes[branch] = key
+        if d.bye_branch is None:
+            d.bye_branch = branch
+            self.byes[branch] = key
 
     def _response(self, resp: Response, branch: str) -> None:
         method = resp.cseq.method
@@ -153,7 +159,7 @@ class Ledger:
             d = self.dialogs[self.byes[branch]]
             if resp.status >= 200:
                 d.bye_answer = resp.status
-        if resp.status == 481 and branch in self.requests:
+        if resp.status == 481 and branch in self.requests and branch not in self.crossing:
             raise WireViolation(f"{method} in {resp.call_id} got 481: the dialog was dropped "
                                 "without a BYE")
 
@@ -235,6 +241,8 @@ class AutoPhone:
         self.incoming: dict[str, Incoming] = {}  # branch -> INVITE ringing here
         self.dialogs: dict[tuple[str, str], Dialog] = {}  # (call id, our tag) -> dialog
         self.reinvites: dict[str, tuple[str, str]] = {}  # branch of our re-INVITE -> dialog
+        self.backlog: list[Msg] = []  # what arrived while the phone is slow, unread
+        self.slow = False
         self.drop_acks = 0  # 2xx ACKs lost on the way (the switch retransmits its 2xx)
         self.next_port = 10000 + (port % 100) * 500  # our RTP ports (never used)
         self.registered: Response | None = None  # the last answer to a REGISTER
@@ -405,6 +413,8 @@ class AutoPhone:
         if m == "BYE":
             d.ended = True
             self._send(self, self._response(req, 200, "OK"))
+        elif m == "INVITE" and d.reinvite is not None:  # glare (RFC 3261 §14.2)
+            self._send(self, self._response(req, 491, "Request Pending"))
         elif m == "INVITE":
             body = offer_sdp(d.port, direction=answer_direction(req.body),
                              version=d.version + 1) if req.body else self.sdp(d)
@@ -475,7 +485,10 @@ class AutoPhone:
                                        extra=f"Proxy-Authorization: {auth}\r\n"))
 
     def register(self, expires: int, pump: Callable[[], None]) -> int:
-        """REGISTER (``expires=0``: unregister), answering the 401; the final status."""
+        """REGISTER (``expires=0``: unregister), answering the 401; the final status (a slow
+        phone reads what it had first)."""
+        self.slow = False
+        self.catch_up()
         auth = ""
         for _ in range(2):
             self.reg_cseq += 1
@@ -495,6 +508,19 @@ class AutoPhone:
                                        method="REGISTER", uri="sip:ccswitch.local",
                                        user=self.user, password=self.password, cnonce="beef")
         return 401
+
+    def unread_bye(self, text: str) -> bool:
+        """``text`` (a request we send) is in a dialog whose BYE from the switch we have not
+        read yet."""
+        head = text.split("\r\n\r\n", 1)[0]
+        cid = next((ln[9:] for ln in head.split("\r\n") if ln.startswith("Call-ID: ")), "")
+        return any(isinstance(m, Request) and m.method == "BYE" and m.call_id == cid
+                   for m in self.backlog)
+
+    def catch_up(self) -> None:
+        """Read everything that arrived while slow."""
+        while self.backlog:
+            self.receive(self.backlog.pop(0))
 
     # -- reading -------------------------------------------------------------------------------
     def live_dialogs(self) -> list[tuple[str, str]]:

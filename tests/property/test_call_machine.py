@@ -132,7 +132,8 @@ class World:
     # -- the wire ------------------------------------------------------------------------
     def _send(self, phone: AutoPhone, text: str) -> None:
         data = text.encode()
-        self.ledger.see(parse_message(data), "phone", phone.name)
+        self.ledger.see(parse_message(data), "phone", phone.name,
+                        crossing=phone.unread_bye(text))
         self.sig.receive(data, phone.addr, self.now)
 
     def pump(self) -> None:
@@ -142,7 +143,10 @@ class World:
                 msg = parse_message(data)
                 phone = self.by_port[dest.port]
                 self.ledger.see(msg, "switch", phone.name)
-                phone.receive(msg)
+                if phone.slow:
+                    phone.backlog.append(msg)
+                else:
+                    phone.receive(msg)
             for ev in self.sig.events():
                 self._event(ev)
             media = self._media(self.sig.media_commands())
@@ -401,6 +405,16 @@ class CallMachine(RuleBasedStateMachine):
         self.w.phones[user].refer(key, "", consultation)
         self.step()
 
+    @rule(name=st.sampled_from(DEVICES), slow=st.booleans())
+    def slow_phone(self, name: str, slow: bool) -> None:
+        """A phone that reads late: its person acts on what it has seen so far (answers as
+        the CANCEL is on its way, hangs up as the switch's BYE is)."""
+        p = self.w.phones[name]
+        p.slow = slow
+        if not slow:
+            p.catch_up()
+        self.step()
+
     @rule(user=st.sampled_from(DEVICES), n=st.sampled_from((1, 2, 12)))
     def lose_acks(self, user: str, n: int) -> None:
         self.w.phones[user].drop_acks = n
@@ -448,6 +462,9 @@ class CallMachine(RuleBasedStateMachine):
         w = self.w
         for p in w.phones.values():
             p.drop_acks = 0
+            p.slow = False
+            p.catch_up()
+            w.pump()
         for agent in AGENTS:  # a caller waiting for a callback needs an agent to be served
             w.phones[agent].register(3600, w.pump)
         for _ in range(8):
