@@ -94,6 +94,7 @@ class Ledger:
     requests: dict[str, str] = field(default_factory=dict)  # in-dialog branch -> method
     trace: list[str] = field(default_factory=list)
     crossing: set[str] = field(default_factory=set)  # branches of requests crossing a BYE
+    switch_requests: set[str] = field(default_factory=set)  # in-dialog, from the switch
 
     def see(self, msg: Msg, sender: str, who: str, *, crossing: bool = False) -> None:
         """``msg`` went from ``sender`` ("phone" or "switch"); ``who`` names the phone.
@@ -126,11 +127,16 @@ class Ledger:
             return
         if req.to.tag is None or m == "CANCEL":
             return
-        self.requests[branch] = m
-        if m != "BYE":
-            return
         key = (req.call_id, _tags(req))
         d = self.dialogs.get(key)
+        if sender == "switch" and m != "BYE" and branch not in self.switch_requests:
+            self.switch_requests.add(branch)  # (a retransmission is not a new request)
+            if d is not None and d.bye_branch is not None:
+                raise WireViolation(f"the switch sent {m} in {req.call_id} after its BYE")
+        if sender == "phone":  # (a phone's 481 to the switch's request may be a crossing)
+            self.requests[branch] = m
+        if m != "BYE":
+            return
         if d is None:
             raise WireViolation(f"BYE from the {sender} on a dialog never confirmed: "
                                 f"{req.call_id} {sorted(key[1])}")
@@ -246,6 +252,7 @@ class AutoPhone:
         self.incoming: dict[str, Incoming] = {}  # branch -> INVITE ringing here
         self.dialogs: dict[tuple[str, str], Dialog] = {}  # (call id, our tag) -> dialog
         self.reinvites: dict[str, tuple[str, str]] = {}  # branch of our re-INVITE -> dialog
+        self.answered: dict[str, str] = {}  # branch of an in-dialog request -> our answer
         self.backlog: list[Msg] = []  # what arrived while the phone is slow, unread
         self.slow = False
         self.drop_acks = 0  # 2xx ACKs lost on the way (the switch retransmits its 2xx)
@@ -411,22 +418,27 @@ class AutoPhone:
             self.incoming[branch] = inc
             self._send(self, inc.last)
             return
+        done = self.answered.get(branch)
+        if done is not None:  # a retransmission: the same answer again
+            self._send(self, done)
+            return
         d = self.dialogs.get((req.call_id, req.to.tag or ""))
         if d is None or (d.ended and m != "BYE"):
-            self._send(self, self._response(req, 481, "Call Does Not Exist"))
-            return
-        if m == "BYE":
+            text = self._response(req, 481, "Call Does Not Exist")
+        elif m == "BYE":
             d.ended = True
-            self._send(self, self._response(req, 200, "OK"))
+            text = self._response(req, 200, "OK")
         elif m == "INVITE" and d.reinvite is not None:  # glare (RFC 3261 §14.2)
-            self._send(self, self._response(req, 491, "Request Pending"))
+            text = self._response(req, 491, "Request Pending")
         elif m == "INVITE":
             body = offer_sdp(d.port, direction=answer_direction(req.body),
                              version=d.version + 1) if req.body else self.sdp(d)
             d.version += 1
-            self._send(self, self._response(req, 200, "OK", body=body))
+            text = self._response(req, 200, "OK", body=body)
         else:
-            self._send(self, self._response(req, 200, "OK"))
+            text = self._response(req, 200, "OK")
+        self.answered[branch] = text
+        self._send(self, text)
 
     def _on_response(self, resp: Response) -> None:
         branch = branch_of(resp)
