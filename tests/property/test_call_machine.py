@@ -484,8 +484,11 @@ class CallMachine(RuleBasedStateMachine):
             p.slow = False
             p.catch_up()
             w.pump()
-        for agent in AGENTS:  # a caller waiting for a callback needs an agent to be served
-            w.phones[agent].register(3600, w.pump)
+        for agent in AGENTS:  # a caller waiting for a callback needs an agent to be served:
+            w.phones[agent].register(3600, w.pump)  # logged in, and back from an auto-pause
+            w.calls += 1
+            w.phones[agent].dial("*24", f"m{w.calls}@test")
+            w.pump()
         for _ in range(8):
             # one act at a time, each carried through (no BYEs crossing on the wire)
             for p in w.phones.values():
