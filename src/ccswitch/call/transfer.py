@@ -88,7 +88,7 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         sw._reply(ev, 491 if call.state is CallState.ANSWERED else 403,
                   "Request Pending" if call.state is CallState.ANSWERED else "Forbidden", now)
         return
-    if call.transfer is not None and not call.transfer.done:
+    if (call.transfer is not None and not call.transfer.done) or _offer_answer_pending(sw, call):
         sw._reply(ev, 491, "Request Pending", now, (("Retry-After", "2"),))
         return
     if refer_to.method != "INVITE" or refer_to.target.scheme not in ("sip", "sips"):
@@ -154,6 +154,15 @@ def target_failed(sw: B2bua, call: Call, status: int, now: float) -> None:
     if not transfer_failed(sw, call, status, now):
         sw._hangup_both(call, now)
         sw._end(call, status, "transfer failed", now, "switch")
+
+
+def _offer_answer_pending(sw: B2bua, call: Call) -> bool:
+    """A re-INVITE or UPDATE relayed between the sides is unanswered, or its 2xx un-ACKed:
+    moving a side now would send its answer, or the ACK, to the wrong leg."""
+    if call.unacked or call.pending_a_ack is not None or call.pending_b_ack is not None:
+        return True
+    return any(r.call is call and r.ack is None and r.method in ("INVITE", "UPDATE")
+               for r in sw._relays.values())
 
 
 def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribed: bool,

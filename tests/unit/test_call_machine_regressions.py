@@ -1,0 +1,39 @@
+"""Regressions found by the call state machine (tests/property/test_call_machine.py),
+minimised to plain wire-level tests."""
+
+from __future__ import annotations
+
+from callworld import Switch, offer
+from test_transfer_calls import refer
+
+from ccswitch.media.commands import Connect, DestroyLeg
+
+
+def test_a_refer_while_a_relayed_reinvite_is_unanswered_is_491_and_the_reinvite_completes() \
+        -> None:
+    """1001 holds 1002 (its re-INVITE is relayed); before 1002 has answered it, 1002 sends
+    REFER.  Taking 1002 out of the call then (side b gone) sent the ACK of 1002's 200 to 1001
+    and left 1002's 2xx un-ACKed, and the answer was applied to the new target's leg (later
+    connected after it was destroyed).  The REFER waits: 491, the re-INVITE completes."""
+    w = Switch(("1001", "1002", "1003"))
+    ok, inv = w.call("1001", "1002", 1.0, call_id="c1", tag="bt")
+    a, b = w["1001"], w["1002"]
+    a.send(a.in_dialog("INVITE", ok, cseq=3, body=offer(4000, direction="sendonly",
+                                                          version=2)), 2.0)
+    w.pump()
+    reinv = b.take("INVITE")
+    assert refer(w, "1002", inv, 2.5, cseq=1, my_tag="bt").status == 491
+    assert w["1003"].requests("INVITE") == []
+    b.reply(reinv, 200, "OK", 3.0, body=offer(6000, direction="recvonly", version=2))
+    w.pump()
+    assert [r.cseq.seq for r in b.requests("ACK")] == [reinv.cseq.seq]
+    assert a.requests("ACK") == []
+    assert a.last_response().status == 200 and a.last_response().cseq.method == "INVITE"
+    # now the transfer goes ahead
+    a.send(a.in_dialog("ACK", a.last_response(), cseq=3), 3.1)
+    w.pump()
+    assert refer(w, "1002", inv, 4.0, cseq=2, my_tag="bt").status == 202
+    assert w["1003"].take("INVITE").method == "INVITE"
+    destroyed = {c.leg for c in w.commands(DestroyLeg) if isinstance(c, DestroyLeg)}
+    assert not [c for c in w.commands(Connect) if isinstance(c, Connect)
+                and (c.src in destroyed or c.sink in destroyed)]
