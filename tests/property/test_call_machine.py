@@ -92,13 +92,9 @@ AGENTS = ("2001", "2002", "2005")  # support, support, sales
 DEVICES = (*PHONES, *AGENTS, "1003b")  # 1003 has two phones: calls to it fork
 USERS = ("1001", "1002", "1003", "2001")
 NUMBERS = (*USERS, *USERS, *USERS, "9196", "700", "800", "800", "850")  # calls to people first
-# supervision: listen and barge.  Whisper (*32) is left out until agent_call (services.py)
-# stops taking a leg that rings another agent for the agent's own, and supervise_mode stops
-# naming a coach that left the bridge: whispering to an agent whose call it transferred away
-# raises BridgeError out of Signaling.receive() / media_events().
-CODES = ("*31", "*33")
+CODES = ("*31", "*32", "*33")  # supervision: listen, whisper, barge
 TRANSFER_TO = ("1001", "1002", "1003", "2001", "2002", "800", "700", "9196", "850", "404")
-KEYS = ("1", "2", "9", "0", "4", "6", "#")  # 5 (whisper) is left out like *32, see CODES
+KEYS = ("1", "2", "9", "0", "4", "5", "6", "#")
 DTS = (0.25, 1.0, 4.5, 6.0, 11.0, 21.0, 31.0, 130.0)
 
 # a queue caller's life (acd/events.py): entered -> exactly one exit; connected -> one end

@@ -37,3 +37,31 @@ def test_a_refer_while_a_relayed_reinvite_is_unanswered_is_491_and_the_reinvite_
     destroyed = {c.leg for c in w.commands(DestroyLeg) if isinstance(c, DestroyLeg)}
     assert not [c for c in w.commands(Connect) if isinstance(c, Connect)
                 and (c.src in destroyed or c.sink in destroyed)]
+
+
+def test_a_late_2xx_to_a_relayed_reinvite_after_the_call_ended_is_acked() -> None:
+    w = Switch(("1001", "1002"))
+    ok, _ = w.call("1001", "1002", 1.0, call_id="c1", tag="bt")
+    a, b = w["1001"], w["1002"]
+    a.send(a.in_dialog("INVITE", ok, cseq=3, body=offer(4000, direction="sendonly",
+                                                          version=2)), 2.0)
+    w.pump()
+    reinv = b.take("INVITE")
+    a.send(a.in_dialog("BYE", ok, cseq=4), 3.0)
+    w.pump()
+    b.take("BYE")
+    b.reply(reinv, 200, "OK", 3.1, body=offer(6000, direction="recvonly", version=2))
+    w.pump()
+    assert [r for r in b.requests("ACK") if r.cseq.seq == reinv.cseq.seq]
+
+
+def test_an_agent_whose_call_was_transferred_to_a_queue_is_nobody_to_supervise() -> None:
+    w = Switch(("1001", "1020", "2001", "2002"))
+    _, inv = w.call("1001", "2001", 1.0, call_id="c1", tag="ag")
+    p = w["2001"]
+    p.send(p.in_dialog("REFER", inv, cseq=1, my_tag="ag",
+                       extra="Refer-To: <sip:800@ccswitch.local>\n"), 2.0)
+    w.pump()
+    w.dial("1020", "*322001", 3.0, call_id="s1", port=4900)
+    assert w["1020"].last_response().status == 200
+    assert w.plays_of("nobody-to-supervise")

@@ -672,9 +672,11 @@ class B2bua(ServiceCalls, QueueCalls):
                 self._clients.pop(tid, None)
             self._dialogs.pop((br.dialog.call_id, br.dialog.local_tag), None)
         for tid in [t for t, r in self._relays.items() if r.call is call]:
-            relay = self._relays.pop(tid)
+            relay = self._relays[tid]
             if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
                 answer_relay(self, relay, 487, "Request Terminated", now)
+            if relay.ack is not None or relay.method != "INVITE":
+                del self._relays[tid]  # a pending re-INVITE stays: its late 2xx gets an ACK
         recording = call.media.recording_file if call.media else None
         xfer = call.transfer
         self._events.append(CallEnded(

@@ -71,6 +71,9 @@ def relay_response(sw: B2bua, relay: Relay, resp: Response, now: float, tid: str
         me = call.b.me if relay.to_leg == "b" and call.b else call.a.me
         ack = to_dialog.request("ACK", me=me, branch=sw._ids.branch(),
                                 cseq=relay.request.cseq.seq)
+        if call.state is CallState.ENDED:  # a 2xx after the call ended is ACKed (§13.2.2.4)
+            sw._txn.send_stateless(ack, to_dialog.peer)
+            return
         if relay.delayed_ack and relay.to_leg == "b":
             call.pending_b_ack = ack
         elif relay.delayed_ack:

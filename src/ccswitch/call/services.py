@@ -218,10 +218,15 @@ class ServiceCalls:
             if call.state not in LIVE or cm is None or cm.bridge is None or \
                     "b" not in cm.legs or call.supervising is not None:
                 continue
+            parties = cm.bridge.parties()
             if call.queue_agent == agent or (call.queue_agent is None and call.callee == agent):
-                return call, cm.leg("b")
-            if call.caller == agent:
-                return call, cm.leg("a")
+                leg = cm.leg("b")
+            elif call.caller == agent:
+                leg = cm.leg("a")
+            else:
+                continue
+            if leg in parties and not call.bridging:  # not a leg still ringing onward
+                return call, leg
         return None
 
     def _supervise(self, call: Call, agent: str, mode: Mode, now: float) -> None:
