@@ -562,6 +562,7 @@ class B2bua(ServiceCalls, QueueCalls):
         for key in self._timers.pop_due(now):
             kind, ckey = key
             if kind == "router" and self.router is not None:
+                self._router_armed = None  # fired: armed no more
                 self.router.handle_timer(now)
                 continue
             if kind == "cbring":

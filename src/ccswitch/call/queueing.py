@@ -199,6 +199,8 @@ class QueueCalls:
         call.queue = None
 
     # -- the router's decisions ----------------------------------------------------------
+    _router_armed: float | None = None  # the router deadline our timer is armed at
+
     def settle(self, now: float) -> None:
         """Carry out what the router decided, once at the end of every input (the front end
         calls it after each message, timer and media event); re-arm its timer."""
@@ -231,6 +233,9 @@ class QueueCalls:
                 elif isinstance(action, Overflow):
                     self._overflow(call, action, now)
         deadline = router.next_deadline()
+        if deadline == self._router_armed:  # most inputs change nothing: no heap push
+            return
+        self._router_armed = deadline
         if deadline is None:
             self._timers.cancel(("router", ""))
         else:
