@@ -4,6 +4,7 @@ is sent when they change."""
 from __future__ import annotations
 
 import pytest
+from callworld import Hearing
 
 from ccswitch.call.bridge import Bridge, BridgeError, Role
 from ccswitch.call.rooms import JOIN_TONE, RoomFull, Rooms
@@ -11,39 +12,23 @@ from ccswitch.config.features import RoomConfig
 from ccswitch.media.commands import (
     Command,
     Connect,
-    Disconnect,
-    JoinBus,
     LeaveBus,
     Play,
     PlayFile,
     StopPlay,
 )
-from ccswitch.media.mixer import MixGraph
 
 
-class Sink:
+class Sink(Hearing):
+    """The commands a bridge sends, and the mixer graph they build."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.sent: list[tuple[int, Command]] = []
-        self.graph = MixGraph()
 
     def __call__(self, worker: int, cmd: Command) -> None:
         self.sent.append((worker, cmd))
-        g = self.graph
-        if isinstance(cmd, Connect):
-            g.connect(cmd.src, cmd.sink, cmd.gain)
-        elif isinstance(cmd, Disconnect):
-            g.disconnect(cmd.src, cmd.sink)
-        elif isinstance(cmd, JoinBus):
-            g.join(cmd.bus, cmd.leg, talk=cmd.talk, listen=cmd.listen)
-        elif isinstance(cmd, LeaveBus):
-            g.leave(cmd.bus, cmd.leg)
-
-    def hears(self, leg: int) -> set[int]:
-        """The legs whose audio reaches ``leg``'s peer (edges and buses)."""
-        out = set(self.graph.sources(leg))
-        for bus in self.graph.listened(leg):
-            out |= {m for m, (talk, _) in self.graph.members(bus).items() if talk and m != leg}
-        return out
+        self.apply(cmd)
 
 
 def two_party() -> tuple[Bridge, Sink]:
