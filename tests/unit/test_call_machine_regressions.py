@@ -65,3 +65,17 @@ def test_an_agent_whose_call_was_transferred_to_a_queue_is_nobody_to_supervise()
     w.dial("1020", "*322001", 3.0, call_id="s1", port=4900)
     assert w["1020"].last_response().status == 200
     assert w.plays_of("nobody-to-supervise")
+
+
+def test_a_relayed_reinvite_nobody_answers_ends_the_call() -> None:
+    w = Switch(("1001", "1002"))
+    ok, _ = w.call("1001", "1002", 1.0, call_id="c1", tag="bt")
+    a, b = w["1001"], w["1002"]
+    a.send(a.in_dialog("INVITE", ok, cseq=3, body=offer(4000, direction="sendonly",
+                                                          version=2)), 2.0)
+    w.pump()
+    w.run_until(40.0)  # 1002 never answers: Timer B (64*T1) fires
+    assert 408 in a.statuses()
+    assert a.requests("BYE") and b.requests("BYE")
+    (cdr,) = w.ended()
+    assert cdr.status == 408

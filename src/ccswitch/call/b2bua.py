@@ -312,6 +312,11 @@ class B2bua(ServiceCalls, QueueCalls):
             if relay.method == "BYE":
                 return True
             answer_relay(self, relay, 408, "Request Timeout", now)
+            call = relay.call
+            if call.state is not CallState.ENDED:  # §12.2.1.2: the dialog is over
+                log.warning("in_dialog_timeout", call_id=call.key, method=relay.method)
+                self._hangup_both(call, now)
+                self._end(call, 408, "Request Timeout", now, "switch")
             return True
         return False
 
@@ -718,21 +723,6 @@ class B2bua(ServiceCalls, QueueCalls):
     def media_new_leg(self, worker: int, now: float) -> LegMedia:
         assert self.media is not None
         return self.media.new_leg(worker, now=now)
-
-    def adopt_caller(self, call: Call, ev: RequestReceived, now: float) -> None:
-        """The INVITE of ``ev`` becomes side a of answered ``call`` (INVITE with Replaces)."""
-        inv = ev.request
-        call.a = Leg(ev.txn_id, inv, self._server_dialog(ev), self._local(ev.source.transport))
-        self._dialogs[(inv.call_id, call.a.dialog.local_tag)] = (call, "a")
-
-    def answer_replacing(self, call: Call, sdp: bytes, now: float) -> None:
-        resp = make_response(call.a.invite, 200, "OK", to_tag=call.a.dialog.local_tag,
-                             headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
-        set_sdp(resp, sdp)
-        call.a_2xx = resp
-        self._txn.send_response(call.a.txn_id, resp, now)
-        call.state = CallState.ANSWERED
-        self._arm_2xx_retx(call, now)
 
     def _server_dialog(self, ev: RequestReceived) -> Dialog:
         inv = ev.request

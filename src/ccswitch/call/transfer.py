@@ -36,7 +36,7 @@ from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
 from .hold import stop_music
-from .state import Call, CallState, Leg
+from .state import ALLOW, Call, CallState, Leg, set_sdp
 from .targets import route
 
 if TYPE_CHECKING:
@@ -358,9 +358,17 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
         cm.bridge.leave(old_leg.leg)
     sw.media_free(old_leg)
     sw._by_leg[new.leg] = call
-    sw.adopt_caller(call, ev, now)
     call.caller = caller  # side a is the replacing phone's user now
-    sw.answer_replacing(call, sdp, now)
+    # the replacing INVITE becomes side a, answered 200 with our SDP (retransmitted to its ACK)
+    call.a = Leg(ev.txn_id, req, sw._server_dialog(ev), sw._local(ev.source.transport))
+    sw._dialogs[(req.call_id, call.a.dialog.local_tag)] = (call, "a")
+    resp = make_response(req, 200, "OK", to_tag=call.a.dialog.local_tag,
+                         headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
+    set_sdp(resp, sdp)
+    call.a_2xx = resp
+    sw._txn.send_response(ev.txn_id, resp, now)
+    call.state = CallState.ANSWERED
+    sw._arm_2xx_retx(call, now)
     cm.connect()
     sw._bye(old_dialog, old_me, now)
     log.info("call_replaced", call_id=call.key, by=caller)
