@@ -209,3 +209,25 @@ def test_add_party_needs_a_user() -> None:
     with pytest.raises(CommandError) as err:
         w.sig.command(AddParty(call_id(w), "800"), 2.0)
     assert err.value.code == "not_found"
+
+
+def test_in_a_three_way_call_the_two_left_talk_on_when_a_first_party_hangs_up() -> None:
+    w = Switch(("1001", "2001", "1003"))
+    ok, inv = w.call("1001", "2001", 1.0, call_id="c1", tag="ag")
+    agent = w.leg_of(inv)
+    w.sig.command(AddParty(call_id(w), "1003"), 3.0)
+    w.pump()
+    ring = w.answer("1003", 4.0, tag="p3", port=6800)
+    third = w.leg_of(ring)
+    w["1001"].send(w["1001"].in_dialog("BYE", ok, cseq=3), 6.0)  # the caller leaves
+    w.pump()
+    assert w.hearing.hears(agent) == {third} and w.hearing.hears(third) == {agent}
+    assert w["2001"].requests("BYE") == [] and w["1003"].requests("BYE") == []
+    assert len(w.ended()) == 1  # the third party's own call record; the call goes on
+    # now the third party hangs up: the call is over, the agent gets BYE
+    w["1003"].send(w["1003"].in_dialog("BYE", ring, cseq=2, my_tag="p3"), 8.0)
+    w.pump()
+    assert w["2001"].take("BYE").method == "BYE"
+    assert len(w.ended()) == 2
+    w.run_until(60.0)
+    assert w.plan.ports.in_use == 0

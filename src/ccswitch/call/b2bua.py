@@ -41,6 +41,7 @@ from .originate import abandon as abandon_originated
 from .originate import on_response as originated_response
 from .originate import on_timeout as originated_timeout
 from .originate import ring_timeout as origin_ring_timeout
+from .party import take_over
 from .queueing import PendingCallback, QueueAudio, QueueCalls
 from .relay import (
     answer_relay,
@@ -535,6 +536,8 @@ class B2bua(ServiceCalls, QueueCalls):
             self._reply(ev, 200, "OK", now)
             if call.state is CallState.RINGING:  # the caller's BYE on an early dialog (§15)
                 self.cancel(call.a.txn_id, now)
+                return True
+            if call.supervisors and take_over(self, call, leg, now):  # a three-way call
                 return True
             self._hangup_other(call, leg, now)
             self._end(call, 200, "OK", now, "caller" if leg == "a" else "callee")
