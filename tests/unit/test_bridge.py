@@ -15,6 +15,7 @@ from ccswitch.media.commands import (
     LeaveBus,
     Play,
     PlayFile,
+    PlayTone,
     StopPlay,
 )
 
@@ -124,7 +125,7 @@ def test_members_hear_a_tone_when_someone_joins_or_leaves() -> None:
     r.join("850", 2, "c2")
     plays = [c for _, c in sink.sent if isinstance(c, Play)]
     assert [p.leg for p in plays] == [1] and plays[0].mix
-    assert plays[0].source.samples == JOIN_TONE  # type: ignore[union-attr]
+    assert plays[0].source == PlayTone(JOIN_TONE)
     sink.sent.clear()
     r.leave(2)
     assert [c.leg for _, c in sink.sent if isinstance(c, Play)] == [1]

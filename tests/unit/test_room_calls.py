@@ -12,7 +12,7 @@ from callworld import Switch, demo_config
 from ccswitch.call.events import CallEnded
 from ccswitch.call.rooms import JOIN_TONE, LEAVE_TONE
 from ccswitch.config.schema import SwitchConfig
-from ccswitch.media.commands import Digit, JoinBus, LeaveBus, Play, PlayDone, PlayFile, PlaySamples
+from ccswitch.media.commands import Digit, JoinBus, LeaveBus, Play, PlayDone, PlayFile, PlayTone
 from ccswitch.sip.message import Response
 
 USERS = ("1001", "1002", "1003", "1004")
@@ -30,10 +30,9 @@ def hang_up(w: Switch, user: str, ok: Response, now: float) -> None:
     assert [r.status for r in p.responses() if r.cseq.method == "BYE"][-1:] == [200]
 
 
-def tones(w: Switch, mark: int, samples: bytes) -> list[int]:
+def tones(w: Switch, mark: int, name: str) -> list[int]:
     return sorted(c.leg for c in w.since(mark, Play) if isinstance(c, Play)
-                  and isinstance(c.source, PlaySamples) and c.source.samples == samples
-                  and c.mix)
+                  and c.source == PlayTone(name) and c.mix)
 
 
 def last_play(w: Switch, leg: int) -> Play:

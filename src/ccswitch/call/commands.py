@@ -9,6 +9,7 @@ same operations with SIP (REFER, feature codes, DTMF): both end in the same func
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -19,6 +20,7 @@ from ..errors import CcswitchError
 from ..media.ports import PortsExhausted
 from .anchor import CallMedia
 from .originate import originate
+from .party import join_party
 from .state import Call, CallState
 from .supervise import Mode
 
@@ -136,7 +138,7 @@ class AgentReady:
 
 Command = (Hangup | Transfer | Hold | AddParty | Supervise | SuperviseMode | RoomMute
            | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady)
-SUPERVISOR_RING_S = 30.0
+RING_S = 30.0  # how long a phone the switch calls (supervisor, third party) rings
 
 
 def execute(sw: B2bua, cmd: Command, now: float) -> Done:
@@ -180,22 +182,15 @@ def _supervise(sw: B2bua, cmd: Supervise, now: float, name: str) -> Done:
     if not sw.may_supervise(cmd.supervisor, cmd.agent):
         raise CommandError("forbidden", f"{cmd.supervisor} may not supervise {cmd.agent}")
     found = sw.agent_call(cmd.agent)
-    if found is None or found[0].media is None or sw.media is None:
+    if found is None or found[0].media is None:
         raise CommandError("conflict", f"agent {cmd.agent} is not on a call")
-    try:
-        cm = CallMedia.create(sw.media, ("a",), now=now, worker=found[0].media.worker)
-    except PortsExhausted:
-        log.warning("rtp_ports_exhausted", command=name)
-        raise CommandError("conflict", "no RTP port free") from None
     agent, mode = cmd.agent, cmd.mode
 
     def join(call: Call, t: float) -> None:
         sw._supervise(call, agent, mode, t)
 
-    if not originate(sw, user=cmd.supervisor, callee=f"{mode}:{agent}", from_user=agent,
-                     display=f"{mode.capitalize()} {agent}", media=cm, on_answer=join,
-                     ring=SUPERVISOR_RING_S, now=now):
-        raise CommandError("conflict", f"{cmd.supervisor} has no registered phone")
+    _ring(sw, cmd.supervisor, found[0].media.worker, callee=f"{mode}:{agent}", from_user=agent,
+          display=f"{mode.capitalize()} {agent}", on_answer=join, now=now, name=name)
     return Done(name, {"supervisor": cmd.supervisor, "agent": agent, "mode": mode})
 
 
@@ -203,31 +198,31 @@ def _add_party(sw: B2bua, call: Call, number: str, now: float, name: str) -> Don
     target = sw.resolve(number, call.caller) if sw.resolve else None
     if not isinstance(target, UserTarget):
         raise CommandError("not_found", f"{number!r} is not a user to add")
-    assert call.media is not None and call.b is not None and sw.media is not None
+    assert call.media is not None and call.b is not None
     key, b_leg = call.key, call.media.leg("b")
+
+    def join(third: Call, t: float) -> None:
+        join_party(sw, key, b_leg, third, t)
+
+    _ring(sw, target.user, call.media.worker, callee=f"party:{key}", from_user=call.caller,
+          display=None, on_answer=join, now=now, name=name)
+    return Done(name, {"call_id": key, "to": target.user})
+
+
+def _ring(sw: B2bua, user: str, worker: int, *, callee: str, from_user: str,
+          display: str | None, on_answer: Callable[[Call, float], None], now: float,
+          name: str) -> None:
+    """Ring ``user``'s phones with a media leg on ``worker`` (where the call it will join is);
+    ``CommandError`` when no port is free or the user has no registered phone."""
+    assert sw.media is not None
     try:
-        cm = CallMedia.create(sw.media, ("a",), now=now, worker=call.media.worker)
+        cm = CallMedia.create(sw.media, ("a",), now=now, worker=worker)
     except PortsExhausted:
         log.warning("rtp_ports_exhausted", command=name)
         raise CommandError("conflict", "no RTP port free") from None
-
-    def join(third: Call, t: float) -> None:
-        main = sw._calls.get(key)
-        if main is None or main.media is None or main.media.bridge is None or \
-                third.media is None:
-            sw._hangup_both(third, t)
-            sw._end(third, 200, "the call it was added to ended", t, "switch")
-            return
-        third.service = "party"
-        third.supervising = (key, b_leg)
-        main.supervisors.append(third.key)
-        main.media.bridge.join(third.media.leg("a"))
-        log.info("party_added", call_id=key, party=third.key, user=target.user)
-
-    if not originate(sw, user=target.user, callee=f"party:{key}", from_user=call.caller,
-                     display=None, media=cm, on_answer=join, ring=SUPERVISOR_RING_S, now=now):
-        raise CommandError("conflict", f"{target.user} has no registered phone")
-    return Done(name, {"call_id": key, "to": target.user})
+    if not originate(sw, user=user, callee=callee, from_user=from_user, display=display,
+                     media=cm, on_answer=on_answer, ring=RING_S, now=now):
+        raise CommandError("conflict", f"{user} has no registered phone")
 
 
 def _live_call(sw: B2bua, call_id: str) -> Call:

@@ -18,42 +18,32 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
+MOH = "moh/default"
+"""The shipped music class (prompt value), when the call's queue names none."""
+
 
 def hold_changed(sw: B2bua, call: Call, side: str) -> None:
     """``side`` just offered: start or stop the music the other side hears."""
     cm = call.media
-    if cm is None:
-        return
     other = "b" if side == "a" else "a"
-    if other not in cm.legs:
+    if cm is None or other not in cm.legs:
         return
-    leg = cm.leg(other)
-    playing = call.hold_music.get(other)
     held = cm.held.get(side, False)
-    if held and playing is None:
-        pid = cm.plan.next_id()
-        call.hold_music[other] = pid
-        audio = sw.queue_audio.get(call.queue_name or "")
-        music = audio.moh[0] if audio is not None and audio.moh else "moh/default"
-        cm.plan.send(cm.worker, Play(leg, pid, PlayFile(sw.prompt_path(music)), loop=True))
-        log.info("call_held", call_id=call.key, by=side)
-    elif not held and playing is not None:
-        del call.hold_music[other]
-        cm.plan.send(cm.worker, StopPlay(leg, playing))
-        log.info("call_resumed", call_id=call.key, by=side)
+    if held and other not in call.hold_music:
+        _music_on(sw, call, other, side)
+    elif not held and other in call.hold_music:
+        _music_off(call, other, side)
 
 
 def stop_music(call: Call, side: str) -> None:
     """The music ``side`` hears stops and nobody holds it any more: the party that held it
     left the call (a transfer), so no resume will come."""
     cm = call.media
-    playing = call.hold_music.pop(side, None)
-    if cm is None:
-        return
-    cm.held.pop("b" if side == "a" else "a", None)
-    if playing is not None and side in cm.legs:
-        cm.plan.send(cm.worker, StopPlay(cm.leg(side), playing))
-        log.info("call_resumed", call_id=call.key, by="transfer")
+    if cm is not None:
+        cm.held.pop("b" if side == "a" else "a", None)
+        if side in cm.legs and side in call.hold_music:
+            _music_off(call, side, "transfer")
+    call.hold_music.pop(side, None)
 
 
 def hold_by_command(sw: B2bua, call: Call, on: bool) -> None:
@@ -62,18 +52,27 @@ def hold_by_command(sw: B2bua, call: Call, on: bool) -> None:
     cm = call.media
     if cm is None or cm.bridge is None:
         return
-    a = cm.leg("a")
-    playing = call.hold_music.get("a")
-    if on and playing is None:
-        cm.bridge.leave(a)
-        pid = cm.plan.next_id()
-        call.hold_music["a"] = pid
-        audio = sw.queue_audio.get(call.queue_name or "")
-        music = audio.moh[0] if audio is not None and audio.moh else "moh/default"
-        cm.plan.send(cm.worker, Play(a, pid, PlayFile(sw.prompt_path(music)), loop=True))
-        log.info("call_held", call_id=call.key, by="command")
-    elif not on and playing is not None:
-        del call.hold_music["a"]
-        cm.plan.send(cm.worker, StopPlay(a, playing))
-        cm.bridge.join(a)
-        log.info("call_resumed", call_id=call.key, by="command")
+    if on and "a" not in call.hold_music:
+        cm.bridge.leave(cm.leg("a"))
+        _music_on(sw, call, "a", "command")
+    elif not on and "a" in call.hold_music:
+        _music_off(call, "a", "command")
+        cm.bridge.join(cm.leg("a"))
+
+
+def _music_on(sw: B2bua, call: Call, side: str, by: str) -> None:
+    """Music on hold to ``side``: the music class of the queue the call came through."""
+    cm = call.media
+    assert cm is not None
+    pid = call.hold_music[side] = cm.plan.next_id()
+    audio = sw.queue_audio.get(call.queue_name or "")
+    music = audio.moh[0] if audio is not None and audio.moh else MOH
+    cm.plan.send(cm.worker, Play(cm.leg(side), pid, PlayFile(sw.prompt_path(music)), loop=True))
+    log.info("call_held", call_id=call.key, by=by)
+
+
+def _music_off(call: Call, side: str, by: str) -> None:
+    cm = call.media
+    assert cm is not None
+    cm.plan.send(cm.worker, StopPlay(cm.leg(side), call.hold_music.pop(side)))
+    log.info("call_resumed", call_id=call.key, by=by)

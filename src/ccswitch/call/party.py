@@ -17,6 +17,21 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 
+def join_party(sw: B2bua, key: str, coach_leg: int, third: Call, now: float) -> None:
+    """The phone rung by ``AddParty`` answered (its call ``third``): it joins call ``key``'s
+    bridge as a party, or is hung up when that call has ended meanwhile."""
+    main = sw._calls.get(key)
+    if main is None or main.media is None or main.media.bridge is None or third.media is None:
+        sw._hangup_both(third, now)
+        sw._end(third, 200, "the call it was added to ended", now, "switch")
+        return
+    third.service = "party"
+    third.supervising = (key, coach_leg)
+    main.supervisors.append(third.key)
+    main.media.bridge.join(third.media.leg("a"))
+    log.info("party_added", call_id=key, party=third.key, user=third.caller)
+
+
 def take_over(sw: B2bua, call: Call, side: str, now: float) -> bool:
     """Side ``side`` of ``call`` hung up: a third party in its bridge takes that side (True);
     False when there is none (the call ends)."""

@@ -37,6 +37,7 @@ from ..sip.transaction import ResponseReceived, TransactionLayer, TransactionTim
 from .anchor import CallMedia
 from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
 from .events import CallStarted
+from .hold import MOH
 from .services import say_flow
 from .state import Call, CallState, Leg
 from .targets import route
@@ -69,7 +70,6 @@ log = structlog.get_logger()
 
 AUTO_ANSWER_HEADERS = (("Call-Info", "<sip:127.0.0.1>;answer-after=0"),
                        ("Alert-Info", "<http://127.0.0.1>;info=alert-autoanswer;delay=0"))
-MOH = "moh/default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +95,8 @@ def build_queue_audio(config: SwitchConfig) -> dict[str, QueueAudio]:
     out: dict[str, QueueAudio] = {}
     for name, q in config.queues.items():
         cls = config.moh.get(q.moh)
-        music: tuple[str, ...] = (MOH,)
-        if cls is not None:
-            music = cls.files or ((cls.path,) if cls.path is not None else (MOH,))
         out[name] = QueueAudio(
-            moh=music, shuffle=cls is not None and cls.mode == "shuffle",
+            moh=moh_files(config, q.moh), shuffle=cls is not None and cls.mode == "shuffle",
             entry=q.entry_prompt, periodic=q.announce_prompts, position=q.announce_position,
             callback=q.callback, announce_on_entry=q.announce_on_entry)
     return out
@@ -107,14 +104,17 @@ def build_queue_audio(config: SwitchConfig) -> dict[str, QueueAudio]:
 
 def build_room_music(config: SwitchConfig) -> dict[str, str]:
     """Room -> the music a lone member hears (its ``moh_when_alone`` class's first file)."""
-    out: dict[str, str] = {}
-    for name, room in config.rooms.items():
-        if room.moh_when_alone is None:
-            continue
-        cls = config.moh.get(room.moh_when_alone)
-        out[name] = (cls.files[0] if cls is not None and cls.files else
-                     cls.path if cls is not None and cls.path is not None else MOH)
-    return out
+    return {name: moh_files(config, room.moh_when_alone)[0]
+            for name, room in config.rooms.items() if room.moh_when_alone is not None}
+
+
+def moh_files(config: SwitchConfig, music_class: str | None) -> tuple[str, ...]:
+    """The files (resolved at load time) of a music class, or its source as a prompt value
+    when they were not; the shipped music for a class that does not exist."""
+    cls = config.moh.get(music_class) if music_class is not None else None
+    if cls is None:
+        return (MOH,)
+    return cls.files or ((cls.path,) if cls.path is not None else (MOH,))
 
 
 def offer_failure(status: int) -> str:

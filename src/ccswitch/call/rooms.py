@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 import structlog
 
 from ..config.features import RoomConfig
 from ..ivr.flow import Flow, IvrCall
-from ..media.commands import Command, Play, PlayFile, PlaySamples, StopPlay
+from ..media.commands import Command, Play, PlayFile, PlayTone, StopPlay
 from .bridge import Bridge, Role
 
 log = structlog.get_logger()
@@ -42,19 +41,8 @@ class RoomFull(Exception):
     """The room already has ``max_members`` members."""
 
 
-def _beep(freqs: tuple[float, ...]) -> bytes:
-    """Short beeps (8 kHz int16, -12 dBFS), one 90 ms beep per frequency with a gap."""
-    t = np.arange(int(0.09 * 8000)) / 8000.0
-    gap = np.zeros(int(0.04 * 8000))
-    parts: list[np.ndarray] = []
-    for f in freqs:
-        ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
-        parts += [np.sin(2 * np.pi * f * t) * ramp * 8000.0, gap]
-    return np.concatenate(parts).astype("<i2").tobytes()
-
-
-JOIN_TONE = _beep((660.0, 880.0))
-LEAVE_TONE = _beep((880.0, 660.0))
+JOIN_TONE = "join"  # media.player tone presets, played mixed into the others' audio
+LEAVE_TONE = "leave"
 
 
 class Rooms:
@@ -97,7 +85,7 @@ class Rooms:
             room = self._rooms[name] = Room(settings, bridge)
             log.info("room_opened", room=name)
         if settings.join_tones:
-            self._tone(room, JOIN_TONE, "join")
+            self._tone(room, JOIN_TONE)
         room.members[leg] = call_id
         self._by_leg[leg] = room
         room.bridge.join(leg)
@@ -122,7 +110,7 @@ class Rooms:
             log.info("room_closed", room=name)
             return
         if room.settings.join_tones:
-            self._tone(room, LEAVE_TONE, "leave")
+            self._tone(room, LEAVE_TONE)
         self._alone(room)
 
     def mute(self, leg: int, muted: bool) -> None:
@@ -144,10 +132,9 @@ class Rooms:
             room.alone_music = (leg, pid)
             self._send(worker, Play(leg, pid, PlayFile(music), loop=True))
 
-    def _tone(self, room: Room, samples: bytes, name: str) -> None:
+    def _tone(self, room: Room, name: str) -> None:
         for leg in room.members:
-            self._send(room.bridge.worker, Play(leg, self._next_id(), PlaySamples(samples, name),
-                                                mix=True))
+            self._send(room.bridge.worker, Play(leg, self._next_id(), PlayTone(name), mix=True))
 
 
 def pin_flow(room: str, pin: str) -> Flow:

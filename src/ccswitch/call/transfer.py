@@ -67,7 +67,6 @@ class Transfer:
     def me(self) -> LocalContact:
         return self.branch.me
     subscribed: bool  # False: Refer-Sub: false, no NOTIFY
-    agent: str | None = None  # the queue agent who transferred
     gone: bool = False  # the transferor hung up
     done: bool = False  # the final NOTIFY was sent
     grace: float = TRANSFEROR_GRACE  # seconds the transferor has to hang up after success
@@ -189,7 +188,6 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribe
     agent = call.queue_agent
     call.transferred_by = agent or call.callee
     if agent is not None and sw.router is not None:
-        xfer.agent = agent
         sw.router.call_transferred(call.key, agent, now, number,
                                    attended=kind == "attended")
         call.queue = None

@@ -39,6 +39,9 @@ TONES: Mapping[str, ToneSpec] = MappingProxyType({
     "congestion": CONGESTION_NA, "congestion_na": CONGESTION_NA,
     "congestion_eu": CONGESTION_EU,
     "test": TEST_TONE, "1000hz": TEST_TONE,
+    # conference rooms: someone joined (two short high beeps), someone left (one low beep)
+    "join": tone(880.0, level_dbm0=-13.0, cadence=(0.09, 0.04, 0.09, 0.05), repeat=False),
+    "leave": tone(523.0, level_dbm0=-13.0, cadence=(0.18, 0.05), repeat=False),
 })
 """Tone names a ``PlayTone`` may use (besides ``<f>hz``)."""
 
