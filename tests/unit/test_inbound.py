@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ccswitch.dialplan.inbound import DidMatch, DidNotFound, DidRouter, TrunkPeers, parse_network
+from ccswitch.dialplan.inbound import (
+    DidMatch,
+    DidNotFound,
+    DidRouter,
+    Peer,
+    TrunkPeers,
+    parse_network,
+    parse_peer,
+)
 from ccswitch.dialplan.numbers import NumberPlan
 from ccswitch.dialplan.targets import IvrTarget, QueueTarget, RoomTarget, parse_target
 
@@ -14,9 +22,9 @@ DEMO_DIDS = {"5550700": IvrTarget("700"), "5550800": QueueTarget("support"),
 
 def peers() -> TrunkPeers:
     return TrunkPeers({
-        "carrier": [parse_network("127.0.0.1/32")],
-        "carrier2": [parse_network("127.0.0.0/8"), parse_network("2001:db8::/32")],
-        "wide": [parse_network("0.0.0.0/0")],
+        "carrier": [parse_peer("127.0.0.1/32")],
+        "carrier2": [parse_peer("127.0.0.0/8"), parse_peer("2001:db8::/32")],
+        "wide": [parse_peer("0.0.0.0/0")],
     })
 
 
@@ -29,8 +37,42 @@ def test_most_specific_network_wins(host: str, trunk: str | None) -> None:
 
 
 def test_first_trunk_wins_on_equal_networks() -> None:
-    p = TrunkPeers({"a": [parse_network("10.0.0.0/8")], "b": [parse_network("10.0.0.0/8")]})
+    p = TrunkPeers({"a": [parse_peer("10.0.0.0/8")], "b": [parse_peer("10.0.0.0/8")]})
     assert p.match("10.1.2.3") == "a"
+
+
+def test_demo_carriers_differ_by_port_and_phones_on_loopback_are_no_carrier() -> None:
+    p = TrunkPeers({"carrier": [parse_peer("127.0.0.1:5070")],
+                    "carrier2": [parse_peer("127.0.0.1:5072")]})
+    assert p.match("127.0.0.1", 5070) == "carrier"
+    assert p.match("127.0.0.1", 5072) == "carrier2"
+    assert p.match("127.0.0.1", 5062) is None  # a baresip phone on the same host
+    assert p.match("127.0.0.1") is None
+
+
+def test_a_port_is_more_specific_than_none() -> None:
+    p = TrunkPeers({"any": [parse_peer("127.0.0.1")], "one": [parse_peer("127.0.0.1:5070")]})
+    assert p.match("127.0.0.1", 5070) == "one"
+    assert p.match("127.0.0.1", 5071) == "any"
+
+
+@pytest.mark.parametrize(("text", "peer"), [
+    ("127.0.0.1", Peer(parse_network("127.0.0.1"))),
+    ("127.0.0.1:5070", Peer(parse_network("127.0.0.1"), 5070)),
+    ("10.0.0.0/8", Peer(parse_network("10.0.0.0/8"))),
+    ("[::1]:5070", Peer(parse_network("::1"), 5070)),
+    ("[::1]", Peer(parse_network("::1"))),
+    ("2001:db8::/32", Peer(parse_network("2001:db8::/32")))])
+def test_parse_peer(text: str, peer: Peer) -> None:
+    assert parse_peer(text) == peer
+    assert parse_peer(str(peer)) == peer
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:0", "127.0.0.1:x", "[::1", "[::1]5070",
+                                  "10.0.0.1/8", "host:5060"])
+def test_bad_peers(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_peer(text)
 
 
 def test_bad_networks() -> None:

@@ -378,7 +378,9 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer")
-_UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet"}
+_TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
+_UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet",
+                       **dict.fromkeys(("trunks", "routes", "dids", "outbound"), _TRUNKS_LATER)}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -696,6 +698,7 @@ class _Parser:
         for i, entry in enumerate(self.array(value, path)):
             p = (*path, i)
             t = self.table(entry, p)
+            self.refuse_unbuilt(t, {"outbound_class": _TRUNKS_LATER}, p)
             self.check_keys(t, _USER_KEYS, p)
             names, name_key = self.user_names(t, p)
             if "password" not in t:

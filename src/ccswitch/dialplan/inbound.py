@@ -1,9 +1,11 @@
 """Inbound calls from carriers: which trunk a request comes from, and where its DID goes (pure).
 
 - :class:`TrunkPeers` recognises a trunk by the source address of a request: each trunk lists
-  IP addresses and CIDR networks (``ipaddress``); the most specific network wins when they
-  overlap, then the trunk listed first.  A request from a trunk peer is not challenged: the
-  address is its authentication (the carrier's calls; never a route to another trunk).
+  :class:`Peer` entries, an IP address or CIDR network (``ipaddress``) with an optional port
+  (``127.0.0.1:5070``: two carriers on one host, as in the demo, differ by port only).  The
+  most specific entry wins when they overlap (the longer network, then the one with a port),
+  then the trunk listed first.  A request from a trunk peer is not challenged: the address is
+  its authentication (the carrier's calls; never a route to another trunk).
 - :class:`DidRouter` maps the DID (the Request-URI user, or the To user for carriers that keep
   the DID there) to a dial-plan :data:`~ccswitch.dialplan.targets.Target`.  The exact DID is
   looked up first; then, when the router has a :class:`~ccswitch.dialplan.numbers.NumberPlan`,
@@ -22,8 +24,8 @@ from typing import Literal, TypeAlias
 from .numbers import NumberPlan
 from .targets import Target
 
-__all__ = ["DidMatch", "DidNotFound", "DidRouter", "DidSource", "Network", "TrunkPeers",
-           "parse_network"]
+__all__ = ["DidMatch", "DidNotFound", "DidRouter", "DidSource", "Network", "Peer", "TrunkPeers",
+           "parse_network", "parse_peer"]
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 DidSource: TypeAlias = Literal["request_uri", "to"]
@@ -35,27 +37,69 @@ def parse_network(text: str) -> Network:
     return ipaddress.ip_network(text.strip().strip("[]"), strict=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Where a trunk's requests come from: a network and, optionally, one source port."""
+
+    network: Network
+    port: int | None = None
+
+    def __str__(self) -> str:
+        net = str(self.network.network_address) if self.network.num_addresses == 1 else str(
+            self.network)
+        if self.port is None:
+            return net
+        return f"[{net}]:{self.port}" if self.network.version == 6 else f"{net}:{self.port}"
+
+
+def parse_peer(text: str) -> Peer:
+    """``IP``, ``IP/LEN``, ``IPv4:PORT`` or ``[IPv6]:PORT`` (``ValueError`` when it is none)."""
+    text = text.strip()
+    if text.startswith("["):
+        inner, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"unclosed '[' in {text!r}")
+        if not rest:
+            return Peer(parse_network(inner))
+        if not rest.startswith(":"):
+            raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
+        return Peer(parse_network(inner), _port(rest[1:]))
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return Peer(parse_network(host), _port(port))
+    return Peer(parse_network(text))
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"port must be a number 1-65535, got {text!r}")
+    return int(text)
+
+
 class TrunkPeers:
-    """Trunk name -> its networks; :meth:`match` names the trunk a source host belongs to."""
+    """Trunk name -> its peers; :meth:`match` names the trunk a source address belongs to."""
 
-    def __init__(self, peers: Mapping[str, Sequence[Network]]) -> None:
-        entries: list[tuple[int, int, Network, str]] = []
-        for order, (trunk, networks) in enumerate(peers.items()):
-            entries.extend((-net.prefixlen, order, net, trunk) for net in networks)
-        entries.sort(key=lambda e: (e[0], e[1]))
-        self._entries = tuple((net, trunk) for _, _, net, trunk in entries)
+    def __init__(self, peers: Mapping[str, Sequence[Peer]]) -> None:
+        entries: list[tuple[tuple[int, bool, int], Peer, str]] = []
+        for order, (trunk, listed) in enumerate(peers.items()):
+            entries.extend(((-p.network.prefixlen, p.port is None, order), p, trunk)
+                           for p in listed)
+        entries.sort(key=lambda e: e[0])
+        self._entries = tuple((p.network, p.port, trunk) for _, p, trunk in entries)
 
-    def match(self, host: str) -> str | None:
-        """The trunk whose networks hold ``host`` (an IP literal, IPv6 with or without
-        brackets; an IPv4-mapped IPv6 address counts as its IPv4 address), else ``None``."""
+    def match(self, host: str, port: int | None = None) -> str | None:
+        """The trunk one of whose peers holds ``host`` (an IP literal, IPv6 with or without
+        brackets; an IPv4-mapped IPv6 address counts as its IPv4 address) and ``port`` (when
+        the peer names one), else ``None``."""
         try:
             addr = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             return None
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
-        for net, trunk in self._entries:
-            if addr.version == net.version and addr in net:
+        for net, peer_port, trunk in self._entries:
+            if (addr.version == net.version and addr in net
+                    and (peer_port is None or peer_port == port)):
                 return trunk
         return None
 
