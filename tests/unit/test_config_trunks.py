@@ -132,7 +132,12 @@ number_format = "national"
     assert sipco.codecs == ("PCMA", "PCMU")
     assert (sipco.privacy, sipco.did_from, sipco.number_format) == ("id", "to", "national")
     assert "pw" not in repr(sipco)
-    assert t.policy().trunk_has_room("sipco")  # type: ignore[attr-defined]
+    policy = t.policy()  # type: ignore[attr-defined]
+    for i in range(5):
+        assert policy.trunk_has_room("sipco", 0.0)
+        policy.call_started(f"c{i}", "1001", "sipco", 0.0)
+    assert not policy.trunk_has_room("sipco", 0.5)  # 5 calls per second
+    assert policy.trunk_has_room("sipco", 1.0)
 
 
 def test_default_peer_is_the_address_ip() -> None:

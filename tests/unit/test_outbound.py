@@ -210,7 +210,7 @@ def test_down_and_full_trunks_are_skipped() -> None:
     d = router.decide(caller="1001", dialled="5550700123", now=0.0, unavailable={"carrier2"})
     assert isinstance(d, OutboundCall)
     assert d.trunks == ("carrier",)
-    policy.call_started("c1", "1001", "carrier")
+    policy.call_started("c1", "1001", "carrier", 0.0)
     d2 = router.decide(caller="1001", dialled="5550700123", now=0.0)
     assert isinstance(d2, OutboundCall)
     assert d2.trunks == ("carrier2",)
@@ -219,6 +219,25 @@ def test_down_and_full_trunks_are_skipped() -> None:
     assert (d3.status, d3.why) == (503, "no_trunk")
     policy.call_ended("c1")
     assert policy.calls_of_trunk("carrier") == 0
+
+
+def test_calls_per_second_per_trunk() -> None:
+    policy = TollPolicy(trunk_rates={"carrier": 2.0, "carrier2": 0.5}, max_user_calls=0)
+    router = demo_router(policy)
+    policy.call_started("a", "1001", "carrier", 10.0)
+    policy.call_started("b", "1001", "carrier2", 10.0)
+    d = router.decide(caller="1001", dialled="5550700123", now=10.5)
+    assert isinstance(d, OutboundCall)
+    assert d.trunks == ("carrier",)  # carrier2: one call per 2 s
+    policy.call_started("c", "1001", "carrier", 10.5)
+    d2 = router.decide(caller="1001", dialled="5550700123", now=10.9)
+    assert isinstance(d2, OutboundRefused)
+    assert d2.why == "no_trunk"
+    d3 = router.decide(caller="1001", dialled="5550700123", now=12.0)
+    assert isinstance(d3, OutboundCall)
+    assert d3.trunks == ("carrier", "carrier2")
+    with pytest.raises(ValueError):
+        TollPolicy(trunk_rates={"x": 0.0})
 
 
 def test_user_caller_id_wins_over_the_route() -> None:
@@ -231,8 +250,8 @@ def test_user_caller_id_wins_over_the_route() -> None:
 def test_concurrent_calls_per_user() -> None:
     policy = TollPolicy(max_user_calls=2)
     router = demo_router(policy)
-    policy.call_started("a", "1001", "carrier")
-    policy.call_started("b", "1001", "carrier2")
+    policy.call_started("a", "1001", "carrier", 0.0)
+    policy.call_started("b", "1001", "carrier2", 0.0)
     d = router.decide(caller="1001", dialled="5550700123", now=0.0)
     assert isinstance(d, OutboundRefused)
     assert d.why == "user_limit"
@@ -241,7 +260,7 @@ def test_concurrent_calls_per_user() -> None:
     policy.call_ended("a")  # ended twice: ignored
     assert policy.calls_of_user("1001") == 1
     with pytest.raises(ValueError):
-        policy.call_started("b", "1001", "carrier")
+        policy.call_started("b", "1001", "carrier", 0.0)
 
 
 # -- fraud ---------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ class TrunkingConfig:
                           max_user_calls=o.max_calls_per_user,
                           trunk_limits={n: t.max_calls for n, t in self.trunks.items()
                                         if t.max_calls},
+                          trunk_rates={n: t.calls_per_second for n, t in self.trunks.items()
+                                       if t.calls_per_second},
                           burst_attempts=o.burst_attempts, burst_window=o.burst_window)
 
     def router(self, policy: TollPolicy | None = None) -> OutboundRouter:

@@ -6,8 +6,9 @@ attempts look like fraud (pure; ``now`` is passed in, nothing reads a clock).
   its :class:`~ccswitch.dialplan.numbers.DestinationClass` is not above the user's class.
   The default class is ``national``: international calls are off unless configured.
 - Blocked destination prefixes (E.164, e.g. premium-rate ranges) are refused for everyone.
-- Concurrent outbound calls are limited per user and per trunk; the call layer reports calls
-  that start and end (:meth:`TollPolicy.call_started` / :meth:`call_ended`).
+- Concurrent outbound calls are limited per user and per trunk, and new calls per second per
+  trunk; the call layer reports calls that start and end (:meth:`TollPolicy.call_started` /
+  :meth:`call_ended`).
 - A :class:`BurstDetector` counts a user's suspicious attempts (refused by this policy, failed
   at the carrier, or expensive: international) in a sliding window; reaching the threshold
   blocks the user (every outside call refused) and emits :class:`FraudSuspected` until an
@@ -146,17 +147,20 @@ class TollPolicy:
     """The toll-fraud policy (see the module docstring).  ``classes``: per-user outbound class
     (``default_class`` for the others); ``blocked_prefixes``: E.164 prefixes nobody may call;
     ``max_user_calls``: concurrent outside calls per user (0: no limit); ``trunk_limits``:
-    concurrent calls per trunk (missing: no limit); ``burst_attempts`` suspicious attempts
-    within ``burst_window`` seconds block a user."""
+    concurrent calls per trunk (missing: no limit); ``trunk_rates``: new calls per second per
+    trunk (missing: no limit; below 1, one call per ``1/rate`` seconds);
+    ``burst_attempts`` suspicious attempts within ``burst_window`` seconds block a user."""
 
     classes: Mapping[str, OutboundClass] = field(default_factory=dict)
     default_class: OutboundClass = DEFAULT_CLASS
     blocked_prefixes: tuple[str, ...] = ()
     max_user_calls: int = 2
     trunk_limits: Mapping[str, int] = field(default_factory=dict)
+    trunk_rates: Mapping[str, float] = field(default_factory=dict)
     burst_attempts: int = 5
     burst_window: float = 60.0
     _burst: BurstDetector = field(init=False, repr=False)
+    _starts: dict[str, BurstDetector] = field(init=False, default_factory=dict)
     _blocked: dict[str, float] = field(init=False, default_factory=dict)
     _user_calls: dict[str, int] = field(init=False, default_factory=dict)
     _trunk_calls: dict[str, int] = field(init=False, default_factory=dict)
@@ -167,6 +171,10 @@ class TollPolicy:
         if self.burst_attempts < 1 or self.max_user_calls < 0:
             raise ValueError("burst_attempts must be at least 1, max_user_calls not negative")
         self._burst = BurstDetector(window=self.burst_window)
+        for trunk, rate in self.trunk_rates.items():
+            if rate <= 0:
+                raise ValueError(f"trunk {trunk}: calls per second must be positive")
+            self._starts[trunk] = BurstDetector(window=max(1.0, 1.0 / rate))
 
     # -- questions --------------------------------------------------------------------------
     def class_of(self, user: str) -> OutboundClass:
@@ -200,9 +208,14 @@ class TollPolicy:
             return PolicyRefusal(*FORBIDDEN, "user_limit")
         return None
 
-    def trunk_has_room(self, trunk: str) -> bool:
+    def trunk_has_room(self, trunk: str, now: float) -> bool:
+        """Whether ``trunk`` may take one more call now: below its concurrent calls and its
+        calls per second."""
         limit = self.trunk_limits.get(trunk)
-        return limit is None or self._trunk_calls.get(trunk, 0) < limit
+        if limit is not None and self._trunk_calls.get(trunk, 0) >= limit:
+            return False
+        starts = self._starts.get(trunk)
+        return starts is None or starts.count(trunk, now) < max(1, int(self.trunk_rates[trunk]))
 
     # -- what happened ----------------------------------------------------------------------
     def attempt(self, user: str, now: float, *, suspicious: bool) -> None:
@@ -216,11 +229,14 @@ class TollPolicy:
             self._burst.reset(user)
             self._events.append(FraudSuspected(user, hits, self.burst_window, now))
 
-    def call_started(self, call_id: str, user: str, trunk: str) -> None:
-        """An outside call of ``user`` through ``trunk`` is being set up (counted until
-        :meth:`call_ended`)."""
+    def call_started(self, call_id: str, user: str, trunk: str, now: float) -> None:
+        """An outside call of ``user`` through ``trunk`` is being set up at ``now`` (counted
+        until :meth:`call_ended`, and in the trunk's calls per second)."""
         if call_id in self._calls:
             raise ValueError(f"call {call_id} already counted")
+        starts = self._starts.get(trunk)
+        if starts is not None:
+            starts.hit(trunk, now)
         self._calls[call_id] = (user, trunk)
         self._user_calls[user] = self._user_calls.get(user, 0) + 1
         self._trunk_calls[trunk] = self._trunk_calls.get(trunk, 0) + 1

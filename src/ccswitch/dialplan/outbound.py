@@ -197,7 +197,7 @@ class OutboundRouter:
         if route is None:
             return OutboundRefused(404, "Not Found", "no_route", e164)
         trunks = tuple(t for t in route.trunks
-                       if t not in unavailable and self.policy.trunk_has_room(t))
+                       if t not in unavailable and self.policy.trunk_has_room(t, now))
         if not trunks:
             return OutboundRefused(503, "Service Unavailable", "no_trunk", e164)
         if dest is DestinationClass.INTERNATIONAL:
