@@ -299,10 +299,7 @@ class RegistrationClient:
         do, nxt = entry
         self.state = nxt
         if do is Do.SEND:
-            self._session = self._auth.session() if self._auth is not None else None
-            pre = self._auth.preemptive(method="REGISTER", uri=self._registrar) if (
-                self._auth is not None) else ()
-            self._send(self._expires, pre, now)
+            self._send(self._expires, self._new_flow(), now)
         elif do is Do.RESEND:
             expires = 0 if nxt is RegState.UNREGISTERING else self._expires
             self._send(expires, self._auth_headers, now)
@@ -311,14 +308,20 @@ class RegistrationClient:
         elif do is Do.BACK_OFF:
             self._back_off(now)
         elif do is Do.UNREGISTER:
-            self._session = self._auth.session() if self._auth is not None else None
-            pre = self._auth.preemptive(method="REGISTER", uri=self._registrar) if (
-                self._auth is not None) else ()
-            self._send(0, pre, now)
+            self._send(0, self._new_flow(), now)
         elif do is Do.FINISH:
             self._deadline = None
             self.granted = None
             self._events.append(Unregistered(self.trunk, now))
+
+    def _new_flow(self) -> tuple[tuple[str, str], ...]:
+        """A new REGISTER (not a retry answering a challenge): a new auth session, and the
+        credentials that may be sent before they are asked."""
+        if self._auth is None:
+            self._session = None
+            return ()
+        self._session = self._auth.session()
+        return self._auth.preemptive(method="REGISTER", uri=self._registrar)
 
     def _bound(self, now: float) -> None:
         assert self.granted is not None
