@@ -24,16 +24,17 @@ two ports and one loopback hop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import structlog
 
-from ..media.commands import ConfigureLeg, Connect, Disconnect, SetTimeout
+from ..media.commands import Codec, ConfigureLeg, Connect, Disconnect, SetTimeout
 from ..media.ports import PortsExhausted
 from .anchor import LegMedia, MediaPlan
 
 log = structlog.get_logger()
 
-LINK_CODEC = "PCMU"
+LINK_CODEC: Final[Codec] = "PCMU"
 LINK_PT = 0
 
 
