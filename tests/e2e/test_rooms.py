@@ -193,3 +193,38 @@ def test_a_call_on_the_other_media_worker_is_transferred_into_room_850(
     assert rec.seconds(CALLER_HZ) >= TALK - SLACK, rec.describe()
     assert rec.seconds(THIRD_HZ) >= TALK - SLACK, f"the linked member is not recorded: " \
         f"{rec.describe()}"
+
+
+def test_a_room_recording_cut_by_a_killed_daemon_is_repaired_at_the_next_start(
+    phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path
+) -> None:
+    """The daemon is killed (SIGKILL) while 850 is being recorded: the next daemon on the same
+    data dir repairs the WAV and marks its row `repaired` (the recording is durable like a
+    call's: its row exists from the first member on)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    first = settle(start_daemon(data_dir=data))
+    member = phone(phones, first, tmp_path, "member-1017", "1017", CALLER_HZ)
+    join(member, first, "850")
+    started = first.log.wait_for("room_recording_started", timeout=5)
+    assert started is not None, first.tail()
+    path = Path(str(started["path"]))
+    time.sleep(TALK)
+    first.proc.kill()  # no BYE, no RecordDone: the row still says "recording"
+    first.proc.wait()
+    member.stop()
+    sql = "SELECT path, state, seconds FROM recordings"
+    assert [(r["path"], r["state"]) for r in query(data, sql)] == [(str(path), "recording")]
+    time.sleep(1.0)  # the orphaned media worker sees its pipe close and stops writing
+    second = start_daemon(data_dir=data)
+    assert second.log.wait_for("recording_repaired", timeout=5, path=str(path)), second.tail()
+
+    def state() -> list[tuple[str, str]]:
+        return [(r["path"], r["state"]) for r in query(data, sql)]
+
+    assert wait_until(lambda: state() == [(str(path), "repaired")], timeout=5), state()
+    (row,) = query(data, sql)
+    info = wav_info(path)
+    assert (info.channels, info.rate) == (1, 8000), info
+    assert abs(float(row["seconds"]) - info.seconds) < 0.5, (row, info)
+    assert info.seconds >= TALK - SLACK, info
