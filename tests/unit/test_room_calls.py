@@ -23,6 +23,7 @@ from ccswitch.media.commands import (
     PlayTone,
     StartRecord,
     StopRecord,
+    WorkerDied,
 )
 from ccswitch.sip.message import Response
 
@@ -264,3 +265,31 @@ def test_a_call_on_another_worker_is_transferred_into_the_room_through_a_link() 
     assert {near, far}.isdisjoint(w.hearing.legs)
     assert w.plan.ports.in_use <= in_use - 3  # the caller's leg and both link legs
     assert rooms.room("850") is not None and w.hearing.hears(leg1) == set()
+
+
+def test_a_linked_member_whose_room_worker_dies_is_hung_up() -> None:
+    """The room's worker dies: its own members' calls end, and so does the call that reached
+    the room through a link (nobody is left in a dead room hearing silence)."""
+    w = Switch(USERS, workers=2)
+    rooms = w.sig.b2bua.rooms
+    room_worker = rooms.worker_for("850")
+    _, leg1 = join(w, "1001", "850", 1.0)
+    ok, inv = w.call("1003", "1004", 2.0, call_id="x1", a_port=4500, b_port=6500)
+    caller_leg = w.leg_of(ok)
+    p = w["1004"]
+    p.send(p.in_dialog("REFER", inv, cseq=1, my_tag="bt",
+                       extra="Refer-To: <sip:850@ccswitch.local>\n"), 5.0)
+    w.pump()
+    room = rooms.room("850")
+    assert room is not None and caller_leg in room.links
+    far = room.links[caller_leg].far.leg
+    assert rooms.linked_call(far) is not None
+    dead = tuple(leg for leg, wk in w.plan.leg_worker.items() if wk == room_worker)
+    assert leg1 in dead and far in dead and caller_leg not in dead
+    w.sig.media_events([WorkerDied(room_worker, dead)], 8.0)
+    w.pump()
+    assert len(w["1001"].requests("BYE")) == 1
+    assert len(w["1003"].requests("BYE")) == 1  # the linked member too
+    assert rooms.room("850") is None and rooms.linked_call(far) is None
+    lost = {e.sip_call_id: e.ended_by for e in w.ended()}
+    assert lost["x1"] == "media" and lost["850-1001"] == "media"

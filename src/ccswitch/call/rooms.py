@@ -98,6 +98,7 @@ class Rooms:
         self._next_id = next_id
         self._rooms: dict[str, Room] = {}
         self._by_leg: dict[int, Room] = {}
+        self._by_link: dict[int, int] = {}  # a link's near or far leg -> the member's leg
 
     def __contains__(self, name: object) -> bool:
         return name in self.settings
@@ -111,6 +112,12 @@ class Rooms:
 
     def room_of(self, leg: int) -> Room | None:
         return self._by_leg.get(leg)
+
+    def linked_call(self, link_leg: int) -> str | None:
+        """The call id of the member a link leg serves (its media lost: the call ends)."""
+        member = self._by_link.get(link_leg)
+        room = self._by_leg.get(member) if member is not None else None
+        return room.members.get(member) if room is not None and member is not None else None
 
     def join(self, name: str, leg: int, call_id: str, *, now: float) -> Room:
         """``leg`` (of call ``call_id``) joins room ``name``; raises ``RoomFull``, and
@@ -137,6 +144,7 @@ class Rooms:
         room.members[leg] = call_id
         if link is not None:
             room.links[leg] = link
+            self._by_link[link.near.leg] = self._by_link[link.far.leg] = leg
         self._by_leg[leg] = room
         room.bridge.join(room.in_bridge(leg))
         self._alone(room)
@@ -156,6 +164,8 @@ class Rooms:
         room.bridge.leave(member)
         link = room.links.pop(leg, None)
         if link is not None and self._media is not None:
+            self._by_link.pop(link.near.leg, None)
+            self._by_link.pop(link.far.leg, None)
             close_link(self._media, link)
         log.info("room_left", room=name, call_id=call_id, leg=leg, members=len(room.members))
         if room.alone_music is not None and room.alone_music[0] == member:

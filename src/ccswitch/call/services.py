@@ -504,7 +504,7 @@ class ServiceCalls:
         why = {RtpTimeout: "RTP timeout", LegFailed: "media leg failed",
                WorkerDied: "media worker died"}[type(ev)]
         for leg in legs:
-            call = self._by_leg.get(leg)
+            call = self._by_leg.get(leg) or self._calls.get(self.rooms.linked_call(leg) or "")
             if call is None or call.state is CallState.ENDED:
                 continue
             log.warning("media_lost", call_id=call.key, leg=leg, reason=why)
