@@ -228,3 +228,29 @@ def test_a_room_recording_cut_by_a_killed_daemon_is_repaired_at_the_next_start(
     assert (info.channels, info.rate) == (1, 8000), info
     assert abs(float(row["seconds"]) - info.seconds) < 0.5, (row, info)
     assert info.seconds >= TALK - SLACK, info
+
+
+def test_sigterm_closes_the_room_recording_before_exit(
+    phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path
+) -> None:
+    """SIGTERM while 850 is recorded: the members are sent BYE, the room closes and its WAV
+    is reported complete (row and CDRs) before the daemon exits."""
+    data = tmp_path / "data"
+    data.mkdir()
+    daemon = settle(start_daemon(data_dir=data))
+    members = [phone(phones, daemon, tmp_path, f"member-{u}", u, hz)
+               for u, hz in (("1018", CALLER_HZ), ("1019", AGENT_HZ))]
+    for m in members:
+        join(m, daemon, "850")
+    started = daemon.log.wait_for("room_recording_started", timeout=5)
+    assert started is not None, daemon.tail()
+    time.sleep(2.0)
+    rc, _took = daemon.terminate()
+    assert rc == 0, daemon.tail()
+    for m in members:
+        m.stop()
+    rows = query(data, "SELECT path, state, seconds FROM recordings")
+    assert [(r["path"], r["state"]) for r in rows] == [(started["path"], "complete")], rows
+    cdrs = query(data, "SELECT caller, recording, recording_state FROM cdr")
+    assert sorted((c["caller"], c["recording"], c["recording_state"]) for c in cdrs) == [
+        ("1018", started["path"], "complete"), ("1019", started["path"], "complete")], cdrs
