@@ -274,6 +274,12 @@ class World:
             if not pending.media.closed:
                 for lm in pending.media.legs.values():
                     owned[lm.leg] = "callback"
+        for name, room in b2.rooms._rooms.items():  # members on another worker: their links
+            for leg, link in room.links.items():
+                assert leg in room.members, f"room {name}: a link for a non-member {leg}"
+                for lm in (link.near, link.far):
+                    assert lm.leg not in owned, f"leg {lm.leg} in two calls"
+                    owned[lm.leg] = f"link:{name}:{leg}"
         assert set(owned) == live, f"legs alive {sorted(live)} but calls own {owned}"
         for call in calls:
             assert call.key not in self.cdrs, f"call {call.key} is alive after its CDR"
@@ -289,7 +295,8 @@ class World:
         rooms = b2.rooms
         for name, room in rooms._rooms.items():
             assert room.members, f"room {name} has no members but is open"
-            assert set(room.members) == {m.leg for m in room.bridge.members()}
+            assert {room.in_bridge(m) for m in room.members} == \
+                {m.leg for m in room.bridge.members()}
             assert set(room.members) <= live, f"room {name} holds dead legs"
         self._check_mixer(calls)
 
@@ -305,6 +312,9 @@ class World:
                     want_edges.add((x, y))
                 else:
                     want_bus.add((br._bus, x, bool(y), bool(z)))
+        for room in self.sig.b2bua.rooms._rooms.values():
+            for leg, link in room.links.items():  # the phone's leg and the near link leg
+                want_edges |= {(leg, link.near.leg), (link.near.leg, leg)}
         echo = {(c.media.leg("a"),) * 2 for c in calls
                 if c.service == "echo" and c.media is not None and "a" in c.media.legs}
         have = {e for e in self.edges if e[0] != e[1]}

@@ -107,8 +107,8 @@ def rooms(max_members: int = 3) -> tuple[Rooms, Sink]:
 
 def test_a_room_opens_with_its_first_member_and_closes_with_its_last() -> None:
     r, sink = rooms()
-    r.join("850", 1, "c1")
-    r.join("850", 2, "c2")
+    r.join("850", 1, "c1", now=1.0)
+    r.join("850", 2, "c2", now=1.0)
     room = r.room("850")
     assert room is not None and room.members == {1: "c1", 2: "c2"}
     assert {w for w, _ in sink.sent} == {r.worker_for("850")}
@@ -120,9 +120,9 @@ def test_a_room_opens_with_its_first_member_and_closes_with_its_last() -> None:
 
 def test_members_hear_a_tone_when_someone_joins_or_leaves() -> None:
     r, sink = rooms()
-    r.join("850", 1, "c1")
+    r.join("850", 1, "c1", now=1.0)
     sink.sent.clear()
-    r.join("850", 2, "c2")
+    r.join("850", 2, "c2", now=1.0)
     plays = [c for _, c in sink.sent if isinstance(c, Play)]
     assert [p.leg for p in plays] == [1] and plays[0].mix
     assert plays[0].source == PlayTone(JOIN_TONE)
@@ -133,10 +133,10 @@ def test_members_hear_a_tone_when_someone_joins_or_leaves() -> None:
 
 def test_a_full_room_refuses_one_more() -> None:
     r, _ = rooms(max_members=2)
-    r.join("850", 1, "c1")
-    r.join("850", 2, "c2")
+    r.join("850", 1, "c1", now=1.0)
+    r.join("850", 2, "c2", now=1.0)
     with pytest.raises(RoomFull):
-        r.join("850", 3, "c3")
+        r.join("850", 3, "c3", now=1.0)
 
 
 def test_a_lone_member_hears_the_rooms_music_until_someone_joins() -> None:
@@ -144,11 +144,11 @@ def test_a_lone_member_hears_the_rooms_music_until_someone_joins() -> None:
     ids = iter(range(100, 10_000))
     r = Rooms(settings={"850": RoomConfig("850", join_tones=False)}, workers=1, send=sink,
               next_id=lambda: next(ids), music={"850": "/m.wav"})
-    r.join("850", 1, "c1")
+    r.join("850", 1, "c1", now=1.0)
     (play,) = [c for _, c in sink.sent if isinstance(c, Play)]
     assert play.leg == 1 and play.loop and play.source == PlayFile("/m.wav")
     sink.sent.clear()
-    r.join("850", 2, "c2")
+    r.join("850", 2, "c2", now=1.0)
     assert [c for _, c in sink.sent if isinstance(c, StopPlay)] == [StopPlay(1, play.play_id)]
     assert not [c for _, c in sink.sent if isinstance(c, Play)]
     sink.sent.clear()

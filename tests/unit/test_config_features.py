@@ -39,7 +39,9 @@ def demo() -> SwitchConfig:
 
 
 def test_demo_rooms(demo: SwitchConfig) -> None:
-    assert demo.rooms == {"850": RoomConfig("850"), "851": RoomConfig("851", pin="4321")}
+    # 850 is recorded (issue 9: "the room recording holds all three"); 851 is not
+    assert demo.rooms == {"850": RoomConfig("850", record=True),
+                          "851": RoomConfig("851", pin="4321")}
     assert demo.dialplan.numbers["850"] == RoomTarget("850")
     assert demo.dialplan.numbers["851"] == RoomTarget("851")
 
@@ -107,10 +109,9 @@ def test_every_room_key() -> None:
     assert cfg.dialplan.numbers["860"] == RoomTarget("board")
 
 
-def test_recording_a_room_is_not_supported_yet() -> None:
-    with pytest.raises(ConfigError) as err:
-        parse_config('[rooms.r]\nrecord = true\n', "f.toml")
-    assert err.value.key == "rooms.r.record" and "not supported yet" in err.value.fault
+def test_a_room_may_be_recorded() -> None:
+    cfg = parse_config('[rooms.r]\nrecord = true\n[rooms.s]\n', "f.toml")
+    assert cfg.rooms["r"].record and not cfg.rooms["s"].record
 
 
 QS = '[queues.support]\n[queues.sales]\n[[users]]\nrange = "1-3"\npassword = "p"\n'

@@ -798,6 +798,68 @@ def test_recording_has_one_column_per_leg_and_pause_writes_silence() -> None:
     assert rig.eng.recorded() == []
 
 
+def recording_of(rig: Rig, rec_id: int, seconds: float,
+                 feeds: dict[int, tuple[Stream, NDArray[np.int16]]]) -> NDArray[np.int16]:
+    """Run ``seconds`` with ``feeds``, stop recording ``rec_id``: its audio."""
+    chunks: list[NDArray[np.int16]] = []
+    rig.run(seconds, feeds)
+    rig.cmd(StopRecord(rec_id))
+    got = rig.eng.recorded()
+    assert got[-1] == (rec_id, None)
+    chunks += [c for r, c in got if r == rec_id and c is not None]
+    return np.concatenate(chunks)
+
+
+def test_a_bus_recording_is_one_channel_mixing_whoever_talks_on_the_bus() -> None:
+    rig = Rig()
+    freqs = {1: 500.0, 2: 1100.0, 3: 1900.0}
+    for leg in freqs:
+        rig.leg(leg)
+    rig.cmd(JoinBus(7, 1), JoinBus(7, 2))
+    rig.leg(4)
+    rig.cmd(JoinBus(8, 4))  # another room: never in this recording
+    rig.cmd(StartRecord(5, "/rec/room.wav", (), bus=7))
+    assert StartRecord(5, "/rec/room.wav", (), bus=7).channels == 1
+    audio = {leg: sine(f, 3.0, 4000) for leg, f in freqs.items()}
+    feeds = {leg: (Stream(ssrc=leg), audio[leg]) for leg in freqs}
+    feeds[4] = (Stream(ssrc=4), sine(3100, 3.0, 4000))
+    rig.run(1.0, feeds)
+    rig.cmd(JoinBus(7, 3))  # a third member joins after a second
+    rig.run(1.0, feeds)
+    rig.cmd(JoinBus(7, 1, talk=False))  # leg 1 muted for the last second
+    rec = recording_of(rig, 5, 1.0, feeds)
+    assert rec.shape == (150 * SPF, 1)
+    mono = rec[:, 0]
+
+    def present(part: NDArray[np.int16]) -> set[int]:
+        spec = np.abs(np.fft.rfft(part.astype(float) * np.hanning(len(part))))
+        hz = np.fft.rfftfreq(len(part), 1 / 8000)
+        peak = spec.max()
+        return {int(f) for f in (500, 1100, 1900, 3100)
+                if spec[np.abs(hz - f) < 15].max() > 0.2 * peak}
+
+    assert present(mono[10 * SPF:48 * SPF]) == {500, 1100}
+    assert present(mono[60 * SPF:98 * SPF]) == {500, 1100, 1900}
+    assert present(mono[110 * SPF:148 * SPF]) == {1100, 1900}
+
+
+def test_a_bus_recording_saturates_and_records_silence_for_an_empty_bus() -> None:
+    rig = Rig()
+    for leg in (1, 2):
+        rig.leg(leg)
+        rig.cmd(JoinBus(7, leg))
+    rig.cmd(StartRecord(5, "/rec/room.wav", (1,), bus=7))  # a leg channel and the bus mix
+    feeds = {leg: (Stream(ssrc=leg), dc(30000, 1.0)) for leg in (1, 2)}
+    rig.run(0.5, feeds)
+    rig.cmd(LeaveBus(7, 1), LeaveBus(7, 2))
+    rec = recording_of(rig, 5, 0.5, feeds)
+    assert rec.shape == (50 * SPF, 2)
+    loud = rec[10 * SPF:24 * SPF, 1]
+    assert loud.min() == 32767  # two near-full-scale talkers clip instead of wrapping
+    assert np.abs(rec[10 * SPF:24 * SPF, 0] - 30000).max() < 2000  # leg 1 alone
+    assert not rec[30 * SPF:, 1].any()  # nobody on the bus: silence
+
+
 def test_shutdown_closes_recordings_and_destroys_legs() -> None:
     rig = Rig()
     call(rig)

@@ -9,10 +9,22 @@ import dataclasses
 
 from callworld import Switch, demo_config
 
-from ccswitch.call.events import CallEnded
+from ccswitch.call.events import CallEnded, RecordingStarted
 from ccswitch.call.rooms import JOIN_TONE, LEAVE_TONE
 from ccswitch.config.schema import SwitchConfig
-from ccswitch.media.commands import Digit, JoinBus, LeaveBus, Play, PlayDone, PlayFile, PlayTone
+from ccswitch.media.commands import (
+    CreateLeg,
+    Digit,
+    JoinBus,
+    LeaveBus,
+    Play,
+    PlayDone,
+    PlayFile,
+    PlayTone,
+    StartRecord,
+    StopRecord,
+    WorkerDied,
+)
 from ccswitch.sip.message import Response
 
 USERS = ("1001", "1002", "1003", "1004")
@@ -187,3 +199,97 @@ def test_a_room_call_can_be_transferred_into_a_room() -> None:
     sipfrags = [n.body.decode().split("\r\n")[0] for n in p.requests("NOTIFY")]
     assert "SIP/2.0 200 OK" in sipfrags
 
+
+
+def test_a_recorded_room_is_one_recording_named_by_every_members_cdr() -> None:
+    w = Switch(USERS)  # the demo records 850
+    oks = {u: join(w, u, "850", 1.0 + i)[0] for i, u in enumerate(USERS[:3])}
+    starts = [c for c in w.commands(StartRecord) if isinstance(c, StartRecord)]
+    (start,) = starts
+    bus = {c.bus for c in w.commands(JoinBus) if isinstance(c, JoinBus)}
+    assert start.legs == () and {start.bus} == bus
+    (rs,) = [e for e in w.events if isinstance(e, RecordingStarted)]
+    assert rs.path == start.path and rs.call_id.startswith("room-850-")
+    for i, u in enumerate(USERS[:3]):
+        mark = w.mark()
+        hang_up(w, u, oks[u], 10.0 + i)
+        stops = [c for c in w.since(mark) if isinstance(c, StopRecord)]
+        assert stops == ([StopRecord(start.rec_id)] if i == 2 else [])
+    cdrs = [e for e in w.events if isinstance(e, CallEnded)]
+    assert len(cdrs) == 3 and {e.recording for e in cdrs} == {start.path}
+    # the first member's call id names the session (and the file)
+    assert rs.call_id == f"room-850-{cdrs[0].call_id}"
+
+
+def test_room_851_is_not_recorded() -> None:
+    w = Switch(USERS)
+    _, leg = join(w, "1002", "851", 1.0)
+    keys(w, leg, "4321", 2.0)
+    assert [c for c in w.commands(JoinBus) if isinstance(c, JoinBus) and c.leg == leg]
+    assert not w.commands(StartRecord)
+
+
+def test_a_call_on_another_worker_is_transferred_into_the_room_through_a_link() -> None:
+    w = Switch(USERS, workers=2)
+    rooms = w.sig.b2bua.rooms
+    room_worker = rooms.worker_for("850")
+    _, leg1 = join(w, "1001", "850", 1.0)
+    assert w.plan.leg_worker[leg1] == room_worker
+    ok, inv = w.call("1003", "1004", 2.0, call_id="x1", a_port=4500, b_port=6500)
+    caller_leg = w.leg_of(ok)
+    assert w.plan.leg_worker[caller_leg] != room_worker  # the least loaded worker
+    p = w["1004"]
+    mark = w.mark()
+    p.send(p.in_dialog("REFER", inv, cseq=1, my_tag="bt",
+                       extra="Refer-To: <sip:850@ccswitch.local>\n"), 5.0)
+    w.pump()
+    assert [r.status for r in p.responses() if r.cseq.method == "REFER"] == [202]
+    sipfrags = [n.body.decode().split("\r\n")[0] for n in p.requests("NOTIFY")]
+    assert "SIP/2.0 200 OK" in sipfrags
+    room = rooms.room("850")
+    assert room is not None and caller_leg in room.links
+    link = room.links[caller_leg]
+    near, far = link.near.leg, link.far.leg
+    assert (w.plan.leg_worker[near], w.plan.leg_worker[far]) == (
+        w.plan.leg_worker[caller_leg], room_worker)
+    # caller <-> near on the caller's worker, far <-> the room's members on the room's bus
+    assert w.hearing.hears(caller_leg) == {near} and w.hearing.hears(near) == {caller_leg}
+    assert w.hearing.hears(leg1) == {far} and w.hearing.hears(far) == {leg1}
+    created = {c.leg for c in w.since(mark, CreateLeg) if isinstance(c, CreateLeg)}
+    assert created == {near, far}
+    # the caller hangs up: the link goes with it (both legs destroyed, ports back)
+    in_use = w.plan.ports.in_use
+    caller = w["1003"]
+    caller.send(caller.in_dialog("BYE", ok, cseq=3), 9.0)
+    w.pump()
+    assert {near, far}.isdisjoint(w.hearing.legs)
+    assert w.plan.ports.in_use <= in_use - 3  # the caller's leg and both link legs
+    assert rooms.room("850") is not None and w.hearing.hears(leg1) == set()
+
+
+def test_a_linked_member_whose_room_worker_dies_is_hung_up() -> None:
+    """The room's worker dies: its own members' calls end, and so does the call that reached
+    the room through a link (nobody is left in a dead room hearing silence)."""
+    w = Switch(USERS, workers=2)
+    rooms = w.sig.b2bua.rooms
+    room_worker = rooms.worker_for("850")
+    _, leg1 = join(w, "1001", "850", 1.0)
+    ok, inv = w.call("1003", "1004", 2.0, call_id="x1", a_port=4500, b_port=6500)
+    caller_leg = w.leg_of(ok)
+    p = w["1004"]
+    p.send(p.in_dialog("REFER", inv, cseq=1, my_tag="bt",
+                       extra="Refer-To: <sip:850@ccswitch.local>\n"), 5.0)
+    w.pump()
+    room = rooms.room("850")
+    assert room is not None and caller_leg in room.links
+    far = room.links[caller_leg].far.leg
+    assert rooms.linked_call(far) is not None
+    dead = tuple(leg for leg, wk in w.plan.leg_worker.items() if wk == room_worker)
+    assert leg1 in dead and far in dead and caller_leg not in dead
+    w.sig.media_events([WorkerDied(room_worker, dead)], 8.0)
+    w.pump()
+    assert len(w["1001"].requests("BYE")) == 1
+    assert len(w["1003"].requests("BYE")) == 1  # the linked member too
+    assert rooms.room("850") is None and rooms.linked_call(far) is None
+    lost = {e.sip_call_id: e.ended_by for e in w.ended()}
+    assert lost["x1"] == "media" and lost["850-1001"] == "media"

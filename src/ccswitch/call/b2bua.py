@@ -95,7 +95,8 @@ class B2bua(ServiceCalls, QueueCalls):
         self.rooms = Rooms(settings=rooms or {}, workers=media.workers if media else 1,
                            send=media.send if media else (lambda w, c: None),
                            next_id=media.next_id if media else (lambda: 0),
-                           music={r: prompt_path(m) for r, m in (room_music or {}).items()})
+                           music={r: prompt_path(m) for r, m in (room_music or {}).items()},
+                           media=media, emit=lambda ev: self._events.append(ev))
         self.supervise_keys = supervise_keys or {"4": "listen", "5": "whisper", "6": "barge"}
         self.transfer_ring_timeout = transfer_ring_timeout
         self.transfer_recall = transfer_recall

@@ -192,12 +192,14 @@ class ServiceCalls:
         call.service, call.ivr = "room", None
         self._timers.cancel(("ivr", call.key))
         try:
-            self.rooms.join(room, cm.leg("a"), call.key)
-        except RoomFull:
-            log.info("room_full", call_id=call.key, room=room)
+            joined = self.rooms.join(room, cm.leg("a"), call.key, now=now)
+        except (RoomFull, PortsExhausted) as e:
+            log.info("room_full", call_id=call.key, room=room, why=type(e).__name__)
             self._start_flow(call, say_flow("conference-full"), now)
             return
         call.room = room
+        if joined.recording is not None and cm.recording_file is None:
+            cm.recording_file = joined.recording.path  # its CDR names the room's recording
 
     def start_supervise(self, ev: RequestReceived, *, caller: str, agent: str, mode: Mode,
                         now: float) -> None:
@@ -502,7 +504,7 @@ class ServiceCalls:
         why = {RtpTimeout: "RTP timeout", LegFailed: "media leg failed",
                WorkerDied: "media worker died"}[type(ev)]
         for leg in legs:
-            call = self._by_leg.get(leg)
+            call = self._by_leg.get(leg) or self._calls.get(self.rooms.linked_call(leg) or "")
             if call is None or call.state is CallState.ENDED:
                 continue
             log.warning("media_lost", call_id=call.key, leg=leg, reason=why)

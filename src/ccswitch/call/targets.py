@@ -65,10 +65,8 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
         sw._become(call, target.name)
         return "answered"
     if isinstance(target, RoomTarget):
-        cm = call.media
-        if target.room not in sw.rooms or cm is None or \
-                sw.rooms.worker_for(target.room) != cm.worker:
-            return "failed:503"
+        if target.room not in sw.rooms or call.media is None:
+            return "failed:503"  # a room on another worker is reached by a media link
         sw._enter_room(call, target.room, now)
         return "answered"
     if isinstance(target, HangupTarget):

@@ -42,7 +42,9 @@ _KEY = re.compile(r"[0-9*#]")
 class RoomConfig:
     """A conference room.  ``pin``: digits a caller enters (prompted, as DTMF) before it is
     let in, ``None``: no PIN; ``max_members``: callers beyond are refused; ``join_tones``: a
-    tone when someone joins or leaves; ``record``: record the conference; ``moh_when_alone``:
+    tone when someone joins or leaves; ``record``: record the conference (one mono WAV of the
+    room's mix under ``DATA_DIR/recordings/``, from the first member in to the last one out,
+    named by each member's CDR); ``moh_when_alone``:
     the ``[moh.NAME]`` class a lone member hears (``None``: silence)."""
 
     name: str
@@ -110,8 +112,6 @@ def parse_rooms(p: _Parser, value: object, path: Path) -> dict[str, RoomConfig]:
             p.fail(rp, f"{name!r} is not a valid room name (letters, digits, _ and -)")
         t: Mapping[str, Any] = p.table(entry, rp)
         p.check_keys(t, ROOM_KEYS, rp)
-        if p.opt(t, "record", rp, False, p.boolean):
-            p.fail((*rp, "record"), "not supported yet: recording a conference room")
         out[name] = RoomConfig(
             name=name,
             pin=p.opt(t, "pin", rp, d.pin, lambda v, q: _pin(p, v, q)),

@@ -136,12 +136,22 @@ class StopPlay:
 
 @dataclass(frozen=True, slots=True)
 class StartRecord:
-    """Record the audio received from each of ``legs``, one channel each, 8 kHz int16."""
+    """Record the audio received from each of ``legs``, one channel each, 8 kHz int16.
+
+    ``bus``: one more (last) channel, the mix of that conference bus (the sum of its talking
+    members, whoever they are at each frame, saturated): what a listener who is not a member
+    would hear.  A room recording is ``legs=()`` with its bus: one mono channel.
+    """
 
     rec_id: int
     path: str
     legs: tuple[int, ...]
     fmt: RecordFormat = "wav"
+    bus: int | None = None
+
+    @property
+    def channels(self) -> int:
+        return len(self.legs) + (self.bus is not None)
 
 
 @dataclass(frozen=True, slots=True)

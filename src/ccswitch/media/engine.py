@@ -24,7 +24,8 @@ one detector call, copied to the recordings, mixed for every mixed sink (edges, 
 self, players), saturated, encoded and packetized.
 
 **Recordings**: ``recorded()`` gives ``(rec_id, chunk)`` with chunk an int16 array of shape
-``(frames * samples_per_frame, channels)``, about every half second; after ``StopRecord`` the
+``(frames * samples_per_frame, channels)``, about every half second (a channel per recorded
+leg, and one for the mix of the recorded bus, if any); after ``StopRecord`` the
 last chunk is followed by ``(rec_id, None)``: nothing more comes for it and the writer may close
 the file and report ``RecordDone`` (the engine itself never emits ``RecordDone``).
 
@@ -589,15 +590,21 @@ class MediaEngine:
                 if len(srcs) == 1 and not buses and K.player is None:
                     srcs[0][0].te_sinks.append(K)
         need |= self._recorder.legs()
+        for bus in self._recorder.buses():
+            need.update(self._talkers(bus))
         need.update(L.id for L in legs.values() if L.detect and L.inband)
         self._assign_slots(need)
         self._bank.assign_detector(list(legs.values()))
         self._plan = self._build_plan(mixed)
-        self._recorder.set_rows(self._slot_of)
+        self._recorder.set_rows(self._slot_of, self._talkers)
 
     def _slot_of(self, leg: int) -> int:
         L = self._legs.get(leg)
         return L.slot if L is not None else 0
+
+    def _talkers(self, bus: int) -> list[int]:
+        """The legs that talk on ``bus`` (what a recording of the bus mixes)."""
+        return [m for m, (talk, _) in self._graph.members(bus).items() if talk]
 
     def _assign_slots(self, need: set[int]) -> None:
         """Decode slots (rows of the frame array) for the legs whose audio is needed."""
@@ -710,8 +717,9 @@ class MediaEngine:
         if cmd.rec_id in self._recorder:
             log.warning("media_record_exists", rec_id=cmd.rec_id)
             return
-        self._recorder.start(Recording(cmd.rec_id, cmd.path, tuple(cmd.legs), cmd.fmt))
-        self._recorder.set_rows(self._slot_of)
+        self._recorder.start(Recording(cmd.rec_id, cmd.path, tuple(cmd.legs), cmd.fmt,
+                                       cmd.bus))
+        self._recorder.set_rows(self._slot_of, self._talkers)
         self._dirty = True
 
     def _pause_record(self, cmd: PauseRecord, now: float) -> None:
@@ -724,11 +732,11 @@ class MediaEngine:
         rec = self._recorder.get(rec_id)
         if rec is not None:
             rec.paused = paused
-            self._recorder.set_rows(self._slot_of)
+            self._recorder.set_rows(self._slot_of, self._talkers)
 
     def _stop_record(self, cmd: StopRecord, now: float) -> None:
         if self._recorder.stop(cmd.rec_id):
-            self._recorder.set_rows(self._slot_of)
+            self._recorder.set_rows(self._slot_of, self._talkers)
             self._dirty = True
 
     def _detect_cmd(self, cmd: Detect, now: float) -> None:
@@ -761,7 +769,7 @@ class MediaEngine:
             self._recorder.stop(rec_id)
         for leg in list(self._legs):
             self.remove_leg(leg)
-        self._recorder.set_rows(self._slot_of)
+        self._recorder.set_rows(self._slot_of, self._talkers)
 
 
 def _payload(data: bytes | bytearray | memoryview, hlen: int) -> bytes:

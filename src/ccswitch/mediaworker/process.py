@@ -316,7 +316,7 @@ class Worker:
                 self._play_file(cmd, now)
             elif isinstance(cmd, StartRecord):
                 path = self.settings.record_path(cmd.path)
-                self.writer.open(cmd.rec_id, path, len(cmd.legs), cmd.fmt)
+                self.writer.open(cmd.rec_id, path, cmd.channels, cmd.fmt)
                 self.engine.command(cmd, now)
             elif isinstance(cmd, StopRecord):
                 self.engine.command(cmd, now)
