@@ -315,3 +315,24 @@ def test_metrics_parse_without_a_token() -> None:
     assert samples[("ccswitch_api_auth_failures_total", ())] == 1
     assert ("ccswitch_call_setup_seconds_count", ()) in samples
     assert samples[("ccswitch_sip_retransmissions_total", ())] >= 0
+
+
+def test_sip_messages_are_counted_by_method_and_status_with_bounded_keys() -> None:
+    _, api = world()
+    m = api.ctl.metrics
+    assert m is not None
+    for data in (b"INVITE sip:800@h SIP/2.0\r\n", b"INVITE sip:801@h SIP/2.0\r\n",
+                 b"BYE sip:x SIP/2.0\r\n", b"FOO sip:x SIP/2.0\r\n", b"\r\n\r\n"):
+        m.sip(data, "in")
+    m.sip(b"SIP/2.0 200 OK\r\n", "out")
+    m.sip(b"SIP/2.0 486 Busy Here\r\n", "out")
+    for i in range(1000):  # garbage of every shape: the table stays bounded
+        m.sip(f"G{i} x".encode(), "in")
+    assert len(m.sip_counts["in"]) <= 256
+    fams = {f.name: f for f in text_string_to_metric_families(m.render().decode())}
+    got = {(s.labels["direction"], s.labels["kind"], s.labels["method_or_status"]): s.value
+           for s in fams["ccswitch_sip_messages"].samples}
+    assert got[("in", "request", "INVITE")] == 2
+    assert got[("in", "request", "BYE")] == 1
+    assert got[("in", "request", "other")] == 1002
+    assert got[("out", "response", "200")] == 1 and got[("out", "response", "486")] == 1
