@@ -336,3 +336,14 @@ def test_sip_messages_are_counted_by_method_and_status_with_bounded_keys() -> No
     assert got[("in", "request", "BYE")] == 1
     assert got[("in", "request", "other")] == 1002
     assert got[("out", "response", "200")] == 1 and got[("out", "response", "486")] == 1
+
+
+def test_while_the_switch_stops_the_api_answers_503() -> None:
+    w, api = world()
+    api.ctl.signaling = lambda: None
+    r = api("GET", "/api/v1/queues")
+    assert r.status_code == 503 and r.json() == {"detail": "the switch is not running"}
+    assert api("POST", "/api/v1/agents/2001/pause", json={"reason": "x"}).status_code == 503
+    assert api("GET", "/metrics", None).status_code == 200  # counters without the core
+    assert w.sig.b2bua.router is not None
+    assert w.sig.b2bua.router.agent_info("2001")[0].value == "ready"  # nothing was changed
