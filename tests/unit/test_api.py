@@ -261,6 +261,8 @@ def test_supervise_names_only_the_supervisor_itself() -> None:
     w, api = world()
     w.call("1001", "2001", 2.0, call_id="c1")
     (call,) = api("GET", "/api/v1/calls", SUP).json()  # a direct call to its agent 2001
+    assert api("GET", "/api/v1/agents/2001", SUP).json()["call_id"] == call["id"]
+    assert api("GET", "/api/v1/agents/2002", SUP).json()["call_id"] is None
     r = api("POST", f"/api/v1/calls/{call['id']}/supervise", SUP,
             json={"supervisor": "1019", "mode": "listen"})
     assert r.status_code == 403
