@@ -156,10 +156,6 @@ class Router:
             return _OUT, self._out_since.get(agent), None
         return rec.state, rec.since, rec.paused
 
-    def queue_names(self) -> list[str]:
-        """Every queue, in configuration order."""
-        return list(self._queues)
-
     def callers_in(self, queue: str) -> list[tuple[str, float, int, CallerState]]:
         """The callers in ``queue`` in line order (position 1 first): call id, arrival time,
         priority and state."""
