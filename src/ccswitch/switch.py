@@ -16,13 +16,18 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import QueueEvent
+from .acd.events import CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
 from .config.trace import parse_trace
 from .errors import SipParseError
+from .http.app import create_app
+from .http.auth import principals
+from .http.control import Control
+from .http.metrics import Metrics, SwitchStats
+from .http.server import HttpServer
 from .ids import Ids
 from .io.overload import LagStats, OverloadGuard
 from .io.trace import SipTrace
@@ -97,6 +102,10 @@ class Switch:
         self._recording: set[str] = set()  # files open in a worker
         self._wall_offset = 0.0
         self._debug = config.log_level.lower() == "debug"
+        self.http: HttpServer | None = None
+        self.control: Control | None = None
+        self.metrics: Metrics | None = None
+        self._api_closed = False
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -115,6 +124,13 @@ class Switch:
                 raise OSError(f"cannot listen on {lst.transport}:{lst.host}:{lst.port}: "
                               f"{e.strerror or e}") from e
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
+        self.control = self._control()
+        self.http = HttpServer(create_app(self.control), *self.config.http)
+        try:
+            self.http.bind()
+        except OSError:
+            self.transports.close()
+            raise
         rng = random.SystemRandom()
         # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
         self.writer = Writer(data / "ccswitch.db", loop=self._loop, linger=WRITE_LINGER)
@@ -133,10 +149,37 @@ class Switch:
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
         self._after()
+        await self.http.start()
         # start-up (spawning the media workers) makes the loop late once: measure after it
         start = self._loop.time() + STARTUP_GRACE
         self._lag_timer = self._loop.call_at(start, self._lag_probe, start)
-        return [str(Address(b.transport, b.host, b.port)) for b in self.transports.bound]
+        return [*(str(Address(b.transport, b.host, b.port)) for b in self.transports.bound),
+                self.http.address]
+
+    def _api_core(self) -> Signaling | None:
+        return None if self.stopping or self._api_closed else self.signaling
+
+    def _control(self) -> Control:
+        """What the HTTP API sees of this switch (``http/control.py``)."""
+        cfg = self.config
+        tokens = principals(((t.token, t.role, t.user) for t in cfg.api.tokens),
+                            {u: s.queues for u, s in cfg.supervisors.items()})
+        agent_queues = {name: tuple(u.agent.queues) for name, u in cfg.agents.items()
+                        if u.agent is not None}
+        control = Control(signaling=self._api_core, clock=self._now, flush=self._after,
+                          tokens=tokens, agent_queues=agent_queues,
+                          wall_offset=lambda: self._wall_offset)
+        self.metrics = control.metrics = Metrics(control, self._stats)
+        return control
+
+    def _stats(self) -> SwitchStats:
+        """The counters ``/metrics`` reads at scrape time."""
+        sig = self.signaling
+        if sig is None:
+            return SwitchStats(transport=self.transports.counters, workers=self.worker_stats)
+        return SwitchStats(transaction=sig.txn.counters, transport=self.transports.counters,
+                           signaling=sig.counters, sip_auth=sig.auth.counters,
+                           workers=self.worker_stats, overloaded=sig.overloaded)
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:
@@ -231,6 +274,8 @@ class Switch:
         if self.stopping:
             return
         assert self.signaling is not None
+        if self.metrics is not None:
+            self.metrics.sip(data, "in")
         self.signaling.receive(data, source, self._now())
         self._after()
 
@@ -258,12 +303,17 @@ class Switch:
                 batches[worker].append(cmd)
             for worker, batch in batches.items():
                 self.media.send(worker, batch)
+        metrics = self.metrics
         for data, dest in sig.outbox():
             self.transports.send(data, dest)
+            if metrics is not None:
+                metrics.sip(data, "out")
         queue_events: list[QueueEvent] = []
         for ev in sig.events():
             if isinstance(ev, QUEUE_EVENT_TYPES):
                 queue_events.append(ev)
+                if isinstance(ev, CallerConnected) and metrics is not None:
+                    metrics.queue_wait_done(ev.queue, ev.wait)
             elif isinstance(ev, BindingsChanged):
                 self._pending[ev.user] = ev.bindings
                 if not self._flush_scheduled:
@@ -276,6 +326,8 @@ class Switch:
                                                   ev.path, at=ev.at + self._wall_offset),
                                 None, "recording_started")
             elif isinstance(ev, CallEnded):
+                if metrics is not None:
+                    metrics.call_ended(ev)
                 # the call is reported done (``cdr``) once its row is committed
                 if self.cdr is None:
                     _log_cdr(ev)
@@ -318,6 +370,8 @@ class Switch:
         if self._lag_stats is None:
             self._lag_stats = LagStats(started=now)
         self._lag_stats.add(lag)
+        if self.metrics is not None:
+            self.metrics.loop_lag(lag)
         verdict = self._guard.observe(lag)
         if verdict.stall:
             log.warning("loop_stall", lag_ms=round(lag * 1e3))
@@ -343,6 +397,9 @@ class Switch:
         """End every call with BYE, keep registrations, close sockets; every row handed to the
         writer is committed before this returns (within the CONTRACT's 5 s)."""
         t_end = time.monotonic() + STOP_BUDGET
+        self._api_closed = True  # the API refuses commands from here on (503)
+        # the HTTP server winds down (its open requests get a second) while calls end
+        http_stop = asyncio.create_task(self.http.stop()) if self.http is not None else None
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()
@@ -355,6 +412,8 @@ class Switch:
         if self.media is not None:
             await self.media.stop(timeout=1.5)  # within the 5 s the CONTRACT gives
         self._flush_store()
+        if http_stop is not None:
+            await http_stop
         if self._timer is not None:
             self._timer.cancel()
         if self._lag_timer is not None:

@@ -24,6 +24,8 @@ from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
 from .acd import AgentConfig as AgentConfig
 from .acd import QueueConfig as QueueConfig
 from .acd import check_queues, parse_agent, parse_queues
+from .api import ApiConfig as ApiConfig
+from .api import parse_api
 from .audio import MohClass, PromptUse, default_moh, parse_moh
 from .dialplan import DialplanConfig as DialplanConfig
 from .dialplan import Names, check_numbers, parse_dialplan
@@ -254,6 +256,7 @@ class SwitchConfig:
     supervisors: Mapping[str, Supervisor] = field(default_factory=_frozen)  # by user
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -377,10 +380,10 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
-             "moh", "rooms", "supervisors", "supervision", "transfer")
+             "moh", "rooms", "supervisors", "supervision", "transfer", "api")
 _TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
-_UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet",
-                       **dict.fromkeys(("trunks", "routes", "dids", "outbound"), _TRUNKS_LATER)}
+_UNBUILT_TOP: Final[dict[str, str]] = dict.fromkeys(("trunks", "routes", "dids", "outbound"),
+                                                    _TRUNKS_LATER)
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -508,6 +511,9 @@ class _Parser:
     # -- sections --
     def config(self, raw: dict[str, Any]) -> SwitchConfig:
         self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
+        if "api_tokens" in raw:
+            self.fail(("api_tokens",), "API tokens are [[api.tokens]] entries "
+                      "(docs/configuration.md)")
         self.check_keys(raw, _TOP_KEYS, ())
         d = SwitchConfig()
         domains = d.domains
@@ -531,6 +537,9 @@ class _Parser:
                                         users=users, queues=queues)
         dialplan = parse_dialplan(self, raw.get("dialplan", {}), ("dialplan",), names,
                                   supervision.codes)
+        api = parse_api(self, raw.get("api", {}), ("api",), users=users,
+                        agents=[u for u, cfg in users.items() if cfg.agent is not None],
+                        supervisors=supervisors)
         check_queues(self, queues, users, names)
         check_numbers(self, dialplan.numbers, ("dialplan", "numbers"), users=users,
                       agents=[u for u, cfg in users.items() if cfg.agent is not None],
@@ -558,6 +567,7 @@ class _Parser:
             supervisors=_frozen(supervisors),
             supervision=supervision,
             transfer=parse_transfer(self, raw.get("transfer", {}), ("transfer",)),
+            api=api,
             prompt_uses=tuple(self.prompt_uses),
         )
 
