@@ -18,11 +18,13 @@ import structlog
 
 from .acd.events import QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
+from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
 from .config.trace import parse_trace
 from .errors import SipParseError
+from .http.webhooks import Webhooks
 from .ids import Ids
 from .io.overload import LagStats, OverloadGuard
 from .io.trace import SipTrace
@@ -49,6 +51,7 @@ from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
+from .store.events import EventLog
 from .store.queue_events import QueueEventStore
 from .store.writer import Writer
 
@@ -92,6 +95,9 @@ class Switch:
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
         self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
+        self.events: EventLog | None = None  # the durable event stream (API, webhooks)
+        self.webhooks: Webhooks | None = None
+        self._recording_calls: dict[str, str] = {}  # recording path -> call id
         self.recordings_dir = self.data_dir / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
@@ -121,6 +127,7 @@ class Switch:
         self.cdr = self.writer.open(CdrStore)
         self.queue_log = self.writer.open(QueueEventStore)
         self.store = self.writer.open(BindingStore)
+        self.events = EventLog(self.writer, data / "ccswitch.db")
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -132,6 +139,8 @@ class Switch:
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
+        self.webhooks = Webhooks(self.config.webhooks, events=self.events)
+        self.webhooks.start()
         self._after()
         # start-up (spawning the media workers) makes the loop late once: measure after it
         start = self._loop.time() + STARTUP_GRACE
@@ -198,6 +207,10 @@ class Switch:
                 self.worker_stats[worker] = ev
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
+                if self.events is not None:
+                    self.events.append([recording_done(
+                        path=ev.path, call_id=self._recording_calls.pop(ev.path, None),
+                        seconds=ev.seconds, ok=ev.ok, time=time.time())])
                 done = functools.partial(log.info, "recording_done", path=ev.path,
                                          seconds=round(ev.seconds, 2), ok=ev.ok)
                 if self.cdr is None:
@@ -261,7 +274,13 @@ class Switch:
         for data, dest in sig.outbox():
             self.transports.send(data, dest)
         queue_events: list[QueueEvent] = []
+        records: list[EventRecord] = []
+        now = self._loop.time()
         for ev in sig.events():
+            if not isinstance(ev, BindingsChanged):
+                rec = record_of(ev, now=now, wall_offset=self._wall_offset)
+                if rec is not None:
+                    records.append(rec)
             if isinstance(ev, QUEUE_EVENT_TYPES):
                 queue_events.append(ev)
             elif isinstance(ev, BindingsChanged):
@@ -271,6 +290,7 @@ class Switch:
                     self._loop.call_soon(self._flush_store)
             elif isinstance(ev, RecordingStarted):
                 self._recording.add(ev.path)
+                self._recording_calls[ev.path] = ev.call_id
                 if self.cdr is not None:
                     self._write(functools.partial(self.cdr.recording_started, ev.call_id,
                                                   ev.path, at=ev.at + self._wall_offset),
@@ -287,6 +307,8 @@ class Switch:
             self._write(functools.partial(self.queue_log.append, queue_events,
                                           wall_offset=self._wall_offset),
                         functools.partial(_log_queue_events, queue_events), "queue_events")
+        if records and self.events is not None and self.writer is not None:
+            self.events.append(records)
         deadline = sig.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
@@ -362,11 +384,15 @@ class Switch:
         self.transports.close()
         if self.trace is not None:
             self.trace.close()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.writer is not None:
             writer, self.writer = self.writer, None
             if not await writer.aclose(max(0.2, t_end - time.monotonic())):
                 log.error("store_not_drained", db=str(writer.path))
             await asyncio.sleep(0)  # the last commits' done callbacks (cdr lines) run
+        if self.events is not None:
+            self.events.close()
 
 
 def _log_cdr(ev: CallEnded) -> None:

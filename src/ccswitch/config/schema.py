@@ -36,6 +36,8 @@ from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
 from .trace import parse_trace
+from .webhooks import WebhookConfig as WebhookConfig
+from .webhooks import parse_webhooks
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -254,6 +256,7 @@ class SwitchConfig:
     supervisors: Mapping[str, Supervisor] = field(default_factory=_frozen)  # by user
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+    webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -377,7 +380,7 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
-             "moh", "rooms", "supervisors", "supervision", "transfer")
+             "moh", "rooms", "supervisors", "supervision", "transfer", "webhooks")
 _UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet"}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
@@ -556,6 +559,8 @@ class _Parser:
             supervisors=_frozen(supervisors),
             supervision=supervision,
             transfer=parse_transfer(self, raw.get("transfer", {}), ("transfer",)),
+            webhooks=parse_webhooks(self, raw.get("webhooks", []), ("webhooks",),
+                                    queues=queues),
             prompt_uses=tuple(self.prompt_uses),
         )
 
