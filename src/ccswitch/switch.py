@@ -24,6 +24,11 @@ from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
 from .config.trace import parse_trace
 from .errors import SipParseError
+from .http.app import create_app
+from .http.auth import principals
+from .http.control import Control
+from .http.events import EXTRA_KEY as EVENTS_KEY
+from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
 from .io.overload import LagStats, OverloadGuard
@@ -103,6 +108,9 @@ class Switch:
         self._recording: set[str] = set()  # files open in a worker
         self._wall_offset = 0.0
         self._debug = config.log_level.lower() == "debug"
+        self.http: HttpServer | None = None
+        self.control: Control | None = None
+        self._api_closed = False
 
     async def start(self) -> list[str]:
         """Open the data dir, bind every listen address, restore registrations.
@@ -121,6 +129,13 @@ class Switch:
                 raise OSError(f"cannot listen on {lst.transport}:{lst.host}:{lst.port}: "
                               f"{e.strerror or e}") from e
         listeners = [Listener(b.transport, b.host, b.port) for b in self.transports.bound]
+        self.control = self._control()
+        self.http = HttpServer(create_app(self.control), *self.config.http)
+        try:
+            self.http.bind()
+        except OSError:
+            self.transports.close()
+            raise
         rng = random.SystemRandom()
         # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
         self.writer = Writer(data / "ccswitch.db", loop=self._loop, linger=WRITE_LINGER)
@@ -128,6 +143,7 @@ class Switch:
         self.queue_log = self.writer.open(QueueEventStore)
         self.store = self.writer.open(BindingStore)
         self.events = EventLog(self.writer, data / "ccswitch.db")
+        self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -142,10 +158,26 @@ class Switch:
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
         self._after()
+        await self.http.start()
         # start-up (spawning the media workers) makes the loop late once: measure after it
         start = self._loop.time() + STARTUP_GRACE
         self._lag_timer = self._loop.call_at(start, self._lag_probe, start)
-        return [str(Address(b.transport, b.host, b.port)) for b in self.transports.bound]
+        return [*(str(Address(b.transport, b.host, b.port)) for b in self.transports.bound),
+                self.http.address]
+
+    def _api_core(self) -> Signaling | None:
+        return None if self.stopping or self._api_closed else self.signaling
+
+    def _control(self) -> Control:
+        """What the HTTP API sees of this switch (``http/control.py``)."""
+        cfg = self.config
+        tokens = principals(((t.token, t.role, t.user) for t in cfg.api.tokens),
+                            {u: s.queues for u, s in cfg.supervisors.items()})
+        agent_queues = {name: tuple(u.agent.queues) for name, u in cfg.agents.items()
+                        if u.agent is not None}
+        return Control(signaling=self._api_core,
+                       clock=self._now, flush=self._after, tokens=tokens,
+                       agent_queues=agent_queues, wall_offset=lambda: self._wall_offset)
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:
@@ -365,6 +397,9 @@ class Switch:
         """End every call with BYE, keep registrations, close sockets; every row handed to the
         writer is committed before this returns (within the CONTRACT's 5 s)."""
         t_end = time.monotonic() + STOP_BUDGET
+        self._api_closed = True  # the API refuses commands from here on (503)
+        if self.http is not None:
+            await self.http.stop()
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()

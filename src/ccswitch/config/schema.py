@@ -24,6 +24,8 @@ from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
 from .acd import AgentConfig as AgentConfig
 from .acd import QueueConfig as QueueConfig
 from .acd import check_queues, parse_agent, parse_queues
+from .api import ApiConfig as ApiConfig
+from .api import parse_api
 from .audio import MohClass, PromptUse, default_moh, parse_moh
 from .dialplan import DialplanConfig as DialplanConfig
 from .dialplan import Names, check_numbers, parse_dialplan
@@ -257,6 +259,7 @@ class SwitchConfig:
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
+    api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -380,8 +383,8 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
-             "moh", "rooms", "supervisors", "supervision", "transfer", "webhooks")
-_UNBUILT_TOP: Final = {"api_tokens": "the HTTP API does not exist yet"}
+             "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks")
+_UNBUILT_TOP: Final = {"api_tokens": "API tokens are [[api.tokens]] entries"}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -532,6 +535,9 @@ class _Parser:
                                         users=users, queues=queues)
         dialplan = parse_dialplan(self, raw.get("dialplan", {}), ("dialplan",), names,
                                   supervision.codes)
+        api = parse_api(self, raw.get("api", {}), ("api",), users=users,
+                        agents=[u for u, cfg in users.items() if cfg.agent is not None],
+                        supervisors=supervisors)
         check_queues(self, queues, users, names)
         check_numbers(self, dialplan.numbers, ("dialplan", "numbers"), users=users,
                       agents=[u for u, cfg in users.items() if cfg.agent is not None],
@@ -561,6 +567,7 @@ class _Parser:
             transfer=parse_transfer(self, raw.get("transfer", {}), ("transfer",)),
             webhooks=parse_webhooks(self, raw.get("webhooks", []), ("webhooks",),
                                     queues=queues),
+            api=api,
             prompt_uses=tuple(self.prompt_uses),
         )
 

@@ -1,0 +1,174 @@
+"""``/api/v1/events``: the event stream over a WebSocket (``docs/events.md``).
+
+A client is subscribed to the committed events *before* its replay (``?since=SEQ``) reads the
+store, and every event it is sent has a ``seq`` above the last one sent: an event committed
+while the replay runs is either in what the replay reads (committed before the read) or in
+the live buffer (published after the subscription), and the seq check drops the overlap.  So
+the replay runs into the live stream with no gap and no duplicate.
+
+The live buffer is bounded (``EVENT_QUEUE``): a client that cannot keep up is closed with
+``SLOW_CLOSE`` (the switch never waits for it) and reconnects with ``since``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Sequence
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketState
+
+from ..call.eventlog import EventFilter
+from ..store.events import PAGE, EventLog, StoredEvent
+from .auth import Principal, bearer
+from .control import Control
+
+log = structlog.get_logger()
+router = APIRouter()
+
+EVENT_QUEUE = 2000  # events buffered per client before it is dropped as too slow
+SLOW_CLOSE = 4008  # close code for a client that fell behind
+UNAVAILABLE_CLOSE = 1013  # the switch is starting or stopping ("try again later")
+EXTRA_KEY = "events"  # Control.extras key of the switch's EventLog
+
+
+def scope_of(who: Principal) -> EventFilter:
+    """What a token may see: everything (admin), its queues (supervisor), itself (agent)."""
+    if who.role == "admin":
+        return EventFilter()
+    if who.role == "supervisor":
+        return EventFilter(queues=who.queues)
+    return EventFilter(agents=frozenset({who.user or ""}))
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [v for v in value.split(",") if v.strip()]
+
+
+class _Client:
+    """One connection's live buffer (filled by the EventLog's publication on the loop)."""
+
+    def __init__(self, flt: EventFilter, limit: int) -> None:
+        self.flt = flt
+        self.limit = limit
+        self.buffer: deque[StoredEvent] = deque()
+        self.wake = asyncio.Event()
+        self.overflow = False
+
+    def on_events(self, events: Sequence[StoredEvent]) -> None:
+        for ev in events:
+            if self.flt.matches(ev.record):
+                if len(self.buffer) >= self.limit:
+                    self.overflow = True
+                    break
+                self.buffer.append(ev)
+        self.wake.set()
+
+
+async def _authenticate(ws: WebSocket, ctl: Control, token: str | None) -> Principal | None:
+    """The token's principal, or ``None`` after refusing the handshake (401, or 429 for an
+    address banned for repeated failures)."""
+    addr = ws.client.host if ws.client is not None else "?"
+    now = ctl.clock()
+    if ctl.gate.banned(addr, now):
+        await _deny(ws, 429, "too many failed attempts")
+        return None
+    given = bearer(ws.headers.get("authorization")) or token
+    who = ctl.tokens.lookup(given) if given else None
+    if who is None:
+        delay = ctl.gate.failed(addr, now)
+        log.info("api_auth_failed", client=addr, token_given=given is not None, delay_s=delay,
+                 path="events")
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await _deny(ws, 401, "missing or invalid token")
+        return None
+    ctl.gate.succeeded(addr)
+    return who
+
+
+async def _deny(ws: WebSocket, status: int, detail: str) -> None:
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=status,
+                                                   headers=headers))
+    else:
+        await ws.close(code=1008, reason=detail)
+
+
+@router.websocket("/api/v1/events")
+async def events(ws: WebSocket, since: int | None = None, types: str | None = None,
+                 queues: str | None = None, agents: str | None = None,
+                 token: str | None = None) -> None:
+    """One JSON object per event (``seq``, ``type``, ``time``, fields); ``since`` replays the
+    stored events after that ``seq`` first."""
+    ctl = ws.app.state.control
+    assert isinstance(ctl, Control)
+    who = await _authenticate(ws, ctl, token)
+    if who is None:
+        return
+    event_log = ctl.extras.get(EXTRA_KEY)
+    if not isinstance(event_log, EventLog) or ctl.signaling() is None:
+        await _deny(ws, 503, "the switch is not running")
+        return
+    flt = EventFilter.of(types=_csv(types), queues=_csv(queues),
+                         agents=_csv(agents)).narrowed(scope_of(who))
+    await ws.accept()
+    client = _Client(flt, EVENT_QUEUE)
+    unsubscribe = event_log.subscribe(client.on_events)
+    reader = asyncio.create_task(_drain_input(ws))
+    sender = asyncio.create_task(_send(ws, event_log, client, since))
+    try:
+        done, _ = await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+        if sender in done and not sender.cancelled() and sender.exception() is None:
+            code, reason = sender.result()
+            log.info("events_client_closed", user=who.user, role=who.role, code=code,
+                     reason=reason)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await ws.close(code=code, reason=reason)
+    finally:
+        unsubscribe()
+        for task in (reader, sender):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError,
+                                     OSError):
+                await task
+
+
+async def _drain_input(ws: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it disconnects."""
+    while ws.application_state == WebSocketState.CONNECTED:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+
+
+async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
+                since: int | None) -> tuple[int, str]:
+    """Replay, then live; returns the close code and reason when the client must go."""
+    last = event_log.committed if since is None else max(0, since)
+    if since is not None:
+        while True:
+            page = await event_log.after(last, limit=PAGE, flt=client.flt)
+            for ev in page:
+                await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
+                last = ev.seq
+            if client.overflow:
+                return SLOW_CLOSE, "slow consumer: reconnect with since"
+            if len(page) < PAGE:
+                break
+    while True:
+        while client.buffer:
+            ev = client.buffer.popleft()
+            if ev.seq > last:
+                await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
+                last = ev.seq
+        if client.overflow:
+            return SLOW_CLOSE, "slow consumer: reconnect with since"
+        client.wake.clear()
+        await client.wake.wait()

@@ -1,0 +1,7 @@
+"""Routes: views (see app.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
