@@ -33,7 +33,8 @@ router = APIRouter()
 
 EVENT_QUEUE = 2000  # events buffered per client before it is dropped as too slow
 SLOW_CLOSE = 4008  # close code for a client that fell behind
-UNAVAILABLE_CLOSE = 1013  # the switch is starting or stopping ("try again later")
+SLOW_REASON = "slow consumer: reconnect with since"
+CLOSE_TIMEOUT = 2.0  # s to send the close frame to a client that does not read
 EXTRA_KEY = "events"  # Control.extras key of the switch's EventLog
 
 
@@ -58,14 +59,17 @@ class _Client:
         self.limit = limit
         self.buffer: deque[StoredEvent] = deque()
         self.wake = asyncio.Event()
-        self.overflow = False
+        self.dropped = asyncio.Event()  # the buffer overflowed: the client must go
 
     def on_events(self, events: Sequence[StoredEvent]) -> None:
+        if self.dropped.is_set():
+            return
         for ev in events:
             if self.flt.matches(ev.record):
                 if len(self.buffer) >= self.limit:
-                    self.overflow = True
-                    break
+                    self.buffer.clear()
+                    self.dropped.set()
+                    return
                 self.buffer.append(ev)
         self.wake.set()
 
@@ -123,17 +127,21 @@ async def events(ws: WebSocket, since: int | None = None, types: str | None = No
     unsubscribe = event_log.subscribe(client.on_events)
     reader = asyncio.create_task(_drain_input(ws))
     sender = asyncio.create_task(_send(ws, event_log, client, since))
+    dropped = asyncio.create_task(client.dropped.wait())
+    tasks = (reader, sender, dropped)
     try:
-        done, _ = await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
-        if sender in done and not sender.cancelled() and sender.exception() is None:
-            code, reason = sender.result()
-            log.info("events_client_closed", user=who.user, role=who.role, code=code,
-                     reason=reason)
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await ws.close(code=code, reason=reason)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if dropped in done:
+            unsubscribe()
+            sender.cancel()  # it may be stuck in a send the client does not read
+            log.warning("events_client_dropped", user=who.user, role=who.role,
+                        code=SLOW_CLOSE, buffered=EVENT_QUEUE)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, TimeoutError):
+                await asyncio.wait_for(ws.close(code=SLOW_CLOSE, reason=SLOW_REASON),
+                                       CLOSE_TIMEOUT)
     finally:
         unsubscribe()
-        for task in (reader, sender):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError,
                                      OSError):
@@ -149,8 +157,8 @@ async def _drain_input(ws: WebSocket) -> None:
 
 
 async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
-                since: int | None) -> tuple[int, str]:
-    """Replay, then live; returns the close code and reason when the client must go."""
+                since: int | None) -> None:
+    """Replay, then live, until cancelled (the client left or was dropped)."""
     last = event_log.committed if since is None else max(0, since)
     if since is not None:
         while True:
@@ -158,8 +166,6 @@ async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
             for ev in page:
                 await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
                 last = ev.seq
-            if client.overflow:
-                return SLOW_CLOSE, "slow consumer: reconnect with since"
             if len(page) < PAGE:
                 break
     while True:
@@ -168,7 +174,5 @@ async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
             if ev.seq > last:
                 await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
                 last = ev.seq
-        if client.overflow:
-            return SLOW_CLOSE, "slow consumer: reconnect with since"
         client.wake.clear()
         await client.wake.wait()
