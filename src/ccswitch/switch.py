@@ -16,7 +16,7 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import QueueEvent
+from .acd.events import CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
 from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
@@ -28,6 +28,7 @@ from .http.app import create_app
 from .http.auth import principals
 from .http.control import Control
 from .http.events import EXTRA_KEY as EVENTS_KEY
+from .http.metrics import Metrics, SwitchStats
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
@@ -110,6 +111,7 @@ class Switch:
         self._debug = config.log_level.lower() == "debug"
         self.http: HttpServer | None = None
         self.control: Control | None = None
+        self.metrics: Metrics | None = None
         self._api_closed = False
 
     async def start(self) -> list[str]:
@@ -175,9 +177,20 @@ class Switch:
                             {u: s.queues for u, s in cfg.supervisors.items()})
         agent_queues = {name: tuple(u.agent.queues) for name, u in cfg.agents.items()
                         if u.agent is not None}
-        return Control(signaling=self._api_core,
-                       clock=self._now, flush=self._after, tokens=tokens,
-                       agent_queues=agent_queues, wall_offset=lambda: self._wall_offset)
+        control = Control(signaling=self._api_core, clock=self._now, flush=self._after,
+                          tokens=tokens, agent_queues=agent_queues,
+                          wall_offset=lambda: self._wall_offset)
+        self.metrics = control.metrics = Metrics(control, self._stats)
+        return control
+
+    def _stats(self) -> SwitchStats:
+        """The counters ``/metrics`` reads at scrape time."""
+        sig = self.signaling
+        if sig is None:
+            return SwitchStats(transport=self.transports.counters, workers=self.worker_stats)
+        return SwitchStats(transaction=sig.txn.counters, transport=self.transports.counters,
+                           signaling=sig.counters, sip_auth=sig.auth.counters,
+                           workers=self.worker_stats, overloaded=sig.overloaded)
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:
@@ -276,6 +289,8 @@ class Switch:
         if self.stopping:
             return
         assert self.signaling is not None
+        if self.metrics is not None:
+            self.metrics.sip(data, "in")
         self.signaling.receive(data, source, self._now())
         self._after()
 
@@ -303,8 +318,11 @@ class Switch:
                 batches[worker].append(cmd)
             for worker, batch in batches.items():
                 self.media.send(worker, batch)
+        metrics = self.metrics
         for data, dest in sig.outbox():
             self.transports.send(data, dest)
+            if metrics is not None:
+                metrics.sip(data, "out")
         queue_events: list[QueueEvent] = []
         records: list[EventRecord] = []
         now = self._loop.time()
@@ -315,6 +333,8 @@ class Switch:
                     records.append(rec)
             if isinstance(ev, QUEUE_EVENT_TYPES):
                 queue_events.append(ev)
+                if isinstance(ev, CallerConnected) and metrics is not None:
+                    metrics.queue_wait_done(ev.queue, ev.wait)
             elif isinstance(ev, BindingsChanged):
                 self._pending[ev.user] = ev.bindings
                 if not self._flush_scheduled:
@@ -328,6 +348,8 @@ class Switch:
                                                   ev.path, at=ev.at + self._wall_offset),
                                 None, "recording_started")
             elif isinstance(ev, CallEnded):
+                if metrics is not None:
+                    metrics.call_ended(ev)
                 # the call is reported done (``cdr``) once its row is committed
                 if self.cdr is None:
                     _log_cdr(ev)
@@ -372,6 +394,8 @@ class Switch:
         if self._lag_stats is None:
             self._lag_stats = LagStats(started=now)
         self._lag_stats.add(lag)
+        if self.metrics is not None:
+            self.metrics.loop_lag(lag)
         verdict = self._guard.observe(lag)
         if verdict.stall:
             log.warning("loop_stall", lag_ms=round(lag * 1e3))

@@ -368,7 +368,8 @@ class AgentRec:
 
     __slots__ = ("activity", "call", "eligible", "idle_since", "login_time", "members", "missed",
                  "name",
-                 "paused", "paused_at", "settings", "skills", "state", "tiers", "until")
+                 "paused", "paused_at", "settings", "since", "skills", "state", "tiers",
+                 "until")
 
     def __init__(self, name: str, settings: AgentSettings, now: float) -> None:
         self.name = name
@@ -378,6 +379,7 @@ class AgentRec:
         self.idle_since = now
         self.activity = AgentState.LOGGED_OUT
         self.state = AgentState.LOGGED_OUT
+        self.since = now  # when ``state`` last changed
         self.paused: str | None = None
         self.paused_at = now
         self.missed = 0

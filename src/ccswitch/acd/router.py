@@ -110,6 +110,7 @@ class Router:
         self._callers: dict[str, CallerRec] = {}
         self._connections: dict[str, Connection] = {}
         self._busy: dict[str, str] = {}  # agent -> the connected call it is on
+        self._out_since: dict[str, float] = {}  # agent -> when it logged out (views only)
         self._rejoin: dict[tuple[str, str], tuple[float, float]] = {}  # -> (place, expires)
         self._timers: TimerHeap[object] = TimerHeap()
         self._free_agents: deque[AgentRec] = deque()  # became ready, to dispatch
@@ -146,6 +147,28 @@ class Router:
         """The agent's state (``LOGGED_OUT`` for an unknown agent)."""
         rec = self._agents.get(agent)
         return rec.state if rec is not None else _OUT
+
+    def agent_info(self, agent: str) -> tuple[AgentState, float | None, str | None]:
+        """The agent's state, since when (``None``: logged out since before this router
+        began) and its pause reason (for the API's views)."""
+        rec = self._agents.get(agent)
+        if rec is None:
+            return _OUT, self._out_since.get(agent), None
+        return rec.state, rec.since, rec.paused
+
+    def queue_names(self) -> list[str]:
+        """Every queue, in configuration order."""
+        return list(self._queues)
+
+    def callers_in(self, queue: str) -> list[tuple[str, float, int, CallerState]]:
+        """The callers in ``queue`` in line order (position 1 first): call id, arrival time,
+        priority and state."""
+        q = self._queue(queue)
+        out = []
+        for entry in q.order:
+            c = q.callers[entry[3]]
+            out.append((c.call_id, c.arrived, c.priority, c.state))
+        return out
 
     def caller_state(self, call_id: str) -> CallerState | None:
         """The caller's state, or ``None`` once it has left the queue (or never entered)."""
@@ -366,6 +389,7 @@ class Router:
             member.queue.remove_member(member)
         self._timers.cancel(a)
         del self._agents[agent]
+        self._out_since[agent] = now
         self._events.append(AgentLoggedOut(now, agent, tuple(a.members), now - a.login_time))
         self._drain(now)
         return True
@@ -740,6 +764,7 @@ class Router:
         if new is old:
             return
         a.state = new
+        a.since = self._now
         for member in a.members.values():
             q = member.queue
             q.count(old, new)

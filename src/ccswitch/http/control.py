@@ -18,6 +18,7 @@ from .auth import FailureGate, TokenTable
 
 if TYPE_CHECKING:
     from ..call.signaling import Signaling
+    from .metrics import Metrics
 
 
 @dataclass(slots=True)
@@ -36,6 +37,7 @@ class Control:
     agent_queues: Mapping[str, tuple[str, ...]]
     gate: FailureGate = field(default_factory=FailureGate)
     wall_offset: Callable[[], float] = lambda: 0.0
+    metrics: Metrics | None = None  # set by the switch (``/metrics`` serves it)
     extras: dict[str, object] = field(default_factory=dict)  # for routers added later
 
     def core(self) -> Signaling:

@@ -1,7 +1,254 @@
-"""Routes: metrics (see app.py)."""
+"""``GET /metrics``: Prometheus text format, without a token.
+
+A registry of our own (never prometheus_client's global one).  What the core already counts or
+can report is read at scrape time (``_Collector``): live calls, queues and agents from
+``call/queries.py``, transaction, transport, digest-auth and media-worker counters, API auth
+failures.  Only what needs a per-event record is recorded as it happens, each at O(1) in a
+branch the switch already takes: calls ended by disposition with their setup time (on
+``CallEnded``), queue waits (on ``CallerConnected``), SIP messages by method and status (one
+slice of the first bytes of each message) and the event loop's lateness (on each probe).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ..call import queries
+from ..call.events import CallEnded
+from ..media.commands import WorkerStats
+from .control import Control, control_of
+
+if TYPE_CHECKING:
+    from ..call.signaling import Signaling
 
 router = APIRouter()
+
+SIP_METHODS: Final = frozenset({
+    b"INVITE", b"ACK", b"BYE", b"CANCEL", b"OPTIONS", b"REGISTER", b"PRACK", b"SUBSCRIBE",
+    b"NOTIFY", b"PUBLISH", b"INFO", b"REFER", b"MESSAGE", b"UPDATE"})
+SETUP_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+WAIT_BUCKETS: Final = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+LAG_BUCKETS: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def disposition(ev: CallEnded) -> str:
+    """How a call ended, as a label with few values."""
+    if ev.answered is not None:
+        return "answered"
+    s = ev.status
+    if s == 487:
+        return "cancelled"
+    if s in (486, 600):
+        return "busy"
+    if s in (408, 480):
+        return "no_answer"
+    if s in (404, 484, 604):
+        return "not_found"
+    if s in (401, 403, 407, 603):
+        return "refused"
+    if s == 503:
+        return "unavailable"
+    return "failed"
+
+
+def sip_key(data: bytes) -> tuple[str, str]:
+    """``("request", METHOD)`` or ``("response", STATUS)`` of a raw message (``other`` when
+    it is neither a known method nor a status line)."""
+    if data.startswith(b"SIP/2.0 "):
+        code = data[8:11]
+        return ("response", code.decode("ascii") if code.isdigit() and code[:1] in b"123456"
+                else "other")
+    space = data.find(b" ", 0, 12)
+    method = data[:space] if space > 0 else b""
+    return ("request", method.decode("ascii") if method in SIP_METHODS else "other")
+
+
+@dataclass(slots=True)
+class SwitchStats:
+    """Counters the switch reads for a scrape (each a live mapping, read, never changed)."""
+
+    transaction: Mapping[str, int] = field(default_factory=dict)
+    transport: Mapping[str, int] = field(default_factory=dict)
+    signaling: Mapping[str, int] = field(default_factory=dict)
+    sip_auth: Mapping[str, int] = field(default_factory=dict)
+    workers: Mapping[int, WorkerStats] = field(default_factory=dict)
+    overloaded: bool = False
+
+
+class Metrics:
+    """The switch's metrics: record with ``call_ended``/``queue_wait``/``sip``/``loop_lag``,
+    read everything else at scrape time through ``stats`` and the control's core."""
+
+    def __init__(self, control: Control, stats: Callable[[], SwitchStats]) -> None:
+        self.control = control
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.stats = stats
+        self.setup = Histogram("ccswitch_call_setup_seconds",
+                               "Time from a call's INVITE to its answer (answered calls)",
+                               buckets=SETUP_BUCKETS, registry=self.registry)
+        self.queue_wait = Histogram("ccswitch_queue_wait_seconds",
+                                    "Time a caller waited in a queue before an agent answered",
+                                    ["queue"], buckets=WAIT_BUCKETS, registry=self.registry)
+        self.lag = Histogram("ccswitch_event_loop_lag_seconds",
+                             "How late the event loop ran its lag probe timer",
+                             buckets=LAG_BUCKETS, registry=self.registry)
+        self.ended: dict[str, int] = {}
+        self.sip_counts: dict[tuple[str, str, str], int] = {}
+        self.last_lag = 0.0
+        self.registry.register(_Collector(self))
+
+    def call_ended(self, ev: CallEnded) -> None:
+        d = disposition(ev)
+        self.ended[d] = self.ended.get(d, 0) + 1
+        if ev.answered is not None:
+            self.setup.observe(max(0.0, ev.answered - ev.started))
+
+    def queue_wait_done(self, queue: str, wait: float) -> None:
+        self.queue_wait.labels(queue).observe(max(0.0, wait))
+
+    def sip(self, data: bytes, direction: str) -> None:
+        kind, what = sip_key(data)
+        key = (direction, kind, what)
+        self.sip_counts[key] = self.sip_counts.get(key, 0) + 1
+
+    def loop_lag(self, lag: float) -> None:
+        self.last_lag = max(0.0, lag)
+        self.lag.observe(self.last_lag)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Collector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        yield from self._recorded(m)
+        stats = m.stats()
+        yield from self._counters(stats)
+        ctl = m.control
+        sig = ctl.signaling()
+        if sig is not None:
+            yield from self._core(sig, ctl.clock())
+        api = CounterMetricFamily("ccswitch_api_auth_failures",
+                                  "API requests refused for a missing or unknown token")
+        api.add_metric([], ctl.gate.failures)
+        yield api
+        blocked = CounterMetricFamily("ccswitch_api_auth_blocked",
+                                      "API requests refused while their address was banned")
+        blocked.add_metric([], ctl.gate.blocked)
+        yield blocked
+
+    def _recorded(self, m: Metrics) -> Iterator[Metric]:
+        ended = CounterMetricFamily("ccswitch_calls", "Calls ended, by disposition",
+                                    labels=["disposition"])
+        for d, n in sorted(m.ended.items()):
+            ended.add_metric([d], n)
+        yield ended
+        sip = CounterMetricFamily("ccswitch_sip_messages",
+                                  "SIP messages received and sent, by method or status",
+                                  labels=["direction", "kind", "method_or_status"])
+        for (direction, kind, what), n in sorted(m.sip_counts.items()):
+            sip.add_metric([direction, kind, what], n)
+        yield sip
+        lag = GaugeMetricFamily("ccswitch_event_loop_lag_last_seconds",
+                                "The event loop's lateness at its last probe")
+        lag.add_metric([], m.last_lag)
+        yield lag
+
+    def _counters(self, s: SwitchStats) -> Iterator[Metric]:
+        txn = CounterMetricFamily("ccswitch_sip_transaction_events",
+                                  "SIP transaction layer counters (retransmissions sent and "
+                                  "absorbed, timeouts, strays)", labels=["event"])
+        for k, n in sorted(s.transaction.items()):
+            txn.add_metric([k], n)
+        yield txn
+        retx = CounterMetricFamily("ccswitch_sip_retransmissions",
+                                   "SIP retransmissions we sent")
+        retx.add_metric([], s.transaction.get("retransmissions_sent", 0))
+        yield retx
+        net = CounterMetricFamily("ccswitch_transport_events",
+                                  "Transport errors and signaling input counters",
+                                  labels=["event"])
+        for k, n in sorted({**s.transport, **s.signaling}.items()):
+            net.add_metric([k], n)
+        yield net
+        auth = CounterMetricFamily("ccswitch_sip_auth", "SIP digest authentication outcomes",
+                                   labels=["result"])
+        for k, n in sorted(s.sip_auth.items()):
+            auth.add_metric([k], n)
+        yield auth
+        over = GaugeMetricFamily("ccswitch_overloaded",
+                                 "1 while new calls are shed because the loop lags")
+        over.add_metric([], 1.0 if s.overloaded else 0.0)
+        yield over
+        legs = GaugeMetricFamily("ccswitch_media_worker_legs", "Media legs per worker",
+                                 labels=["worker"])
+        overruns = CounterMetricFamily("ccswitch_media_worker_tick_overruns",
+                                       "Media ticks that took longer than the tick",
+                                       labels=["worker"])
+        pin = CounterMetricFamily("ccswitch_media_worker_packets",
+                                  "RTP packets per worker", labels=["worker", "direction"])
+        dropped = CounterMetricFamily("ccswitch_media_worker_dropped",
+                                      "RTP packets dropped per worker", labels=["worker"])
+        for w, st in sorted(s.workers.items()):
+            legs.add_metric([str(w)], st.legs)
+            overruns.add_metric([str(w)], st.tick_overruns)
+            pin.add_metric([str(w), "in"], st.packets_in)
+            pin.add_metric([str(w), "out"], st.packets_out)
+            dropped.add_metric([str(w)], st.dropped)
+        yield from (legs, overruns, pin, dropped)
+
+    def _core(self, sig: Signaling, now: float) -> Iterator[Metric]:
+        calls = queries.call_views(sig, now)
+        active = GaugeMetricFamily("ccswitch_calls_active", "Live calls, by state",
+                                   labels=["state"])
+        by_state: dict[str, int] = dict.fromkeys(("ringing", "queued", "answered", "up"), 0)
+        for c in calls:
+            by_state[c.state] = by_state.get(c.state, 0) + 1
+        for st, n in by_state.items():
+            active.add_metric([st], n)
+        yield active
+        waiting = GaugeMetricFamily("ccswitch_queue_waiting", "Callers in the queue",
+                                    labels=["queue"])
+        longest = GaugeMetricFamily("ccswitch_queue_longest_wait_seconds",
+                                    "Wait of the longest-waiting caller", labels=["queue"])
+        level = GaugeMetricFamily("ccswitch_queue_service_level",
+                                  "Answered within the threshold over answered, since start",
+                                  labels=["queue"])
+        agents = GaugeMetricFamily("ccswitch_queue_agents", "Agents of the queue by state",
+                                   labels=["queue", "state"])
+        for q in queries.queue_views(sig, now):
+            waiting.add_metric([q.name], q.waiting)
+            longest.add_metric([q.name], q.longest_wait_s)
+            if q.service_level is not None:
+                level.add_metric([q.name], q.service_level)
+            for st, n in q.agents.items():
+                agents.add_metric([q.name, st], n)
+        yield from (waiting, longest, level, agents)
+        states = GaugeMetricFamily("ccswitch_agents", "Agents by state", labels=["state"])
+        counts = dict.fromkeys(queries.AGENT_STATES, 0)
+        for a in queries.agent_views(sig, now):
+            counts[a.state] += 1
+        for st, n in counts.items():
+            states.add_metric([st], n)
+        yield states
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format (no token)."""
+    ctl = control_of(request)
+    m = ctl.metrics
+    body = m.render() if m is not None else b""
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
