@@ -170,3 +170,36 @@ def test_an_agent_token_sees_only_its_own_events(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert [(e["seq"], e["agent"]) for e in got] == [(1, "2001"), (5, "2001")]
+
+
+def test_the_paged_rest_read_of_the_stream(tmp_path: Path) -> None:
+    import httpx
+
+    pages: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        server, log, writer = await serve(tmp_path)
+        log.append([entered(i, "support" if i % 2 else "sales") for i in range(25)])
+        while log.committed < 25:
+            await asyncio.sleep(0.01)
+        base = f"http://127.0.0.1:{server.port}/api/v1/events"
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(base)).status_code == 401
+            since = 0
+            while True:
+                r = await http.get(base, params={"since": since, "limit": 5,
+                                                 "queues": "support"},
+                                   headers={"Authorization": f"Bearer {TOKEN}"})
+                assert r.status_code == 200, r.text
+                pages.append(r.json())
+                if not r.json()["events"]:
+                    break
+                since = r.json()["next"]
+            doc = (await http.get(f"http://127.0.0.1:{server.port}/api/v1/openapi.json")).json()
+            assert "get" in doc["paths"]["/api/v1/events"]
+        await shutdown(server, log, writer)
+
+    asyncio.run(main())
+    seqs = [e["seq"] for p in pages for e in p["events"]]
+    assert seqs == list(range(2, 26, 2))
+    assert pages[-1] == {"events": [], "next": 25}

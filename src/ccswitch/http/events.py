@@ -17,16 +17,19 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import Sequence
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
 from ..call.eventlog import EventFilter
 from ..store.events import PAGE, EventLog, StoredEvent
+from .access import Caller, Ctl
 from .auth import Principal, bearer
-from .control import Control
+from .control import Control, CoreUnavailable
 
 log = structlog.get_logger()
 router = APIRouter()
@@ -45,6 +48,34 @@ def scope_of(who: Principal) -> EventFilter:
     if who.role == "supervisor":
         return EventFilter(queues=who.queues)
     return EventFilter(agents=frozenset({who.user or ""}))
+
+
+class EventsPage(BaseModel):
+    """Stored events after ``since``, oldest first; ask again with ``since=next``."""
+
+    events: list[dict[str, Any]] = Field(
+        description="one object per event: seq, type, time (epoch seconds) and its fields "
+                    "(docs/events.md)")
+    next: int = Field(description="the seq to pass as since for the following page")
+
+
+@router.get("/api/v1/events", tags=["events"])
+async def read_events(who: Caller, ctl: Ctl,
+                      since: Annotated[int, Query(ge=0)] = 0,
+                      limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,
+                      types: str | None = None, queues: str | None = None,
+                      agents: str | None = None) -> EventsPage:
+    """The stored event stream (the WebSocket's replay, as pages), within the token's
+    scope; filters as the WebSocket's (comma-separated)."""
+    event_log = ctl.extras.get(EXTRA_KEY)
+    if not isinstance(event_log, EventLog):
+        raise CoreUnavailable
+    flt = EventFilter.of(types=_csv(types), queues=_csv(queues),
+                         agents=_csv(agents)).narrowed(scope_of(who))
+    until = event_log.committed
+    page = await event_log.after(since, limit=limit, until=until, flt=flt)
+    nxt = page[-1].seq if len(page) == limit else max(since, until)
+    return EventsPage(events=[e.wire() for e in page], next=nxt)
 
 
 def _csv(value: str | None) -> list[str] | None:
