@@ -325,3 +325,38 @@ def test_tokens_and_filters_of_the_websocket(
     assert own and {e.get("agent") for e in own} == {"2003"}
     assert wait_until(lambda: len(agents_only.events) >= 2, 5)
     assert {e["type"].split(".")[0] for e in agents_only.events} == {"agent"}
+
+
+def test_every_event_a_client_saw_survives_a_sigkill_and_no_seq_is_reused(
+    sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path, streams: list[Stream]
+) -> None:
+    """A client records the stream while a queue call is up; the daemon is killed with
+    SIGKILL mid-call. After a restart on the same data dir every event the client saw is in
+    the store unchanged (it was committed before it was sent), and the next events get
+    sequence numbers above all of them."""
+    conf = config(tmp_path, free_port(udp=False))
+    data = tmp_path / "data"
+    daemon = settle(start_daemon(data_dir=data, extra_args=["--config", str(conf)]))
+    seen = Stream(daemon, since=0)
+    streams.append(seen)
+    answering = agent(sipp, daemon, "2002", "uas_answer.xml", calls=1, timeout=60)
+    call = caller(sipp, daemon, "1001", "800", "queue_caller.xml", hold_ms=20000)
+    try:
+        assert wait_until(lambda: any(e["type"] == "queue.caller_connected"
+                                      for e in seen.events), 20), seen.events
+        daemon.kill()  # SIGKILL: no shutdown, no last commit
+    finally:
+        call.stop()
+        answering.stop()
+    seen.close()
+    saw = list(seen.events)
+    assert saw and [e["seq"] for e in saw] == list(range(1, len(saw) + 1))
+
+    daemon = settle(start_daemon(data_dir=data, extra_args=["--config", str(conf)]))
+    table = stored(daemon)
+    assert [{k: v for k, v in e.items() if k != "_queues"} for e in table[: len(saw)]] == saw
+    after = Stream(daemon, since=seen.last)
+    streams.append(after)
+    agent(sipp, daemon, "2002", "uas_answer.xml", calls=1, timeout=20)  # logs in again
+    assert wait_until(lambda: any(e["type"] == "agent.logged_in" for e in after.events), 10)
+    assert all(e["seq"] > seen.last for e in after.events)
