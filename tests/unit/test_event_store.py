@@ -111,6 +111,10 @@ def test_seq_restarts_after_the_largest_stored_and_reads_page_and_filter(tmp_pat
         few = await log.after(0, limit=2, flt=EventFilter.of(queues=["support"]))
         assert [e.seq for e in few] == [2, 4]
         assert await log.after(0, flt=EventFilter.of(queues=[])) == []
+        log.append([entered(100, "tier_1"), entered(101, "tierx1"), entered(102, "tier")])
+        await settle(log)
+        odd = await log.after(13, flt=EventFilter.of(queues=["tier_1", "tier"]))
+        assert [e.record.queues for e in odd] == [("tier_1",), ("tier",)]
         obj = page[0].wire()
         assert obj["seq"] == 1 and obj["type"] == "queue.caller_entered"
         assert obj["time"] == 1000.0 and obj["call_id"] == "c0"

@@ -60,7 +60,7 @@ class StoredEvent:
 
 
 def _queues_text(queues: Sequence[str]) -> str:
-    # ",a,b," so that one queue is found with LIKE '%,a,%'
+    # ",a,b," so that one queue is found as ",a," (queue names have no comma)
     return "," + ",".join(queues) + "," if queues else ""
 
 
@@ -110,8 +110,8 @@ class EventStore:
         if flt is not None and flt.queues is not None:
             if not flt.queues:
                 return []
-            where.append("(" + " OR ".join("queues LIKE ?" for _ in flt.queues) + ")")
-            args.extend(f"%,{_like(q)},%" for q in sorted(flt.queues))
+            where.append("(" + " OR ".join("instr(queues, ?) > 0" for _ in flt.queues) + ")")
+            args.extend(f",{q}," for q in sorted(flt.queues))
         if flt is not None and flt.agents is not None:
             if not flt.agents:
                 return []
@@ -138,10 +138,6 @@ class EventStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _like(text: str) -> str:
-    return text.replace("%", "").replace("_", "").replace(",", "")
 
 
 def _row(row: tuple[Any, ...]) -> StoredEvent:
