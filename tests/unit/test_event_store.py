@@ -211,3 +211,46 @@ def test_a_new_hook_starts_with_the_events_from_now_on(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert [e["seq"] for e in receiver.got] == [6]
+
+
+def test_reload_keeps_unchanged_hooks_stops_removed_ones_and_starts_new_ones(
+        tmp_path: Path) -> None:
+    db = tmp_path / "ccswitch.db"
+    got: dict[str, list[int]] = {}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        got.setdefault(request.url.path, []).append(json.loads(request.content)["seq"])
+        return httpx.Response(200)
+
+    a = WebhookConfig(url="http://x.test/a", secret="k3y", name="a")
+    b = WebhookConfig(url="http://x.test/b", secret="k3y", name="b")
+    c = WebhookConfig(url="http://x.test/c", secret="k3y", name="c")
+
+    async def delivered(hooks: Webhooks, log: EventLog) -> None:
+        for _ in range(500):
+            if all(v == 0 for v in hooks.backlog().values()):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(hooks.backlog())
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        log = EventLog(writer, db)
+        hooks = Webhooks([a, b], events=log, transport=httpx.MockTransport(handle))
+        hooks.start()
+        log.append([entered(i) for i in range(3)])
+        await settle(log)
+        await delivered(hooks, log)
+        await hooks.reload([a, c])
+        assert [h.name for h in hooks.hooks] == ["a", "c"]
+        log.append([entered(i) for i in range(3, 5)])
+        await settle(log)
+        await delivered(hooks, log)
+        await hooks.stop()
+        assert await writer.aclose()
+        log.close()
+
+    asyncio.run(main())
+    assert got == {"/a": [1, 2, 3, 4, 5], "/b": [1, 2, 3], "/c": [4, 5]}
+    stored = dict(sqlite3.connect(str(db)).execute("SELECT hook, seq FROM webhook_delivered"))
+    assert stored == {"a": 5, "b": 3, "c": 5}

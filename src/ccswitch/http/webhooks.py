@@ -59,27 +59,65 @@ class Webhooks:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._events = events
         self._clock = clock
-        stored = events.delivered() if hooks else {}
-        self.hooks = [Hook(h, delivered=stored.get(h.name or h.url, 0)) for h in hooks]
-        for hook in self.hooks:
-            if hook.name not in stored:
-                # a new hook starts with the events from now on, not the whole history
-                hook.outbox.load((), events.committed)
-                hook.saved = -1
-        self._client = (httpx.AsyncClient(transport=transport, headers={
-            "User-Agent": USER_AGENT}) if hooks else None)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._transport = transport
+        self.hooks = self._hooks(hooks)
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._stopped = False
 
+    def _hooks(self, configs: Sequence[WebhookConfig]) -> list[Hook]:
+        stored = self._events.delivered() if configs else {}
+        hooks = [Hook(h, delivered=stored.get(h.name or h.url, 0)) for h in configs]
+        for hook in hooks:
+            if hook.name not in stored:
+                # a new hook starts with the events from now on, not the whole history
+                hook.outbox.load((), self._events.committed)
+                hook.saved = -1
+        return hooks
+
     def start(self) -> None:
-        if not self.hooks:
-            return
         self._unsubscribe = self._events.subscribe(self._on_events)
         for hook in self.hooks:
-            self._save(hook)
-            self._tasks.append(asyncio.create_task(self._run(hook),
-                                                   name=f"webhook:{hook.name}"))
+            self._start(hook)
+
+    def _start(self, hook: Hook) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(transport=self._transport,
+                                             headers={"User-Agent": USER_AGENT})
+        self._save(hook)
+        self._tasks[hook.name] = asyncio.create_task(self._run(hook),
+                                                     name=f"webhook:{hook.name}")
+
+    async def _stop(self, hook: Hook) -> None:
+        task = self._tasks.pop(hook.name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if hook.outbox.delivered != hook.saved:  # whatever write is still pending
+            self._events.mark_delivered(hook.name, hook.outbox.delivered, time.time())
+            hook.saved = hook.outbox.delivered
+
+    async def reload(self, configs: Sequence[WebhookConfig]) -> None:
+        """Take a new configuration's hooks: an unchanged hook goes on undisturbed, a removed
+        one stops (its stored position stays, should it come back), a changed or new one
+        starts from its stored position (a new name: from the next event)."""
+        wanted = {c.name or c.url: c for c in configs}
+        kept: list[Hook] = []
+        for hook in self.hooks:
+            if wanted.get(hook.name) == hook.config:
+                kept.append(hook)
+            else:
+                await self._stop(hook)
+        have = {h.name for h in kept}
+        fresh = self._hooks([c for name, c in wanted.items() if name not in have])
+        self.hooks = [*kept, *fresh]
+        self.hooks.sort(key=lambda h: list(wanted).index(h.name))
+        for hook in fresh:
+            self._start(hook)
+        log.info("webhooks_reloaded", hooks=[h.name for h in self.hooks],
+                 started=[h.name for h in fresh])
 
     def backlog(self) -> dict[str, int]:
         """Events not yet delivered, per hook (an upper bound; for the metrics)."""
@@ -88,15 +126,9 @@ class Webhooks:
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         self._stopped = True
-        for hook in self.hooks:  # the last positions, whatever write is still pending
-            if hook.outbox.delivered != hook.saved:
-                self._events.mark_delivered(hook.name, hook.outbox.delivered, time.time())
+        for hook in self.hooks:
+            await self._stop(hook)
         if self._client is not None:
             await self._client.aclose()
 
