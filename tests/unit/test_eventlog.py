@@ -13,8 +13,10 @@ from ccswitch.acd import events as acd
 from ccswitch.acd.model import Target
 from ccswitch.call import events as call
 from ccswitch.call.eventlog import (
+    ALL,
     TYPES,
     EventFilter,
+    Scope,
     fallback_type,
     record_of,
     recording_done,
@@ -140,9 +142,12 @@ def test_filters_by_type_family_queue_and_agent_and_within_a_scope() -> None:
     assert agent.matches(offered) and not agent.matches(login) and not agent.matches(entered)
     both = EventFilter.of(queues=["sales"], agents=["2005"])
     assert both.matches(offered) and not both.matches(login)
-    # a supervisor of support asking for sales gets nothing; asking for nothing gets support
-    scope = EventFilter.of(queues=["support"])
-    assert not EventFilter.of(queues=["sales"]).narrowed(scope).matches(offered)
-    assert not EventFilter.of(queues=["sales"]).narrowed(scope).matches(login)
-    assert EventFilter().narrowed(scope) == scope
-    assert EventFilter.of(types=["queue"]).narrowed(scope).matches(entered)
+    # scopes: a supervisor of support sees support and its agents' calls; an agent itself
+    sup = Scope(queues=frozenset({"support"}), users=frozenset({"2001", "2008"}))
+    assert sup.allows(entered) and sup.allows(login) and not sup.allows(offered)
+    assert sup.allows(started)  # a direct call to agent 2001
+    other = record_of(call.CallStarted("c2", "1001", "1002", 1.0), now=0, wall_offset=0)
+    assert other is not None and not sup.allows(other)
+    me = Scope(users=frozenset({"2005"}))
+    assert me.allows(offered) and not me.allows(login) and not me.allows(entered)
+    assert ALL.allows(other) and not Scope().allows(entered)

@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from ccswitch.acd import events as acd
-from ccswitch.call.eventlog import EventFilter, EventRecord, record_of
+from ccswitch.call.eventlog import ALL, EventRecord, Scope, record_of
 from ccswitch.http import events as ws_events
 from ccswitch.http.app import create_app
 from ccswitch.http.auth import Principal, principals
@@ -43,7 +43,9 @@ async def serve(tmp_path: Path) -> tuple[HttpServer, EventLog, Writer]:
     ctl = Control(signaling=lambda: object(),  # type: ignore[arg-type,return-value]
                   clock=loop.time, flush=lambda: None,
                   tokens=principals([(TOKEN, "admin", None),
-                                     ("unit-agent-2001", "agent", "2001")], {}),
+                                     ("unit-agent-2001", "agent", "2001"),
+                                     ("unit-supervisor", "supervisor", "1020")],
+                                    {"1020": frozenset({"support"})}),
                   agent_queues={"2001": ("support",)})
     ctl.extras[ws_events.EXTRA_KEY] = log
     server = HttpServer(create_app(ctl), "127.0.0.1", 0)
@@ -138,12 +140,13 @@ def test_a_client_that_does_not_read_is_dropped_and_never_holds_up_the_stream(
 
 
 def test_scope_of_each_role() -> None:
-    assert ws_events.scope_of(Principal("admin")) == EventFilter()
-    sup = ws_events.scope_of(Principal("supervisor", "1020", frozenset({"support"})))
-    assert sup == EventFilter(queues=frozenset({"support"}))
-    assert ws_events.scope_of(Principal("supervisor", "1020", None)) == EventFilter()
-    assert ws_events.scope_of(Principal("agent", "2001")) == EventFilter(
-        agents=frozenset({"2001"}))
+    agents = {"2001": ("support",), "2005": ("sales",), "2008": ("support", "sales")}
+    assert ws_events.scope_of(Principal("admin"), agents) == ALL
+    sup = ws_events.scope_of(Principal("supervisor", "1020", frozenset({"support"})), agents)
+    assert sup == Scope(queues=frozenset({"support"}), users=frozenset({"2001", "2008"}))
+    assert ws_events.scope_of(Principal("supervisor", "1020", None), agents) == ALL
+    assert ws_events.scope_of(Principal("agent", "2001"), agents) == Scope(
+        users=frozenset({"2001"}))
 
 
 def test_an_agent_token_sees_only_its_own_events(tmp_path: Path) -> None:
@@ -203,3 +206,28 @@ def test_the_paged_rest_read_of_the_stream(tmp_path: Path) -> None:
     seqs = [e["seq"] for p in pages for e in p["events"]]
     assert seqs == list(range(2, 26, 2))
     assert pages[-1] == {"events": [], "next": 25}
+
+
+def test_a_supervisor_sees_its_queues_and_its_agents_calls(tmp_path: Path) -> None:
+    from ccswitch.call.events import CallStarted
+
+    got: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        server, log, writer = await serve(tmp_path)
+        direct = [record_of(CallStarted(f"d{i}", "1001", callee, 1.0), now=0.0,
+                            wall_offset=0.0) for i, callee in enumerate(("2001", "1002"))]
+        assert None not in direct
+        log.append([entered(1, "support"), entered(2, "sales"), *direct])  # type: ignore[list-item]
+        while log.committed < 4:
+            await asyncio.sleep(0.01)
+        url = f"ws://127.0.0.1:{server.port}/api/v1/events?since=0&token=unit-supervisor"
+        async with websockets.connect(url) as ws:
+            for _ in range(2):
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            with pytest.raises(TimeoutError):
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 0.5)))
+        await shutdown(server, log, writer)
+
+    asyncio.run(main())
+    assert [(e["seq"], e["call_id"]) for e in got] == [(1, "c1"), (3, "d0")]

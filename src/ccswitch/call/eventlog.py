@@ -205,16 +205,31 @@ class EventFilter:
             return False
         return self.agents is None or (record.agent is not None and record.agent in self.agents)
 
-    def narrowed(self, scope: EventFilter) -> EventFilter:
-        """This filter within ``scope`` (what a token may see): each dimension intersected."""
-        def meet(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
-            if a is None:
-                return b
-            if b is None:
-                return a
-            return a & b
-        return EventFilter(meet(self.types, scope.types), meet(self.queues, scope.queues),
-                           meet(self.agents, scope.agents))
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a token may see of the stream (as the REST API's scope): ``everything``, or the
+    events about one of ``queues`` or naming one of ``users`` (as the agent, the caller or
+    the callee).  A supervisor: its queues and their agents; an agent: itself."""
+
+    everything: bool = False
+    queues: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    def allows(self, record: EventRecord) -> bool:
+        if self.everything:
+            return True
+        if any(q in self.queues for q in record.queues):
+            return True
+        if not self.users:
+            return False
+        if record.agent is not None and record.agent in self.users:
+            return True
+        fields = record.fields
+        return fields.get("caller") in self.users or fields.get("callee") in self.users
+
+
+ALL = Scope(everything=True)
 
 
 def type_matches(wanted: frozenset[str], name: str) -> bool:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, Any
 
 import structlog
@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
-from ..call.eventlog import EventFilter
+from ..call.eventlog import ALL, EventFilter, Scope
 from ..store.events import PAGE, EventLog, StoredEvent
 from .access import Caller, Ctl
 from .auth import Principal, bearer
@@ -41,13 +41,16 @@ CLOSE_TIMEOUT = 2.0  # s to send the close frame to a client that does not read
 EXTRA_KEY = "events"  # Control.extras key of the switch's EventLog
 
 
-def scope_of(who: Principal) -> EventFilter:
-    """What a token may see: everything (admin), its queues (supervisor), itself (agent)."""
-    if who.role == "admin":
-        return EventFilter()
+def scope_of(who: Principal, agent_queues: Mapping[str, Collection[str]]) -> Scope:
+    """What a token may see, as in the REST API: everything (admin, or a supervisor of every
+    queue), its queues and their agents' calls (supervisor), its own calls (agent)."""
+    if who.role == "admin" or (who.role == "supervisor" and who.queues is None):
+        return ALL
     if who.role == "supervisor":
-        return EventFilter(queues=who.queues)
-    return EventFilter(agents=frozenset({who.user or ""}))
+        queues = who.queues or frozenset()
+        return Scope(queues=queues, users=frozenset(
+            a for a, qs in agent_queues.items() if any(q in queues for q in qs)))
+    return Scope(users=frozenset({who.user}) if who.user else frozenset())
 
 
 class EventsPage(BaseModel):
@@ -70,10 +73,10 @@ async def read_events(who: Caller, ctl: Ctl,
     event_log = ctl.extras.get(EXTRA_KEY)
     if not isinstance(event_log, EventLog):
         raise CoreUnavailable
-    flt = EventFilter.of(types=_csv(types), queues=_csv(queues),
-                         agents=_csv(agents)).narrowed(scope_of(who))
+    flt = EventFilter.of(types=_csv(types), queues=_csv(queues), agents=_csv(agents))
     until = event_log.committed
-    page = await event_log.after(since, limit=limit, until=until, flt=flt)
+    page = await event_log.after(since, limit=limit, until=until, flt=flt,
+                                 scope=scope_of(who, ctl.agent_queues))
     nxt = page[-1].seq if len(page) == limit else max(since, until)
     return EventsPage(events=[e.wire() for e in page], next=nxt)
 
@@ -85,8 +88,9 @@ def _csv(value: str | None) -> list[str] | None:
 class _Client:
     """One connection's live buffer (filled by the EventLog's publication on the loop)."""
 
-    def __init__(self, flt: EventFilter, limit: int) -> None:
+    def __init__(self, flt: EventFilter, scope: Scope, limit: int) -> None:
         self.flt = flt
+        self.scope = scope
         self.limit = limit
         self.buffer: deque[StoredEvent] = deque()
         self.wake = asyncio.Event()
@@ -96,7 +100,7 @@ class _Client:
         if self.dropped.is_set():
             return
         for ev in events:
-            if self.flt.matches(ev.record):
+            if self.flt.matches(ev.record) and self.scope.allows(ev.record):
                 if len(self.buffer) >= self.limit:
                     self.buffer.clear()
                     self.dropped.set()
@@ -151,10 +155,9 @@ async def events(ws: WebSocket, since: int | None = None, types: str | None = No
     if not isinstance(event_log, EventLog) or ctl.signaling() is None:
         await _deny(ws, 503, "the switch is not running")
         return
-    flt = EventFilter.of(types=_csv(types), queues=_csv(queues),
-                         agents=_csv(agents)).narrowed(scope_of(who))
+    flt = EventFilter.of(types=_csv(types), queues=_csv(queues), agents=_csv(agents))
     await ws.accept()
-    client = _Client(flt, EVENT_QUEUE)
+    client = _Client(flt, scope_of(who, ctl.agent_queues), EVENT_QUEUE)
     unsubscribe = event_log.subscribe(client.on_events)
     reader = asyncio.create_task(_drain_input(ws))
     sender = asyncio.create_task(_send(ws, event_log, client, since))
@@ -193,7 +196,8 @@ async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
     last = event_log.committed if since is None else max(0, since)
     if since is not None:
         while True:
-            page = await event_log.after(last, limit=PAGE, flt=client.flt)
+            page = await event_log.after(last, limit=PAGE, flt=client.flt,
+                                         scope=client.scope)
             for ev in page:
                 await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
                 last = ev.seq

@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from ..call.eventlog import EventFilter, EventRecord, type_matches, wire
+from ..call.eventlog import ALL, EventFilter, EventRecord, Scope, type_matches, wire
 from .writer import Writer, connect
 
 log = structlog.get_logger()
@@ -98,10 +98,10 @@ class EventStore:
         return {h: int(s) for h, s in self._db.execute("SELECT hook, seq FROM webhook_delivered")}
 
     def after(self, seq: int, *, limit: int = PAGE, until: int | None = None,
-              flt: EventFilter | None = None) -> list[StoredEvent]:
+              flt: EventFilter | None = None, scope: Scope = ALL) -> list[StoredEvent]:
         """Up to ``limit`` events with ``seq`` above ``seq`` (and at most ``until``), in order,
-        matching ``flt``.  Queue and agent filters run in SQL; types are checked here (they
-        may name families)."""
+        matching ``flt`` and allowed by ``scope``.  Queue and agent filters run in SQL; types
+        (they may name families) and the scope are checked here."""
         where = ["seq > ?"]
         args: list[Any] = [seq]
         if until is not None:
@@ -127,7 +127,8 @@ class EventStore:
             for row in rows:
                 ev = _row(row)
                 last = ev.seq
-                if flt is None or flt.types is None or type_matches(flt.types, ev.record.type):
+                if ((flt is None or flt.types is None
+                     or type_matches(flt.types, ev.record.type)) and scope.allows(ev.record)):
                     out.append(ev)
                     if len(out) == limit:
                         break
@@ -216,13 +217,13 @@ class EventLog:
             return fn(self._reader)
 
     async def after(self, seq: int, *, limit: int = PAGE, until: int | None = None,
-                    flt: EventFilter | None = None) -> list[StoredEvent]:
+                    flt: EventFilter | None = None, scope: Scope = ALL) -> list[StoredEvent]:
         """Committed events after ``seq`` (see ``EventStore.after``), read in a thread."""
         until = self.committed if until is None else min(until, self.committed)
         if seq >= until:
             return []
         result: list[StoredEvent] = await asyncio.to_thread(
-            self._read, lambda s: s.after(seq, limit=limit, until=until, flt=flt))
+            self._read, lambda s: s.after(seq, limit=limit, until=until, flt=flt, scope=scope))
         return result
 
     def close(self) -> None:
