@@ -87,8 +87,9 @@ def stored_after(data: Path, seq: int) -> int:
         db.close()
 
 
-def run_mode(bench: Bench, clients: int) -> dict[str, Any]:
+def run_mode(bench: Bench, clients: int, port_base: int) -> dict[str, Any]:
     a = bench.args
+    a.port_base = port_base  # a SIPp of a failed step may still hold the last run's ports
     tag = f"calls-ws{clients}"
     port = a.port_base
     server = start_ccswitch(port, bench.work, tag, None, a.rtp_ports)
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ccswitch-ev-"))
     work.mkdir(parents=True, exist_ok=True)
     bench = Bench(args, work)
-    modes = [run_mode(bench, 0), run_mode(bench, args.clients)]
+    base = args.port_base
+    modes = [run_mode(bench, 0, base), run_mode(bench, args.clients, base + 100)]
     for m in modes:
         line = (f"{m['clients']:>3} clients: best {m['best_rate']} calls/s; ms CPU per call "
                 + ", ".join(f"{s['rate']}/s {s['cpu_ms_per_op']:.2f}"
