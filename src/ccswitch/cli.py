@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="media worker processes (default: one per CPU core)")
     serve.add_argument("--data-dir", metavar="DIR", help="where state and recordings are kept")
     serve.add_argument("--http", metavar="HOST:PORT",
-                       help="address of the HTTP API to come (checked; nothing listens there yet)")
+                       help="address of the HTTP API and /metrics (default 127.0.0.1:8080)")
     serve.add_argument("--log-format", choices=LOG_FORMATS,
                        help="console or json (default: console on a terminal, else json)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="default: info")

@@ -422,8 +422,8 @@ class Switch:
         writer is committed before this returns (within the CONTRACT's 5 s)."""
         t_end = time.monotonic() + STOP_BUDGET
         self._api_closed = True  # the API refuses commands from here on (503)
-        if self.http is not None:
-            await self.http.stop()
+        # the HTTP server winds down (its open requests get a second) while calls end
+        http_stop = asyncio.create_task(self.http.stop()) if self.http is not None else None
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()
@@ -436,6 +436,8 @@ class Switch:
         if self.media is not None:
             await self.media.stop(timeout=1.5)  # within the 5 s the CONTRACT gives
         self._flush_store()
+        if http_stop is not None:
+            await http_stop
         if self._timer is not None:
             self._timer.cancel()
         if self._lag_timer is not None:

@@ -160,7 +160,6 @@ UNBUILT = [
     ('[dialplan.numbers]\n555 = "transfer:5551234"\n', "dialplan.numbers.555"),
     ('[ivr.m]\nprompt = "main-menu"\n[ivr.m.choices]\n1 = "voicemail:1001"\n'
      '[[users]]\nname = "1001"\npassword = "p"\n', "ivr.m.choices.1"),
-    ('[api_tokens]\nadmin = "secret"\n', "api_tokens"),
 ]
 
 

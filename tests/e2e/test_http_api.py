@@ -4,16 +4,19 @@ hangs up a live call (the phone gets BYE); /metrics parses as Prometheus text.""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from e2e_daemon import Daemon, DaemonFactory
+from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
 from e2e_media import settle
 from e2e_queue import caller, register, wait_queue_event
 from e2e_sipp import Sipp
-from e2e_util import LOOPBACK
+from e2e_util import LOOPBACK, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -108,3 +111,19 @@ def test_queue_view_agent_scope_hangup_and_metrics(sipp: Sipp,
         assert rc == 0, f"exit {rc} after {took:.1f} s\n{daemon.tail()}"
         held = second.wait(10)
         assert held.ok, held.describe()  # the caller still waiting got the switch's BYE
+
+
+def test_serve_exits_2_naming_an_http_port_in_use(tmp_path: Path) -> None:
+    """Like a SIP port: a busy --http port exits 2 naming it, and nothing is left running."""
+    http_port = free_port(udp=False)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind((LOOPBACK, http_port))
+        busy.listen()
+        proc = subprocess.run(
+            ccswitch_command("serve", "--listen", f"udp:{LOOPBACK}:{free_port()}",
+                             "--data-dir", str(tmp_path / "data"),
+                             "--http", f"{LOOPBACK}:{http_port}", "--log-format", "json"),
+            cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=20)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert f"http:{LOOPBACK}:{http_port}" in out, out

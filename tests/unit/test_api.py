@@ -261,6 +261,8 @@ def test_supervise_names_only_the_supervisor_itself() -> None:
     w, api = world()
     w.call("1001", "2001", 2.0, call_id="c1")
     (call,) = api("GET", "/api/v1/calls", SUP).json()  # a direct call to its agent 2001
+    assert api("GET", "/api/v1/agents/2001", SUP).json()["call_id"] == call["id"]
+    assert api("GET", "/api/v1/agents/2002", SUP).json()["call_id"] is None
     r = api("POST", f"/api/v1/calls/{call['id']}/supervise", SUP,
             json={"supervisor": "1019", "mode": "listen"})
     assert r.status_code == 403
@@ -315,3 +317,35 @@ def test_metrics_parse_without_a_token() -> None:
     assert samples[("ccswitch_api_auth_failures_total", ())] == 1
     assert ("ccswitch_call_setup_seconds_count", ()) in samples
     assert samples[("ccswitch_sip_retransmissions_total", ())] >= 0
+
+
+def test_sip_messages_are_counted_by_method_and_status_with_bounded_keys() -> None:
+    _, api = world()
+    m = api.ctl.metrics
+    assert m is not None
+    for data in (b"INVITE sip:800@h SIP/2.0\r\n", b"INVITE sip:801@h SIP/2.0\r\n",
+                 b"BYE sip:x SIP/2.0\r\n", b"FOO sip:x SIP/2.0\r\n", b"\r\n\r\n"):
+        m.sip(data, "in")
+    m.sip(b"SIP/2.0 200 OK\r\n", "out")
+    m.sip(b"SIP/2.0 486 Busy Here\r\n", "out")
+    for i in range(1000):  # garbage of every shape: the table stays bounded
+        m.sip(f"G{i} x".encode(), "in")
+    assert len(m.sip_counts["in"]) <= 256
+    fams = {f.name: f for f in text_string_to_metric_families(m.render().decode())}
+    got = {(s.labels["direction"], s.labels["kind"], s.labels["method_or_status"]): s.value
+           for s in fams["ccswitch_sip_messages"].samples}
+    assert got[("in", "request", "INVITE")] == 2
+    assert got[("in", "request", "BYE")] == 1
+    assert got[("in", "request", "other")] == 1002
+    assert got[("out", "response", "200")] == 1 and got[("out", "response", "486")] == 1
+
+
+def test_while_the_switch_stops_the_api_answers_503() -> None:
+    w, api = world()
+    api.ctl.signaling = lambda: None
+    r = api("GET", "/api/v1/queues")
+    assert r.status_code == 503 and r.json() == {"detail": "the switch is not running"}
+    assert api("POST", "/api/v1/agents/2001/pause", json={"reason": "x"}).status_code == 503
+    assert api("GET", "/metrics", None).status_code == 200  # counters without the core
+    assert w.sig.b2bua.router is not None
+    assert w.sig.b2bua.router.agent_info("2001")[0].value == "ready"  # nothing was changed

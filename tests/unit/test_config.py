@@ -330,8 +330,8 @@ ERRORS = [
      "true or false"),
     # features to come are refused, never accepted and ignored
     (QUEUES + '[[users]]\nrange = "1-2"\npassword = "p"\nagent = { token = "t{user}" }\n',
-     "users[0].agent.token", 6, "not supported yet: the HTTP API does not exist yet"),
-    ('[api_tokens]\nadmin = "t1"\n', "api_tokens", 1, "not supported yet"),
+     "users[0].agent.token", 6, "is an [[api.tokens]] entry with role = \"agent\""),
+    ('[api_tokens]\nadmin = "t1"\n', "api_tokens", 1, "API tokens are [[api.tokens]] entries"),
     (QUEUES + 'display = "Support"\n', "queues.support.display", 3, "not supported yet"),
     ('listen = ["tls:127.0.0.1:5061"]\n', "listen[0]", 1, "transport 'tls' is not supported yet"),
     ('listen = ["udp:127.0.0.1:5060", "ws:127.0.0.1:8088"]\n', "listen[1]", 1,

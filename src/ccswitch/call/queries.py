@@ -133,30 +133,37 @@ def agent_view(sig: Signaling, agent: str, now: float) -> AgentView | None:
     queues = agent_queues(sig).get(agent)
     if queues is None:
         return None
-    router = sig.b2bua.router
-    state, since, reason = (router.agent_info(agent) if router is not None
-                            else (AgentState.LOGGED_OUT, None, None))
-    call = _agent_call(sig, agent) if state is not AgentState.LOGGED_OUT else None
-    return AgentView(agent, api_state(state), state.value, queues,
-                     None if since is None else max(0.0, now - since), reason, call)
+    return _agent_view(sig, agent, queues, _agent_calls(sig), now)
 
 
 def agent_views(sig: Signaling, now: float) -> list[AgentView]:
-    """Every configured agent, in configuration order."""
-    out = []
-    for agent in agent_queues(sig):
-        view = agent_view(sig, agent, now)
-        assert view is not None
-        out.append(view)
-    return out
+    """Every configured agent, in configuration order (one pass over the calls)."""
+    calls = _agent_calls(sig)
+    return [_agent_view(sig, agent, queues, calls, now)
+            for agent, queues in agent_queues(sig).items()]
 
 
-def _agent_call(sig: Signaling, agent: str) -> str | None:
+def _agent_view(sig: Signaling, agent: str, queues: tuple[str, ...],
+                calls: Mapping[str, str], now: float) -> AgentView:
+    router = sig.b2bua.router
+    state, since, reason = (router.agent_info(agent) if router is not None
+                            else (AgentState.LOGGED_OUT, None, None))
+    return AgentView(agent, api_state(state), state.value, queues,
+                     None if since is None else max(0.0, now - since), reason,
+                     calls.get(agent))
+
+
+def _agent_calls(sig: Signaling) -> dict[str, str]:
+    """Agent -> the live call it talks in: a queue call it answered, or an answered direct
+    call to it (the oldest when there are several)."""
+    out: dict[str, str] = {}
     for call in _live(sig):
-        if call.queue_agent == agent or (call.queue_agent is None and call.callee == agent
-                                         and call.state is not CallState.RINGING):
-            return call.key
-    return None
+        agent = call.queue_agent
+        if agent is None and call.state is not CallState.RINGING:
+            agent = call.callee
+        if agent is not None and agent not in out:
+            out[agent] = call.key
+    return out
 
 
 # -- queues ------------------------------------------------------------------------------

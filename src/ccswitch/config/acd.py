@@ -307,7 +307,9 @@ def parse_agent(p: _Parser, value: object, path: Path, queues: Iterable[str],
                 ) -> AgentConfig:
     """A user's ``agent`` table."""
     t = p.table(value, path)
-    p.refuse_unbuilt(t, {"token": "the HTTP API does not exist yet"}, path)
+    if "token" in t:
+        p.fail((*path, "token"), "an agent's API token is an [[api.tokens]] entry with "
+               "role = \"agent\"")
     p.check_keys(t, AGENT_KEYS, path)
     d = AgentConfig()
     members: tuple[str, ...] = ()

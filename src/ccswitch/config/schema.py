@@ -384,7 +384,7 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks")
-_UNBUILT_TOP: Final = {"api_tokens": "API tokens are [[api.tokens]] entries"}
+_UNBUILT_TOP: Final[dict[str, str]] = {}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -512,6 +512,9 @@ class _Parser:
     # -- sections --
     def config(self, raw: dict[str, Any]) -> SwitchConfig:
         self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
+        if "api_tokens" in raw:
+            self.fail(("api_tokens",), "API tokens are [[api.tokens]] entries "
+                      "(docs/configuration.md)")
         self.check_keys(raw, _TOP_KEYS, ())
         d = SwitchConfig()
         domains = d.domains

@@ -86,8 +86,8 @@ def bearer(header: str | None) -> str | None:
 
 # -- scope -------------------------------------------------------------------------------
 def may_see_queue(who: Principal, queue: str) -> bool:
-    """Admin: every queue; supervisor: its queues; agent: the queues it is a member of
-    (``queues_of_agent`` is not needed here: agents are checked by ``may_see_agent``)."""
+    """Command and supervise rights over a queue: admin every queue, a supervisor its
+    queues, an agent none."""
     if who.role == "admin":
         return True
     if who.role == "supervisor":

@@ -59,15 +59,24 @@ def disposition(ev: CallEnded) -> str:
     return "failed"
 
 
-def sip_key(data: bytes) -> tuple[str, str]:
-    """``("request", METHOD)`` or ``("response", STATUS)`` of a raw message (``other`` when
-    it is neither a known method nor a status line)."""
-    if data.startswith(b"SIP/2.0 "):
-        code = data[8:11]
+MAX_SIP_KEYS: Final = 256  # distinct raw keys kept per direction (garbage cannot grow it)
+
+
+def raw_sip_key(data: bytes) -> bytes:
+    """The cheap key of a raw message: its bytes up to three past the first space
+    (``b"INVITE sip"``, ``b"SIP/2.0 200"``); read into labels by ``sip_labels``."""
+    return data[:data.find(b" ", 0, 12) + 4]
+
+
+def sip_labels(key: bytes) -> tuple[str, str]:
+    """``("request", METHOD)`` or ``("response", STATUS)`` of a ``raw_sip_key`` (``other``
+    when it is neither a known method nor a status line)."""
+    if key.startswith(b"SIP/2.0 "):
+        code = key[8:11]
         return ("response", code.decode("ascii") if code.isdigit() and code[:1] in b"123456"
                 else "other")
-    space = data.find(b" ", 0, 12)
-    method = data[:space] if space > 0 else b""
+    space = key.find(b" ")
+    method = key[:space] if space > 0 else b""
     return ("request", method.decode("ascii") if method in SIP_METHODS else "other")
 
 
@@ -101,7 +110,7 @@ class Metrics:
                              "How late the event loop ran its lag probe timer",
                              buckets=LAG_BUCKETS, registry=self.registry)
         self.ended: dict[str, int] = {}
-        self.sip_counts: dict[tuple[str, str, str], int] = {}
+        self.sip_counts: dict[str, dict[bytes, int]] = {"in": {}, "out": {}}
         self.last_lag = 0.0
         self.registry.register(_Collector(self))
 
@@ -115,9 +124,15 @@ class Metrics:
         self.queue_wait.labels(queue).observe(max(0.0, wait))
 
     def sip(self, data: bytes, direction: str) -> None:
-        kind, what = sip_key(data)
-        key = (direction, kind, what)
-        self.sip_counts[key] = self.sip_counts.get(key, 0) + 1
+        """Count one message ``in`` or ``out``: a slice and a dict update (about 1 us)."""
+        counts = self.sip_counts[direction]
+        key = data[:data.find(b" ", 0, 12) + 4]  # raw_sip_key, inlined
+        n = counts.get(key)
+        if n is None:
+            if len(counts) >= MAX_SIP_KEYS - 1:  # (b"" collects the rest)
+                key = b""
+            n = counts.get(key, 0)
+        counts[key] = n + 1
 
     def loop_lag(self, lag: float) -> None:
         self.last_lag = max(0.0, lag)
@@ -158,8 +173,13 @@ class _Collector(Collector):
         sip = CounterMetricFamily("ccswitch_sip_messages",
                                   "SIP messages received and sent, by method or status",
                                   labels=["direction", "kind", "method_or_status"])
-        for (direction, kind, what), n in sorted(m.sip_counts.items()):
-            sip.add_metric([direction, kind, what], n)
+        merged: dict[tuple[str, str, str], int] = {}
+        for direction, counts in m.sip_counts.items():
+            for key, n in list(counts.items()):
+                labels = (direction, *sip_labels(key))
+                merged[labels] = merged.get(labels, 0) + n
+        for labels, n in sorted(merged.items()):
+            sip.add_metric(list(labels), n)
         yield sip
         lag = GaugeMetricFamily("ccswitch_event_loop_lag_last_seconds",
                                 "The event loop's lateness at its last probe")
