@@ -70,6 +70,8 @@ LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
+PRUNE_FIRST = 60.0  # s after start-up: the first deletion of events past [events] keep_days
+PRUNE_PERIOD = 3600.0  # s between deletions
 WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
 
 
@@ -104,6 +106,7 @@ class Switch:
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
         self.webhooks: Webhooks | None = None
         self._recording_calls: dict[str, str] = {}  # recording path -> call id
+        self._prune_timer: asyncio.TimerHandle | None = None
         self.recordings_dir = self.data_dir / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
@@ -159,6 +162,7 @@ class Switch:
         self.signaling.restore_bindings(restored, now)
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
+        self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)
         self._after()
         await self.http.start()
         # start-up (spawning the media workers) makes the loop late once: measure after it
@@ -372,6 +376,14 @@ class Switch:
             if deadline is not None:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
 
+    def _prune_events(self) -> None:
+        """Delete events older than ``[events] keep_days`` (hourly, in batches)."""
+        assert self._loop is not None
+        keep = self.config.events.keep_days
+        if keep > 0 and self.events is not None and self.writer is not None:
+            self.events.prune(time.time() - keep * 86400.0)
+        self._prune_timer = self._loop.call_later(PRUNE_PERIOD, self._prune_events)
+
     def _write(self, work: Callable[[], object], done: Callable[[], None] | None,
                what: str) -> None:
         """Hand a store write to the writer thread; ``done`` runs on the loop once it is
@@ -442,6 +454,8 @@ class Switch:
             self._timer.cancel()
         if self._lag_timer is not None:
             self._lag_timer.cancel()
+        if self._prune_timer is not None:
+            self._prune_timer.cancel()
         self.transports.close()
         if self.trace is not None:
             self.trace.close()

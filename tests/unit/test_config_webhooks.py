@@ -66,3 +66,15 @@ secret = "a"
 url = "http://x/"
 secret = "b"
 """, "t.toml")
+
+
+def test_events_keep_days() -> None:
+    from ccswitch.config.webhooks import EventsConfig
+
+    assert parse_config(QUEUES, "t.toml").events == EventsConfig(keep_days=30.0)
+    assert parse_config("[events]\nkeep_days = 0\n", "t.toml").events.keep_days == 0.0
+    assert parse_config("[events]\nkeep_days = 7.5\n", "t.toml").events.keep_days == 7.5
+    with pytest.raises(ConfigError, match=r"events\.keep_days.*non-negative number of days"):
+        parse_config("[events]\nkeep_days = -1\n", "t.toml")
+    with pytest.raises(ConfigError, match=r"events\.keep: unknown key"):
+        parse_config("[events]\nkeep = 1\n", "t.toml")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ccswitch.acd import events as acd
 from ccswitch.call.eventlog import EventFilter, EventRecord, record_of
@@ -254,3 +255,42 @@ def test_reload_keeps_unchanged_hooks_stops_removed_ones_and_starts_new_ones(
     assert got == {"/a": [1, 2, 3, 4, 5], "/b": [1, 2, 3], "/c": [4, 5]}
     stored = dict(sqlite3.connect(str(db)).execute("SELECT hook, seq FROM webhook_delivered"))
     assert stored == {"a": 5, "b": 3, "c": 5}
+
+
+def test_pruning_deletes_old_events_in_batches_and_keeps_the_newest_for_the_seq(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ccswitch.store import events as store_events
+
+    monkeypatch.setattr(store_events, "PRUNE_BATCH", 7)
+    db = tmp_path / "ccswitch.db"
+    totals: list[int] = []
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        log = EventLog(writer, db)
+        # times 1000..1029 (entered(i) is at 1000 + i)
+        log.append([entered(i) for i in range(30)])
+        await settle(log)
+        done = asyncio.Event()
+
+        def finished(total: int) -> None:
+            totals.append(total)
+            done.set()
+
+        log.prune(1020.0, finished)  # 20 old ones: three batches of 7, 7, 6
+        await asyncio.wait_for(done.wait(), 10)
+        assert [e.seq for e in await log.after(0)] == list(range(21, 31))
+        done.clear()
+        log.prune(1e12, finished)  # everything is old: the newest stays
+        await asyncio.wait_for(done.wait(), 10)
+        assert [e.seq for e in await log.after(0)] == [30]
+        assert await writer.aclose()
+        log.close()
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        again = EventLog(writer, db)
+        assert again.last_seq == 30  # no seq is handed out twice
+        assert await writer.aclose()
+        again.close()
+
+    asyncio.run(main())
+    assert totals == [20, 9]

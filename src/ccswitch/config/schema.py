@@ -38,8 +38,9 @@ from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
 from .trace import parse_trace
+from .webhooks import EventsConfig as EventsConfig
 from .webhooks import WebhookConfig as WebhookConfig
-from .webhooks import parse_webhooks
+from .webhooks import parse_events, parse_webhooks
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -259,6 +260,7 @@ class SwitchConfig:
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
+    events: EventsConfig = field(default_factory=EventsConfig)  # [events]: how long kept
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
@@ -383,7 +385,8 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
-             "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks")
+             "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
+             "events")
 _UNBUILT_TOP: Final[dict[str, str]] = {}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
@@ -570,6 +573,7 @@ class _Parser:
             transfer=parse_transfer(self, raw.get("transfer", {}), ("transfer",)),
             webhooks=parse_webhooks(self, raw.get("webhooks", []), ("webhooks",),
                                     queues=queues),
+            events=parse_events(self, raw.get("events", {}), ("events",)),
             api=api,
             prompt_uses=tuple(self.prompt_uses),
         )

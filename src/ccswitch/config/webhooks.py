@@ -1,4 +1,5 @@
-"""``[[webhooks]]`` (pure): URLs that receive every event of the stream (``docs/events.md``).
+"""``[[webhooks]]`` and ``[events]`` (pure): URLs that receive every event of the stream, and
+how long the stream is kept (``docs/events.md``).
 
 ```toml
 [[webhooks]]
@@ -9,6 +10,10 @@ types = ["queue", "call.ended"]            # optional: types or families
 queues = ["support"]                       # optional: only events about these queues
 timeout = 5                                # optional: s per POST
 retry_max = 30                             # optional: longest wait between retries (s)
+```
+```toml
+[events]
+keep_days = 30       # events older than this are deleted (0: kept for ever)
 ```
 Part of the configuration parser: every fault goes through ``_Parser.fail`` with its key path.
 """
@@ -41,6 +46,22 @@ class WebhookConfig:
 
 
 _KEYS = tuple(f.name for f in fields(WebhookConfig))
+
+
+@dataclass(frozen=True, slots=True)
+class EventsConfig:
+    """``keep_days``: stored events older than this many days are deleted (0: never)."""
+
+    keep_days: float = 30.0
+
+
+def parse_events(p: _Parser, value: object, path: Path) -> EventsConfig:
+    """The ``[events]`` table."""
+    t = p.table(value, path)
+    p.check_keys(t, tuple(f.name for f in fields(EventsConfig)), path)
+    d = EventsConfig()
+    return EventsConfig(keep_days=p.opt(t, "keep_days", path, d.keep_days,
+                                        lambda v, q: p.number(v, q, "days")))
 
 
 def parse_webhooks(p: _Parser, value: object, path: Path, *,

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS webhook_delivered (
 );
 """
 PAGE = 500  # rows per read at most
+PRUNE_BATCH = 5000  # rows deleted per writer job (a long delete would hold up the CDRs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,23 @@ class EventStore:
             "INSERT INTO events (seq, time, type, call_id, agent, queues, data)"
             " VALUES (?,?,?,?,?,?,?)", values)
         return len(values)
+
+    def prune(self, before: float, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to ``limit`` of the oldest events whose time is before ``before``
+        (wall clock), oldest first; the newest event is always kept, so that the next
+        sequence number survives a restart.  Returns how many were deleted."""
+        rows = self._db.execute("SELECT seq, time FROM events ORDER BY seq LIMIT ?",
+                                (limit,)).fetchall()
+        cut = None
+        for seq, time in rows:
+            if time >= before:
+                break
+            cut = seq
+        if cut is None:
+            return 0
+        newest = self.last_seq()
+        return self._db.execute("DELETE FROM events WHERE seq <= ? AND seq < ?",
+                                (cut, newest)).rowcount
 
     def set_delivered(self, hook: str, seq: int, time: float) -> None:
         self._db.execute(
@@ -193,6 +211,26 @@ class EventLog:
         store = self.store
         self._writer.submit(lambda: store.set_delivered(hook, seq, time), done,
                             what="webhook_delivered")
+
+    def prune(self, before: float, done: Callable[[int], None] | None = None) -> None:
+        """Delete events older than ``before`` (wall clock) through the writer, one batch per
+        job until none is left; ``done(total)`` on the loop at the end."""
+        store = self.store
+        deleted: list[int] = []
+
+        def work() -> None:
+            deleted.append(store.prune(before))
+
+        def after() -> None:
+            if deleted and deleted[-1] == PRUNE_BATCH and not self._writer.closing:
+                self._writer.submit(work, after, what="events_prune")
+            else:
+                total = sum(deleted)
+                if total:
+                    log.info("events_pruned", deleted=total, before=before)
+                if done is not None:
+                    done(total)
+        self._writer.submit(work, after, what="events_prune")
 
     def delivered(self) -> dict[str, int]:
         """The last ``seq`` delivered per hook, as stored (start-up read)."""
