@@ -349,3 +349,12 @@ def test_while_the_switch_stops_the_api_answers_503() -> None:
     assert api("GET", "/metrics", None).status_code == 200  # counters without the core
     assert w.sig.b2bua.router is not None
     assert w.sig.b2bua.router.agent_info("2001")[0].value == "ready"  # nothing was changed
+
+
+def test_requests_without_a_token_are_not_counted_as_guesses() -> None:
+    w = Switch(("1001",))
+    api = Api(w, gate=GateSettings(free=0, base_delay=0.001, max_delay=0.001, ban_after=2))
+    for _ in range(5):
+        assert api("GET", "/api/v1/queues", None).status_code == 401
+    assert api("GET", "/api/v1/queues").status_code == 200
+    assert api.ctl.gate.failures == 0

@@ -30,19 +30,22 @@ async def caller(request: Request,
                  ctl: Annotated[Control, Depends(control_of)]) -> Principal:
     """The principal of the request's ``Authorization: Bearer`` token.
 
-    Missing or unknown token: 401 with ``WWW-Authenticate: Bearer``, answered after the delay
-    the ``FailureGate`` sets for the client's address; an address banned for repeated failures
-    gets 429 at once."""
+    Missing or unknown token: 401 with ``WWW-Authenticate: Bearer``; a wrong token is counted
+    by the ``FailureGate`` and answered after the delay it sets for the client's address (a
+    request without a token guesses nothing and is not counted); an address banned for
+    repeated failures gets 429 at once, whatever it sends."""
     addr = request.client.host if request.client is not None else "?"
     now = ctl.clock()
     if ctl.gate.banned(addr, now):
         raise HTTPException(status_code=429, detail="too many failed attempts",
                             headers={"Retry-After": str(int(ctl.gate.settings.ban))})
-    who = ctl.tokens.lookup(creds.credentials) if creds is not None else None
+    if creds is None:  # no guess made: refused, not counted
+        raise HTTPException(status_code=401, detail="missing or invalid token",
+                            headers=UNAUTHORIZED)
+    who = ctl.tokens.lookup(creds.credentials)
     if who is None:
         delay = ctl.gate.failed(addr, now)
-        log.info("api_auth_failed", client=addr, token_given=creds is not None,
-                 delay_s=delay)
+        log.info("api_auth_failed", client=addr, delay_s=delay)
         if delay > 0:
             await asyncio.sleep(delay)
         raise HTTPException(status_code=401, detail="missing or invalid token",

@@ -118,11 +118,13 @@ async def _authenticate(ws: WebSocket, ctl: Control, token: str | None) -> Princ
         await _deny(ws, 429, "too many failed attempts")
         return None
     given = bearer(ws.headers.get("authorization")) or token
-    who = ctl.tokens.lookup(given) if given else None
+    if not given:  # no guess made: refused, not counted (as the REST API)
+        await _deny(ws, 401, "missing or invalid token")
+        return None
+    who = ctl.tokens.lookup(given)
     if who is None:
         delay = ctl.gate.failed(addr, now)
-        log.info("api_auth_failed", client=addr, token_given=given is not None, delay_s=delay,
-                 path="events")
+        log.info("api_auth_failed", client=addr, delay_s=delay, path="events")
         if delay > 0:
             await asyncio.sleep(delay)
         await _deny(ws, 401, "missing or invalid token")

@@ -156,7 +156,7 @@ class _Collector(Collector):
         if sig is not None:
             yield from self._core(sig, ctl.clock())
         api = CounterMetricFamily("ccswitch_api_auth_failures",
-                                  "API requests refused for a missing or unknown token")
+                                  "API requests refused for a wrong token")
         api.add_metric([], ctl.gate.failures)
         yield api
         blocked = CounterMetricFamily("ccswitch_api_auth_blocked",
