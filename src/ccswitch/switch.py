@@ -18,6 +18,7 @@ import structlog
 
 from .acd.events import CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
+from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
@@ -26,8 +27,10 @@ from .errors import SipParseError
 from .http.app import create_app
 from .http.auth import principals
 from .http.control import Control
+from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.metrics import Metrics, SwitchStats
 from .http.server import HttpServer
+from .http.webhooks import Webhooks
 from .ids import Ids
 from .io.overload import LagStats, OverloadGuard
 from .io.trace import SipTrace
@@ -54,6 +57,7 @@ from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
+from .store.events import EventLog
 from .store.queue_events import QueueEventStore
 from .store.writer import Writer
 
@@ -66,6 +70,8 @@ LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
+PRUNE_FIRST = 60.0  # s after start-up: the first deletion of events past [events] keep_days
+PRUNE_PERIOD = 3600.0  # s between deletions
 WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
 
 
@@ -97,6 +103,10 @@ class Switch:
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
         self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
+        self.events: EventLog | None = None  # the durable event stream (API, webhooks)
+        self.webhooks: Webhooks | None = None
+        self._recording_calls: dict[str, str] = {}  # recording path -> call id
+        self._prune_timer: asyncio.TimerHandle | None = None
         self.recordings_dir = self.data_dir / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
         self._recording: set[str] = set()  # files open in a worker
@@ -137,6 +147,8 @@ class Switch:
         self.cdr = self.writer.open(CdrStore)
         self.queue_log = self.writer.open(QueueEventStore)
         self.store = self.writer.open(BindingStore)
+        self.events = EventLog(self.writer, data / "ccswitch.db")
+        self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -148,6 +160,9 @@ class Switch:
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
+        self.webhooks = Webhooks(self.config.webhooks, events=self.events)
+        self.webhooks.start()
+        self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)
         self._after()
         await self.http.start()
         # start-up (spawning the media workers) makes the loop late once: measure after it
@@ -241,6 +256,10 @@ class Switch:
                 self.worker_stats[worker] = ev
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
+                if self.events is not None:
+                    self.events.append([recording_done(
+                        path=ev.path, call_id=self._recording_calls.pop(ev.path, None),
+                        seconds=ev.seconds, ok=ev.ok, time=time.time())])
                 done = functools.partial(log.info, "recording_done", path=ev.path,
                                          seconds=round(ev.seconds, 2), ok=ev.ok)
                 if self.cdr is None:
@@ -309,7 +328,13 @@ class Switch:
             if metrics is not None:
                 metrics.sip(data, "out")
         queue_events: list[QueueEvent] = []
+        records: list[EventRecord] = []
+        now = self._loop.time()
         for ev in sig.events():
+            if not isinstance(ev, BindingsChanged):
+                rec = record_of(ev, now=now, wall_offset=self._wall_offset)
+                if rec is not None:
+                    records.append(rec)
             if isinstance(ev, QUEUE_EVENT_TYPES):
                 queue_events.append(ev)
                 if isinstance(ev, CallerConnected) and metrics is not None:
@@ -321,6 +346,7 @@ class Switch:
                     self._loop.call_soon(self._flush_store)
             elif isinstance(ev, RecordingStarted):
                 self._recording.add(ev.path)
+                self._recording_calls[ev.path] = ev.call_id
                 if self.cdr is not None:
                     self._write(functools.partial(self.cdr.recording_started, ev.call_id,
                                                   ev.path, at=ev.at + self._wall_offset),
@@ -339,6 +365,8 @@ class Switch:
             self._write(functools.partial(self.queue_log.append, queue_events,
                                           wall_offset=self._wall_offset),
                         functools.partial(_log_queue_events, queue_events), "queue_events")
+        if records and self.events is not None and self.writer is not None:
+            self.events.append(records)
         deadline = sig.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
@@ -347,6 +375,14 @@ class Switch:
             self._armed = deadline
             if deadline is not None:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _prune_events(self) -> None:
+        """Delete events older than ``[events] keep_days`` (hourly, in batches)."""
+        assert self._loop is not None
+        keep = self.config.events.keep_days
+        if keep > 0 and self.events is not None and self.writer is not None:
+            self.events.prune(time.time() - keep * 86400.0)
+        self._prune_timer = self._loop.call_later(PRUNE_PERIOD, self._prune_events)
 
     def _write(self, work: Callable[[], object], done: Callable[[], None] | None,
                what: str) -> None:
@@ -418,14 +454,20 @@ class Switch:
             self._timer.cancel()
         if self._lag_timer is not None:
             self._lag_timer.cancel()
+        if self._prune_timer is not None:
+            self._prune_timer.cancel()
         self.transports.close()
         if self.trace is not None:
             self.trace.close()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.writer is not None:
             writer, self.writer = self.writer, None
             if not await writer.aclose(max(0.2, t_end - time.monotonic())):
                 log.error("store_not_drained", db=str(writer.path))
             await asyncio.sleep(0)  # the last commits' done callbacks (cdr lines) run
+        if self.events is not None:
+            self.events.close()
 
 
 def _log_cdr(ev: CallEnded) -> None:

@@ -38,6 +38,9 @@ from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
 from .trace import parse_trace
+from .webhooks import EventsConfig as EventsConfig
+from .webhooks import WebhookConfig as WebhookConfig
+from .webhooks import parse_events, parse_webhooks
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -256,6 +259,8 @@ class SwitchConfig:
     supervisors: Mapping[str, Supervisor] = field(default_factory=_frozen)  # by user
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+    webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
+    events: EventsConfig = field(default_factory=EventsConfig)  # [events]: how long kept
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
@@ -380,7 +385,8 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
-             "moh", "rooms", "supervisors", "supervision", "transfer", "api")
+             "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
+             "events")
 _TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
 _UNBUILT_TOP: Final[dict[str, str]] = dict.fromkeys(("trunks", "routes", "dids", "outbound"),
                                                     _TRUNKS_LATER)
@@ -567,6 +573,9 @@ class _Parser:
             supervisors=_frozen(supervisors),
             supervision=supervision,
             transfer=parse_transfer(self, raw.get("transfer", {}), ("transfer",)),
+            webhooks=parse_webhooks(self, raw.get("webhooks", []), ("webhooks",),
+                                    queues=queues),
+            events=parse_events(self, raw.get("events", {}), ("events",)),
             api=api,
             prompt_uses=tuple(self.prompt_uses),
         )

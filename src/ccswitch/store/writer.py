@@ -91,6 +91,11 @@ class Writer:
         opened.result()  # raises what connecting raised
 
     # -- the loop's side ---------------------------------------------------------------
+    @property
+    def closing(self) -> bool:
+        """``close`` was called: nothing more may be submitted."""
+        return self._closing
+
     def submit(self, work: Callable[[], object], done: Callable[[], None] | None = None, *,
                what: str = "write") -> None:
         """Run ``work`` on the writer thread; ``done`` runs on the loop after the commit."""
