@@ -379,6 +379,7 @@ class MwiNotifier:
                 self._subs[sub.sub_id] = known
         else:
             inp = MwiInput.REFRESH if granted else MwiInput.UNSUBSCRIBE
+        assert known is not None
         known.expires_at = now + granted
         self._step(sub.sub_id, known, inp, now)
         return SubscribeAnswer(sub.sub_id, 200, expires=granted)
