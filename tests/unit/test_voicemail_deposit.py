@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ccswitch.prompts import prompt_names
 from ccswitch.voicemail import (
     Deposit,
     DepositSettings,
@@ -128,3 +129,7 @@ def test_max_length_reported_by_the_media_keeps_the_whole_message() -> None:
     to_recording(d)
     d.recording_ended(60.0, "max_length", 70.0)
     assert d.actions()[0] == MessageKept("1002", "1001", 10.0, 60.0, "msg-1.wav")
+
+
+def test_every_prompt_the_deposit_plays_is_shipped() -> None:
+    assert {*DEFAULT_GREETING, BEEP, "vm/saved", "goodbye"} <= set(prompt_names())

@@ -33,7 +33,7 @@ from .actions import (
     VoicemailAction,
 )
 
-DEFAULT_GREETING = ("vm/not-available", "leave-message")
+DEFAULT_GREETING = ("leave-message",)
 """What a box without a recorded greeting says (then the beep)."""
 BEEP = "vm/beep"
 GRACE = 5.0
