@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ccswitch.prompts import prompt_names
 from ccswitch.voicemail import (
     Deposit,
@@ -14,6 +17,7 @@ from ccswitch.voicemail import (
     StartRecording,
     StopPlay,
     StopRecording,
+    VoicemailAction,
 )
 from ccswitch.voicemail.deposit import BEEP, DEFAULT_GREETING, GRACE, DepositState
 
@@ -133,3 +137,57 @@ def test_max_length_reported_by_the_media_keeps_the_whole_message() -> None:
 
 def test_every_prompt_the_deposit_plays_is_shipped() -> None:
     assert {*DEFAULT_GREETING, BEEP, "vm/saved", "goodbye"} <= set(prompt_names())
+
+
+_STEP = st.sampled_from(["#", "1", "end", "end", "end", "rec_stopped", "rec_silence",
+                         "rec_failed", "timer"])
+# a caller hangs up once at most, anywhere
+_EVENTS = st.tuples(st.lists(_STEP, max_size=20), st.booleans(),
+                    st.lists(_STEP, max_size=10)).map(
+    lambda t: t[0] + (["hangup"] if t[1] else []) + t[2])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EVENTS, st.floats(0.0, 100.0))
+def test_any_input_order_records_at_most_once_and_decides_the_file_once(
+        events: list[str], seconds: float) -> None:
+    d = deposit()
+    seen: list[VoicemailAction] = list(d.actions())
+    playing = 1
+    now = 0.0
+    for ev in events:
+        now += 1.0
+        if ev in ("#", "1"):
+            d.digit(ev, now)
+        elif ev == "end":
+            d.prompt_ended(playing, now)
+        elif ev.startswith("rec_"):
+            d.recording_ended(seconds, ev.removeprefix("rec_"), now)
+        elif ev == "timer":
+            deadline = d.next_deadline()
+            if deadline is not None:
+                now = max(now, deadline)
+                d.handle_timer(now)
+        else:
+            d.hangup(now)
+        got = d.actions()
+        if d.done and ev == "hangup":
+            assert not any(isinstance(a, (Play, HangUp, StartRecording)) for a in got)
+        for a in got:
+            if isinstance(a, Play):
+                playing = a.play_id
+            if isinstance(a, HangUp):
+                assert d.done
+        seen += got
+    starts = [a for a in seen if isinstance(a, StartRecording)]
+    verdicts = [a for a in seen if isinstance(a, (MessageKept, RecordingDiscarded))]
+    assert len(starts) <= 1 and len(verdicts) <= 1
+    assert not verdicts or starts  # nothing is kept or discarded that was never recorded
+    assert sum(isinstance(a, HangUp) for a in seen) <= 1
+    assert sum(isinstance(a, StopRecording) for a in seen) <= 1
+    kept = [a for a in verdicts if isinstance(a, MessageKept)]
+    if kept:
+        assert kept[0].duration >= SETTINGS.min_seconds
+        assert seen[seen.index(kept[0]) + 1] == MailboxChanged("1002")
+    if d.done:
+        assert d.next_deadline() is None
