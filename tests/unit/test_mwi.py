@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -233,3 +236,78 @@ def test_every_table_entry_is_reachable_from_a_known_state() -> None:
         assert isinstance(edge.do, MwiAction)
         if state is MwiState.TERMINATED:
             assert edge.do is MwiAction.NOTHING
+
+
+# -- a model of the subscriptions, against random operations --------------------------------
+
+_op = st.one_of(
+    st.tuples(st.just("sub"), st.sampled_from(["s1", "s2", "s3"]), st.sampled_from(["a", "b"]),
+              st.sampled_from([None, 0, 30, 60, 600, 7200]), st.booleans()),
+    st.tuples(st.just("update"), st.sampled_from(["a", "b"]), st.integers(0, 3)),
+    st.tuples(st.just("timer")),
+    st.tuples(st.just("wait"), st.integers(1, 700)),
+    st.tuples(st.just("fail"), st.sampled_from(["s1", "s2", "s3"])),
+    st.tuples(st.just("close"), st.sampled_from(["a", "b"])),
+)
+
+
+@given(st.lists(_op, max_size=40))
+def test_watchers_deadlines_and_notifies_follow_a_model(ops: list[tuple[Any, ...]]) -> None:
+    n = MwiNotifier()
+    active: dict[str, tuple[str, float]] = {}  # sid -> (box, expires at)
+    state: dict[str, int] = {"a": 0, "b": 0}
+    now = 0.0
+    for op in ops:
+        before = dict(active)
+        fetched: set[str] = set()
+        told: set[str] = set()  # who must get a NOTIFY now
+        if op[0] == "sub":
+            _, sid, box, expires, initial = op
+            ans = n.receive(Subscribe(sid, box, expires, initial), now)
+            known = before.get(sid)
+            if not initial and (known is None or known[0] != box):
+                assert ans.status == 481
+            elif expires is not None and 0 < expires < 60:
+                assert ans.status == 423
+            else:
+                granted = min(3600 if expires is None else expires, 3600)
+                assert (ans.status, ans.expires) == (200, granted)
+                told.add(sid)  # the NOTIFY of the SUBSCRIBE (active or terminated)
+                if granted:  # a repeated initial SUBSCRIBE refreshes what exists
+                    active[sid] = (box if known is None else known[0], now + granted)
+                else:
+                    active.pop(sid, None)
+                    if known is None:
+                        fetched.add(sid)
+        elif op[0] == "update":
+            if state[op[1]] != op[2]:
+                told |= {sid for sid, v in active.items() if v[0] == op[1]}
+            state[op[1]] = op[2]
+            n.update(op[1], MessageSummary.voice(op[2], 0), now)
+        elif op[0] in ("timer", "wait"):
+            now = max(now, n.next_deadline() or now) if op[0] == "timer" else now + op[1]
+            n.handle_timer(now)
+            active = {s: v for s, v in active.items() if v[1] > now}
+        elif op[0] == "fail":
+            n.notify_failed(op[1], now)
+            active.pop(op[1], None)
+        else:
+            n.close(op[1], now)
+            active = {s: v for s, v in active.items() if v[0] != op[1]}
+        for box in ("a", "b"):
+            assert sorted(n.watchers(box)) == sorted(s for s, v in active.items() if v[0] == box)
+        deadlines = [v[1] for v in active.values()]
+        assert n.next_deadline() == (min(deadlines) if deadlines else None)
+        ended = {e.sub_id for e in n.events()}
+        notes = n.outbox()
+        if op[0] in ("timer", "wait", "close"):
+            told = set(before) - set(active)  # terminated NOTIFYs
+        assert sorted(x.sub_id for x in notes) == sorted(told)
+        for note in notes:
+            assert note.summary.voice_counts.new == state[note.mailbox]
+            if note.state is SubState.ACTIVE:
+                assert note.sub_id in active
+                assert note.expires == math.ceil(active[note.sub_id][1] - now)
+            else:
+                assert note.sub_id not in active and note.sub_id in ended
+        assert ended == (set(before) - set(active)) | fetched
