@@ -86,3 +86,16 @@ def test_the_main_loader_refuses_voicemail_as_not_supported_yet(text: str, key: 
         parse_config(text, "v.toml")
     assert info.value.key == key
     assert info.value.fault == "not supported yet: voicemail is not wired into calls yet"
+
+
+def test_a_greeting_must_be_a_shipped_prompt_when_the_prompt_list_is_given() -> None:
+    text = '[[users]]\nname = "1001"\npassword = "x"\nmailbox = { greeting = "no-such" }\n'
+    with pytest.raises(ConfigError) as info:
+        parse_voicemail(text, "v.toml", prompts=["leave-message"])
+    assert "unknown prompt 'no-such'" in info.value.fault
+    config, vm = parse_voicemail(text.replace("no-such", "leave-message"), "v.toml",
+                                 prompts=["leave-message"])
+    assert vm.mailboxes["1001"].greeting == "leave-message"
+    assert config.prompt_uses == ()
+    assert [(u.key, u.value) for u in vm.prompt_uses] == [
+        (("users", 0, "mailbox", "greeting"), "leave-message")]

@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..voicemail import DepositSettings, RetrievalSettings
-from .audio import prompt_value
+from .audio import PromptUse, prompt_value
 from .schema import SwitchConfig, _fill, _Parser, _syntax_error
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def _frozen(d: Mapping[str, MailboxConfig]) -> Mapping[str, MailboxConfig]:
 class VoicemailConfig:
     settings: VoicemailSettings = VoicemailSettings()
     mailboxes: Mapping[str, MailboxConfig] = field(default_factory=lambda: _frozen({}))
+    prompt_uses: tuple[PromptUse, ...] = ()  # the greetings, for the load-time file check
 
 
 _SETTING_KEYS: Final = tuple(f.name for f in fields(VoicemailSettings))
@@ -116,6 +117,7 @@ def parse_voicemail(text: str, filename: str, *, prompts: Collection[str] | None
 def parse_sections(p: _Parser, section: object, user_boxes: list[UserBox],
                    queue_boxes: Mapping[str, object]) -> VoicemailConfig:
     settings = parse_settings(p, section, (VOICEMAIL_KEY,))
+    first_use = len(p.prompt_uses)
     boxes: dict[str, MailboxConfig] = {}
     for i, value, entry in user_boxes:
         up = ("users", i)
@@ -131,7 +133,7 @@ def parse_sections(p: _Parser, section: object, user_boxes: list[UserBox],
         if qname in boxes:
             p.fail(qp, f"mailbox {qname!r} is already a user's mailbox")
         boxes[qname] = box
-    return VoicemailConfig(settings, _frozen(boxes))
+    return VoicemailConfig(settings, _frozen(boxes), tuple(p.prompt_uses[first_use:]))
 
 
 def parse_settings(p: _Parser, value: object, path: Path) -> VoicemailSettings:
