@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ccswitch.errors import SipParseError
+from ccswitch.sip.message import Request, parse_message
 from ccswitch.sip.mwi import (
     CONTENT_TYPE,
     MESSAGE_CLASSES,
@@ -22,6 +23,7 @@ from ccswitch.sip.mwi import (
     MwiState,
     Subscribe,
     SubscriptionEnded,
+    subscribe_of,
 )
 from ccswitch.sip.refer import SubState
 
@@ -311,3 +313,48 @@ def test_watchers_deadlines_and_notifies_follow_a_model(ops: list[tuple[Any, ...
             else:
                 assert note.sub_id not in active and note.sub_id in ended
         assert ended == (set(before) - set(active)) | fetched
+
+
+# -- reading a SUBSCRIBE ----------------------------------------------------------------------
+
+
+def subscribe_request(*extra: str, to_tag: str = "") -> Request:
+    lines = [
+        "SUBSCRIBE sip:1002@ccswitch.local SIP/2.0",
+        "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK77",
+        f"To: <sip:1002@ccswitch.local>{to_tag}",
+        "From: <sip:1002@ccswitch.local>;tag=abc",
+        "Call-ID: mwi-1@127.0.0.1",
+        "CSeq: 1 SUBSCRIBE",
+        "Max-Forwards: 70",
+        "Contact: <sip:1002@127.0.0.1:5062>",
+        *extra,
+        "Content-Length: 0",
+    ]
+    msg = parse_message(("\r\n".join(lines) + "\r\n\r\n").encode())
+    assert isinstance(msg, Request)
+    return msg
+
+
+def test_a_message_summary_subscribe_is_read_into_a_subscribe() -> None:
+    req = subscribe_request("Event: message-summary", "Expires: 600",
+                            "Accept: application/simple-message-summary")
+    assert subscribe_of(req, sub_id="d1", mailbox="1002") == Subscribe("d1", "1002", 600, True)
+    refresh = subscribe_request("Event: Message-Summary;id=1", to_tag=";tag=xyz")
+    assert subscribe_of(refresh, sub_id="d1", mailbox="1002") == Subscribe(
+        "d1", "1002", None, False)
+
+
+@pytest.mark.parametrize(("extra", "status"), [
+    ((), 489),
+    (("Event: presence",), 489),
+    (("Event: message-summary", "Event: message-summary"), 489),
+    (("Event: bad event",), 489),
+    (("Event: message-summary", "Accept: application/pidf+xml"), 406),
+    (("Event: message-summary", "Expires: soon"), 400),
+])
+def test_a_subscribe_for_another_package_or_body_is_refused(extra: tuple[str, ...],
+                                                             status: int) -> None:
+    with pytest.raises(SipParseError) as exc:
+        subscribe_of(subscribe_request(*extra), sub_id="d1", mailbox="1002")
+    assert exc.value.status == status

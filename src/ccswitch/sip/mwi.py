@@ -23,7 +23,9 @@ Two pure pieces:
   on every change (``add_unsolicited``), carrying ``Subscription-State: active``.
   ``events()`` reports subscriptions that ended (:class:`SubscriptionEnded`).
 
-Subscription ids are the shell's (its dialog key); mailbox names are opaque strings.  Pure:
+:func:`subscribe_of` reads a SUBSCRIBE into a :class:`Subscribe` (489 for another event
+package, 406 for an Accept without our body type).  Subscription ids are the shell's (its
+dialog key); mailbox names are opaque strings.  Pure:
 no I/O, the time is a parameter.
 """
 
@@ -39,7 +41,8 @@ from typing import ClassVar
 
 from ..clock import TimerHeap
 from ..errors import CcswitchError, SipParseError
-from .refer import SubState, subscription_state
+from .message import Request
+from .refer import Event, SubState, subscription_state
 
 CONTENT_TYPE = "application/simple-message-summary"
 EVENT = "message-summary"
@@ -298,6 +301,30 @@ class SubscriptionEnded:
     sub_id: str
     mailbox: str
     reason: str
+
+
+def subscribe_of(req: Request, *, sub_id: str, mailbox: str) -> Subscribe:
+    """Read a message-summary SUBSCRIBE (RFC 6665 §4.1.2, RFC 3842 §4): one ``Event`` naming
+    the package (else ``SipParseError(489, "Bad Event")``, answered with ``Allow-Events``), an
+    ``Accept`` that, when present, allows ``application/simple-message-summary`` (else 406),
+    and the Expires (400 when malformed).  ``initial``: no To tag (a new subscription)."""
+    if req.method != "SUBSCRIBE":
+        raise MwiError(f"subscribe_of({req.method})")
+    events = req.headers.get_raw_all("event")
+    if len(events) != 1:
+        raise SipParseError(489, "Bad Event")
+    try:
+        event = Event.parse(events[0])
+    except SipParseError:
+        raise SipParseError(489, "Bad Event") from None
+    if event.package.lower() != EVENT:
+        raise SipParseError(489, "Bad Event")
+    accepts = req.headers.get_all("accept")
+    if accepts and not any(a.partition(";")[0].strip(" \t").lower() in (CONTENT_TYPE, "*/*",
+                                                                        "application/*")
+                           for a in accepts):
+        raise SipParseError(406, "Not Acceptable")
+    return Subscribe(sub_id, mailbox, req.expires, initial=req.to.tag is None)
 
 
 _END_REASON: Mapping[MwiInput, str] = MappingProxyType({
