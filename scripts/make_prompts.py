@@ -22,6 +22,7 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -48,8 +49,15 @@ _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 _TENS = {30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty",
          90: "ninety"}
 
-# name -> what espeak-ng says; files land in <out>/en/<name>.wav
-PROMPTS: dict[str, str] = {
+class Tone(NamedTuple):
+    """A prompt that is a plain sine tone (the voicemail beep), not speech."""
+
+    hz: float
+    seconds: float
+
+
+# name -> what espeak-ng says (or a Tone); files land in <out>/en/<name>.wav
+PROMPTS: dict[str, str | Tone] = {
     "welcome": "Welcome to ccswitch.",
     "main-menu": "For sales, press 1. For support, press 2. For the echo test, press 9.",
     "invalid": "Sorry, that is not a valid choice.",
@@ -74,6 +82,22 @@ PROMPTS: dict[str, str] = {
     "recorded": "This call may be recorded.",
     "echo-test": "Echo test. Speak, and you will hear yourself.",
     "leave-message": "Please leave a message after the tone.",
+    # voicemail (ccswitch.voicemail): the deposit and the *97 menu
+    "vm/beep": Tone(1000.0, 0.4),
+    "vm/saved": "Message saved.",
+    "vm/deleted": "Message deleted.",
+    "vm/enter-password": "Please enter your password.",
+    "vm/you-have": "You have",
+    "vm/new-message": "new message",
+    "vm/new-messages": "new messages",
+    "vm/and": "and",
+    "vm/saved-message": "saved message.",
+    "vm/saved-messages": "saved messages.",
+    "vm/no-messages": "You have no messages.",
+    "vm/message": "Message",
+    "vm/no-more": "No more messages.",
+    "vm/options": "Press 4 for the previous message, 5 to repeat, 6 for the next, 7 to "
+                  "delete, 9 to save.",
     **{f"digits/{n}": word for n, word in enumerate(_ONES)},
     **{f"digits/{n}": word for n, word in _TENS.items()},
     "digits/hundred": "hundred",
@@ -169,6 +193,19 @@ def write_wav(path: Path, x: np.ndarray, rate: int = RATE) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(to_pcm16(x).tobytes())
+
+
+def make_tone(name: str, spec: Tone, out: Path) -> str:
+    """A sine tone at the speech level with 10 ms fades (no click); a line for the log."""
+    t = np.arange(round(spec.seconds * RATE)) / RATE
+    x = np.sin(2 * np.pi * spec.hz * t)
+    fade = np.linspace(0.0, 1.0, RATE // 100)
+    x[: len(fade)] *= fade
+    x[len(x) - len(fade):] *= fade[::-1]
+    y, _ = normalise(x, SPEECH_DBFS)
+    path = out / "en" / f"{name}.wav"
+    write_wav(path, y)
+    return f"{path.relative_to(out)}: {len(y) / RATE:5.2f} s, {spec.hz:g} Hz tone"
 
 
 def make_speech(name: str, text: str, out: Path, workdir: Path) -> str:
@@ -305,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ccswitch-prompts-") as tmp:
         for name, text in PROMPTS.items():
             if name in wanted:
-                print(make_speech(name, text, args.out, Path(tmp)))
+                print(make_tone(name, text, args.out) if isinstance(text, Tone)
+                      else make_speech(name, text, args.out, Path(tmp)))
     if MOH_NAME in wanted:
         for line in make_moh(args.out):
             print(line)

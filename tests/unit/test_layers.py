@@ -33,7 +33,7 @@ EXACT_LAYERS = {
     **{f"ccswitch.media.{m}": 1 for m in ("rtp", "rtcp", "g711", "dtmf", "tones")},
     **{f"ccswitch.sip.{m}": 2 for m in ("timers", "transaction", "txn_tables", "auth", "dialog",
                                         "invite", "registrar", "refer",
-                                        "client_auth", "registration_client", "keepalive")},
+                                        "client_auth", "registration_client", "keepalive", "mwi")},
     "ccswitch.sdp.negotiator": 2,
     **{f"ccswitch.media.{m}": 2 for m in ("jitter", "stream", "mixer", "recording", "engine",
                                           "commands", "player", "ports", "leg", "relay")},
@@ -46,7 +46,7 @@ EXACT_LAYERS = {
 # a package (and everything in it) or a module, by name prefix
 PREFIX_LAYERS = {
     **{f"ccswitch.{p}": 3 for p in ("acd", "ivr", "dialplan", "call", "config", "api",
-                                    "testing")},
+                                    "testing", "voicemail")},
     **{f"ccswitch.{p}": 4 for p in ("io", "mediaworker", "store", "http", "prompts")},
 }
 CORE_MAX_LAYER = 3

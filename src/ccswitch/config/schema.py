@@ -388,8 +388,10 @@ _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
              "events")
 _TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
-_UNBUILT_TOP: Final[dict[str, str]] = dict.fromkeys(("trunks", "routes", "dids", "outbound"),
-                                                    _TRUNKS_LATER)
+_VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
+_UNBUILT_TOP: Final[dict[str, str]] = {
+    **dict.fromkeys(("trunks", "routes", "dids", "outbound"), _TRUNKS_LATER),
+    "voicemail": _VOICEMAIL_LATER}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -531,6 +533,10 @@ class _Parser:
         if '"' in realm or "\\" in realm:
             self.fail(("realm",), "must not contain '\"' or '\\'")
         self.moh_classes = parse_moh(self, raw.get("moh", {}), ("moh",))
+        raw_queues = raw.get("queues")
+        for qname, qentry in (raw_queues.items() if isinstance(raw_queues, dict) else ()):
+            if isinstance(qentry, dict):
+                self.refuse_unbuilt(qentry, {"mailbox": _VOICEMAIL_LATER}, ("queues", qname))
         queues = parse_queues(self, raw.get("queues", {}), ("queues",))
         users = self.users(raw.get("users", []), ("users",), queues)
         rooms = parse_rooms(self, raw.get("rooms", {}), ("rooms",))
@@ -717,7 +723,8 @@ class _Parser:
         for i, entry in enumerate(self.array(value, path)):
             p = (*path, i)
             t = self.table(entry, p)
-            self.refuse_unbuilt(t, {"outbound_class": _TRUNKS_LATER}, p)
+            self.refuse_unbuilt(t, {"outbound_class": _TRUNKS_LATER,
+                                    "mailbox": _VOICEMAIL_LATER}, p)
             self.check_keys(t, _USER_KEYS, p)
             names, name_key = self.user_names(t, p)
             if "password" not in t:
