@@ -163,7 +163,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
             raise CommandError("invalid", f"call {call.key} is not a supervisor's call")
         sw.supervise_mode(call, cmd.mode)
         return Done(name, {"call_id": call.key, "mode": cmd.mode})
-    if call.state is not CallState.UP or call.b is None or call.media is None:
+    if call.state is not CallState.UP or call.answered_id is None or call.media is None:
         raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
     if isinstance(cmd, Hold):
         sw.hold_call(call, cmd.on)
@@ -198,7 +198,7 @@ def _add_party(sw: B2bua, call: Call, number: str, now: float, name: str) -> Don
     target = sw.resolve(number, call.caller) if sw.resolve else None
     if not isinstance(target, UserTarget):
         raise CommandError("not_found", f"{number!r} is not a user to add")
-    assert call.media is not None and call.b is not None
+    assert call.media is not None and call.answered_id is not None
     key, b_leg = call.key, call.media.leg("b")
 
     def join(third: Call, t: float) -> None:

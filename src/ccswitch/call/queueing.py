@@ -39,7 +39,7 @@ from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
 from .events import CallStarted
 from .hold import MOH
 from .services import say_flow
-from .state import Call, CallState, Leg
+from .state import Call, CallState, Leg, LegId
 from .targets import route
 
 AgentCommand = AgentLogin | AgentLogout | AgentPause | AgentReady
@@ -160,7 +160,7 @@ class QueueCalls:
         _ids: Ids
         _domain: str
         _ua: str
-        _dialogs: dict[tuple[str, str], tuple[Call, str]]
+        _dialogs: dict[tuple[str, str], tuple[Call, LegId]]
         def _bridge(self, call: Call, users: list[str], now: float) -> None: ...
         def _send_invite(self, b: Binding, from_user: str, display: str | None,
                          to_user: str, body: bytes, ctype: str | None, mf: int,
@@ -269,7 +269,7 @@ class QueueCalls:
                      agent=agent, contacts=len(bindings))
 
     def _cancel_agent(self, call: Call, agent: str, now: float) -> None:
-        for br in call.branches.values():
+        for br in call.forks():
             if br.agent == agent and br.final is None:
                 br.cancelled = True
                 self._txn.cancel_request(br.txn_id, now)
@@ -279,7 +279,7 @@ class QueueCalls:
         agent = br.agent
         if agent is None or self.router is None:
             return
-        if any(b.agent == agent and b.final is None for b in call.branches.values()):
+        if any(b.agent == agent and b.final is None for b in call.forks()):
             return
         if call.callback_agent is not None:  # the reserved agent missed the called-back caller
             self.router.callback_result(call.key, now, answered=False)
@@ -300,7 +300,7 @@ class QueueCalls:
             self.router.callback_result(call.key, now, answered=True)
         elif br.agent is not None:
             self.router.offer_answered(call.key, br.agent, now)
-        for other in call.branches.values():
+        for other in call.forks():
             if other is not br and other.final is None:
                 other.cancelled = True
 
@@ -401,7 +401,7 @@ class QueueCalls:
         """The caller leaves the queue for the rule's target."""
         call.queue = None
         call.bridging = False
-        for br in call.branches.values():
+        for br in call.forks():
             if br.final is None:
                 br.cancelled = True
                 self._txn.cancel_request(br.txn_id, now)
@@ -570,14 +570,14 @@ class QueueCalls:
         """The called-back caller answered: it becomes the A leg of a call offered to the
         reserved agent."""
         action = pending.action
-        call = Call(key=action.call_id, caller=action.number, callee=action.queue, a=br,
-                    started=now, state=CallState.UP, media=pending.media)
+        call = Call.of(br, key=action.call_id, caller=action.number, callee=action.queue,
+                       started=now, state=CallState.UP, media=pending.media)
         call.answered = now
         call.queue = call.queue_name = action.queue
         call.service = "queue"
         call.callback_agent = action.agent
         self._calls[call.key] = call
-        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, "a")
+        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, br.id)
         self._by_leg[pending.media.leg("a")] = call
         self._events.append(CallStarted(call.key, action.number, action.queue, now))
         log.info("callback_answered", call_id=call.key, agent=action.agent)

@@ -36,7 +36,7 @@ from .bridge import Role
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
 from .rooms import ADMIT, RoomFull, Rooms, pin_flow
-from .state import ALLOW, Call, CallState, Leg, set_sdp
+from .state import ALLOW, Call, CallState, Leg, LegId, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
 from .transfer import target_failed, transfer_answered
@@ -102,7 +102,7 @@ class ServiceCalls:
         def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
                       cm: CallMedia | None) -> Call: ...
         def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
-        def retransmit_until_ack(self, call: Call, leg: str, resp: Response,
+        def retransmit_until_ack(self, call: Call, leg: LegId, resp: Response,
                                  now: float) -> None: ...
         def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
                   mf: int, now: float, body: bytes,
@@ -158,12 +158,13 @@ class ServiceCalls:
         log.info("service_started", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
                  service=service, arg=arg)
         call.answered = now
-        resp = make_response(inv, 200, "OK", to_tag=call.a.dialog.local_tag,
-                             headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
+        a = call.caller_leg
+        resp = make_response(inv, 200, "OK", to_tag=a.dialog.local_tag,
+                             headers=[("Contact", a.me.contact()), ("Allow", ALLOW)])
         set_sdp(resp, sdp)
-        self._by_a_txn.pop(call.a.txn_id, None)
-        call.a_2xx = resp
-        self._txn.send_response(call.a.txn_id, resp, now)
+        self._by_a_txn.pop(a.txn_id, None)
+        a.ok = resp
+        self._txn.send_response(a.txn_id, resp, now)
         call.state = CallState.ANSWERED
         self._events.append(CallAnswered(call.key, service, now))
         self._arm_2xx_retx(call, now)
@@ -397,7 +398,7 @@ class ServiceCalls:
             log.warning("bridge_answer_refused", call_id=call.key,
                         reason=got.reason)
             return False
-        call.b = br
+        call.answered_id = br.id
         call.bridging = False
         call.service = None
         call.ivr = None  # the flow is over: the call is a two-party call now
@@ -408,7 +409,7 @@ class ServiceCalls:
             call.ringback = None
         cm.connect()
         cm.plan.send(cm.worker, Detect(cm.leg("b"), inband=False))
-        for other in call.branches.values():
+        for other in call.forks():
             if other is not br and other.final is None:
                 self._txn.cancel_request(other.txn_id, now)
         self.count_user(call, br.agent or call.callee)  # type: ignore[attr-defined]
@@ -452,14 +453,14 @@ class ServiceCalls:
             elif req.method == "INVITE":
                 sdp = cm.offer_locally("a")
             else:
-                self._reply(ev, 200, "OK", now, (("Contact", call.a.me.contact()),))
+                self._reply(ev, 200, "OK", now, (("Contact", call.caller_leg.me.contact()),))
                 return
-            resp = make_response(req, 200, "OK", headers=[("Contact", call.a.me.contact()),
+            resp = make_response(req, 200, "OK", headers=[("Contact", call.caller_leg.me.contact()),
                                                            ("Allow", ALLOW)])
             set_sdp(resp, sdp)
             self._txn.send_response(ev.txn_id, resp, now)
             if req.method == "INVITE":
-                self.retransmit_until_ack(call, "a", resp, now)
+                self.retransmit_until_ack(call, call.caller_id, resp, now)
             return
         self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
         if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None):
@@ -507,7 +508,7 @@ class ServiceCalls:
                 continue
             log.warning("media_lost", call_id=call.key, leg=leg, reason=why)
             if call.state is CallState.RINGING:
-                for br in call.branches.values():
+                for br in call.forks():
                     if br.final is None:
                         self._txn.cancel_request(br.txn_id, now)
                 self._fail_a(call, 500, why.capitalize(), now, ended_by="media")
