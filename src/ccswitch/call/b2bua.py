@@ -6,6 +6,7 @@ between the legs.  Sans-IO: it drives a ``TransactionLayer`` and reads no clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
@@ -34,14 +35,16 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
-from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
+from .events import CallEnded, CallEvent, CallStarted
+from .forks import fork_failed, fork_response
 from .hold import hold_by_command
+from .legevents import Cancelled, Ended, LegEvent, RingTimeout
 from .originate import Originated
 from .originate import abandon as abandon_originated
 from .originate import on_response as originated_response
 from .originate import on_timeout as originated_timeout
 from .originate import ring_timeout as origin_ring_timeout
-from .party import take_over
+from .phase import dispatch
 from .queueing import PendingCallback, QueueAudio, QueueCalls
 from .relay import (
     answer_relay,
@@ -54,7 +57,7 @@ from .relay import (
 )
 from .rooms import Rooms
 from .services import ServiceCalls
-from .state import ALLOW, Call, CallState, Leg, LegId, PendingTwoHundred, Relay, set_sdp
+from .state import ALLOW, Call, Leg, LegId, PendingTwoHundred, Phase, Relay, set_sdp
 from .supervise import Mode
 from .transfer import (
     TRANSFEROR,
@@ -129,6 +132,7 @@ class B2bua(ServiceCalls, QueueCalls):
         self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
         self._events: list[CallEvent] = []
         self._users_worker: dict[str, list[int]] = {}  # user -> [worker of its calls, count]
+        self.ignored: Counter[tuple[str, str]] = Counter()  # (phase, event) with no handler
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -288,8 +292,8 @@ class B2bua(ServiceCalls, QueueCalls):
             if br is None:  # a leg that left the call (taken over): nothing more to do
                 self._clients.pop(ev.txn_id, None)
                 return True
-            self._branch_response(call, br, ev.response, now)
-            if call.state is CallState.ENDED and ev.response.status >= 200:
+            fork_response(self, call, br, ev.response, now)
+            if call.phase is Phase.ENDED and ev.response.status >= 200:
                 self._clients.pop(ev.txn_id, None)  # kept after the end to ACK+BYE a late 2xx
             return True
         relay = self._relays.get(ev.txn_id)
@@ -308,11 +312,11 @@ class B2bua(ServiceCalls, QueueCalls):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
-            if call.state is CallState.ENDED:
+            if call.phase is Phase.ENDED:
                 self._clients.pop(ev.txn_id, None)
             br = call.legs.get(ev.txn_id)
             if br is not None:
-                self._branch_failed(call, br, 408, "Request Timeout", now)
+                fork_failed(self, call, br, 408, "Request Timeout", now)
             return True
         relay = self._relays.pop(ev.txn_id, None)
         if relay is not None:
@@ -320,105 +324,12 @@ class B2bua(ServiceCalls, QueueCalls):
                 return True
             answer_relay(self, relay, 408, "Request Timeout", now)
             call = relay.call
-            if call.state is not CallState.ENDED:  # §12.2.1.2: the dialog is over
+            if call.phase is not Phase.ENDED:  # §12.2.1.2: the dialog is over
                 log.warning("in_dialog_timeout", call_id=call.key, method=relay.method)
                 self._hangup_both(call, now)
                 self._end(call, 408, "Request Timeout", now, "switch")
             return True
         return False
-
-    def _branch_response(self, call: Call, br: Leg, resp: Response, now: float) -> None:
-        status = resp.status
-        if status < 200:
-            if status == 100 or call.state is not CallState.RINGING:
-                return
-            tag = resp.to.tag
-            if tag:
-                br.early = True
-                br.dialog.remote = resp.to
-            extra = [("Contact", call.caller_leg.me.contact())]
-            sdp = self._b_sdp(call, resp)
-            if isinstance(sdp, NotAcceptable):
-                log.info("early_sdp_refused", call_id=call.key, reason=sdp.reason)
-                sdp = None
-            self._answer_a(call, status, resp.reason, now, resp, extra, sdp)
-            return
-        if status < 300:
-            self._branch_answered(call, br, resp, now)
-            return
-        if br.final is None:
-            self._branch_failed(call, br, status, resp.reason, now, resp)
-
-    def _branch_answered(self, call: Call, br: Leg, resp: Response, now: float) -> None:
-        first = br.final is None
-        br.final = resp.status
-        br.dialog.remote = resp.to
-        br.dialog.update_target(resp)
-        for rr in reversed(resp.headers.get_all("record-route")):
-            if first:
-                br.dialog.route_set.append(rr)
-        ack = br.dialog.request("ACK", me=br.me, branch=self._ids.branch(),
-                                cseq=br.invite.cseq.seq)
-        if call.answered_id is not None and call.answered_id != br.id:
-            # a second fork answered: ACK and hang it up (RFC 3261 §13.2.2.4)
-            if first:
-                self._txn.send_stateless(ack, br.dialog.peer)
-                bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-                self._txn.send_request(bye, br.dialog.peer, now)
-            return
-        if call.answered_id == br.id:  # retransmitted 2xx: re-ACK
-            if br.held_ack is None:
-                self._txn.send_stateless(ack, br.dialog.peer)
-            return
-        if call.bridging and call.answered_id is None:
-            self._txn.send_stateless(ack, br.dialog.peer)
-            if br.cancelled:  # answered as our CANCEL crossed it: the offer is over
-                bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-                self._txn.send_request(bye, br.dialog.peer, now)
-                self._branch_failed(call, br, 487, "Request Terminated", now)
-                return
-            if self._bridge_answered(call, br, resp.body, now):
-                if call.queue is not None:
-                    self.queue_answered(call, br, now)
-                return
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
-            self._branch_failed(call, br, 488, "Not Acceptable Here", now)
-            return
-        if call.state is not CallState.RINGING:
-            self._txn.send_stateless(ack, br.dialog.peer)
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
-            return
-        sdp = self._b_sdp(call, resp)
-        if isinstance(sdp, NotAcceptable):  # the callee's answer is not one we can use
-            log.warning("answer_refused", call_id=call.key, reason=sdp.reason)
-            br.final = 488
-            self._txn.send_stateless(ack, br.dialog.peer)
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
-            call.failure = (488, "Not Acceptable Here")
-            self._branch_failed(call, br, 488, "Not Acceptable Here", now)
-            return
-        call.answered_id = br.id
-        call.answered = now
-        self._timers.cancel(("ring", call.key))
-        if call.caller_leg.invite.body:
-            self._txn.send_stateless(ack, br.dialog.peer)
-        else:
-            br.held_ack = ack  # delayed offer: the caller's ACK carries the answer
-        for other in call.forks():
-            if other is not br and other.final is None:
-                self._txn.cancel_request(other.txn_id, now)
-        extra = [("Contact", call.caller_leg.me.contact()), ("Allow", ALLOW)]
-        self._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
-        call.state = CallState.ANSWERED
-        self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
-        log.info("call_answered", call_id=call.key, callee=call.callee)
-        if call.media is not None and call.media.plan.record_calls:
-            path = call.media.start_recording(call.key)
-            self._events.append(RecordingStarted(call.key, path, now))
-        self._arm_2xx_retx(call, now)
 
     def _arm_2xx_retx(self, call: Call, now: float) -> None:
         """§13.3.1.4: retransmit the 2xx (UDP only) until the caller's ACK; none within
@@ -430,31 +341,6 @@ class B2bua(ServiceCalls, QueueCalls):
         else:
             leg.retx_interval = self._t.t1
             self._timers.arm(("retx", call.key), now + self._t.t1)
-
-    def _branch_failed(self, call: Call, br: Leg, status: int, reason: str,
-                       now: float, resp: Response | None = None) -> None:
-        br.final = status
-        if call.failure is None or _rank(status) < _rank(call.failure[0]):
-            call.failure = (status, reason)
-            call.failure_headers = _relayed_failure_headers(resp)
-        if call.queue is not None and call.answered_id is None:
-            self.queue_branch_failed(call, br, status, now)
-            return
-        if call.bridging and call.answered_id is None:
-            if all(b.final is not None for b in call.forks()):
-                self._bridge_failed(call, now)
-            return
-        if call.state is not CallState.RINGING or call.answered_id is not None:
-            return
-        if all(b.final is not None for b in call.forks()) or status >= 600:
-            for other in call.forks():
-                if other.final is None:
-                    self._txn.cancel_request(other.txn_id, now)
-            code, why = call.failure
-            extra = call.failure_headers
-            if code in (408, 503) and not call.cancelled:
-                code, why, extra = 480, "Temporarily Unavailable", ()
-            self._fail_a(call, code, why, now, ended_by="callee", extra=extra)
 
     # -- A side ------------------------------------------------------------------------
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
@@ -475,21 +361,16 @@ class B2bua(ServiceCalls, QueueCalls):
 
     def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
                 extra: Iterable[tuple[str, str]] = ()) -> None:
-        if call.state is CallState.RINGING:
+        if call.phase is Phase.RINGING:
             self._answer_a(call, status, reason, now, extra=extra)
         self._end(call, status, reason, now, ended_by)
 
     def cancel(self, a_txn: str, now: float) -> bool:
         """The caller CANCELled the INVITE of server transaction ``a_txn``."""
         call = self._by_a_txn.get(a_txn)
-        if call is None or call.state is not CallState.RINGING:
+        if call is None:
             return False
-        call.cancelled = True
-        for br in call.forks():
-            if br.final is None:
-                self._txn.cancel_request(br.txn_id, now)
-        self._fail_a(call, 487, "Request Terminated", now, ended_by="caller")
-        return True
+        return self.dispatch(call, Cancelled(call.caller_id), now)
 
     def on_ack(self, ev: AckReceived, now: float) -> bool:
         req = ev.request
@@ -500,8 +381,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if self._leg_dialog(call, leg, req) is None:
             return True  # e.g. an ACK from a fork that lost: nothing to relay
         lg = call.legs[leg]
-        if leg == call.caller_id and call.state is CallState.ANSWERED:
-            call.state = CallState.UP
+        if leg == call.caller_id and call.answering:  # the caller's leg is confirmed
             lg.ok = None
             self._timers.cancel(("retx", call.key))
         pending = lg.unacked
@@ -526,7 +406,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return False
         call, leg = found
         dialog = self._leg_dialog(call, leg, req)
-        if dialog is None or call.state is CallState.ENDED:
+        if dialog is None or call.phase is Phase.ENDED:
             self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
             return True
         seq = req.cseq.seq
@@ -545,13 +425,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return True
         if req.method == "BYE":
             self._reply(ev, 200, "OK", now)
-            if call.state is CallState.RINGING:  # the caller's BYE on an early dialog (§15)
-                self.cancel(call.caller_leg.txn_id, now)
-                return True
-            if call.supervisors and take_over(self, call, leg, now):  # a three-way call
-                return True
-            self._hangup_other(call, leg, now)
-            self._end(call, 200, "OK", now, "caller" if leg == call.caller_id else "callee")
+            self.dispatch(call, Ended(leg), now)
             return True
         if req.method not in RELAYED_IN_DIALOG:
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
@@ -559,7 +433,7 @@ class B2bua(ServiceCalls, QueueCalls):
         if call.service is not None:
             self._service_request(call, ev, now)
             return True
-        if call.state is not CallState.UP or call.answered_id is None:
+        if not call.confirmed or call.answered_id is None:
             self._reply(ev, 491 if req.method == "INVITE" else 500, "Request Pending", now,
                         (("Retry-After", "1"),))
             return True
@@ -599,18 +473,11 @@ class B2bua(ServiceCalls, QueueCalls):
                 continue
             if kind == "ivr":
                 self.ivr_timer(call, now)
-            elif kind == "ring" and call.bridging:
-                for br in call.forks():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-            elif kind == "ring" and call.state is CallState.RINGING:
-                for br in call.forks():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-                self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+            elif kind == "ring":
+                self.dispatch(call, RingTimeout(), now)
             elif kind.startswith("re2xx-"):
                 resend_reinvite_2xx(self, call, kind[6:], now)
-            elif kind == "retx" and call.state is CallState.ANSWERED and call.caller_leg.ok:
+            elif kind == "retx" and call.answering:
                 a = call.caller_leg
                 if now >= a.retx_deadline:
                     log.warning("ack_timeout", call_id=call.key)
@@ -629,7 +496,7 @@ class B2bua(ServiceCalls, QueueCalls):
         self.abandon_callbacks(now)
         abandon_originated(self, now)
         for call in list(self._calls.values()):
-            if call.state is CallState.RINGING:
+            if call.phase is Phase.RINGING:
                 self.cancel_call(call, now)
             else:
                 self._hangup_both(call, now)
@@ -653,9 +520,9 @@ class B2bua(ServiceCalls, QueueCalls):
         self._txn.send_request(bye, dialog.peer, now)
 
     def _end(self, call: Call, status: int, reason: str, now: float, ended_by: str) -> None:
-        if call.state is CallState.ENDED:
+        if call.phase is Phase.ENDED:
             return
-        call.state = CallState.ENDED
+        was, call.phase = call.phase, Phase.ENDED
         call.ended_by_agent = ended_by == "callee"
         self._left_queue(call, now)
         self._timers.cancel(("ring", call.key))
@@ -670,8 +537,7 @@ class B2bua(ServiceCalls, QueueCalls):
         self._leave_bridges(call, now)
         release_transferor(self, call, now)
         self._timers.cancel(("xferbye", call.key))
-        if call.bridging:  # the caller left while we rang onward: stop the ringing
-            call.bridging = False  # a 200 crossing the CANCEL is then ACKed and hung up
+        if was is Phase.BRIDGING:  # the caller left while we rang onward: stop the ringing
             for br in call.forks():
                 if br.final is None:
                     br.cancelled = True
@@ -711,7 +577,11 @@ class B2bua(ServiceCalls, QueueCalls):
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 
-    # -- commands --------------------------------------------------------------------------
+    # -- leg events and commands -------------------------------------------------------------
+    def dispatch(self, call: Call, ev: LegEvent, now: float) -> bool:
+        """Handle leg event ``ev`` as ``call``'s phase says (``call/phase.py``)."""
+        return dispatch(self, call, ev, now)
+
     def command(self, cmd: Command, now: float) -> Done:
         """The one entry for what people and programs ask (``call/commands.py``)."""
         return execute(self, cmd, now)
@@ -753,16 +623,6 @@ class B2bua(ServiceCalls, QueueCalls):
             dialog.route_set.append(rr)
         return dialog
 
-    # -- media ------------------------------------------------------------------------
-    def _b_sdp(self, call: Call, resp: Response) -> bytes | NotAcceptable | None:
-        """The callee's SDP in ``resp`` rewritten for the caller (None: no SDP to send)."""
-        cm = call.media
-        if cm is None or not resp.body:
-            return None
-        if call.caller_leg.invite.body:
-            return cm.answer_from("b", resp.body)
-        return cm.offer_from("b", resp.body)  # delayed offer: the callee offers
-
     # -- helpers -----------------------------------------------------------------------
     def _leg_dialog(self, call: Call, leg: LegId, req: Request) -> Dialog | None:
         """The dialog of ``leg`` (which ``req`` came on); None for a fork that did not win
@@ -784,31 +644,4 @@ class B2bua(ServiceCalls, QueueCalls):
                extra: Iterable[tuple[str, str]] = ()) -> None:
         self._txn.send_response(ev.txn_id, make_response(ev.request, status, reason,
                                                          headers=extra), now)
-
-
-# what a caller needs from the callee's final failure: where to go instead (3xx Contact), what
-# to authenticate with (401/407 challenges), when to retry, why, what is supported
-RELAYED_FAILURE_HEADERS = ("contact", "www-authenticate", "proxy-authenticate", "retry-after",
-                           "warning", "unsupported", "accept", "allow")
-
-
-def _relayed_failure_headers(resp: Response | None) -> tuple[tuple[str, str], ...]:
-    if resp is None:
-        return ()
-    return tuple((name, value) for name, value in resp.headers.items()
-                 if name.lower() in RELAYED_FAILURE_HEADERS)
-
-
-def _rank(status: int) -> int:
-    """Lower is a better final answer to relay when every fork failed (RFC 3261 §16.7)."""
-    if status >= 600:
-        return 0
-    if status in (486, 600):
-        return 1
-    if status in (401, 407, 415, 420, 484):
-        return 2
-    if status == 408:
-        return 9
-    return 3 + status // 100
-
 

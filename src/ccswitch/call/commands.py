@@ -21,7 +21,7 @@ from ..media.ports import PortsExhausted
 from .anchor import CallMedia
 from .originate import originate
 from .party import join_party
-from .state import Call, CallState
+from .state import Call, Phase
 from .supervise import Mode
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         return _supervise(sw, cmd, now, name)
     call = _live_call(sw, cmd.call_id)
     if isinstance(cmd, Hangup):
-        if call.state is CallState.RINGING:
+        if call.phase is Phase.RINGING:
             sw.cancel_call(call, now)
         else:
             sw._hangup_both(call, now)
@@ -163,7 +163,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
             raise CommandError("invalid", f"call {call.key} is not a supervisor's call")
         sw.supervise_mode(call, cmd.mode)
         return Done(name, {"call_id": call.key, "mode": cmd.mode})
-    if call.state is not CallState.UP or call.answered_id is None or call.media is None:
+    if not call.confirmed or call.answered_id is None or call.media is None:
         raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
     if isinstance(cmd, Hold):
         sw.hold_call(call, cmd.on)
@@ -227,7 +227,7 @@ def _ring(sw: B2bua, user: str, worker: int, *, callee: str, from_user: str,
 
 def _live_call(sw: B2bua, call_id: str) -> Call:
     call = sw._calls.get(call_id)
-    if call is None or call.state is CallState.ENDED:
+    if call is None or call.phase is Phase.ENDED:
         raise CommandError("not_found", f"no call {call_id}")
     return call
 

@@ -19,7 +19,7 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.transaction import ResponseReceived, TransactionTimeout
 from .anchor import CallMedia
 from .events import CallStarted
-from .state import Call, CallState, Leg
+from .state import Call, Leg, Phase
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -90,7 +90,7 @@ def on_response(sw: B2bua, ev: ResponseReceived, now: float) -> bool:
         if other is not br and other.final is None:
             sw._txn.cancel_request(tid, now)
     call = Call.of(br, key=o.key, caller=o.user, callee=o.callee, started=now,
-                   state=CallState.UP, media=o.media)
+                   phase=Phase.SERVICE, media=o.media)
     call.answered = now
     call.sip_call_id = br.dialog.call_id
     sw._calls[call.key] = call

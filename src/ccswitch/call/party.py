@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from .state import Call, CallState, LegId
+from .state import Call, LegId, Phase
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -26,6 +26,7 @@ def join_party(sw: B2bua, key: str, coach_leg: int, third: Call, now: float) -> 
         sw._end(third, 200, "the call it was added to ended", now, "switch")
         return
     third.service = "party"
+    third.phase = Phase.SERVICE
     third.supervising = (key, coach_leg)
     main.supervisors.append(third.key)
     main.media.bridge.join(third.media.leg("a"))
@@ -37,7 +38,7 @@ def take_over(sw: B2bua, call: Call, leg: LegId, now: float) -> bool:
     its place (True); False when there is none (the call ends)."""
     cm = call.media
     party = next((p for k in call.supervisors if (p := sw._calls.get(k)) is not None
-                  and p.service == "party" and p.state is CallState.UP
+                  and p.service == "party" and p.confirmed
                   and p.media is not None and "a" in p.media.legs), None)
     if party is None or cm is None or party.media is None or \
             leg not in (call.caller_id, call.answered_id):

@@ -39,7 +39,7 @@ from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
 from .events import CallStarted
 from .hold import MOH
 from .services import say_flow
-from .state import Call, CallState, Leg, LegId
+from .state import Call, Leg, LegId, Phase
 from .targets import route
 
 AgentCommand = AgentLogin | AgentLogout | AgentPause | AgentReady
@@ -177,6 +177,7 @@ class QueueCalls:
             return
         call.queue = call.queue_name = queue
         call.service = "queue"
+        call.phase = Phase.QUEUED
         call.caller_registered = bool(self.bindings_of and self.bindings_of(call.caller, now))
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
         self._music_for(call, queue)
@@ -219,7 +220,7 @@ class QueueCalls:
                     self._withdraw_callback(action.call_id, now)
                     continue
                 call = self._calls.get(action.call_id)
-                if call is None or call.state is CallState.ENDED:
+                if call is None or call.phase is Phase.ENDED:
                     if isinstance(action, RouterOffer):
                         for agent in action.agents:
                             router.offer_failed(action.call_id, agent, now, "cancelled")
@@ -254,7 +255,7 @@ class QueueCalls:
                 self.router.offer_failed(call.key, agent, now, "rejected")
             return
         body = cm.offer_locally("b")
-        call.bridging = True
+        call.phase = Phase.BRIDGING
         for agent in agents:
             bindings = self.bindings_of(agent, now) if self.bindings_of else []
             if not bindings:
@@ -308,7 +309,7 @@ class QueueCalls:
         return self.queue_audio.get(call.queue or "") or QueueAudio()
 
     def _announce(self, call: Call, position: int, expected: float | None) -> None:
-        if call.bridging and call.queue_agent is None and call.announcing:
+        if call.phase is Phase.BRIDGING and call.queue_agent is None and call.announcing:
             return
         audio = self._audio(call)
         entry = not call.announced
@@ -400,7 +401,7 @@ class QueueCalls:
     def _overflow(self, call: Call, action: Overflow, now: float) -> None:
         """The caller leaves the queue for the rule's target."""
         call.queue = None
-        call.bridging = False
+        call.phase = Phase.QUEUED  # leaving: the target below says where to
         for br in call.forks():
             if br.final is None:
                 br.cancelled = True
@@ -571,7 +572,7 @@ class QueueCalls:
         reserved agent."""
         action = pending.action
         call = Call.of(br, key=action.call_id, caller=action.number, callee=action.queue,
-                       started=now, state=CallState.UP, media=pending.media)
+                       started=now, phase=Phase.QUEUED, media=pending.media)
         call.answered = now
         call.queue = call.queue_name = action.queue
         call.service = "queue"

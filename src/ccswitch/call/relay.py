@@ -18,8 +18,8 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog
 from ..sip.message import Request, Response, make_response
 from ..sip.transaction import RequestReceived, TransactionError
-from .hold import hold_changed
-from .state import Call, CallState, LegId, Relay, set_sdp
+from .legevents import HoldChanged
+from .state import Call, LegId, Phase, Relay, set_sdp
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -49,7 +49,7 @@ def relay_request(sw: B2bua, call: Call, leg: LegId, dialog: Dialog, ev: Request
             sw._reply(ev, 488, "Not Acceptable Here", now,
                       (("Warning", f'304 ccswitch "{offer.reason}"'),))
             return
-        hold_changed(sw, call, leg)
+        sw.dispatch(call, HoldChanged(leg), now)
         body, ctype = offer, "application/sdp"
     out = other.request(req.method, me=me, branch=sw._ids.branch(), body=body,
                         content_type=ctype, extra=extra)
@@ -71,7 +71,7 @@ def relay_response(sw: B2bua, relay: Relay, resp: Response, now: float, tid: str
         to_dialog.update_target(resp)
         ack = to_dialog.request("ACK", me=to.me, branch=sw._ids.branch(),
                                 cseq=relay.request.cseq.seq)
-        if call.state is CallState.ENDED:  # a 2xx after the call ended is ACKed (§13.2.2.4)
+        if call.phase is Phase.ENDED:  # a 2xx after the call ended is ACKed (§13.2.2.4)
             sw._txn.send_stateless(ack, to_dialog.peer)
             return
         if relay.delayed_ack:
@@ -127,7 +127,7 @@ def resend_reinvite_2xx(sw: B2bua, call: Call, leg: LegId, now: float) -> None:
     """The re-INVITE 2xx timer: resend, or end the call after 64*T1 without ACK."""
     lg = call.legs.get(leg)
     pending = lg.unacked if lg is not None else None
-    if lg is None or pending is None or call.state is CallState.ENDED:
+    if lg is None or pending is None or call.phase is Phase.ENDED:
         return
     dialog = lg.dialog
     if now >= pending.deadline:  # §13.3.1.4: no ACK within 64*T1 ends the session

@@ -35,8 +35,9 @@ from ..sip.transaction import RequestReceived
 from .bridge import Role
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
+from .legevents import LegEvent, MediaLost
 from .rooms import ADMIT, RoomFull, Rooms, pin_flow
-from .state import ALLOW, Call, CallState, Leg, LegId, set_sdp
+from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
 from .transfer import target_failed, transfer_answered
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 SERVICES = frozenset({"echo", "tone", "ivr"})
-LIVE = (CallState.ANSWERED, CallState.UP)
 
 
 def say_flow(prompt: str) -> Flow:
@@ -110,6 +110,7 @@ class ServiceCalls:
         def _hangup_both(self, call: Call, now: float) -> None: ...
         def _end(self, call: Call, status: int, reason: str, now: float,
                  ended_by: str) -> None: ...
+        def dispatch(self, call: Call, ev: LegEvent, now: float) -> bool: ...
         def _fail_a(self, call: Call, status: int, reason: str, now: float, *,
                     ended_by: str) -> None: ...
         def refused(self, ev: RequestReceived, status: int, reason: str, now: float, *,
@@ -165,7 +166,7 @@ class ServiceCalls:
         self._by_a_txn.pop(a.txn_id, None)
         a.ok = resp
         self._txn.send_response(a.txn_id, resp, now)
-        call.state = CallState.ANSWERED
+        call.phase = Phase.SERVICE  # until the service below says more
         self._events.append(CallAnswered(call.key, service, now))
         self._arm_2xx_retx(call, now)
         if service == "ivr":
@@ -191,6 +192,7 @@ class ServiceCalls:
         cm = call.media
         assert cm is not None
         call.service, call.ivr = "room", None
+        call.phase = Phase.ROOM
         self._timers.cancel(("ivr", call.key))
         try:
             self.rooms.join(room, cm.leg("a"), call.key)
@@ -216,7 +218,7 @@ class ServiceCalls:
         """The live call ``agent`` talks in, and the agent's media leg in it."""
         for call in self._calls.values():
             cm = call.media
-            if call.state not in LIVE or cm is None or cm.bridge is None or \
+            if not call.live or cm is None or cm.bridge is None or \
                     "b" not in cm.legs or call.supervising is not None:
                 continue
             parties = cm.bridge.parties()
@@ -226,7 +228,7 @@ class ServiceCalls:
                 leg = cm.leg("a")
             else:
                 continue
-            if leg in parties and not call.bridging:  # not a leg still ringing onward
+            if leg in parties and call.phase is not Phase.BRIDGING:  # not one ringing onward
                 return call, leg
         return None
 
@@ -240,6 +242,7 @@ class ServiceCalls:
             return
         target, agent_leg = found
         call.service = "supervise"
+        call.phase = Phase.SERVICE
         call.supervising = (target.key, agent_leg)
         target.supervisors.append(call.key)
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
@@ -278,7 +281,7 @@ class ServiceCalls:
             call.supervising = None
         for key in call.supervisors:
             sup = self._calls.get(key)
-            if sup is not None and sup.state is not CallState.ENDED:
+            if sup is not None and sup.phase is not Phase.ENDED:
                 sup.supervising = None  # our bridge goes away with us
                 self._hangup_both(sup, now)
                 self._end(sup, 200, "supervised call ended", now, "switch")
@@ -289,6 +292,7 @@ class ServiceCalls:
         cm = call.media
         assert cm is not None
         call.service = service
+        call.phase = Phase.SERVICE
         plan, leg = cm.plan, cm.leg("a")
         plan.send(cm.worker, Detect(leg, inband=True))
         if service == "echo":
@@ -302,6 +306,7 @@ class ServiceCalls:
     def _start_flow(self, call: Call, flow: Flow, now: float) -> None:
         assert call.media is not None
         call.service = "ivr"
+        call.phase = Phase.IVR
         ivr_call = IvrCall(caller=call.caller, dialled=call.callee)
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
@@ -311,13 +316,14 @@ class ServiceCalls:
     def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
         """Carry out what the flow handed over, then re-arm its timer."""
         for ho in handoffs:
-            if call.state is CallState.ENDED:
+            if call.phase is Phase.ENDED:
                 return
             self._hand_off(call, ho, now)
         session = call.ivr
-        if session is None or call.state is CallState.ENDED:
+        if session is None or call.phase is Phase.ENDED:
             return
-        if session.finished is not None and not call.bridging and call.service == "ivr" \
+        if session.finished is not None and call.phase is not Phase.BRIDGING \
+                and call.service == "ivr" \
                 and call.room is None:
             self._hangup_both(call, now)
             self._end(call, 200, "IVR finished", now, "switch")
@@ -349,9 +355,10 @@ class ServiceCalls:
 
     def _ivr_result(self, call: Call, result: str, now: float) -> None:
         """Tell the call's flow how its hand-off ended; without a flow, the call is over."""
-        if call.state is CallState.ENDED:
+        if call.phase is Phase.ENDED:
             return
         if call.ivr is not None:
+            call.phase = Phase.IVR  # the flow goes on
             self._after_ivr(call, call.ivr.on_result(result, now), now)
             return
         log.info("nothing_left_to_do", call_id=call.key, result=result)
@@ -361,7 +368,7 @@ class ServiceCalls:
     # -- bridging an answered call onward -----------------------------------------------
     def _bridge(self, call: Call, users: list[str], now: float) -> None:
         """Ring every registered contact of ``users`` (ring-all) for answered ``call``.
-        When nothing can be rung, ``call.bridging`` stays False and the caller (``route``)
+        When nothing can be rung, the phase stays as it was and the caller (``route``)
         reports the failure: a transfer recalls its transferor, a menu hears "unavailable"."""
         cm = call.media
         bindings = [b for u in users for b in (self.bindings_of(u, now)
@@ -376,7 +383,7 @@ class ServiceCalls:
             log.warning("rtp_ports_exhausted", call_id=call.key)
             return
         body = cm.offer_locally("b")
-        call.bridging = True  # earlier forks stay: their late answers must still match
+        call.phase = Phase.BRIDGING  # earlier forks stay: their late answers must still match
         call.failure = None
         for b in bindings:
             call.callee = b.user
@@ -399,7 +406,7 @@ class ServiceCalls:
                         reason=got.reason)
             return False
         call.answered_id = br.id
-        call.bridging = False
+        call.phase = Phase.TALKING
         call.service = None
         call.ivr = None  # the flow is over: the call is a two-party call now
         self._timers.cancel(("ring", call.key))
@@ -423,8 +430,8 @@ class ServiceCalls:
         return True
 
     def _bridge_failed(self, call: Call, now: float) -> None:
-        """Every fork of ``_bridge`` failed: the flow hears about it."""
-        call.bridging = False
+        """Every fork of ``_bridge`` failed: the flow (or the transfer) hears about it."""
+        call.phase = Phase.IVR if call.ivr is not None else Phase.TALKING
         self._timers.cancel(("ring", call.key))
         cm = call.media
         if cm is not None and call.ringback is not None:
@@ -468,26 +475,29 @@ class ServiceCalls:
                 digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
             except DtmfError:
                 return
-            leg = cm.leg("a") if cm is not None else None
+            if cm is None:
+                return
+            leg = cm.leg("a")
             with structlog.contextvars.bound_contextvars(call_id=call.key, leg=leg):
                 log.info("digit", call_id=call.key, leg=leg, key=digit.key, method="info")
-                if call.queue is not None:  # one digit stream, whatever the method
-                    self.queue_digit(call, digit.key, now)
-                elif call.ivr is not None:
-                    self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
+                # one digit stream, whatever the method
+                self.dispatch(call, Digit(leg, digit.key, "info"), now)
 
     def on_media(self, ev: MediaEvent, now: float) -> None:
         """A media worker's event: digits and prompt ends go to the IVR; a dead stream ends
         the calls it carried."""
         if isinstance(ev, Digit | PlayDone):
             call = self._by_leg.get(ev.leg)
-            if call is None or call.state is CallState.ENDED:
+            if call is None or call.phase is Phase.ENDED:
                 if isinstance(ev, Digit):
                     log.info("digit", call_id=None, leg=ev.leg, key=ev.key, method=ev.method)
                 return
             # every line logged while this event is handled names the call and the leg
             with structlog.contextvars.bound_contextvars(call_id=call.key, leg=ev.leg):
-                self._call_media_event(call, ev, now)
+                if isinstance(ev, Digit):
+                    log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key,
+                             method=ev.method)
+                self.dispatch(call, ev, now)
             return
         legs: tuple[int, ...]
         if isinstance(ev, RtpTimeout | LegFailed):
@@ -504,40 +514,13 @@ class ServiceCalls:
                WorkerDied: "media worker died"}[type(ev)]
         for leg in legs:
             call = self._by_leg.get(leg)
-            if call is None or call.state is CallState.ENDED:
+            if call is None or call.phase is Phase.ENDED:
                 continue
             log.warning("media_lost", call_id=call.key, leg=leg, reason=why)
-            if call.state is CallState.RINGING:
-                for br in call.forks():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-                self._fail_a(call, 500, why.capitalize(), now, ended_by="media")
-            else:
-                self._hangup_both(call, now)
-                self._end(call, 200, why, now, "media")
-
-    def _call_media_event(self, call: Call, ev: Digit | PlayDone, now: float) -> None:
-        if isinstance(ev, Digit):
-            log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key, method=ev.method)
-            if call.supervising is not None and call.service == "supervise":
-                mode = self.supervise_keys.get(ev.key)
-                if mode is not None:
-                    self.supervise_mode(call, mode)
-                return
-        if call.queue is not None:
-            if isinstance(ev, Digit):
-                self.queue_digit(call, ev.key, now)
-            else:
-                self.queue_play_done(call, ev.play_id, ev.reason)
-            return
-        if call.ivr is None:
-            return
-        handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
-                    else call.ivr.on_play_done(ev, now))
-        self._after_ivr(call, handoffs, now)
+            self.dispatch(call, MediaLost(leg, why), now)
 
     def ivr_timer(self, call: Call, now: float) -> None:
-        if call.ivr is not None and call.state is not CallState.ENDED:
+        if call.ivr is not None and call.phase is not Phase.ENDED:
             self._after_ivr(call, call.ivr.on_timer(now), now)
 
 

@@ -25,10 +25,19 @@ def set_sdp(dest: Request | Response, sdp: bytes) -> None:
     dest.headers.set("Content-Type", "application/sdp")
 
 
-class CallState(Enum):
-    RINGING = "ringing"  # A's INVITE not answered yet
-    ANSWERED = "answered"  # 2xx sent to A, waiting for its ACK
-    UP = "up"
+class Phase(Enum):
+    """What a call is doing; leg events are dispatched on it (``call/phase.py``).
+
+    Whether the caller's leg has ACKed our 2xx is that leg's own state (``Leg.ok``), read
+    through ``Call.answering``/``Call.confirmed``."""
+
+    RINGING = "ringing"  # the caller's INVITE is not answered; forks ring for it
+    SERVICE = "service"  # the switch answers it: echo, tone, a supervisor's or third party's
+    IVR = "ivr"  # a flow runs: a menu, a prompt, a PIN check
+    QUEUED = "queued"  # waiting in a queue, no agent rung
+    BRIDGING = "bridging"  # answered, ringing onward: a user (transfer, menu) or queue agents
+    TALKING = "talking"  # a two-party call: the caller's leg and the answered leg
+    ROOM = "room"  # a member of a conference room
     ENDED = "ended"
 
 
@@ -103,17 +112,15 @@ class Call:
     caller_id: LegId
     started: float
     legs: dict[LegId, Leg] = field(default_factory=dict)
-    state: CallState = CallState.RINGING
+    phase: Phase = Phase.RINGING
     answered_id: LegId | None = None
     answered: float | None = None
     failure: tuple[int, str] | None = None
     failure_headers: tuple[tuple[str, str], ...] = ()  # of the failure relayed to the caller
     reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
-    cancelled: bool = False
     media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
     service: str | None = None  # a call the switch answers itself: "echo", "tone", "ivr"
     ivr: IvrSession | None = None
-    bridging: bool = False  # an answered call ringing a new callee (IVR transfer, queue)
     ringback: int | None = None  # play id of the ringback tone while bridging
     queue: str | None = None  # the queue the caller waits in (or was answered from)
     queue_agent: str | None = None  # the agent who answered it
@@ -147,6 +154,22 @@ class Call:
                    started=started, **more)  # type: ignore[arg-type]
         call.legs[first.id] = first
         return call
+
+    # -- phase ---------------------------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        """Answered and not ended."""
+        return self.phase is not Phase.RINGING and self.phase is not Phase.ENDED
+
+    @property
+    def answering(self) -> bool:
+        """Answered, the caller's ACK to our 2xx still awaited."""
+        return self.live and self.legs[self.caller_id].ok is not None
+
+    @property
+    def confirmed(self) -> bool:
+        """Answered and the caller's leg confirmed (its ACK came, or we placed the call)."""
+        return self.live and self.legs[self.caller_id].ok is None
 
     # -- legs ----------------------------------------------------------------------------
     @property

@@ -23,7 +23,7 @@ from ..dialplan import (
     Target,
     UserTarget,
 )
-from .state import Call, CallState
+from .state import Call, Phase
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -37,7 +37,7 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
     """Send the answered ``call`` (side a) to ``target``.  ``ringing``: a user rings and
     ``_bridge_answered``/``_bridge_failed`` tell the end; ``answered``: the switch took the
     call (queue, menu, service, room); ``failed:CODE``: nothing happened."""
-    if call.state is CallState.ENDED:
+    if call.phase is Phase.ENDED:
         return "failed:481"
     if isinstance(target, NumberTarget):
         target = sw.resolve(target.number, call.caller) if sw.resolve else None
@@ -48,7 +48,7 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
         if not sw.bindings_of or not sw.bindings_of(target.user, now):
             return "failed:480"
         sw._bridge(call, [target.user], now)
-        return "ringing" if call.bridging else "failed:503"
+        return "ringing" if call.phase is Phase.BRIDGING else "failed:503"
     if isinstance(target, QueueTarget):
         if target.queue not in sw.queue_settings or sw.router is None:
             return "failed:404"

@@ -42,7 +42,7 @@ from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
 from .hold import stop_music
-from .state import ALLOW, Call, CallState, Leg, LegId, set_sdp
+from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .targets import route
 
 if TYPE_CHECKING:
@@ -89,10 +89,10 @@ def on_refer(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived, now: float)
         sw._reply(ev, e.status, e.reason, now)
         return
     cm = call.media
-    if call.state is not CallState.UP or call.answered_id is None or cm is None or \
+    if not call.confirmed or call.answered_id is None or cm is None or \
             call.end(leg) == TRANSFEROR:
-        sw._reply(ev, 491 if call.state is CallState.ANSWERED else 403,
-                  "Request Pending" if call.state is CallState.ANSWERED else "Forbidden", now)
+        sw._reply(ev, 491 if call.answering else 403,
+                  "Request Pending" if call.answering else "Forbidden", now)
         return
     if (call.transfer is not None and not call.transfer.done) or _offer_answer_pending(sw, call):
         sw._reply(ev, 491, "Request Pending", now, (("Retry-After", "2"),))
@@ -248,6 +248,7 @@ def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:
     cm.legs["b"] = cm.legs.pop(TRANSFEROR)
     call.answered_id = xfer.leg.id
     call.transfer = None
+    call.phase = Phase.TALKING
     cm.connect()
     log.info("transfer_recalled", call_id=call.key)
     return True
@@ -289,7 +290,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
         swap_roles(sw, consult)
     target, ccm, cm = consult.answered_leg, consult.media, call.media
     assert cm is not None
-    if target is None or ccm is None or consult.state is not CallState.UP:
+    if target is None or ccm is None or not consult.confirmed:
         transfer_failed(sw, call, 481, now)
         return
     stop_music(consult, target)  # the transferor held the target during the consultation
@@ -329,9 +330,8 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
         return False
     call, leg = found
     cm = call.media
-    if call.state not in (CallState.UP, CallState.ANSWERED) or call.end(leg) == TRANSFEROR \
-            or cm is None:
-        sw._reply(ev, 603 if call.state is CallState.ENDED else 486, "Busy Here", now)
+    if not call.live or call.end(leg) == TRANSFEROR or cm is None:
+        sw._reply(ev, 603 if call.phase is Phase.ENDED else 486, "Busy Here", now)
         return True
     if rep.early_only:
         sw._reply(ev, 486, "Busy Here", now)
@@ -380,9 +380,8 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     resp = make_response(req, 200, "OK", to_tag=new_leg.dialog.local_tag,
                          headers=[("Contact", new_leg.me.contact()), ("Allow", ALLOW)])
     set_sdp(resp, sdp)
-    new_leg.ok = resp
+    new_leg.ok = resp  # the call is answering again until this leg's ACK
     sw._txn.send_response(ev.txn_id, resp, now)
-    call.state = CallState.ANSWERED
     sw._arm_2xx_retx(call, now)
     cm.connect()
     sw._bye(old_dialog, old_me, now)
@@ -396,7 +395,7 @@ def swap_roles(sw: B2bua, call: Call) -> None:
     transfer code deals with the transferor, or the replaced leg, in one known role.  The
     legs keep their ids, dialogs and state; the media ends follow the roles."""
     b, cm = call.answered_id, call.media
-    assert b is not None and call.state is not CallState.RINGING
+    assert b is not None and call.phase is not Phase.RINGING
     call.caller_id, call.answered_id = b, call.caller_id
     if call.queue_agent is None:  # who is in the caller's role is the caller (caller id, rights)
         call.caller, call.callee = call.callee, call.caller
