@@ -108,12 +108,12 @@ def on_refer(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived, now: float)
         sw._reply(ev, 403, "Forbidden", now)
         return
     number = refer_to.target.user or ""
+    consult = None
     if refer_to.replaces is not None:
         consult = _dialog_of(sw, refer_to.replaces)
-        if consult is None or consult[0] is call or consult[0].media is None or \
-                consult[0].media.worker != cm.worker:
-            sw._reply(ev, 403 if consult is not None else 481,
-                      "Forbidden" if consult is not None else "Call Does Not Exist", now)
+        if consult is not None and (consult[0] is call or consult[0].media is None or
+                                    consult[0].media.worker != cm.worker):
+            sw._reply(ev, 403, "Forbidden", now)
             return
     elif not sw.can_route(number):
         sw._reply(ev, 404, "Not Found", now)
@@ -123,6 +123,14 @@ def on_refer(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived, now: float)
     if not subscribed:
         resp.headers.set("Refer-Sub", "false")
     sw._txn.send_response(ev.txn_id, resp, now)
+    if refer_to.replaces is not None and consult is None:
+        # the dialog to replace is gone (it ended as the phone referred, RFC 3891 §3): the
+        # transfer fails as the INVITE with Replaces would have, and the call goes on.  Not
+        # a 481 to the REFER: that would tell the phone its own dialog is gone (§12.2.1.2)
+        notify(sw, Transfer("attended", number, call.legs[leg], refer_event(req.cseq.seq),
+                            subscribed), 481, "Call/Transaction Does Not Exist", now)
+        log.info("transfer_failed", call_id=call.key, target=number, status=481)
+        return
     if from_caller:  # the party who stays is the caller now
         swap_roles(sw, call)
     xfer = _detach_transferor(sw, call, number, refer_event(req.cseq.seq), subscribed, now,
