@@ -45,7 +45,7 @@ from .originate import on_response as originated_response
 from .originate import on_timeout as originated_timeout
 from .originate import ring_timeout as origin_ring_timeout
 from .phase import dispatch
-from .queueing import PendingCallback, QueueAudio, QueueCalls
+from .queueing import PendingCallback, QueueAudio, Queues
 from .relay import (
     answer_relay,
     copy_body,
@@ -56,7 +56,7 @@ from .relay import (
     resend_reinvite_2xx,
 )
 from .rooms import Rooms
-from .services import ServiceCalls
+from .services import Services
 from .state import ALLOW, Call, Leg, LegId, PendingTwoHundred, Phase, Relay, set_sdp
 from .supervise import Mode
 from .transfer import (
@@ -72,7 +72,7 @@ log = structlog.get_logger()
 RELAYED_IN_DIALOG = frozenset({"INVITE", "UPDATE", "INFO", "NOTIFY", "MESSAGE", "OPTIONS"})
 
 
-class B2bua(ServiceCalls, QueueCalls):
+class B2bua:
     """Call controller.  The ``Signaling`` front end feeds it transaction events."""
 
     def __init__(self, *, txn: TransactionLayer, ids: Ids, timers: SipTimers,
@@ -133,6 +133,8 @@ class B2bua(ServiceCalls, QueueCalls):
         self._events: list[CallEvent] = []
         self._users_worker: dict[str, list[int]] = {}  # user -> [worker of its calls, count]
         self.ignored: Counter[tuple[str, str]] = Counter()  # (phase, event) with no handler
+        self.services = Services(self)  # what the switch answers itself, ringing onward
+        self.queues = Queues(self)  # queue callers, the router's actions, callbacks
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -284,7 +286,7 @@ class B2bua(ServiceCalls, QueueCalls):
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
-        if self.callback_response(ev, now) or originated_response(self, ev, now):
+        if self.queues.callback_response(ev, now) or originated_response(self, ev, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -308,7 +310,7 @@ class B2bua(ServiceCalls, QueueCalls):
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
-        if self.callback_timeout(ev, now) or originated_timeout(self, ev, now):
+        if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -431,7 +433,7 @@ class B2bua(ServiceCalls, QueueCalls):
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
             return True
         if call.service is not None:
-            self._service_request(call, ev, now)
+            self.services._service_request(call, ev, now)
             return True
         if not call.confirmed or call.answered_id is None:
             self._reply(ev, 491 if req.method == "INVITE" else 500, "Request Pending", now,
@@ -454,11 +456,11 @@ class B2bua(ServiceCalls, QueueCalls):
         for key in self._timers.pop_due(now):
             kind, ckey = key
             if kind == "router" and self.router is not None:
-                self._router_armed = None  # fired: armed no more
+                self.queues._router_armed = None  # fired: armed no more
                 self.router.handle_timer(now)
                 continue
             if kind == "cbring":
-                self.callback_ring_timeout(ckey, now)
+                self.queues.callback_ring_timeout(ckey, now)
                 continue
             if kind == "origring":
                 origin_ring_timeout(self, ckey, now)
@@ -472,7 +474,7 @@ class B2bua(ServiceCalls, QueueCalls):
             if call is None:
                 continue
             if kind == "ivr":
-                self.ivr_timer(call, now)
+                self.services.ivr_timer(call, now)
             elif kind == "ring":
                 self.dispatch(call, RingTimeout(), now)
             elif kind.startswith("re2xx-"):
@@ -493,7 +495,7 @@ class B2bua(ServiceCalls, QueueCalls):
     # -- ending ------------------------------------------------------------------------
     def shutdown(self, now: float) -> None:
         """End every call: BYE to answered legs, 480/CANCEL to ringing ones."""
-        self.abandon_callbacks(now)
+        self.queues.abandon_callbacks(now)
         abandon_originated(self, now)
         for call in list(self._calls.values()):
             if call.phase is Phase.RINGING:
@@ -524,7 +526,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return
         was, call.phase = call.phase, Phase.ENDED
         call.ended_by_agent = ended_by == "callee"
-        self._left_queue(call, now)
+        self.queues._left_queue(call, now)
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
         self._timers.cancel(("ivr", call.key))
@@ -534,7 +536,7 @@ class B2bua(ServiceCalls, QueueCalls):
                 lg.unacked = None
         if call.ivr is not None:
             call.ivr.hangup(now)
-        self._leave_bridges(call, now)
+        self.services._leave_bridges(call, now)
         release_transferor(self, call, now)
         self._timers.cancel(("xferbye", call.key))
         if was is Phase.BRIDGING:  # the caller left while we rang onward: stop the ringing

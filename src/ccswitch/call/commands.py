@@ -161,7 +161,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     if isinstance(cmd, SuperviseMode):
         if call.supervising is None:
             raise CommandError("invalid", f"call {call.key} is not a supervisor's call")
-        sw.supervise_mode(call, cmd.mode)
+        sw.services.supervise_mode(call, cmd.mode)
         return Done(name, {"call_id": call.key, "mode": cmd.mode})
     if not call.confirmed or call.answered_id is None or call.media is None:
         raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
@@ -181,13 +181,13 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
 def _supervise(sw: B2bua, cmd: Supervise, now: float, name: str) -> Done:
     if not sw.may_supervise(cmd.supervisor, cmd.agent):
         raise CommandError("forbidden", f"{cmd.supervisor} may not supervise {cmd.agent}")
-    found = sw.agent_call(cmd.agent)
+    found = sw.services.agent_call(cmd.agent)
     if found is None or found[0].media is None:
         raise CommandError("conflict", f"agent {cmd.agent} is not on a call")
     agent, mode = cmd.agent, cmd.mode
 
     def join(call: Call, t: float) -> None:
-        sw._supervise(call, agent, mode, t)
+        sw.services._supervise(call, agent, mode, t)
 
     _ring(sw, cmd.supervisor, found[0].media.worker, callee=f"{mode}:{agent}", from_user=agent,
           display=f"{mode.capitalize()} {agent}", on_answer=join, now=now, name=name)

@@ -133,9 +133,9 @@ def onward_answered(sw: B2bua, call: Call, ev: Answered, now: float) -> None:
         _bye(sw, br, now)
         fork_failed(sw, call, br, 487, "Request Terminated", now)
         return
-    if sw._bridge_answered(call, br, ev.response.body, now):
+    if sw.services._bridge_answered(call, br, ev.response.body, now):
         if call.queue is not None:
-            sw.queue_answered(call, br, now)
+            sw.queues.queue_answered(call, br, now)
         return
     _bye(sw, br, now)
     fork_failed(sw, call, br, 488, "Not Acceptable Here", now)
@@ -172,10 +172,10 @@ def onward_fork_failed(sw: B2bua, call: Call, ev: Failed, now: float) -> None:
     if call.answered_id is not None:
         return
     if call.queue is not None:
-        sw.queue_branch_failed(call, call.legs[ev.leg], ev.status, now)
+        sw.queues.queue_branch_failed(call, call.legs[ev.leg], ev.status, now)
         return
     if call.phase is Phase.BRIDGING and all(b.final is not None for b in call.forks()):
-        sw._bridge_failed(call, now)
+        sw.services._bridge_failed(call, now)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def _supervisor_key(sw: B2bua, call: Call, ev: Digit, now: float) -> None:
         return
     mode = sw.supervise_keys.get(ev.key)
     if mode is not None:
-        sw.supervise_mode(call, mode)
+        sw.services.supervise_mode(call, mode)
 
 
 def _flow_or_queue(sw: B2bua, call: Call, ev: Digit | PlayDone, now: float) -> None:
@@ -110,15 +110,15 @@ def _flow_or_queue(sw: B2bua, call: Call, ev: Digit | PlayDone, now: float) -> N
     in, else to the call's flow."""
     if call.queue is not None:
         if isinstance(ev, Digit):
-            sw.queue_digit(call, ev.key, now)
+            sw.queues.queue_digit(call, ev.key, now)
         else:
-            sw.queue_play_done(call, ev.play_id, ev.reason)
+            sw.queues.queue_play_done(call, ev.play_id, ev.reason)
         return
     if call.ivr is None:
         return
     handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
                 else call.ivr.on_play_done(ev, now))
-    sw._after_ivr(call, handoffs, now)
+    sw.services._after_ivr(call, handoffs, now)
 
 
 def _media_lost_ringing(sw: B2bua, call: Call, ev: MediaLost, now: float) -> None:

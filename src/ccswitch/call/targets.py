@@ -47,29 +47,29 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
     if isinstance(target, UserTarget):
         if not sw.bindings_of or not sw.bindings_of(target.user, now):
             return "failed:480"
-        sw._bridge(call, [target.user], now)
+        sw.services._bridge(call, [target.user], now)
         return "ringing" if call.phase is Phase.BRIDGING else "failed:503"
     if isinstance(target, QueueTarget):
         if target.queue not in sw.queue_settings or sw.router is None:
             return "failed:404"
         priority = call.queue_priority if target.priority is None else target.priority
-        sw.enqueue(call, target.queue, now, priority=priority,
+        sw.queues.enqueue(call, target.queue, now, priority=priority,
                    position_hint=call.queue_entered)
         return "answered"
     if isinstance(target, IvrTarget):
         if target.menu not in sw.menus:
             return "failed:404"
-        sw._start_ivr(call, target.menu, now)
+        sw.services._start_ivr(call, target.menu, now)
         return "answered"
     if isinstance(target, ServiceTarget):
-        sw._become(call, target.name)
+        sw.services._become(call, target.name)
         return "answered"
     if isinstance(target, RoomTarget):
         cm = call.media
         if target.room not in sw.rooms or cm is None or \
                 sw.rooms.worker_for(target.room) != cm.worker:
             return "failed:503"
-        sw._enter_room(call, target.room, now)
+        sw.services._enter_room(call, target.room, now)
         return "answered"
     if isinstance(target, HangupTarget):
         return "failed:480"
