@@ -29,6 +29,9 @@ Checked after every step (and the wire rules on every message, see ``callwire.Le
   a service); a room has members, each in that room's bridge; the workers' mixer (rebuilt
   from Connect/Disconnect/JoinBus/LeaveBus) is exactly what the bridges say, and nothing is
   connected to a destroyed leg;
+* **phases and legs**: a live call is not ENDED, owns its caller's leg (and its answered leg);
+  only a TALKING call has an answered leg, and it has one; QUEUED is in a queue, IVR runs a
+  flow, ROOM is in a room; a call that is gone is ENDED and owns no dialog and no media leg;
 * **CDRs and queue events**: one ``CallEnded`` per call id, for calls no longer alive; every
   ``CallerEntered`` is followed by exactly one exit (connected, then completed or
   transferred; abandoned; overflowed; exited with a key; final callback failure) before it
@@ -306,9 +309,9 @@ class World:
             assert call.caller_id in call.legs, f"{call.key}: its caller's leg is not its own"
             if call.answered_id is not None:
                 assert call.answered_id in call.legs, f"{call.key}: answered leg not its own"
-            if phase in (Phase.TALKING,):
+            if phase is Phase.TALKING:
                 assert call.answered_id is not None, f"{call.key} TALKING to nobody: {call}"
-            if phase in (Phase.RINGING, Phase.BRIDGING, Phase.QUEUED, Phase.IVR, Phase.ROOM):
+            if phase is not Phase.TALKING:  # only a two-party call has an answered leg
                 assert call.answered_id is None, f"{call.key} {phase} with an answered leg"
             if phase is Phase.QUEUED:
                 assert call.queue is not None, f"{call.key} QUEUED in no queue"

@@ -1,7 +1,9 @@
-"""The back-to-back user agent: each call is an A leg (the caller's INVITE, answered by us)
-and B legs (our INVITEs to the callee's contacts, forked in parallel).  The controller relays
-provisional and final answers, in-dialog requests (re-INVITE, UPDATE, INFO, BYE) and ACKs
-between the legs.  Sans-IO: it drives a ``TransactionLayer`` and reads no clock.
+"""The back-to-back user agent: each call holds its legs by id, the caller's (its INVITE,
+answered by us) and ours (INVITEs to the callee's contacts, forked in parallel; the one that
+answers is the call's answered leg).  The controller relays provisional and final answers,
+in-dialog requests (re-INVITE, UPDATE, INFO, BYE) and ACKs between a leg and its peer; leg
+events go through the call's phase table (``call/phase.py``).  Sans-IO: it drives a
+``TransactionLayer`` and reads no clock.
 """
 
 from __future__ import annotations
@@ -344,7 +346,7 @@ class B2bua:
             leg.retx_interval = self._t.t1
             self._timers.arm(("retx", call.key), now + self._t.t1)
 
-    # -- A side ------------------------------------------------------------------------
+    # -- the caller's leg ---------------------------------------------------------------
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
                   source: Response | None = None, extra: Iterable[tuple[str, str]] = (),
                   sdp: bytes | None = None) -> None:

@@ -525,8 +525,8 @@ class Queues:
         log.info("callback_unanswered", call_id=pending.action.call_id)
 
     def _callback_answered(self, pending: PendingCallback, br: Leg, now: float) -> None:
-        """The called-back caller answered: it becomes the A leg of a call offered to the
-        reserved agent."""
+        """The called-back caller answered: its leg becomes the caller's leg of a call
+        offered to the reserved agent."""
         action = pending.action
         call = Call.of(br, key=action.call_id, caller=action.number, callee=action.queue,
                        started=now, phase=Phase.QUEUED, media=pending.media)

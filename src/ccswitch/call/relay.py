@@ -90,9 +90,9 @@ def answer_relay(sw: B2bua, relay: Relay, status: int, reason: str, now: float,
                  source: Response | None = None) -> None:
     """Answer the relayed request on the leg it came from."""
     call = relay.call
-    from_leg = call.legs.get(relay.from_leg)
-    if from_leg is None:
-        return
+    # the leg may have left the call meanwhile (replaced, taken over): its request is still
+    # answered, on its own transaction
+    from_leg = call.legs.get(relay.from_leg) or call.caller_leg
     try:
         req = sw._txn.request_of(relay.server_txn)
     except TransactionError:

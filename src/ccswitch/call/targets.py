@@ -34,7 +34,7 @@ Outcome = str  # "ringing", "answered" or "failed:CODE"
 
 
 def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
-    """Send the answered ``call`` (side a) to ``target``.  ``ringing``: a user rings and
+    """Send the answered ``call`` (its caller's leg) to ``target``.  ``ringing``: a user rings and
     ``_bridge_answered``/``_bridge_failed`` tell the end; ``answered``: the switch took the
     call (queue, menu, service, room); ``failed:CODE``: nothing happened."""
     if call.phase is Phase.ENDED:
