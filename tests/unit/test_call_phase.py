@@ -108,3 +108,32 @@ def test_the_ack_timeout_is_the_callers_legs_own_retransmission() -> None:
     assert call.phase is Phase.ENDED
     (end,) = w.ended()
     assert end.status == 408 and end.ended_by == "switch"
+
+
+
+def test_an_attended_transfer_moves_the_targets_leg_into_the_first_call() -> None:
+    from test_transfer_calls import Call as TalkingCall
+    from test_transfer_calls import refer
+
+    w = Switch()
+    b2 = w.sig.b2bua
+    TalkingCall(w)  # 1001 talks to 1002 (c1)
+    consult_ok, _ = w.call("1002", "1003", 5.0, call_id="k1", tag="k3", a_port=4300,
+                           b_port=6300)
+    by_sip = {c.sip_call_id: c for c in b2._calls.values()}
+    main, consult = by_sip["c1"], by_sip["k1"]
+    target = consult.answered_leg  # 1003's leg, rung by the consultation
+    assert target is not None
+    transferor = main.answered_leg
+    assert transferor is not None
+    replaces = f"k1%3Bto-tag%3D{consult_ok.to.tag}%3Bfrom-tag%3Dft"
+    assert refer(w, "1002", transferor.invite, 8.0, cseq=1, my_tag="bt",
+                 refer_to=f"<sip:1003@ccswitch.local?Replaces={replaces}>").status == 202
+    # the very leg (same id, same dialog) moved from the consultation into the first call
+    assert consult.phase is Phase.ENDED and target.id not in consult.legs
+    assert main.phase is Phase.TALKING and main.answered_leg is target
+    assert main.peer(target.id) is main.caller_leg
+    assert b2._dialogs[(target.dialog.call_id, target.dialog.local_tag)] == (main, target.id)
+    # the transferor's leg stays in the first call, out of its bridge, until it hangs up
+    assert main.transfer is not None and main.transfer.leg is transferor
+    assert main.end(transferor.id) == "t" and main.peer(transferor.id) is None
