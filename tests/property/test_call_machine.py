@@ -29,6 +29,9 @@ Checked after every step (and the wire rules on every message, see ``callwire.Le
   a service); a room has members, each in that room's bridge; the workers' mixer (rebuilt
   from Connect/Disconnect/JoinBus/LeaveBus) is exactly what the bridges say, and nothing is
   connected to a destroyed leg;
+* **phases and legs**: a live call is not ENDED, owns its caller's leg (and its answered leg);
+  only a TALKING call has an answered leg, and it has one; QUEUED is in a queue, IVR runs a
+  flow, ROOM is in a room; a call that is gone is ENDED and owns no dialog and no media leg;
 * **CDRs and queue events**: one ``CallEnded`` per call id, for calls no longer alive; every
   ``CallerEntered`` is followed by exactly one exit (connected, then completed or
   transferred; abandoned; overflowed; exited with a key; final callback failure) before it
@@ -65,7 +68,7 @@ from ccswitch.acd import events as qe
 from ccswitch.call.anchor import MediaPlan
 from ccswitch.call.events import CallEnded, CallStarted
 from ccswitch.call.signaling import Listener, Signaling
-from ccswitch.call.state import Call
+from ccswitch.call.state import Call, Phase
 from ccswitch.config.schema import parse_config
 from ccswitch.ids import Ids
 from ccswitch.media.commands import (
@@ -127,6 +130,7 @@ class World:
         self.edges: set[tuple[int, int]] = set()  # (src, sink): sink hears src
         self.buses: dict[int, dict[int, tuple[bool, bool]]] = {}  # bus -> leg -> talk, listen
         self.cdrs: Counter[str] = Counter()
+        self.seen: dict[str, Call] = {}  # live calls at the last check, to check their end
         self.started: set[str] = set()
         self.queue_state: dict[str, str] = {}  # call id -> "waiting" | "connected" | "out"
         self.calls = 0
@@ -289,9 +293,10 @@ class World:
             members = [m.leg for m in bridge.members()]
             assert set(members) <= live, f"{call.key}: bridge holds dead legs {members}"
             if len(members) == 1:
-                reason = call.bridging or call.queue is not None or call.ivr is not None \
-                    or call.service is not None or call.room is not None
+                reason = call.phase is Phase.BRIDGING or call.queue is not None \
+                    or call.ivr is not None or call.service is not None or call.room is not None
                 assert reason, f"{call.key} alone in its bridge for no reason: {call}"
+        self._check_phases(calls)
         rooms = b2.rooms
         for name, room in rooms._rooms.items():
             assert room.members, f"room {name} has no members but is open"
@@ -299,6 +304,36 @@ class World:
                 {m.leg for m in room.bridge.members()}
             assert set(room.members) <= live, f"room {name} holds dead legs"
         self._check_mixer(calls)
+
+    def _check_phases(self, calls: list[Call]) -> None:
+        """A live call's phase agrees with its legs and what it is in; a call that is gone
+        is ENDED and owns nothing: no dialog of any leg, no media leg."""
+        b2 = self.sig.b2bua
+        for call in calls:
+            self.seen[call.key] = call
+            phase = call.phase
+            assert phase is not Phase.ENDED, f"{call.key} ENDED but still a call"
+            assert call.caller_id in call.legs, f"{call.key}: its caller's leg is not its own"
+            if call.answered_id is not None:
+                assert call.answered_id in call.legs, f"{call.key}: answered leg not its own"
+            if phase is Phase.TALKING:
+                assert call.answered_id is not None, f"{call.key} TALKING to nobody: {call}"
+            if phase is not Phase.TALKING:  # only a two-party call has an answered leg
+                assert call.answered_id is None, f"{call.key} {phase} with an answered leg"
+            if phase is Phase.QUEUED:
+                assert call.queue is not None, f"{call.key} QUEUED in no queue"
+            if phase is Phase.IVR:
+                assert call.ivr is not None, f"{call.key} IVR without a flow"
+            if phase is Phase.ROOM:
+                assert call.room is not None, f"{call.key} ROOM in no room"
+        owners = {id(c) for c, _ in b2._dialogs.values()}
+        for key, call in list(self.seen.items()):
+            if key in b2._calls:
+                continue
+            del self.seen[key]
+            assert call.phase is Phase.ENDED, f"{key} gone in phase {call.phase}"
+            assert id(call) not in owners, f"{key} ENDED still owns a dialog"
+            assert call.media is None or call.media.closed, f"{key} ENDED with media legs"
 
     def _check_mixer(self, calls: list[Call]) -> None:
         """Who hears whom on the workers is what the bridges say (and the echo's loop)."""

@@ -162,7 +162,7 @@ def test_a_live_call_with_its_legs_and_durations() -> None:
     api.now = 10.0
     (call,) = api("GET", "/api/v1/calls").json()
     assert (call["state"], call["caller"], call["callee"], call["queue"], call["agent"]) == (
-        "up", "1001", "1002", None, None)
+        "talking", "1001", "1002", None, None)
     assert call["duration_s"] == pytest.approx(8.0, abs=0.01)
     assert call["talk_s"] == pytest.approx(7.0, abs=0.05)
     assert call["legs"] == [{"role": "caller", "party": "1001", "state": "up"},
@@ -312,7 +312,7 @@ def test_metrics_parse_without_a_token() -> None:
     assert samples[("ccswitch_queue_waiting", (("queue", "support"),))] == 1
     assert samples[("ccswitch_queue_agents", (("queue", "support"), ("state", "paused")))] == 2
     assert samples[("ccswitch_agents", (("state", "ready"),))] == 1
-    assert samples[("ccswitch_calls_active", (("state", "up"),))] == 1
+    assert samples[("ccswitch_calls_active", (("state", "talking"),))] == 1
     assert samples[("ccswitch_calls_active", (("state", "queued"),))] == 1
     assert samples[("ccswitch_api_auth_failures_total", ())] == 1
     assert ("ccswitch_call_setup_seconds_count", ()) in samples

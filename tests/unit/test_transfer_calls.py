@@ -430,13 +430,22 @@ def test_attended_transfer_joins_the_caller_with_the_target_and_frees_the_transf
     assert sorted(e.sip_call_id for e in ended) == ["c1", "k1"]  # one CDR per call
 
 
-def test_refer_with_replaces_naming_no_dialog_is_481() -> None:
+def test_refer_with_replaces_naming_no_dialog_fails_in_its_notify_and_the_call_goes_on() -> None:
+    # the dialog to replace may just have ended (a BYE crossing the REFER): the REFER's own
+    # dialog is fine, so it is not answered 481 (which would end it, RFC 3261 §12.2.1.2)
     w = Switch()
     c = Call(w)
+    mark = w.mark()
     resp = refer(w, "1002", c.inv, 8.0, cseq=1, my_tag="bt",
                  refer_to="<sip:1003@ccswitch.local?Replaces=nope%3Bto-tag%3Dx%3Bfrom-tag%3Dy>")
-    assert resp.status == 481
+    assert resp.status == 202
+    (final,) = notifies(w, "1002", 8.1)
+    assert frag(final) == "SIP/2.0 481 Call/Transaction Does Not Exist"
+    assert (final.headers.get("subscription-state") or "").startswith("terminated")
+    assert w.since(mark) == []  # nobody left the bridge
     assert w.hearing.hears(c.a_leg) == {c.b_leg}
+    assert w["1001"].requests("BYE") == [] and w["1002"].requests("BYE") == []
+    assert w.ended() == []
 
 
 # -- INVITE with Replaces --------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""The back-to-back user agent: each call is an A leg (the caller's INVITE, answered by us)
-and B legs (our INVITEs to the callee's contacts, forked in parallel).  The controller relays
-provisional and final answers, in-dialog requests (re-INVITE, UPDATE, INFO, BYE) and ACKs
-between the legs.  Sans-IO: it drives a ``TransactionLayer`` and reads no clock.
+"""The back-to-back user agent: each call holds its legs by id, the caller's (its INVITE,
+answered by us) and ours (INVITEs to the callee's contacts, forked in parallel; the one that
+answers is the call's answered leg).  The controller relays provisional and final answers,
+in-dialog requests (re-INVITE, UPDATE, INFO, BYE) and ACKs between a leg and its peer; leg
+events go through the call's phase table (``call/phase.py``).  Sans-IO: it drives a
+``TransactionLayer`` and reads no clock.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
@@ -34,15 +37,17 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
-from .events import CallAnswered, CallEnded, CallEvent, CallStarted, RecordingStarted
+from .events import CallEnded, CallEvent, CallStarted
+from .forks import fork_failed, fork_response
 from .hold import hold_by_command
+from .legevents import Cancelled, Ended, LegEvent, RingTimeout
 from .originate import Originated
 from .originate import abandon as abandon_originated
 from .originate import on_response as originated_response
 from .originate import on_timeout as originated_timeout
 from .originate import ring_timeout as origin_ring_timeout
-from .party import take_over
-from .queueing import PendingCallback, QueueAudio, QueueCalls
+from .phase import dispatch
+from .queueing import PendingCallback, QueueAudio, Queues
 from .relay import (
     answer_relay,
     copy_body,
@@ -53,8 +58,8 @@ from .relay import (
     resend_reinvite_2xx,
 )
 from .rooms import Rooms
-from .services import ServiceCalls
-from .state import ALLOW, Call, CallState, Leg, PendingTwoHundred, Relay, set_sdp
+from .services import Services
+from .state import ALLOW, Call, Leg, LegId, PendingTwoHundred, Phase, Relay, set_sdp
 from .supervise import Mode
 from .transfer import (
     TRANSFEROR,
@@ -69,7 +74,7 @@ log = structlog.get_logger()
 RELAYED_IN_DIALOG = frozenset({"INVITE", "UPDATE", "INFO", "NOTIFY", "MESSAGE", "OPTIONS"})
 
 
-class B2bua(ServiceCalls, QueueCalls):
+class B2bua:
     """Call controller.  The ``Signaling`` front end feeds it transaction events."""
 
     def __init__(self, *, txn: TransactionLayer, ids: Ids, timers: SipTimers,
@@ -123,13 +128,16 @@ class B2bua(ServiceCalls, QueueCalls):
         self._ring_timeout = ring_timeout
         self._ua = user_agent
         self._calls: dict[str, Call] = {}
-        self._dialogs: dict[tuple[str, str], tuple[Call, str]] = {}
+        self._dialogs: dict[tuple[str, str], tuple[Call, LegId]] = {}
         self._clients: dict[str, Call] = {}  # branch INVITE txn -> call
         self._relays: dict[str, Relay] = {}  # client txn -> relay
         self._by_a_txn: dict[str, Call] = {}
         self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
         self._events: list[CallEvent] = []
         self._users_worker: dict[str, list[int]] = {}  # user -> [worker of its calls, count]
+        self.ignored: Counter[tuple[str, str]] = Counter()  # (phase, event) with no handler
+        self.services = Services(self)  # what the switch answers itself, ringing onward
+        self.queues = Queues(self)  # queue callers, the router's actions, callbacks
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -237,13 +245,14 @@ class B2bua(ServiceCalls, QueueCalls):
         me = self._local(ev.source.transport)
         a_dialog = self._server_dialog(ev)
         a_tag = a_dialog.local_tag
-        call = Call(key=self.new_call_id(), caller=caller, callee=callee,
-                    a=Leg(ev.txn_id, inv, a_dialog, me), started=now, media=cm)
+        first = Leg(ev.txn_id, inv, a_dialog, me, incoming=True)
+        call = Call.of(first, key=self.new_call_id(), caller=caller, callee=callee,
+                       started=now, media=cm)
         call.sip_call_id = inv.call_id
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
-        self._dialogs[(inv.call_id, a_tag)] = (call, "a")
+        self._dialogs[(inv.call_id, a_tag)] = (call, first.id)
         self._by_a_txn[ev.txn_id] = call
         if cm is not None:
             for lm in cm.legs.values():
@@ -256,9 +265,9 @@ class B2bua(ServiceCalls, QueueCalls):
               to_user: str | None = None) -> Leg:
         br = self._send_invite(b, call.caller, display, to_user or call.callee, body, ctype,
                                mf, extra, now)
-        call.branches[br.txn_id] = br
+        call.add(br)
         self._clients[br.txn_id] = call
-        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, "b")
+        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, br.id)
         return br
 
     def _send_invite(self, b: Binding, from_user: str, display: str | None, to_user: str,
@@ -280,12 +289,16 @@ class B2bua(ServiceCalls, QueueCalls):
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
-        if self.callback_response(ev, now) or originated_response(self, ev, now):
+        if self.queues.callback_response(ev, now) or originated_response(self, ev, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
-            self._branch_response(call, call.branches[ev.txn_id], ev.response, now)
-            if call.state is CallState.ENDED and ev.response.status >= 200:
+            br = call.legs.get(ev.txn_id)
+            if br is None:  # a leg that left the call (taken over): nothing more to do
+                self._clients.pop(ev.txn_id, None)
+                return True
+            fork_response(self, call, br, ev.response, now)
+            if call.phase is Phase.ENDED and ev.response.status >= 200:
                 self._clients.pop(ev.txn_id, None)  # kept after the end to ACK+BYE a late 2xx
             return True
         relay = self._relays.get(ev.txn_id)
@@ -300,14 +313,15 @@ class B2bua(ServiceCalls, QueueCalls):
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
-        if self.callback_timeout(ev, now) or originated_timeout(self, ev, now):
+        if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
-            if call.state is CallState.ENDED:
+            if call.phase is Phase.ENDED:
                 self._clients.pop(ev.txn_id, None)
-            br = call.branches[ev.txn_id]
-            self._branch_failed(call, br, 408, "Request Timeout", now)
+            br = call.legs.get(ev.txn_id)
+            if br is not None:
+                fork_failed(self, call, br, 408, "Request Timeout", now)
             return True
         relay = self._relays.pop(ev.txn_id, None)
         if relay is not None:
@@ -315,173 +329,53 @@ class B2bua(ServiceCalls, QueueCalls):
                 return True
             answer_relay(self, relay, 408, "Request Timeout", now)
             call = relay.call
-            if call.state is not CallState.ENDED:  # §12.2.1.2: the dialog is over
+            if call.phase is not Phase.ENDED:  # §12.2.1.2: the dialog is over
                 log.warning("in_dialog_timeout", call_id=call.key, method=relay.method)
                 self._hangup_both(call, now)
                 self._end(call, 408, "Request Timeout", now, "switch")
             return True
         return False
 
-    def _branch_response(self, call: Call, br: Leg, resp: Response, now: float) -> None:
-        status = resp.status
-        if status < 200:
-            if status == 100 or call.state is not CallState.RINGING:
-                return
-            tag = resp.to.tag
-            if tag:
-                br.early = True
-                br.dialog.remote = resp.to
-            extra = [("Contact", call.a.me.contact())]
-            sdp = self._b_sdp(call, resp)
-            if isinstance(sdp, NotAcceptable):
-                log.info("early_sdp_refused", call_id=call.key, reason=sdp.reason)
-                sdp = None
-            self._answer_a(call, status, resp.reason, now, resp, extra, sdp)
-            return
-        if status < 300:
-            self._branch_answered(call, br, resp, now)
-            return
-        if br.final is None:
-            self._branch_failed(call, br, status, resp.reason, now, resp)
-
-    def _branch_answered(self, call: Call, br: Leg, resp: Response, now: float) -> None:
-        first = br.final is None
-        br.final = resp.status
-        br.dialog.remote = resp.to
-        br.dialog.update_target(resp)
-        for rr in reversed(resp.headers.get_all("record-route")):
-            if first:
-                br.dialog.route_set.append(rr)
-        ack = br.dialog.request("ACK", me=br.me, branch=self._ids.branch(),
-                                cseq=br.invite.cseq.seq)
-        if call.b is not None and call.b is not br:
-            # a second fork answered: ACK and hang it up (RFC 3261 §13.2.2.4)
-            if first:
-                self._txn.send_stateless(ack, br.dialog.peer)
-                bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-                self._txn.send_request(bye, br.dialog.peer, now)
-            return
-        if call.b is br:  # retransmitted 2xx: re-ACK
-            if call.pending_b_ack is None:
-                self._txn.send_stateless(ack, br.dialog.peer)
-            return
-        if call.bridging and call.b is None:
-            self._txn.send_stateless(ack, br.dialog.peer)
-            if br.cancelled:  # answered as our CANCEL crossed it: the offer is over
-                bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-                self._txn.send_request(bye, br.dialog.peer, now)
-                self._branch_failed(call, br, 487, "Request Terminated", now)
-                return
-            if self._bridge_answered(call, br, resp.body, now):
-                if call.queue is not None:
-                    self.queue_answered(call, br, now)
-                return
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
-            self._branch_failed(call, br, 488, "Not Acceptable Here", now)
-            return
-        if call.state is not CallState.RINGING:
-            self._txn.send_stateless(ack, br.dialog.peer)
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
-            return
-        sdp = self._b_sdp(call, resp)
-        if isinstance(sdp, NotAcceptable):  # the callee's answer is not one we can use
-            log.warning("answer_refused", call_id=call.key, reason=sdp.reason)
-            br.final = 488
-            self._txn.send_stateless(ack, br.dialog.peer)
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
-            call.failure = (488, "Not Acceptable Here")
-            self._branch_failed(call, br, 488, "Not Acceptable Here", now)
-            return
-        call.b = br
-        call.answered = now
-        self._timers.cancel(("ring", call.key))
-        if call.a.invite.body:
-            self._txn.send_stateless(ack, br.dialog.peer)
-        else:
-            call.pending_b_ack = ack  # delayed offer: A's ACK carries the answer
-        for other in call.branches.values():
-            if other is not br and other.final is None:
-                self._txn.cancel_request(other.txn_id, now)
-        extra = [("Contact", call.a.me.contact()), ("Allow", ALLOW)]
-        self._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
-        call.state = CallState.ANSWERED
-        self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
-        log.info("call_answered", call_id=call.key, callee=call.callee)
-        if call.media is not None and call.media.plan.record_calls:
-            path = call.media.start_recording(call.key)
-            self._events.append(RecordingStarted(call.key, path, now))
-        self._arm_2xx_retx(call, now)
-
     def _arm_2xx_retx(self, call: Call, now: float) -> None:
-        """§13.3.1.4: retransmit the 2xx (UDP only) until A's ACK; none within 64*T1: BYE."""
-        call.retx_deadline = now + 64 * self._t.t1
-        if call.a.dialog.peer.reliable:
-            self._timers.arm(("retx", call.key), call.retx_deadline)
+        """§13.3.1.4: retransmit the 2xx (UDP only) until the caller's ACK; none within
+        64*T1: BYE."""
+        leg = call.caller_leg
+        leg.retx_deadline = now + 64 * self._t.t1
+        if leg.dialog.peer.reliable:
+            self._timers.arm(("retx", call.key), leg.retx_deadline)
         else:
-            call.retx_interval = self._t.t1
+            leg.retx_interval = self._t.t1
             self._timers.arm(("retx", call.key), now + self._t.t1)
 
-    def _branch_failed(self, call: Call, br: Leg, status: int, reason: str,
-                       now: float, resp: Response | None = None) -> None:
-        br.final = status
-        if call.failure is None or _rank(status) < _rank(call.failure[0]):
-            call.failure = (status, reason)
-            call.failure_headers = _relayed_failure_headers(resp)
-        if call.queue is not None and call.b is None:
-            self.queue_branch_failed(call, br, status, now)
-            return
-        if call.bridging and call.b is None:
-            if all(b.final is not None for b in call.branches.values()):
-                self._bridge_failed(call, now)
-            return
-        if call.state is not CallState.RINGING or call.b is not None:
-            return
-        if all(b.final is not None for b in call.branches.values()) or status >= 600:
-            for other in call.branches.values():
-                if other.final is None:
-                    self._txn.cancel_request(other.txn_id, now)
-            code, why = call.failure
-            extra = call.failure_headers
-            if code in (408, 503) and not call.cancelled:
-                code, why, extra = 480, "Temporarily Unavailable", ()
-            self._fail_a(call, code, why, now, ended_by="callee", extra=extra)
-
-    # -- A side ------------------------------------------------------------------------
+    # -- the caller's leg ---------------------------------------------------------------
     def _answer_a(self, call: Call, status: int, reason: str, now: float,
                   source: Response | None = None, extra: Iterable[tuple[str, str]] = (),
                   sdp: bytes | None = None) -> None:
-        resp = make_response(call.a.invite, status, reason, to_tag=call.a.dialog.local_tag,
+        a = call.caller_leg
+        resp = make_response(a.invite, status, reason, to_tag=a.dialog.local_tag,
                              headers=extra)
         if call.media is None:
             copy_body(source, resp)
         elif sdp is not None:
             set_sdp(resp, sdp)
         if status >= 200:
-            self._by_a_txn.pop(call.a.txn_id, None)
+            self._by_a_txn.pop(a.txn_id, None)
             if status < 300:
-                call.a_2xx = resp
-        self._txn.send_response(call.a.txn_id, resp, now)
+                a.ok = resp
+        self._txn.send_response(a.txn_id, resp, now)
 
     def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
                 extra: Iterable[tuple[str, str]] = ()) -> None:
-        if call.state is CallState.RINGING:
+        if call.phase is Phase.RINGING:
             self._answer_a(call, status, reason, now, extra=extra)
         self._end(call, status, reason, now, ended_by)
 
     def cancel(self, a_txn: str, now: float) -> bool:
         """The caller CANCELled the INVITE of server transaction ``a_txn``."""
         call = self._by_a_txn.get(a_txn)
-        if call is None or call.state is not CallState.RINGING:
+        if call is None:
             return False
-        call.cancelled = True
-        for br in call.branches.values():
-            if br.final is None:
-                self._txn.cancel_request(br.txn_id, now)
-        self._fail_a(call, 487, "Request Terminated", now, ended_by="caller")
-        return True
+        return self.dispatch(call, Cancelled(call.caller_id), now)
 
     def on_ack(self, ev: AckReceived, now: float) -> bool:
         req = ev.request
@@ -491,12 +385,13 @@ class B2bua(ServiceCalls, QueueCalls):
         call, leg = found
         if self._leg_dialog(call, leg, req) is None:
             return True  # e.g. an ACK from a fork that lost: nothing to relay
-        if leg == "a" and call.state is CallState.ANSWERED:
-            call.state = CallState.UP
+        lg = call.legs[leg]
+        if leg == call.caller_id and call.answering:  # the caller's leg is confirmed
+            lg.ok = None
             self._timers.cancel(("retx", call.key))
-        pending = call.unacked.get(leg)
+        pending = lg.unacked
         if pending is not None and pending.cseq == req.cseq.seq:
-            del call.unacked[leg]
+            lg.unacked = None
             self._timers.cancel((f"re2xx-{leg}", call.key))
         cm = call.media
         if call.service is not None and cm is not None and req.body:
@@ -516,7 +411,7 @@ class B2bua(ServiceCalls, QueueCalls):
             return False
         call, leg = found
         dialog = self._leg_dialog(call, leg, req)
-        if dialog is None or call.state is CallState.ENDED:
+        if dialog is None or call.phase is Phase.ENDED:
             self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
             return True
         seq = req.cseq.seq
@@ -524,7 +419,7 @@ class B2bua(ServiceCalls, QueueCalls):
             self._reply(ev, 500, "Out of Order CSeq", now, (("Retry-After", "1"),))
             return True
         dialog.remote_seq = seq
-        if leg == TRANSFEROR:
+        if call.end(leg) == TRANSFEROR:
             self._reply(ev, 200 if req.method != "INVITE" else 488,
                         "OK" if req.method != "INVITE" else "Not Acceptable Here", now)
             if req.method == "BYE":
@@ -535,35 +430,28 @@ class B2bua(ServiceCalls, QueueCalls):
             return True
         if req.method == "BYE":
             self._reply(ev, 200, "OK", now)
-            if call.state is CallState.RINGING:  # the caller's BYE on an early dialog (§15)
-                self.cancel(call.a.txn_id, now)
-                return True
-            if call.supervisors and take_over(self, call, leg, now):  # a three-way call
-                return True
-            self._hangup_other(call, leg, now)
-            self._end(call, 200, "OK", now, "caller" if leg == "a" else "callee")
+            self.dispatch(call, Ended(leg), now)
             return True
         if req.method not in RELAYED_IN_DIALOG:
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
             return True
         if call.service is not None:
-            self._service_request(call, ev, now)
+            self.services._service_request(call, ev, now)
             return True
-        if call.state is not CallState.UP or call.b is None:
+        if not call.confirmed or call.answered_id is None:
             self._reply(ev, 491 if req.method == "INVITE" else 500, "Request Pending", now,
                         (("Retry-After", "1"),))
             return True
         relay_request(self, call, leg, dialog, ev, now)
         return True
 
-    def retransmit_until_ack(self, call: Call, leg: str, resp: Response, now: float) -> None:
+    def retransmit_until_ack(self, call: Call, leg: LegId, resp: Response, now: float) -> None:
         """The 2xx to a re-INVITE from ``leg`` is resent until its ACK (§13.3.1.4; the
         transaction layer leaves 2xx to the UA).  Over TCP once is enough."""
-        dialog = call.a.dialog if leg == "a" else (call.b.dialog if call.b else None)
-        if dialog is None or dialog.peer.reliable:
+        lg = call.legs.get(leg)
+        if lg is None or lg.dialog.peer.reliable:
             return
-        call.unacked[leg] = PendingTwoHundred(resp, resp.cseq.seq, self._t.t1,
-                                              now + 64 * self._t.t1)
+        lg.unacked = PendingTwoHundred(resp, resp.cseq.seq, self._t.t1, now + 64 * self._t.t1)
         self._timers.arm((f"re2xx-{leg}", call.key), now + self._t.t1)
 
     # -- timers ------------------------------------------------------------------------
@@ -571,11 +459,11 @@ class B2bua(ServiceCalls, QueueCalls):
         for key in self._timers.pop_due(now):
             kind, ckey = key
             if kind == "router" and self.router is not None:
-                self._router_armed = None  # fired: armed no more
+                self.queues._router_armed = None  # fired: armed no more
                 self.router.handle_timer(now)
                 continue
             if kind == "cbring":
-                self.callback_ring_timeout(ckey, now)
+                self.queues.callback_ring_timeout(ckey, now)
                 continue
             if kind == "origring":
                 origin_ring_timeout(self, ckey, now)
@@ -589,52 +477,47 @@ class B2bua(ServiceCalls, QueueCalls):
             if call is None:
                 continue
             if kind == "ivr":
-                self.ivr_timer(call, now)
-            elif kind == "ring" and call.bridging:
-                for br in call.branches.values():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-            elif kind == "ring" and call.state is CallState.RINGING:
-                for br in call.branches.values():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-                self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
+                self.services.ivr_timer(call, now)
+            elif kind == "ring":
+                self.dispatch(call, RingTimeout(), now)
             elif kind.startswith("re2xx-"):
-                resend_reinvite_2xx(self, call, kind[-1], now)
-            elif kind == "retx" and call.state is CallState.ANSWERED and call.a_2xx:
-                if now >= call.retx_deadline:
+                resend_reinvite_2xx(self, call, kind[6:], now)
+            elif kind == "retx" and call.answering:
+                a = call.caller_leg
+                if now >= a.retx_deadline:
                     log.warning("ack_timeout", call_id=call.key)
                     self._hangup_both(call, now)
                     self._end(call, 408, "No ACK", now, "switch")
                     continue
-                self._txn.send_stateless(call.a_2xx, call.a.dialog.peer)
-                call.retx_interval = min(call.retx_interval * 2, self._t.t2)
+                assert a.ok is not None
+                self._txn.send_stateless(a.ok, a.dialog.peer)
+                a.retx_interval = min(a.retx_interval * 2, self._t.t2)
                 self._timers.arm(("retx", call.key),
-                                 min(now + call.retx_interval, call.retx_deadline))
+                                 min(now + a.retx_interval, a.retx_deadline))
 
     # -- ending ------------------------------------------------------------------------
     def shutdown(self, now: float) -> None:
         """End every call: BYE to answered legs, 480/CANCEL to ringing ones."""
-        self.abandon_callbacks(now)
+        self.queues.abandon_callbacks(now)
         abandon_originated(self, now)
         for call in list(self._calls.values()):
-            if call.state is CallState.RINGING:
+            if call.phase is Phase.RINGING:
                 self.cancel_call(call, now)
             else:
                 self._hangup_both(call, now)
                 self._end(call, 200, "OK", now, "switch")
 
     def _hangup_both(self, call: Call, now: float) -> None:
-        self._bye(call.a.dialog, call.a.me, now)
-        if call.b is not None:
-            self._bye(call.b.dialog, call.b.me, now)
+        """BYE to the caller's leg and the answered one."""
+        for lg in (call.caller_leg, call.answered_leg):
+            if lg is not None:
+                self._bye(lg.dialog, lg.me, now)
 
-    def _hangup_other(self, call: Call, leg: str, now: float) -> None:
-        if leg == "a":
-            if call.b is not None:
-                self._bye(call.b.dialog, call.b.me, now)
-        else:
-            self._bye(call.a.dialog, call.a.me, now)
+    def _hangup_other(self, call: Call, leg: LegId, now: float) -> None:
+        """``leg`` hung up: BYE to its peer (the caller's leg for any other leg)."""
+        other = call.answered_leg if leg == call.caller_id else call.caller_leg
+        if other is not None:
+            self._bye(other.dialog, other.me, now)
 
     def _bye(self, dialog: Dialog, me: LocalContact, now: float) -> None:
         bye = dialog.request("BYE", me=me, branch=self._ids.branch(),
@@ -642,25 +525,25 @@ class B2bua(ServiceCalls, QueueCalls):
         self._txn.send_request(bye, dialog.peer, now)
 
     def _end(self, call: Call, status: int, reason: str, now: float, ended_by: str) -> None:
-        if call.state is CallState.ENDED:
+        if call.phase is Phase.ENDED:
             return
-        call.state = CallState.ENDED
+        was, call.phase = call.phase, Phase.ENDED
         call.ended_by_agent = ended_by == "callee"
-        self._left_queue(call, now)
+        self.queues._left_queue(call, now)
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
         self._timers.cancel(("ivr", call.key))
-        for leg in call.unacked:
-            self._timers.cancel((f"re2xx-{leg}", call.key))
-        call.unacked.clear()
+        for lg in call.legs.values():
+            if lg.unacked is not None:
+                self._timers.cancel((f"re2xx-{lg.id}", call.key))
+                lg.unacked = None
         if call.ivr is not None:
             call.ivr.hangup(now)
-        self._leave_bridges(call, now)
+        self.services._leave_bridges(call, now)
         release_transferor(self, call, now)
         self._timers.cancel(("xferbye", call.key))
-        if call.bridging:  # the caller left while we rang onward: stop the ringing
-            call.bridging = False  # a 200 crossing the CANCEL is then ACKed and hung up
-            for br in call.branches.values():
+        if was is Phase.BRIDGING:  # the caller left while we rang onward: stop the ringing
+            for br in call.forks():
                 if br.final is None:
                     br.cancelled = True
                     self._txn.cancel_request(br.txn_id, now)
@@ -671,16 +554,17 @@ class B2bua(ServiceCalls, QueueCalls):
                 held[1] -= 1
                 if held[1] <= 0:
                     del self._users_worker[user]
-        self._by_a_txn.pop(call.a.txn_id, None)
+        self._by_a_txn.pop(call.caller_leg.txn_id, None)
         if call.media is not None:
             for lm in call.media.legs.values():
                 self._by_leg.pop(lm.leg, None)
             call.media.close()
-        self._dialogs.pop((call.a.dialog.call_id, call.a.dialog.local_tag), None)
-        for tid, br in call.branches.items():
-            if br.final is not None:  # a branch still pending may yet answer 2xx: ACK+BYE it
-                self._clients.pop(tid, None)
-            self._dialogs.pop((br.dialog.call_id, br.dialog.local_tag), None)
+        for tid, lg in call.legs.items():
+            if not lg.incoming and lg.final is not None and self._clients.get(tid) is call:
+                self._clients.pop(tid)  # a fork still pending may yet answer 2xx: ACK+BYE it
+            dkey = (lg.dialog.call_id, lg.dialog.local_tag)
+            if (self._dialogs.get(dkey) or (None,))[0] is call:
+                del self._dialogs[dkey]
         for tid in [t for t, r in self._relays.items() if r.call is call]:
             relay = self._relays[tid]
             if relay.ack is None and relay.method != "BYE":  # §15.1.2: answer what is pending
@@ -691,20 +575,25 @@ class B2bua(ServiceCalls, QueueCalls):
         xfer = call.transfer
         self._events.append(CallEnded(
             call.key, call.caller, call.callee, status, reason, call.started, call.answered, now,
-            ended_by, recording, call.sip_call_id or call.a.invite.call_id, call.queue_name,
+            ended_by, recording, call.sip_call_id or call.caller_leg.invite.call_id,
+            call.queue_name,
             call.queue_agent, f"{xfer.kind}:{xfer.target}" if xfer is not None else None,
             call.transferred_by))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 
-    # -- commands --------------------------------------------------------------------------
+    # -- leg events and commands -------------------------------------------------------------
+    def dispatch(self, call: Call, ev: LegEvent, now: float) -> bool:
+        """Handle leg event ``ev`` as ``call``'s phase says (``call/phase.py``)."""
+        return dispatch(self, call, ev, now)
+
     def command(self, cmd: Command, now: float) -> Done:
         """The one entry for what people and programs ask (``call/commands.py``)."""
         return execute(self, cmd, now)
 
     def cancel_call(self, call: Call, now: float) -> None:
         """End a call still ringing: CANCEL its forks, 480 to the caller."""
-        for br in call.branches.values():
+        for br in call.forks():
             if br.final is None:
                 self._txn.cancel_request(br.txn_id, now)
         self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
@@ -739,29 +628,18 @@ class B2bua(ServiceCalls, QueueCalls):
             dialog.route_set.append(rr)
         return dialog
 
-    # -- media ------------------------------------------------------------------------
-    def _b_sdp(self, call: Call, resp: Response) -> bytes | NotAcceptable | None:
-        """The callee's SDP in ``resp`` rewritten for the caller (None: no SDP to send)."""
-        cm = call.media
-        if cm is None or not resp.body:
-            return None
-        if call.a.invite.body:
-            return cm.answer_from("b", resp.body)
-        return cm.offer_from("b", resp.body)  # delayed offer: the callee offers
-
     # -- helpers -----------------------------------------------------------------------
-    def _leg_dialog(self, call: Call, leg: str, req: Request) -> Dialog | None:
-        """The dialog of ``leg`` that ``req`` belongs to; None for a fork that did not win."""
-        if leg == "a":
-            return call.a.dialog
-        if leg == TRANSFEROR:
-            return call.transfer.dialog if call.transfer is not None else None
-        b = call.b
-        if b is None or b.dialog.call_id != req.call_id or b.dialog.local_tag != req.to.tag:
+    def _leg_dialog(self, call: Call, leg: LegId, req: Request) -> Dialog | None:
+        """The dialog of ``leg`` (which ``req`` came on); None for a fork that did not win
+        or a leg no longer in the call."""
+        lg = call.legs.get(leg)
+        if lg is None:
             return None
-        return b.dialog
+        if leg == call.caller_id or leg == call.answered_id or call.end(leg) == TRANSFEROR:
+            return lg.dialog
+        return None
 
-    def _find_dialog(self, req: Request) -> tuple[Call, str] | None:
+    def _find_dialog(self, req: Request) -> tuple[Call, LegId] | None:
         tag = req.to.tag
         if not tag:
             return None
@@ -771,31 +649,4 @@ class B2bua(ServiceCalls, QueueCalls):
                extra: Iterable[tuple[str, str]] = ()) -> None:
         self._txn.send_response(ev.txn_id, make_response(ev.request, status, reason,
                                                          headers=extra), now)
-
-
-# what a caller needs from the callee's final failure: where to go instead (3xx Contact), what
-# to authenticate with (401/407 challenges), when to retry, why, what is supported
-RELAYED_FAILURE_HEADERS = ("contact", "www-authenticate", "proxy-authenticate", "retry-after",
-                           "warning", "unsupported", "accept", "allow")
-
-
-def _relayed_failure_headers(resp: Response | None) -> tuple[tuple[str, str], ...]:
-    if resp is None:
-        return ()
-    return tuple((name, value) for name, value in resp.headers.items()
-                 if name.lower() in RELAYED_FAILURE_HEADERS)
-
-
-def _rank(status: int) -> int:
-    """Lower is a better final answer to relay when every fork failed (RFC 3261 §16.7)."""
-    if status >= 600:
-        return 0
-    if status in (486, 600):
-        return 1
-    if status in (401, 407, 415, 420, 484):
-        return 2
-    if status == 408:
-        return 9
-    return 3 + status // 100
-
 

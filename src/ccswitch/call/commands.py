@@ -21,7 +21,7 @@ from ..media.ports import PortsExhausted
 from .anchor import CallMedia
 from .originate import originate
 from .party import join_party
-from .state import Call, CallState
+from .state import Call, Phase
 from .supervise import Mode
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         return _supervise(sw, cmd, now, name)
     call = _live_call(sw, cmd.call_id)
     if isinstance(cmd, Hangup):
-        if call.state is CallState.RINGING:
+        if call.phase is Phase.RINGING:
             sw.cancel_call(call, now)
         else:
             sw._hangup_both(call, now)
@@ -161,9 +161,9 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     if isinstance(cmd, SuperviseMode):
         if call.supervising is None:
             raise CommandError("invalid", f"call {call.key} is not a supervisor's call")
-        sw.supervise_mode(call, cmd.mode)
+        sw.services.supervise_mode(call, cmd.mode)
         return Done(name, {"call_id": call.key, "mode": cmd.mode})
-    if call.state is not CallState.UP or call.b is None or call.media is None:
+    if not call.confirmed or call.answered_id is None or call.media is None:
         raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
     if isinstance(cmd, Hold):
         sw.hold_call(call, cmd.on)
@@ -181,13 +181,13 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
 def _supervise(sw: B2bua, cmd: Supervise, now: float, name: str) -> Done:
     if not sw.may_supervise(cmd.supervisor, cmd.agent):
         raise CommandError("forbidden", f"{cmd.supervisor} may not supervise {cmd.agent}")
-    found = sw.agent_call(cmd.agent)
+    found = sw.services.agent_call(cmd.agent)
     if found is None or found[0].media is None:
         raise CommandError("conflict", f"agent {cmd.agent} is not on a call")
     agent, mode = cmd.agent, cmd.mode
 
     def join(call: Call, t: float) -> None:
-        sw._supervise(call, agent, mode, t)
+        sw.services._supervise(call, agent, mode, t)
 
     _ring(sw, cmd.supervisor, found[0].media.worker, callee=f"{mode}:{agent}", from_user=agent,
           display=f"{mode.capitalize()} {agent}", on_answer=join, now=now, name=name)
@@ -198,7 +198,7 @@ def _add_party(sw: B2bua, call: Call, number: str, now: float, name: str) -> Don
     target = sw.resolve(number, call.caller) if sw.resolve else None
     if not isinstance(target, UserTarget):
         raise CommandError("not_found", f"{number!r} is not a user to add")
-    assert call.media is not None and call.b is not None
+    assert call.media is not None and call.answered_id is not None
     key, b_leg = call.key, call.media.leg("b")
 
     def join(third: Call, t: float) -> None:
@@ -227,7 +227,7 @@ def _ring(sw: B2bua, user: str, worker: int, *, callee: str, from_user: str,
 
 def _live_call(sw: B2bua, call_id: str) -> Call:
     call = sw._calls.get(call_id)
-    if call is None or call.state is CallState.ENDED:
+    if call is None or call.phase is Phase.ENDED:
         raise CommandError("not_found", f"no call {call_id}")
     return call
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ..media.commands import Play, PlayFile, StopPlay
-from .state import Call
+from .state import Call, Leg, LegId
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -22,57 +22,63 @@ MOH = "moh/default"
 """The shipped music class (prompt value), when the call's queue names none."""
 
 
-def hold_changed(sw: B2bua, call: Call, side: str) -> None:
-    """``side`` just offered: start or stop the music the other side hears."""
+def hold_changed(sw: B2bua, call: Call, leg: LegId) -> None:
+    """``leg`` just offered: start or stop the music its peer hears."""
     cm = call.media
-    other = "b" if side == "a" else "a"
-    if cm is None or other not in cm.legs:
+    other = call.peer(leg)
+    if cm is None or other is None or call.end(other.id) not in cm.legs:
         return
+    side = call.end(leg)
     held = cm.held.get(side, False)
-    if held and other not in call.hold_music:
+    if held and other.music is None:
         _music_on(sw, call, other, side)
-    elif not held and other in call.hold_music:
+    elif not held and other.music is not None:
         _music_off(call, other, side)
 
 
-def stop_music(call: Call, side: str) -> None:
-    """The music ``side`` hears stops and nobody holds it any more: the party that held it
+def stop_music(call: Call, leg: Leg) -> None:
+    """The music ``leg`` hears stops and nobody holds it any more: the party that held it
     left the call (a transfer), so no resume will come."""
     cm = call.media
+    side = call.end(leg.id)
     if cm is not None:
         cm.held.pop("b" if side == "a" else "a", None)
-        if side in cm.legs and side in call.hold_music:
-            _music_off(call, side, "transfer")
-    call.hold_music.pop(side, None)
+        if side in cm.legs and leg.music is not None:
+            _music_off(call, leg, "transfer")
+    leg.music = None
 
 
 def hold_by_command(sw: B2bua, call: Call, on: bool) -> None:
-    """Hold (or resume) an answered call from the switch: side a (the caller) leaves the
-    bridge and hears music, side b hears silence; no re-INVITE reaches either phone."""
+    """Hold (or resume) an answered call from the switch: the caller's leg leaves the
+    bridge and hears music, the answered leg hears silence; no re-INVITE reaches either
+    phone."""
     cm = call.media
+    a = call.caller_leg
     if cm is None or cm.bridge is None:
         return
-    if on and "a" not in call.hold_music:
+    if on and a.music is None:
         cm.bridge.leave(cm.leg("a"))
-        _music_on(sw, call, "a", "command")
-    elif not on and "a" in call.hold_music:
-        _music_off(call, "a", "command")
+        _music_on(sw, call, a, "command")
+    elif not on and a.music is not None:
+        _music_off(call, a, "command")
         cm.bridge.join(cm.leg("a"))
 
 
-def _music_on(sw: B2bua, call: Call, side: str, by: str) -> None:
-    """Music on hold to ``side``: the music class of the queue the call came through."""
+def _music_on(sw: B2bua, call: Call, leg: Leg, by: str) -> None:
+    """Music on hold to ``leg``: the music class of the queue the call came through."""
     cm = call.media
     assert cm is not None
-    pid = call.hold_music[side] = cm.plan.next_id()
+    pid = leg.music = cm.plan.next_id()
     audio = sw.queue_audio.get(call.queue_name or "")
     music = audio.moh[0] if audio is not None and audio.moh else MOH
-    cm.plan.send(cm.worker, Play(cm.leg(side), pid, PlayFile(sw.prompt_path(music)), loop=True))
+    cm.plan.send(cm.worker, Play(cm.leg(call.end(leg.id)), pid,
+                                 PlayFile(sw.prompt_path(music)), loop=True))
     log.info("call_held", call_id=call.key, by=by)
 
 
-def _music_off(call: Call, side: str, by: str) -> None:
+def _music_off(call: Call, leg: Leg, by: str) -> None:
     cm = call.media
-    assert cm is not None
-    cm.plan.send(cm.worker, StopPlay(cm.leg(side), call.hold_music.pop(side)))
+    assert cm is not None and leg.music is not None
+    cm.plan.send(cm.worker, StopPlay(cm.leg(call.end(leg.id)), leg.music))
+    leg.music = None
     log.info("call_resumed", call_id=call.key, by=by)

@@ -2,8 +2,9 @@
 supervisor's phone rung by a command, which joins the agent's call when answered.
 
 Every registered contact of the user rings (first answer wins, the rest are CANCELled); the
-answered phone becomes side a of a new call, handed to ``on_answer``.  Nobody answering within
-``ring`` seconds, or every contact failing, frees the media leg and ends the attempt.
+answered phone's leg becomes the caller's leg of a new call, handed to ``on_answer``.  Nobody
+answering within ``ring`` seconds, or every contact failing, frees the media leg and ends the
+attempt.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.transaction import ResponseReceived, TransactionTimeout
 from .anchor import CallMedia
 from .events import CallStarted
-from .state import Call, CallState, Leg
+from .state import Call, Leg, Phase
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -88,12 +89,12 @@ def on_response(sw: B2bua, ev: ResponseReceived, now: float) -> bool:
     for tid, other in o.branches.items():
         if other is not br and other.final is None:
             sw._txn.cancel_request(tid, now)
-    call = Call(key=o.key, caller=o.user, callee=o.callee, a=br, started=now,
-                state=CallState.UP, media=o.media)
+    call = Call.of(br, key=o.key, caller=o.user, callee=o.callee, started=now,
+                   phase=Phase.SERVICE, media=o.media)
     call.answered = now
     call.sip_call_id = br.dialog.call_id
     sw._calls[call.key] = call
-    sw._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, "a")
+    sw._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, br.id)
     sw._by_leg[o.media.leg("a")] = call
     sw._events.append(CallStarted(call.key, o.user, o.callee, now))
     o.on_answer(call, now)

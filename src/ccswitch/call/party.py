@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from .state import Call, CallState
+from .state import Call, LegId, Phase
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -26,24 +26,26 @@ def join_party(sw: B2bua, key: str, coach_leg: int, third: Call, now: float) -> 
         sw._end(third, 200, "the call it was added to ended", now, "switch")
         return
     third.service = "party"
+    third.phase = Phase.SERVICE
     third.supervising = (key, coach_leg)
     main.supervisors.append(third.key)
     main.media.bridge.join(third.media.leg("a"))
     log.info("party_added", call_id=key, party=third.key, user=third.caller)
 
 
-def take_over(sw: B2bua, call: Call, side: str, now: float) -> bool:
-    """Side ``side`` of ``call`` hung up: a third party in its bridge takes that side (True);
-    False when there is none (the call ends)."""
+def take_over(sw: B2bua, call: Call, leg: LegId, now: float) -> bool:
+    """Leg ``leg`` of ``call`` hung up: a third party in its bridge moves into the call in
+    its place (True); False when there is none (the call ends)."""
     cm = call.media
     party = next((p for k in call.supervisors if (p := sw._calls.get(k)) is not None
-                  and p.service == "party" and p.state is CallState.UP
+                  and p.service == "party" and p.confirmed
                   and p.media is not None and "a" in p.media.legs), None)
-    if party is None or cm is None or party.media is None or side not in ("a", "b"):
+    if party is None or cm is None or party.media is None or \
+            leg not in (call.caller_id, call.answered_id):
         return False
-    gone = call.a if side == "a" else call.b
-    assert gone is not None
-    moved, leg = party.media.legs.pop("a"), party.a
+    side = call.end(leg)
+    gone = call.legs[leg]
+    moved, third = party.media.legs.pop("a"), party.caller_leg
     call.supervisors.remove(party.key)
     party.supervising = None
     sw._end(party, 200, "joined the call it was added to", now, "switch")  # no BYE: it stays
@@ -55,13 +57,19 @@ def take_over(sw: B2bua, call: Call, side: str, now: float) -> bool:
     cm.legs[side] = moved
     cm.offers.pop(side, None)
     cm.our_offers.pop(side, None)
-    call.unacked.pop(side, None)
-    call.hold_music.pop(side, None)
+    # the third party's leg moves from its own call into this one, in the gone leg's role
+    del call.legs[gone.id]
+    if sw._clients.get(gone.txn_id) is call:
+        del sw._clients[gone.txn_id]
+    party.legs.pop(third.id, None)
+    third.unacked = third.held_ack = None
+    third.music = None
+    call.add(third)
     sw._by_leg[moved.leg] = call
-    sw._dialogs[(leg.dialog.call_id, leg.dialog.local_tag)] = (call, side)
+    sw._dialogs[(third.dialog.call_id, third.dialog.local_tag)] = (call, third.id)
     if side == "a":
-        call.a, call.caller = leg, party.caller
+        call.caller_id, call.caller = third.id, party.caller
     else:
-        call.b, call.callee = leg, party.caller
+        call.answered_id, call.callee = third.id, party.caller
     log.info("party_took_over", call_id=call.key, side=side, user=party.caller)
     return True

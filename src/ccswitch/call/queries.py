@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ..acd.model import AgentState, CallerState
-from .state import Call, CallState
+from .state import Call, Phase
 
 if TYPE_CHECKING:
     from .signaling import Signaling
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 AGENT_STATES: Final = ("ready", "ringing", "on_call", "wrap_up", "paused", "logged_out")
 """The agent states of the API, in the order counts are listed."""
 _API_STATE: Final = {AgentState.BACKOFF: "wrap_up"}
+CALL_STATES: Final = tuple(p.value for p in Phase if p is not Phase.ENDED)
+"""The states of a live call in the API: its phase (``call/state.py`` ``Phase``)."""
 
 
 def api_state(state: AgentState) -> str:
@@ -159,7 +161,7 @@ def _agent_calls(sig: Signaling) -> dict[str, str]:
     out: dict[str, str] = {}
     for call in _live(sig):
         agent = call.queue_agent
-        if agent is None and call.state is not CallState.RINGING:
+        if agent is None and call.phase is not Phase.RINGING:
             agent = call.callee
         if agent is not None and agent not in out:
             out[agent] = call.key
@@ -217,7 +219,7 @@ def _opt_float(value: object) -> float | None:
 
 # -- calls -------------------------------------------------------------------------------
 def _live(sig: Signaling) -> list[Call]:
-    return [c for c in sig.b2bua._calls.values() if c.state is not CallState.ENDED]
+    return [c for c in sig.b2bua._calls.values() if c.phase is not Phase.ENDED]
 
 
 def call_views(sig: Signaling, now: float) -> list[CallView]:
@@ -231,20 +233,20 @@ def call_views(sig: Signaling, now: float) -> list[CallView]:
 def call_view(sig: Signaling, call_id: str, now: float) -> CallView | None:
     """The live call ``call_id``, or ``None``."""
     call = sig.b2bua._calls.get(call_id)
-    if call is None or call.state is CallState.ENDED:
+    if call is None or call.phase is Phase.ENDED:
         return None
     router = sig.b2bua.router
     return _call_view(call, now, router is not None and router.caller_state(call.key) is not None)
 
 
 def _call_view(call: Call, now: float, queued: bool) -> CallView:
-    state = "queued" if queued else call.state.value
+    state = "queued" if queued else call.phase.value
     answered = call.answered
     other = call.queue_agent or call.callee
     legs = [LegView("caller", call.caller, "ringing" if answered is None else "up")]
     if not queued and call.room is None:
         legs.append(LegView("callee", other,
-                            "up" if call.state is CallState.UP and answered is not None
+                            "up" if call.phase is Phase.TALKING and answered is not None
                             else "ringing"))
     return CallView(
         id=call.key, state=state, caller=call.caller, callee=call.callee,

@@ -1,5 +1,5 @@
-"""Queued calls: the router's decisions carried out on SIP legs and media (a mixin of
-``B2bua``, pure).
+"""Queued calls: the router's decisions carried out on SIP legs and media (a collaborator
+of ``B2bua``, pure).
 
 A caller enters a queue from the dial plan (``queue:NAME``) or an IVR; the switch has answered
 it.  While it waits it hears music on hold, cut for the position/expected-wait announcements
@@ -23,8 +23,7 @@ import structlog
 from ..acd.events import Announce, CancelOffer, Overflow
 from ..acd.events import Callback as RouterCallback
 from ..acd.events import Offer as RouterOffer
-from ..acd.model import AgentState, QueueSettings
-from ..acd.router import Router
+from ..acd.model import AgentState
 from ..config.schema import SwitchConfig
 from ..dialplan import Target as DialTarget
 from ..dialplan import TargetError, parse_target
@@ -32,14 +31,13 @@ from ..ivr.say import say_position, say_wait
 from ..media.commands import Detect, Play, PlayFile, StopPlay
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
-from ..sip.registrar import Binding
-from ..sip.transaction import ResponseReceived, TransactionLayer, TransactionTimeout
+from ..sip.transaction import ResponseReceived, TransactionTimeout
 from .anchor import CallMedia
 from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
 from .events import CallStarted
 from .hold import MOH
 from .services import say_flow
-from .state import Call, CallState, Leg
+from .state import Call, Leg, Phase
 from .targets import route
 
 AgentCommand = AgentLogin | AgentLogout | AgentPause | AgentReady
@@ -57,14 +55,7 @@ class PendingCallback:
     withdrawn: bool = False  # the router took the reservation back, or nobody answered
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from ..clock import TimerHeap
-    from ..ids import Ids
-    from ..ivr.flow import Flow
-    from ..sip.dialog import LocalContact
-    from .anchor import MediaPlan
-    from .events import CallEvent
+    from .b2bua import B2bua
 
 log = structlog.get_logger()
 
@@ -126,58 +117,27 @@ def offer_failure(status: int) -> str:
     return "rejected"
 
 
-class QueueCalls:
-    """Queue handling for ``B2bua``."""
+class Queues:
+    """Queue callers carried out on SIP legs and media: a collaborator of ``B2bua``
+    (``sw.queues``); the queues' settings and the router are the switch's."""
 
-    router: Router | None
-    _callbacks: dict[str, PendingCallback]  # callback INVITE transaction -> its callback
-    queue_settings: Mapping[str, QueueSettings]  # the router's queues
-    agent_names: frozenset[str]
-    auto_answer: Mapping[str, bool]
-    record_queues: frozenset[str]
-    queue_audio: Mapping[str, QueueAudio]  # queues without an entry get QueueAudio()
-    if TYPE_CHECKING:
-        prompt_path: Callable[[str], str]
-        bindings_of: Callable[[str, float], list[Binding]] | None
-        _txn: TransactionLayer
-        _timers: TimerHeap[tuple[str, str]]
-        _events: list[CallEvent]
-        _calls: dict[str, Call]
-        _by_leg: dict[int, Call]
-
-        def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
-                  mf: int, now: float, body: bytes, extra: tuple[tuple[str, str], ...] = (),
-                  to_user: str | None = None) -> Leg: ...
-        def _hangup_both(self, call: Call, now: float) -> None: ...
-        def _end(self, call: Call, status: int, reason: str, now: float,
-                 ended_by: str) -> None: ...
-        def _ivr_result(self, call: Call, result: str, now: float) -> None: ...
-        def _start_ivr(self, call: Call, menu: str, now: float) -> None: ...
-        def _become(self, call: Call, service: str) -> None: ...
-        def _start_flow(self, call: Call, flow: Flow, now: float) -> None: ...
-        _local: Callable[[str], LocalContact]
-        media: MediaPlan | None
-        _ids: Ids
-        _domain: str
-        _ua: str
-        _dialogs: dict[tuple[str, str], tuple[Call, str]]
-        def _bridge(self, call: Call, users: list[str], now: float) -> None: ...
-        def _send_invite(self, b: Binding, from_user: str, display: str | None,
-                         to_user: str, body: bytes, ctype: str | None, mf: int,
-                         extra: tuple[tuple[str, str], ...], now: float) -> Leg: ...
+    def __init__(self, sw: B2bua) -> None:
+        self.sw = sw
+        self._router_armed: float | None = None  # the router deadline our timer is armed at
 
     # -- entering and leaving ------------------------------------------------------------
     def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
                 skills: Mapping[str, int] | None = None,
                 position_hint: float | None = None) -> None:
         """Put the answered ``call`` in ``queue`` (music on hold until an agent answers)."""
-        router, cm = self.router, call.media
-        if router is None or cm is None or queue not in self.queue_settings:
-            self._ivr_result(call, "unavailable", now)
+        router, cm = self.sw.router, call.media
+        if router is None or cm is None or queue not in self.sw.queue_settings:
+            self.sw.services._ivr_result(call, "unavailable", now)
             return
         call.queue = call.queue_name = queue
         call.service = "queue"
-        call.caller_registered = bool(self.bindings_of and self.bindings_of(call.caller, now))
+        call.phase = Phase.QUEUED
+        call.caller_registered = bool(self.sw.bindings_of and self.sw.bindings_of(call.caller, now))
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
         self._music_for(call, queue)
         self._moh(call)
@@ -188,7 +148,7 @@ class QueueCalls:
 
     def _left_queue(self, call: Call, now: float) -> None:
         """``call`` ended: the router hears it abandoned, or that its talk is over."""
-        router = self.router
+        router = self.sw.router
         if router is None or call.queue is None:
             return
         if call.queue_agent is not None:
@@ -199,12 +159,10 @@ class QueueCalls:
         call.queue = None
 
     # -- the router's decisions ----------------------------------------------------------
-    _router_armed: float | None = None  # the router deadline our timer is armed at
-
     def settle(self, now: float) -> None:
         """Carry out what the router decided, once at the end of every input (the front end
         calls it after each message, timer and media event); re-arm its timer."""
-        router = self.router
+        router = self.sw.router
         if router is None:
             return
         for _ in range(100):
@@ -215,11 +173,11 @@ class QueueCalls:
                 if isinstance(action, RouterCallback):
                     self._call_back(action, now)
                     continue
-                if isinstance(action, CancelOffer) and action.call_id not in self._calls:
+                if isinstance(action, CancelOffer) and action.call_id not in self.sw._calls:
                     self._withdraw_callback(action.call_id, now)
                     continue
-                call = self._calls.get(action.call_id)
-                if call is None or call.state is CallState.ENDED:
+                call = self.sw._calls.get(action.call_id)
+                if call is None or call.phase is Phase.ENDED:
                     if isinstance(action, RouterOffer):
                         for agent in action.agents:
                             router.offer_failed(action.call_id, agent, now, "cancelled")
@@ -237,78 +195,78 @@ class QueueCalls:
             return
         self._router_armed = deadline
         if deadline is None:
-            self._timers.cancel(("router", ""))
+            self.sw._timers.cancel(("router", ""))
         else:
-            self._timers.arm(("router", ""), deadline)
+            self.sw._timers.arm(("router", ""), deadline)
 
     def _offer(self, call: Call, agents: tuple[str, ...], now: float) -> None:
         cm = call.media
-        assert cm is not None and self.router is not None
+        assert cm is not None and self.sw.router is not None
         try:
             if "b" not in cm.legs:
                 cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
-                self._by_leg[cm.legs["b"].leg] = call
+                self.sw._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
             log.warning("rtp_ports_exhausted", call_id=call.key, queue=call.queue)
             for agent in agents:
-                self.router.offer_failed(call.key, agent, now, "rejected")
+                self.sw.router.offer_failed(call.key, agent, now, "rejected")
             return
         body = cm.offer_locally("b")
-        call.bridging = True
+        call.phase = Phase.BRIDGING
         for agent in agents:
-            bindings = self.bindings_of(agent, now) if self.bindings_of else []
+            bindings = self.sw.bindings_of(agent, now) if self.sw.bindings_of else []
             if not bindings:
-                self.router.offer_failed(call.key, agent, now, "noanswer")
+                self.sw.router.offer_failed(call.key, agent, now, "noanswer")
                 continue
-            extra = AUTO_ANSWER_HEADERS if self.auto_answer.get(agent) else ()
+            extra = AUTO_ANSWER_HEADERS if self.sw.auto_answer.get(agent) else ()
             for b in bindings:
-                br = self._fork(call, b, None, "application/sdp", 70, now, body, extra,
+                br = self.sw._fork(call, b, None, "application/sdp", 70, now, body, extra,
                                 to_user=agent)
                 br.agent = agent
             log.info("queue_offer", call_id=call.key, queue=call.queue,
                      agent=agent, contacts=len(bindings))
 
     def _cancel_agent(self, call: Call, agent: str, now: float) -> None:
-        for br in call.branches.values():
+        for br in call.forks():
             if br.agent == agent and br.final is None:
                 br.cancelled = True
-                self._txn.cancel_request(br.txn_id, now)
+                self.sw._txn.cancel_request(br.txn_id, now)
 
     def queue_branch_failed(self, call: Call, br: Leg, status: int, now: float) -> None:
         """A contact of an offered agent gave up; when all of them have, the agent did."""
         agent = br.agent
-        if agent is None or self.router is None:
+        if agent is None or self.sw.router is None:
             return
-        if any(b.agent == agent and b.final is None for b in call.branches.values()):
+        if any(b.agent == agent and b.final is None for b in call.forks()):
             return
         if call.callback_agent is not None:  # the reserved agent missed the called-back caller
-            self.router.callback_result(call.key, now, answered=False)
+            self.sw.router.callback_result(call.key, now, answered=False)
             call.queue = None
-            self._hangup_both(call, now)
-            self._end(call, 480, "agent did not answer the callback", now, "switch")
+            self.sw._hangup_both(call, now)
+            self.sw._end(call, 480, "agent did not answer the callback", now, "switch")
             return
         if not br.cancelled:
-            self.router.offer_failed(call.key, agent, now, offer_failure(status))
+            self.sw.router.offer_failed(call.key, agent, now, offer_failure(status))
 
     def queue_answered(self, call: Call, br: Leg, now: float) -> None:
         """An offered agent answered and is bridged: the router connects them."""
         cm = call.media
-        assert cm is not None and self.router is not None
+        assert cm is not None and self.sw.router is not None
         call.queue_agent = br.agent
         self._stop_waiting_audio(call)
         if call.callback_agent is not None:
-            self.router.callback_result(call.key, now, answered=True)
+            self.sw.router.callback_result(call.key, now, answered=True)
         elif br.agent is not None:
-            self.router.offer_answered(call.key, br.agent, now)
-        for other in call.branches.values():
+            self.sw.router.offer_answered(call.key, br.agent, now)
+        for other in call.forks():
             if other is not br and other.final is None:
                 other.cancelled = True
 
     def _audio(self, call: Call) -> QueueAudio:
-        return self.queue_audio.get(call.queue or "") or QueueAudio()
+        return self.sw.queue_audio.get(call.queue or "") or QueueAudio()
 
     def _announce(self, call: Call, position: int, expected: float | None) -> None:
-        if call.bridging and call.queue_agent is None and call.announcing:
+        if call.phase is Phase.BRIDGING and call.queue_agent is None and call.announcing:
             return
         audio = self._audio(call)
         entry = not call.announced
@@ -344,7 +302,7 @@ class QueueCalls:
         name = call.announcing.pop(0)
         call.announce_play = cm.plan.next_id()
         cm.plan.send(cm.worker, Play(cm.leg("a"), call.announce_play,
-                                     PlayFile(self.prompt_path(name))))
+                                     PlayFile(self.sw.prompt_path(name))))
 
     def queue_play_done(self, call: Call, play_id: int, reason: str = "end") -> bool:
         """A prompt of an announcement ended: the next one, or back to the music; a music
@@ -368,10 +326,10 @@ class QueueCalls:
     def _music_for(self, call: Call, queue: str) -> None:
         """The music ``call`` hears in ``queue``: its class's files, in a shuffled order
         (one per caller, from the switch's random source) for a ``shuffle`` class."""
-        audio = self.queue_audio.get(queue) or QueueAudio()
+        audio = self.sw.queue_audio.get(queue) or QueueAudio()
         files = list(audio.moh)
         if audio.shuffle and len(files) > 1:
-            random.Random(self._ids.ssrc()).shuffle(files)
+            random.Random(self.sw._ids.ssrc()).shuffle(files)
         call.moh_files, call.moh_next, call.moh_failed = tuple(files), 0, 0
 
     def _moh(self, call: Call) -> None:
@@ -384,7 +342,7 @@ class QueueCalls:
         name = files[call.moh_next % len(files)]
         call.moh_next = (call.moh_next + 1) % len(files)
         call.moh = cm.plan.next_id()
-        cm.plan.send(cm.worker, Play(cm.leg("a"), call.moh, PlayFile(self.prompt_path(name)),
+        cm.plan.send(cm.worker, Play(cm.leg("a"), call.moh, PlayFile(self.sw.prompt_path(name)),
                                      loop=len(files) == 1))
 
     def _stop_waiting_audio(self, call: Call) -> None:
@@ -400,50 +358,50 @@ class QueueCalls:
     def _overflow(self, call: Call, action: Overflow, now: float) -> None:
         """The caller leaves the queue for the rule's target."""
         call.queue = None
-        call.bridging = False
-        for br in call.branches.values():
+        call.phase = Phase.QUEUED  # leaving: the target below says where to
+        for br in call.forks():
             if br.final is None:
                 br.cancelled = True
-                self._txn.cancel_request(br.txn_id, now)
+                self.sw._txn.cancel_request(br.txn_id, now)
         self._stop_waiting_audio(call)
         target = action.target
         log.info("queue_overflow", call_id=call.key, queue=action.queue,
                  reason=action.reason, target=str(target) if target else None)
         if target is None or target.kind == "hangup":
             if call.ivr is not None:
-                self._ivr_result(call, f"overflow:{action.reason}", now)
+                self.sw.services._ivr_result(call, f"overflow:{action.reason}", now)
                 return
-            self._hangup_both(call, now)
-            self._end(call, 200, f"queue {action.reason}", now, "switch")
+            self.sw._hangup_both(call, now)
+            self.sw._end(call, 200, f"queue {action.reason}", now, "switch")
         elif target.kind == "queue":
             self.enqueue(call, target.value, now)
         elif target.kind == "ivr":
-            self._start_ivr(call, target.value, now)
+            self.sw.services._start_ivr(call, target.value, now)
         else:  # a dial-plan target: the one resolver
             try:
                 where: DialTarget | None = parse_target(target.value)
             except TargetError:
                 where = None
-            if route(self, call, where, now).startswith("failed:"):  # type: ignore[arg-type]
-                self._hangup_both(call, now)
-                self._end(call, 480, f"overflow to {target} not available", now, "switch")
+            if route(self.sw, call, where, now).startswith("failed:"):
+                self.sw._hangup_both(call, now)
+                self.sw._end(call, 480, f"overflow to {target} not available", now, "switch")
 
     def queue_digit(self, call: Call, key: str, now: float) -> None:
         """A key pressed while waiting: ``0`` leaves the queue (overflow target of the
         queue's timeout rule, else back to the IVR or hang up)."""
-        if self.router is None or call.queue is None or call.queue_agent is not None:
+        if self.sw.router is None or call.queue is None or call.queue_agent is not None:
             return
         if key == "1" and call.caller_registered and self._audio(call).callback and \
-                self.router.request_callback(
+                self.sw.router.request_callback(
                 call.key, call.caller, now):
             log.info("callback_requested", call_id=call.key, queue=call.queue)
             call.queue = None  # its place is kept by the router; this leg now says goodbye
             self._stop_waiting_audio(call)
-            self._start_flow(call, say_flow("callback-confirm"), now)
+            self.sw.services._start_flow(call, say_flow("callback-confirm"), now)
             return
         if key == "0":
-            self.router.exit_with_key(call.key, key, now)
-            queue = self.queue_settings.get(call.queue)
+            self.sw.router.exit_with_key(call.key, key, now)
+            queue = self.sw.queue_settings.get(call.queue)
             target = queue.on_timeout if queue is not None else None
             self._overflow(call, Overflow(call.key, call.queue, "key", target), now)
 
@@ -451,9 +409,9 @@ class QueueCalls:
     def _call_back(self, action: RouterCallback, now: float) -> None:
         """The caller's turn came while it was away: ring it; the reserved agent is offered
         the call when it answers."""
-        router, plan = self.router, self.media
+        router, plan = self.sw.router, self.sw.media
         assert router is not None
-        bindings = self.bindings_of(action.number, now) if self.bindings_of else []
+        bindings = self.sw.bindings_of(action.number, now) if self.sw.bindings_of else []
         if plan is None or not bindings:
             router.callback_result(action.call_id, now, answered=False)
             return
@@ -466,59 +424,59 @@ class QueueCalls:
         body = cm.offer_locally("a")
         pending = PendingCallback(action, cm, now)
         for b in bindings:
-            br = self._send_invite(b, action.queue, None, action.number, body,
+            br = self.sw._send_invite(b, action.queue, None, action.number, body,
                                    "application/sdp", 70, (), now)
             pending.branches[br.txn_id] = br
-            self._callbacks[br.txn_id] = pending
-        settings = self.queue_settings.get(action.queue)
+            self.sw._callbacks[br.txn_id] = pending
+        settings = self.sw.queue_settings.get(action.queue)
         ring = settings.ring_timeout if settings is not None else 30.0
-        self._timers.arm(("cbring", action.call_id), now + ring)
+        self.sw._timers.arm(("cbring", action.call_id), now + ring)
         log.info("callback_dialled", call_id=action.call_id, number=action.number,
                  agent=action.agent, contacts=len(bindings))
 
     def callback_response(self, ev: ResponseReceived, now: float) -> bool:
         """A response to a callback INVITE (False: not ours)."""
-        pending = self._callbacks.get(ev.txn_id)
+        pending = self.sw._callbacks.get(ev.txn_id)
         if pending is None:
             return False
         resp, br = ev.response, pending.branches[ev.txn_id]
         if resp.status < 200:
             return True
         br.final = resp.status
-        self._callbacks.pop(ev.txn_id, None)
+        self.sw._callbacks.pop(ev.txn_id, None)
         if resp.status >= 300:
             self._callback_branch_done(pending, now)
             return True
         br.dialog.remote = resp.to
         br.dialog.update_target(resp)
-        ack = br.dialog.request("ACK", me=br.me, branch=self._ids.branch(),
+        ack = br.dialog.request("ACK", me=br.me, branch=self.sw._ids.branch(),
                                 cseq=br.invite.cseq.seq)
-        self._txn.send_stateless(ack, br.dialog.peer)
+        self.sw._txn.send_stateless(ack, br.dialog.peer)
         if pending.answered or pending.withdrawn or not resp.body or isinstance(
                 pending.media.accept_local_answer("a", resp.body), NotAcceptable):
-            bye = br.dialog.request("BYE", me=br.me, branch=self._ids.branch())
-            self._txn.send_request(bye, br.dialog.peer, now)
+            bye = br.dialog.request("BYE", me=br.me, branch=self.sw._ids.branch())
+            self.sw._txn.send_request(bye, br.dialog.peer, now)
             self._callback_branch_done(pending, now)
             return True
         pending.answered = True
-        self._timers.cancel(("cbring", pending.action.call_id))
+        self.sw._timers.cancel(("cbring", pending.action.call_id))
         for tid, other in pending.branches.items():
             if other is not br and other.final is None:
-                self._txn.cancel_request(tid, now)  # its answer, if it crosses, is hung up
+                self.sw._txn.cancel_request(tid, now)  # its answer, if it crosses, is hung up
         self._callback_answered(pending, br, now)
         return True
 
     def callback_timeout(self, ev: TransactionTimeout, now: float) -> bool:
-        pending = self._callbacks.get(ev.txn_id)
+        pending = self.sw._callbacks.get(ev.txn_id)
         if pending is None:
             return False
         pending.branches[ev.txn_id].final = 408
-        self._callbacks.pop(ev.txn_id, None)
+        self.sw._callbacks.pop(ev.txn_id, None)
         self._callback_branch_done(pending, now)
         return True
 
     def _pending_callback(self, call_id: str) -> PendingCallback | None:
-        return next((p for p in self._callbacks.values() if p.action.call_id == call_id
+        return next((p for p in self.sw._callbacks.values() if p.action.call_id == call_id
                      and not p.answered), None)
 
     def _withdraw_callback(self, call_id: str, now: float) -> None:
@@ -527,10 +485,10 @@ class QueueCalls:
         if pending is None:
             return
         pending.withdrawn = True
-        self._timers.cancel(("cbring", call_id))
+        self.sw._timers.cancel(("cbring", call_id))
         for tid, br in pending.branches.items():
             if br.final is None:
-                self._txn.cancel_request(tid, now)
+                self.sw._txn.cancel_request(tid, now)
 
     def callback_ring_timeout(self, call_id: str, now: float) -> None:
         """Nobody answered the callback in the queue's ring time: give up this attempt."""
@@ -540,54 +498,54 @@ class QueueCalls:
         log.info("callback_ring_timeout", call_id=call_id)
         for tid, br in pending.branches.items():
             if br.final is None:
-                self._txn.cancel_request(tid, now)  # the 487s end the attempt
+                self.sw._txn.cancel_request(tid, now)  # the 487s end the attempt
 
     def abandon_callbacks(self, now: float) -> None:
         """Shutdown: stop every callback being dialled and free its media."""
         seen: set[int] = set()
-        for pending in list(self._callbacks.values()):
+        for pending in list(self.sw._callbacks.values()):
             if id(pending) in seen:
                 continue
             seen.add(id(pending))
             pending.withdrawn = True
-            self._timers.cancel(("cbring", pending.action.call_id))
+            self.sw._timers.cancel(("cbring", pending.action.call_id))
             for tid, br in pending.branches.items():
                 if br.final is None:
-                    self._txn.cancel_request(tid, now)
+                    self.sw._txn.cancel_request(tid, now)
             if not pending.answered:
                 pending.media.close()
 
     def _callback_branch_done(self, pending: PendingCallback, now: float) -> None:
         if pending.answered or any(b.final is None for b in pending.branches.values()):
             return
-        self._timers.cancel(("cbring", pending.action.call_id))
+        self.sw._timers.cancel(("cbring", pending.action.call_id))
         pending.media.close()
-        assert self.router is not None
-        self.router.callback_result(pending.action.call_id, now, answered=False)
+        assert self.sw.router is not None
+        self.sw.router.callback_result(pending.action.call_id, now, answered=False)
         log.info("callback_unanswered", call_id=pending.action.call_id)
 
     def _callback_answered(self, pending: PendingCallback, br: Leg, now: float) -> None:
-        """The called-back caller answered: it becomes the A leg of a call offered to the
-        reserved agent."""
+        """The called-back caller answered: its leg becomes the caller's leg of a call
+        offered to the reserved agent."""
         action = pending.action
-        call = Call(key=action.call_id, caller=action.number, callee=action.queue, a=br,
-                    started=now, state=CallState.UP, media=pending.media)
+        call = Call.of(br, key=action.call_id, caller=action.number, callee=action.queue,
+                       started=now, phase=Phase.QUEUED, media=pending.media)
         call.answered = now
         call.queue = call.queue_name = action.queue
         call.service = "queue"
         call.callback_agent = action.agent
-        self._calls[call.key] = call
-        self._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, "a")
-        self._by_leg[pending.media.leg("a")] = call
-        self._events.append(CallStarted(call.key, action.number, action.queue, now))
+        self.sw._calls[call.key] = call
+        self.sw._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, br.id)
+        self.sw._by_leg[pending.media.leg("a")] = call
+        self.sw._events.append(CallStarted(call.key, action.number, action.queue, now))
         log.info("callback_answered", call_id=call.key, agent=action.agent)
         self._offer(call, (action.agent,), now)
 
     # -- agents ----------------------------------------------------------------------
     def agent_present(self, agent: str, registered: bool, now: float) -> None:
         """Agents are logged in while registered (CONTRACT) and out when no contact is left."""
-        router = self.router
-        if router is None or agent not in self.agent_names:
+        router = self.sw.router
+        if router is None or agent not in self.sw.agent_names:
             return
         state = router.agent_state(agent)
         if registered and state is AgentState.LOGGED_OUT:
@@ -598,7 +556,7 @@ class QueueCalls:
     def feature(self, agent: str, code: str, now: float) -> bool:
         """Feature code ``*21`` login, ``*22`` logout, ``*23[reason]`` pause, ``*24`` unpause;
         False when ``agent`` is not an agent or the code is unknown."""
-        if self.router is None or agent not in self.agent_names:
+        if self.sw.router is None or agent not in self.sw.agent_names:
             return False
         cmd: AgentCommand
         if code == "*21":
@@ -611,5 +569,5 @@ class QueueCalls:
             cmd = AgentReady(agent)
         else:
             return False
-        execute(self, cmd, now)  # type: ignore[arg-type]
+        execute(self.sw, cmd, now)
         return True

@@ -5,14 +5,13 @@ the methods take ``self: B2bua`` and use its legs, transactions and timers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import structlog
 
 from ..dialplan import Target, TargetError, parse_target
 from ..ivr.flow import Flow, FlowRunner, HandOff, HangupReq, IvrCall, QueueReq, TransferReq
-from ..ivr.menu import Menu, MenuError, menu_flow
+from ..ivr.menu import MenuError, menu_flow
 from ..media.commands import (
     Connect,
     Detect,
@@ -30,32 +29,23 @@ from ..media.dtmf import DtmfError, parse_info_dtmf
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
-from ..sip.registrar import Binding
 from ..sip.transaction import RequestReceived
 from .bridge import Role
 from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
-from .rooms import ADMIT, RoomFull, Rooms, pin_flow
-from .state import ALLOW, Call, CallState, Leg, set_sdp
+from .legevents import MediaLost
+from .rooms import ADMIT, RoomFull, pin_flow
+from .state import ALLOW, Call, Leg, Phase, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
 from .transfer import target_failed, transfer_answered
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-
-    from ..acd.model import QueueSettings
-    from ..acd.router import Router
-    from ..clock import TimerHeap
-    from ..sip.message import Response
-    from ..sip.transaction import TransactionLayer
-    from .anchor import CallMedia, MediaPlan
-    from .events import CallEvent
+    from .b2bua import B2bua
 
 log = structlog.get_logger()
 
 SERVICES = frozenset({"echo", "tone", "ivr"})
-LIVE = (CallState.ANSWERED, CallState.UP)
 
 
 def say_flow(prompt: str) -> Flow:
@@ -67,53 +57,12 @@ def say_flow(prompt: str) -> Flow:
     return flow
 
 
-class ServiceCalls:
-    """Local services and onward bridging for ``B2bua``."""
+class Services:
+    """Calls the switch answers itself (echo, tone, IVR, queue entry, rooms, supervision,
+    prompts) and answered calls rung onward: a collaborator of ``B2bua`` (``sw.services``)."""
 
-    menus: Mapping[str, Menu]
-    prompt_path: Callable[[str], str]
-    bindings_of: Callable[[str, float], list[Binding]] | None
-    if TYPE_CHECKING:  # what B2bua, the class this is mixed into, provides
-        media: MediaPlan | None
-        _txn: TransactionLayer
-        _timers: TimerHeap[tuple[str, str]]
-        _events: list[CallEvent]
-        _by_leg: dict[int, Call]
-        _by_a_txn: dict[str, Call]
-        _ring_timeout: float
-        router: Router | None
-        queue_settings: Mapping[str, QueueSettings]
-        record_queues: frozenset[str]
-        rooms: Rooms
-        supervise_keys: Mapping[str, Mode]
-        _calls: dict[str, Call]
-
-        def enqueue(self, call: Call, queue: str, now: float, *, priority: int = 0,
-                    skills: Mapping[str, int] | None = None,
-                    position_hint: float | None = None) -> None: ...
-        def queue_digit(self, call: Call, key: str, now: float) -> None: ...
-        def queue_play_done(self, call: Call, play_id: int, reason: str = ...) -> bool: ...
-
-        def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
-                   extra: Iterable[tuple[str, str]] = ()) -> None: ...
-        def _anchor(self, ev: RequestReceived, sides: tuple[str, ...], now: float, *,
-                    caller: str, callee: str, worker: int | None = None,
-                    ) -> CallMedia | Literal[False] | None: ...
-        def _new_call(self, ev: RequestReceived, caller: str, callee: str, now: float,
-                      cm: CallMedia | None) -> Call: ...
-        def _arm_2xx_retx(self, call: Call, now: float) -> None: ...
-        def retransmit_until_ack(self, call: Call, leg: str, resp: Response,
-                                 now: float) -> None: ...
-        def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None,
-                  mf: int, now: float, body: bytes,
-                  extra: tuple[tuple[str, str], ...] = ()) -> Leg: ...
-        def _hangup_both(self, call: Call, now: float) -> None: ...
-        def _end(self, call: Call, status: int, reason: str, now: float,
-                 ended_by: str) -> None: ...
-        def _fail_a(self, call: Call, status: int, reason: str, now: float, *,
-                    ended_by: str) -> None: ...
-        def refused(self, ev: RequestReceived, status: int, reason: str, now: float, *,
-                    caller: str, callee: str, why: str = "") -> str: ...
+    def __init__(self, sw: B2bua) -> None:
+        self.sw = sw
 
     # -- answering ourselves -----------------------------------------------------------
     def start_service(self, ev: RequestReceived, *, caller: str, service: str,
@@ -125,56 +74,57 @@ class ServiceCalls:
         goodbye), until it hangs up."""
         inv = ev.request
         callee = f"{service}:{arg}" if arg else service
-        if (service == "ivr" and arg not in self.menus) or (
-                service == "queue" and arg not in self.queue_settings) or (
-                service == "room" and arg not in self.rooms):
-            self._reply(ev, 404, "Not Found", now)
-            self.refused(ev, 404, "Not Found", now, caller=caller, callee=callee,
+        if (service == "ivr" and arg not in self.sw.menus) or (
+                service == "queue" and arg not in self.sw.queue_settings) or (
+                service == "room" and arg not in self.sw.rooms):
+            self.sw._reply(ev, 404, "Not Found", now)
+            self.sw.refused(ev, 404, "Not Found", now, caller=caller, callee=callee,
                          why=f"no {service} {arg}")
             return
         if service == "room":
-            worker = self.rooms.worker_for(arg)
-        cm = self._anchor(ev, ("a",), now, caller=caller, callee=callee, worker=worker)
+            worker = self.sw.rooms.worker_for(arg)
+        cm = self.sw._anchor(ev, ("a",), now, caller=caller, callee=callee, worker=worker)
         if cm is False:
             return
         if cm is None:
-            self._reply(ev, 480, "Temporarily Unavailable", now,
+            self.sw._reply(ev, 480, "Temporarily Unavailable", now,
                         (("Warning", '399 ccswitch "media is not anchored"'),))
-            self.refused(ev, 480, "Temporarily Unavailable", now, caller=caller,
+            self.sw.refused(ev, 480, "Temporarily Unavailable", now, caller=caller,
                          callee=callee, why="media is not anchored")
             return
         if inv.body:
             sdp = cm.answer_locally("a", inv.body)
             if isinstance(sdp, NotAcceptable):
                 cm.close()
-                self._reply(ev, 488, "Not Acceptable Here", now,
+                self.sw._reply(ev, 488, "Not Acceptable Here", now,
                             (("Warning", f'304 ccswitch "{sdp.reason}"'),))
-                self.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
+                self.sw.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
                              callee=callee, why=f"sdp: {sdp.reason}")
                 return
         else:
             sdp = cm.offer_locally("a")  # delayed offer: the ACK brings the answer
-        call = self._new_call(ev, caller, callee, now, cm)
+        call = self.sw._new_call(ev, caller, callee, now, cm)
         log.info("service_started", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
                  service=service, arg=arg)
         call.answered = now
-        resp = make_response(inv, 200, "OK", to_tag=call.a.dialog.local_tag,
-                             headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
+        a = call.caller_leg
+        resp = make_response(inv, 200, "OK", to_tag=a.dialog.local_tag,
+                             headers=[("Contact", a.me.contact()), ("Allow", ALLOW)])
         set_sdp(resp, sdp)
-        self._by_a_txn.pop(call.a.txn_id, None)
-        call.a_2xx = resp
-        self._txn.send_response(call.a.txn_id, resp, now)
-        call.state = CallState.ANSWERED
-        self._events.append(CallAnswered(call.key, service, now))
-        self._arm_2xx_retx(call, now)
+        self.sw._by_a_txn.pop(a.txn_id, None)
+        a.ok = resp
+        self.sw._txn.send_response(a.txn_id, resp, now)
+        call.phase = Phase.SERVICE  # until the service below says more
+        self.sw._events.append(CallAnswered(call.key, service, now))
+        self.sw._arm_2xx_retx(call, now)
         if service == "ivr":
             self._start_ivr(call, arg, now)
         elif service == "say":
             self._start_flow(call, say_flow(arg), now)
         elif service == "queue":
-            self.enqueue(call, arg, now, priority=priority)
+            self.sw.queues.enqueue(call, arg, now, priority=priority)
         elif service == "room":
-            pin = self.rooms.settings[arg].pin
+            pin = self.sw.rooms.settings[arg].pin
             if pin:
                 self._start_flow(call, pin_flow(arg, pin), now)
             else:
@@ -190,9 +140,10 @@ class ServiceCalls:
         cm = call.media
         assert cm is not None
         call.service, call.ivr = "room", None
-        self._timers.cancel(("ivr", call.key))
+        call.phase = Phase.ROOM
+        self.sw._timers.cancel(("ivr", call.key))
         try:
-            joined = self.rooms.join(room, cm.leg("a"), call.key, now=now)
+            joined = self.sw.rooms.join(room, cm.leg("a"), call.key, now=now)
         except (RoomFull, PortsExhausted) as e:
             log.info("room_full", call_id=call.key, room=room, why=type(e).__name__)
             self._start_flow(call, say_flow("conference-full"), now)
@@ -215,9 +166,9 @@ class ServiceCalls:
 
     def agent_call(self, agent: str) -> tuple[Call, int] | None:
         """The live call ``agent`` talks in, and the agent's media leg in it."""
-        for call in self._calls.values():
+        for call in self.sw._calls.values():
             cm = call.media
-            if call.state not in LIVE or cm is None or cm.bridge is None or \
+            if not call.live or cm is None or cm.bridge is None or \
                     "b" not in cm.legs or call.supervising is not None:
                 continue
             parties = cm.bridge.parties()
@@ -227,7 +178,7 @@ class ServiceCalls:
                 leg = cm.leg("a")
             else:
                 continue
-            if leg in parties and not call.bridging:  # not a leg still ringing onward
+            if leg in parties and call.phase is not Phase.BRIDGING:  # not one ringing onward
                 return call, leg
         return None
 
@@ -241,6 +192,7 @@ class ServiceCalls:
             return
         target, agent_leg = found
         call.service = "supervise"
+        call.phase = Phase.SERVICE
         call.supervising = (target.key, agent_leg)
         target.supervisors.append(call.key)
         cm.plan.send(cm.worker, Detect(cm.leg("a"), inband=True))
@@ -251,7 +203,7 @@ class ServiceCalls:
     def supervise_mode(self, call: Call, mode: Mode) -> None:
         """Put the supervisor's ``call`` in ``mode`` (listen, whisper, barge)."""
         assert call.supervising is not None and call.media is not None
-        target = self._calls.get(call.supervising[0])
+        target = self.sw._calls.get(call.supervising[0])
         if target is None or target.media is None or target.media.bridge is None:
             return
         role, bridge = ROLES[mode], target.media.bridge
@@ -268,21 +220,21 @@ class ServiceCalls:
         supervisors of its own bridge are hung up."""
         cm = call.media
         if cm is not None and call.room is not None:
-            self.rooms.leave(cm.leg("a"))
+            self.sw.rooms.leave(cm.leg("a"))
             call.room = None
         if call.supervising is not None and cm is not None:
-            target = self._calls.get(call.supervising[0])
+            target = self.sw._calls.get(call.supervising[0])
             if target is not None and target.media is not None and target.media.bridge:
                 target.media.bridge.leave(cm.leg("a"))
                 if call.key in target.supervisors:
                     target.supervisors.remove(call.key)
             call.supervising = None
         for key in call.supervisors:
-            sup = self._calls.get(key)
-            if sup is not None and sup.state is not CallState.ENDED:
+            sup = self.sw._calls.get(key)
+            if sup is not None and sup.phase is not Phase.ENDED:
                 sup.supervising = None  # our bridge goes away with us
-                self._hangup_both(sup, now)
-                self._end(sup, 200, "supervised call ended", now, "switch")
+                self.sw._hangup_both(sup, now)
+                self.sw._end(sup, 200, "supervised call ended", now, "switch")
         call.supervisors = []
 
     def _become(self, call: Call, service: str) -> None:
@@ -290,6 +242,7 @@ class ServiceCalls:
         cm = call.media
         assert cm is not None
         call.service = service
+        call.phase = Phase.SERVICE
         plan, leg = cm.plan, cm.leg("a")
         plan.send(cm.worker, Detect(leg, inband=True))
         if service == "echo":
@@ -298,43 +251,45 @@ class ServiceCalls:
             plan.send(cm.worker, Play(leg, plan.next_id(), PlayTone("1000hz"), loop=True))
 
     def _start_ivr(self, call: Call, menu: str, now: float) -> None:
-        self._start_flow(call, menu_flow(self.menus, menu), now)
+        self._start_flow(call, menu_flow(self.sw.menus, menu), now)
 
     def _start_flow(self, call: Call, flow: Flow, now: float) -> None:
         assert call.media is not None
         call.service = "ivr"
+        call.phase = Phase.IVR
         ivr_call = IvrCall(caller=call.caller, dialled=call.callee)
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
-                              prompt_path=self.prompt_path)
+                              prompt_path=self.sw.prompt_path)
         self._after_ivr(call, call.ivr.start(now), now)
 
     def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
         """Carry out what the flow handed over, then re-arm its timer."""
         for ho in handoffs:
-            if call.state is CallState.ENDED:
+            if call.phase is Phase.ENDED:
                 return
             self._hand_off(call, ho, now)
         session = call.ivr
-        if session is None or call.state is CallState.ENDED:
+        if session is None or call.phase is Phase.ENDED:
             return
-        if session.finished is not None and not call.bridging and call.service == "ivr" \
+        if session.finished is not None and call.phase is not Phase.BRIDGING \
+                and call.service == "ivr" \
                 and call.room is None:
-            self._hangup_both(call, now)
-            self._end(call, 200, "IVR finished", now, "switch")
+            self.sw._hangup_both(call, now)
+            self.sw._end(call, 200, "IVR finished", now, "switch")
             return
         deadline = session.next_deadline()
         if deadline is None:
-            self._timers.cancel(("ivr", call.key))
+            self.sw._timers.cancel(("ivr", call.key))
         else:
-            self._timers.arm(("ivr", call.key), deadline)
+            self.sw._timers.arm(("ivr", call.key), deadline)
 
     def _hand_off(self, call: Call, ho: HandOff, now: float) -> None:
         req = ho.request
         log.info("ivr_handoff", call_id=call.key, **handoff_fields(req))
         if isinstance(req, HangupReq):
-            self._hangup_both(call, now)
-            self._end(call, 200, "IVR hangup", now, "switch")
+            self.sw._hangup_both(call, now)
+            self.sw._end(call, 200, "IVR hangup", now, "switch")
         elif isinstance(req, TransferReq):
             if req.target.startswith(ADMIT):
                 self._enter_room(call, req.target[len(ADMIT):], now)
@@ -343,49 +298,50 @@ class ServiceCalls:
                 target: Target | None = parse_target(req.target)
             except TargetError:
                 target = None
-            if route(self, call, target, now).startswith("failed:"):  # type: ignore[arg-type]
+            if route(self.sw, call, target, now).startswith("failed:"):
                 self._ivr_result(call, "unavailable", now)
         elif isinstance(req, QueueReq):
-            self.enqueue(call, req.queue, now, priority=req.priority, skills=req.skills)
+            self.sw.queues.enqueue(call, req.queue, now, priority=req.priority, skills=req.skills)
 
     def _ivr_result(self, call: Call, result: str, now: float) -> None:
         """Tell the call's flow how its hand-off ended; without a flow, the call is over."""
-        if call.state is CallState.ENDED:
+        if call.phase is Phase.ENDED:
             return
         if call.ivr is not None:
+            call.phase = Phase.IVR  # the flow goes on
             self._after_ivr(call, call.ivr.on_result(result, now), now)
             return
         log.info("nothing_left_to_do", call_id=call.key, result=result)
-        self._hangup_both(call, now)
-        self._end(call, 480, result, now, "switch")
+        self.sw._hangup_both(call, now)
+        self.sw._end(call, 480, result, now, "switch")
 
     # -- bridging an answered call onward -----------------------------------------------
     def _bridge(self, call: Call, users: list[str], now: float) -> None:
         """Ring every registered contact of ``users`` (ring-all) for answered ``call``.
-        When nothing can be rung, ``call.bridging`` stays False and the caller (``route``)
+        When nothing can be rung, the phase stays as it was and the caller (``route``)
         reports the failure: a transfer recalls its transferor, a menu hears "unavailable"."""
         cm = call.media
-        bindings = [b for u in users for b in (self.bindings_of(u, now)
-                                               if self.bindings_of else [])]
+        bindings = [b for u in users for b in (self.sw.bindings_of(u, now)
+                                               if self.sw.bindings_of else [])]
         if cm is None or not bindings:
             return
         try:
             if "b" not in cm.legs:
                 cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
-                self._by_leg[cm.legs["b"].leg] = call
+                self.sw._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
             log.warning("rtp_ports_exhausted", call_id=call.key)
             return
         body = cm.offer_locally("b")
-        call.bridging = True  # earlier forks stay: their late answers must still match
+        call.phase = Phase.BRIDGING  # earlier forks stay: their late answers must still match
         call.failure = None
         for b in bindings:
             call.callee = b.user
-            self._fork(call, b, None, "application/sdp", 70, now, body)
+            self.sw._fork(call, b, None, "application/sdp", 70, now, body)
         call.ringback = cm.plan.next_id()
         cm.plan.send(cm.worker, Play(cm.leg("a"), call.ringback, PlayTone("ringback"),
                                      loop=True))
-        self._timers.arm(("ring", call.key), now + self._ring_timeout)
+        self.sw._timers.arm(("ring", call.key), now + self.sw._ring_timeout)
         log.info("bridging", call_id=call.key, contacts=len(bindings))
 
     def _bridge_answered(self, call: Call, br: Leg, body: bytes,
@@ -399,45 +355,45 @@ class ServiceCalls:
             log.warning("bridge_answer_refused", call_id=call.key,
                         reason=got.reason)
             return False
-        call.b = br
-        call.bridging = False
+        call.answered_id = br.id
+        call.phase = Phase.TALKING
         call.service = None
         call.ivr = None  # the flow is over: the call is a two-party call now
-        self._timers.cancel(("ring", call.key))
-        self._timers.cancel(("ivr", call.key))
+        self.sw._timers.cancel(("ring", call.key))
+        self.sw._timers.cancel(("ivr", call.key))
         if call.ringback is not None:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
         cm.connect()
         cm.plan.send(cm.worker, Detect(cm.leg("b"), inband=False))
-        for other in call.branches.values():
+        for other in call.forks():
             if other is not br and other.final is None:
-                self._txn.cancel_request(other.txn_id, now)
-        self.count_user(call, br.agent or call.callee)  # type: ignore[attr-defined]
-        self._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
+                self.sw._txn.cancel_request(other.txn_id, now)
+        self.sw.count_user(call, br.agent or call.callee)
+        self.sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
-        if cm.plan.record_calls or (call.queue is not None and call.queue in self.record_queues):
+        if cm.plan.record_calls or (call.queue is not None and call.queue in self.sw.record_queues):
             path = cm.start_recording(call.key)
-            self._events.append(RecordingStarted(call.key, path, now))
+            self.sw._events.append(RecordingStarted(call.key, path, now))
         if call.transfer is not None:
-            transfer_answered(self, call, now)  # type: ignore[arg-type]
+            transfer_answered(self.sw, call, now)
         return True
 
     def _bridge_failed(self, call: Call, now: float) -> None:
-        """Every fork of ``_bridge`` failed: the flow hears about it."""
-        call.bridging = False
-        self._timers.cancel(("ring", call.key))
+        """Every fork of ``_bridge`` failed: the flow (or the transfer) hears about it."""
+        call.phase = Phase.IVR if call.ivr is not None else Phase.TALKING
+        self.sw._timers.cancel(("ring", call.key))
         cm = call.media
         if cm is not None and call.ringback is not None:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
         code = call.failure[0] if call.failure else 480
         if call.transfer is not None and not call.transfer.done:
-            target_failed(self, call, code, now)  # type: ignore[arg-type]
+            target_failed(self.sw, call, code, now)
             return
         if call.ivr is None:
-            self._hangup_both(call, now)
-            self._end(call, code, "No answer", now, "switch")
+            self.sw._hangup_both(call, now)
+            self.sw._end(call, code, "No answer", now, "switch")
             return
         self._ivr_result(call, f"failed:{code}", now)
 
@@ -449,96 +405,73 @@ class ServiceCalls:
             if req.body:
                 sdp = cm.answer_locally("a", req.body)
                 if isinstance(sdp, NotAcceptable):
-                    self._reply(ev, 488, "Not Acceptable Here", now)
+                    self.sw._reply(ev, 488, "Not Acceptable Here", now)
                     return
             elif req.method == "INVITE":
                 sdp = cm.offer_locally("a")
             else:
-                self._reply(ev, 200, "OK", now, (("Contact", call.a.me.contact()),))
+                self.sw._reply(ev, 200, "OK", now, (("Contact", call.caller_leg.me.contact()),))
                 return
-            resp = make_response(req, 200, "OK", headers=[("Contact", call.a.me.contact()),
+            resp = make_response(req, 200, "OK", headers=[("Contact", call.caller_leg.me.contact()),
                                                            ("Allow", ALLOW)])
             set_sdp(resp, sdp)
-            self._txn.send_response(ev.txn_id, resp, now)
+            self.sw._txn.send_response(ev.txn_id, resp, now)
             if req.method == "INVITE":
-                self.retransmit_until_ack(call, "a", resp, now)
+                self.sw.retransmit_until_ack(call, call.caller_id, resp, now)
             return
-        self._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
+        self.sw._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
         if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None):
             try:
                 digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
             except DtmfError:
                 return
-            leg = cm.leg("a") if cm is not None else None
+            if cm is None:
+                return
+            leg = cm.leg("a")
             with structlog.contextvars.bound_contextvars(call_id=call.key, leg=leg):
                 log.info("digit", call_id=call.key, leg=leg, key=digit.key, method="info")
-                if call.queue is not None:  # one digit stream, whatever the method
-                    self.queue_digit(call, digit.key, now)
-                elif call.ivr is not None:
-                    self._after_ivr(call, call.ivr.on_digit(digit.key, now), now)
+                # one digit stream, whatever the method
+                self.sw.dispatch(call, Digit(leg, digit.key, "info"), now)
 
     def on_media(self, ev: MediaEvent, now: float) -> None:
         """A media worker's event: digits and prompt ends go to the IVR; a dead stream ends
         the calls it carried."""
         if isinstance(ev, Digit | PlayDone):
-            call = self._by_leg.get(ev.leg)
-            if call is None or call.state is CallState.ENDED:
+            call = self.sw._by_leg.get(ev.leg)
+            if call is None or call.phase is Phase.ENDED:
                 if isinstance(ev, Digit):
                     log.info("digit", call_id=None, leg=ev.leg, key=ev.key, method=ev.method)
                 return
             # every line logged while this event is handled names the call and the leg
             with structlog.contextvars.bound_contextvars(call_id=call.key, leg=ev.leg):
-                self._call_media_event(call, ev, now)
+                if isinstance(ev, Digit):
+                    log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key,
+                             method=ev.method)
+                self.sw.dispatch(call, ev, now)
             return
         legs: tuple[int, ...]
         if isinstance(ev, RtpTimeout | LegFailed):
             legs = (ev.leg,)
-            if isinstance(ev, LegFailed) and ev.port_busy and self.media is not None:
-                self.media.port_busy(ev.leg, now)
+            if isinstance(ev, LegFailed) and ev.port_busy and self.sw.media is not None:
+                self.sw.media.port_busy(ev.leg, now)
         elif isinstance(ev, WorkerDied):
             legs = ev.legs
-            if self.media is not None:
-                self.media.forget_worker(ev.worker, ev.legs)
+            if self.sw.media is not None:
+                self.sw.media.forget_worker(ev.worker, ev.legs)
         else:
             return
         why = {RtpTimeout: "RTP timeout", LegFailed: "media leg failed",
                WorkerDied: "media worker died"}[type(ev)]
         for leg in legs:
-            call = self._by_leg.get(leg) or self._calls.get(self.rooms.linked_call(leg) or "")
-            if call is None or call.state is CallState.ENDED:
+            call = self.sw._by_leg.get(leg) or self.sw._calls.get(
+                self.sw.rooms.linked_call(leg) or "")
+            if call is None or call.phase is Phase.ENDED:
                 continue
             log.warning("media_lost", call_id=call.key, leg=leg, reason=why)
-            if call.state is CallState.RINGING:
-                for br in call.branches.values():
-                    if br.final is None:
-                        self._txn.cancel_request(br.txn_id, now)
-                self._fail_a(call, 500, why.capitalize(), now, ended_by="media")
-            else:
-                self._hangup_both(call, now)
-                self._end(call, 200, why, now, "media")
-
-    def _call_media_event(self, call: Call, ev: Digit | PlayDone, now: float) -> None:
-        if isinstance(ev, Digit):
-            log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key, method=ev.method)
-            if call.supervising is not None and call.service == "supervise":
-                mode = self.supervise_keys.get(ev.key)
-                if mode is not None:
-                    self.supervise_mode(call, mode)
-                return
-        if call.queue is not None:
-            if isinstance(ev, Digit):
-                self.queue_digit(call, ev.key, now)
-            else:
-                self.queue_play_done(call, ev.play_id, ev.reason)
-            return
-        if call.ivr is None:
-            return
-        handoffs = (call.ivr.on_digit(ev.key, now) if isinstance(ev, Digit)
-                    else call.ivr.on_play_done(ev, now))
-        self._after_ivr(call, handoffs, now)
+            self.sw.dispatch(call, MediaLost(leg, why), now)
 
     def ivr_timer(self, call: Call, now: float) -> None:
-        if call.ivr is not None and call.state is not CallState.ENDED:
+        if call.ivr is not None and call.phase is not Phase.ENDED:
             self._after_ivr(call, call.ivr.on_timer(now), now)
 
 
@@ -554,4 +487,4 @@ def handoff_fields(req: QueueReq | TransferReq | HangupReq) -> dict[str, str | i
     return {"to": "hangup"}
 
 
-__all__ = ["SERVICES", "MenuError", "ServiceCalls", "handoff_fields"]
+__all__ = ["SERVICES", "MenuError", "Services", "handoff_fields"]

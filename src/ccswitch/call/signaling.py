@@ -159,7 +159,7 @@ class Signaling:
     def media_events(self, events: Iterable[MediaEvent], now: float) -> None:
         """Events from the media workers."""
         for ev in events:
-            self.b2bua.on_media(ev, now)
+            self.b2bua.services.on_media(ev, now)
         self._drain(now)
 
     def next_deadline(self) -> float | None:
@@ -186,8 +186,8 @@ class Signaling:
         self.registrar.restore(bindings, now)
         for agent in self.config.agents:
             if self.registrar.lookup(agent, now):
-                self.b2bua.agent_present(agent, True, now)
-        self.b2bua.settle(now)
+                self.b2bua.queues.agent_present(agent, True, now)
+        self.b2bua.queues.settle(now)
 
     def shutdown(self, now: float) -> None:
         self.b2bua.shutdown(now)
@@ -219,7 +219,7 @@ class Signaling:
         for _ in range(1000):
             evs = self.txn.events()
             if not evs:
-                self.b2bua.settle(now)  # the router's decisions, once per input
+                self.b2bua.queues.settle(now)  # the router's decisions, once per input
                 return
             for ev in evs:
                 if isinstance(ev, RequestReceived):
@@ -310,7 +310,7 @@ class Signaling:
         self._events.extend(changes)
         for ch in changes:
             if ch.user in self.config.agents:
-                self.b2bua.agent_present(ch.user, bool(ch.bindings), now)
+                self.b2bua.queues.agent_present(ch.user, bool(ch.bindings), now)
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request
@@ -341,18 +341,18 @@ class Signaling:
             self._refuse(ev, 404, "Not Found", now, res.user, why="no such number")
             return
         if isinstance(target, ServiceTarget):
-            self.b2bua.start_service(ev, caller=res.user, service=target.name, now=now)
+            self.b2bua.services.start_service(ev, caller=res.user, service=target.name, now=now)
             return
         if isinstance(target, IvrTarget):
-            self.b2bua.start_service(ev, caller=res.user, service="ivr", now=now,
+            self.b2bua.services.start_service(ev, caller=res.user, service="ivr", now=now,
                                      arg=target.menu)
             return
         if isinstance(target, QueueTarget):
-            self.b2bua.start_service(ev, caller=res.user, service="queue", now=now,
+            self.b2bua.services.start_service(ev, caller=res.user, service="queue", now=now,
                                      arg=target.queue, priority=target.priority or 0)
             return
         if isinstance(target, RoomTarget):
-            self.b2bua.start_service(ev, caller=res.user, service="room", now=now,
+            self.b2bua.services.start_service(ev, caller=res.user, service="room", now=now,
                                      arg=target.room)
             return
         if isinstance(target, SuperviseTarget):
@@ -375,9 +375,9 @@ class Signaling:
 
     def _feature(self, ev: RequestReceived, agent: str, code: str, now: float) -> None:
         """An agent's feature code: done at once, confirmed by a prompt, then hung up."""
-        done = self.b2bua.feature(agent, code, now)
+        done = self.b2bua.queues.feature(agent, code, now)
         log.info("agent_feature", agent=agent, code=code, done=done)
-        self.b2bua.start_service(ev, caller=agent, service="say", now=now,
+        self.b2bua.services.start_service(ev, caller=agent, service="say", now=now,
                                  arg="goodbye" if done else "invalid")
 
     def _supervise(self, ev: RequestReceived, user: str, target: SuperviseTarget,
@@ -387,7 +387,7 @@ class Signaling:
             self._refuse(ev, 403, "Forbidden", now, user,
                          why=f"{user} may not supervise {target.agent}")
             return
-        self.b2bua.start_supervise(ev, caller=user, agent=target.agent, mode=target.mode,
+        self.b2bua.services.start_supervise(ev, caller=user, agent=target.agent, mode=target.mode,
                                    now=now)
 
     def _may_supervise(self, supervisor: str, agent: str) -> bool:

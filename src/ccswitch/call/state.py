@@ -25,36 +25,62 @@ def set_sdp(dest: Request | Response, sdp: bytes) -> None:
     dest.headers.set("Content-Type", "application/sdp")
 
 
-class CallState(Enum):
-    RINGING = "ringing"  # A's INVITE not answered yet
-    ANSWERED = "answered"  # 2xx sent to A, waiting for its ACK
-    UP = "up"
+class Phase(Enum):
+    """What a call is doing; leg events are dispatched on it (``call/phase.py``).
+
+    Whether the caller's leg has ACKed our 2xx is that leg's own state (``Leg.ok``), read
+    through ``Call.answering``/``Call.confirmed``."""
+
+    RINGING = "ringing"  # the caller's INVITE is not answered; forks ring for it
+    SERVICE = "service"  # the switch answers it: echo, tone, a supervisor's or third party's
+    IVR = "ivr"  # a flow runs: a menu, a prompt, a PIN check
+    QUEUED = "queued"  # waiting in a queue, no agent rung
+    BRIDGING = "bridging"  # answered, ringing onward: a user (transfer, menu) or queue agents
+    TALKING = "talking"  # a two-party call: the caller's leg and the answered leg
+    ROOM = "room"  # a member of a conference room
     ENDED = "ended"
+
+
+LegId = str
+"""A leg's id: the id of the INVITE transaction that made it (unique in the switch)."""
 
 
 @dataclass(slots=True)
 class Leg:
-    """One INVITE session of a call, either way: the caller's INVITE we answer (side a), or
-    an INVITE we send (a fork to a callee's contact, an agent, a transfer's target; side b
-    once it answers).  Its dialog, our contact on its transport and the INVITE transaction."""
+    """One INVITE session of a call, either way: the caller's INVITE we answer, or an INVITE
+    we send (a fork to a callee's contact, an agent, a transfer's target).  Its dialog, our
+    contact on its transport, the INVITE transaction, and the per-leg session state: the 2xx
+    we resend to it until its ACK, the ACK we hold for it, the music it hears."""
 
     txn_id: str
     invite: Request
     dialog: Dialog
     me: LocalContact
+    incoming: bool = False  # the INVITE came to us (we answer it)
     early: bool = False  # a provisional with a To-tag arrived
     final: int | None = None
     agent: str | None = None  # the queue agent this fork offers the call to
     cancelled: bool = False  # we CANCELled it (its failure is not the agent's)
+    ok: Response | None = None  # our 2xx to its INVITE, resent until its ACK (incoming)
+    retx_interval: float = 0.0
+    retx_deadline: float = 0.0
+    held_ack: Request | None = None  # our ACK to it, held until the peer's ACK brings the SDP
+    unacked: PendingTwoHundred | None = None  # our 2xx to its re-INVITE, until its ACK
+    music: int | None = None  # play id of the music on hold it hears
+
+    @property
+    def id(self) -> LegId:
+        return self.txn_id
 
 
 @dataclass(slots=True)
 class Relay:
-    """A request relayed from one leg to the other, waiting for its answer."""
+    """A request relayed from one leg to its peer, waiting for its answer."""
 
     call: Call
     server_txn: str  # the transaction on the leg the request came from
-    to_leg: str  # "a" or "b": where the request went
+    from_leg: LegId  # the leg the request came from
+    to_leg: LegId  # where the request went
     method: str
     request: Request  # the request as we sent it
     delayed_ack: bool = False  # a re-INVITE without offer: the ACK waits for the answer
@@ -63,7 +89,7 @@ class Relay:
 
 @dataclass(slots=True)
 class PendingTwoHundred:
-    """A 2xx we sent to a re-INVITE from ``leg``, retransmitted until its ACK (UDP)."""
+    """A 2xx we sent to a leg's re-INVITE, retransmitted until its ACK (UDP)."""
 
     response: Response
     cseq: int
@@ -73,31 +99,28 @@ class PendingTwoHundred:
 
 @dataclass(slots=True)
 class Call:
-    """One B2BUA call: its legs, its state and the figures for its CDR."""
+    """One B2BUA call: its legs by id, its state and the figures for its CDR.
+
+    ``caller_id`` names the leg of the party the call is for (the caller's INVITE; after a
+    transfer, the party who stays); its media is the call's end ``"a"``.  ``answered_id``
+    names the leg that answered and talks with it (end ``"b"``); a transfer's transferor is
+    ``transfer.leg`` (end ``"t"``).  Other legs are forks still ringing or that lost."""
 
     key: str
     caller: str
     callee: str
-    a: Leg  # the caller's side
+    caller_id: LegId
     started: float
-    state: CallState = CallState.RINGING
-    branches: dict[str, Leg] = field(default_factory=dict)
-    b: Leg | None = None
+    legs: dict[LegId, Leg] = field(default_factory=dict)
+    phase: Phase = Phase.RINGING
+    answered_id: LegId | None = None
     answered: float | None = None
     failure: tuple[int, str] | None = None
     failure_headers: tuple[tuple[str, str], ...] = ()  # of the failure relayed to the caller
-    a_2xx: Response | None = None
-    retx_interval: float = 0.0
-    retx_deadline: float = 0.0
-    pending_b_ack: Request | None = None  # ACK for B held until A's ACK brings the answer
-    pending_a_ack: Request | None = None  # ACK for A held until B's ACK brings the answer
     reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
-    unacked: dict[str, PendingTwoHundred] = field(default_factory=dict)  # leg -> 2xx sent
-    cancelled: bool = False
     media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
     service: str | None = None  # a call the switch answers itself: "echo", "tone", "ivr"
     ivr: IvrSession | None = None
-    bridging: bool = False  # an answered call ringing a new callee (IVR transfer, queue)
     ringback: int | None = None  # play id of the ringback tone while bridging
     queue: str | None = None  # the queue the caller waits in (or was answered from)
     queue_agent: str | None = None  # the agent who answered it
@@ -122,4 +145,63 @@ class Call:
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
     queue_priority: int = 0  # the priority it entered with
     users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker
-    hold_music: dict[str, int] = field(default_factory=dict)  # held side -> play id of its music
+
+    @classmethod
+    def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,
+           **more: object) -> Call:
+        """A call whose caller is leg ``first``."""
+        call = cls(key=key, caller=caller, callee=callee, caller_id=first.id,
+                   started=started, **more)  # type: ignore[arg-type]
+        call.legs[first.id] = first
+        return call
+
+    # -- phase ---------------------------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        """Answered and not ended."""
+        return self.phase is not Phase.RINGING and self.phase is not Phase.ENDED
+
+    @property
+    def answering(self) -> bool:
+        """Answered, the caller's ACK to our 2xx still awaited."""
+        return self.live and self.legs[self.caller_id].ok is not None
+
+    @property
+    def confirmed(self) -> bool:
+        """Answered and the caller's leg confirmed (its ACK came, or we placed the call)."""
+        return self.live and self.legs[self.caller_id].ok is None
+
+    # -- legs ----------------------------------------------------------------------------
+    @property
+    def caller_leg(self) -> Leg:
+        return self.legs[self.caller_id]
+
+    @property
+    def answered_leg(self) -> Leg | None:
+        return self.legs[self.answered_id] if self.answered_id is not None else None
+
+    def peer(self, leg_id: LegId) -> Leg | None:
+        """The leg ``leg_id`` talks with in a two-party call (None: it has none now)."""
+        if leg_id == self.caller_id:
+            return self.answered_leg
+        if leg_id == self.answered_id:
+            return self.legs[self.caller_id]
+        return None
+
+    def end(self, leg_id: LegId) -> str:
+        """The end of the call's media ``leg_id`` uses: ``"a"`` (the caller's), ``"b"`` (the
+        answered leg and the forks ringing for it) or ``"t"`` (a transferor)."""
+        if leg_id == self.caller_id:
+            return "a"
+        if self.transfer is not None and self.transfer.leg.id == leg_id and \
+                leg_id != self.answered_id:
+            return "t"
+        return "b"
+
+    def forks(self) -> list[Leg]:
+        """The legs we sent an INVITE for, in the order they were made."""
+        return [lg for lg in self.legs.values() if not lg.incoming]
+
+    def add(self, leg: Leg) -> Leg:
+        self.legs[leg.id] = leg
+        return leg

@@ -23,7 +23,7 @@ from ..dialplan import (
     Target,
     UserTarget,
 )
-from .state import Call, CallState
+from .state import Call, Phase
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -34,10 +34,10 @@ Outcome = str  # "ringing", "answered" or "failed:CODE"
 
 
 def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
-    """Send the answered ``call`` (side a) to ``target``.  ``ringing``: a user rings and
+    """Send the answered ``call`` (its caller's leg) to ``target``.  ``ringing``: a user rings and
     ``_bridge_answered``/``_bridge_failed`` tell the end; ``answered``: the switch took the
     call (queue, menu, service, room); ``failed:CODE``: nothing happened."""
-    if call.state is CallState.ENDED:
+    if call.phase is Phase.ENDED:
         return "failed:481"
     if isinstance(target, NumberTarget):
         target = sw.resolve(target.number, call.caller) if sw.resolve else None
@@ -47,27 +47,27 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
     if isinstance(target, UserTarget):
         if not sw.bindings_of or not sw.bindings_of(target.user, now):
             return "failed:480"
-        sw._bridge(call, [target.user], now)
-        return "ringing" if call.bridging else "failed:503"
+        sw.services._bridge(call, [target.user], now)
+        return "ringing" if call.phase is Phase.BRIDGING else "failed:503"
     if isinstance(target, QueueTarget):
         if target.queue not in sw.queue_settings or sw.router is None:
             return "failed:404"
         priority = call.queue_priority if target.priority is None else target.priority
-        sw.enqueue(call, target.queue, now, priority=priority,
+        sw.queues.enqueue(call, target.queue, now, priority=priority,
                    position_hint=call.queue_entered)
         return "answered"
     if isinstance(target, IvrTarget):
         if target.menu not in sw.menus:
             return "failed:404"
-        sw._start_ivr(call, target.menu, now)
+        sw.services._start_ivr(call, target.menu, now)
         return "answered"
     if isinstance(target, ServiceTarget):
-        sw._become(call, target.name)
+        sw.services._become(call, target.name)
         return "answered"
     if isinstance(target, RoomTarget):
         if target.room not in sw.rooms or call.media is None:
             return "failed:503"  # a room on another worker is reached by a media link
-        sw._enter_room(call, target.room, now)
+        sw.services._enter_room(call, target.room, now)
         return "answered"
     if isinstance(target, HangupTarget):
         return "failed:480"

@@ -16,9 +16,15 @@
 * **INVITE with Replaces** from a phone: its new leg takes the place of the named leg in that
   call's bridge; the replaced phone is sent BYE.
 
+A transfer moves legs: the transferor's leg leaves the call's bridge (it stays in the call as
+``Transfer.leg``, media end ``"t"``, until it hangs up, so its NOTIFYs have a dialog and its BYE
+ends only that leg), the party who stays becomes the call's caller leg, the target's leg (rung
+for the call, or moved in from the consultation call) becomes its answered leg.  Legs keep their
+ids and their own state (2xx retransmission, held ACK, music) wherever they go; only the
+call's roles (``caller_id``/``answered_id``) and its media ends follow.
+
 A transfer out of a queue call is a queue event (BLINDTRANSFER/ATTENDEDTRANSFER) and the agent
-goes to wrap-up.  The transferor's leg stays in the call (side ``"t"``) until it hangs up, so
-its NOTIFYs have a dialog and its BYE ends only that leg.
+goes to wrap-up.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
 from .hold import stop_music
-from .state import ALLOW, Call, CallState, Leg, set_sdp
+from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .targets import route
 
 if TYPE_CHECKING:
@@ -44,7 +50,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-TRANSFEROR = "t"  # the side name of a transferor's leg while its transfer goes on
+TRANSFEROR = "t"  # the media end of a transferor's leg while its transfer goes on
 TRANSFEROR_GRACE = 4.0  # seconds the transferor has to hang up after a successful transfer
 SUBSCRIPTION_S = 60
 T = TypeVar("T")
@@ -56,16 +62,16 @@ class Transfer:
 
     kind: Literal["blind", "attended"]
     target: str  # the number referred to
-    branch: Leg  # the transferor's side of the call (its dialog gets the NOTIFYs)
+    leg: Leg  # the transferor's leg (its dialog gets the NOTIFYs)
     event: str  # the Event header of its NOTIFYs
 
     @property
     def dialog(self) -> Dialog:
-        return self.branch.dialog
+        return self.leg.dialog
 
     @property
     def me(self) -> LocalContact:
-        return self.branch.me
+        return self.leg.me
     subscribed: bool  # False: Refer-Sub: false, no NOTIFY
     gone: bool = False  # the transferor hung up
     done: bool = False  # the final NOTIFY was sent
@@ -73,8 +79,8 @@ class Transfer:
 
 
 # -- REFER ----------------------------------------------------------------------------------
-def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -> None:
-    """A REFER from side ``leg`` of ``call``."""
+def on_refer(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived, now: float) -> None:
+    """A REFER from leg ``leg`` of ``call``."""
     req = ev.request
     try:
         refer_to = refer_to_of(req)
@@ -83,9 +89,10 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
         sw._reply(ev, e.status, e.reason, now)
         return
     cm = call.media
-    if call.state is not CallState.UP or call.b is None or cm is None or leg == TRANSFEROR:
-        sw._reply(ev, 491 if call.state is CallState.ANSWERED else 403,
-                  "Request Pending" if call.state is CallState.ANSWERED else "Forbidden", now)
+    if not call.confirmed or call.answered_id is None or cm is None or \
+            call.end(leg) == TRANSFEROR:
+        sw._reply(ev, 491 if call.answering else 403,
+                  "Request Pending" if call.answering else "Forbidden", now)
         return
     if (call.transfer is not None and not call.transfer.done) or _offer_answer_pending(sw, call):
         sw._reply(ev, 491, "Request Pending", now, (("Retry-After", "2"),))
@@ -93,30 +100,39 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
     if refer_to.method != "INVITE" or refer_to.target.scheme not in ("sip", "sips"):
         sw._reply(ev, 403, "Forbidden", now)
         return
-    user = call.caller if leg == "a" else (call.queue_agent or call.callee)
+    from_caller = leg == call.caller_id
+    user = call.caller if from_caller else (call.queue_agent or call.callee)
     # a queue caller may not hand the agent on: the router would see the agent leave (wrap-up,
     # new offers) while it still talks to the target
-    if not sw.may_transfer(user) or (leg == "a" and call.queue_agent is not None):
+    if not sw.may_transfer(user) or (from_caller and call.queue_agent is not None):
         sw._reply(ev, 403, "Forbidden", now)
         return
     number = refer_to.target.user or ""
+    consult = None
     if refer_to.replaces is not None:
         consult = _dialog_of(sw, refer_to.replaces)
-        if consult is None or consult[0] is call or consult[0].media is None or \
-                consult[0].media.worker != cm.worker:
-            sw._reply(ev, 403 if consult is not None else 481,
-                      "Forbidden" if consult is not None else "Call Does Not Exist", now)
+        if consult is not None and (consult[0] is call or consult[0].media is None or
+                                    consult[0].media.worker != cm.worker):
+            sw._reply(ev, 403, "Forbidden", now)
             return
     elif not sw.can_route(number):
         sw._reply(ev, 404, "Not Found", now)
         return
-    me = call.a.me if leg == "a" else call.b.me
+    me = call.legs[leg].me
     resp = make_response(req, 202, "Accepted", headers=[("Contact", me.contact())])
     if not subscribed:
         resp.headers.set("Refer-Sub", "false")
     sw._txn.send_response(ev.txn_id, resp, now)
-    if leg == "a":
-        swap_sides(sw, call)
+    if refer_to.replaces is not None and consult is None:
+        # the dialog to replace is gone (it ended as the phone referred, RFC 3891 §3): the
+        # transfer fails as the INVITE with Replaces would have, and the call goes on.  Not
+        # a 481 to the REFER: that would tell the phone its own dialog is gone (§12.2.1.2)
+        notify(sw, Transfer("attended", number, call.legs[leg], refer_event(req.cseq.seq),
+                            subscribed), 481, "Call/Transaction Does Not Exist", now)
+        log.info("transfer_failed", call_id=call.key, target=number, status=481)
+        return
+    if from_caller:  # the party who stays is the caller now
+        swap_roles(sw, call)
     xfer = _detach_transferor(sw, call, number, refer_event(req.cseq.seq), subscribed, now,
                               "attended" if refer_to.replaces else "blind")
     if refer_to.replaces is not None:  # done at once: the one NOTIFY is the final one
@@ -128,8 +144,8 @@ def on_refer(sw: B2bua, call: Call, leg: str, ev: RequestReceived, now: float) -
 
 
 def by_command(sw: B2bua, call: Call, number: str, now: float) -> None:
-    """A blind transfer asked by a command (the API): as a REFER from side b, without
-    NOTIFYs; side b is hung up as soon as the target answers."""
+    """A blind transfer asked by a command (the API): as a REFER from the answered leg,
+    without NOTIFYs; that leg is hung up as soon as the target answers."""
     xfer = _detach_transferor(sw, call, number, "", False, now, "blind")
     xfer.grace = 0.0
     route_target(sw, call, number, now)
@@ -156,9 +172,9 @@ def target_failed(sw: B2bua, call: Call, status: int, now: float) -> None:
 
 
 def _offer_answer_pending(sw: B2bua, call: Call) -> bool:
-    """A re-INVITE or UPDATE relayed between the sides is unanswered, or its 2xx un-ACKed:
-    moving a side now would send its answer, or the ACK, to the wrong leg."""
-    if call.unacked or call.pending_a_ack is not None or call.pending_b_ack is not None:
+    """A re-INVITE or UPDATE relayed between the legs is unanswered, or its 2xx un-ACKed:
+    moving a leg now would send its answer, or the ACK, to the wrong leg."""
+    if any(lg.unacked is not None or lg.held_ack is not None for lg in call.legs.values()):
         return True
     return any(r.call is call and r.ack is None and r.method in ("INVITE", "UPDATE")
                for r in sw._relays.values())
@@ -166,17 +182,16 @@ def _offer_answer_pending(sw: B2bua, call: Call) -> bool:
 
 def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribed: bool,
                        now: float, kind: Literal["blind", "attended"]) -> Transfer:
-    """Side ``b`` (the transferor) leaves the bridge and becomes side ``t``."""
-    b, cm = call.b, call.media
+    """The answered leg (the transferor) leaves the bridge: the call's transferor now."""
+    b, cm = call.answered_leg, call.media
     assert b is not None and cm is not None
     if call.transfer is not None:  # an earlier transferor still on the line: BYE, let go
         release_transferor(sw, call, now)
+    stop_music(call, call.caller_leg)  # the transferor held the other party (phones do,
+    stop_music(call, b)  # before REFER)
     xfer = Transfer(kind, number, b, event, subscribed)
     call.transfer = xfer
-    call.b = None
-    sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, TRANSFEROR)
-    stop_music(call, "a")  # the transferor held the other party (phones do, before REFER)
-    stop_music(call, "b")
+    call.answered_id = None
     old = cm.legs.pop("b")
     cm.legs[TRANSFEROR] = old
     cm.connected = False
@@ -235,13 +250,13 @@ def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:
     cm = call.media
     if xfer.gone or cm is None or TRANSFEROR not in cm.legs or not sw.transfer_recall:
         return False
-    # recall: the transferor's leg goes back into the bridge as side b
+    # recall: the transferor's leg goes back into the bridge as the answered leg
     if "b" in cm.legs:
         sw.media_free(cm.legs.pop("b"))
     cm.legs["b"] = cm.legs.pop(TRANSFEROR)
-    call.b = xfer.branch
-    sw._dialogs[(xfer.dialog.call_id, xfer.dialog.local_tag)] = (call, "b")
+    call.answered_id = xfer.leg.id
     call.transfer = None
+    call.phase = Phase.TALKING
     cm.connect()
     log.info("transfer_recalled", call_id=call.key)
     return True
@@ -269,23 +284,24 @@ def release_transferor(sw: B2bua, call: Call, now: float) -> None:
 
 
 # -- attended -------------------------------------------------------------------------------
-def _dialog_of(sw: B2bua, rep: Replaces) -> tuple[Call, str] | None:
-    """The call and side of the dialog ``rep`` names (either tag may be ours)."""
+def _dialog_of(sw: B2bua, rep: Replaces) -> tuple[Call, LegId] | None:
+    """The call and leg of the dialog ``rep`` names (either tag may be ours)."""
     return sw._dialogs.get((rep.call_id, rep.to_tag)) or sw._dialogs.get(
         (rep.call_id, rep.from_tag))
 
 
-def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> None:
-    """The consultation's other party (the target) takes the transferor's place in ``call``;
-    the consultation ends without hanging the target up."""
-    if side == "b":  # the transferor is the consultation's callee: make it side a
-        swap_sides(sw, consult)
-    target, ccm, cm = consult.b, consult.media, call.media
+def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> None:
+    """The consultation's other party (the target) moves from the consultation into
+    ``call`` in the transferor's place; the consultation ends without hanging the target
+    up.  ``leg`` is the transferor's leg in the consultation."""
+    if leg == consult.answered_id:  # the transferor is the consultation's callee
+        swap_roles(sw, consult)
+    target, ccm, cm = consult.answered_leg, consult.media, call.media
     assert cm is not None
-    if target is None or ccm is None or consult.state is not CallState.UP:
+    if target is None or ccm is None or not consult.confirmed:
         transfer_failed(sw, call, 481, now)
         return
-    stop_music(consult, "b")  # the transferor held the target during the consultation
+    stop_music(consult, target)  # the transferor held the target during the consultation
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
         ccm.bridge.leave(moved.leg)
@@ -294,19 +310,21 @@ def _attended(sw: B2bua, call: Call, consult: Call, side: str, now: float) -> No
             cm.offers["b"] = ccm.offers.pop(key)
         if key in ccm.our_offers:
             cm.our_offers["b"] = ccm.our_offers.pop(key)
-    consult.b = None
-    # the target's dialog and INVITE transaction now belong to call (its BYE, a late 2xx)
-    if target.txn_id in consult.branches:
-        call.branches[target.txn_id] = consult.branches.pop(target.txn_id)
+    consult.answered_id = None
+    # the target's leg, its dialog and INVITE transaction now belong to call (its BYE, a
+    # late 2xx)
+    del consult.legs[target.id]
+    call.add(target)
+    if sw._clients.get(target.txn_id) is consult:
         sw._clients[target.txn_id] = call
     cm.legs["b"] = moved
     sw._by_leg[moved.leg] = call
-    call.b = target
-    sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, "b")
+    call.answered_id = target.id
+    sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, target.id)
     cm.connect()
     call.callee = consult.callee
     # the replaced dialog is ended by the side that took the Replaces (RFC 3891 §3): us
-    sw._bye(consult.a.dialog, consult.a.me, now)
+    sw._bye(consult.caller_leg.dialog, consult.caller_leg.me, now)
     sw._end(consult, 200, "attended transfer", now, "switch")
     transfer_answered(sw, call, now)
 
@@ -318,17 +336,16 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     found = _dialog_of(sw, rep)
     if found is None:
         return False
-    call, side = found
+    call, leg = found
     cm = call.media
-    if call.state not in (CallState.UP, CallState.ANSWERED) or side == TRANSFEROR or \
-            cm is None:
-        sw._reply(ev, 603 if call.state is CallState.ENDED else 486, "Busy Here", now)
+    if not call.live or call.end(leg) == TRANSFEROR or cm is None:
+        sw._reply(ev, 603 if call.phase is Phase.ENDED else 486, "Busy Here", now)
         return True
     if rep.early_only:
         sw._reply(ev, 486, "Busy Here", now)
         return True
-    if side == "b":
-        swap_sides(sw, call)
+    if leg == call.answered_id:  # the replaced leg becomes the caller's, then is replaced
+        swap_roles(sw, call)
     req = ev.request
     if not req.body:
         sw._reply(ev, 488, "Not Acceptable Here", now,
@@ -350,22 +367,29 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
         sw.media_free(new)
         sw._reply(ev, 488, "Not Acceptable Here", now)
         return True
-    old_dialog, old_me = call.a.dialog, call.a.me
+    replaced = call.caller_leg
+    old_dialog, old_me = replaced.dialog, replaced.me
     sw._dialogs.pop((old_dialog.call_id, old_dialog.local_tag), None)
     if cm.bridge is not None:
         cm.bridge.leave(old_leg.leg)
     sw.media_free(old_leg)
     sw._by_leg[new.leg] = call
-    call.caller = caller  # side a is the replacing phone's user now
-    # the replacing INVITE becomes side a, answered 200 with our SDP (retransmitted to its ACK)
-    call.a = Leg(ev.txn_id, req, sw._server_dialog(ev), sw._local(ev.source.transport))
-    sw._dialogs[(req.call_id, call.a.dialog.local_tag)] = (call, "a")
-    resp = make_response(req, 200, "OK", to_tag=call.a.dialog.local_tag,
-                         headers=[("Contact", call.a.me.contact()), ("Allow", ALLOW)])
+    call.caller = caller  # the caller's leg is the replacing phone's now
+    # the replacing INVITE's leg takes the replaced leg's place, answered 200 with our SDP
+    # (retransmitted to its ACK)
+    new_leg = Leg(ev.txn_id, req, sw._server_dialog(ev), sw._local(ev.source.transport),
+                  incoming=True)
+    if replaced.unacked is not None:
+        sw._timers.cancel((f"re2xx-{replaced.id}", call.key))
+    del call.legs[replaced.id]
+    call.add(new_leg)
+    call.caller_id = new_leg.id
+    sw._dialogs[(req.call_id, new_leg.dialog.local_tag)] = (call, new_leg.id)
+    resp = make_response(req, 200, "OK", to_tag=new_leg.dialog.local_tag,
+                         headers=[("Contact", new_leg.me.contact()), ("Allow", ALLOW)])
     set_sdp(resp, sdp)
-    call.a_2xx = resp
+    new_leg.ok = resp  # the call is answering again until this leg's ACK
     sw._txn.send_response(ev.txn_id, resp, now)
-    call.state = CallState.ANSWERED
     sw._arm_2xx_retx(call, now)
     cm.connect()
     sw._bye(old_dialog, old_me, now)
@@ -373,24 +397,21 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     return True
 
 
-# -- sides ----------------------------------------------------------------------------------
-def swap_sides(sw: B2bua, call: Call) -> None:
-    """Sides a and b trade places (an answered call only): the transfer code then deals with
-    the transferor, or the replaced leg, as one known side."""
-    b, cm = call.b, call.media
-    assert b is not None and call.state is not CallState.RINGING
-    call.a, call.b = b, call.a
-    sw._dialogs[(b.dialog.call_id, b.dialog.local_tag)] = (call, "a")
-    sw._dialogs[(call.b.dialog.call_id, call.b.dialog.local_tag)] = (call, "b")
-    if call.queue_agent is None:  # who is on side a is the caller (caller id, rights)
+# -- roles ----------------------------------------------------------------------------------
+def swap_roles(sw: B2bua, call: Call) -> None:
+    """The caller's leg and the answered leg trade roles (an answered call only), so the
+    transfer code deals with the transferor, or the replaced leg, in one known role.  The
+    legs keep their ids, dialogs and state; the media ends follow the roles."""
+    b, cm = call.answered_id, call.media
+    assert b is not None and call.phase is not Phase.RINGING
+    call.caller_id, call.answered_id = b, call.caller_id
+    if call.queue_agent is None:  # who is in the caller's role is the caller (caller id, rights)
         call.caller, call.callee = call.callee, call.caller
     if cm is not None:
         _swap(cm.legs)
         _swap(cm.offers)
         _swap(cm.our_offers)
         _swap(cm.held)
-    _swap(call.unacked)
-    _swap(call.hold_music)
 
 
 def _swap(d: dict[str, T]) -> None:
@@ -399,5 +420,3 @@ def _swap(d: dict[str, T]) -> None:
         d["a"] = vb
     if va is not None:
         d["b"] = va
-
-

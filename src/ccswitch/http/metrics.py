@@ -233,7 +233,7 @@ class _Collector(Collector):
         calls = queries.call_views(sig, now)
         active = GaugeMetricFamily("ccswitch_calls_active", "Live calls, by state",
                                    labels=["state"])
-        by_state: dict[str, int] = dict.fromkeys(("ringing", "queued", "answered", "up"), 0)
+        by_state: dict[str, int] = dict.fromkeys(queries.CALL_STATES, 0)
         for c in calls:
             by_state[c.state] = by_state.get(c.state, 0) + 1
         for st, n in by_state.items():
