@@ -358,3 +358,12 @@ def test_requests_without_a_token_are_not_counted_as_guesses() -> None:
         assert api("GET", "/api/v1/queues", None).status_code == 401
     assert api("GET", "/api/v1/queues").status_code == 200
     assert api.ctl.gate.failures == 0
+
+
+def test_the_api_call_states_are_the_live_phases() -> None:
+    from typing import get_args
+
+    from ccswitch.call.queries import CALL_STATES
+    from ccswitch.http.models import CallOut
+
+    assert set(get_args(CallOut.model_fields["state"].annotation)) == set(CALL_STATES)

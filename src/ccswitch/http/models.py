@@ -101,7 +101,7 @@ class LegOut(_Out):
 
 class CallOut(_Out):
     id: str
-    state: Literal["ringing", "queued", "answered", "up"]
+    state: Literal["ringing", "service", "ivr", "queued", "bridging", "talking", "room"]
     caller: str
     callee: str = Field(description="the number dialled")
     queue: str | None
