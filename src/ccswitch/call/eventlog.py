@@ -27,6 +27,7 @@ from typing import Any
 from ..acd import events as acd
 from ..acd.model import Target
 from . import events as call
+from .crm import CrmLookup, CrmResult, OfferCard
 
 TYPES: Mapping[type, str] = {
     call.CallStarted: "call.started",
@@ -35,7 +36,8 @@ TYPES: Mapping[type, str] = {
     call.RecordingStarted: "recording.started",
     acd.CallerEntered: "queue.caller_entered",
     acd.CallerRefused: "queue.caller_refused",
-    acd.CallerOffered: "queue.caller_offered",
+    OfferCard: "queue.caller_offered",
+    CrmResult: "call.crm",
     acd.OfferFailed: "queue.offer_failed",
     acd.CallerConnected: "queue.caller_connected",
     acd.CallerAbandoned: "queue.caller_abandoned",
@@ -52,6 +54,11 @@ TYPES: Mapping[type, str] = {
     acd.AgentUnpaused: "agent.unpaused",
 }
 """Event class -> its stable type name (``docs/events.md``)."""
+
+NOT_STREAMED: frozenset[type] = frozenset({acd.CallerOffered, CrmLookup})
+"""Core events the stream leaves out: the router's ``CallerOffered`` (the switch follows each
+with its ``OfferCard``, the same fields and the screen pop, streamed as
+``queue.caller_offered``) and the CRM request (the shell's, it holds credentials)."""
 
 RECORDING_DONE = "recording.done"
 """Reported by the shell when a media worker closed a recording (``record_done``)."""
@@ -109,6 +116,8 @@ def record_of(event: object, *, now: float, wall_offset: float) -> EventRecord |
     if not dataclasses.is_dataclass(event) or isinstance(event, type):
         return None
     cls = type(event)
+    if cls in NOT_STREAMED:
+        return None
     name = TYPES.get(cls)
     if name is None:
         if not cls.__module__.startswith(("ccswitch.call", "ccswitch.acd")):

@@ -9,8 +9,9 @@ changes to persist, call events) and ``next_deadline()``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -52,6 +53,7 @@ from .anchor import MediaPlan
 from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
+from .crm import CrmEvent, ScreenPop
 from .events import CallEvent
 from .queueing import build_queue_audio, build_room_music
 from .state import ALLOW
@@ -63,7 +65,7 @@ KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER",
                            "INFO", "UPDATE"})
 # What an answer to a request that failed parsing copies from it (RFC 3261 §8.2.6.2).
 _ECHOED = frozenset({"via", "from", "to", "call-id", "cseq"})
-SwitchEvent = BindingsChanged | CallEvent | QueueEvent
+SwitchEvent = BindingsChanged | CallEvent | QueueEvent | CrmEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,11 @@ class Signaling:
                            may_supervise=self._may_supervise,
                            resolve=lambda number, caller: self.dialplan.resolve(
                                number, caller=caller))
+        self.screenpop = ScreenPop(
+            crm=config.crm, find=self.b2bua._calls.get,
+            scripts={n: q.script for n, q in config.queues.items() if q.script is not None},
+            recorded=lambda call: bool(call.media is not None and (
+                call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)))
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
@@ -148,7 +155,7 @@ class Signaling:
         self._events.extend(self.registrar.events())
         self._events.extend(self.b2bua.events())
         if self.b2bua.router is not None:
-            self._events.extend(self.b2bua.router.events())
+            self._events.extend(self.screenpop.follow(self.b2bua.router.events()))
         ev, self._events = self._events, []
         return ev
 
@@ -161,6 +168,14 @@ class Signaling:
         for ev in events:
             self.b2bua.services.on_media(ev, now)
         self._drain(now)
+
+    def crm_result(self, call_id: str, record: Mapping[str, Any] | None, status: str,
+                   now: float) -> None:
+        """The outcome of a ``CrmLookup`` (``call/crm.py``): ``status`` ``ok`` with the
+        record, or ``not_found``, ``timeout``, ``error``; reported as ``call.crm``."""
+        ev = self.screenpop.result(call_id, record, status, now)
+        if ev is not None:
+            self._events.append(ev)
 
     def next_deadline(self) -> float | None:
         ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),

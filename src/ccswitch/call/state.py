@@ -145,6 +145,11 @@ class Call:
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
     queue_priority: int = 0  # the priority it entered with
     users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker
+    digits: str = ""  # what the IVR collected, in order (kept when it hands the call over)
+    vars: dict[str, str] = field(default_factory=dict)  # the IVR's variables (same)
+    crm: dict[str, object] | None = None  # the CRM's record for the caller (call/crm.py)
+    crm_status: str | None = None  # None: no lookup; "pending", "ok", "not_found", ...
+    offered: bool = False  # an agent has been offered the call (a later CRM result is news)
 
     @classmethod
     def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,

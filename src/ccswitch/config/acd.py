@@ -24,6 +24,7 @@ from ..acd.model import MAX_LEVEL, AgentState, EscalationStep
 from ..acd.strategies import STRATEGIES
 from ..dialplan import QueueTarget, Target
 from .audio import DEFAULT_MOH, check_moh_name, prompt_list
+from .crm import Template, parse_template
 from .dialplan import Names, check_target, target
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ QUEUE_KEYS: Final = (
     "announce_interval", "skills", "record", "priority_ageing", "join_empty", "leave_empty",
     *OVERFLOW_RULES, "service_level", "announce_on_entry", "rejoin_window", "callback_attempts",
     "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation",
-    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback")
+    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback", "script")
 ESCALATION_KEYS: Final = ("after", "drop", "lower_by", "levels")
 AGENT_KEYS: Final = ("queues", "skills", "auto_answer", "weight", "auto_pause_after",
                      "no_answer_delay", "busy_delay", "reject_delay")
@@ -113,6 +114,7 @@ class QueueConfig:
     announce_prompts: tuple[str, ...] = ()  # one per periodic announcement, in turn
     announce_position: bool = True  # announcements say the place in line and expected wait
     callback: bool = True  # registered callers are offered a callback (key 1)
+    script: Template | None = None  # the call script agents see, filled in (config/crm.py)
 
     def overflow_for(self, rule: str) -> Target | None:
         """The target of an overflow rule (one of OVERFLOW_RULES): its own, else ``overflow``."""
@@ -134,7 +136,9 @@ def parse_queues(p: _Parser, value: object, path: Path) -> dict[str, QueueConfig
         p.refuse_unbuilt(t, {"display": "no wallboard shows queue names yet"}, qp)
         p.check_keys(t, QUEUE_KEYS, qp)
         out[name] = QueueConfig(name, **_basics(p, t, qp), **_rules(p, t, qp),
-                                **_service(p, t, qp))
+                                **_service(p, t, qp),
+                                script=p.opt(t, "script", qp, None,
+                                             lambda v, q: parse_template(p, v, q)))
     return out
 
 

@@ -120,11 +120,13 @@ class _Op:
 
 @dataclass(slots=True)
 class IvrCall:
-    """What a flow sees of its call: caller, number dialled, variables, and the awaitables."""
+    """What a flow sees of its call: caller, number dialled, variables, and the awaitables.
+    ``digits``: every key string a ``collect`` returned, in order (the IVR's digits)."""
 
     caller: str
     dialled: str
     vars: dict[str, str] = field(default_factory=dict)
+    digits: str = ""
     priority: int = 0
     skills: dict[str, int] = field(default_factory=dict)
 
@@ -305,6 +307,7 @@ class FlowRunner:
     def _finish_collect(self, now: float) -> None:
         self._timers.cancel("collect")
         got, self._digits = self._digits, ""
+        self.call.digits += got
         self._step(got, now)
 
     def _start_play(self, prompts: tuple[str, ...], now: float) -> None:

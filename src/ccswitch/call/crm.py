@@ -1,0 +1,188 @@
+"""The screen pop (pure): a CRM lookup started when a call enters a queue, and the card every
+offer of the call to an agent carries.
+
+``ScreenPop`` follows the router's events as ``Signaling.events()`` drains them:
+
+- after the first ``CallerEntered`` of a call it emits :class:`CrmLookup` (the ``[crm]`` URL
+  filled in with the call's values, URL-encoded) when a lookup is configured; the call's
+  ``crm_status`` is ``"pending"`` until the shell (``http/crm.py``) brings the outcome back
+  with ``Signaling.crm_result`` (:meth:`ScreenPop.result`);
+- after every ``CallerOffered`` it emits :class:`OfferCard`: the offer with everything a CRM
+  or an agent's desktop needs (caller number and name, number dialled, the IVR's digits and
+  variables, queue, wait, call id, recording id, the CRM record as it is now, the queue's
+  call script filled in).  The offer never waits for the CRM.
+
+Every outcome of a lookup is reported as :class:`CrmResult` (``call.crm``), so a desktop that
+showed a card with ``crm_status`` ``"pending"`` learns the record when it comes.  What the IVR
+collected is copied onto the call when it enters the queue (``Call.digits``/``Call.vars``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import structlog
+
+from ..acd.events import CallerEntered, CallerOffered
+from ..config.crm import CrmConfig, Template, url_encode
+from .state import Call
+
+log = structlog.get_logger()
+
+CRM_STATUSES: Final = ("off", "pending", "ok", "not_found", "timeout", "error")
+"""``off``: no lookup configured; ``pending``: asked, no answer yet; ``ok``: the CRM answered
+a JSON object (the record); ``not_found``: it answered 404; ``timeout``: no answer within
+``[crm] timeout``; ``error``: anything else (refused connection, other status, not a JSON
+object)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrmLookup:
+    """For the shell: GET ``url`` with ``headers`` (kept out of ``repr``: credentials) and
+    give up after ``timeout`` seconds; the outcome goes back as ``crm_result(call_id, ...)``.
+    Not part of the event stream."""
+
+    call_id: str
+    url: str
+    timeout: float
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CrmResult:
+    """The CRM lookup of ``call_id`` ended (``call.crm``): ``crm`` the record (``None``
+    unless ``crm_status`` is ``"ok"``).  ``queue``: the call's queue; ``agent``: the agent
+    ringing for it (or talking with it) when the answer came, else ``None``."""
+
+    time: float
+    call_id: str
+    queue: str | None
+    agent: str | None
+    crm: Mapping[str, Any] | None
+    crm_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCard:
+    """The call was offered to ``agent`` (``queue.caller_offered``: the router's
+    ``CallerOffered`` with the screen pop).  ``wait_s``: seconds since it entered its first
+    queue; ``recording_id``: the name of the recording the answered call will have (its file
+    is ``recordings/DAY/<recording_id>.wav``), ``None`` when it will not be recorded;
+    ``script``: the queue's call script filled in (``None``: the queue has none)."""
+
+    time: float
+    call_id: str
+    queue: str
+    agent: str
+    caller: str | None
+    caller_name: str | None
+    dialled: str | None
+    digits: str
+    vars: Mapping[str, str]
+    wait_s: float
+    recording_id: str | None
+    crm: Mapping[str, Any] | None
+    crm_status: str
+    script: str | None
+
+
+CrmEvent = CrmLookup | CrmResult | OfferCard
+
+
+def call_values(call: Call, queue: str | None) -> dict[str, str]:
+    """The template values of ``call`` (``config/crm.py``'s plain placeholders)."""
+    return {"caller": call.caller, "caller_name": caller_name(call) or "",
+            "dialled": call.callee, "queue": queue or call.queue_name or "",
+            "call_id": call.key, "digits": call.digits}
+
+
+def caller_name(call: Call) -> str | None:
+    """The display name of the caller's From (``None``: none, or a call we placed)."""
+    if call.callback_agent is not None:
+        return None  # a virtual-hold callback: the leg is our INVITE to the caller
+    display = call.caller_leg.invite.from_.display
+    return display or None
+
+
+class ScreenPop:
+    """The CRM lookup and the offer cards, for the switch's calls (``find``)."""
+
+    def __init__(self, *, crm: CrmConfig, scripts: Mapping[str, Template],
+                 find: Callable[[str], Call | None],
+                 recorded: Callable[[Call], bool] = lambda call: False) -> None:
+        self.crm = crm
+        self.scripts = scripts
+        self._find = find
+        self._recorded = recorded
+
+    def follow(self, events: Iterable[object]) -> list[Any]:
+        """``events`` (the router's) with each one's screen-pop events after it."""
+        out: list[Any] = []
+        for ev in events:
+            out.append(ev)
+            if isinstance(ev, CallerEntered):
+                lookup = self.entered(ev)
+                if lookup is not None:
+                    out.append(lookup)
+            elif isinstance(ev, CallerOffered):
+                out.append(self.card(ev))
+        return out
+
+    def entered(self, ev: CallerEntered) -> CrmLookup | None:
+        """The call entered a queue: keep what its IVR collected; the lookup, on its first
+        queue, when one is configured."""
+        call = self._find(ev.call_id)
+        if call is None:
+            return None
+        if call.ivr is not None:
+            flow = call.ivr.runner.call
+            call.digits = flow.digits
+            call.vars = dict(flow.vars)
+        if call.crm_status is not None:
+            return None  # asked already (an earlier queue, a rejoin)
+        crm = self.crm
+        if not crm.active or crm.url is None:
+            call.crm_status = "off"
+            return None
+        call.crm_status = "pending"
+        url = crm.url.fill(call_values(call, ev.queue), call.vars, encode=url_encode)
+        log.info("crm_lookup", call_id=call.key, queue=ev.queue)
+        return CrmLookup(call.key, url, crm.timeout, crm.headers)
+
+    def card(self, ev: CallerOffered) -> OfferCard:
+        """The card of an offer (the offer's own fields alone when the call is gone)."""
+        call = self._find(ev.call_id)
+        if call is None:
+            return OfferCard(ev.time, ev.call_id, ev.queue, ev.agent, None, None, None, "", {},
+                             0.0, None, None, "off", None)
+        call.offered = True
+        script = self.scripts.get(ev.queue)
+        entered = call.queue_entered
+        return OfferCard(
+            time=ev.time, call_id=ev.call_id, queue=ev.queue, agent=ev.agent,
+            caller=call.caller, caller_name=caller_name(call), dialled=call.callee,
+            digits=call.digits, vars=dict(call.vars),
+            wait_s=round(max(0.0, ev.time - entered), 3) if entered is not None else 0.0,
+            recording_id=call.key if self._recorded(call) else None,
+            crm=call.crm, crm_status=call.crm_status or "off",
+            script=script.fill(call_values(call, ev.queue), call.vars)
+            if script is not None else None)
+
+    def result(self, call_id: str, record: Mapping[str, Any] | None, status: str,
+               now: float) -> CrmResult | None:
+        """The shell's outcome of a :class:`CrmLookup`: kept on the call (later offers carry
+        it) and reported; ``None`` when the call is gone."""
+        if status not in CRM_STATUSES or status in ("off", "pending"):
+            raise ValueError(f"not a lookup outcome: {status!r}")
+        call = self._find(call_id)
+        if call is None:
+            log.info("crm_result_late", call_id=call_id, crm_status=status)
+            return None
+        call.crm = dict(record) if status == "ok" and record is not None else None
+        call.crm_status = status
+        agent = call.queue_agent or next(
+            (b.agent for b in call.forks() if b.agent is not None and b.final is None), None)
+        log.info("crm_result", call_id=call_id, crm_status=status, offered=call.offered)
+        return CrmResult(now, call_id, call.queue or call.queue_name, agent, call.crm, status)
