@@ -18,6 +18,7 @@ import structlog
 
 from .acd.events import CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
+from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
@@ -27,6 +28,7 @@ from .errors import SipParseError
 from .http.app import create_app
 from .http.auth import principals
 from .http.control import Control
+from .http.crm import CrmClient
 from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.metrics import Metrics, SwitchStats
 from .http.server import HttpServer
@@ -105,6 +107,7 @@ class Switch:
         self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
         self.webhooks: Webhooks | None = None
+        self.crm: CrmClient | None = None  # the [crm] lookups (http/crm.py)
         self._recording_calls: dict[str, str] = {}  # recording path -> call id
         self._prune_timer: asyncio.TimerHandle | None = None
         self.recordings_dir = self.data_dir / "recordings"
@@ -160,6 +163,8 @@ class Switch:
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
+        if self.config.crm.active:
+            self.crm = CrmClient(self._crm_done)
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
         self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)
@@ -339,6 +344,9 @@ class Switch:
                 queue_events.append(ev)
                 if isinstance(ev, CallerConnected) and metrics is not None:
                     metrics.queue_wait_done(ev.queue, ev.wait)
+            elif isinstance(ev, CrmLookup):
+                if self.crm is not None:
+                    self.crm.lookup(ev)
             elif isinstance(ev, BindingsChanged):
                 self._pending[ev.user] = ev.bindings
                 if not self._flush_scheduled:
@@ -375,6 +383,14 @@ class Switch:
             self._armed = deadline
             if deadline is not None:
                 self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _crm_done(self, call_id: str, record: Mapping[str, object] | None,
+                  status: str) -> None:
+        """A CRM lookup ended: the core keeps the record on the call and reports it."""
+        if self.stopping or self.signaling is None:
+            return
+        self.signaling.crm_result(call_id, record, status, self._now())
+        self._after()
 
     def _prune_events(self) -> None:
         """Delete events older than ``[events] keep_days`` (hourly, in batches)."""
@@ -461,6 +477,8 @@ class Switch:
             self.trace.close()
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.crm is not None:
+            await self.crm.close()
         if self.writer is not None:
             writer, self.writer = self.writer, None
             if not await writer.aclose(max(0.2, t_end - time.monotonic())):

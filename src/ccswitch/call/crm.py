@@ -94,8 +94,16 @@ CrmEvent = CrmLookup | CrmResult | OfferCard
 def call_values(call: Call, queue: str | None) -> dict[str, str]:
     """The template values of ``call`` (``config/crm.py``'s plain placeholders)."""
     return {"caller": call.caller, "caller_name": caller_name(call) or "",
-            "dialled": call.callee, "queue": queue or call.queue_name or "",
+            "dialled": dialled(call), "queue": queue or call.queue_name or "",
             "call_id": call.key, "digits": call.digits}
+
+
+def dialled(call: Call) -> str:
+    """The number the caller dialled: its INVITE's Request-URI user (``call.callee`` is
+    where the dial plan sent it, e.g. ``ivr:demo``)."""
+    if call.callback_agent is not None:
+        return call.callee  # a virtual-hold callback: the queue that called back
+    return call.caller_leg.invite.uri.user or call.callee
 
 
 def caller_name(call: Call) -> str | None:
@@ -162,7 +170,7 @@ class ScreenPop:
         entered = call.queue_entered
         return OfferCard(
             time=ev.time, call_id=ev.call_id, queue=ev.queue, agent=ev.agent,
-            caller=call.caller, caller_name=caller_name(call), dialled=call.callee,
+            caller=call.caller, caller_name=caller_name(call), dialled=dialled(call),
             digits=call.digits, vars=dict(call.vars),
             wait_s=round(max(0.0, ev.time - entered), 3) if entered is not None else 0.0,
             recording_id=call.key if self._recorded(call) else None,
