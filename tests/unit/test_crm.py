@@ -156,7 +156,7 @@ def test_the_crm_answer_is_kept_on_the_call_reported_and_carried_by_later_offers
     card = w.sig.screenpop.card(CallerOffered(7.5, entered.call_id, "sales", "2005"))
     assert card.crm == {"name": "Ann", "tier": 3} and card.crm_status == "ok"
     assert card.wait_s == pytest.approx(7.5 - 2.0)
-    # a timeout later replaces it; a gone call's answer is dropped; a bad status is a bug
+    # a timeout later replaces it; an answer nobody asked for is dropped; a bad status is a bug
     w.sig.crm_result(entered.call_id, None, "timeout", 3.0)
     (res2,) = w.sig.events()
     assert isinstance(res2, CrmResult) and res2.crm is None and res2.crm_status == "timeout"
@@ -199,3 +199,17 @@ def test_a_call_straight_to_a_queue_has_no_digits_and_a_gone_call_a_bare_card() 
     assert card.recording_id is None  # no `recorded` rule given to this ScreenPop
     bare = sig.screenpop.card(CallerOffered(3.0, "gone", "sales", "2005"))
     assert (bare.caller, bare.crm_status, bare.agent) == (None, "off", "2005")
+
+
+def test_an_answer_after_the_call_ended_is_still_reported_with_its_queue_and_agent() -> None:
+    w, _agent, events = _into_sales()
+    (entered,) = [e for e in events if isinstance(e, CallerEntered)]
+    w.a.send(w.a.in_dialog("BYE", w.a.last_response(), cseq=3), 2.5)
+    deliver(w.sig, [w.a, w.b])
+    assert entered.call_id not in w.sig.b2bua._calls
+    w.sig.events()
+    w.sig.crm_result(entered.call_id, {"name": "Ann"}, "ok", 4.0)
+    assert w.sig.events() == [CrmResult(4.0, entered.call_id, "sales", "2005", {"name": "Ann"},
+                                        "ok")]
+    w.sig.crm_result(entered.call_id, {"name": "Ann"}, "ok", 4.5)  # asked once: once
+    assert w.sig.events() == []

@@ -54,7 +54,8 @@ class CrmLookup:
 class CrmResult:
     """The CRM lookup of ``call_id`` ended (``call.crm``): ``crm`` the record (``None``
     unless ``crm_status`` is ``"ok"``).  ``queue``: the call's queue; ``agent``: the agent
-    ringing for it (or talking with it) when the answer came, else ``None``."""
+    ringing for it (or talking with it) when the answer came, else ``None`` (for a call that
+    has ended meanwhile: the agent last offered it)."""
 
     time: float
     call_id: str
@@ -124,6 +125,9 @@ class ScreenPop:
         self.scripts = scripts
         self._find = find
         self._recorded = recorded
+        # lookups asked and not answered: call id -> [queue, agent last offered the call],
+        # so an answer for a call that has ended meanwhile is still reported
+        self._asked: dict[str, list[str | None]] = {}
 
     def follow(self, events: Iterable[object]) -> list[Any]:
         """``events`` (the router's) with each one's screen-pop events after it."""
@@ -155,6 +159,7 @@ class ScreenPop:
             call.crm_status = "off"
             return None
         call.crm_status = "pending"
+        self._asked[call.key] = [ev.queue, None]
         url = crm.url.fill(call_values(call, ev.queue), call.vars, encode=url_encode)
         log.info("crm_lookup", call_id=call.key, queue=ev.queue)
         return CrmLookup(call.key, url, crm.timeout, crm.headers)
@@ -166,6 +171,8 @@ class ScreenPop:
             return OfferCard(ev.time, ev.call_id, ev.queue, ev.agent, None, None, None, "", {},
                              0.0, None, None, "off", None)
         call.offered = True
+        if ev.call_id in self._asked:
+            self._asked[ev.call_id][1] = ev.agent
         script = self.scripts.get(ev.queue)
         entered = call.queue_entered
         return OfferCard(
@@ -181,14 +188,20 @@ class ScreenPop:
     def result(self, call_id: str, record: Mapping[str, Any] | None, status: str,
                now: float) -> CrmResult | None:
         """The shell's outcome of a :class:`CrmLookup`: kept on the call (later offers carry
-        it) and reported; ``None`` when the call is gone."""
+        it) and reported, also when the call has ended meanwhile (its queue and the agent
+        last offered it); ``None`` for a call that asked nothing."""
         if status not in CRM_STATUSES or status in ("off", "pending"):
             raise ValueError(f"not a lookup outcome: {status!r}")
+        asked = self._asked.pop(call_id, None)
+        crm = dict(record) if status == "ok" and record is not None else None
         call = self._find(call_id)
         if call is None:
-            log.info("crm_result_late", call_id=call_id, crm_status=status)
-            return None
-        call.crm = dict(record) if status == "ok" and record is not None else None
+            if asked is None:
+                log.warning("crm_result_unasked", call_id=call_id)
+                return None
+            log.info("crm_result", call_id=call_id, crm_status=status, ended=True)
+            return CrmResult(now, call_id, asked[0], asked[1], crm, status)
+        call.crm = crm
         call.crm_status = status
         agent = call.queue_agent or next(
             (b.agent for b in call.forks() if b.agent is not None and b.final is None), None)
