@@ -199,7 +199,8 @@ class Switch:
             return SwitchStats(transport=self.transports.counters, workers=self.worker_stats)
         return SwitchStats(transaction=sig.txn.counters, transport=self.transports.counters,
                            signaling=sig.counters, sip_auth=sig.auth.counters,
-                           workers=self.worker_stats, overloaded=sig.overloaded)
+                           workers=self.worker_stats, overloaded=sig.overloaded,
+                           crm=self.crm.counters if self.crm is not None else {})
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:

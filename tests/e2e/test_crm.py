@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_media import settle
@@ -187,5 +188,9 @@ def test_the_offer_carries_the_screen_pop_and_the_crm_outcome_is_published(
         assert split.query == "phone=1001&who=Ann%20Caller&choice=1&q=sales"
         assert parse_qs(split.query) == {"phone": ["1001"], "who": ["Ann Caller"],
                                          "choice": ["1"], "q": ["sales"]}
+    status = {"answers": "ok", "slow": "timeout", "down": "error"}[mode]
+    metrics = httpx.get(f"http://{LOOPBACK}:{daemon.http_port}/metrics", timeout=10).text
+    assert f'ccswitch_crm_lookups_total{{status="{status}"}} 1.0' in metrics, [
+        line for line in metrics.splitlines() if "crm" in line]
     # the stream never shows the lookup's URL nor its credentials
     assert not any(CRM_TOKEN in str(e) or "/lookup" in str(e) for e in stream.events)

@@ -90,6 +90,7 @@ class SwitchStats:
     sip_auth: Mapping[str, int] = field(default_factory=dict)
     workers: Mapping[int, WorkerStats] = field(default_factory=dict)
     overloaded: bool = False
+    crm: Mapping[str, int] = field(default_factory=dict)  # CRM lookups by outcome
 
 
 class Metrics:
@@ -208,6 +209,11 @@ class _Collector(Collector):
         for k, n in sorted(s.sip_auth.items()):
             auth.add_metric([k], n)
         yield auth
+        crm = CounterMetricFamily("ccswitch_crm_lookups", "CRM screen-pop lookups by outcome",
+                                  labels=["status"])
+        for k, n in sorted(s.crm.items()):
+            crm.add_metric([k], n)
+        yield crm
         over = GaugeMetricFamily("ccswitch_overloaded",
                                  "1 while new calls are shed because the loop lags")
         over.add_metric([], 1.0 if s.overloaded else 0.0)
