@@ -12,7 +12,7 @@ from typing import get_args
 from ccswitch.acd import events as acd
 from ccswitch.acd.model import Target
 from ccswitch.call import events as call
-from ccswitch.call.crm import CrmEvent, OfferCard
+from ccswitch.call.crm import CrmEvent, CrmLookup, OfferCard
 from ccswitch.call.eventlog import (
     ALL,
     NOT_STREAMED,
@@ -33,8 +33,11 @@ OFFSET = 1_700_000_000.0
 def test_every_core_event_class_has_a_unique_type_name_and_the_docs_list_it() -> None:
     classes = (set(get_args(call.CallEvent)) | set(get_args(acd.QueueEvent))
                | set(get_args(CrmEvent)))
-    assert classes <= set(TYPES) | NOT_STREAMED, classes - set(TYPES) - NOT_STREAMED
-    names = list(TYPES.values())
+    assert classes - {CrmLookup} <= set(TYPES), classes - set(TYPES)
+    assert {acd.CallerOffered, CrmLookup} == NOT_STREAMED
+    # the router's offer is streamed as the switch's card: one name, carried by the card
+    assert TYPES[acd.CallerOffered] == TYPES[OfferCard]
+    names = [n for cls, n in TYPES.items() if cls not in NOT_STREAMED]
     assert len(names) == len(set(names))
     documented = set(re.findall(r"^### `([a-z_.]+)`", DOCS.read_text(), re.MULTILINE))
     assert set(names) | {"recording.done"} <= documented, set(names) - documented
@@ -125,6 +128,8 @@ def _rec(ev: object) -> object:
 def test_filters_by_type_family_queue_and_agent_and_within_a_scope() -> None:
     entered = record_of(acd.CallerEntered(time=1, call_id="c1", queue="support", priority=0,
                                           position=1, skills=()), now=0, wall_offset=0)
+    assert record_of(acd.CallerOffered(time=1, call_id="c1", queue="sales", agent="2005"),
+                     now=0, wall_offset=0) is None  # its OfferCard is streamed instead
     offered = record_of(OfferCard(time=1, call_id="c1", queue="sales", agent="2005",
                                   caller="1001", caller_name=None, dialled="801", digits="",
                                   vars={}, wait_s=0.0, recording_id=None, crm=None,

@@ -36,6 +36,7 @@ TYPES: Mapping[type, str] = {
     call.RecordingStarted: "recording.started",
     acd.CallerEntered: "queue.caller_entered",
     acd.CallerRefused: "queue.caller_refused",
+    acd.CallerOffered: "queue.caller_offered",  # streamed as its OfferCard (NOT_STREAMED)
     OfferCard: "queue.caller_offered",
     CrmResult: "call.crm",
     acd.OfferFailed: "queue.offer_failed",
