@@ -213,3 +213,18 @@ def test_an_answer_after_the_call_ended_is_still_reported_with_its_queue_and_age
                                         "ok")]
     w.sig.crm_result(entered.call_id, {"name": "Ann"}, "ok", 4.5)  # asked once: once
     assert w.sig.events() == []
+
+
+def test_the_demo_configuration_gives_the_offer_its_script_and_the_caller_its_display() -> None:
+    w = IvrWorld()  # Signaling's own screen pop, from configs/demo.toml (no [crm])
+    sig = w.sig
+    agent = Phone(sig, "2005", 7105)
+    assert agent.register(0.5).status == 200
+    w.dial_700()
+    (greeting,) = w.plays(w.take())
+    sig.media_events([Digit(greeting.leg, "1", "rfc4733")], 2.0)
+    deliver(sig, [w.a, w.b, agent])
+    (card,) = [e for e in sig.events() if isinstance(e, OfferCard)]
+    assert card.caller_name == "Phone 1001"  # the user's configured display wins
+    assert card.script == "Sales: thank Phone 1001 (1001) for calling 700; IVR choice 1."
+    assert card.crm_status == "off" and card.recording_id == card.call_id

@@ -92,9 +92,10 @@ class OfferCard:
 CrmEvent = CrmLookup | CrmResult | OfferCard
 
 
-def call_values(call: Call, queue: str | None) -> dict[str, str]:
+def call_values(call: Call, queue: str | None,
+                displays: Mapping[str, str] | None = None) -> dict[str, str]:
     """The template values of ``call`` (``config/crm.py``'s plain placeholders)."""
-    return {"caller": call.caller, "caller_name": caller_name(call) or "",
+    return {"caller": call.caller, "caller_name": caller_name(call, displays) or "",
             "dialled": dialled(call), "queue": queue or call.queue_name or "",
             "call_id": call.key, "digits": call.digits}
 
@@ -107,8 +108,12 @@ def dialled(call: Call) -> str:
     return call.caller_leg.invite.uri.user or call.callee
 
 
-def caller_name(call: Call) -> str | None:
-    """The display name of the caller's From (``None``: none, or a call we placed)."""
+def caller_name(call: Call, displays: Mapping[str, str] | None = None) -> str | None:
+    """The caller's name: its user's configured ``display`` (what the switch shows callees
+    too), else the display name of its From (``None``: none, or a call we placed)."""
+    configured = (displays or {}).get(call.caller)
+    if configured:
+        return configured
     if call.callback_agent is not None:
         return None  # a virtual-hold callback: the leg is our INVITE to the caller
     display = call.caller_leg.invite.from_.display
@@ -120,8 +125,10 @@ class ScreenPop:
 
     def __init__(self, *, crm: CrmConfig, scripts: Mapping[str, Template],
                  find: Callable[[str], Call | None],
-                 recorded: Callable[[Call], bool] = lambda call: False) -> None:
+                 recorded: Callable[[Call], bool] = lambda call: False,
+                 displays: Mapping[str, str] | None = None) -> None:
         self.crm = crm
+        self.displays = displays or {}  # user -> its configured display name
         self.scripts = scripts
         self._find = find
         self._recorded = recorded
@@ -160,7 +167,8 @@ class ScreenPop:
             return None
         call.crm_status = "pending"
         self._asked[call.key] = [ev.queue, None]
-        url = crm.url.fill(call_values(call, ev.queue), call.vars, encode=url_encode)
+        url = crm.url.fill(call_values(call, ev.queue, self.displays), call.vars,
+                             encode=url_encode)
         log.info("crm_lookup", call_id=call.key, queue=ev.queue)
         return CrmLookup(call.key, url, crm.timeout, crm.headers)
 
@@ -177,12 +185,13 @@ class ScreenPop:
         entered = call.queue_entered
         return OfferCard(
             time=ev.time, call_id=ev.call_id, queue=ev.queue, agent=ev.agent,
-            caller=call.caller, caller_name=caller_name(call), dialled=dialled(call),
+            caller=call.caller, caller_name=caller_name(call, self.displays),
+            dialled=dialled(call),
             digits=call.digits, vars=dict(call.vars),
             wait_s=round(max(0.0, ev.time - entered), 3) if entered is not None else 0.0,
             recording_id=call.key if self._recorded(call) else None,
             crm=call.crm, crm_status=call.crm_status or "off",
-            script=script.fill(call_values(call, ev.queue), call.vars)
+            script=script.fill(call_values(call, ev.queue, self.displays), call.vars)
             if script is not None else None)
 
     def result(self, call_id: str, record: Mapping[str, Any] | None, status: str,

@@ -124,7 +124,8 @@ class Signaling:
             crm=config.crm, find=self.b2bua._calls.get,
             scripts={n: q.script for n, q in config.queues.items() if q.script is not None},
             recorded=lambda call: bool(call.media is not None and (
-                call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)))
+                call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)),
+            displays={n: u.display for n, u in config.users.items() if u.display})
         self.media = media
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
