@@ -157,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config.log_format, config.log_level)
     from .daemon import run  # the daemon pulls in asyncio and the whole shell: import late
 
-    return run(config)
+    return run(config, lambda: build_config(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
