@@ -1,0 +1,123 @@
+"""Hot reload and the admin CLI on a real daemon: a SIPp caller waits in support while
+SIGHUP applies a file that adds a queue and changes the admin token (the caller stays, the
+new token works, the old one is refused); a bad file is refused with its file:line:key and
+the running configuration stays; ``ccswitch reload``/``calls``/``queue show``/``cdr export``
+talk to the daemon; CDRs are listed and exported by the API after the call."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
+from e2e_media import settle
+from e2e_queue import caller, wait_queue_event
+from e2e_sipp import Sipp
+from e2e_util import LOOPBACK
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+BILLING = '\n[queues.billing]\nstrategy = "longest_idle"\nring_timeout = 20\nwrapup = 5\n'
+
+
+def cli(daemon: Daemon, token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ccswitch_command(*args, "--url", f"http://{LOOPBACK}:{daemon.http_port}",
+                         "--token", token),
+        env=child_env(), capture_output=True, text=True, timeout=30)
+
+
+def queues(client: httpx.Client, token: str) -> dict[str, Any]:
+    r = client.get("/api/v1/queues", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return {q["name"]: q for q in r.json()}
+
+
+def wait_log(daemon: Daemon, event: str, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in daemon.log.events() if e.get("event") == event]
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) >= count, f"no {event}\n{daemon.tail()}"
+            return found
+        time.sleep(0.1)
+
+
+def test_sighup_reload_keeps_a_waiting_caller_and_the_cli_talks_to_the_daemon(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    demo = (REPO / "configs" / "demo.toml").read_text()
+    conf = tmp_path / "site.toml"
+    conf.write_text(demo)
+    daemon = settle(start_daemon(extra_args=["--config", str(conf)]))
+    base = f"http://{LOOPBACK}:{daemon.http_port}"
+    with httpx.Client(base_url=base, timeout=10) as client:
+        waiting = caller(sipp, daemon, "1001", "800", "queue_caller_held.xml", timeout=60)
+        try:
+            wait_queue_event(daemon, "CallerEntered", 15)
+            assert queues(client, "demo-admin-token")["support"]["waiting"] == 1
+
+            # SIGHUP: a new queue and a new admin token; the caller keeps waiting
+            conf.write_text(demo.replace('"demo-admin-token"', '"site-admin-token"') + BILLING)
+            daemon.proc.send_signal(signal.SIGHUP)
+            [done] = wait_log(daemon, "config_reloaded", 1)
+            assert "queues" in done["changed"] and "api" in done["changed"], done
+            assert client.get("/api/v1/queues", headers={
+                "Authorization": "Bearer demo-admin-token"}).status_code == 401
+            now = queues(client, "site-admin-token")
+            assert now["support"]["waiting"] == 1 and "billing" in now
+            assert waiting.proc.poll() is None  # still in line, no BYE
+
+            # a bad file: refused with file:line:key, the running configuration stays
+            conf.write_text(demo.replace('strategy = "longest_idle"',
+                                         'strategy = "nosuch"', 1))
+            daemon.proc.send_signal(signal.SIGHUP)
+            [refused] = wait_log(daemon, "config_reload_refused", 1)
+            assert f"{conf}:" in refused["error"] and "queues.support.strategy" in \
+                refused["error"], refused
+            assert "billing" in queues(client, "site-admin-token")
+
+            # the CLI: reload (the bad file again: exit 1, the message), calls, queue show
+            r = cli(daemon, "site-admin-token", "reload")
+            assert r.returncode == 1 and "queues.support.strategy" in r.stderr, r
+            conf.write_text(demo.replace('"demo-admin-token"', '"site-admin-token"'))
+            r = cli(daemon, "site-admin-token", "reload")
+            assert r.returncode == 0 and "changed: queues" in r.stdout, r
+            r = cli(daemon, "site-admin-token", "calls", "--json")
+            assert r.returncode == 0, r
+            [call] = json.loads(r.stdout)
+            assert (call["caller"], call["state"], call["queue"]) == ("1001", "queued",
+                                                                      "support")
+            r = cli(daemon, "site-admin-token", "queue", "show", "support")
+            assert r.returncode == 0 and "1001" in r.stdout, r
+            r = cli(daemon, "wrong-token", "calls")
+            assert r.returncode == 4 and "token" in r.stderr, r
+            r = cli(daemon, "site-admin-token", "hangup", call["id"])
+            assert r.returncode == 0, r
+            assert waiting.wait(15).ok
+        finally:
+            waiting.stop()
+
+        # the finished call's CDR: listed by the API and exported by the CLI
+        deadline = time.monotonic() + 10
+        while True:
+            r = client.get("/api/v1/cdrs", headers={"Authorization": "Bearer site-admin-token"})
+            assert r.status_code == 200, r.text
+            if r.json()["items"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        [cdr] = r.json()["items"]
+        assert cdr["caller"] == "1001" and cdr["queue"] == "support", cdr
+        r = cli(daemon, "site-admin-token", "cdr", "export", "--format", "csv")
+        assert r.returncode == 0, r
+        [row] = list(csv.DictReader(io.StringIO(r.stdout)))
+        assert row["call_id"] == cdr["call_id"]
+        r = cli(daemon, "site-admin-token", "events")
+        assert r.returncode == 0 and "call.ended" in r.stdout, r
