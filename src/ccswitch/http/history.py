@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import structlog
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -178,7 +178,8 @@ def _epoch(t: datetime | None) -> float | None:
 From = Annotated[datetime | None, Query(alias="from", description="ISO 8601 or epoch s; "
                                         "naive times are UTC")]
 To = Annotated[datetime | None, Query(alias="to", description="before this time")]
-Cursor = Annotated[int, Query(ge=0, description="next_cursor of the previous page")]
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+Cursor = Annotated[int, Query(ge=0, le=MAX_ID, description="next_cursor of the previous page")]
 Limit = Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="json: page size "
                                     "(default 100); ndjson/csv: at most this many rows")]
 
@@ -287,8 +288,8 @@ async def list_recordings(who: Caller, ctl: Ctl, from_: From = None, to: To = No
                              "description": "the file"},
                        206: {"description": "the Range asked for"},
                        416: {"description": "the Range is outside the file"}})
-async def download_recording(rec_id: int, request: Request, who: Caller,
-                             ctl: Ctl) -> FileResponse:
+async def download_recording(rec_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+                             request: Request, who: Caller, ctl: Ctl) -> FileResponse:
     """The recording file; ``Range: bytes=A-B`` gives 206, a range outside it 416."""
     history = history_of(ctl)
     rec = await asyncio.to_thread(history.read, lambda r: r.recording(rec_id))
