@@ -189,17 +189,14 @@ class Switch:
         if self._load is None or self.signaling is None or self.control is None:
             raise ConfigError("(configuration)", "(reload)", "the switch is not running")
         new = await asyncio.to_thread(self._load)
-        new = dataclasses.replace(new, data_dir=str(self.data_dir))
+        new = dataclasses.replace(new, data_dir=os.path.abspath(new.data_dir))
         done = self.signaling.reload(new, self._now())
         self._after()
         old, self.config = self.config, self.signaling.config
         fresh = self._control_tables(self.config)
         self.control.tokens, self.control.agent_queues = fresh
-        if self.config.webhooks != old.webhooks and self.events is not None:
-            if self.webhooks is not None:
-                await self.webhooks.stop()
-            self.webhooks = Webhooks(self.config.webhooks, events=self.events)
-            self.webhooks.start()
+        if self.config.webhooks != old.webhooks and self.webhooks is not None:
+            await self.webhooks.reload(self.config.webhooks)  # unchanged hooks go on
         return done
 
     @staticmethod

@@ -69,6 +69,7 @@ def test_sighup_reload_keeps_a_waiting_caller_and_the_cli_talks_to_the_daemon(
             daemon.proc.send_signal(signal.SIGHUP)
             [done] = wait_log(daemon, "config_reloaded", 1)
             assert "queues" in done["changed"] and "api" in done["changed"], done
+            assert done["needs_restart"] == [] and done["kept"] == [], done
             assert client.get("/api/v1/queues", headers={
                 "Authorization": "Bearer demo-admin-token"}).status_code == 401
             now = queues(client, "site-admin-token")
