@@ -11,6 +11,7 @@ import io
 import json
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,14 @@ def test_sighup_reload_keeps_a_waiting_caller_and_the_cli_talks_to_the_daemon(
             assert r.returncode == 0 and "1001" in r.stdout, r
             r = cli(daemon, "wrong-token", "calls")
             assert r.returncode == 4 and "token" in r.stderr, r
+            follower = subprocess.Popen(
+                ccswitch_command("events", "--follow", "--json", "--url", base, "--token",
+                                 "site-admin-token", "--since", "0"),
+                env=child_env(), stdout=subprocess.PIPE, text=True)
+            lines: list[dict[str, Any]] = []
+            reader = threading.Thread(target=lambda: lines.extend(
+                json.loads(x) for x in follower.stdout or ()), daemon=True)
+            reader.start()
             r = cli(daemon, "site-admin-token", "hangup", call["id"])
             assert r.returncode == 0, r
             assert waiting.wait(15).ok
@@ -120,5 +129,13 @@ def test_sighup_reload_keeps_a_waiting_caller_and_the_cli_talks_to_the_daemon(
         assert r.returncode == 0, r
         [row] = list(csv.DictReader(io.StringIO(r.stdout)))
         assert row["call_id"] == cdr["call_id"]
+        # the follower saw the whole story live (replayed from 0, then the hang-up)
+        deadline = time.monotonic() + 15
+        while not any(e["type"] == "call.ended" for e in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        follower.terminate()
+        follower.wait(5)
+        seqs = [e["seq"] for e in lines]
+        assert seqs == sorted(set(seqs)) and any(e["type"] == "call.ended" for e in lines), lines
         r = cli(daemon, "site-admin-token", "events")
         assert r.returncode == 0 and "call.ended" in r.stdout, r

@@ -3,6 +3,7 @@ switch behind it): tables, --json, agent commands, hang-up, exit statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -14,28 +15,60 @@ import pytest
 import uvicorn
 from callworld import Switch
 from test_api import Api
+from test_history_api import api as history_api
 
 from ccswitch import cli
 from ccswitch.cliapi import EXIT_AUTH, EXIT_REFUSED, EXIT_UNREACHABLE, duration, table
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[Switch, str]]:
-    w = Switch(("1001", "1002", "2001", "2002"))
-    api = Api(w)
+@contextlib.contextmanager
+def serve(app_of: Api) -> Iterator[str]:
+    """``app_of``'s app over real HTTP on a free loopback port; yields its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(api.app, log_level="error", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app_of.app, log_level="error", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield w, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Switch, str]]:
+    w = Switch(("1001", "1002", "2001", "2002"))
+    with serve(Api(w)) as url:
+        yield w, url
+
+
+history = pytest.fixture(history_api.__wrapped__)  # type: ignore[attr-defined]
+
+
+def test_cdr_export_in_every_format(history: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    with serve(history) as url:
+        code, out, _ = run(capsys, "cdr", "export", "--format", "json", "--url", url)
+        rows = json.loads(out)
+        assert code == 0 and [r["call_id"] for r in rows] == [f"call{i}" for i in range(25)]
+        code, out, _ = run(capsys, "cdr", "export", "--format", "csv", "--queue", "sales",
+                           "--url", url)
+        lines = out.splitlines()
+        assert code == 0 and lines[0].startswith("id,call_id,") and len(lines) == 13
+        code, out, _ = run(capsys, "cdr", "export", "--format", "ndjson", "--caller", "1001",
+                           "--from", "2027-01-15T08:10:00Z", "--url", url)
+        assert [json.loads(x)["call_id"] for x in out.splitlines()] == ["call11", "call16",
+                                                                       "call21"]
+        code, out, _ = run(capsys, "cdr", "export", "--queue-events", "--format", "json",
+                           "--url", url)
+        assert code == 0 and len(json.loads(out)) == 5
+        code, _, err = run(capsys, "cdr", "export", "--from", "soon", "--url", url)
+        assert code == EXIT_REFUSED and "(422)" in err
 
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:")  # the switch's logs in the test's stdout
