@@ -127,3 +127,24 @@ def test_reload_refused_while_not_running() -> None:
     sw = ShellSwitch(config(demo_text()))
     with pytest.raises(ConfigError):
         asyncio.run(sw.reload())
+
+
+def test_a_removed_agent_is_logged_out_and_a_new_one_registered_is_logged_in() -> None:
+    w = Switch(("1001", "1002", "2001"))
+    router = w.sig.b2bua.router
+    assert router is not None
+    assert router.agent_state("2001").name == "READY"
+    # 2001 is no longer an agent; 1002 (registered) becomes one of support
+    text = demo_text(replace=('range = "2001-2004"', 'range = "2002-2004"'))
+    text = text.replace('range = "1001-1020"', 'range = "1003-1020"')
+    text = text.replace('range = "2001-2010"', 'range = "2002-2010"')  # its API token
+    text += ('\n[[users]]\nname = "2001"\npassword = "pw2001"\n'
+             '\n[[users]]\nname = "1001"\npassword = "pw1001"\n'
+             '\n[[users]]\nname = "1002"\npassword = "pw1002"\n'
+             'agent = { queues = ["support"] }\n')
+    w.sig.reload(config(text), 2.0)
+    w.pump()
+    assert router.agent_state("2001").name == "LOGGED_OUT"
+    assert router.agent_state("1002").name == "READY"
+    w.answered("1001", "800", 3.0, call_id="q1", port=4000)
+    assert w["1002"].take("INVITE").method == "INVITE"  # the new agent is offered the call

@@ -4,7 +4,8 @@
 queues, agents, IVR menus, the dial plan, rooms, supervision, transfers (and, in the shell,
 API tokens and webhooks) — without touching a call in progress or a caller waiting in a
 queue: calls keep the objects they were set up with, and only what happens next (a new call,
-the next login, the next menu) sees the new configuration.  What is bound at start-up
+the next login, the next menu) sees the new configuration.  An agent removed from the
+configuration is logged out (a call it is on goes on to its end).  What is bound at start-up
 (``RESTART_FIELDS``: listen addresses, RTP ports, the data dir, the HTTP address, media
 workers, SIP timers, the realm, logging) keeps its old value and is reported as needing a
 restart.
@@ -60,10 +61,13 @@ def reload(sig: Signaling, new: SwitchConfig, now: float) -> Reloaded:
     """Apply ``new`` to the running core ``sig`` (see the module docstring)."""
     config, changed, restart = merge(sig.config, new)
     added_agents = [a for a in config.agents if a not in sig.config.agents]
+    removed_agents = [a for a in sig.config.agents if a not in config.agents]
     b = sig.b2bua
     kept: list[str] = []
     queues, agents = router_settings(config)
     if b.router is not None:
+        for agent in removed_agents:  # no new offer; a call in progress goes on
+            b.router.agent_logout(agent, now)
         kept = b.router.configure(queues.values(), agents)
     sig.config = config
     sig.dialplan = Dialplan.from_config(config)
