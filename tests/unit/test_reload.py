@@ -148,3 +148,18 @@ def test_a_removed_agent_is_logged_out_and_a_new_one_registered_is_logged_in() -
     assert router.agent_state("1002").name == "READY"
     w.answered("1001", "800", 3.0, call_id="q1", port=4000)
     assert w["1002"].take("INVITE").method == "INVITE"  # the new agent is offered the call
+
+
+def test_a_strategy_change_waits_while_agents_are_logged_in() -> None:
+    w = Switch(("1001", "2005"))  # 2005: sales, logged in
+    text = demo_text().replace('[queues.sales]\nstrategy = "longest_idle"',
+                               '[queues.sales]\nstrategy = "round_robin"')
+    text = text.replace('[queues.support]\nstrategy = "longest_idle"',
+                        '[queues.support]\nstrategy = "round_robin"')
+    done = w.sig.reload(config(text), 2.0)
+    assert done.kept == ("queue sales: strategy stays longest_idle while agents are "
+                         "logged in",)
+    router = w.sig.b2bua.router
+    assert router is not None
+    assert router._queues["sales"].settings.strategy == "longest_idle"
+    assert router._queues["support"].settings.strategy == "round_robin"  # nobody logged in
