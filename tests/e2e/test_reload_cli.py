@@ -2,7 +2,8 @@
 SIGHUP applies a file that adds a queue and changes the admin token (the caller stays, the
 new token works, the old one is refused); a bad file is refused with its file:line:key and
 the running configuration stays; ``ccswitch reload``/``calls``/``queue show``/``cdr export``
-talk to the daemon; CDRs are listed and exported by the API after the call."""
+talk to the daemon; CDRs are listed and exported by the API after the call; an agent call's
+recording is listed and downloaded whole and by byte range."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
 from e2e_media import settle
-from e2e_queue import caller, wait_queue_event
+from e2e_queue import agent, caller, wait_queue_event
 from e2e_sipp import Sipp
 from e2e_util import LOOPBACK
 
@@ -139,3 +140,45 @@ def test_sighup_reload_keeps_a_waiting_caller_and_the_cli_talks_to_the_daemon(
         assert seqs == sorted(set(seqs)) and any(e["type"] == "call.ended" for e in lines), lines
         r = cli(daemon, "site-admin-token", "events")
         assert r.returncode == 0 and "call.ended" in r.stdout, r
+
+
+def test_an_agent_call_recording_is_listed_and_downloaded_with_range(
+        sipp: Sipp, start_daemon: DaemonFactory) -> None:
+    """A SIPp caller is answered by a SIPp agent (recorded, CONTRACT); the API lists the
+    recording with the call's queue and agent and serves it whole and by byte ranges; an
+    agent token out of its scope gets 403."""
+    daemon = settle(start_daemon())
+    admin = {"Authorization": "Bearer demo-admin-token"}
+    answering = agent(sipp, daemon, "2002", "uas_answer.xml", timeout=60)
+    wait_queue_event(daemon, "AgentLoggedIn", 10, agent="2002")
+    result = caller(sipp, daemon, "1001", "800", "queue_caller.xml", hold_ms=1500).wait(30)
+    assert result.ok, result.describe()
+    assert answering.wait(15).ok
+    wait_queue_event(daemon, "CallCompleted", 20)
+    with httpx.Client(base_url=f"http://{LOOPBACK}:{daemon.http_port}", timeout=10) as client:
+        deadline = time.monotonic() + 15
+        while True:  # the recording's row is complete once the worker closed the file
+            recs = client.get("/api/v1/recordings", headers=admin).json()["items"]
+            if (recs and recs[0]["state"] == "complete") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        [rec] = recs
+        assert rec["state"] == "complete" and rec["queue"] == "support", rec
+        assert rec["agent"] == "2002" and rec["caller"] == "1001" and rec["size"] > 44, rec
+        whole = client.get(f"/api/v1/recordings/{rec['id']}", headers=admin)
+        assert whole.status_code == 200 and whole.content[:4] == b"RIFF"
+        assert len(whole.content) == rec["size"]
+        part = client.get(f"/api/v1/recordings/{rec['id']}",
+                          headers={**admin, "Range": "bytes=8-15"})
+        assert part.status_code == 206 and part.content == whole.content[8:16]
+        assert part.headers["content-range"] == f"bytes 8-15/{rec['size']}"
+        past = client.get(f"/api/v1/recordings/{rec['id']}",
+                          headers={**admin, "Range": f"bytes={rec['size'] + 10}-"})
+        assert past.status_code == 416
+        mine = client.get(f"/api/v1/recordings/{rec['id']}",
+                          headers={"Authorization": "Bearer demo-agent-2002"})
+        assert mine.status_code == 200
+        other = client.get(f"/api/v1/recordings/{rec['id']}",
+                           headers={"Authorization": "Bearer demo-agent-2003"})
+        assert other.status_code == 403
+    assert daemon.log.find("recording_download") is not None
