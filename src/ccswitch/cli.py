@@ -1,4 +1,6 @@
-"""The ``ccswitch`` command: ``serve`` and ``check-config``.
+"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log`` and the admin
+commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
+``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
 
 Reads configuration files (the pure parser never touches the disk), applies command-line
 overrides, and hands a finished :class:`SwitchConfig` to the daemon.  A bad configuration is one
@@ -97,7 +99,62 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
+    _admin_parsers(sub)
     return parser
+
+
+def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that talk to a running daemon (``docs/cli.md``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="the daemon's HTTP address, e.g. http://127.0.0.1:8080 "
+                                      "(default: $CCSWITCH_URL, else the configuration's http)")
+    common.add_argument("--token", help="API token (default: $CCSWITCH_TOKEN, else the "
+                                        "configuration's first admin token)")
+    common.add_argument("--config", metavar="FILE",
+                        help="configuration to take the address and token from (default: "
+                             "the demo)")
+    common.add_argument("--json", action="store_true", help="print the API's JSON")
+    common.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                              parents=[common])
+
+    add("calls", "list live calls")
+    queue = add("queue", "show queues: waiting callers and agents by state")
+    queue.add_argument("action", choices=["show"])
+    queue.add_argument("name", nargs="?", help="one queue, with its callers in line")
+    agent = add("agent", "list agents or change one's state")
+    agent.add_argument("action", choices=["list", "login", "logout", "pause", "ready"])
+    agent.add_argument("id", nargs="?", help="the agent (all but list)")
+    agent.add_argument("--reason", default="break", help="pause reason (default break)")
+    hangup = add("hangup", "hang up a live call")
+    hangup.add_argument("call", metavar="CALL", help="the call id (ccswitch calls)")
+    events = add("events", "print the event stream, one event per line")
+    events.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing live events (WebSocket) until interrupted")
+    events.add_argument("--since", type=int, help="start after this seq (default: the "
+                                                  "stored events, or now with --follow)")
+    events.add_argument("--types", help="comma-separated event types or families")
+    events.add_argument("--queues", help="comma-separated queues")
+    events.add_argument("--agents", help="comma-separated agents")
+    cdr = add("cdr", "export call-detail records")
+    cdr.add_argument("action", choices=["export"])
+    cdr.add_argument("--format", choices=["csv", "json", "ndjson"], default="csv")
+    for key in ("from", "to"):
+        cdr.add_argument(f"--{key}", dest=f"{key}_", metavar="TIME",
+                         help="ISO 8601 or epoch seconds")
+    for key in ("queue", "agent", "caller"):
+        cdr.add_argument(f"--{key}")
+    cdr.add_argument("--queue-events", action="store_true",
+                     help="export the queue event log instead")
+    add("reload", "make the daemon re-read its configuration")
+    erl = add("erlang", "Erlang C staffing for a call volume")
+    erl.add_argument("--calls", type=float, required=True, help="calls per period")
+    erl.add_argument("--aht", type=float, required=True, help="average handle time, s")
+    erl.add_argument("--target", default="80/20", help="service level: %% within s")
+    erl.add_argument("--period", type=float, help="period in s (default 3600)")
+    erl.add_argument("--agents", type=int, help="the staffing to evaluate")
 
 
 def build_config(args: argparse.Namespace) -> SwitchConfig:
@@ -157,7 +214,11 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config.log_format, config.log_level)
     from .daemon import run  # the daemon pulls in asyncio and the whole shell: import late
 
-    return run(config)
+    return run(config, lambda: build_config(args))
+
+
+ADMIN_COMMANDS = frozenset({"calls", "queue", "agent", "hangup", "events", "cdr", "reload",
+                            "erlang"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,4 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended)
+    if args.command in ADMIN_COMMANDS:
+        from .cliadmin import run_admin
+
+        return run_admin(args)
     return _serve(args)

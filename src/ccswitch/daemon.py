@@ -7,18 +7,20 @@ import gc
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 import structlog
 
 from .config.schema import SwitchConfig
+from .errors import ConfigError
 from .logs import configure_logging
 from .switch import Switch
 
 log = structlog.get_logger()
 
 
-async def _serve(config: SwitchConfig) -> int:
-    switch = Switch(config)
+async def _serve(config: SwitchConfig, load: Callable[[], SwitchConfig] | None) -> int:
+    switch = Switch(config, load)
     try:
         listening = await switch.start()
     except OSError as e:
@@ -31,9 +33,18 @@ async def _serve(config: SwitchConfig) -> int:
         switch.stopping = True  # drop new input at once: a backlog must not delay the exit
         stop.set()
 
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        try:
+            await switch.reload()  # logs config_reloaded
+        except ConfigError as e:
+            log.error("config_reload_refused", error=str(e))
+
     def on_hangup() -> None:
-        # reloading the configuration is not built yet: say so instead of dying (exit 129)
-        log.warning("sighup_ignored", reason="configuration reload is not supported yet")
+        task = loop.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
@@ -117,11 +128,12 @@ class _GcPacer:
                  unreachable=found, ms=round((time.perf_counter() - start) * 1e3, 1))
 
 
-def run(config: SwitchConfig) -> int:
-    """Serve until a signal; returns the process exit status."""
+def run(config: SwitchConfig, load: Callable[[], SwitchConfig] | None = None) -> int:
+    """Serve until a signal; returns the process exit status.  ``load`` re-reads the
+    configuration on SIGHUP (and ``POST /api/v1/reload``)."""
     configure_logging(config.log_format, config.log_level, cache=True)
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(_serve(config))
-    return uvloop.run(_serve(config))
+        return asyncio.run(_serve(config, load))
+    return uvloop.run(_serve(config, load))

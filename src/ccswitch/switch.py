@@ -21,16 +21,19 @@ from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
+from .call.reload import Reloaded
 from .call.signaling import Listener, Signaling
 from .config.schema import SwitchConfig
 from .config.trace import parse_trace
-from .errors import SipParseError
+from .errors import ConfigError, SipParseError
 from .http.app import create_app
-from .http.auth import principals
+from .http.auth import TokenTable, principals
 from .http.control import Control
 from .http.crm import CrmClient
 from .http.events import EXTRA_KEY as EVENTS_KEY
+from .http.history import EXTRA_KEY as HISTORY_KEY
 from .http.metrics import Metrics, SwitchStats
+from .http.reload import EXTRA_KEY as RELOAD_KEY
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
@@ -60,6 +63,7 @@ from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
 from .store.events import EventLog
+from .store.history import History
 from .store.queue_events import QueueEventStore
 from .store.writer import Writer
 
@@ -80,7 +84,10 @@ WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync p
 class Switch:
     """One switch process: SIP transports, the signaling core, its timer and its stores."""
 
-    def __init__(self, config: SwitchConfig) -> None:
+    def __init__(self, config: SwitchConfig,
+                 load: Callable[[], SwitchConfig] | None = None) -> None:
+        """``load`` re-reads the configuration (file and flags) for ``reload``."""
+        self._load = load
         # the data dir is resolved once, against the working directory at start-up: the
         # database, the recordings (and the paths their rows name) and the media workers all
         # use this absolute path, whatever the process's working directory later is
@@ -116,6 +123,7 @@ class Switch:
         self._wall_offset = 0.0
         self._debug = config.log_level.lower() == "debug"
         self.http: HttpServer | None = None
+        self.history: History | None = None
         self.control: Control | None = None
         self.metrics: Metrics | None = None
         self._api_closed = False
@@ -152,6 +160,9 @@ class Switch:
         self.store = self.writer.open(BindingStore)
         self.events = EventLog(self.writer, data / "ccswitch.db")
         self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
+        self.history = History(data / "ccswitch.db")
+        self.control.extras[HISTORY_KEY] = self.history  # CDRs, queue events, recordings
+        self.control.extras[RELOAD_KEY] = self.reload
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -176,16 +187,37 @@ class Switch:
         return [*(str(Address(b.transport, b.host, b.port)) for b in self.transports.bound),
                 self.http.address]
 
+    async def reload(self) -> Reloaded:
+        """Re-read the configuration (``load``, in a thread: it reads files) and apply it:
+        the core, the API's tokens and scopes, the webhooks.  ``ConfigError``: nothing
+        changes."""
+        if self._load is None or self.signaling is None or self.control is None:
+            raise ConfigError("(configuration)", "(reload)", "the switch is not running")
+        new = await asyncio.to_thread(self._load)
+        new = dataclasses.replace(new, data_dir=os.path.abspath(new.data_dir))
+        done = self.signaling.reload(new, self._now())
+        self._after()
+        old, self.config = self.config, self.signaling.config
+        fresh = self._control_tables(self.config)
+        self.control.tokens, self.control.agent_queues = fresh
+        if self.config.webhooks != old.webhooks and self.webhooks is not None:
+            await self.webhooks.reload(self.config.webhooks)  # unchanged hooks go on
+        return done
+
+    @staticmethod
+    def _control_tables(cfg: SwitchConfig) -> tuple[TokenTable, dict[str, tuple[str, ...]]]:
+        tokens = principals(((t.token, t.role, t.user) for t in cfg.api.tokens),
+                            {u: s.queues for u, s in cfg.supervisors.items()})
+        agent_queues = {name: tuple(u.agent.queues) for name, u in cfg.agents.items()
+                        if u.agent is not None}
+        return tokens, agent_queues
+
     def _api_core(self) -> Signaling | None:
         return None if self.stopping or self._api_closed else self.signaling
 
     def _control(self) -> Control:
         """What the HTTP API sees of this switch (``http/control.py``)."""
-        cfg = self.config
-        tokens = principals(((t.token, t.role, t.user) for t in cfg.api.tokens),
-                            {u: s.queues for u, s in cfg.supervisors.items()})
-        agent_queues = {name: tuple(u.agent.queues) for name, u in cfg.agents.items()
-                        if u.agent is not None}
+        tokens, agent_queues = self._control_tables(self.config)
         control = Control(signaling=self._api_core, clock=self._now, flush=self._after,
                           tokens=tokens, agent_queues=agent_queues,
                           wall_offset=lambda: self._wall_offset)
@@ -487,6 +519,8 @@ class Switch:
             await asyncio.sleep(0)  # the last commits' done callbacks (cdr lines) run
         if self.events is not None:
             self.events.close()
+        if self.history is not None:
+            self.history.close()
 
 
 def _log_cdr(ev: CallEnded) -> None:

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -146,8 +146,9 @@ def fake_daemon(monkeypatch: pytest.MonkeyPatch) -> list[SwitchConfig]:
     logged: list[tuple[str | None, str]] = []
     module = types.ModuleType("ccswitch.daemon")
 
-    def run(config: SwitchConfig) -> int:
+    def run(config: SwitchConfig, load: Callable[[], SwitchConfig] | None = None) -> int:
         assert logged == [(config.log_format, config.log_level)]
+        assert load is not None and load() == config  # SIGHUP re-reads the same sources
         started.append(config)
         return 7
 

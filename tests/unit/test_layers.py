@@ -41,7 +41,8 @@ EXACT_LAYERS = {
     "ccswitch.sip": 2,
     "ccswitch.sdp": 2,
     "ccswitch.media": 2,
-    **{f"ccswitch.{m}": 5 for m in ("switch", "logs", "daemon", "cli", "__main__")},
+    **{f"ccswitch.{m}": 5 for m in ("switch", "logs", "daemon", "cli", "cliadmin", "cliapi",
+                                    "__main__")},
 }
 # a package (and everything in it) or a module, by name prefix
 PREFIX_LAYERS = {

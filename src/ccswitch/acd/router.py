@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Final, cast
 
 from ..clock import TimerHeap
@@ -336,6 +337,42 @@ class Router:
                          attended: bool = False) -> bool:
         """The agent transferred the connected call to ``target``; the agent goes to wrap-up."""
         return self._end(call_id, agent, now, "agent", target, attended)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def configure(self, queues: Iterable[QueueSettings],
+                  agents: Iterable[AgentSettings]) -> list[str]:
+        """A reloaded configuration: new queues are added, existing ones take their new
+        settings (callers and members stay; a new strategy only while nobody is logged in
+        to the queue), agents' settings apply from their next login.  A removed queue is
+        dropped when nobody waits in it or serves it, else kept until then.  Returns what
+        could not change now, one line each."""
+        kept: list[str] = []
+        wanted = {s.name: s for s in queues}
+        for name, settings in wanted.items():
+            if settings.strategy not in STRATEGIES:
+                raise RouterError(f"queue {name}: unknown strategy {settings.strategy!r}")
+            q = self._queues.get(name)
+            if q is None:
+                self._queues[name] = QueueRec(settings, STRATEGIES[settings.strategy])
+                continue
+            if settings.strategy != q.settings.strategy and q.members:
+                kept.append(f"queue {name}: strategy stays {q.settings.strategy} while "
+                            "agents are logged in")
+                settings = replace(settings, strategy=q.settings.strategy)
+            else:
+                q.strategy = STRATEGIES[settings.strategy]
+            q.settings = settings
+            q.rate = float(settings.priority_ageing)
+        for name in [n for n in self._queues if n not in wanted]:
+            q = self._queues[name]
+            if q.callers or q.members:
+                kept.append(f"queue {name}: removed, kept while callers wait or agents "
+                            "are logged in")
+            else:
+                del self._queues[name]
+        self._agent_settings = {a.name: a for a in agents}
+        return kept
 
     # -- agent inputs ----------------------------------------------------------------------
 

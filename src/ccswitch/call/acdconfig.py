@@ -74,8 +74,14 @@ def agent_settings(name: str, a: AgentConfig) -> AgentSettings:
 def build_router(config: SwitchConfig, rng: random.Random) -> tuple[Router,
                                                                    Mapping[str, QueueSettings]]:
     """The router for ``config``'s queues and agents, and its queue settings by name."""
+    queues, settings = router_settings(config)
+    return Router(queues=queues.values(), agents=settings, rng=cast(RandomLike, rng)), queues
+
+
+def router_settings(config: SwitchConfig) -> tuple[dict[str, QueueSettings],
+                                                   list[AgentSettings]]:
+    """``config``'s queues (by name) and agents as router settings."""
     agents = {name: u.agent for name, u in config.users.items() if u.agent is not None}
     queues = {name: queue_settings(q, tuple(a for a, cfg in agents.items() if name in cfg.queues))
               for name, q in config.queues.items()}
-    settings = [agent_settings(name, cfg) for name, cfg in agents.items()]
-    return Router(queues=queues.values(), agents=settings, rng=cast(RandomLike, rng)), queues
+    return queues, [agent_settings(name, cfg) for name, cfg in agents.items()]

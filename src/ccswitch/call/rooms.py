@@ -100,6 +100,10 @@ class Rooms:
         self._by_leg: dict[int, Room] = {}
         self._by_link: dict[int, int] = {}  # a link's near or far leg -> the member's leg
 
+    def set_music(self, music: Mapping[str, str]) -> None:
+        """A reloaded configuration's music per room (from the next lone member on)."""
+        self._music = music
+
     def __contains__(self, name: object) -> bool:
         return name in self.settings
 

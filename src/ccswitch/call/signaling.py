@@ -56,6 +56,7 @@ from .commands import Command, Done
 from .crm import CrmEvent, ScreenPop
 from .events import CallEvent
 from .queueing import build_queue_audio, build_room_music
+from .reload import Reloaded, reload
 from .state import ALLOW
 from .transfer import replace
 
@@ -195,6 +196,13 @@ class Signaling:
         """Carry out a command (``call/commands.py``); raises ``CommandError``."""
         try:
             return self.b2bua.command(cmd, now)
+        finally:
+            self._drain(now)
+
+    def reload(self, config: SwitchConfig, now: float) -> Reloaded:
+        """Apply a re-read configuration without dropping a call (``call/reload.py``)."""
+        try:
+            return reload(self, config, now)
         finally:
             self._drain(now)
 

@@ -30,6 +30,7 @@ from ..store.events import PAGE, EventLog, StoredEvent
 from .access import Caller, Ctl
 from .auth import Principal, bearer
 from .control import Control, CoreUnavailable
+from .views import ERRORS
 
 log = structlog.get_logger()
 router = APIRouter()
@@ -62,7 +63,7 @@ class EventsPage(BaseModel):
     next: int = Field(description="the seq to pass as since for the following page")
 
 
-@router.get("/api/v1/events", tags=["events"])
+@router.get("/api/v1/events", tags=["events"], responses=ERRORS)
 async def read_events(who: Caller, ctl: Ctl,
                       since: Annotated[int, Query(ge=0)] = 0,
                       limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,

@@ -1,0 +1,231 @@
+"""Reading the call history: CDRs, queue events and recordings, filtered, in pages.
+
+The API reads ``ccswitch.db`` on its own read-only connection from a worker thread (as
+``store/events.py`` replays events), so a long export never waits for, or holds up, the
+writer's commits.  Pages follow the rows' ``id`` (a recording's ``rowid``): a cursor is the
+last id of a page, and the next page starts after it, so rows added meanwhile are neither
+skipped nor repeated.
+
+Filters: ``since``/``until`` (wall-clock seconds: a CDR's start, a queue event's time, a
+recording's start), ``queue``, ``agent`` and ``caller`` (a CDR's caller; for a queue event
+the number the caller entered with, or the caller of the CDR with the same call id).  The
+``RowScope`` narrows it all to what a token may see.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .writer import connect
+
+T = TypeVar("T")
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    """What to select; ``None`` leaves a field free."""
+
+    since: float | None = None
+    until: float | None = None
+    queue: str | None = None
+    agent: str | None = None
+    caller: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowScope:
+    """The rows a token may see: ``None`` everything (admin); else rows of one of ``queues``
+    or taken by one of ``agents``, or (``users``) where a user is the caller, callee or agent."""
+
+    queues: frozenset[str] = frozenset()
+    agents: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Cdr:
+    id: int
+    call_id: str
+    caller: str
+    callee: str
+    started: float
+    answered: float | None
+    ended: float
+    status: int
+    reason: str
+    ended_by: str
+    recording_id: int | None
+    recording_state: str | None
+    recording_seconds: float | None
+    sip_call_id: str | None
+    queue: str | None
+    agent: str | None
+    transfer: str | None
+    transferred_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEventRow:
+    id: int
+    time: float
+    event: str
+    call_id: str | None
+    queue: str | None
+    agent: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    id: int
+    path: str
+    call_id: str
+    started: float
+    state: str
+    seconds: float | None
+    queue: str | None
+    agent: str | None
+    caller: str | None
+    callee: str | None
+
+
+def _in(column: str, values: frozenset[str], args: list[Any]) -> str:
+    args.extend(sorted(values))
+    return f"{column} IN ({','.join('?' * len(values))})" if values else "0"
+
+
+def _scope_sql(scope: RowScope | None, *, queue: str, agent: str, users: Sequence[str],
+               args: list[Any]) -> str | None:
+    if scope is None:
+        return None
+    parts = [_in(queue, scope.queues, args), _in(agent, scope.agents, args)]
+    parts += [_in(col, scope.users, args) for col in users]
+    return "(" + " OR ".join(parts) + ")"
+
+
+_CDR_SELECT = (
+    "SELECT c.id, c.call_id, c.caller, c.callee, c.started, c.answered, c.ended, c.status,"
+    " c.reason, c.ended_by, r.rowid, c.recording_state, c.recording_seconds, c.sip_call_id,"
+    " c.queue, c.agent, c.transfer, c.transferred_by"
+    " FROM cdr c LEFT JOIN recordings r ON r.path = c.recording")
+_QE_SELECT = "SELECT q.id, q.time, q.event, q.call_id, q.queue, q.agent, q.data FROM queue_events q"
+_REC_SELECT = (
+    "SELECT r.rowid, r.path, r.call_id, r.started, r.state, r.seconds, c.queue, c.agent,"
+    " c.caller, c.callee FROM recordings r LEFT JOIN cdr c ON c.recording = r.path")
+
+
+class HistoryReader:
+    """Read-only queries on one connection (the caller serialises use; see ``History``)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _page(self, select: str, where: list[str], args: list[Any], id_col: str,
+              after: int, limit: int) -> list[tuple[Any, ...]]:
+        where = [f"{id_col} > ?", *where]
+        sql = f"{select} WHERE {' AND '.join(where)} ORDER BY {id_col} LIMIT ?"
+        return self._db.execute(sql, (after, *args, limit)).fetchall()
+
+    def cdrs(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
+             limit: int = 100) -> list[Cdr]:
+        where: list[str] = []
+        args: list[Any] = []
+        if flt.since is not None:
+            where.append("c.started >= ?")
+            args.append(flt.since)
+        if flt.until is not None:
+            where.append("c.started < ?")
+            args.append(flt.until)
+        for col, value in (("c.queue", flt.queue), ("c.agent", flt.agent),
+                           ("c.caller", flt.caller)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
+                         users=("c.agent", "c.caller", "c.callee"), args=args)
+        if sql is not None:
+            where.append(sql)
+        rows = self._page(_CDR_SELECT, where, args, "c.id", after, limit)
+        return [Cdr(*r) for r in rows]
+
+    def queue_events(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
+                     limit: int = 100) -> list[QueueEventRow]:
+        where: list[str] = []
+        args: list[Any] = []
+        if flt.since is not None:
+            where.append("q.time >= ?")
+            args.append(flt.since)
+        if flt.until is not None:
+            where.append("q.time < ?")
+            args.append(flt.until)
+        for col, value in (("q.queue", flt.queue), ("q.agent", flt.agent)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        if flt.caller is not None:
+            where.append("(json_extract(q.data, '$.number') = ? OR q.call_id IN"
+                         " (SELECT call_id FROM cdr WHERE caller = ?))")
+            args += [flt.caller, flt.caller]
+        sql = _scope_sql(scope, queue="q.queue", agent="q.agent", users=("q.agent",), args=args)
+        if sql is not None:
+            where.append(sql)
+        rows = self._page(_QE_SELECT, where, args, "q.id", after, limit)
+        return [QueueEventRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+    def recordings(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
+                   limit: int = 100) -> list[Recording]:
+        where: list[str] = []
+        args: list[Any] = []
+        if flt.since is not None:
+            where.append("r.started >= ?")
+            args.append(flt.since)
+        if flt.until is not None:
+            where.append("r.started < ?")
+            args.append(flt.until)
+        for col, value in (("c.queue", flt.queue), ("c.agent", flt.agent),
+                           ("c.caller", flt.caller)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
+                         users=("c.agent", "c.caller", "c.callee"), args=args)
+        if sql is not None:
+            where.append(sql)
+        rows = self._page(_REC_SELECT, where, args, "r.rowid", after, limit)
+        return [Recording(*r) for r in rows]
+
+    def recording(self, rec_id: int) -> Recording | None:
+        row = self._db.execute(f"{_REC_SELECT} WHERE r.rowid = ?", (rec_id,)).fetchone()
+        return None if row is None else Recording(*row)
+
+
+class History:
+    """The loop's side: ``read(fn)`` runs ``fn(reader)`` on the read-only connection, opened
+    on first use; call it through ``asyncio.to_thread``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reader: HistoryReader | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def read(self, fn: Callable[[HistoryReader], T]) -> T:
+        with self._lock:
+            if self._reader is None:
+                db = connect(self.path, check_same_thread=False)
+                db.execute("PRAGMA query_only=ON")
+                self._conn, self._reader = db, HistoryReader(db)
+            return fn(self._reader)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = self._reader = None
