@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--media-workers", metavar="N", type=int,
                        help="media worker processes (default: one per CPU core)")
     serve.add_argument("--data-dir", metavar="DIR", help="where state and recordings are kept")
+    serve.add_argument("--store-dsn", metavar="DSN",
+                       help="keep CDRs, events and the other tables in this PostgreSQL "
+                            "database (postgresql://user@host:port/db) instead of SQLite "
+                            "in the data dir")
     serve.add_argument("--http", metavar="HOST:PORT",
                        help="address of the HTTP API and /metrics (default 127.0.0.1:8080)")
     serve.add_argument("--log-format", choices=LOG_FORMATS,
@@ -113,6 +117,7 @@ def build_config(args: argparse.Namespace) -> SwitchConfig:
         log_level=args.log_level,
         media_workers=args.media_workers,
         sip_trace=args.sip_trace,
+        store_dsn=args.store_dsn,
     )
 
 

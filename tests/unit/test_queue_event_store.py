@@ -1,5 +1,6 @@
-"""The queue event log in SQLite: events from a real router run are stored, read back equal
-(times shifted to the wall clock) and printed as Asterisk queue_log lines by the CLI."""
+"""The queue event log, on SQLite and on PostgreSQL (``store_at``): events from a real router
+run are stored, read back equal (times shifted to the wall clock) and printed as Asterisk
+queue_log lines by the CLI."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from ccswitch.acd.model import AgentSettings, QueueSettings
 from ccswitch.acd.router import Router
 from ccswitch.cli import main
+from ccswitch.store.db import Location
 from ccswitch.store.queue_events import QueueEventStore
 
 
@@ -29,13 +31,13 @@ def router_run() -> list[object]:
     return list(r.events())
 
 
-def test_events_read_back_equal_with_wall_clock_times(tmp_path: Path) -> None:
+def test_events_read_back_equal_with_wall_clock_times(store_at: Location) -> None:
     events = router_run()
     assert len(events) >= 5
-    store = QueueEventStore(tmp_path / "q.db")
+    store = QueueEventStore(store_at.connect())
     assert store.append(events, wall_offset=1_700_000_000.0) == len(events)  # type: ignore[arg-type]
     store.close()
-    back = list(QueueEventStore(tmp_path / "q.db").events())
+    back = list(QueueEventStore(store_at.connect()).events())
     shifted = [dataclasses.replace(e, time=e.time + 1_700_000_000.0) for e in events]  # type: ignore[type-var]
     assert back == shifted
 

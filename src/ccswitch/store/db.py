@@ -36,6 +36,7 @@ from psycopg import pq
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 
+CONNECT_TIMEOUT = 10  # s, unless the DSN says otherwise: a dead server must not hang start-up
 DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 """What a failed database call raises, on either backend."""
 
@@ -97,7 +98,8 @@ class Db:
     def postgresql(cls, dsn: str, *, read_only: bool = False) -> Db:
         """An autocommit connection (commits are durable: the server's ``synchronous_commit``
         is left on)."""
-        raw = psycopg.connect(dsn, autocommit=True)
+        extra = {} if "connect_timeout" in dsn else {"connect_timeout": CONNECT_TIMEOUT}
+        raw = psycopg.connect(dsn, autocommit=True, **extra)
         if read_only:
             raw.execute("SET default_transaction_read_only = on")
         return cls(raw, POSTGRESQL, redact(dsn))
