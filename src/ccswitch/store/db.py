@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
+from psycopg.conninfo import make_conninfo
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -98,8 +99,11 @@ class Db:
     def postgresql(cls, dsn: str, *, read_only: bool = False) -> Db:
         """An autocommit connection (commits are durable: the server's ``synchronous_commit``
         is left on)."""
-        extra = {} if "connect_timeout" in dsn else {"connect_timeout": CONNECT_TIMEOUT}
-        raw = psycopg.connect(dsn, autocommit=True, **extra)
+        if "connect_timeout" not in dsn:
+            dsn_used = make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
+        else:
+            dsn_used = dsn
+        raw = psycopg.connect(dsn_used, autocommit=True)
         if read_only:
             raw.execute("SET default_transaction_read_only = on")
         return cls(raw, POSTGRESQL, redact(dsn))
