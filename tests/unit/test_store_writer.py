@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,27 @@ def test_call_returns_the_result_or_raises(store_at: Location) -> None:
         assert await writer.aclose()
 
     asyncio.run(main())
+
+
+def test_a_lost_postgresql_connection_is_opened_again(pg_dsn: str, tmp_path: Path) -> None:
+    """The server ends the writer's session (a restart, a failover): the batch that meets the
+    dead connection fails, the writer connects again, and the jobs go on being committed."""
+    db = Location(tmp_path / "unused.db", dsn=pg_dsn)
+    done: list[str] = []
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        cdr = writer.open(CdrStore)
+        writer.submit(lambda: cdr.add(ended("a"), wall_offset=0.0), lambda: done.append("a"))
+        assert writer.call(lambda: len(cdr.rows())) == 1
+        killer = db.connect()
+        pid = writer.call(lambda: writer.db.raw.info.backend_pid)  # type: ignore[union-attr]
+        killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+        killer.close()
+        writer.submit(lambda: cdr.add(ended("b"), wall_offset=0.0), lambda: done.append("b"))
+        assert await writer.aclose()
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert committed_cdrs(db) == ["a", "b"]
+    assert done == ["a", "b"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,10 +76,12 @@ class Db:
     """One connection (autocommit, explicit transactions) and its dialect."""
 
     def __init__(self, raw: sqlite3.Connection | psycopg.Connection[Any], kind: str,
-                 name: str) -> None:
+                 name: str, dsn: str | None = None, read_only: bool = False) -> None:
         self.raw = raw
         self.kind = kind
         self.name = name  # for logs: the file's name or the redacted DSN
+        self._dsn = dsn  # PostgreSQL: to connect again (``reconnect``)
+        self._read_only = read_only
         self._sql: dict[str, str] = {}
 
     # -- opening -------------------------------------------------------------------------
@@ -99,14 +101,21 @@ class Db:
     def postgresql(cls, dsn: str, *, read_only: bool = False) -> Db:
         """An autocommit connection (commits are durable: the server's ``synchronous_commit``
         is left on)."""
-        if "connect_timeout" not in dsn:
-            dsn_used = make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
-        else:
-            dsn_used = dsn
-        raw = psycopg.connect(dsn_used, autocommit=True)
-        if read_only:
-            raw.execute("SET default_transaction_read_only = on")
-        return cls(raw, POSTGRESQL, redact(dsn))
+        return cls(_pg_connect(dsn, read_only), POSTGRESQL, redact(dsn), dsn, read_only)
+
+    @property
+    def broken(self) -> bool:
+        """A PostgreSQL connection that was lost (server restarted, network); never SQLite."""
+        return isinstance(self.raw, psycopg.Connection) and (self.raw.broken
+                                                             or self.raw.closed)
+
+    def reconnect(self) -> None:
+        """Open a PostgreSQL connection again in place (the stores keep this object)."""
+        assert self._dsn is not None, "only a PostgreSQL connection reconnects"
+        with suppress(psycopg.Error):
+            self.raw.close()
+        self.raw = _pg_connect(self._dsn, self._read_only)
+        self._sql.clear()
 
     @classmethod
     def wrap(cls, db: Db | sqlite3.Connection | Path | str) -> Db:
@@ -166,6 +175,15 @@ class Db:
         self.raw.close()
 
 
+def _pg_connect(dsn: str, read_only: bool) -> psycopg.Connection[Any]:
+    if "connect_timeout" not in dsn:
+        dsn = make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
+    raw = psycopg.connect(dsn, autocommit=True)
+    if read_only:
+        raw.execute("SET default_transaction_read_only = on")
+    return raw
+
+
 @contextmanager
 def transaction(db: Db) -> Iterator[Db]:
     """``BEGIN`` … ``COMMIT`` on an autocommit connection, or nothing when the caller (the
@@ -177,7 +195,8 @@ def transaction(db: Db) -> Iterator[Db]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if not db.broken:
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

@@ -176,7 +176,9 @@ class Writer:
                 job.work()
             db.execute("COMMIT")
         except Exception as e:  # a bad row or a bug in one job must not lose the others
-            if db.in_transaction:
+            if db.broken:  # PostgreSQL: the connection was lost; the batch was not committed
+                self._reconnect(db)
+            elif db.in_transaction:
                 db.execute("ROLLBACK")
             log.warning("store_batch_failed", db=self.location.name, jobs=len(jobs), error=str(e))
             jobs = self._one_by_one(jobs)
@@ -185,6 +187,13 @@ class Writer:
         if dones:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell
                 self._loop.call_soon_threadsafe(_run_all, dones)
+
+    def _reconnect(self, db: Db) -> None:
+        try:
+            db.reconnect()
+            log.warning("store_reconnected", db=self.location.name)
+        except DB_ERRORS as e:  # the jobs then fail one by one, logged
+            log.error("store_reconnect_failed", db=self.location.name, error=str(e))
 
     def _one_by_one(self, jobs: list[_Job]) -> list[_Job]:
         """After a failed batch: each job in its own transaction; returns those committed."""
@@ -197,6 +206,8 @@ class Writer:
                 ok.append(job)
             except Exception as e:  # logged and counted; the thread goes on
                 self.failed += 1
+                if db.broken:
+                    self._reconnect(db)
                 log.error("store_write_failed", db=self.location.name, what=job.what, error=str(e))
         return ok
 
