@@ -159,7 +159,8 @@ class Switch:
                 self.writer = None
             self.http.close()
             self.transports.close()
-            raise OSError(f"cannot open the store {where.name}: {e}") from e
+            fault = " ".join(str(e).split())  # one line (libpq's messages have several)
+            raise OSError(f"cannot open the store {where.name}: {fault}") from e
         log.info("store_opened", backend=where.kind, at=where.name)
         self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
         self._repair_recordings()

@@ -135,3 +135,26 @@ def test_a_sigkill_mid_call_loses_no_cdr_and_no_event_of_a_finished_call(
             finished)
     finally:
         again.close()
+
+
+def test_serve_exits_2_naming_the_store_it_cannot_open(tmp_path: Path) -> None:
+    """A PostgreSQL server that is not there: exit 2 with one message naming the store (the
+    password left out), nothing left listening."""
+    import subprocess
+    import sys
+
+    from e2e_daemon import child_env
+    from e2e_util import LOOPBACK, free_port
+
+    dead = free_port(udp=False)  # nobody listens there
+    sip, http = free_port(), free_port(udp=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ccswitch", "serve", "--listen", f"udp:{LOOPBACK}:{sip}",
+         "--http", f"{LOOPBACK}:{http}", "--data-dir", str(tmp_path / "data"),
+         "--media-workers", "1", "--log-format", "json",
+         "--store-dsn", f"postgresql://cc:secret@{LOOPBACK}:{dead}/cc"],
+        cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ccswitch: cannot open the store postgresql://cc:***@"), last
+    assert "secret" not in done.stderr
