@@ -113,12 +113,15 @@ def test_a_sigkill_mid_call_loses_no_cdr_and_no_event_of_a_finished_call(
         rows = db.execute("SELECT call_id, status, queue, agent FROM cdr").fetchall()
         table = [plain(e.wire()) for e in EventStore.reader(db).after(0, limit=100_000)]
         versions = dict(db.execute("SELECT component, version FROM schema_version").fetchall())
+        completed = db.execute("SELECT COUNT(*) FROM queue_events"
+                               " WHERE event = 'CallCompleted'").fetchone()[0]
     finally:
         db.close()
     by_call = {r[0]: r for r in rows}
     for call_id in finished:  # reported done: committed before the report
         assert by_call[call_id][1:] == (200, "support", "2002"), rows
     assert table[: len(saw)] == saw  # every event sent was committed before it was sent
+    assert completed >= FINISHED, completed
     assert {"cdr", "queue_events", "bindings", "events"} <= set(versions), versions
 
     daemon = settle(start_daemon(data_dir=data, extra_args=args))
