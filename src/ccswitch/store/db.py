@@ -156,6 +156,11 @@ class Db:
             if statement.strip():
                 self.raw.execute(statement)
 
+    def executescript(self, ddl: str) -> None:
+        """``script`` under ``sqlite3``'s name, for a store written before this layer (its
+        DDL must then be valid on both backends)."""
+        self.script(ddl)
+
     @property
     def in_transaction(self) -> bool:
         if isinstance(self.raw, sqlite3.Connection):
