@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ccswitch.sip.addr import Address
+from ccswitch.sip.registrar import Binding
+from ccswitch.store.bindings import BindingStore
 from ccswitch.store.db import Db, Location, is_dsn, like_escape, migrate, redact
 
 
@@ -56,3 +59,18 @@ def test_a_failing_migration_changes_nothing(store_at: Location) -> None:
                       ).fetchone()[0] == 1
     assert migrate(db, "other", ("CREATE TABLE b (y INTEGER)",)) == 1  # versions per store
     db.close()
+
+
+def test_registrations_are_replaced_per_user_and_read_back(store_at: Location) -> None:
+    a1 = Binding("1001", "<sip:1001@10.0.0.1:5060>", 1_700_000_060.5, "cid1", 3,
+                 Address("udp", "10.0.0.1", 5060), 0.5, "baresip")
+    a2 = Binding("1001", "<sip:1001@10.0.0.2:5060>", 1_700_000_070.0, "cid2", 1,
+                 Address("tcp", "10.0.0.2", 5060))
+    b = Binding("2001", "<sip:2001@[::1]:5062>", 1_700_000_080.0, "cid3", 7,
+                Address("udp", "::1", 5062))
+    store = BindingStore(store_at.connect())
+    store.replace({"1001": (a1, a2), "2001": (b,)})
+    store.replace({"1001": (a2,)})  # a1 unregistered
+    store.close()
+    back = BindingStore(store_at.connect()).load()
+    assert sorted(back, key=lambda x: x.contact) == [a2, b]
