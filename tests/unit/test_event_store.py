@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from ccswitch.call.eventlog import EventFilter, EventRecord, record_of
 from ccswitch.call.outbox import SIGNATURE_HEADER, verify
 from ccswitch.config.webhooks import WebhookConfig
 from ccswitch.http.webhooks import Webhooks
-from ccswitch.store.db import Location
+from ccswitch.store.db import DB_ERRORS, Location
 from ccswitch.store.events import EventLog, StoredEvent
 from ccswitch.store.writer import Writer
 
@@ -301,3 +302,30 @@ def test_pruning_deletes_old_events_in_batches_and_keeps_the_newest_for_the_seq(
 
     asyncio.run(main())
     assert totals == [20, 9]
+
+
+def test_reads_go_on_after_the_server_ends_the_reader_session(pg_dsn: str,
+                                                              tmp_path: Path) -> None:
+    """PostgreSQL ends the replay connection (a restart): that read fails, the next one
+    connects again."""
+    db = Location(tmp_path / "unused.db", dsn=pg_dsn)
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        log = EventLog(writer)
+        log.append([entered(1), entered(2)])
+        await settle(log)
+        assert [e.seq for e in await log.after(0)] == [1, 2]
+        reader = log._reader
+        assert reader is not None
+        killer = db.connect()
+        pid = reader._db.raw.info.backend_pid  # type: ignore[union-attr]
+        killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+        killer.close()
+        with pytest.raises(DB_ERRORS):
+            await log.after(0)
+        assert [e.seq for e in await log.after(0)] == [1, 2]
+        assert await writer.aclose()
+        log.close()
+
+    asyncio.run(main())

@@ -267,6 +267,8 @@ class EventLog:
         with self._read_lock:
             if self._reader is None:
                 self._reader = EventStore.reader(self._read_at.connect(read_only=True))
+            elif self._reader._db.broken:  # PostgreSQL lost it: a failed read raised before
+                self._reader._db.reconnect()
             return fn(self._reader)
 
     async def after(self, seq: int, *, limit: int = PAGE, until: int | None = None,
