@@ -13,6 +13,7 @@ does the same for any other missing outside condition (raw sockets, a data file)
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import sys
@@ -52,6 +53,14 @@ class Peer:
         return ""
 
 
+def postgresql_bin() -> str:
+    """The directory of Debian's PostgreSQL server programs (the newest installed version;
+    ``/usr/lib/postgresql/15/bin``, Debian 12's, when none is)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    return str(Path(found[-1]).parent) if found else "/usr/lib/postgresql/15/bin"
+
+
 PEERS: dict[str, Peer] = {
     "sipp": Peer("sipp", "sip-tester", "SIPp 3.6, the SIP peer of most end-to-end tests"),
     "sipp-pcaps": Peer(None, "sip-tester", "the RTP pcaps SIPp plays (play_pcap_audio)",
@@ -60,6 +69,8 @@ PEERS: dict[str, Peer] = {
                     tuple(f"{BARESIP_MODULE_PATH}/{m}.so" for m in BARESIP_MODULES)),
     "espeak-ng": Peer("espeak-ng", "espeak-ng", "speech for the DTMF talk-off test"),
     "tcpdump": Peer("tcpdump", "tcpdump", "captures and reads pcaps on lo"),
+    "postgresql": Peer(None, "postgresql", "a private PostgreSQL server for the store tests",
+                       tuple(f"{postgresql_bin()}/{p}" for p in ("initdb", "pg_ctl"))),
 }
 
 

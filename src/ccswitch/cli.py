@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--media-workers", metavar="N", type=int,
                        help="media worker processes (default: one per CPU core)")
     serve.add_argument("--data-dir", metavar="DIR", help="where state and recordings are kept")
+    serve.add_argument("--store-dsn", metavar="DSN",
+                       help="keep CDRs, events and the other tables in this PostgreSQL "
+                            "database (postgresql://user@host:port/db) instead of SQLite "
+                            "in the data dir")
     serve.add_argument("--http", metavar="HOST:PORT",
                        help="address of the HTTP API and /metrics (default 127.0.0.1:8080)")
     serve.add_argument("--log-format", choices=LOG_FORMATS,
@@ -93,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "lines (epoch|callid|queue|agent|EVENT|data...).")
     qlog.add_argument("--data-dir", metavar="DIR", default="./var",
                       help="the daemon's data dir (default ./var)")
+    qlog.add_argument("--store-dsn", metavar="DSN",
+                      help="read the daemon's PostgreSQL store instead of DATA_DIR/ccswitch.db")
     qlog.add_argument("--extended", action="store_true",
                       help="also ccswitch's own events (RINGSTART, CALLBACK...)")
 
@@ -170,6 +176,7 @@ def build_config(args: argparse.Namespace) -> SwitchConfig:
         log_level=args.log_level,
         media_workers=args.media_workers,
         sip_trace=args.sip_trace,
+        store_dsn=args.store_dsn,
     )
 
 
@@ -184,17 +191,30 @@ def _check_config(path: str) -> int:
     return 0
 
 
-def _queue_log(data_dir: str, extended: bool) -> int:
+def _queue_log(data_dir: str, extended: bool, dsn: str | None = None) -> int:
     from pathlib import Path
 
     from .acd.queue_log import format_events
+    from .config.store import check_dsn
+    from .store.db import DB_ERRORS, Db
     from .store.queue_events import QueueEventStore
 
     db = Path(data_dir) / "ccswitch.db"
-    if not db.exists():
+    if dsn is not None:
+        fault = check_dsn(dsn)
+        if fault:
+            print(f"ccswitch: --store-dsn: {fault}", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            store = QueueEventStore(Db.postgresql(dsn))
+        except DB_ERRORS as e:
+            print(f"ccswitch: --store-dsn: {e}", file=sys.stderr)
+            return EXIT_CONFIG
+    elif not db.exists():
         print(f"ccswitch: no {db}", file=sys.stderr)
         return EXIT_CONFIG
-    store = QueueEventStore(db)
+    else:
+        store = QueueEventStore(db)
     try:
         for line in format_events(store.events(), extended=extended):
             print(line)
@@ -227,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         return _check_config(args.file)
     if args.command == "queue-log":
-        return _queue_log(args.data_dir, args.extended)
+        return _queue_log(args.data_dir, args.extended, args.store_dsn)
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 

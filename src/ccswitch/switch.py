@@ -62,12 +62,14 @@ from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
+from .store.db import DB_ERRORS, Location
 from .store.events import EventLog
 from .store.history import History
 from .store.queue_events import QueueEventStore
 from .store.writer import Writer
 
 log = structlog.get_logger()
+_STORE_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, RuntimeError)
 QUEUE_EVENT_TYPES = get_args(QueueEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
@@ -111,7 +113,8 @@ class Switch:
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
-        self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
+        self.writer: Writer | None = None  # owns the store's connection: every write goes
+        # through it (ccswitch.db, or PostgreSQL with [store] dsn)
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
         self.webhooks: Webhooks | None = None
         self.crm: CrmClient | None = None  # the [crm] lookups (http/crm.py)
@@ -154,13 +157,24 @@ class Switch:
             raise
         rng = random.SystemRandom()
         # the stores live on the writer thread: their commits (and fsyncs) never stop the loop
-        self.writer = Writer(data / "ccswitch.db", loop=self._loop, linger=WRITE_LINGER)
-        self.cdr = self.writer.open(CdrStore)
-        self.queue_log = self.writer.open(QueueEventStore)
-        self.store = self.writer.open(BindingStore)
-        self.events = EventLog(self.writer, data / "ccswitch.db")
+        where = Location(data / "ccswitch.db", dsn=self.config.store.dsn)
+        try:
+            self.writer = Writer(where, loop=self._loop, linger=WRITE_LINGER)
+            self.cdr = self.writer.open(CdrStore)  # each store migrates its tables
+            self.queue_log = self.writer.open(QueueEventStore)
+            self.store = self.writer.open(BindingStore)
+            self.events = EventLog(self.writer)
+        except _STORE_ERRORS as e:  # unreachable server, bad DSN, newer schema
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
+            self.http.close()
+            self.transports.close()
+            fault = " ".join(str(e).split())  # one line (libpq's messages have several)
+            raise OSError(f"cannot open the store {where.name}: {fault}") from e
+        log.info("store_opened", backend=where.kind, at=where.name)
         self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
-        self.history = History(data / "ccswitch.db")
+        self.history = History(where)
         self.control.extras[HISTORY_KEY] = self.history  # CDRs, queue events, recordings
         self.control.extras[RELOAD_KEY] = self.reload
         self._repair_recordings()

@@ -1,30 +1,34 @@
-"""The call-detail store: a CDR per call, recordings tracked from start to closed file."""
+"""The call-detail store: a CDR per call, recordings tracked from start to closed file; on
+SQLite and on PostgreSQL (``store_at``), with versioned migrations."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from ccswitch.call.events import CallEnded
-from ccswitch.store.cdr import CdrStore, migrate
+from ccswitch.store.cdr import MIGRATIONS, CdrStore, add_missing_columns
+from ccswitch.store.db import Db, Location, migrate
 
 
 def ended(call_id: str, recording: str | None = None) -> CallEnded:
     return CallEnded(call_id, "1001", "1002", 200, "OK", 10.0, 12.0, 70.0, "caller", recording)
 
 
-def test_rows_survive_a_reopen_with_wall_clock_times(tmp_path: Path) -> None:
-    db = tmp_path / "c.db"
-    store = CdrStore(db)
-    store.add(ended("c1"), wall_offset=1000.0)
+def test_rows_survive_a_reopen_with_wall_clock_times(store_at: Location) -> None:
+    store = CdrStore(store_at.connect())
+    store.add(ended("c1"), wall_offset=1_700_000_000.25)
     store.close()
-    (row,) = CdrStore(db).rows()
-    assert (row.call_id, row.started, row.answered, row.ended) == ("c1", 1010.0, 1012.0, 1070.0)
+    (row,) = CdrStore(store_at.connect()).rows()
+    assert (row.call_id, row.started, row.answered, row.ended) == (
+        "c1", 1_700_000_010.25, 1_700_000_012.25, 1_700_000_070.25)  # 8-byte floats on both
     assert row.recording is None and row.recording_state is None
 
 
-def test_a_recording_is_open_until_its_file_is_reported_closed(tmp_path: Path) -> None:
-    store = CdrStore(tmp_path / "c.db")
+def test_a_recording_is_open_until_its_file_is_reported_closed(store_at: Location) -> None:
+    store = CdrStore(store_at.connect())
     store.recording_started("c1", "/r/c1.wav", at=5.0)
     assert store.unfinished_recordings() == ["/r/c1.wav"]
     store.add(ended("c1", "/r/c1.wav"), wall_offset=0.0)
@@ -37,8 +41,8 @@ def test_a_recording_is_open_until_its_file_is_reported_closed(tmp_path: Path) -
     assert store.recordings() == [("/r/c1.wav", "c1", "complete", 58.0)]
 
 
-def test_a_file_closed_before_the_cdr_is_written_is_complete_in_the_cdr(tmp_path: Path) -> None:
-    store = CdrStore(tmp_path / "c.db")
+def test_a_file_closed_before_the_cdr_is_written_is_complete_in_the_cdr(store_at: Location) -> None:
+    store = CdrStore(store_at.connect())
     store.recording_started("c2", "/r/c2.wav", at=5.0)
     store.recording_done("/r/c2.wav", state="complete", seconds=3.0)
     store.add(ended("c2", "/r/c2.wav"), wall_offset=0.0)
@@ -46,8 +50,8 @@ def test_a_file_closed_before_the_cdr_is_written_is_complete_in_the_cdr(tmp_path
 
 
 def test_refused_and_queue_calls_keep_their_status_queue_agent_and_sip_call_id(
-        tmp_path: Path) -> None:
-    store = CdrStore(tmp_path / "c.db")
+        store_at: Location) -> None:
+    store = CdrStore(store_at.connect())
     store.add(CallEnded("r1", "1001", "5555", 404, "Not Found", 3.0, None, 3.0, "switch",
                         None, "abc@host"), wall_offset=0.0)
     store.add(CallEnded("q1", "1001", "queue:sales", 200, "OK", 4.0, 4.0, 9.0, "callee",
@@ -85,6 +89,28 @@ def test_a_database_from_before_the_new_columns_is_migrated_on_open(tmp_path: Pa
         "old;tag", 200, None, None, None)
     assert (new.queue, new.agent, new.sip_call_id) == ("support", "2001", "x@h")
     store.close()
-    con = sqlite3.connect(db)
-    assert migrate(con) == []  # nothing left to add: opening twice is harmless
-    con.close()
+    again = Db.sqlite(db)
+    assert add_missing_columns(again) == []  # nothing left to add
+    assert migrate(again, "cdr", MIGRATIONS) == 0  # and no step runs twice
+    again.close()
+
+
+def test_migrations_are_versioned_and_applied_once(store_at: Location) -> None:
+    db = store_at.connect()
+    CdrStore(db).add(ended("c1"), wall_offset=0.0)
+    assert db.execute("SELECT version FROM schema_version WHERE component = 'cdr'"
+                      ).fetchone()[0] == len(MIGRATIONS)
+    ran: list[str] = []
+    steps = (*MIGRATIONS, lambda d: ran.append(d.kind) or d.execute(
+        "ALTER TABLE cdr ADD COLUMN disposition TEXT"))
+    assert migrate(db, "cdr", steps) == 1 and migrate(db, "cdr", steps) == 0
+    assert ran == [store_at.kind] and "disposition" in db.columns("cdr")
+    assert db.execute("SELECT COUNT(*) FROM cdr").fetchone()[0] == 1  # the row is still there
+
+
+def test_a_database_newer_than_the_code_is_refused(store_at: Location) -> None:
+    db = store_at.connect()
+    CdrStore(db)
+    db.execute("UPDATE schema_version SET version = 99 WHERE component = 'cdr'")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        CdrStore(db)

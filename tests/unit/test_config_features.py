@@ -252,7 +252,7 @@ def test_the_documented_examples_parse() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     section = doc[doc.index("## Targets"):doc.index("## Not supported yet")]
     blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
-    assert len(blocks) == 7  # + [[webhooks]], [crm]
+    assert len(blocks) == 8  # + [[webhooks]], [crm], [store]
     # the [[api.tokens]] example is the demo configuration's, word for word (parsed there)
     (tokens,) = [b for b in blocks if "[[api.tokens]]" in b]
     demo = (ROOT / "configs" / "demo.toml").read_text(encoding="utf-8")

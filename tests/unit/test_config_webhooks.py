@@ -1,11 +1,13 @@
-"""``[[webhooks]]`` in the configuration: every key, the defaults, and each fault named with
-its key path and line."""
+"""``[[webhooks]]``, ``[events]`` and ``[store]`` in the configuration: every key, the
+defaults, and each fault named with its key path and line."""
 
 from __future__ import annotations
 
 import pytest
 
 from ccswitch.config import parse_config
+from ccswitch.config.schema import apply_overrides
+from ccswitch.config.store import StoreConfig
 from ccswitch.config.webhooks import WebhookConfig
 from ccswitch.errors import ConfigError
 
@@ -78,3 +80,18 @@ def test_events_keep_days() -> None:
         parse_config("[events]\nkeep_days = -1\n", "t.toml")
     with pytest.raises(ConfigError, match=r"events\.keep: unknown key"):
         parse_config("[events]\nkeep = 1\n", "t.toml")
+
+
+def test_store_dsn_from_the_file_and_the_command_line() -> None:
+    assert parse_config("", "t.toml").store == StoreConfig(dsn=None)
+    cfg = parse_config('[store]\ndsn = "postgresql://cc@db:5432/cc"\n', "t.toml")
+    assert cfg.store.dsn == "postgresql://cc@db:5432/cc"
+    assert apply_overrides(cfg, store_dsn="postgres://other/cc").store.dsn == (
+        "postgres://other/cc")
+    assert apply_overrides(cfg).store == cfg.store
+    with pytest.raises(ConfigError, match=r"store\.dsn.*not a PostgreSQL URI"):
+        parse_config('[store]\ndsn = "sqlite:///x.db"\n', "t.toml")
+    with pytest.raises(ConfigError, match=r"store\.host.*unknown key"):
+        parse_config('[store]\nhost = "db"\n', "t.toml")
+    with pytest.raises(ConfigError, match=r"--store-dsn.*not a PostgreSQL URI"):
+        apply_overrides(cfg, store_dsn="db.example.com")

@@ -1,12 +1,12 @@
-"""The durable event stream (store/events): sequence numbers restored from the table, rows
-committed before anyone sees them, paged and filtered reads; and the webhook sender
-(http/webhooks) delivering from it in order, signed, retried, resuming after a restart."""
+"""The durable event stream (store/events), on SQLite and on PostgreSQL (``store_at``):
+sequence numbers restored from the table, rows committed before anyone sees them, paged and
+filtered reads; and the webhook sender (http/webhooks) delivering from it in order, signed,
+retried, resuming after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from ccswitch.call.eventlog import EventFilter, EventRecord, record_of
 from ccswitch.call.outbox import SIGNATURE_HEADER, verify
 from ccswitch.config.webhooks import WebhookConfig
 from ccswitch.http.webhooks import Webhooks
+from ccswitch.store.db import DB_ERRORS, Location
 from ccswitch.store.events import EventLog, StoredEvent
 from ccswitch.store.writer import Writer
 
@@ -36,9 +37,13 @@ def paused(agent: str, queues: tuple[str, ...]) -> EventRecord:
     return rec
 
 
-def committed_seqs(db: Path) -> list[int]:
-    with sqlite3.connect(str(db)) as other:
+def committed_seqs(db: Location) -> list[int]:
+    """What another connection sees committed."""
+    other = db.connect(read_only=True)
+    try:
         return [r[0] for r in other.execute("SELECT seq FROM events ORDER BY seq")]
+    finally:
+        other.close()
 
 
 async def settle(log: EventLog) -> None:
@@ -49,8 +54,8 @@ async def settle(log: EventLog) -> None:
     raise AssertionError("not committed")
 
 
-def test_events_are_published_only_after_their_commit_in_seq_order(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_events_are_published_only_after_their_commit_in_seq_order(store_at: Location) -> None:
+    db = store_at
     seen: list[tuple[list[int], list[int]]] = []
 
     async def main() -> None:
@@ -76,8 +81,9 @@ def test_events_are_published_only_after_their_commit_in_seq_order(tmp_path: Pat
         assert set(batch) <= set(visible)  # on disk before anyone is told
 
 
-def test_seq_restarts_after_the_largest_stored_and_reads_page_and_filter(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_seq_restarts_after_the_largest_stored_and_reads_page_and_filter(
+        store_at: Location) -> None:
+    db = store_at
 
     async def session(n: int) -> EventLog:
         writer = Writer(db, loop=asyncio.get_running_loop())
@@ -149,8 +155,8 @@ class Receiver:
 
 
 def test_webhooks_deliver_every_event_in_order_signed_after_the_receiver_was_down(
-        tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+        store_at: Location) -> None:
+    db = store_at
     receiver = Receiver(down_for=5)
     hook = WebhookConfig(url="http://crm.test/hook", secret="k3y", name="crm",
                          queues=("support",), retry_max=0.02)
@@ -170,7 +176,8 @@ def test_webhooks_deliver_every_event_in_order_signed_after_the_receiver_was_dow
         await hooks.stop()
         assert await writer.aclose()
         log.close()
-        stored = dict(sqlite3.connect(str(db)).execute("SELECT hook, seq FROM webhook_delivered"))
+        stored = dict(db.connect(read_only=True).execute(
+            "SELECT hook, seq FROM webhook_delivered").fetchall())
         return log.last_seq, {**backlog, **{f"stored:{k}": v for k, v in stored.items()}}
 
     async def main() -> None:
@@ -188,8 +195,8 @@ def test_webhooks_deliver_every_event_in_order_signed_after_the_receiver_was_dow
     assert receiver.refused == 5 and receiver.bad_signatures == 0
 
 
-def test_a_new_hook_starts_with_the_events_from_now_on(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_a_new_hook_starts_with_the_events_from_now_on(store_at: Location) -> None:
+    db = store_at
     receiver = Receiver(down_for=0)
 
     async def main() -> None:
@@ -215,8 +222,8 @@ def test_a_new_hook_starts_with_the_events_from_now_on(tmp_path: Path) -> None:
 
 
 def test_reload_keeps_unchanged_hooks_stops_removed_ones_and_starts_new_ones(
-        tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+        store_at: Location) -> None:
+    db = store_at
     got: dict[str, list[int]] = {}
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -253,16 +260,17 @@ def test_reload_keeps_unchanged_hooks_stops_removed_ones_and_starts_new_ones(
 
     asyncio.run(main())
     assert got == {"/a": [1, 2, 3, 4, 5], "/b": [1, 2, 3], "/c": [4, 5]}
-    stored = dict(sqlite3.connect(str(db)).execute("SELECT hook, seq FROM webhook_delivered"))
+    stored = dict(db.connect(read_only=True).execute(
+            "SELECT hook, seq FROM webhook_delivered").fetchall())
     assert stored == {"a": 5, "b": 3, "c": 5}
 
 
 def test_pruning_deletes_old_events_in_batches_and_keeps_the_newest_for_the_seq(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        store_at: Location, monkeypatch: pytest.MonkeyPatch) -> None:
     from ccswitch.store import events as store_events
 
     monkeypatch.setattr(store_events, "PRUNE_BATCH", 7)
-    db = tmp_path / "ccswitch.db"
+    db = store_at
     totals: list[int] = []
 
     async def main() -> None:
@@ -294,3 +302,30 @@ def test_pruning_deletes_old_events_in_batches_and_keeps_the_newest_for_the_seq(
 
     asyncio.run(main())
     assert totals == [20, 9]
+
+
+def test_reads_go_on_after_the_server_ends_the_reader_session(pg_dsn: str,
+                                                              tmp_path: Path) -> None:
+    """PostgreSQL ends the replay connection (a restart): that read fails, the next one
+    connects again."""
+    db = Location(tmp_path / "unused.db", dsn=pg_dsn)
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        log = EventLog(writer)
+        log.append([entered(1), entered(2)])
+        await settle(log)
+        assert [e.seq for e in await log.after(0)] == [1, 2]
+        reader = log._reader
+        assert reader is not None
+        killer = db.connect()
+        pid = reader._db.raw.info.backend_pid  # type: ignore[union-attr]
+        killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+        killer.close()
+        with pytest.raises(DB_ERRORS):
+            await log.after(0)
+        assert [e.seq for e in await log.after(0)] == [1, 2]
+        assert await writer.aclose()
+        log.close()
+
+    asyncio.run(main())

@@ -15,6 +15,7 @@ from test_api import ADMIN, SUP, Api
 
 from ccswitch.http.history import EXTRA_KEY
 from ccswitch.store.cdr import SCHEMA as CDR_SCHEMA
+from ccswitch.store.db import Db
 from ccswitch.store.history import History
 from ccswitch.store.queue_events import SCHEMA as QE_SCHEMA
 
@@ -24,8 +25,8 @@ T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 @pytest.fixture
 def api(tmp_path: Path) -> Api:
     db_path = tmp_path / "ccswitch.db"
+    Db.sqlite(db_path).executescript(CDR_SCHEMA + QE_SCHEMA)
     db = sqlite3.connect(db_path)
-    db.executescript(CDR_SCHEMA + QE_SCHEMA)
     rec = tmp_path / "rec1.wav"
     rec.write_bytes(bytes(range(256)) * 4)  # 1024 bytes
     rows = []

@@ -1,10 +1,12 @@
-"""The queue event log in SQLite: events from a real router run are stored, read back equal
-(times shifted to the wall clock) and printed as Asterisk queue_log lines by the CLI."""
+"""The queue event log, on SQLite and on PostgreSQL (``store_at``): events from a real router
+run are stored, read back equal (times shifted to the wall clock) and printed as Asterisk
+queue_log lines by the CLI."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from ccswitch.acd.model import AgentSettings, QueueSettings
 from ccswitch.acd.router import Router
 from ccswitch.cli import main
+from ccswitch.store.db import Location
 from ccswitch.store.queue_events import QueueEventStore
 
 
@@ -29,23 +32,24 @@ def router_run() -> list[object]:
     return list(r.events())
 
 
-def test_events_read_back_equal_with_wall_clock_times(tmp_path: Path) -> None:
+def test_events_read_back_equal_with_wall_clock_times(store_at: Location) -> None:
     events = router_run()
     assert len(events) >= 5
-    store = QueueEventStore(tmp_path / "q.db")
+    store = QueueEventStore(store_at.connect())
     assert store.append(events, wall_offset=1_700_000_000.0) == len(events)  # type: ignore[arg-type]
     store.close()
-    back = list(QueueEventStore(tmp_path / "q.db").events())
+    back = list(QueueEventStore(store_at.connect()).events())
     shifted = [dataclasses.replace(e, time=e.time + 1_700_000_000.0) for e in events]  # type: ignore[type-var]
     assert back == shifted
 
 
-def test_cli_prints_asterisk_queue_log_lines(tmp_path: Path,
+def test_cli_prints_asterisk_queue_log_lines(store_at: Location,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    store = QueueEventStore(tmp_path / "ccswitch.db")
+    store = QueueEventStore(store_at.connect())
     store.append(router_run(), wall_offset=1_700_000_000.0)  # type: ignore[arg-type]
     store.close()
-    assert main(["queue-log", "--data-dir", str(tmp_path)]) == 0
+    dsn = ["--store-dsn", store_at.dsn] if store_at.dsn else []
+    assert main(["queue-log", "--data-dir", str(store_at.path.parent), *dsn]) == 0
     lines = capsys.readouterr().out.splitlines()
     verbs = [line.split("|")[4] for line in lines]
     assert "ENTERQUEUE" in verbs and "CONNECT" in verbs and "PAUSE" in verbs
@@ -56,3 +60,14 @@ def test_cli_prints_asterisk_queue_log_lines(tmp_path: Path,
 
 def test_cli_without_a_database_exits_2(tmp_path: Path) -> None:
     assert main(["queue-log", "--data-dir", str(tmp_path / "nothing")]) == 2
+
+
+def test_cli_with_a_bad_or_unreachable_dsn_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue-log", "--store-dsn", "mysql://x"]) == 2
+    assert "not a PostgreSQL URI" in capsys.readouterr().err
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["queue-log", "--store-dsn", f"postgresql://u:secret@127.0.0.1:{port}/x"]) == 2
+    err = capsys.readouterr().err
+    assert "--store-dsn" in err and "secret" not in err

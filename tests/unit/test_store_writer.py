@@ -1,10 +1,10 @@
-"""The store writer thread: rows are committed (another connection reads them) before the loop is
-told they are done; a failing job loses no other; closing drains and commits everything."""
+"""The store writer thread, on SQLite and on PostgreSQL (``store_at``): rows are committed
+(another connection reads them) before the loop is told they are done; a failing job loses no
+other; closing drains and commits everything."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import pytest
 from ccswitch.call.events import CallEnded
 from ccswitch.store.bindings import BindingStore
 from ccswitch.store.cdr import CdrStore
+from ccswitch.store.db import Location
 from ccswitch.store.writer import Writer
 
 
@@ -20,14 +21,17 @@ def ended(call_id: str) -> CallEnded:
     return CallEnded(call_id, "1001", "1002", 200, "OK", 10.0, 12.0, 70.0, "caller", None)
 
 
-def committed_cdrs(db: Path) -> list[str]:
+def committed_cdrs(db: Location) -> list[str]:
     """Call ids as a separate connection sees them (only committed rows)."""
-    with sqlite3.connect(str(db)) as other:
+    other = db.connect(read_only=True)
+    try:
         return [r[0] for r in other.execute("SELECT call_id FROM cdr ORDER BY id")]
+    finally:
+        other.close()
 
 
-def test_a_row_is_committed_before_its_done_callback_runs_on_the_loop(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_a_row_is_committed_before_its_done_callback_runs_on_the_loop(store_at: Location) -> None:
+    db = store_at
     seen: list[tuple[str, list[str], bool]] = []
 
     async def main() -> None:
@@ -57,8 +61,8 @@ def test_a_row_is_committed_before_its_done_callback_runs_on_the_loop(tmp_path: 
         assert call_id in visible and on_loop
 
 
-def test_linger_gathers_the_rows_of_a_burst_into_one_commit(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_linger_gathers_the_rows_of_a_burst_into_one_commit(store_at: Location) -> None:
+    db = store_at
     seen: list[list[str]] = []
 
     async def main() -> None:
@@ -84,8 +88,8 @@ def test_linger_gathers_the_rows_of_a_burst_into_one_commit(tmp_path: Path) -> N
     assert seen == [[f"c{i}" for i in range(5)]] * 5  # all committed before any was reported
 
 
-def test_close_does_not_wait_for_the_linger(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_close_does_not_wait_for_the_linger(store_at: Location) -> None:
+    db = store_at
 
     async def main() -> None:
         writer = Writer(db, loop=asyncio.get_running_loop(), linger=60.0)
@@ -97,8 +101,8 @@ def test_close_does_not_wait_for_the_linger(tmp_path: Path) -> None:
     assert committed_cdrs(db) == ["c1"]
 
 
-def test_close_commits_everything_submitted(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_close_commits_everything_submitted(store_at: Location) -> None:
+    db = store_at
 
     async def main() -> None:
         writer = Writer(db, loop=asyncio.get_running_loop())
@@ -111,8 +115,8 @@ def test_close_commits_everything_submitted(tmp_path: Path) -> None:
     assert committed_cdrs(db) == [f"c{i}" for i in range(2000)]
 
 
-def test_a_failing_write_is_logged_and_loses_no_other_row(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_a_failing_write_is_logged_and_loses_no_other_row(store_at: Location) -> None:
+    db = store_at
     done: list[str] = []
 
     async def main() -> None:
@@ -131,10 +135,10 @@ def test_a_failing_write_is_logged_and_loses_no_other_row(tmp_path: Path) -> Non
     assert done == ["a", "b"]
 
 
-def test_stores_with_their_own_transactions_join_the_batch(tmp_path: Path) -> None:
+def test_stores_with_their_own_transactions_join_the_batch(store_at: Location) -> None:
     """``BindingStore.replace`` opens a transaction when it runs alone, and joins the
     writer's batch transaction when it runs inside one."""
-    db = tmp_path / "ccswitch.db"
+    db = store_at
 
     async def main() -> None:
         writer = Writer(db, loop=asyncio.get_running_loop())
@@ -145,15 +149,39 @@ def test_stores_with_their_own_transactions_join_the_batch(tmp_path: Path) -> No
         assert await writer.aclose()
 
     asyncio.run(main())
-    BindingStore(db).replace({"1002": ()})  # alone: its own transaction
+    BindingStore(db.connect()).replace({"1002": ()})  # alone: its own transaction
 
 
-def test_call_returns_the_result_or_raises(tmp_path: Path) -> None:
+def test_call_returns_the_result_or_raises(store_at: Location) -> None:
     async def main() -> None:
-        writer = Writer(tmp_path / "x.db", loop=asyncio.get_running_loop())
+        writer = Writer(store_at, loop=asyncio.get_running_loop())
         assert writer.call(lambda: 41 + 1) == 42
         with pytest.raises(ZeroDivisionError):
             writer.call(lambda: 1 // 0)
         assert await writer.aclose()
 
     asyncio.run(main())
+
+
+def test_a_lost_postgresql_connection_is_opened_again(pg_dsn: str, tmp_path: Path) -> None:
+    """The server ends the writer's session (a restart, a failover): the batch that meets the
+    dead connection fails, the writer connects again, and the jobs go on being committed."""
+    db = Location(tmp_path / "unused.db", dsn=pg_dsn)
+    done: list[str] = []
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        cdr = writer.open(CdrStore)
+        writer.submit(lambda: cdr.add(ended("a"), wall_offset=0.0), lambda: done.append("a"))
+        assert writer.call(lambda: len(cdr.rows())) == 1
+        killer = db.connect()
+        pid = writer.call(lambda: writer.db.raw.info.backend_pid)  # type: ignore[union-attr]
+        killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+        killer.close()
+        writer.submit(lambda: cdr.add(ended("b"), wall_offset=0.0), lambda: done.append("b"))
+        assert await writer.aclose()
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert committed_cdrs(db) == ["a", "b"]
+    assert done == ["a", "b"]

@@ -1,13 +1,14 @@
-"""The voicemail store: a file and a row per message, new -> saved, delete, counts."""
+"""The voicemail store: a file and a row per message, new -> saved, delete, counts; on SQLite
+and on PostgreSQL (``store_at``)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from ccswitch.store.db import Location
 from ccswitch.store.voicemail import VoicemailStore, VoicemailStoreError
 from ccswitch.store.writer import Writer
 from ccswitch.voicemail import Folder, MessageKept
@@ -20,8 +21,9 @@ def deposit(store: VoicemailStore, box: str, caller: str, at: float) -> str:
     return message_id
 
 
-def test_a_message_is_a_file_in_its_box_directory_and_a_row(tmp_path: Path) -> None:
-    store = VoicemailStore(tmp_path / "c.db", tmp_path / "voicemail")
+def test_a_message_is_a_file_in_its_box_directory_and_a_row(
+        store_at: Location, tmp_path: Path) -> None:
+    store = VoicemailStore(store_at.connect(), tmp_path / "voicemail")
     mid = deposit(store, "1002", "1001", 5.0)
     (msg,) = store.messages("1002")
     assert (msg.id, msg.caller, msg.received, msg.duration, msg.folder) == (
@@ -30,11 +32,12 @@ def test_a_message_is_a_file_in_its_box_directory_and_a_row(tmp_path: Path) -> N
     assert store.path(msg).read_bytes() == b"RIFF fake audio"
     assert store.counts("1002") == (1, 0) and store.counts("1003") == (0, 0)
     store.close()
-    assert VoicemailStore(tmp_path / "c.db", tmp_path / "voicemail").get(mid) == msg
+    assert VoicemailStore(store_at.connect(), tmp_path / "voicemail").get(mid) == msg
 
 
-def test_save_delete_and_order(tmp_path: Path) -> None:
-    store = VoicemailStore(tmp_path / "c.db", tmp_path / "vm")
+def test_save_delete_and_order(
+        store_at: Location, tmp_path: Path) -> None:
+    store = VoicemailStore(store_at.connect(), tmp_path / "vm")
     a = deposit(store, "1002", "1001", 30.0)
     b = deposit(store, "1002", "1003", 10.0)
     c = deposit(store, "1002", "1004", 20.0)
@@ -47,8 +50,9 @@ def test_save_delete_and_order(tmp_path: Path) -> None:
     assert store.counts("1002") == (1, 1) and store.boxes() == ["1002"]
 
 
-def test_a_discarded_recording_leaves_no_file_and_no_row(tmp_path: Path) -> None:
-    store = VoicemailStore(tmp_path / "c.db", tmp_path / "vm")
+def test_a_discarded_recording_leaves_no_file_and_no_row(
+        store_at: Location, tmp_path: Path) -> None:
+    store = VoicemailStore(store_at.connect(), tmp_path / "vm")
     _, path = store.new_message("1002")
     path.write_bytes(b"x")
     store.discard("1002", str(path))
@@ -62,8 +66,9 @@ def test_box_names_cannot_escape_the_root(tmp_path: Path, box: str) -> None:
         store.new_message(box)
 
 
-def test_through_the_writer_thread_rows_are_committed_before_done(tmp_path: Path) -> None:
-    db = tmp_path / "ccswitch.db"
+def test_through_the_writer_thread_rows_are_committed_before_done(
+        store_at: Location, tmp_path: Path) -> None:
+    db = store_at
     seen: list[tuple[int, int]] = []
 
     async def main() -> None:
@@ -75,9 +80,11 @@ def test_through_the_writer_thread_rows_are_committed_before_done(tmp_path: Path
         done = asyncio.Event()
 
         def committed() -> None:
-            with sqlite3.connect(str(db)) as other:
-                seen.append(other.execute(
-                    "SELECT COUNT(*), SUM(folder = 'new') FROM voicemail").fetchone())
+            other = db.connect(read_only=True)
+            seen.append(tuple(other.execute(
+                "SELECT COUNT(*), SUM(CASE WHEN folder = 'new' THEN 1 ELSE 0 END)"
+                " FROM voicemail").fetchone()))
+            other.close()
             done.set()
 
         writer.submit(lambda: store.add(mid, MessageKept("1002", "1001", 1.0, 3.0, str(path))),

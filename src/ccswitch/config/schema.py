@@ -39,6 +39,8 @@ from .ivr import parse_menus
 from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
+from .store import StoreConfig as StoreConfig
+from .store import check_dsn, parse_store
 from .trace import parse_trace
 from .webhooks import EventsConfig as EventsConfig
 from .webhooks import WebhookConfig as WebhookConfig
@@ -263,6 +265,7 @@ class SwitchConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
     events: EventsConfig = field(default_factory=EventsConfig)  # [events]: how long kept
+    store: StoreConfig = field(default_factory=StoreConfig)  # [store]: SQLite or PostgreSQL
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     crm: CrmConfig = field(default_factory=CrmConfig)  # [crm]: the screen-pop lookup
     # every prompt value and where it is written; the shell proves them at load time
@@ -321,6 +324,7 @@ def apply_overrides(
     log_level: str | None = None,
     media_workers: int | None = None,
     sip_trace: str | None = None,
+    store_dsn: str | None = None,
     source: str = "command line",
 ) -> SwitchConfig:
     """Override ``config`` with command-line values (``None``: keep); a non-empty ``listen``
@@ -360,6 +364,11 @@ def apply_overrides(
         except ValueError as exc:
             raise ConfigError(source, "--sip-trace", str(exc)) from None
         changes["sip"] = replace(config.sip, trace=sip_trace)
+    if store_dsn is not None:
+        fault = check_dsn(store_dsn)
+        if fault:
+            raise ConfigError(source, "--store-dsn", fault)
+        changes["store"] = replace(config.store, dsn=store_dsn)
     return replace(config, **changes)
 
 
@@ -389,7 +398,7 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
-             "events", "crm")
+             "events", "crm", "store")
 _TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
 _VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
 _UNBUILT_TOP: Final[dict[str, str]] = {
@@ -585,6 +594,7 @@ class _Parser:
             webhooks=parse_webhooks(self, raw.get("webhooks", []), ("webhooks",),
                                     queues=queues),
             events=parse_events(self, raw.get("events", {}), ("events",)),
+            store=parse_store(self, raw.get("store", {}), ("store",)),
             api=api,
             crm=parse_crm(self, raw.get("crm", {}), ("crm",)),
             prompt_uses=tuple(self.prompt_uses),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
@@ -24,7 +23,10 @@ import structlog
 from ..call.eventlog import EventFilter
 from ..call.outbox import SIGNATURE_HEADER, Backoff, Outbox, Pending, sign
 from ..config.webhooks import WebhookConfig
+from ..store.db import DB_ERRORS
 from ..store.events import PAGE, EventLog, StoredEvent
+
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
 
 log = structlog.get_logger()
 
@@ -154,7 +156,7 @@ class Webhooks:
         while True:
             try:
                 await self._deliver(hook)
-            except (OSError, sqlite3.Error) as e:  # a failed read: try again in a moment
+            except _READ_ERRORS as e:  # a failed read: try again in a moment
                 log.error("webhook_read_failed", hook=hook.name, error=str(e))
                 await asyncio.sleep(1.0)
 

@@ -1,10 +1,11 @@
-"""Call-detail records in SQLite: one row per call attempt (refused ones included), written
-(and committed) when the call ends, before the switch reports it done; the recording's row is
-completed when its file is closed.
+"""Call-detail records (SQLite or PostgreSQL, see ``db``): one row per call attempt (refused
+ones included), written (and committed) when the call ends, before the switch reports it done;
+the recording's row is completed when its file is closed.
 
 ``call_id`` is the switch's call id (the one in logs, recordings and ``queue_events``);
 ``sip_call_id`` the Call-ID of the caller's INVITE.  A database made by an older version gets
-the newer columns added on open (empty in old rows).
+the newer columns added on open (empty in old rows); from then on the schema is versioned
+(``db.migrate``, component ``cdr``): a change is a new step appended to ``MIGRATIONS``.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..call.events import CallEnded
-from .writer import connect
+from .db import POSTGRESQL, Db, Step
+from .db import migrate as migrate_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cdr (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id {serial},
   call_id TEXT NOT NULL, caller TEXT NOT NULL, callee TEXT NOT NULL,
-  started REAL NOT NULL, answered REAL, ended REAL NOT NULL,
+  started DOUBLE PRECISION NOT NULL, answered DOUBLE PRECISION, ended DOUBLE PRECISION NOT NULL,
   status INTEGER NOT NULL, reason TEXT NOT NULL, ended_by TEXT NOT NULL,
-  recording TEXT, recording_state TEXT, recording_seconds REAL,
+  recording TEXT, recording_state TEXT, recording_seconds DOUBLE PRECISION,
   sip_call_id TEXT, queue TEXT, agent TEXT, transfer TEXT, transferred_by TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_recording ON cdr (recording);
 CREATE TABLE IF NOT EXISTS recordings (
-  path TEXT PRIMARY KEY, call_id TEXT NOT NULL, started REAL NOT NULL,
-  state TEXT NOT NULL, seconds REAL
+  path TEXT PRIMARY KEY, call_id TEXT NOT NULL, started DOUBLE PRECISION NOT NULL,
+  state TEXT NOT NULL, seconds DOUBLE PRECISION
 );
 """
 ADDED_COLUMNS = (("sip_call_id", "TEXT"), ("queue", "TEXT"), ("agent", "TEXT"),
@@ -39,14 +41,31 @@ COLUMNS = ("call_id, caller, callee, started, answered, ended, status, reason, e
            " transfer, transferred_by")
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Add the columns of ``ADDED_COLUMNS`` missing from ``cdr``; returns their names."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(cdr)")}
+def add_missing_columns(db: Db) -> list[str]:
+    """Add the columns of ``ADDED_COLUMNS`` missing from ``cdr`` (a SQLite file from before
+    the versioned schema); returns their names."""
+    have = db.columns("cdr")
     added = [name for name, _ in ADDED_COLUMNS if name not in have]
     for name, kind in ADDED_COLUMNS:
         if name in added:
             db.execute(f"ALTER TABLE cdr ADD COLUMN {name} {kind}")
     return added
+
+
+def _adopt(db: Db) -> None:
+    add_missing_columns(db)
+
+
+def _recording_ids(db: Db) -> None:
+    """Recordings get a stable number for the API: SQLite's ``rowid``; on PostgreSQL a
+    ``rid`` column of its own (``store/history.py`` reads either)."""
+    if db.kind == POSTGRESQL:
+        db.execute("ALTER TABLE recordings ADD COLUMN IF NOT EXISTS rid BIGSERIAL")
+
+
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids)
+"""Version 1: the tables (as an unversioned file may already hold them); 2: that file's
+missing columns added."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +92,11 @@ class CdrRow:
 class CdrStore:
     """Append call records; times are wall-clock seconds (the caller converts)."""
 
-    def __init__(self, db: Path | sqlite3.Connection) -> None:
-        """Open the file ``db``, or use a connection (the writer thread's, see writer.py)."""
-        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
-        self._db.executescript(SCHEMA)
-        migrate(self._db)
+    def __init__(self, db: Path | str | Db | sqlite3.Connection) -> None:
+        """Open the file (or DSN) ``db``, or use a connection (the writer thread's, see
+        writer.py); the schema is migrated to this version."""
+        self._db = Db.wrap(db)
+        migrate_schema(self._db, "cdr", MIGRATIONS)
 
     def add(self, ev: CallEnded, *, wall_offset: float) -> None:
         """Write ``ev`` (its monotonic times shifted by ``wall_offset``) and commit."""
@@ -97,8 +116,11 @@ class CdrStore:
 
     def recording_started(self, call_id: str, path: str, *, at: float) -> None:
         """A recording file is open: its row exists before any audio is written to it."""
-        self._db.execute("INSERT OR REPLACE INTO recordings VALUES (?,?,?,'recording',NULL)",
-                         (path, call_id, at))
+        self._db.execute(
+            "INSERT INTO recordings (path, call_id, started, state, seconds)"
+            " VALUES (?,?,?,'recording',NULL) ON CONFLICT (path) DO UPDATE SET"
+            " call_id = excluded.call_id, started = excluded.started, state = 'recording',"
+            " seconds = NULL", (path, call_id, at))
 
     def recording_done(self, path: str, *, state: str, seconds: float | None) -> None:
         """The recording ``path`` is closed: ``state`` complete, failed or repaired."""
@@ -116,8 +138,9 @@ class CdrStore:
 
     def recordings(self) -> list[tuple[str, str, str, float | None]]:
         """(path, call_id, state, seconds) of every recording."""
-        return self._db.execute(
+        rows = self._db.execute(
             "SELECT path, call_id, state, seconds FROM recordings ORDER BY started").fetchall()
+        return [tuple(r) for r in rows]
 
     def rows(self) -> list[CdrRow]:
         got = self._db.execute(f"SELECT {COLUMNS} FROM cdr ORDER BY id").fetchall()

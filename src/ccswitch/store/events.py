@@ -1,5 +1,6 @@
 """The durable event stream: every event record (``call/eventlog``) with its global sequence
-number, in SQLite, written by the database's writer thread in its batched commits.
+number, in the store (SQLite or PostgreSQL, see ``db``), written by the database's writer
+thread in its batched commits.
 
 :class:`EventLog` is the loop's side.  ``append`` gives each record the next ``seq`` at once
 (restored from the table's largest at start-up) and hands the rows to the writer; only when
@@ -9,8 +10,9 @@ could lose and a restarted daemon hand out again, and subscribers see events in 
 (the writer commits jobs in the order they were submitted).
 
 :class:`EventStore` is the table; its writes run on the writer's connection, its reads
-(``after``: replay for ``?since=``, webhook pages) on a separate read-only connection from a
-worker thread (``EventLog.read``), so a replay never waits for, or holds up, a commit.
+(``after``: replay for ``?since=``, webhook pages) on a separate read-only connection
+(``Location.connect``) from a worker thread (``EventLog.read``), so a replay never waits for,
+or holds up, a commit.
 
 The table ``webhook_delivered`` is the webhook outbox: per hook, the last ``seq`` delivered
 (the events themselves stay in ``events``), so a restarted daemon resumes each hook where it
@@ -31,20 +33,22 @@ from typing import Any
 import structlog
 
 from ..call.eventlog import ALL, EventFilter, EventRecord, Scope, type_matches, wire
-from .writer import Writer, connect
+from .db import Db, Location, Step, like_escape, migrate
+from .writer import Writer
 
 log = structlog.get_logger()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY, time REAL NOT NULL, type TEXT NOT NULL,
+  seq {int8} PRIMARY KEY, time DOUBLE PRECISION NOT NULL, type TEXT NOT NULL,
   call_id TEXT, agent TEXT, queues TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_call ON events (call_id);
 CREATE TABLE IF NOT EXISTS webhook_delivered (
-  hook TEXT PRIMARY KEY, seq INTEGER NOT NULL, time REAL NOT NULL
+  hook TEXT PRIMARY KEY, seq {int8} NOT NULL, time DOUBLE PRECISION NOT NULL
 );
 """
+MIGRATIONS: tuple[Step, ...] = (SCHEMA,)
 PAGE = 500  # rows per read at most
 PRUNE_BATCH = 5000  # rows deleted per writer job (a long delete would hold up the CDRs)
 
@@ -68,9 +72,18 @@ def _queues_text(queues: Sequence[str]) -> str:
 class EventStore:
     """The ``events`` and ``webhook_delivered`` tables on one connection."""
 
-    def __init__(self, db: Path | sqlite3.Connection) -> None:
-        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
-        self._db.executescript(SCHEMA)
+    def __init__(self, db: Path | str | Db | sqlite3.Connection) -> None:
+        """Open the file (or DSN) ``db``, or use a connection (the writer thread's); the
+        schema is migrated to this version."""
+        self._db = Db.wrap(db)
+        migrate(self._db, "events", MIGRATIONS)
+
+    @classmethod
+    def reader(cls, db: Db) -> EventStore:
+        """Reads only, on ``db`` (no migration: the writer's connection did it)."""
+        store = cls.__new__(cls)
+        store._db = db
+        return store
 
     # -- writes (on the writer thread, inside its batch) ---------------------------------
     def append(self, rows: Iterable[StoredEvent]) -> int:
@@ -103,7 +116,8 @@ class EventStore:
     def set_delivered(self, hook: str, seq: int, time: float) -> None:
         self._db.execute(
             "INSERT INTO webhook_delivered (hook, seq, time) VALUES (?,?,?)"
-            " ON CONFLICT(hook) DO UPDATE SET seq = max(seq, excluded.seq),"
+            " ON CONFLICT (hook) DO UPDATE SET seq = CASE WHEN excluded.seq >"
+            " webhook_delivered.seq THEN excluded.seq ELSE webhook_delivered.seq END,"
             " time = excluded.time", (hook, seq, time))
 
     # -- reads ---------------------------------------------------------------------------
@@ -113,7 +127,8 @@ class EventStore:
 
     def delivered(self) -> dict[str, int]:
         """The last ``seq`` delivered to each hook."""
-        return {h: int(s) for h, s in self._db.execute("SELECT hook, seq FROM webhook_delivered")}
+        return {h: int(s) for h, s in
+                self._db.execute("SELECT hook, seq FROM webhook_delivered")}
 
     def after(self, seq: int, *, limit: int = PAGE, until: int | None = None,
               flt: EventFilter | None = None, scope: Scope = ALL) -> list[StoredEvent]:
@@ -128,8 +143,9 @@ class EventStore:
         if flt is not None and flt.queues is not None:
             if not flt.queues:
                 return []
-            where.append("(" + " OR ".join("instr(queues, ?) > 0" for _ in flt.queues) + ")")
-            args.extend(f",{q}," for q in sorted(flt.queues))
+            where.append("(" + " OR ".join("queues LIKE ? ESCAPE '!'" for _ in flt.queues)
+                         + ")")
+            args.extend(f"%,{like_escape(q)},%" for q in sorted(flt.queues))
         if flt is not None and flt.agents is not None:
             if not flt.agents:
                 return []
@@ -172,13 +188,15 @@ Subscriber = Callable[[Sequence[StoredEvent]], None]
 class EventLog:
     """Sequence numbers, durable appends through the writer, publication after commit."""
 
-    def __init__(self, writer: Writer, path: Path) -> None:
+    def __init__(self, writer: Writer, where: Path | Location | None = None) -> None:
+        """``where``: the database to read from (default: the writer's)."""
         self._writer = writer
         self.store: EventStore = writer.open(EventStore)
         self.last_seq = writer.call(self.store.last_seq)  # the last handed out
         self.committed = self.last_seq  # the last published (durable)
         self._subscribers: list[Subscriber] = []
-        self._read_path = path
+        self._read_at = (writer.location if where is None
+                         else where if isinstance(where, Location) else Location(where))
         self._reader: EventStore | None = None
         self._read_lock = threading.Lock()
         self.appended = 0
@@ -248,10 +266,9 @@ class EventLog:
     def _read(self, fn: Callable[[EventStore], Any]) -> Any:
         with self._read_lock:
             if self._reader is None:
-                db = connect(self._read_path, check_same_thread=False)
-                db.execute("PRAGMA query_only=ON")
-                self._reader = EventStore.__new__(EventStore)
-                self._reader._db = db
+                self._reader = EventStore.reader(self._read_at.connect(read_only=True))
+            elif self._reader._db.broken:  # PostgreSQL lost it: a failed read raised before
+                self._reader._db.reconnect()
             return fn(self._reader)
 
     async def after(self, seq: int, *, limit: int = PAGE, until: int | None = None,

@@ -15,14 +15,13 @@ the number the caller entered with, or the caller of the CDR with the same call 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .writer import connect
+from .db import POSTGRESQL, Db, Location
 
 T = TypeVar("T")
 MAX_PAGE = 1000
@@ -112,25 +111,27 @@ def _scope_sql(scope: RowScope | None, *, queue: str, agent: str, users: Sequenc
 
 _CDR_SELECT = (
     "SELECT c.id, c.call_id, c.caller, c.callee, c.started, c.answered, c.ended, c.status,"
-    " c.reason, c.ended_by, r.rowid, c.recording_state, c.recording_seconds, c.sip_call_id,"
+    " c.reason, c.ended_by, r.{rid}, c.recording_state, c.recording_seconds, c.sip_call_id,"
     " c.queue, c.agent, c.transfer, c.transferred_by"
     " FROM cdr c LEFT JOIN recordings r ON r.path = c.recording")
 _QE_SELECT = "SELECT q.id, q.time, q.event, q.call_id, q.queue, q.agent, q.data FROM queue_events q"
 _REC_SELECT = (
-    "SELECT r.rowid, r.path, r.call_id, r.started, r.state, r.seconds, c.queue, c.agent,"
+    "SELECT r.{rid}, r.path, r.call_id, r.started, r.state, r.seconds, c.queue, c.agent,"
     " c.caller, c.callee FROM recordings r LEFT JOIN cdr c ON c.recording = r.path")
 
 
 class HistoryReader:
     """Read-only queries on one connection (the caller serialises use; see ``History``)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
+        self._rid = "rid" if db.kind == POSTGRESQL else "rowid"
 
     def _page(self, select: str, where: list[str], args: list[Any], id_col: str,
               after: int, limit: int) -> list[tuple[Any, ...]]:
         where = [f"{id_col} > ?", *where]
         sql = f"{select} WHERE {' AND '.join(where)} ORDER BY {id_col} LIMIT ?"
+        sql = sql.replace("{rid}", self._rid)
         return self._db.execute(sql, (after, *args, limit)).fetchall()
 
     def cdrs(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
@@ -198,11 +199,12 @@ class HistoryReader:
                          users=("c.agent", "c.caller", "c.callee"), args=args)
         if sql is not None:
             where.append(sql)
-        rows = self._page(_REC_SELECT, where, args, "r.rowid", after, limit)
+        rows = self._page(_REC_SELECT, where, args, "r.{rid}", after, limit)
         return [Recording(*r) for r in rows]
 
     def recording(self, rec_id: int) -> Recording | None:
-        row = self._db.execute(f"{_REC_SELECT} WHERE r.rowid = ?", (rec_id,)).fetchone()
+        sql = f"{_REC_SELECT} WHERE r.{{rid}} = ?".replace("{rid}", self._rid)
+        row = self._db.execute(sql, (rec_id,)).fetchone()
         return None if row is None else Recording(*row)
 
 
@@ -210,17 +212,16 @@ class History:
     """The loop's side: ``read(fn)`` runs ``fn(reader)`` on the read-only connection, opened
     on first use; call it through ``asyncio.to_thread``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: Path | Location) -> None:
+        self.location = where if isinstance(where, Location) else Location(where)
         self._reader: HistoryReader | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Db | None = None
         self._lock = threading.Lock()
 
     def read(self, fn: Callable[[HistoryReader], T]) -> T:
         with self._lock:
             if self._reader is None:
-                db = connect(self.path, check_same_thread=False)
-                db.execute("PRAGMA query_only=ON")
+                db = self.location.connect(read_only=True)
                 self._conn, self._reader = db, HistoryReader(db)
             return fn(self._reader)
 

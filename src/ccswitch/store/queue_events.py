@@ -1,6 +1,6 @@
-"""The queue event log: one append-only SQLite table, written (committed) as the router
-reports each event, before the switch acts on it being done.  Reports are computed from it;
-``ccswitch queue-log`` prints it in Asterisk's ``queue_log`` format.
+"""The queue event log: one append-only table (SQLite or PostgreSQL, see ``db``), written
+(committed) as the router reports each event, before the switch acts on it being done.
+Reports are computed from it; ``ccswitch queue-log`` prints it in Asterisk's ``queue_log`` format.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from typing import Any
 from ..acd import events as acd_events
 from ..acd.events import QueueEvent
 from ..acd.model import Target
-from .writer import connect, transaction
+from .db import Db, Step, migrate, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time REAL NOT NULL, event TEXT NOT NULL,
+  id {serial},
+  time DOUBLE PRECISION NOT NULL, event TEXT NOT NULL,
   call_id TEXT, queue TEXT, agent TEXT, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_events_time ON queue_events (time);
 """
+MIGRATIONS: tuple[Step, ...] = (SCHEMA,)
 
 
 def _plain(value: Any) -> Any:
@@ -44,10 +45,11 @@ def _tuples(value: Any) -> Any:
 class QueueEventStore:
     """Append queue events; times are wall-clock seconds (the caller shifts them)."""
 
-    def __init__(self, db: Path | sqlite3.Connection) -> None:
-        """Open the file ``db``, or use a connection (the writer thread's, see writer.py)."""
-        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
-        self._db.executescript(SCHEMA)
+    def __init__(self, db: Path | str | Db | sqlite3.Connection) -> None:
+        """Open the file (or DSN) ``db``, or use a connection (the writer thread's, see
+        writer.py); the schema is migrated to this version."""
+        self._db = Db.wrap(db)
+        migrate(self._db, "queue_events", MIGRATIONS)
 
     def append(self, events: Iterable[QueueEvent], *, wall_offset: float) -> int:
         """Write ``events`` in one transaction; returns how many."""

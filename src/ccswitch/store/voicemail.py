@@ -1,5 +1,5 @@
-"""Voice messages on disk: a file each under ``DATA_DIR/voicemail/BOX/`` and a SQLite row each
-(caller, time, duration, folder new/saved).
+"""Voice messages on disk: a file each under ``DATA_DIR/voicemail/BOX/`` and a row each (SQLite
+or PostgreSQL, see ``db``: caller, time, duration, folder new/saved).
 
 Like the CDR store, it is opened on the writer thread's connection (``Writer.open``) and its
 writing methods run in writer jobs, so a message's row is committed before the ``done``
@@ -20,15 +20,16 @@ import sqlite3
 from pathlib import Path
 
 from ..voicemail import Folder, Message, MessageKept, ordered
-from .writer import connect
+from .db import Db, Step, migrate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS voicemail (
-  id TEXT PRIMARY KEY, box TEXT NOT NULL, caller TEXT NOT NULL, received REAL NOT NULL,
-  duration REAL NOT NULL, file TEXT NOT NULL, folder TEXT NOT NULL
+  id TEXT PRIMARY KEY, box TEXT NOT NULL, caller TEXT NOT NULL, received DOUBLE PRECISION NOT NULL,
+  duration DOUBLE PRECISION NOT NULL, file TEXT NOT NULL, folder TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS voicemail_box ON voicemail (box, folder);
 """
+MIGRATIONS: tuple[Step, ...] = (SCHEMA,)
 _COLUMNS = "id, box, caller, received, duration, file, folder"
 _BOX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 EXTENSION = ".wav"
@@ -45,10 +46,11 @@ def _row(r: tuple[str, str, str, float, float, str, str]) -> Message:
 class VoicemailStore:
     """Messages of every mailbox; times are wall-clock seconds."""
 
-    def __init__(self, db: Path | sqlite3.Connection, root: Path) -> None:
-        """Open the file ``db``, or use a connection (the writer thread's, see writer.py)."""
-        self._db = db if isinstance(db, sqlite3.Connection) else connect(db)
-        self._db.executescript(SCHEMA)
+    def __init__(self, db: Path | str | Db | sqlite3.Connection, root: Path) -> None:
+        """Open the file (or DSN) ``db``, or use a connection (the writer thread's, see
+        writer.py); the schema is migrated to this version."""
+        self._db = Db.wrap(db)
+        migrate(self._db, "voicemail", MIGRATIONS)
         self.root = root
 
     def box_dir(self, box: str) -> Path:

@@ -1,8 +1,10 @@
-"""One writer thread per database file: SQLite writes (and their fsyncs and WAL checkpoints) stay
-off the event loop, and a burst of rows costs one commit, not one per row.
+"""One writer thread per database (the SQLite file, or the PostgreSQL server when a DSN is
+configured: ``db.Location``): writes (and their fsyncs, WAL checkpoints, round trips) stay off
+the event loop, and a burst of rows costs one commit, not one per row.
 
 The loop hands over jobs (``submit``); the thread takes every job waiting, runs them in one
-transaction, commits (``synchronous=FULL``: on disk), and only then hands each job's ``done``
+transaction, commits (SQLite ``synchronous=FULL``, PostgreSQL's default ``synchronous_commit``:
+on disk), and only then hands each job's ``done``
 callback back to the loop.  So whatever a callback reports ("call done", the ``cdr`` log line)
 is durable by the time it is reported.  ``close`` drains the queue and commits before the thread
 ends.  The stores (``cdr``, ``queue_events``, ``bindings``) are opened on the thread's own
@@ -19,16 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import structlog
+
+from .db import DB_ERRORS, Db, Location, transaction
+
+__all__ = ["Db", "Location", "Writer", "connect", "transaction"]
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -44,37 +48,19 @@ class _Job:
     alone: bool = False  # runs outside the batch transaction (opening a store, reads)
 
 
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN`` … ``COMMIT`` on an autocommit connection, or nothing when the caller (the
-    writer's batch) already holds a transaction: then the batch's commit covers it."""
-    if db.in_transaction:
-        yield db
-        return
-    db.execute("BEGIN")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def connect(path: Path | str, *, synchronous: str = "NORMAL",
-            check_same_thread: bool = True) -> sqlite3.Connection:
-    """An autocommit connection in WAL mode (what every store uses)."""
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={synchronous}")
-    return db
+            check_same_thread: bool = True) -> Db:
+    """An autocommit SQLite connection in WAL mode (what every store uses on SQLite)."""
+    return Db.sqlite(path, synchronous=synchronous, check_same_thread=check_same_thread)
 
 
 class Writer:
-    """The thread that owns one database file's connection and commits in batches."""
+    """The thread that owns one database's connection and commits in batches."""
 
-    def __init__(self, path: Path, *, loop: asyncio.AbstractEventLoop,
+    def __init__(self, where: Path | Location, *, loop: asyncio.AbstractEventLoop,
                  batch_max: int = BATCH_MAX, linger: float = 0.0) -> None:
-        self.path = path
+        self.location = where if isinstance(where, Location) else Location(where)
+        self.path = self.location.path
         self._loop = loop
         self._batch_max = batch_max
         self._linger = linger
@@ -83,10 +69,10 @@ class Writer:
         self._closing = False
         self.failed = 0  # jobs whose write failed (logged)
         self.commits = 0
-        self.db: sqlite3.Connection | None = None
+        self.db: Db | None = None
         opened: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, args=(opened,),
-                                        name=f"db-writer:{path.name}", daemon=True)
+                                        name=f"db-writer:{self.location.kind}", daemon=True)
         self._thread.start()
         opened.result()  # raises what connecting raised
 
@@ -118,7 +104,7 @@ class Writer:
         self._urgent.set()  # no linger: someone waits for it
         return fut.result(timeout)
 
-    def open(self, factory: Callable[[sqlite3.Connection], T]) -> T:
+    def open(self, factory: Callable[[Db], T]) -> T:
         """A store built on the writer's connection (its methods then run in jobs)."""
         return self.call(lambda: factory(self._conn()))
 
@@ -137,14 +123,14 @@ class Writer:
         return await asyncio.to_thread(self.close, timeout)
 
     # -- the thread --------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Db:
         assert self.db is not None
         return self.db
 
     def _run(self, opened: Future[None]) -> None:
         try:
-            self.db = connect(self.path, synchronous="FULL")
-        except sqlite3.Error as e:
+            self.db = self.location.connect(writer=True)
+        except DB_ERRORS as e:
             opened.set_exception(e)
             return
         opened.set_result(None)
@@ -190,15 +176,24 @@ class Writer:
                 job.work()
             db.execute("COMMIT")
         except Exception as e:  # a bad row or a bug in one job must not lose the others
-            if db.in_transaction:
+            if db.broken:  # PostgreSQL: the connection was lost; the batch was not committed
+                self._reconnect(db)
+            elif db.in_transaction:
                 db.execute("ROLLBACK")
-            log.warning("store_batch_failed", db=self.path.name, jobs=len(jobs), error=str(e))
+            log.warning("store_batch_failed", db=self.location.name, jobs=len(jobs), error=str(e))
             jobs = self._one_by_one(jobs)
         self.commits += 1
         dones = [j.done for j in jobs if j.done is not None]
         if dones:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell
                 self._loop.call_soon_threadsafe(_run_all, dones)
+
+    def _reconnect(self, db: Db) -> None:
+        try:
+            db.reconnect()
+            log.warning("store_reconnected", db=self.location.name)
+        except DB_ERRORS as e:  # the jobs then fail one by one, logged
+            log.error("store_reconnect_failed", db=self.location.name, error=str(e))
 
     def _one_by_one(self, jobs: list[_Job]) -> list[_Job]:
         """After a failed batch: each job in its own transaction; returns those committed."""
@@ -211,7 +206,9 @@ class Writer:
                 ok.append(job)
             except Exception as e:  # logged and counted; the thread goes on
                 self.failed += 1
-                log.error("store_write_failed", db=self.path.name, what=job.what, error=str(e))
+                if db.broken:
+                    self._reconnect(db)
+                log.error("store_write_failed", db=self.location.name, what=job.what, error=str(e))
         return ok
 
 
