@@ -1,6 +1,6 @@
 """``[trunks]``, ``[[routes]]``, ``[dids]``, ``[outbound]`` and ``outbound_class``: parsed by
-``config/trunks.py`` (the demo additions of CONTRACT.md end to end through the pure pieces),
-refused by the main loader until trunks are wired."""
+``config/trunks.py`` for the main loader (the demo additions of CONTRACT.md end to end through
+the pure pieces)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ccswitch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "configs" / "demo.toml").read_text()
-EXAMPLE = (ROOT / "configs" / "demo-trunks.toml.example").read_text()
+PACKAGED = (ROOT / "src" / "ccswitch" / "config" / "demo.toml").read_text()
 
 BASE = """
 [[users]]
@@ -43,7 +43,7 @@ def fault(extra: str, base: str = BASE) -> ConfigError:
 
 # -- the demo additions --------------------------------------------------------------------
 def test_demo_additions_parse_and_behave_as_contract_says() -> None:
-    config, trunking = parse_trunking(DEMO + EXAMPLE, "demo.toml")
+    config, trunking = parse_trunking(DEMO, "demo.toml")
     assert set(trunking.trunks) == {"carrier", "carrier2"}
     carrier = trunking.trunks["carrier"]
     assert str(carrier.address) == "udp:127.0.0.1:5070"
@@ -79,30 +79,41 @@ def test_demo_additions_parse_and_behave_as_contract_says() -> None:
     assert unauth.status == 403
 
 
+def test_the_packaged_demo_is_the_documented_one() -> None:
+    assert PACKAGED == DEMO
+
+
 @pytest.mark.parametrize("section", [
     '[trunks.carrier]\naddress = "udp:127.0.0.1:5070"\n',
-    '[[routes]]\nname = "x"\n',
     '[dids]\n5550700 = "echo"\n',
     '[outbound]\ncountry_code = "1"\n',
 ])
-def test_the_main_loader_refuses_trunks_as_not_supported_yet(section: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_config(BASE + section, "t.toml")
-    assert "not supported yet" in info.value.fault
+def test_the_main_loader_keeps_the_trunk_sections(section: str) -> None:
+    config = parse_config(BASE + section, "t.toml")
+    t = config.trunking
+    assert (set(t.trunks), set(t.dids), t.outbound.plan.country_code) == (
+        ({"carrier"} if "trunks" in section else set()),
+        ({"5550700"} if "dids" in section else set()),
+        "1")
 
 
-def test_the_main_loader_refuses_outbound_class() -> None:
+def test_the_main_loader_keeps_outbound_class() -> None:
     text = '[[users]]\nname = "1001"\npassword = "x"\noutbound_class = "international"\n'
+    config = parse_config(text, "t.toml")
+    assert config.trunking.classes == {"1001": OutboundClass.INTERNATIONAL}
+    assert config.users["1001"].password == "x"
+
+
+def test_a_bad_outbound_class_is_named_with_its_key() -> None:
+    text = '[[users]]\nname = "1001"\npassword = "x"\noutbound_class = "world"\n'
     with pytest.raises(ConfigError) as info:
         parse_config(text, "t.toml")
-    assert "not supported yet" in info.value.fault
     assert info.value.key == "users[0].outbound_class"
 
 
-def test_the_demo_example_is_refused_by_the_main_loader() -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_config(DEMO + EXAMPLE, "demo.toml")
-    assert "not supported yet" in info.value.fault
+def test_the_demo_has_its_trunks() -> None:
+    config = parse_config(DEMO, "demo.toml")
+    assert set(config.trunking.trunks) == {"carrier", "carrier2"}
 
 
 # -- trunks --------------------------------------------------------------------------------
