@@ -145,6 +145,7 @@ class Call:
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
     queue_priority: int = 0  # the priority it entered with
     users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker
+    did: str | None = None  # the DID a carrier's call came in on (its IVR's ``did`` variable)
 
     @classmethod
     def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,

@@ -7,7 +7,8 @@ target kinds that make sense there (:data:`NUMBER_KINDS`, :data:`OVERFLOW_KINDS`
 name must exist: a user, a queue, a menu, a room.  A ``transfer:NUMBER`` must reach a number
 of this dial plan (a user, a ``[dialplan.numbers]`` entry, a supervision code + agent), and
 chains of them must not loop; those are checked once the whole dial plan is known
-(:func:`check_numbers`).  Outside numbers (``number:``) are dialled only, through ``[[routes]]``: refused here.
+(:func:`check_numbers`).  Outside numbers (``number:``) are dialled only, through
+``[[routes]]``: refused here.
 """
 
 from __future__ import annotations

@@ -398,7 +398,7 @@ _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
              "events")
-_TRUNKING_TOP: Final = ("trunks", "routes", "dids", "outbound")
+_TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
 """Top-level keys parsed by ``config/trunks.py``."""
 _VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
 _UNBUILT_TOP: Final[dict[str, str]] = {"voicemail": _VOICEMAIL_LATER}
@@ -533,7 +533,7 @@ class _Parser:
         from .trunks import parse_sections  # config/trunks.py builds on this module
 
         self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
-        trunking_raw = {k: raw.pop(k) for k in _TRUNKING_TOP if k in raw}
+        trunking_raw: dict[str, Any] = {k: raw.pop(k) for k in _TRUNKING_TOP if k in raw}
         if "api_tokens" in raw:
             self.fail(("api_tokens",), "API tokens are [[api.tokens]] entries "
                       "(docs/configuration.md)")
