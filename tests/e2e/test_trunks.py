@@ -1,0 +1,103 @@
+"""The demo's carrier trunks end to end (CONTRACT "Demo additions" -> "Trunks"): SIPp plays
+the carriers on 127.0.0.1:5070 (`carrier`) and 127.0.0.1:5072 (`carrier2`), as the demo
+configuration names them, and an authenticated SIPp phone dials out.
+
+The carriers' ports are fixed by the contract: run this file alone (not in parallel with
+another run of it)."""
+
+from __future__ import annotations
+
+import pytest
+from e2e_daemon import Daemon
+from e2e_sipp import Sipp, SippProcess, SippResult, dial_args
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = 20.0
+CARRIER, CARRIER2 = 5070, 5072
+
+
+def creds(sipp: Sipp, user: str) -> tuple[str, ...]:
+    return ("-inf", str(sipp.credentials(user, f"pw{user}")))
+
+
+def dial(sipp: Sipp, daemon: Daemon, scenario: str, caller: str, number: str) -> SippResult:
+    return sipp.run(scenario, *dial_args(number, daemon.sip_port), *creds(sipp, caller),
+                    remote=daemon.sip_port, timeout=TIMEOUT)
+
+
+def carrier(sipp: Sipp, scenario: str, port: int, timeout: float = TIMEOUT) -> SippProcess:
+    return sipp.start(scenario, local_port=port, timeout=timeout)
+
+
+def request_uri(result: SippResult) -> str:
+    invites = result.requests("INVITE", "received")
+    assert invites, result.describe()
+    return invites[0].first_line
+
+
+def test_a_ten_digit_number_reaches_carrier_as_e164(sipp: Sipp, daemon: Daemon) -> None:
+    uas = carrier(sipp, "uas_answer.xml", CARRIER)
+    try:
+        uac = dial(sipp, daemon, "uac_call.xml", "1001", "5550700123")
+        far = uas.wait(TIMEOUT + 5)
+    finally:
+        uas.stop()
+    assert uac.ok, uac.describe()
+    assert far.ok, far.describe()
+    assert request_uri(far).startswith(f"INVITE sip:+15550700123@127.0.0.1:{CARRIER} "), \
+        far.describe()
+    assert "outbound_call" in daemon.tail()
+
+
+def test_503_from_carrier_and_carrier2_takes_the_call(sipp: Sipp, daemon: Daemon) -> None:
+    first = carrier(sipp, "uas_unavailable.xml", CARRIER)
+    second = carrier(sipp, "uas_answer.xml", CARRIER2)
+    try:
+        uac = dial(sipp, daemon, "uac_call.xml", "1002", "5550700124")
+        refused = first.wait(TIMEOUT + 5)
+        took = second.wait(TIMEOUT + 5)
+    finally:
+        first.stop()
+        second.stop()
+    assert uac.ok, uac.describe()
+    assert refused.ok, refused.describe()
+    assert took.ok, took.describe()
+    assert request_uri(took).startswith(f"INVITE sip:+15550700124@127.0.0.1:{CARRIER2} ")
+    assert "trunk_failover" in daemon.tail()
+
+
+@pytest.mark.parametrize("number", ["011442079460000", "+442079460000"])
+def test_international_is_403_and_nothing_reaches_carrier(sipp: Sipp, daemon: Daemon,
+                                                          number: str) -> None:
+    uas = carrier(sipp, "uas_answer.xml", CARRIER, timeout=6)
+    try:
+        uac = dial(sipp, daemon, "uac_call_fail.xml", "1003", number)
+        far = uas.wait(12)
+    finally:
+        uas.stop()
+    assert uac.ok, uac.describe()
+    assert 403 in uac.received_statuses(), uac.describe()
+    assert not far.requests("INVITE", "received"), far.describe()
+
+
+def test_a_did_from_carrier_reaches_the_ivr_without_digest(sipp: Sipp, daemon: Daemon) -> None:
+    uac = sipp.run("uac_carrier.xml", "-s", "5550700", remote=daemon.sip_port,
+                   local_port=CARRIER, timeout=TIMEOUT)
+    assert uac.ok, uac.describe()
+    assert 407 not in uac.received_statuses() and 401 not in uac.received_statuses()
+    assert '"did": "5550700"' in daemon.tail() or "did=5550700" in daemon.tail()
+
+
+def test_a_did_from_carrier2_reaches_the_support_queue(sipp: Sipp, daemon: Daemon) -> None:
+    uac = sipp.run("uac_carrier.xml", "-s", "5550800", remote=daemon.sip_port,
+                   local_port=CARRIER2, timeout=TIMEOUT)
+    assert uac.ok, uac.describe()
+    assert "inbound_call" in daemon.tail()
+
+
+def test_an_unknown_did_is_404(sipp: Sipp, daemon: Daemon) -> None:
+    uac = sipp.run("uac_carrier_404.xml", "-s", "5550999", remote=daemon.sip_port,
+                   local_port=CARRIER, timeout=TIMEOUT)
+    assert uac.ok, uac.describe()
+    assert "did_not_found" in daemon.tail()
