@@ -160,6 +160,7 @@ class Switch:
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
+        self.signaling.start_trunks(now)
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
         self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)

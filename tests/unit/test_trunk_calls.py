@@ -247,3 +247,68 @@ def test_the_same_host_on_another_port_is_not_a_carrier() -> None:
                              to="<sip:5550700@127.0.0.1>", body=offer(8100)), 1.0)
     w.pump()
     assert other.last_response().status == 407
+
+
+# -- keep-alive and registration -----------------------------------------------------------
+def options(phone: Phone) -> list[Request]:
+    return [m for m in phone.inbox if isinstance(m, Request) and m.method == "OPTIONS"]
+
+
+def test_keepalive_probes_each_trunk_and_a_silent_one_is_skipped() -> None:
+    w = World()
+    with structlog.testing.capture_logs() as logs:
+        w.sig.start_trunks(0.0)
+        w.pump()
+        assert len(options(w.carrier)) == 1 and len(options(w.carrier2)) == 1
+        probe = options(w.carrier2)[0]
+        w.carrier2.reply(probe, 200, "OK", 0.1)
+        w.pump()
+        w.carrier.inbox.clear()
+        w.carrier2.inbox.clear()
+        # carrier never answers: 3 probes missed (30 s apart, 5 s each) mark it down
+        for t in range(1, 80):
+            w.run_until(float(t))
+            for probe in options(w.carrier2):
+                w.carrier2.reply(probe, 200, "OK", float(t))
+            w.carrier2.inbox.clear()
+            w.pump()
+    assert any(e["event"] == "trunk_up" and e["trunk"] == "carrier2" for e in logs)
+    assert any(e["event"] == "trunk_down" and e["trunk"] == "carrier" for e in logs)
+    assert w.sig.trunk_driver is not None and w.sig.trunk_driver.up == {
+        "carrier": False, "carrier2": True}
+    w.carrier.inbox.clear()
+    w.dial("1001", "5550700123", 80.0, call_id="after-down")
+    assert not invites(w.carrier)
+    assert w.carrier2.take("INVITE").uri.user == "+15550700123"
+
+
+def test_a_trunk_that_registers_is_used_once_registered() -> None:
+    def registering(cfg: SwitchConfig) -> SwitchConfig:
+        t = cfg.trunking
+        trunks = dict(t.trunks)
+        trunks["carrier"] = dataclasses.replace(trunks["carrier"], username="acct",
+                                                password="secret", register=True,
+                                                keepalive=0.0)
+        trunks["carrier2"] = dataclasses.replace(trunks["carrier2"], keepalive=0.0)
+        return dataclasses.replace(cfg, trunking=dataclasses.replace(t, trunks=trunks))
+
+    w = World(demo_config(registering))
+    w.dial("1001", "5550700123", 0.5, call_id="before-reg", port=4000)
+    assert not invites(w.carrier)  # not registered yet: carrier2 takes it
+    assert w.carrier2.take("INVITE").uri.user == "+15550700123"
+    with structlog.testing.capture_logs() as logs:
+        w.sig.start_trunks(1.0)
+        w.pump()
+        reg = w.carrier.take("REGISTER")
+        challenge = 'Digest realm="carrier.example", nonce="r1", algorithm=MD5'
+        w.carrier.reply(reg, 401, "Unauthorized", 1.1,
+                        extra=f"WWW-Authenticate: {challenge}\n")
+        w.pump()
+        reg2 = w.carrier.take("REGISTER")
+        assert 'username="acct"' in header(reg2, "Authorization")
+        w.carrier.reply(reg2, 200, "OK", 1.2,
+                        extra=f"Contact: {header(reg2, 'Contact')};expires=600\n")
+        w.pump()
+    assert any(e["event"] == "trunk_registered" and e["trunk"] == "carrier" for e in logs)
+    w.dial("1002", "5550700124", 2.0, call_id="after-reg", port=4010)
+    assert w.carrier.take("INVITE").uri.user == "+15550700124"

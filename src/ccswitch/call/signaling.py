@@ -61,6 +61,7 @@ from .events import CallEnded, CallEvent
 from .queueing import build_queue_audio, build_room_music
 from .state import ALLOW
 from .transfer import replace
+from .trunkdriver import TrunkDriver
 from .trunklegs import TrunkLegs
 
 log = structlog.get_logger()
@@ -128,6 +129,7 @@ class Signaling:
         trunking = config.trunking
         self.trunk_peers: TrunkPeers | None = None
         self.trunk_legs: TrunkLegs | None = None
+        self.trunk_driver: TrunkDriver | None = None
         self._did_routers: dict[str, DidRouter] = {}
         if trunking.trunks:
             self.trunk_peers = trunking.peers()
@@ -135,6 +137,11 @@ class Signaling:
             self.trunk_legs = TrunkLegs(sw=self.b2bua, trunks=trunking.trunks,
                                         router=trunking.router(), ids=ids)
             self.b2bua.trunk_legs = self.trunk_legs
+            self.trunk_driver = TrunkDriver(trunks=trunking.trunks, txn=self.txn, ids=ids,
+                                            local=self.local_contact, domain=config.domains[0],
+                                            user_agent=self._ua,
+                                            rng=random.Random(ids.token()),
+                                            down=self.trunk_legs.down)
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
@@ -187,7 +194,8 @@ class Signaling:
     def next_deadline(self) -> float | None:
         ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
                           self.b2bua.next_deadline(), self.auth.next_deadline(),
-                          self.trunk_legs.next_deadline() if self.trunk_legs else None)
+                          self.trunk_legs.next_deadline() if self.trunk_legs else None,
+                          self.trunk_driver.next_deadline() if self.trunk_driver else None)
               if d is not None]
         return min(ds) if ds else None
 
@@ -199,6 +207,8 @@ class Signaling:
         self.auth.handle_timer(now)
         if self.trunk_legs is not None:
             self.trunk_legs.handle_timer(now)
+        if self.trunk_driver is not None:
+            self.trunk_driver.handle_timer(now)
         self._drain(now)
 
     def command(self, cmd: Command, now: float) -> Done:
@@ -215,7 +225,15 @@ class Signaling:
                 self.b2bua.queues.agent_present(agent, True, now)
         self.b2bua.queues.settle(now)
 
+    def start_trunks(self, now: float) -> None:
+        """Start the trunks' keep-alive probes and registrations (the shell, once ready)."""
+        if self.trunk_driver is not None:
+            self.trunk_driver.start(now)
+            self._drain(now)
+
     def shutdown(self, now: float) -> None:
+        if self.trunk_driver is not None:
+            self.trunk_driver.stop(now)
         self.b2bua.shutdown(now)
         self._drain(now)
 
@@ -252,12 +270,14 @@ class Signaling:
                     self.counters["requests"] += 1
                     self._on_request(ev, now)
                 elif isinstance(ev, ResponseReceived):
-                    self.b2bua.on_response(ev, now)
+                    if self.trunk_driver is None or not self.trunk_driver.on_response(ev, now):
+                        self.b2bua.on_response(ev, now)
                 elif isinstance(ev, AckReceived):
                     if not self.b2bua.on_ack(ev, now):
                         self.counters["stray_acks"] += 1
                 elif isinstance(ev, TransactionTimeout):
-                    self.b2bua.on_timeout(ev, now)
+                    if self.trunk_driver is None or not self.trunk_driver.on_timeout(ev, now):
+                        self.b2bua.on_timeout(ev, now)
                 elif isinstance(ev, StrayResponse):
                     self.counters["stray_responses"] += 1
 
