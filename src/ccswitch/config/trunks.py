@@ -9,7 +9,8 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
 
 ``[trunks.NAME]`` keys (all optional but ``address``)::
 
-    address = "udp:127.0.0.1:5070"    # TRANSPORT:HOST:PORT, or a domain resolved by RFC 3263
+    address = "udp:127.0.0.1:5070"    # TRANSPORT:HOST:PORT (a domain resolved by RFC 3263 and
+                                      # codecs: refused as not supported yet)
     peers = ["127.0.0.1:5070"]        # inbound calls are recognised by these sources: IP,
                                       # IP/LEN, IP:PORT, [IPv6]:PORT (default: the
                                       # address's IP when it is an IP literal)
@@ -200,6 +201,9 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         p.fail(path, f"{name!r} is not a valid trunk name (letters, digits, _ and -)")
     t = p.table(value, path)
     p.check_keys(t, _TRUNK_KEYS, path)
+    if "codecs" in t:
+        p.fail((*path, "codecs"), "per-trunk codecs are not supported yet (every call offers "
+                                  "[media] codecs)")
     if "address" not in t:
         p.fail((*path, "address"), "missing (TRANSPORT:HOST:PORT or a domain)")
     address, domain = _address(p, t["address"], (*path, "address"))
@@ -412,7 +416,8 @@ def _address(p: _Parser, value: object, path: Path) -> tuple[ListenUri | None, s
     if ":" not in text:
         if not _HOSTNAME.fullmatch(text) or "." not in text or _is_ip(text):
             p.fail(path, f"{text!r} is neither TRANSPORT:HOST:PORT nor a domain")
-        return None, text.lower()
+        p.fail(path, f"a domain ({text!r}, found by RFC 3263 NAPTR/SRV) is not supported yet: "
+                     "give TRANSPORT:IP:PORT")
     try:
         return parse_listen(text), None
     except ConfigValueError as exc:
