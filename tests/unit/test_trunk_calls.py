@@ -312,3 +312,21 @@ def test_a_trunk_that_registers_is_used_once_registered() -> None:
     assert any(e["event"] == "trunk_registered" and e["trunk"] == "carrier" for e in logs)
     w.dial("1002", "5550700124", 2.0, call_id="after-reg", port=4010)
     assert w.carrier.take("INVITE").uri.user == "+15550700124"
+
+
+def test_metrics_show_each_trunks_state() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from test_api import Api
+
+    w = World()
+    api = Api(w)
+    w.sig.start_trunks(0.0)
+    w.pump()
+    w.carrier2.reply(options(w.carrier2)[0], 200, "OK", 0.1)
+    w.pump()
+    w.run_until(80.0)  # carrier misses every probe
+    r = api("GET", "/metrics", None)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(r.text) for s in f.samples}
+    assert samples[("ccswitch_trunk_up", (("trunk", "carrier"),))] == 0
+    assert samples[("ccswitch_trunk_up", (("trunk", "carrier2"),))] == 1
