@@ -292,3 +292,20 @@ def test_bad_outbound_class() -> None:
 def test_the_rest_of_the_file_is_still_checked() -> None:
     err = fault('[trunks.c]\naddress = "udp:1.2.3.4:5060"\n[registrar]\nmin_expire = 1\n')
     assert err.key == "registrar.min_expire"
+
+
+def test_the_documented_carrier_example_parses() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    section = doc[doc.index("### Example: a typical carrier"):]
+    start = section.index("```toml\n") + 8
+    example = section[start:section.index("\n```", start)]
+    config = parse_config("[queues.support]\n" + example, "example.toml")
+    t = config.trunking
+    assert t.trunks["acme"].register and t.trunks["acme"].number_format == "national"
+    assert t.classes["1001"] is OutboundClass.INTERNATIONAL
+    router = t.router()
+    call = router.decide(caller="1001", dialled="2125550123", now=0.0)
+    assert isinstance(call, OutboundCall) and call.trunks == ("acme", "backup")
+    refused = router.decide(caller="1001", dialled="19005550123", now=0.0)
+    assert isinstance(refused, OutboundRefused) and refused.why == "blocked_prefix"
+    assert t.peers().match("203.0.113.7") == "acme"
