@@ -101,3 +101,18 @@ def test_an_unknown_did_is_404(sipp: Sipp, daemon: Daemon) -> None:
                    local_port=CARRIER, timeout=TIMEOUT)
     assert uac.ok, uac.describe()
     assert "did_not_found" in daemon.tail()
+
+
+def test_a_silent_carrier_and_carrier2_takes_the_call(sipp: Sipp, daemon: Daemon) -> None:
+    """Nothing answers on 5070: after the route's 5 s carrier2 gets the INVITE."""
+    second = carrier(sipp, "uas_answer.xml", CARRIER2, timeout=TIMEOUT + 10)
+    try:
+        uac = sipp.run("uac_call.xml", *dial_args("5550700125", daemon.sip_port),
+                       *creds(sipp, "1004"), remote=daemon.sip_port, timeout=TIMEOUT + 10)
+        took = second.wait(TIMEOUT + 15)
+    finally:
+        second.stop()
+    assert uac.ok, uac.describe()
+    assert took.ok, took.describe()
+    assert request_uri(took).startswith(f"INVITE sip:+15550700125@127.0.0.1:{CARRIER2} ")
+    assert "trunk_no_answer" in daemon.tail() or "trunk_failover" in daemon.tail()

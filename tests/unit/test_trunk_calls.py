@@ -9,7 +9,7 @@ import structlog
 from callworld import Switch, demo_config, offer
 from sipphone import Phone, header
 
-from ccswitch.call.events import CallEnded
+from ccswitch.call.events import CallEnded, CallStarted
 from ccswitch.config.schema import SwitchConfig
 from ccswitch.sip.auth import build_authorization
 from ccswitch.sip.message import Request
@@ -214,7 +214,9 @@ def test_a_did_from_carrier_reaches_the_ivr_without_a_challenge() -> None:
     assert any(e["event"] == "inbound_call" and e["did"] == "5550700" for e in logs)
     call = next(iter(w.sig.b2bua._calls.values()))
     assert call.did == "5550700"
-    assert call.ivr is not None
+    assert call.ivr is not None and call.ivr.runner.call.vars["did"] == "5550700"
+    started = [e for e in w.events if isinstance(e, CallStarted)]
+    assert [e.did for e in started] == ["5550700"]
 
 
 def test_a_did_from_carrier2_reaches_the_support_queue() -> None:
@@ -254,8 +256,22 @@ def options(phone: Phone) -> list[Request]:
     return [m for m in phone.inbox if isinstance(m, Request) and m.method == "OPTIONS"]
 
 
-def test_keepalive_probes_each_trunk_and_a_silent_one_is_skipped() -> None:
+def probed(cfg: SwitchConfig) -> SwitchConfig:
+    """The demo with OPTIONS every 30 s to both carriers (the demo itself sends none)."""
+    t = cfg.trunking
+    trunks = {n: dataclasses.replace(c, keepalive=30.0) for n, c in t.trunks.items()}
+    return dataclasses.replace(cfg, trunking=dataclasses.replace(t, trunks=trunks))
+
+
+def test_the_demo_sends_no_probes() -> None:
     w = World()
+    w.sig.start_trunks(0.0)
+    w.run_until(100.0)
+    assert not options(w.carrier) and not options(w.carrier2)
+
+
+def test_keepalive_probes_each_trunk_and_a_silent_one_is_skipped() -> None:
+    w = World(demo_config(probed))
     with structlog.testing.capture_logs() as logs:
         w.sig.start_trunks(0.0)
         w.pump()
@@ -318,7 +334,7 @@ def test_metrics_show_each_trunks_state() -> None:
     from prometheus_client.parser import text_string_to_metric_families
     from test_api import Api
 
-    w = World()
+    w = World(demo_config(probed))
     api = Api(w)
     w.sig.start_trunks(0.0)
     w.pump()

@@ -263,7 +263,7 @@ class B2bua:
         if cm is not None:
             for lm in cm.legs.values():
                 self._by_leg[lm.leg] = call
-        self._events.append(CallStarted(call.key, caller, callee, now))
+        self._events.append(CallStarted(call.key, caller, callee, now, call.did))
         return call
 
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,
