@@ -7,12 +7,16 @@ another run of it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
-from e2e_daemon import Daemon
+from e2e_daemon import Daemon, DaemonFactory
 from e2e_sipp import Sipp, SippProcess, SippResult, dial_args
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 20.0
 CARRIER, CARRIER2 = 5070, 5072
 
@@ -116,3 +120,30 @@ def test_a_silent_carrier_and_carrier2_takes_the_call(sipp: Sipp, daemon: Daemon
     assert took.ok, took.describe()
     assert request_uri(took).startswith(f"INVITE sip:+15550700125@127.0.0.1:{CARRIER2} ")
     assert "trunk_no_answer" in daemon.tail() or "trunk_failover" in daemon.tail()
+
+
+def test_a_carrier_that_stops_answering_its_probes_is_skipped(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """`carrier` probed every second (down after 2 misses), nothing on 5070: marked down,
+    logged, 0 in /metrics, and the next call goes straight to carrier2."""
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    marker = "keepalive = 0                # no OPTIONS probes"
+    assert marker in demo
+    conf = tmp_path / "probed.toml"
+    conf.write_text(demo.replace(marker, "keepalive = 1\nkeepalive_misses = 2\n#"))
+    d = start_daemon(extra_args=["--config", str(conf)])
+    down = d.log.wait_for("trunk_down", 30.0, trunk="carrier")
+    assert down is not None, d.tail()
+    metrics = httpx.get(f"http://127.0.0.1:{d.http_port}/metrics", timeout=10).text
+    assert 'ccswitch_trunk_up{trunk="carrier"} 0.0' in metrics, metrics
+    assert 'ccswitch_trunk_up{trunk="carrier2"} 1.0' in metrics
+    second = carrier(sipp, "uas_answer.xml", CARRIER2)
+    try:
+        uac = dial(sipp, d, "uac_call.xml", "1005", "5550700126")
+        took = second.wait(TIMEOUT + 5)
+    finally:
+        second.stop()
+    assert uac.ok, uac.describe()
+    assert took.ok, took.describe()
+    call = d.log.find("outbound_call", number="+15550700126")
+    assert call is not None and call["trunks"] == ["carrier2"], d.tail()
