@@ -60,6 +60,8 @@ PEERS: dict[str, Peer] = {
                     tuple(f"{BARESIP_MODULE_PATH}/{m}.so" for m in BARESIP_MODULES)),
     "espeak-ng": Peer("espeak-ng", "espeak-ng", "speech for the DTMF talk-off test"),
     "tcpdump": Peer("tcpdump", "tcpdump", "captures and reads pcaps on lo"),
+    "kamailio": Peer("kamailio", "kamailio", "Kamailio 5.6, the carrier's registrar in the "
+                     "trunk tests"),
 }
 
 

@@ -7,12 +7,18 @@ another run of it)."""
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_sipp import Sipp, SippProcess, SippResult, dial_args
+from e2e_util import free_port
+
+from peers import require_peer
 
 pytestmark = pytest.mark.e2e
 
@@ -146,4 +152,74 @@ def test_a_carrier_that_stops_answering_its_probes_is_skipped(
     assert uac.ok, uac.describe()
     assert took.ok, took.describe()
     call = d.log.find("outbound_call", number="+15550700126")
+    assert call is not None and call["trunks"] == ["carrier2"], d.tail()
+
+
+# -- Kamailio as the carrier's registrar -------------------------------------------------------
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[int]:
+    """Kamailio (benchmarks/kamailio/registrar.cfg: digest users 1001-1020, password "pw" +
+    the user) on a free UDP port; yields the port."""
+    binary = require_peer("kamailio")
+    port = free_port()
+    run = tmp_path / "kamailio"
+    run.mkdir()
+    log = (run / "kamailio.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, "-f", str(ROOT / "benchmarks" / "kamailio" / "registrar.cfg"), "-DD", "-E",
+         "-m", "64", "-M", "8", "-A", f"LISTEN=udp:127.0.0.1:{port}", "-A", "CHILDREN=1",
+         "-Y", str(run)],
+        cwd=run, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 10
+        while "listening on" not in (run / "kamailio.log").read_text(errors="replace").lower():
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (run / "kamailio.log").read_text(errors="replace")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def registering(tmp_path: Path, port: int, password: str) -> Path:
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    old = 'address = "udp:127.0.0.1:5070"'
+    assert old in demo
+    conf = tmp_path / "registering.toml"
+    conf.write_text(demo.replace(old, f'address = "udp:127.0.0.1:{port}"\nregister = true\n'
+                                      f'username = "1001"\npassword = "{password}"\n'
+                                      'expires = 600', 1))
+    return conf
+
+
+def test_a_trunk_registers_with_kamailio_through_its_challenge(
+        kamailio: int, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    d = start_daemon(extra_args=["--config", str(registering(tmp_path, kamailio, "pw1001"))])
+    reg = d.log.wait_for("trunk_registered", 20.0, trunk="carrier")
+    assert reg is not None, d.tail()
+    assert reg["expires"] == 600
+    metrics = httpx.get(f"http://127.0.0.1:{d.http_port}/metrics", timeout=10).text
+    assert 'ccswitch_trunk_registered{trunk="carrier"} 1.0' in metrics, metrics
+
+
+def test_a_wrong_trunk_password_is_not_retried_and_the_trunk_is_skipped(
+        kamailio: int, sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    d = start_daemon(extra_args=["--config", str(registering(tmp_path, kamailio, "wrong"))])
+    failed = d.log.wait_for("trunk_registration_failed", 20.0, trunk="carrier")
+    assert failed is not None, d.tail()
+    second = carrier(sipp, "uas_answer.xml", CARRIER2)
+    try:
+        uac = dial(sipp, d, "uac_call.xml", "1006", "5550700127")
+        took = second.wait(TIMEOUT + 5)
+    finally:
+        second.stop()
+    assert uac.ok, uac.describe()
+    assert took.ok, took.describe()
+    call = d.log.find("outbound_call", number="+15550700127")
     assert call is not None and call["trunks"] == ["carrier2"], d.tail()
