@@ -7,6 +7,7 @@ another run of it)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
@@ -156,25 +157,26 @@ def test_a_carrier_that_stops_answering_its_probes_is_skipped(
 
 
 # -- Kamailio as the carrier's registrar -------------------------------------------------------
-@pytest.fixture
-def kamailio(tmp_path: Path) -> Iterator[int]:
-    """Kamailio (benchmarks/kamailio/registrar.cfg: digest users 1001-1020, password "pw" +
-    the user) on a free UDP port; yields the port."""
+@contextlib.contextmanager
+def kamailio_on(tmp_path: Path, cfg: Path, *defines: str) -> Iterator[int]:
+    """Kamailio running ``cfg`` (``-A`` ``defines`` besides LISTEN) on a free UDP port;
+    yields the port."""
     binary = require_peer("kamailio")
     port = free_port()
-    run = tmp_path / "kamailio"
+    run = tmp_path / f"kamailio-{port}"
     run.mkdir()
-    log = (run / "kamailio.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, "-f", str(ROOT / "benchmarks" / "kamailio" / "registrar.cfg"), "-DD", "-E",
-         "-m", "64", "-M", "8", "-A", f"LISTEN=udp:127.0.0.1:{port}", "-A", "CHILDREN=1",
-         "-Y", str(run)],
-        cwd=run, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    log_path = run / "kamailio.log"
+    log = log_path.open("wb")
+    args = [binary, "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",
+            "-A", f"LISTEN=udp:127.0.0.1:{port}", "-A", "CHILDREN=1", "-Y", str(run)]
+    for d in defines:
+        args += ["-A", d]
+    proc = subprocess.Popen(args, cwd=run, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 10
-        while "listening on" not in (run / "kamailio.log").read_text(errors="replace").lower():
+        while "listening on" not in log_path.read_text(errors="replace").lower():
             assert proc.poll() is None and time.monotonic() < deadline, \
-                (run / "kamailio.log").read_text(errors="replace")
+                log_path.read_text(errors="replace")
             time.sleep(0.1)
         yield port
     finally:
@@ -187,13 +189,21 @@ def kamailio(tmp_path: Path) -> Iterator[int]:
         log.close()
 
 
-def registering(tmp_path: Path, port: int, password: str) -> Path:
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[int]:
+    """Kamailio as a registrar (benchmarks/kamailio/registrar.cfg: digest users 1001-1020,
+    password "pw" + the user); yields its port."""
+    with kamailio_on(tmp_path, ROOT / "benchmarks" / "kamailio" / "registrar.cfg") as port:
+        yield port
+
+
+def registering(tmp_path: Path, port: int, password: str, username: str = "1001") -> Path:
     demo = (ROOT / "configs" / "demo.toml").read_text()
     old = 'address = "udp:127.0.0.1:5070"'
     assert old in demo
     conf = tmp_path / "registering.toml"
     conf.write_text(demo.replace(old, f'address = "udp:127.0.0.1:{port}"\nregister = true\n'
-                                      f'username = "1001"\npassword = "{password}"\n'
+                                      f'username = "{username}"\npassword = "{password}"\n'
                                       'expires = 600', 1))
     return conf
 
@@ -223,3 +233,27 @@ def test_a_wrong_trunk_password_is_not_retried_and_the_trunk_is_skipped(
     assert took.ok, took.describe()
     call = d.log.find("outbound_call", number="+15550700127")
     assert call is not None and call["trunks"] == ["carrier2"], d.tail()
+
+
+def test_outbound_through_a_carrier_proxy_that_registers_and_challenges_us(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """Kamailio as the carrier (tests/e2e/kamailio/carrier.cfg): our trunk registers through
+    its challenge, our INVITE is challenged with 407 and answered once with the trunk's
+    credentials, and the call reaches the SIPp "PSTN" far end behind it as E.164."""
+    far_port = free_port()
+    cfg = ROOT / "tests" / "e2e" / "kamailio" / "carrier.cfg"
+    with kamailio_on(tmp_path, cfg, f'FAR="sip:127.0.0.1:{far_port}"', 'ACCOUNT="acct42"',
+                     'SECRET="s3cret"') as port:
+        d = start_daemon(extra_args=["--config", str(
+            registering(tmp_path, port, "s3cret", username="acct42"))])
+        assert d.log.wait_for("trunk_registered", 20.0, trunk="carrier") is not None, d.tail()
+        far = sipp.start("uas_answer.xml", local_port=far_port, timeout=TIMEOUT)
+        try:
+            uac = dial(sipp, d, "uac_call.xml", "1007", "5550700128")
+            got = far.wait(TIMEOUT + 5)
+        finally:
+            far.stop()
+    assert uac.ok, uac.describe()
+    assert got.ok, got.describe()
+    assert request_uri(got).startswith(f"INVITE sip:+15550700128@127.0.0.1:{port} ")
+    assert d.log.find("trunk_auth", trunk="carrier", status=407) is not None, d.tail()
