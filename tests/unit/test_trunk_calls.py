@@ -346,3 +346,16 @@ def test_metrics_show_each_trunks_state() -> None:
                for f in text_string_to_metric_families(r.text) for s in f.samples}
     assert samples[("ccswitch_trunk_up", (("trunk", "carrier"),))] == 0
     assert samples[("ccswitch_trunk_up", (("trunk", "carrier2"),))] == 1
+
+
+def test_a_carrier_challenge_without_credentials_is_not_relayed_to_the_phone() -> None:
+    w = World()
+    w.dial("1001", "5550700123", 1.0, call_id="noauth-1")
+    inv = w.carrier.take("INVITE")
+    w.carrier.reply(inv, 407, "Proxy Authentication Required", 1.1, to_tag="c1",
+                    extra='Proxy-Authenticate: Digest realm="carrier.example", nonce="n"\n')
+    w.pump()
+    final = w["1001"].last_response()
+    assert final.status == 403
+    assert final.headers.get("proxy-authenticate") is None
+    assert not invites(w.carrier2)

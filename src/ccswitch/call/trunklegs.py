@@ -11,7 +11,8 @@ same phase table.  What this module adds, through three hooks the fork code call
 - ``fork_failed``: a 401/407 is answered once with the trunk's credentials (a new INVITE in
   the same dialog, CSeq + 1); an answer that fails over (no answer, 408, 5xx, the route's
   ``failover_on``) sends a new INVITE to the next trunk; when no trunk is left the caller gets
-  the last answer (``final_status``) and the attempt counts for the burst detector;
+  the last answer (``final_status``; 403 for a challenge we could not answer), without the
+  carrier's headers, and the attempt counts for the burst detector;
 - ``ended``: the call is over, its trunk and user counts are released.
 
 The answer timer (:meth:`TrunkLegs.handle_timer`): a trunk that said nothing but 100 within
@@ -48,6 +49,7 @@ from ..sip.message import Response
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
 from .forks import fork_failed
+from .legevents import Failed
 from .state import ALLOW, Call, Leg, LegId, Phase
 
 if TYPE_CHECKING:
@@ -221,9 +223,10 @@ class TrunkLegs:
 
     def fork_failed(self, call: Call, br: Leg, status: int, reason: str,
                     resp: Response | None, now: float) -> bool:
-        """Whether the failure of ``br`` was taken care of here (retried with credentials,
-        moved to the next trunk, or a leg no longer current); False: the caller hears it
-        (``call.failure`` set to what it should hear)."""
+        """Whether the failure of ``br`` was taken care of here: retried with credentials,
+        moved to the next trunk, a leg no longer current, or the call's last trunk failed
+        (the caller hears the last answer, without the carrier's headers).  False: not a
+        trunk leg of a ringing call."""
         attempt = self._attempts.get(call.key)
         if attempt is None:
             return False
@@ -257,9 +260,15 @@ class TrunkLegs:
             self._log_policy_events()
         log.info("outbound_failed", call_id=call.key, number=attempt.number,
                  tried=[f"{t}:{s}" for t, s in attempt.tried])
-        call.failure = (final_status(no_answer), reason)
+        # the caller hears the last trunk's answer, never a carrier's challenge or Contact
+        code = 403 if status in (401, 407) else final_status(no_answer)
+        why = "Forbidden" if code == 403 and status != 403 else reason
+        br.final = status
+        call.failure = (code, why)
         call.failure_headers = ()
-        return False
+        sw = self.sw
+        sw.dispatch(call, Failed(br.id, code, why), now)
+        return True
 
     def _retry_auth(self, call: Call, attempt: Attempt, br: Leg, resp: Response,
                     now: float) -> bool:
