@@ -257,3 +257,34 @@ def test_outbound_through_a_carrier_proxy_that_registers_and_challenges_us(
     assert got.ok, got.describe()
     assert request_uri(got).startswith(f"INVITE sip:+15550700128@127.0.0.1:{port} ")
     assert d.log.find("trunk_auth", trunk="carrier", status=407) is not None, d.tail()
+
+
+def test_wrong_credentials_never_reach_a_carrier(sipp: Sipp, daemon: Daemon) -> None:
+    uas = carrier(sipp, "uas_answer.xml", CARRIER, timeout=6)
+    try:
+        uac = sipp.run("uac_call_fail.xml", *dial_args("5550700129", daemon.sip_port),
+                       "-inf", str(sipp.credentials("1008", "not-the-password")),
+                       remote=daemon.sip_port, timeout=TIMEOUT)
+        far = uas.wait(12)
+    finally:
+        uas.stop()
+    assert uac.ok, uac.describe()
+    assert uac.received_statuses()[-1] in (401, 403, 407), uac.describe()
+    assert not far.requests("INVITE", "received"), far.describe()
+
+
+def test_a_flood_of_international_attempts_blocks_the_user(sipp: Sipp, daemon: Daemon) -> None:
+    """5 refused attempts within a minute: fraud_suspected, and then even a national
+    number is refused; nothing reaches the carrier."""
+    uas = carrier(sipp, "uas_answer.xml", CARRIER, timeout=30)
+    try:
+        for i in range(5):
+            uac = dial(sipp, daemon, "uac_call_fail.xml", "1009", f"01144207946000{i}")
+            assert 403 in uac.received_statuses(), uac.describe()
+        assert daemon.log.wait_for("fraud_suspected", 5.0, user="1009") is not None
+        after = dial(sipp, daemon, "uac_call_fail.xml", "1009", "5550700130")
+        assert 403 in after.received_statuses(), after.describe()
+        far = uas.wait(35)
+    finally:
+        uas.stop()
+    assert not far.requests("INVITE", "received"), far.describe()
