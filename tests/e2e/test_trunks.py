@@ -11,6 +11,7 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -235,28 +236,61 @@ def test_a_wrong_trunk_password_is_not_retried_and_the_trunk_is_skipped(
     assert call is not None and call["trunks"] == ["carrier2"], d.tail()
 
 
-def test_outbound_through_a_carrier_proxy_that_registers_and_challenges_us(
-        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
-    """Kamailio as the carrier (tests/e2e/kamailio/carrier.cfg): our trunk registers through
-    its challenge, our INVITE is challenged with 407 and answered once with the trunk's
-    credentials, and the call reaches the SIPp "PSTN" far end behind it as E.164."""
-    far_port = free_port()
+@dataclass(frozen=True)
+class CarrierProxy:
+    """Kamailio as the carrier (tests/e2e/kamailio/carrier.cfg) in front of a daemon."""
+
+    port: int  # Kamailio's
+    far_port: int  # the SIPp "PSTN" far end behind it
+    daemon: Daemon
+
+
+@pytest.fixture
+def carrier_proxy(start_daemon: DaemonFactory, tmp_path: Path) -> Iterator[CarrierProxy]:
+    """Kamailio as the carrier: our trunk `carrier` points at it, registers with it (account
+    acct42), and accepts its calls (its address is the trunk's peer)."""
+    far_port, switch_port = free_port(), free_port()
     cfg = ROOT / "tests" / "e2e" / "kamailio" / "carrier.cfg"
-    with kamailio_on(tmp_path, cfg, f'FAR="sip:127.0.0.1:{far_port}"', 'ACCOUNT="acct42"',
-                     'SECRET="s3cret"') as port:
-        d = start_daemon(extra_args=["--config", str(
-            registering(tmp_path, port, "s3cret", username="acct42"))])
+    with kamailio_on(tmp_path, cfg, f'FAR="sip:127.0.0.1:{far_port}"',
+                     f'SWITCH="sip:127.0.0.1:{switch_port}"', f"SWITCH_PORT={switch_port}",
+                     'ACCOUNT="acct42"', 'SECRET="s3cret"') as port:
+        conf = registering(tmp_path, port, "s3cret", username="acct42")
+        conf.write_text(conf.read_text().replace('peers = ["127.0.0.1:5070"]',
+                                                 f'peers = ["127.0.0.1:{port}"]', 1))
+        d = start_daemon(sip_port=switch_port, extra_args=["--config", str(conf)])
         assert d.log.wait_for("trunk_registered", 20.0, trunk="carrier") is not None, d.tail()
-        far = sipp.start("uas_answer.xml", local_port=far_port, timeout=TIMEOUT)
-        try:
-            uac = dial(sipp, d, "uac_call.xml", "1007", "5550700128")
-            got = far.wait(TIMEOUT + 5)
-        finally:
-            far.stop()
+        yield CarrierProxy(port, far_port, d)
+
+
+def test_outbound_through_a_carrier_proxy_that_registers_and_challenges_us(
+        sipp: Sipp, carrier_proxy: CarrierProxy) -> None:
+    """Our trunk registered through Kamailio's challenge (the fixture), our INVITE is
+    challenged with 407 and answered once with the trunk's credentials, and the call reaches
+    the SIPp far end behind Kamailio as E.164."""
+    cp = carrier_proxy
+    far = sipp.start("uas_answer.xml", local_port=cp.far_port, timeout=TIMEOUT)
+    try:
+        uac = dial(sipp, cp.daemon, "uac_call.xml", "1007", "5550700128")
+        got = far.wait(TIMEOUT + 5)
+    finally:
+        far.stop()
     assert uac.ok, uac.describe()
     assert got.ok, got.describe()
-    assert request_uri(got).startswith(f"INVITE sip:+15550700128@127.0.0.1:{port} ")
-    assert d.log.find("trunk_auth", trunk="carrier", status=407) is not None, d.tail()
+    assert request_uri(got).startswith(f"INVITE sip:+15550700128@127.0.0.1:{cp.port} ")
+    assert cp.daemon.log.find("trunk_auth", trunk="carrier", status=407) is not None, \
+        cp.daemon.tail()
+
+
+def test_a_pstn_caller_through_the_carrier_proxy_reaches_the_ivr(
+        sipp: Sipp, carrier_proxy: CarrierProxy) -> None:
+    """A SIPp caller sends its call to Kamailio, which relays it to us: the call is the
+    carrier's (no digest) and its DID 5550700 takes it to the IVR."""
+    cp = carrier_proxy
+    uac = sipp.run("uac_carrier.xml", "-s", "5550700", remote=cp.port, timeout=TIMEOUT)
+    assert uac.ok, uac.describe()
+    assert 407 not in uac.received_statuses() and 401 not in uac.received_statuses()
+    assert cp.daemon.log.find("inbound_call", trunk="carrier", did="5550700") is not None, \
+        cp.daemon.tail()
 
 
 def test_wrong_credentials_never_reach_a_carrier(sipp: Sipp, daemon: Daemon) -> None:
