@@ -71,6 +71,8 @@ PEERS: dict[str, Peer] = {
     "tcpdump": Peer("tcpdump", "tcpdump", "captures and reads pcaps on lo"),
     "postgresql": Peer(None, "postgresql", "a private PostgreSQL server for the store tests",
                        tuple(f"{postgresql_bin()}/{p}" for p in ("initdb", "pg_ctl"))),
+    "kamailio": Peer("kamailio", "kamailio", "Kamailio 5.6, the carrier's registrar in the "
+                     "trunk tests"),
 }
 
 

@@ -190,6 +190,7 @@ class Switch:
         self.signaling.restore_bindings(restored, now)
         if self.config.crm.active:
             self.crm = CrmClient(self._crm_done)
+        self.signaling.start_trunks(now)
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
         self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)

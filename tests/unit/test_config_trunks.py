@@ -1,6 +1,6 @@
 """``[trunks]``, ``[[routes]]``, ``[dids]``, ``[outbound]`` and ``outbound_class``: parsed by
-``config/trunks.py`` (the demo additions of CONTRACT.md end to end through the pure pieces),
-refused by the main loader until trunks are wired."""
+``config/trunks.py`` for the main loader (the demo additions of CONTRACT.md end to end through
+the pure pieces)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ccswitch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (ROOT / "configs" / "demo.toml").read_text()
-EXAMPLE = (ROOT / "configs" / "demo-trunks.toml.example").read_text()
+PACKAGED = (ROOT / "src" / "ccswitch" / "config" / "demo.toml").read_text()
 
 BASE = """
 [[users]]
@@ -43,7 +43,7 @@ def fault(extra: str, base: str = BASE) -> ConfigError:
 
 # -- the demo additions --------------------------------------------------------------------
 def test_demo_additions_parse_and_behave_as_contract_says() -> None:
-    config, trunking = parse_trunking(DEMO + EXAMPLE, "demo.toml")
+    config, trunking = parse_trunking(DEMO, "demo.toml")
     assert set(trunking.trunks) == {"carrier", "carrier2"}
     carrier = trunking.trunks["carrier"]
     assert str(carrier.address) == "udp:127.0.0.1:5070"
@@ -79,37 +79,55 @@ def test_demo_additions_parse_and_behave_as_contract_says() -> None:
     assert unauth.status == 403
 
 
+def test_the_packaged_demo_is_the_documented_one() -> None:
+    assert PACKAGED == DEMO
+
+
 @pytest.mark.parametrize("section", [
     '[trunks.carrier]\naddress = "udp:127.0.0.1:5070"\n',
-    '[[routes]]\nname = "x"\n',
     '[dids]\n5550700 = "echo"\n',
     '[outbound]\ncountry_code = "1"\n',
 ])
-def test_the_main_loader_refuses_trunks_as_not_supported_yet(section: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_config(BASE + section, "t.toml")
-    assert "not supported yet" in info.value.fault
+def test_the_main_loader_keeps_the_trunk_sections(section: str) -> None:
+    config = parse_config(BASE + section, "t.toml")
+    t = config.trunking
+    assert (set(t.trunks), set(t.dids), t.outbound.plan.country_code) == (
+        ({"carrier"} if "trunks" in section else set()),
+        ({"5550700"} if "dids" in section else set()),
+        "1")
 
 
-def test_the_main_loader_refuses_outbound_class() -> None:
+def test_the_main_loader_keeps_outbound_class() -> None:
     text = '[[users]]\nname = "1001"\npassword = "x"\noutbound_class = "international"\n'
+    config = parse_config(text, "t.toml")
+    assert config.trunking.classes == {"1001": OutboundClass.INTERNATIONAL}
+    assert config.users["1001"].password == "x"
+
+
+def test_a_bad_outbound_class_is_named_with_its_key() -> None:
+    text = '[[users]]\nname = "1001"\npassword = "x"\noutbound_class = "world"\n'
     with pytest.raises(ConfigError) as info:
         parse_config(text, "t.toml")
-    assert "not supported yet" in info.value.fault
     assert info.value.key == "users[0].outbound_class"
 
 
-def test_the_demo_example_is_refused_by_the_main_loader() -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_config(DEMO + EXAMPLE, "demo.toml")
-    assert "not supported yet" in info.value.fault
+def test_the_demo_has_its_trunks() -> None:
+    config = parse_config(DEMO, "demo.toml")
+    assert set(config.trunking.trunks) == {"carrier", "carrier2"}
 
 
 # -- trunks --------------------------------------------------------------------------------
-def test_a_registering_trunk_by_domain() -> None:
+def test_a_domain_or_codecs_are_not_supported_yet() -> None:
+    err = fault('[trunks.sipco]\naddress = "sip.carrier.example"\n')
+    assert (err.key, "not supported yet" in err.fault) == ("trunks.sipco.address", True)
+    err = fault('[trunks.sipco]\naddress = "udp:192.0.2.1:5060"\ncodecs = ["PCMU"]\n')
+    assert (err.key, "not supported yet" in err.fault) == ("trunks.sipco.codecs", True)
+
+
+def test_a_registering_trunk() -> None:
     _, t = parse("""
 [trunks.sipco]
-address = "sip.carrier.example"
+address = "udp:192.0.2.10:5060"
 register = true
 username = "acct42"
 password = "pw"
@@ -118,18 +136,15 @@ expires = 600
 keepalive = 0
 max_calls = 30
 calls_per_second = 5
-codecs = ["pcma", "PCMU"]
 caller_id = "+15550700000"
 privacy = "id"
 did_from = "to"
 number_format = "national"
 """)
     sipco = t.trunks["sipco"]  # type: ignore[attr-defined]
-    assert sipco.address is None
-    assert sipco.domain == "sip.carrier.example"
-    assert sipco.peers == ()
+    assert str(sipco.address) == "udp:192.0.2.10:5060"
+    assert sipco.peers == (Peer(parse_network("192.0.2.10")),)
     assert (sipco.register, sipco.username, sipco.expires) == (True, "acct42", 600)
-    assert sipco.codecs == ("PCMA", "PCMU")
     assert (sipco.privacy, sipco.did_from, sipco.number_format) == ("id", "to", "national")
     assert "pw" not in repr(sipco)
     policy = t.policy()  # type: ignore[attr-defined]
@@ -157,8 +172,6 @@ def test_default_peer_is_the_address_ip() -> None:
      "not IP"),
     ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\nkeepalive = 0.5\n', "trunks.c.keepalive",
      "at least 1"),
-    ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\ncodecs = ["GSM"]\n', "trunks.c.codecs[0]",
-     "codec"),
     ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\nprivacy = "full"\n', "trunks.c.privacy",
      "privacy"),
     ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\ncaller_id = "5550700"\n',
@@ -279,3 +292,20 @@ def test_bad_outbound_class() -> None:
 def test_the_rest_of_the_file_is_still_checked() -> None:
     err = fault('[trunks.c]\naddress = "udp:1.2.3.4:5060"\n[registrar]\nmin_expire = 1\n')
     assert err.key == "registrar.min_expire"
+
+
+def test_the_documented_carrier_example_parses() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    section = doc[doc.index("### Example: a typical carrier"):]
+    start = section.index("```toml\n") + 8
+    example = section[start:section.index("\n```", start)]
+    config = parse_config("[queues.support]\n" + example, "example.toml")
+    t = config.trunking
+    assert t.trunks["acme"].register and t.trunks["acme"].number_format == "national"
+    assert t.classes["1001"] is OutboundClass.INTERNATIONAL
+    router = t.router()
+    call = router.decide(caller="1001", dialled="2125550123", now=0.0)
+    assert isinstance(call, OutboundCall) and call.trunks == ("acme", "backup")
+    refused = router.decide(caller="1001", dialled="19005550123", now=0.0)
+    assert isinstance(refused, OutboundRefused) and refused.why == "blocked_prefix"
+    assert t.peers().match("203.0.113.7") == "acme"

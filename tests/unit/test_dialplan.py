@@ -78,7 +78,7 @@ def test_canonical_text_normalises_the_priority() -> None:
     ("whisper:a b", "not a valid agent name"),
     ("transfer:12 34", "'12 34' is not a valid number (transfer:NUMBER)"),
     ("voicemail:1001", "voicemail is not supported yet"),
-    ("number:+3312345", "number is not supported yet"),
+    ("number:+33 12345", "'+33 12345' is not a valid number (number:NUMBER)"),
 ])
 def test_parse_target_refuses(text: str, fault: str) -> None:
     with pytest.raises(TargetError) as info:

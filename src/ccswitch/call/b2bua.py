@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -68,6 +68,9 @@ from .transfer import (
     release_transferor,
     transferor_bye,
 )
+
+if TYPE_CHECKING:
+    from .trunklegs import TrunkLegs
 
 log = structlog.get_logger()
 
@@ -138,6 +141,8 @@ class B2bua:
         self.ignored: Counter[tuple[str, str]] = Counter()  # (phase, event) with no handler
         self.services = Services(self)  # what the switch answers itself, ringing onward
         self.queues = Queues(self)  # queue callers, the router's actions, callbacks
+        self.trunk_legs: TrunkLegs | None = None  # calls to outside numbers (set by Signaling)
+        self.dids: dict[str, str] = {}  # a carrier's INVITE txn -> its DID, until its call
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -249,6 +254,7 @@ class B2bua:
         call = Call.of(first, key=self.new_call_id(), caller=caller, callee=callee,
                        started=now, media=cm)
         call.sip_call_id = inv.call_id
+        call.did = self.dids.pop(ev.txn_id, None)
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -257,7 +263,7 @@ class B2bua:
         if cm is not None:
             for lm in cm.legs.values():
                 self._by_leg[lm.leg] = call
-        self._events.append(CallStarted(call.key, caller, callee, now))
+        self._events.append(CallStarted(call.key, caller, callee, now, call.did))
         return call
 
     def _fork(self, call: Call, b: Binding, display: str | None, ctype: str | None, mf: int,

@@ -16,6 +16,7 @@ class CallStarted:
     caller: str
     callee: str
     at: float
+    did: str | None = None  # the DID a carrier's call came in on
 
 
 @dataclass(frozen=True, slots=True)

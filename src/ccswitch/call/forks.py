@@ -33,6 +33,8 @@ RELAYED_FAILURE_HEADERS = ("contact", "www-authenticate", "proxy-authenticate", 
 def fork_response(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -> None:
     """A response to fork ``br`` of ``call``."""
     status = resp.status
+    if sw.trunk_legs is not None:
+        sw.trunk_legs.heard(call, br, status)
     if status < 200:
         if status != 100:
             sw.dispatch(call, Ringing(br.id, resp), now)
@@ -68,7 +70,11 @@ def _fork_answered(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -
 
 def fork_failed(sw: B2bua, call: Call, br: Leg, status: int, reason: str, now: float,
                 resp: Response | None = None) -> None:
-    """Fork ``br`` ended with a final failure (or a timeout, 408)."""
+    """Fork ``br`` ended with a final failure (or a timeout, 408).  A trunk leg's failure may
+    be retried with credentials or fail over to the next trunk (``call/trunklegs.py``)."""
+    if sw.trunk_legs is not None and sw.trunk_legs.fork_failed(call, br, status, reason, resp,
+                                                               now):
+        return
     br.final = status
     if call.failure is None or _rank(status) < _rank(call.failure[0]):
         call.failure = (status, reason)

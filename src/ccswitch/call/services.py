@@ -257,7 +257,8 @@ class Services:
         assert call.media is not None
         call.service = "ivr"
         call.phase = Phase.IVR
-        ivr_call = IvrCall(caller=call.caller, dialled=call.callee)
+        ivr_call = IvrCall(caller=call.caller, dialled=call.callee,
+                           vars={"did": call.did} if call.did else {})
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
                               prompt_path=self.sw.prompt_path)

@@ -20,13 +20,18 @@ from ..config.schema import SwitchConfig
 from ..dialplan import (
     Dialplan,
     IvrTarget,
+    NumberTarget,
+    OutsideTarget,
     QueueTarget,
     RoomTarget,
     ServiceTarget,
     SuperviseTarget,
+    Target,
     UserTarget,
     may_supervise,
 )
+from ..dialplan.inbound import DidNotFound, DidRouter, TrunkPeers
+from ..dialplan.outbound import OutboundCall, OutboundRefused
 from ..errors import SipParseError
 from ..ids import Ids
 from ..media.commands import Command as MediaCommand
@@ -54,11 +59,13 @@ from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
 from .crm import CrmEvent, ScreenPop
-from .events import CallEvent
+from .events import CallEnded, CallEvent
 from .queueing import build_queue_audio, build_room_music
 from .reload import Reloaded, reload
 from .state import ALLOW
 from .transfer import replace
+from .trunkdriver import TrunkDriver
+from .trunklegs import TrunkLegs
 
 log = structlog.get_logger()
 
@@ -128,6 +135,22 @@ class Signaling:
                 call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)),
             displays={n: u.display for n, u in config.users.items() if u.display})
         self.media = media
+        trunking = config.trunking
+        self.trunk_peers: TrunkPeers | None = None
+        self.trunk_legs: TrunkLegs | None = None
+        self.trunk_driver: TrunkDriver | None = None
+        self._did_routers: dict[str, DidRouter] = {}
+        if trunking.trunks:
+            self.trunk_peers = trunking.peers()
+            self._did_routers = {name: trunking.dids_router(name) for name in trunking.trunks}
+            self.trunk_legs = TrunkLegs(sw=self.b2bua, trunks=trunking.trunks,
+                                        router=trunking.router(), ids=ids)
+            self.b2bua.trunk_legs = self.trunk_legs
+            self.trunk_driver = TrunkDriver(trunks=trunking.trunks, txn=self.txn, ids=ids,
+                                            local=self.local_contact, domain=config.domains[0],
+                                            user_agent=self._ua,
+                                            rng=random.Random(ids.token()),
+                                            down=self.trunk_legs.down)
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
@@ -137,7 +160,8 @@ class Signaling:
         self._events: list[SwitchEvent] = []
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
                                          "stray_responses": 0, "requests": 0,
-                                         "keepalives": 0, "shed": 0}
+                                         "keepalives": 0, "shed": 0, "did_not_found": 0,
+                                         "trunk_calls": 0}
         # Set by the shell while it cannot keep up (its loop lags): new INVITEs and REGISTERs
         # get 503 + Retry-After, everything inside existing dialogs and transactions goes on.
         self.overloaded = False
@@ -155,7 +179,12 @@ class Signaling:
 
     def events(self) -> list[SwitchEvent]:
         self._events.extend(self.registrar.events())
-        self._events.extend(self.b2bua.events())
+        calls = self.b2bua.events()
+        if self.trunk_legs is not None:
+            for cev in calls:
+                if isinstance(cev, CallEnded):
+                    self.trunk_legs.ended(cev.call_id)
+        self._events.extend(calls)
         if self.b2bua.router is not None:
             self._events.extend(self.screenpop.follow(self.b2bua.router.events()))
         ev, self._events = self._events, []
@@ -181,7 +210,10 @@ class Signaling:
 
     def next_deadline(self) -> float | None:
         ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
-                          self.b2bua.next_deadline(), self.auth.next_deadline()) if d is not None]
+                          self.b2bua.next_deadline(), self.auth.next_deadline(),
+                          self.trunk_legs.next_deadline() if self.trunk_legs else None,
+                          self.trunk_driver.next_deadline() if self.trunk_driver else None)
+              if d is not None]
         return min(ds) if ds else None
 
     def handle_timer(self, now: float) -> None:
@@ -190,6 +222,10 @@ class Signaling:
         self._agents_follow_registrations(now)
         self.b2bua.handle_timer(now)
         self.auth.handle_timer(now)
+        if self.trunk_legs is not None:
+            self.trunk_legs.handle_timer(now)
+        if self.trunk_driver is not None:
+            self.trunk_driver.handle_timer(now)
         self._drain(now)
 
     def command(self, cmd: Command, now: float) -> Done:
@@ -213,7 +249,15 @@ class Signaling:
                 self.b2bua.queues.agent_present(agent, True, now)
         self.b2bua.queues.settle(now)
 
+    def start_trunks(self, now: float) -> None:
+        """Start the trunks' keep-alive probes and registrations (the shell, once ready)."""
+        if self.trunk_driver is not None:
+            self.trunk_driver.start(now)
+            self._drain(now)
+
     def shutdown(self, now: float) -> None:
+        if self.trunk_driver is not None:
+            self.trunk_driver.stop(now)
         self.b2bua.shutdown(now)
         self._drain(now)
 
@@ -250,12 +294,14 @@ class Signaling:
                     self.counters["requests"] += 1
                     self._on_request(ev, now)
                 elif isinstance(ev, ResponseReceived):
-                    self.b2bua.on_response(ev, now)
+                    if self.trunk_driver is None or not self.trunk_driver.on_response(ev, now):
+                        self.b2bua.on_response(ev, now)
                 elif isinstance(ev, AckReceived):
                     if not self.b2bua.on_ack(ev, now):
                         self.counters["stray_acks"] += 1
                 elif isinstance(ev, TransactionTimeout):
-                    self.b2bua.on_timeout(ev, now)
+                    if self.trunk_driver is None or not self.trunk_driver.on_timeout(ev, now):
+                        self.b2bua.on_timeout(ev, now)
                 elif isinstance(ev, StrayResponse):
                     self.counters["stray_responses"] += 1
 
@@ -338,6 +384,11 @@ class Signaling:
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request
+        if self.trunk_peers is not None:
+            trunk = self.trunk_peers.match(ev.source.host, ev.source.port)
+            if trunk is not None:  # a carrier's call: its address is its authentication
+                self._from_trunk(ev, trunk, now)
+                return
         res = self._authenticate(ev, now, proxy=True)
         if res.outcome is AuthOutcome.FORBIDDEN:  # an attempt, refused: it gets a CDR
             self._refuse(ev, res.status, res.reason, now, res.user or _from_user(req),
@@ -360,41 +411,94 @@ class Signaling:
         if uri.user.startswith("*2") and res.user in self.config.agents:
             self._feature(ev, res.user, uri.user, now)
             return
-        target = self.dialplan.resolve(uri.user, caller=res.user)
+        target: Target | None = self.dialplan.resolve(uri.user, caller=res.user)
+        if target is None and self.trunk_legs is not None:
+            self._outside(ev, res.user, uri.user, now)
+            return
         if target is None:
             self._refuse(ev, 404, "Not Found", now, res.user, why="no such number")
             return
+        self._to_target(ev, res.user, target, now)
+
+    def _outside(self, ev: RequestReceived, caller: str, dialled: str, now: float) -> None:
+        """An authenticated phone (``caller``) dialled a number the dial plan does not know:
+        the outbound router decides; a call goes out on a trunk leg, else the refusal (or
+        404: not an outside number) is answered here."""
+        assert self.trunk_legs is not None
+        decision = self.trunk_legs.decide(caller=caller, dialled=dialled, now=now)
+        if isinstance(decision, OutboundCall):
+            self.trunk_legs.start(ev, caller=caller, decision=decision, now=now)
+        elif isinstance(decision, OutboundRefused):
+            self._refuse(ev, decision.status, decision.reason, now, caller,
+                         why=f"outbound: {decision.why}")
+        else:
+            self._refuse(ev, 404, "Not Found", now, caller, why="no such number")
+
+    def _from_trunk(self, ev: RequestReceived, trunk: str, now: float) -> None:
+        """A new INVITE from ``trunk``'s address: its DID says where it goes (404 and
+        counted when it is no DID of ours); it never reaches another trunk."""
+        req = ev.request
+        caller = _from_user(req)
+        try:
+            to_user = req.to.uri.user
+        except SipParseError:
+            to_user = None
+        found = self._did_routers[trunk].route(request_user=req.uri.user, to_user=to_user)
+        if isinstance(found, DidNotFound):
+            self.counters["did_not_found"] += 1
+            log.info("did_not_found", trunk=trunk, did=found.did, caller=caller)
+            self._refuse(ev, 404, "Not Found", now, caller, why=f"no DID {found.did}")
+            return
+        target: Target | None = found.target
+        if isinstance(target, NumberTarget):
+            target = self.dialplan.resolve(target.number)
+        if target is None or isinstance(target, OutsideTarget):
+            self._refuse(ev, 404, "Not Found", now, caller, why=f"DID {found.did}: no target")
+            return
+        self.counters["trunk_calls"] += 1
+        log.info("inbound_call", trunk=trunk, did=found.did, caller=caller, target=str(target),
+                 sip_call_id=req.call_id)
+        self.b2bua.dids[ev.txn_id] = found.did
+        try:
+            self._to_target(ev, caller, target, now)
+        finally:
+            self.b2bua.dids.pop(ev.txn_id, None)
+
+    def _to_target(self, ev: RequestReceived, caller: str, target: Target,
+                   now: float) -> None:
+        """Start the call of ``caller``'s new INVITE in ``ev`` to ``target``."""
+        req = ev.request
         if isinstance(target, ServiceTarget):
-            self.b2bua.services.start_service(ev, caller=res.user, service=target.name, now=now)
+            self.b2bua.services.start_service(ev, caller=caller, service=target.name, now=now)
             return
         if isinstance(target, IvrTarget):
-            self.b2bua.services.start_service(ev, caller=res.user, service="ivr", now=now,
+            self.b2bua.services.start_service(ev, caller=caller, service="ivr", now=now,
                                      arg=target.menu)
             return
         if isinstance(target, QueueTarget):
-            self.b2bua.services.start_service(ev, caller=res.user, service="queue", now=now,
+            self.b2bua.services.start_service(ev, caller=caller, service="queue", now=now,
                                      arg=target.queue, priority=target.priority or 0)
             return
         if isinstance(target, RoomTarget):
-            self.b2bua.services.start_service(ev, caller=res.user, service="room", now=now,
+            self.b2bua.services.start_service(ev, caller=caller, service="room", now=now,
                                      arg=target.room)
             return
         if isinstance(target, SuperviseTarget):
-            self._supervise(ev, res.user, target, now)
+            self._supervise(ev, caller, target, now)
             return
         if not isinstance(target, UserTarget):
             why = f"{target} not available yet"
-            self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
+            self._refuse(ev, 480, "Temporarily Unavailable", now, caller,
                          (("Warning", f'399 ccswitch "{why}"'),), why=why)
             return
         bindings = self.registrar.lookup(target.user, now)
         if not bindings:
-            self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
+            self._refuse(ev, 480, "Temporarily Unavailable", now, caller,
                          why="user not registered")
             return
-        user = self.config.users.get(res.user)
+        user = self.config.users.get(caller)
         display = user.display if user is not None and user.display else req.from_.display
-        self.b2bua.start(ev, caller=res.user, display=display, callee=target.user,
+        self.b2bua.start(ev, caller=caller, display=display, callee=target.user,
                          bindings=bindings, now=now)
 
     def _feature(self, ev: RequestReceived, agent: str, code: str, now: float) -> None:

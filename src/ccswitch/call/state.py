@@ -150,6 +150,7 @@ class Call:
     crm: dict[str, object] | None = None  # the CRM's record for the caller (call/crm.py)
     crm_status: str | None = None  # None: no lookup; "pending", "ok", "not_found", ...
     offered: bool = False  # an agent has been offered the call (a later CRM result is news)
+    did: str | None = None  # the DID a carrier's call came in on (its IVR's ``did`` variable)
 
     @classmethod
     def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,

@@ -16,6 +16,7 @@ from ..dialplan import (
     HangupTarget,
     IvrTarget,
     NumberTarget,
+    OutsideTarget,
     QueueTarget,
     RoomTarget,
     ServiceTarget,
@@ -71,5 +72,7 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
         return "answered"
     if isinstance(target, HangupTarget):
         return "failed:480"
+    if isinstance(target, OutsideTarget):
+        return "failed:403"  # only a phone's own INVITE reaches a trunk (call/trunklegs.py)
     assert isinstance(target, SuperviseTarget)
     return "failed:403"  # supervision is dialled, never transferred to

@@ -7,7 +7,8 @@ target kinds that make sense there (:data:`NUMBER_KINDS`, :data:`OVERFLOW_KINDS`
 name must exist: a user, a queue, a menu, a room.  A ``transfer:NUMBER`` must reach a number
 of this dial plan (a user, a ``[dialplan.numbers]`` entry, a supervision code + agent), and
 chains of them must not loop; those are checked once the whole dial plan is known
-(:func:`check_numbers`).  Outside numbers come with trunks: until then they are refused.
+(:func:`check_numbers`).  Outside numbers (``number:``) are dialled only, through
+``[[routes]]``: refused here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..dialplan import (
     HangupTarget,
     IvrTarget,
     NumberTarget,
+    OutsideTarget,
     QueueTarget,
     RoomTarget,
     ServiceTarget,
@@ -80,6 +82,9 @@ def target(p: _Parser, value: object, path: Path,
         parsed = parse_target(text)
     except TargetError as exc:
         p.fail(path, f"action {text!r}: {exc}")
+    if isinstance(parsed, OutsideTarget):
+        p.fail(path, f"action {text!r}: number is not supported yet as an action (a phone "
+                     "dials outside numbers; [[routes]] send them to a trunk)")
     if not isinstance(parsed, kinds):
         p.fail(path, f"action {text!r} cannot be used here (one of {forms})")
     if isinstance(parsed, NumberTarget):

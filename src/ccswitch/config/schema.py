@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 from ..dialplan import Supervisor
 from ..errors import ConfigError
@@ -45,6 +45,9 @@ from .trace import parse_trace
 from .webhooks import EventsConfig as EventsConfig
 from .webhooks import WebhookConfig as WebhookConfig
 from .webhooks import parse_events, parse_webhooks
+
+if TYPE_CHECKING:
+    from .trunks import TrunkingConfig
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -234,6 +237,12 @@ class MediaSettings:
     prompt_dirs: tuple[str, ...] = ()  # searched for prompt names before the shipped ones
 
 
+def _no_trunking() -> TrunkingConfig:
+    from .trunks import TrunkingConfig  # config/trunks.py builds on this module
+
+    return TrunkingConfig()
+
+
 def _default_listen() -> tuple[ListenUri, ...]:
     return (ListenUri("udp", "127.0.0.1", 5060), ListenUri("tcp", "127.0.0.1", 5060))
 
@@ -268,6 +277,8 @@ class SwitchConfig:
     store: StoreConfig = field(default_factory=StoreConfig)  # [store]: SQLite or PostgreSQL
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     crm: CrmConfig = field(default_factory=CrmConfig)  # [crm]: the screen-pop lookup
+    # [trunks.NAME], [[routes]], [dids], [outbound] and the users' outbound_class
+    trunking: TrunkingConfig = field(default_factory=_no_trunking)
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -399,11 +410,10 @@ _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
              "events", "crm", "store")
-_TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
+_TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
+"""Top-level keys parsed by ``config/trunks.py``."""
 _VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
-_UNBUILT_TOP: Final[dict[str, str]] = {
-    **dict.fromkeys(("trunks", "routes", "dids", "outbound"), _TRUNKS_LATER),
-    "voicemail": _VOICEMAIL_LATER}
+_UNBUILT_TOP: Final[dict[str, str]] = {"voicemail": _VOICEMAIL_LATER}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -419,6 +429,8 @@ class _Parser:
         self.moh_classes: Mapping[str, MohClass] = default_moh()
         # every transfer:NUMBER written (number, where), checked once the dial plan is known
         self.number_refs: list[tuple[str, Path]] = []
+        # [[users]] entries with trunk keys: (index, those keys, the entry's other keys)
+        self.user_trunk_keys: list[tuple[int, Mapping[str, Any], Mapping[str, Any]]] = []
 
     # -- errors and primitive converters --
     def fail(self, path: Path, fault: str) -> NoReturn:
@@ -530,7 +542,10 @@ class _Parser:
 
     # -- sections --
     def config(self, raw: dict[str, Any]) -> SwitchConfig:
+        from .trunks import parse_sections  # config/trunks.py builds on this module
+
         self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
+        trunking_raw: dict[str, Any] = {k: raw.pop(k) for k in _TRUNKING_TOP if k in raw}
         if "api_tokens" in raw:
             self.fail(("api_tokens",), "API tokens are [[api.tokens]] entries "
                       "(docs/configuration.md)")
@@ -568,7 +583,7 @@ class _Parser:
         check_numbers(self, dialplan.numbers, ("dialplan", "numbers"), users=users,
                       agents=[u for u, cfg in users.items() if cfg.agent is not None],
                       codes=supervision.codes)
-        return SwitchConfig(
+        config = SwitchConfig(
             domains=domains,
             realm=realm,
             listen=self.listen(raw["listen"]) if "listen" in raw else d.listen,
@@ -599,6 +614,8 @@ class _Parser:
             crm=parse_crm(self, raw.get("crm", {}), ("crm",)),
             prompt_uses=tuple(self.prompt_uses),
         )
+        trunking = parse_sections(self, trunking_raw, self.user_trunk_keys, config)
+        return replace(config, trunking=trunking)
 
     def opt(self, table: Mapping[str, Any], key: str, path: Path, default: T,
             conv: Callable[[object, Path], T]) -> T:
@@ -737,8 +754,11 @@ class _Parser:
         for i, entry in enumerate(self.array(value, path)):
             p = (*path, i)
             t = self.table(entry, p)
-            self.refuse_unbuilt(t, {"outbound_class": _TRUNKS_LATER,
-                                    "mailbox": _VOICEMAIL_LATER}, p)
+            self.refuse_unbuilt(t, {"mailbox": _VOICEMAIL_LATER}, p)
+            if "outbound_class" in t:  # config/trunks.py parses it, with the trunks
+                t = dict(t)
+                self.user_trunk_keys.append((i, {"outbound_class": t.pop("outbound_class")},
+                                             dict(t)))
             self.check_keys(t, _USER_KEYS, p)
             names, name_key = self.user_names(t, p)
             if "password" not in t:

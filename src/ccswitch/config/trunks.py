@@ -2,15 +2,15 @@
 ``[routes.NAME]``), ``[dids]``, ``[outbound]`` and each user's ``outbound_class`` (pure).
 
 Part of the configuration parser (like ``config/acd.py``): every fault goes through
-``_Parser.fail`` with its key path and line.  **Not wired yet**: the main loader
-(:func:`ccswitch.config.parse_config`) still refuses these keys as "not supported yet" until the
-call layer can place trunk legs; :func:`parse_trunking` parses a whole file with them, for the
-tests and the wiring to come.  The parsed sections build the pure pieces directly:
+``_Parser.fail`` with its key path and line.  The main loader
+(:func:`ccswitch.config.parse_config`) calls :func:`parse_sections` and keeps the result as
+``SwitchConfig.trunking``.  The parsed sections build the pure pieces directly:
 :meth:`TrunkingConfig.router`, :meth:`~TrunkingConfig.peers`, :meth:`~TrunkingConfig.dids_router`.
 
 ``[trunks.NAME]`` keys (all optional but ``address``)::
 
-    address = "udp:127.0.0.1:5070"    # TRANSPORT:HOST:PORT, or a domain resolved by RFC 3263
+    address = "udp:127.0.0.1:5070"    # TRANSPORT:HOST:PORT (a domain resolved by RFC 3263 and
+                                      # codecs: refused as not supported yet)
     peers = ["127.0.0.1:5070"]        # inbound calls are recognised by these sources: IP,
                                       # IP/LEN, IP:PORT, [IPv6]:PORT (default: the
                                       # address's IP when it is an IP literal)
@@ -31,7 +31,6 @@ tests and the wiring to come.  The parsed sections build the pure pieces directl
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -49,7 +48,7 @@ from .schema import (
     ListenUri,
     SwitchConfig,
     _Parser,
-    _syntax_error,
+    parse_config,
     parse_listen,
 )
 
@@ -151,23 +150,10 @@ class TrunkingConfig:
 
 def parse_trunking(text: str, filename: str, *, prompts: Collection[str] | None = None,
                    ) -> tuple[SwitchConfig, TrunkingConfig]:
-    """Parse a configuration that has trunk sections: the rest as the main loader does, then
-    the trunk sections against it.  Raises ConfigError like :func:`parse_config`."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(filename, str(exc)) from None
-    trunking: dict[str, Any] = {k: raw.pop(k) for k in TRUNKING_KEYS if k in raw}
-    user_keys: list[UserKeys] = []
-    users = raw.get("users", [])
-    if isinstance(users, list):
-        for i, entry in enumerate(users):
-            if isinstance(entry, dict) and any(k in entry for k in USER_KEYS):
-                ours = {k: entry.pop(k) for k in USER_KEYS if k in entry}
-                user_keys.append((i, ours, dict(entry)))
-    p = _Parser(filename, text, prompts)
-    config = p.config(raw)
-    return config, parse_sections(p, trunking, user_keys, config)
+    """Parse a configuration with its trunk sections: :func:`parse_config` and its
+    ``trunking`` (kept for the callers that want the two apart)."""
+    config = parse_config(text, filename, prompts=prompts)
+    return config, config.trunking
 
 
 def parse_sections(p: _Parser, raw: Mapping[str, Any], user_keys: list[UserKeys],
@@ -215,6 +201,9 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         p.fail(path, f"{name!r} is not a valid trunk name (letters, digits, _ and -)")
     t = p.table(value, path)
     p.check_keys(t, _TRUNK_KEYS, path)
+    if "codecs" in t:
+        p.fail((*path, "codecs"), "per-trunk codecs are not supported yet (every call offers "
+                                  "[media] codecs)")
     if "address" not in t:
         p.fail((*path, "address"), "missing (TRANSPORT:HOST:PORT or a domain)")
     address, domain = _address(p, t["address"], (*path, "address"))
@@ -427,7 +416,8 @@ def _address(p: _Parser, value: object, path: Path) -> tuple[ListenUri | None, s
     if ":" not in text:
         if not _HOSTNAME.fullmatch(text) or "." not in text or _is_ip(text):
             p.fail(path, f"{text!r} is neither TRANSPORT:HOST:PORT nor a domain")
-        return None, text.lower()
+        p.fail(path, f"a domain ({text!r}, found by RFC 3263 NAPTR/SRV) is not supported yet: "
+                     "give TRANSPORT:IP:PORT")
     try:
         return parse_listen(text), None
     except ConfigValueError as exc:

@@ -18,11 +18,14 @@ text                       target
                            an agent's live call
 ``transfer:1002``          :class:`NumberTarget`: whatever that number of the dial plan is
 ``hangup``                 :class:`HangupTarget`
+``number:+15551234567``    :class:`OutsideTarget`: an outside number, called through the
+                           outbound routes' trunks (``dialplan/outbound.py``)
 =========================  ===============================================================
 
 Names are checked for their form only; whether a user, queue, menu or room exists is the
 configuration's business (``config/schema.py``).  ``voicemail:`` is refused as not supported
-yet (it comes with voicemail), and so is ``number:`` (outside numbers come with trunks).
+yet (it comes with voicemail).  ``number:`` parses, but only the dialled path places it yet:
+the configuration refuses it in menus, queue rules and DIDs (``config/dialplan.py``).
 """
 
 from __future__ import annotations
@@ -37,11 +40,11 @@ ServiceName: TypeAlias = Literal["echo", "tone"]
 SuperviseMode: TypeAlias = Literal["listen", "whisper", "barge"]
 SERVICES: Final[tuple[ServiceName, ...]] = get_args(ServiceName)
 SUPERVISE_MODES: Final[tuple[SuperviseMode, ...]] = get_args(SuperviseMode)
-UNBUILT: Final = {"voicemail": "voicemail", "number": "calls to outside numbers (trunks)"}
+UNBUILT: Final = {"voicemail": "voicemail"}
 """Target kinds of features to come: refused with "not supported yet"."""
 TARGET_FORMS: Final = ("user:NAME", "queue:NAME", "ivr:NAME", "echo", "tone", "room:NAME",
                        "listen:AGENT", "whisper:AGENT", "barge:AGENT", "transfer:NUMBER",
-                       "hangup")
+                       "hangup", "number:NUMBER")
 """Every form :func:`parse_target` accepts, for messages and documentation."""
 KINDS: Final = frozenset(form.partition(":")[0] for form in TARGET_FORMS)
 """The words a target's text starts with (``queue`` of ``queue:support``)."""
@@ -145,8 +148,19 @@ class HangupTarget:
         return "hangup"
 
 
+@dataclass(frozen=True, slots=True)
+class OutsideTarget:
+    """An outside number (E.164 once the outbound router normalised it), reached through a
+    carrier trunk: a trunk leg, tried on the route's trunks in order."""
+
+    number: str
+
+    def __str__(self) -> str:
+        return f"number:{self.number}"
+
+
 Target: TypeAlias = (UserTarget | QueueTarget | IvrTarget | ServiceTarget | RoomTarget
-                     | SuperviseTarget | NumberTarget | HangupTarget)
+                     | SuperviseTarget | NumberTarget | HangupTarget | OutsideTarget)
 """Where a call goes: one of the target classes of this module."""
 TARGET_TYPES: Final = get_args(Target)
 
@@ -155,8 +169,7 @@ def parse_target(text: str) -> Target:
     """The target ``text`` names (see the module docstring), or :class:`TargetError`."""
     kind, sep, arg = text.partition(":")
     if kind in UNBUILT:
-        raise TargetError(f"{kind} is not supported yet ({UNBUILT[kind]} come later)"
-                          if kind == "number" else f"{kind} is not supported yet")
+        raise TargetError(f"{kind} is not supported yet")
     if kind in SERVICES or kind == "hangup":
         if sep:
             raise TargetError(f"{kind} takes no argument")
@@ -178,13 +191,15 @@ def parse_target(text: str) -> Target:
         return RoomTarget(arg)
     if kind == "transfer":
         return NumberTarget(arg)
+    if kind == "number":
+        return OutsideTarget(arg)
     return SuperviseTarget(_mode(kind), arg)
 
 
 _WITH_ARGUMENT: Final[dict[str, tuple[re.Pattern[str], str, str]]] = {
     "user": (USER_NAME, "NAME", "user name"), "queue": (NAME, "NAME", "queue name"),
     "ivr": (NAME, "NAME", "menu name"), "room": (NAME, "NAME", "room name"),
-    "transfer": (NUMBER, "NUMBER", "number"),
+    "transfer": (NUMBER, "NUMBER", "number"), "number": (NUMBER, "NUMBER", "number"),
     **{mode: (USER_NAME, "AGENT", "agent name") for mode in SUPERVISE_MODES},
 }
 """Kinds that take an argument: (its pattern, placeholder, what it is called)."""

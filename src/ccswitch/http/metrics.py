@@ -235,7 +235,23 @@ class _Collector(Collector):
             dropped.add_metric([str(w)], st.dropped)
         yield from (legs, overruns, pin, dropped)
 
+    def _trunks(self, sig: Signaling) -> Iterator[Metric]:
+        drv = sig.trunk_driver
+        if drv is None:
+            return
+        up = GaugeMetricFamily("ccswitch_trunk_up", "1 while the trunk answers its OPTIONS "
+                               "keep-alive (or is not probed), else 0", labels=["trunk"])
+        for name in sig.config.trunking.trunks:
+            up.add_metric([name], 1.0 if drv.up.get(name, True) else 0.0)
+        yield up
+        reg = GaugeMetricFamily("ccswitch_trunk_registered",
+                                "1 while a registering trunk is registered", labels=["trunk"])
+        for name, ok in sorted(drv.registered.items()):
+            reg.add_metric([name], 1.0 if ok else 0.0)
+        yield reg
+
     def _core(self, sig: Signaling, now: float) -> Iterator[Metric]:
+        yield from self._trunks(sig)
         calls = queries.call_views(sig, now)
         active = GaugeMetricFamily("ccswitch_calls_active", "Live calls, by state",
                                    labels=["state"])

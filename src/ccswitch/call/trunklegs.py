@@ -1,0 +1,314 @@
+"""Calls to outside numbers: trunk legs, failover between trunks, digest as a client (pure).
+
+A phone that dialled an outside number (``Signaling`` asked the outbound router, which answered
+``OutboundCall``) gets a call like any other: its INVITE is the caller's leg, its media is
+anchored, and the switch sends one INVITE, the **trunk leg**, to the first trunk of the route.
+That leg is an ordinary fork (``call/forks.py``): its provisional, 2xx and failures travel the
+same phase table.  What this module adds, through three hooks the fork code calls:
+
+- ``heard``: a provisional (other than 100) or a final answer from the current trunk stops
+  its answer timer (the route's ``answer_timeout``);
+- ``fork_failed``: a 401/407 is answered once with the trunk's credentials (a new INVITE in
+  the same dialog, CSeq + 1); an answer that fails over (no answer, 408, 5xx, the route's
+  ``failover_on``) sends a new INVITE to the next trunk; when no trunk is left the caller gets
+  the last answer (``final_status``; 403 for a challenge we could not answer), without the
+  carrier's headers, and the attempt counts for the burst detector;
+- ``ended``: the call is over, its trunk and user counts are released.
+
+The answer timer (:meth:`TrunkLegs.handle_timer`): a trunk that said nothing but 100 within
+``answer_timeout`` is CANCELled and counted as "no answer".  A trunk leg that is not the
+current one any more (CANCELled, answered by a 401 retried) is ignored when it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ..clock import TimerHeap
+from ..config.trunks import TrunkConfig
+from ..dialplan.fraud import FraudCleared, FraudSuspected
+from ..dialplan.outbound import (
+    Failover,
+    OutboundCall,
+    OutboundDecision,
+    OutboundRefused,
+    OutboundRouter,
+    fails_over,
+    final_status,
+)
+from ..ids import Ids
+from ..sdp.negotiator import NotAcceptable
+from ..sip.addr import Address
+from ..sip.client_auth import AuthSession, DigestClient
+from ..sip.dialog import Dialog, LocalContact
+from ..sip.message import Response
+from ..sip.transaction import RequestReceived
+from ..sip.uri import NameAddr, SipUri
+from .forks import fork_failed
+from .legevents import Failed
+from .state import ALLOW, Call, Leg, LegId, Phase
+
+if TYPE_CHECKING:
+    from .b2bua import B2bua
+
+log = structlog.get_logger()
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One outside call: the trunks it may still try and the leg ringing now."""
+
+    caller: str
+    number: str  # E.164
+    failover: Failover
+    answer_timeout: float
+    caller_id: str | None
+    body: bytes
+    ctype: str | None
+    max_forwards: int
+    leg: LegId = ""
+    trunk: str = ""
+    auth: AuthSession | None = None
+    heard: bool = False
+    tried: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+class TrunkLegs:
+    """Trunk legs of the switch's calls (one per process, next to the B2BUA)."""
+
+    def __init__(self, *, sw: B2bua, trunks: Mapping[str, TrunkConfig], router: OutboundRouter,
+                 ids: Ids) -> None:
+        self.sw = sw
+        self.trunks = dict(trunks)
+        self.router = router
+        self._ids = ids
+        self._clients = {name: DigestClient(user=t.username, password=t.password, ids=ids,
+                                            realm=t.realm)
+                         for name, t in trunks.items()
+                         if t.username is not None and t.password is not None}
+        self._attempts: dict[str, Attempt] = {}  # by call key
+        self._timers: TimerHeap[str] = TimerHeap()
+        self.down: set[str] = set()  # trunks the keep-alive found down
+        self.counters: dict[str, int] = {"outbound_calls": 0, "failovers": 0,
+                                         "auth_retries": 0, "outbound_refused": 0}
+
+    # -- deciding ----------------------------------------------------------------------
+    def decide(self, *, caller: str | None, dialled: str, now: float,
+               unavailable: Collection[str] = ()) -> OutboundDecision:
+        """The outbound router's decision for ``dialled`` (trunks down left out); refusals
+        and the policy's fraud events are logged here."""
+        decision = self.router.decide(caller=caller, dialled=dialled, now=now,
+                                      unavailable={*self.down, *unavailable})
+        if isinstance(decision, OutboundRefused):
+            self.counters["outbound_refused"] += 1
+            log.info("outbound_refused", caller=caller or "", number=decision.number,
+                     status=decision.status, why=decision.why)
+        self._log_policy_events()
+        return decision
+
+    def _log_policy_events(self) -> None:
+        for ev in self.router.policy.events():
+            if isinstance(ev, FraudSuspected):
+                log.warning("fraud_suspected", user=ev.user, attempts=ev.attempts,
+                            window=ev.window)
+            elif isinstance(ev, FraudCleared):
+                log.info("fraud_cleared", user=ev.user)
+
+    # -- placing -----------------------------------------------------------------------
+    def start(self, ev: RequestReceived, *, caller: str, decision: OutboundCall,
+              now: float) -> None:
+        """A new call from ``caller``'s INVITE in ``ev`` to the outside number of
+        ``decision``: anchored like any call, its first trunk leg sent."""
+        sw = self.sw
+        inv = ev.request
+        callee = decision.number
+        cm = sw._anchor(ev, ("a", "b"), now, caller=caller, callee=callee,
+                        worker=sw._worker_of(caller))
+        if cm is False:
+            return
+        body = inv.body
+        if cm is not None and body:
+            offer = cm.offer_from("a", body)
+            if isinstance(offer, NotAcceptable):
+                cm.close()
+                sw._reply(ev, 488, "Not Acceptable Here", now,
+                          (("Warning", f'304 ccswitch "{offer.reason}"'),))
+                sw.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
+                           callee=callee, why=f"sdp: {offer.reason}")
+                return
+            body = offer
+        call = sw._new_call(ev, caller, callee, now, cm)
+        failover = decision.failover()
+        attempt = Attempt(caller=caller, number=callee, failover=failover,
+                          answer_timeout=decision.answer_timeout, caller_id=decision.caller_id,
+                          body=body, ctype=inv.headers.get("content-type") if body else None,
+                          max_forwards=max(inv.max_forwards - 1, 0))
+        self._attempts[call.key] = attempt
+        self.counters["outbound_calls"] += 1
+        log.info("outbound_call", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
+                 number=callee, route=decision.route, trunks=list(decision.trunks))
+        first = failover.current
+        assert first is not None
+        self._send(call, attempt, first, now)
+        sw._timers.arm(("ring", call.key), now + sw._ring_timeout)
+
+    def _send(self, call: Call, attempt: Attempt, trunk: str, now: float) -> None:
+        """A new INVITE (a new dialog) for ``call`` to ``trunk``."""
+        sw = self.sw
+        cfg = self.trunks[trunk]
+        assert cfg.address is not None  # domain trunks are refused until RFC 3263 is wired
+        addr = cfg.address
+        dest = Address(addr.transport, addr.host, addr.port)
+        me = sw._local(addr.transport)
+        user = self._format(cfg, attempt.number)
+        params: dict[str, str | None] = {} if addr.transport == "udp" else {
+            "transport": addr.transport}
+        ruri = SipUri(host=addr.host, user=user, port=addr.port, params=params)
+        shown = attempt.caller_id or cfg.caller_id or attempt.caller
+        extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua)]
+        pai = f"<{SipUri(host=sw._domain, user=shown)}>"
+        if cfg.privacy == "id":
+            local = NameAddr(SipUri(host="anonymous.invalid", user="anonymous"), "Anonymous",
+                             {"tag": self._ids.tag()})
+            extra += [("P-Asserted-Identity", pai), ("Privacy", "id")]
+        else:
+            local = NameAddr(SipUri(host=sw._domain, user=shown), None,
+                             {"tag": self._ids.tag()})
+            extra.append(("P-Asserted-Identity", pai))
+        remote = NameAddr(SipUri(host=addr.host, user=user))
+        dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
+                        local_seq=0, remote_target=str(ruri), peer=dest)
+        attempt.trunk = trunk
+        attempt.auth = (self._clients[trunk].session() if trunk in self._clients else None)
+        self.router.policy.call_started(call.key, attempt.caller, trunk, now)
+        self._invite(call, attempt, dialog, me, tuple(extra), now)
+        log.info("trunk_leg", call_id=call.key, trunk=trunk, ruri=str(ruri))
+
+    def _invite(self, call: Call, attempt: Attempt, dialog: Dialog, me: LocalContact,
+                extra: tuple[tuple[str, str], ...], now: float) -> None:
+        sw = self.sw
+        inv = dialog.request("INVITE", me=me, branch=self._ids.branch(), body=attempt.body,
+                             content_type=attempt.ctype, extra=extra)
+        inv.headers.set("Max-Forwards", str(attempt.max_forwards))
+        assert dialog.peer is not None
+        txn_id = sw._txn.send_request(inv, dialog.peer, now)
+        br = Leg(txn_id, inv, dialog, me)
+        call.add(br)
+        sw._clients[br.txn_id] = call
+        sw._dialogs[(dialog.call_id, dialog.local_tag)] = (call, br.id)
+        attempt.leg = br.id
+        attempt.heard = False
+        self._timers.arm(call.key, now + attempt.answer_timeout)
+
+    def _format(self, cfg: TrunkConfig, e164: str) -> str:
+        plan = self.router.plan
+        if cfg.number_format == "national":
+            return plan.national(e164) or e164
+        if cfg.number_format == "international":
+            return plan.international(e164)
+        return e164
+
+    # -- hooks from the fork code --------------------------------------------------------
+    def heard(self, call: Call, br: Leg, status: int) -> None:
+        """The trunk leg ``br`` answered ``status`` (1xx other than 100, or final)."""
+        attempt = self._attempts.get(call.key)
+        if attempt is None or attempt.leg != br.id or status == 100:
+            return
+        attempt.heard = True
+        self._timers.cancel(call.key)
+
+    def fork_failed(self, call: Call, br: Leg, status: int, reason: str,
+                    resp: Response | None, now: float) -> bool:
+        """Whether the failure of ``br`` was taken care of here: retried with credentials,
+        moved to the next trunk, a leg no longer current, or the call's last trunk failed
+        (the caller hears the last answer, without the carrier's headers).  False: not a
+        trunk leg of a ringing call."""
+        attempt = self._attempts.get(call.key)
+        if attempt is None:
+            return False
+        if br.id != attempt.leg:
+            if br.final is None:
+                br.final = status
+            return True  # an older leg of this call: already failed over or retried
+        self._timers.cancel(call.key)
+        if call.phase is not Phase.RINGING or call.answered_id is not None:
+            return False
+        if status in (401, 407) and resp is not None and self._retry_auth(call, attempt, br,
+                                                                          resp, now):
+            return True
+        self.router.policy.call_ended(call.key)
+        no_answer = None if (status == 408 and resp is None) else status
+        attempt.tried.append((attempt.trunk, no_answer))
+        nxt = attempt.failover.failed(no_answer)
+        while nxt is not None and (nxt in self.down
+                                   or not self.router.policy.trunk_has_room(nxt, now)):
+            attempt.tried.append((nxt, None))
+            nxt = attempt.failover.failed(None)
+        if nxt is not None:
+            br.final = status
+            self.counters["failovers"] += 1
+            log.info("trunk_failover", call_id=call.key, trunk=attempt.trunk, status=status,
+                     next=nxt)
+            self._send(call, attempt, nxt, now)
+            return True
+        if fails_over(no_answer, ()):
+            self.router.call_failed(attempt.caller, now)
+            self._log_policy_events()
+        log.info("outbound_failed", call_id=call.key, number=attempt.number,
+                 tried=[f"{t}:{s}" for t, s in attempt.tried])
+        # the caller hears the last trunk's answer, never a carrier's challenge or Contact
+        code = 403 if status in (401, 407) else final_status(no_answer)
+        why = "Forbidden" if code == 403 and status != 403 else reason
+        br.final = status
+        call.failure = (code, why)
+        call.failure_headers = ()
+        sw = self.sw
+        sw.dispatch(call, Failed(br.id, code, why), now)
+        return True
+
+    def _retry_auth(self, call: Call, attempt: Attempt, br: Leg, resp: Response,
+                    now: float) -> bool:
+        if attempt.auth is None:
+            return False
+        answer = attempt.auth.answer(resp, method="INVITE", uri=str(br.invite.uri))
+        if not answer.ok:
+            log.warning("trunk_auth_failed", call_id=call.key, trunk=attempt.trunk,
+                        reason=answer.reason, detail=answer.detail)
+            return False
+        br.final = resp.status
+        self.counters["auth_retries"] += 1
+        kept = tuple((n, v) for n, v in br.invite.headers.items()
+                     if n.lower() in ("allow", "user-agent", "p-asserted-identity", "privacy"))
+        self._invite(call, attempt, br.dialog, br.me, (*kept, *answer.headers), now)
+        log.info("trunk_auth", call_id=call.key, trunk=attempt.trunk, status=resp.status)
+        return True
+
+    def ended(self, call_key: str) -> None:
+        """The call ``call_key`` is over: its counts are released."""
+        if self._attempts.pop(call_key, None) is not None:
+            self._timers.cancel(call_key)
+            self.router.policy.call_ended(call_key)
+
+    # -- time --------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    def handle_timer(self, now: float) -> None:
+        """A trunk that did not answer within its route's ``answer_timeout``: CANCEL it and
+        try the next one."""
+        for key in self._timers.pop_due(now):
+            attempt = self._attempts.get(key)
+            call = self.sw._calls.get(key)
+            if attempt is None or call is None or attempt.heard:
+                continue
+            br = call.legs.get(attempt.leg)
+            if br is None or br.final is not None or call.phase is not Phase.RINGING:
+                continue
+            log.info("trunk_no_answer", call_id=key, trunk=attempt.trunk,
+                     after=attempt.answer_timeout)
+            self.sw._txn.cancel_request(br.txn_id, now)
+            fork_failed(self.sw, call, br, 408, "Request Timeout", now)
