@@ -38,6 +38,8 @@ from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
 from .trace import parse_trace
+from .voicemail import VoicemailConfig as VoicemailConfig
+from .voicemail import parse_sections, split_voicemail
 from .webhooks import EventsConfig as EventsConfig
 from .webhooks import WebhookConfig as WebhookConfig
 from .webhooks import parse_events, parse_webhooks
@@ -262,6 +264,7 @@ class SwitchConfig:
     webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
     events: EventsConfig = field(default_factory=EventsConfig)  # [events]: how long kept
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
+    voicemail: VoicemailConfig = field(default_factory=VoicemailConfig)  # [voicemail], boxes
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -386,12 +389,10 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
-             "events")
+             "events", "voicemail")
 _TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
-_VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
 _UNBUILT_TOP: Final[dict[str, str]] = {
-    **dict.fromkeys(("trunks", "routes", "dids", "outbound"), _TRUNKS_LATER),
-    "voicemail": _VOICEMAIL_LATER}
+    **dict.fromkeys(("trunks", "routes", "dids", "outbound"), _TRUNKS_LATER)}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -519,6 +520,7 @@ class _Parser:
     # -- sections --
     def config(self, raw: dict[str, Any]) -> SwitchConfig:
         self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
+        vm_section, user_boxes, queue_boxes = split_voicemail(raw)
         if "api_tokens" in raw:
             self.fail(("api_tokens",), "API tokens are [[api.tokens]] entries "
                       "(docs/configuration.md)")
@@ -533,10 +535,6 @@ class _Parser:
         if '"' in realm or "\\" in realm:
             self.fail(("realm",), "must not contain '\"' or '\\'")
         self.moh_classes = parse_moh(self, raw.get("moh", {}), ("moh",))
-        raw_queues = raw.get("queues")
-        for qname, qentry in (raw_queues.items() if isinstance(raw_queues, dict) else ()):
-            if isinstance(qentry, dict):
-                self.refuse_unbuilt(qentry, {"mailbox": _VOICEMAIL_LATER}, ("queues", qname))
         queues = parse_queues(self, raw.get("queues", {}), ("queues",))
         users = self.users(raw.get("users", []), ("users",), queues)
         rooms = parse_rooms(self, raw.get("rooms", {}), ("rooms",))
@@ -556,6 +554,7 @@ class _Parser:
         check_numbers(self, dialplan.numbers, ("dialplan", "numbers"), users=users,
                       agents=[u for u, cfg in users.items() if cfg.agent is not None],
                       codes=supervision.codes)
+        voicemail = parse_sections(self, vm_section, user_boxes, queue_boxes)
         return SwitchConfig(
             domains=domains,
             realm=realm,
@@ -583,6 +582,7 @@ class _Parser:
                                     queues=queues),
             events=parse_events(self, raw.get("events", {}), ("events",)),
             api=api,
+            voicemail=voicemail,
             prompt_uses=tuple(self.prompt_uses),
         )
 
@@ -723,8 +723,7 @@ class _Parser:
         for i, entry in enumerate(self.array(value, path)):
             p = (*path, i)
             t = self.table(entry, p)
-            self.refuse_unbuilt(t, {"outbound_class": _TRUNKS_LATER,
-                                    "mailbox": _VOICEMAIL_LATER}, p)
+            self.refuse_unbuilt(t, {"outbound_class": _TRUNKS_LATER}, p)
             self.check_keys(t, _USER_KEYS, p)
             names, name_key = self.user_names(t, p)
             if "password" not in t:
