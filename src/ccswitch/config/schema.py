@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Final, NoReturn, TypeVar
 
-from ..dialplan import Supervisor
+from ..dialplan import Supervisor, VoicemailTarget
 from ..errors import ConfigError
 from ..ivr.menu import DEMO_MENUS, Menu
 from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
@@ -555,6 +555,10 @@ class _Parser:
                       agents=[u for u, cfg in users.items() if cfg.agent is not None],
                       codes=supervision.codes)
         voicemail = parse_sections(self, vm_section, user_boxes, queue_boxes)
+        for number, t in dialplan.numbers.items():
+            if isinstance(t, VoicemailTarget) and t.box not in voicemail.mailboxes:
+                self.fail(("dialplan", "numbers", number),
+                          f"mailbox {t.box!r} does not exist (no mailbox = true for it)")
         return SwitchConfig(
             domains=domains,
             realm=realm,

@@ -25,6 +25,7 @@ from .targets import (
     Target,
     TargetError,
     UserTarget,
+    VoicemailTarget,
     parse_target,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "Target",
     "TargetError",
     "UserTarget",
+    "VoicemailTarget",
     "may_supervise",
     "parse_target",
 ]

@@ -17,12 +17,13 @@ text                       target
 ``listen:2001``            :class:`SuperviseTarget`: listen to (``whisper:``, ``barge:``)
                            an agent's live call
 ``transfer:1002``          :class:`NumberTarget`: whatever that number of the dial plan is
+``voicemail:1002``         :class:`VoicemailTarget`: leave a message in that mailbox
 ``hangup``                 :class:`HangupTarget`
 =========================  ===============================================================
 
 Names are checked for their form only; whether a user, queue, menu or room exists is the
-configuration's business (``config/schema.py``).  ``voicemail:`` is refused as not supported
-yet (it comes with voicemail), and so is ``number:`` (outside numbers come with trunks).
+configuration's business (``config/schema.py``).  ``number:`` is refused as not supported
+yet (outside numbers come with trunks).
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ ServiceName: TypeAlias = Literal["echo", "tone"]
 SuperviseMode: TypeAlias = Literal["listen", "whisper", "barge"]
 SERVICES: Final[tuple[ServiceName, ...]] = get_args(ServiceName)
 SUPERVISE_MODES: Final[tuple[SuperviseMode, ...]] = get_args(SuperviseMode)
-UNBUILT: Final = {"voicemail": "voicemail", "number": "calls to outside numbers (trunks)"}
+UNBUILT: Final = {"number": "calls to outside numbers (trunks)"}
 """Target kinds of features to come: refused with "not supported yet"."""
 TARGET_FORMS: Final = ("user:NAME", "queue:NAME", "ivr:NAME", "echo", "tone", "room:NAME",
                        "listen:AGENT", "whisper:AGENT", "barge:AGENT", "transfer:NUMBER",
-                       "hangup")
+                       "voicemail:BOX", "hangup")
 """Every form :func:`parse_target` accepts, for messages and documentation."""
 KINDS: Final = frozenset(form.partition(":")[0] for form in TARGET_FORMS)
 """The words a target's text starts with (``queue`` of ``queue:support``)."""
@@ -138,6 +139,16 @@ class NumberTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class VoicemailTarget:
+    """Leave a message in the mailbox ``box`` (a user's or a queue's, ``[voicemail]``)."""
+
+    box: str
+
+    def __str__(self) -> str:
+        return f"voicemail:{self.box}"
+
+
+@dataclass(frozen=True, slots=True)
 class HangupTarget:
     """End the call."""
 
@@ -146,7 +157,7 @@ class HangupTarget:
 
 
 Target: TypeAlias = (UserTarget | QueueTarget | IvrTarget | ServiceTarget | RoomTarget
-                     | SuperviseTarget | NumberTarget | HangupTarget)
+                     | SuperviseTarget | NumberTarget | VoicemailTarget | HangupTarget)
 """Where a call goes: one of the target classes of this module."""
 TARGET_TYPES: Final = get_args(Target)
 
@@ -178,6 +189,8 @@ def parse_target(text: str) -> Target:
         return RoomTarget(arg)
     if kind == "transfer":
         return NumberTarget(arg)
+    if kind == "voicemail":
+        return VoicemailTarget(arg)
     return SuperviseTarget(_mode(kind), arg)
 
 
@@ -185,6 +198,7 @@ _WITH_ARGUMENT: Final[dict[str, tuple[re.Pattern[str], str, str]]] = {
     "user": (USER_NAME, "NAME", "user name"), "queue": (NAME, "NAME", "queue name"),
     "ivr": (NAME, "NAME", "menu name"), "room": (NAME, "NAME", "room name"),
     "transfer": (NUMBER, "NUMBER", "number"),
+    "voicemail": (USER_NAME, "BOX", "mailbox name"),
     **{mode: (USER_NAME, "AGENT", "agent name") for mode in SUPERVISE_MODES},
 }
 """Kinds that take an argument: (its pattern, placeholder, what it is called)."""
