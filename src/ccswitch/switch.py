@@ -21,6 +21,13 @@ from .call.anchor import MediaPlan, plan_codecs
 from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
 from .call.signaling import Listener, Signaling
+from .call.voicemail import (
+    VoicemailDeleted,
+    VoicemailDiscarded,
+    VoicemailEvent,
+    VoicemailSaved,
+    VoicemailStored,
+)
 from .config.schema import SwitchConfig
 from .config.trace import parse_trace
 from .errors import SipParseError
@@ -59,10 +66,13 @@ from .store.bindings import BindingStore
 from .store.cdr import CdrStore
 from .store.events import EventLog
 from .store.queue_events import QueueEventStore
+from .store.voicemail import VoicemailStore
 from .store.writer import Writer
+from .voicemail import MessageKept
 
 log = structlog.get_logger()
 QUEUE_EVENT_TYPES = get_args(QueueEvent)
+VOICEMAIL_EVENT_TYPES = get_args(VoicemailEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
@@ -102,6 +112,8 @@ class Switch:
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
+        self.voicemail: VoicemailStore | None = None  # voice messages: rows and files
+        self.voicemail_dir = self.data_dir / "voicemail"
         self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
         self.webhooks: Webhooks | None = None
@@ -147,6 +159,8 @@ class Switch:
         self.cdr = self.writer.open(CdrStore)
         self.queue_log = self.writer.open(QueueEventStore)
         self.store = self.writer.open(BindingStore)
+        vm_root = self.voicemail_dir
+        self.voicemail = self.writer.open(lambda conn: VoicemailStore(conn, vm_root))
         self.events = EventLog(self.writer, data / "ccswitch.db")
         self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
         self._repair_recordings()
@@ -154,12 +168,19 @@ class Switch:
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan,
                                    prompt_path=functools.partial(_prompt_file,
-                                                                 self.config.prompt_files))
+                                                                 self.config.prompt_files),
+                                   voicemail_dir=self._box_dir)
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
+        if self.signaling.voicemail is not None:
+            store = self.voicemail
+            stored = [dataclasses.replace(m, received=m.received - wall + now)
+                      for box in self.signaling.voicemail.boxes
+                      for m in self.writer.call(functools.partial(store.messages, box))]
+            self.signaling.restore_voicemail(stored, now)
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
         self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)
@@ -230,6 +251,31 @@ class Switch:
         day = self.recordings_dir / time.strftime("%Y-%m-%d")
         day.mkdir(parents=True, exist_ok=True)
         return str(day / f"{name}.{ext}")
+
+    def _box_dir(self, box: str) -> str:
+        """A mailbox's directory (created): its messages are recorded into it."""
+        d = self.voicemail_dir / box
+        d.mkdir(parents=True, exist_ok=True)
+        return str(d)
+
+    def _voicemail_event(self, ev: VoicemailEvent) -> None:
+        """A voice message's row and file: written before the call's CDR (same writer)."""
+        store = self.voicemail
+        if store is None:
+            return
+        if isinstance(ev, VoicemailStored):
+            kept = MessageKept(ev.box, ev.caller, ev.received, ev.duration, ev.file)
+            self._write(functools.partial(store.add, ev.message_id, kept,
+                                          wall_offset=self._wall_offset),
+                        functools.partial(log.info, "voicemail_stored", call_id=ev.call_id,
+                                          box=ev.box, message=ev.message_id),
+                        "voicemail")
+        elif isinstance(ev, VoicemailDiscarded):
+            self._write(functools.partial(store.discard, ev.box, ev.file), None, "voicemail")
+        elif isinstance(ev, VoicemailSaved):
+            self._write(functools.partial(store.save, ev.message_id), None, "voicemail")
+        elif isinstance(ev, VoicemailDeleted):
+            self._write(functools.partial(store.delete, ev.message_id), None, "voicemail")
 
     def _repair_recordings(self) -> None:
         """Recordings left open by a killed daemon get their WAV headers fixed (and are
@@ -331,6 +377,9 @@ class Switch:
         records: list[EventRecord] = []
         now = self._loop.time()
         for ev in sig.events():
+            if isinstance(ev, VOICEMAIL_EVENT_TYPES):
+                self._voicemail_event(ev)
+                continue
             if not isinstance(ev, BindingsChanged):
                 rec = record_of(ev, now=now, wall_offset=self._wall_offset)
                 if rec is not None:

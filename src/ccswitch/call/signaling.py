@@ -24,6 +24,7 @@ from ..dialplan import (
     ServiceTarget,
     SuperviseTarget,
     UserTarget,
+    VoicemailTarget,
     may_supervise,
 )
 from ..errors import SipParseError
@@ -36,6 +37,7 @@ from ..sip.dialog import LocalContact
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
+from ..sip.mwi import subscribe_of
 from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
 from ..sip.timers import SipTimers
@@ -47,15 +49,18 @@ from ..sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
 )
+from ..voicemail import Message
 from .acdconfig import build_router
 from .anchor import MediaPlan
 from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
 from .events import CallEvent
+from .mwiwire import ALLOW_EVENTS, MwiDialogs
 from .queueing import build_queue_audio, build_room_music
 from .state import ALLOW
 from .transfer import replace
+from .voicemail import VOICEMAIL_CODE, Voicemail, VoicemailEvent
 
 log = structlog.get_logger()
 
@@ -63,7 +68,7 @@ KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER",
                            "INFO", "UPDATE"})
 # What an answer to a request that failed parsing copies from it (RFC 3261 §8.2.6.2).
 _ECHOED = frozenset({"via", "from", "to", "call-id", "cseq"})
-SwitchEvent = BindingsChanged | CallEvent | QueueEvent
+SwitchEvent = BindingsChanged | CallEvent | QueueEvent | VoicemailEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +85,18 @@ class Signaling:
 
     def __init__(self, *, config: SwitchConfig, listeners: Iterable[Listener], ids: Ids,
                  media: MediaPlan | None = None,
-                 prompt_path: Callable[[str], str] = str) -> None:
+                 prompt_path: Callable[[str], str] = str,
+                 voicemail_dir: Callable[[str], str] = lambda box: f"voicemail/{box}",
+                 ) -> None:
+        """``voicemail_dir(box)``: the directory of a mailbox's files (the shell's, created)."""
         self.config = config
+        self._events: list[SwitchEvent] = []
+        self.voicemail: Voicemail | None = None
+        if config.voicemail.mailboxes:
+            self.voicemail = Voicemail(config=config.voicemail, box_dir=voicemail_dir,
+                                       new_id=lambda: ids.token(16),
+                                       emit=lambda e: self._events.append(e),
+                                       domain=config.domains[0])
         self._ids = ids
         self._listeners = list(listeners)
         sip = config.sip
@@ -117,15 +132,19 @@ class Signaling:
                            may_transfer=self._may_transfer,
                            may_supervise=self._may_supervise,
                            resolve=lambda number, caller: self.dialplan.resolve(
-                               number, caller=caller))
+                               number, caller=caller),
+                           voicemail=self.voicemail)
         self.media = media
+        self.mwi: MwiDialogs | None = None
+        if self.voicemail is not None:
+            self.mwi = MwiDialogs(txn=self.txn, ids=ids, notifier=self.voicemail.mwi,
+                                  local=self.local_contact, user_agent=self._ua)
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
             self._our_hosts.add(lst.host.lower())
             if lst.host in ("0.0.0.0", "::"):
                 self._any_ip = True
-        self._events: list[SwitchEvent] = []
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
                                          "stray_responses": 0, "requests": 0,
                                          "keepalives": 0, "shed": 0}
@@ -163,8 +182,10 @@ class Signaling:
         self._drain(now)
 
     def next_deadline(self) -> float | None:
+        mwi = self.voicemail.mwi.next_deadline() if self.voicemail is not None else None
         ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
-                          self.b2bua.next_deadline(), self.auth.next_deadline()) if d is not None]
+                          self.b2bua.next_deadline(), self.auth.next_deadline(), mwi)
+              if d is not None]
         return min(ds) if ds else None
 
     def handle_timer(self, now: float) -> None:
@@ -173,6 +194,8 @@ class Signaling:
         self._agents_follow_registrations(now)
         self.b2bua.handle_timer(now)
         self.auth.handle_timer(now)
+        if self.voicemail is not None:
+            self.voicemail.mwi.handle_timer(now)
         self._drain(now)
 
     def command(self, cmd: Command, now: float) -> Done:
@@ -188,6 +211,13 @@ class Signaling:
             if self.registrar.lookup(agent, now):
                 self.b2bua.queues.agent_present(agent, True, now)
         self.b2bua.queues.settle(now)
+
+    def restore_voicemail(self, messages: Iterable[Message], now: float) -> None:
+        """The stored voice messages (``received`` on the loop clock): the mailboxes and
+        their lamps start from them."""
+        if self.voicemail is not None:
+            self.voicemail.restore(messages, now)
+            self._drain(now)
 
     def shutdown(self, now: float) -> None:
         self.b2bua.shutdown(now)
@@ -220,18 +250,22 @@ class Signaling:
             evs = self.txn.events()
             if not evs:
                 self.b2bua.queues.settle(now)  # the router's decisions, once per input
+                if self.mwi is not None:
+                    self.mwi.flush(now)  # the lamps of mailboxes that changed
                 return
             for ev in evs:
                 if isinstance(ev, RequestReceived):
                     self.counters["requests"] += 1
                     self._on_request(ev, now)
                 elif isinstance(ev, ResponseReceived):
-                    self.b2bua.on_response(ev, now)
+                    if self.mwi is None or not self.mwi.on_response(ev, now):
+                        self.b2bua.on_response(ev, now)
                 elif isinstance(ev, AckReceived):
                     if not self.b2bua.on_ack(ev, now):
                         self.counters["stray_acks"] += 1
                 elif isinstance(ev, TransactionTimeout):
-                    self.b2bua.on_timeout(ev, now)
+                    if self.mwi is None or not self.mwi.on_timeout(ev.txn_id, now):
+                        self.b2bua.on_timeout(ev, now)
                 elif isinstance(ev, StrayResponse):
                     self.counters["stray_responses"] += 1
 
@@ -248,6 +282,9 @@ class Signaling:
                 self._reply(ev, refused.status, refused.reason, now, refused.headers)
             elif method == "CANCEL":
                 self._on_cancel(ev, now)
+            elif in_dialog and method == "SUBSCRIBE" and self.mwi is not None \
+                    and self.mwi.knows(ev):
+                self.mwi.subscribe(ev, req.uri.user or "", now)
             elif in_dialog:
                 if not self.b2bua.in_dialog(ev, now):
                     self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
@@ -270,6 +307,8 @@ class Signaling:
                                                      sorted(SUPPORTED_EXTENSIONS)))))
             elif method == "BYE":
                 self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            elif method == "SUBSCRIBE":
+                self._on_subscribe(ev, now)
             elif method in KNOWN_METHODS:
                 self._reply(ev, 405, "Method Not Allowed", now, (("Allow", ALLOW),))
             else:
@@ -304,6 +343,33 @@ class Signaling:
         self._reply(ev, ans.status, ans.reason, now, ans.headers)
         self._agents_follow_registrations(now)
 
+    def _on_subscribe(self, ev: RequestReceived, now: float) -> None:
+        """An out-of-dialog SUBSCRIBE: only ``message-summary`` of the subscriber's own
+        mailbox (489 another package, 401 challenge, 403 someone else's box, 404 no box)."""
+        req = ev.request
+        try:
+            subscribe_of(req, sub_id="", mailbox="")
+        except SipParseError as err:
+            extra = (("Allow-Events", ALLOW_EVENTS),) if err.status == 489 else ()
+            self._reply(ev, err.status, err.reason, now, extra)
+            return
+        if not self._is_ours(req.uri.host) or self.mwi is None or self.voicemail is None:
+            self._reply(ev, 404, "Not Found", now)
+            return
+        res = self._authenticate(ev, now, proxy=False)
+        if res.outcome is not AuthOutcome.OK:
+            self._reply(ev, res.status, res.reason, now, res.headers)
+            return
+        box = req.uri.user or ""
+        if box != res.user:
+            log.warning("mwi_other_box", user=res.user, box=box)
+            self._reply(ev, 403, "Forbidden", now)
+            return
+        if not self.voicemail.has(box):
+            self._reply(ev, 404, "Not Found", now)
+            return
+        self.mwi.subscribe(ev, box, now)
+
     def _agents_follow_registrations(self, now: float) -> None:
         """Agents are logged in while they have a registered contact (CONTRACT)."""
         changes = self.registrar.events()
@@ -336,6 +402,9 @@ class Signaling:
         if uri.user.startswith("*2") and res.user in self.config.agents:
             self._feature(ev, res.user, uri.user, now)
             return
+        if uri.user == VOICEMAIL_CODE:
+            self._mailbox_menu(ev, res.user, now)
+            return
         target = self.dialplan.resolve(uri.user, caller=res.user)
         if target is None:
             self._refuse(ev, 404, "Not Found", now, res.user, why="no such number")
@@ -358,12 +427,21 @@ class Signaling:
         if isinstance(target, SuperviseTarget):
             self._supervise(ev, res.user, target, now)
             return
+        if isinstance(target, VoicemailTarget):
+            self.b2bua.services.start_service(ev, caller=res.user, service="voicemail",
+                                              now=now, arg=target.box)
+            return
         if not isinstance(target, UserTarget):
             why = f"{target} not available yet"
             self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
                          (("Warning", f'399 ccswitch "{why}"'),), why=why)
             return
         bindings = self.registrar.lookup(target.user, now)
+        if not bindings and self.voicemail is not None and self.voicemail.has(target.user):
+            # nobody to ring: the user's mailbox takes the call
+            self.b2bua.services.start_service(ev, caller=res.user, service="voicemail",
+                                              now=now, arg=target.user)
+            return
         if not bindings:
             self._refuse(ev, 480, "Temporarily Unavailable", now, res.user,
                          why="user not registered")
@@ -379,6 +457,18 @@ class Signaling:
         log.info("agent_feature", agent=agent, code=code, done=done)
         self.b2bua.services.start_service(ev, caller=agent, service="say", now=now,
                                  arg="goodbye" if done else "invalid")
+
+    def _mailbox_menu(self, ev: RequestReceived, user: str, now: float) -> None:
+        """``*97``: the caller's own mailbox menu (PIN asked); without a mailbox with a PIN, a
+        refusal prompt."""
+        vm = self.voicemail
+        if vm is None or not vm.has(user) or vm.mailbox(user).pin is None:
+            log.info("voicemail_menu_refused", user=user)
+            self.b2bua.services.start_service(ev, caller=user, service="say", now=now,
+                                              arg="not-allowed")
+            return
+        self.b2bua.services.start_service(ev, caller=user, service="mailbox", now=now,
+                                          arg=user)
 
     def _supervise(self, ev: RequestReceived, user: str, target: SuperviseTarget,
                    now: float) -> None:
