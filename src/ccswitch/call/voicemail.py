@@ -169,6 +169,7 @@ class Voicemail:
     def save(self, box: str, message_id: str) -> None:
         if box in self.boxes and self.boxes[box].save(message_id):
             self._emit(VoicemailSaved(box, message_id))
+            log.info("voicemail_heard", box=box, message=message_id)
 
     def delete(self, box: str, message_id: str) -> None:
         if box in self.boxes and self.boxes[box].delete(message_id):
@@ -288,6 +289,8 @@ class VoicemailSession:
             self._rec_started = now
             self._rec_until = now + action.max_seconds
             plan.send(self.media.worker, StartRecord(self._rec, action.file, (self.leg,), "wav"))
+            log.info("voicemail_recording", call_id=self.call_id, box=self.machine.box,
+                     path=action.file)
         elif isinstance(action, StopRecording):
             self._stop_recording(now, "stopped")
         elif isinstance(action, HangUp):
