@@ -94,3 +94,31 @@ def test_a_message_for_an_unregistered_user_lights_its_lamp_and_plays_on_star97(
                       timeout=10)
     assert not wav.exists()
 
+
+
+def test_a_user_who_does_not_answer_within_20_s_takes_a_message(
+    phones: PhoneFactory, daemon: Daemon, tmp_path: Path
+) -> None:
+    """1003's registered baresip rings and never answers: after `no_answer` (20 s) the switch
+    CANCELs it and the caller leaves a message."""
+    settle(daemon)
+    callee = phones("callee-1003", account=account(daemon, "1003", register=True),
+                    source_wav=tone_file(tmp_path, AGENT_HZ))  # fmt: skip
+    callee.wait_registered(timeout=10)
+    caller = phones("caller-1004", account=account(daemon, "1004", register=False),
+                    source_wav=tone_file(tmp_path, CALLER_HZ))  # fmt: skip
+    caller.dial(uri(daemon, "1003"))
+    callee.wait_event("CALL_INCOMING", timeout=15)
+    divert = daemon.log.wait_for("voicemail_divert", timeout=40)
+    assert divert is not None, daemon.tail()
+    callee.closed_reason(timeout=10)  # CANCELled: it stops ringing
+    assert not [e for e in callee.events() if e.get("type") == "CALL_ESTABLISHED"]
+    caller.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert daemon.log.wait_for("voicemail_recording", timeout=20, box="1003"), daemon.tail()
+    time.sleep(MESSAGE_S)
+    hang_up(caller)  # hanging up keeps the message
+    assert daemon.log.wait_for("voicemail_stored", timeout=15, box="1003"), daemon.tail()
+    rows = query(daemon.data_dir, "SELECT * FROM voicemail WHERE box = '1003'")
+    assert len(rows) == 1 and rows[0]["caller"] == "1004", rows
+    cdr = [r for r in query(daemon.data_dir, "SELECT * FROM cdr") if r["callee"] == "1003"]
+    assert len(cdr) == 1 and cdr[0]["status"] == 200, cdr
