@@ -114,6 +114,8 @@ class Switch:
         self.queue_log: QueueEventStore | None = None
         self.voicemail: VoicemailStore | None = None  # voice messages: rows and files
         self.voicemail_dir = self.data_dir / "voicemail"
+        self._vm_prefix = str(self.voicemail_dir) + os.sep
+        self._vm_discard: dict[str, str] = {}  # recording path -> box: removed once finished
         self.writer: Writer | None = None  # owns ccswitch.db: every write goes through it
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
         self.webhooks: Webhooks | None = None
@@ -271,11 +273,21 @@ class Switch:
                                           box=ev.box, message=ev.message_id),
                         "voicemail")
         elif isinstance(ev, VoicemailDiscarded):
-            self._write(functools.partial(store.discard, ev.box, ev.file), None, "voicemail")
+            # the worker may still be finishing the file: it goes once it reports the end
+            self._vm_discard[ev.file] = ev.box
         elif isinstance(ev, VoicemailSaved):
             self._write(functools.partial(store.save, ev.message_id), None, "voicemail")
         elif isinstance(ev, VoicemailDeleted):
             self._write(functools.partial(store.delete, ev.message_id), None, "voicemail")
+
+    def _voicemail_recorded(self, ev: RecordDone) -> None:
+        """A voice message's file is complete (or a discarded recording can now go)."""
+        box = self._vm_discard.pop(ev.path, None)
+        if box is not None and self.voicemail is not None:
+            self._write(functools.partial(self.voicemail.discard, box, ev.path), None,
+                        "voicemail")
+        log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok,
+                 discarded=box is not None)
 
     def _repair_recordings(self) -> None:
         """Recordings left open by a killed daemon get their WAV headers fixed (and are
@@ -300,6 +312,8 @@ class Switch:
         for ev in events:
             if isinstance(ev, WorkerStats):
                 self.worker_stats[worker] = ev
+            elif isinstance(ev, RecordDone) and ev.path.startswith(self._vm_prefix):
+                self._voicemail_recorded(ev)
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
                 if self.events is not None:
