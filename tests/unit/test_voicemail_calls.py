@@ -265,3 +265,32 @@ def test_subscribe_refusals() -> None:
     assert subscribe(w, "2001", "2001", 1.0, call_id="s2") == 404  # an agent: no box
     assert subscribe(w, "1002", "1002", 1.0, event="presence", call_id="s3") == 489
     assert header(w["1002"].last_response(), "Allow-Events") == "message-summary, refer"
+
+
+def test_a_queue_overflows_to_its_own_mailbox() -> None:
+    from sipphone import DEMO
+
+    from ccswitch.config.schema import parse_config
+
+    text = DEMO.read_text().replace(
+        "[queues.support]\n", '[queues.support]\nmailbox = true\nmax_wait = 5\n'
+        'overflow = "voicemail:support"\n', 1)
+    w = Switch(("1001",), config=parse_config(text, "demo.toml"))
+    w.dial("1001", "800", 0.0, call_id="vmq")
+    ok = w["1001"].last_response()
+    assert ok.status == 200
+    w.ack("1001", ok, 0.1)
+    leg = w.leg_of(ok)
+    assert not [c for c in w.commands(Play) if isinstance(c, Play)
+                and isinstance(c.source, PlayFile) and c.source.path.endswith("leave-message.wav")]
+    mark = w.mark()
+    w.run_until(6.0)  # max_wait: the overflow rule sends the caller to the queue's mailbox
+    played: list[str] = []
+    for _ in range(3):
+        played += finish_plays(w, leg, 6.5, mark)
+        if "/p/vm/beep.wav" in played:
+            break
+    assert played[-2:] == ["/p/leave-message.wav", "/p/vm/beep.wav"], played
+    digits(w, leg, "#", 9.0)
+    (stored,) = [e for e in w.events if isinstance(e, VoicemailStored)]
+    assert (stored.box, stored.caller) == ("support", "1001")
