@@ -122,3 +122,29 @@ def test_a_user_who_does_not_answer_within_20_s_takes_a_message(
     assert len(rows) == 1 and rows[0]["caller"] == "1004", rows
     cdr = [r for r in query(daemon.data_dir, "SELECT * FROM cdr") if r["callee"] == "1003"]
     assert len(cdr) == 1 and cdr[0]["status"] == 200, cdr
+
+
+def test_a_user_who_rejects_the_call_busy_takes_a_message(
+    phones: PhoneFactory, daemon: Daemon, tmp_path: Path
+) -> None:
+    """1006's baresip rejects the incoming call (a busy answer): the caller is answered
+    by 1006's mailbox instead of hearing busy."""
+    settle(daemon)
+    callee = phones("callee-1006", account=account(daemon, "1006", register=True),
+                    source_wav=tone_file(tmp_path, AGENT_HZ))  # fmt: skip
+    callee.wait_registered(timeout=10)
+    caller = phones("caller-1007", account=account(daemon, "1007", register=False),
+                    source_wav=tone_file(tmp_path, CALLER_HZ))  # fmt: skip
+    caller.dial(uri(daemon, "1006"))
+    callee.wait_event("CALL_INCOMING", timeout=15)
+    time.sleep(0.5)
+    callee.hangup()  # reject
+    divert = daemon.log.wait_for("voicemail_divert", timeout=10)
+    assert divert is not None, daemon.tail()
+    caller.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert daemon.log.wait_for("voicemail_recording", timeout=20, box="1006"), daemon.tail()
+    time.sleep(MESSAGE_S)
+    caller.send_digits("#")
+    assert daemon.log.wait_for("voicemail_stored", timeout=15, box="1006"), daemon.tail()
+    rows = query(daemon.data_dir, "SELECT * FROM voicemail WHERE box = '1006'")
+    assert len(rows) == 1 and rows[0]["caller"] == "1007", rows
