@@ -294,3 +294,42 @@ def test_a_queue_overflows_to_its_own_mailbox() -> None:
     digits(w, leg, "#", 9.0)
     (stored,) = [e for e in w.events if isinstance(e, VoicemailStored)]
     assert (stored.box, stored.caller) == ("support", "1001")
+
+
+def test_unsolicited_mwi_notifies_the_registered_phone_without_a_subscribe() -> None:
+    from sipphone import DEMO
+
+    from ccswitch.config.schema import parse_config
+
+    text = DEMO.read_text() + (
+        '\n[[users]]\nname = "3001"\npassword = "pw3001"\n'
+        'mailbox = { pin = "77", unsolicited = true }\n')
+    w = Switch(("1001",), config=parse_config(text, "demo.toml"))
+    p = w.add("3001", 7005, register=False)
+    to, cid, hdrs = "<sip:3001@ccswitch.local>", "reg-3001", "Expires: 600\n"
+    p.send(p.request("REGISTER", "sip:ccswitch.local", call_id=cid, cseq=1, to=to,
+                     extra=hdrs), 0.0)
+    deliver(w.sig, [p])
+    auth = build_authorization(header(p.last_response(), "WWW-Authenticate"),
+                               method="REGISTER", uri="sip:ccswitch.local", user="3001",
+                               password="pw3001", cnonce="c0")
+    p.send(p.request("REGISTER", "sip:ccswitch.local", call_id=cid, cseq=2, to=to,
+                     extra=f"{hdrs}Authorization: {auth}\n"), 0.0)
+    w.pump()
+    assert p.responses()[-1].status == 200
+    (first,) = notifies(w, "3001")  # at registration: the lamp's state
+    assert header(first, "Subscription-State") == "active"
+    assert str(first.uri).startswith("sip:3001@127.0.0.1:7005")
+    assert MessageSummary.parse(first.body).waiting is False
+    w["3001"].reply(first, 200, "OK", 0.5)
+    w.pump()
+    w.dial("1001", "3001", 1.0, call_id="vmu")
+    inv = w["3001"].take("INVITE")
+    w["3001"].reply(inv, 486, "Busy Here", 1.2, to_tag="r")
+    w.pump()
+    ok = w["1001"].last_response()
+    w.ack("1001", ok, 1.3)
+    deposit(w, w.leg_of(ok), 2.0)
+    got = notifies(w, "3001")
+    assert len(got) == 2 and MessageSummary.parse(got[1].body).waiting is True
+    assert notifies(w, "1001") == []  # a phone without unsolicited MWI gets none

@@ -6,6 +6,10 @@ mailbox) and hands the SUBSCRIBE here; :class:`MwiDialogs` makes the subscriptio
 (200 with Expires, 423, 481), and sends the notifier's NOTIFYs as requests in that dialog.  A
 NOTIFY answered 481 or 408, or not answered at all, ends its subscription
 (``notify_failed``).  SUBSCRIBEs inside the dialog are refreshes (``Expires: 0``: the end).
+
+Unsolicited MWI (a user's ``mailbox = { unsolicited = true }``): ``registered`` follows the
+user's bindings; each registered contact gets the box's state at once and on every change, as
+an out-of-dialog NOTIFY (``Subscription-State: active``) to the flow it registered over.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from ..ids import Ids
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import make_response
 from ..sip.mwi import CONTENT_TYPE, MwiNotifier, MwiNotify, subscribe_of
+from ..sip.registrar import Binding
 from ..sip.transaction import RequestReceived, ResponseReceived, TransactionLayer
+from ..sip.uri import NameAddr, SipUri
 
 log = structlog.get_logger()
 
@@ -34,8 +40,11 @@ class MwiDialogs:
     """Every message-summary subscription's dialog, and the NOTIFYs in flight."""
 
     def __init__(self, *, txn: TransactionLayer, ids: Ids, notifier: MwiNotifier,
-                 local: Callable[[str], LocalContact], user_agent: str) -> None:
+                 local: Callable[[str], LocalContact], user_agent: str,
+                 domain: str = "ccswitch.local") -> None:
         self._txn = txn
+        self._domain = domain
+        self._targets: dict[str, Binding] = {}  # unsolicited target -> the binding it is
         self._ids = ids
         self.notifier = notifier
         self._local = local
@@ -93,6 +102,21 @@ class MwiDialogs:
                  initial=initial)
         self.flush(now)
 
+    def registered(self, box: str, bindings: tuple[Binding, ...], now: float) -> None:
+        """The owner of ``box`` (an unsolicited one) now has ``bindings``: new contacts get
+        the state at once, gone ones no more NOTIFYs."""
+        now_targets = {_target(b): b for b in bindings}
+        for target in [t for t, b in self._targets.items()
+                       if b.user == box and t not in now_targets]:
+            del self._targets[target]
+            self.notifier.remove_unsolicited(target)
+        for target, b in now_targets.items():
+            fresh = target not in self._targets
+            self._targets[target] = b
+            if fresh:
+                self.notifier.add_unsolicited(target, box, now)
+        self.flush(now)
+
     def flush(self, now: float) -> None:
         """Send the notifier's NOTIFYs; forget the dialogs of ended subscriptions."""
         for n in self.notifier.outbox():
@@ -110,7 +134,7 @@ class MwiDialogs:
         if status < 200:
             return True
         del self._notifies[ev.txn_id]
-        if status in NOTIFY_FAILURES:
+        if sid and status in NOTIFY_FAILURES:
             log.info("mwi_notify_failed", status=status)
             self.notifier.notify_failed(sid, now)
             self.flush(now)
@@ -120,14 +144,19 @@ class MwiDialogs:
         sid = self._notifies.pop(txn_id, None)
         if sid is None:
             return False
+        if not sid:
+            return True  # an unsolicited NOTIFY: the phone may be gone, its binding will go
         self.notifier.notify_failed(sid, now)
         self.flush(now)
         return True
 
     def _send(self, n: MwiNotify, now: float) -> None:
+        if n.unsolicited:
+            self._send_unsolicited(n, now)
+            return
         known = self._dialogs.get(n.sub_id)
-        if n.unsolicited or known is None:
-            return  # unsolicited MWI is not configured by anything yet
+        if known is None:
+            return
         dialog, me = known
         req = dialog.request("NOTIFY", me=me, branch=self._ids.branch(), body=n.body,
                              content_type=CONTENT_TYPE,
@@ -138,12 +167,36 @@ class MwiDialogs:
         log.info("mwi_notify", box=n.mailbox, waiting=n.summary.waiting,
                  state=n.subscription_state)
 
+    def _send_unsolicited(self, n: MwiNotify, now: float) -> None:
+        b = self._targets.get(n.sub_id)
+        if b is None:
+            return
+        me = self._local(b.source.transport)
+        dialog = Dialog(call_id=self._ids.call_id(me.host),
+                        local=NameAddr(SipUri(host=self._domain, user=n.mailbox), None,
+                                       {"tag": self._ids.tag()}),
+                        remote=NameAddr(SipUri(host=self._domain, user=b.user)), local_seq=0,
+                        remote_target=b.contact, peer=b.source)
+        req = dialog.request("NOTIFY", me=me, branch=self._ids.branch(), body=n.body,
+                             content_type=CONTENT_TYPE,
+                             extra=[*n.headers()[:2], ("Contact", me.contact()),
+                                    ("User-Agent", self._ua)])
+        # its answer, whatever it is, only ends the transaction
+        self._notifies[self._txn.send_request(req, b.source, now)] = ""
+        self.sent += 1
+        log.info("mwi_notify", box=n.mailbox, waiting=n.summary.waiting, unsolicited=True,
+                 contact=b.contact)
+
     def _reply(self, ev: RequestReceived, status: int, reason: str, now: float,
                extra: list[tuple[str, str]] | None = None, *, to_tag: str | None = None) -> None:
         resp = make_response(ev.request, status, reason,
                              to_tag=to_tag if ev.request.to.tag is None else None,
                              headers=[*(extra or []), ("Server", self._ua)])
         self._txn.send_response(ev.txn_id, resp, now)
+
+
+def _target(b: Binding) -> str:
+    return f"{b.user} {b.contact}"
 
 
 def _sub_id(call_id: str, local_tag: str) -> str:

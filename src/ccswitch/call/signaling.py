@@ -138,7 +138,8 @@ class Signaling:
         self.mwi: MwiDialogs | None = None
         if self.voicemail is not None:
             self.mwi = MwiDialogs(txn=self.txn, ids=ids, notifier=self.voicemail.mwi,
-                                  local=self.local_contact, user_agent=self._ua)
+                                  local=self.local_contact, user_agent=self._ua,
+                                  domain=config.domains[0])
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
@@ -377,6 +378,10 @@ class Signaling:
         for ch in changes:
             if ch.user in self.config.agents:
                 self.b2bua.queues.agent_present(ch.user, bool(ch.bindings), now)
+            vm = self.voicemail
+            if vm is not None and self.mwi is not None and vm.has(ch.user) \
+                    and vm.mailbox(ch.user).unsolicited:
+                self.mwi.registered(ch.user, ch.bindings, now)
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request

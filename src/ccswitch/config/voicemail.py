@@ -21,7 +21,8 @@ parts separately (``docs/voicemail.md``).
 A user or a queue has a mailbox with ``mailbox = true`` (PIN: the user's name, e.g. ``1002``;
 a queue's box has none and is read through the API) or ``mailbox = { pin = "4321",
 greeting = "PROMPT" }`` (``pin`` may use ``{user}``; ``greeting`` is a prompt value that
-replaces the default spoken greeting).  The box is named after its user or queue.
+replaces the default spoken greeting; ``unsolicited = true`` sends message-waiting NOTIFYs to
+the user's registered phones without a SUBSCRIBE).  The box is named after its user or queue.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 VOICEMAIL_KEY: Final = "voicemail"
 MAILBOX_KEY: Final = "mailbox"
-MAILBOX_KEYS: Final = ("pin", "greeting")
+MAILBOX_KEYS: Final = ("pin", "greeting", "unsolicited")
 _PIN = re.compile(r"[0-9]{1,10}")
 
 
@@ -68,6 +69,7 @@ class MailboxConfig:
     owner: Literal["user", "queue"]
     pin: str | None = None  # None: no *97 access (a queue's box)
     greeting: str | None = None  # a prompt value; None: the recorded one, else the default
+    unsolicited: bool = False  # NOTIFY the user's registered phones without a SUBSCRIBE
 
 
 def _frozen(d: Mapping[str, MailboxConfig]) -> Mapping[str, MailboxConfig]:
@@ -182,4 +184,7 @@ def mailbox(p: _Parser, value: object, path: Path, name: str,
     if pin is not None and not _PIN.fullmatch(pin):
         p.fail((*path, "pin"), "must be 1 to 10 digits")
     greeting = p.opt(value, "greeting", path, None, lambda v, q: prompt_value(p, v, q))
-    return MailboxConfig(name, owner, pin, greeting)
+    unsolicited = p.opt(value, "unsolicited", path, False, p.boolean)
+    if unsolicited and owner != "user":
+        p.fail((*path, "unsolicited"), "only a user's phones can be notified")
+    return MailboxConfig(name, owner, pin, greeting, unsolicited)
