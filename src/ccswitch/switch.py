@@ -171,7 +171,8 @@ class Switch:
                                    media=plan,
                                    prompt_path=functools.partial(_prompt_file,
                                                                  self.config.prompt_files),
-                                   voicemail_dir=self._box_dir)
+                                   voicemail_dir=self._box_dir,
+                                   recorded_greeting=self._recorded_greeting)
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
@@ -259,6 +260,14 @@ class Switch:
         d = self.voicemail_dir / box
         d.mkdir(parents=True, exist_ok=True)
         return str(d)
+
+    def _recorded_greeting(self, box: str) -> str | None:
+        """``GREETINGS_DIR/BOX.wav`` when it exists (``[voicemail] greetings_dir``, default
+        DATA_DIR/voicemail/greetings)."""
+        configured = self.config.voicemail.settings.greetings_dir
+        d = Path(configured) if configured else self.voicemail_dir / "greetings"
+        path = (d if d.is_absolute() else self.data_dir / d) / f"{box}.wav"
+        return str(path) if path.is_file() else None
 
     def _voicemail_event(self, ev: VoicemailEvent) -> None:
         """A voice message's row and file: written before the call's CDR (same writer)."""

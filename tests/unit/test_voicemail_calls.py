@@ -333,3 +333,20 @@ def test_unsolicited_mwi_notifies_the_registered_phone_without_a_subscribe() -> 
     got = notifies(w, "3001")
     assert len(got) == 2 and MessageSummary.parse(got[1].body).waiting is True
     assert notifies(w, "1001") == []  # a phone without unsolicited MWI gets none
+
+
+def test_a_recorded_greeting_replaces_the_spoken_one() -> None:
+    from ccswitch.call.voicemail import Voicemail
+    from ccswitch.voicemail import Play as VmPlay
+
+    cfg = demo_config().voicemail
+    vm = Voicemail(config=cfg, box_dir=lambda box: f"/vm/{box}", new_id=lambda: "id1",
+                   emit=lambda e: None, domain="ccswitch.local",
+                   recorded_greeting=lambda box: "/g/1002.wav" if box == "1002" else None)
+    _, with_file = vm.deposit("1002", "1001")
+    _, without = vm.deposit("1003", "1001")
+    with_file.start(0.0)
+    without.start(0.0)
+    assert with_file.actions() == [VmPlay(1, ("/g/1002.wav",))]
+    assert without.actions() == [VmPlay(1, ("leave-message",))]
+    assert with_file.file == "/vm/1002/id1.wav"

@@ -87,8 +87,10 @@ class Signaling:
                  media: MediaPlan | None = None,
                  prompt_path: Callable[[str], str] = str,
                  voicemail_dir: Callable[[str], str] = lambda box: f"voicemail/{box}",
+                 recorded_greeting: Callable[[str], str | None] = lambda box: None,
                  ) -> None:
-        """``voicemail_dir(box)``: the directory of a mailbox's files (the shell's, created)."""
+        """``voicemail_dir(box)``: the directory of a mailbox's files (the shell's, created);
+        ``recorded_greeting(box)``: the box's recorded greeting file, if there is one."""
         self.config = config
         self._events: list[SwitchEvent] = []
         self.voicemail: Voicemail | None = None
@@ -96,7 +98,8 @@ class Signaling:
             self.voicemail = Voicemail(config=config.voicemail, box_dir=voicemail_dir,
                                        new_id=lambda: ids.token(16),
                                        emit=lambda e: self._events.append(e),
-                                       domain=config.domains[0])
+                                       domain=config.domains[0],
+                                       recorded_greeting=recorded_greeting)
         self._ids = ids
         self._listeners = list(listeners)
         sip = config.sip

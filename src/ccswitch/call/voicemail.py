@@ -102,8 +102,11 @@ class Voicemail:
     fresh message id; ``emit`` takes the events to persist."""
 
     def __init__(self, *, config: VoicemailConfig, box_dir: Callable[[str], str],
-                 new_id: Callable[[], str], emit: Emit, domain: str) -> None:
+                 new_id: Callable[[], str], emit: Emit, domain: str,
+                 recorded_greeting: Callable[[str], str | None] = lambda box: None) -> None:
+        """``recorded_greeting(box)``: the box's recorded greeting file, if it has one."""
         self.config = config
+        self._recorded_greeting = recorded_greeting
         self.box_dir = box_dir
         self._new_id = new_id
         self._emit = emit
@@ -142,7 +145,7 @@ class Voicemail:
         message_id = self._new_id()
         file = f"{self.box_dir(box)}/{message_id}.wav"
         cfg = self.config.mailboxes[box]
-        greeting = cfg.greeting
+        greeting = self._recorded_greeting(box) or cfg.greeting
         return message_id, Deposit(box=box, caller=caller, file=file,
                                    settings=self.config.settings.deposit(), greeting=greeting)
 
