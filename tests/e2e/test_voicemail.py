@@ -73,6 +73,9 @@ def test_a_message_for_an_unregistered_user_lights_its_lamp_and_plays_on_star97(
     assert wait_until(lambda: bool(notifies(daemon, True)), timeout=15), daemon.tail()
     sub = daemon.log.find("mwi_subscribe", box="1002", status=200)
     assert sub is not None, daemon.tail()
+    # and the phone itself took the NOTIFY (its mwi module prints the body)
+    assert wait_until(lambda: "Messages-Waiting: yes" in owner.output(100_000), timeout=10), \
+        owner.output()
 
     # *97, the PIN, the message plays (the caller's tone), 7 deletes it: the lamp goes off
     owner.dial(uri(daemon, "*97"))
@@ -86,6 +89,8 @@ def test_a_message_for_an_unregistered_user_lights_its_lamp_and_plays_on_star97(
     owner.send_digits("7")
     assert daemon.log.wait_for("voicemail_deleted", timeout=10, box="1002"), daemon.tail()
     assert wait_until(lambda: bool(notifies(daemon, False)), timeout=10), daemon.tail()
+    assert wait_until(lambda: "Messages-Waiting: no" in owner.output(100_000), timeout=10), \
+        owner.output()
     time.sleep(1.0)
     hang_up(owner)
     got = heard(owner)
