@@ -105,3 +105,12 @@ def test_a_greeting_must_be_a_shipped_prompt_when_the_prompt_list_is_given() -> 
     assert config.prompt_uses == vm.prompt_uses
     assert [(u.key, u.value) for u in vm.prompt_uses] == [
         (("users", 0, "mailbox", "greeting"), "leave-message")]
+
+
+def test_unsolicited_mwi_is_a_users_option_only() -> None:
+    text = ('[[users]]\nname = "1001"\npassword = "x"\n'
+            'mailbox = { unsolicited = true }\n')
+    assert parse_config(text, "v.toml").voicemail.mailboxes["1001"].unsolicited is True
+    with pytest.raises(ConfigError) as info:
+        parse_config('[queues.sales]\nmailbox = { unsolicited = true }\n', "v.toml")
+    assert info.value.key == "queues.sales.mailbox.unsolicited"
