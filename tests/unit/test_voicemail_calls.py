@@ -350,3 +350,42 @@ def test_a_recorded_greeting_replaces_the_spoken_one() -> None:
     assert with_file.actions() == [VmPlay(1, ("/g/1002.wav",))]
     assert without.actions() == [VmPlay(1, ("leave-message",))]
     assert with_file.file == "/vm/1002/id1.wav"
+
+
+def _answered_then_routed_to(w: Switch, user: str, now: float) -> int:
+    """1001's call to the echo test (answered by the switch) is handed to ``user`` as a
+    menu would hand it over; returns the caller's media leg."""
+    from ccswitch.call.targets import route
+    from ccswitch.dialplan import UserTarget
+
+    w.dial("1001", "9196", now, call_id="vmr")
+    ok = w["1001"].last_response()
+    w.ack("1001", ok, now + 0.1)
+    (call,) = w.sig.b2bua._calls.values()
+    assert route(w.sig.b2bua, call, UserTarget(user), now + 0.2) == "ringing"
+    w.pump()
+    return w.leg_of(ok)
+
+
+def test_a_menu_hand_off_to_a_busy_user_goes_to_its_mailbox() -> None:
+    w = Switch(("1001", "1002"))
+    leg = _answered_then_routed_to(w, "1002", 1.0)
+    inv = w["1002"].take("INVITE")
+    mark = w.mark()
+    w["1002"].reply(inv, 486, "Busy Here", 1.5, to_tag="r")
+    w.pump()
+    assert finish_plays(w, leg, 2.0, mark)[:2] == ["/p/leave-message.wav", "/p/vm/beep.wav"]
+
+
+def test_a_menu_hand_off_nobody_answers_goes_to_the_mailbox_after_no_answer() -> None:
+    w = Switch(("1001", "1002"))
+    leg = _answered_then_routed_to(w, "1002", 1.0)
+    inv = w["1002"].take("INVITE")
+    w["1002"].reply(inv, 180, "Ringing", 1.3, to_tag="r")
+    w.pump()
+    mark = w.mark()
+    w.run_until(21.1)
+    assert not finish_plays(w, leg, 21.1, mark)
+    w.run_until(21.2)  # no_answer (20 s) after the hand-off at 1.2
+    assert w["1002"].requests("CANCEL")
+    assert finish_plays(w, leg, 21.5, mark)[:1] == ["/p/leave-message.wav"]

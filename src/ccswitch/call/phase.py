@@ -145,7 +145,10 @@ def _ring_timeout(sw: B2bua, call: Call, ev: RingTimeout, now: float) -> None:
 
 
 def _stop_ringing(sw: B2bua, call: Call, ev: RingTimeout, now: float) -> None:
-    """BRIDGING: nobody answered: CANCEL what rings (the 487s say how it ended)."""
+    """BRIDGING: nobody answered: the user's mailbox takes the call (a menu's hand-off to a
+    user with one), else CANCEL what rings (the 487s say how it ended)."""
+    if sw.services.bridge_to_voicemail(call, now):
+        return
     for br in call.forks():
         if br.final is None:
             sw._txn.cancel_request(br.txn_id, now)

@@ -39,7 +39,7 @@ from .state import ALLOW, Call, Leg, Phase, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
 from .transfer import target_failed, transfer_answered
-from .voicemail import VoicemailSession
+from .voicemail import DIVERT_STATUSES, VoicemailSession
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -337,6 +337,25 @@ class Services:
         log.info("voicemail_divert", call_id=call.key, box=box)
         return self.start_voicemail(call, box, now)
 
+    def bridge_to_voicemail(self, call: Call, now: float) -> bool:
+        """An answered call rung onward to a user with a mailbox (``call.voicemail_box``,
+        never a transfer) was not answered: CANCEL what rings, the mailbox takes it."""
+        box, vm, cm = call.voicemail_box, self.sw.voicemail, call.media
+        if box is None or vm is None or cm is None or call.transfer is not None \
+                or call.phase is not Phase.BRIDGING:
+            return False
+        call.voicemail_box = None
+        for br in call.forks():
+            if br.final is None:
+                br.cancelled = True
+                self.sw._txn.cancel_request(br.txn_id, now)
+        self.sw._timers.cancel(("ring", call.key))
+        if call.ringback is not None:
+            cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
+            call.ringback = None
+        log.info("voicemail_divert", call_id=call.key, box=box)
+        return self.start_voicemail(call, box, now)
+
     def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
         """Carry out what the flow handed over, then re-arm its timer."""
         for ho in handoffs:
@@ -431,6 +450,7 @@ class Services:
             return False
         call.answered_id = br.id
         call.phase = Phase.TALKING
+        call.voicemail_box = None
         call.service = None
         call.ivr = None  # the flow is over: the call is a two-party call now
         self.sw._timers.cancel(("ring", call.key))
@@ -454,7 +474,11 @@ class Services:
         return True
 
     def _bridge_failed(self, call: Call, now: float) -> None:
-        """Every fork of ``_bridge`` failed: the flow (or the transfer) hears about it."""
+        """Every fork of ``_bridge`` failed: the flow (or the transfer) hears about it; a
+        user with a mailbox who was busy or did not answer has it take the call."""
+        code = call.failure[0] if call.failure else 480
+        if code in DIVERT_STATUSES and self.bridge_to_voicemail(call, now):
+            return
         call.phase = Phase.IVR if call.ivr is not None else Phase.TALKING
         self.sw._timers.cancel(("ring", call.key))
         cm = call.media

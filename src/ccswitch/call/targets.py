@@ -54,7 +54,15 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
                 return "answered"  # nobody to ring: the user's mailbox takes the call
             return "failed:480"
         sw.services._bridge(call, [target.user], now)
-        return "ringing" if call.phase is Phase.BRIDGING else "failed:503"
+        if call.phase is not Phase.BRIDGING:
+            return "failed:503"
+        vm = sw.voicemail
+        if vm is not None and vm.has(target.user) and call.transfer is None \
+                and call.queue is None:
+            # a menu's hand-off: busy or no answer within no_answer -> the user's mailbox
+            call.voicemail_box = target.user
+            sw._timers.arm(("ring", call.key), now + vm.config.settings.no_answer)
+        return "ringing"
     if isinstance(target, QueueTarget):
         if target.queue not in sw.queue_settings or sw.router is None:
             return "failed:404"
