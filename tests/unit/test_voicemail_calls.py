@@ -389,3 +389,24 @@ def test_a_menu_hand_off_nobody_answers_goes_to_the_mailbox_after_no_answer() ->
     w.run_until(21.2)  # no_answer (20 s) after the hand-off at 1.2
     assert w["1002"].requests("CANCEL")
     assert finish_plays(w, leg, 21.5, mark)[:1] == ["/p/leave-message.wav"]
+
+
+def test_an_ivr_key_can_send_the_caller_to_a_mailbox() -> None:
+    from sipphone import DEMO
+
+    from ccswitch.config.schema import parse_config
+
+    text = DEMO.read_text().replace('9 = "echo"', '9 = "echo"\n4 = "voicemail:1002"', 1)
+    w = Switch(("1001",), config=parse_config(text, "demo.toml"))
+    w.dial("1001", "700", 0.0, call_id="vmi")
+    ok = w["1001"].last_response()
+    assert ok.status == 200
+    w.ack("1001", ok, 0.1)
+    leg = w.leg_of(ok)
+    finish_plays(w, leg, 0.5, 0)  # welcome, main menu
+    mark = w.mark()
+    digits(w, leg, "4", 1.0)
+    assert finish_plays(w, leg, 1.5, mark)[:2] == ["/p/leave-message.wav", "/p/vm/beep.wav"]
+    digits(w, leg, "#", 4.0)
+    (stored,) = [e for e in w.events if isinstance(e, VoicemailStored)]
+    assert stored.box == "1002"
