@@ -23,6 +23,13 @@ from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
 from .call.reload import Reloaded
 from .call.signaling import Listener, Signaling
+from .call.voicemail import (
+    VoicemailDeleted,
+    VoicemailDiscarded,
+    VoicemailEvent,
+    VoicemailSaved,
+    VoicemailStored,
+)
 from .config.schema import SwitchConfig
 from .config.trace import parse_trace
 from .errors import ConfigError, SipParseError
@@ -66,11 +73,14 @@ from .store.db import DB_ERRORS, Location
 from .store.events import EventLog
 from .store.history import History
 from .store.queue_events import QueueEventStore
+from .store.voicemail import VoicemailStore
 from .store.writer import Writer
+from .voicemail import MessageKept
 
 log = structlog.get_logger()
 _STORE_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, RuntimeError)
 QUEUE_EVENT_TYPES = get_args(QueueEvent)
+VOICEMAIL_EVENT_TYPES = get_args(VoicemailEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
 LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
@@ -113,6 +123,10 @@ class Switch:
         self.media: MediaClient | None = None
         self.cdr: CdrStore | None = None
         self.queue_log: QueueEventStore | None = None
+        self.voicemail: VoicemailStore | None = None  # voice messages: rows and files
+        self.voicemail_dir = self.data_dir / "voicemail"
+        self._vm_prefix = str(self.voicemail_dir) + os.sep
+        self._vm_discard: dict[str, str] = {}  # recording path -> box: removed once finished
         self.writer: Writer | None = None  # owns the store's connection: every write goes
         # through it (ccswitch.db, or PostgreSQL with [store] dsn)
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
@@ -163,6 +177,8 @@ class Switch:
             self.cdr = self.writer.open(CdrStore)  # each store migrates its tables
             self.queue_log = self.writer.open(QueueEventStore)
             self.store = self.writer.open(BindingStore)
+            vm_root = self.voicemail_dir
+            self.voicemail = self.writer.open(lambda db: VoicemailStore(db, vm_root))
             self.events = EventLog(self.writer)
         except _STORE_ERRORS as e:  # unreachable server, bad DSN, newer schema
             if self.writer is not None:
@@ -182,7 +198,9 @@ class Switch:
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan,
                                    prompt_path=functools.partial(_prompt_file,
-                                                                 self.config.prompt_files))
+                                                                 self.config.prompt_files),
+                                   voicemail_dir=self._box_dir,
+                                   recorded_greeting=self._recorded_greeting)
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
@@ -191,6 +209,12 @@ class Switch:
         if self.config.crm.active:
             self.crm = CrmClient(self._crm_done)
         self.signaling.start_trunks(now)
+        if self.signaling.voicemail is not None:
+            store = self.voicemail
+            stored = [dataclasses.replace(m, received=m.received - wall + now)
+                      for box in self.signaling.voicemail.boxes
+                      for m in self.writer.call(functools.partial(store.messages, box))]
+            self.signaling.restore_voicemail(stored, now)
         self.webhooks = Webhooks(self.config.webhooks, events=self.events)
         self.webhooks.start()
         self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)
@@ -284,6 +308,49 @@ class Switch:
         day.mkdir(parents=True, exist_ok=True)
         return str(day / f"{name}.{ext}")
 
+    def _box_dir(self, box: str) -> str:
+        """A mailbox's directory (created): its messages are recorded into it."""
+        d = self.voicemail_dir / box
+        d.mkdir(parents=True, exist_ok=True)
+        return str(d)
+
+    def _recorded_greeting(self, box: str) -> str | None:
+        """``GREETINGS_DIR/BOX.wav`` when it exists (``[voicemail] greetings_dir``, default
+        DATA_DIR/voicemail/greetings)."""
+        configured = self.config.voicemail.settings.greetings_dir
+        d = Path(configured) if configured else self.voicemail_dir / "greetings"
+        path = (d if d.is_absolute() else self.data_dir / d) / f"{box}.wav"
+        return str(path) if path.is_file() else None
+
+    def _voicemail_event(self, ev: VoicemailEvent) -> None:
+        """A voice message's row and file: written before the call's CDR (same writer)."""
+        store = self.voicemail
+        if store is None:
+            return
+        if isinstance(ev, VoicemailStored):
+            kept = MessageKept(ev.box, ev.caller, ev.received, ev.duration, ev.file)
+            self._write(functools.partial(store.add, ev.message_id, kept,
+                                          wall_offset=self._wall_offset),
+                        functools.partial(log.info, "voicemail_stored", call_id=ev.call_id,
+                                          box=ev.box, message=ev.message_id),
+                        "voicemail")
+        elif isinstance(ev, VoicemailDiscarded):
+            # the worker may still be finishing the file: it goes once it reports the end
+            self._vm_discard[ev.file] = ev.box
+        elif isinstance(ev, VoicemailSaved):
+            self._write(functools.partial(store.save, ev.message_id), None, "voicemail")
+        elif isinstance(ev, VoicemailDeleted):
+            self._write(functools.partial(store.delete, ev.message_id), None, "voicemail")
+
+    def _voicemail_recorded(self, ev: RecordDone) -> None:
+        """A voice message's file is complete (or a discarded recording can now go)."""
+        box = self._vm_discard.pop(ev.path, None)
+        if box is not None and self.voicemail is not None:
+            self._write(functools.partial(self.voicemail.discard, box, ev.path), None,
+                        "voicemail")
+        log.info("recording_done", path=ev.path, seconds=round(ev.seconds, 2), ok=ev.ok,
+                 discarded=box is not None)
+
     def _repair_recordings(self) -> None:
         """Recordings left open by a killed daemon get their WAV headers fixed (and are
         converted when they were to be Opus or MP3)."""
@@ -307,6 +374,8 @@ class Switch:
         for ev in events:
             if isinstance(ev, WorkerStats):
                 self.worker_stats[worker] = ev
+            elif isinstance(ev, RecordDone) and ev.path.startswith(self._vm_prefix):
+                self._voicemail_recorded(ev)
             elif isinstance(ev, RecordDone):
                 self._recording.discard(ev.path)
                 if self.events is not None:
@@ -384,6 +453,9 @@ class Switch:
         records: list[EventRecord] = []
         now = self._loop.time()
         for ev in sig.events():
+            if isinstance(ev, VOICEMAIL_EVENT_TYPES):
+                self._voicemail_event(ev)
+                continue
             if not isinstance(ev, BindingsChanged):
                 rec = record_of(ev, now=now, wall_offset=self._wall_offset)
                 if rec is not None:

@@ -55,8 +55,10 @@ def phones(baresip: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
     """
     started: list[Baresip] = []
 
-    def start(name: str, *, account: str, source_wav: Path) -> Baresip:
-        phone = Baresip(baresip, tmp_path / name, account=account, source_wav=source_wav)
+    def start(name: str, *, account: str, source_wav: Path,
+              modules: tuple[str, ...] = ()) -> Baresip:
+        phone = Baresip(baresip, tmp_path / name, account=account, source_wav=source_wav,
+                        modules=modules)
         started.append(phone)
         return phone
 

@@ -57,7 +57,9 @@ class Baresip:
         *,
         account: str,
         source_wav: Path,
+        modules: tuple[str, ...] = (),
     ):
+        """``modules``: more application modules to load (``mwi.so``)."""
         self.binary = binary
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,7 @@ class Baresip:
                     "module aubridge.so",
                     "module_tmp account.so",
                     "module_app menu.so",
+                    *(f"module_app {m}" for m in modules),
                     "module_app ctrl_tcp.so",
                     f"ctrl_tcp_listen {LOOPBACK}:{self.ctrl_port}",
                     f"snd_path {self.rec}",

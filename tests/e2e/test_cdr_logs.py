@@ -78,13 +78,14 @@ def failed_call(sipp: Sipp, daemon: Daemon, caller: str, number: str,
 def test_every_failed_attempt_has_a_cdr_and_a_log_line(sipp: Sipp,
                                                        start_daemon: DaemonFactory) -> None:
     daemon = settle(start_daemon())
-    # 404: no such number; 480: a user without a registered phone
+    # 404: no such number; 480: a user without a registered phone (an agent: phones 1001-1020
+    # have a mailbox, which would take the call)
     r404 = failed_call(sipp, daemon, "1001", "55555")
-    r480 = failed_call(sipp, daemon, "1001", "1013")
-    # 486: the callee (a SIPp UAS) is busy
-    uas = callee(sipp, daemon, "1010", "uas_busy.xml")
+    r480 = failed_call(sipp, daemon, "1001", "2003")
+    # 486: the callee (a SIPp UAS, an agent without a mailbox) is busy
+    uas = callee(sipp, daemon, "2010", "uas_busy.xml")
     try:
-        r486 = failed_call(sipp, daemon, "1009", "1010")
+        r486 = failed_call(sipp, daemon, "1009", "2010")
         assert finish(uas).ok
     finally:
         uas.stop()
@@ -108,8 +109,8 @@ def test_every_failed_attempt_has_a_cdr_and_a_log_line(sipp: Sipp,
     finally:
         uas.stop()
 
-    expect = [(r404, 404, "switch", "1001", "55555"), (r480, 480, "switch", "1001", "1013"),
-              (r486, 486, "callee", "1009", "1010"), (r487, 487, "caller", "1005", "1006"),
+    expect = [(r404, 404, "switch", "1001", "55555"), (r480, 480, "switch", "1001", "2003"),
+              (r486, 486, "callee", "1009", "2010"), (r487, 487, "caller", "1005", "1006"),
               (guesses[-1], 403, "switch", "1014", "1002"),
               (r200, 200, "caller", "1001", "1002")]
     for result, status, ended_by, caller, number in expect:

@@ -158,8 +158,7 @@ UNBUILT = [
     ('listen = ["tls:127.0.0.1:5061"]\n', "listen[0]"),
     ('listen = ["wss:127.0.0.1:8089"]\n', "listen[0]"),
     ('[dialplan.numbers]\n555 = "transfer:5551234"\n', "dialplan.numbers.555"),
-    ('[ivr.m]\nprompt = "main-menu"\n[ivr.m.choices]\n1 = "voicemail:1001"\n'
-     '[[users]]\nname = "1001"\npassword = "p"\n', "ivr.m.choices.1"),
+    ('[queues.q]\ndisplay = "Q"\n', "queues.q.display"),  # voicemail: built (issue 11)
 ]
 
 

@@ -93,9 +93,10 @@ def test_call_hung_up_by_the_callee(sipp: Sipp, daemon: Daemon) -> None:
 
 
 def test_busy_callee_486_is_relayed(sipp: Sipp, daemon: Daemon) -> None:
-    uas = callee(sipp, daemon, "1010", "uas_busy.xml")
+    # an agent: phones 1001-1020 have a mailbox, which takes a busy call (test_voicemail.py)
+    uas = callee(sipp, daemon, "2010", "uas_busy.xml")
     try:
-        uac = call(sipp, daemon, "uac_call_fail.xml", "1009", "1010")
+        uac = call(sipp, daemon, "uac_call_fail.xml", "1009", "2010")
         uas_result = finish(uas)
     finally:
         uas.stop()
@@ -111,7 +112,8 @@ def test_unknown_number_gets_404(sipp: Sipp, daemon: Daemon) -> None:
 
 
 def test_known_user_without_registration_gets_480(sipp: Sipp, daemon: Daemon) -> None:
-    uac = call(sipp, daemon, "uac_call_fail.xml", "1012", "1013")
+    # an agent: a phone 1001-1020 without a registration has its mailbox take the call
+    uac = call(sipp, daemon, "uac_call_fail.xml", "1012", "2003")
     assert uac.ok, uac.describe()
     assert uac.received_statuses()[-1] == 480
 

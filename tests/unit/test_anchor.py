@@ -12,7 +12,7 @@ from sipphone import DEMO, Phone, deliver
 from ccswitch.call.anchor import MediaPlan, plan_codecs
 from ccswitch.call.events import CallEnded
 from ccswitch.call.signaling import Listener, Signaling
-from ccswitch.config.schema import parse_config
+from ccswitch.config.schema import SwitchConfig, parse_config
 from ccswitch.ids import Ids
 from ccswitch.media.commands import (
     ConfigureLeg,
@@ -49,10 +49,11 @@ class World:
     """An anchoring switch (ports 30000-30009: five legs), caller 1001, callee 1002."""
 
     def __init__(self, ports: tuple[int, int] = (30000, 30009),
-                 probe: Callable[[int], bool] | None = None) -> None:
+                 probe: Callable[[int], bool] | None = None, *,
+                 config: SwitchConfig | None = None) -> None:
         self.plan = MediaPlan(ports=PortPool(*ports, probe=probe), workers=2, local_ip=MEDIA_IP,
                               session_ids=lambda: 42)
-        self.sig = Signaling(config=parse_config(DEMO.read_text(), "demo.toml"),
+        self.sig = Signaling(config=config or parse_config(DEMO.read_text(), "demo.toml"),
                              listeners=[Listener("udp", "127.0.0.1", 5060)],
                              ids=Ids(random.Random(3)), media=self.plan)
         self.a = Phone(self.sig, "1001", 7001)

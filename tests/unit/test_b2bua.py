@@ -631,7 +631,7 @@ def test_max_forwards_zero_is_483() -> None:
     assert w.a.last_response().status == 483 and w.b.inbox == []
 
 
-@pytest.mark.parametrize(("method", "status"), [("OPTIONS", 200), ("SUBSCRIBE", 405),
+@pytest.mark.parametrize(("method", "status"), [("OPTIONS", 200), ("PUBLISH", 405),
                                                 ("FOO", 501)])
 def test_methods_answered_by_the_switch(method: str, status: int) -> None:
     w = World(1)
@@ -645,6 +645,16 @@ def test_methods_answered_by_the_switch(method: str, status: int) -> None:
         assert {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"} <= allow
         assert method not in allow or method == "OPTIONS"
     assert w.b.inbox == []
+
+
+def test_subscribe_to_another_event_package_is_489_with_allow_events() -> None:
+    w = World(1)
+    w.a.send(w.a.request("SUBSCRIBE", "sip:127.0.0.1:5060", call_id="m", cseq=1,
+                         to="<sip:127.0.0.1>", extra="Event: presence\n"), 1.0)
+    w.flush(1.0)
+    (resp,) = w.a.responses()
+    assert status_line(resp) == (489, "SUBSCRIBE")
+    assert header(resp, "Allow-Events") == "message-summary, refer"
 
 
 # -- TCP -----------------------------------------------------------------------------------

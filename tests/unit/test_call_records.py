@@ -6,17 +6,24 @@ Driven through ``Signaling`` with scripted phones and a fake clock.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import structlog
-from sipphone import Phone, deliver
+from sipphone import DEMO, Phone, deliver
 from structlog.testing import capture_logs
 from test_anchor import CALL, World, offer
 from test_queue_calls import QueueWorld
 
 from ccswitch.acd.events import CallerEntered
 from ccswitch.call.events import CallEnded
+from ccswitch.config.schema import SwitchConfig, VoicemailConfig, parse_config
 from ccswitch.media.commands import ConfigureLeg, Digit, StartRecord
+
+
+def without_voicemail() -> SwitchConfig:
+    cfg = parse_config(DEMO.read_text(), "demo.toml")
+    return dataclasses.replace(cfg, voicemail=VoicemailConfig())
 
 
 def ended(events: list[object]) -> list[CallEnded]:
@@ -47,17 +54,17 @@ def test_an_unknown_number_is_a_404_attempt_logged_as_refused() -> None:
 
 
 def test_a_user_without_a_registered_phone_is_a_480_attempt() -> None:
-    w = World()
+    w = World()  # 2003 is an agent: no mailbox to take the call
     with capture_logs() as logs:
-        assert w.call(offer(4000), number="1003") is None
+        assert w.call(offer(4000), number="2003") is None
     assert w.a.last_response().status == 480
     (cdr,) = ended(w.sig.events())
-    assert summary(cdr) == (480, "switch", "1001", "1003", CALL)
+    assert summary(cdr) == (480, "switch", "1001", "2003", CALL)
     assert refused_logs(logs)[0]["reason"] == "user not registered"
 
 
 def test_a_busy_callee_ends_the_attempt_486_by_the_callee() -> None:
-    w = World()
+    w = World(config=without_voicemail())  # with its mailbox, 1002 busy takes a message
     inv = w.call(offer(4000))
     assert inv is not None
     w.b.reply(inv, 486, "Busy Here", 1.5, to_tag="bt")

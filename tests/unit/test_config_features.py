@@ -224,7 +224,7 @@ ERRORS = [
     ('[dialplan.numbers]\n1 = "listen:2"\n', "dialplan.numbers.1", 2, "cannot be used here"),
     ('[dialplan.numbers]\n1 = "hangup"\n', "dialplan.numbers.1", 2, "cannot be used here"),
     ('[dialplan.numbers]\n1 = "voicemail:1"\n', "dialplan.numbers.1", 2,
-     "voicemail is not supported yet"),
+     "mailbox '1' does not exist"),
     ('[dialplan.numbers]\n1 = "queue:bad name"\n', "dialplan.numbers.1", 2,
      "not a valid queue name"),
     ('[dialplan.numbers]\n1 = "transfer:"\n', "dialplan.numbers.1", 2, "needs an argument"),

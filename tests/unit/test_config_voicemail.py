@@ -76,16 +76,22 @@ def test_faults_name_the_key_and_line(text: str, key: str, line: int, what: str)
     assert what in err.fault
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ('[voicemail]\nno_answer = 20\n', "voicemail"),
-    ('[[users]]\nname = "1001"\npassword = "x"\nmailbox = true\n', "users[0].mailbox"),
-    ('[queues.support]\nmailbox = true\n', "queues.support.mailbox"),
-])
-def test_the_main_loader_refuses_voicemail_as_not_supported_yet(text: str, key: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "v.toml")
-    assert info.value.key == key
-    assert info.value.fault == "not supported yet: voicemail is not wired into calls yet"
+def test_the_main_loader_takes_voicemail_into_the_config() -> None:
+    text = ('[voicemail]\nno_answer = 15\n[[users]]\nname = "1001"\npassword = "x"\n'
+            'mailbox = true\n[[users]]\nname = "1002"\npassword = "y"\n')
+    config = parse_config(text, "v.toml")
+    assert config.voicemail.settings.no_answer == 15
+    assert set(config.voicemail.mailboxes) == {"1001"}
+    assert config.voicemail.mailboxes["1001"].pin == "1001"
+    assert set(config.users) == {"1001", "1002"}  # mailbox is not a user key any more
+
+
+def test_the_demo_gives_every_phone_a_mailbox_and_no_agent_one() -> None:
+    from ccswitch.cli import demo_config
+
+    boxes = demo_config().voicemail.mailboxes
+    assert set(boxes) == {str(n) for n in range(1001, 1021)}
+    assert all(boxes[b].pin == b and boxes[b].owner == "user" for b in boxes)
 
 
 def test_a_greeting_must_be_a_shipped_prompt_when_the_prompt_list_is_given() -> None:
@@ -96,6 +102,15 @@ def test_a_greeting_must_be_a_shipped_prompt_when_the_prompt_list_is_given() -> 
     config, vm = parse_voicemail(text.replace("no-such", "leave-message"), "v.toml",
                                  prompts=["leave-message"])
     assert vm.mailboxes["1001"].greeting == "leave-message"
-    assert config.prompt_uses == ()
+    assert config.prompt_uses == vm.prompt_uses
     assert [(u.key, u.value) for u in vm.prompt_uses] == [
         (("users", 0, "mailbox", "greeting"), "leave-message")]
+
+
+def test_unsolicited_mwi_is_a_users_option_only() -> None:
+    text = ('[[users]]\nname = "1001"\npassword = "x"\n'
+            'mailbox = { unsolicited = true }\n')
+    assert parse_config(text, "v.toml").voicemail.mailboxes["1001"].unsolicited is True
+    with pytest.raises(ConfigError) as info:
+        parse_config('[queues.sales]\nmailbox = { unsolicited = true }\n', "v.toml")
+    assert info.value.key == "queues.sales.mailbox.unsolicited"

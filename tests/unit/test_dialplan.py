@@ -77,7 +77,7 @@ def test_canonical_text_normalises_the_priority() -> None:
     ("barge:", "barge needs an argument"),
     ("whisper:a b", "not a valid agent name"),
     ("transfer:12 34", "'12 34' is not a valid number (transfer:NUMBER)"),
-    ("voicemail:1001", "voicemail is not supported yet"),
+    ("voicemail:a b", "not a valid mailbox name"),
     ("number:+33 12345", "'+33 12345' is not a valid number (number:NUMBER)"),
 ])
 def test_parse_target_refuses(text: str, fault: str) -> None:

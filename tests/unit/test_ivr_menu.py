@@ -285,7 +285,7 @@ def test_check_action_accepts(action: str) -> None:
     ("transfer:", "transfer needs an argument"),
     ("transfer:12 34", "not a valid number"),
     ("room:", "room needs an argument"),
-    ("voicemail:1001", "voicemail is not supported yet"),
+    ("voicemail:", "voicemail needs an argument"),
 ])
 def test_check_action_rejects(action: str, fault: str) -> None:
     found = check_action(action)

@@ -68,6 +68,7 @@ from .transfer import (
     release_transferor,
     transferor_bye,
 )
+from .voicemail import Voicemail
 
 if TYPE_CHECKING:
     from .trunklegs import TrunkLegs
@@ -97,8 +98,10 @@ class B2bua:
                  transfer_ring_timeout: float = 30.0, transfer_recall: bool = True,
                  may_transfer: Callable[[str], bool] = lambda user: True,
                  may_supervise: Callable[[str, str], bool] = lambda sup, agent: False,
-                 resolve: Callable[[str, str], Target | None] | None = None) -> None:
+                 resolve: Callable[[str, str], Target | None] | None = None,
+                 voicemail: Voicemail | None = None) -> None:
         self._txn = txn
+        self.voicemail = voicemail  # the mailboxes (None: no voicemail configured)
         self.resolve = resolve  # (number, caller) -> where the dial plan sends it
         self.rooms = Rooms(settings=rooms or {}, workers=media.workers if media else 1,
                            send=media.send if media else (lambda w, c: None),
@@ -188,7 +191,12 @@ class B2bua:
         mf = max(inv.max_forwards - 1, 0)
         for b in bindings:
             self._fork(call, b, display, ctype, mf, now, body)
-        self._timers.arm(("ring", call.key), now + self._ring_timeout)
+        ring = self._ring_timeout
+        vm = self.voicemail
+        if vm is not None and cm is not None and vm.has(callee):
+            call.voicemail_box = callee  # no answer within no_answer, or busy: its mailbox
+            ring = vm.config.settings.no_answer
+        self._timers.arm(("ring", call.key), now + ring)
 
     def _anchor(self, ev: RequestReceived, sides: tuple[str, ...], now: float, *,
                 caller: str, callee: str, worker: int | None = None,

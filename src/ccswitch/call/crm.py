@@ -27,6 +27,7 @@ import structlog
 
 from ..acd.events import CallerEntered, CallerOffered
 from ..config.crm import CrmConfig, Template, url_encode
+from .ivr import IvrSession
 from .state import Call
 
 log = structlog.get_logger()
@@ -155,7 +156,7 @@ class ScreenPop:
         call = self._find(ev.call_id)
         if call is None:
             return None
-        if call.ivr is not None:
+        if isinstance(call.ivr, IvrSession):
             flow = call.ivr.runner.call
             call.digits = flow.digits
             call.vars = dict(flow.vars)

@@ -18,6 +18,7 @@ from ..sip.message import Response
 from .events import CallAnswered, RecordingStarted
 from .legevents import Answered, Failed, Ringing
 from .state import ALLOW, Call, Leg, Phase
+from .voicemail import DIVERT_STATUSES
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -166,6 +167,8 @@ def ringing_fork_failed(sw: B2bua, call: Call, ev: Failed, now: float) -> None:
                 sw._txn.cancel_request(other.txn_id, now)
         assert call.failure is not None
         code, why = call.failure
+        if code in DIVERT_STATUSES and sw.services.divert_to_voicemail(call, now):
+            return  # busy or no answer: the user's mailbox takes the call
         extra = call.failure_headers
         if code in (408, 503):
             code, why, extra = 480, "Temporarily Unavailable", ()

@@ -134,7 +134,10 @@ def _media_lost(sw: B2bua, call: Call, ev: MediaLost, now: float) -> None:
 
 
 def _ring_timeout(sw: B2bua, call: Call, ev: RingTimeout, now: float) -> None:
-    """RINGING: nobody answered: CANCEL the forks, 480 to the caller."""
+    """RINGING: nobody answered: the user's mailbox takes the call, else CANCEL the forks,
+    480 to the caller."""
+    if sw.services.divert_to_voicemail(call, now):
+        return
     for br in call.forks():
         if br.final is None:
             sw._txn.cancel_request(br.txn_id, now)
@@ -142,7 +145,10 @@ def _ring_timeout(sw: B2bua, call: Call, ev: RingTimeout, now: float) -> None:
 
 
 def _stop_ringing(sw: B2bua, call: Call, ev: RingTimeout, now: float) -> None:
-    """BRIDGING: nobody answered: CANCEL what rings (the 487s say how it ended)."""
+    """BRIDGING: nobody answered: the user's mailbox takes the call (a menu's hand-off to a
+    user with one), else CANCEL what rings (the 487s say how it ended)."""
+    if sw.services.bridge_to_voicemail(call, now):
+        return
     for br in call.forks():
         if br.final is None:
             sw._txn.cancel_request(br.txn_id, now)

@@ -39,6 +39,7 @@ from .state import ALLOW, Call, Leg, Phase, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
 from .transfer import target_failed, transfer_answered
+from .voicemail import DIVERT_STATUSES, VoicemailSession
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -74,9 +75,11 @@ class Services:
         goodbye), until it hangs up."""
         inv = ev.request
         callee = f"{service}:{arg}" if arg else service
+        vm = self.sw.voicemail
         if (service == "ivr" and arg not in self.sw.menus) or (
                 service == "queue" and arg not in self.sw.queue_settings) or (
-                service == "room" and arg not in self.sw.rooms):
+                service == "room" and arg not in self.sw.rooms) or (
+                service in ("voicemail", "mailbox") and (vm is None or not vm.has(arg))):
             self.sw._reply(ev, 404, "Not Found", now)
             self.sw.refused(ev, 404, "Not Found", now, caller=caller, callee=callee,
                          why=f"no {service} {arg}")
@@ -129,6 +132,10 @@ class Services:
                 self._start_flow(call, pin_flow(arg, pin), now)
             else:
                 self._enter_room(call, arg, now)
+        elif service == "voicemail":
+            self.start_voicemail(call, arg, now)
+        elif service == "mailbox":
+            self.start_mailbox(call, arg, now)
         elif service == "supervise":
             mode, _, agent = arg.partition(":")
             self._supervise(call, agent, mode, now)  # type: ignore[arg-type]
@@ -264,6 +271,92 @@ class Services:
                               prompt_path=self.sw.prompt_path)
         self._after_ivr(call, call.ivr.start(now), now)
 
+    # -- voicemail ---------------------------------------------------------------------
+    def start_voicemail(self, call: Call, box: str, now: float) -> bool:
+        """The answered ``call`` leaves a message in ``box`` (a full box: goodbye)."""
+        vm = self.sw.voicemail
+        if vm is None or not vm.has(box) or call.media is None:
+            return False
+        if vm.full(box):
+            log.info("voicemail_full", call_id=call.key, box=box)
+            self._start_flow(call, say_flow("goodbye"), now)
+            return True
+        message_id, machine = vm.deposit(box, call.caller)
+        log.info("voicemail_deposit", call_id=call.key, box=box, message=message_id)
+        self._run_voicemail(call, VoicemailSession(
+            call_id=call.key, machine=machine, media=call.media,
+            prompt_path=self.sw.prompt_path, voicemail=vm, message_id=message_id), now)
+        return True
+
+    def start_mailbox(self, call: Call, box: str, now: float) -> None:
+        """The answered ``call`` (its caller owns ``box``) opens the mailbox menu."""
+        vm = self.sw.voicemail
+        assert vm is not None and call.media is not None
+        log.info("voicemail_menu", call_id=call.key, box=box)
+        self._run_voicemail(call, VoicemailSession(
+            call_id=call.key, machine=vm.retrieval(box), media=call.media,
+            prompt_path=self.sw.prompt_path, voicemail=vm), now)
+
+    def _run_voicemail(self, call: Call, session: VoicemailSession, now: float) -> None:
+        self.sw._timers.cancel(("ivr", call.key))
+        call.service = "voicemail"
+        call.phase = Phase.IVR  # digits and prompt ends reach it as they reach a flow
+        call.ivr = session
+        self._after_ivr(call, session.start(now), now)
+
+    def divert_to_voicemail(self, call: Call, now: float) -> bool:
+        """A user's call still ringing (``call.voicemail_box``) was not answered: CANCEL what
+        rings, answer the caller ourselves and take its message.  False when it cannot (no
+        mailbox, no anchored media, an SDP we cannot answer): the caller gets the failure."""
+        vm, cm, box = self.sw.voicemail, call.media, call.voicemail_box
+        if vm is None or cm is None or box is None or not vm.has(box) \
+                or call.phase is not Phase.RINGING:
+            return False
+        a = call.caller_leg
+        inv = a.invite
+        sdp = cm.answer_locally("a", inv.body) if inv.body else cm.offer_locally("a")
+        if isinstance(sdp, NotAcceptable):
+            log.info("voicemail_sdp_refused", call_id=call.key, reason=sdp.reason)
+            return False
+        for br in call.forks():
+            if br.final is None:
+                br.cancelled = True
+                self.sw._txn.cancel_request(br.txn_id, now)
+        self.sw._timers.cancel(("ring", call.key))
+        if cm.bridge is not None and "b" in cm.legs:
+            cm.bridge.leave(cm.leg("b"))  # early media of a fork: no longer heard
+        resp = make_response(inv, 200, "OK", to_tag=a.dialog.local_tag,
+                             headers=[("Contact", a.me.contact()), ("Allow", ALLOW)])
+        set_sdp(resp, sdp)
+        self.sw._by_a_txn.pop(a.txn_id, None)
+        a.ok = resp
+        self.sw._txn.send_response(a.txn_id, resp, now)
+        call.answered = now
+        call.phase = Phase.SERVICE
+        self.sw._events.append(CallAnswered(call.key, f"voicemail:{box}", now))
+        self.sw._arm_2xx_retx(call, now)
+        log.info("voicemail_divert", call_id=call.key, box=box)
+        return self.start_voicemail(call, box, now)
+
+    def bridge_to_voicemail(self, call: Call, now: float) -> bool:
+        """An answered call rung onward to a user with a mailbox (``call.voicemail_box``,
+        never a transfer) was not answered: CANCEL what rings, the mailbox takes it."""
+        box, vm, cm = call.voicemail_box, self.sw.voicemail, call.media
+        if box is None or vm is None or cm is None or call.transfer is not None \
+                or call.phase is not Phase.BRIDGING:
+            return False
+        call.voicemail_box = None
+        for br in call.forks():
+            if br.final is None:
+                br.cancelled = True
+                self.sw._txn.cancel_request(br.txn_id, now)
+        self.sw._timers.cancel(("ring", call.key))
+        if call.ringback is not None:
+            cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
+            call.ringback = None
+        log.info("voicemail_divert", call_id=call.key, box=box)
+        return self.start_voicemail(call, box, now)
+
     def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
         """Carry out what the flow handed over, then re-arm its timer."""
         for ho in handoffs:
@@ -274,7 +367,7 @@ class Services:
         if session is None or call.phase is Phase.ENDED:
             return
         if session.finished is not None and call.phase is not Phase.BRIDGING \
-                and call.service == "ivr" \
+                and call.service in ("ivr", "voicemail") \
                 and call.room is None:
             self.sw._hangup_both(call, now)
             self.sw._end(call, 200, "IVR finished", now, "switch")
@@ -358,6 +451,7 @@ class Services:
             return False
         call.answered_id = br.id
         call.phase = Phase.TALKING
+        call.voicemail_box = None
         call.service = None
         call.ivr = None  # the flow is over: the call is a two-party call now
         self.sw._timers.cancel(("ring", call.key))
@@ -381,7 +475,11 @@ class Services:
         return True
 
     def _bridge_failed(self, call: Call, now: float) -> None:
-        """Every fork of ``_bridge`` failed: the flow (or the transfer) hears about it."""
+        """Every fork of ``_bridge`` failed: the flow (or the transfer) hears about it; a
+        user with a mailbox who was busy or did not answer has it take the call."""
+        code = call.failure[0] if call.failure else 480
+        if code in DIVERT_STATUSES and self.bridge_to_voicemail(call, now):
+            return
         call.phase = Phase.IVR if call.ivr is not None else Phase.TALKING
         self.sw._timers.cancel(("ring", call.key))
         cm = call.media

@@ -28,6 +28,7 @@ from ..dialplan import (
     SuperviseTarget,
     Target,
     UserTarget,
+    VoicemailTarget,
     may_supervise,
 )
 from ..dialplan.inbound import DidNotFound, DidRouter, TrunkPeers
@@ -42,6 +43,7 @@ from ..sip.dialog import LocalContact
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
+from ..sip.mwi import subscribe_of
 from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
 from ..sip.timers import SipTimers
@@ -53,6 +55,7 @@ from ..sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
 )
+from ..voicemail import Message
 from .acdconfig import build_router
 from .anchor import MediaPlan
 from .b2bua import B2bua
@@ -60,12 +63,14 @@ from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
 from .crm import CrmEvent, ScreenPop
 from .events import CallEnded, CallEvent
+from .mwiwire import ALLOW_EVENTS, MwiDialogs
 from .queueing import build_queue_audio, build_room_music
 from .reload import Reloaded, reload
 from .state import ALLOW
 from .transfer import replace
 from .trunkdriver import TrunkDriver
 from .trunklegs import TrunkLegs
+from .voicemail import VOICEMAIL_CODE, Voicemail, VoicemailEvent
 
 log = structlog.get_logger()
 
@@ -73,7 +78,7 @@ KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER",
                            "INFO", "UPDATE"})
 # What an answer to a request that failed parsing copies from it (RFC 3261 §8.2.6.2).
 _ECHOED = frozenset({"via", "from", "to", "call-id", "cseq"})
-SwitchEvent = BindingsChanged | CallEvent | QueueEvent | CrmEvent
+SwitchEvent = BindingsChanged | CallEvent | QueueEvent | CrmEvent | VoicemailEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +95,21 @@ class Signaling:
 
     def __init__(self, *, config: SwitchConfig, listeners: Iterable[Listener], ids: Ids,
                  media: MediaPlan | None = None,
-                 prompt_path: Callable[[str], str] = str) -> None:
+                 prompt_path: Callable[[str], str] = str,
+                 voicemail_dir: Callable[[str], str] = lambda box: f"voicemail/{box}",
+                 recorded_greeting: Callable[[str], str | None] = lambda box: None,
+                 ) -> None:
+        """``voicemail_dir(box)``: the directory of a mailbox's files (the shell's, created);
+        ``recorded_greeting(box)``: the box's recorded greeting file, if there is one."""
         self.config = config
+        self._events: list[SwitchEvent] = []
+        self.voicemail: Voicemail | None = None
+        if config.voicemail.mailboxes:
+            self.voicemail = Voicemail(config=config.voicemail, box_dir=voicemail_dir,
+                                       new_id=lambda: ids.token(16),
+                                       emit=lambda e: self._events.append(e),
+                                       domain=config.domains[0],
+                                       recorded_greeting=recorded_greeting)
         self._ids = ids
         self._listeners = list(listeners)
         sip = config.sip
@@ -127,7 +145,8 @@ class Signaling:
                            may_transfer=self._may_transfer,
                            may_supervise=self._may_supervise,
                            resolve=lambda number, caller: self.dialplan.resolve(
-                               number, caller=caller))
+                               number, caller=caller),
+                           voicemail=self.voicemail)
         self.screenpop = ScreenPop(
             crm=config.crm, find=self.b2bua._calls.get,
             scripts={n: q.script for n, q in config.queues.items() if q.script is not None},
@@ -135,6 +154,11 @@ class Signaling:
                 call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)),
             displays={n: u.display for n, u in config.users.items() if u.display})
         self.media = media
+        self.mwi: MwiDialogs | None = None
+        if self.voicemail is not None:
+            self.mwi = MwiDialogs(txn=self.txn, ids=ids, notifier=self.voicemail.mwi,
+                                  local=self.local_contact, user_agent=self._ua,
+                                  domain=config.domains[0])
         trunking = config.trunking
         self.trunk_peers: TrunkPeers | None = None
         self.trunk_legs: TrunkLegs | None = None
@@ -157,7 +181,6 @@ class Signaling:
             self._our_hosts.add(lst.host.lower())
             if lst.host in ("0.0.0.0", "::"):
                 self._any_ip = True
-        self._events: list[SwitchEvent] = []
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
                                          "stray_responses": 0, "requests": 0,
                                          "keepalives": 0, "shed": 0, "did_not_found": 0,
@@ -209,10 +232,11 @@ class Signaling:
             self._events.append(ev)
 
     def next_deadline(self) -> float | None:
+        mwi = self.voicemail.mwi.next_deadline() if self.voicemail is not None else None
         ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
                           self.b2bua.next_deadline(), self.auth.next_deadline(),
                           self.trunk_legs.next_deadline() if self.trunk_legs else None,
-                          self.trunk_driver.next_deadline() if self.trunk_driver else None)
+                          self.trunk_driver.next_deadline() if self.trunk_driver else None, mwi)
               if d is not None]
         return min(ds) if ds else None
 
@@ -226,6 +250,8 @@ class Signaling:
             self.trunk_legs.handle_timer(now)
         if self.trunk_driver is not None:
             self.trunk_driver.handle_timer(now)
+        if self.voicemail is not None:
+            self.voicemail.mwi.handle_timer(now)
         self._drain(now)
 
     def command(self, cmd: Command, now: float) -> Done:
@@ -253,6 +279,11 @@ class Signaling:
         """Start the trunks' keep-alive probes and registrations (the shell, once ready)."""
         if self.trunk_driver is not None:
             self.trunk_driver.start(now)
+    def restore_voicemail(self, messages: Iterable[Message], now: float) -> None:
+        """The stored voice messages (``received`` on the loop clock): the mailboxes and
+        their lamps start from them."""
+        if self.voicemail is not None:
+            self.voicemail.restore(messages, now)
             self._drain(now)
 
     def shutdown(self, now: float) -> None:
@@ -288,19 +319,23 @@ class Signaling:
             evs = self.txn.events()
             if not evs:
                 self.b2bua.queues.settle(now)  # the router's decisions, once per input
+                if self.mwi is not None:
+                    self.mwi.flush(now)  # the lamps of mailboxes that changed
                 return
             for ev in evs:
                 if isinstance(ev, RequestReceived):
                     self.counters["requests"] += 1
                     self._on_request(ev, now)
                 elif isinstance(ev, ResponseReceived):
-                    if self.trunk_driver is None or not self.trunk_driver.on_response(ev, now):
+                    if (self.trunk_driver is None or not self.trunk_driver.on_response(ev, now)) \
+                            and (self.mwi is None or not self.mwi.on_response(ev, now)):
                         self.b2bua.on_response(ev, now)
                 elif isinstance(ev, AckReceived):
                     if not self.b2bua.on_ack(ev, now):
                         self.counters["stray_acks"] += 1
                 elif isinstance(ev, TransactionTimeout):
-                    if self.trunk_driver is None or not self.trunk_driver.on_timeout(ev, now):
+                    if (self.trunk_driver is None or not self.trunk_driver.on_timeout(ev, now)) \
+                            and (self.mwi is None or not self.mwi.on_timeout(ev.txn_id, now)):
                         self.b2bua.on_timeout(ev, now)
                 elif isinstance(ev, StrayResponse):
                     self.counters["stray_responses"] += 1
@@ -318,6 +353,9 @@ class Signaling:
                 self._reply(ev, refused.status, refused.reason, now, refused.headers)
             elif method == "CANCEL":
                 self._on_cancel(ev, now)
+            elif in_dialog and method == "SUBSCRIBE" and self.mwi is not None \
+                    and self.mwi.knows(ev):
+                self.mwi.subscribe(ev, req.uri.user or "", now)
             elif in_dialog:
                 if not self.b2bua.in_dialog(ev, now):
                     self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
@@ -340,6 +378,8 @@ class Signaling:
                                                      sorted(SUPPORTED_EXTENSIONS)))))
             elif method == "BYE":
                 self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
+            elif method == "SUBSCRIBE":
+                self._on_subscribe(ev, now)
             elif method in KNOWN_METHODS:
                 self._reply(ev, 405, "Method Not Allowed", now, (("Allow", ALLOW),))
             else:
@@ -374,6 +414,33 @@ class Signaling:
         self._reply(ev, ans.status, ans.reason, now, ans.headers)
         self._agents_follow_registrations(now)
 
+    def _on_subscribe(self, ev: RequestReceived, now: float) -> None:
+        """An out-of-dialog SUBSCRIBE: only ``message-summary`` of the subscriber's own
+        mailbox (489 another package, 401 challenge, 403 someone else's box, 404 no box)."""
+        req = ev.request
+        try:
+            subscribe_of(req, sub_id="", mailbox="")
+        except SipParseError as err:
+            extra = (("Allow-Events", ALLOW_EVENTS),) if err.status == 489 else ()
+            self._reply(ev, err.status, err.reason, now, extra)
+            return
+        if not self._is_ours(req.uri.host) or self.mwi is None or self.voicemail is None:
+            self._reply(ev, 404, "Not Found", now)
+            return
+        res = self._authenticate(ev, now, proxy=False)
+        if res.outcome is not AuthOutcome.OK:
+            self._reply(ev, res.status, res.reason, now, res.headers)
+            return
+        box = req.uri.user or ""
+        if box != res.user:
+            log.warning("mwi_other_box", user=res.user, box=box)
+            self._reply(ev, 403, "Forbidden", now)
+            return
+        if not self.voicemail.has(box):
+            self._reply(ev, 404, "Not Found", now)
+            return
+        self.mwi.subscribe(ev, box, now)
+
     def _agents_follow_registrations(self, now: float) -> None:
         """Agents are logged in while they have a registered contact (CONTRACT)."""
         changes = self.registrar.events()
@@ -381,6 +448,10 @@ class Signaling:
         for ch in changes:
             if ch.user in self.config.agents:
                 self.b2bua.queues.agent_present(ch.user, bool(ch.bindings), now)
+            vm = self.voicemail
+            if vm is not None and self.mwi is not None and vm.has(ch.user) \
+                    and vm.mailbox(ch.user).unsolicited:
+                self.mwi.registered(ch.user, ch.bindings, now)
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
         req = ev.request
@@ -410,6 +481,9 @@ class Signaling:
             return
         if uri.user.startswith("*2") and res.user in self.config.agents:
             self._feature(ev, res.user, uri.user, now)
+            return
+        if uri.user == VOICEMAIL_CODE:
+            self._mailbox_menu(ev, res.user, now)
             return
         target: Target | None = self.dialplan.resolve(uri.user, caller=res.user)
         if target is None and self.trunk_legs is not None:
@@ -486,12 +560,21 @@ class Signaling:
         if isinstance(target, SuperviseTarget):
             self._supervise(ev, caller, target, now)
             return
+        if isinstance(target, VoicemailTarget):
+            self.b2bua.services.start_service(ev, caller=caller, service="voicemail",
+                                              now=now, arg=target.box)
+            return
         if not isinstance(target, UserTarget):
             why = f"{target} not available yet"
             self._refuse(ev, 480, "Temporarily Unavailable", now, caller,
                          (("Warning", f'399 ccswitch "{why}"'),), why=why)
             return
         bindings = self.registrar.lookup(target.user, now)
+        if not bindings and self.voicemail is not None and self.voicemail.has(target.user):
+            # nobody to ring: the user's mailbox takes the call
+            self.b2bua.services.start_service(ev, caller=caller, service="voicemail",
+                                              now=now, arg=target.user)
+            return
         if not bindings:
             self._refuse(ev, 480, "Temporarily Unavailable", now, caller,
                          why="user not registered")
@@ -507,6 +590,18 @@ class Signaling:
         log.info("agent_feature", agent=agent, code=code, done=done)
         self.b2bua.services.start_service(ev, caller=agent, service="say", now=now,
                                  arg="goodbye" if done else "invalid")
+
+    def _mailbox_menu(self, ev: RequestReceived, user: str, now: float) -> None:
+        """``*97``: the caller's own mailbox menu (PIN asked); without a mailbox with a PIN, a
+        refusal prompt."""
+        vm = self.voicemail
+        if vm is None or not vm.has(user) or vm.mailbox(user).pin is None:
+            log.info("voicemail_menu_refused", user=user)
+            self.b2bua.services.start_service(ev, caller=user, service="say", now=now,
+                                              arg="not-allowed")
+            return
+        self.b2bua.services.start_service(ev, caller=user, service="mailbox", now=now,
+                                          arg=user)
 
     def _supervise(self, ev: RequestReceived, user: str, target: SuperviseTarget,
                    now: float) -> None:

@@ -11,6 +11,7 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
 from .anchor import CallMedia
 from .ivr import IvrSession
+from .voicemail import VoicemailSession
 
 if TYPE_CHECKING:
     from .transfer import Transfer
@@ -120,7 +121,8 @@ class Call:
     reinvite_txn: str | None = None  # the last relayed re-INVITE answered 2xx
     media: CallMedia | None = None  # None: SDP passes through untouched (no anchoring)
     service: str | None = None  # a call the switch answers itself: "echo", "tone", "ivr"
-    ivr: IvrSession | None = None
+    ivr: IvrSession | VoicemailSession | None = None  # a flow, or a voicemail machine
+    voicemail_box: str | None = None  # a user's call that falls to this mailbox if unanswered
     ringback: int | None = None  # play id of the ringback tone while bridging
     queue: str | None = None  # the queue the caller waits in (or was answered from)
     queue_agent: str | None = None  # the agent who answered it

@@ -3,7 +3,8 @@
 IVR hand-offs, queue overflow and transfers all end here: a user is rung (every registered
 contact at once, first answer wins, the rest CANCELled), a queue takes the caller (keeping the
 place and priority it had in an earlier queue), a menu or a service answers, a room takes the
-caller in.  New INVITEs are routed by ``Signaling`` with the same targets.
+caller in, a mailbox takes a message (``voicemail:BOX``, and a user with a mailbox who has no
+registered contact).  New INVITEs are routed by ``Signaling`` with the same targets.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..dialplan import (
     SuperviseTarget,
     Target,
     UserTarget,
+    VoicemailTarget,
 )
 from .state import Call, Phase
 
@@ -45,11 +47,23 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
     if target is None:
         return "failed:404"
     log.info("route", call_id=call.key, to=str(target))
+    if isinstance(target, VoicemailTarget):
+        return "answered" if sw.services.start_voicemail(call, target.box, now) else "failed:404"
     if isinstance(target, UserTarget):
         if not sw.bindings_of or not sw.bindings_of(target.user, now):
+            if sw.services.start_voicemail(call, target.user, now):
+                return "answered"  # nobody to ring: the user's mailbox takes the call
             return "failed:480"
         sw.services._bridge(call, [target.user], now)
-        return "ringing" if call.phase is Phase.BRIDGING else "failed:503"
+        if call.phase is not Phase.BRIDGING:
+            return "failed:503"
+        vm = sw.voicemail
+        if vm is not None and vm.has(target.user) and call.transfer is None \
+                and call.queue is None:
+            # a menu's hand-off: busy or no answer within no_answer -> the user's mailbox
+            call.voicemail_box = target.user
+            sw._timers.arm(("ring", call.key), now + vm.config.settings.no_answer)
+        return "ringing"
     if isinstance(target, QueueTarget):
         if target.queue not in sw.queue_settings or sw.router is None:
             return "failed:404"

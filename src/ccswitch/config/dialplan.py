@@ -32,6 +32,7 @@ from ..dialplan import (
     Target,
     TargetError,
     UserTarget,
+    VoicemailTarget,
     parse_target,
 )
 from ..dialplan.plan import chain
@@ -41,12 +42,13 @@ if TYPE_CHECKING:
     from .schema import Path, _Parser
 
 NUMBER_KINDS: Final[tuple[type[Target], ...]] = (
-    ServiceTarget, IvrTarget, QueueTarget, UserTarget, RoomTarget, NumberTarget)
+    ServiceTarget, IvrTarget, QueueTarget, UserTarget, RoomTarget, NumberTarget,
+    VoicemailTarget)
 """What a ``[dialplan.numbers]`` entry may be."""
 OVERFLOW_KINDS: Final[tuple[type[Target], ...]] = (*NUMBER_KINDS, HangupTarget)
 """Where a queue rule may send a caller."""
 NUMBER_FORMS: Final = ("echo", "tone", "ivr:NAME", "queue:NAME", "user:NAME", "room:NAME",
-                       "transfer:NUMBER")
+                       "transfer:NUMBER", "voicemail:BOX")
 
 
 def _frozen(d: Mapping[str, Target] | None = None) -> Mapping[str, Target]:

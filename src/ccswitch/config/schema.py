@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
-from ..dialplan import Supervisor
+from ..dialplan import Supervisor, VoicemailTarget
 from ..errors import ConfigError
 from ..ivr.menu import DEMO_MENUS, Menu
 from .acd import QUEUE_STRATEGIES as QUEUE_STRATEGIES
@@ -42,6 +42,9 @@ from .locate import format_path as format_path
 from .store import StoreConfig as StoreConfig
 from .store import check_dsn, parse_store
 from .trace import parse_trace
+from .voicemail import VoicemailConfig as VoicemailConfig
+from .voicemail import parse_sections as parse_voicemail_sections
+from .voicemail import split_voicemail
 from .webhooks import EventsConfig as EventsConfig
 from .webhooks import WebhookConfig as WebhookConfig
 from .webhooks import parse_events, parse_webhooks
@@ -277,6 +280,7 @@ class SwitchConfig:
     store: StoreConfig = field(default_factory=StoreConfig)  # [store]: SQLite or PostgreSQL
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     crm: CrmConfig = field(default_factory=CrmConfig)  # [crm]: the screen-pop lookup
+    voicemail: VoicemailConfig = field(default_factory=VoicemailConfig)  # [voicemail], boxes
     # [trunks.NAME], [[routes]], [dids], [outbound] and the users' outbound_class
     trunking: TrunkingConfig = field(default_factory=_no_trunking)
     # every prompt value and where it is written; the shell proves them at load time
@@ -409,11 +413,10 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
-             "events", "crm", "store")
+             "events", "crm", "store", "voicemail")
 _TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
 """Top-level keys parsed by ``config/trunks.py``."""
-_VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
-_UNBUILT_TOP: Final[dict[str, str]] = {"voicemail": _VOICEMAIL_LATER}
+_UNBUILT_TOP: Final[dict[str, str]] = {}
 """Keys of features to come: refused, never accepted and ignored."""
 _USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
 
@@ -546,6 +549,7 @@ class _Parser:
 
         self.refuse_unbuilt(raw, _UNBUILT_TOP, ())
         trunking_raw: dict[str, Any] = {k: raw.pop(k) for k in _TRUNKING_TOP if k in raw}
+        vm_section, user_boxes, queue_boxes = split_voicemail(raw)
         if "api_tokens" in raw:
             self.fail(("api_tokens",), "API tokens are [[api.tokens]] entries "
                       "(docs/configuration.md)")
@@ -560,10 +564,6 @@ class _Parser:
         if '"' in realm or "\\" in realm:
             self.fail(("realm",), "must not contain '\"' or '\\'")
         self.moh_classes = parse_moh(self, raw.get("moh", {}), ("moh",))
-        raw_queues = raw.get("queues")
-        for qname, qentry in (raw_queues.items() if isinstance(raw_queues, dict) else ()):
-            if isinstance(qentry, dict):
-                self.refuse_unbuilt(qentry, {"mailbox": _VOICEMAIL_LATER}, ("queues", qname))
         queues = parse_queues(self, raw.get("queues", {}), ("queues",))
         users = self.users(raw.get("users", []), ("users",), queues)
         rooms = parse_rooms(self, raw.get("rooms", {}), ("rooms",))
@@ -583,6 +583,11 @@ class _Parser:
         check_numbers(self, dialplan.numbers, ("dialplan", "numbers"), users=users,
                       agents=[u for u, cfg in users.items() if cfg.agent is not None],
                       codes=supervision.codes)
+        voicemail = parse_voicemail_sections(self, vm_section, user_boxes, queue_boxes)
+        for number, t in dialplan.numbers.items():
+            if isinstance(t, VoicemailTarget) and t.box not in voicemail.mailboxes:
+                self.fail(("dialplan", "numbers", number),
+                          f"mailbox {t.box!r} does not exist (no mailbox = true for it)")
         config = SwitchConfig(
             domains=domains,
             realm=realm,
@@ -612,6 +617,7 @@ class _Parser:
             store=parse_store(self, raw.get("store", {}), ("store",)),
             api=api,
             crm=parse_crm(self, raw.get("crm", {}), ("crm",)),
+            voicemail=voicemail,
             prompt_uses=tuple(self.prompt_uses),
         )
         trunking = parse_sections(self, trunking_raw, self.user_trunk_keys, config)
@@ -754,7 +760,6 @@ class _Parser:
         for i, entry in enumerate(self.array(value, path)):
             p = (*path, i)
             t = self.table(entry, p)
-            self.refuse_unbuilt(t, {"mailbox": _VOICEMAIL_LATER}, p)
             if "outbound_class" in t:  # config/trunks.py parses it, with the trunks
                 t = dict(t)
                 self.user_trunk_keys.append((i, {"outbound_class": t.pop("outbound_class")},

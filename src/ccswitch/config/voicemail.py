@@ -2,10 +2,11 @@
 (pure).
 
 Part of the configuration parser (like ``config/trunks.py``): every fault goes through
-``_Parser.fail`` with its key path and line.  **Not wired yet**: the main loader
-(:func:`ccswitch.config.parse_config`) still refuses these keys as "not supported yet" until the
-call layer can take a caller to a mailbox; :func:`parse_voicemail` parses a whole file with
-them, for the tests and the wiring to come (``docs/voicemail.md``).
+``_Parser.fail`` with its key path and line.  The main loader
+(:func:`ccswitch.config.parse_config`) takes these keys out of the raw table
+(:func:`split_voicemail`) before it parses the rest, then parses them
+(:func:`parse_sections`) into ``SwitchConfig.voicemail``; :func:`parse_voicemail` returns both
+parts separately (``docs/voicemail.md``).
 
 ``[voicemail]`` keys (all optional)::
 
@@ -20,13 +21,13 @@ them, for the tests and the wiring to come (``docs/voicemail.md``).
 A user or a queue has a mailbox with ``mailbox = true`` (PIN: the user's name, e.g. ``1002``;
 a queue's box has none and is read through the API) or ``mailbox = { pin = "4321",
 greeting = "PROMPT" }`` (``pin`` may use ``{user}``; ``greeting`` is a prompt value that
-replaces the default spoken greeting).  The box is named after its user or queue.
+replaces the default spoken greeting; ``unsolicited = true`` sends message-waiting NOTIFYs to
+the user's registered phones without a SUBSCRIBE).  The box is named after its user or queue.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -34,14 +35,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..voicemail import DepositSettings, RetrievalSettings
 from .audio import PromptUse, prompt_value
-from .schema import SwitchConfig, _fill, _Parser, _syntax_error
 
 if TYPE_CHECKING:
     from .locate import Path
+    from .schema import SwitchConfig, _Parser
 
 VOICEMAIL_KEY: Final = "voicemail"
 MAILBOX_KEY: Final = "mailbox"
-MAILBOX_KEYS: Final = ("pin", "greeting")
+MAILBOX_KEYS: Final = ("pin", "greeting", "unsolicited")
 _PIN = re.compile(r"[0-9]{1,10}")
 
 
@@ -68,6 +69,7 @@ class MailboxConfig:
     owner: Literal["user", "queue"]
     pin: str | None = None  # None: no *97 access (a queue's box)
     greeting: str | None = None  # a prompt value; None: the recorded one, else the default
+    unsolicited: bool = False  # NOTIFY the user's registered phones without a SUBSCRIBE
 
 
 def _frozen(d: Mapping[str, MailboxConfig]) -> Mapping[str, MailboxConfig]:
@@ -89,12 +91,17 @@ UserBox = tuple[int, object, dict[str, Any]]
 
 def parse_voicemail(text: str, filename: str, *, prompts: Collection[str] | None = None,
                     ) -> tuple[SwitchConfig, VoicemailConfig]:
-    """Parse a configuration that has voicemail keys: the rest as the main loader does, then
-    the voicemail keys against it.  Raises ConfigError like :func:`parse_config`."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(filename, str(exc)) from None
+    """Parse a configuration that has voicemail keys: the whole configuration (as the main
+    loader does) and its voicemail part.  Raises ConfigError like :func:`parse_config`."""
+    from .schema import parse_config  # the main loader imports this module
+
+    config = parse_config(text, filename, prompts=prompts)
+    return config, config.voicemail
+
+
+def split_voicemail(raw: dict[str, Any]) -> tuple[object, list[UserBox], dict[str, object]]:
+    """Take ``[voicemail]`` and every ``mailbox`` key out of ``raw`` (a parsed TOML file): the
+    section, the users' boxes and the queues' boxes, for :func:`parse_sections`."""
     section = raw.pop(VOICEMAIL_KEY, {})
     user_boxes: list[UserBox] = []
     users = raw.get("users", [])
@@ -109,9 +116,7 @@ def parse_voicemail(text: str, filename: str, *, prompts: Collection[str] | None
         for name, entry in queues.items():
             if isinstance(entry, dict) and MAILBOX_KEY in entry:
                 queue_boxes[name] = entry.pop(MAILBOX_KEY)
-    p = _Parser(filename, text, prompts)
-    config = p.config(raw)
-    return config, parse_sections(p, section, user_boxes, queue_boxes)
+    return section, user_boxes, queue_boxes
 
 
 def parse_sections(p: _Parser, section: object, user_boxes: list[UserBox],
@@ -173,8 +178,13 @@ def mailbox(p: _Parser, value: object, path: Path, name: str,
     p.check_keys(value, MAILBOX_KEYS, path)
     pin = default_pin
     if "pin" in value:
+        from .schema import _fill  # the main loader imports this module
+
         pin = _fill(p.string(value["pin"], (*path, "pin")), name)
     if pin is not None and not _PIN.fullmatch(pin):
         p.fail((*path, "pin"), "must be 1 to 10 digits")
     greeting = p.opt(value, "greeting", path, None, lambda v, q: prompt_value(p, v, q))
-    return MailboxConfig(name, owner, pin, greeting)
+    unsolicited = p.opt(value, "unsolicited", path, False, p.boolean)
+    if unsolicited and owner != "user":
+        p.fail((*path, "unsolicited"), "only a user's phones can be notified")
+    return MailboxConfig(name, owner, pin, greeting, unsolicited)

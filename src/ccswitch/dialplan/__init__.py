@@ -26,6 +26,7 @@ from .targets import (
     Target,
     TargetError,
     UserTarget,
+    VoicemailTarget,
     parse_target,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "Target",
     "TargetError",
     "UserTarget",
+    "VoicemailTarget",
     "may_supervise",
     "parse_target",
 ]

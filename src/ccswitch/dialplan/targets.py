@@ -17,15 +17,16 @@ text                       target
 ``listen:2001``            :class:`SuperviseTarget`: listen to (``whisper:``, ``barge:``)
                            an agent's live call
 ``transfer:1002``          :class:`NumberTarget`: whatever that number of the dial plan is
+``voicemail:1002``         :class:`VoicemailTarget`: leave a message in that mailbox
 ``hangup``                 :class:`HangupTarget`
 ``number:+15551234567``    :class:`OutsideTarget`: an outside number, called through the
                            outbound routes' trunks (``dialplan/outbound.py``)
 =========================  ===============================================================
 
 Names are checked for their form only; whether a user, queue, menu or room exists is the
-configuration's business (``config/schema.py``).  ``voicemail:`` is refused as not supported
-yet (it comes with voicemail).  ``number:`` parses, but only the dialled path places it yet:
-the configuration refuses it in menus, queue rules and DIDs (``config/dialplan.py``).
+configuration's business (``config/schema.py``).  ``number:`` parses, but only the dialled
+path places it yet: the configuration refuses it in menus, queue rules and DIDs
+(``config/dialplan.py``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ ServiceName: TypeAlias = Literal["echo", "tone"]
 SuperviseMode: TypeAlias = Literal["listen", "whisper", "barge"]
 SERVICES: Final[tuple[ServiceName, ...]] = get_args(ServiceName)
 SUPERVISE_MODES: Final[tuple[SuperviseMode, ...]] = get_args(SuperviseMode)
-UNBUILT: Final = {"voicemail": "voicemail"}
+UNBUILT: Final[dict[str, str]] = {}
 """Target kinds of features to come: refused with "not supported yet"."""
 TARGET_FORMS: Final = ("user:NAME", "queue:NAME", "ivr:NAME", "echo", "tone", "room:NAME",
                        "listen:AGENT", "whisper:AGENT", "barge:AGENT", "transfer:NUMBER",
-                       "hangup", "number:NUMBER")
+                       "voicemail:BOX", "hangup", "number:NUMBER")
 """Every form :func:`parse_target` accepts, for messages and documentation."""
 KINDS: Final = frozenset(form.partition(":")[0] for form in TARGET_FORMS)
 """The words a target's text starts with (``queue`` of ``queue:support``)."""
@@ -141,6 +142,16 @@ class NumberTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class VoicemailTarget:
+    """Leave a message in the mailbox ``box`` (a user's or a queue's, ``[voicemail]``)."""
+
+    box: str
+
+    def __str__(self) -> str:
+        return f"voicemail:{self.box}"
+
+
+@dataclass(frozen=True, slots=True)
 class HangupTarget:
     """End the call."""
 
@@ -160,7 +171,8 @@ class OutsideTarget:
 
 
 Target: TypeAlias = (UserTarget | QueueTarget | IvrTarget | ServiceTarget | RoomTarget
-                     | SuperviseTarget | NumberTarget | HangupTarget | OutsideTarget)
+                     | SuperviseTarget | NumberTarget | VoicemailTarget | HangupTarget
+                     | OutsideTarget)
 """Where a call goes: one of the target classes of this module."""
 TARGET_TYPES: Final = get_args(Target)
 
@@ -193,6 +205,8 @@ def parse_target(text: str) -> Target:
         return NumberTarget(arg)
     if kind == "number":
         return OutsideTarget(arg)
+    if kind == "voicemail":
+        return VoicemailTarget(arg)
     return SuperviseTarget(_mode(kind), arg)
 
 
@@ -200,6 +214,7 @@ _WITH_ARGUMENT: Final[dict[str, tuple[re.Pattern[str], str, str]]] = {
     "user": (USER_NAME, "NAME", "user name"), "queue": (NAME, "NAME", "queue name"),
     "ivr": (NAME, "NAME", "menu name"), "room": (NAME, "NAME", "room name"),
     "transfer": (NUMBER, "NUMBER", "number"), "number": (NUMBER, "NUMBER", "number"),
+    "voicemail": (USER_NAME, "BOX", "mailbox name"),
     **{mode: (USER_NAME, "AGENT", "agent name") for mode in SUPERVISE_MODES},
 }
 """Kinds that take an argument: (its pattern, placeholder, what it is called)."""

@@ -1,0 +1,155 @@
+"""Voicemail with message-waiting lamps (issue 11 point 6) on the demo configuration
+(CONTRACT "Demo additions" -> "Voicemail": users 1001-1020 have a mailbox, PIN = extension;
+a call to a user without a registered phone goes to its mailbox; `*97` from the user's own
+phone opens it; phones subscribing to `message-summary` get NOTIFYs).
+
+One story, with real baresip phones: 1001 (playing 440 Hz) calls 1002, which is not
+registered, and leaves a message ended by `#`; the WAV under DATA_DIR/voicemail/1002/ holds
+the tone and the `voicemail` table its row.  Then 1002's phone registers with baresip's `mwi`
+module, which subscribes to its own AOR: the switch NOTIFYs `Messages-Waiting: yes`.  1002
+dials `*97`, keys its PIN, hears the message (the 440 Hz tone in what it received), deletes
+it with `7`, and the lamp goes off (`Messages-Waiting: no`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_baresip import PhoneFactory
+from e2e_calls import AGENT_HZ, CALLER_HZ, account, hang_up, heard, tone_file, uri
+from e2e_daemon import Daemon
+from e2e_media import query, settle, wav_info
+from e2e_tones import presence
+from e2e_util import wait_until
+
+pytestmark = pytest.mark.e2e
+
+MESSAGE_S = 4.0  # how long the caller talks after the beep
+SLACK = 1.5
+
+
+def notifies(daemon: Daemon, waiting: bool) -> list[dict[str, Any]]:
+    return [e for e in daemon.log.events()
+            if e.get("event") == "mwi_notify" and e.get("box") == "1002"
+            and e.get("waiting") is waiting]  # fmt: skip
+
+
+def test_a_message_for_an_unregistered_user_lights_its_lamp_and_plays_on_star97(
+    phones: PhoneFactory, daemon: Daemon, tmp_path: Path
+) -> None:
+    settle(daemon)
+    caller = phones("caller-1001", account=account(daemon, "1001", register=False),
+                    source_wav=tone_file(tmp_path, CALLER_HZ))  # fmt: skip
+    caller.dial(uri(daemon, "1002"))
+    caller.wait_event("CALL_ESTABLISHED", timeout=15)
+    # the greeting and the beep, then the recording starts
+    assert daemon.log.wait_for("voicemail_deposit", timeout=10, box="1002"), daemon.tail()
+    assert daemon.log.wait_for("voicemail_recording", timeout=20, box="1002"), daemon.tail()
+    time.sleep(MESSAGE_S)
+    caller.send_digits("#")
+    stored = daemon.log.wait_for("voicemail_stored", timeout=15, box="1002")
+    assert stored is not None, daemon.tail()
+    caller.closed_reason(timeout=15)  # "message saved, goodbye": the switch hangs up
+    rows = query(daemon.data_dir, "SELECT * FROM voicemail")
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert (row["box"], row["caller"], row["folder"]) == ("1002", "1001", "new"), row
+    assert MESSAGE_S - SLACK <= row["duration"] <= MESSAGE_S + SLACK, row
+    wav = daemon.data_dir / "voicemail" / "1002" / row["file"]
+    assert wait_until(lambda: daemon.log.find("recording_done", path=str(wav)) is not None,
+                      timeout=10), daemon.tail()
+    info = wav_info(wav)
+    assert (info.channels, info.rate) == (1, 8000), info
+    tone = presence(wav, (CALLER_HZ, AGENT_HZ))
+    assert tone.seconds(CALLER_HZ) >= MESSAGE_S - SLACK, tone.describe()
+
+    # 1002's phone comes: its mwi module subscribes, the lamp lights
+    owner = phones("owner-1002", account=account(daemon, "1002", register=True),
+                   source_wav=tone_file(tmp_path, AGENT_HZ), modules=("mwi.so",))
+    owner.wait_registered(timeout=10)
+    assert wait_until(lambda: bool(notifies(daemon, True)), timeout=15), daemon.tail()
+    sub = daemon.log.find("mwi_subscribe", box="1002", status=200)
+    assert sub is not None, daemon.tail()
+    # and the phone itself took the NOTIFY (its mwi module prints the body)
+    assert wait_until(lambda: "Messages-Waiting: yes" in owner.output(100_000), timeout=10), \
+        owner.output()
+
+    # *97, the PIN, the message plays (the caller's tone), 7 deletes it: the lamp goes off
+    owner.dial(uri(daemon, "*97"))
+    owner.wait_event("CALL_ESTABLISHED", timeout=15)
+    assert daemon.log.wait_for("voicemail_menu", timeout=10, box="1002"), daemon.tail()
+    time.sleep(2.0)
+    owner.send_digits("1002#")
+    heard_at = daemon.log.wait_for("voicemail_heard", timeout=20, box="1002")
+    assert heard_at is not None, daemon.tail()
+    time.sleep(MESSAGE_S + 2.0)  # "message 1", then the message itself
+    owner.send_digits("7")
+    assert daemon.log.wait_for("voicemail_deleted", timeout=10, box="1002"), daemon.tail()
+    assert wait_until(lambda: bool(notifies(daemon, False)), timeout=10), daemon.tail()
+    assert wait_until(lambda: "Messages-Waiting: no" in owner.output(100_000), timeout=10), \
+        owner.output()
+    time.sleep(1.0)
+    hang_up(owner)
+    got = heard(owner)
+    assert got.seconds(CALLER_HZ) >= MESSAGE_S - SLACK, f"the message was not heard: {got}"
+    assert wait_until(lambda: not query(daemon.data_dir, "SELECT * FROM voicemail"),
+                      timeout=10)
+    assert not wav.exists()
+
+
+
+def test_a_user_who_does_not_answer_within_20_s_takes_a_message(
+    phones: PhoneFactory, daemon: Daemon, tmp_path: Path
+) -> None:
+    """1003's registered baresip rings and never answers: after `no_answer` (20 s) the switch
+    CANCELs it and the caller leaves a message."""
+    settle(daemon)
+    callee = phones("callee-1003", account=account(daemon, "1003", register=True),
+                    source_wav=tone_file(tmp_path, AGENT_HZ))  # fmt: skip
+    callee.wait_registered(timeout=10)
+    caller = phones("caller-1004", account=account(daemon, "1004", register=False),
+                    source_wav=tone_file(tmp_path, CALLER_HZ))  # fmt: skip
+    caller.dial(uri(daemon, "1003"))
+    callee.wait_event("CALL_INCOMING", timeout=15)
+    divert = daemon.log.wait_for("voicemail_divert", timeout=40)
+    assert divert is not None, daemon.tail()
+    callee.closed_reason(timeout=10)  # CANCELled: it stops ringing
+    assert not [e for e in callee.events() if e.get("type") == "CALL_ESTABLISHED"]
+    caller.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert daemon.log.wait_for("voicemail_recording", timeout=20, box="1003"), daemon.tail()
+    time.sleep(MESSAGE_S)
+    hang_up(caller)  # hanging up keeps the message
+    assert daemon.log.wait_for("voicemail_stored", timeout=15, box="1003"), daemon.tail()
+    rows = query(daemon.data_dir, "SELECT * FROM voicemail WHERE box = '1003'")
+    assert len(rows) == 1 and rows[0]["caller"] == "1004", rows
+    cdr = [r for r in query(daemon.data_dir, "SELECT * FROM cdr") if r["callee"] == "1003"]
+    assert len(cdr) == 1 and cdr[0]["status"] == 200, cdr
+
+
+def test_a_user_who_rejects_the_call_busy_takes_a_message(
+    phones: PhoneFactory, daemon: Daemon, tmp_path: Path
+) -> None:
+    """1006's baresip rejects the incoming call (a busy answer): the caller is answered
+    by 1006's mailbox instead of hearing busy."""
+    settle(daemon)
+    callee = phones("callee-1006", account=account(daemon, "1006", register=True),
+                    source_wav=tone_file(tmp_path, AGENT_HZ))  # fmt: skip
+    callee.wait_registered(timeout=10)
+    caller = phones("caller-1007", account=account(daemon, "1007", register=False),
+                    source_wav=tone_file(tmp_path, CALLER_HZ))  # fmt: skip
+    caller.dial(uri(daemon, "1006"))
+    callee.wait_event("CALL_INCOMING", timeout=15)
+    time.sleep(0.5)
+    callee.hangup()  # reject
+    divert = daemon.log.wait_for("voicemail_divert", timeout=10)
+    assert divert is not None, daemon.tail()
+    caller.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert daemon.log.wait_for("voicemail_recording", timeout=20, box="1006"), daemon.tail()
+    time.sleep(MESSAGE_S)
+    caller.send_digits("#")
+    assert daemon.log.wait_for("voicemail_stored", timeout=15, box="1006"), daemon.tail()
+    rows = query(daemon.data_dir, "SELECT * FROM voicemail WHERE box = '1006'")
+    assert len(rows) == 1 and rows[0]["caller"] == "1007", rows
