@@ -341,6 +341,17 @@ def _first_usable(offer: SessionDescription, supported: Sequence[Codec], prefer:
     return NotAcceptable(reason or "no audio stream in the offer")
 
 
+def choose(offer: SessionDescription, supported: Sequence[Codec] = DEFAULT_CODECS, *,
+           prefer: Prefer = "offerer", ptime: int = 20) -> tuple[int, Codec, int] | NotAcceptable:
+    """What ``answer`` would pick, without building the answer: the index of the audio
+    m-line, the codec (with the offer's payload type and fmtp) and the ptime."""
+    chosen = _first_usable(offer, supported, prefer)
+    if isinstance(chosen, NotAcceptable):
+        return chosen
+    index, codec, _ = chosen
+    return index, codec, _ptime(offer.media[index], ptime)
+
+
 def answer(offer: SessionDescription, *, local_ip: str, port: int,
            supported: Sequence[Codec] = DEFAULT_CODECS, prefer: Prefer = "offerer",
            hold_policy: HoldPolicy = HoldPolicy.RECVONLY,
