@@ -148,13 +148,16 @@ class Switch:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level,
                                       cache=True)
+        # events _on_media_events would drop, left in the worker (two batches per call)
+        unreported = frozenset({LegReady} if self._debug else {LegReady, LegStats})
 
         def settings(index: int) -> WorkerSettings:
             return WorkerSettings(index=index, tick=cfg.media.tick,
                                   rtp_timeout=cfg.media.rtp_timeout,
                                   jitter_depth=cfg.media.jitter_depth, local_ip=ip,
                                   recordings_dir=str(self.recordings_dir), log_setup=log_setup,
-                                  wake=cast(WakeMode, cfg.media.wake))
+                                  wake=cast(WakeMode, cfg.media.wake),
+                                  unreported=unreported)
 
         self.media = MediaClient(settings_for=settings, workers=workers,
                                  on_events=self._on_media_events)

@@ -121,6 +121,7 @@ class Worker:
         self.held: deque[Command] = deque()
         self.c = _Counters()
         self.running = True
+        self.unreported = settings.unreported
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -258,6 +259,8 @@ class Worker:
         if self.out:
             events.extend(self.out)
             self.out = []
+        if events and self.unreported:
+            events = [e for e in events if type(e) not in self.unreported]
         if not events:
             return
         try:
