@@ -149,7 +149,12 @@ def media_changes(before: Negotiated | None, after: Negotiated) -> MediaChanges:
 
 def assign_payload_types(codecs: Iterable[Codec]) -> tuple[Codec, ...]:
     """Give each codec without ``pt`` its static number, else a free dynamic one (96-127)."""
-    codecs = tuple(codecs)
+    return _assign_payload_types(tuple(codecs))
+
+
+@functools.lru_cache(maxsize=256)
+def _assign_payload_types(codecs: tuple[Codec, ...]) -> tuple[Codec, ...]:
+    """``assign_payload_types``, memoized: every offer of a call assigns the same lists."""
     taken = [c.pt for c in codecs if c.pt is not None]
     if len(taken) != len(set(taken)):
         raise ValueError(f"duplicate payload types in {codecs}")
