@@ -138,6 +138,7 @@ class MediaEngine:
         self._rtp_timeout = rtp_timeout
         self._depth = jitter_depth
         self._ssrc = ssrc_source
+        self.final_stats = True  # a leg's removal reports its LegStats (off: nobody reads them)
         self._wall = wall_offset
         self._rtcp_interval = rtcp_interval
         self._max_catchup = max_catchup
@@ -183,12 +184,14 @@ class MediaEngine:
         self._dirty = True
 
     def remove_leg(self, leg: int) -> None:
-        """Forget ``leg`` after a final ``LegStats`` (its player ends ``stopped``).  Unknown
+        """Forget ``leg`` after a final ``LegStats`` (unless ``final_stats`` is off; its
+        player ends ``stopped``).  Unknown
         legs are ignored, so ``DestroyLeg`` and the shell may both call it."""
         L = self._legs.pop(leg, None)
         if L is None:
             return
-        self._events.append(self.leg_stats(L))
+        if self.final_stats:
+            self._events.append(self.leg_stats(L))
         if L.player is not None:
             self._events.append(PlayDone(leg, L.player.play_id, "stopped"))
             L.player = None

@@ -39,6 +39,7 @@ from ..media.commands import (
     CreateLeg,
     DestroyLeg,
     LegFailed,
+    LegStats,
     MediaEvent,
     Play,
     PlayDone,
@@ -122,6 +123,8 @@ class Worker:
         self.c = _Counters()
         self.running = True
         self.unreported = settings.unreported
+        if LegStats in self.unreported and hasattr(self.engine, "final_stats"):
+            self.engine.final_stats = False  # not even built
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
