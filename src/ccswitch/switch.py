@@ -62,6 +62,8 @@ LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
+DEFER_DESTROY = 0.02  # a call's DestroyLeg waits this long for the worker's next batch (s)
+DEFER_DESTROY_MIN_PAIRS = 256  # ...when the RTP range has this many pairs (else sent at once)
 
 
 class Switch:
@@ -159,11 +161,20 @@ class Switch:
                                   wake=cast(WakeMode, cfg.media.wake),
                                   unreported=unreported)
 
-        self.media = MediaClient(settings_for=settings, workers=workers,
-                                 on_events=self._on_media_events)
-        self.media.start(self._loop)
+        low, high = cfg.rtp_ports
+        # a call's DestroyLeg waits for the worker's next batch when a freed pair rests long
+        # enough in the pool (least recently released first) not to be handed out meanwhile
+        defer = DEFER_DESTROY if (high - low) // 2 >= DEFER_DESTROY_MIN_PAIRS else 0.0
+        media = self.media = MediaClient(settings_for=settings, workers=workers,
+                                         on_events=self._on_media_events, defer_destroy=defer)
+        media.start(self._loop)
+        bind_probe = pair_probe(ip)
+
+        def probe(port: int) -> bool:
+            return not media.destroy_pending(port) and bind_probe(port)
+
         fmt = cast(RecordFormat, cfg.media.record_format)  # checked by the config parser
-        pool = PortPool(*cfg.rtp_ports, probe=pair_probe(ip))
+        pool = PortPool(*cfg.rtp_ports, probe=probe)
         return MediaPlan(ports=pool, workers=workers, local_ip=ip,
                          codecs=plan_codecs(cfg.media.codecs, av_codecs()),
                          session_ids=lambda: rng.getrandbits(31),
