@@ -438,6 +438,10 @@ _PLAIN = re.compile(r"(?:[A-Za-z]=[^\r\n\0]*\r\n)+")
 def _split_lines(text: str) -> list[tuple[str, str]]:
     if _PLAIN.fullmatch(text):
         return [(line[0], line[2:].rstrip(" \t")) for line in text.split("\r\n")[:-1]]
+    return _split_lines_checked(text)
+
+
+def _split_lines_checked(text: str) -> list[tuple[str, str]]:
     out = []
     for raw in text.split("\n"):
         line = raw.rstrip(" \t\r")
