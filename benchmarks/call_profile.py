@@ -14,6 +14,9 @@ top self-time and inclusive frames of each in microseconds per call.
 
     PYTHONPATH=src python3 benchmarks/call_profile.py [--rate 200] [--duration 10]
         [--py-spy /tmp/prof] [--repeat 3]
+
+The daemon runs this tree's ``src`` whatever PYTHONPATH says (``sip_load.start_ccswitch``
+puts it first); to measure another tree with this script set ``CCSWITCH_SRC=TREE/src``.
 """
 
 from __future__ import annotations

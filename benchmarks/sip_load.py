@@ -214,8 +214,10 @@ def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = No
                    rtp_ports: str = "") -> Server:
     data = work / f"ccswitch-data-{tag}"
     shutil.rmtree(data, ignore_errors=True)
-    env = dict(os.environ,
-               PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the daemon runs this tree's src, or the one CCSWITCH_SRC names (an A/B against another
+    # tree: PYTHONPATH alone does not do it, this tree's src comes first)
+    src = os.environ.get("CCSWITCH_SRC") or str(ROOT / "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
     base = [sys.executable, "-m", "ccswitch", "serve", "--listen", f"udp:{HOST}:{port}",
             "--data-dir", str(data), "--log-format", "json"]
     # --http moves the API off its default port; --log-level keeps per-message logs out of the

@@ -91,6 +91,8 @@ STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 PRUNE_FIRST = 60.0  # s after start-up: the first deletion of events past [events] keep_days
 PRUNE_PERIOD = 3600.0  # s between deletions
 WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
+DEFER_DESTROY = 0.02  # a call's DestroyLeg waits this long for the worker's next batch (s)
+DEFER_DESTROY_MIN_PAIRS = 256  # ...when the RTP range has this many pairs (else sent at once)
 
 
 class Switch:
@@ -283,19 +285,31 @@ class Switch:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level,
                                       cache=True)
+        # events _on_media_events would drop, left in the worker (two batches per call)
+        unreported = frozenset({LegReady} if self._debug else {LegReady, LegStats})
 
         def settings(index: int) -> WorkerSettings:
             return WorkerSettings(index=index, tick=cfg.media.tick,
                                   rtp_timeout=cfg.media.rtp_timeout,
                                   jitter_depth=cfg.media.jitter_depth, local_ip=ip,
                                   recordings_dir=str(self.recordings_dir), log_setup=log_setup,
-                                  wake=cast(WakeMode, cfg.media.wake))
+                                  wake=cast(WakeMode, cfg.media.wake),
+                                  unreported=unreported)
 
-        self.media = MediaClient(settings_for=settings, workers=workers,
-                                 on_events=self._on_media_events)
-        self.media.start(self._loop)
+        low, high = cfg.rtp_ports
+        # a call's DestroyLeg waits for the worker's next batch when a freed pair rests long
+        # enough in the pool (least recently released first) not to be handed out meanwhile
+        defer = DEFER_DESTROY if (high - low) // 2 >= DEFER_DESTROY_MIN_PAIRS else 0.0
+        media = self.media = MediaClient(settings_for=settings, workers=workers,
+                                         on_events=self._on_media_events, defer_destroy=defer)
+        media.start(self._loop)
+        bind_probe = pair_probe(ip)
+
+        def probe(port: int) -> bool:
+            return not media.destroy_pending(port) and bind_probe(port)
+
         fmt = cast(RecordFormat, cfg.media.record_format)  # checked by the config parser
-        pool = PortPool(*cfg.rtp_ports, probe=pair_probe(ip))
+        pool = PortPool(*cfg.rtp_ports, probe=probe)
         return MediaPlan(ports=pool, workers=workers, local_ip=ip,
                          codecs=plan_codecs(cfg.media.codecs, av_codecs()),
                          session_ids=lambda: rng.getrandbits(31),

@@ -7,6 +7,8 @@
 - Any sequence of commands, packets and ticks: no exception, every datagram out is valid RTP
   of a live leg, each play ends at most once, each recording closes at most once and its
   chunks have as many channels as it has legs.
+- Recompiling only the legs a relay-only change touched gives the modes, relays, decode
+  slots, datagrams and events of recompiling every leg.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ccswitch.ids import Ids
 from ccswitch.media.commands import (
     ConfigureLeg,
     Connect,
+    CreateLeg,
     DestroyLeg,
     Detect,
     Disconnect,
@@ -216,3 +219,71 @@ def _replayed(script: list[object]) -> bool:
     """A play id used twice on one leg may end twice (two plays)."""
     seen = [(s.leg, s.play_id) for s in script if isinstance(s, Play)]
     return len(seen) != len(set(seen))
+
+
+_relay_legs = st.integers(1, 7)
+_codec = st.sampled_from([("PCMU", 0), ("PCMU", 0), ("PCMA", 8)])
+
+
+def _configure(leg: int, codec: tuple[str, int]) -> ConfigureLeg:
+    return ConfigureLeg(leg, "10.0.0.9", 6000 + 2 * leg, 6001 + 2 * leg, codec[0], codec[1],
+                        101)
+
+
+def _call(a: int, b: int, codec: tuple[str, int]) -> list[object]:
+    """What a relayed call sends: two legs, configured, connected both ways."""
+    return [CreateLeg(a, 30000 + 2 * a, "127.0.0.1"), CreateLeg(b, 30000 + 2 * b, "127.0.0.1"),
+            _configure(b, codec), _configure(a, codec), Connect(a, b), Connect(b, a),
+            Detect(a, inband=False), Detect(b, inband=False)]
+
+
+relay_steps = st.one_of(
+    st.builds(_call, st.integers(4, 7), st.integers(4, 7), _codec),
+    st.builds(_call, st.integers(4, 7), st.integers(4, 7), _codec),
+    st.builds(DestroyLeg, _relay_legs),
+    st.builds(DestroyLeg, _relay_legs),
+    st.builds(Connect, _relay_legs, _relay_legs, st.sampled_from([1.0, 1.0, 0.5])),
+    st.builds(Disconnect, _relay_legs, _relay_legs),
+    st.builds(_configure, _relay_legs, _codec),
+    st.builds(Detect, _relay_legs, st.booleans()),
+    st.builds(JoinBus, st.just(1), _relay_legs),
+    st.builds(LeaveBus, st.just(1), _relay_legs),
+    st.builds(StartRecord, st.just(1), st.just("/r.wav"),
+              st.lists(_relay_legs, min_size=1, max_size=2).map(tuple)),
+    st.builds(StopRecord, st.just(1)),
+    st.sampled_from(["tick", "tick", "tick", "rtp", "rtp"]),
+)
+
+
+def _relay_state(eng: MediaEngine) -> dict[int, tuple[int, frozenset[int], frozenset[int], bool]]:
+    out = {}
+    for leg in range(1, 8):
+        L = eng.leg(leg)
+        if L is not None:
+            out[leg] = (L.mode, frozenset(K.id for K in L.relay_sinks),
+                        frozenset(K.id for K in L.te_sinks), bool(L.slot))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(relay_steps, max_size=50))
+def test_recompiling_the_touched_legs_equals_recompiling_all(script: list[object]) -> None:
+    engines = [engine(), engine()]
+    engines[1].incremental = False
+    t = 0.0
+    for seq, step in enumerate(script):
+        outs = []
+        for eng in engines:
+            if step == "tick":
+                eng.tick(t + 0.02)
+            elif step == "rtp":
+                for leg in range(1, 8):
+                    eng.receive(leg, build_rtp(payload_type=0, sequence=seq, timestamp=seq * 160,
+                                               ssrc=leg, payload=bytes(160)), SRC, t)
+            else:
+                for cmd in step if isinstance(step, list) else [step]:
+                    eng.command(cmd, t)
+            outs.append((sorted(eng.outbox()), eng.events(), _relay_state(eng)))
+        if step == "tick":
+            t += 0.02
+        assert outs[0] == outs[1]

@@ -38,7 +38,19 @@ from ccswitch.sdp import (
     answer,
     parse_sdp,
 )
-from ccswitch.sdp.negotiator import TABLE, OfferAnswerInput, OfferAnswerState
+from ccswitch.sdp.negotiator import (
+    DEFAULT_CODECS,
+    G722,
+    OPUS,
+    PCMA,
+    PCMU,
+    TABLE,
+    TELEPHONE_EVENT,
+    OfferAnswerInput,
+    OfferAnswerState,
+    choose,
+)
+from ccswitch.sdp.session import _PLAIN, _split_lines, _split_lines_checked
 
 
 def crlf(text: str) -> bytes:
@@ -401,3 +413,33 @@ def run(s: SdpSession, op: str) -> object:
         return s.answer_sent()
     s.rollback()
     return None
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(SAMPLES)), st.data())
+def test_plain_line_split_and_choose_agree_with_the_full_paths(name: str,
+                                                               data: st.DataObject) -> None:
+    """The fast paths: a plain CRLF description is split as the checked splitter splits it,
+    and ``choose`` picks what ``answer`` would answer with."""
+    lines = SAMPLES[name].decode().split("\r\n")
+    i = data.draw(st.integers(0, len(lines) - 1))
+    lines[i] += data.draw(st.sampled_from(["", " ", "\t \t", "x", "\r", "\0", " a=b"]))
+    lines[-1:-1] = data.draw(st.sampled_from([[], ["a=ptime:30"], ["a=maxptime:10"]]))
+    text = "\r\n".join(lines)
+    try:
+        checked: object = _split_lines_checked(text)
+    except SdpError:
+        checked = SdpError
+    if _PLAIN.fullmatch(text):
+        assert _split_lines(text) == checked
+    offer = parse_or_error(text)
+    if offer is None:
+        return
+    supported = data.draw(st.sampled_from([DEFAULT_CODECS, (PCMA, TELEPHONE_EVENT),
+                                           (G722, OPUS, PCMU, TELEPHONE_EVENT)]))
+    picked = choose(offer, supported)
+    full = answer(offer, local_ip="10.0.0.1", port=4000, supported=supported)
+    if isinstance(full, NotAcceptable):
+        assert picked == full
+    else:
+        assert picked == (full.media_index, full.codec, full.ptime)

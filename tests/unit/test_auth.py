@@ -17,6 +17,8 @@ from ccswitch.sip.auth import (
     Credentials,
     DigestAuthenticator,
     DigestError,
+    _parse_auth_plain,
+    _parse_auth_scan,
     build_authorization,
     digest_response,
     parse_auth_header,
@@ -579,3 +581,25 @@ def test_check_never_raises_on_arbitrary_credentials(junk: str, prefix: str) -> 
     a = make_auth()
     res = a.check(request(auth=(prefix + junk,)), source_host=SRC, now=1.0, proxy=False)
     assert res.outcome is AuthOutcome.CHALLENGE
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(
+    st.text(alphabet='Digest aZ9=",\\\t\r\n-.!%*_+`\'~;:/@', max_size=60),
+    st.lists(st.tuples(st.sampled_from(["realm", "Nonce", "uri", "qop", "nc", "", "a b"]),
+                       st.sampled_from(["=", " = ", "=\t", " "]),
+                       st.text(alphabet='ab9 ,"\\:@', max_size=8),
+                       st.booleans(),
+                       st.sampled_from([",", ", ", " ,", ",,", " ", ""])),
+             max_size=5).map(lambda ps: "Digest " + "".join(
+                 f'{k}{eq}"{v}"{sep}' if q else f"{k}{eq}{v}{sep}" for k, eq, v, q, sep in ps)),
+))
+def test_the_plain_reading_of_credentials_agrees_with_the_scanner(value: str) -> None:
+    s = value.strip()
+    fast = _parse_auth_plain(s)
+    try:
+        scanned: object = _parse_auth_scan(s)
+    except DigestError:
+        scanned = DigestError
+    if fast is not None:  # read by the expressions: exactly what the scanner reads
+        assert fast == scanned

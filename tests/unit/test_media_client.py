@@ -102,6 +102,36 @@ async def test_events_arrive_per_worker_and_legs_are_tracked(tmp_path: Path) -> 
     assert client.handle(0) is None and client.handle(1) is None
 
 
+async def test_a_call_end_waits_for_the_next_batch(tmp_path: Path) -> None:
+    sink = Sink()
+    client = make_client(tmp_path, sink, workers=1, defer_destroy=1.0)
+    client.start(asyncio.get_running_loop())
+
+    def stats_of(leg: int) -> Callable[[int, MediaEvent], bool]:
+        return lambda w, e: isinstance(e, LegStats) and e.leg == leg
+
+    try:
+        p20 = await create(client, sink, 0, 20)
+        p21 = await create(client, sink, 0, 21)
+        assert client.send(0, [DestroyLeg(20)])
+        assert client.legs_of(0) == {21}  # over for the bookkeeping at once
+        with pytest.raises(TimeoutError):  # but not sent yet: the pair is still bound
+            await sink.wait(stats_of(20), timeout=0.2)
+        with pytest.raises(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((LOCAL, p20))
+        await create(client, sink, 0, 22)  # the next batch carries it, ahead of the new leg
+        assert (0, LegStats(20, 0, 0)) in sink.seen  # in the same event batch as LegReady(22)
+        # the port pool's probe asks for a pair whose destroy waits: it goes at once
+        client.send(0, [DestroyLeg(21)])
+        assert client.destroy_pending(p21)
+        await sink.wait(stats_of(21))
+        assert not client.destroy_pending(p21) and not client.destroy_pending(p20)
+        client.send(0, [DestroyLeg(22)])  # nothing follows: the timer sends it
+        await sink.wait(stats_of(22))
+    finally:
+        await client.stop()
+
+
 async def test_killed_worker_is_reported_and_replaced(tmp_path: Path) -> None:
     sink = Sink()
     # No header rewrite before the kill: the WAV header counts no frame, while 8 channels

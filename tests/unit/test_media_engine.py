@@ -222,6 +222,11 @@ def test_legs_are_ready_once_and_report_stats_once() -> None:
     assert (st.leg, st.received, st.lost, st.dropped) == (1, 9, 1, 1)
     assert rig.eng.leg(1) is None
     assert rig.eng.stats.legs == 0
+    rig.eng.final_stats = False  # the worker's setting when nobody reads them
+    rig.cmd(CreateLeg(2, 20004, "127.0.0.1"))
+    rig.cmd(DestroyLeg(2))
+    assert rig.eng.events() == [LegReady(2, 20004)]
+    assert rig.eng.leg(2) is None
 
 
 def test_unknown_leg_and_unknown_command() -> None:

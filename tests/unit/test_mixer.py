@@ -37,6 +37,10 @@ def test_graph_edges_buses_and_removal() -> None:
     assert g.sources(2) == {1: 1.0}
     g.remove_leg(1)
     assert g.sources(2) == {} and g.members(9) == {4: (True, False)}
+    assert set(g.sinks()) == set()  # both of its edges (1 -> 2, 2 -> 1) are gone
+    g.connect(2, 1)
+    g.remove_leg(2)
+    assert g.sources(1) == {}
     g.leave(9, 4)
     assert g.members(9) == {}
 

@@ -321,6 +321,22 @@ def test_a_port_freed_by_destroy_binds_again_in_the_same_batch(
     ev.wait(lambda e: isinstance(e, LegStats) and e.leg == 109)
 
 
+def test_unreported_events_stay_in_the_worker(tmp_path: Path) -> None:
+    h = WorkerHandle.spawn(settings(tmp_path, unreported=frozenset({LegReady, LegStats})))
+    ev = Collector(h)
+    try:
+        port = free_port_pair()
+        h.send([CreateLeg(301, port, LOCAL)])
+        h.send([CreateLeg(301, port, LOCAL)])  # a failure is still reported
+        assert ev.wait(lambda e: getattr(e, "leg", None) == 301) == LegFailed(301, "leg exists")
+        h.send([DestroyLeg(301), CreateLeg(302, port, LOCAL), DestroyLeg(302)])
+        ev.wait(lambda e: isinstance(e, WorkerStats))  # a later batch has come
+        ev.wait(lambda e: isinstance(e, WorkerStats))
+        assert not [e for e in ev.events if isinstance(e, LegReady | LegStats)], ev.events
+    finally:
+        h.stop(5.0)
+
+
 def test_send_errors_and_bad_commands_do_not_kill_the_worker(
         worker: tuple[WorkerHandle, Collector]) -> None:
     h, ev = worker

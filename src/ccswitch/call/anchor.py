@@ -24,6 +24,8 @@ the same two steps, and ``close`` gives the ports back.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +55,17 @@ from ..sdp.negotiator import (
     accept_answer,
     answer,
     build_offer,
+    choose,
 )
-from ..sdp.session import STATIC_PAYLOAD_TYPES, Direction, SdpError, SessionDescription, parse_sdp
+from ..sdp.session import (
+    STATIC_PAYLOAD_TYPES,
+    Attribute,
+    Direction,
+    MediaDescription,
+    SdpError,
+    SessionDescription,
+    parse_sdp,
+)
 from .bridge import Bridge
 
 Side = str  # "a" (the caller's leg) or "b" (the callee's)
@@ -92,13 +103,14 @@ def _other(side: Side) -> Side:
 
 @dataclass(slots=True)
 class LegMedia:
-    """Our end of one leg: its id, RTP port and the SDP versions we sent on it."""
+    """Our end of one leg: its id, RTP port and the SDP versions we sent on it
+    (``last_sent``: the last SDP we built for it, its ``o=`` version is ``version``)."""
 
     leg: int
     port: int
     session_id: int
     version: int = 0
-    last_sent: str | None = None
+    last_sent: SessionDescription | None = None
 
 
 class MediaPlan:
@@ -192,6 +204,7 @@ class CallMedia:
     legs: dict[Side, LegMedia] = field(default_factory=dict)
     offers: dict[Side, SessionDescription] = field(default_factory=dict)  # theirs, by side
     our_offers: dict[Side, SessionDescription] = field(default_factory=dict)  # ours, to side
+    offer_codec: dict[Side, Codec] = field(default_factory=dict)  # side's offer: our pick
     connected: bool = False
     recording: int | None = None
     recording_file: str | None = None
@@ -222,23 +235,24 @@ class CallMedia:
         offer = _parse(body)
         if isinstance(offer, NotAcceptable):
             return offer
-        probe = answer(offer, local_ip=self.plan.local_ip, port=self.legs[side].port,
-                       supported=self.plan.codecs)
+        probe = choose(offer, self.plan.codecs)
         if isinstance(probe, NotAcceptable):
             return probe
+        index, first_codec, ptime = probe
         other = _other(side)
-        m = offer.media[probe.media_index]
+        m = offer.media[index]
         conn = offer.media_connection(m)
         direction = offer.media_direction(m)
         if conn is not None and conn.is_hold:
             direction = direction & Direction.SENDONLY
         self.held[side] = not direction.receives  # sendonly/inactive: the other side is held
         ours = self.legs[other]
-        codecs = self._offer_codecs(offer, probe)
+        codecs = _offer_codecs(m.formats, m.attributes, self.plan.codecs)
         sdp = _stamp(ours, lambda v: build_offer(
-            self.plan.local_ip, ours.port, codecs, direction=direction, ptime=probe.ptime,
+            self.plan.local_ip, ours.port, codecs, direction=direction, ptime=ptime,
             session_id=ours.session_id, version=v))
         self.offers[side] = offer
+        self.offer_codec[side] = first_codec
         self.our_offers[other] = sdp
         return sdp.to_bytes()
 
@@ -256,7 +270,7 @@ class CallMedia:
         got = accept_answer(ours_to_side, ans)
         if isinstance(got, NotAcceptable):
             return got
-        chosen = self._codec_for(their_offer, got.codec)
+        chosen = self._codec_for(their_offer, got.codec, self.offer_codec.get(offerer))
         ans_dir = ans.media_direction(ans.media[got.media_index])
         lm = self.legs[offerer]
         back = _answer_stamped(lm, their_offer, self.plan.local_ip, (chosen, *self._dtmf()),
@@ -333,6 +347,7 @@ class CallMedia:
     def rollback(self, side: Side) -> None:
         """An offer from ``side`` was refused by the other side: forget it."""
         self.offers.pop(side, None)
+        self.offer_codec.pop(side, None)
         self.our_offers.pop(_other(side), None)
 
     def close(self) -> None:
@@ -358,78 +373,99 @@ class CallMedia:
     def _dtmf(self) -> tuple[Codec, ...]:
         return tuple(c for c in self.plan.codecs if c.is_dtmf)
 
-    def _offer_codecs(self, offer: SessionDescription, probe: Negotiated) -> list[Codec]:
-        """The offerer's supported codecs first, with its payload types, then ours."""
-        m = offer.media[probe.media_index]
-        maps = m.rtpmaps()
-        out: list[Codec] = []
-        used: set[int] = set()
-        for pt in m.payload_types:
-            rm = maps.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)
-            if rm is None:
-                continue
-            mine = next((c for c in self.plan.codecs if c.matches(rm)), None)
-            if mine is None or any(c.matches(rm) for c in out):
-                continue
-            fmtp = m.fmtp(pt) if mine.is_dtmf else mine.fmtp
-            out.append(Codec(mine.name, mine.clock_rate, mine.channels, pt, fmtp))
-            used.add(pt)
-        for c in self.plan.codecs:
-            if not any(o.name.lower() == c.name.lower() and o.clock_rate == c.clock_rate
-                       for o in out):
-                free_pt = c.pt if c.pt is not None and c.pt not in used else None
-                out.append(Codec(c.name, c.clock_rate, c.channels, free_pt, c.fmtp))
-                if free_pt is not None:
-                    used.add(free_pt)
-        # telephone-event last, as phones expect it after the audio codecs
-        return [c for c in out if not c.is_dtmf] + [c for c in out if c.is_dtmf]
-
-    def _codec_for(self, offer: SessionDescription, answered: Codec) -> Codec:
+    def _codec_for(self, offer: SessionDescription, answered: Codec,
+                   first_pick: Codec | None = None) -> Codec:
         """The codec to answer the offerer with: the callee's when it was offered (relay),
-        else the offerer's first codec we support (transcode)."""
+        else the offerer's first codec we support (transcode).  ``first_pick`` is the
+        latter, found when the offer came (``offer_from``'s probe): when it is the callee's
+        codec it is also the first offered payload type of that codec, so nothing is
+        negotiated again."""
+        if first_pick is not None and first_pick.name.lower() == answered.name.lower() \
+                and first_pick.clock_rate == answered.clock_rate:
+            return first_pick
         probe = answer(offer, local_ip=self.plan.local_ip, port=9,
                        supported=tuple(c for c in self.plan.codecs
                                        if c.name.lower() == answered.name.lower()
                                        or c.is_dtmf))
         if not isinstance(probe, NotAcceptable):
             return probe.codec
+        if first_pick is not None:
+            return first_pick
         first = answer(offer, local_ip=self.plan.local_ip, port=9, supported=self.plan.codecs)
         assert not isinstance(first, NotAcceptable)  # offer_from checked it
         return first.codec
 
 
-def _body_sans_origin(sdp: SessionDescription) -> str:
-    return "\n".join(line for line in str(sdp).splitlines() if not line.startswith("o="))
+@functools.lru_cache(maxsize=256)
+def _offer_codecs(formats: tuple[str, ...], attributes: tuple[Attribute, ...],
+                  supported: tuple[Codec, ...]) -> tuple[Codec, ...]:
+    """Our re-offer's codecs: the offerer's supported codecs first, with its payload types,
+    then ours.  Memoized: a pure function of the offer's audio ``formats`` and
+    ``attributes``, which repeat from call to call (its port and address do not)."""
+    m = MediaDescription("audio", 0, "RTP/AVP", formats, attributes=attributes)
+    maps = m.rtpmaps()
+    out: list[Codec] = []
+    used: set[int] = set()
+    for pt in m.payload_types:
+        rm = maps.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)
+        if rm is None:
+            continue
+        mine = next((c for c in supported if c.matches(rm)), None)
+        if mine is None or any(c.matches(rm) for c in out):
+            continue
+        fmtp = m.fmtp(pt) if mine.is_dtmf else mine.fmtp
+        out.append(Codec(mine.name, mine.clock_rate, mine.channels, pt, fmtp))
+        used.add(pt)
+    for c in supported:
+        if not any(o.name.lower() == c.name.lower() and o.clock_rate == c.clock_rate
+                   for o in out):
+            free_pt = c.pt if c.pt is not None and c.pt not in used else None
+            out.append(Codec(c.name, c.clock_rate, c.channels, free_pt, c.fmtp))
+            if free_pt is not None:
+                used.add(free_pt)
+    # telephone-event last, as phones expect it after the audio codecs
+    return (*(c for c in out if not c.is_dtmf), *(c for c in out if c.is_dtmf))
+
+
+def _with_version(sdp: SessionDescription, version: int) -> SessionDescription:
+    return dataclasses.replace(sdp, origin=dataclasses.replace(sdp.origin,
+                                                               sess_version=version))
 
 
 def _stamp(lm: LegMedia, build: Callable[[int], SessionDescription]) -> SessionDescription:
-    """Build our SDP for ``lm``; its o= version goes up only when the content changed
-    (RFC 3264 §8: an unchanged description keeps its version)."""
-    if lm.last_sent is not None:
-        same = build(lm.version)
-        if _body_sans_origin(same) == lm.last_sent:
-            return same
-    lm.version += 1
-    sdp = build(lm.version)
-    lm.last_sent = _body_sans_origin(sdp)
+    """Build our SDP for ``lm`` once; its o= version goes up only when the content changed
+    (RFC 3264 §8: an unchanged description keeps its version).  Built at the current
+    version, it is unchanged when it equals the last one sent (same origin otherwise);
+    changed, only its ``o=`` line is replaced."""
+    if lm.last_sent is None:
+        lm.version += 1
+        sdp = build(lm.version)
+    else:
+        sdp = build(lm.version)
+        if sdp == lm.last_sent:
+            return sdp
+        lm.version += 1
+        sdp = _with_version(sdp, lm.version)
+    lm.last_sent = sdp
     return sdp
 
 
 def _answer_stamped(lm: LegMedia, offer: SessionDescription, local_ip: str,
                     supported: Sequence[Codec], direction: Direction) -> Negotiated | NotAcceptable:
-    """``answer`` with ``_stamp``'s versioning."""
-    def build(version: int) -> Negotiated | NotAcceptable:
-        return answer(offer, local_ip=local_ip, port=lm.port, supported=supported,
-                      direction=direction, rtcp_mux=False, session_id=lm.session_id,
-                      version=version)
-
-    got = build(lm.version)
-    if isinstance(got, NotAcceptable) or _body_sans_origin(got.answer) == lm.last_sent:
+    """``answer``, negotiated once, with ``_stamp``'s versioning."""
+    got = answer(offer, local_ip=local_ip, port=lm.port, supported=supported,
+                 direction=direction, rtcp_mux=False, session_id=lm.session_id,
+                 version=lm.version if lm.last_sent is not None else lm.version + 1)
+    if isinstance(got, NotAcceptable):
         return got
-    lm.version += 1
-    got = build(lm.version)
-    assert not isinstance(got, NotAcceptable)
-    lm.last_sent = _body_sans_origin(got.answer)
+    if lm.last_sent is None:
+        lm.version += 1
+    elif got.answer == lm.last_sent:
+        return got
+    else:
+        lm.version += 1
+        got = dataclasses.replace(got, answer=_with_version(got.answer, lm.version))
+    lm.last_sent = got.answer
     return got
 
 

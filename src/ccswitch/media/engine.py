@@ -139,6 +139,7 @@ class MediaEngine:
         self._rtp_timeout = rtp_timeout
         self._depth = jitter_depth
         self._ssrc = ssrc_source
+        self.final_stats = True  # a leg's removal reports its LegStats (off: nobody reads them)
         self._wall = wall_offset
         self._rtcp_interval = rtcp_interval
         self._max_catchup = max_catchup
@@ -150,6 +151,13 @@ class MediaEngine:
         self._bank = FrameBank(self._spf, codecs)
         self._plan = self._empty_plan()
         self._dirty = False
+        # Legs whose relay decision may have changed since the last compile (None: compile
+        # everything).  Relay-only changes (a leg added, configured, connected, removed; no
+        # mixing, decoding, player, bus or recording involved) recompile just those legs.
+        self._touched: set[int] | None = set()
+        self._relay_of: dict[int, Leg] = {}  # leg -> the leg relayed to it
+        self._mixing: set[int] = set()  # legs mixed, or sources of a mixed leg
+        self.incremental = True
         self._t0: float | None = None
         self._k = 0
         self._next_sweep = 0.0
@@ -181,15 +189,24 @@ class MediaEngine:
         self._legs[leg] = Leg(leg, port, ssrc=ssrc(), seq=ssrc(), ts=ssrc(),
                               timeout=self._rtp_timeout)
         self._events.append(LegReady(leg, port))
-        self._dirty = True
+        self._touch(leg)
 
     def remove_leg(self, leg: int) -> None:
-        """Forget ``leg`` after a final ``LegStats`` (its player ends ``stopped``).  Unknown
+        """Forget ``leg`` after a final ``LegStats`` (unless ``final_stats`` is off; its
+        player ends ``stopped``).  Unknown
         legs are ignored, so ``DestroyLeg`` and the shell may both call it."""
         L = self._legs.pop(leg, None)
         if L is None:
             return
-        self._events.append(self.leg_stats(L))
+        if L.mode == MODE_MIX or L.slot or leg in self._mixing or L.player is not None:
+            self._touched = None
+        elif self._touched is not None:
+            self._touched.update(K.id for K in L.relay_sinks)
+            src = self._relay_of.pop(leg, None)
+            if src is not None and L in src.relay_sinks:
+                src.relay_sinks.remove(L)
+        if self.final_stats:
+            self._events.append(self.leg_stats(L))
         if L.player is not None:
             self._events.append(PlayDone(leg, L.player.play_id, "stopped"))
             L.player = None
@@ -204,6 +221,15 @@ class MediaEngine:
             self._codecs.drop(leg)
         L.relay_sinks = []
         L.te_sinks = []
+        self._dirty = True
+
+    def _touch(self, *legs: int) -> None:
+        if self._touched is not None:
+            self._touched.update(legs)
+        self._dirty = True
+
+    def _recompile_all(self) -> None:
+        self._touched = None
         self._dirty = True
 
     def command(self, cmd: object, now: float) -> None:
@@ -476,7 +502,7 @@ class MediaEngine:
             if P.finished:
                 K.player = None
                 self._events.append(PlayDone(K.id, P.play_id, "end"))
-                self._dirty = True
+                self._recompile_all()
         pcm = saturate(out)
         raw = encode_rows(pcm, plan.mix.alaw).tobytes()
         box = self._out
@@ -562,13 +588,18 @@ class MediaEngine:
 
     def _compile(self) -> None:
         """Modes, relay lists, decode slots, the detector map and the mix plan, from the
-        graph and the legs (once per batch of changes)."""
+        graph and the legs (once per batch of changes): only the legs touched when nothing
+        but relays changed, else every leg."""
         self._dirty = False
         self._n["compiles"] += 1
+        touched, self._touched = self._touched, set()
+        if touched is not None and self.incremental and self._compile_relays(touched):
+            return
         legs = self._legs
         graph = self._graph
         need: set[int] = set()
         mixed: list[tuple[Leg, list[tuple[Leg, float]], list[int]]] = []
+        relay_of: dict[int, Leg] = {}
         for L in legs.values():
             L.relay_sinks = []
             L.te_sinks = []
@@ -582,6 +613,7 @@ class MediaEngine:
             K.mode = mode
             if src is not None:
                 src.relay_sinks.append(K)
+                relay_of[K.id] = src
             elif mode == MODE_MIX:
                 mixed.append((K, srcs, buses))
                 need.update(S.id for S, _ in srcs)
@@ -589,6 +621,9 @@ class MediaEngine:
                     need.update(m for m, (talk, _) in graph.members(bus).items() if talk)
                 if len(srcs) == 1 and not buses and K.player is None:
                     srcs[0][0].te_sinks.append(K)
+        self._relay_of = relay_of
+        self._mixing = {K.id for K, _, _ in mixed} | {S.id for _, srcs, _ in mixed
+                                                     for S, _ in srcs}
         need |= self._recorder.legs()
         for bus in self._recorder.buses():
             need.update(self._talkers(bus))
@@ -597,6 +632,42 @@ class MediaEngine:
         self._bank.assign_detector(list(legs.values()))
         self._plan = self._build_plan(mixed)
         self._recorder.set_rows(self._slot_of, self._talkers)
+
+    def _compile_relays(self, touched: set[int]) -> bool:
+        """Re-decide just the ``touched`` legs; False (nothing changed) when one of them is,
+        or would be, mixed, decoded, recorded, detecting in-band or a source of a mix: the
+        decode slots, the detector map and the mix plan stay as they are."""
+        legs = self._legs
+        recorded = self._recorder.legs()
+        decided: list[tuple[Leg, int, Leg | None]] = []
+        for leg in touched:
+            K = legs.get(leg)
+            if K is None:
+                continue
+            if (K.mode == MODE_MIX or K.slot or leg in self._mixing or leg in recorded
+                    or (K.detect and K.inband)):
+                return False
+            mode, srcs, _ = self._decide(K)
+            if mode == MODE_MIX:
+                return False
+            decided.append((K, mode, srcs[0][0] if mode == MODE_RELAY else None))
+        relay_of = self._relay_of
+        for K, mode, src in decided:
+            if mode != K.mode or (src is not None and K.relay_src is not src):
+                K.relay_src = None
+                K.marker_next = True
+                K.te_map = None
+            K.mode = mode
+            old = relay_of.get(K.id)
+            if old is not src:
+                if old is not None and K in old.relay_sinks:
+                    old.relay_sinks.remove(K)
+                if src is None:
+                    del relay_of[K.id]
+                else:
+                    relay_of[K.id] = src
+                    src.relay_sinks.append(K)
+        return True
 
     def _slot_of(self, leg: int) -> int:
         L = self._legs.get(leg)
@@ -662,23 +733,23 @@ class MediaEngine:
             if L.codec != cmd.codec and self._codecs is not None:
                 self._codecs.drop(L.id)
             L.configure(cmd, now)
-            self._dirty = True
+            self._touch(L.id, *(K.id for K in L.relay_sinks))
 
     def _connect(self, cmd: Connect, now: float) -> None:
         self._graph.connect(cmd.src, cmd.sink, cmd.gain)
-        self._dirty = True
+        self._touch(cmd.sink)
 
     def _disconnect(self, cmd: Disconnect, now: float) -> None:
         self._graph.disconnect(cmd.src, cmd.sink)
-        self._dirty = True
+        self._touch(cmd.sink)
 
     def _join(self, cmd: JoinBus, now: float) -> None:
         self._graph.join(cmd.bus, cmd.leg, talk=cmd.talk, listen=cmd.listen)
-        self._dirty = True
+        self._recompile_all()
 
     def _leave(self, cmd: LeaveBus, now: float) -> None:
         self._graph.leave(cmd.bus, cmd.leg)
-        self._dirty = True
+        self._recompile_all()
 
     def _play(self, cmd: Play, now: float) -> None:
         L = self._known(cmd.leg, "play")
@@ -702,7 +773,7 @@ class MediaEngine:
         if L.player is not None:
             self._events.append(PlayDone(L.id, L.player.play_id, "replaced"))
         L.player = player
-        self._dirty = True
+        self._recompile_all()
 
     def _stop_play(self, cmd: StopPlay, now: float) -> None:
         L = self._legs.get(cmd.leg)
@@ -711,7 +782,7 @@ class MediaEngine:
         if cmd.play_id is None or cmd.play_id == L.player.play_id:
             self._events.append(PlayDone(L.id, L.player.play_id, "stopped"))
             L.player = None
-            self._dirty = True
+            self._recompile_all()
 
     def _start_record(self, cmd: StartRecord, now: float) -> None:
         if cmd.rec_id in self._recorder:
@@ -720,7 +791,7 @@ class MediaEngine:
         self._recorder.start(Recording(cmd.rec_id, cmd.path, tuple(cmd.legs), cmd.fmt,
                                        cmd.bus))
         self._recorder.set_rows(self._slot_of, self._talkers)
-        self._dirty = True
+        self._recompile_all()
 
     def _pause_record(self, cmd: PauseRecord, now: float) -> None:
         self._set_paused(cmd.rec_id, True)
@@ -737,13 +808,16 @@ class MediaEngine:
     def _stop_record(self, cmd: StopRecord, now: float) -> None:
         if self._recorder.stop(cmd.rec_id):
             self._recorder.set_rows(self._slot_of, self._talkers)
-            self._dirty = True
+            self._recompile_all()
 
     def _detect_cmd(self, cmd: Detect, now: float) -> None:
         L = self._known(cmd.leg, "detect")
         if L is not None:
             L.start_detect(cmd.inband)
-            self._dirty = True
+            if cmd.inband:
+                self._recompile_all()
+            else:
+                self._touch(L.id)
 
     def _send_digit(self, cmd: SendDigit, now: float) -> None:
         L = self._known(cmd.leg, "send_digit")

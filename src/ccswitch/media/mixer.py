@@ -75,15 +75,17 @@ def saturate(mix: F32) -> I16:
 class MixGraph:
     """Edges and buses by leg id (legs that do not exist are simply never found)."""
 
-    __slots__ = ("_buses", "_edges", "_listening")
+    __slots__ = ("_buses", "_edges", "_feeds", "_listening")
 
     def __init__(self) -> None:
         self._edges: dict[int, dict[int, float]] = {}  # sink -> {src: gain}
+        self._feeds: dict[int, set[int]] = {}  # src -> sinks (removing a leg: O(its edges))
         self._buses: dict[int, dict[int, tuple[bool, bool]]] = {}  # bus -> {leg: (talk, listen)}
         self._listening: dict[int, set[int]] = {}  # leg -> buses it listens to
 
     def connect(self, src: int, sink: int, gain: float = 1.0) -> None:
         self._edges.setdefault(sink, {})[src] = float(gain)
+        self._feeds.setdefault(src, set()).add(sink)
 
     def disconnect(self, src: int, sink: int) -> None:
         srcs = self._edges.get(sink)
@@ -91,6 +93,11 @@ class MixGraph:
             srcs.pop(src, None)
             if not srcs:
                 del self._edges[sink]
+        sinks = self._feeds.get(src)
+        if sinks is not None:
+            sinks.discard(sink)
+            if not sinks:
+                del self._feeds[src]
 
     def join(self, bus: int, leg: int, *, talk: bool = True, listen: bool = True) -> None:
         self._buses.setdefault(bus, {})[leg] = (talk, listen)
@@ -116,8 +123,9 @@ class MixGraph:
 
     def remove_leg(self, leg: int) -> None:
         """Forget every edge and bus membership of ``leg``."""
-        self._edges.pop(leg, None)
-        for sink in [s for s, srcs in self._edges.items() if leg in srcs]:
+        for src in list(self._edges.get(leg, ())):
+            self.disconnect(src, leg)
+        for sink in list(self._feeds.get(leg, ())):
             self.disconnect(leg, sink)
         for bus in [b for b, m in self._buses.items() if leg in m]:
             self.leave(bus, leg)

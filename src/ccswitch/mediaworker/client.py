@@ -6,6 +6,12 @@ recordings each worker holds as the commands and events pass by, so that when a 
 (its pipe reads EOF or its process sentinel fires) it can report ``WorkerDied(worker, legs)``
 — the signaling side ends those calls with BYE — repair the WAV files the worker was writing
 (each gets its ``RecordDone``), and spawn a new worker in its place.
+
+With ``defer_destroy`` set, a batch of nothing but ``DestroyLeg`` (a call's end) waits up to
+that long and goes out ahead of the worker's next batch (a call's start usually comes first):
+one pipe write, one wake-up of the worker and one event batch back less per call.  A port
+whose leg waits for its ``DestroyLeg`` is still bound in the worker: ``destroy_pending``
+tells the port pool's probe (which then holds the pair out, and the destroy goes at once).
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ class MediaClient:
 
     def __init__(self, settings_for: Callable[[int], WorkerSettings], workers: int,
                  on_events: OnEvents, *, restart_delay: float = 1.0,
-                 min_uptime: float = 2.0) -> None:
+                 min_uptime: float = 2.0, defer_destroy: float = 0.0) -> None:
         if workers < 1:
             raise ValueError("at least one media worker")
         self.settings_for = settings_for
@@ -81,6 +87,11 @@ class MediaClient:
         self._stopping = False
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self.defer_destroy = defer_destroy
+        self._ports: list[dict[int, int]] = [{} for _ in range(workers)]  # leg -> RTP port
+        self._deferred: list[list[DestroyLeg]] = [[] for _ in range(workers)]
+        self._deferred_ports: dict[int, int] = {}  # port -> worker, its DestroyLeg waiting
+        self._flush_timers: dict[int, asyncio.TimerHandle] = {}
 
     # ------------------------------------------------------------------ public
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -100,6 +111,10 @@ class MediaClient:
         """Send a command batch to ``worker``; False if it is down (the batch is dropped)."""
         h = self._handles[worker]
         if h is not None and not self._stopping:
+            if self.defer_destroy > 0 and self._defer(worker, cmds):
+                return True
+            if self._deferred[worker]:
+                cmds = [*self._take_deferred(worker), *cmds]
             self._track(worker, cmds)
             try:
                 h.send(cmds)
@@ -114,8 +129,53 @@ class MediaClient:
             self._loop.call_soon(self.on_events, worker, failed)
         return False
 
+    def destroy_pending(self, port: int) -> bool:
+        """Whether RTP ``port``'s leg waits for its deferred ``DestroyLeg`` (the worker still
+        holds the pair); if so the destroy is sent now."""
+        worker = self._deferred_ports.get(port)
+        if worker is None:
+            return False
+        self.flush(worker)
+        return True
+
+    def flush(self, worker: int) -> None:
+        """Send ``worker``'s deferred commands now."""
+        if self._deferred[worker]:
+            self.send(worker, [])
+
+    def _defer(self, worker: int, cmds: Sequence[Command]) -> bool:
+        """Keep a batch of only ``DestroyLeg`` for later; False for any other batch."""
+        destroys = [c for c in cmds if isinstance(c, DestroyLeg)]
+        if not cmds or self._loop is None or len(destroys) != len(cmds):
+            return False
+        self._deferred[worker].extend(destroys)
+        ports, legs = self._ports[worker], self._legs[worker]
+        for c in destroys:
+            legs.discard(c.leg)  # its call is over: a death of the worker does not name it
+            port = ports.get(c.leg)
+            if port is not None:
+                self._deferred_ports[port] = worker
+        if worker not in self._flush_timers:
+            self._flush_timers[worker] = self._loop.call_later(self.defer_destroy,
+                                                               self.flush, worker)
+        return True
+
+    def _take_deferred(self, worker: int) -> list[DestroyLeg]:
+        cmds, self._deferred[worker] = self._deferred[worker], []
+        timer = self._flush_timers.pop(worker, None)
+        if timer is not None:
+            timer.cancel()
+        ports = self._ports[worker]
+        for c in cmds:
+            port = ports.get(c.leg)
+            if port is not None:
+                self._deferred_ports.pop(port, None)
+        return cmds
+
     async def stop(self, timeout: float = 5.0) -> None:
         """Shut every worker down (their last events are delivered), killing laggards."""
+        for i in range(self.workers):
+            self.flush(i)
         self._stopping = True
         for timer in self._timers.values():
             timer.cancel()
@@ -177,6 +237,8 @@ class MediaClient:
             return
         legs = tuple(sorted(self._legs[i]))
         recs = self._recs[i]
+        self._take_deferred(i)  # nothing left to destroy
+        self._ports[i] = {}
         self._legs[i] = set()
         self._recs[i] = {}
         self.restarts[i] += 1
@@ -203,22 +265,26 @@ class MediaClient:
 
     # ------------------------------------------------------------------ bookkeeping
     def _track(self, i: int, cmds: Sequence[Command]) -> None:
-        legs, recs = self._legs[i], self._recs[i]
+        legs, recs, ports = self._legs[i], self._recs[i], self._ports[i]
         for cmd in cmds:
             if isinstance(cmd, CreateLeg):
                 legs.add(cmd.leg)
+                ports[cmd.leg] = cmd.port
             elif isinstance(cmd, DestroyLeg):
                 legs.discard(cmd.leg)
+                ports.pop(cmd.leg, None)
             elif isinstance(cmd, StartRecord):
                 h = self._handles[i]
                 path = h.settings.record_path(cmd.path) if h is not None else cmd.path
                 recs[cmd.rec_id] = _Recording(path, cmd.fmt)
             elif isinstance(cmd, Shutdown):
                 legs.clear()
+                ports.clear()
 
     def _seen(self, i: int, events: list[MediaEvent]) -> None:
         for ev in events:
             if isinstance(ev, LegFailed):
                 self._legs[i].discard(ev.leg)
+                self._ports[i].pop(ev.leg, None)
             elif isinstance(ev, RecordDone):
                 self._recs[i].pop(ev.rec_id, None)

@@ -39,6 +39,7 @@ from ..media.commands import (
     CreateLeg,
     DestroyLeg,
     LegFailed,
+    LegStats,
     MediaEvent,
     Play,
     PlayDone,
@@ -121,6 +122,9 @@ class Worker:
         self.held: deque[Command] = deque()
         self.c = _Counters()
         self.running = True
+        self.unreported = settings.unreported
+        if LegStats in self.unreported and hasattr(self.engine, "final_stats"):
+            self.engine.final_stats = False  # not even built
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -258,6 +262,8 @@ class Worker:
         if self.out:
             events.extend(self.out)
             self.out = []
+        if events and self.unreported:
+            events = [e for e in events if type(e) not in self.unreported]
         if not events:
             return
         try:

@@ -33,6 +33,10 @@ class WorkerSettings:
       benchmarks pass stand-ins).
     - ``log_setup``: module-level callable run first in the child to configure logging (the
       daemon passes its structlog configuration; None leaves structlog's defaults).
+    - ``unreported``: event types the worker drops instead of sending (the signaling side
+      reads nothing from them: ``LegReady``, and ``LegStats`` unless it logs them; each
+      call's two batches of them cost a pickle and a pipe write here, a wake-up, a read and
+      an unpickle there).
     """
 
     index: int = 0
@@ -50,6 +54,7 @@ class WorkerSettings:
     audio_cache_bytes: int = 64 * 1024 * 1024
     engine_factory: Callable[[WorkerSettings], Any] | None = None
     log_setup: Callable[[], None] | None = None
+    unreported: frozenset[type] = frozenset()
 
     def __post_init__(self) -> None:
         if self.tick <= 0 or self.frame_ms <= 0:

@@ -149,7 +149,12 @@ def media_changes(before: Negotiated | None, after: Negotiated) -> MediaChanges:
 
 def assign_payload_types(codecs: Iterable[Codec]) -> tuple[Codec, ...]:
     """Give each codec without ``pt`` its static number, else a free dynamic one (96-127)."""
-    codecs = tuple(codecs)
+    return _assign_payload_types(tuple(codecs))
+
+
+@functools.lru_cache(maxsize=256)
+def _assign_payload_types(codecs: tuple[Codec, ...]) -> tuple[Codec, ...]:
+    """``assign_payload_types``, memoized: every offer of a call assigns the same lists."""
     taken = [c.pt for c in codecs if c.pt is not None]
     if len(taken) != len(set(taken)):
         raise ValueError(f"duplicate payload types in {codecs}")
@@ -339,6 +344,17 @@ def _first_usable(offer: SessionDescription, supported: Sequence[Codec], prefer:
         if m.media == "audio" and reason is None:
             reason = why
     return NotAcceptable(reason or "no audio stream in the offer")
+
+
+def choose(offer: SessionDescription, supported: Sequence[Codec] = DEFAULT_CODECS, *,
+           prefer: Prefer = "offerer", ptime: int = 20) -> tuple[int, Codec, int] | NotAcceptable:
+    """What ``answer`` would pick, without building the answer: the index of the audio
+    m-line, the codec (with the offer's payload type and fmtp) and the ptime."""
+    chosen = _first_usable(offer, supported, prefer)
+    if isinstance(chosen, NotAcceptable):
+        return chosen
+    index, codec, _ = chosen
+    return index, codec, _ptime(offer.media[index], ptime)
 
 
 def answer(offer: SessionDescription, *, local_ip: str, port: int,

@@ -16,6 +16,7 @@ Text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8 (a l
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -429,7 +430,18 @@ class SessionDescription:
 
 # -- parsing -------------------------------------------------------------------------------
 
+# A description whose every line is ``<letter>=<no CR, LF or NUL>`` ended by CRLF (what
+# phones send): ``_split_lines`` then needs no per-line checks.
+_PLAIN = re.compile(r"(?:[A-Za-z]=[^\r\n\0]*\r\n)+")
+
+
 def _split_lines(text: str) -> list[tuple[str, str]]:
+    if _PLAIN.fullmatch(text):
+        return [(line[0], line[2:].rstrip(" \t")) for line in text.split("\r\n")[:-1]]
+    return _split_lines_checked(text)
+
+
+def _split_lines_checked(text: str) -> list[tuple[str, str]]:
     out = []
     for raw in text.split("\n"):
         line = raw.rstrip(" \t\r")
@@ -581,8 +593,11 @@ class _SessionBuilder:
                 self.extra.append((kind, value))
 
     def _seen(self, kind: str) -> bool:
-        return {"o": self.origin is not None, "s": self.name is not None,
-                "c": self.connection is not None}[kind]
+        if kind == "o":
+            return self.origin is not None
+        if kind == "s":
+            return self.name is not None
+        return self.connection is not None
 
     def build(self, media: tuple[MediaDescription, ...]) -> SessionDescription:
         if self.origin is None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -60,6 +61,14 @@ _CANONICAL = {a.lower(): a for a in SUPPORTED_ALGORITHMS}
 _HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 _HEX = frozenset("0123456789abcdefABCDEF")
 _WS = " \t\r\n"
+# The usual shape of a credentials or challenge value, read by regular expressions (quoted
+# values without backslashes); anything else is read by the scanner of parse_auth_header.
+_TOKEN_RE = "[" + re.escape("".join(sorted(TOKEN_CHARS))) + "]+"
+_WS_RE = "[ \t\r\n]"
+_AUTH_SCHEME = re.compile(f"({_TOKEN_RE})(?:{_WS_RE}+|\\Z)")
+_AUTH_PARAM = re.compile(
+    f"[ \t\r\n,]*({_TOKEN_RE}){_WS_RE}*={_WS_RE}*"
+    f"(?:\"([^\"\\\\]*)\"|([^ \t\r\n,\"]+)){_WS_RE}*(?:,[ \t\r\n,]*|\\Z)")
 # Bounds on state an unauthenticated peer can make us keep; the oldest entry goes first.
 MAX_NONCES = 100_000
 MAX_FAILURE_RECORDS = 100_000
@@ -166,6 +175,12 @@ def parse_auth_header(value: str) -> tuple[str, dict[str, str]]:
     list elements are skipped.  A repeated parameter or any syntax fault raises ``DigestError``.
     """
     s = value.strip()
+    fast = _parse_auth_plain(s)
+    return fast if fast is not None else _parse_auth_scan(s)
+
+
+def _parse_auth_scan(s: str) -> tuple[str, dict[str, str]]:
+    """``parse_auth_header`` of a stripped value, one character at a time."""
     i = 0
     while i < len(s) and s[i] in TOKEN_CHARS:
         i += 1
@@ -202,6 +217,27 @@ def parse_auth_header(value: str) -> tuple[str, dict[str, str]]:
         i = _skip_ws(s, i)
         if i < len(s) and s[i] != ",":
             raise DigestError("missing comma between auth parameters")
+
+
+def _parse_auth_plain(s: str) -> tuple[str, dict[str, str]] | None:
+    """``parse_auth_header`` of a stripped value of the usual shape, else None."""
+    m = _AUTH_SCHEME.match(s)
+    if m is None:
+        return None
+    params: dict[str, str] = {}
+    pos, end = m.end(), len(s)
+    match = _AUTH_PARAM.match
+    while pos < end:
+        p = match(s, pos)
+        if p is None:
+            return None
+        name, quoted, plain = p.groups()
+        name = name.lower()
+        if name in params:
+            return None
+        params[name] = quoted if quoted is not None else plain
+        pos = p.end()
+    return m.group(1), params
 
 
 def build_authorization(challenge_value: str, *, method: str, uri: str, user: str,
