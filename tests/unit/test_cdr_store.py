@@ -88,3 +88,23 @@ def test_a_database_from_before_the_new_columns_is_migrated_on_open(tmp_path: Pa
     con = sqlite3.connect(db)
     assert migrate(con) == []  # nothing left to add: opening twice is harmless
     con.close()
+
+
+def test_a_disposition_code_is_set_on_the_agents_call_and_its_last_calls_listed(
+        tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    con = sqlite3.connect(db)
+    con.executescript(OLD_SCHEMA)
+    con.close()
+    store = CdrStore(db)  # the disposition column is added on open
+    for i, agent in enumerate(("2001", "2002", "2001")):
+        store.add(CallEnded(f"q{i}", "1001", "queue:support", 200, "OK", 4.0 + i, 4.5 + i,
+                            9.0 + i, "caller", None, "x@h", "support", agent), wall_offset=0.0)
+    store.add(ended("plain"), wall_offset=0.0)
+    assert store.set_disposition("q0", "resolved") == 1
+    assert store.set_disposition("plain", "resolved") == 0  # not an agent's call
+    assert store.set_disposition("missing", "resolved") == 0
+    last = store.agent_calls("2001")
+    assert [(r.call_id, r.disposition) for r in last] == [("q2", None), ("q0", "resolved")]
+    assert [r.call_id for r in store.agent_calls("2001", limit=1)] == ["q2"]
+    assert store.rows()[0].disposition is None  # the old row

@@ -27,6 +27,7 @@ from .acd import check_queues, parse_agent, parse_queues
 from .api import ApiConfig as ApiConfig
 from .api import parse_api
 from .audio import MohClass, PromptUse, default_moh, parse_moh
+from .desktop import AgentDesktopConfig, parse_agent_desktop
 from .dialplan import DialplanConfig as DialplanConfig
 from .dialplan import Names, check_numbers, parse_dialplan
 from .features import RoomConfig as RoomConfig
@@ -262,6 +263,7 @@ class SwitchConfig:
     webhooks: tuple[WebhookConfig, ...] = ()  # [[webhooks]]: the event stream POSTed
     events: EventsConfig = field(default_factory=EventsConfig)  # [events]: how long kept
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
+    agent_desktop: AgentDesktopConfig = field(default_factory=AgentDesktopConfig)
     # every prompt value and where it is written; the shell proves them at load time
     prompt_uses: tuple[PromptUse, ...] = field(default=(), repr=False, compare=False)
     # prompt value (name or file as written) -> absolute file, filled at load time
@@ -386,7 +388,7 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
-             "events")
+             "events", "agent_desktop")
 _TRUNKS_LATER: Final = "carrier trunks, outbound routes and DIDs are not wired into calls yet"
 _VOICEMAIL_LATER: Final = "voicemail is not wired into calls yet"
 _UNBUILT_TOP: Final[dict[str, str]] = {
@@ -583,6 +585,8 @@ class _Parser:
                                     queues=queues),
             events=parse_events(self, raw.get("events", {}), ("events",)),
             api=api,
+            agent_desktop=parse_agent_desktop(self, raw.get("agent_desktop", {}),
+                                              ("agent_desktop",)),
             prompt_uses=tuple(self.prompt_uses),
         )
 

@@ -19,9 +19,9 @@ COMMAND_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid"
 
 def _routers() -> list[APIRouter]:
     # imported here so that a router module may import this one (API, COMMAND_STATUS)
-    from . import actions, events, metrics, views
+    from . import actions, desktop, events, metrics, views
 
-    return [views.router, actions.router, metrics.router, events.router]
+    return [views.router, actions.router, metrics.router, events.router, desktop.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:
