@@ -60,6 +60,8 @@ PEERS: dict[str, Peer] = {
                     tuple(f"{BARESIP_MODULE_PATH}/{m}.so" for m in BARESIP_MODULES)),
     "espeak-ng": Peer("espeak-ng", "espeak-ng", "speech for the DTMF talk-off test"),
     "tcpdump": Peer("tcpdump", "tcpdump", "captures and reads pcaps on lo"),
+    "chromium": Peer("chromium", "chromium", "the browser of the agent desktop test "
+                     "(driven by Playwright)"),
 }
 
 

@@ -16,7 +16,7 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import CallerConnected, QueueEvent
+from .acd.events import CallDisposition, CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
 from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
@@ -27,6 +27,8 @@ from .errors import SipParseError
 from .http.app import create_app
 from .http.auth import principals
 from .http.control import Control
+from .http.desktop import EXTRA_KEY as DESKTOP_KEY
+from .http.desktop import Desktop
 from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.metrics import Metrics, SwitchStats
 from .http.server import HttpServer
@@ -149,6 +151,8 @@ class Switch:
         self.store = self.writer.open(BindingStore)
         self.events = EventLog(self.writer, data / "ccswitch.db")
         self.control.extras[EVENTS_KEY] = self.events  # the WebSocket /api/v1/events
+        self.control.extras[DESKTOP_KEY] = Desktop(data / "ccswitch.db",
+                                                   self.config.agent_desktop)
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -339,6 +343,9 @@ class Switch:
                 queue_events.append(ev)
                 if isinstance(ev, CallerConnected) and metrics is not None:
                     metrics.queue_wait_done(ev.queue, ev.wait)
+                elif isinstance(ev, CallDisposition) and self.cdr is not None:
+                    self._write(functools.partial(self.cdr.set_disposition, ev.call_id,
+                                                  ev.code), None, "cdr_disposition")
             elif isinstance(ev, BindingsChanged):
                 self._pending[ev.user] = ev.bindings
                 if not self._flush_scheduled:

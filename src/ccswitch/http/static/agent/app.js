@@ -179,18 +179,25 @@ function hideCard() {
   $("card").dataset.call = "";
 }
 
-async function showOffer(ev) {
+function showOffer(ev) {
   desk.card = { call_id: ev.call_id, phase: "ringing", awaiting: false, fields: { ...ev } };
   renderCard();
-  try {  // the live call adds who calls and what was dialled, if the event did not say
-    const call = await api("GET", `/calls/${encodeURIComponent(ev.call_id)}`);
-    if (desk.card && desk.card.call_id === ev.call_id) {
-      const f = desk.card.fields;
-      if (f.caller === undefined && f.caller_number === undefined) f.caller = call.caller;
+  fillFromCall(ev.call_id);
+}
+
+async function fillFromCall(callId) {
+  // the live call adds who calls and what was dialled when the offer event did not say
+  // (an agent token may read the call once it takes part: from the answer on)
+  const f = desk.card && desk.card.call_id === callId ? desk.card.fields : null;
+  if (!f || f.caller !== undefined || f.caller_number !== undefined) return;
+  try {
+    const call = await api("GET", `/calls/${encodeURIComponent(callId)}`);
+    if (desk.card && desk.card.call_id === callId) {
+      f.caller = call.caller;
       if (f.dialled === undefined && f.callee === undefined) f.callee = call.callee;
       renderCard();
     }
-  } catch (e) { /* the call may be gone already, or not visible yet */ }
+  } catch (e) { /* not visible yet, or gone */ }
 }
 
 async function setDisposition(code) {
@@ -223,7 +230,7 @@ function onEvent(ev) {
       if (mine && c.phase === "ringing") hideCard();
       break;
     case "queue.caller_connected":
-      if (mine) { c.phase = "on_call"; renderCard(); }
+      if (mine) { c.phase = "on_call"; renderCard(); fillFromCall(c.call_id); }
       break;
     case "queue.call_completed":
     case "queue.call_transferred":
@@ -279,7 +286,7 @@ async function refreshCalls() {
   tbody.replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     tr.dataset.call = r.call_id;
-    const talk = r.answered === null ? "-" : `${Math.round(r.ended - r.answered)} s`;
+    const talk = r.answered === null ? "-" : `${Math.round(r.ended - r.answered)} s`;  // answered: by the switch
     const when = new Date(r.started * 1000).toLocaleTimeString();
     for (const text of [when, r.caller, r.callee, r.queue || "", talk, r.disposition || ""]) {
       const td = document.createElement("td");
