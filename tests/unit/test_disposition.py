@@ -6,6 +6,7 @@ agent's phone first, then the number."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from callworld import Switch
@@ -17,6 +18,11 @@ from ccswitch.acd.model import AgentSettings, AgentState, QueueSettings
 from ccswitch.acd.queue_log import format_event
 from ccswitch.acd.router import Router
 from ccswitch.call.commands import CommandError, Dial, Disposition
+from ccswitch.config import parse_config
+from ccswitch.config.desktop import AgentDesktopConfig
+from ccswitch.errors import ConfigError
+
+DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
 
 
 def _router(wrapup: float = 30.0) -> Router:
@@ -127,3 +133,18 @@ def test_dial_for_a_user_without_a_phone_is_a_conflict() -> None:
     with pytest.raises(CommandError) as err:
         w.sig.command(Dial("2001", "1002"), 1.0)
     assert err.value.code == "conflict"
+
+
+def test_the_agent_desktop_menus_are_configured() -> None:
+    demo = parse_config(DEMO.read_text(encoding="utf-8"), "demo.toml")
+    assert demo.agent_desktop == AgentDesktopConfig()  # the demo spells out the defaults
+    cfg = parse_config('[agent_desktop]\npause_reasons = ["coffee"]\n'
+                       'dispositions = ["sale", "no-sale"]', "f.toml")
+    assert cfg.agent_desktop == AgentDesktopConfig(("coffee",), ("sale", "no-sale"))
+    for text, key in (('pause_reasons = []', "pause_reasons"),
+                      ('dispositions = ["a b"]', "dispositions"),
+                      ('dispositions = ["x", "x"]', "dispositions"),
+                      ('colour = "red"', "colour")):
+        with pytest.raises(ConfigError) as info:
+            parse_config(f"[agent_desktop]\n{text}", "f.toml")
+        assert f"agent_desktop.{key}" in str(info.value), (text, str(info.value))
