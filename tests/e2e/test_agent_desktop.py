@@ -87,12 +87,13 @@ def sign_in(page: Any, daemon: Daemon) -> None:
 
 
 def work_a_call(page: Any, daemon: Daemon, sipp: Sipp, shots: Path) -> dict[str, Any]:
-    """Pause, resume, take a queue call (its card while ringing), set a disposition;
-    returns the ringing card's fields (label -> text)."""
+    """Pause, resume, take a queue call (its card while ringing), set a disposition, dial
+    a number; returns the card's fields (label -> text)."""
     from playwright.sync_api import expect
 
     # the agent's phone registers (the agent is logged in and ready), then rings 5 s per call
-    phone = agent(sipp, daemon, "2001", "uas_ring_answer.xml", args=("-d", "5000"), timeout=90)
+    phone = agent(sipp, daemon, "2001", "uas_ring_answer.xml", args=("-d", "5000"), calls=2,
+                  timeout=120)
     sign_in(page, daemon)
     page.select_option("#pause-reason", "lunch")
     page.click("#pause")
@@ -118,7 +119,7 @@ def work_a_call(page: Any, daemon: Daemon, sipp: Sipp, shots: Path) -> dict[str,
 
     expect(card).to_have_attribute("data-phase", "wrap_up", timeout=WAIT_MS)
     expect(page.locator("#state")).to_have_attribute("data-state", "wrap_up", timeout=WAIT_MS)
-    assert call.wait(60).ok and phone.wait(60).ok
+    assert call.wait(60).ok
     page.screenshot(path=str(shots / "wrap-up.png"), full_page=True)
     page.click("#dispositions button[data-code=resolved]")
     expect(card).to_be_hidden(timeout=WAIT_MS)
@@ -133,6 +134,22 @@ def work_a_call(page: Any, daemon: Daemon, sipp: Sipp, shots: Path) -> dict[str,
     assert logged.data["wrapup_left"] > 0
     (cdr,) = query(daemon.data_dir, f"SELECT * FROM cdr WHERE call_id = '{call_id}'")
     assert (cdr["agent"], cdr["disposition"]) == ("2001", "resolved")
+
+    # click-to-dial: the agent's phone rings (and answers) first, then 1002, which answers
+    # and hangs up; a reload signs in again from sessionStorage and lists the call
+    callee = agent(sipp, daemon, "1002", "uas_bye.xml", timeout=60)
+    page.fill("#dial-number", "1002")
+    page.click("#dial-form button[type=submit]")
+    expect(page.locator("#message")).to_contain_text("dialling 1002", timeout=WAIT_MS)
+    assert callee.wait(60).ok and phone.wait(60).ok
+    dialled = query(daemon.data_dir, "SELECT * FROM cdr WHERE caller = '2001'")
+    assert [(r["callee"], r["status"], r["answered"] is not None) for r in dialled] == [
+        ("1002", 200, True)], dialled
+    page.reload()
+    expect(page.locator("#agent-id")).to_have_text("agent 2001", timeout=WAIT_MS)
+    expect(page.locator(f"#calls tr[data-call='{dialled[0]['call_id']}']")).to_contain_text(
+        "1002", timeout=WAIT_MS)
+    page.screenshot(path=str(shots / "after-dial.png"), full_page=True)
     return shown
 
 

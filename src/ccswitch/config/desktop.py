@@ -5,9 +5,10 @@
 pause_reasons = ["break", "lunch", "training"]      # the pause menu (first: the default)
 dispositions = ["resolved", "callback", "escalated"]  # the wrap-up codes an agent may set
 ```
-Codes are short words (letters, digits, ``_``, ``-``, up to 32); the API refuses any other
-pause reason or disposition code from an agent token.  Part of the configuration parser:
-every fault goes through ``_Parser.fail`` with its key path.
+Codes are short words (letters, digits, ``_``, ``-``, up to 32).  The disposition route
+refuses any other code; the pause route (``POST /api/v1/agents/{id}/pause``) still takes any
+reason, the page offers these.  Part of the configuration parser: every fault goes through
+``_Parser.fail`` with its key path.
 """
 
 from __future__ import annotations
