@@ -202,6 +202,8 @@ def test_agent_desktop_card_shows_the_crm_record(
         expect(page.locator("#card-crm td[data-crm=account]")).to_have_text("ACME-42",
                                                                              timeout=WAIT_MS)
         expect(page.locator("#card-crm td[data-crm=name]")).to_have_text("Ada Lovelace")
+        expect(page.locator("#card-fields dd[data-field=caller]")).to_have_text("1001")
+        expect(page.locator("#card-script-box")).to_be_visible()  # the demo queues' scripts
         page.screenshot(path=str(shots / "ringing-crm.png"), full_page=True)
         assert any("phone=1001" in p for p in _Crm.asked), _Crm.asked
         call.wait(60)

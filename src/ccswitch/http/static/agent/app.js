@@ -113,7 +113,8 @@ const LABELS = {
   name: "name", dialled: "number dialled", dialed: "number dialled", called: "number dialled",
   callee: "number dialled", did: "number dialled", queue: "queue", wait: "waiting",
   wait_s: "waiting", digits: "IVR digits", ivr_digits: "IVR digits", variables: "IVR variables",
-  vars: "IVR variables", call_id: "call", recording: "recording",
+  vars: "IVR variables", call_id: "call", recording: "recording", recording_id: "recording",
+  crm_status: "CRM",
 };
 const SKIP = new Set(["seq", "type", "time", "agent", "crm", "script", "ring_time"]);
 
@@ -240,6 +241,13 @@ function onEvent(ev) {
     case "queue.call_disposition":
       if (mine) hideCard();
       refreshCalls();
+      break;
+    case "call.crm":  // the CRM answered after the offer went out (crm_status was pending)
+      if (mine) {
+        c.fields.crm = ev.crm;
+        c.fields.crm_status = ev.crm_status;
+        renderCard();
+      }
       break;
     case "call.ended":
       refreshCalls();
