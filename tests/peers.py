@@ -73,6 +73,8 @@ PEERS: dict[str, Peer] = {
                        tuple(f"{postgresql_bin()}/{p}" for p in ("initdb", "pg_ctl"))),
     "kamailio": Peer("kamailio", "kamailio", "Kamailio 5.6, the carrier's registrar in the "
                      "trunk tests"),
+    "chromium": Peer("chromium", "chromium", "the browser of the agent desktop test "
+                     "(driven by Playwright)"),
 }
 
 

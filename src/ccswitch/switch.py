@@ -16,7 +16,7 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import CallerConnected, QueueEvent
+from .acd.events import CallDisposition, CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
@@ -37,6 +37,8 @@ from .http.app import create_app
 from .http.auth import TokenTable, principals
 from .http.control import Control
 from .http.crm import CrmClient
+from .http.desktop import EXTRA_KEY as DESKTOP_KEY
+from .http.desktop import Desktop
 from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.history import EXTRA_KEY as HISTORY_KEY
 from .http.metrics import Metrics, SwitchStats
@@ -195,6 +197,7 @@ class Switch:
         self.history = History(where)
         self.control.extras[HISTORY_KEY] = self.history  # CDRs, queue events, recordings
         self.control.extras[RELOAD_KEY] = self.reload
+        self.control.extras[DESKTOP_KEY] = Desktop(where, self.config.agent_desktop)
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
@@ -478,6 +481,9 @@ class Switch:
                 queue_events.append(ev)
                 if isinstance(ev, CallerConnected) and metrics is not None:
                     metrics.queue_wait_done(ev.queue, ev.wait)
+                elif isinstance(ev, CallDisposition) and self.cdr is not None:
+                    self._write(functools.partial(self.cdr.set_disposition, ev.call_id,
+                                                  ev.code), None, "cdr_disposition")
             elif isinstance(ev, CrmLookup):
                 if self.crm is not None:
                     self.crm.lookup(ev)

@@ -122,6 +122,7 @@ class MAgent:
     rest: AgentState = AgentState.READY  # WRAP_UP or BACKOFF until busy_until
     busy_until: float = 0.0
     missed: int = 0  # consecutive no-answers, for auto-pause
+    last: str | None = None  # the ended call awaiting a disposition code
 
     def free(self, t: float) -> bool:
         return (self.logged_in and self.pause is None and self.ringing is None
@@ -361,6 +362,7 @@ class RouterMachine(RuleBasedStateMachine):
         g = self.agents[agent]
         assert g.on_call == e.call_id
         g.on_call = None
+        g.last = e.call_id
         if g.logged_in:
             g.rest, g.busy_until = AgentState.WRAP_UP, e.time + self.qs[queue].wrapup
 
@@ -370,6 +372,15 @@ class RouterMachine(RuleBasedStateMachine):
 
     def on_CallTransferred(self, e: ev.CallTransferred) -> None:
         self.end(e)
+
+    def on_CallDisposition(self, e: ev.CallDisposition) -> None:
+        assert self.consume("CallDisposition", e.agent, e.call_id, e.code), f"unexpected {e}"
+        g = self.agents[e.agent]
+        wrapping = (g.logged_in and g.on_call is None and g.rest is AgentState.WRAP_UP
+                    and e.time < g.busy_until)
+        assert e.wrapup_left == (g.busy_until - e.time if wrapping else 0.0), e
+        if wrapping:
+            g.busy_until = e.time  # the wrap-up ends now: the agent is free again
 
     # -- rules -------------------------------------------------------------------------------
 
@@ -472,6 +483,20 @@ class RouterMachine(RuleBasedStateMachine):
         if accepted:
             g.pause, g.missed = None, 0
             self.expect("AgentUnpaused", agent)
+        self.process()
+
+    @rule(dt=st.sampled_from([0.0, 0.25, 0.5]), data=st.data())
+    def disposition(self, dt: float, data: st.DataObject) -> None:
+        """A code for the last ended call (soon after it: often within the wrap-up)."""
+        self.step(dt)
+        awaiting = sorted(a for a, g in self.agents.items() if g.last is not None)
+        agent = data.draw(st.sampled_from(awaiting or list(AGENTS)))
+        g = self.agents[agent]
+        accepted = g.last is not None
+        if accepted:
+            self.expect("CallDisposition", agent, g.last, "done")
+        assert self.router.agent_disposition(agent, "done", self.now) == accepted
+        g.last = None
         self.process()
 
     def ringing(self) -> list[tuple[str, str]]:

@@ -102,9 +102,9 @@ def test_migrations_are_versioned_and_applied_once(store_at: Location) -> None:
                       ).fetchone()[0] == len(MIGRATIONS)
     ran: list[str] = []
     steps = (*MIGRATIONS, lambda d: ran.append(d.kind) or d.execute(
-        "ALTER TABLE cdr ADD COLUMN disposition TEXT"))
+        "ALTER TABLE cdr ADD COLUMN note TEXT"))
     assert migrate(db, "cdr", steps) == 1 and migrate(db, "cdr", steps) == 0
-    assert ran == [store_at.kind] and "disposition" in db.columns("cdr")
+    assert ran == [store_at.kind] and "note" in db.columns("cdr")
     assert db.execute("SELECT COUNT(*) FROM cdr").fetchone()[0] == 1  # the row is still there
 
 
@@ -114,3 +114,23 @@ def test_a_database_newer_than_the_code_is_refused(store_at: Location) -> None:
     db.execute("UPDATE schema_version SET version = 99 WHERE component = 'cdr'")
     with pytest.raises(RuntimeError, match="schema version 99"):
         CdrStore(db)
+
+
+def test_a_disposition_code_is_set_on_the_agents_call_and_its_last_calls_listed(
+        tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    con = sqlite3.connect(db)
+    con.executescript(OLD_SCHEMA)
+    con.close()
+    store = CdrStore(db)  # the disposition column is added on open
+    for i, agent in enumerate(("2001", "2002", "2001")):
+        store.add(CallEnded(f"q{i}", "1001", "queue:support", 200, "OK", 4.0 + i, 4.5 + i,
+                            9.0 + i, "caller", None, "x@h", "support", agent), wall_offset=0.0)
+    store.add(ended("plain"), wall_offset=0.0)
+    assert store.set_disposition("q0", "resolved") == 1
+    assert store.set_disposition("plain", "resolved") == 0  # not an agent's call
+    assert store.set_disposition("missing", "resolved") == 0
+    last = store.agent_calls("2001")
+    assert [(r.call_id, r.disposition) for r in last] == [("q2", None), ("q0", "resolved")]
+    assert [r.call_id for r in store.agent_calls("2001", limit=1)] == ["q2"]
+    assert store.rows()[0].disposition is None  # the old row

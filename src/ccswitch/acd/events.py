@@ -209,6 +209,19 @@ class CallbackFailed:
     entry_position: int
 
 
+@dataclass(frozen=True, slots=True)
+class CallDisposition:
+    """The agent set disposition ``code`` on its last queue call (after it ended); if the
+    agent was in wrap-up, the wrap-up ends now (``wrapup_left`` seconds were left)."""
+
+    time: float
+    call_id: str
+    queue: str
+    agent: str
+    code: str
+    wrapup_left: float
+
+
 # -- agent events ------------------------------------------------------------------------
 
 
@@ -255,7 +268,7 @@ class AgentUnpaused:
 
 QueueEvent = (CallerEntered | CallerRefused | CallerOffered | OfferFailed | CallerConnected
               | CallerAbandoned | CallerOverflowed | CallerExitedWithKey | CallTransferred
-              | CallCompleted | CallbackRequested | CallbackMade | CallbackFailed
+              | CallCompleted | CallDisposition | CallbackRequested | CallbackMade | CallbackFailed
               | AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentUnpaused)
 
 CALLER_EXITS = (CallerConnected, CallerAbandoned, CallerOverflowed, CallerExitedWithKey)

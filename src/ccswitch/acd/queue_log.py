@@ -13,6 +13,8 @@ on docs.asterisk.org) and app_queue.c:
   ``holdtime|calltime|origposition``;
 * CallTransferred -> BLINDTRANSFER ``extension|context|holdtime|calltime|origposition``, or
   ATTENDEDTRANSFER ``BRIDGE|extension|holdtime|calltime|origposition`` (Asterisk 12 on);
+* CallDisposition -> DISPOSITION ``code|wrap-up seconds cut short`` (ours: Asterisk has no
+  verb for an agent's disposition code);
 * CallerAbandoned -> ABANDON ``position|origposition|waittime``;
 * CallerOverflowed -> EXITWITHTIMEOUT (timeout) or EXITEMPTY (leaveempty), data as ABANDON;
 * CallerExitedWithKey -> EXITWITHKEY ``key|position|origposition|waittime``;
@@ -138,6 +140,12 @@ class _Line:
                                    e.entry_position, _secs(e.wait)))
         return lines
 
+    def disposition(self, e: ev.CallDisposition) -> list[str]:
+        # not an Asterisk verb (it has none for this): data1 is the code, data2 the wrap-up
+        # seconds it cut short
+        return [self.line(e.time, e.call_id, e.queue, e.agent, "DISPOSITION", e.code,
+                          _secs(e.wrapup_left))]
+
     def logged_in(self, e: ev.AgentLoggedIn) -> list[str]:
         if self.login_style == "agent":
             return [self.line(e.time, "NONE", "NONE", e.agent, "AGENTLOGIN", e.agent)]
@@ -163,7 +171,8 @@ _FORMATTERS: dict[type, Callable[[_Line, Any], list[str]]] = {
     ev.CallerEntered: _Line.entered, ev.CallerRefused: _Line.refused,
     ev.CallerOffered: _Line.offered, ev.OfferFailed: _Line.offer_failed,
     ev.CallerConnected: _Line.connected, ev.CallCompleted: _Line.completed,
-    ev.CallTransferred: _Line.transferred, ev.CallerAbandoned: _Line.abandoned,
+    ev.CallTransferred: _Line.transferred, ev.CallDisposition: _Line.disposition,
+    ev.CallerAbandoned: _Line.abandoned,
     ev.CallerOverflowed: _Line.overflowed, ev.CallerExitedWithKey: _Line.exited_with_key,
     ev.CallbackRequested: _Line.callback_requested, ev.CallbackMade: _Line.callback_made,
     ev.CallbackFailed: _Line.callback_failed, ev.AgentLoggedIn: _Line.logged_in,

@@ -49,6 +49,7 @@ from .events import (
     CallbackMade,
     CallbackRequested,
     CallCompleted,
+    CallDisposition,
     CallerAbandoned,
     CallerConnected,
     CallerEntered,
@@ -111,6 +112,7 @@ class Router:
         self._callers: dict[str, CallerRec] = {}
         self._connections: dict[str, Connection] = {}
         self._busy: dict[str, str] = {}  # agent -> the connected call it is on
+        self._last_call: dict[str, tuple[str, str]] = {}  # agent -> (call, queue) to dispose
         self._out_since: dict[str, float] = {}  # agent -> when it logged out (views only)
         self._rejoin: dict[tuple[str, str], tuple[float, float]] = {}  # -> (place, expires)
         self._timers: TimerHeap[object] = TimerHeap()
@@ -452,6 +454,30 @@ class Router:
         self._drain(now)
         return True
 
+    def last_call(self, agent: str) -> str | None:
+        """The agent's last ended queue call still waiting for a disposition code."""
+        last = self._last_call.get(agent)
+        return None if last is None else last[0]
+
+    def agent_disposition(self, agent: str, code: str, now: float) -> bool:
+        """The agent sets ``code`` on its last ended queue call (once per call); a wrap-up in
+        progress ends now and the agent is ready.  False if there is no such call."""
+        self._advance(now)
+        last = self._last_call.pop(agent, None)
+        if last is None:
+            return False
+        a = self._agents.get(agent)
+        left = 0.0
+        if a is not None and a.activity is _WRAP_UP and a.call is None:
+            left = max(0.0, a.until - now)
+            a.until = now
+            self._timers.cancel(a)
+            a.idle_since = now
+            self._set_activity(a, _READY)
+        self._events.append(CallDisposition(now, last[0], last[1], agent, code, left))
+        self._drain(now)
+        return True
+
     # -- time --------------------------------------------------------------------------------
 
     def _advance(self, now: float) -> None:
@@ -753,6 +779,7 @@ class Router:
         del self._connections[call_id]
         del self._busy[agent]
         q = conn.queue
+        self._last_call[agent] = (call_id, q.name)
         talk = now - conn.answered
         wrapup = float(q.settings.wrapup)
         a = self._agents.get(agent)

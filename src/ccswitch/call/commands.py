@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from ..dialplan import UserTarget
+from ..dialplan import NumberTarget, UserTarget
 from ..errors import CcswitchError
 from ..media.ports import PortsExhausted
 from .anchor import CallMedia
@@ -23,6 +23,7 @@ from .originate import originate
 from .party import join_party
 from .state import Call, Phase
 from .supervise import Mode
+from .targets import route
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -136,8 +137,30 @@ class AgentReady:
     agent: str
 
 
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    """Set disposition ``code`` on the agent's last ended queue call (once per call; it goes
+    to the queue log and the call's CDR); a wrap-up in progress ends early.  ``call_id``,
+    when given, must name that call (a desktop showing a stale card is refused)."""
+
+    agent: str
+    code: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """Click-to-dial: ring ``agent``'s phones (any user's); when one answers, the switch calls
+    dial-plan ``number`` from it, as if that phone had dialled it (the CDR names the agent
+    as caller and ``number`` as callee)."""
+
+    agent: str
+    number: str
+
+
 Command = (Hangup | Transfer | Hold | AddParty | Supervise | SuperviseMode | RoomMute
-           | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady)
+           | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady | Disposition
+           | Dial)
 RING_S = 30.0  # how long a phone the switch calls (supervisor, third party) rings
 
 
@@ -146,6 +169,10 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     name = type(cmd).__name__
     if isinstance(cmd, AgentLogin | AgentLogout | AgentPause | AgentReady):
         return _agent(sw, cmd, now, name)
+    if isinstance(cmd, Disposition):
+        return _disposition(sw, cmd, now, name)
+    if isinstance(cmd, Dial):
+        return _dial(sw, cmd, now, name)
     if isinstance(cmd, RoomMute | RoomKick):
         return _room(sw, cmd, now, name)
     if isinstance(cmd, Supervise):
@@ -209,7 +236,24 @@ def _add_party(sw: B2bua, call: Call, number: str, now: float, name: str) -> Don
     return Done(name, {"call_id": key, "to": target.user})
 
 
-def _ring(sw: B2bua, user: str, worker: int, *, callee: str, from_user: str,
+def _dial(sw: B2bua, cmd: Dial, now: float, name: str) -> Done:
+    if not sw.can_route(cmd.number, cmd.agent):
+        raise CommandError("not_found", f"number {cmd.number!r} is not in the dial plan")
+    number = cmd.number
+
+    def call_number(call: Call, t: float) -> None:
+        outcome = route(sw, call, NumberTarget(number), t)
+        if outcome.startswith("failed:"):
+            log.info("dial_failed", call_id=call.key, number=number, outcome=outcome)
+            sw._hangup_both(call, t)
+            sw._end(call, int(outcome[7:]), "dialled number failed", t, "switch")
+
+    _ring(sw, cmd.agent, None, callee=number, from_user=number, display=f"Dial {number}",
+          on_answer=call_number, now=now, name=name)
+    return Done(name, {"agent": cmd.agent, "number": number})
+
+
+def _ring(sw: B2bua, user: str, worker: int | None, *, callee: str, from_user: str,
           display: str | None, on_answer: Callable[[Call, float], None], now: float,
           name: str) -> None:
     """Ring ``user``'s phones with a media leg on ``worker`` (where the call it will join is);
@@ -261,4 +305,20 @@ def _agent(sw: B2bua, cmd: AgentLogin | AgentLogout | AgentPause | AgentReady, n
         changed = router.agent_unpause(cmd.agent, now)
     log.info("agent_command", agent=cmd.agent, command=name, changed=changed)
     return Done(name, {"agent": cmd.agent, "changed": changed,
+                       "state": router.agent_state(cmd.agent).value})
+
+
+def _disposition(sw: B2bua, cmd: Disposition, now: float, name: str) -> Done:
+    router = sw.router
+    if router is None or cmd.agent not in sw.agent_names:
+        raise CommandError("not_found", f"no agent {cmd.agent}")
+    if not cmd.code:
+        raise CommandError("invalid", "an empty disposition code")
+    last = router.last_call(cmd.agent)
+    if last is None or (cmd.call_id is not None and cmd.call_id != last):
+        raise CommandError("conflict", f"agent {cmd.agent} has no ended call awaiting a code"
+                           + ("" if cmd.call_id is None else f" (call {cmd.call_id})"))
+    router.agent_disposition(cmd.agent, cmd.code, now)
+    log.info("agent_disposition", agent=cmd.agent, call_id=last, code=cmd.code)
+    return Done(name, {"agent": cmd.agent, "call_id": last, "code": cmd.code,
                        "state": router.agent_state(cmd.agent).value})

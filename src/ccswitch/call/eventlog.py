@@ -46,6 +46,7 @@ TYPES: Mapping[type, str] = {
     acd.CallerExitedWithKey: "queue.caller_exited_with_key",
     acd.CallTransferred: "queue.call_transferred",
     acd.CallCompleted: "queue.call_completed",
+    acd.CallDisposition: "queue.call_disposition",
     acd.CallbackRequested: "queue.callback_requested",
     acd.CallbackMade: "queue.callback_made",
     acd.CallbackFailed: "queue.callback_failed",

@@ -29,6 +29,7 @@ from .api import parse_api
 from .audio import MohClass, PromptUse, default_moh, parse_moh
 from .crm import CrmConfig as CrmConfig
 from .crm import parse_crm
+from .desktop import AgentDesktopConfig, parse_agent_desktop
 from .dialplan import DialplanConfig as DialplanConfig
 from .dialplan import Names, check_numbers, parse_dialplan
 from .features import RoomConfig as RoomConfig
@@ -281,6 +282,7 @@ class SwitchConfig:
     api: ApiConfig = field(default_factory=ApiConfig)  # [api]: the HTTP API's tokens
     crm: CrmConfig = field(default_factory=CrmConfig)  # [crm]: the screen-pop lookup
     voicemail: VoicemailConfig = field(default_factory=VoicemailConfig)  # [voicemail], boxes
+    agent_desktop: AgentDesktopConfig = field(default_factory=AgentDesktopConfig)
     # [trunks.NAME], [[routes]], [dids], [outbound] and the users' outbound_class
     trunking: TrunkingConfig = field(default_factory=_no_trunking)
     # every prompt value and where it is written; the shell proves them at load time
@@ -413,7 +415,7 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
-             "events", "crm", "store", "voicemail")
+             "events", "crm", "store", "voicemail", "agent_desktop")
 _TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
 """Top-level keys parsed by ``config/trunks.py``."""
 _UNBUILT_TOP: Final[dict[str, str]] = {}
@@ -618,6 +620,8 @@ class _Parser:
             api=api,
             crm=parse_crm(self, raw.get("crm", {}), ("crm",)),
             voicemail=voicemail,
+            agent_desktop=parse_agent_desktop(self, raw.get("agent_desktop", {}),
+                                              ("agent_desktop",)),
             prompt_uses=tuple(self.prompt_uses),
         )
         trunking = parse_sections(self, trunking_raw, self.user_trunk_keys, config)

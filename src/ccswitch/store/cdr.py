@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS cdr (
   started DOUBLE PRECISION NOT NULL, answered DOUBLE PRECISION, ended DOUBLE PRECISION NOT NULL,
   status INTEGER NOT NULL, reason TEXT NOT NULL, ended_by TEXT NOT NULL,
   recording TEXT, recording_state TEXT, recording_seconds DOUBLE PRECISION,
-  sip_call_id TEXT, queue TEXT, agent TEXT, transfer TEXT, transferred_by TEXT
+  sip_call_id TEXT, queue TEXT, agent TEXT, transfer TEXT, transferred_by TEXT,
+  disposition TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_recording ON cdr (recording);
 CREATE TABLE IF NOT EXISTS recordings (
@@ -34,11 +35,11 @@ CREATE TABLE IF NOT EXISTS recordings (
 );
 """
 ADDED_COLUMNS = (("sip_call_id", "TEXT"), ("queue", "TEXT"), ("agent", "TEXT"),
-                 ("transfer", "TEXT"), ("transferred_by", "TEXT"))
+                 ("transfer", "TEXT"), ("transferred_by", "TEXT"), ("disposition", "TEXT"))
 """Columns added since the first schema: ``migrate`` adds those an existing table lacks."""
 COLUMNS = ("call_id, caller, callee, started, answered, ended, status, reason, ended_by,"
            " recording, recording_state, recording_seconds, sip_call_id, queue, agent,"
-           " transfer, transferred_by")
+           " transfer, transferred_by, disposition")
 
 
 def add_missing_columns(db: Db) -> list[str]:
@@ -63,7 +64,12 @@ def _recording_ids(db: Db) -> None:
         db.execute("ALTER TABLE recordings ADD COLUMN IF NOT EXISTS rid BIGSERIAL")
 
 
-MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids)
+def _dispositions(db: Db) -> None:
+    """The agent desktop's disposition codes: a column a store of version 3 lacks."""
+    add_missing_columns(db)
+
+
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
 missing columns added."""
 
@@ -87,6 +93,7 @@ class CdrRow:
     agent: str | None = None
     transfer: str | None = None
     transferred_by: str | None = None
+    disposition: str | None = None  # the agent's code, set after the call (agent desktop)
 
 
 class CdrStore:
@@ -113,6 +120,21 @@ class CdrStore:
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
              state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by))
+
+    def set_disposition(self, call_id: str, code: str) -> int:
+        """The agent's disposition ``code`` for ``call_id``: set on its rows answered by an
+        agent (the call's row is written when it ends, before the agent can set a code);
+        returns how many rows changed."""
+        cur = self._db.execute(
+            "UPDATE cdr SET disposition = ? WHERE call_id = ? AND agent IS NOT NULL",
+            (code, call_id))
+        return cur.rowcount
+
+    def agent_calls(self, agent: str, limit: int = 20) -> list[CdrRow]:
+        """The agent's last ``limit`` calls (answered by it), newest first."""
+        got = self._db.execute(f"SELECT {COLUMNS} FROM cdr WHERE agent = ? ORDER BY id DESC"
+                               " LIMIT ?", (agent, limit)).fetchall()
+        return [CdrRow(*r) for r in got]
 
     def recording_started(self, call_id: str, path: str, *, at: float) -> None:
         """A recording file is open: its row exists before any audio is written to it."""
