@@ -365,3 +365,14 @@ def test_shell_and_process_layers_may_do_io() -> None:
     assert faults("ccswitch.daemon", "import asyncio\nfrom .switch import Switch\n") == []
     assert faults("ccswitch.cli", "print('ok')\nfrom .daemon import run\n") == []
     assert faults("ccswitch.__main__", "from .switch import Switch\n") != []
+
+
+def test_test_modules_have_distinct_names() -> None:
+    """pytest imports test files by their base name (no packages): two of one name in
+    different folders stop the whole run at collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    names = Counter(p.name for p in tests.rglob("test_*.py"))
+    assert [n for n, k in names.items() if k > 1] == []
