@@ -120,12 +120,34 @@ _REC_SELECT = (
     " c.caller, c.callee FROM recordings r LEFT JOIN cdr c ON c.recording = r.path")
 
 
+def _matching(flt: HistoryFilter, time_col: str,
+              equal: tuple[tuple[str, str | None], ...]) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and arguments of ``flt``'s time range on ``time_col`` and of each
+    (column, value) of ``equal`` whose value is set."""
+    where: list[str] = []
+    args: list[Any] = []
+    if flt.since is not None:
+        where.append(f"{time_col} >= ?")
+        args.append(flt.since)
+    if flt.until is not None:
+        where.append(f"{time_col} < ?")
+        args.append(flt.until)
+    for col, value in equal:
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    return where, args
+
+
 class HistoryReader:
     """Read-only queries on one connection (the caller serialises use; see ``History``)."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
-        self._rid = "rid" if db.kind == POSTGRESQL else "rowid"
+        pg = db.kind == POSTGRESQL
+        self._rid = "rid" if pg else "rowid"
+        # the caller's number a queue event's JSON carries, in each dialect
+        self._number = "(q.data::json ->> 'number')" if pg else "json_extract(q.data, '$.number')"
 
     def _page(self, select: str, where: list[str], args: list[Any], id_col: str,
               after: int, limit: int) -> list[tuple[Any, ...]]:
@@ -136,19 +158,9 @@ class HistoryReader:
 
     def cdrs(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
              limit: int = 100) -> list[Cdr]:
-        where: list[str] = []
-        args: list[Any] = []
-        if flt.since is not None:
-            where.append("c.started >= ?")
-            args.append(flt.since)
-        if flt.until is not None:
-            where.append("c.started < ?")
-            args.append(flt.until)
-        for col, value in (("c.queue", flt.queue), ("c.agent", flt.agent),
-                           ("c.caller", flt.caller)):
-            if value is not None:
-                where.append(f"{col} = ?")
-                args.append(value)
+        where, args = _matching(flt, "c.started", (("c.queue", flt.queue),
+                                                   ("c.agent", flt.agent),
+                                                   ("c.caller", flt.caller)))
         sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
                          users=("c.agent", "c.caller", "c.callee"), args=args)
         if sql is not None:
@@ -158,20 +170,10 @@ class HistoryReader:
 
     def queue_events(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
                      limit: int = 100) -> list[QueueEventRow]:
-        where: list[str] = []
-        args: list[Any] = []
-        if flt.since is not None:
-            where.append("q.time >= ?")
-            args.append(flt.since)
-        if flt.until is not None:
-            where.append("q.time < ?")
-            args.append(flt.until)
-        for col, value in (("q.queue", flt.queue), ("q.agent", flt.agent)):
-            if value is not None:
-                where.append(f"{col} = ?")
-                args.append(value)
+        where, args = _matching(flt, "q.time", (("q.queue", flt.queue),
+                                                ("q.agent", flt.agent)))
         if flt.caller is not None:
-            where.append("(json_extract(q.data, '$.number') = ? OR q.call_id IN"
+            where.append(f"({self._number} = ? OR q.call_id IN"
                          " (SELECT call_id FROM cdr WHERE caller = ?))")
             args += [flt.caller, flt.caller]
         sql = _scope_sql(scope, queue="q.queue", agent="q.agent", users=("q.agent",), args=args)
@@ -182,19 +184,9 @@ class HistoryReader:
 
     def recordings(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
                    limit: int = 100) -> list[Recording]:
-        where: list[str] = []
-        args: list[Any] = []
-        if flt.since is not None:
-            where.append("r.started >= ?")
-            args.append(flt.since)
-        if flt.until is not None:
-            where.append("r.started < ?")
-            args.append(flt.until)
-        for col, value in (("c.queue", flt.queue), ("c.agent", flt.agent),
-                           ("c.caller", flt.caller)):
-            if value is not None:
-                where.append(f"{col} = ?")
-                args.append(value)
+        where, args = _matching(flt, "r.started", (("c.queue", flt.queue),
+                                                   ("c.agent", flt.agent),
+                                                   ("c.caller", flt.caller)))
         sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
                          users=("c.agent", "c.caller", "c.callee"), args=args)
         if sql is not None:
