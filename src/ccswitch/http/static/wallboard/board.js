@@ -85,7 +85,7 @@ function tick() {
     const warn = Number(el.dataset.warn);
     if (warn > 0) el.dataset.level = s > 2 * warn ? "bad" : s > warn ? "warn" : "ok";
   }
-  $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 // -- reading the state ---------------------------------------------------------------------
@@ -271,7 +271,7 @@ function queueTile(q, info) {
       stat("waiting", String(q.waiting), "waiting"),
       el("div", { class: "stat" }, longest, el("span", { class: "label" }, "longest wait")),
       stat("service_level", fmtRate(today.service_level),
-           `service level${threshold ? ` (${threshold} s)` : ""}`),
+           threshold ? `answered ≤ ${threshold} s` : "service level"),
       stat("abandon_rate", fmtRate(today.abandon_rate), "abandoned")),
     states);
 }
