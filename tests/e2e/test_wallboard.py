@@ -142,6 +142,17 @@ def test_wallboard_shows_the_floor_live_and_its_buttons_work(
         shots = artifact_dir(request)
         page.screenshot(path=str(shots / "wallboard.png"))
         print(f"wallboard screenshot: {shots / 'wallboard.png'}")
+        # the quality flag: a call whose `mos` (from the call-quality work) is below 3.6:
+        # set by hand here, after the screenshot (the daemon gives none yet)
+        flags = page.evaluate("""() => {
+            const calls = [...board.agents.values()].filter((a) => a.call_id)
+              .map((a) => board.calls.get(a.call_id));
+            calls[0].mos = 3.1; calls[1].mos = 4.2; render();
+            return calls.map((c) => document.querySelector(
+              `#agents tr[data-agent='${c.agent}'] [data-field=quality]`).textContent);
+        }""")
+        assert flags == ["⚠ MOS 3.1", ""], flags
+        page.evaluate("refresh()")  # back to what the daemon says
 
         # pause 2005 with its button: the row follows the event, the page is not reloaded
         page.evaluate("window.notReloaded = true")

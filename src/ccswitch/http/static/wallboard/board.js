@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 const board = {
   token: null, frame: null, queues: new Map(), agents: new Map(), calls: new Map(),
   today: {}, since: null, socket: null, retry: 1000, soonTimer: null, started: false,
+  readFailed: false,
 };
 
 // -- the REST API --------------------------------------------------------------------------
@@ -97,8 +98,11 @@ async function refresh() {
       api("GET", "/queues"), api("GET", "/agents"), api("GET", "/calls"), fetchToday()]);
   } catch (e) {
     say(`cannot read the switch: ${e.message}`, true);
+    board.readFailed = true;
     return;
   }
+  if (board.readFailed) say("");
+  board.readFailed = false;
   const t = now();
   board.queues = new Map(queues.map((q) => [q.name, {
     ...q, callers: q.callers.map((c) => ({ ...c, at: t })) }]));
@@ -352,13 +356,23 @@ async function signIn(token) {
   board.token = token;
   try {
     board.today = await fetchToday();
-    if (board.frame.role === "agent") throw new Error("this page is for supervisor and admin tokens");
+    if (board.frame.role === "agent") {
+      const err = new Error("this page is for supervisor and admin tokens");
+      err.status = 403;
+      throw err;
+    }
   } catch (e) {
+    if (e.status === undefined || e.status >= 500) {  // the switch is away: keep the token
+      $("signin-error").textContent = `cannot reach the switch (${e.message}): trying again`;
+      setTimeout(() => signIn(token), 5000);
+      return;
+    }
     board.token = null;
     localStorage.removeItem(TOKEN_KEY);
     $("signin-error").textContent = e.status === 401 ? "unknown token" : e.message;
     return;
   }
+  $("signin-error").textContent = "";
   localStorage.setItem(TOKEN_KEY, token);
   $("signin").hidden = true;
   $("board").hidden = false;
