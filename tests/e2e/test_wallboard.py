@@ -8,8 +8,9 @@ baresip phone that does not answer) is registered.  The board, signed in with th
 token, shows support's two waiting callers and its agents by state (2 on call, 5 logged out of
 its 7), the agents' states and calls; the Pause button pauses 2005 and the row changes on the
 event stream without a reload, Ready makes it ready again; Listen on 2001's call rings the
-supervisor's phone.  The screenshot (1920x1080, the wall screen) is kept under
-``var/test-artifacts/e2e/<test>/wallboard.png``."""
+supervisor's phone.  When the stream drops, the page reconnects with ``?since=`` the last
+``seq`` it saw and gets the event it missed.  The screenshot (1920x1080, the wall screen)
+is kept under ``var/test-artifacts/e2e/<test>/wallboard.png``."""
 
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ def on_call(daemon: Daemon) -> list[str]:
     return sorted(a["id"] for a in api(daemon, "/agents") if a["state"] == "on_call")
 
 
+def paused_2005(frame: dict[str, Any]) -> bool:
+    return frame.get("type") == "agent.paused" and frame.get("agent") == "2005"
+
+
 def busy_floor(phones: PhoneFactory, daemon: Daemon, sipp: Sipp, tmp_path: Path,
                ) -> tuple[list[Baresip], list[SippProcess]]:
     """Two support agents talking with two callers, two SIPp callers waiting, 2005 ready,
@@ -106,9 +111,14 @@ def test_wallboard_shows_the_floor_live_and_its_buttons_work(
     everyone, waiting = busy_floor(phones, daemon, sipp, tmp_path)
     sup = everyone[2]
     page = wall
-    frames: list[dict[str, Any]] = []
-    page.on("websocket", lambda ws: ws.on(
-        "framereceived", lambda data: frames.append(json.loads(data))))
+    sockets: list[tuple[str, list[dict[str, Any]]]] = []  # (url, frames received) per socket
+
+    def opened(ws: Any) -> None:
+        got: list[dict[str, Any]] = []
+        sockets.append((ws.url, got))
+        ws.on("framereceived", lambda data: got.append(json.loads(data)))
+
+    page.on("websocket", opened)
     try:
         page.goto(f"http://{LOOPBACK}:{daemon.http_port}/")
         page.fill("#token", SUP_TOKEN)
@@ -162,8 +172,7 @@ def test_wallboard_shows_the_floor_live_and_its_buttons_work(
         expect(row).to_have_attribute("data-state", "paused", timeout=WAIT_MS)
         expect(page.locator(".tile[data-queue=sales] [data-count=paused]")).to_have_text("1")
         assert page.evaluate("window.notReloaded") is True
-        assert any(f.get("type") == "agent.paused" and f.get("agent") == "2005"
-                   for f in frames), frames
+        assert any(paused_2005(f) for f in sockets[-1][1]), sockets
         assert next(a for a in api(daemon, "/agents") if a["id"] == "2005")["state"] \
             == "paused"
         page.screenshot(path=str(shots / "paused.png"))
@@ -175,6 +184,21 @@ def test_wallboard_shows_the_floor_live_and_its_buttons_work(
         expect(page.locator("#message")).to_contain_text("listen: phone 1020 rings",
                                                          timeout=WAIT_MS)
         sup.wait_event("CALL_INCOMING", timeout=WAIT_S)
+
+        # the stream drops; 2005 is paused (by the API) before the page reconnects, which it
+        # does with ?since= the last seq it saw: the missed event is replayed
+        seen = page.evaluate("board.since")
+        assert isinstance(seen, int), seen
+        page.evaluate("board.socket.close()")  # the page reconnects after 1 s
+        r = httpx.post(f"http://{LOOPBACK}:{daemon.http_port}/api/v1/agents/2005/pause",
+                       headers=ADMIN, json={"reason": "lunch"}, timeout=5.0)
+        assert r.status_code == 200, r.text
+        end = time.monotonic() + WAIT_S
+        while not (len(sockets) > 1 and any(paused_2005(f) for f in sockets[-1][1])):
+            assert time.monotonic() < end, sockets
+            page.wait_for_timeout(200)  # lets Playwright deliver the socket's frames
+        assert f"since={seen}" in sockets[-1][0], sockets[-1][0]
+        expect(row).to_have_attribute("data-state", "paused", timeout=WAIT_MS)
     finally:
         for p in waiting:
             p.stop()
