@@ -337,7 +337,10 @@ function agentRow(a) {
 
 function render() {
   renderQueues();
-  $("agents").tBodies[0].replaceChildren(...[...board.agents.values()].map(agentRow));
+  // configuration order, logged-out agents last (a stable sort)
+  const out = (a) => (a.state === "logged_out" ? 1 : 0);
+  const agents = [...board.agents.values()].sort((a, b) => out(a) - out(b));
+  $("agents").tBodies[0].replaceChildren(...agents.map(agentRow));
   tick();
 }
 
