@@ -1,4 +1,4 @@
-"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log`` and the admin
+"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``report`` and the admin
 commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
 ``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
 
@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
+    report = sub.add_parser("report", help="reports from the data dir: forecast, staffing")
+    from .reports import forecast_cli
+
+    forecast_cli.add_parsers(report.add_subparsers(dest="kind", required=True, metavar="KIND"))
     _admin_parsers(sub)
     return parser
 
@@ -248,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
+    if args.command == "report":
+        from .reports.forecast_cli import run
+
+        return run(args)
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 
