@@ -183,17 +183,15 @@ def _log_sum(logs: list[float]) -> float:
     return top + math.log(math.fsum(math.exp(v - top) for v in logs))
 
 
-def _nb_cdf(r: float, q: float, count: int) -> list[float]:
+def _nb_cdf(r: float, log_q: float, count: int) -> list[float]:
     """P(K <= k), k < count, for K negative binomial: pmf C(r+k-1, k) q^r (1-q)^k."""
-    base = r * math.log(q) - math.lgamma(r)
-    log_1q = math.log(-math.expm1(math.log(q))) if q < 1 else -math.inf
+    if log_q == 0:  # q = 1: K = 0
+        return [1.0] * count
+    base = r * log_q - math.lgamma(r)
+    log_1q = math.log(-math.expm1(log_q))
     out, acc = [], 0.0
     for k in range(count):
-        if log_1q == -math.inf:
-            term = math.exp(base + math.lgamma(r)) if k == 0 else 0.0
-        else:
-            term = math.exp(base + math.lgamma(r + k) - math.lgamma(k + 1) + k * log_1q)
-        acc += term
+        acc += math.exp(base + math.lgamma(r + k) - math.lgamma(k + 1) + k * log_1q)
         out.append(min(acc, 1.0))
     return out
 
@@ -217,7 +215,7 @@ def erlang_a(a: float, n: int, aht: float, patience: float, target: float) -> Er
     b = erlang_b(a, n)
     p_wait = 0.0 if b == 0 else 1.0 / (1.0 + math.exp(math.log1p(-b) - math.log(b) - log_t))
     weights = [math.exp(v - log_t) for v in logs]  # P(j waiting ahead | all busy)
-    cdf = _nb_cdf(n / th + 1.0, math.exp(-th * target / aht), len(weights))
+    cdf = _nb_cdf(n / th + 1.0, -th * target / aht, len(weights))
     abandon = served_in_t = served_wait = queue_len = 0.0
     harmonic = 0.0  # sum_{i<=j+1} 1 / (n + i th): the served caller's mean wait, in aht
     for j, w in enumerate(weights):
