@@ -1,6 +1,7 @@
 """Properties of Erlang A and of the staffing searches: more agents never lower the service
-level nor raise abandonment; more traffic never needs fewer agents or lines; Erlang A asks for no more agents than Erlang C
-when callers are patient beyond the target; probabilities stay in [0, 1]."""
+level nor raise abandonment; more traffic never needs fewer agents or lines; Erlang A asks
+for no more agents than Erlang C when callers are patient beyond the target; probabilities
+stay in [0, 1]."""
 
 from __future__ import annotations
 
