@@ -19,6 +19,7 @@ from test_erlang_a import sl_transient
 from ccswitch.acd.events import CallCompleted, CallerConnected, CallerEntered
 from ccswitch.cli import main
 from ccswitch.http.history import EXTRA_KEY
+from ccswitch.store.db import Location
 from ccswitch.store.history import History
 from ccswitch.store.queue_events import QueueEventStore
 
@@ -42,6 +43,19 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def store_args(store_at: Location, data_dir: Path) -> list[str]:
+    """The CLI's flags reading the same history from a SQLite data dir, then PostgreSQL."""
+    if store_at.dsn is None:
+        return ["--data-dir", str(data_dir)]
+    db = QueueEventStore(store_at.connect())
+    src = QueueEventStore(data_dir / "ccswitch.db")
+    db.append(src.events(), wall_offset=0.0)
+    src.close()
+    db.close()
+    return ["--store-dsn", store_at.dsn, "--data-dir", str(data_dir / "absent")]
+
+
 def report(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(["report", *argv])
     out, err = capsys.readouterr()
@@ -52,8 +66,9 @@ def tomorrow() -> str:
     return (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
 
 
-def test_staffing_json_by_hand(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = report(capsys, "staffing", "--data-dir", str(data_dir), "--format", "json",
+def test_staffing_json_by_hand(store_args: list[str],
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = report(capsys, "staffing", *store_args, "--format", "json",
                           "--queue", "support", "--target", "80/20", "--shrinkage", "0.3",
                           "--blocking", "0.01")
     assert code == 0
