@@ -175,4 +175,4 @@ def test_bad_input_and_no_traffic() -> None:
     for args in [(-1.0, 3, 180.0, 60.0, 20.0), (1.0, 0, 180.0, 60.0, 20.0),
                  (1.0, 3, 0.0, 60.0, 20.0), (1.0, 3, 180.0, 0.0, 20.0)]:
         with pytest.raises(ValueError):
-            erlang.erlang_a(*args)  # type: ignore[arg-type]
+            erlang.erlang_a(*args)

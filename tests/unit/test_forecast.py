@@ -25,7 +25,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from test_erlang_a import sl_transient
 
-from ccswitch.acd.events import CallCompleted, CallerAbandoned, CallerConnected, CallerEntered
+from ccswitch.acd.events import (
+    CallCompleted,
+    CallerAbandoned,
+    CallerConnected,
+    CallerEntered,
+    QueueEvent,
+)
 from ccswitch.reports.forecast import forecast, mape, source_days
 from ccswitch.reports.history_input import load_intervals
 from ccswitch.reports.staffing import ServiceTarget, StaffingPlan, scheduled, staffing
@@ -42,21 +48,21 @@ def at(day: date, hh: int, mm: int = 0, ss: int = 0) -> float:
     return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=BERLIN).timestamp()
 
 
-def answered(t: float, *, wait: float, talk: float, queue: str = "support") -> list[object]:
+def answered(t: float, *, wait: float, talk: float, queue: str = "support") -> list[QueueEvent]:
     cid = f"c{next(_seq)}"
     return [CallerEntered(t, cid, queue, 0, 1, ()),
             CallerConnected(t + wait, cid, queue, "2001", wait, 2.0, 1),
             CallCompleted(t + wait + talk, cid, queue, "2001", wait, talk, 10.0, "caller", 1)]
 
 
-def abandoned(t: float, *, wait: float) -> list[object]:
+def abandoned(t: float, *, wait: float) -> list[QueueEvent]:
     cid = f"c{next(_seq)}"
     return [CallerEntered(t, cid, "support", 0, 1, ()),
             CallerAbandoned(t + wait, cid, "support", 1, 1, wait)]
 
 
-def history() -> list[object]:
-    ev: list[object] = []
+def history() -> list[QueueEvent]:
+    ev: list[QueueEvent] = []
     for k, monday in enumerate(MONDAYS):
         n, talk = 2 + 2 * k, 120 + 20 * k
         for i in range(n - 1):
@@ -74,13 +80,13 @@ def history() -> list[object]:
             ev += answered(at(wednesday, 10, 10 * i), wait=20, talk=100)
     ev += answered(at(date(2027, 1, 18), 9), wait=20, talk=5000)
     ev += answered(at(MONDAYS[4], 9, 30), wait=5, talk=60, queue="sales")
-    return sorted(ev, key=lambda e: e.time)  # type: ignore[attr-defined,no-any-return]
+    return sorted(ev, key=lambda e: e.time)
 
 
 @pytest.fixture
 def db(store_at: Location):  # type: ignore[no-untyped-def]
     store = QueueEventStore(store_at.connect())
-    store.append(history(), wall_offset=0.0)  # type: ignore[arg-type]
+    store.append(history(), wall_offset=0.0)
     store.close()
     conn = store_at.connect(read_only=True)
     yield conn
@@ -205,7 +211,8 @@ def test_source_days_skip_what_is_not_history() -> None:
 
 def test_mape_skips_zero_actuals() -> None:
     # |10 - 8| / 10 = .2, |4 - 5| / 4 = .25: 22.5 %; (0, 3) skipped
-    assert mape([(10, 8), (4, 5), (0, 3)]) == (pytest.approx(22.5), 2, 1)
+    m, n, skipped = mape([(10, 8), (4, 5), (0, 3)])
+    assert m == pytest.approx(22.5) and (n, skipped) == (2, 1)
     assert mape([(0, 1)]) == (None, 0, 1)
 
 
@@ -219,3 +226,24 @@ def test_shrinkage_and_targets() -> None:
     with pytest.raises(ValueError):
         StaffingPlan(ServiceTarget(0.8, 20), shrinkage=1.0)
     assert math.isfinite(ServiceTarget.parse("80/20").seconds)
+
+
+def test_days_when_clocks_change(store_at: Location) -> None:
+    # Europe/Berlin: 2027-03-28 02:00 CET jumps to 03:00 CEST; 2027-10-31 03:00 CEST falls
+    # back to 02:00 CET.  UTC 01:30 on 03-28 is 03:30 local: slot 3, slot 2 stays empty.
+    # UTC 00:30 and 01:30 on 10-31 are 02:30 CEST and 02:30 CET: both in slot 2.
+    utc = ZoneInfo("UTC")
+    times = [datetime(2027, 3, 28, 1, 30, tzinfo=utc), datetime(2027, 10, 31, 0, 30, tzinfo=utc),
+             datetime(2027, 10, 31, 1, 30, tzinfo=utc)]
+    store = QueueEventStore(store_at.connect())
+    store.append([e for t in times for e in answered(t.timestamp(), wait=5, talk=50)],
+                 wall_offset=0.0)
+    store.close()
+    db = store_at.connect(read_only=True)
+    spring = load_intervals(db, first_day=date(2027, 3, 28), days=1, interval_s=3600,
+                            tz=BERLIN, queue="support")
+    autumn = load_intervals(db, first_day=date(2027, 10, 31), days=1, interval_s=3600,
+                            tz=BERLIN, queue="support")
+    db.close()
+    assert [x.offered for x in spring[:4]] == [0, 0, 0, 1]
+    assert [x.offered for x in autumn[:4]] == [0, 0, 2, 0]

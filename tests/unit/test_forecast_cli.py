@@ -16,7 +16,7 @@ from callworld import Switch
 from test_api import ADMIN, SUP, Api
 from test_erlang_a import sl_transient
 
-from ccswitch.acd.events import CallCompleted, CallerConnected, CallerEntered
+from ccswitch.acd.events import CallCompleted, CallerConnected, CallerEntered, QueueEvent
 from ccswitch.cli import main
 from ccswitch.http.history import EXTRA_KEY
 from ccswitch.store.db import Location
@@ -28,7 +28,7 @@ from ccswitch.store.queue_events import QueueEventStore
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TZ", "UTC")
     today = datetime.now(UTC).date()
-    events: list[object] = []
+    events: list[QueueEvent] = []
     for back in range(35, 0, -1):
         nine = datetime.combine(today - timedelta(days=back), time(9), tzinfo=UTC).timestamp()
         for i in range(6):
@@ -38,7 +38,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                        CallCompleted(t + 190, cid, "support", "2001", 20.0, 170.0, 10.0,
                                      "agent", 1)]
     store = QueueEventStore(tmp_path / "ccswitch.db")
-    store.append(events, wall_offset=0.0)  # type: ignore[arg-type]
+    store.append(events, wall_offset=0.0)
     store.close()
     return tmp_path
 
@@ -143,7 +143,7 @@ def test_api_answers_what_the_cli_prints(data_dir: Path,
 
 def normal(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Times as instants (pydantic writes UTC as Z, isoformat as +00:00)."""
-    out = json.loads(json.dumps(objs))
+    out: list[dict[str, Any]] = json.loads(json.dumps(objs))
     for o in out:
         for row in o["intervals"]:
             row["interval_start"] = datetime.fromisoformat(
