@@ -123,10 +123,11 @@ def load_intervals(db: Db, *, first_day: date, days: int, interval_s: int, tz: Z
 
 def first_event_day(db: Db, tz: ZoneInfo, queue: str | None = None) -> date | None:
     """The local day of the first caller that entered ``queue`` (any queue), or None."""
-    sql = "SELECT min(time) FROM queue_events WHERE event = 'CallerEntered'"
+    sql = "SELECT time FROM queue_events WHERE event = 'CallerEntered'"
     args: tuple[str, ...] = ()
     if queue is not None:
         sql += " AND queue = ?"
         args = (queue,)
-    row = db.execute(sql, args).fetchone()
-    return None if row is None or row[0] is None else datetime.fromtimestamp(row[0], tz).date()
+    # walks the time index from the start (min() over a filter would read the whole table)
+    row = db.execute(sql + " ORDER BY time LIMIT 1", args).fetchone()
+    return None if row is None else datetime.fromtimestamp(row[0], tz).date()
