@@ -176,3 +176,13 @@ def test_bad_input_and_no_traffic() -> None:
                  (1.0, 3, 0.0, 60.0, 20.0), (1.0, 3, 180.0, 0.0, 20.0)]:
         with pytest.raises(ValueError):
             erlang.erlang_a(*args)
+
+
+def test_an_endless_queue_is_refused_and_never_staffed() -> None:
+    # 100 Erlangs on 50 agents, callers who wait 10^6 handle times on average: the queue's
+    # law centres near (100 - 50) / 10^-6 = 5 x 10^7 callers, past what is summed.
+    with pytest.raises(erlang.QueueTooLong):
+        erlang.erlang_a(100.0, 50, 10.0, 1e7, 20.0)
+    # the staffing search treats such a group as missing the target and goes on
+    n = erlang.agents_needed_a(100.0, 10.0, 1e7, 0.8, 20.0)
+    assert n == erlang.agents_needed(100.0, 10.0, 0.8, 20.0)  # patience ~ endless: Erlang C

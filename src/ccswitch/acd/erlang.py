@@ -141,7 +141,12 @@ def _bisect_traffic(ok: Callable[[float], bool], hi: float) -> float:
 # CDF of r = n/theta + 1, q = exp(-theta t) at j: a sum of positive terms, stable at any size.
 
 LOG_TAIL = 45.0  # queue states whose probability is below e^-45 of the largest are dropped
-MAX_QUEUE_TERMS = 1_000_000
+MAX_QUEUE_TERMS = 100_000  # ~50 ms of summing: a longer queue is refused
+
+
+class QueueTooLong(ValueError):
+    """An overloaded group (n < A) with callers so patient that the queue's stationary law
+    spans more than ``MAX_QUEUE_TERMS`` states: nearly every caller waits very long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +180,8 @@ def _queue_log_terms(a: float, n: int, th: float) -> list[float]:
         if j > turn and total < peak - LOG_TAIL:
             return logs
         if j > MAX_QUEUE_TERMS:
-            raise ValueError("patience too long for this load: use Erlang C")
+            raise QueueTooLong(f"{n} agents for {a:g} Erlangs with callers this patient: "
+                               f"the queue grows beyond {MAX_QUEUE_TERMS} callers")
 
 
 def _log_sum(logs: list[float]) -> float:
@@ -254,7 +260,10 @@ def agents_needed_a(a: float, aht: float, patience: float, target_sl: float, tar
         return 0
 
     def ok(n: int) -> bool:
-        return erlang_a(a, n, aht, patience, target).service_level >= target_sl
+        try:
+            return erlang_a(a, n, aht, patience, target).service_level >= target_sl
+        except QueueTooLong:  # overloaded, the queue endless: far from any target
+            return False
 
     hi = max(1, math.ceil(a))
     while not ok(hi):

@@ -170,8 +170,11 @@ async def erlang_staffing(
         raise HTTPException(status_code=400,
                             detail=f"traffic {a:.0f} Erlangs is above {MAX_ERLANGS:.0f}")
     # up to ~50 ms of CPU at the cap: in a thread, so the loop's SIP work interleaves
-    return await asyncio.to_thread(_staffing, a, aht, pct, secs, period, agents,
-                                   math.inf if patience is None else patience)
+    try:
+        return await asyncio.to_thread(_staffing, a, aht, pct, secs, period, agents,
+                                       math.inf if patience is None else patience)
+    except erlang.QueueTooLong as e:
+        raise HTTPException(status_code=400, detail=str(e)) from None
 
 
 def _staffing(a: float, aht: float, pct: float, secs: float, period: float,

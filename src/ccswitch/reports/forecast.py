@@ -161,8 +161,10 @@ def forecast(db: Db, *, day: date, today: date, tz: ZoneInfo, interval_s: int = 
         by_queue.setdefault(x.queue, {})[(x.day, x.slot)] = x
     if queue is not None:
         by_queue.setdefault(queue, {})
-    return [_one(q, h, day=day, end=end, first=first, tz=tz, interval_s=interval_s,
-                 weeks=weeks, holdout=holdout, decay=decay) for q, h in sorted(by_queue.items())]
+    return [_one(q, h, day=day, end=end, tz=tz, interval_s=interval_s, weeks=weeks,
+                 holdout=holdout, decay=decay,
+                 first=first if queue is not None else first_event_day(db, tz, q))
+            for q, h in sorted(by_queue.items())]
 
 
 def _one(queue: str, history: dict[Key, IntervalLoad], *, day: date, end: date,
