@@ -117,6 +117,8 @@ def test_bad_flags_exit_2(data_dir: Path, tmp_path: Path,
     assert code == 2 and "report forecast" in err
     code, _, err = report(capsys, "staffing", "--data-dir", str(data_dir), "--shrinkage", "1")
     assert code == 2 and "shrinkage" in err
+    code, _, err = report(capsys, "forecast", "--data-dir", str(data_dir), "--date", "0001-01-01")
+    assert code == 2 and "out of range" in err
 
 
 def api_for(data_dir: Path) -> Api:
@@ -154,11 +156,15 @@ def normal(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_api_scope_and_bad_queries(data_dir: Path) -> None:
     api = api_for(data_dir)
+    paths = api("GET", "/api/v1/openapi.json", None).json()["paths"]
+    assert {"/api/v1/forecast", "/api/v1/staffing"} <= set(paths)
     assert api("GET", "/api/v1/forecast", "demo-agent-2001").status_code == 403
     assert api("GET", "/api/v1/forecast?queue=billing", SUP).status_code == 403
     assert api("GET", "/api/v1/forecast?queue=billing", ADMIN).json()[0]["intervals"][9][
         "calls"] == 0
-    assert api("GET", "/api/v1/staffing?target=80").status_code == 400
+    assert api("GET", "/api/v1/staffing?target=80").status_code == 422
+    assert api("GET", "/api/v1/forecast?date=0001-01-01").status_code == 400
+    assert api("GET", "/api/v1/forecast?queue=a%00b").status_code == 422
     assert api("GET", "/api/v1/staffing?shrinkage=1").status_code == 422
     assert api("GET", "/api/v1/forecast?interval=2h").status_code == 422
     assert api("GET", "/api/v1/forecast", None).status_code == 401

@@ -22,10 +22,15 @@ from .access import Caller, Ctl, forbidden
 from .app import API
 from .auth import Principal
 from .history import history_of
+from .models import Problem
 from .views import ERRORS
 
-router = APIRouter(prefix=API, responses=ERRORS)
+router = APIRouter(prefix=API, responses={
+    **ERRORS, 400: {"model": Problem, "description": "a value out of range (the date)"}})
 Interval = Literal["15m", "30m", "1h"]
+QueueName = Annotated[str | None, Query(min_length=1, max_length=64,
+                                        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                                        description="one queue (default: each with history)")]
 Weeks = Annotated[int, Query(ge=1, le=52, description="weeks of history to average")]
 Day = Annotated[date | None, Query(alias="date", description="the day to forecast "
                                    "(default tomorrow)")]
@@ -90,6 +95,10 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
     _in_scope(who, queue)
     zone = local_zone()
     today = datetime.now(zone).date()
+    try:
+        forecast_cli.check_day(day or today)
+    except ValueError as e:
+        raise HTTPException(status_code=400, detail=str(e)) from None
 
     def run(r: HistoryReader) -> list[dict[str, Any]]:
         return forecast_cli.compute(r.db, kind=kind, day=day or today + timedelta(days=1),
@@ -104,7 +113,7 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
 
 
 @router.get("/forecast", tags=["planning"])
-async def get_forecast(who: Caller, ctl: Ctl, queue: str | None = None, day: Day = None,
+async def get_forecast(who: Caller, ctl: Ctl, queue: QueueName = None, day: Day = None,
                        interval: Interval = "1h", weeks: Weeks = 4) -> list[ForecastOut]:
     """Calls and handle time per interval of a day, one object per queue."""
     out = await _compute(ctl, who, kind="forecast", queue=queue, day=day, interval=interval,
@@ -114,9 +123,10 @@ async def get_forecast(who: Caller, ctl: Ctl, queue: str | None = None, day: Day
 
 @router.get("/staffing", tags=["planning"])
 async def get_staffing(
-    who: Caller, ctl: Ctl, queue: str | None = None, day: Day = None,
+    who: Caller, ctl: Ctl, queue: QueueName = None, day: Day = None,
     interval: Interval = "1h", weeks: Weeks = 4,
-    target: Annotated[str, Query(description="PERCENT/SECONDS, e.g. 80/20")] = "80/20",
+    target: Annotated[str, Query(pattern=r"^\d{1,2}(\.\d+)?/\d+(\.\d+)?$",
+                                 description="PERCENT/SECONDS, e.g. 80/20")] = "80/20",
     shrinkage: Annotated[float, Query(ge=0, lt=1)] = 0.3,
     blocking: Annotated[float, Query(gt=0, lt=1)] = 0.01,
     ivr_time: Annotated[float, Query(ge=0, le=3600)] = 0.0,

@@ -64,6 +64,17 @@ def add_arguments(p: argparse.ArgumentParser, *, staffing: bool) -> None:
                        help="seconds a call spends in the IVR before the queue (default 0)")
 
 
+FIRST_DAY, LAST_DAY = date(1971, 1, 1), date(2199, 12, 31)
+
+
+def check_day(day: date) -> date:
+    """``day`` if it is a day a forecast can be asked for; ValueError otherwise."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"date {day.isoformat()} is out of range ({FIRST_DAY.year}-"
+                         f"{LAST_DAY.year})")
+    return day
+
+
 def open_store(data_dir: str, dsn: str | None) -> Db:
     """A read-only connection to the daemon's store; ValueError when there is none."""
     if dsn is not None:
@@ -125,7 +136,8 @@ def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
     zone = tz or local_zone()
     today = datetime.now(zone).date()
     try:
-        day = date.fromisoformat(args.date) if args.date else today + timedelta(days=1)
+        day = check_day(date.fromisoformat(args.date) if args.date
+                        else today + timedelta(days=1))
         if args.weeks < 1:
             raise ValueError("--weeks must be at least 1")
         plan = (plan_of(args.target, args.shrinkage, args.blocking, args.ivr_time)
