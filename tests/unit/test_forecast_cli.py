@@ -184,3 +184,29 @@ def test_erlang_endpoint_with_patience() -> None:
                                                abs=1e-9)
     assert 0 < a["probability_of_abandon"] < a["probability_of_waiting"]
     assert api("GET", "/api/v1/erlang?calls=200&aht=180&patience=0").status_code == 422
+
+
+def test_run_with_a_parser_shared_with_other_report_kinds(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # ``ccswitch report`` may take the kind as a positional beside the other reports' flags:
+    # run() reads what it has and takes the defaults of flags that parser does not define.
+    import argparse
+
+    from ccswitch.reports import forecast_cli
+
+    p = argparse.ArgumentParser()
+    p.add_argument("kind")
+    p.add_argument("--data-dir")
+    p.add_argument("--store-dsn")
+    p.add_argument("--queue")
+    p.add_argument("--interval", default="1h")
+    p.add_argument("--format", default="json")
+    forecast_cli.add_own_arguments(p, staffing=False)
+    args = p.parse_args(["staffing", "--data-dir", str(data_dir), "--weeks", "2"])
+    assert forecast_cli.run(args) == 0
+    [obj] = json.loads(capsys.readouterr().out)
+    assert obj["shrinkage"] == 0.3 and len(obj["source_days"]) == 2
+    assert obj["intervals"][9]["scheduled_erlang_c"] == 3  # as in test_staffing_json_by_hand
+    args = p.parse_args(["forecast", "--data-dir", str(data_dir), "--interval", "day"])
+    assert forecast_cli.run(args) == 2
+    assert "--interval must be one of 15m, 30m, 1h" in capsys.readouterr().err

@@ -24,6 +24,8 @@ from .zone import local_zone
 EXIT_USAGE = 2
 INTERVALS = {"15m": 900, "30m": 1800, "1h": 3600}
 KINDS = ("forecast", "staffing")
+DEFAULTS: dict[str, Any] = {"weeks": DEFAULT_WEEKS, "date": None, "target": "80/20",
+                            "shrinkage": 0.3, "blocking": 0.01, "ivr_time": 0.0}
 
 
 def add_parsers(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,26 +43,37 @@ def add_parsers(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def add_arguments(p: argparse.ArgumentParser, *, staffing: bool) -> None:
     """The flags of ``report forecast`` (and, with ``staffing``, of ``report staffing``)."""
+    add_store_arguments(p)
+    add_own_arguments(p, staffing=staffing)
+
+
+def add_store_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags every report kind shares: where the store is, which queue, how to print."""
     p.add_argument("--data-dir", metavar="DIR", default="./var",
                    help="the daemon's data dir (default ./var)")
     p.add_argument("--store-dsn", metavar="DSN",
                    help="read the daemon's PostgreSQL store instead of DATA_DIR/ccswitch.db")
     p.add_argument("--queue", help="one queue (default: each queue with history)")
+    p.add_argument("--interval", choices=list(INTERVALS), default="1h",
+                   help="interval length (default 1h)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+
+def add_own_arguments(p: argparse.ArgumentParser, *, staffing: bool) -> None:
+    """The flags only forecast (and staffing) take; ``run`` reads each with its default when
+    a parser shared with other kinds leaves one out."""
     p.add_argument("--weeks", type=int, default=DEFAULT_WEEKS,
                    help=f"weeks of history to average (default {DEFAULT_WEEKS})")
     p.add_argument("--date", metavar="DAY", help="the day to forecast, YYYY-MM-DD "
                                                  "(default tomorrow)")
-    p.add_argument("--interval", choices=list(INTERVALS), default="1h",
-                   help="interval length (default 1h)")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     if staffing:
-        p.add_argument("--target", default="80/20",
+        p.add_argument("--target", default=DEFAULTS["target"],
                        help="service level: PERCENT/SECONDS answered within (default 80/20)")
-        p.add_argument("--shrinkage", type=float, default=0.3,
+        p.add_argument("--shrinkage", type=float, default=DEFAULTS["shrinkage"],
                        help="share of scheduled time not on calls, 0-1 (default 0.3)")
-        p.add_argument("--blocking", type=float, default=0.01,
+        p.add_argument("--blocking", type=float, default=DEFAULTS["blocking"],
                        help="trunks: Erlang B blocking target (default 0.01)")
-        p.add_argument("--ivr-time", type=float, default=0.0, metavar="S",
+        p.add_argument("--ivr-time", type=float, default=DEFAULTS["ivr_time"], metavar="S",
                        help="seconds a call spends in the IVR before the queue (default 0)")
 
 
@@ -133,14 +146,17 @@ def compute(db: Db, *, kind: str, day: date, today: date, tz: ZoneInfo, interval
 def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
     """Run ``report forecast`` / ``report staffing``; errors are one line and exit 2."""
     kind = args.kind
+    opt = {k: getattr(args, k, v) for k, v in DEFAULTS.items()}
     zone = tz or local_zone()
     today = datetime.now(zone).date()
     try:
-        day = check_day(date.fromisoformat(args.date) if args.date
+        day = check_day(date.fromisoformat(opt["date"]) if opt["date"]
                         else today + timedelta(days=1))
-        if args.weeks < 1:
+        if opt["weeks"] < 1:
             raise ValueError("--weeks must be at least 1")
-        plan = (plan_of(args.target, args.shrinkage, args.blocking, args.ivr_time)
+        if args.interval not in INTERVALS:
+            raise ValueError(f"--interval must be one of {', '.join(INTERVALS)}")
+        plan = (plan_of(opt["target"], opt["shrinkage"], opt["blocking"], opt["ivr_time"])
                 if kind == "staffing" else plan_of("80/20", 0.0))
         db = open_store(args.data_dir, args.store_dsn)
     except ValueError as e:
@@ -149,7 +165,7 @@ def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
         return _fail(kind, str(e))
     try:
         out = compute(db, kind=kind, day=day, today=today, tz=zone,
-                      interval_s=INTERVALS[args.interval], weeks=args.weeks, queue=args.queue,
+                      interval_s=INTERVALS[args.interval], weeks=opt["weeks"], queue=args.queue,
                       plan=plan)
     except DB_ERRORS as e:
         return _fail(kind, f"cannot read the queue events: {e}")
