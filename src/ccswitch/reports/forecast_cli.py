@@ -126,10 +126,9 @@ def staffing_dict(fc: Forecast, plan: StaffingPlan,
     out.update(target=str(plan.target), shrinkage=plan.shrinkage, blocking=plan.blocking,
                ivr_time_s=plan.ivr_s)
     out["intervals"] = [
-        {**{k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(r).items()},
-         "interval_start": r.start.isoformat()} for r in rows]
-    for row in out["intervals"]:
-        del row["start"]
+        {"interval_start": r.start.isoformat(),
+         **{k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(r).items()
+            if k != "start"}} for r in rows]
     return out
 
 
@@ -158,7 +157,7 @@ def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
             raise ValueError(f"--interval must be one of {', '.join(INTERVALS)}")
         plan = (plan_of(opt["target"], opt["shrinkage"], opt["blocking"], opt["ivr_time"])
                 if kind == "staffing" else plan_of("80/20", 0.0))
-        db = open_store(args.data_dir, args.store_dsn)
+        db = open_store(args.data_dir or "./var", args.store_dsn)
     except ValueError as e:
         return _fail(kind, str(e))
     except DB_ERRORS as e:
@@ -171,7 +170,11 @@ def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
         return _fail(kind, f"cannot read the queue events: {e}")
     finally:
         db.close()
-    sys.stdout.write(render(out, args.format))
+    try:
+        sys.stdout.write(render(out, args.format))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `ccswitch report staffing | head`
+        pass
     return 0
 
 
