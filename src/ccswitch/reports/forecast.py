@@ -26,11 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..acd.erlang import patience_estimate
-from ..store.db import Db
 from .history_input import IntervalLoad, first_event_day, load_intervals, slot_start
+
+if TYPE_CHECKING:
+    from ..store.db import Db
 
 DEFAULT_WEEKS = 4
 DEFAULT_HOLDOUT = 1

@@ -13,13 +13,15 @@ import sys
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..store.db import DB_ERRORS, Db, Location
 from .forecast import DEFAULT_HOLDOUT, DEFAULT_WEEKS, Forecast, forecast
 from .staffing import ServiceTarget, SlotStaffing, StaffingPlan, staffing
 from .zone import local_zone
+
+if TYPE_CHECKING:  # the parser is built for every ccswitch command: no database driver yet
+    from ..store.db import Db
 
 EXIT_USAGE = 2
 INTERVALS = {"15m": 900, "30m": 1800, "1h": 3600}
@@ -90,6 +92,8 @@ def check_day(day: date) -> date:
 
 def open_store(data_dir: str, dsn: str | None) -> Db:
     """A read-only connection to the daemon's store; ValueError when there is none."""
+    from ..store.db import Location
+
     if dsn is not None:
         return Location(Path(data_dir), dsn).connect(read_only=True)
     path = Path(data_dir) / "ccswitch.db"
@@ -144,6 +148,8 @@ def compute(db: Db, *, kind: str, day: date, today: date, tz: ZoneInfo, interval
 
 def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
     """Run ``report forecast`` / ``report staffing``; errors are one line and exit 2."""
+    from ..store.db import DB_ERRORS
+
     kind = args.kind
     opt = {k: getattr(args, k, v) for k, v in DEFAULTS.items()}
     zone = tz or local_zone()

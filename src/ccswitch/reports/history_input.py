@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..store.db import Db
+if TYPE_CHECKING:  # the command line builds its parser without loading the database drivers
+    from ..store.db import Db
 
 OUTCOME_MARGIN = 86_400.0  # s: outcomes are read this long after the range's end
 EVENTS = ("CallerEntered", "CallerConnected", "CallerAbandoned", "CallerOverflowed",
