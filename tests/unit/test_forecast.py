@@ -157,6 +157,24 @@ def test_accuracy_on_the_held_out_week(db) -> None:  # type: ignore[no-untyped-d
     assert (fc.accuracy.intervals, fc.accuracy.skipped, fc.accuracy.days) == (4, 164, 7)
 
 
+def test_accuracy_on_two_held_out_weeks(db) -> None:  # type: ignore[no-untyped-def]
+    [fc] = forecast(db, day=DAY, today=DAY, tz=BERLIN, interval_s=3600, weeks=4, holdout=2,
+                    decay=0.5, queue="support")
+    # Six weeks are read from 01-18, the day of the queue's first call (one at 09:00), so
+    # 01-18 ... 01-24 is history: its empty intervals count as zeros.  Week 02-15 ... 02-21:
+    # Mon 9h: (6 + 4/2 + 2/4 + 1/8) / 1.875 = 8.625 / 1.875 = 4.6 vs 8: 3.4 / 8 = .425
+    # Mon 10h: (5 + 5/2 + 5/4 + 0) / 1.875 = 4.6667 vs 5: .066667
+    # Tue 9h: (4 + 4/2 + 4/4 + 0) / 1.875 = 3.7333 vs 4: .066667
+    # Wed 10h: (2 + 2/2 + 2/4 + 0) / 1.875 = 1.8667 vs 2: .066667 (Wed 9h had no call)
+    # Week 02-22 ... 02-28: .346667, 0, 0, .666667 (test above)
+    # MAPE = (.425 + 3 x .066667 + .346667 + .666667) / 8 = 1.638333 / 8 = 20.479 %
+    expected = (3.4 / 8 + 3 * (1 - 8.75 / 1.875 / 5) + (10 - 12.25 / 1.875) / 10 + 2 / 3) / 8
+    assert fc.accuracy.mape == pytest.approx(100 * expected)
+    assert fc.accuracy.mape == pytest.approx(20.479, abs=1e-3)
+    assert (fc.accuracy.intervals, fc.accuracy.skipped, fc.accuracy.days) == (8, 14 * 24 - 8,
+                                                                              14)
+
+
 def test_staffing_of_the_forecast(db) -> None:  # type: ignore[no-untyped-def]
     [fc] = forecast(db, day=DAY, today=DAY, tz=BERLIN, interval_s=3600, weeks=4, holdout=1,
                     decay=0.5, queue="support")
