@@ -1,4 +1,4 @@
-"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log`` and the admin
+"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``report`` and the admin
 commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
 ``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
 
@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
+    report = sub.add_parser("report", help="reports from the data dir: forecast, staffing")
+    from .reports import forecast_cli
+
+    forecast_cli.add_parsers(report.add_subparsers(dest="kind", required=True, metavar="KIND"))
     _admin_parsers(sub)
     return parser
 
@@ -155,12 +159,14 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     cdr.add_argument("--queue-events", action="store_true",
                      help="export the queue event log instead")
     add("reload", "make the daemon re-read its configuration")
-    erl = add("erlang", "Erlang C staffing for a call volume")
+    erl = add("erlang", "Erlang C (or A) staffing for a call volume")
     erl.add_argument("--calls", type=float, required=True, help="calls per period")
     erl.add_argument("--aht", type=float, required=True, help="average handle time, s")
     erl.add_argument("--target", default="80/20", help="service level: %% within s")
     erl.add_argument("--period", type=float, help="period in s (default 3600)")
     erl.add_argument("--agents", type=int, help="the staffing to evaluate")
+    erl.add_argument("--patience", type=float,
+                     help="callers' mean patience, s: Erlang A instead of Erlang C")
 
 
 def build_config(args: argparse.Namespace) -> SwitchConfig:
@@ -248,6 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
+    if args.command == "report":
+        from .reports.forecast_cli import run
+
+        return run(args)
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 

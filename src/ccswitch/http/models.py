@@ -165,8 +165,8 @@ class MuteIn(BaseModel):
 
 
 class ErlangOut(_Out):
-    """Erlang C staffing for ``calls`` per ``period_s`` of ``aht_s`` seconds each, to answer
-    ``target_pct`` % of calls within ``target_s`` seconds."""
+    """Erlang C (or, with a patience, Erlang A) staffing for ``calls`` per ``period_s`` of
+    ``aht_s`` seconds each, to answer ``target_pct`` % of calls within ``target_s`` seconds."""
 
     traffic_erlangs: float
     agents: int = Field(description="agents needed (or as asked with ?agents=)")
@@ -177,3 +177,8 @@ class ErlangOut(_Out):
     target_pct: float
     target_s: float
     period_s: float
+    model: Literal["erlang_c", "erlang_a"] = "erlang_c"
+    patience_s: float | None = Field(default=None, description="Erlang A: callers' mean "
+                                     "patience")
+    probability_of_abandon: float = Field(default=0.0, description="Erlang A: callers who "
+                                          "hang up before an answer")

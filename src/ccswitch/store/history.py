@@ -149,6 +149,11 @@ class HistoryReader:
         # the caller's number a queue event's JSON carries, in each dialect
         self._number = "(q.data::json ->> 'number')" if pg else "json_extract(q.data, '$.number')"
 
+    @property
+    def db(self) -> Db:
+        """The read-only connection, for reports that run their own queries."""
+        return self._db
+
     def _page(self, select: str, where: list[str], args: list[Any], id_col: str,
               after: int, limit: int) -> list[tuple[Any, ...]]:
         where = [f"{id_col} > ?", *where]
