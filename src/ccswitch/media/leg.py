@@ -88,10 +88,11 @@ class Leg:
         "dtmf_busy", "dtmf_rx", "dtmf_tx", "g711", "id", "ignored", "in_spf", "inband", "invalid",
         "jb", "jb_late", "jb_skew", "last_audio_ts", "last_inband", "last_rfc", "last_time",
         "last_ts", "latched", "lost_run", "marker_next", "mode", "octets", "pcm_pending", "peer",
-        "pending", "player", "port", "pt", "ptime_ms", "recv", "relay_sinks", "relay_src", "relay_ssrc",
-        "remote", "rtcp_in", "rtcp_latched", "rtcp_next", "rtcp_remote", "rtcp_sent_mark", "rtt",
-        "rx_packets", "rx_ref", "rx_ssrc", "send", "sent", "seq", "seq0", "slot", "ssrc", "stats", "te_map",
-        "te_pt", "te_sinks", "tick_ratio", "timed_out", "timeout", "ts0", "ts_off",
+        "pending", "player", "port", "pt", "ptime_ms", "recv", "relay_sinks", "relay_src",
+        "relay_ssrc", "remote", "rtcp_in", "rtcp_latched", "rtcp_next", "rtcp_remote",
+        "rtcp_sent_mark", "rtt", "rx_packets", "rx_ref", "rx_ssrc", "send", "sent", "seq", "seq0",
+        "slot", "ssrc", "stats", "te_map", "te_pt", "te_sinks", "tick_ratio", "timed_out",
+        "timeout", "ts0", "ts_off",
     )
 
     def __init__(self, leg: int, port: int, *, ssrc: int, seq: int, ts: int,
