@@ -423,6 +423,7 @@ class Switch:
             else:
                 if isinstance(ev, WorkerDied):
                     log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
+                    self.quality.forget(ev.legs)
                 passed.append(ev)
         if self.quality.waiting:
             quality += self.quality.expire(self._now())

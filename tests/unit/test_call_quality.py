@@ -62,6 +62,9 @@ def test_live_samples_give_a_calls_mos_and_finals_give_its_quality() -> None:
     assert (done.mos_callee, done.loss_callee, done.r_callee) == (3.32, 10.0, 64.2)
     assert done.mos == 3.32
     assert book.live_mos([7, 8]) is None  # the legs are gone
+    book.stats(stats(9, final=False), 3.0)
+    book.forget([9])  # its worker died: no final figures will come
+    assert book.live_mos([9]) is None and book.live == {}
 
 
 def test_a_call_whose_figures_do_not_all_come_goes_with_what_came() -> None:

@@ -147,6 +147,11 @@ class QualityBook:
                 del self._pending[call_id]
         return out
 
+    def forget(self, legs: Iterable[int]) -> None:
+        """Legs gone without final figures (their worker died): no live rating is kept."""
+        for leg in legs:
+            self.live.pop(leg, None)
+
     def live_mos(self, legs: Iterable[int]) -> float | None:
         """The worse live MOS of ``legs`` (None: none sampled yet)."""
         known = [q.mos for leg in legs if (q := self.live.get(leg)) is not None]
