@@ -146,6 +146,12 @@ def test_a_lossy_stream_gives_ten_percent_loss_and_a_lower_mos(
         order = [e["type"] for e in events if e["call_id"] == call_id]
         assert order == ["call.ended", "call.quality"], order
 
+    # the history API gives each CDR's two MOS columns
+    r = client.get("/api/v1/cdrs", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    mos = {c["call_id"]: (c["mos_caller"], c["mos_callee"]) for c in r.json()["items"]}
+    assert mos[second["call_id"]] == (second["mos_caller"], None), mos
+
     # /metrics: the MOS histogram has both calls, the worker's loss histogram both legs
     text = client.get("/metrics").text
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
