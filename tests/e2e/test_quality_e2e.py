@@ -2,7 +2,8 @@
 9196, once as it is and once with every tenth RTP packet taken out of the pcap; the daemon
 measures the loss on the caller's leg, rates both calls by the E-model, shows the live MOS in
 `GET /api/v1/calls`, and reports each call's quality in its CDR row, a `call.quality` event
-and the `/metrics` histograms (docs/quality.md)."""
+and the `/metrics` histograms.  A baresip phone, which sends RTCP, gives the round trip and
+its own receiver reports (docs/quality.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_audio import write_tone
+from e2e_baresip import PhoneFactory
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_media import PCAP_DIR, query, raw_sockets_reason, settle
 from e2e_sipp import Sipp, dial_args
@@ -30,8 +33,7 @@ SCENARIO = Path(__file__).resolve().parent / "scenarios" / "uac_pcap_echo.xml"
 G711A_PACKETS = 236  # RTP packets in g711a.pcap
 
 
-@pytest.fixture(autouse=True)
-def _peers() -> None:
+def pcap_peers() -> None:
     require_peer("sipp-pcaps")
     reason = raw_sockets_reason()  # SIPp's play_pcap_audio sends through a raw socket
     if reason is not None:
@@ -96,6 +98,7 @@ def live_mos(client: httpx.Client, seen: list[float], stop: float) -> None:
 
 def test_a_lossy_stream_gives_ten_percent_loss_and_a_lower_mos(
         sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    pcap_peers()
     daemon: Daemon = settle(start_daemon())
     clean_pcap = PCAP_DIR / "g711a.pcap"
     dropped = lossy_pcap(clean_pcap, tmp_path / "lossy.pcap")
@@ -161,3 +164,32 @@ def test_a_lossy_stream_gives_ten_percent_loss_and_a_lower_mos(
     loss = [v for (name, labels), v in samples.items()
             if name == "ccswitch_rtp_loss_percent_count"]
     assert sum(loss) == 2, loss
+
+
+def test_a_phone_that_sends_rtcp_gives_the_round_trip(
+        phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """baresip calls 9196 for 16 s: our SRs (every 5 s) come back in its reports as LSR and
+    DLSR, so the CDR has the round trip (loopback: a few ms at most) and its loss report."""
+    daemon: Daemon = settle(start_daemon())
+    phone = phones("rtcp", source_wav=write_tone(tmp_path / "a.wav", 440.0, 30),
+                   account=f"<sip:1003@{LOOPBACK}:{daemon.sip_port};transport=udp>"
+                           ";auth_pass=pw1003;regint=0")
+    phone.dial(f"sip:9196@{LOOPBACK}:{daemon.sip_port}")
+    phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    time.sleep(16.0)
+    phone.hangup()
+    phone.wait_event("CALL_CLOSED", timeout=10)
+    deadline = time.monotonic() + 20.0
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = query(daemon.data_dir, "SELECT * FROM cdr WHERE caller = '1003'")
+        if rows and rows[0]["mos_caller"] is not None:
+            break
+        time.sleep(0.2)
+    assert rows and rows[0]["mos_caller"] is not None, rows
+    (row,) = rows
+    assert row["rtt_caller"] is not None, f"no round trip from baresip's RTCP: {row}"
+    assert 0.0 <= row["rtt_caller"] < 100.0, row  # loopback on a busy machine
+    assert row["loss_caller"] == 0.0, row
+    # no loss, d = rtt/2 + 60 + 20 < 130 ms: R > 93.2 - 0.024 * 130 = 90.08, MOS > 4.3
+    assert row["mos_caller"] > 4.3, row
