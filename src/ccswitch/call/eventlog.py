@@ -34,6 +34,8 @@ TYPES: Mapping[type, str] = {
     call.CallAnswered: "call.answered",
     call.CallEnded: "call.ended",
     call.RecordingStarted: "recording.started",
+    call.RecordingPaused: "recording.paused",
+    call.RecordingResumed: "recording.resumed",
     acd.CallerEntered: "queue.caller_entered",
     acd.CallerRefused: "queue.caller_refused",
     acd.CallerOffered: "queue.caller_offered",  # streamed as its OfferCard (NOT_STREAMED)

@@ -127,7 +127,7 @@ def caller_answered(sw: B2bua, call: Call, ev: Answered, now: float) -> None:
     sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
     log.info("call_answered", call_id=call.key, callee=call.callee)
     if call.media is not None and call.media.plan.record_calls:
-        path = call.media.start_recording(call.key)
+        path = call.media.start_recording(call.key, now)
         sw._events.append(RecordingStarted(call.key, path, now))
     sw._arm_2xx_retx(call, now)
 

@@ -5,6 +5,7 @@ the methods take ``self: B2bua`` and use its legs, transactions and timers.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,8 +31,9 @@ from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
+from . import recpause
 from .bridge import Role
-from .events import CallAnswered, RecordingStarted
+from .events import CallAnswered, RecordingPaused, RecordingResumed, RecordingStarted
 from .ivr import IvrSession
 from .legevents import MediaLost
 from .rooms import ADMIT, RoomFull, pin_flow
@@ -268,8 +270,23 @@ class Services:
                            vars={"did": call.did} if call.did else {})
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
-                              prompt_path=self.sw.prompt_path)
+                              prompt_path=self.sw.prompt_path,
+                              on_sensitive=functools.partial(self._sensitive, call))
         self._after_ivr(call, call.ivr.start(now), now)
+
+    def _sensitive(self, call: Call, menu: str | None, now: float) -> None:
+        """A sensitive menu holds a pause of the call's recording while the caller is in it
+        (from one sensitive menu to the next the pause goes on; a recording started
+        meanwhile starts paused)."""
+        held = call.media.pause_holds.get(recpause.IVR) if call.media is not None else None
+        ev: RecordingPaused | RecordingResumed | None = None
+        if menu is None and held is not None:
+            ev = recpause.release(call, recpause.IVR, held, now)
+        elif menu is not None and held is None:
+            log.info("ivr_sensitive", call_id=call.key, menu=menu)
+            ev = recpause.hold(call, recpause.IVR, f"ivr:{menu}", now)
+        if ev is not None:
+            self.sw._events.append(ev)
 
     # -- voicemail ---------------------------------------------------------------------
     def start_voicemail(self, call: Call, box: str, now: float) -> bool:
@@ -468,7 +485,7 @@ class Services:
         self.sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.sw.record_queues):
-            path = cm.start_recording(call.key)
+            path = cm.start_recording(call.key, now)
             self.sw._events.append(RecordingStarted(call.key, path, now))
         if call.transfer is not None:
             transfer_answered(self.sw, call, now)
