@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..call.events import CallEnded
+from . import recordings
 from .db import POSTGRESQL, Db, Step
 from .db import migrate as migrate_schema
 
@@ -69,9 +70,11 @@ def _dispositions(db: Db) -> None:
     add_missing_columns(db)
 
 
-MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions)
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions,
+                                recordings.STEP)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
-missing columns added."""
+missing columns added; 5: recording compliance (paused spans, access log, retention mark:
+``store/recordings.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,9 @@ class CdrStore:
         self._db.execute(
             "UPDATE cdr SET recording_state = ?, recording_seconds = ? WHERE recording = ?",
             (state, seconds, path))
+        if seconds is not None:  # a span still open when the file closed ends with it
+            self._db.execute("UPDATE recording_pauses SET end_s = ? WHERE path = ?"
+                             " AND end_s IS NULL", (seconds, path))
 
     def unfinished_recordings(self) -> list[str]:
         """Recordings never reported closed (the daemon or a worker stopped mid-call)."""
