@@ -41,7 +41,8 @@ QUEUE_KEYS: Final = (
     "announce_interval", "skills", "record", "priority_ageing", "join_empty", "leave_empty",
     *OVERFLOW_RULES, "service_level", "announce_on_entry", "rejoin_window", "callback_attempts",
     "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation",
-    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback", "script")
+    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback", "script",
+    "recording_retention_days")
 ESCALATION_KEYS: Final = ("after", "drop", "lower_by", "levels")
 AGENT_KEYS: Final = ("queues", "skills", "auto_answer", "weight", "auto_pause_after",
                      "no_answer_delay", "busy_delay", "reject_delay")
@@ -93,6 +94,7 @@ class QueueConfig:
     announce_interval: float | None = 30.0  # periodic announcements; None: off
     skills: Mapping[str, int] = field(default_factory=_frozen)  # required minimum levels
     record: bool = True  # record calls answered by an agent
+    recording_retention_days: float | None = None  # None: [recordings] keep_days; 0: forever
     priority_ageing: float = 0.0  # priority points a caller gains per second of waiting
     join_empty: frozenset[AgentState] | None = None  # states counted absent; None: off
     leave_empty: frozenset[AgentState] | None = None
@@ -166,6 +168,9 @@ def _basics(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "escalation": p.opt(t, "escalation", path, d.escalation,
                             lambda v, q: _escalation(p, v, q, skills)),
         "record": p.opt(t, "record", path, d.record, p.boolean),
+        "recording_retention_days": p.opt(t, "recording_retention_days", path,
+                                          d.recording_retention_days,
+                                          lambda v, q: p.number(v, q, "days")),
     }
 
 
