@@ -161,6 +161,17 @@ def recording_done(*, path: str, call_id: str | None, seconds: float, ok: bool,
                                           "seconds": round(seconds, 3), "ok": ok})
 
 
+RECORDING_ACCESSED = "recording.accessed"
+"""Reported by the shell when recordings were listed or downloaded through the API."""
+RECORDING_DELETED = "recording.deleted"
+"""Reported by the shell when the retention policy deleted a recording's file."""
+
+
+def shell_record(name: str, *, time: float, fields: Mapping[str, Any]) -> EventRecord:
+    """The record of an event the shell reports itself (``time`` already wall clock)."""
+    return _finish(name, time, dict(fields))
+
+
 def _finish(name: str, time: float, fields: dict[str, Any]) -> EventRecord:
     queue = fields.get("queue")
     queues: tuple[str, ...]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ..acd.model import AgentState, CallerState
+from .recpause import recording_state
 from .state import Call, Phase
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ class CallView:
     duration_s: float
     talk_s: float | None
     legs: tuple[LegView, ...]
+    recording: str | None = None  # "recording", "paused", None: not recorded (recpause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +254,8 @@ def _call_view(call: Call, now: float, queued: bool) -> CallView:
         id=call.key, state=state, caller=call.caller, callee=call.callee,
         queue=call.queue_name, agent=call.queue_agent, room=call.room, started=call.started,
         duration_s=max(0.0, now - call.started),
-        talk_s=None if answered is None else max(0.0, now - answered), legs=tuple(legs))
+        talk_s=None if answered is None else max(0.0, now - answered), legs=tuple(legs),
+        recording=recording_state(call))
 
 
 # -- rooms -------------------------------------------------------------------------------

@@ -111,6 +111,9 @@ class CallOut(_Out):
     duration_s: float
     talk_s: float | None = Field(description="since answered (null: not answered)")
     legs: list[LegOut]
+    recording: Literal["recording", "paused"] | None = Field(
+        default=None, description="the call's recording: recording, paused (silence is "
+        "recorded) or null (not recorded)")
 
     @classmethod
     def of(cls, v: CallView, wall_offset: float) -> CallOut:
@@ -120,7 +123,8 @@ class CallOut(_Out):
                    duration_s=round(v.duration_s, 3),
                    talk_s=None if v.talk_s is None else round(v.talk_s, 3),
                    legs=[LegOut.model_validate({"role": leg.role, "party": leg.party,
-                                                "state": leg.state}) for leg in v.legs])
+                                                "state": leg.state}) for leg in v.legs],
+                   recording=v.recording)  # type: ignore[arg-type]
 
 
 class RoomMemberOut(_Out):
