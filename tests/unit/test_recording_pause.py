@@ -122,11 +122,14 @@ def test_a_recorded_call_transferred_into_a_sensitive_menu_is_paused_until_it_ha
     finish_plays(w, 6.0)
     w.sig.media_events([Digit(caller_leg, "2", "rfc4733")], 9.0)  # 2 -> queue:support
     w.pump()
+    assert w.commands(ResumeRecord) == []  # the guard: the last key's tail stays out
+    w.run_until(9.0 + recpause.GUARD)
     assert w.commands(ResumeRecord) == [ResumeRecord(start.rec_id)]
     assert StopRecord(start.rec_id) not in w.commands(StopRecord)
-    # 4.0 - 2.0 = 2.0 s into the file; handed to the queue at 9.0 - 2.0 = 7.0 s
+    # 4.0 - 2.0 = 2.0 s into the file; handed to the queue at 9.0, resumed one guard
+    # (1.0 s) later: 9.0 + 1.0 - 2.0 = 8.0 s
     (paused, resumed) = spans(w)
-    assert (paused.offset, paused.by, resumed.offset, resumed.by) == (2.0, "ivr:demo", 7.0,
+    assert (paused.offset, paused.by, resumed.offset, resumed.by) == (2.0, "ivr:demo", 8.0,
                                                                       "ivr:demo")
 
 
@@ -138,7 +141,7 @@ def test_a_manual_pause_outlives_the_menu_and_the_span_stays_one() -> None:
     w.pump()
     finish_plays(w, 6.0)
     w.sig.media_events([Digit(start.legs[0], "2", "rfc4733")], 9.0)
-    w.pump()
+    w.run_until(11.0)  # the menu's guard (9.0 + 1.0) is over
     assert len(w.commands(PauseRecord)) == 1 and w.commands(ResumeRecord) == []
     done = w.sig.command(ResumeRecording(cid), 12.0)
     w.pump()
@@ -161,7 +164,9 @@ def test_a_sensitive_menu_before_any_recording_leaves_nothing_held() -> None:
     assert isinstance(play, Play)
     w.sig.media_events([Digit(play.leg, "2", "rfc4733")], 5.0)
     w.pump()
-    assert call.media.pause_holds == {}  # handed to the queue: let go
+    assert call.media.pause_holds == {"ivr": "ivr:demo"}  # the guard after the menu
+    w.run_until(5.0 + recpause.GUARD)
+    assert call.media.pause_holds == {}  # let go
     assert w.commands(PauseRecord) == [] and spans(w) == []
 
 

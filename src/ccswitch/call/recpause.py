@@ -21,6 +21,10 @@ from .state import Call
 
 MANUAL = "manual"
 IVR = "ivr"
+GUARD = 1.0
+"""Seconds a sensitive menu's pause lasts after the caller left the menu: a key is detected
+as its tone starts, so the tail of the last key (and what the jitter buffer still holds)
+would otherwise reach the file."""
 
 
 def recording_state(call: Call) -> str | None:

@@ -33,7 +33,7 @@ from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
 from . import recpause
 from .bridge import Role
-from .events import CallAnswered, RecordingPaused, RecordingResumed, RecordingStarted
+from .events import CallAnswered, RecordingStarted
 from .ivr import IvrSession
 from .legevents import MediaLost
 from .rooms import ADMIT, RoomFull, pin_flow
@@ -277,16 +277,31 @@ class Services:
     def _sensitive(self, call: Call, menu: str | None, now: float) -> None:
         """A sensitive menu holds a pause of the call's recording while the caller is in it
         (from one sensitive menu to the next the pause goes on; a recording started
-        meanwhile starts paused)."""
-        held = call.media.pause_holds.get(recpause.IVR) if call.media is not None else None
-        ev: RecordingPaused | RecordingResumed | None = None
-        if menu is None and held is not None:
-            ev = recpause.release(call, recpause.IVR, held, now)
-        elif menu is not None and held is None:
+        meanwhile starts paused).  When the caller leaves it the pause is held
+        ``recpause.GUARD`` seconds more: the tail of the last key (detected as it starts,
+        and heard through the jitter buffer) stays out of the file."""
+        cm = call.media
+        if cm is None:
+            return
+        key = ("unpause", call.key)
+        if menu is None:
+            if recpause.IVR in cm.pause_holds:
+                self.sw._timers.arm(key, now + recpause.GUARD)
+            return
+        self.sw._timers.cancel(key)
+        if recpause.IVR not in cm.pause_holds:
             log.info("ivr_sensitive", call_id=call.key, menu=menu)
             ev = recpause.hold(call, recpause.IVR, f"ivr:{menu}", now)
-        if ev is not None:
-            self.sw._events.append(ev)
+            if ev is not None:
+                self.sw._events.append(ev)
+
+    def sensitive_over(self, call: Call, now: float) -> None:
+        """The guard after a sensitive menu ran out: the menu lets go of its pause."""
+        held = call.media.pause_holds.get(recpause.IVR) if call.media is not None else None
+        if held is not None:
+            ev = recpause.release(call, recpause.IVR, held, now)
+            if ev is not None:
+                self.sw._events.append(ev)
 
     # -- voicemail ---------------------------------------------------------------------
     def start_voicemail(self, call: Call, box: str, now: float) -> bool:
