@@ -58,6 +58,7 @@ from .media.commands import (
     MediaEvent,
     RecordDone,
     RecordFormat,
+    RecordPauseMark,
     WorkerDied,
     WorkerStats,
 )
@@ -416,6 +417,9 @@ class Switch:
                         self.cdr.recording_done, ev.path,
                         state="complete" if ev.ok else "failed", seconds=ev.seconds),
                         done, "recording_done")
+            elif isinstance(ev, RecordPauseMark):
+                if self.compliance is not None:
+                    self.compliance.mark(ev)
             elif isinstance(ev, LegStats):
                 if self._debug:  # two per call: not built when the line would be dropped
                     log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),

@@ -182,6 +182,9 @@ def test_a_recording_started_while_a_pause_is_held_starts_paused() -> None:
     kinds = [type(c).__name__ for c in w.commands() if isinstance(c, StartRecord | PauseRecord)]
     assert kinds == ["StartRecord", "PauseRecord"]
     assert recpause.recording_state(call) == "paused"
+    (start,) = w.commands(StartRecord)
+    # the span starts with the file (offset 0), answered at 2.0
+    assert spans(w) == [RecordingPaused(cid, start.path, 2.0, 0.0, "ivr:cards")]
 
 
 def test_the_runner_reports_entering_and_leaving_sensitive_menus() -> None:

@@ -33,6 +33,22 @@ def test_spans_open_close_and_an_open_one_ends_with_the_file(store_at: Location)
         "/r/none.wav": []}
 
 
+def test_the_workers_marks_correct_the_last_span(store_at: Location) -> None:
+    db = store_at.connect()
+    CdrStore(db)
+    rec = RecordingStore(db)
+    rec.paused("/r/c1.wav", 3.0, "api", "admin")  # the switch's estimate
+    rec.mark("/r/c1.wav", True, 2.92)  # the worker's count of frames
+    rec.resumed("/r/c1.wav", 5.5)
+    rec.paused("/r/c1.wav", 7.0, "api", "admin")  # a second span opens before...
+    rec.mark("/r/c1.wav", False, 5.42)  # ...the first one's end mark arrives
+    rec.mark("/r/c1.wav", True, 6.9)
+    rec.paused("/r/other.wav", 1.0, "api", "admin")
+    assert rec.spans(["/r/c1.wav"])["/r/c1.wav"] == [Span(2.92, 5.42, "api", "admin"),
+                                                     Span(6.9, None, "api", "admin")]
+    assert rec.spans(["/r/other.wav"])["/r/other.wav"] == [Span(1.0, None, "api", "admin")]
+
+
 def test_access_rows_are_kept_in_order_and_filtered_by_recording(store_at: Location) -> None:
     db = store_at.connect()
     CdrStore(db)  # the schema

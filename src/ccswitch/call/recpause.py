@@ -16,7 +16,7 @@ yet) is applied from the recording's first frame (``CallMedia.start_recording``)
 from __future__ import annotations
 
 from ..media.commands import PauseRecord, ResumeRecord
-from .events import RecordingPaused, RecordingResumed
+from .events import RecordingPaused, RecordingResumed, RecordingStarted
 from .state import Call
 
 MANUAL = "manual"
@@ -48,6 +48,21 @@ def hold(call: Call, holder: str, by: str, now: float, user: str | None = None,
     cm.plan.send(cm.worker, PauseRecord(cm.recording))
     return RecordingPaused(call.key, cm.recording_file, now, _offset(cm.recording_at, now), by,
                            user, call.queue_name, call.queue_agent)
+
+
+def start(call: Call, now: float) -> list[RecordingStarted | RecordingPaused]:
+    """Record ``call`` (``CallMedia.start_recording``): its ``RecordingStarted``, and when a
+    pause was already held, the span from the file's first frame, by whoever holds it."""
+    cm = call.media
+    assert cm is not None
+    fresh = cm.recording is None
+    path = cm.start_recording(call.key, now)
+    out: list[RecordingStarted | RecordingPaused] = [RecordingStarted(call.key, path, now)]
+    if fresh and cm.pause_holds:
+        by = next(iter(cm.pause_holds.values()))
+        out.append(RecordingPaused(call.key, path, now, 0.0, by, None, call.queue_name,
+                                   call.queue_agent))
+    return out
 
 
 def release(call: Call, holder: str, by: str, now: float) -> RecordingResumed | None:

@@ -33,7 +33,7 @@ from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
 from . import recpause
 from .bridge import Role
-from .events import CallAnswered, RecordingStarted
+from .events import CallAnswered
 from .ivr import IvrSession
 from .legevents import MediaLost
 from .rooms import ADMIT, RoomFull, pin_flow
@@ -500,8 +500,7 @@ class Services:
         self.sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.sw.record_queues):
-            path = cm.start_recording(call.key, now)
-            self.sw._events.append(RecordingStarted(call.key, path, now))
+            self.sw._events.extend(recpause.start(call, now))
         if call.transfer is not None:
             transfer_answered(self.sw, call, now)
         return True

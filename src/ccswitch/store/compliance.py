@@ -22,6 +22,7 @@ import structlog
 from ..call.eventlog import RECORDING_ACCESSED, RECORDING_DELETED, shell_record
 from ..call.events import RecordingPaused, RecordingResumed
 from ..config.schema import SwitchConfig
+from ..media.commands import RecordPauseMark
 from .events import EventLog
 from .recordings import DAY, Kept, RecordingStore, Retention, due
 from .writer import Writer
@@ -78,6 +79,11 @@ class Compliance:
             ev, RecordingPaused) else "resumed"), call_id=ev.call_id, path=ev.path,
             offset=ev.offset, by=ev.by)
         self._writer.submit(work, done, what="recording_pause")
+
+    def mark(self, ev: RecordPauseMark) -> None:
+        """A media worker says where in the file a span starts or ends (exact)."""
+        self._writer.submit(functools.partial(self.store.mark, ev.path, ev.paused, ev.seconds),
+                            None, what="recording_pause")
 
     # -- access log --------------------------------------------------------------------
     def accessed(self, action: str, recordings: Sequence[tuple[int, str | None]],

@@ -123,6 +123,13 @@ class RecordingStore:
         self._db.execute("UPDATE recording_pauses SET end_s = ? WHERE path = ? AND end_s IS NULL",
                          (end, path))
 
+    def mark(self, path: str, paused: bool, seconds: float) -> None:
+        """The worker's exact offset of the last span's start (``paused``) or end: what the
+        file holds, whatever the delay between the switch's command and the worker."""
+        column, which = ("start_s", "") if paused else ("end_s", " AND end_s IS NOT NULL")
+        self._db.execute(f"UPDATE recording_pauses SET {column} = ? WHERE id = (SELECT max(id)"
+                         f" FROM recording_pauses WHERE path = ?{which})", (seconds, path))
+
     def spans(self, paths: Sequence[str]) -> dict[str, list[Span]]:
         """The spans of each of ``paths``, in the order they were paused."""
         out: dict[str, list[Span]] = {p: [] for p in paths}
