@@ -199,7 +199,6 @@ def test_api_pause_records_silence_exactly_over_the_span(
     x, rate = samples(path)
     assert x.shape[1] == 2
     zs, ze = zero_run(x, rate)
-    print(f"MEASURED silence {zs:.3f}-{ze:.3f} row {start:.3f}-{end:.3f}")
     assert abs(zs - start) <= EDGE and abs(ze - end) <= EDGE, (
         f"silence {zs:.3f}-{ze:.3f} s, the row says {start:.3f}-{end:.3f} s")
     ch1, ch2 = channels(path, tmp_path / "split")
@@ -249,7 +248,6 @@ def test_sensitive_menu_keeps_the_card_number_out_of_the_recording(
     start, end = span["start_s"], span["end_s"]
     x, rate = samples(path)
     zs, ze = zero_run(x, rate)
-    print(f"MEASURED silence {zs:.3f}-{ze:.3f} row {start:.3f}-{end:.3f}")
     assert abs(zs - start) <= EDGE and abs(ze - end) <= EDGE, (
         f"silence {zs:.3f}-{ze:.3f} s, the row says {start:.3f}-{end:.3f} s")
     ch1, _ = channels(path, tmp_path / "split")
