@@ -16,7 +16,7 @@ from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
 from e2e_media import settle
 from e2e_sipp import Sipp
 
-from peers import require_peer
+from peers import missing_peer, require_peer
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -134,3 +134,20 @@ def module_daemon(
 def daemon(start_daemon: DaemonFactory) -> Daemon:
     """A ready daemon: demo configuration, UDP and TCP on one loopback port, JSON logs."""
     return start_daemon()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium page (the system's ``chromium``, no browser download)."""
+    binary = require_peer("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_peer("the Python package playwright is not installed (dev extras)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1100, "height": 900})
+            yield page
+        finally:
+            chromium.close()

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from e2e_sipp import Sipp
 from e2e_util import LOOPBACK
 
 from ccswitch.config.schema import SwitchConfig
-from peers import missing_peer, require_peer
 
 pytestmark = pytest.mark.e2e
 
@@ -43,23 +41,6 @@ def artifact_dir(request: pytest.FixtureRequest) -> Path:
     d = ARTIFACTS / "e2e" / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Chromium page (the system's ``chromium``, no browser download)."""
-    binary = require_peer("chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing_peer("the Python package playwright is not installed (dev extras)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        try:
-            page = chromium.new_page(viewport={"width": 1100, "height": 900})
-            yield page
-        finally:
-            chromium.close()
 
 
 def config(path: Path, extra: str = "") -> Path:

@@ -7,6 +7,7 @@
 2. The agent transfers the caller (API) to an IVR menu marked ``sensitive``; the caller keys
    a card number as in-band DTMF tones; the switch hears the digits (the menu hands the call
    to the echo test) but no DTMF tone reaches the recording, which records again after.
+3. The agent desktop (Chromium) pauses and resumes the recording from the call card.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ from e2e_audio import write_tone
 from e2e_baresip import Baresip, PhoneFactory
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_media import channels, query, settle
+from e2e_queue import agent as sipp_agent
+from e2e_queue import caller as sipp_caller
 from e2e_queue import wait_queue_event, write_config
+from e2e_sipp import Sipp
 from e2e_tones import presence
 from e2e_util import LOOPBACK, wait_until
+from test_agent_desktop import WAIT_MS, artifact_dir, sign_in
+from test_agent_desktop import config as desk_config
 from test_queue import account
 
 pytestmark = pytest.mark.e2e
@@ -258,3 +264,49 @@ def test_sensitive_menu_keeps_the_card_number_out_of_the_recording(
     sent, _ = caller.recordings()
     assert dtmf_frames(sent) >= 4, "the caller's DTMF was not sent"
     assert dtmf_frames(ch1) == 0, f"DTMF in the recording at {dtmf_times(ch1)} s ({path})"
+
+
+def test_agent_desktop_pauses_and_resumes_the_recording(
+        sipp: Sipp, start_daemon: DaemonFactory, browser: Any, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
+    """The desktop's button on the call card (Chromium): the state it shows follows the
+    switch, and the span's row says the desktop paused it, for agent 2001."""
+    from playwright.sync_api import expect
+
+    daemon = settle(start_daemon(extra_args=("--config", str(desk_config(tmp_path / "c.toml")))))
+    shots = artifact_dir(request)
+    page = browser
+    phone = sipp_agent(sipp, daemon, "2001", "uas_ring_answer.xml", args=("-d", "15000"),
+                       timeout=90)
+    sign_in(page, daemon)
+    call = sipp_caller(sipp, daemon, "1001", "800", "queue_caller.xml", hold_ms=20000,
+                       timeout=90)
+    card = page.locator("#card")
+    expect(card).to_have_attribute("data-phase", "on_call", timeout=WAIT_MS)
+    state, button = page.locator("#recording-state"), page.locator("#recording-toggle")
+    expect(state).to_have_attribute("data-recording", "recording", timeout=WAIT_MS)
+    button.click()
+    expect(state).to_have_attribute("data-recording", "paused", timeout=WAIT_MS)
+    expect(button).to_have_text("Resume recording")
+    call_id = card.get_attribute("data-call")
+    assert api_as(daemon, "GET", f"/calls/{call_id}").json()["recording"] == "paused"
+    page.screenshot(path=str(shots / "recording-paused.png"), full_page=True)
+    button.click()
+    expect(state).to_have_attribute("data-recording", "recording", timeout=WAIT_MS)
+    expect(button).to_have_text("Pause recording")
+    # the API pausing it shows on the desktop too (the event stream)
+    assert api_as(daemon, "POST", f"/calls/{call_id}/recording/pause").status_code == 200
+    expect(state).to_have_attribute("data-recording", "paused", timeout=WAIT_MS)
+    page.screenshot(path=str(shots / "recording-paused-by-api.png"), full_page=True)
+    assert call.wait(90).ok and phone.wait(90).ok
+    assert wait_until(lambda: len(spans(daemon)) == 2 and spans(daemon)[1]["end_s"] is not None,
+                      timeout=15), spans(daemon)
+    first, second = spans(daemon)
+    assert (first["paused_by"], first["who"]) == ("desktop", "2001"), first
+    assert first["end_s"] > first["start_s"], first
+    assert (second["paused_by"], second["who"]) == ("api", "admin"), second  # to the end
+
+
+def api_as(daemon: Daemon, method: str, path: str) -> httpx.Response:
+    return httpx.request(method, f"http://{LOOPBACK}:{daemon.http_port}/api/v1{path}",
+                         headers={"Authorization": "Bearer demo-admin-token"}, timeout=10.0)
