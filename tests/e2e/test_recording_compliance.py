@@ -8,6 +8,7 @@
    a card number as in-band DTMF tones; the switch hears the digits (the menu hands the call
    to the echo test) but no DTMF tone reaches the recording, which records again after.
 3. The agent desktop (Chromium) pauses and resumes the recording from the call card.
+4. Retention at start-up: old recordings' files deleted, their rows kept and marked.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 from e2e_audio import write_tone
 from e2e_baresip import Baresip, PhoneFactory
-from e2e_daemon import Daemon, DaemonFactory
+from e2e_daemon import REPO, Daemon, DaemonFactory
 from e2e_media import channels, query, settle
 from e2e_queue import agent as sipp_agent
 from e2e_queue import caller as sipp_caller
@@ -33,6 +34,10 @@ from e2e_util import LOOPBACK, wait_until
 from test_agent_desktop import WAIT_MS, artifact_dir, sign_in
 from test_agent_desktop import config as desk_config
 from test_queue import account
+
+from ccswitch.call.events import CallEnded
+from ccswitch.store.cdr import CdrStore
+from ccswitch.store.db import Location
 
 pytestmark = pytest.mark.e2e
 
@@ -310,3 +315,39 @@ def test_agent_desktop_pauses_and_resumes_the_recording(
 def api_as(daemon: Daemon, method: str, path: str) -> httpx.Response:
     return httpx.request(method, f"http://{LOOPBACK}:{daemon.http_port}/api/v1{path}",
                          headers={"Authorization": "Bearer demo-admin-token"}, timeout=10.0)
+
+
+def test_retention_at_start_up_deletes_old_recordings_and_keeps_their_rows(
+        start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """A store with three closed recordings; the policy keeps 7 days by default and 30 for
+    the sales queue: at start-up the 10-day-old default one goes (file deleted, row marked,
+    logged, an event), the 3-day-old one and the 10-day-old sales one stay."""
+    data = tmp_path / "data"
+    (data / "recordings").mkdir(parents=True)
+    now = time.time()
+    store = CdrStore(Location(data / "ccswitch.db").connect())
+    files: dict[str, Path] = {}
+    for name, days, queue in (("old", 10, "support"), ("new", 3, "support"),
+                              ("sales", 10, "sales")):
+        path = files[name] = data / "recordings" / f"{name}.wav"
+        path.write_bytes(b"RIFF" + bytes(40))
+        started = now - days * 86400
+        store.recording_started(name, str(path), at=started)
+        store.add(CallEnded(name, "1001", "2001", 200, "OK", 0.0, 1.0, 60.0, "caller",
+                            str(path), queue=queue), wall_offset=started)
+        store.recording_done(str(path), state="complete", seconds=59.0)
+    store.close()
+    demo = (REPO / "src" / "ccswitch" / "config" / "demo.toml").read_text()
+    text = demo.replace("[queues.sales]\n", "[queues.sales]\nrecording_retention_days = 30\n")
+    assert text != demo
+    cfg = write_config(tmp_path / "keep.toml", text + "\n[recordings]\nkeep_days = 7\n")
+    daemon = start_daemon(data_dir=data, extra_args=("--config", str(cfg)))
+    run = daemon.log.wait_for("recording_retention", timeout=20)
+    assert run is not None and run["deleted"] == 1, f"{run}\n{daemon.tail()}"
+    assert daemon.log.wait_for("recording_deleted", timeout=10, path=str(files["old"]))
+    assert not files["old"].exists() and files["new"].exists() and files["sales"].exists()
+    rows = {Path(r["path"]).stem: r["deleted"] for r in
+            query(data, "SELECT path, deleted FROM recordings")}
+    assert rows["old"] is not None and rows["new"] is None and rows["sales"] is None, rows
+    assert wait_until(lambda: query(data, "SELECT type FROM events WHERE type ="
+                                          " 'recording.deleted'"), timeout=5)
