@@ -20,7 +20,7 @@ from .acd.events import CallDisposition, CallerConnected, QueueEvent
 from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
-from .call.events import CallEnded, RecordingStarted
+from .call.events import CallEnded, RecordingPaused, RecordingResumed, RecordingStarted
 from .call.quality import CallQuality, QualityBook
 from .call.reload import Reloaded
 from .call.signaling import Listener, Signaling
@@ -43,6 +43,7 @@ from .http.desktop import Desktop
 from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.history import EXTRA_KEY as HISTORY_KEY
 from .http.metrics import Metrics, SwitchStats
+from .http.recording import EXTRA_KEY as COMPLIANCE_KEY
 from .http.reload import EXTRA_KEY as RELOAD_KEY
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
@@ -58,6 +59,7 @@ from .media.commands import (
     MediaEvent,
     RecordDone,
     RecordFormat,
+    RecordPauseMark,
     WorkerDied,
     WorkerStats,
 )
@@ -72,6 +74,7 @@ from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
+from .store.compliance import Compliance, retention_of
 from .store.db import DB_ERRORS, Location
 from .store.events import EventLog
 from .store.history import History
@@ -149,6 +152,7 @@ class Switch:
         self._debug = config.log_level.lower() == "debug"
         self.http: HttpServer | None = None
         self.history: History | None = None
+        self.compliance: Compliance | None = None  # recording spans, access log, retention
         self.control: Control | None = None
         self.metrics: Metrics | None = None
         self._api_closed = False
@@ -203,6 +207,11 @@ class Switch:
         self.control.extras[RELOAD_KEY] = self.reload
         self.control.extras[DESKTOP_KEY] = Desktop(where, self.config.agent_desktop)
         self._repair_recordings()
+        self.compliance = Compliance(self.writer, self.events,
+                                     policy=lambda: retention_of(self.config),
+                                     open_paths=lambda: self._recording)
+        self.control.extras[COMPLIANCE_KEY] = self.compliance
+        self.compliance.start(self._loop)
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan,
@@ -416,6 +425,9 @@ class Switch:
                         self.cdr.recording_done, ev.path,
                         state="complete" if ev.ok else "failed", seconds=ev.seconds),
                         done, "recording_done")
+            elif isinstance(ev, RecordPauseMark):
+                if self.compliance is not None:
+                    self.compliance.mark(ev)
             elif isinstance(ev, LegStats):
                 self._leg_stats(worker, ev, quality)
             elif isinstance(ev, LegReady):
@@ -538,6 +550,9 @@ class Switch:
                     self._write(functools.partial(self.cdr.recording_started, ev.call_id,
                                                   ev.path, at=ev.at + self._wall_offset),
                                 None, "recording_started")
+            elif isinstance(ev, RecordingPaused | RecordingResumed):
+                if self.compliance is not None:
+                    self.compliance.span(ev)
             elif isinstance(ev, CallEnded):
                 if metrics is not None:
                     metrics.call_ended(ev)
@@ -653,6 +668,8 @@ class Switch:
             self._lag_timer.cancel()
         if self._prune_timer is not None:
             self._prune_timer.cancel()
+        if self.compliance is not None:
+            self.compliance.stop()
         self.transports.close()
         if self.trace is not None:
             self.trace.close()

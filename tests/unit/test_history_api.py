@@ -14,8 +14,8 @@ from callworld import Switch
 from test_api import ADMIN, SUP, Api
 
 from ccswitch.http.history import EXTRA_KEY
-from ccswitch.store.cdr import MIGRATIONS as CDR_MIGRATIONS
-from ccswitch.store.db import Db, migrate
+from ccswitch.store.cdr import CdrStore
+from ccswitch.store.db import Db
 from ccswitch.store.history import History
 from ccswitch.store.queue_events import SCHEMA as QE_SCHEMA
 
@@ -25,9 +25,8 @@ T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 @pytest.fixture
 def api(tmp_path: Path) -> Api:
     db_path = tmp_path / "ccswitch.db"
-    made = Db.sqlite(db_path)
-    migrate(made, "cdr", CDR_MIGRATIONS)  # the tables as the daemon leaves them
-    made.executescript(QE_SCHEMA)
+    CdrStore(db_path).close()  # every migration step of the cdr tables
+    Db.sqlite(db_path).executescript(QE_SCHEMA)
     db = sqlite3.connect(db_path)
     rec = tmp_path / "rec1.wav"
     rec.write_bytes(bytes(range(256)) * 4)  # 1024 bytes
@@ -40,7 +39,8 @@ def api(tmp_path: Path) -> Api:
     db.executemany("INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status,"
                    " reason, ended_by, recording, queue, agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                    rows)
-    db.execute("INSERT INTO recordings VALUES (?,?,?,?,?)",
+    db.execute("INSERT INTO recordings (path, call_id, started, state, seconds)"
+               " VALUES (?,?,?,?,?)",
                (str(rec), "call0", T0, "complete", 30.0))
     db.executemany("INSERT INTO queue_events (time, event, call_id, queue, agent, data)"
                    " VALUES (?,?,?,?,?,?)",

@@ -492,6 +492,8 @@ class B2bua:
                 continue
             if kind == "ivr":
                 self.services.ivr_timer(call, now)
+            elif kind == "unpause":
+                self.services.sensitive_over(call, now)
             elif kind == "ring":
                 self.dispatch(call, RingTimeout(), now)
             elif kind.startswith("re2xx-"):

@@ -18,7 +18,9 @@ import structlog
 from ..dialplan import NumberTarget, UserTarget
 from ..errors import CcswitchError
 from ..media.ports import PortsExhausted
+from . import recpause
 from .anchor import CallMedia
+from .events import RecordingPaused, RecordingResumed
 from .originate import originate
 from .party import join_party
 from .state import Call, Phase
@@ -101,6 +103,25 @@ class SuperviseMode:
     mode: Mode
 
 
+@dataclass(frozen=True, slots=True)
+class PauseRecording:
+    """Pause a live call's recording (card numbers): silence is recorded until
+    ``ResumeRecording``.  ``by``: ``api`` or ``desktop``; ``user``: who asked."""
+
+    call_id: str
+    by: str = "api"
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRecording:
+    """Resume a recording ``PauseRecording`` paused (not one a sensitive IVR menu holds)."""
+
+    call_id: str
+    by: str = "api"
+    user: str | None = None
+
+
 # -- rooms -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RoomMute:
@@ -160,7 +181,7 @@ class Dial:
 
 Command = (Hangup | Transfer | Hold | AddParty | Supervise | SuperviseMode | RoomMute
            | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady | Disposition
-           | Dial)
+           | Dial | PauseRecording | ResumeRecording)
 RING_S = 30.0  # how long a phone the switch calls (supervisor, third party) rings
 
 
@@ -178,6 +199,8 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     if isinstance(cmd, Supervise):
         return _supervise(sw, cmd, now, name)
     call = _live_call(sw, cmd.call_id)
+    if isinstance(cmd, PauseRecording | ResumeRecording):
+        return _pause_recording(sw, call, cmd, now, name)
     if isinstance(cmd, Hangup):
         if call.phase is Phase.RINGING:
             sw.cancel_call(call, now)
@@ -267,6 +290,32 @@ def _ring(sw: B2bua, user: str, worker: int | None, *, callee: str, from_user: s
     if not originate(sw, user=user, callee=callee, from_user=from_user, display=display,
                      media=cm, on_answer=on_answer, ring=RING_S, now=now):
         raise CommandError("conflict", f"{user} has no registered phone")
+
+
+def _pause_recording(sw: B2bua, call: Call, cmd: PauseRecording | ResumeRecording,
+                     now: float, name: str) -> Done:
+    state = recpause.recording_state(call)
+    if state is None:
+        raise CommandError("conflict", f"call {call.key} is not being recorded")
+    assert call.media is not None
+    holds = call.media.pause_holds
+    ev: RecordingPaused | RecordingResumed | None
+    if isinstance(cmd, PauseRecording):
+        if recpause.MANUAL in holds:
+            raise CommandError("conflict", f"the recording of call {call.key} is already paused")
+        ev = recpause.hold(call, recpause.MANUAL, cmd.by, now, cmd.user)
+    else:
+        if recpause.MANUAL not in holds:
+            why = (f"paused by {holds[recpause.IVR]} until that menu ends"
+                   if recpause.IVR in holds else "not paused")
+            raise CommandError("conflict", f"the recording of call {call.key} is {why}")
+        ev = recpause.release(call, recpause.MANUAL, cmd.by, now)
+    if ev is not None:
+        sw._events.append(ev)
+    state = recpause.recording_state(call) or "stopped"
+    log.info("recording_pause_command", call_id=call.key, command=name, by=cmd.by,
+             user=cmd.user, state=state)
+    return Done(name, {"call_id": call.key, "recording": state})
 
 
 def _live_call(sw: B2bua, call_id: str) -> Call:

@@ -36,6 +36,8 @@ TYPES: Mapping[type, str] = {
     call.CallEnded: "call.ended",
     call.RecordingStarted: "recording.started",
     CallQuality: "call.quality",
+    call.RecordingPaused: "recording.paused",
+    call.RecordingResumed: "recording.resumed",
     acd.CallerEntered: "queue.caller_entered",
     acd.CallerRefused: "queue.caller_refused",
     acd.CallerOffered: "queue.caller_offered",  # streamed as its OfferCard (NOT_STREAMED)
@@ -159,6 +161,17 @@ def recording_done(*, path: str, call_id: str | None, seconds: float, ok: bool,
     """The record of a closed recording (``time`` already wall clock)."""
     return _finish(RECORDING_DONE, time, {"call_id": call_id, "path": path,
                                           "seconds": round(seconds, 3), "ok": ok})
+
+
+RECORDING_ACCESSED = "recording.accessed"
+"""Reported by the shell when recordings were listed or downloaded through the API."""
+RECORDING_DELETED = "recording.deleted"
+"""Reported by the shell when the retention policy deleted a recording's file."""
+
+
+def shell_record(name: str, *, time: float, fields: Mapping[str, Any]) -> EventRecord:
+    """The record of an event the shell reports itself (``time`` already wall clock)."""
+    return _finish(name, time, dict(fields))
 
 
 def _finish(name: str, time: float, fields: dict[str, Any]) -> EventRecord:

@@ -15,7 +15,8 @@ import structlog
 
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import Response
-from .events import CallAnswered, RecordingStarted
+from . import recpause
+from .events import CallAnswered
 from .legevents import Answered, Failed, Ringing
 from .state import ALLOW, Call, Leg, Phase
 from .voicemail import DIVERT_STATUSES
@@ -127,8 +128,7 @@ def caller_answered(sw: B2bua, call: Call, ev: Answered, now: float) -> None:
     sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
     log.info("call_answered", call_id=call.key, callee=call.callee)
     if call.media is not None and call.media.plan.record_calls:
-        path = call.media.start_recording(call.key)
-        sw._events.append(RecordingStarted(call.key, path, now))
+        sw._events.extend(recpause.start(call, now))
     sw._arm_2xx_retx(call, now)
 
 

@@ -13,21 +13,25 @@ from collections.abc import Callable
 
 import structlog
 
-from ..ivr.flow import CancelPlay, FlowDone, FlowRunner, HandOff, StartPlay
+from ..ivr.flow import CancelPlay, FlowDone, FlowRunner, HandOff, Sensitive, StartPlay
 from ..media.commands import Detect, Play, PlayDone, PlayFile, StopPlay
 from .anchor import CallMedia
 
 log = structlog.get_logger()
 
 PromptPath = Callable[[str], str]
+OnSensitive = Callable[[str | None, float], None]
 
 
 class IvrSession:
-    """One running flow on leg ``a`` of ``media``."""
+    """One running flow on leg ``a`` of ``media``; ``on_sensitive(menu, now)`` hears when the
+    flow enters (a menu's name) or leaves (``None``) a sensitive menu."""
 
     def __init__(self, *, call_id: str, runner: FlowRunner, media: CallMedia,
-                 prompt_path: PromptPath) -> None:
+                 prompt_path: PromptPath,
+                 on_sensitive: OnSensitive = lambda menu, now: None) -> None:
         self.call_id = call_id
+        self._on_sensitive = on_sensitive
         self.runner = runner
         self.media = media
         self._prompt_path = prompt_path
@@ -93,6 +97,8 @@ class IvrSession:
             elif isinstance(action, CancelPlay):
                 if action.play_id == self._flow_play:
                     self._stop()
+            elif isinstance(action, Sensitive):
+                self._on_sensitive(action.menu, now)
             elif isinstance(action, HandOff):
                 self._stop()
                 out.append(action)

@@ -33,7 +33,7 @@ RESTART_FIELDS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http",
                   "log_level", "auth", "registrar", "sip", "media", "events")
 """Configuration fields bound at start-up: a reload keeps their running values."""
 LIVE_FIELDS = ("users", "queues", "dialplan", "menus", "moh", "rooms", "supervisors",
-               "supervision", "transfer", "webhooks", "api")
+               "supervision", "transfer", "webhooks", "api", "recordings")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ the methods take ``self: B2bua`` and use its legs, transactions and timers.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,8 +31,9 @@ from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
+from . import recpause
 from .bridge import Role
-from .events import CallAnswered, RecordingStarted
+from .events import CallAnswered
 from .ivr import IvrSession
 from .legevents import MediaLost
 from .rooms import ADMIT, RoomFull, pin_flow
@@ -268,8 +270,38 @@ class Services:
                            vars={"did": call.did} if call.did else {})
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
-                              prompt_path=self.sw.prompt_path)
+                              prompt_path=self.sw.prompt_path,
+                              on_sensitive=functools.partial(self._sensitive, call))
         self._after_ivr(call, call.ivr.start(now), now)
+
+    def _sensitive(self, call: Call, menu: str | None, now: float) -> None:
+        """A sensitive menu holds a pause of the call's recording while the caller is in it
+        (from one sensitive menu to the next the pause goes on; a recording started
+        meanwhile starts paused).  When the caller leaves it the pause is held
+        ``recpause.GUARD`` seconds more: the tail of the last key (detected as it starts,
+        and heard through the jitter buffer) stays out of the file."""
+        cm = call.media
+        if cm is None:
+            return
+        key = ("unpause", call.key)
+        if menu is None:
+            if recpause.IVR in cm.pause_holds:
+                self.sw._timers.arm(key, now + recpause.GUARD)
+            return
+        self.sw._timers.cancel(key)
+        if recpause.IVR not in cm.pause_holds:
+            log.info("ivr_sensitive", call_id=call.key, menu=menu)
+            ev = recpause.hold(call, recpause.IVR, f"ivr:{menu}", now)
+            if ev is not None:
+                self.sw._events.append(ev)
+
+    def sensitive_over(self, call: Call, now: float) -> None:
+        """The guard after a sensitive menu ran out: the menu lets go of its pause."""
+        held = call.media.pause_holds.get(recpause.IVR) if call.media is not None else None
+        if held is not None:
+            ev = recpause.release(call, recpause.IVR, held, now)
+            if ev is not None:
+                self.sw._events.append(ev)
 
     # -- voicemail ---------------------------------------------------------------------
     def start_voicemail(self, call: Call, box: str, now: float) -> bool:
@@ -468,8 +500,7 @@ class Services:
         self.sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.sw.record_queues):
-            path = cm.start_recording(call.key)
-            self.sw._events.append(RecordingStarted(call.key, path, now))
+            self.sw._events.extend(recpause.start(call, now))
         if call.transfer is not None:
             transfer_answered(self.sw, call, now)
         return True

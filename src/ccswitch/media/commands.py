@@ -272,6 +272,17 @@ class RecordDone:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordPauseMark:
+    """``rec_id`` (file ``path``) was paused (``paused``) or resumed ``seconds`` into the
+    file: where its silence begins or ends, counted in the frames the worker recorded."""
+
+    rec_id: int
+    path: str
+    paused: bool
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class RtpTimeout:
     leg: int
     seconds: float
@@ -297,8 +308,8 @@ class WorkerDied:
     legs: tuple[int, ...]
 
 
-MediaEvent = (LegReady | LegFailed | LegStats | Digit | PlayDone | RecordDone | RtpTimeout
-              | WorkerStats | WorkerDied)
+MediaEvent = (LegReady | LegFailed | LegStats | Digit | PlayDone | RecordDone
+              | RecordPauseMark | RtpTimeout | WorkerStats | WorkerDied)
 
 
 def _pickled_by_fields(cls: type) -> None:
@@ -327,7 +338,7 @@ def _pickled_by_fields(cls: type) -> None:
 for _cls in (CreateLeg, ConfigureLeg, DestroyLeg, Connect, Disconnect, JoinBus, LeaveBus,
              PlayFile, PlayTone, PlaySamples, Play, StopPlay, StartRecord, PauseRecord,
              ResumeRecord, StopRecord, Detect, SendDigit, SetTimeout, Shutdown, LegReady,
-             LegFailed, LegStats, Digit, PlayDone, RecordDone, RtpTimeout, WorkerStats,
-             WorkerDied):
+             LegFailed, LegStats, Digit, PlayDone, RecordDone, RecordPauseMark, RtpTimeout,
+             WorkerStats, WorkerDied):
     _pickled_by_fields(_cls)
 del _cls

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..call.events import CallEnded
 from ..call.quality import CallQuality
+from . import recordings
 from .db import POSTGRESQL, Db, Step
 from .db import migrate as migrate_schema
 
@@ -87,9 +88,11 @@ def _quality(db: Db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr (call_id)")
 
 
-MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality)
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality,
+                                recordings.STEP)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
-missing columns added; 3: recording ids; 4: disposition codes; 5: call quality."""
+missing columns added; 3: recording ids; 4: disposition codes; 5: call quality; 6: recording
+compliance (paused spans, access log, retention mark: ``store/recordings.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,9 @@ class CdrStore:
         self._db.execute(
             "UPDATE cdr SET recording_state = ?, recording_seconds = ? WHERE recording = ?",
             (state, seconds, path))
+        if seconds is not None:  # a span still open when the file closed ends with it
+            self._db.execute("UPDATE recording_pauses SET end_s = ? WHERE path = ?"
+                             " AND end_s IS NULL", (seconds, path))
 
     def unfinished_recordings(self) -> list[str]:
         """Recordings never reported closed (the daemon or a worker stopped mid-call)."""
