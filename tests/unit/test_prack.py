@@ -26,7 +26,8 @@ T1 = 0.5
 
 
 def invite(extra: str = "") -> Request:
-    text = ("INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKa\r\n"
+    text = ("INVITE sip:1002@127.0.0.1 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKa\r\n"
             "From: <sip:1001@x>;tag=f\r\nTo: <sip:1002@x>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\n"
             f"{extra}Content-Length: 0\r\n\r\n")
     msg = parse_message(text.encode())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final, Literal
+
 from ..errors import SipParseError
 from .grammar import split_outside_quotes
 from .message import Request
