@@ -1,0 +1,108 @@
+"""Carrier SIP the phones did not need, end to end (issue 11 point 5): SIPp plays a carrier
+on 127.0.0.1:5070 (the demo's `carrier`) that requires 100rel and sends early media.
+
+The caller is a SIPp phone whose SDP points at a UDP socket of this test: the test sees the
+RTP the caller would hear, and when it arrived against the daemon's `call_answered`.
+
+The carrier's port is fixed by the contract: run this file alone (not in parallel with
+another run of it or of test_trunks.py)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from e2e_daemon import Daemon
+from e2e_sipp import Sipp, dial_args
+from e2e_util import free_port
+
+from peers import require_peer
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = 30.0
+CARRIER = 5070
+PCAP = Path("/usr/share/sip-tester/g711a.pcap")
+
+
+class RtpSink:
+    """A UDP socket on loopback that stamps (monotonic time, first two bytes) of every
+    datagram."""
+
+    def __init__(self) -> None:
+        self.port = free_port(tcp=False)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.2)
+        self.got: list[tuple[float, bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.got.append((time.monotonic(), data[:2]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def stamp_when(daemon: Daemon, event: str, timeout: float) -> list[float]:
+    """Start a thread that notes the monotonic time the daemon logs ``event``."""
+    out: list[float] = []
+
+    def wait() -> None:
+        if daemon.log.wait_for(event, timeout) is not None:
+            out.append(time.monotonic())
+
+    threading.Thread(target=wait, daemon=True).start()
+    return out
+
+
+def test_carrier_requiring_100rel_gets_prack_and_its_early_media_reaches_the_caller(
+        sipp: Sipp, daemon: Daemon) -> None:
+    require_peer("sipp")
+    if not PCAP.exists():
+        pytest.fail(f"{PCAP} is missing (Debian's sip-tester ships it)")
+    sink = RtpSink()
+    carrier = sipp.start("uas_early_media_100rel.xml", local_port=CARRIER,
+                         timeout=TIMEOUT)
+    answered = stamp_when(daemon, "call_answered", TIMEOUT)
+    try:
+        uac = sipp.run("uac_call_early_media.xml", *dial_args("5550700123", daemon.sip_port),
+                       "-inf", str(sipp.credentials("1001", "pw1001")),
+                       "-key", "rtp_port", str(sink.port),
+                       remote=daemon.sip_port, timeout=TIMEOUT)
+        far = carrier.wait(TIMEOUT + 5)
+    finally:
+        carrier.stop()
+        sink.close()
+    assert far.ok, far.describe()
+    assert uac.ok, uac.describe()
+    # the carrier's checks passed: our INVITE supported 100rel, our PRACK named RSeq 1
+    [prack] = far.requests("PRACK", "received")
+    assert (prack.header("RAck") or "").startswith("1 "), far.describe()
+    assert answered, daemon.tail()
+    t_answer = answered[0]
+    before = [t for t, _ in sink.got if t < t_answer]
+    after = [t for t, _ in sink.got if t >= t_answer]
+    counts = (len(before), len(after))
+    # the carrier starts its RTP at its 200 to our PRACK and answers 2.5 s later: the caller
+    # hears at least 1 s of it before the answer (1.5 s left for a loaded machine)...
+    assert before and t_answer - before[0] >= 1.0, (counts, daemon.tail())
+    # ...and it goes on after the answer: the caller stays 3 s, the pcap lasts 7.05 s
+    assert after and after[-1] - t_answer >= 1.0, (counts, daemon.tail())
+    assert min(counts) >= 30, counts  # 1 s is 33 packets of 30 ms, 50 of 20 ms
+    # RTP version 2 carrying PCMA (payload type 8), as the caller's SDP asked
+    assert {(b[0] >> 6, b[1] & 0x7F) for _, b in sink.got} == {(2, 8)}
