@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_daemon import Daemon
+from e2e_daemon import Daemon, DaemonFactory
 from e2e_sipp import Sipp, dial_args
 from e2e_util import free_port
 
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 30.0
 CARRIER = 5070
 PCAP = Path("/usr/share/sip-tester/g711a.pcap")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class RtpSink:
@@ -106,3 +107,35 @@ def test_carrier_requiring_100rel_gets_prack_and_its_early_media_reaches_the_cal
     assert min(counts) >= 30, counts  # 1 s is 33 packets of 30 ms, 50 of 20 ms
     # RTP version 2 carrying PCMA (payload type 8), as the caller's SDP asked
     assert {(b[0] >> 6, b[1] & 0x7F) for _, b in sink.got} == {(2, 8)}
+
+
+def test_a_carrier_supporting_100rel_gets_our_early_media_reliably(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """DID 5550850 rings user 1017 (a SIPp phone sending 183 with SDP, then 200): the
+    carrier, a SIPp UAC with `Supported: 100rel`, gets that 183 with `Require: 100rel` and an
+    RSeq, PRACKs it, and only then the 200 (its scenario checks each)."""
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    marker = '5550850 = "room:850"'
+    assert marker in demo
+    conf = tmp_path / "did-to-user.toml"
+    conf.write_text(demo.replace(marker, '5550850 = "user:1017"'))
+    d = start_daemon(extra_args=["--config", str(conf)])
+    port = free_port()
+    reg = sipp.run("register.xml", "-inf", str(sipp.credentials("1017", "pw1017")),
+                   remote=d.sip_port, local_port=port, timeout=10)
+    assert reg.ok, reg.describe()
+    phone = sipp.start("uas_early_answer.xml", local_port=port, timeout=TIMEOUT)
+    try:
+        far = sipp.run("uac_carrier_100rel.xml", "-s", "5550850", remote=d.sip_port,
+                       local_port=CARRIER, timeout=TIMEOUT)
+        callee = phone.wait(TIMEOUT + 5)
+    finally:
+        phone.stop()
+    assert far.ok, far.describe()
+    assert callee.ok, callee.describe()
+    statuses = far.received_statuses()
+    # the 183 (reliable), the 200 to the PRACK, then the 200 to the INVITE: never a 200
+    # before the PRACK went out
+    assert statuses.index(183) < statuses.index(200), statuses
+    [r183] = [m for m in far.received() if m.status == 183][:1]
+    assert r183.header("Require") == "100rel" and (r183.header("RSeq") or "").isdigit()
