@@ -254,3 +254,44 @@ def test_a_trunk_set_to_none_gets_no_diversion() -> None:
     w.pump()
     inv = w.carrier.take("INVITE")
     assert inv.headers.get("diversion") is None and inv.headers.get("history-info") is None
+
+
+def test_early_sdp_to_a_delayed_offer_caller_is_never_sent_reliably() -> None:
+    # the caller's INVITE has no SDP: the callee's 183 SDP would be an offer to it
+    w = World()
+    w["1001"].invite("1002", 1.0, call_id="do1", extra="Supported: 100rel\n",
+                     phones=list(w.phones.values()))
+    w.pump()
+    to_phone = w["1002"].take("INVITE")
+    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000))
+    w.pump()
+    [r183] = resp_of(w["1001"], 183)
+    assert r183.headers.get("rseq") is None and b"m=audio" in r183.body  # as before 100rel
+
+
+def test_a_delayed_offer_caller_requiring_100rel_gets_the_183_reliably_without_sdp() -> None:
+    w = World()
+    w["1001"].invite("1002", 1.0, call_id="do2", extra="Require: 100rel\n",
+                     phones=list(w.phones.values()))
+    w.pump()
+    to_phone = w["1002"].take("INVITE")
+    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000))
+    w.pump()
+    [r183] = resp_of(w["1001"], 183)
+    assert header(r183, "Require") == "100rel" and r183.body == b""
+    assert r183.headers.get("content-type") is None
+
+
+def test_a_held_2xx_given_up_hangs_up_the_callee_that_answered() -> None:
+    w = World()
+    w.from_carrier("5550850", 1.0, call_id="g1", extra="Supported: 100rel\n")
+    to_phone = w["1002"].take("INVITE")
+    w["1002"].reply(to_phone, 183, "Session Progress", 1.0, to_tag="p1", body=offer(6000))
+    w.pump()
+    w["1002"].reply(to_phone, 200, "OK", 2.0, to_tag="p1", body=offer(6000))
+    w.pump()
+    assert not resp_of(w.carrier, 200)  # held for the PRACK that never comes
+    w.run_until(33.0)  # the 183 went at 1.0: 1.0 + 64 * 0.5 = 33.0
+    assert [r.status for r in w.carrier.responses() if r.status >= 200] == [504]
+    assert w["1002"].requests("BYE")  # the callee had answered: BYE, not CANCEL
+    assert not w.sig.b2bua._calls

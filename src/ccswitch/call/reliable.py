@@ -4,9 +4,11 @@
   :meth:`Reliability.to_caller`.  A provisional goes reliably when ``sip/prack.wants_reliable``
   says so for the call's mode (a trunk's ``100rel``; ``supported`` for phones): the caller's
   INVITE requires 100rel, or supports it and the provisional carries SDP (early media) or the
-  trunk is ``required``.  The caller's PRACK is answered here (200, or 481 when it names
-  nothing unacknowledged); a 2xx waits for the PRACK of a provisional with SDP; 64·T1 without
-  PRACK refuses the INVITE with 504 and ends the call (``prack_timeout`` logged).
+  trunk is ``required`` (SDP that would be an offer, to a caller whose INVITE had none, is
+  never sent reliably: see ``to_caller``).  The caller's PRACK is answered here (200, or
+  481 when it names nothing unacknowledged); a 2xx waits for the PRACK of a provisional with
+  SDP; 64·T1 without PRACK refuses the INVITE with 504 and ends the call (``prack_timeout``
+  logged).
 * **From the callee** (we are its UAC): :meth:`Reliability.from_callee` PRACKs each new
   reliable provisional of a fork in its early dialog (Contact and Record-Route of the
   provisional, CSeq + 1 in the fork's dialog) and tells the fork code to ignore a
@@ -61,7 +63,7 @@ class Reliability:
         self._timers: TimerHeap[str] = TimerHeap()
         self.counters: dict[str, int] = dict.fromkeys(
             ("reliable_sent", "retransmitted", "pracks_answered", "pracks_refused",
-             "prack_timeouts", "pracks_sent", "provisionals_ignored"), 0)
+             "prack_timeouts", "pracks_sent", "provisionals_ignored", "offers_dropped"), 0)
 
     # -- UAS: the caller's INVITE -----------------------------------------------------------
     def to_caller(self, call: Call, resp: Response, now: float) -> None:
@@ -69,8 +71,17 @@ class Reliability:
         a = call.caller_leg
         entry = self._callers.get(a.txn_id)
         provisional = resp.status < 200
-        if provisional and not wants_reliable(a.invite, mode=call.prack_mode,
-                                              with_sdp=bool(resp.body)):
+        # SDP in a provisional to a caller whose INVITE had none is an offer: its answer
+        # would come in the PRACK, which the B2BUA does not relay; such early media goes
+        # unreliably as before, and a provisional that must be reliable goes without it
+        offer = provisional and bool(resp.body) and not a.invite.body
+        reliable = provisional and wants_reliable(a.invite, mode=call.prack_mode,
+                                                  with_sdp=bool(resp.body) and not offer)
+        if reliable and offer:
+            resp.body = b""
+            resp.headers.remove("content-type")
+            self.counters["offers_dropped"] += 1
+        if provisional and not reliable:
             entry = None  # an unreliable provisional goes as it is
         elif provisional and entry is None:
             rel = ReliableProvisionals(invite_cseq=a.invite.cseq.seq,
