@@ -295,3 +295,23 @@ def test_a_held_2xx_given_up_hangs_up_the_callee_that_answered() -> None:
     assert [r.status for r in w.carrier.responses() if r.status >= 200] == [504]
     assert w["1002"].requests("BYE")  # the callee had answered: BYE, not CANCEL
     assert not w.sig.b2bua._calls
+
+
+def test_the_prack_follows_the_record_route_of_the_reliable_183() -> None:
+    # a carrier proxy record-routes twice: the PRACK's route set is that list reversed
+    # (RFC 3261 §12.1.2), its Request-URI the 183's Contact
+    w = World()
+    w.dial("1001", "5550700123", 1.0, call_id="rr1")
+    inv = w.carrier.take("INVITE")
+    r183 = w.carrier.response(inv, 183, "Session Progress", to_tag="c1", body=offer(9000),
+                              extra="Record-Route: <sip:p2.example;lr>\n"
+                                    "Record-Route: <sip:p1.example;lr>\n"
+                                    "Require: 100rel\nRSeq: 77\n")
+    r183 = r183.replace("Contact: <sip:carrier@127.0.0.1:5070>",
+                        "Contact: <sip:far@192.0.2.9:5099>")
+    w.carrier.send(r183, 1.5)
+    w.pump()
+    prack = w.carrier.take("PRACK")  # still sent to the trunk's address
+    assert prack.headers.get_all("route") == ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]
+    assert str(prack.uri) == "sip:far@192.0.2.9:5099"
+    assert header(prack, "RAck") == "77 1 INVITE"
