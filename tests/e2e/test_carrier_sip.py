@@ -18,6 +18,8 @@ import pytest
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_sipp import Sipp, dial_args
 from e2e_util import free_port
+from test_trunks import CarrierProxy
+from test_trunks import carrier_proxy as carrier_proxy  # the fixture, for this module
 
 from peers import require_peer
 
@@ -139,3 +141,33 @@ def test_a_carrier_supporting_100rel_gets_our_early_media_reliably(
     assert statuses.index(183) < statuses.index(200), statuses
     [r183] = [m for m in far.received() if m.status == 183][:1]
     assert r183.header("Require") == "100rel" and (r183.header("RSeq") or "").isdigit()
+
+
+def test_prack_and_early_media_through_a_record_routing_carrier_proxy(
+        sipp: Sipp, carrier_proxy: CarrierProxy) -> None:
+    """Kamailio as the carrier (registers and challenges us, record-routes) in front of the
+    SIPp far end that requires 100rel: our PRACK follows the 183's Record-Route through
+    Kamailio (which answers 404 to an in-dialog request without its Route), and the far
+    end's early RTP reaches the caller before the answer."""
+    cp = carrier_proxy
+    sink = RtpSink()
+    far = sipp.start("uas_early_media_100rel.xml", local_port=cp.far_port, timeout=TIMEOUT)
+    answered = stamp_when(cp.daemon, "call_answered", TIMEOUT)
+    try:
+        uac = sipp.run("uac_call_early_media.xml",
+                       *dial_args("5550700129", cp.daemon.sip_port),
+                       "-inf", str(sipp.credentials("1008", "pw1008")),
+                       "-key", "rtp_port", str(sink.port),
+                       remote=cp.daemon.sip_port, timeout=TIMEOUT)
+        got = far.wait(TIMEOUT + 5)
+    finally:
+        far.stop()
+        sink.close()
+    assert got.ok, got.describe()
+    assert uac.ok, uac.describe()
+    [prack] = got.requests("PRACK", "received")
+    # CSeq 1 was the INVITE Kamailio challenged, 2 the one with credentials, 3 the PRACK
+    assert prack.header("RAck") == "1 2 INVITE", got.describe()
+    assert answered, cp.daemon.tail()
+    before = [t for t, _ in sink.got if t < answered[0]]
+    assert before and answered[0] - before[0] >= 1.0, (len(sink.got), cp.daemon.tail())
