@@ -315,3 +315,24 @@ def test_the_prack_follows_the_record_route_of_the_reliable_183() -> None:
     assert prack.headers.get_all("route") == ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]
     assert str(prack.uri) == "sip:far@192.0.2.9:5099"
     assert header(prack, "RAck") == "77 1 INVITE"
+
+
+def test_metrics_count_pracks_both_ways() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from test_api import Api
+
+    w = World()
+    api = Api(w)
+    w.dial("1001", "5550700123", 1.0, call_id="m1")
+    inv = w.carrier.take("INVITE")
+    w.carrier.reply(inv, 183, "Session Progress", 1.5, to_tag="c1", body=offer(9000),
+                    extra="Require: 100rel\nRSeq: 5\n")
+    w.pump()
+    w.carrier.reply(inv, 183, "Session Progress", 1.6, to_tag="c1", body=offer(9000),
+                    extra="Require: 100rel\nRSeq: 5\n")  # a retransmission
+    w.pump()
+    r = api("GET", "/metrics", None)
+    samples = {(s.name, tuple(s.labels.items())): s.value
+               for f in text_string_to_metric_families(r.text) for s in f.samples}
+    assert samples[("ccswitch_sip_100rel_total", (("event", "pracks_sent"),))] == 1
+    assert samples[("ccswitch_sip_100rel_total", (("event", "provisionals_ignored"),))] == 1
