@@ -336,3 +336,26 @@ def test_metrics_count_pracks_both_ways() -> None:
                for f in text_string_to_metric_families(r.text) for s in f.samples}
     assert samples[("ccswitch_sip_100rel_total", (("event", "pracks_sent"),))] == 1
     assert samples[("ccswitch_sip_100rel_total", (("event", "provisionals_ignored"),))] == 1
+
+
+def test_a_phone_cannot_make_the_carrier_believe_another_number_forwarded_the_call() -> None:
+    # 1001 claims the call was forwarded from a number that is not its own: not passed on
+    w = World()
+    w["1001"].invite("5550700123", 1.0, call_id="d5", body=offer(4000),
+                     extra="Diversion: <sip:+15550700999@ccswitch.local>;reason=no-answer\n",
+                     phones=list(w.phones.values()))
+    w.pump()
+    inv = w.carrier.take("INVITE")
+    assert inv.headers.get("diversion") is None
+
+
+def test_a_reliable_183_with_a_broken_contact_is_still_pracked() -> None:
+    w = World()
+    w.dial("1001", "5550700123", 1.0, call_id="bc1")
+    inv = w.carrier.take("INVITE")
+    r183 = w.carrier.response(inv, 183, "Session Progress", to_tag="c1", body=offer(9000),
+                              extra="Require: 100rel\nRSeq: 3\n")
+    w.carrier.send(r183.replace("Contact: <sip:carrier@127.0.0.1:5070>", "Contact: <bad"), 1.5)
+    w.pump()
+    prack = w.carrier.take("PRACK")
+    assert str(prack.uri) == "sip:+15550700123@127.0.0.1:5070"  # the INVITE's target

@@ -188,7 +188,10 @@ class Reliability:
         early = Dialog(call_id=d.call_id, local=d.local, remote=resp.to,
                        local_seq=d.local_seq, remote_target=d.remote_target, peer=d.peer,
                        route_set=list(reversed(resp.headers.get_all("record-route"))))
-        early.update_target(resp)
+        try:
+            early.update_target(resp)
+        except SipParseError:  # a broken Contact: the INVITE's target it is
+            log.info("prack_bad_contact", call_id=d.call_id)
         prack = early.request("PRACK", me=br.me, branch=sw._ids.branch(),
                               extra=(("RAck", str(rack_for(resp))),))
         d.local_seq = early.local_seq

@@ -46,7 +46,7 @@ from ..sip.addr import Address
 from ..sip.client_auth import AuthSession, DigestClient
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.diversion import Diverted, diversion_headers, diverted_from
-from ..sip.message import Response
+from ..sip.message import Request, Response
 from ..sip.prack import OPTION_TAG
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
@@ -126,8 +126,9 @@ class TrunkLegs:
               now: float, diverted: Diverted | None = None) -> None:
         """A new call from ``caller``'s INVITE in ``ev`` to the outside number of
         ``decision``: anchored like any call, its first trunk leg sent.  ``diverted``: the
-        call was forwarded from that number (else a Diversion / History-Info the INVITE
-        carries); each trunk leg names it as the trunk's ``diversion`` says."""
+        call was forwarded from that number (else a Diversion / History-Info of the INVITE
+        that names the caller itself: a phone forwarding its own call); each trunk leg names
+        it as the trunk's ``diversion`` says."""
         sw = self.sw
         inv = ev.request
         callee = decision.number
@@ -152,7 +153,7 @@ class TrunkLegs:
                           answer_timeout=decision.answer_timeout, caller_id=decision.caller_id,
                           body=body, ctype=inv.headers.get("content-type") if body else None,
                           max_forwards=max(inv.max_forwards - 1, 0),
-                          diverted=diverted if diverted is not None else diverted_from(inv))
+                          diverted=diverted if diverted is not None else _own(inv, caller))
         self._attempts[call.key] = attempt
         self.counters["outbound_calls"] += 1
         log.info("outbound_call", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
@@ -326,3 +327,16 @@ class TrunkLegs:
                      after=attempt.answer_timeout)
             self.sw._txn.cancel_request(br.txn_id, now)
             fork_failed(self.sw, call, br, 408, "Request Timeout", now)
+
+
+def _own(inv: Request, caller: str) -> Diverted | None:
+    """The diversion a phone's INVITE names, when it names the caller itself (a phone
+    forwarding its own call); any other number is not passed on to a carrier, which may
+    trust a Diversion naming one of its customer's numbers."""
+    found = diverted_from(inv)
+    if found is None:
+        return None
+    if found.number != caller:
+        log.info("diversion_ignored", caller=caller, diversion=found.number)
+        return None
+    return found
