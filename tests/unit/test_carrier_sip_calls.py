@@ -359,3 +359,15 @@ def test_a_reliable_183_with_a_broken_contact_is_still_pracked() -> None:
     w.pump()
     prack = w.carrier.take("PRACK")
     assert str(prack.uri) == "sip:+15550700123@127.0.0.1:5070"  # the INVITE's target
+
+
+def test_reliable_provisionals_and_their_retransmissions_are_counted_apart() -> None:
+    w = World()
+    w.from_carrier("5550850", 1.0, call_id="c1", extra="Supported: 100rel\n")
+    to_phone = w["1002"].take("INVITE")
+    w["1002"].reply(to_phone, 183, "Session Progress", 1.0, to_tag="p1", body=offer(6000))
+    w.pump()
+    w.run_until(4.0)  # sent at 1.0, resent at 1.0 + 0.5 = 1.5, 1.5 + 1 = 2.5 (next 4.5)
+    counters = w.sig.b2bua.reliable.counters
+    assert (counters["reliable_sent"], counters["retransmitted"]) == (1, 2)  # 1.5 and 2.5
+    assert len(resp_of(w.carrier, 183)) == 3

@@ -131,11 +131,10 @@ class Reliability:
     def _flush(self, tid: str, entry: _Caller, now: float) -> None:
         rel = entry.rel
         for out in rel.outbox():
-            if out.status < 200:
-                self.counters["reliable_sent"] += 1
             self.sw._txn.send_response(tid, out, now)
-        self.counters["retransmitted"] += rel.counters["retransmitted"]
-        rel.counters["retransmitted"] = 0
+        for ours, theirs in (("reliable_sent", "sent"), ("retransmitted", "retransmitted")):
+            self.counters[ours] += rel.counters[theirs]  # moved over: counted once
+            rel.counters[theirs] = 0
         deadline = rel.next_deadline()
         if deadline is None:
             self._timers.cancel(tid)
