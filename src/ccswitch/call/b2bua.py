@@ -57,6 +57,7 @@ from .relay import (
     resend_ack,
     resend_reinvite_2xx,
 )
+from .reliable import Reliability
 from .rooms import Rooms
 from .services import Services
 from .state import ALLOW, Call, Leg, LegId, PendingTwoHundred, Phase, Relay, set_sdp
@@ -146,6 +147,8 @@ class B2bua:
         self.queues = Queues(self)  # queue callers, the router's actions, callbacks
         self.trunk_legs: TrunkLegs | None = None  # calls to outside numbers (set by Signaling)
         self.dids: dict[str, str] = {}  # a carrier's INVITE txn -> its DID, until its call
+        self.diversions: dict[str, str] = {}  # a carrier's INVITE txn -> diverted-from number
+        self.reliable = Reliability(self)  # 100rel both ways (call/reliable.py)
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -153,7 +156,9 @@ class B2bua:
         return ev
 
     def next_deadline(self) -> float | None:
-        return self._timers.next_deadline()
+        ds = [d for d in (self._timers.next_deadline(), self.reliable.next_deadline())
+              if d is not None]
+        return min(ds) if ds else None
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -263,6 +268,9 @@ class B2bua:
                        started=now, media=cm)
         call.sip_call_id = inv.call_id
         call.did = self.dids.pop(ev.txn_id, None)
+        call.diversion = self.diversions.pop(ev.txn_id, None)
+        call.prack_mode = self.reliable.modes.pop(ev.txn_id, "supported")
+        call.vars.update(call.start_vars())  # the CRM lookup sees them without an IVR too
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -366,8 +374,7 @@ class B2bua:
                   source: Response | None = None, extra: Iterable[tuple[str, str]] = (),
                   sdp: bytes | None = None) -> None:
         a = call.caller_leg
-        resp = make_response(a.invite, status, reason, to_tag=a.dialog.local_tag,
-                             headers=extra)
+        resp = self.caller_response(call, status, reason, extra)
         if call.media is None:
             copy_body(source, resp)
         elif sdp is not None:
@@ -376,7 +383,14 @@ class B2bua:
             self._by_a_txn.pop(a.txn_id, None)
             if status < 300:
                 a.ok = resp
-        self._txn.send_response(a.txn_id, resp, now)
+        self.reliable.to_caller(call, resp, now)
+
+    def caller_response(self, call: Call, status: int, reason: str,
+                        extra: Iterable[tuple[str, str]] = ()) -> Response:
+        """A response to the caller's INVITE, in its dialog (our To tag)."""
+        a = call.caller_leg
+        return make_response(a.invite, status, reason, to_tag=a.dialog.local_tag,
+                             headers=extra)
 
     def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
                 extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -433,6 +447,9 @@ class B2bua:
             self._reply(ev, 500, "Out of Order CSeq", now, (("Retry-After", "1"),))
             return True
         dialog.remote_seq = seq
+        if req.method == "PRACK":
+            self.reliable.prack(call, call.legs[leg], ev, now)
+            return True
         if call.end(leg) == TRANSFEROR:
             self._reply(ev, 200 if req.method != "INVITE" else 488,
                         "OK" if req.method != "INVITE" else "Not Acceptable Here", now)
@@ -470,6 +487,7 @@ class B2bua:
 
     # -- timers ------------------------------------------------------------------------
     def handle_timer(self, now: float) -> None:
+        self.reliable.handle_timer(now)
         for key in self._timers.pop_due(now):
             kind, ckey = key
             if kind == "router" and self.router is not None:
@@ -506,7 +524,8 @@ class B2bua:
                     self._end(call, 408, "No ACK", now, "switch")
                     continue
                 assert a.ok is not None
-                self._txn.send_stateless(a.ok, a.dialog.peer)
+                if not self.reliable.holding(call):  # a 2xx held for a PRACK is not out yet
+                    self._txn.send_stateless(a.ok, a.dialog.peer)
                 a.retx_interval = min(a.retx_interval * 2, self._t.t2)
                 self._timers.arm(("retx", call.key),
                                  min(now + a.retx_interval, a.retx_deadline))
@@ -564,6 +583,7 @@ class B2bua:
                     br.cancelled = True
                     self._txn.cancel_request(br.txn_id, now)
         self._calls.pop(call.key, None)
+        self.reliable.forget(call)
         for user in call.users:
             held = self._users_worker.get(user)
             if held is not None:

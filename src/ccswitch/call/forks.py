@@ -35,6 +35,8 @@ RELAYED_FAILURE_HEADERS = ("contact", "www-authenticate", "proxy-authenticate", 
 def fork_response(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -> None:
     """A response to fork ``br`` of ``call``."""
     status = resp.status
+    if 100 < status < 200 and not sw.reliable.from_callee(br, resp, now):
+        return  # a reliable provisional heard before (or out of order): RFC 3262 §4
     if sw.trunk_legs is not None:
         sw.trunk_legs.heard(call, br, status)
     if status < 200:

@@ -267,7 +267,7 @@ class Services:
         call.service = "ivr"
         call.phase = Phase.IVR
         ivr_call = IvrCall(caller=call.caller, dialled=call.callee,
-                           vars={"did": call.did} if call.did else {})
+                           vars=call.start_vars())
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
                               prompt_path=self.sw.prompt_path,
@@ -362,7 +362,7 @@ class Services:
         set_sdp(resp, sdp)
         self.sw._by_a_txn.pop(a.txn_id, None)
         a.ok = resp
-        self.sw._txn.send_response(a.txn_id, resp, now)
+        self.sw.reliable.to_caller(call, resp, now)
         call.answered = now
         call.phase = Phase.SERVICE
         self.sw._events.append(CallAnswered(call.key, f"voicemail:{box}", now))
@@ -618,3 +618,4 @@ def handoff_fields(req: QueueReq | TransferReq | HangupReq) -> dict[str, str | i
 
 
 __all__ = ["SERVICES", "MenuError", "Services", "handoff_fields"]
+

@@ -40,10 +40,12 @@ from ..media.commands import MediaEvent
 from ..sip.addr import Address
 from ..sip.auth import AuthOutcome, AuthResult, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
+from ..sip.diversion import diverted_from
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
 from ..sip.mwi import subscribe_of
+from ..sip.prack import OPTION_TAG, refuses_required
 from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
 from ..sip.timers import SipTimers
@@ -376,7 +378,7 @@ class Signaling:
                                                  ("Accept-Language", "en"),
                                                  ("Supported", ", ".join(
                                                      sorted(SUPPORTED_EXTENSIONS)))))
-            elif method == "BYE":
+            elif method in ("BYE", "PRACK"):  # outside any dialog: nothing to end or PRACK
                 self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
             elif method == "SUBSCRIBE":
                 self._on_subscribe(ev, now)
@@ -513,6 +515,11 @@ class Signaling:
         counted when it is no DID of ours); it never reaches another trunk."""
         req = ev.request
         caller = _from_user(req)
+        mode = self.config.trunking.trunks[trunk].rel100
+        if refuses_required(req, mode):  # the trunk is configured without 100rel
+            self._refuse(ev, 420, "Bad Extension", now, caller, (("Unsupported", OPTION_TAG),),
+                         why=f"trunk {trunk}: 100rel off")
+            return
         try:
             to_user = req.to.uri.user
         except SipParseError:
@@ -530,13 +537,21 @@ class Signaling:
             self._refuse(ev, 404, "Not Found", now, caller, why=f"DID {found.did}: no target")
             return
         self.counters["trunk_calls"] += 1
+        diverted = diverted_from(req)
         log.info("inbound_call", trunk=trunk, did=found.did, caller=caller, target=str(target),
-                 sip_call_id=req.call_id)
-        self.b2bua.dids[ev.txn_id] = found.did
+                 sip_call_id=req.call_id,
+                 diversion=diverted.number if diverted is not None else None)
+        b2 = self.b2bua
+        b2.dids[ev.txn_id] = found.did
+        b2.reliable.modes[ev.txn_id] = mode
+        if diverted is not None:
+            b2.diversions[ev.txn_id] = diverted.number
         try:
             self._to_target(ev, caller, target, now)
         finally:
-            self.b2bua.dids.pop(ev.txn_id, None)
+            b2.dids.pop(ev.txn_id, None)
+            b2.reliable.modes.pop(ev.txn_id, None)
+            b2.diversions.pop(ev.txn_id, None)
 
     def _to_target(self, ev: RequestReceived, caller: str, target: Target,
                    now: float) -> None:

@@ -26,6 +26,11 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
     did_from = "request_uri"          # or "to": where the DID of an inbound call is
     number_format = "e164"            # Request-URI user sent: "e164", "national",
                                       # "international"
+    100rel = "supported"              # reliable provisionals (RFC 3262): "supported",
+                                      # "required" or "off"
+    diversion = "diversion"           # how a forwarded call names its original number:
+                                      # "diversion" (RFC 5806), "history-info" (RFC 7044),
+                                      # "both" or "none"
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from ..dialplan import Dialplan, Target
 from ..dialplan.fraud import DEFAULT_CLASS, OutboundClass, TollPolicy
 from ..dialplan.inbound import DidRouter, DidSource, Peer, TrunkPeers, parse_network, parse_peer
 from ..dialplan.numbers import NumberPlan, is_e164
 from ..dialplan.outbound import FAILOVER_4XX, OutboundRouter, Route
+from ..sip.diversion import STYLES, DiversionStyle
+from ..sip.prack import MODES, Mode
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
     _HOSTNAME,
@@ -66,6 +73,7 @@ _DID: Final = re.compile(r"\+?[0-9]{1,15}")
 _PREFIX: Final = re.compile(r"\+[0-9]{0,15}")
 _USERNAME: Final = re.compile(r"[^\s\"\\]+")
 UserKeys = tuple[int, Mapping[str, Any], Mapping[str, Any]]
+_C = TypeVar("_C", bound=str)
 
 
 def _frozen(d: Mapping[Any, Any] | None = None) -> Mapping[Any, Any]:
@@ -95,6 +103,8 @@ class TrunkConfig:
     privacy: Literal["none", "id"] = "none"
     did_from: DidSource = "request_uri"
     number_format: Literal["e164", "national", "international"] = "e164"
+    rel100: Mode = "supported"  # TOML key ``100rel``
+    diversion: DiversionStyle = "diversion"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +189,8 @@ def parse_sections(p: _Parser, raw: Mapping[str, Any], user_keys: list[UserKeys]
 # -- sections ------------------------------------------------------------------------------
 
 
-_TRUNK_KEYS: Final = tuple(f.name for f in fields(TrunkConfig)
+_TOML_NAMES: Final = {"rel100": "100rel"}  # fields whose TOML key is not a Python name
+_TRUNK_KEYS: Final = tuple(_TOML_NAMES.get(f.name, f.name) for f in fields(TrunkConfig)
                            if f.name not in ("name", "domain"))
 
 
@@ -237,6 +248,10 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         did_from=p.opt(t, "did_from", path, d.did_from, lambda v, q: _did_from(p, v, q)),
         number_format=p.opt(t, "number_format", path, d.number_format,
                             lambda v, q: _format(p, v, q)),
+        rel100=p.opt(t, "100rel", path, d.rel100,
+                     lambda v, q: _choice(p, v, q, MODES, "100rel setting")),
+        diversion=p.opt(t, "diversion", path, d.diversion,
+                        lambda v, q: _choice(p, v, q, STYLES, "diversion setting")),
     )
     if 0 < cfg.keepalive < 1:
         p.fail((*path, "keepalive"), "must be 0 (off) or at least 1 second")
@@ -462,6 +477,13 @@ def _privacy(p: _Parser, value: object, path: Path) -> Literal["none", "id"]:
     if text == "id":
         return "id"
     p.fail(path, f"{text!r} is not a privacy setting (none or id)")
+
+
+def _choice(p: _Parser, value: object, path: Path, choices: tuple[_C, ...], what: str) -> _C:
+    text = p.string(value, path)
+    if text not in choices:
+        p.fail(path, f"{text!r} is not a {what} ({', '.join(choices)})")
+    return choices[choices.index(text)]
 
 
 def _did_from(p: _Parser, value: object, path: Path) -> DidSource:

@@ -281,6 +281,11 @@ class _Collector(Collector):
 
     def _core(self, sig: Signaling, now: float) -> Iterator[Metric]:
         yield from self._trunks(sig)
+        rel = CounterMetricFamily("ccswitch_sip_100rel", "Reliable provisional responses "
+                                  "(RFC 3262) sent and PRACKs, both ways", labels=["event"])
+        for k, n in sorted(sig.b2bua.reliable.counters.items()):
+            rel.add_metric([k], n)
+        yield rel
         calls = queries.call_views(sig, now)
         active = GaugeMetricFamily("ccswitch_calls_active", "Live calls, by state",
                                    labels=["state"])
