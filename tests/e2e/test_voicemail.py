@@ -37,12 +37,6 @@ def notifies(daemon: Daemon, waiting: bool) -> list[dict[str, Any]]:
             and e.get("waiting") is waiting]  # fmt: skip
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known, open: in ~1 run of 3, baresip's mwi module re-sends SUBSCRIBE in a tight loop "
-    "(150 times in 10 s, none reaching mwi_subscribe) and stops answering its control "
-    "socket; suspected: our digest stale/replay answer to the SUBSCRIBE sent right after "
-    "REGISTER. See the session note; the deposit half is also proven by the no-answer and "
-    "busy tests of this file"))
 def test_a_message_for_an_unregistered_user_lights_its_lamp_and_plays_on_star97(
     phones: PhoneFactory, daemon: Daemon, tmp_path: Path
 ) -> None:
@@ -107,7 +101,6 @@ def test_a_message_for_an_unregistered_user_lights_its_lamp_and_plays_on_star97(
     assert wait_until(lambda: not query(daemon.data_dir, "SELECT * FROM voicemail"),
                       timeout=10)
     assert not wav.exists()
-
 
 
 def test_a_user_who_does_not_answer_within_20_s_takes_a_message(

@@ -410,3 +410,27 @@ def test_an_ivr_key_can_send_the_caller_to_a_mailbox() -> None:
     digits(w, leg, "#", 4.0)
     (stored,) = [e for e in w.events if isinstance(e, VoicemailStored)]
     assert stored.box == "1002"
+
+
+def test_a_client_looping_on_new_unauthenticated_subscribes_gets_503_beyond_its_budget() -> None:
+    """baresip 1.0.0's mwi module can loop on new subscriptions without ever answering the
+    challenge (docs/voicemail.md): 10 per source in 10 s get a 401, the rest 503 +
+    Retry-After with no nonce kept; the source's budget comes back when the window ends."""
+    w = Switch(("1002",))
+    p = w["1002"]
+    ruri, to = "sip:1002@ccswitch.local", "<sip:1002@ccswitch.local>"
+    hdrs = "Event: message-summary\nExpires: 600\n"
+    nonces_before = len(w.sig.auth._nonces)
+    statuses = []
+    for i in range(12):  # all at 1.0 + i/100 s, well inside one 10 s window
+        p.send(p.request("SUBSCRIBE", ruri, call_id=f"loop{i}", cseq=1, to=to, extra=hdrs),
+               1.0 + i / 100)
+        deliver(w.sig, [p])
+        statuses.append(p.last_response().status)
+    assert statuses == [401] * 10 + [503, 503]
+    # the window opened at 1.0 and ends at 11.0; the 12th came at 1.11: 9.89 s, rounded up
+    assert header(p.last_response(), "Retry-After") == "10"
+    assert len(w.sig.auth._nonces) - nonces_before == 10  # one nonce per challenge only
+    assert w.sig.counters["subscribe_flood"] == 2
+    # once the window is over, the phone subscribes as usual (401, then 200 with credentials)
+    assert subscribe(w, "1002", "1002", 11.5, call_id="after") == 200
