@@ -13,7 +13,15 @@ from sipphone import build_authorization, deliver, header
 from ccswitch.call.events import CallEnded
 from ccswitch.call.voicemail import VoicemailDeleted, VoicemailSaved, VoicemailStored
 from ccswitch.dialplan import VoicemailTarget
-from ccswitch.media.commands import Digit, Play, PlayDone, PlayFile, StartRecord, StopRecord
+from ccswitch.media.commands import (
+    Digit,
+    Play,
+    PlayDone,
+    PlayFile,
+    RecordSilence,
+    StartRecord,
+    StopRecord,
+)
 from ccswitch.sip.message import Request
 from ccswitch.sip.mwi import MessageSummary
 from ccswitch.voicemail import Folder, Message
@@ -434,3 +442,27 @@ def test_a_client_looping_on_new_unauthenticated_subscribes_gets_503_beyond_its_
     assert w.sig.counters["subscribe_flood"] == 2
     # once the window is over, the phone subscribes as usual (401, then 200 with credentials)
     assert subscribe(w, "1002", "1002", 11.5, call_id="after") == 200
+
+
+def test_silence_ends_the_message_and_the_silence_is_not_counted() -> None:
+    w = Switch(("1001",))
+    w.dial("1001", "1005", 0.0, call_id="vmq")
+    ok = w["1001"].last_response()
+    w.ack("1001", ok, 0.1)
+    leg = w.leg_of(ok)
+    finish_plays(w, leg, 1.0, 0)  # greeting and beep end at 1.0: the recording starts
+    rec = [c for c in w.commands(StartRecord) if isinstance(c, StartRecord)]
+    # the demo's [voicemail] keeps the defaults: silence = 5 s, silence_threshold = 128
+    assert len(rec) == 1 and (rec[0].silence_s, rec[0].silence_level) == (5.0, 128)
+    mark = w.mark()
+    # 3 s of speech, then 5 s of quiet: the worker reports it at 1.0 + 3 + 5 = 9.0
+    w.sig.media_events([RecordSilence(rec[0].rec_id, leg, 3.0)], 9.0)
+    w.pump()
+    assert [c for c in w.since(mark, StopRecord)] == [StopRecord(rec[0].rec_id)]
+    stored = [e for e in w.events if isinstance(e, VoicemailStored)]
+    # recorded from 1.0 to 9.0 = 8 s, less the 5 s of silence = 3 s
+    assert len(stored) == 1 and abs(stored[0].duration - 3.0) < 1e-6
+    # a late or stray report changes nothing
+    w.sig.media_events([RecordSilence(rec[0].rec_id, leg, 3.0)], 9.5)
+    w.pump()
+    assert len([e for e in w.events if isinstance(e, VoicemailStored)]) == 1

@@ -14,8 +14,9 @@ methods, so the call layer drives it as a call's ``ivr``: media events (digits, 
 in, the machine's actions become media-worker commands.  Recording uses the worker's recorder
 (one channel: the caller); its length is the session's to measure: ``#``, hang-up and
 ``max_length`` stop it, and the session reports the end to the machine at once (the worker
-finishes the file on its own).  The worker does not detect silence, so ``silence`` does not end
-a recording yet.
+finishes the file on its own).  ``silence`` seconds of quiet end it too: the worker watches
+the recording (``StartRecord.silence_s``), reports ``RecordSilence`` and cuts the file where
+the quiet began.
 """
 
 from __future__ import annotations
@@ -250,6 +251,14 @@ class VoicemailSession:
     def on_result(self, result: str, now: float) -> list[HandOff]:
         return []
 
+    def on_silence(self, rec_id: int, now: float) -> list[HandOff]:
+        """The worker heard ``silence`` seconds of quiet on the recording: it ends (the
+        worker cuts the file where the quiet began)."""
+        if rec_id == self._rec:
+            self._stop_recording(now, "silence")
+            self._pump(now)
+        return []
+
     def next_deadline(self) -> float | None:
         ds = [d for d in (self.machine.next_deadline(), self._rec_until) if d is not None]
         return min(ds) if ds else None
@@ -291,7 +300,10 @@ class VoicemailSession:
             self._rec = plan.next_id()
             self._rec_started = now
             self._rec_until = now + action.max_seconds
-            plan.send(self.media.worker, StartRecord(self._rec, action.file, (self.leg,), "wav"))
+            level = vm.config.settings.silence_threshold
+            plan.send(self.media.worker, StartRecord(self._rec, action.file, (self.leg,), "wav",
+                                                     silence_s=action.silence_seconds,
+                                                     silence_level=level))
             log.info("voicemail_recording", call_id=self.call_id, box=self.machine.box,
                      path=action.file)
         elif isinstance(action, StopRecording):
