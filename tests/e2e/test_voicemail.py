@@ -203,3 +203,47 @@ def test_silence_ends_a_message_and_is_cut_off(
     assert tail.seconds(CALLER_HZ) >= 0.3, f"trailing silence kept: {tail.describe()}"
     whole = presence(wav, (CALLER_HZ,))
     assert whole.loud_seconds >= seconds - 0.6, whole.describe()
+
+
+def test_star97_records_the_boxs_greeting_and_callers_hear_it(
+    phones: PhoneFactory, daemon: Daemon, tmp_path: Path
+) -> None:
+    """1010 dials `*97`, keys its PIN, `0`, talks (its 660 Hz tone) for 3 s, `#`, hears it
+    back and keeps it with `1`: the file is DATA_DIR/voicemail/greetings/1010.wav, and the
+    next caller to 1010's mailbox hears that tone instead of the spoken greeting."""
+    settle(daemon)
+    owner = phones("owner-1010", account=account(daemon, "1010", register=False),
+                   source_wav=tone_file(tmp_path, AGENT_HZ))  # fmt: skip
+    owner.dial(uri(daemon, "*97"))
+    owner.wait_event("CALL_ESTABLISHED", timeout=15)
+    assert daemon.log.wait_for("voicemail_menu", timeout=10, box="1010"), daemon.tail()
+    time.sleep(2.0)
+    owner.send_digits("1010#")
+    time.sleep(2.0)  # "you have no messages", then the options: a key cuts them short
+    owner.send_digits("0")
+    assert daemon.log.wait_for("voicemail_recording", timeout=20, box="1010"), daemon.tail()
+    time.sleep(3.0)
+    owner.send_digits("#")
+    time.sleep(2.0)  # "your greeting is", the take, the choice: a key cuts them short
+    owner.send_digits("1")
+    saved = daemon.log.wait_for("voicemail_greeting_saved", timeout=10, box="1010")
+    assert saved is not None, daemon.tail()
+    greeting = daemon.data_dir / "voicemail" / "greetings" / "1010.wav"
+    assert saved["path"] == str(greeting) and greeting.is_file()
+    took = presence(greeting, (CALLER_HZ, AGENT_HZ))
+    assert took.seconds(AGENT_HZ) >= 2.0, took.describe()  # 3 s of tone, less the slack
+    assert not list((daemon.data_dir / "voicemail" / "1010").glob("greeting-*.wav"))
+    hang_up(owner)
+
+    caller = phones("caller-1011", account=account(daemon, "1011", register=False),
+                    source_wav=tone_file(tmp_path, CALLER_HZ))  # fmt: skip
+    caller.dial(uri(daemon, "1010"))
+    caller.wait_event("CALL_ESTABLISHED", timeout=15)
+    # the greeting (1010's tone) and the beep, then the message's recording starts
+    assert wait_until(lambda: len([e for e in daemon.log.events()
+                                   if e.get("event") == "voicemail_recording"
+                                   and e.get("box") == "1010"]) >= 2, timeout=20), \
+        daemon.tail()
+    hang_up(caller)
+    got = heard(caller)
+    assert got.seconds(AGENT_HZ) >= 2.0, f"the recorded greeting was not heard: {got}"

@@ -11,7 +11,12 @@ from callworld import Switch, demo_config
 from sipphone import build_authorization, deliver, header
 
 from ccswitch.call.events import CallEnded
-from ccswitch.call.voicemail import VoicemailDeleted, VoicemailSaved, VoicemailStored
+from ccswitch.call.voicemail import (
+    VoicemailDeleted,
+    VoicemailGreeting,
+    VoicemailSaved,
+    VoicemailStored,
+)
 from ccswitch.dialplan import VoicemailTarget
 from ccswitch.media.commands import (
     Digit,
@@ -466,3 +471,35 @@ def test_silence_ends_the_message_and_the_silence_is_not_counted() -> None:
     w.sig.media_events([RecordSilence(rec[0].rec_id, leg, 3.0)], 9.5)
     w.pump()
     assert len([e for e in w.events if isinstance(e, VoicemailStored)]) == 1
+
+
+def test_star97_0_records_a_greeting_that_becomes_the_boxs_own() -> None:
+    w = Switch(("1002",))
+    w.dial("1002", "*97", 1.0, call_id="vmg")
+    ok = w["1002"].last_response()
+    w.ack("1002", ok, 1.1)
+    leg = w.leg_of(ok)
+    finish_plays(w, leg, 2.0, 0)
+    mark = w.mark()
+    digits(w, leg, "1002#", 3.0)
+    # an empty box: "no messages", then the options (no goodbye)
+    assert finish_plays(w, leg, 4.0, mark) == ["/p/vm/no-messages.wav", "/p/vm/options.wav",
+                                               "/p/vm/options-greeting.wav"]
+    mark = w.mark()
+    digits(w, leg, "0", 5.0)
+    assert finish_plays(w, leg, 6.0, mark) == ["/p/vm/record-greeting.wav", "/p/vm/beep.wav"]
+    rec = [c for c in w.since(mark, StartRecord) if isinstance(c, StartRecord)]
+    assert len(rec) == 1 and rec[0].path.startswith("voicemail/1002/greeting-")
+    assert rec[0].silence_s == 3.0  # the greeting's own silence limit
+    mark = w.mark()
+    digits(w, leg, "#", 10.0)
+    assert [c for c in w.since(mark, StopRecord)] == [StopRecord(rec[0].rec_id)]
+    played = finish_plays(w, leg, 11.0, mark)
+    assert played == ["/p/vm/your-greeting.wav", rec[0].path, "/p/vm/greeting-options.wav"]
+    mark = w.mark()
+    digits(w, leg, "1", 12.0)
+    assert [(e.box, e.file) for e in w.events if isinstance(e, VoicemailGreeting)] == [
+        ("1002", rec[0].path)]
+    assert finish_plays(w, leg, 13.0, mark) == ["/p/vm/greeting-saved.wav",
+                                               "/p/vm/options.wav",
+                                               "/p/vm/options-greeting.wav"]

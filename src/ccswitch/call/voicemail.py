@@ -33,6 +33,7 @@ from ..sip.mwi import MessageSummary, MwiNotifier
 from ..voicemail import (
     DeleteMessage,
     Deposit,
+    GreetingKept,
     HangUp,
     Mailbox,
     MailboxChanged,
@@ -72,12 +73,23 @@ class VoicemailStored:
 
 @dataclass(frozen=True, slots=True)
 class VoicemailDiscarded:
-    """A recording that is not a message (``reason``: too_short, failed, lost): its file goes."""
+    """A recording that is not kept (``reason``: too_short, failed, lost…): its file goes,
+    once the worker has finished it (at once when ``finished``)."""
 
     call_id: str
     box: str
     file: str
     reason: str
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailGreeting:
+    """The recording ``file`` (in the box's directory) becomes ``box``'s greeting."""
+
+    call_id: str
+    box: str
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +104,8 @@ class VoicemailDeleted:
     message_id: str
 
 
-VoicemailEvent = VoicemailStored | VoicemailDiscarded | VoicemailSaved | VoicemailDeleted
+VoicemailEvent = (VoicemailStored | VoicemailDiscarded | VoicemailGreeting | VoicemailSaved
+                  | VoicemailDeleted)
 Emit = Callable[[VoicemailEvent], None]
 
 
@@ -151,10 +164,14 @@ class Voicemail:
                                    settings=self.config.settings.deposit(), greeting=greeting)
 
     def retrieval(self, box: str) -> Retrieval:
+        def take() -> str:  # a new file for each greeting take, in the box's directory
+            return f"{self.box_dir(box)}/greeting-{self._new_id()}.wav"
+
         return Retrieval(box=box, messages=self.boxes[box].messages(),
                          pin=self.config.mailboxes[box].pin,
                          settings=self.config.settings.retrieval(),
-                         file_path=self.box_dir(box) + "/{file}")
+                         file_path=self.box_dir(box) + "/{file}",
+                         greeting_file=take)
 
     # -- what the machines report ------------------------------------------------------
     def kept(self, call_id: str, message_id: str, kept: MessageKept) -> None:
@@ -167,8 +184,12 @@ class Voicemail:
                  caller=kept.caller, duration=round(kept.duration, 2))
 
     def discarded(self, call_id: str, gone: RecordingDiscarded) -> None:
-        self._emit(VoicemailDiscarded(call_id, gone.box, gone.file, gone.reason))
+        self._emit(VoicemailDiscarded(call_id, gone.box, gone.file, gone.reason, gone.finished))
         log.info("voicemail_discarded", call_id=call_id, box=gone.box, reason=gone.reason)
+
+    def greeting_kept(self, call_id: str, kept: GreetingKept) -> None:
+        self._emit(VoicemailGreeting(call_id, kept.box, kept.file))
+        log.info("voicemail_greeting_recorded", call_id=call_id, box=kept.box)
 
     def save(self, box: str, message_id: str) -> None:
         if box in self.boxes and self.boxes[box].save(message_id):
@@ -315,6 +336,8 @@ class VoicemailSession:
             vm.kept(self.call_id, self.message_id, action)
         elif isinstance(action, RecordingDiscarded):
             vm.discarded(self.call_id, action)
+        elif isinstance(action, GreetingKept):
+            vm.greeting_kept(self.call_id, action)
         elif isinstance(action, SaveMessage):
             vm.save(action.box, action.message_id)
         elif isinstance(action, DeleteMessage):
@@ -328,10 +351,9 @@ class VoicemailSession:
         self.media.plan.send(self.media.worker, StopRecord(self._rec))
         self._rec = None
         self._rec_until = None
-        if isinstance(self.machine, Deposit):
-            hung_up = self.machine.state.value == "saving_gone"
-            self.machine.recording_ended(now - self._rec_started,
-                                         "hangup" if hung_up else reason, now)
+        if isinstance(self.machine, Deposit) and self.machine.state.value == "saving_gone":
+            reason = "hangup"
+        self.machine.recording_ended(now - self._rec_started, reason, now)
 
     def _play_next(self) -> None:
         item = self._queue.pop(0)
