@@ -28,7 +28,7 @@ import structlog
 
 from ..config.voicemail import MailboxConfig, VoicemailConfig
 from ..ivr.flow import HandOff
-from ..media.commands import Detect, Play, PlayDone, PlayFile, StartRecord, StopPlay, StopRecord
+from ..media.commands import Detect, PlayDone, StartRecord, StopRecord
 from ..sip.mwi import MessageSummary, MwiNotifier
 from ..voicemail import (
     DeleteMessage,
@@ -48,6 +48,7 @@ from ..voicemail import (
 from ..voicemail import Play as VmPlay
 from ..voicemail import StopPlay as VmStopPlay
 from .anchor import CallMedia
+from .legplayer import LegPlayer
 
 log = structlog.get_logger()
 
@@ -215,15 +216,13 @@ class VoicemailSession:
         """``prompt_path`` finds a prompt's file; a message of the box (a file under its
         directory) is played as it is."""
         self.call_id = call_id
-        self._files = voicemail.box_dir(machine.box) + "/"
+        files = voicemail.box_dir(machine.box) + "/"
         self.machine = machine
         self.media = media
         self.message_id = message_id
-        self._prompt_path = prompt_path
         self._vm = voicemail
-        self._queue: list[str] = []  # files still to play for the machine's current play
-        self._vm_play: int | None = None
-        self._media_play: int | None = None
+        self._player = LegPlayer(call_id=call_id, media=media, path=lambda item: (
+            item if item.startswith(files) else prompt_path(item)))
         self._rec: int | None = None
         self._rec_started = 0.0
         self._rec_until: float | None = None  # max length
@@ -246,19 +245,9 @@ class VoicemailSession:
         return []
 
     def on_play_done(self, ev: PlayDone, now: float) -> list[HandOff]:
-        if ev.play_id != self._media_play:
-            return []
-        self._media_play = None
-        if ev.reason == "error":
-            log.warning("prompt_failed", call_id=self.call_id, leg=ev.leg)
-        if ev.reason not in ("end", "error"):
-            return []
-        if self._queue:
-            self._play_next()
-            return []
-        if self._vm_play is not None:
-            pid, self._vm_play = self._vm_play, None
-            self.machine.prompt_ended(pid, now)
+        done = self._player.on_play_done(ev)
+        if done is not None:
+            self.machine.prompt_ended(done, now)
             self._pump(now)
         return []
 
@@ -289,7 +278,7 @@ class VoicemailSession:
         before the call's end)."""
         self.machine.hangup(now)
         self._pump(now)
-        self._stop_play()
+        self._player.stop()
 
     # -- the machine's actions ------------------------------------------------------------
     def _pump(self, now: float) -> None:
@@ -305,17 +294,11 @@ class VoicemailSession:
     def _do(self, action: object, now: float) -> None:
         vm = self._vm
         if isinstance(action, VmPlay):
-            self._stop_play()
-            self._vm_play = action.play_id
-            self._queue = list(action.items)
-            if self._queue:
-                self._play_next()
-            else:
-                self._vm_play = None
+            if not self._player.play(action.play_id, action.items):
                 self.machine.prompt_ended(action.play_id, now)
         elif isinstance(action, VmStopPlay):
-            if action.play_id == self._vm_play:
-                self._stop_play()
+            if self._player.playing(action.play_id):
+                self._player.stop()
         elif isinstance(action, StartRecording):
             plan = self.media.plan
             self._rec = plan.next_id()
@@ -330,7 +313,7 @@ class VoicemailSession:
         elif isinstance(action, StopRecording):
             self._stop_recording(now, "stopped")
         elif isinstance(action, HangUp):
-            self._stop_play()
+            self._player.stop()
             self.finished = action
         elif isinstance(action, MessageKept):
             vm.kept(self.call_id, self.message_id, action)
@@ -354,18 +337,4 @@ class VoicemailSession:
         if isinstance(self.machine, Deposit) and self.machine.state.value == "saving_gone":
             reason = "hangup"
         self.machine.recording_ended(now - self._rec_started, reason, now)
-
-    def _play_next(self) -> None:
-        item = self._queue.pop(0)
-        plan = self.media.plan
-        self._media_play = plan.next_id()
-        path = item if item.startswith(self._files) else self._prompt_path(item)
-        plan.send(self.media.worker, Play(self.leg, self._media_play, PlayFile(path)))
-
-    def _stop_play(self) -> None:
-        self._queue = []
-        self._vm_play = None
-        if self._media_play is not None:
-            self.media.plan.send(self.media.worker, StopPlay(self.leg, self._media_play))
-            self._media_play = None
 

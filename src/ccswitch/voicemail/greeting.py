@@ -22,15 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from .actions import (
-    GreetingKept,
-    Play,
-    RecordingDiscarded,
-    StartRecording,
-    StopPlay,
-    StopRecording,
-    VoicemailAction,
-)
+from .actions import GreetingKept, RecordingDiscarded, StartRecording, StopRecording
+from .machine import PromptMachine
 
 BEEP = "vm/beep"
 
@@ -55,32 +48,22 @@ class GreetingState(Enum):
     DONE = "done"
 
 
-class GreetingRecorder:
+class GreetingRecorder(PromptMachine):
     """One greeting recording session (see the module docstring)."""
 
     def __init__(self, *, box: str, new_file: Callable[[], str],
                  next_play_id: Callable[[], int],
                  settings: GreetingSettings = GreetingSettings()) -> None:
+        super().__init__(next_play_id)
         self.box = box
         self._new_file = new_file
         self.file = ""
         self.settings = settings
-        self._next_id = next_play_id
         self.state = GreetingState.INTRO
-        self._actions: list[VoicemailAction] = []
-        self._playing: int | None = None
-        self._deadline: float | None = None
         self._asked = 0
         self._recorded = False  # the file holds a recording not yet kept or discarded
 
     # -- the shell's side ----------------------------------------------------------------
-    def actions(self) -> list[VoicemailAction]:
-        out, self._actions = self._actions, []
-        return out
-
-    def next_deadline(self) -> float | None:
-        return self._deadline
-
     @property
     def done(self) -> bool:
         return self.state is GreetingState.DONE
@@ -99,9 +82,8 @@ class GreetingRecorder:
             self._review_key(key)
 
     def prompt_ended(self, play_id: int, now: float) -> None:
-        if play_id != self._playing:
+        if not self._ended_play(play_id):
             return
-        self._playing = None
         st = self.state
         if st is GreetingState.INTRO:
             self.state = GreetingState.RECORDING
@@ -146,9 +128,8 @@ class GreetingRecorder:
             self._finish("hangup")
 
     def handle_timer(self, now: float) -> None:
-        if self._deadline is None or now < self._deadline:
+        if not self._due(now):
             return
-        self._deadline = None
         if self.state is GreetingState.REVIEW:
             self._asked += 1
             if self._asked > self.settings.review_repeats:
@@ -187,13 +168,3 @@ class GreetingRecorder:
         self._deadline = None
         self._discard(reason, finished=self.state is GreetingState.REVIEW)
         self.state = GreetingState.DONE
-
-    def _stop_play(self) -> None:
-        if self._playing is not None:
-            self._actions.append(StopPlay(self._playing))
-            self._playing = None
-
-    def _play(self, items: tuple[str, ...]) -> None:
-        self._stop_play()
-        self._playing = self._next_id()
-        self._actions.append(Play(self._playing, items))

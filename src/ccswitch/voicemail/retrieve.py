@@ -40,16 +40,9 @@ from enum import Enum
 from types import MappingProxyType
 
 from ..ivr.say import say_number
-from .actions import (
-    DeleteMessage,
-    HangUp,
-    MailboxChanged,
-    Play,
-    SaveMessage,
-    StopPlay,
-    VoicemailAction,
-)
+from .actions import DeleteMessage, HangUp, MailboxChanged, SaveMessage
 from .greeting import GreetingRecorder, GreetingSettings
+from .machine import PromptMachine
 from .mailbox import Folder, Message
 
 
@@ -162,7 +155,7 @@ RETRIEVAL_TABLE: Mapping[tuple[RetrievalState, RetrievalInput], RetrievalEdge] =
 """``(state, input) -> edge``; an input with no entry is ignored (a timer of a state left)."""
 
 
-class Retrieval:
+class Retrieval(PromptMachine):
     """One ``*97`` session on ``box`` with ``messages`` (the box's content at the start)."""
 
     def __init__(self, *, box: str, messages: Sequence[Message], pin: str | None,
@@ -173,6 +166,7 @@ class Retrieval:
         """``pin`` None: no PIN is asked.  ``file_path``: how a message's ``file`` becomes the
         path to play (``{file}`` and ``{box}`` substituted).  ``greeting_file``: a new file
         for a greeting take (None: key ``0`` is not offered)."""
+        super().__init__()
         self.box = box
         self.settings = settings
         self._pin = pin
@@ -180,10 +174,7 @@ class Retrieval:
         self._list: list[Message] = list(messages)
         self._index = 0
         self.state = RetrievalState.PIN
-        self._actions: list[VoicemailAction] = []
-        self._play_id = 0
-        self._playing: int | None = None
-        self._deadline: float | None = None
+        self._started = False
         self._typed = ""
         self._attempts = 0
         self._repeats = 0
@@ -194,10 +185,6 @@ class Retrieval:
         self._greeting: GreetingRecorder | None = None
 
     # -- the shell's side ----------------------------------------------------------------
-    def actions(self) -> list[VoicemailAction]:
-        out, self._actions = self._actions, []
-        return out
-
     def next_deadline(self) -> float | None:
         if self.state is RetrievalState.GREETING and self._greeting is not None:
             return self._greeting.next_deadline()
@@ -212,7 +199,8 @@ class Retrieval:
         return self._list[self._index] if 0 <= self._index < len(self._list) else None
 
     def start(self, now: float) -> None:
-        assert self.state is RetrievalState.PIN and self._play_id == 0
+        assert self.state is RetrievalState.PIN and not self._started
+        self._started = True
         if self._pin is None:
             self._counts()
         else:
@@ -224,8 +212,7 @@ class Retrieval:
     def prompt_ended(self, play_id: int, now: float) -> None:
         if self.state is RetrievalState.GREETING:
             self._step(RetrievalInput.PROMPT_ENDED, now, play_id=play_id)
-        elif play_id == self._playing:
-            self._playing = None
+        elif self._ended_play(play_id):
             self._step(RetrievalInput.PROMPT_ENDED, now)
 
     def hangup(self, now: float) -> None:
@@ -238,10 +225,7 @@ class Retrieval:
             self._from_greeting()
 
     def handle_timer(self, now: float) -> None:
-        if self.state is RetrievalState.GREETING:
-            self._step(RetrievalInput.TIMEOUT, now)
-        elif self._deadline is not None and now >= self._deadline:
-            self._deadline = None
+        if self.state is RetrievalState.GREETING or self._due(now):
             self._step(RetrievalInput.TIMEOUT, now)
 
     # -- the table ---------------------------------------------------------------------
@@ -317,10 +301,6 @@ class Retrieval:
         if g.done and self.state is RetrievalState.GREETING:
             self._greeting = None
             self._options()
-
-    def _next_play_id(self) -> int:
-        self._play_id += 1
-        return self._play_id
 
     # -- PIN -----------------------------------------------------------------------------
     def _pin_digit(self, key: str, now: float) -> None:
@@ -450,13 +430,3 @@ class Retrieval:
         self.state = RetrievalState.CLOSING
         self._deadline = None
         self._play(items)
-
-    def _stop_play(self) -> None:
-        if self._playing is not None:
-            self._actions.append(StopPlay(self._playing))
-            self._playing = None
-
-    def _play(self, items: tuple[str, ...]) -> None:
-        self._stop_play()
-        self._playing = self._next_play_id()
-        self._actions.append(Play(self._playing, items))
