@@ -449,12 +449,18 @@ def test_a_client_looping_on_new_unauthenticated_subscribes_gets_503_beyond_its_
     assert subscribe(w, "1002", "1002", 11.5, call_id="after") == 200
 
 
+def answered(w: Switch, user: str, number: str, now: float, call_id: str) -> int:
+    """``user`` dials ``number``, the switch answers, the ACK goes: the caller's leg."""
+    w.dial(user, number, now, call_id=call_id)
+    ok = w[user].last_response()
+    assert ok.status == 200
+    w.ack(user, ok, now + 0.1)
+    return w.leg_of(ok)
+
+
 def test_silence_ends_the_message_and_the_silence_is_not_counted() -> None:
     w = Switch(("1001",))
-    w.dial("1001", "1005", 0.0, call_id="vmq")
-    ok = w["1001"].last_response()
-    w.ack("1001", ok, 0.1)
-    leg = w.leg_of(ok)
+    leg = answered(w, "1001", "1005", 0.0, "vmq")
     finish_plays(w, leg, 1.0, 0)  # greeting and beep end at 1.0: the recording starts
     rec = [c for c in w.commands(StartRecord) if isinstance(c, StartRecord)]
     # the demo's [voicemail] keeps the defaults: silence = 5 s, silence_threshold = 128
@@ -475,10 +481,7 @@ def test_silence_ends_the_message_and_the_silence_is_not_counted() -> None:
 
 def test_star97_0_records_a_greeting_that_becomes_the_boxs_own() -> None:
     w = Switch(("1002",))
-    w.dial("1002", "*97", 1.0, call_id="vmg")
-    ok = w["1002"].last_response()
-    w.ack("1002", ok, 1.1)
-    leg = w.leg_of(ok)
+    leg = answered(w, "1002", "*97", 1.0, "vmg")
     finish_plays(w, leg, 2.0, 0)
     mark = w.mark()
     digits(w, leg, "1002#", 3.0)

@@ -51,6 +51,13 @@ class Menu:
         self.r.prompt_ended(self.last_play().play_id, now)
         return self.pump()
 
+    def recording(self) -> None:
+        """The "no messages" notice and the options end (2.0), 0 at 3.0, the beep at 4.0."""
+        self.end_play(2.0)
+        self.r.digit("0", 3.0)
+        self.pump()
+        self.end_play(4.0)
+
 
 def test_an_empty_box_offers_the_options_and_0_records_reviews_and_keeps_a_greeting() -> None:
     m = Menu()
@@ -86,10 +93,7 @@ def test_an_empty_box_offers_the_options_and_0_records_reviews_and_keeps_a_greet
 
 def test_redo_discards_the_take_and_records_a_new_file() -> None:
     m = Menu()
-    m.end_play(2.0)
-    m.r.digit("0", 3.0)
-    m.pump()
-    m.end_play(4.0)
+    m.recording()
     m.r.digit("#", 8.0)
     m.pump()
     m.r.recording_ended(4.0, "stopped", 8.0)
@@ -104,10 +108,7 @@ def test_redo_discards_the_take_and_records_a_new_file() -> None:
 
 def test_silence_is_not_counted_and_a_too_short_take_is_asked_again() -> None:
     m = Menu()
-    m.end_play(2.0)
-    m.r.digit("0", 3.0)
-    m.pump()
-    m.end_play(4.0)
+    m.recording()
     # ended by 3 s of silence after 3.5 s: 3.5 - 3 = 0.5 s of greeting, under min_seconds 1
     m.r.recording_ended(3.5, "silence", 7.5)
     got = m.pump()
@@ -119,10 +120,7 @@ def test_silence_is_not_counted_and_a_too_short_take_is_asked_again() -> None:
 
 def test_no_choice_after_the_options_twice_gives_the_take_up() -> None:
     m = Menu()
-    m.end_play(2.0)
-    m.r.digit("0", 3.0)
-    m.pump()
-    m.end_play(4.0)
+    m.recording()
     m.r.recording_ended(5.0, "max_length", 9.0)
     m.pump()
     m.end_play(12.0)
@@ -138,10 +136,7 @@ def test_no_choice_after_the_options_twice_gives_the_take_up() -> None:
 
 def test_hanging_up_while_recording_stops_and_discards_the_take() -> None:
     m = Menu()
-    m.end_play(2.0)
-    m.r.digit("0", 3.0)
-    m.pump()
-    m.end_play(4.0)
+    m.recording()
     m.r.hangup(6.0)
     assert StopRecording("/data/vm/1002/greeting-1.wav") in m.pump()
     m.r.recording_ended(2.0, "stopped", 6.0)  # the session reports the stop it made

@@ -113,15 +113,21 @@ async def download_message(box: Box, message_id: MessageId, request: Request, wh
     return FileResponse(path, media_type="audio/wav", filename=m.file)
 
 
+def _change(who: Principal, ctl: Ctl, box: str, message_id: str, *, delete: bool) -> Voicemail:
+    """Delete or save a message in the core, then send what it queued (the NOTIFYs)."""
+    vm = _mailbox(who, ctl, box)
+    _message(who, vm, box, message_id)
+    ctl.core().voice_message(box, message_id, delete=delete, now=ctl.clock())
+    ctl.flush()
+    log.info("voicemail_api_deleted" if delete else "voicemail_api_saved", box=box,
+             message=message_id, role=who.role, user=who.user)
+    return vm
+
+
 @router.delete("/{box}/messages/{message_id}", status_code=204, response_class=Response)
 async def delete_message(box: Box, message_id: MessageId, who: Caller, ctl: Ctl) -> Response:
     """Delete the message (its row and file); the box's lamps are told at once."""
-    vm = _mailbox(who, ctl, box)
-    _message(who, vm, box, message_id)
-    ctl.core().voice_message(box, message_id, delete=True, now=ctl.clock())
-    ctl.flush()
-    log.info("voicemail_api_deleted", box=box, message=message_id, role=who.role,
-             user=who.user)
+    _change(who, ctl, box, message_id, delete=True)
     return Response(status_code=204)
 
 
@@ -129,10 +135,5 @@ async def delete_message(box: Box, message_id: MessageId, who: Caller, ctl: Ctl)
 async def save_message(box: Box, message_id: MessageId, who: Caller,
                        ctl: Ctl) -> VoiceMessageOut:
     """Move the message to the saved folder (it no longer lights the lamp); idempotent."""
-    vm = _mailbox(who, ctl, box)
-    _message(who, vm, box, message_id)
-    ctl.core().voice_message(box, message_id, delete=False, now=ctl.clock())
-    ctl.flush()
-    log.info("voicemail_api_saved", box=box, message=message_id, role=who.role,
-             user=who.user)
+    vm = _change(who, ctl, box, message_id, delete=False)
     return _out(vm, _message(who, vm, box, message_id), ctl.wall_offset())
