@@ -506,3 +506,26 @@ def test_star97_0_records_a_greeting_that_becomes_the_boxs_own() -> None:
     assert finish_plays(w, leg, 13.0, mark) == ["/p/vm/greeting-saved.wav",
                                                "/p/vm/options.wav",
                                                "/p/vm/options-greeting.wav"]
+
+
+def test_unsolicited_mwi_resumes_after_a_restart_from_the_restored_bindings() -> None:
+    from sipphone import DEMO
+
+    from ccswitch.config.schema import parse_config
+    from ccswitch.sip.addr import Address
+    from ccswitch.sip.registrar import Binding
+
+    text = DEMO.read_text() + (
+        '\n[[users]]\nname = "3001"\npassword = "pw3001"\n'
+        'mailbox = { pin = "77", unsolicited = true }\n')
+    w = Switch(("1001",), config=parse_config(text, "demo.toml"))
+    w.add("3001", 7005, register=False)
+    # what a restarted daemon finds in its stores: 3001's binding, and one new message
+    w.sig.restore_bindings([Binding("3001", "sip:3001@127.0.0.1:7005", 600.0, "r1", 2,
+                                    Address("udp", "127.0.0.1", 7005))], 0.0)
+    w.sig.restore_voicemail([Message("m1", "3001", "1001", 5.0, 4.0, "m1.wav")], 1.0)
+    w.pump()
+    (first,) = notifies(w, "3001")  # no REGISTER since the restart, still told
+    assert str(first.uri) == "sip:3001@127.0.0.1:7005"
+    summary = MessageSummary.parse(first.body)
+    assert summary.waiting and (summary.voice_counts.new, summary.voice_counts.old) == (1, 0)

@@ -284,9 +284,15 @@ class Signaling:
             self.trunk_driver.start(now)
     def restore_voicemail(self, messages: Iterable[Message], now: float) -> None:
         """The stored voice messages (``received`` on the loop clock): the mailboxes and
-        their lamps start from them."""
-        if self.voicemail is not None:
-            self.voicemail.restore(messages, now)
+        their lamps start from them, and the phones of unsolicited boxes registered before a
+        restart (bindings restored first) are told at once."""
+        vm = self.voicemail
+        if vm is not None:
+            vm.restore(messages, now)
+            for box in vm.boxes:
+                bindings = tuple(self.registrar.lookup(box, now))
+                if bindings and self.mwi is not None and vm.mailbox(box).unsolicited:
+                    self.mwi.registered(box, bindings, now)
             self._drain(now)
 
     def voice_message(self, box: str, message_id: str, *, delete: bool, now: float) -> bool:
