@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import os
 import random
+import shutil
 import socket
 import time
 from collections import defaultdict
@@ -28,6 +29,7 @@ from .call.voicemail import (
     VoicemailDeleted,
     VoicemailDiscarded,
     VoicemailEvent,
+    VoicemailGreeting,
     VoicemailSaved,
     VoicemailStored,
 )
@@ -347,16 +349,35 @@ class Switch:
         d.mkdir(parents=True, exist_ok=True)
         return str(d)
 
-    def _recorded_greeting(self, box: str) -> str | None:
-        """``GREETINGS_DIR/BOX.wav`` when it exists (``[voicemail] greetings_dir``, default
+    def _greeting_path(self, box: str) -> Path:
+        """``GREETINGS_DIR/BOX.wav`` (``[voicemail] greetings_dir``, default
         DATA_DIR/voicemail/greetings)."""
         configured = self.config.voicemail.settings.greetings_dir
         d = Path(configured) if configured else self.voicemail_dir / "greetings"
-        path = (d if d.is_absolute() else self.data_dir / d) / f"{box}.wav"
+        return (d if d.is_absolute() else self.data_dir / d) / f"{box}.wav"
+
+    def _recorded_greeting(self, box: str) -> str | None:
+        """The box's recorded greeting, when it has one."""
+        path = self._greeting_path(box)
         return str(path) if path.is_file() else None
+
+    def _install_greeting(self, ev: VoicemailGreeting) -> None:
+        """A take kept from ``*97`` replaces the box's greeting (a rename when the greetings
+        directory is on the same file system: never half a file)."""
+        dst = self._greeting_path(ev.box)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(ev.file, dst)
+        except OSError as exc:
+            log.error("voicemail_greeting_failed", box=ev.box, path=str(dst), error=str(exc))
+            return
+        log.info("voicemail_greeting_saved", call_id=ev.call_id, box=ev.box, path=str(dst))
 
     def _voicemail_event(self, ev: VoicemailEvent) -> None:
         """A voice message's row and file: written before the call's CDR (same writer)."""
+        if isinstance(ev, VoicemailGreeting):
+            self._install_greeting(ev)
+            return
         store = self.voicemail
         if store is None:
             return
@@ -367,6 +388,8 @@ class Switch:
                         functools.partial(log.info, "voicemail_stored", call_id=ev.call_id,
                                           box=ev.box, message=ev.message_id),
                         "voicemail")
+        elif isinstance(ev, VoicemailDiscarded) and ev.finished:  # played back: done with
+            self._write(functools.partial(store.discard, ev.box, ev.file), None, "voicemail")
         elif isinstance(ev, VoicemailDiscarded):
             # the worker may still be finishing the file: it goes once it reports the end
             self._vm_discard[ev.file] = ev.box

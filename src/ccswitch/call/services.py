@@ -22,6 +22,7 @@ from ..media.commands import (
     Play,
     PlayDone,
     PlayTone,
+    RecordSilence,
     RtpTimeout,
     StopPlay,
     WorkerDied,
@@ -578,6 +579,12 @@ class Services:
                     log.info("digit", call_id=call.key, leg=ev.leg, key=ev.key,
                              method=ev.method)
                 self.sw.dispatch(call, ev, now)
+            return
+        if isinstance(ev, RecordSilence):  # a message's caller has gone quiet
+            call = self.sw._by_leg.get(ev.leg)
+            if call is not None and call.phase is not Phase.ENDED \
+                    and isinstance(call.ivr, VoicemailSession):
+                self._after_ivr(call, call.ivr.on_silence(ev.rec_id, now), now)
             return
         legs: tuple[int, ...]
         if isinstance(ev, RtpTimeout | LegFailed):

@@ -48,6 +48,7 @@ from ..sip.mwi import subscribe_of
 from ..sip.prack import OPTION_TAG, refuses_required
 from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
+from ..sip.source_limit import SourceLimit
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
     AckReceived,
@@ -65,7 +66,7 @@ from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
 from .crm import CrmEvent, ScreenPop
 from .events import CallEnded, CallEvent
-from .mwiwire import ALLOW_EVENTS, MwiDialogs
+from .mwiwire import ALLOW_EVENTS, CHALLENGED_SUBSCRIBES, MwiDialogs
 from .queueing import build_queue_audio, build_room_music
 from .reload import Reloaded, reload
 from .state import ALLOW
@@ -124,6 +125,8 @@ class Signaling:
             algorithms=tuple(config.auth.algorithms), nonce_ttl=config.auth.nonce_ttl,
             max_failures=config.auth.max_failures, failure_window=config.auth.failure_window,
         )
+        self._subscribe_limit = SourceLimit(limit=CHALLENGED_SUBSCRIBES[0],
+                                            window=CHALLENGED_SUBSCRIBES[1])
         reg = config.registrar
         self.registrar = Registrar(min_expires=reg.min_expires, max_expires=reg.max_expires,
                                    default_expires=reg.default_expires,
@@ -186,7 +189,7 @@ class Signaling:
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
                                          "stray_responses": 0, "requests": 0,
                                          "keepalives": 0, "shed": 0, "did_not_found": 0,
-                                         "trunk_calls": 0}
+                                         "trunk_calls": 0, "subscribe_flood": 0}
         # Set by the shell while it cannot keep up (its loop lags): new INVITEs and REGISTERs
         # get 503 + Retry-After, everything inside existing dialogs and transactions goes on.
         self.overloaded = False
@@ -283,10 +286,27 @@ class Signaling:
             self.trunk_driver.start(now)
     def restore_voicemail(self, messages: Iterable[Message], now: float) -> None:
         """The stored voice messages (``received`` on the loop clock): the mailboxes and
-        their lamps start from them."""
-        if self.voicemail is not None:
-            self.voicemail.restore(messages, now)
+        their lamps start from them, and the phones of unsolicited boxes registered before a
+        restart (bindings restored first) are told at once."""
+        vm = self.voicemail
+        if vm is not None:
+            vm.restore(messages, now)
+            for box in vm.boxes:
+                bindings = tuple(self.registrar.lookup(box, now))
+                if bindings and self.mwi is not None and vm.mailbox(box).unsolicited:
+                    self.mwi.registered(box, bindings, now)
             self._drain(now)
+
+    def voice_message(self, box: str, message_id: str, *, delete: bool, now: float) -> bool:
+        """Delete (or save) one message for the API; False when the box has no such message.
+        The row and file follow through the events, the lamps at once."""
+        vm = self.voicemail
+        if vm is None or not vm.has(box) or vm.boxes[box].get(message_id) is None:
+            return False
+        (vm.delete if delete else vm.save)(box, message_id)
+        vm.changed(box, now)
+        self._drain(now)
+        return True
 
     def shutdown(self, now: float) -> None:
         if self.trunk_driver is not None:
@@ -429,6 +449,8 @@ class Signaling:
         if not self._is_ours(req.uri.host) or self.mwi is None or self.voicemail is None:
             self._reply(ev, 404, "Not Found", now)
             return
+        if not req.headers.get_raw_all("authorization") and not self._may_challenge(ev, now):
+            return
         res = self._authenticate(ev, now, proxy=False)
         if res.outcome is not AuthOutcome.OK:
             self._reply(ev, res.status, res.reason, now, res.headers)
@@ -442,6 +464,21 @@ class Signaling:
             self._reply(ev, 404, "Not Found", now)
             return
         self.mwi.subscribe(ev, box, now)
+
+    def _may_challenge(self, ev: RequestReceived, now: float) -> bool:
+        """A SUBSCRIBE without credentials gets a challenge (a nonce kept) only within its
+        source's budget; beyond it, 503 + Retry-After, counted, logged once per episode."""
+        src = ev.source
+        verdict = self._subscribe_limit.check((src.transport, src.host, src.port), now)
+        if verdict.allowed:
+            return True
+        self.counters["subscribe_flood"] += 1
+        if verdict.first_refusal:
+            log.warning("subscribe_flood", source=_hostport(src), transport=src.transport,
+                        limit=CHALLENGED_SUBSCRIBES[0], window_s=CHALLENGED_SUBSCRIBES[1])
+        self._reply(ev, 503, "Service Unavailable", now,
+                    (("Retry-After", str(verdict.retry_after)),))
+        return False
 
     def _agents_follow_registrations(self, now: float) -> None:
         """Agents are logged in while they have a registered contact (CONTRACT)."""

@@ -29,11 +29,13 @@ def _routers() -> list[APIRouter]:
         recording,
         reload,
         views,
+        voicemail,
         wallboard,
     )
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
-            reload.router, desktop.router, wallboard.router, forecast.router, recording.router]
+            reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
+            voicemail.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:
