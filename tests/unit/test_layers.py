@@ -48,7 +48,8 @@ EXACT_LAYERS = {
 PREFIX_LAYERS = {
     **{f"ccswitch.{p}": 3 for p in ("acd", "ivr", "dialplan", "call", "config", "api",
                                     "testing", "voicemail")},
-    **{f"ccswitch.{p}": 4 for p in ("io", "mediaworker", "store", "http", "prompts")},
+    **{f"ccswitch.{p}": 4 for p in ("io", "mediaworker", "store", "http", "prompts",
+                                    "reports")},
 }
 CORE_MAX_LAYER = 3
 # The standard modules (top-level names) layers 0-3 may import: what the core uses, kept tight.

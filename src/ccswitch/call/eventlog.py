@@ -54,6 +54,7 @@ TYPES: Mapping[type, str] = {
     acd.AgentLoggedOut: "agent.logged_out",
     acd.AgentPaused: "agent.paused",
     acd.AgentUnpaused: "agent.unpaused",
+    acd.SwitchStarted: "switch.started",
 }
 """Event class -> its stable type name (``docs/events.md``)."""
 

@@ -69,9 +69,12 @@ def _dispositions(db: Db) -> None:
     add_missing_columns(db)
 
 
-MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions)
+REPORT_INDEX = "CREATE INDEX IF NOT EXISTS cdr_started ON cdr (started)"
+"""Reports read the CDRs of a time range (``reports/reader.py``)."""
+
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, REPORT_INDEX)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
-missing columns added."""
+missing columns added; 3: recording ids; 4: dispositions; 5: the index on ``started``."""
 
 
 @dataclass(frozen=True, slots=True)

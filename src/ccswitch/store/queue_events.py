@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..acd import events as acd_events
-from ..acd.events import QueueEvent
+from ..acd.events import LoggedEvent
 from ..acd.model import Target
 from .db import Db, Step, migrate, transaction
 
@@ -51,7 +51,7 @@ class QueueEventStore:
         self._db = Db.wrap(db)
         migrate(self._db, "queue_events", MIGRATIONS)
 
-    def append(self, events: Iterable[QueueEvent], *, wall_offset: float) -> int:
+    def append(self, events: Iterable[LoggedEvent], *, wall_offset: float) -> int:
         """Write ``events`` in one transaction; returns how many."""
         rows = []
         for ev in events:
@@ -72,7 +72,7 @@ class QueueEventStore:
                 "SELECT time, event, data FROM queue_events ORDER BY id"):
             yield time, event, json.loads(data)
 
-    def events(self) -> Iterator[QueueEvent]:
+    def events(self) -> Iterator[LoggedEvent]:
         """The stored events rebuilt (``time`` is wall-clock seconds)."""
         for time, name, fields in self.rows():
             cls = getattr(acd_events, name, None)
