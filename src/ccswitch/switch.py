@@ -16,7 +16,8 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import CallDisposition, CallerConnected, QueueEvent
+from . import __version__
+from .acd.events import CallDisposition, CallerConnected, LoggedEvent, QueueEvent, SwitchStarted
 from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
@@ -208,6 +209,7 @@ class Switch:
                                    recorded_greeting=self._recorded_greeting)
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
+        self._started(now)
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
@@ -230,6 +232,21 @@ class Switch:
         self._lag_timer = self._loop.call_at(start, self._lag_probe, start)
         return [*(str(Address(b.transport, b.host, b.port)) for b in self.transports.bound),
                 self.http.address]
+
+    def _started(self, now: float) -> None:
+        """Write the start mark (queue log and event stream) before any event of this run:
+        the reports end there whatever the previous run left open."""
+        cfg = self.config
+        mark = SwitchStarted(now, __version__,
+                             tuple((q, float(c.service_level)) for q, c in cfg.queues.items()),
+                             cfg.reports.timezone, cfg.reports.short_abandon)
+        if self.queue_log is not None:
+            self._write(functools.partial(self.queue_log.append, [mark],
+                                          wall_offset=self._wall_offset),
+                        functools.partial(_log_queue_events, [mark]), "switch_started")
+        rec = record_of(mark, now=now, wall_offset=self._wall_offset)
+        if rec is not None and self.events is not None:
+            self.events.append([rec])
 
     async def reload(self) -> Reloaded:
         """Re-read the configuration (``load``, in a thread: it reads files) and apply it:
@@ -638,7 +655,7 @@ def _log_cdr(ev: CallEnded) -> None:
              duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
 
 
-def _log_queue_events(events: Sequence[QueueEvent]) -> None:
+def _log_queue_events(events: Sequence[LoggedEvent]) -> None:
     for qe in events:
         log.info("queue_event", kind=type(qe).__name__, call_id=getattr(qe, "call_id", None),
                  queue=getattr(qe, "queue", None), agent=getattr(qe, "agent", None))
