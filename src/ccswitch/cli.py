@@ -1,4 +1,4 @@
-"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log`` and the admin
+"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``report`` and the admin
 commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
 ``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
 
@@ -55,9 +55,12 @@ def load_config(path: str) -> SwitchConfig:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, "(file)", "not UTF-8 text", line) from None
     from .prompts.resolve import resolve_config  # reads the disk and PyAV: shell only
+    from .reports.settings import check_timezone
 
+    config = parse_config(text, path)
+    check_timezone(config, path, text)  # the zone database is on disk: checked here
     # every prompt and music file exists and decodes, as absolute paths from the file's dir
-    return resolve_config(parse_config(text, path), filename=path, text=text)
+    return resolve_config(config, filename=path, text=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
+    from .reports.command import add_parser as add_report
+
+    add_report(sub)
     _admin_parsers(sub)
     return parser
 
@@ -248,6 +254,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
+    if args.command == "report":
+        from .reports.command import run as report
+
+        status, text = report(args, load_config)
+        print(text, end="", file=sys.stdout if status == 0 else sys.stderr)
+        if status:
+            print(file=sys.stderr)
+        return status
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 
