@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from test_reports import c8_cdr, day_events
 
 from ccswitch.cli import main
 from ccswitch.store.cdr import CdrStore
 from ccswitch.store.db import Db
 from ccswitch.store.queue_events import QueueEventStore
-from test_reports import c8_cdr, day_events
 
 
 @pytest.fixture
