@@ -44,6 +44,7 @@ from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.history import EXTRA_KEY as HISTORY_KEY
 from .http.metrics import Metrics, SwitchStats
 from .http.reload import EXTRA_KEY as RELOAD_KEY
+from .http.reports import EXTRA_KEY as REPORTS_KEY
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
@@ -68,6 +69,8 @@ from .mediaworker.settings import WakeMode, WorkerSettings
 from .mediaworker.sockets import pair_probe
 from .mediaworker.wav import ConversionError, WavError, format_of, recover
 from .prompts import prompt_path
+from .reports.service import Reports
+from .reports.settings import from_config as report_settings
 from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
@@ -146,6 +149,7 @@ class Switch:
         self._debug = config.log_level.lower() == "debug"
         self.http: HttpServer | None = None
         self.history: History | None = None
+        self.reports: Reports | None = None
         self.control: Control | None = None
         self.metrics: Metrics | None = None
         self._api_closed = False
@@ -198,6 +202,8 @@ class Switch:
         self.history = History(where)
         self.control.extras[HISTORY_KEY] = self.history  # CDRs, queue events, recordings
         self.control.extras[RELOAD_KEY] = self.reload
+        self.reports = Reports(where, lambda: report_settings(self.config))
+        self.control.extras[REPORTS_KEY] = self.reports  # /api/v1/reports/...
         self.control.extras[DESKTOP_KEY] = Desktop(where, self.config.agent_desktop)
         self._repair_recordings()
         plan = self._start_media(listeners, rng)
@@ -645,6 +651,8 @@ class Switch:
             self.events.close()
         if self.history is not None:
             self.history.close()
+        if self.reports is not None:
+            self.reports.close()
 
 
 def _log_cdr(ev: CallEnded) -> None:
