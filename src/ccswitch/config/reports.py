@@ -43,8 +43,6 @@ def parse_reports(p: _Parser, value: object, path: Path) -> ReportsConfig:
     if "timezone" in t:
         zone = p.string(t["timezone"], (*path, "timezone"), ZONE_NAME,
                         "time-zone name such as \"Europe/Berlin\"")
-        if ".." in zone:
-            p.fail((*path, "timezone"), "must be a time-zone name such as \"Europe/Berlin\"")
     short = p.opt(t, "short_abandon", path, d.short_abandon,
                   lambda v, q: p.number(v, q, "seconds"))
     if short > MAX_SHORT_ABANDON:
