@@ -9,20 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
-from test_reports import c8_cdr, day_events
+from test_reports import write_day
 
 from ccswitch.cli import main
-from ccswitch.store.cdr import CdrStore
 from ccswitch.store.db import Db
-from ccswitch.store.queue_events import QueueEventStore
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    db = Db.sqlite(tmp_path / "ccswitch.db")
-    QueueEventStore(db).append(day_events(), wall_offset=0.0)
-    CdrStore(db).add(c8_cdr(), wall_offset=0.0)
-    db.close()
+    write_day(Db.sqlite(tmp_path / "ccswitch.db")).close()
     return tmp_path
 
 

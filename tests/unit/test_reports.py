@@ -36,7 +36,7 @@ from ccswitch.call.events import CallEnded
 from ccswitch.reports import QueueTotals, ReportReader, ReportSettings, compute, plain, today
 from ccswitch.reports.settings import from_started
 from ccswitch.store.cdr import CdrStore
-from ccswitch.store.db import Location
+from ccswitch.store.db import Db, Location
 from ccswitch.store.queue_events import QueueEventStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -102,12 +102,16 @@ def c8_cdr() -> CallEnded:
                      ended=T0 + 3180, ended_by="caller", queue="sales", agent="a2")
 
 
-@pytest.fixture
-def reader(store_at: Location) -> ReportReader:
-    db = store_at.connect()
+def write_day(db: Db) -> Db:
+    """The scripted day's queue log and c8's CDR in ``db``'s stores."""
     QueueEventStore(db).append(day_events(), wall_offset=0.0)
     CdrStore(db).add(c8_cdr(), wall_offset=0.0)
-    return ReportReader(db)
+    return db
+
+
+@pytest.fixture
+def reader(store_at: Location) -> ReportReader:
+    return ReportReader(write_day(store_at.connect()))
 
 
 def settings_of(reader: ReportReader) -> ReportSettings:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from callworld import Switch
 from test_api import ADMIN, Api
-from test_reports import c8_cdr, day_events
+from test_reports import write_day
 
 from ccswitch.cli import main
 from ccswitch.http.auth import principals
@@ -18,19 +18,14 @@ from ccswitch.http.reports import EXTRA_KEY
 from ccswitch.reports.reader import ReportReader
 from ccswitch.reports.service import Reports
 from ccswitch.reports.settings import from_started
-from ccswitch.store.cdr import CdrStore
 from ccswitch.store.db import Db, Location
-from ccswitch.store.queue_events import QueueEventStore
 
 SALES_SUP, AGENT = "sup-sales", "agent-a1"
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    db = Db.sqlite(tmp_path / "ccswitch.db")
-    QueueEventStore(db).append(day_events(), wall_offset=0.0)
-    CdrStore(db).add(c8_cdr(), wall_offset=0.0)
-    db.close()
+    write_day(Db.sqlite(tmp_path / "ccswitch.db")).close()
     return tmp_path
 
 
