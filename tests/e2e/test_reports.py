@@ -72,3 +72,34 @@ def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFac
         got = http.get("/api/v1/reports/queues", headers={"Authorization": f"Bearer {ADMIN}"})
     assert got.status_code == 200, got.text
     assert got.json() == cli_rows
+
+
+def test_a_caller_waiting_when_the_daemon_dies_is_reported_lost(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """No agent: a caller waits in support; the daemon is SIGKILLed (no shutdown) and
+    started again on the same data dir.  The new run's start mark ends the caller's stay:
+    the report counts it offered and lost (not answered, not abandoned), with the wait it had
+    when the second run started."""
+    data = tmp_path / "data"
+    daemon = settle(start_daemon(data_dir=data))
+    waiting = caller(sipp, daemon, "1001", "800", "queue_caller_held.xml", timeout=60)
+    try:
+        (entered,) = wait_queue_event(daemon, "CallerEntered", 15)
+        time.sleep(1.0)
+        daemon.kill()
+    finally:
+        waiting.stop()
+    again = settle(start_daemon(data_dir=data))
+    rows = queue_events(again.data_dir)
+    starts = [r for r in rows if r.event == "SwitchStarted"]
+    assert len(starts) == 2 and starts[1].time > entered.time, describe(rows)
+    out = subprocess.run(
+        ccswitch_command("report", "--data-dir", str(data), "--format", "json", "--queue",
+                         "support"),
+        capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    (row,) = json.loads(out.stdout)
+    assert {k: row[k] for k in ("offered", "answered", "abandoned", "lost", "waiting")} == {
+        "offered": 1, "answered": 0, "abandoned": 0, "lost": 1, "waiting": 0}, describe(rows)
+    # its wait ended when the second run started
+    assert row["longest_wait_s"] == round(starts[1].time - entered.time, 3), describe(rows)
