@@ -109,3 +109,16 @@ def test_a_bad_zone_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["check-config", str(conf)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{conf}:3: reports.timezone: 'Mars/Olympus' is not a known time zone")
+
+
+def test_store_dsn_reads_postgresql(pg_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    write_day(Db.postgresql(pg_dsn)).close()
+    status, out, _ = report(capsys, "--store-dsn", pg_dsn, "--from", "2026-12-07", "--to",
+                            "2026-12-07", "--queue", "sales", "--format", "json")
+    assert status == 0
+    (row,) = json.loads(out)
+    # c5, c6, c8 offered; c5 and c8 answered within 30 s: 2 / 3; one refused
+    assert (row["offered"], row["answered"], row["service_level"], row["refused"]) == (
+        3, 2, 0.6667, 1)
+    status, _, err = report(capsys, "--store-dsn", "mysql://x")
+    assert status == 2 and "--store-dsn" in err and "not a PostgreSQL URI" in err
