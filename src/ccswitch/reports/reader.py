@@ -18,6 +18,10 @@ LOOKBACK = 12 * 3600.0  # s read before the range: calls and wrap-ups reaching i
 TAIL = 24 * 3600.0  # s read after it: the outcome of a call that entered before its end
 AGENT_EVENTS = ("AgentLoggedIn", "AgentLoggedOut", "AgentPaused", "AgentUnpaused")
 STARTED = "SwitchStarted"
+COUNTED = (STARTED, *AGENT_EVENTS, "CallerEntered", "CallerRefused", "CallerConnected",
+           "CallerAbandoned", "CallerOverflowed", "CallerExitedWithKey", "CallbackRequested",
+           "CallbackFailed", "CallCompleted", "CallTransferred", "CallDisposition")
+"""The events a report reads (offers, failed offers and callback attempts are not counted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +52,12 @@ class ReportReader:
         self.db = db
 
     def events(self, since: float, until: float) -> list[Row]:
-        """Queue events with ``since <= time < until``, in order."""
+        """The queue events the reports count (``COUNTED``) with ``since <= time < until``,
+        in order."""
+        marks = ",".join("?" * len(COUNTED))
         return _rows(self.db.execute(
             "SELECT time, event, data FROM queue_events WHERE time >= ? AND time < ?"
-            " ORDER BY time, id", (since, until)).fetchall())
+            f" AND event IN ({marks}) ORDER BY time, id", (since, until, *COUNTED)).fetchall())
 
     def states_before(self, before: float) -> list[Row]:
         """Each agent's last state event before ``before``, and the last start before it."""

@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS queue_events (
 );
 CREATE INDEX IF NOT EXISTS queue_events_time ON queue_events (time);
 """
-MIGRATIONS: tuple[Step, ...] = (SCHEMA,)
+EVENT_INDEX = "CREATE INDEX IF NOT EXISTS queue_events_event ON queue_events (event, time)"
+"""Reports find each agent's last state and the last daemon start before a time by event."""
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, EVENT_INDEX)
 
 
 def _plain(value: Any) -> Any:
