@@ -39,6 +39,7 @@ def test_parse_time() -> None:
     assert parse_time("2026-12-07T09:30", BERLIN) == at(2026, 12, 7, 9, 30)
     # an offset is taken as written: 08:30 UTC is 09:30 in Berlin in winter
     assert parse_time("2026-12-07T08:30:00+00:00", BERLIN) == at(2026, 12, 7, 9, 30)
+    assert parse_time("1796630400", BERLIN) == 1796630400.0  # epoch seconds as they are
     with pytest.raises(TimeError, match="not an ISO 8601 date"):
         parse_time("7.12.2026", BERLIN)
 

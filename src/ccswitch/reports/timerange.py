@@ -11,6 +11,7 @@ when the clocks change).
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -25,10 +26,12 @@ class TimeError(ValueError):
 
 
 def parse_time(text: str, tz: tzinfo, *, end: bool = False) -> float:
-    """Epoch seconds of an ISO 8601 date or date-time.  A date is local midnight, or with
+    """Epoch seconds of an ISO 8601 date or date-time (or epoch seconds).  A date is local midnight, or with
     ``end`` the midnight after it (``--to 2026-12-07`` covers that day); a date-time without
     an offset is local time in ``tz``."""
     text = text.strip()
+    if re.fullmatch(r"[0-9]{9,11}(\.[0-9]*)?", text):  # epoch seconds, as `cdr export` takes
+        return float(text)
     try:
         if len(text) == 10 and "T" not in text and " " not in text:
             day = date.fromisoformat(text)
