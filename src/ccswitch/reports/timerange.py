@@ -26,9 +26,9 @@ class TimeError(ValueError):
 
 
 def parse_time(text: str, tz: tzinfo, *, end: bool = False) -> float:
-    """Epoch seconds of an ISO 8601 date or date-time (or epoch seconds).  A date is local midnight, or with
-    ``end`` the midnight after it (``--to 2026-12-07`` covers that day); a date-time without
-    an offset is local time in ``tz``."""
+    """Epoch seconds of an ISO 8601 date or date-time (or epoch seconds).  A date is local
+    midnight, or with ``end`` the midnight after it (``--to 2026-12-07`` covers that day); a
+    date-time without an offset is local time in ``tz``."""
     text = text.strip()
     if re.fullmatch(r"[0-9]{9,11}(\.[0-9]*)?", text):  # epoch seconds, as `cdr export` takes
         return float(text)
