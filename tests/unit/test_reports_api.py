@@ -80,6 +80,11 @@ def test_scope_and_errors(api: Api) -> None:
     bad = api("GET", "/api/v1/reports/queues?interval=2h")
     assert bad.status_code == 400 and "'2h' is not one of" in bad.json()["detail"]
     assert api("GET", "/api/v1/reports/queues?from=soon").status_code == 400
+    # an unencoded "+" of an offset arrives as a space; 09:00+01:00 is 09:00 in Berlin
+    plus = api("GET", "/api/v1/reports/queues?from=2026-12-07T09:00:00+01:00"
+               "&to=2026-12-07T09:30:00%2B01:00&interval=30m&queue=support").json()
+    assert [(r["interval_start"], r["offered"]) for r in plus] == [
+        ("2026-12-07T09:00:00+01:00", 3)]  # c1, c2, c3
 
 
 def test_the_openapi_document_shows_the_rows(api: Api) -> None:

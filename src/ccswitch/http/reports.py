@@ -10,6 +10,7 @@ sees everything, a supervisor its queues and their agents; an agent token gets 4
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from typing import Annotated
@@ -26,6 +27,7 @@ from .control import Control, CoreUnavailable
 from .models import Problem
 from .views import ERRORS
 
+_OFFSET = re.compile(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$")
 EXTRA_KEY = "reports"  # Control.extras key of the switch's Reports
 router = APIRouter(prefix=f"{API}/reports", tags=["reports"], responses={
     **ERRORS, 400: {"model": Problem, "description": "a bad from, to or interval"}})
@@ -49,6 +51,11 @@ def _scope(who: Principal, ctl: Control) -> tuple[frozenset[str] | None, frozens
                              if any(q in queues for q in qs))
 
 
+def _plus(time: str) -> str:
+    """``…T09:00:00 01:00`` back to ``+01:00``: an unencoded ``+`` in a query is a space."""
+    return _OFFSET.sub(r"\1+\2", time)
+
+
 async def _rows(ctl: Control, who: Principal, kind: str, from_: str | None, to: str | None,
                 interval: str, queue: str | None, agent: str | None) -> Sequence[Row]:
     reports = ctl.extras.get(EXTRA_KEY)
@@ -60,8 +67,8 @@ async def _rows(ctl: Control, who: Principal, kind: str, from_: str | None, to: 
     settings = reports.settings()
     now = time.time()
     try:
-        start = None if from_ is None else parse_time(from_, settings.tz)
-        end = None if to is None else parse_time(to, settings.tz, end=True)
+        start = None if from_ is None else parse_time(_plus(from_), settings.tz)
+        end = None if to is None else parse_time(_plus(to), settings.tz, end=True)
         start, end = default_range(start, end, now, settings.tz)
         return await asyncio.to_thread(reports.read, lambda r: compute(
             r, kind, start=start, end=end, interval=interval, settings=settings, now=now,
