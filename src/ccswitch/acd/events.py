@@ -7,7 +7,7 @@ inside events (``wait``, ``talk``...) are seconds.  A caller's life in a queue i
     CallerEntered -> (CallerOffered -> OfferFailed)* -> exactly one exit
     exits: CallerConnected | CallerAbandoned | CallerOverflowed | CallerExitedWithKey
            | CallbackFailed(final=True)
-    after CallerConnected: CallTransferred | CallCompleted
+    after CallerConnected: CallTransferred | CallCompleted, CallHeld (held, resumed) between
 
 ``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
 ``AgentLoggedIn``, ``AgentLoggedOut``, ``AgentPaused``, ``AgentUnpaused``.  ``SwitchStarted``
@@ -172,6 +172,21 @@ class CallCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallHeld:
+    """The connected queue call was put on hold (``held``) or resumed: ``by`` the caller's
+    phone (``caller``), the agent's (``agent``), an API ``command``, or ``transfer`` (the
+    holder left the call).  Written by the switch, not the router: reports count hold time
+    from it."""
+
+    time: float
+    call_id: str
+    queue: str
+    agent: str
+    held: bool
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested:
     """The caller asked to be called back at ``number``; it keeps its place in line."""
 
@@ -285,8 +300,8 @@ class SwitchStarted:
 
 QueueEvent = (CallerEntered | CallerRefused | CallerOffered | OfferFailed | CallerConnected
               | CallerAbandoned | CallerOverflowed | CallerExitedWithKey | CallTransferred
-              | CallCompleted | CallDisposition | CallbackRequested | CallbackMade | CallbackFailed
-              | AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentUnpaused)
+              | CallCompleted | CallDisposition | CallHeld | CallbackRequested | CallbackMade
+              | CallbackFailed | AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentUnpaused)
 
 LoggedEvent = QueueEvent | SwitchStarted
 """What the queue event log holds: the router's events and the shell's start marks."""

@@ -29,7 +29,8 @@ on docs.asterisk.org) and app_queue.c:
 Times are whole seconds (ring time of RINGNOANSWER/RINGCANCELED in milliseconds, as
 Asterisk writes it).  ``CallerOffered``, ``CallbackRequested`` and ``CallbackMade`` have no
 Asterisk counterpart and give no line unless ``extended=True`` (then ``RINGSTART|``,
-``CALLBACKREQUEST|number|position|waittime``, ``CALLBACKMADE|number|waittime``).  The
+``CALLBACKREQUEST|number|position|waittime``, ``CALLBACKMADE|number|waittime``); nor has
+``CallHeld`` (``HOLD|by`` / ``UNHOLD|by`` when extended).  The
 ``bridged uniqueid`` of CONNECT is left empty: the router does not know the agent leg's id.
 The router's clock is monotonic; ``epoch_offset`` (wall clock minus that clock) turns its
 times into Unix time.  ``|`` and control characters inside names become ``_``.
@@ -167,6 +168,12 @@ class _Line:
             self.line(e.time, "NONE", queue, e.agent, "UNPAUSE", e.reason)
             for queue in e.queues]
 
+    def held(self, e: ev.CallHeld) -> list[str]:
+        if not self.extended:
+            return []
+        return [self.line(e.time, e.call_id, e.queue, e.agent, "HOLD" if e.held else "UNHOLD",
+                          e.by)]
+
     def started(self, e: ev.SwitchStarted) -> list[str]:
         return [self.line(e.time, "NONE", "NONE", "NONE", "QUEUESTART")]
 
@@ -182,6 +189,7 @@ _FORMATTERS: dict[type, Callable[[_Line, Any], list[str]]] = {
     ev.CallbackFailed: _Line.callback_failed, ev.AgentLoggedIn: _Line.logged_in,
     ev.AgentLoggedOut: _Line.logged_out, ev.AgentPaused: _Line.paused,
     ev.AgentUnpaused: _Line.unpaused, ev.SwitchStarted: _Line.started,
+    ev.CallHeld: _Line.held,
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..acd.events import CallHeld
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -61,4 +63,5 @@ class RecordingStarted:
     at: float
 
 
-CallEvent = CallStarted | CallAnswered | CallEnded | RecordingStarted
+CallEvent = CallStarted | CallAnswered | CallEnded | RecordingStarted | CallHeld
+"""``CallHeld`` (a queue call's hold, ``acd/events.py``) is reported by the B2BUA too."""
