@@ -64,8 +64,9 @@ def test_agents_table(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["agent", "interval", "start"]
     # a1: 2 calls, talk 120, wrap-up 20, occupancy 140/1800 = 7.8 %
-    assert lines[1].split() == ["a1", "2026-12-07", "09:00", "2", "120.0", "20.0", "1800.0",
-                                "0.0", "7.8%", "7.8%"]
+    # (hold 10 s: c3's before 09:30)
+    assert lines[1].split() == ["a1", "2026-12-07", "09:00", "2", "120.0", "10.0", "20.0",
+                                "1800.0", "0.0", "7.8%", "7.8%"]
     assert lines[2].split()[0] == "a2"
 
 

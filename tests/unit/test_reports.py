@@ -8,17 +8,19 @@ run 1 starts 08:00 (T0-3600).  a1 (support) logs in 08:30 (T0-1800); a2 (sales) 
               disposition "sale" at +420: the wrap-up is cut to 20.
   c2 support: enters +600, hangs up +603 (wait 3: a short abandon).
   a2 pauses "lunch" +1200 .. +2100 (crosses 09:30: 600 s before, 300 s after).
-  c3 support: enters +1740 (09:29), a1 answers +1770 (wait 30 > 20: outside SL), transfers
-              at +1890 (talk 120: 30 s before 09:30, 90 s after).
-  c5 sales:   enters +2160, a2 answers +2175 (wait 15 <= 30), ends +2475 (talk 300, wrap-up
-              10, over at +2485).
+  c3 support: enters +1740 (09:29), a1 answers +1770 (wait 30 > 20: outside SL), holds it
+              +1790 .. +1830 (40 s: 10 before 09:30, 30 after), transfers at +1890 (talk
+              120: 30 s before 09:30, 90 s after).
+  c5 sales:   enters +2160, a2 answers +2175 (wait 15 <= 30), holds it +2200 .. +2260 (60 s),
+              ends +2475 (talk 300, wrap-up 10, over at +2485).
   c4 support: enters +2400, hangs up +2445 (wait 45).
   c6 sales:   enters +2700, overflows (timeout) +2760 (wait 60).
   sales refuses a caller at +2800 (full).
   c7 support: enters +3000, still waiting when the daemon dies.
-  c8 sales:   enters +3120, a2 answers +3130 (wait 10); its CDR says it ended at +3180.
-run 2 starts 10:00 (T0+3600): c7 is lost (wait 600), c8's talk is 50 (its CDR), a1 and a2
-  are logged out at +3600.
+  c8 sales:   enters +3120, a2 answers +3130 (wait 10), holds it at +3150; its CDR says it
+              ended at +3180.
+run 2 starts 10:00 (T0+3600): c7 is lost (wait 600), c8's talk is 50 and its hold 30 (both
+  end with its CDR at +3180), a1 and a2 are logged out at +3600.
   a1 logs in again +3900.
   c9 support: enters +4200, a1 answers +4205 (wait 5), ends +4265 (talk 60, no wrap-up).
 The report is read at 10:30 (T0+5400).
@@ -69,12 +71,16 @@ def day_events() -> list[ev.LoggedEvent]:
         ev.OfferFailed(t + 1750, "c3", "support", "a1", "noanswer", 10),
         ev.CallerConnected(t + 1770, "c3", "support", "a1", wait=30, ring_time=5,
                            entry_position=1),
+        ev.CallHeld(t + 1790, "c3", "support", "a1", True, "agent"),
+        ev.CallHeld(t + 1830, "c3", "support", "a1", False, "agent"),
         ev.CallTransferred(t + 1890, "c3", "support", "a1", "1005", wait=30, talk=120,
                            entry_position=1),
         ev.AgentUnpaused(t + 2100, "a2", ("sales",), "lunch", paused_for=900),
         ev.CallerEntered(t + 2160, "c5", "sales", 0, 1, ()),
         ev.CallerConnected(t + 2175, "c5", "sales", "a2", wait=15, ring_time=3,
                            entry_position=1),
+        ev.CallHeld(t + 2200, "c5", "sales", "a2", True, "agent"),
+        ev.CallHeld(t + 2260, "c5", "sales", "a2", False, "agent"),
         ev.CallerEntered(t + 2400, "c4", "support", 0, 1, ()),
         ev.CallerAbandoned(t + 2445, "c4", "support", 1, 1, wait=45),
         ev.CallCompleted(t + 2475, "c5", "sales", "a2", wait=15, talk=300, wrapup=10,
@@ -86,6 +92,7 @@ def day_events() -> list[ev.LoggedEvent]:
         ev.CallerEntered(t + 3120, "c8", "sales", 0, 1, ()),
         ev.CallerConnected(t + 3130, "c8", "sales", "a2", wait=10, ring_time=2,
                            entry_position=1),
+        ev.CallHeld(t + 3150, "c8", "sales", "a2", True, "caller"),
         ev.SwitchStarted(t + 3600, "test", (("sales", 30.0), ("support", 20.0)),
                          "Europe/Berlin", 5.0),
         ev.AgentLoggedIn(t + 3900, "a1", SUPPORT),
@@ -149,6 +156,7 @@ def test_queue_report_half_hours(reader: ReportReader) -> None:
     assert r["aht_s"] == 115.0  # (90 + 20 wrap-up + 120 + 0) / 2
     assert r["avg_talk_s"] == 105.0  # (90 + 120) / 2
     assert r["avg_wrapup_s"] == 10.0  # (20 + 0) / 2
+    assert r["avg_hold_s"] == 20.0  # (0 + 40) / 2: c3's hold (part of its talk)
     assert r["longest_wait_s"] == 30.0  # max(10, 3, 30)
     assert r["transfers"] == 1 and r["dispositions"] == {"sale": 1}
     r = got[("support", "09:30")]
@@ -168,6 +176,7 @@ def test_queue_report_half_hours(reader: ReportReader) -> None:
     assert r["service_level_answered"] == 1.0  # 2 / 2
     assert r["asa_s"] == 12.5  # (15 + 10) / 2
     assert r["aht_s"] == 180.0  # (300 + 10 + 50 + 0) / 2
+    assert r["avg_hold_s"] == 45.0  # (60 + 30) / 2
     assert r["longest_wait_s"] == 60.0
     assert got[("sales", "09:00")]["offered"] == 0
 
@@ -184,6 +193,7 @@ def test_queue_report_one_row_per_queue_for_a_day(reader: ReportReader) -> None:
     assert r["service_level_net"] == 0.4  # 2 / (6 - 1)
     assert r["asa_s"] == 15.0  # (10 + 30 + 5) / 3
     assert r["aht_s"] == 96.667  # (110 + 120 + 60) / 3
+    assert r["avg_hold_s"] == 13.333  # 40 / 3
     s = got[("sales", "00:00")]
     assert (s["offered"], s["answered"], s["service_level"], s["refused"]) == (3, 2, 0.6667, 1)
 
@@ -203,12 +213,14 @@ def test_agent_report(reader: ReportReader) -> None:
     assert (a["calls_answered"], a["talk_s"], a["wrapup_s"], a["handle_s"]) == (
         2, 120.0, 20.0, 140.0)
     assert a["aht_s"] == 70.0  # 140 / 2
+    assert a["hold_s"] == 10.0  # c3's hold up to 09:30
     assert a["occupancy"] == 0.0778 and a["utilisation"] == 0.0778  # 140 / 1800
     assert a["dispositions"] == {"sale": 1} and a["transfers"] == 0
     a = got[("a1", "09:30")]
     # c3's last 90 s of talk; the transfer at +1890; logged out at the restart
     assert (a["talk_s"], a["transfers"], a["logged_in_s"], a["occupancy"]) == (
         90.0, 1, 1800.0, 0.05)
+    assert a["hold_s"] == 30.0  # the rest of c3's hold
     a = got[("a1", "10:00")]
     # logged in again +3900 .. now +5400 = 1500; c9's 60 s
     assert (a["logged_in_s"], a["talk_s"], a["calls_answered"], a["occupancy"]) == (
@@ -221,6 +233,7 @@ def test_agent_report(reader: ReportReader) -> None:
     assert (b["paused_s"], b["talk_s"], b["wrapup_s"], b["calls_answered"]) == (
         300.0, 350.0, 10.0, 2)
     assert b["occupancy"] == 0.24  # 360 / (1800 - 300)
+    assert b["hold_s"] == 90.0  # c5 60 + c8 30 (until its CDR's end)
     assert b["utilisation"] == 0.2  # 360 / 1800
     assert ("a2", "10:00") not in got  # logged out by the restart, never back
     only = rows(reader, "agents", "30m", queue="sales")
@@ -234,8 +247,8 @@ def test_agent_state_report(reader: ReportReader) -> None:
         1800.0, 600.0, 1200.0, 1, 1)
     assert b["pause_reasons"] == {"lunch": 600.0}
     b = got[("a2", "09:30")]
-    # 1800 - 300 paused - 350 talking - 10 wrap-up
-    assert (b["paused_s"], b["idle_s"], b["pauses"]) == (300.0, 1140.0, 0)
+    # 1800 - 300 paused - 350 talking (hold included) - 10 wrap-up
+    assert (b["paused_s"], b["idle_s"], b["pauses"], b["hold_s"]) == (300.0, 1140.0, 0, 90.0)
     assert b["pause_reasons"] == {"lunch": 300.0}
     day = rows(reader, "agent-states", "day")
     # a1: 08:30 .. 10:00 (5400) + 10:05 .. 10:30 (1500)

@@ -2,8 +2,8 @@
 
 ``agents``: calls answered (counted in the interval the agent answered), transfers and
 disposition codes (where they happened), and the agent's time in each state within the
-interval (a span that crosses a boundary is split: talk, wrap-up, logged-in and pause seconds
-each fall where they were spent), occupancy and utilisation.  ``agent-states``: the time per
+interval (a span that crosses a boundary is split: talk (hold included), hold, wrap-up,
+logged-in and pause seconds each fall where they were spent), occupancy and utilisation.  ``agent-states``: the time per
 state and the pause time per reason.  Formulas: ``docs/reports.md``.
 """
 
@@ -28,6 +28,7 @@ class AgentTotals:
     calls_answered: int = 0
     transfers: int = 0
     talk_s: float = 0.0
+    hold_s: float = 0.0
     wrapup_s: float = 0.0
     handle_s: float = 0.0
     aht_s: float = 0.0
@@ -48,6 +49,7 @@ class AgentStates:
     interval_end: str
     logged_in_s: float = 0.0
     talking_s: float = 0.0
+    hold_s: float = 0.0
     wrapup_s: float = 0.0
     paused_s: float = 0.0
     idle_s: float = 0.0
@@ -113,7 +115,8 @@ def agent_report(tl: Timeline, bounds: Sequence[float], settings: ReportSettings
                 agent=name, interval_start=iso(bounds[i], settings.tz),
                 interval_end=iso(bounds[i + 1], settings.tz),
                 calls_answered=n["answered"], transfers=n["transfer"],
-                talk_s=round(s["talking"], 3), wrapup_s=round(s["wrapup"], 3),
+                talk_s=round(s["talking"], 3), hold_s=round(s["hold"], 3),
+                wrapup_s=round(s["wrapup"], 3),
                 handle_s=round(handle, 3),
                 aht_s=round(handle / n["answered"], 3) if n["answered"] else 0.0,
                 logged_in_s=round(logged, 3), paused_s=round(paused, 3),
@@ -141,6 +144,7 @@ def agent_state_report(tl: Timeline, bounds: Sequence[float], settings: ReportSe
                 agent=name, interval_start=iso(bounds[i], settings.tz),
                 interval_end=iso(bounds[i + 1], settings.tz),
                 logged_in_s=round(logged, 3), talking_s=round(s["talking"], 3),
+                hold_s=round(s["hold"], 3),
                 wrapup_s=round(s["wrapup"], 3), paused_s=round(paused, 3),
                 idle_s=round(max(0.0, logged - paused - busy), 3),
                 logins=int(s["#logged_in"]), pauses=int(s["#paused"]),

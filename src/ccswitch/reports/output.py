@@ -14,10 +14,10 @@ FORMATS = ("table", "csv", "json")
 TABLE_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "queues": ("queue", "interval_start", "offered", "answered", "abandoned",
                "short_abandoned", "lost", "service_level", "asa_s", "aht_s", "longest_wait_s"),
-    "agents": ("agent", "interval_start", "calls_answered", "talk_s", "wrapup_s",
+    "agents": ("agent", "interval_start", "calls_answered", "talk_s", "hold_s", "wrapup_s",
                "logged_in_s", "paused_s", "occupancy", "utilisation"),
-    "agent-states": ("agent", "interval_start", "logged_in_s", "talking_s", "wrapup_s",
-                     "paused_s", "idle_s", "pause_reasons"),
+    "agent-states": ("agent", "interval_start", "logged_in_s", "talking_s", "hold_s",
+                     "wrapup_s", "paused_s", "idle_s", "pause_reasons"),
 }
 _PERCENT = frozenset({"service_level", "occupancy", "utilisation"})
 

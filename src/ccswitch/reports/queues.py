@@ -50,6 +50,7 @@ class QueueTotals:
     asa_s: float = 0.0
     aht_s: float = 0.0
     avg_talk_s: float = 0.0
+    avg_hold_s: float = 0.0
     avg_wrapup_s: float = 0.0
     longest_wait_s: float = 0.0
     handled: int = 0
@@ -69,7 +70,7 @@ def totals(queue: str, stays: Iterable[Stay], *, start: str, end: str, refused: 
     threshold = settings.threshold(queue)
     row = QueueTotals(queue=queue, interval_start=start, interval_end=end, refused=refused,
                       sl_threshold_s=threshold)
-    waits_answered = talk = wrapup = 0.0
+    waits_answered = talk = hold = wrapup = 0.0
     codes: Counter[str] = Counter()
     for s in stays:
         row.offered += 1
@@ -83,6 +84,7 @@ def totals(queue: str, stays: Iterable[Stay], *, start: str, end: str, refused: 
             if s.talk is not None:
                 row.handled += 1
                 talk += s.talk
+                hold += s.hold
                 wrapup += s.wrapup
         elif s.outcome in (ABANDONED, CALLBACK_FAILED):
             row.abandoned += 1
@@ -106,6 +108,7 @@ def totals(queue: str, stays: Iterable[Stay], *, start: str, end: str, refused: 
     row.asa_s = _ratio(waits_answered, row.answered, 3)
     row.aht_s = _ratio(talk + wrapup, row.handled, 3)
     row.avg_talk_s = _ratio(talk, row.handled, 3)
+    row.avg_hold_s = _ratio(hold, row.handled, 3)
     row.avg_wrapup_s = _ratio(wrapup, row.handled, 3)
     row.longest_wait_s = round(row.longest_wait_s, 3)
     row.dispositions = dict(sorted(codes.items()))

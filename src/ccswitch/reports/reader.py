@@ -20,7 +20,7 @@ AGENT_EVENTS = ("AgentLoggedIn", "AgentLoggedOut", "AgentPaused", "AgentUnpaused
 STARTED = "SwitchStarted"
 COUNTED = (STARTED, *AGENT_EVENTS, "CallerEntered", "CallerRefused", "CallerConnected",
            "CallerAbandoned", "CallerOverflowed", "CallerExitedWithKey", "CallbackRequested",
-           "CallbackFailed", "CallCompleted", "CallTransferred", "CallDisposition")
+           "CallbackFailed", "CallCompleted", "CallTransferred", "CallDisposition", "CallHeld")
 """The events a report reads (offers, failed offers and callback attempts are not counted)."""
 
 

@@ -1,6 +1,6 @@
 """The queue log replayed into what the reports count: each caller's stay in a queue (entry,
-outcome, wait, talk, wrap-up, transfer, dispositions) and each agent's spans of time (logged
-in, paused by reason, talking, in wrap-up).
+outcome, wait, talk, hold, wrap-up, transfer, dispositions) and each agent's spans of time
+(logged in, paused by reason, talking, on hold, in wrap-up).
 
 A daemon start (``SwitchStarted``) ends whatever the previous run left open: a caller still
 waiting is ``lost`` (its wait ends at the start), a call still connected ends there (or at its
@@ -30,7 +30,9 @@ class Stay:
     wait: float | None = None
     agent: str | None = None
     connected: float | None = None
-    talk: float | None = None  # None: still talking (or unknown)
+    talk: float | None = None  # None: still talking (or unknown); hold included
+    hold: float = 0.0  # seconds on hold (part of the talk)
+    held_since: float | None = None
     wrapup: float = 0.0
     completed: float | None = None  # when the talk ended
     transferred: bool = False
@@ -40,7 +42,7 @@ class Stay:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """``agent`` was in ``state`` (logged_in, paused, talking, wrapup) from ``start`` to
+    """``agent`` was in ``state`` (logged_in, paused, talking, hold, wrapup) from ``start`` to
     ``stop``; ``reason``: the pause's."""
 
     agent: str
@@ -151,6 +153,11 @@ class _Replay:
             self.open.pop(key, None)
         elif ev == "CallbackRequested":
             stay.callback = True
+        elif ev == "CallHeld":
+            if not d.get("held"):
+                self.end_hold(stay, t)
+            elif stay.held_since is None and stay.connected is not None:
+                stay.held_since = t
         elif ev in ("CallCompleted", "CallTransferred"):
             self.talk_ended(stay, t, float(d["talk"]))
             self.open.pop(key, None)
@@ -168,7 +175,14 @@ class _Replay:
             if got is not None and got[1] is stay:
                 self.end_wrapup(agent, t)
 
+    def end_hold(self, stay: Stay, t: float) -> None:
+        if stay.held_since is not None and stay.agent is not None:
+            stay.hold += max(0.0, t - stay.held_since)
+            self.span(stay.agent, "hold", stay.held_since, t)
+        stay.held_since = None
+
     def talk_ended(self, stay: Stay, t: float, talk: float) -> None:
+        self.end_hold(stay, t)
         stay.talk, stay.completed = talk, t
         if stay.agent is not None and stay.connected is not None:
             self.span(stay.agent, "talking", stay.connected, t)
