@@ -3,8 +3,8 @@
 ``agents``: calls answered (counted in the interval the agent answered), transfers and
 disposition codes (where they happened), and the agent's time in each state within the
 interval (a span that crosses a boundary is split: talk (hold included), hold, wrap-up,
-logged-in and pause seconds each fall where they were spent), occupancy and utilisation.  ``agent-states``: the time per
-state and the pause time per reason.  Formulas: ``docs/reports.md``.
+logged-in and pause seconds each fall where they were spent), occupancy and utilisation.
+``agent-states``: the time per state and the pause time per reason.  Formulas: ``docs/reports.md``.
 """
 
 from __future__ import annotations
