@@ -1,6 +1,7 @@
 """`ccswitch report` and `/api/v1/reports/queues` against what really happened: the demo
 daemon, a SIPp agent (2002, support) and two SIPp callers into queue support (800): one
-answered, one who hangs up after 3 s while the agent is in wrap-up.  What the report must say
+answered (and held for a second through the API), one who hangs up after 3 s while the agent
+is in wrap-up.  What the report must say
 is worked out from the queue event log those calls left (the durable record)."""
 
 from __future__ import annotations
@@ -32,8 +33,15 @@ def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFac
     daemon = settle(start_daemon())
     answering = agent(sipp, daemon, "2002", "uas_answer.xml", calls=1, timeout=60)
     wait_queue_event(daemon, "AgentLoggedIn", 10, agent="2002")
+    http = httpx.Client(base_url=f"http://{LOOPBACK}:{daemon.http_port}", timeout=10,
+                        headers={"Authorization": f"Bearer {ADMIN}"})
     try:
-        first = caller(sipp, daemon, "1001", "800", "queue_caller.xml", hold_ms=1500).wait(30)
+        talking = caller(sipp, daemon, "1001", "800", "queue_caller.xml", hold_ms=5000)
+        (connected,) = wait_queue_event(daemon, "CallerConnected", 20)
+        assert http.post(f"/api/v1/calls/{connected.call_id}/hold").status_code == 200
+        time.sleep(1.0)
+        assert http.post(f"/api/v1/calls/{connected.call_id}/resume").status_code == 200
+        first = talking.wait(30)
         assert first.ok, first.describe()
         (completed,) = wait_queue_event(daemon, "CallCompleted", 20)
         # the agent is in wrap-up (5 s): nobody is offered the second caller, who gives up
@@ -44,7 +52,9 @@ def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFac
         answering.stop()
     rows = queue_events(daemon.data_dir)
     assert rows[0].event == "SwitchStarted", describe(rows)  # written first
-    (connected,) = [r for r in rows if r.event == "CallerConnected"]
+    held, resumed = [r for r in rows if r.event == "CallHeld"]
+    assert (held.data["held"], resumed.data["held"], held.data["by"]) == (
+        True, False, "command"), describe(rows)
     time.sleep(max(0.0, completed.time + WRAPUP + 0.5 - time.time()))  # wrap-up is over
 
     wait, talk = connected.data["wait"], completed.data["talk"]
@@ -54,7 +64,8 @@ def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFac
         "answered_in_sl": int(wait <= THRESHOLD),
         "service_level": round(int(wait <= THRESHOLD) / 2, 4),  # in SL over 2 offered
         "asa_s": round(wait, 3),  # one answered call
-        "aht_s": round(talk + WRAPUP, 3),  # its talk and the whole wrap-up
+        "aht_s": round(talk + WRAPUP, 3),  # its talk (hold included) and the whole wrap-up
+        "avg_hold_s": round(resumed.time - held.time, 3),
         "longest_wait_s": round(max(wait, abandoned.data["wait"]), 3),
     }
     out = subprocess.run(
@@ -68,8 +79,10 @@ def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFac
     day = datetime.fromisoformat(support["interval_start"])  # today, local midnight
     assert day.utcoffset() is not None and (day.hour, day.minute) == (0, 0), day
 
-    with httpx.Client(base_url=f"http://{LOOPBACK}:{daemon.http_port}", timeout=10) as http:
-        got = http.get("/api/v1/reports/queues", headers={"Authorization": f"Bearer {ADMIN}"})
+    try:
+        got = http.get("/api/v1/reports/queues")
+    finally:
+        http.close()
     assert got.status_code == 200, got.text
     assert got.json() == cli_rows
 
