@@ -161,12 +161,14 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     cdr.add_argument("--queue-events", action="store_true",
                      help="export the queue event log instead")
     add("reload", "make the daemon re-read its configuration")
-    erl = add("erlang", "Erlang C staffing for a call volume")
+    erl = add("erlang", "Erlang C (or A) staffing for a call volume")
     erl.add_argument("--calls", type=float, required=True, help="calls per period")
     erl.add_argument("--aht", type=float, required=True, help="average handle time, s")
     erl.add_argument("--target", default="80/20", help="service level: %% within s")
     erl.add_argument("--period", type=float, help="period in s (default 3600)")
     erl.add_argument("--agents", type=int, help="the staffing to evaluate")
+    erl.add_argument("--patience", type=float,
+                     help="callers' mean patience, s: Erlang A instead of Erlang C")
 
 
 def build_config(args: argparse.Namespace) -> SwitchConfig:
@@ -255,8 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
     if args.command == "report":
+        from .reports.command import FORECAST_INTERVAL, FORECAST_KINDS
         from .reports.command import run as report
 
+        if args.kind in FORECAST_KINDS:
+            from .reports.forecast_cli import run as forecast
+
+            args.interval = args.interval or FORECAST_INTERVAL
+            return forecast(args)
         status, text = report(args, load_config)
         print(text, end="", file=sys.stdout if status == 0 else sys.stderr)
         if status:

@@ -173,7 +173,7 @@ def _reload(c: Client, a: argparse.Namespace) -> int:
 
 def _erlang(c: Client, a: argparse.Namespace) -> int:
     r = c.get("/erlang", calls=a.calls, aht=a.aht, target=a.target, period=a.period,
-              agents=a.agents)
+              agents=a.agents, patience=a.patience)
     if a.json:
         _json(r)
     else:

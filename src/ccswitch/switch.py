@@ -22,6 +22,7 @@ from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
 from .call.events import CallEnded, RecordingStarted
+from .call.quality import CallQuality, QualityBook
 from .call.reload import Reloaded
 from .call.signaling import Listener, Signaling
 from .call.voicemail import (
@@ -96,6 +97,7 @@ STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
 PRUNE_FIRST = 60.0  # s after start-up: the first deletion of events past [events] keep_days
 PRUNE_PERIOD = 3600.0  # s between deletions
+LIVE_QUALITY_INTERVAL = 5.0  # s between the workers' live LegStats samples (the API's mos)
 WRITE_LINGER = 0.05  # the writer gathers rows this long per commit (one fsync per 50 ms)
 DEFER_DESTROY = 0.02  # a call's DestroyLeg waits this long for the worker's next batch (s)
 DEFER_DESTROY_MIN_PAIRS = 256  # ...when the RTP range has this many pairs (else sent at once)
@@ -144,6 +146,8 @@ class Switch:
         self._prune_timer: asyncio.TimerHandle | None = None
         self.recordings_dir = self.data_dir / "recordings"
         self.worker_stats: dict[int, WorkerStats] = {}
+        # live and final call quality from the workers' LegStats (call/quality.py)
+        self.quality = QualityBook(jitter_buffer_ms=config.media.jitter_depth * 1000.0)
         self._recording: set[str] = set()  # files open in a worker
         self._wall_offset = 0.0
         self._debug = config.log_level.lower() == "debug"
@@ -287,7 +291,8 @@ class Switch:
         tokens, agent_queues = self._control_tables(self.config)
         control = Control(signaling=self._api_core, clock=self._now, flush=self._after,
                           tokens=tokens, agent_queues=agent_queues,
-                          wall_offset=lambda: self._wall_offset)
+                          wall_offset=lambda: self._wall_offset,
+                          live_mos=self.quality.live_mos)
         self.metrics = control.metrics = Metrics(control, self._stats)
         return control
 
@@ -311,8 +316,9 @@ class Switch:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         log_setup = functools.partial(configure_logging, cfg.log_format, cfg.log_level,
                                       cache=True)
-        # events _on_media_events would drop, left in the worker (two batches per call)
-        unreported = frozenset({LegReady} if self._debug else {LegReady, LegStats})
+        # events _on_media_events would drop, left in the worker (a batch per call); a leg's
+        # final LegStats wait for a batch the worker sends anyway (call quality, the CDR)
+        unreported = frozenset({LegReady})
 
         def settings(index: int) -> WorkerSettings:
             return WorkerSettings(index=index, tick=cfg.media.tick,
@@ -320,7 +326,8 @@ class Switch:
                                   jitter_depth=cfg.media.jitter_depth, local_ip=ip,
                                   recordings_dir=str(self.recordings_dir), log_setup=log_setup,
                                   wake=cast(WakeMode, cfg.media.wake),
-                                  unreported=unreported)
+                                  unreported=unreported, held=frozenset({LegStats}),
+                                  live_interval=LIVE_QUALITY_INTERVAL)
 
         low, high = cfg.rtp_ports
         # a call's DestroyLeg waits for the worker's next batch when a freed pair rests long
@@ -411,6 +418,7 @@ class Switch:
     def _on_media_events(self, worker: int, events: list[MediaEvent]) -> None:
         assert self.signaling is not None
         passed: list[MediaEvent] = []
+        quality: list[CallQuality] = []
         for ev in events:
             if isinstance(ev, WorkerStats):
                 self.worker_stats[worker] = ev
@@ -432,19 +440,50 @@ class Switch:
                         state="complete" if ev.ok else "failed", seconds=ev.seconds),
                         done, "recording_done")
             elif isinstance(ev, LegStats):
-                if self._debug:  # two per call: not built when the line would be dropped
-                    log.debug("leg_stats", call_id=self.signaling.b2bua.call_id_of_leg(ev.leg),
-                              leg=ev.leg, received=ev.received, lost=ev.lost,
-                              jitter_ms=round(ev.jitter_ms, 2))
+                self._leg_stats(worker, ev, quality)
             elif isinstance(ev, LegReady):
                 pass  # the port is bound: nothing in the core waits for it (two per call)
             else:
                 if isinstance(ev, WorkerDied):
                     log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
+                    self.quality.forget(ev.legs)
                 passed.append(ev)
+        if self.quality.waiting:
+            quality += self.quality.expire(self._now())
+        if quality:
+            self._call_quality(quality)
         if passed and not self.stopping:
             self.signaling.media_events(passed, self._now())
             self._after()
+
+    def _leg_stats(self, worker: int, ev: LegStats, done: list[CallQuality]) -> None:
+        """A leg's live or final figures: its rating; a call's quality once complete."""
+        q, call = self.quality.stats(ev, self._now())
+        if not ev.final:
+            return
+        if self._debug:
+            log.debug("leg_stats", leg=ev.leg, received=ev.received, lost=ev.lost,
+                      expected=ev.expected, jitter_ms=ev.jitter_ms, rtt_ms=ev.rtt_ms,
+                      peer_lost=ev.peer_lost, mos=None if q is None else q.mos)
+        if q is not None and self.metrics is not None:
+            self.metrics.leg_quality(worker, q.loss_pct, q.jitter_ms)
+        if call is not None:
+            done.append(call)
+
+    def _call_quality(self, done: list[CallQuality]) -> None:
+        """Ended calls' quality: the MOS histogram, ``call.quality`` events, CDR columns."""
+        now = self._now()
+        for q in done:
+            log.info("call_quality", call_id=q.call_id, mos_caller=q.mos_caller,
+                     mos_callee=q.mos_callee, loss_caller=q.loss_caller,
+                     loss_callee=q.loss_callee)
+            if self.metrics is not None:
+                self.metrics.call_quality(q)
+        if self.events is not None:
+            records = [record_of(q, now=now, wall_offset=self._wall_offset) for q in done]
+            self.events.append([r for r in records if r is not None])
+        if self.cdr is not None:
+            self._write(functools.partial(self.cdr.set_quality, done), None, "cdr_quality")
 
     # -- the loop glue --------------------------------------------------------------
     def _now(self) -> float:
@@ -525,6 +564,8 @@ class Switch:
             elif isinstance(ev, CallEnded):
                 if metrics is not None:
                     metrics.call_ended(ev)
+                if ev.media_legs:
+                    self.quality.call_ended(ev, dict(ev.media_legs), now)
                 # the call is reported done (``cdr``) once its row is committed
                 if self.cdr is None:
                     _log_cdr(ev)

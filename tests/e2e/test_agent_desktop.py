@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_browser import WAIT_MS, artifact_dir, chromium_page
 from e2e_daemon import REPO, Daemon, DaemonFactory
 from e2e_media import query, settle
 from e2e_queue import agent, caller, wait_queue_event, write_config
@@ -27,7 +27,6 @@ from e2e_sipp import Sipp
 from e2e_util import LOOPBACK
 
 from ccswitch.config.schema import SwitchConfig
-from peers import missing_peer, require_peer
 
 pytestmark = pytest.mark.e2e
 
@@ -35,31 +34,13 @@ TOKEN = "demo-agent-2001"
 ADMIN = {"Authorization": "Bearer demo-admin-token"}
 WRAPUP = 300  # long: a ready agent right after the code proves the wrap-up was cut short
 DEMO = (REPO / "src" / "ccswitch" / "config" / "demo.toml").read_text()
-ARTIFACTS = Path(os.environ.get("CCSWITCH_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
-WAIT_MS = 30_000  # generous: the machine is shared; nothing here asserts timing
-
-
-def artifact_dir(request: pytest.FixtureRequest) -> Path:
-    d = ARTIFACTS / "e2e" / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """A headless Chromium page (the system's ``chromium``, no browser download)."""
-    binary = require_peer("chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing_peer("the Python package playwright is not installed (dev extras)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        try:
-            page = chromium.new_page(viewport={"width": 1100, "height": 900})
-            yield page
-        finally:
-            chromium.close()
+    with chromium_page(1100, 900) as page:
+        yield page
 
 
 def config(path: Path, extra: str = "") -> Path:

@@ -164,3 +164,15 @@ def test_url_and_token_come_from_the_config_when_not_given(
 def test_table_and_duration_formatting() -> None:
     assert table(["A", "BB"], [["x", None], ["long", 1.25]]) == "A     BB\nx     -\nlong  1.2"
     assert (duration(65), duration(3723), duration(None)) == ("1:05", "1:02:03", "-")
+
+
+def test_erlang_with_patience_is_erlang_a(served: tuple[Switch, str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _, url = served
+    # 200 calls/h of 180 s at 80/20: Erlang C needs 14 agents (test_erlang.py); callers
+    # who wait 120 s on average before hanging up need fewer (test_erlang_a.py)
+    code, out, _ = run(capsys, "erlang", "--calls", "200", "--aht", "180", "--url", url,
+                       "--patience", "120", "--json")
+    got = json.loads(out)
+    assert code == 0 and got["model"] == "erlang_a" and got["patience_s"] == 120.0
+    assert got["agents"] < 14 and got["probability_of_abandon"] > 0

@@ -332,7 +332,6 @@ ERRORS = [
     (QUEUES + '[[users]]\nrange = "1-2"\npassword = "p"\nagent = { token = "t{user}" }\n',
      "users[0].agent.token", 6, "is an [[api.tokens]] entry with role = \"agent\""),
     ('[api_tokens]\nadmin = "t1"\n', "api_tokens", 1, "API tokens are [[api.tokens]] entries"),
-    (QUEUES + 'display = "Support"\n', "queues.support.display", 3, "not supported yet"),
     ('listen = ["tls:127.0.0.1:5061"]\n', "listen[0]", 1, "transport 'tls' is not supported yet"),
     ('listen = ["udp:127.0.0.1:5060", "ws:127.0.0.1:8088"]\n', "listen[1]", 1,
      "transport 'ws' is not supported yet"),

@@ -48,6 +48,7 @@ handle_window = 50
 default_handle_time = 180
 linear_order = ["2002", "2001"]
 record = false
+display = "Customer support"
 
 [[queues.support.escalation]]
 after = 30
@@ -113,6 +114,7 @@ def test_every_queue_key_is_parsed(full: SwitchConfig) -> None:
                             EscalationStep(60.5, drop=frozenset({"billing"}),
                                            levels={"english": 2}))
     assert full.queues["sales"].announce_interval is None
+    assert (q.display, full.queues["sales"].display) == ("Customer support", None)
 
 
 def test_every_agent_key_is_parsed(full: SwitchConfig) -> None:
@@ -331,6 +333,11 @@ ESC = Q + "\n[[queues.support.escalation]]\n"  # the step's keys start at line 5
 
 # (toml text, dotted key, line, a piece of the fault)
 ERRORS = [
+    (Q + "display = 5\n", "queues.support.display", 3, "must be a string"),
+    (Q + 'display = ""\n', "queues.support.display", 3, "must not be empty"),
+    (Q + f'display = "{"x" * 41}"\n', "queues.support.display", 3,
+     "at most 40 characters, got 41"),
+    (Q + 'display = "a\\tb"\n', "queues.support.display", 3, "control characters"),
     (Q + "priority_aging = 1\n", "queues.support.priority_aging", 3,
      "did you mean 'priority_ageing'"),
     (Q + "priority_ageing = -1\n", "queues.support.priority_ageing", 3, "non-negative"),

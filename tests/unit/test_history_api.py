@@ -14,8 +14,8 @@ from callworld import Switch
 from test_api import ADMIN, SUP, Api
 
 from ccswitch.http.history import EXTRA_KEY
-from ccswitch.store.cdr import SCHEMA as CDR_SCHEMA
-from ccswitch.store.db import Db
+from ccswitch.store.cdr import MIGRATIONS as CDR_MIGRATIONS
+from ccswitch.store.db import Db, migrate
 from ccswitch.store.history import History
 from ccswitch.store.queue_events import SCHEMA as QE_SCHEMA
 
@@ -25,7 +25,9 @@ T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 @pytest.fixture
 def api(tmp_path: Path) -> Api:
     db_path = tmp_path / "ccswitch.db"
-    Db.sqlite(db_path).executescript(CDR_SCHEMA + QE_SCHEMA)
+    made = Db.sqlite(db_path)
+    migrate(made, "cdr", CDR_MIGRATIONS)  # the tables as the daemon leaves them
+    made.executescript(QE_SCHEMA)
     db = sqlite3.connect(db_path)
     rec = tmp_path / "rec1.wav"
     rec.write_bytes(bytes(range(256)) * 4)  # 1024 bytes

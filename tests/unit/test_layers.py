@@ -30,7 +30,7 @@ EXACT_LAYERS = {
     **{f"ccswitch.sip.{m}": 1 for m in ("grammar", "uri", "headers", "message", "framing",
                                         "addr", "status")},
     "ccswitch.sdp.session": 1,
-    **{f"ccswitch.media.{m}": 1 for m in ("rtp", "rtcp", "g711", "dtmf", "tones")},
+    **{f"ccswitch.media.{m}": 1 for m in ("rtp", "rtcp", "g711", "dtmf", "tones", "emodel")},
     **{f"ccswitch.sip.{m}": 2 for m in ("timers", "transaction", "txn_tables", "auth", "dialog",
                                         "invite", "registrar", "refer",
                                         "client_auth", "registration_client", "keepalive", "mwi")},

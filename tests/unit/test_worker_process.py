@@ -642,3 +642,46 @@ def test_real_engine_call_recording_and_prompt(tmp_path: Path) -> None:
         a.close()
         b.close()
         h.stop(1.0)
+
+
+def test_final_leg_stats_wait_for_the_next_stats_batch_and_live_ones_are_sampled(
+        tmp_path: Path) -> None:
+    """``held``: a leg's final LegStats gets no batch of its own (it rides with the next
+    WorkerStats); ``live_interval``: a live sample of each leg with traffic comes with it."""
+    h = WorkerHandle.spawn(settings(tmp_path, engine_factory=None, stats_interval=0.5,
+                                    live_interval=0.5, held=frozenset({LegStats})))
+    batches: list[list[MediaEvent]] = []
+
+    def until(pred: Callable[[MediaEvent], bool], timeout: float = 5.0) -> list[MediaEvent]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if h.conn.poll(0.05):
+                batch = h.recv_events()
+                batches.append(batch)
+                if any(pred(e) for e in batch):
+                    return batch
+        raise AssertionError(f"no matching event in {timeout}s: {batches[-5:]}")
+
+    phone = udp_client()
+    try:
+        port = free_port_pair()
+        h.send([CreateLeg(401, port, LOCAL),
+                ConfigureLeg(401, LOCAL, phone.getsockname()[1], 0, "PCMU", 0)])
+        until(lambda e: isinstance(e, LegReady))  # bound
+        for i in range(5):
+            phone.sendto(build_rtp(payload_type=0, sequence=10 + i, timestamp=160 * i,
+                                   ssrc=9, payload=bytes(160)), (LOCAL, port))
+        live = until(lambda e: isinstance(e, LegStats) and e.leg == 401)
+        sample = next(e for e in live if isinstance(e, LegStats))
+        assert not sample.final and sample.received == 5
+        assert any(isinstance(e, WorkerStats) for e in live)
+        h.send([DestroyLeg(401)])
+        final = until(lambda e: isinstance(e, LegStats) and e.final)
+        # the final stats came in the batch of a WorkerStats, not in one of their own
+        assert any(isinstance(e, WorkerStats) for e in final), final
+        st = next(e for e in final if isinstance(e, LegStats) and e.final)
+        # packets 10..14: the first is A.1's probation, so 11..14 are expected, none lost
+        assert (st.leg, st.received, st.expected, st.lost) == (401, 5, 4, 0)
+    finally:
+        phone.close()
+        h.stop(5.0)

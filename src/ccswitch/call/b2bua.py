@@ -592,7 +592,7 @@ class B2bua:
             ended_by, recording, call.sip_call_id or call.caller_leg.invite.call_id,
             call.queue_name,
             call.queue_agent, f"{xfer.kind}:{xfer.target}" if xfer is not None else None,
-            call.transferred_by))
+            call.transferred_by, _media_legs(call.media)))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 
@@ -664,3 +664,10 @@ class B2bua:
         self._txn.send_response(ev.txn_id, make_response(ev.request, status, reason,
                                                          headers=extra), now)
 
+
+def _media_legs(cm: CallMedia | None) -> tuple[tuple[str, int], ...]:
+    """The caller's (side a) and the answered party's (side b) media legs of a call."""
+    if cm is None:
+        return ()
+    return tuple((role, cm.legs[side].leg) for side, role in (("a", "caller"), ("b", "callee"))
+                 if side in cm.legs)

@@ -28,12 +28,14 @@ from ..acd import events as acd
 from ..acd.model import Target
 from . import events as call
 from .crm import CrmLookup, CrmResult, OfferCard
+from .quality import CallQuality
 
 TYPES: Mapping[type, str] = {
     call.CallStarted: "call.started",
     call.CallAnswered: "call.answered",
     call.CallEnded: "call.ended",
     call.RecordingStarted: "recording.started",
+    CallQuality: "call.quality",
     acd.CallerEntered: "queue.caller_entered",
     acd.CallerRefused: "queue.caller_refused",
     acd.CallerOffered: "queue.caller_offered",  # streamed as its OfferCard (NOT_STREAMED)
@@ -69,8 +71,8 @@ RECORDING_DONE = "recording.done"
 
 # the field that holds when an event happened, by preference; else the shell's ``now``
 _TIME_FIELDS = ("time", "at", "ended")
-# fields kept out of the flat object: the envelope has them
-_ENVELOPE = frozenset({"seq", "type", "time"})
+# fields kept out of the flat object: the envelope has them, or they are the shell's
+_ENVELOPE = frozenset({"seq", "type", "time", "media_legs"})
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 

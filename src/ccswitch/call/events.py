@@ -52,6 +52,9 @@ class CallEnded:
     agent: str | None = None  # the queue agent who answered (the last one, after a transfer)
     transfer: str | None = None  # the last transfer: "blind:NUMBER" or "attended:NUMBER"
     transferred_by: str | None = None  # who transferred it (an agent, or a phone's user)
+    # its media legs at the end, ("caller", leg) and ("callee", leg): the shell waits for
+    # their final figures (``call/quality.py``); not streamed
+    media_legs: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ class CallView:
     duration_s: float
     talk_s: float | None
     legs: tuple[LegView, ...]
+    media_legs: tuple[int, ...] = ()  # its media legs (the live MOS is looked up by them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +253,9 @@ def _call_view(call: Call, now: float, queued: bool) -> CallView:
         id=call.key, state=state, caller=call.caller, callee=call.callee,
         queue=call.queue_name, agent=call.queue_agent, room=call.room, started=call.started,
         duration_s=max(0.0, now - call.started),
-        talk_s=None if answered is None else max(0.0, now - answered), legs=tuple(legs))
+        talk_s=None if answered is None else max(0.0, now - answered), legs=tuple(legs),
+        media_legs=() if call.media is None else tuple(lm.leg for lm in
+                                                        call.media.legs.values()))
 
 
 # -- rooms -------------------------------------------------------------------------------

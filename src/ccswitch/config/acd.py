@@ -41,7 +41,10 @@ QUEUE_KEYS: Final = (
     "announce_interval", "skills", "record", "priority_ageing", "join_empty", "leave_empty",
     *OVERFLOW_RULES, "service_level", "announce_on_entry", "rejoin_window", "callback_attempts",
     "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation",
-    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback", "script")
+    "moh", "entry_prompt", "announce_prompts", "announce_position", "callback", "script",
+    "display")
+MAX_LABEL: Final = 40
+"""Longest queue ``display`` label (a wallboard tile's title)."""
 ESCALATION_KEYS: Final = ("after", "drop", "lower_by", "levels")
 AGENT_KEYS: Final = ("queues", "skills", "auto_answer", "weight", "auto_pause_after",
                      "no_answer_delay", "busy_delay", "reject_delay")
@@ -115,6 +118,7 @@ class QueueConfig:
     announce_position: bool = True  # announcements say the place in line and expected wait
     callback: bool = True  # registered callers are offered a callback (key 1)
     script: Template | None = None  # the call script agents see, filled in (config/crm.py)
+    display: str | None = None  # the wallboard's label for the queue (None: its name)
 
     def overflow_for(self, rule: str) -> Target | None:
         """The target of an overflow rule (one of OVERFLOW_RULES): its own, else ``overflow``."""
@@ -133,13 +137,23 @@ def parse_queues(p: _Parser, value: object, path: Path) -> dict[str, QueueConfig
         if not _NAME.fullmatch(name):
             p.fail(qp, f"{name!r} is not a valid queue name (letters, digits, _ and -)")
         t = p.table(entry, qp)
-        p.refuse_unbuilt(t, {"display": "no wallboard shows queue names yet"}, qp)
         p.check_keys(t, QUEUE_KEYS, qp)
         out[name] = QueueConfig(name, **_basics(p, t, qp), **_rules(p, t, qp),
                                 **_service(p, t, qp),
                                 script=p.opt(t, "script", qp, None,
-                                             lambda v, q: parse_template(p, v, q)))
+                                             lambda v, q: parse_template(p, v, q)),
+                                display=p.opt(t, "display", qp, None,
+                                              lambda v, q: _label(p, v, q)))
     return out
+
+
+def _label(p: _Parser, value: object, path: Path) -> str:
+    """A display label: a non-empty string without control characters, at most
+    ``MAX_LABEL`` characters (it has to fit a wallboard tile)."""
+    text = p.string(value, path)
+    if len(text) > MAX_LABEL:
+        p.fail(path, f"at most {MAX_LABEL} characters, got {len(text)}")
+    return text
 
 
 def _basics(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:

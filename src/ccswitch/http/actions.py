@@ -1,7 +1,7 @@
 """Command routes: each builds one ``call/commands.py`` command and carries it out through
 ``Control.command`` (the core's one entry; its outputs are flushed at once).  A refused command
 answers by its ``CommandError.code``: not_found 404, forbidden 403, conflict 409, invalid 400.
-Erlang C staffing (``/erlang``) is a pure calculation and needs a token like the rest."""
+Erlang C/A staffing (``/erlang``) is a pure calculation and needs a token like the rest."""
 
 from __future__ import annotations
 
@@ -158,8 +158,11 @@ async def erlang_staffing(
     period: Annotated[float, Query(gt=0, le=86400 * 31, description="seconds")] = 3600.0,
     agents: Annotated[int | None, Query(ge=1, le=10_000,
                                         description="evaluate this staffing instead")] = None,
+    patience: Annotated[float | None, Query(ge=1, le=86400, description=(
+        "callers' mean patience, s: Erlang A (callers hang up) instead of Erlang C"))] = None,
 ) -> ErlangOut:
-    """Erlang C: agents needed for a service level, or the service level of ``agents``."""
+    """Erlang C (or, with ``patience``, Erlang A): agents needed for a service level, or the
+    service level of ``agents``."""
     pct_text, secs_text = target.split("/")
     pct, secs = float(pct_text), float(secs_text)
     a = erlang.traffic(calls, period, aht)
@@ -167,16 +170,23 @@ async def erlang_staffing(
         raise HTTPException(status_code=400,
                             detail=f"traffic {a:.0f} Erlangs is above {MAX_ERLANGS:.0f}")
     # up to ~50 ms of CPU at the cap: in a thread, so the loop's SIP work interleaves
-    return await asyncio.to_thread(_staffing, a, aht, pct, secs, period, agents)
+    try:
+        return await asyncio.to_thread(_staffing, a, aht, pct, secs, period, agents,
+                                       math.inf if patience is None else patience)
+    except erlang.QueueTooLong as e:
+        raise HTTPException(status_code=400, detail=str(e)) from None
 
 
 def _staffing(a: float, aht: float, pct: float, secs: float, period: float,
-              agents: int | None) -> ErlangOut:
-    n = agents if agents is not None else erlang.agents_needed(a, aht, pct / 100, secs)
-    wait = erlang.asa(a, n, aht)
+              agents: int | None, patience: float) -> ErlangOut:
+    n = agents if agents is not None else erlang.agents_needed_a(a, aht, patience, pct / 100,
+                                                                 secs)
+    n = max(n, 1)
+    r = erlang.erlang_a(a, n, aht, patience, secs)
     return ErlangOut(traffic_erlangs=round(a, 6), agents=n,
-                     service_level=erlang.service_level(a, n, aht, secs),
-                     probability_of_waiting=erlang.erlang_c(a, n),
-                     asa_s=None if math.isinf(wait) else wait,
-                     occupancy=erlang.occupancy(a, n), target_pct=pct, target_s=secs,
-                     period_s=period)
+                     service_level=r.service_level, probability_of_waiting=r.p_wait,
+                     asa_s=None if math.isinf(r.asa) else r.asa,
+                     occupancy=r.occupancy, target_pct=pct, target_s=secs, period_s=period,
+                     model="erlang_c" if math.isinf(patience) else "erlang_a",
+                     patience_s=None if math.isinf(patience) else patience,
+                     probability_of_abandon=r.p_abandon)

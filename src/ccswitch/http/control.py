@@ -7,7 +7,7 @@ commands, events, the timer) exactly as after a SIP input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,8 @@ class Control:
     wall_offset: Callable[[], float] = lambda: 0.0
     metrics: Metrics | None = None  # set by the switch (``/metrics`` serves it)
     extras: dict[str, object] = field(default_factory=dict)  # for routers added later
+    # the worse live MOS of some media legs (None: not sampled yet; call/quality.py)
+    live_mos: Callable[[Iterable[int]], float | None] = lambda legs: None
 
     def core(self) -> Signaling:
         """The running core; ``CoreUnavailable`` (503) when the switch is not running."""

@@ -79,6 +79,10 @@ class CdrOut(BaseModel):
     sip_call_id: str | None
     transfer: str | None
     transferred_by: str | None
+    mos_caller: float | None = Field(default=None, description="E-model MOS of the caller's "
+                                     "leg (null: not measured; docs/quality.md)")
+    mos_callee: float | None = Field(default=None, description="E-model MOS of the answered "
+                                     "leg")
 
 
 class QueueEventOut(BaseModel):

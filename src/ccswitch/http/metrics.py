@@ -6,7 +6,8 @@ can report is read at scrape time (``_Collector``): live calls, queues and agent
 failures.  Only what needs a per-event record is recorded as it happens, each at O(1) in a
 branch the switch already takes: calls ended by disposition with their setup time (on
 ``CallEnded``), queue waits (on ``CallerConnected``), SIP messages by method and status (one
-slice of the first bytes of each message) and the event loop's lateness (on each probe).
+slice of the first bytes of each message), the event loop's lateness (on each probe), each
+media leg's final loss and jitter per worker and each ended call's MOS (``call/quality.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from ..call import queries
 from ..call.events import CallEnded
+from ..call.quality import CallQuality
 from ..media.commands import WorkerStats
 from .control import Control, control_of
 
@@ -37,6 +39,9 @@ SIP_METHODS: Final = frozenset({
 SETUP_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 WAIT_BUCKETS: Final = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 LAG_BUCKETS: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+LOSS_BUCKETS: Final = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)  # per cent
+JITTER_BUCKETS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0)  # ms
+MOS_BUCKETS: Final = (1.5, 2.0, 2.5, 3.0, 3.3, 3.6, 3.9, 4.1, 4.3, 4.5)
 
 
 def disposition(ev: CallEnded) -> str:
@@ -110,6 +115,17 @@ class Metrics:
         self.lag = Histogram("ccswitch_event_loop_lag_seconds",
                              "How late the event loop ran its lag probe timer",
                              buckets=LAG_BUCKETS, registry=self.registry)
+        self.rtp_loss = Histogram("ccswitch_rtp_loss_percent",
+                                  "Packet loss of each media leg at its end (the larger of "
+                                  "ours and the peer's RTCP report), per worker",
+                                  ["worker"], buckets=LOSS_BUCKETS, registry=self.registry)
+        self.rtp_jitter = Histogram("ccswitch_rtp_jitter_ms",
+                                    "Interarrival jitter of each media leg at its end "
+                                    "(RFC 3550), per worker", ["worker"],
+                                    buckets=JITTER_BUCKETS, registry=self.registry)
+        self.mos = Histogram("ccswitch_call_mos",
+                             "E-model MOS estimate of each ended call's legs",
+                             ["leg"], buckets=MOS_BUCKETS, registry=self.registry)
         self.ended: dict[str, int] = {}
         self.sip_counts: dict[str, dict[bytes, int]] = {"in": {}, "out": {}}
         self.last_lag = 0.0
@@ -120,6 +136,19 @@ class Metrics:
         self.ended[d] = self.ended.get(d, 0) + 1
         if ev.answered is not None:
             self.setup.observe(max(0.0, ev.answered - ev.started))
+
+    def leg_quality(self, worker: int, loss_pct: float, jitter_ms: float) -> None:
+        """A media leg's final figures (once per leg, as it goes)."""
+        w = str(worker)
+        self.rtp_loss.labels(w).observe(loss_pct)
+        self.rtp_jitter.labels(w).observe(jitter_ms)
+
+    def call_quality(self, q: CallQuality) -> None:
+        """An ended call's MOS, per leg."""
+        if q.mos_caller is not None:
+            self.mos.labels("caller").observe(q.mos_caller)
+        if q.mos_callee is not None:
+            self.mos.labels("callee").observe(q.mos_callee)
 
     def queue_wait_done(self, queue: str, wait: float) -> None:
         self.queue_wait.labels(queue).observe(max(0.0, wait))

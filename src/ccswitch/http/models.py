@@ -111,16 +111,19 @@ class CallOut(_Out):
     duration_s: float
     talk_s: float | None = Field(description="since answered (null: not answered)")
     legs: list[LegOut]
+    mos: float | None = Field(default=None, description="live E-model MOS estimate, the "
+                              "worse of its legs (null: not measured yet; see quality.md)")
 
     @classmethod
-    def of(cls, v: CallView, wall_offset: float) -> CallOut:
+    def of(cls, v: CallView, wall_offset: float, mos: float | None = None) -> CallOut:
         return cls(id=v.id, state=v.state, caller=v.caller,  # type: ignore[arg-type]
                    callee=v.callee, queue=v.queue, agent=v.agent, room=v.room,
                    started_at=datetime.fromtimestamp(v.started + wall_offset, UTC),
                    duration_s=round(v.duration_s, 3),
                    talk_s=None if v.talk_s is None else round(v.talk_s, 3),
                    legs=[LegOut.model_validate({"role": leg.role, "party": leg.party,
-                                                "state": leg.state}) for leg in v.legs])
+                                                "state": leg.state}) for leg in v.legs],
+                   mos=mos)
 
 
 class RoomMemberOut(_Out):
@@ -165,8 +168,8 @@ class MuteIn(BaseModel):
 
 
 class ErlangOut(_Out):
-    """Erlang C staffing for ``calls`` per ``period_s`` of ``aht_s`` seconds each, to answer
-    ``target_pct`` % of calls within ``target_s`` seconds."""
+    """Erlang C (or, with a patience, Erlang A) staffing for ``calls`` per ``period_s`` of
+    ``aht_s`` seconds each, to answer ``target_pct`` % of calls within ``target_s`` seconds."""
 
     traffic_erlangs: float
     agents: int = Field(description="agents needed (or as asked with ?agents=)")
@@ -177,3 +180,8 @@ class ErlangOut(_Out):
     target_pct: float
     target_s: float
     period_s: float
+    model: Literal["erlang_c", "erlang_a"] = "erlang_c"
+    patience_s: float | None = Field(default=None, description="Erlang A: callers' mean "
+                                     "patience")
+    probability_of_abandon: float = Field(default=0.0, description="Erlang A: callers who "
+                                          "hang up before an answer")

@@ -78,7 +78,8 @@ def visible(who: Principal, ctl: Control, v: CallView) -> bool:
 async def list_calls(who: Caller, ctl: Ctl) -> list[CallOut]:
     """Live calls the token may see, oldest first."""
     sig, now, off = ctl.core(), ctl.clock(), ctl.wall_offset()
-    return [CallOut.of(v, off) for v in queries.call_views(sig, now) if visible(who, ctl, v)]
+    return [CallOut.of(v, off, ctl.live_mos(v.media_legs))
+            for v in queries.call_views(sig, now) if visible(who, ctl, v)]
 
 
 def visible_call(who: Principal, ctl: Control, call_id: str) -> CallView:
@@ -93,7 +94,8 @@ def visible_call(who: Principal, ctl: Control, call_id: str) -> CallView:
 
 @router.get("/calls/{call_id}", tags=["calls"], responses=NOT_FOUND)
 async def get_call(call_id: str, who: Caller, ctl: Ctl) -> CallOut:
-    return CallOut.of(visible_call(who, ctl, call_id), ctl.wall_offset())
+    view = visible_call(who, ctl, call_id)
+    return CallOut.of(view, ctl.wall_offset(), ctl.live_mos(view.media_legs))
 
 
 @router.get("/rooms/{room}/members", tags=["rooms"], responses=NOT_FOUND)

@@ -222,7 +222,11 @@ class LegFailed:
 
 @dataclass(frozen=True, slots=True)
 class LegStats:
-    """Quality figures of the stream received on ``leg`` (for the CDR)."""
+    """Quality figures of ``leg``: the stream it received (``received``, ``expected``,
+    ``lost``, ``jitter_ms``, RFC 3550 A.1/A.8), and from the peer's RTCP reports about the
+    stream it sent (``peer_lost`` of ``peer_expected``, ``peer_jitter_ms``; None: no report)
+    and the round trip (``rtt_ms``, §6.4.1; None: not measured).  ``final``: the leg's last
+    figures (it is gone), else a live sample."""
 
     leg: int
     received: int
@@ -232,6 +236,14 @@ class LegStats:
     jitter_ms: float = 0.0
     sent: int = 0
     dropped: int = 0  # invalid packets or packets from a source other than the latched one
+    expected: int = 0
+    rtt_ms: float | None = None
+    peer_lost: int | None = None
+    peer_expected: int = 0
+    peer_jitter_ms: float | None = None
+    codec: str | None = None
+    ptime_ms: int = 20
+    final: bool = True
 
 
 @dataclass(frozen=True, slots=True)

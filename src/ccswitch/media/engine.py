@@ -274,12 +274,24 @@ class MediaEngine:
         """The state of ``leg`` (read-only use: tests, diagnostics)."""
         return self._legs.get(leg)
 
-    def leg_stats(self, L: Leg) -> LegStats:
+    def leg_stats(self, L: Leg, *, final: bool = True) -> LegStats:
         snap = L.stats.snapshot()
         late = L.jb_late + (L.jb.stats["late"] if L.jb is not None else 0)
+        peer = L.peer
         return LegStats(L.id, received=L.rx_packets, lost=max(0, snap.lost), late=late,
                         duplicates=snap.duplicates, jitter_ms=round(snap.jitter_ms, 3),
-                        sent=L.sent, dropped=L.dropped)
+                        sent=L.sent, dropped=L.dropped, expected=snap.expected,
+                        rtt_ms=None if L.rtt is None else round(L.rtt * 1000.0, 3),
+                        peer_lost=None if peer is None else peer[0],
+                        peer_expected=0 if peer is None else peer[1],
+                        peer_jitter_ms=None if peer is None else round(peer[2] * 1000.0, 3),
+                        codec=L.codec, ptime_ms=L.ptime_ms, final=final)
+
+    def live_stats(self) -> list[LegStats]:
+        """A live sample of every leg that has received RTP or an RTCP report (sampled at a
+        low rate by the worker, for the wallboard's live MOS)."""
+        return [self.leg_stats(L, final=False) for L in self._legs.values()
+                if L.rx_packets or L.peer is not None]
 
     # ================================================================== RTP in: the fast path
 
@@ -432,6 +444,7 @@ class MediaEngine:
             if isinstance(p, SenderReport | ReceiverReport):
                 for block in p.reports:
                     if block.ssrc == L.ssrc:
+                        L.peer_report(block)
                         rtt = round_trip_time(block.lsr, block.dlsr, arrival=now + self._wall)
                         if rtt is not None:
                             L.rtt = rtt

@@ -23,6 +23,7 @@ from .mixer import FrameCodec, is_g711, rtp_clock
 from .player import Player
 from .rtcp import (
     ReceiverReport,
+    ReportBlock,
     SdesChunk,
     SenderReport,
     SourceDescription,
@@ -86,11 +87,12 @@ class Leg:
         "alaw", "clock", "codec", "configured", "dest", "det_slot", "detect", "dropped",
         "dtmf_busy", "dtmf_rx", "dtmf_tx", "g711", "id", "ignored", "in_spf", "inband", "invalid",
         "jb", "jb_late", "jb_skew", "last_audio_ts", "last_inband", "last_rfc", "last_time",
-        "last_ts", "latched", "lost_run", "marker_next", "mode", "octets", "pcm_pending", "pending",
-        "player", "port", "pt", "ptime_ms", "recv", "relay_sinks", "relay_src", "relay_ssrc",
-        "remote", "rtcp_in", "rtcp_latched", "rtcp_next", "rtcp_remote", "rtcp_sent_mark", "rtt",
-        "rx_packets", "rx_ref", "rx_ssrc", "send", "sent", "seq", "slot", "ssrc", "stats", "te_map",
-        "te_pt", "te_sinks", "tick_ratio", "timed_out", "timeout", "ts0", "ts_off",
+        "last_ts", "latched", "lost_run", "marker_next", "mode", "octets", "pcm_pending", "peer",
+        "pending", "player", "port", "pt", "ptime_ms", "recv", "relay_sinks", "relay_src",
+        "relay_ssrc", "remote", "rtcp_in", "rtcp_latched", "rtcp_next", "rtcp_remote",
+        "rtcp_sent_mark", "rtt", "rx_packets", "rx_ref", "rx_ssrc", "send", "sent", "seq", "seq0",
+        "slot", "ssrc", "stats", "te_map", "te_pt", "te_sinks", "tick_ratio", "timed_out",
+        "timeout", "ts0", "ts_off",
     )
 
     def __init__(self, leg: int, port: int, *, ssrc: int, seq: int, ts: int,
@@ -125,7 +127,7 @@ class Leg:
         self.pending = bytearray()
         self.pcm_pending: NDArray[np.int16] = _NO_PCM
         self.ssrc = ssrc & U32
-        self.seq = seq & 0xFFFF
+        self.seq = self.seq0 = seq & 0xFFFF
         self.ts0 = ts & U32
         self.last_ts = self.ts0
         self.last_time: float | None = None
@@ -154,6 +156,15 @@ class Leg:
         self.rtcp_next: float | None = None
         self.rtcp_sent_mark = 0
         self.rtt: float | None = None
+        self.peer: tuple[int, int, float] | None = None  # (lost, expected, jitter s) reported
+
+    def peer_report(self, block: ReportBlock) -> None:
+        """The peer's report block about our stream: its cumulative loss out of the packets
+        we sent up to its highest sequence number, and its jitter (RFC 3550 §6.4.1)."""
+        expected = (block.highest_seq - self.seq0) & U32
+        if not 0 < expected <= self.sent:  # before our first packet, or another base
+            expected = self.sent
+        self.peer = (max(0, block.cumulative_lost), expected, block.jitter / self.clock)
 
     # ------------------------------------------------------------------ configuration
 

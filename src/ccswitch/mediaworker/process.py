@@ -17,6 +17,7 @@ payloads in jitter buffers, so it needs its own copy): the worker uses ``recvfro
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import pickle
@@ -123,6 +124,8 @@ class Worker:
         self.c = _Counters()
         self.running = True
         self.unreported = settings.unreported
+        self.held_types = settings.held
+        self.held_events: list[MediaEvent] = []
         if LegStats in self.unreported and hasattr(self.engine, "final_stats"):
             self.engine.final_stats = False  # not even built
 
@@ -134,6 +137,9 @@ class Worker:
                       wake=self.settings.wake)
         deadline = time.monotonic() + tick
         next_stats = time.monotonic() + self.settings.stats_interval
+        live = self.settings.live_interval
+        next_live = time.monotonic() + live if live > 0 else math.inf
+        live_stats = getattr(self.engine, "live_stats", None)
         while self.running:
             self._wait(deadline)
             now = time.monotonic()
@@ -143,10 +149,14 @@ class Worker:
             if late > tick:
                 self.c.tick_overruns += 1
             self._tick(now)
-            if now >= next_stats:
+            stats_due = now >= next_stats
+            if stats_due:
                 self.out.append(self._stats())
                 next_stats = now + self.settings.stats_interval
-            self._send_events()
+                if now >= next_live and live_stats is not None:
+                    self.out.extend(live_stats())
+                    next_live = now + live
+            self._send_events(flush=stats_due)
             self.c.busy_s += time.monotonic() - now
             deadline += tick
             if deadline <= now:  # fell behind: skip the missed ticks, keep the phase
@@ -256,7 +266,9 @@ class Worker:
                                error=str(exc))
         return sent
 
-    def _send_events(self) -> None:
+    def _send_events(self, *, flush: bool = False) -> None:
+        """Send the events of the engine, the writer and the worker in one batch; a batch of
+        nothing but ``held`` types waits (``flush``: goes now)."""
         events = self.engine.events()
         events.extend(self.writer.events())
         if self.out:
@@ -264,6 +276,13 @@ class Worker:
             self.out = []
         if events and self.unreported:
             events = [e for e in events if type(e) not in self.unreported]
+        if self.held_types:
+            if not flush and all(type(e) in self.held_types for e in events):
+                self.held_events.extend(events)
+                return
+            if self.held_events:
+                events[:0] = self.held_events
+                self.held_events = []
         if not events:
             return
         try:
@@ -423,8 +442,9 @@ class Worker:
                 self.log.error("recording_writer_stuck")
             self.loader.shutdown(wait=False, cancel_futures=True)
             if report:
-                events = self.engine.events() + self.writer.events() + self.out
-                self.out = []
+                events = (self.held_events + self.engine.events() + self.writer.events()
+                          + self.out)
+                self.out, self.held_events = [], []
                 with contextlib.suppress(OSError):
                     self.conn.send_bytes(_dumps(events))
 

@@ -37,6 +37,10 @@ class WorkerSettings:
       reads nothing from them: ``LegReady``, and ``LegStats`` unless it logs them; each
       call's two batches of them cost a pickle and a pipe write here, a wake-up, a read and
       an unpickle there).
+    - ``held``: event types that wait for a batch the worker sends anyway, at the latest the
+      next ``WorkerStats`` (a leg's final ``LegStats``: no batch of their own per call).
+    - ``live_interval``: seconds between live ``LegStats`` samples of every leg with traffic
+      (``final`` False, sent with the ``WorkerStats``; 0: none).
     """
 
     index: int = 0
@@ -55,6 +59,8 @@ class WorkerSettings:
     engine_factory: Callable[[WorkerSettings], Any] | None = None
     log_setup: Callable[[], None] | None = None
     unreported: frozenset[type] = frozenset()
+    held: frozenset[type] = frozenset()
+    live_interval: float = 0.0
 
     def __post_init__(self) -> None:
         if self.tick <= 0 or self.frame_ms <= 0:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store.db import Db
 from .agents import AgentStates, AgentTotals, agent_report, agent_state_report
 from .queues import QueueTotals, queue_report
 from .reader import LOOKBACK, TAIL, ReportReader
@@ -20,6 +19,9 @@ from .settings import ReportSettings
 from .timeline import Timeline, replay
 from .timerange import boundaries
 from .timerange import today as today_range
+
+if TYPE_CHECKING:  # ``ccswitch``'s parser imports this package: no database driver yet
+    from ..store.db import Db
 
 KINDS = ("queues", "agents", "agent-states")
 Row = QueueTotals | AgentTotals | AgentStates

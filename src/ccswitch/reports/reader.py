@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store.db import Db
+if TYPE_CHECKING:  # the command line's parser imports this package: no database driver yet
+    from ..store.db import Db
 
 LOOKBACK = 12 * 3600.0  # s read before the range: calls and wrap-ups reaching into it
 TAIL = 24 * 3600.0  # s read after it: the outcome of a call that entered before its end

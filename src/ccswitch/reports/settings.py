@@ -9,12 +9,9 @@ the daemon wrote (it records the figures it ran with), else the defaults (the ma
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,9 +20,9 @@ from ..config.locate import Locator
 from ..config.reports import ReportsConfig
 from ..config.schema import SwitchConfig
 from ..errors import ConfigError
+from .zone import local_zone
 
 DEFAULT_THRESHOLD = 20.0  # s: a queue's service_level when nothing says otherwise
-_ZONEINFO_DIRS = ("/usr/share/zoneinfo/", "/usr/lib/zoneinfo/", "/usr/share/lib/zoneinfo/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +45,6 @@ def zone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise KeyError(name) from None
-
-
-def local_zone() -> tzinfo:
-    """The machine's zone with its rules: ``$TZ``, else the zone ``/etc/localtime`` links to,
-    else ``/etc/timezone``; UTC when none of them names a known zone."""
-    names = [os.environ.get("TZ", "").lstrip(":")]
-    target = os.path.realpath("/etc/localtime")
-    names += [target[len(d):] for d in _ZONEINFO_DIRS if target.startswith(d)]
-    with suppress(OSError):
-        names.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    for name in names:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return UTC
 
 
 def check_timezone(config: SwitchConfig, filename: str, text: str | None) -> None:

@@ -11,10 +11,12 @@ the newer columns added on open (empty in old rows); from then on the schema is 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..call.events import CallEnded
+from ..call.quality import CallQuality
 from .db import POSTGRESQL, Db, Step
 from .db import migrate as migrate_schema
 
@@ -69,12 +71,30 @@ def _dispositions(db: Db) -> None:
     add_missing_columns(db)
 
 
+QUALITY_COLUMNS = tuple((f"{fig}_{leg}", "DOUBLE PRECISION")
+                        for leg in ("caller", "callee")
+                        for fig in ("mos", "r", "loss", "jitter", "rtt"))
+"""Call quality of the caller's leg and the answered leg (``call/quality.py``): MOS, R,
+loss in per cent, jitter and round trip in ms; NULL until measured (or never)."""
+
+
+def _quality(db: Db) -> None:
+    """Version 5: the quality columns, and an index on ``call_id`` for their update."""
+    have = db.columns("cdr")
+    for name, kind in QUALITY_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE cdr ADD COLUMN {name} {kind}")
+    db.execute("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr (call_id)")
+
+
 REPORT_INDEX = "CREATE INDEX IF NOT EXISTS cdr_started ON cdr (started)"
 """Reports read the CDRs of a time range (``reports/reader.py``)."""
 
-MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, REPORT_INDEX)
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality,
+                                REPORT_INDEX)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
-missing columns added; 3: recording ids; 4: dispositions; 5: the index on ``started``."""
+missing columns added; 3: recording ids; 4: disposition codes; 5: call quality; 6: the index
+on ``started``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +143,20 @@ class CdrStore:
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
              state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by))
+
+    def set_quality(self, calls: Iterable[CallQuality]) -> None:
+        """The quality of ended calls (their rows are written first: the same writer)."""
+        names = [name for name, _ in QUALITY_COLUMNS]
+        sets = ", ".join(f"{n} = ?" for n in names)
+        self._db.executemany(f"UPDATE cdr SET {sets} WHERE call_id = ?",
+                             [(*(getattr(q, n) for n in names), q.call_id) for q in calls])
+
+    def quality(self, call_id: str) -> dict[str, float | None] | None:
+        """The quality columns of ``call_id``'s row (its last), or None without a row."""
+        names = [name for name, _ in QUALITY_COLUMNS]
+        row = self._db.execute(f"SELECT {', '.join(names)} FROM cdr WHERE call_id = ?"
+                               " ORDER BY id DESC", (call_id,)).fetchone()
+        return None if row is None else dict(zip(names, row, strict=True))
 
     def set_disposition(self, call_id: str, code: str) -> int:
         """The agent's disposition ``code`` for ``call_id``: set on its rows answered by an

@@ -68,6 +68,8 @@ class Cdr:
     agent: str | None
     transfer: str | None
     transferred_by: str | None
+    mos_caller: float | None = None
+    mos_callee: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ def _scope_sql(scope: RowScope | None, *, queue: str, agent: str, users: Sequenc
 _CDR_SELECT = (
     "SELECT c.id, c.call_id, c.caller, c.callee, c.started, c.answered, c.ended, c.status,"
     " c.reason, c.ended_by, r.{rid}, c.recording_state, c.recording_seconds, c.sip_call_id,"
-    " c.queue, c.agent, c.transfer, c.transferred_by"
+    " c.queue, c.agent, c.transfer, c.transferred_by, c.mos_caller, c.mos_callee"
     " FROM cdr c LEFT JOIN recordings r ON r.path = c.recording")
 _QE_SELECT = "SELECT q.id, q.time, q.event, q.call_id, q.queue, q.agent, q.data FROM queue_events q"
 _REC_SELECT = (
@@ -148,6 +150,11 @@ class HistoryReader:
         self._rid = "rid" if pg else "rowid"
         # the caller's number a queue event's JSON carries, in each dialect
         self._number = "(q.data::json ->> 'number')" if pg else "json_extract(q.data, '$.number')"
+
+    @property
+    def db(self) -> Db:
+        """The read-only connection, for reports that run their own queries."""
+        return self._db
 
     def _page(self, select: str, where: list[str], args: list[Any], id_col: str,
               after: int, limit: int) -> list[tuple[Any, ...]]:

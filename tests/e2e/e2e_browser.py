@@ -1,0 +1,43 @@
+"""Chromium for the page tests (agent desktop, wallboard): Debian's ``chromium`` driven by
+Playwright (no browser download), and where their screenshots are kept: under
+``var/test-artifacts/e2e/<test>/`` (``$CCSWITCH_TEST_ARTIFACTS`` instead when set;
+docs/e2e.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_daemon import REPO
+
+from peers import missing_peer, require_peer
+
+ARTIFACTS = Path(os.environ.get("CCSWITCH_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
+WAIT_MS = 30_000  # generous: the machine is shared; nothing here asserts timing
+
+
+def artifact_dir(request: pytest.FixtureRequest) -> Path:
+    d = ARTIFACTS / "e2e" / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@contextmanager
+def chromium_page(width: int, height: int) -> Iterator[Any]:
+    """A headless Chromium page of ``width`` x ``height`` CSS pixels."""
+    binary = require_peer("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_peer("the Python package playwright is not installed (dev extras)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        try:
+            yield chromium.new_page(viewport={"width": width, "height": height})
+        finally:
+            chromium.close()
