@@ -55,9 +55,12 @@ def load_config(path: str) -> SwitchConfig:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, "(file)", "not UTF-8 text", line) from None
     from .prompts.resolve import resolve_config  # reads the disk and PyAV: shell only
+    from .reports.settings import check_timezone
 
+    config = parse_config(text, path)
+    check_timezone(config, path, text)  # the zone database is on disk: checked here
     # every prompt and music file exists and decodes, as absolute paths from the file's dir
-    return resolve_config(parse_config(text, path), filename=path, text=text)
+    return resolve_config(config, filename=path, text=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,10 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
-    report = sub.add_parser("report", help="reports from the data dir: forecast, staffing")
-    from .reports import forecast_cli
+    from .reports.command import add_parser as add_report
 
-    forecast_cli.add_parsers(report.add_subparsers(dest="kind", required=True, metavar="KIND"))
+    add_report(sub)
     _admin_parsers(sub)
     return parser
 
@@ -255,9 +257,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
     if args.command == "report":
-        from .reports.forecast_cli import run
+        from .reports.command import FORECAST_INTERVAL, FORECAST_KINDS
+        from .reports.command import run as report
 
-        return run(args)
+        if args.kind in FORECAST_KINDS:
+            from .reports.forecast_cli import run as forecast
+
+            args.interval = args.interval or FORECAST_INTERVAL
+            return forecast(args)
+        status, text = report(args, load_config)
+        print(text, end="", file=sys.stdout if status == 0 else sys.stderr)
+        if status:
+            print(file=sys.stderr)
+        return status
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 

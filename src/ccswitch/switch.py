@@ -17,7 +17,8 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import CallDisposition, CallerConnected, QueueEvent
+from . import __version__
+from .acd.events import CallDisposition, CallerConnected, LoggedEvent, QueueEvent, SwitchStarted
 from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
@@ -47,6 +48,7 @@ from .http.history import EXTRA_KEY as HISTORY_KEY
 from .http.metrics import Metrics, SwitchStats
 from .http.recording import EXTRA_KEY as COMPLIANCE_KEY
 from .http.reload import EXTRA_KEY as RELOAD_KEY
+from .http.reports import EXTRA_KEY as REPORTS_KEY
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
@@ -72,6 +74,8 @@ from .mediaworker.settings import WakeMode, WorkerSettings
 from .mediaworker.sockets import pair_probe
 from .mediaworker.wav import ConversionError, WavError, format_of, recover
 from .prompts import prompt_path
+from .reports.service import Reports
+from .reports.settings import from_config as report_settings
 from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
@@ -155,6 +159,7 @@ class Switch:
         self.http: HttpServer | None = None
         self.history: History | None = None
         self.compliance: Compliance | None = None  # recording spans, access log, retention
+        self.reports: Reports | None = None
         self.control: Control | None = None
         self.metrics: Metrics | None = None
         self._api_closed = False
@@ -207,6 +212,8 @@ class Switch:
         self.history = History(where)
         self.control.extras[HISTORY_KEY] = self.history  # CDRs, queue events, recordings
         self.control.extras[RELOAD_KEY] = self.reload
+        self.reports = Reports(where, lambda: report_settings(self.config))
+        self.control.extras[REPORTS_KEY] = self.reports  # /api/v1/reports/...
         self.control.extras[DESKTOP_KEY] = Desktop(where, self.config.agent_desktop)
         self._repair_recordings()
         self.compliance = Compliance(self.writer, self.events,
@@ -223,6 +230,7 @@ class Switch:
                                    recorded_greeting=self._recorded_greeting)
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
+        self._started(now)
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
@@ -245,6 +253,21 @@ class Switch:
         self._lag_timer = self._loop.call_at(start, self._lag_probe, start)
         return [*(str(Address(b.transport, b.host, b.port)) for b in self.transports.bound),
                 self.http.address]
+
+    def _started(self, now: float) -> None:
+        """Write the start mark (queue log and event stream) before any event of this run:
+        the reports end there whatever the previous run left open."""
+        cfg = self.config
+        mark = SwitchStarted(now, __version__,
+                             tuple((q, float(c.service_level)) for q, c in cfg.queues.items()),
+                             cfg.reports.timezone, cfg.reports.short_abandon)
+        if self.queue_log is not None:
+            self._write(functools.partial(self.queue_log.append, [mark],
+                                          wall_offset=self._wall_offset),
+                        functools.partial(_log_queue_events, [mark]), "switch_started")
+        rec = record_of(mark, now=now, wall_offset=self._wall_offset)
+        if rec is not None and self.events is not None:
+            self.events.append([rec])
 
     async def reload(self) -> Reloaded:
         """Re-read the configuration (``load``, in a thread: it reads files) and apply it:
@@ -709,6 +732,8 @@ class Switch:
             self.events.close()
         if self.history is not None:
             self.history.close()
+        if self.reports is not None:
+            self.reports.close()
 
 
 def _log_cdr(ev: CallEnded) -> None:
@@ -719,7 +744,7 @@ def _log_cdr(ev: CallEnded) -> None:
              duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
 
 
-def _log_queue_events(events: Sequence[QueueEvent]) -> None:
+def _log_queue_events(events: Sequence[LoggedEvent]) -> None:
     for qe in events:
         log.info("queue_event", kind=type(qe).__name__, call_id=getattr(qe, "call_id", None),
                  queue=getattr(qe, "queue", None), agent=getattr(qe, "agent", None))

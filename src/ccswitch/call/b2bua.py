@@ -634,8 +634,8 @@ class B2bua:
                 self._txn.cancel_request(br.txn_id, now)
         self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
 
-    def hold_call(self, call: Call, on: bool) -> None:
-        hold_by_command(self, call, on)
+    def hold_call(self, call: Call, on: bool, now: float) -> None:
+        hold_by_command(self, call, on, now)
 
     def transfer_by_command(self, call: Call, number: str, now: float) -> None:
         by_command(self, call, number, now)

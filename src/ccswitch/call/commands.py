@@ -216,7 +216,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     if not call.confirmed or call.answered_id is None or call.media is None:
         raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
     if isinstance(cmd, Hold):
-        sw.hold_call(call, cmd.on)
+        sw.hold_call(call, cmd.on, now)
         return Done(name, {"call_id": call.key, "on": cmd.on})
     if isinstance(cmd, AddParty):
         return _add_party(sw, call, cmd.number, now, name)

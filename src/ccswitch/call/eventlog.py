@@ -51,6 +51,7 @@ TYPES: Mapping[type, str] = {
     acd.CallTransferred: "queue.call_transferred",
     acd.CallCompleted: "queue.call_completed",
     acd.CallDisposition: "queue.call_disposition",
+    acd.CallHeld: "queue.call_held",
     acd.CallbackRequested: "queue.callback_requested",
     acd.CallbackMade: "queue.callback_made",
     acd.CallbackFailed: "queue.callback_failed",
@@ -58,6 +59,7 @@ TYPES: Mapping[type, str] = {
     acd.AgentLoggedOut: "agent.logged_out",
     acd.AgentPaused: "agent.paused",
     acd.AgentUnpaused: "agent.unpaused",
+    acd.SwitchStarted: "switch.started",
 }
 """Event class -> its stable type name (``docs/events.md``)."""
 

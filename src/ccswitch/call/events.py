@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..acd.events import CallHeld
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -95,4 +97,5 @@ class RecordingResumed:
 
 
 CallEvent = (CallStarted | CallAnswered | CallEnded | RecordingStarted | RecordingPaused
-             | RecordingResumed)
+             | RecordingResumed | CallHeld)
+"""``CallHeld`` (a queue call's hold, ``acd/events.py``) is reported by the B2BUA too."""

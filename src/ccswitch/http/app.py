@@ -28,6 +28,7 @@ def _routers() -> list[APIRouter]:
         metrics,
         recording,
         reload,
+        reports,
         views,
         voicemail,
         wallboard,
@@ -35,7 +36,7 @@ def _routers() -> list[APIRouter]:
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
             reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
-            voicemail.router]
+            voicemail.router, reports.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:

@@ -88,11 +88,15 @@ def _quality(db: Db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr (call_id)")
 
 
+REPORT_INDEX = "CREATE INDEX IF NOT EXISTS cdr_started ON cdr (started)"
+"""Reports read the CDRs of a time range (``reports/reader.py``)."""
+
 MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality,
-                                recordings.STEP)
+                                recordings.STEP, REPORT_INDEX)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
 missing columns added; 3: recording ids; 4: disposition codes; 5: call quality; 6: recording
-compliance (paused spans, access log, retention mark: ``store/recordings.py``)."""
+compliance (paused spans, access log, retention mark: ``store/recordings.py``); 7: the index
+on ``started``."""
 
 
 @dataclass(frozen=True, slots=True)
