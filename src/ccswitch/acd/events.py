@@ -9,7 +9,8 @@ inside events (``wait``, ``talk``...) are seconds.  A caller's life in a queue i
            | CallbackFailed(final=True)
     after CallerConnected: CallTransferred | CallCompleted
 
-``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
+``CallerPriorityChanged`` (a supervisor's command) may come at any time while a caller is in
+line.  ``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
 ``AgentLoggedIn``, ``AgentLoggedOut``, ``AgentPaused``, ``AgentUnpaused``.
 
 Actions (``Router.actions()``) are what the switch must do: ``Offer`` (ring these agents),
@@ -210,6 +211,20 @@ class CallbackFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerPriorityChanged:
+    """A supervisor changed a waiting caller's ``priority`` (from ``old``); its place in line
+    went from ``old_position`` to ``position`` (1 = next), as the line's ordering says."""
+
+    time: float
+    call_id: str
+    queue: str
+    old: int
+    priority: int
+    old_position: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallDisposition:
     """The agent set disposition ``code`` on its last queue call (after it ended); if the
     agent was in wrap-up, the wrap-up ends now (``wrapup_left`` seconds were left)."""
@@ -268,8 +283,9 @@ class AgentUnpaused:
 
 QueueEvent = (CallerEntered | CallerRefused | CallerOffered | OfferFailed | CallerConnected
               | CallerAbandoned | CallerOverflowed | CallerExitedWithKey | CallTransferred
-              | CallCompleted | CallDisposition | CallbackRequested | CallbackMade | CallbackFailed
-              | AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentUnpaused)
+              | CallCompleted | CallDisposition | CallerPriorityChanged | CallbackRequested
+              | CallbackMade | CallbackFailed | AgentLoggedIn | AgentLoggedOut | AgentPaused
+              | AgentUnpaused)
 
 CALLER_EXITS = (CallerConnected, CallerAbandoned, CallerOverflowed, CallerExitedWithKey)
 """Events that end a caller's time in the queue (plus ``CallbackFailed`` with ``final``)."""

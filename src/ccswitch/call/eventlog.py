@@ -47,6 +47,7 @@ TYPES: Mapping[type, str] = {
     acd.CallTransferred: "queue.call_transferred",
     acd.CallCompleted: "queue.call_completed",
     acd.CallDisposition: "queue.call_disposition",
+    acd.CallerPriorityChanged: "queue.caller_priority_changed",
     acd.CallbackRequested: "queue.callback_requested",
     acd.CallbackMade: "queue.callback_made",
     acd.CallbackFailed: "queue.callback_failed",
