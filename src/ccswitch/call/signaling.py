@@ -207,7 +207,7 @@ class Signaling:
             for cev in calls:
                 if isinstance(cev, CallEnded):
                     self.trunk_legs.ended(cev.call_id)
-        self._events.extend(calls)
+        self._events.extend(self.screenpop.follow(calls))
         if self.b2bua.router is not None:
             self._events.extend(self.screenpop.follow(self.b2bua.router.events()))
         ev, self._events = self._events, []
