@@ -244,6 +244,8 @@ class Switch:
         old, self.config = self.config, self.signaling.config
         fresh = self._control_tables(self.config)
         self.control.tokens, self.control.agent_queues = fresh
+        if self.config.crm.active and self.crm is None:  # [crm] turned on: its client
+            self.crm = CrmClient(self._crm_done)
         if self.config.webhooks != old.webhooks and self.webhooks is not None:
             await self.webhooks.reload(self.config.webhooks)  # unchanged hooks go on
         return done

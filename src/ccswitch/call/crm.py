@@ -157,6 +157,16 @@ def caller_name(call: Call, displays: Mapping[str, str] | None = None) -> str | 
     return display or None
 
 
+def queue_scripts(queues: Mapping[str, Any]) -> dict[str, Template]:
+    """The call script of each queue that has one (``QueueConfig.script``)."""
+    return {name: q.script for name, q in queues.items() if q.script is not None}
+
+
+def user_displays(users: Mapping[str, Any]) -> dict[str, str]:
+    """The configured display name of each user that has one."""
+    return {name: u.display for name, u in users.items() if u.display}
+
+
 class ScreenPop:
     """The CRM lookup and the offer cards, for the switch's calls (``find``)."""
 
@@ -173,6 +183,13 @@ class ScreenPop:
         # so an answer for a call that has ended meanwhile is still reported
         self._asked: dict[str, list[str | None]] = {}
         self._held: dict[str, _Held] = {}  # virtual-hold callers away, by call id
+
+    def configure(self, *, crm: CrmConfig, scripts: Mapping[str, Template],
+                  displays: Mapping[str, str]) -> None:
+        """A reloaded configuration: the next call entering a queue is looked up with the
+        new ``[crm]`` (a lookup running goes on and its answer is kept), the next offer
+        carries the new script and display names."""
+        self.crm, self.scripts, self.displays = crm, scripts, displays
 
     def follow(self, events: Iterable[object]) -> list[Any]:
         """``events`` (the router's or the switch's) with each one's screen-pop events after
