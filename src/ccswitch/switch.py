@@ -278,7 +278,9 @@ class Switch:
         return SwitchStats(transaction=sig.txn.counters, transport=self.transports.counters,
                            signaling=sig.counters, sip_auth=sig.auth.counters,
                            workers=self.worker_stats, overloaded=sig.overloaded,
-                           crm=self.crm.counters if self.crm is not None else {})
+                           crm=self.crm.counters if self.crm is not None else {},
+                           webhook_backlog=self.webhooks.backlog()
+                           if self.webhooks is not None else {})
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:

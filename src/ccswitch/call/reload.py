@@ -2,7 +2,8 @@
 
 ``reload(sig, config, now)`` swaps in what may change live — users and their passwords,
 queues (with their call scripts), agents, IVR menus, the dial plan, rooms, supervision,
-transfers, the CRM lookup (and, in the shell, API tokens, webhooks and the CRM client) — without touching a call in progress or a caller waiting in a
+transfers, the CRM lookup (and, in the shell, API tokens, webhooks and the CRM client) —
+without touching a call in progress or a caller waiting in a
 queue: calls keep the objects they were set up with, and only what happens next (a new call,
 the next login, the next menu) sees the new configuration.  An agent removed from the
 configuration is logged out (a call it is on goes on to its end).  What is bound at start-up
