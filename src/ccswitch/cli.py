@@ -1,5 +1,5 @@
-"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log`` and the admin
-commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
+"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``store copy`` and the
+admin commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
 ``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
 
 Reads configuration files (the pure parser never touches the disk), applies command-line
@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="read the daemon's PostgreSQL store instead of DATA_DIR/ccswitch.db")
     qlog.add_argument("--extended", action="store_true",
                       help="also ccswitch's own events (RINGSTART, CALLBACK...)")
+
+    store = sub.add_parser("store", help="store maintenance: copy a data dir to PostgreSQL",
+                           description="Store maintenance (docs/storage.md).")
+    copy = store.add_subparsers(dest="store_command", required=True).add_parser(
+        "copy", help="copy DATA_DIR's tables into PostgreSQL (idempotent)",
+        description="Copy DATA_DIR/ccswitch.db's CDRs, recordings, queue events, events, "
+                    "webhook positions and voicemail rows into the PostgreSQL database DSN; "
+                    "running it again adds only what is missing.")
+    copy.add_argument("--from", dest="source", metavar="DATA_DIR", required=True)
+    copy.add_argument("--to", dest="dsn", metavar="DSN", required=True)
 
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
@@ -248,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
+    if args.command == "store":
+        from .clistore import store_copy
+
+        return store_copy(args.source, args.dsn)
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 
