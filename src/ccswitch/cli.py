@@ -233,6 +233,47 @@ def _queue_log(data_dir: str, extended: bool, dsn: str | None = None) -> int:
     return 0
 
 
+def _store_copy(data_dir: str, dsn: str) -> int:
+    """Copy ``data_dir``'s store into the PostgreSQL database ``dsn``; the exit status."""
+    import sqlite3
+    from pathlib import Path
+
+    from .config.store import check_dsn
+    from .store.copy import Copied, copy_store, open_source
+    from .store.db import DB_ERRORS, Db, redact
+
+    fault = check_dsn(dsn)
+    if fault:
+        print(f"ccswitch store copy: --to: {fault}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        src = open_source(Path(data_dir))
+    except (FileNotFoundError, sqlite3.Error) as e:  # the source is a SQLite file
+        print(f"ccswitch store copy: --from: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        dst = Db.postgresql(dsn)
+    except DB_ERRORS as e:
+        src.close()
+        print(f"ccswitch store copy: --to {redact(dsn)}: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def show(c: Copied) -> None:
+        print(f"{c.table}: {c.read} read, {c.added} added"
+              f" ({c.read - c.added} already there)", flush=True)
+
+    try:
+        copy_store(src, dst, progress=show)
+    except DB_ERRORS as e:
+        print(f"ccswitch store copy: failed: {e} (run it again: what is there is kept)",
+              file=sys.stderr)
+        return 1
+    finally:
+        src.close()
+        dst.close()
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
@@ -259,9 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
     if args.command == "store":
-        from .clistore import store_copy
-
-        return store_copy(args.source, args.dsn)
+        return _store_copy(args.source, args.dsn)
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 
