@@ -126,10 +126,8 @@ def window(server: Server, api: str, a: argparse.Namespace, calls: int) -> dict[
     return got
 
 
-def callers_up(server: Server, api: str, a: argparse.Namespace, work: Path, csv: Path,
-               n: int) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start ``n`` callers; return SIPp, its control port and how many wait, once all of them
-    do (or at least 95 %: on a loaded machine a few may be shed with 503)."""
+def _start_callers(server: Server, a: argparse.Namespace, work: Path, csv: Path,
+                   n: int) -> tuple[subprocess.Popen[bytes], int]:
     ctl = free_udp_port()
     out = work / f"callers-{n}-{time.monotonic_ns()}"
     cmd = sipp_cmd("queue_caller_ivr.xml", server.port, free_udp_port(), out,
@@ -137,18 +135,32 @@ def callers_up(server: Server, api: str, a: argparse.Namespace, work: Path, csv:
                    "-r", str(a.rate), "-m", str(n), "-l", str(n), "-d", "1000",
                    "-key", "digit", "2",
                    "-recv_timeout", "900000", "-cp", str(ctl))
-    proc = start_sipp(cmd)
-    deadline = time.monotonic() + n / a.rate + 60
-    while time.monotonic() < deadline and waiting(api) < n:
-        time.sleep(0.5)
-    time.sleep(2.0)  # the last announcements end: music on hold only
-    up = waiting(api)
-    if up < 0.95 * n:
+    return start_sipp(cmd), ctl
+
+
+def callers_up(server: Server, api: str, a: argparse.Namespace, work: Path, csv: Path,
+               n: int) -> tuple[list[tuple[subprocess.Popen[bytes], int]], int]:
+    """Start ``n`` callers; return the SIPps (with their control ports) and how many wait.
+    On a loaded machine the switch sheds some new calls (503 while its loop lags): the
+    missing ones are started again, up to three times."""
+    sipps = []
+    up = 0
+    for _ in range(3):
+        missing = n - up
+        sipps.append(_start_callers(server, a, work, csv, missing))
+        deadline = time.monotonic() + missing / a.rate + 30
+        while time.monotonic() < deadline and waiting(api) < n:
+            time.sleep(0.5)
+        time.sleep(2.0)  # the last announcements end: music on hold only
+        up = waiting(api)
+        if up >= n:
+            break
+    if up < 0.9 * n:
         raise RuntimeError(f"only {up}/{n} callers waiting")
-    return proc, ctl, up
+    return sipps, up
 
 
-def callers_down(api: str, proc: subprocess.Popen[bytes], ctl: int) -> None:
+def callers_down(api: str, sipps: list[tuple[subprocess.Popen[bytes], int]]) -> None:
     """Hang every caller up through the API (BYE: SIPp's scenario ends each call)."""
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(headers=auth, timeout=10.0) as c:
@@ -157,11 +169,12 @@ def callers_down(api: str, proc: subprocess.Popen[bytes], ctl: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and waiting(api) > 0:
         time.sleep(0.5)
-    if not exited(proc, 30):
-        sipp_quit(ctl)
-        if not exited(proc, 10):
-            proc.kill()
-    proc.wait()
+    for proc, ctl in sipps:
+        if not exited(proc, 30):
+            sipp_quit(ctl)
+            if not exited(proc, 10):
+                proc.kill()
+        proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,9 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for r in range(a.rounds):
             windows.append({"round": r + 1, "mode": "A", **window(server, api, a, 0)})
-            proc, ctl, up = callers_up(server, api, a, work, csv, a.calls)
+            sipps, up = callers_up(server, api, a, work, csv, a.calls)
             windows.append({"round": r + 1, "mode": "B", **window(server, api, a, up)})
-            callers_down(api, proc, ctl)
+            callers_down(api, sipps)
     finally:
         server.stop()
     for w in windows:
