@@ -282,6 +282,8 @@ class Switch:
         old, self.config = self.config, self.signaling.config
         fresh = self._control_tables(self.config)
         self.control.tokens, self.control.agent_queues = fresh
+        if self.config.crm.active and self.crm is None:  # [crm] turned on: its client
+            self.crm = CrmClient(self._crm_done)
         if self.config.webhooks != old.webhooks and self.webhooks is not None:
             await self.webhooks.reload(self.config.webhooks)  # unchanged hooks go on
         return done
@@ -315,7 +317,9 @@ class Switch:
         return SwitchStats(transaction=sig.txn.counters, transport=self.transports.counters,
                            signaling=sig.counters, sip_auth=sig.auth.counters,
                            workers=self.worker_stats, overloaded=sig.overloaded,
-                           crm=self.crm.counters if self.crm is not None else {})
+                           crm=self.crm.counters if self.crm is not None else {},
+                           webhook_backlog=self.webhooks.backlog()
+                           if self.webhooks is not None else {})
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:

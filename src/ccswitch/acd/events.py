@@ -9,7 +9,8 @@ inside events (``wait``, ``talk``...) are seconds.  A caller's life in a queue i
            | CallbackFailed(final=True)
     after CallerConnected: CallTransferred | CallCompleted, CallHeld (held, resumed) between
 
-``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
+``CallerPriorityChanged`` (a supervisor's command) may come at any time while a caller is in
+line.  ``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
 ``AgentLoggedIn``, ``AgentLoggedOut``, ``AgentPaused``, ``AgentUnpaused``.  ``SwitchStarted``
 is written by the shell (not the router) when the daemon starts: whatever was open before it
 (callers waiting, agents logged in) ended with the previous run.
@@ -227,6 +228,20 @@ class CallbackFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerPriorityChanged:
+    """A supervisor changed a waiting caller's ``priority`` (from ``old``); its place in line
+    went from ``old_position`` to ``position`` (1 = next), as the line's ordering says."""
+
+    time: float
+    call_id: str
+    queue: str
+    old: int
+    priority: int
+    old_position: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallDisposition:
     """The agent set disposition ``code`` on its last queue call (after it ended); if the
     agent was in wrap-up, the wrap-up ends now (``wrapup_left`` seconds were left)."""
@@ -300,8 +315,9 @@ class SwitchStarted:
 
 QueueEvent = (CallerEntered | CallerRefused | CallerOffered | OfferFailed | CallerConnected
               | CallerAbandoned | CallerOverflowed | CallerExitedWithKey | CallTransferred
-              | CallCompleted | CallDisposition | CallHeld | CallbackRequested | CallbackMade
-              | CallbackFailed | AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentUnpaused)
+              | CallCompleted | CallDisposition | CallHeld | CallerPriorityChanged
+              | CallbackRequested | CallbackMade | CallbackFailed | AgentLoggedIn | AgentLoggedOut
+              | AgentPaused | AgentUnpaused)
 
 LoggedEvent = QueueEvent | SwitchStarted
 """What the queue event log holds: the router's events and the shell's start marks."""

@@ -30,7 +30,8 @@ Times are whole seconds (ring time of RINGNOANSWER/RINGCANCELED in milliseconds,
 Asterisk writes it).  ``CallerOffered``, ``CallbackRequested`` and ``CallbackMade`` have no
 Asterisk counterpart and give no line unless ``extended=True`` (then ``RINGSTART|``,
 ``CALLBACKREQUEST|number|position|waittime``, ``CALLBACKMADE|number|waittime``); nor has
-``CallHeld`` (``HOLD|by`` / ``UNHOLD|by`` when extended).  The
+``CallHeld`` (``HOLD|by`` / ``UNHOLD|by`` when extended); ``CallerPriorityChanged`` is
+extended too (``PRIORITY|priority|old priority|position``).  The
 ``bridged uniqueid`` of CONNECT is left empty: the router does not know the agent leg's id.
 The router's clock is monotonic; ``epoch_offset`` (wall clock minus that clock) turns its
 times into Unix time.  ``|`` and control characters inside names become ``_``.
@@ -126,6 +127,12 @@ class _Line:
         return [self.line(e.time, e.call_id, e.queue, "NONE", "CALLBACKREQUEST", e.number,
                           e.position, _secs(e.wait))]
 
+    def priority_changed(self, e: ev.CallerPriorityChanged) -> list[str]:
+        if not self.extended:
+            return []
+        return [self.line(e.time, e.call_id, e.queue, "NONE", "PRIORITY", e.priority, e.old,
+                          e.position)]
+
     def callback_made(self, e: ev.CallbackMade) -> list[str]:
         if not self.extended:
             return []
@@ -183,6 +190,7 @@ _FORMATTERS: dict[type, Callable[[_Line, Any], list[str]]] = {
     ev.CallerOffered: _Line.offered, ev.OfferFailed: _Line.offer_failed,
     ev.CallerConnected: _Line.connected, ev.CallCompleted: _Line.completed,
     ev.CallTransferred: _Line.transferred, ev.CallDisposition: _Line.disposition,
+    ev.CallerPriorityChanged: _Line.priority_changed,
     ev.CallerAbandoned: _Line.abandoned,
     ev.CallerOverflowed: _Line.overflowed, ev.CallerExitedWithKey: _Line.exited_with_key,
     ev.CallbackRequested: _Line.callback_requested, ev.CallbackMade: _Line.callback_made,

@@ -37,6 +37,7 @@ from ..sip.transaction import (
 from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
+from .crm import CallbackOffer
 from .events import CallEnded, CallEvent, CallStarted
 from .forks import fork_failed, fork_response
 from .hold import hold_by_command
@@ -140,7 +141,7 @@ class B2bua:
         self._relays: dict[str, Relay] = {}  # client txn -> relay
         self._by_a_txn: dict[str, Call] = {}
         self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
-        self._events: list[CallEvent] = []
+        self._events: list[CallEvent | CallbackOffer] = []  # (the latter for the screen pop)
         self._users_worker: dict[str, list[int]] = {}  # user -> [worker of its calls, count]
         self.ignored: Counter[tuple[str, str]] = Counter()  # (phase, event) with no handler
         self.services = Services(self)  # what the switch answers itself, ringing onward
@@ -151,7 +152,7 @@ class B2bua:
         self.reliable = Reliability(self)  # 100rel both ways (call/reliable.py)
 
     # -- shell-facing -----------------------------------------------------------------
-    def events(self) -> list[CallEvent]:
+    def events(self) -> list[CallEvent | CallbackOffer]:
         ev, self._events = self._events, []
         return ev
 

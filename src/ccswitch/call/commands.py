@@ -122,6 +122,16 @@ class ResumeRecording:
     user: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SetPriority:
+    """Change the priority of ``call_id``, a caller in ``queue`` (higher is served first);
+    its place in line is recomputed by the router's ordering."""
+
+    queue: str
+    call_id: str
+    priority: int
+
+
 # -- rooms -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RoomMute:
@@ -181,7 +191,9 @@ class Dial:
 
 Command = (Hangup | Transfer | Hold | AddParty | Supervise | SuperviseMode | RoomMute
            | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady | Disposition
-           | Dial | PauseRecording | ResumeRecording)
+           | Dial | PauseRecording | ResumeRecording | SetPriority)
+PRIORITY_RANGE = (-1000, 1000)
+"""The priorities a command may set (the dial plan's ``;priority=N`` is any integer)."""
 RING_S = 30.0  # how long a phone the switch calls (supervisor, third party) rings
 
 
@@ -198,6 +210,8 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         return _room(sw, cmd, now, name)
     if isinstance(cmd, Supervise):
         return _supervise(sw, cmd, now, name)
+    if isinstance(cmd, SetPriority):
+        return _set_priority(sw, cmd, now, name)
     call = _live_call(sw, cmd.call_id)
     if isinstance(cmd, PauseRecording | ResumeRecording):
         return _pause_recording(sw, call, cmd, now, name)
@@ -355,6 +369,28 @@ def _agent(sw: B2bua, cmd: AgentLogin | AgentLogout | AgentPause | AgentReady, n
     log.info("agent_command", agent=cmd.agent, command=name, changed=changed)
     return Done(name, {"agent": cmd.agent, "changed": changed,
                        "state": router.agent_state(cmd.agent).value})
+
+
+def _set_priority(sw: B2bua, cmd: SetPriority, now: float, name: str) -> Done:
+    router = sw.router
+    if router is None or cmd.queue not in sw.queue_settings:
+        raise CommandError("not_found", f"no queue {cmd.queue}")
+    if router.caller_queue(cmd.call_id) != cmd.queue:
+        raise CommandError("not_found", f"no caller {cmd.call_id} in queue {cmd.queue}")
+    low, high = PRIORITY_RANGE
+    if not low <= cmd.priority <= high:
+        raise CommandError("invalid", f"priority {cmd.priority} is not in {low}..{high}")
+    old = router.priority_of(cmd.call_id)
+    position = router.set_priority(cmd.call_id, cmd.priority, now)
+    assert position is not None
+    call = sw._calls.get(cmd.call_id)
+    if call is not None:
+        call.queue_priority = cmd.priority
+    log.info("caller_priority", call_id=cmd.call_id, queue=cmd.queue, old=old,
+             priority=cmd.priority, position=position)
+    return Done(name, {"queue": cmd.queue, "call_id": cmd.call_id, "priority": cmd.priority,
+                       "old": old if old is not None else cmd.priority,
+                       "position": position})
 
 
 def _disposition(sw: B2bua, cmd: Disposition, now: float, name: str) -> Done:

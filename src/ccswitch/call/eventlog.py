@@ -52,6 +52,7 @@ TYPES: Mapping[type, str] = {
     acd.CallCompleted: "queue.call_completed",
     acd.CallDisposition: "queue.call_disposition",
     acd.CallHeld: "queue.call_held",
+    acd.CallerPriorityChanged: "queue.caller_priority_changed",
     acd.CallbackRequested: "queue.callback_requested",
     acd.CallbackMade: "queue.callback_made",
     acd.CallbackFailed: "queue.callback_failed",

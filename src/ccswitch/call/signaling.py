@@ -64,7 +64,7 @@ from .anchor import MediaPlan
 from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
-from .crm import CrmEvent, ScreenPop
+from .crm import CrmEvent, ScreenPop, queue_scripts, user_displays
 from .events import CallEnded, CallEvent
 from .mwiwire import ALLOW_EVENTS, CHALLENGED_SUBSCRIBES, MwiDialogs
 from .queueing import build_queue_audio, build_room_music
@@ -154,10 +154,10 @@ class Signaling:
                            voicemail=self.voicemail)
         self.screenpop = ScreenPop(
             crm=config.crm, find=self.b2bua._calls.get,
-            scripts={n: q.script for n, q in config.queues.items() if q.script is not None},
+            scripts=queue_scripts(config.queues),
             recorded=lambda call: bool(call.media is not None and (
                 call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)),
-            displays={n: u.display for n, u in config.users.items() if u.display})
+            displays=user_displays(config.users))
         self.media = media
         self.mwi: MwiDialogs | None = None
         if self.voicemail is not None:
@@ -212,7 +212,7 @@ class Signaling:
             for cev in calls:
                 if isinstance(cev, CallEnded):
                     self.trunk_legs.ended(cev.call_id)
-        self._events.extend(calls)
+        self._events.extend(self.screenpop.follow(calls))
         if self.b2bua.router is not None:
             self._events.extend(self.screenpop.follow(self.b2bua.router.events()))
         ev, self._events = self._events, []

@@ -146,7 +146,7 @@ class Call:
     transferred_by: str | None = None  # the user who transferred the call (last transfer)
     sip_call_id: str = ""  # the Call-ID of the caller's first INVITE (kept across transfers)
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
-    queue_priority: int = 0  # the priority it entered with
+    queue_priority: int = 0  # its priority (as it entered, or as a command set it)
     users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker
     digits: str = ""  # what the IVR collected, in order (kept when it hands the call over)
     vars: dict[str, str] = field(default_factory=dict)  # the IVR's variables (same)

@@ -166,6 +166,11 @@ class ModeIn(BaseModel):
     mode: Literal["listen", "whisper", "barge"]
 
 
+class PriorityIn(BaseModel):
+    priority: int = Field(ge=-1000, le=1000, description="higher is served first; the "
+                          "caller's place in line is recomputed")
+
+
 class MuteIn(BaseModel):
     muted: bool = True
 

@@ -88,15 +88,26 @@ def _quality(db: Db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr (call_id)")
 
 
+def _one_row_per_call_end(db: Db) -> None:
+    """A call's record is written once: a batch whose COMMIT met a lost PostgreSQL connection
+    is run again after the reconnection, and a ``store copy`` may be run twice.  Rows written
+    twice before this step are dropped (the first kept), then the key is unique."""
+    db.execute("DELETE FROM cdr WHERE id NOT IN"
+               " (SELECT MIN(id) FROM cdr GROUP BY call_id, started, ended)")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS cdr_call_end ON cdr (call_id, started, ended)")
+
+
 REPORT_INDEX = "CREATE INDEX IF NOT EXISTS cdr_started ON cdr (started)"
 """Reports read the CDRs of a time range (``reports/reader.py``)."""
 
 MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality,
-                                recordings.STEP, REPORT_INDEX)
+                                recordings.STEP, REPORT_INDEX, _one_row_per_call_end)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
 missing columns added; 3: recording ids; 4: disposition codes; 5: call quality; 6: recording
 compliance (paused spans, access log, retention mark: ``store/recordings.py``); 7: the index
-on ``started``."""
+on ``started``; 8: one row per call end."""
+CDR_KEY = "call_id, started, ended"
+"""What makes a record unique: writing the same one again changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +152,8 @@ class CdrStore:
         self._db.execute(
             "INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason,"
             " ended_by, recording, recording_state, sip_call_id, queue, agent, transfer,"
-            " transferred_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " transferred_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            f" ON CONFLICT ({CDR_KEY}) DO NOTHING",
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
              state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by))

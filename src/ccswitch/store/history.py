@@ -102,7 +102,8 @@ class Recording:
 
 def _in(column: str, values: frozenset[str], args: list[Any]) -> str:
     args.extend(sorted(values))
-    return f"{column} IN ({','.join('?' * len(values))})" if values else "0"
+    # an empty set matches nothing: FALSE (1 = 0 in both dialects; PostgreSQL's OR refuses 0)
+    return f"{column} IN ({','.join('?' * len(values))})" if values else "1 = 0"
 
 
 def _scope_sql(scope: RowScope | None, *, queue: str, agent: str, users: Sequence[str],
