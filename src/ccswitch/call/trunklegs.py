@@ -31,6 +31,7 @@ import structlog
 from ..clock import TimerHeap
 from ..config.trunks import TrunkConfig
 from ..dialplan.fraud import FraudCleared, FraudSuspected
+from ..dialplan.numbers import is_e164
 from ..dialplan.outbound import (
     Failover,
     OutboundCall,
@@ -45,9 +46,11 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.addr import Address
 from ..sip.client_auth import AuthSession, DigestClient
 from ..sip.dialog import Dialog, LocalContact
+from ..sip.locate import Located
 from ..sip.message import Response
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
+from .anchor import codecs_fit
 from .forks import fork_failed
 from .legevents import Failed
 from .state import ALLOW, Call, Leg, LegId, Phase
@@ -67,11 +70,12 @@ class Attempt:
     failover: Failover
     answer_timeout: float
     caller_id: str | None
-    body: bytes
+    body: bytes  # the caller's offer (re-offered to each trunk with its codecs)
     ctype: str | None
     max_forwards: int
     leg: LegId = ""
     trunk: str = ""
+    target: int = 0  # which of the trunk's addresses (RFC 3263 order)
     auth: AuthSession | None = None
     heard: bool = False
     tried: list[tuple[str, int | None]] = field(default_factory=list)
@@ -93,8 +97,28 @@ class TrunkLegs:
         self._attempts: dict[str, Attempt] = {}  # by call key
         self._timers: TimerHeap[str] = TimerHeap()
         self.down: set[str] = set()  # trunks the keep-alive found down
+        self.located: dict[str, Located] = {}  # domain trunks: what the shell's DNS found
         self.counters: dict[str, int] = {"outbound_calls": 0, "failovers": 0,
-                                         "auth_retries": 0, "outbound_refused": 0}
+                                         "target_failovers": 0, "auth_retries": 0,
+                                         "outbound_refused": 0}
+
+    def addresses(self, trunk: str) -> tuple[Address, ...]:
+        """Where ``trunk``'s requests go, in order: its address, or what RFC 3263 found for
+        its domain (nothing before the first lookup answered)."""
+        cfg = self.trunks[trunk]
+        if cfg.address is not None:
+            a = cfg.address
+            return (Address(a.transport, a.host, a.port),)
+        found = self.located.get(trunk)
+        return found.addresses if found is not None else ()
+
+    def unresolved(self) -> set[str]:
+        """Domain trunks without any address yet: calls skip them."""
+        return {n for n in self.trunks if not self.addresses(n)}
+
+    def active_calls(self, trunk: str) -> int:
+        """Outside calls through ``trunk`` now (ringing or talking)."""
+        return self.router.policy.calls_of_trunk(trunk)
 
     # -- deciding ----------------------------------------------------------------------
     def decide(self, *, caller: str | None, dialled: str, now: float,
@@ -102,7 +126,8 @@ class TrunkLegs:
         """The outbound router's decision for ``dialled`` (trunks down left out); refusals
         and the policy's fraud events are logged here."""
         decision = self.router.decide(caller=caller, dialled=dialled, now=now,
-                                      unavailable={*self.down, *unavailable})
+                                      unavailable={*self.down, *self.unresolved(),
+                                                   *unavailable})
         if isinstance(decision, OutboundRefused):
             self.counters["outbound_refused"] += 1
             log.info("outbound_refused", caller=caller or "", number=decision.number,
@@ -126,49 +151,56 @@ class TrunkLegs:
         sw = self.sw
         inv = ev.request
         callee = decision.number
+        failover = decision.failover()
+        first = failover.current
+        misfit = None
+        while first is not None and (m := codecs_fit(inv.body, self.trunks[first].codecs)):
+            misfit = misfit or m  # transcoding is not a trunk's job: trunks without a
+            first = failover.failed(None)  # codec of the caller are skipped
         cm = sw._anchor(ev, ("a", "b"), now, caller=caller, callee=callee,
                         worker=sw._worker_of(caller))
         if cm is False:
             return
-        body = inv.body
-        if cm is not None and body:
-            offer = cm.offer_from("a", body)
-            if isinstance(offer, NotAcceptable):
+        offer: bytes | NotAcceptable | None = misfit if first is None else None
+        if first is not None and cm is not None and inv.body:
+            offer = cm.offer_from("a", inv.body, only=self.trunks[first].codecs)
+        if isinstance(offer, NotAcceptable):
+            if cm is not None:
                 cm.close()
-                sw._reply(ev, 488, "Not Acceptable Here", now,
-                          (("Warning", f'304 ccswitch "{offer.reason}"'),))
-                sw.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
-                           callee=callee, why=f"sdp: {offer.reason}")
-                return
-            body = offer
+            sw._reply(ev, 488, "Not Acceptable Here", now,
+                      (("Warning", f'304 ccswitch "{offer.reason}"'),))
+            sw.refused(ev, 488, "Not Acceptable Here", now, caller=caller,
+                       callee=callee, why=f"sdp: {offer.reason}")
+            return
+        assert first is not None
         call = sw._new_call(ev, caller, callee, now, cm)
-        failover = decision.failover()
         attempt = Attempt(caller=caller, number=callee, failover=failover,
                           answer_timeout=decision.answer_timeout, caller_id=decision.caller_id,
-                          body=body, ctype=inv.headers.get("content-type") if body else None,
+                          body=inv.body,
+                          ctype=inv.headers.get("content-type") if inv.body else None,
                           max_forwards=max(inv.max_forwards - 1, 0))
         self._attempts[call.key] = attempt
         self.counters["outbound_calls"] += 1
         log.info("outbound_call", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
                  number=callee, route=decision.route, trunks=list(decision.trunks))
-        first = failover.current
-        assert first is not None
         self._send(call, attempt, first, now)
         sw._timers.arm(("ring", call.key), now + sw._ring_timeout)
 
-    def _send(self, call: Call, attempt: Attempt, trunk: str, now: float) -> None:
-        """A new INVITE (a new dialog) for ``call`` to ``trunk``."""
+    def _send(self, call: Call, attempt: Attempt, trunk: str, now: float,
+              target: int = 0) -> None:
+        """A new INVITE (a new dialog) for ``call`` to ``trunk``'s address ``target``."""
         sw = self.sw
         cfg = self.trunks[trunk]
-        assert cfg.address is not None  # domain trunks are refused until RFC 3263 is wired
-        addr = cfg.address
-        dest = Address(addr.transport, addr.host, addr.port)
-        me = sw._local(addr.transport)
+        dest = self.addresses(trunk)[target]
+        me = sw._local(dest.transport)
         user = self._format(cfg, attempt.number)
-        params: dict[str, str | None] = {} if addr.transport == "udp" else {
-            "transport": addr.transport}
-        ruri = SipUri(host=addr.host, user=user, port=addr.port, params=params)
+        port = cfg.address.port if cfg.address is not None else None
+        params: dict[str, str | None] = {} if dest.transport == "udp" else {
+            "transport": dest.transport}
+        ruri = SipUri(host=cfg.host, user=user, port=port, params=params)
         shown = attempt.caller_id or cfg.caller_id or attempt.caller
+        if is_e164(shown):
+            shown = self._format(cfg, shown)
         extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua)]
         pai = f"<{SipUri(host=sw._domain, user=shown)}>"
         if cfg.privacy == "id":
@@ -179,20 +211,21 @@ class TrunkLegs:
             local = NameAddr(SipUri(host=sw._domain, user=shown), None,
                              {"tag": self._ids.tag()})
             extra.append(("P-Asserted-Identity", pai))
-        remote = NameAddr(SipUri(host=addr.host, user=user))
+        remote = NameAddr(SipUri(host=cfg.host, user=user))
         dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
                         local_seq=0, remote_target=str(ruri), peer=dest)
-        attempt.trunk = trunk
+        attempt.trunk, attempt.target = trunk, target
         attempt.auth = (self._clients[trunk].session() if trunk in self._clients else None)
         self.router.policy.call_started(call.key, attempt.caller, trunk, now)
         self._invite(call, attempt, dialog, me, tuple(extra), now)
-        log.info("trunk_leg", call_id=call.key, trunk=trunk, ruri=str(ruri))
+        log.info("trunk_leg", call_id=call.key, trunk=trunk, ruri=str(ruri), dest=str(dest))
 
     def _invite(self, call: Call, attempt: Attempt, dialog: Dialog, me: LocalContact,
                 extra: tuple[tuple[str, str], ...], now: float) -> None:
         sw = self.sw
-        inv = dialog.request("INVITE", me=me, branch=self._ids.branch(), body=attempt.body,
-                             content_type=attempt.ctype, extra=extra)
+        body = self._offer(call, attempt)
+        inv = dialog.request("INVITE", me=me, branch=self._ids.branch(), body=body,
+                             content_type=attempt.ctype if body else None, extra=extra)
         inv.headers.set("Max-Forwards", str(attempt.max_forwards))
         assert dialog.peer is not None
         txn_id = sw._txn.send_request(inv, dialog.peer, now)
@@ -204,13 +237,24 @@ class TrunkLegs:
         attempt.heard = False
         self._timers.arm(call.key, now + attempt.answer_timeout)
 
+    def _offer(self, call: Call, attempt: Attempt) -> bytes:
+        """Our offer to the current trunk: the anchor's re-offer of the caller's SDP with that
+        trunk's codecs (the caller's body as it is when media is not anchored)."""
+        cm = call.media
+        if cm is None or not attempt.body:
+            return attempt.body
+        offer = cm.offer_from("a", attempt.body, only=self.trunks[attempt.trunk].codecs)
+        return b"" if isinstance(offer, NotAcceptable) else offer
+
     def _format(self, cfg: TrunkConfig, e164: str) -> str:
+        """``e164`` as ``cfg``'s carrier wants it (``number_format``)."""
         plan = self.router.plan
-        if cfg.number_format == "national":
+        fmt = cfg.number_format
+        if fmt == "national":
             return plan.national(e164) or e164
-        if cfg.number_format == "international":
+        if fmt == "international":
             return plan.international(e164)
-        return e164
+        return e164[1:] if fmt == "e164" else e164
 
     # -- hooks from the fork code --------------------------------------------------------
     def heard(self, call: Call, br: Leg, status: int) -> None:
@@ -242,10 +286,19 @@ class TrunkLegs:
             return True
         self.router.policy.call_ended(call.key)
         no_answer = None if (status == 408 and resp is None) else status
+        where = self.addresses(attempt.trunk)
+        if no_answer in (None, 503) and attempt.target + 1 < len(where):
+            # RFC 3263 §4.3: a timeout or 503 moves to the trunk's next address
+            br.final = status
+            self.counters["target_failovers"] += 1
+            log.info("trunk_target_failover", call_id=call.key, trunk=attempt.trunk,
+                     dest=str(where[attempt.target]), status=status,
+                     next=str(where[attempt.target + 1]))
+            self._send(call, attempt, attempt.trunk, now, attempt.target + 1)
+            return True
         attempt.tried.append((attempt.trunk, no_answer))
         nxt = attempt.failover.failed(no_answer)
-        while nxt is not None and (nxt in self.down
-                                   or not self.router.policy.trunk_has_room(nxt, now)):
+        while nxt is not None and not self._usable(call, attempt, nxt, now):
             attempt.tried.append((nxt, None))
             nxt = attempt.failover.failed(None)
         if nxt is not None:
@@ -268,6 +321,19 @@ class TrunkLegs:
         call.failure_headers = ()
         sw = self.sw
         sw.dispatch(call, Failed(br.id, code, why), now)
+        return True
+
+    def _usable(self, call: Call, attempt: Attempt, trunk: str, now: float) -> bool:
+        """Whether a call may fail over to ``trunk``: up, resolved, with room, and sharing a
+        codec with the caller."""
+        if trunk in self.down or not self.addresses(trunk):
+            return False
+        if not self.router.policy.trunk_has_room(trunk, now):
+            return False
+        misfit = codecs_fit(attempt.body, self.trunks[trunk].codecs)
+        if misfit is not None:
+            log.info("trunk_codecs_skipped", call_id=call.key, trunk=trunk, why=misfit.reason)
+            return False
         return True
 
     def _retry_auth(self, call: Call, attempt: Attempt, br: Leg, resp: Response,

@@ -416,7 +416,7 @@ _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
              "events", "crm", "store", "voicemail", "agent_desktop")
-_TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
+_TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound", "dns")
 """Top-level keys parsed by ``config/trunks.py``."""
 _UNBUILT_TOP: Final[dict[str, str]] = {}
 """Keys of features to come: refused, never accepted and ignored."""
