@@ -93,15 +93,17 @@ def srv_names(domain: str, transports: Sequence[str]) -> list[tuple[str, str]]:
 
 def order_srv(records: Iterable[Srv], rng: random.Random) -> list[Srv]:
     """``records`` in the order to try them (RFC 2782): lowest priority first; within one
-    priority, repeatedly draw a number in ``[0, sum of weights]`` and take the first record
-    (zero weights first) whose running sum of weights reaches it.  A lone ``.`` target
+    priority, shuffled with zero weights first, repeatedly draw a number in
+    ``[0, sum of weights]`` and take the first record whose running sum of weights reaches it.  A lone ``.`` target
     means the service is decidedly not available: the result is empty."""
     recs = list(records)
     if len(recs) == 1 and recs[0].target in ("", "."):
         return []
     out: list[Srv] = []
     for prio in sorted({r.priority for r in recs}):
-        group = sorted((r for r in recs if r.priority == prio), key=lambda r: r.weight != 0)
+        group = [r for r in recs if r.priority == prio]
+        rng.shuffle(group)  # "in any order", zero weights first (stable sort)
+        group.sort(key=lambda r: r.weight != 0)
         while group:
             total = sum(r.weight for r in group)
             pick = rng.randint(0, total)
