@@ -40,9 +40,9 @@ from ..media.commands import MediaEvent
 from ..sip.addr import Address
 from ..sip.auth import AuthOutcome, AuthResult, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
-from ..sip.locate import Located
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
+from ..sip.locate import Located
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
 from ..sip.mwi import subscribe_of
 from ..sip.refer import replaces_of

@@ -135,6 +135,13 @@ class TrunkLegs:
         self._log_policy_events()
         return decision
 
+    def clear_fraud(self, user: str, now: float) -> bool:
+        """An admin lifts ``user``'s toll-fraud block (``fraud_cleared``); False when the
+        user was not blocked."""
+        cleared = self.router.policy.clear(user, now)
+        self._log_policy_events()
+        return cleared
+
     def _log_policy_events(self) -> None:
         for ev in self.router.policy.events():
             if isinstance(ev, FraudSuspected):

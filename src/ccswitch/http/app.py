@@ -19,10 +19,10 @@ COMMAND_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid"
 
 def _routers() -> list[APIRouter]:
     # imported here so that a router module may import this one (API, COMMAND_STATUS)
-    from . import actions, desktop, events, history, metrics, reload, views, wallboard
+    from . import actions, desktop, events, history, metrics, reload, trunks, views, wallboard
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
-            reload.router, desktop.router, wallboard.router]
+            reload.router, desktop.router, wallboard.router, trunks.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:

@@ -94,8 +94,8 @@ def srv_names(domain: str, transports: Sequence[str]) -> list[tuple[str, str]]:
 def order_srv(records: Iterable[Srv], rng: random.Random) -> list[Srv]:
     """``records`` in the order to try them (RFC 2782): lowest priority first; within one
     priority, shuffled with zero weights first, repeatedly draw a number in
-    ``[0, sum of weights]`` and take the first record whose running sum of weights reaches it.  A lone ``.`` target
-    means the service is decidedly not available: the result is empty."""
+    ``[0, sum of weights]`` and take the first record whose running sum of weights reaches
+    it.  A lone ``.`` target means the service is decidedly not available: no record."""
     recs = list(records)
     if len(recs) == 1 and recs[0].target in ("", "."):
         return []

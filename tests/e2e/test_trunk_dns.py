@@ -1,0 +1,98 @@
+"""A trunk named by a domain, found by RFC 3263 (NAPTR -> SRV -> A) from a DNS server on
+loopback (``dnsserver.py``), with failover across its SRV records: the first server (SRV
+priority 10) is down, so after the route's answer timeout the call goes to the second
+(priority 20), a SIPp far end.  Also: the trunks API shows what the DNS gave."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from dnsserver import DnsServer
+from e2e_daemon import Daemon, DaemonFactory
+from e2e_sipp import Sipp, dial_args
+from e2e_util import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0
+DOMAIN = "carrier.test"
+
+
+def zone(down: int, up: int) -> dict[str, list[str]]:
+    return {
+        f"{DOMAIN}.": ['NAPTR 10 50 "s" "SIP+D2U" "" _sip._udp.carrier.test.',
+                       'NAPTR 20 50 "s" "SIP+D2T" "" _sip._tcp.carrier.test.'],
+        "_sip._udp.carrier.test.": [f"SRV 10 100 {down} sip1.carrier.test.",
+                                    f"SRV 20 100 {up} sip2.carrier.test."],
+        "sip1.carrier.test.": ["A 127.0.0.1"],
+        "sip2.carrier.test.": ["A 127.0.0.1"],
+    }
+
+
+class World:
+    def __init__(self, dns: DnsServer, daemon: Daemon, down: int, up: int) -> None:
+        self.dns, self.daemon, self.down, self.up = dns, daemon, down, up
+
+
+@pytest.fixture
+def world(start_daemon: DaemonFactory, tmp_path: Path) -> Iterator[World]:
+    down, up = free_port(), free_port()
+    with DnsServer(zone(down, up), ttl=300) as dns:
+        demo = (ROOT / "configs" / "demo.toml").read_text()
+        old = 'address = "udp:127.0.0.1:5070"'
+        assert old in demo
+        conf = tmp_path / "dns.toml"
+        conf.write_text(demo.replace(old, f'address = "{DOMAIN}"', 1)
+                        + f'\n[dns]\nservers = ["127.0.0.1:{dns.port}"]\ntimeout = 2\n')
+        d = start_daemon(extra_args=["--config", str(conf)])
+        yield World(dns, d, down, up)
+
+
+def test_the_first_srv_target_down_and_the_second_takes_the_call(world: World,
+                                                                  sipp: Sipp) -> None:
+    d = world.daemon
+    found = d.log.wait_for("trunk_located", 20.0, trunk="carrier")
+    assert found is not None, d.tail()
+    # NAPTR order 10 names the UDP SRV owner; its priorities give sip1 (10) before sip2 (20);
+    # the TCP NAPTR (order 20) is not used: the demo listens on UDP and TCP, but no SRV
+    # records exist under _sip._tcp, so only the two UDP targets remain
+    assert found["addresses"] == [f"udp:127.0.0.1:{world.down}", f"udp:127.0.0.1:{world.up}"]
+    assert found["ttl"] == 300
+    assert {"NAPTR carrier.test.", "SRV _sip._udp.carrier.test.",
+            "A sip1.carrier.test.", "A sip2.carrier.test."} <= set(world.dns.queries)
+    far = sipp.start("uas_answer.xml", local_port=world.up, timeout=TIMEOUT + 10)
+    try:
+        uac = sipp.run("uac_call.xml", *dial_args("5550700131", d.sip_port), "-inf",
+                       str(sipp.credentials("1001", "pw1001")), remote=d.sip_port,
+                       timeout=TIMEOUT)
+        got = far.wait(TIMEOUT + 10)
+    finally:
+        far.stop()
+    assert uac.ok, uac.describe()
+    assert got.ok, got.describe()
+    invites = got.requests("INVITE", "received")
+    assert invites and invites[0].first_line.startswith(
+        f"INVITE sip:+15550700131@{DOMAIN} "), got.describe()
+    moved = d.log.find("trunk_target_failover", trunk="carrier")
+    assert moved is not None, d.tail()
+    assert (moved["dest"], moved["next"]) == (f"udp:127.0.0.1:{world.down}",
+                                              f"udp:127.0.0.1:{world.up}")
+    # carrier2 was never needed: the same trunk's second server took the call
+    assert d.log.find("trunk_failover") is None
+
+
+def test_the_trunks_api_shows_the_addresses_the_dns_gave(world: World) -> None:
+    d = world.daemon
+    assert d.log.wait_for("trunk_located", 20.0, trunk="carrier") is not None, d.tail()
+    r = httpx.get(f"http://127.0.0.1:{d.http_port}/api/v1/trunks",
+                  headers={"Authorization": "Bearer demo-admin-token"}, timeout=10)
+    assert r.status_code == 200, r.text
+    carrier = next(t for t in r.json() if t["name"] == "carrier")
+    assert carrier["domain"] == DOMAIN
+    assert carrier["addresses"] == [f"udp:127.0.0.1:{world.down}",
+                                    f"udp:127.0.0.1:{world.up}"]
+    assert carrier["dns_ttl"] == 300
