@@ -1,8 +1,8 @@
 """A tiny authoritative DNS responder for tests: UDP on loopback, a zone given as text
 records, answers built with dnspython's message classes (dnspython cannot serve by itself).
 
-``DnsServer({"carrier.test.": ["NAPTR 10 50 \\"s\\" \\"SIP+D2U\\" \\"\\" _sip._udp.carrier.test."]})``
-answers NAPTR queries of ``carrier.test`` with that record (TTL ``ttl``), NXDOMAIN for a name
+``DnsServer({"carrier.test.": ["SRV 10 100 5070 sip1.carrier.test."]})`` answers SRV queries
+of ``carrier.test`` with that record (TTL ``ttl``), NXDOMAIN for a name
 it does not hold and an empty answer for a type the name lacks.  ``queries`` lists what was
 asked (``"NAPTR carrier.test."``)."""
 
