@@ -9,11 +9,11 @@ import random
 import socket
 
 import pytest
-from dnsserver import DnsServer
 
 from ccswitch.io.dns import SipLocator, TrunkLocator
 from ccswitch.sip.addr import Address
 from ccswitch.sip.locate import Located
+from dnsserver import DnsServer
 
 
 class Clock:
