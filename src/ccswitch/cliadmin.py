@@ -1,9 +1,10 @@
 """The admin commands of ``ccswitch`` (``calls``, ``queue show``, ``agent``, ``hangup``,
 ``events``, ``cdr export``, ``reload``, ``erlang``, ``trunks``, ``fraud``): each is one or
 a few requests to a running daemon's HTTP API (``cliapi.Client``), printed as a table or,
-with ``--json``, as the API's JSON.  Where the daemon is and which token to use: ``--url``/``--token``, else
-``CCSWITCH_URL``/``CCSWITCH_TOKEN``, else the configuration (``--config`` or the demo): its
-``http`` address and its first admin token.  Exit statuses: ``docs/cli.md``.
+with ``--json``, as the API's JSON.  Where the daemon is and which token to use:
+``--url``/``--token``, else ``CCSWITCH_URL``/``CCSWITCH_TOKEN``, else the configuration
+(``--config`` or the demo): its ``http`` address and its first admin token.  Exit statuses:
+``docs/cli.md``.
 """
 
 from __future__ import annotations
