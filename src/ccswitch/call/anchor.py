@@ -318,10 +318,17 @@ class CallMedia:
         self._configure(side, got)
         return got.answer.to_bytes()
 
-    def offer_locally(self, side: Side) -> bytes:
-        """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP)."""
+    def offer_locally(self, side: Side, *, only: Sequence[str] | None = None) -> bytes:
+        """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP);
+        ``only`` (a trunk's codecs): just those of ours, in that order."""
         lm = self.legs[side]
-        sdp = _stamp(lm, lambda v: build_offer(self.plan.local_ip, lm.port, self.plan.codecs,
+        codecs = self.plan.codecs
+        if only is not None:
+            rank = {n.lower(): i for i, n in enumerate(only)}
+            codecs = (*sorted((c for c in codecs if c.name.lower() in rank),
+                              key=lambda c: rank[c.name.lower()]),
+                      *(c for c in codecs if c.is_dtmf))
+        sdp = _stamp(lm, lambda v: build_offer(self.plan.local_ip, lm.port, codecs,
                                                session_id=lm.session_id, version=v))
         self.our_offers[side] = sdp
         return sdp.to_bytes()

@@ -76,6 +76,8 @@ class Attempt:
     leg: LegId = ""
     trunk: str = ""
     target: int = 0  # which of the trunk's addresses (RFC 3263 order)
+    onward: bool = False  # an answered call sent on (IVR, queue overflow, transfer)
+    trusted: bool = False  # a configured action: no user's class, no burst counting
     auth: AuthSession | None = None
     heard: bool = False
     tried: list[tuple[str, int | None]] = field(default_factory=list)
@@ -122,12 +124,12 @@ class TrunkLegs:
 
     # -- deciding ----------------------------------------------------------------------
     def decide(self, *, caller: str | None, dialled: str, now: float,
-               unavailable: Collection[str] = ()) -> OutboundDecision:
+               unavailable: Collection[str] = (), trusted: bool = False) -> OutboundDecision:
         """The outbound router's decision for ``dialled`` (trunks down left out); refusals
         and the policy's fraud events are logged here."""
         decision = self.router.decide(caller=caller, dialled=dialled, now=now,
                                       unavailable={*self.down, *self.unresolved(),
-                                                   *unavailable})
+                                                   *unavailable}, trusted=trusted)
         if isinstance(decision, OutboundRefused):
             self.counters["outbound_refused"] += 1
             log.info("outbound_refused", caller=caller or "", number=decision.number,
@@ -193,6 +195,46 @@ class TrunkLegs:
         self._send(call, attempt, first, now)
         sw._timers.arm(("ring", call.key), now + sw._ring_timeout)
 
+    def bridge(self, call: Call, number: str, user: str | None, now: float) -> str:
+        """Send the answered ``call`` on to the outside ``number`` (``number:`` of an IVR
+        menu or a queue's overflow, ``user`` None: the configuration's own choice; a transfer
+        by ``user``: that user's class and limits).  The target outcome of
+        ``call/targets.route``: ``ringing`` or ``failed:CODE``."""
+        decision = self.decide(caller=user, dialled=number, now=now, trusted=user is None)
+        if not isinstance(decision, OutboundCall):
+            return f"failed:{decision.status if isinstance(decision, OutboundRefused) else 404}"
+        cm = call.media
+        if cm is None:
+            return "failed:503"
+        ours = {c.name.lower() for c in cm.plan.codecs if not c.is_dtmf}
+        failover = decision.failover()
+        first = failover.current
+        while first is not None and not self._fits_ours(first, ours):
+            first = failover.failed(None)
+        if first is None:
+            log.info("trunk_codecs_refused", call_id=call.key, number=decision.number)
+            return "failed:488"
+        self.ended(call.key)  # an earlier outside leg of this call is not counted twice
+        body = self.sw.services.onward_offer(call, now, self.trunks[first].codecs)
+        if body is None:
+            return "failed:503"
+        call.callee = decision.number
+        attempt = Attempt(caller=user or call.caller, number=decision.number,
+                          failover=failover, answer_timeout=decision.answer_timeout,
+                          caller_id=decision.caller_id, body=body, ctype="application/sdp",
+                          max_forwards=70, onward=True, trusted=user is None)
+        self._attempts[call.key] = attempt
+        self.counters["outbound_calls"] += 1
+        log.info("outbound_call", call_id=call.key, caller=user or "", onward=True,
+                 number=decision.number, route=decision.route, trunks=list(decision.trunks))
+        self._send(call, attempt, first, now)
+        self.sw.services.ring_onward(call, now)
+        return "ringing"
+
+    def _fits_ours(self, trunk: str, ours: set[str]) -> bool:
+        codecs = self.trunks[trunk].codecs
+        return codecs is None or any(c.lower() in ours for c in codecs)
+
     def _send(self, call: Call, attempt: Attempt, trunk: str, now: float,
               target: int = 0) -> None:
         """A new INVITE (a new dialog) for ``call`` to ``trunk``'s address ``target``."""
@@ -250,6 +292,8 @@ class TrunkLegs:
         cm = call.media
         if cm is None or not attempt.body:
             return attempt.body
+        if attempt.onward:  # our own offer from the call's end b
+            return cm.offer_locally("b", only=self.trunks[attempt.trunk].codecs)
         offer = cm.offer_from("a", attempt.body, only=self.trunks[attempt.trunk].codecs)
         return b"" if isinstance(offer, NotAcceptable) else offer
 
@@ -286,7 +330,7 @@ class TrunkLegs:
                 br.final = status
             return True  # an older leg of this call: already failed over or retried
         self._timers.cancel(call.key)
-        if call.phase is not Phase.RINGING or call.answered_id is not None:
+        if call.phase not in (Phase.RINGING, Phase.BRIDGING) or call.answered_id is not None:
             return False
         if status in (401, 407) and resp is not None and self._retry_auth(call, attempt, br,
                                                                           resp, now):
@@ -315,9 +359,14 @@ class TrunkLegs:
                      next=nxt)
             self._send(call, attempt, nxt, now)
             return True
-        if fails_over(no_answer, ()):
+        if fails_over(no_answer, ()) and not attempt.trusted:
             self.router.call_failed(attempt.caller, now)
             self._log_policy_events()
+        if attempt.onward:  # the flow, the queue or the transferor hears it (phase table)
+            self.ended(call.key)
+            log.info("outbound_failed", call_id=call.key, number=attempt.number,
+                     tried=[f"{t}:{s}" for t, s in attempt.tried])
+            return False
         log.info("outbound_failed", call_id=call.key, number=attempt.number,
                  tried=[f"{t}:{s}" for t, s in attempt.tried])
         # the caller hears the last trunk's answer, never a carrier's challenge or Contact
@@ -337,6 +386,9 @@ class TrunkLegs:
             return False
         if not self.router.policy.trunk_has_room(trunk, now):
             return False
+        if attempt.onward:
+            ours = {c.name.lower() for c in call.media.plan.codecs} if call.media else set()
+            return self._fits_ours(trunk, ours)
         misfit = codecs_fit(attempt.body, self.trunks[trunk].codecs)
         if misfit is not None:
             log.info("trunk_codecs_skipped", call_id=call.key, trunk=trunk, why=misfit.reason)
@@ -379,7 +431,8 @@ class TrunkLegs:
             if attempt is None or call is None or attempt.heard:
                 continue
             br = call.legs.get(attempt.leg)
-            if br is None or br.final is not None or call.phase is not Phase.RINGING:
+            if br is None or br.final is not None or call.phase not in (Phase.RINGING,
+                                                                          Phase.BRIDGING):
                 continue
             log.info("trunk_no_answer", call_id=key, trunk=attempt.trunk,
                      after=attempt.answer_timeout)
