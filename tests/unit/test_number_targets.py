@@ -1,0 +1,114 @@
+"""``number:`` targets through the signaling core: a blind transfer (REFER) to an outside
+number with the transferring user's class, a queue's overflow and an IVR menu's action
+(the configuration's own choice), each placing a trunk leg on the answered call."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from callworld import demo_config, offer
+from sipphone import DEMO
+from test_transfer_calls import Call, notifies, refer
+from test_trunk_calls import World, invites
+
+from ccswitch.call.targets import route
+from ccswitch.config.schema import SwitchConfig, parse_config
+from ccswitch.dialplan import OutsideTarget
+from ccswitch.dialplan.fraud import OutboundClass
+
+
+def test_blind_transfer_to_an_outside_number_goes_out_on_the_trunk() -> None:
+    w = World()
+    c = Call(w)
+    resp = refer(w, "1002", c.inv, 5.0, cseq=1, my_tag="bt",
+                 refer_to="<sip:5550700123@ccswitch.local>")
+    assert resp.status == 202
+    inv = w.carrier.take("INVITE")
+    assert inv.uri.user == "+15550700123"
+    # the offer is ours (from the call's end b), not the caller's
+    assert b"m=audio" in inv.body
+    w.carrier.reply(inv, 200, "OK", 5.5, to_tag="far", body=offer(9000))
+    w.pump()
+    assert w.carrier.take("ACK").method == "ACK"
+    assert any("200 OK" in n.body.decode() for n in notifies(w, "1002", 5.6))
+    assert w.sig.trunk_legs is not None
+    assert w.sig.trunk_legs.active_calls("carrier") == 1
+
+
+def test_a_transfer_to_an_international_number_is_refused_by_the_users_class() -> None:
+    w = World()
+    c = Call(w)
+    resp = refer(w, "1002", c.inv, 5.0, cseq=1, my_tag="bt",
+                 refer_to="<sip:011442079460000@ccswitch.local>")
+    assert resp.status == 202  # a dial-able form: accepted, then refused by the policy
+    assert not invites(w.carrier) and not invites(w.carrier2)
+    frags = [n.body.decode() for n in notifies(w, "1002", 5.1)]
+    assert any("403" in f for f in frags), frags
+    assert w.sig.trunk_legs is not None
+    assert w.sig.trunk_legs.counters["outbound_refused"] == 1
+
+
+def test_a_user_of_class_international_may_transfer_abroad() -> None:
+    def intl(cfg: SwitchConfig) -> SwitchConfig:
+        t = cfg.trunking
+        classes = {**t.classes, "1002": OutboundClass.INTERNATIONAL}
+        return dataclasses.replace(cfg, trunking=dataclasses.replace(t, classes=classes))
+
+    w = World(demo_config(intl))
+    c = Call(w)
+    assert refer(w, "1002", c.inv, 5.0, cseq=1, my_tag="bt",
+                 refer_to="<sip:011442079460000@ccswitch.local>").status == 202
+    # the demo's international route sends +44... to carrier only
+    assert w.carrier.take("INVITE").uri.user == "+442079460000"
+
+
+def configured(extra: str, numbers: str = "") -> SwitchConfig:
+    text = DEMO.read_text().replace('700 = "ivr:demo"', '700 = "ivr:demo"\n' + numbers, 1)
+    return parse_config(text + extra, "demo+.toml")
+
+
+def test_number_is_accepted_in_menus_and_queue_rules_only() -> None:
+    cfg = configured('\n[ivr.out]\nprompt = "main-menu"\n[ivr.out.choices]\n'
+                     '1 = "number:5550700999"\n', numbers='760 = "ivr:out"')
+    assert cfg.menus["out"].choices["1"] == ("number:5550700999",)
+    text = DEMO.read_text().replace('wrapup = 5\n', 'wrapup = 5\non_timeout = '
+                                    '"number:+15550700998"\nmax_wait = 60\n', 1)
+    q = parse_config(text, "q.toml").queues["support"]
+    assert str(q.overflow_for("on_timeout")) == "number:+15550700998"
+
+
+def answered_ivr_call(w: World) -> object:
+    """1001 calls 700 (the IVR answers); returns the switch's call."""
+    w.dial("1001", "700", 1.0, call_id="ivr-out")
+    ok = w["1001"].last_response()
+    assert ok.status == 200
+    w.ack("1001", ok, 1.1)
+    (call,) = w.sig.b2bua._calls.values()
+    return call
+
+
+def test_a_configured_number_target_calls_out_without_a_user() -> None:
+    """What a menu's ``number:`` action or a queue's overflow does: ``route`` to an
+    OutsideTarget, trusted (no user class), with the route's or the trunk's caller ID."""
+    w = World()
+    call = answered_ivr_call(w)
+    assert route(w.sig.b2bua, call, OutsideTarget("5550700999"), 2.0) == "ringing"
+    w.pump()
+    inv = w.carrier.take("INVITE")
+    assert inv.uri.user == "+15550700999"
+    assert inv.from_.uri.user == "+15550700000"  # the trunk's caller ID: no user's own
+    w.carrier.reply(inv, 503, "Service Unavailable", 2.5, to_tag="x")
+    w.pump()
+    assert w.carrier2.take("INVITE").uri.user == "+15550700999"  # failover works here too
+
+
+def test_a_configured_number_to_a_blocked_prefix_is_refused() -> None:
+    def blocked(cfg: SwitchConfig) -> SwitchConfig:
+        t = cfg.trunking
+        out = dataclasses.replace(t.outbound, blocked_prefixes=("+1555070099",))
+        return dataclasses.replace(cfg, trunking=dataclasses.replace(t, outbound=out))
+
+    w = World(demo_config(blocked))
+    call = answered_ivr_call(w)
+    assert route(w.sig.b2bua, call, OutsideTarget("5550700999"), 2.0) == "failed:403"
+    assert not invites(w.carrier)
