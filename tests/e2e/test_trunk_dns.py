@@ -96,3 +96,55 @@ def test_the_trunks_api_shows_the_addresses_the_dns_gave(world: World) -> None:
     assert carrier["addresses"] == [f"udp:127.0.0.1:{world.down}",
                                     f"udp:127.0.0.1:{world.up}"]
     assert carrier["dns_ttl"] == 300
+
+
+# -- per-trunk codecs and number format on the wire ------------------------------------------
+def options_daemon(start_daemon: DaemonFactory, tmp_path: Path, port: int, extra: str) -> Daemon:
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    old = 'address = "udp:127.0.0.1:5070"'
+    conf = tmp_path / "options.toml"
+    conf.write_text(demo.replace(old, f'address = "udp:127.0.0.1:{port}"\n{extra}', 1))
+    return start_daemon(extra_args=["--config", str(conf)])
+
+
+def test_the_carrier_gets_only_its_codec_and_its_number_format(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    port = free_port()
+    d = options_daemon(start_daemon, tmp_path, port,
+                       'codecs = ["PCMA"]\nnumber_format = "e164"')
+    far = sipp.start("uas_answer_pcma.xml", local_port=port, timeout=TIMEOUT)
+    try:
+        uac = sipp.run("uac_call.xml", *dial_args("5550700132", d.sip_port), "-inf",
+                       str(sipp.credentials("1002", "pw1002")), remote=d.sip_port,
+                       timeout=TIMEOUT)
+        got = far.wait(TIMEOUT + 5)
+    finally:
+        far.stop()
+    assert uac.ok, uac.describe()
+    assert got.ok, got.describe()
+    (inv,) = got.requests("INVITE", "received")
+    # e164 without "+": country code 1 + 5550700132; From: the trunk's +15550700000 likewise
+    assert inv.first_line.startswith(f"INVITE sip:15550700132@127.0.0.1:{port} "), inv.text
+    assert "sip:15550700000@" in (inv.header("From") or ""), inv.text
+    m = [ln.strip() for ln in inv.text.splitlines() if ln.startswith("m=audio")]
+    # the phone offered PCMU (0) and PCMA (8): the carrier sees PCMA and telephone-event only
+    assert len(m) == 1 and m[0].split()[3:] == ["8", "101"], inv.text
+
+
+def test_no_codec_in_common_with_any_trunk_is_488(sipp: Sipp, start_daemon: DaemonFactory,
+                                                   tmp_path: Path) -> None:
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    for addr in ('address = "udp:127.0.0.1:5070"', 'address = "udp:127.0.0.1:5072"'):
+        assert addr in demo
+        demo = demo.replace(addr, f'{addr}\ncodecs = ["G722"]', 1)
+    conf = tmp_path / "g722.toml"
+    conf.write_text(demo)
+    d = start_daemon(extra_args=["--config", str(conf)])
+    uac = sipp.run("uac_call_fail.xml", *dial_args("5550700133", d.sip_port), "-inf",
+                   str(sipp.credentials("1003", "pw1003")), remote=d.sip_port, timeout=TIMEOUT)
+    assert uac.ok, uac.describe()
+    assert uac.received_statuses()[-1] == 488, uac.describe()
+    final = [m for m in uac.received() if m.status == 488][0]
+    # the phone offered PCMU and PCMA; both trunks take G722 only (no transcoding to a trunk)
+    assert "no codec in common" in (final.header("Warning") or ""), final.text
+    assert d.log.find("trunk_leg") is None, d.tail()

@@ -322,12 +322,7 @@ class CallMedia:
         """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP);
         ``only`` (a trunk's codecs): just those of ours, in that order."""
         lm = self.legs[side]
-        codecs = self.plan.codecs
-        if only is not None:
-            rank = {n.lower(): i for i, n in enumerate(only)}
-            codecs = (*sorted((c for c in codecs if c.name.lower() in rank),
-                              key=lambda c: rank[c.name.lower()]),
-                      *(c for c in codecs if c.is_dtmf))
+        codecs = self.plan.codecs if only is None else _restrict(self.plan.codecs, only)
         sdp = _stamp(lm, lambda v: build_offer(self.plan.local_ip, lm.port, codecs,
                                                session_id=lm.session_id, version=v))
         self.our_offers[side] = sdp
@@ -460,12 +455,22 @@ def _only_codecs(m: MediaDescription, codecs: Sequence[Codec], only: Sequence[st
     """``codecs`` cut down to the names of ``only`` that the offer ``m`` holds, in the order
     of ``only``, telephone-event kept last."""
     offered = _offered(m)
+    kept = _restrict(codecs, only, offered)
+    if not any(not c.is_dtmf for c in kept):
+        return _no_common(offered, only)
+    return kept
+
+
+def _restrict(codecs: Sequence[Codec], only: Sequence[str],
+              offered: set[str] | None = None) -> tuple[Codec, ...]:
+    """The audio codecs of ``codecs`` named in ``only`` (and in ``offered``), in the order of
+    ``only``, then telephone-event at their clock rates."""
     rank = {name.lower(): i for i, name in enumerate(only)}
     audio = sorted((c for c in codecs if not c.is_dtmf and c.name.lower() in rank
-                    and c.name.lower() in offered), key=lambda c: rank[c.name.lower()])
-    if not audio:
-        return _no_common(offered, only)
-    return (*audio, *(c for c in codecs if c.is_dtmf))
+                    and (offered is None or c.name.lower() in offered)),
+                   key=lambda c: rank[c.name.lower()])
+    rates = {c.clock_rate for c in audio}
+    return (*audio, *(c for c in codecs if c.is_dtmf and c.clock_rate in rates))
 
 
 def codecs_fit(body: bytes, only: Sequence[str] | None) -> NotAcceptable | None:
