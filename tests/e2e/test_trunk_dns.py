@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dnsserver import DnsServer
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_sipp import Sipp, dial_args
 from e2e_util import free_port
+
+from dnsserver import DnsServer
 
 pytestmark = pytest.mark.e2e
 
@@ -144,7 +145,7 @@ def test_no_codec_in_common_with_any_trunk_is_488(sipp: Sipp, start_daemon: Daem
                    str(sipp.credentials("1003", "pw1003")), remote=d.sip_port, timeout=TIMEOUT)
     assert uac.ok, uac.describe()
     assert uac.received_statuses()[-1] == 488, uac.describe()
-    final = [m for m in uac.received() if m.status == 488][0]
+    final = next(m for m in uac.received() if m.status == 488)
     # the phone offered PCMU and PCMA; both trunks take G722 only (no transcoding to a trunk)
     assert "no codec in common" in (final.header("Warning") or ""), final.text
     assert d.log.find("trunk_leg") is None, d.tail()
