@@ -1,7 +1,9 @@
 """A trunk named by a domain, found by RFC 3263 (NAPTR -> SRV -> A) from a DNS server on
 loopback (``dnsserver.py``), with failover across its SRV records: the first server (SRV
 priority 10) is down, so after the route's answer timeout the call goes to the second
-(priority 20), a SIPp far end.  Also: the trunks API shows what the DNS gave."""
+(priority 20), a SIPp far end.  Also: the trunks API shows what the DNS gave, and on the
+wire a carrier gets only its codecs and its number format (488 when no trunk shares a codec
+with the phone)."""
 
 from __future__ import annotations
 
