@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from callworld import demo_config, offer
 from sipphone import header
-from test_trunk_calls import World, invites
+from test_trunk_calls import World, invites, options
 
 from ccswitch.config.schema import SwitchConfig
 from ccswitch.config.trunks import TrunkConfig
@@ -160,3 +160,17 @@ def test_a_486_from_the_first_address_is_final() -> None:
     w.pump()
     assert not invites(w.carrier2)
     assert w["1001"].last_response().status == 486
+
+
+def test_a_domain_trunk_is_probed_at_its_first_address_once_found() -> None:
+    w = World(demo_config(trunks(carrier={"address": None, "domain": "carrier.test",
+                                          "peers": (), "keepalive": 30.0})))
+    w.sig.start_trunks(0.0)
+    w.run_until(10.0)
+    assert not options(w.carrier)  # no address yet: no probe
+    # the DNS answers: the scripted carrier on 5070 first this time
+    w.sig.trunk_located("carrier", dataclasses.replace(
+        LOCATED, addresses=tuple(reversed(LOCATED.addresses))), 10.0)
+    w.pump()
+    (probe,) = options(w.carrier)
+    assert (probe.uri.host, probe.uri.port) == ("carrier.test", None)
