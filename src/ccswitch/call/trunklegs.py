@@ -18,6 +18,14 @@ same phase table.  What this module adds, through three hooks the fork code call
 The answer timer (:meth:`TrunkLegs.handle_timer`): a trunk that said nothing but 100 within
 ``answer_timeout`` is CANCELled and counted as "no answer".  A trunk leg that is not the
 current one any more (CANCELled, answered by a 401 retried) is ignored when it fails.
+
+A trunk's addresses (:meth:`TrunkLegs.addresses`) are its configured one, or what RFC 3263
+found for its domain (``located``, handed in by the shell); no answer or a 503 moves to the
+trunk's next address before the route's next trunk.  Each trunk is offered only its
+``codecs`` (those the caller offered, in the trunk's order) and sees numbers in its
+``number_format``.  :meth:`TrunkLegs.bridge` sends an answered call (an IVR's or a queue's
+``number:``, a transfer) on to an outside number the same way; its failure goes back to the
+phase table (the flow, the queue or the transferor hears it).
 """
 
 from __future__ import annotations
