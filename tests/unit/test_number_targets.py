@@ -8,6 +8,7 @@ import dataclasses
 
 from callworld import demo_config, offer
 from sipphone import DEMO
+from test_api import Api
 from test_transfer_calls import Call, notifies, refer
 from test_trunk_calls import World, invites
 
@@ -112,3 +113,24 @@ def test_a_configured_number_to_a_blocked_prefix_is_refused() -> None:
     call = answered_ivr_call(w)
     assert route(w.sig.b2bua, call, OutsideTarget("5550700999"), 2.0) == "failed:403"
     assert not invites(w.carrier)
+
+
+def test_the_apis_transfer_command_to_an_outside_number() -> None:
+    w = World()
+    api = Api(w)
+    c = Call(w)
+    assert c.ok.status == 200
+    (call,) = w.sig.b2bua._calls.values()
+    r = api("POST", f"/api/v1/calls/{call.key}/transfer", json={"number": "5550700123"})
+    assert r.status_code == 200, r.text
+    assert w.carrier.take("INVITE").uri.user == "+15550700123"
+    # an international number: accepted as a command, refused by 1002's class (national)
+    w2 = World()
+    api2 = Api(w2)
+    Call(w2)
+    (call2,) = w2.sig.b2bua._calls.values()
+    r = api2("POST", f"/api/v1/calls/{call2.key}/transfer", json={"number": "011442079460000"})
+    assert r.status_code == 200, r.text
+    assert not invites(w2.carrier) and not invites(w2.carrier2)
+    assert w2.sig.trunk_legs is not None
+    assert w2.sig.trunk_legs.counters["outbound_refused"] == 1
