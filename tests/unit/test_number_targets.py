@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from callworld import demo_config, offer
 from sipphone import DEMO
 from test_api import Api
@@ -16,6 +17,7 @@ from ccswitch.call.targets import route
 from ccswitch.config.schema import SwitchConfig, parse_config
 from ccswitch.dialplan import OutsideTarget
 from ccswitch.dialplan.fraud import OutboundClass
+from ccswitch.errors import ConfigError
 
 
 def test_blind_transfer_to_an_outside_number_goes_out_on_the_trunk() -> None:
@@ -134,3 +136,19 @@ def test_the_apis_transfer_command_to_an_outside_number() -> None:
     assert not invites(w2.carrier) and not invites(w2.carrier2)
     assert w2.sig.trunk_legs is not None
     assert w2.sig.trunk_legs.counters["outbound_refused"] == 1
+
+
+def test_a_configured_number_that_no_route_takes_is_refused_at_load() -> None:
+    with pytest.raises(ConfigError) as info:  # "12" is no outside number of the NANP plan
+        configured('\n[ivr.out]\nprompt = "main-menu"\n[ivr.out.choices]\n'
+                   '1 = "number:12"\n', numbers='760 = "ivr:out"')
+    assert (info.value.key, "not an outside number" in info.value.fault) == (
+        "ivr.out.choices.1", True)
+    # without the demo's "international" route, +44 is taken by no route
+    text = DEMO.read_text().replace('prefixes = ["+"]', 'prefixes = ["+1"]', 1)
+    text = text.replace('wrapup = 5\n', 'wrapup = 5\non_timeout = "number:+442079460000"\n'
+                        'max_wait = 60\n', 1)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "q.toml")
+    assert (info.value.key, info.value.fault) == (
+        "queues.support.on_timeout", "no [[routes]] entry takes +442079460000")

@@ -42,11 +42,12 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
-from ..dialplan import Dialplan, Target
+from ..dialplan import Dialplan, OutsideTarget, Target
 from ..dialplan.fraud import DEFAULT_CLASS, OutboundClass, TollPolicy
 from ..dialplan.inbound import DidRouter, DidSource, Peer, TrunkPeers, parse_network, parse_peer
 from ..dialplan.numbers import NumberPlan, is_e164
 from ..dialplan.outbound import FAILOVER_4XX, OutboundRouter, Route
+from .acd import OVERFLOW_RULES
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
     _HOSTNAME,
@@ -198,8 +199,34 @@ def parse_sections(p: _Parser, raw: Mapping[str, Any], user_keys: list[UserKeys]
         for name in p.user_names(entry, up)[0]:
             classes[name] = cls
     dns = parse_dns(p, raw.get("dns", {}), ("dns",))
-    return TrunkingConfig(_frozen(trunks), routes, _frozen(dids), outbound, _frozen(classes),
-                          dns)
+    out = TrunkingConfig(_frozen(trunks), routes, _frozen(dids), outbound, _frozen(classes),
+                         dns)
+    check_numbers(p, config, out)
+    return out
+
+
+def check_numbers(p: _Parser, config: SwitchConfig, trunking: TrunkingConfig) -> None:
+    """Every ``number:`` of a menu or a queue rule is an outside number an outbound route
+    takes (else the call would fail when it gets there)."""
+    found: list[tuple[str, Path]] = []
+    for name, menu in config.menus.items():
+        for key, actions in (*menu.choices.items(), ("default", menu.default)):
+            where: Path = ("ivr", name, "choices", key) if key != "default" else (
+                "ivr", name, "default")
+            found += [(a, where) for a in actions if a.startswith("number:")]
+    for qname, q in config.queues.items():
+        for rule in ("overflow", *OVERFLOW_RULES):
+            t = getattr(q, rule)
+            if isinstance(t, OutsideTarget):
+                found.append((str(t), ("queues", qname, rule)))
+    router = trunking.router()
+    for action, where in found:
+        number = action.partition(":")[2]
+        e164 = router.plan.normalize(number)
+        if e164 is None:
+            p.fail(where, f"{number!r} is not an outside number of [outbound]'s plan")
+        if router.route_for(e164) is None:
+            p.fail(where, f"no [[routes]] entry takes {e164}")
 
 
 def parse_dns(p: _Parser, value: object, path: Path) -> DnsConfig:
