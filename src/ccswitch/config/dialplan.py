@@ -139,6 +139,7 @@ def check_numbers(p: _Parser, numbers: Mapping[str, Target], path: Path, *,
     plan = Dialplan(users=users, numbers=numbers, agents=agents, codes=codes)
     for number, where in p.number_refs:
         if plan.resolve(number) is None:
-            p.fail(where, f"{number!r} is not a number of this dial plan (an outside number "
-                          "is number:NUMBER, where a rule or a menu may send a call on)")
+            p.fail(where, f"{number!r} is not a number of this dial plan (calls to outside "
+                          "numbers are not supported yet here: a menu or a queue rule takes "
+                          "number:NUMBER)")
     return plan
