@@ -14,7 +14,7 @@ from ccswitch.config.schema import SwitchConfig
 from ccswitch.config.trunks import TrunkConfig
 from ccswitch.sdp.session import parse_sdp
 from ccswitch.sip.addr import Address
-from ccswitch.sip.locate import Located
+from ccswitch.sip.locate import Located, Srv, SrvTarget
 from ccswitch.sip.message import Request
 
 # the phone offers PCMU (0), G722 (9) and PCMA (8), in that order, and telephone-event
@@ -174,3 +174,19 @@ def test_a_domain_trunk_is_probed_at_its_first_address_once_found() -> None:
     w.pump()
     (probe,) = options(w.carrier)
     assert (probe.uri.host, probe.uri.port) == ("carrier.test", None)
+
+
+def test_each_call_draws_its_own_weighted_srv_order() -> None:
+    """Two SRV records of one priority, weights 75 and 25: over 400 calls about 300 go to the
+    first first (75 / (75 + 25) = 3/4 of 400); the other is each call's second address."""
+    w = World(demo_config(DOMAIN))
+    heavy, light = Address("udp", "127.0.0.1", 5074), Address("udp", "127.0.0.1", 5076)
+    group = (SrvTarget("udp", Srv(10, 75, 5074, "a.carrier.test", 60), (heavy,)),
+             SrvTarget("udp", Srv(10, 25, 5076, "b.carrier.test", 60), (light,)))
+    w.sig.trunk_located("carrier", Located("carrier.test", (heavy, light), 60,
+                                           services=(group,)), 0.5)
+    assert w.sig.trunk_legs is not None
+    orders = [w.sig.trunk_legs.draw("carrier") for _ in range(400)]
+    assert {frozenset(o) for o in orders} == {frozenset({heavy, light})}
+    firsts = sum(o[0] == heavy for o in orders)
+    assert 260 < firsts < 340, firsts  # 300 expected; ±40 is over 4 σ (√(400·¾·¼) ≈ 8.7)

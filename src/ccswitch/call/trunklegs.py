@@ -30,6 +30,7 @@ phase table (the flow, the queue or the transferor hears it).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -83,7 +84,8 @@ class Attempt:
     max_forwards: int
     leg: LegId = ""
     trunk: str = ""
-    target: int = 0  # which of the trunk's addresses (RFC 3263 order)
+    target: int = 0  # which of ``dests`` is tried
+    dests: tuple[Address, ...] = ()  # the current trunk's addresses, in this call's order
     onward: bool = False  # an answered call sent on (IVR, queue overflow, transfer)
     trusted: bool = False  # a configured action: no user's class, no burst counting
     auth: AuthSession | None = None
@@ -105,12 +107,21 @@ class TrunkLegs:
                          for name, t in trunks.items()
                          if t.username is not None and t.password is not None}
         self._attempts: dict[str, Attempt] = {}  # by call key
+        self._rng = random.Random(ids.token())  # the weighted SRV order of each call
         self._timers: TimerHeap[str] = TimerHeap()
         self.down: set[str] = set()  # trunks the keep-alive found down
         self.located: dict[str, Located] = {}  # domain trunks: what the shell's DNS found
         self.counters: dict[str, int] = {"outbound_calls": 0, "failovers": 0,
                                          "target_failovers": 0, "auth_retries": 0,
                                          "outbound_refused": 0}
+
+    def draw(self, trunk: str) -> tuple[Address, ...]:
+        """``trunk``'s addresses in the order one call tries them: a domain's SRV records
+        in a weighted order drawn for this call (RFC 2782), else :meth:`addresses`."""
+        found = self.located.get(trunk)
+        if self.trunks[trunk].address is None and found is not None:
+            return found.draw(self._rng)
+        return self.addresses(trunk)
 
     def addresses(self, trunk: str) -> tuple[Address, ...]:
         """Where ``trunk``'s requests go, in order: its address, or what RFC 3263 found for
@@ -248,7 +259,9 @@ class TrunkLegs:
         """A new INVITE (a new dialog) for ``call`` to ``trunk``'s address ``target``."""
         sw = self.sw
         cfg = self.trunks[trunk]
-        dest = self.addresses(trunk)[target]
+        if target == 0:
+            attempt.dests = self.draw(trunk)
+        dest = attempt.dests[target]
         me = sw._local(dest.transport)
         user = self._format(cfg, attempt.number)
         port = cfg.address.port if cfg.address is not None else None
@@ -345,7 +358,7 @@ class TrunkLegs:
             return True
         self.router.policy.call_ended(call.key)
         no_answer = None if (status == 408 and resp is None) else status
-        where = self.addresses(attempt.trunk)
+        where = attempt.dests
         if no_answer in (None, 503) and attempt.target + 1 < len(where):
             # RFC 3263 §4.3: a timeout or 503 moves to the trunk's next address
             br.final = status

@@ -11,6 +11,7 @@ good list (a call never waits for the DNS).  Each new list is handed to the core
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ import dns.resolver
 import structlog
 
 from ..sip.addr import Address
-from ..sip.locate import Located, Naptr, Srv, default_port, naptr_services, order_srv, srv_names
+from ..sip.locate import Located, Naptr, Srv, SrvTarget, default_port, naptr_services, srv_names
 
 log = structlog.get_logger()
 
@@ -75,26 +76,30 @@ class SipLocator:
             ttls.append(n.ttl)
         if not services:
             services = srv_names(domain, transports)
-        out: list[Address] = []
-        any_srv = False
+        groups: list[tuple[SrvTarget, ...]] = []
         for transport, owner in services:
             srvs = [Srv(r.priority, r.weight, r.port, r.target.to_text().rstrip("."), ttl)
                     for r, ttl in await self._query(owner, "SRV")]
-            any_srv = any_srv or bool(srvs)
+            group = []
             for s in srvs:
                 records.append(f"SRV {owner} {s.priority} {s.weight} {s.port} {s.target}")
                 ttls.append(s.ttl)
-            for s in order_srv(srvs, self._rng):
-                for ip in await self._hosts(s.target, records, ttls):
-                    out.append(Address(transport, ip, s.port))
-        if not any_srv and not naptrs:  # §4.2: the domain itself on the default port
+                ips = await self._hosts(s.target, records, ttls)
+                group.append(SrvTarget(transport, s, tuple(Address(transport, ip, s.port)
+                                                           for ip in ips)))
+            if group:
+                groups.append(tuple(group))
+        fixed: list[Address] = []
+        if not groups and not naptrs:  # §4.2: the domain itself on the default port
             transport = "udp" if "udp" in transports else transports[0]
-            for ip in await self._hosts(domain, records, ttls):
-                out.append(Address(transport, ip, default_port(transport)))
-        unique = tuple(dict.fromkeys(out))
-        if not unique:
+            fixed = [Address(transport, ip, default_port(transport))
+                     for ip in await self._hosts(domain, records, ttls)]
+        found = Located(domain, tuple(dict.fromkeys(fixed)),
+                        min(ttls, default=int(MIN_REFRESH)), tuple(records), tuple(groups))
+        first = found.draw(self._rng)
+        if not first:
             raise LookupError(f"{domain}: no SIP server found (NAPTR, SRV, A/AAAA)")
-        return Located(domain, unique, min(ttls, default=int(MIN_REFRESH)), tuple(records))
+        return dataclasses.replace(found, addresses=first)
 
     async def _hosts(self, name: str, records: list[str], ttls: list[int]) -> list[str]:
         ips: list[str] = []

@@ -27,8 +27,8 @@ from typing import Final
 
 from .addr import Address
 
-__all__ = ["Located", "Naptr", "Srv", "default_port", "naptr_services", "order_srv",
-           "srv_names"]
+__all__ = ["Located", "Naptr", "Srv", "SrvTarget", "default_port", "naptr_services",
+           "order_srv", "srv_names"]
 
 SERVICES: Final = {"SIP+D2U": "udp", "SIP+D2T": "tcp", "SIPS+D2T": "tls"}
 """NAPTR service field -> our transport (RFC 3263 §4.1)."""
@@ -60,14 +60,38 @@ class Srv:
 
 
 @dataclass(frozen=True, slots=True)
+class SrvTarget:
+    """One SRV record of a service and the addresses of its target (on its port)."""
+
+    transport: str
+    srv: Srv
+    addresses: tuple[Address, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Located:
-    """Where a domain's SIP servers are: ``addresses`` in the order to try, ``ttl`` the
-    smallest TTL of the records used, ``records`` one readable line per record used."""
+    """Where a domain's SIP servers are: ``addresses`` in the order to try (one draw, for the
+    logs and the API), ``ttl`` the smallest TTL of the records used, ``records`` one readable
+    line per record used; ``services``: the SRV records of each service in NAPTR order, from
+    which :meth:`draw` makes a new weighted order for each call (empty: ``addresses`` as
+    they are, e.g. A records without SRV)."""
 
     domain: str
     addresses: tuple[Address, ...]
     ttl: int
     records: tuple[str, ...] = ()
+    services: tuple[tuple[SrvTarget, ...], ...] = ()
+
+    def draw(self, rng: random.Random) -> tuple[Address, ...]:
+        """The addresses in an order drawn as RFC 2782 says, service by service."""
+        if not self.services:
+            return self.addresses
+        out: list[Address] = []
+        for group in self.services:
+            by_record = {id(t.srv): t for t in group}
+            for srv in order_srv([t.srv for t in group], rng):
+                out.extend(by_record[id(srv)].addresses)
+        return tuple(dict.fromkeys(out))
 
 
 def default_port(transport: str) -> int:
