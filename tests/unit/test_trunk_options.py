@@ -189,4 +189,5 @@ def test_each_call_draws_its_own_weighted_srv_order() -> None:
     orders = [w.sig.trunk_legs.draw("carrier") for _ in range(400)]
     assert {frozenset(o) for o in orders} == {frozenset({heavy, light})}
     firsts = sum(o[0] == heavy for o in orders)
-    assert 260 < firsts < 340, firsts  # 300 expected; ±40 is over 4 standard deviations (sqrt(400 * 3/4 * 1/4) = 8.7)
+    # 300 expected; 40 either way is over 4 standard deviations: sqrt(400 * 3/4 * 1/4) = 8.7
+    assert 260 < firsts < 340, firsts
