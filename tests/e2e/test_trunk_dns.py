@@ -3,15 +3,19 @@ loopback (``dnsserver.py``), with failover across its SRV records: the first ser
 priority 10) is down, so after the route's answer timeout the call goes to the second
 (priority 20), a SIPp far end.  Also: the trunks API shows what the DNS gave, and on the
 wire a carrier gets only its codecs and its number format (488 when no trunk shares a codec
-with the phone)."""
+with the phone), and a baresip phone's blind transfer (REFER) to an outside number reaches the
+carrier."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from e2e_baresip import PhoneFactory
+from e2e_calls import CALLER_HZ, THIRD_HZ, hang_up, phone, uri
 from e2e_daemon import Daemon, DaemonFactory
 from e2e_sipp import Sipp, dial_args
 from e2e_util import free_port
@@ -151,3 +155,31 @@ def test_no_codec_in_common_with_any_trunk_is_488(sipp: Sipp, start_daemon: Daem
     # the phone offered PCMU and PCMA; both trunks take G722 only (no transcoding to a trunk)
     assert "no codec in common" in (final.header("Warning") or ""), final.text
     assert d.log.find("trunk_leg") is None, d.tail()
+
+
+# -- number: on the wire: a phone's blind transfer to an outside number ------------------------
+def test_a_phones_blind_transfer_to_an_outside_number_reaches_the_carrier(
+        sipp: Sipp, start_daemon: DaemonFactory, phones: PhoneFactory, tmp_path: Path) -> None:
+    """baresip 1001 calls baresip 1002 (auto-answer); 1002 transfers the call with REFER to
+    5550700134: the switch sends it out on trunk carrier (SIPp far end) as +15550700134 with
+    1002's class (national), and 1001 ends up talking to the far end."""
+    port = free_port()
+    d = options_daemon(start_daemon, tmp_path, port, "")
+    far = sipp.start("uas_answer.xml", local_port=port, timeout=TIMEOUT + 10)
+    b = phone(phones, d, tmp_path, "callee-1002", "1002", THIRD_HZ, register=True, auto=True)
+    a = phone(phones, d, tmp_path, "caller-1001", "1001", CALLER_HZ)
+    try:
+        a.dial(uri(d, "1002"))
+        a.wait_event("CALL_ESTABLISHED", timeout=15)
+        b.wait_event("CALL_ESTABLISHED", timeout=15)
+        time.sleep(1.0)
+        b.transfer(uri(d, "5550700134"))
+        got = far.wait(TIMEOUT + 10)
+    finally:
+        far.stop()
+        hang_up(a, b)
+    assert got.ok, got.describe()
+    (inv,) = got.requests("INVITE", "received")
+    assert inv.first_line.startswith(f"INVITE sip:+15550700134@127.0.0.1:{port} "), inv.text
+    call = d.log.find("outbound_call", number="+15550700134")
+    assert call is not None and call["caller"] == "1002" and call["onward"], d.tail()
