@@ -18,6 +18,7 @@ from ccswitch.config.schema import SwitchConfig, parse_config
 from ccswitch.dialplan import OutsideTarget
 from ccswitch.dialplan.fraud import OutboundClass
 from ccswitch.errors import ConfigError
+from ccswitch.media.commands import Digit, Play
 
 
 def test_blind_transfer_to_an_outside_number_goes_out_on_the_trunk() -> None:
@@ -152,3 +153,19 @@ def test_a_configured_number_that_no_route_takes_is_refused_at_load() -> None:
         parse_config(text, "q.toml")
     assert (info.value.key, info.value.fault) == (
         "queues.support.on_timeout", "no [[routes]] entry takes +442079460000")
+
+
+def test_a_menu_key_with_number_calls_out() -> None:
+    """The demo menu with ``3 = "number:5550700999"``: 1001 dials 700 and presses 3 during
+    the greeting; the call goes out on carrier with the trunk's caller ID."""
+    text = DEMO.read_text().replace('9 = "echo"', '9 = "echo"\n3 = "number:5550700999"', 1)
+    w = World(parse_config(text, "menu.toml"))
+    w.dial("1001", "700", 1.0, call_id="menu-out")
+    ok = w["1001"].last_response()
+    assert ok.status == 200
+    w.ack("1001", ok, 1.1)
+    (greeting,) = [c for c in w.commands(Play)]
+    w.sig.media_events([Digit(greeting.leg, "3", "rfc4733")], 2.0)
+    w.pump()
+    inv = w.carrier.take("INVITE")
+    assert (inv.uri.user, inv.from_.uri.user) == ("+15550700999", "+15550700000")
