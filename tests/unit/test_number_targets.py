@@ -169,3 +169,19 @@ def test_a_menu_key_with_number_calls_out() -> None:
     w.pump()
     inv = w.carrier.take("INVITE")
     assert (inv.uri.user, inv.from_.uri.user) == ("+15550700999", "+15550700000")
+
+
+def test_a_queue_overflow_to_number_calls_out_after_max_wait() -> None:
+    text = DEMO.read_text().replace('wrapup = 5\n', 'wrapup = 5\nmax_wait = 10\n'
+                                    'on_timeout = "number:5550700998"\n', 1)
+    w = World(parse_config(text, "overflow.toml"))
+    w.dial("1001", "800", 1.0, call_id="q-out")  # support: no agent logged in
+    ok = w["1001"].last_response()
+    assert ok.status == 200  # queued: answered with music
+    w.ack("1001", ok, 1.1)
+    w.run_until(10.5)  # max_wait 10 s from 1.0: not yet
+    assert not invites(w.carrier)
+    w.run_until(11.5)
+    sent = invites(w.carrier)  # the INVITE and its UDP retransmission (timer A, 0.5 s)
+    assert {(i.uri.user, i.call_id, i.cseq.seq) for i in sent} == {
+        ("+15550700998", sent[0].call_id, 1)}
