@@ -185,3 +185,10 @@ def test_a_queue_overflow_to_number_calls_out_after_max_wait() -> None:
     sent = invites(w.carrier)  # the INVITE and its UDP retransmission (timer A, 0.5 s)
     assert {(i.uri.user, i.call_id, i.cseq.seq) for i in sent} == {
         ("+15550700998", sent[0].call_id, 1)}
+    # the number is busy: no other trunk for a 486; the caller's call ends (no flow to go back to)
+    w.carrier.reply(sent[0], 486, "Busy Here", 12.0, to_tag="busy")
+    w.pump()
+    assert not invites(w.carrier2)
+    assert w["1001"].requests("BYE")
+    (ended,) = w.ended()
+    assert ended.status == 486
