@@ -163,3 +163,13 @@ def test_a_strategy_change_waits_while_agents_are_logged_in() -> None:
     assert router is not None
     assert router._queues["sales"].settings.strategy == "longest_idle"
     assert router._queues["support"].settings.strategy == "round_robin"  # nobody logged in
+
+
+def test_trunk_changes_need_a_restart_and_the_running_trunks_are_kept() -> None:
+    w = Switch(("1001",))
+    old = w.sig.config.trunking
+    new = config(demo_text(replace=('address = "udp:127.0.0.1:5070"',
+                                    'address = "udp:127.0.0.1:5070"\ncodecs = ["PCMA"]')))
+    done = w.sig.reload(new, 1.0)
+    assert "trunking" in done.restart and "trunking" not in done.changed
+    assert w.sig.config.trunking == old  # not accepted and ignored: reported, kept
