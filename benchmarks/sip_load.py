@@ -9,6 +9,12 @@ Two tests, each a ladder of SIPp call rates (``-r``) held for ``--duration`` sec
   calls it as 1001: INVITE -> 407 -> ACK -> INVITE with credentials -> 100/180/200 -> ACK ->
   BYE -> 200.  ccswitch relays the call as a B2BUA; Kamailio as a record-routing stateful
   proxy (``kamailio/proxy.cfg``).  Kamailio's registrar test uses ``kamailio/registrar.cfg``.
+* **trunk** (ccswitch only) - the same SIPp UAC as 1001 dials the outside number 5550700123;
+  ccswitch's trunk ``carrier`` points at Kamailio as the carrier (``tests/e2e/kamailio/
+  carrier.cfg``: it registers our account, challenges every INVITE with 407, which ccswitch
+  answers once, and relays the call to the SIPp UAS "PSTN" far end).  Run with ``calls`` in the
+  same invocation (``--targets ccswitch --tests calls,trunk``) to compare a trunk call with a
+  call between registered phones on the same machine at the same time.
 
 A step passes when every SIPp call succeeded, no message was retransmitted by either side
 (SIPp's Retrans column, sent and received), none timed out or was unexpected, and SIPp reached
@@ -211,7 +217,7 @@ def wait_ready(server: Server, timeout: float = 20.0) -> None:
 
 
 def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = None,
-                   rtp_ports: str = "") -> Server:
+                   rtp_ports: str = "", config: Path | None = None) -> Server:
     data = work / f"ccswitch-data-{tag}"
     shutil.rmtree(data, ignore_errors=True)
     # the daemon runs this tree's src, or the one CCSWITCH_SRC names (an A/B against another
@@ -233,6 +239,8 @@ def start_ccswitch(port: int, work: Path, tag: str, probe: list[str] | None = No
         cmd += ["--http", f"{HOST}:{port + 1}"]
     if rtp_ports:
         cmd += ["--rtp-ports", rtp_ports]
+    if config is not None:
+        cmd += ["--config", str(config)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
     server = Server("ccswitch", proc, port, work / f"ccswitch-{tag}.log")
@@ -490,10 +498,13 @@ class Bench:
             raise RuntimeError(f"{server.name}: registering the UAS as 1002 failed "
                                f"(sipp exit {run.rc}): {run.errors or run.screen.last_error}")
 
-    def call_step(self, server: Server, rate: int) -> Step:
+    def trunk_step(self, server: Server, rate: int) -> Step:
+        return self.call_step(server, rate, number=TRUNK_NUMBER)
+
+    def call_step(self, server: Server, rate: int, number: str = "1002") -> Step:
         a = self.args
         n = max(1, rate * a.duration)
-        step = Step(server.name, "calls", rate, n)
+        step = Step(server.name, "calls" if number == "1002" else "trunk", rate, n)
         tag = f"{server.name}-call-{rate}-{len(self.steps)}"
         uas_out, uac_out = self.work / f"{tag}-uas", self.work / f"{tag}-uac"
         # -recv_timeout makes every call end on its own, and then -timeout makes SIPp exit
@@ -503,8 +514,8 @@ class Bench:
                            "-timeout", str(a.duration + 15))
         # SIPp computes the digest over sip:REMOTE_IP:PORT unless told the Request-URI.
         uac_cmd = sipp_cmd("uac_call.xml", server.port, a.port_base + 14, uac_out,
-                           "-s", "1002", "-au", "1001", "-ap", "pw1001",
-                           "-auth_uri", f"1002@{HOST}:{server.port}",
+                           "-s", number, "-au", "1001", "-ap", "pw1001",
+                           "-auth_uri", f"{number}@{HOST}:{server.port}",
                            "-r", str(rate), "-m", str(n), "-d", str(a.call_hold_ms),
                            "-max_retrans", "3", "-recv_timeout", "5000",
                            "-timeout", str(a.duration + 15))
@@ -538,7 +549,8 @@ class Bench:
 
     # -- a ladder ----------------------------------------------------------------------
     def ladder(self, server: Server, test: str, rates: list[int]) -> None:
-        run_step = self.register_step if test == "register" else self.call_step
+        run_step = {"register": self.register_step, "calls": self.call_step,
+                    "trunk": self.trunk_step}[test]
         best: int | None = None
         failed_at: int | None = None
         for rate in rates:
@@ -591,6 +603,11 @@ class Bench:
         a = self.args
         port = a.port_base if target == "ccswitch" else a.port_base + 5
         rates = parse_rates(a.reg_rates if test == "register" else a.call_rates)
+        if test == "trunk":
+            if target != "ccswitch":
+                return  # a trunk is ccswitch's: Kamailio plays the carrier here
+            self.run_trunk(port, rates)
+            return
         self.log(f"[{target} / {test}] starting server on udp:{HOST}:{port}")
         if target == "ccswitch":
             server = start_ccswitch(port, self.work, test, self.probe_args(), a.rtp_ports)
@@ -614,6 +631,95 @@ class Bench:
                 self.notes.append(f"{target} {test}: server exit status {rc} on SIGTERM")
 
 
+    def run_trunk(self, port: int, rates: list[int]) -> None:
+        """ccswitch with its trunk ``carrier`` at Kamailio (carrier.cfg), the SIPp UAS behind
+        Kamailio as the far end (the UAS port of the calls test)."""
+        a = self.args
+        kport, far = a.port_base + 20, a.port_base + 12
+        self.log(f"[ccswitch / trunk] Kamailio carrier on udp:{HOST}:{kport}, "
+                 f"ccswitch on udp:{HOST}:{port}")
+        carrier = start_kamailio_carrier(kport, far, port, self.work)
+        try:
+            conf = trunk_config(self.work, kport)
+            server = start_ccswitch(port, self.work, "trunk", self.probe_args(), a.rtp_ports,
+                                    config=conf)
+            try:
+                wait_trunk(port + 1)
+                self.ladder(server, "trunk", rates)
+            finally:
+                time.sleep(0.5)
+                rc = server.stop()
+                warn = [ln.strip() for ln in server.log_lines
+                        if '"level": "error"' in ln or "Traceback" in ln]
+                if warn:
+                    self.notes.append(f"ccswitch trunk: {len(warn)} error log lines, first: "
+                                      f"{warn[0][:300]}")
+                if rc not in (0, -signal.SIGTERM, None):
+                    self.notes.append(f"ccswitch trunk: server exit status {rc} on SIGTERM")
+        finally:
+            carrier.stop()
+
+
+TRUNK_NUMBER = "5550700123"
+"""A 10-digit national number: the demo's route sends it to trunk ``carrier`` as E.164."""
+CARRIER_CFG = ROOT / "tests" / "e2e" / "kamailio" / "carrier.cfg"
+
+
+def start_kamailio_carrier(port: int, far: int, switch: int, work: Path) -> Server:
+    """Kamailio as the carrier (registrar for account acct42, 407 on every INVITE from the
+    switch, the calls relayed to the far end on ``far``), one worker as carrier.cfg says."""
+    cmd = ["kamailio", "-f", str(CARRIER_CFG), "-DD", "-E", "-m", "1024", "-M", "16",
+           "-A", f"LISTEN=udp:{HOST}:{port}", "-A", f'FAR="sip:{HOST}:{far}"',
+           "-A", f'SWITCH="sip:{HOST}:{switch}"', "-A", f"SWITCH_PORT={switch}",
+           "-A", 'ACCOUNT="acct42"', "-A", 'SECRET="s3cret"', "-Y", str(work)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, cwd=work)
+    server = Server("kamailio", proc, port, work / "kamailio-carrier.log", tree=True)
+    threading.Thread(target=_drain, args=(server, proc.stderr), daemon=True).start()
+    wait_ready(server)
+    return server
+
+
+def trunk_config(work: Path, carrier_port: int) -> Path:
+    """The demo configuration with ``carrier`` at Kamailio, registering as acct42, without
+    the per-user limit and the burst block (every benchmark call is 1001's)."""
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    changes = {
+        'address = "udp:127.0.0.1:5070"':
+            f'address = "udp:{HOST}:{carrier_port}"\nregister = true\nusername = "acct42"\n'
+            'password = "s3cret"\nexpires = 600',
+        'peers = ["127.0.0.1:5070"]': f'peers = ["{HOST}:{carrier_port}"]',
+        "max_calls_per_user = 2": "max_calls_per_user = 0",
+        # failed calls of an overloaded step would count as a toll-fraud burst and block
+        # 1001 for the rest of the ladder
+        "burst_attempts = 5 ": "burst_attempts = 10000 ",
+    }
+    for old, new in changes.items():
+        if old not in demo:
+            raise RuntimeError(f"configs/demo.toml changed: {old!r} not found")
+        demo = demo.replace(old, new, 1)
+    path = work / "trunk.toml"
+    path.write_text(demo)
+    return path
+
+
+def wait_trunk(http_port: int, timeout: float = 20.0) -> None:
+    """Until ``GET /api/v1/trunks`` says carrier is available (registered)."""
+    import urllib.request
+
+    req = urllib.request.Request(f"http://{HOST}:{http_port}/api/v1/trunks",
+                                 headers={"Authorization": "Bearer demo-admin-token"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(req, timeout=2) as r:
+                trunks = json.loads(r.read())
+            if any(t["name"] == "carrier" and t["state"] == "available" for t in trunks):
+                return
+        time.sleep(0.2)
+    raise RuntimeError("trunk carrier did not register with Kamailio")
+
+
 def parse_rates(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -624,6 +730,8 @@ def summarize(steps: list[Step], targets: list[str], tests: list[str],
     for test in tests:
         out[test] = {}
         for target in targets:
+            if test == "trunk" and target != "ccswitch":
+                continue  # Kamailio is the carrier there, not a target
             mine = [s for s in steps if s.target == target and s.test == test]
             passed = [s for s in mine if s.passed]
             failed_rates = {s.rate for s in mine if not s.passed} - {s.rate for s in passed}
@@ -663,7 +771,8 @@ def print_report(info: dict[str, Any], steps: list[Step], summary: dict[str, dic
               f"{s.server_udp_drops:>6} {gcms:>6}  {s.why}")
     print()
     goals = {"register": ("authenticated REGISTER/s", 2000),
-             "calls": ("call setups+teardowns/s", 300)}
+             "calls": ("call setups+teardowns/s", 300),
+             "trunk": ("calls/s through a trunk", 300)}
     header = f"{'test':<27} {'goal':>6}" + "".join(f" {t:>12}" for t in targets)
     if "ccswitch" in targets and "kamailio" in targets:
         header += f" {'ccswitch/kam':>13}"
@@ -672,7 +781,10 @@ def print_report(info: dict[str, Any], steps: list[Step], summary: dict[str, dic
         label, goal = goals[test]
         row = f"{label:<27} {goal:>6}"
         for t in targets:
-            r = per[t]
+            r = per.get(t)
+            if r is None:
+                row += f" {'-':>12}"
+                continue
             row += f" {str(r['best_rate']) + ('+' if r['ladder_top_reached'] else ''):>12}"
         if "ccswitch" in per and "kamailio" in per:
             k = per["kamailio"]["best_rate"]
@@ -750,7 +862,8 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as e:
                 bench.notes.append(f"{target} {test}: {e}")
                 print(f"  {target} {test}: {e}", file=sys.stderr)
-    ladders = {"register": parse_rates(args.reg_rates), "calls": parse_rates(args.call_rates)}
+    ladders = {"register": parse_rates(args.reg_rates), "calls": parse_rates(args.call_rates),
+               "trunk": parse_rates(args.call_rates)}
     summary = summarize(bench.steps, targets, tests, ladders)
     print_report(info, bench.steps, summary, targets, bench.notes, args.duration,
                  bench.probe_args())

@@ -1,7 +1,7 @@
 """The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``report``, ``store
 copy`` and the admin commands that talk to a running daemon's HTTP API (``calls``, ``queue``,
-``agent``,
-``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
+``agent``, ``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``, ``trunks``, ``fraud``:
+``docs/cli.md``).
 
 Reads configuration files (the pure parser never touches the disk), applies command-line
 overrides, and hands a finished :class:`SwitchConfig` to the daemon.  A bad configuration is one
@@ -180,6 +180,10 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     erl.add_argument("--agents", type=int, help="the staffing to evaluate")
     erl.add_argument("--patience", type=float,
                      help="callers' mean patience, s: Erlang A instead of Erlang C")
+    add("trunks", "list carrier trunks: addresses, state, live calls, limits")
+    fraud = add("fraud", "list users blocked for toll fraud, or clear one's block")
+    fraud.add_argument("action", nargs="?", choices=["list", "clear"], default="list")
+    fraud.add_argument("user", nargs="?", help="the user to clear")
 
 
 def build_config(args: argparse.Namespace) -> SwitchConfig:
@@ -298,7 +302,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 ADMIN_COMMANDS = frozenset({"calls", "queue", "agent", "hangup", "events", "cdr", "reload",
-                            "erlang"})
+                            "erlang", "trunks", "fraud"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

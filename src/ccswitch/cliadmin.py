@@ -1,9 +1,10 @@
 """The admin commands of ``ccswitch`` (``calls``, ``queue show``, ``agent``, ``hangup``,
-``events``, ``cdr export``, ``reload``, ``erlang``): each is one or a few requests to a
-running daemon's HTTP API (``cliapi.Client``), printed as a table or, with ``--json``, as
-the API's JSON.  Where the daemon is and which token to use: ``--url``/``--token``, else
-``CCSWITCH_URL``/``CCSWITCH_TOKEN``, else the configuration (``--config`` or the demo): its
-``http`` address and its first admin token.  Exit statuses: ``docs/cli.md``.
+``events``, ``cdr export``, ``reload``, ``erlang``, ``trunks``, ``fraud``): each is one or
+a few requests to a running daemon's HTTP API (``cliapi.Client``), printed as a table or,
+with ``--json``, as the API's JSON.  Where the daemon is and which token to use:
+``--url``/``--token``, else ``CCSWITCH_URL``/``CCSWITCH_TOKEN``, else the configuration
+(``--config`` or the demo): its ``http`` address and its first admin token.  Exit statuses:
+``docs/cli.md``.
 """
 
 from __future__ import annotations
@@ -181,6 +182,46 @@ def _erlang(c: Client, a: argparse.Namespace) -> int:
     return 0
 
 
+def _trunks(c: Client, a: argparse.Namespace) -> int:
+    trunks = c.get("/trunks")
+    if a.json:
+        _json(trunks)
+        return 0
+    if not trunks:
+        _out("no trunks configured")
+        return 0
+    rows = [[t["name"], t["domain"] or t["address"], t["state"],
+             " ".join(t["addresses"]) or "-",
+             "-" if t["registered"] is None else ("yes" if t["registered"] else "no"),
+             f"{t['calls_active']}/{t['max_calls'] or '-'}",
+             t["calls_per_second"] or "-"] for t in trunks]
+    _out(table(["trunk", "configured", "state", "addresses", "registered", "calls",
+                "calls/s"], rows))
+    return 0
+
+
+def _fraud(c: Client, a: argparse.Namespace) -> int:
+    if a.action == "clear":
+        if a.user is None:
+            raise ApiError("fraud clear: which user? (ccswitch fraud clear USER)", EXIT_USAGE)
+        done = c.post(f"/fraud/{_seg(a.user)}/clear")
+        if a.json:
+            _json(done)
+        else:
+            _out(f"user {a.user}: " + ("block cleared" if done["cleared"] else "was not "
+                                                                               "blocked"))
+        return 0
+    blocked = c.get("/fraud")
+    if a.json:
+        _json(blocked)
+    elif not blocked:
+        _out("no user is blocked")
+    else:
+        _out(table(["user", "blocked at", "class"],
+                   [[b["user"], b["blocked_at"], b["outbound_class"]] for b in blocked]))
+    return 0
+
+
 def _seg(value: str) -> str:
     from urllib.parse import quote
 
@@ -189,7 +230,7 @@ def _seg(value: str) -> str:
 
 HANDLERS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "calls": _calls, "queue": _queue, "agent": _agent, "hangup": _hangup, "events": _events,
-    "cdr": _cdr, "reload": _reload, "erlang": _erlang}
+    "cdr": _cdr, "reload": _reload, "erlang": _erlang, "trunks": _trunks, "fraud": _fraud}
 
 
 def run_admin(args: argparse.Namespace) -> int:

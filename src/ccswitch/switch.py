@@ -52,6 +52,7 @@ from .http.reports import EXTRA_KEY as REPORTS_KEY
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
+from .io.dns import SipLocator, TrunkLocator
 from .io.overload import LagStats, OverloadGuard
 from .io.trace import SipTrace
 from .io.transport import Transports
@@ -77,6 +78,7 @@ from .prompts import prompt_path
 from .reports.service import Reports
 from .reports.settings import from_config as report_settings
 from .sip.addr import Address
+from .sip.locate import Located
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
@@ -147,6 +149,7 @@ class Switch:
         self.events: EventLog | None = None  # the durable event stream (API, webhooks)
         self.webhooks: Webhooks | None = None
         self.crm: CrmClient | None = None  # the [crm] lookups (http/crm.py)
+        self.trunk_dns: TrunkLocator | None = None  # domain trunks' RFC 3263 lookups
         self._recording_calls: dict[str, str] = {}  # recording path -> call id
         self._prune_timer: asyncio.TimerHandle | None = None
         self.recordings_dir = self.data_dir / "recordings"
@@ -237,6 +240,7 @@ class Switch:
         if self.config.crm.active:
             self.crm = CrmClient(self._crm_done)
         self.signaling.start_trunks(now)
+        self.trunk_dns = self._start_trunk_dns()
         if self.signaling.voicemail is not None:
             store = self.voicemail
             stored = [dataclasses.replace(m, received=m.received - wall + now)
@@ -295,6 +299,27 @@ class Switch:
         agent_queues = {name: tuple(u.agent.queues) for name, u in cfg.agents.items()
                         if u.agent is not None}
         return tokens, agent_queues
+
+    def _start_trunk_dns(self) -> TrunkLocator | None:
+        """Look up the domain trunks (RFC 3263) in the background (``io/dns.py``)."""
+        t = self.config.trunking
+        domains = {n: c.domain for n, c in t.trunks.items() if c.domain is not None}
+        if not domains:
+            return None
+        listen = self.config.listen
+        transports = list(dict.fromkeys(x.transport for x in listen
+                                        if x.transport in ("udp", "tcp", "tls")))
+        locator = SipLocator(servers=t.dns.servers, timeout=t.dns.timeout,
+                             rng=random.SystemRandom(), clock=self._now,
+                             ipv6=any(":" in x.host for x in listen))
+        found = TrunkLocator(locator, domains, transports or ["udp"], self._trunk_located)
+        found.start()
+        return found
+
+    def _trunk_located(self, trunk: str, located: Located) -> None:
+        if self.signaling is not None and not self.stopping:
+            self.signaling.trunk_located(trunk, located, self._now())
+            self._after()
 
     def _api_core(self) -> Signaling | None:
         return None if self.stopping or self._api_closed else self.signaling
@@ -698,6 +723,8 @@ class Switch:
         self._api_closed = True  # the API refuses commands from here on (503)
         # the HTTP server winds down (its open requests get a second) while calls end
         http_stop = asyncio.create_task(self.http.stop()) if self.http is not None else None
+        if self.trunk_dns is not None:
+            await self.trunk_dns.stop()
         if self.signaling is not None:
             self.signaling.shutdown(self._now())
             self._after()

@@ -158,7 +158,6 @@ UNBUILT = [
     ('listen = ["tls:127.0.0.1:5061"]\n', "listen[0]"),
     ('listen = ["wss:127.0.0.1:8089"]\n', "listen[0]"),
     ('[dialplan.numbers]\n555 = "transfer:5551234"\n', "dialplan.numbers.555"),
-    ('[queues.q]\ndisplay = "Q"\n', "queues.q.display"),  # voicemail: built (issue 11)
 ]
 
 

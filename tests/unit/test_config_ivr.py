@@ -209,7 +209,7 @@ ERRORS = [
     (M + P + '[ivr.m.choices]\n1 = "voicemail:a b"\n', "ivr.m.choices.1", 4,
      "not a valid mailbox name"),
     (M + P + '[ivr.m.choices]\n1 = "transfer:1234"\n', "ivr.m.choices.1", 4,
-     "'1234' is not a number of this dial plan (calls to outside numbers are not supported"),
+     "'1234' is not a number of this dial plan (calls to outside numbers are not"),
     (M + P + '[ivr.m.choices]\n1 = "room:x"\n', "ivr.m.choices.1", 4,
      "room 'x' does not exist"),
     ('[rooms.x]\n' + M + P + '[ivr.m.choices]\n1 = ["room:x", "hangup"]\n',

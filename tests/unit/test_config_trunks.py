@@ -117,11 +117,46 @@ def test_the_demo_has_its_trunks() -> None:
 
 
 # -- trunks --------------------------------------------------------------------------------
-def test_a_domain_or_codecs_are_not_supported_yet() -> None:
-    err = fault('[trunks.sipco]\naddress = "sip.carrier.example"\n')
-    assert (err.key, "not supported yet" in err.fault) == ("trunks.sipco.address", True)
-    err = fault('[trunks.sipco]\naddress = "udp:192.0.2.1:5060"\ncodecs = ["PCMU"]\n')
-    assert (err.key, "not supported yet" in err.fault) == ("trunks.sipco.codecs", True)
+def test_a_domain_trunk_codecs_and_dns_servers() -> None:
+    _, t = parse("""
+[trunks.sipco]
+address = "SIP.Carrier.Example."
+peers = ["198.51.100.0/24"]
+codecs = ["pcma", "PCMU"]
+number_format = "e164"
+
+[dns]
+servers = ["127.0.0.1:5353", "192.0.2.53"]
+timeout = 1.5
+""")
+    sipco = t.trunks["sipco"]  # type: ignore[attr-defined]
+    assert (sipco.address, sipco.domain, sipco.host) == (None, "sip.carrier.example",
+                                                         "sip.carrier.example")
+    assert sipco.codecs == ("PCMA", "PCMU")  # the configured order, canonical names
+    assert sipco.number_format == "e164"
+    dns = t.dns  # type: ignore[attr-defined]
+    assert (dns.servers, dns.timeout) == ((("127.0.0.1", 5353), ("192.0.2.53", 53)), 1.5)
+    # without codecs the trunk offers the [media] codecs; the default format keeps the "+"
+    _, t = parse('[trunks.plain]\naddress = "udp:192.0.2.1:5060"\n')
+    plain = t.trunks["plain"]  # type: ignore[attr-defined]
+    assert (plain.codecs, plain.number_format) == (None, "+e164")
+
+
+@pytest.mark.parametrize(("extra", "key", "words"), [
+    ('[trunks.a]\naddress = "udp:192.0.2.1:5060"\ncodecs = []\n', "trunks.a.codecs", "empty"),
+    ('[trunks.a]\naddress = "udp:192.0.2.1:5060"\ncodecs = ["PCMU", "pcmu"]\n',
+     "trunks.a.codecs[1]", "twice"),
+    ('[trunks.a]\naddress = "udp:192.0.2.1:5060"\ncodecs = ["G729"]\n', "trunks.a.codecs[0]",
+     "not a codec"),
+    ('[trunks.a]\naddress = "udp:192.0.2.1:5060"\nnumber_format = "E164"\n',
+     "trunks.a.number_format", "not a number format"),
+    ('[dns]\nservers = ["ns.example"]\n', "dns.servers[0]", "not IP"),
+    ('[dns]\nservers = ["10.0.0.0/8"]\n', "dns.servers[0]", "network"),
+    ('[dns]\nresolvers = []\n', "dns.resolvers", ""),
+])
+def test_bad_trunk_codecs_formats_and_dns(extra: str, key: str, words: str) -> None:
+    err = fault(extra)
+    assert err.key == key and words in err.fault, (err.key, err.fault)
 
 
 def test_a_registering_trunk() -> None:

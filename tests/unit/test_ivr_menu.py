@@ -259,7 +259,7 @@ def test_hangup_during_a_menu_ends_it_quietly() -> None:
 VALID = ["menu:main", "queue:support", "user:1001", "echo", "tone", "play:welcome",
          "play:digits/5", "set:lang=en", "set:x=", "priority:5",
          "priority:-2", "skill:english=5", "hangup", "room:850", "transfer:1002",
-         "transfer:+33612345678", "queue:support;priority=4"]
+         "transfer:+33612345678", "queue:support;priority=4", "number:+15550700123"]
 
 
 @pytest.mark.parametrize("action", VALID)

@@ -199,3 +199,13 @@ def test_crm_and_queue_scripts_reload_for_the_next_call_and_keep_the_waiting_one
     w.add("1003", 7200)
     w.answered("1003", "800", 7.0, call_id="q3", port=4200)
     assert len([e for e in w.events if isinstance(e, CrmLookup)]) == 1
+
+
+def test_trunk_changes_need_a_restart_and_the_running_trunks_are_kept() -> None:
+    w = Switch(("1001",))
+    old = w.sig.config.trunking
+    new = config(demo_text(replace=('address = "udp:127.0.0.1:5070"',
+                                    'address = "udp:127.0.0.1:5070"\ncodecs = ["PCMA"]')))
+    done = w.sig.reload(new, 1.0)
+    assert "trunking" in done.restart and "trunking" not in done.changed
+    assert w.sig.config.trunking == old  # not accepted and ignored: reported, kept

@@ -233,8 +233,11 @@ class CallMedia:
         return self.legs[side].leg
 
     # -- offer / answer -----------------------------------------------------------------
-    def offer_from(self, side: Side, body: bytes) -> bytes | NotAcceptable:
-        """``side`` offers ``body``: our offer to the other side, or why not."""
+    def offer_from(self, side: Side, body: bytes, *, only: Sequence[str] | None = None,
+                   ) -> bytes | NotAcceptable:
+        """``side`` offers ``body``: our offer to the other side, or why not.  ``only``
+        (a trunk's codecs): offer just those of them the offerer offered, in that order
+        (no transcoding); none in common is ``NotAcceptable``."""
         offer = _parse(body)
         if isinstance(offer, NotAcceptable):
             return offer
@@ -251,6 +254,11 @@ class CallMedia:
         self.held[side] = not direction.receives  # sendonly/inactive: the other side is held
         ours = self.legs[other]
         codecs = _offer_codecs(m.formats, m.attributes, self.plan.codecs)
+        if only is not None:
+            kept = _only_codecs(m, codecs, only)
+            if isinstance(kept, NotAcceptable):
+                return kept
+            codecs = kept
         sdp = _stamp(ours, lambda v: build_offer(
             self.plan.local_ip, ours.port, codecs, direction=direction, ptime=ptime,
             session_id=ours.session_id, version=v))
@@ -313,10 +321,12 @@ class CallMedia:
         self._configure(side, got)
         return got.answer.to_bytes()
 
-    def offer_locally(self, side: Side) -> bytes:
-        """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP)."""
+    def offer_locally(self, side: Side, *, only: Sequence[str] | None = None) -> bytes:
+        """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP);
+        ``only`` (a trunk's codecs): just those of ours, in that order."""
         lm = self.legs[side]
-        sdp = _stamp(lm, lambda v: build_offer(self.plan.local_ip, lm.port, self.plan.codecs,
+        codecs = self.plan.codecs if only is None else _restrict(self.plan.codecs, only)
+        sdp = _stamp(lm, lambda v: build_offer(self.plan.local_ip, lm.port, codecs,
                                                session_id=lm.session_id, version=v))
         self.our_offers[side] = sdp
         return sdp.to_bytes()
@@ -432,6 +442,55 @@ def _offer_codecs(formats: tuple[str, ...], attributes: tuple[Attribute, ...],
                 used.add(free_pt)
     # telephone-event last, as phones expect it after the audio codecs
     return (*(c for c in out if not c.is_dtmf), *(c for c in out if c.is_dtmf))
+
+
+def _offered(m: MediaDescription) -> set[str]:
+    """The encodings (lower case) ``m`` offers."""
+    maps = m.rtpmaps()
+    return {rm.encoding.lower() for pt in m.payload_types
+            if (rm := maps.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)) is not None}
+
+
+def _no_common(offered: set[str], only: Sequence[str]) -> NotAcceptable:
+    return NotAcceptable(f"no codec in common: the caller offers "
+                         f"{'/'.join(sorted(offered - {'telephone-event'})) or 'none'}, "
+                         f"the trunk takes {'/'.join(only)}")
+
+
+def _only_codecs(m: MediaDescription, codecs: Sequence[Codec], only: Sequence[str],
+                 ) -> tuple[Codec, ...] | NotAcceptable:
+    """``codecs`` cut down to the names of ``only`` that the offer ``m`` holds, in the order
+    of ``only``, telephone-event kept last."""
+    offered = _offered(m)
+    kept = _restrict(codecs, only, offered)
+    if not any(not c.is_dtmf for c in kept):
+        return _no_common(offered, only)
+    return kept
+
+
+def _restrict(codecs: Sequence[Codec], only: Sequence[str],
+              offered: set[str] | None = None) -> tuple[Codec, ...]:
+    """The audio codecs of ``codecs`` named in ``only`` (and in ``offered``), in the order of
+    ``only``, then telephone-event at their clock rates."""
+    rank = {name.lower(): i for i, name in enumerate(only)}
+    audio = sorted((c for c in codecs if not c.is_dtmf and c.name.lower() in rank
+                    and (offered is None or c.name.lower() in offered)),
+                   key=lambda c: rank[c.name.lower()])
+    rates = {c.clock_rate for c in audio}
+    return (*audio, *(c for c in codecs if c.is_dtmf and c.clock_rate in rates))
+
+
+def codecs_fit(body: bytes, only: Sequence[str] | None) -> NotAcceptable | None:
+    """Whether an offer ``body`` shares an audio codec with ``only`` (a trunk's codecs;
+    ``None``: any); a body without audio is left to :meth:`CallMedia.offer_from`."""
+    offer = _parse(body)
+    if only is None or isinstance(offer, NotAcceptable):
+        return None
+    wanted = {n.lower() for n in only}
+    audio = [m for m in offer.media if m.media == "audio" and m.port != 0]
+    if not audio or any(_offered(m) & wanted for m in audio):
+        return None
+    return _no_common(set().union(*(_offered(m) for m in audio)), only)
 
 
 def _with_version(sdp: SessionDescription, version: int) -> SessionDescription:

@@ -26,6 +26,7 @@ from .party import join_party
 from .state import Call, Phase
 from .supervise import Mode
 from .targets import route
+from .transfer import is_outside
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -236,9 +237,9 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         return _add_party(sw, call, cmd.number, now, name)
     if call.transfer is not None and not call.transfer.done:
         raise CommandError("conflict", f"call {call.key} is being transferred")
-    if not sw.can_route(cmd.number, call.caller):
+    if not sw.can_route(cmd.number, call.caller) and not is_outside(sw, cmd.number):
         raise CommandError("not_found", f"number {cmd.number!r} is not in the dial plan")
-    sw.transfer_by_command(call, cmd.number, now)
+    sw.transfer_by_command(call, cmd.number, now)  # outside: the transferring user's class
     return Done(name, {"call_id": call.key, "to": cmd.number})
 
 

@@ -8,8 +8,8 @@ queue: calls keep the objects they were set up with, and only what happens next 
 the next login, the next menu) sees the new configuration.  An agent removed from the
 configuration is logged out (a call it is on goes on to its end).  What is bound at start-up
 (``RESTART_FIELDS``: listen addresses, RTP ports, the data dir, the HTTP address, media
-workers, SIP timers, the realm, logging) keeps its old value and is reported as needing a
-restart.
+workers, SIP timers, the realm, logging, the trunk sections) keeps its old value and is
+reported as needing a restart.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 RESTART_FIELDS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
-                  "log_level", "auth", "registrar", "sip", "media", "events")
+                  "log_level", "auth", "registrar", "sip", "media", "events", "trunking")
 """Configuration fields bound at start-up: a reload keeps their running values."""
 LIVE_FIELDS = ("users", "queues", "dialplan", "menus", "moh", "rooms", "supervisors",
                "supervision", "transfer", "webhooks", "api", "recordings", "crm")

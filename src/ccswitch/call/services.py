@@ -6,6 +6,7 @@ the methods take ``self: B2bua`` and use its legs, transactions and timers.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import structlog
@@ -447,29 +448,47 @@ class Services:
         """Ring every registered contact of ``users`` (ring-all) for answered ``call``.
         When nothing can be rung, the phase stays as it was and the caller (``route``)
         reports the failure: a transfer recalls its transferor, a menu hears "unavailable"."""
-        cm = call.media
         bindings = [b for u in users for b in (self.sw.bindings_of(u, now)
                                                if self.sw.bindings_of else [])]
-        if cm is None or not bindings:
+        if not bindings:
             return
+        body = self.onward_offer(call, now)
+        if body is None:
+            return
+        for b in bindings:
+            call.callee = b.user
+            self.sw._fork(call, b, None, "application/sdp", 70, now, body)
+        self.ring_onward(call, now)
+        log.info("bridging", call_id=call.key, contacts=len(bindings))
+
+    def onward_offer(self, call: Call, now: float,
+                     codecs: Sequence[str] | None = None) -> bytes | None:
+        """The answered ``call`` rings onward: its media end ``b`` (made if missing) and our
+        offer from it (``codecs``: only those, in that order); the call is BRIDGING.  None:
+        no media or no RTP port (nothing changed)."""
+        cm = call.media
+        if cm is None:
+            return None
         try:
             if "b" not in cm.legs:
                 cm.legs["b"] = cm.plan.new_leg(cm.worker, now=now)
                 self.sw._by_leg[cm.legs["b"].leg] = call
         except PortsExhausted:
             log.warning("rtp_ports_exhausted", call_id=call.key)
-            return
-        body = cm.offer_locally("b")
+            return None
+        body = cm.offer_locally("b", only=codecs)
         call.phase = Phase.BRIDGING  # earlier forks stay: their late answers must still match
         call.failure = None
-        for b in bindings:
-            call.callee = b.user
-            self.sw._fork(call, b, None, "application/sdp", 70, now, body)
+        return body
+
+    def ring_onward(self, call: Call, now: float) -> None:
+        """The caller hears ringback while ``call`` rings onward, up to the ring timeout."""
+        cm = call.media
+        assert cm is not None
         call.ringback = cm.plan.next_id()
         cm.plan.send(cm.worker, Play(cm.leg("a"), call.ringback, PlayTone("ringback"),
                                      loop=True))
         self.sw._timers.arm(("ring", call.key), now + self.sw._ring_timeout)
-        log.info("bridging", call_id=call.key, contacts=len(bindings))
 
     def _bridge_answered(self, call: Call, br: Leg, body: bytes,
                          now: float) -> bool:

@@ -43,6 +43,7 @@ from ..sip.dialog import LocalContact
 from ..sip.diversion import diverted_from
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
+from ..sip.locate import Located
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
 from ..sip.mwi import subscribe_of
 from ..sip.prack import OPTION_TAG, refuses_required
@@ -179,7 +180,8 @@ class Signaling:
                                             local=self.local_contact, domain=config.domains[0],
                                             user_agent=self._ua,
                                             rng=random.Random(ids.token()),
-                                            down=self.trunk_legs.down)
+                                            down=self.trunk_legs.down,
+                                            addresses=self.trunk_legs.addresses)
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
@@ -284,6 +286,16 @@ class Signaling:
         """Start the trunks' keep-alive probes and registrations (the shell, once ready)."""
         if self.trunk_driver is not None:
             self.trunk_driver.start(now)
+
+    def trunk_located(self, trunk: str, located: Located, now: float) -> None:
+        """The shell's DNS found ``located`` for domain trunk ``trunk`` (RFC 3263): calls and
+        probes use those addresses from now on."""
+        if self.trunk_legs is None or trunk not in self.trunk_legs.trunks:
+            return
+        self.trunk_legs.located[trunk] = located
+        if self.trunk_driver is not None:
+            self.trunk_driver.located(trunk, now)
+
     def restore_voicemail(self, messages: Iterable[Message], now: float) -> None:
         """The stored voice messages (``received`` on the loop clock): the mailboxes and
         their lamps start from them, and the phones of unsolicited boxes registered before a

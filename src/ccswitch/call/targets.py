@@ -87,6 +87,12 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
     if isinstance(target, HangupTarget):
         return "failed:480"
     if isinstance(target, OutsideTarget):
-        return "failed:403"  # only a phone's own INVITE reaches a trunk (call/trunklegs.py)
+        if sw.trunk_legs is None:
+            return "failed:404"
+        # a transfer: the transferring user's class and limits; else (a menu's or a queue's
+        # configured number:) the configuration's own choice
+        xfer = call.transfer
+        user = call.transferred_by if xfer is not None and not xfer.done else None
+        return sw.trunk_legs.bridge(call, target.number, user, now)
     assert isinstance(target, SuperviseTarget)
     return "failed:403"  # supervision is dialled, never transferred to

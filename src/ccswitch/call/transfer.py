@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 import structlog
 
+from ..dialplan import OutsideTarget
 from ..errors import SipParseError
 from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
@@ -115,7 +116,7 @@ def on_refer(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived, now: float)
                                     consult[0].media.worker != cm.worker):
             sw._reply(ev, 403, "Forbidden", now)
             return
-    elif not sw.can_route(number):
+    elif not sw.can_route(number) and not is_outside(sw, number):
         sw._reply(ev, 404, "Not Found", now)
         return
     me = call.legs[leg].me
@@ -155,6 +156,8 @@ def route_target(sw: B2bua, call: Call, number: str, now: float) -> None:
     """Send the transferred ``call`` to dial-plan ``number``; the transferor hears how it
     went (at once for a queue, a menu, a service; when the rung target answers or fails)."""
     target = sw.resolve(number, call.caller) if sw.resolve else None
+    if target is None and is_outside(sw, number):
+        target = OutsideTarget(number)  # a trunk, with the transferring user's class
     outcome = route(sw, call, target, now)
     if outcome == "ringing":
         sw._timers.arm(("ring", call.key), now + sw.transfer_ring_timeout)
@@ -162,6 +165,11 @@ def route_target(sw: B2bua, call: Call, number: str, now: float) -> None:
         transfer_answered(sw, call, now)
     elif outcome.startswith("failed:"):
         target_failed(sw, call, int(outcome[7:]), now)
+
+
+def is_outside(sw: B2bua, number: str) -> bool:
+    """Whether ``number`` is an outside number the switch's trunks may reach."""
+    return sw.trunk_legs is not None and sw.trunk_legs.router.plan.normalize(number) is not None
 
 
 def target_failed(sw: B2bua, call: Call, status: int, now: float) -> None:

@@ -54,7 +54,8 @@ class TrunkDriver:
 
     def __init__(self, *, trunks: Mapping[str, TrunkConfig], txn: TransactionLayer, ids: Ids,
                  local: Callable[[str], LocalContact], domain: str, user_agent: str,
-                 rng: random.Random, down: set[str]) -> None:
+                 rng: random.Random, down: set[str],
+                 addresses: Callable[[str], tuple[Address, ...]]) -> None:
         self._cfg = dict(trunks)
         self._txn = txn
         self._ids = ids
@@ -63,6 +64,7 @@ class TrunkDriver:
         self._ua = user_agent
         self._rng = rng
         self._down = down  # shared with TrunkLegs: trunks calls skip
+        self._addresses = addresses  # TrunkLegs.addresses: configured or found by RFC 3263
         self._trunks: dict[str, _Trunk] = {}
         self._txns: dict[str, str] = {}  # our OPTIONS/REGISTER txn -> trunk
         self.up: dict[str, bool] = {}  # by trunk with a keep-alive
@@ -77,33 +79,52 @@ class TrunkDriver:
         if self.started:
             return
         self.started = True
-        for name, cfg in self._cfg.items():
-            if cfg.address is None:
-                continue  # a domain: resolved by RFC 3263, not wired yet (refused by config)
-            a = cfg.address
-            dest = Address(a.transport, a.host, a.port)
-            me = self._local(a.transport)
-            uri = str(SipUri(host=a.host, port=a.port,
-                             params={} if a.transport == "udp" else {"transport": a.transport}))
-            t = _Trunk(name, dest)
-            if cfg.keepalive > 0:
-                t.keepalive = Keepalive(trunk=name, uri=uri,
-                                        from_uri=f"sip:ccswitch@{self._domain}", me=me,
-                                        ids=self._ids, now=now, interval=cfg.keepalive,
-                                        down_after=cfg.keepalive_misses, user_agent=self._ua)
-                self.up[name] = True
-            if cfg.register and cfg.username is not None and cfg.password is not None:
-                auth = DigestClient(user=cfg.username, password=cfg.password, ids=self._ids,
-                                    realm=cfg.realm)
-                domain = cfg.realm or a.host
-                t.registration = RegistrationClient(
-                    trunk=name, registrar=uri, aor=f"sip:{cfg.username}@{domain}", me=me,
-                    ids=self._ids, rng=self._rng, auth=auth, expires=cfg.expires,
-                    contact_user=cfg.username, user_agent=self._ua)
-                self.registered[name] = False
-                t.registration.start(now)
-            self._trunks[name] = t
+        for name in self._cfg:
+            self._start_trunk(name, now)
         self.handle_timer(now)  # the first probes are due now
+
+    def located(self, name: str, now: float) -> None:
+        """``name``'s addresses changed (a domain trunk's DNS answer): its probes and
+        registration go to the first one, and start with the first answer."""
+        t = self._trunks.get(name)
+        if t is None:
+            if self.started and self._start_trunk(name, now):
+                self.handle_timer(now)
+            return
+        where = self._addresses(name)
+        if where:
+            t.dest = where[0]
+
+    def _start_trunk(self, name: str, now: float) -> bool:
+        cfg = self._cfg[name]
+        where = self._addresses(name)
+        if not where:
+            return False  # a domain not resolved yet: started by located()
+        dest = where[0]
+        me = self._local(dest.transport)
+        port = cfg.address.port if cfg.address is not None else None
+        uri = str(SipUri(host=cfg.host, port=port,
+                         params={} if dest.transport == "udp" else {
+                             "transport": dest.transport}))
+        t = _Trunk(name, dest)
+        if cfg.keepalive > 0:
+            t.keepalive = Keepalive(trunk=name, uri=uri,
+                                    from_uri=f"sip:ccswitch@{self._domain}", me=me,
+                                    ids=self._ids, now=now, interval=cfg.keepalive,
+                                    down_after=cfg.keepalive_misses, user_agent=self._ua)
+            self.up[name] = True
+        if cfg.register and cfg.username is not None and cfg.password is not None:
+            auth = DigestClient(user=cfg.username, password=cfg.password, ids=self._ids,
+                                realm=cfg.realm)
+            domain = cfg.realm or cfg.host
+            t.registration = RegistrationClient(
+                trunk=name, registrar=uri, aor=f"sip:{cfg.username}@{domain}", me=me,
+                ids=self._ids, rng=self._rng, auth=auth, expires=cfg.expires,
+                contact_user=cfg.username, user_agent=self._ua)
+            self.registered[name] = False
+            t.registration.start(now)
+        self._trunks[name] = t
+        return True
 
     def stop(self, now: float) -> None:
         """Unregister (the answers are not waited for) and stop probing."""

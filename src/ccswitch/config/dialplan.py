@@ -45,8 +45,8 @@ NUMBER_KINDS: Final[tuple[type[Target], ...]] = (
     ServiceTarget, IvrTarget, QueueTarget, UserTarget, RoomTarget, NumberTarget,
     VoicemailTarget)
 """What a ``[dialplan.numbers]`` entry may be."""
-OVERFLOW_KINDS: Final[tuple[type[Target], ...]] = (*NUMBER_KINDS, HangupTarget)
-"""Where a queue rule may send a caller."""
+OVERFLOW_KINDS: Final[tuple[type[Target], ...]] = (*NUMBER_KINDS, HangupTarget, OutsideTarget)
+"""Where a queue rule may send a caller (``number:`` an outside number, through a trunk)."""
 NUMBER_FORMS: Final = ("echo", "tone", "ivr:NAME", "queue:NAME", "user:NAME", "room:NAME",
                        "transfer:NUMBER", "voicemail:BOX")
 
@@ -77,16 +77,14 @@ def target(p: _Parser, value: object, path: Path,
     """The target written at ``path``, of one of ``kinds`` (its names are checked later, by
     :func:`check_target`, once they are all known)."""
     text = p.string(value, path)
-    forms = f"{', '.join(NUMBER_FORMS)}{', hangup' if HangupTarget in kinds else ''}"
+    forms = (f"{', '.join(NUMBER_FORMS)}{', hangup' if HangupTarget in kinds else ''}"
+             f"{', number:NUMBER' if OutsideTarget in kinds else ''}")
     if text.partition(":")[0] not in KINDS | UNBUILT.keys():
         p.fail(path, f"unknown action {text!r} (one of {forms})")
     try:
         parsed = parse_target(text)
     except TargetError as exc:
         p.fail(path, f"action {text!r}: {exc}")
-    if isinstance(parsed, OutsideTarget):
-        p.fail(path, f"action {text!r}: number is not supported yet as an action (a phone "
-                     "dials outside numbers; [[routes]] send them to a trunk)")
     if not isinstance(parsed, kinds):
         p.fail(path, f"action {text!r} cannot be used here (one of {forms})")
     if isinstance(parsed, NumberTarget):
@@ -142,5 +140,6 @@ def check_numbers(p: _Parser, numbers: Mapping[str, Target], path: Path, *,
     for number, where in p.number_refs:
         if plan.resolve(number) is None:
             p.fail(where, f"{number!r} is not a number of this dial plan (calls to outside "
-                          "numbers are not supported yet)")
+                          "numbers are not supported yet here: a menu or a queue rule takes "
+                          "number:NUMBER)")
     return plan

@@ -422,7 +422,7 @@ _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
              "events", "crm", "store", "voicemail", "agent_desktop", "recordings",
              "reports")
-_TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
+_TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound", "dns")
 """Top-level keys parsed by ``config/trunks.py``."""
 _UNBUILT_TOP: Final[dict[str, str]] = {}
 """Keys of features to come: refused, never accepted and ignored."""

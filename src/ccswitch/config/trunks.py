@@ -9,8 +9,8 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
 
 ``[trunks.NAME]`` keys (all optional but ``address``)::
 
-    address = "udp:127.0.0.1:5070"    # TRANSPORT:HOST:PORT (a domain resolved by RFC 3263 and
-                                      # codecs: refused as not supported yet)
+    address = "udp:127.0.0.1:5070"    # TRANSPORT:HOST:PORT, or a domain ("sip.carrier.example")
+                                      # found by RFC 3263 (NAPTR, SRV, A/AAAA: io/dns.py)
     peers = ["127.0.0.1:5070"]        # inbound calls are recognised by these sources: IP,
                                       # IP/LEN, IP:PORT, [IPv6]:PORT (default: the
                                       # address's IP when it is an IP literal)
@@ -20,17 +20,23 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
     keepalive = 30                    # seconds between OPTIONS probes (0: none)
     keepalive_misses = 3              # probes missed before the trunk is down
     max_calls = 0 / calls_per_second = 0   # limits (0: none)
-    codecs = ["PCMU", "PCMA"]         # offered to this carrier
+    codecs = ["PCMA", "PCMU"]         # offered to this carrier, in this order (default: the
+                                      # [media] codecs); none in common with the phone: 488
     caller_id = "+15550700000"        # presented when neither the route nor the user sets one
     privacy = "none"                  # "id": Privacy: id with P-Asserted-Identity (RFC 3325)
     did_from = "request_uri"          # or "to": where the DID of an inbound call is
-    number_format = "e164"            # Request-URI user sent: "e164", "national",
-                                      # "international"
+    number_format = "+e164"           # numbers sent (Request-URI, To, From, PAI): "+e164",
+                                      # "e164" (no "+"), "national", "international"
     100rel = "supported"              # reliable provisionals (RFC 3262): "supported",
                                       # "required" or "off"
     diversion = "diversion"           # how a forwarded call names its original number:
                                       # "diversion" (RFC 5806), "history-info" (RFC 7044),
                                       # "both" or "none"
+
+``[dns]`` (for domain trunks)::
+
+    servers = ["192.0.2.53", "127.0.0.1:5353"]   # default: the system's resolvers
+    timeout = 2.0                                # seconds per lookup
 """
 
 from __future__ import annotations
@@ -39,15 +45,16 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast, get_args
 
-from ..dialplan import Dialplan, Target
+from ..dialplan import Dialplan, OutsideTarget, Target
 from ..dialplan.fraud import DEFAULT_CLASS, OutboundClass, TollPolicy
 from ..dialplan.inbound import DidRouter, DidSource, Peer, TrunkPeers, parse_network, parse_peer
 from ..dialplan.numbers import NumberPlan, is_e164
 from ..dialplan.outbound import FAILOVER_4XX, OutboundRouter, Route
 from ..sip.diversion import STYLES, DiversionStyle
 from ..sip.prack import MODES, Mode
+from .acd import OVERFLOW_RULES
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
     _HOSTNAME,
@@ -62,11 +69,12 @@ from .schema import (
 if TYPE_CHECKING:
     from .locate import Path
 
-TRUNKING_KEYS: Final = ("trunks", "routes", "dids", "outbound")
+TRUNKING_KEYS: Final = ("trunks", "routes", "dids", "outbound", "dns")
 """Top-level keys of this module (refused by the main loader until trunks are wired)."""
 USER_KEYS: Final = ("outbound_class",)
 """``[[users]]`` keys of this module (refused likewise)."""
-NUMBER_FORMATS: Final = ("e164", "national", "international")
+NUMBER_FORMATS: Final = ("+e164", "e164", "national", "international")
+NumberFormat = Literal["+e164", "e164", "national", "international"]
 PRIVACY: Final = ("none", "id")
 CODECS: Final = ("PCMU", "PCMA", "G722", "opus")
 _DID: Final = re.compile(r"\+?[0-9]{1,15}")
@@ -98,13 +106,29 @@ class TrunkConfig:
     keepalive_misses: int = 3
     max_calls: int = 0
     calls_per_second: float = 0.0
-    codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    codecs: tuple[str, ...] | None = None  # None: the [media] codecs
     caller_id: str | None = None
     privacy: Literal["none", "id"] = "none"
     did_from: DidSource = "request_uri"
-    number_format: Literal["e164", "national", "international"] = "e164"
+    number_format: NumberFormat = "+e164"
     rel100: Mode = "supported"  # TOML key ``100rel``
     diversion: DiversionStyle = "diversion"
+
+    @property
+    def host(self) -> str:
+        """The host of our Request-URIs: the address's host, or the domain."""
+        if self.address is not None:
+            return self.address.host
+        assert self.domain is not None
+        return self.domain
+
+
+@dataclass(frozen=True, slots=True)
+class DnsConfig:
+    """``[dns]``: the resolvers for domain trunks (``servers`` empty: the system's)."""
+
+    servers: tuple[tuple[str, int], ...] = ()
+    timeout: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +153,7 @@ class TrunkingConfig:
     dids: Mapping[str, Target] = field(default_factory=_frozen)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     classes: Mapping[str, OutboundClass] = field(default_factory=_frozen)  # by user
+    dns: DnsConfig = field(default_factory=DnsConfig)
 
     def policy(self) -> TollPolicy:
         o = self.outbound
@@ -183,7 +208,57 @@ def parse_sections(p: _Parser, raw: Mapping[str, Any], user_keys: list[UserKeys]
         cls = outbound_class(p, keys["outbound_class"], (*up, "outbound_class"))
         for name in p.user_names(entry, up)[0]:
             classes[name] = cls
-    return TrunkingConfig(_frozen(trunks), routes, _frozen(dids), outbound, _frozen(classes))
+    dns = parse_dns(p, raw.get("dns", {}), ("dns",))
+    out = TrunkingConfig(_frozen(trunks), routes, _frozen(dids), outbound, _frozen(classes),
+                         dns)
+    check_numbers(p, config, out)
+    return out
+
+
+def check_numbers(p: _Parser, config: SwitchConfig, trunking: TrunkingConfig) -> None:
+    """Every ``number:`` of a menu or a queue rule is an outside number an outbound route
+    takes (else the call would fail when it gets there)."""
+    found: list[tuple[str, Path]] = []
+    for name, menu in config.menus.items():
+        for key, actions in (*menu.choices.items(), ("default", menu.default)):
+            where: Path = ("ivr", name, "choices", key) if key != "default" else (
+                "ivr", name, "default")
+            found += [(a, where) for a in actions if a.startswith("number:")]
+    for qname, q in config.queues.items():
+        for rule in ("overflow", *OVERFLOW_RULES):
+            t = getattr(q, rule)
+            if isinstance(t, OutsideTarget):
+                found.append((str(t), ("queues", qname, rule)))
+    router = trunking.router()
+    for action, where in found:
+        number = action.partition(":")[2]
+        e164 = router.plan.normalize(number)
+        if e164 is None:
+            p.fail(where, f"{number!r} is not an outside number of [outbound]'s plan")
+        if router.route_for(e164) is None:
+            p.fail(where, f"no [[routes]] entry takes {e164}")
+
+
+def parse_dns(p: _Parser, value: object, path: Path) -> DnsConfig:
+    t = p.table(value, path)
+    p.check_keys(t, ("servers", "timeout"), path)
+
+    def server(v: object, q: Path) -> tuple[str, int]:
+        text = p.string(v, q)
+        try:
+            peer = parse_peer(text)
+        except ValueError as exc:
+            p.fail(q, f"{text!r} is not IP or IP:PORT: {exc}")
+        net = peer.network
+        if net.num_addresses != 1:
+            p.fail(q, f"{text!r} is a network, not a server's address")
+        return str(net.network_address), peer.port or 53
+
+    d = DnsConfig()
+    return DnsConfig(
+        servers=p.opt(t, "servers", path, d.servers,
+                      lambda v, q: tuple(p.strings(v, q, server))),
+        timeout=p.opt(t, "timeout", path, d.timeout, p.seconds))
 
 
 # -- sections ------------------------------------------------------------------------------
@@ -212,9 +287,6 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         p.fail(path, f"{name!r} is not a valid trunk name (letters, digits, _ and -)")
     t = p.table(value, path)
     p.check_keys(t, _TRUNK_KEYS, path)
-    if "codecs" in t:
-        p.fail((*path, "codecs"), "per-trunk codecs are not supported yet (every call offers "
-                                  "[media] codecs)")
     if "address" not in t:
         p.fail((*path, "address"), "missing (TRANSPORT:HOST:PORT or a domain)")
     address, domain = _address(p, t["address"], (*path, "address"))
@@ -241,8 +313,7 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         max_calls=count("max_calls", d.max_calls, 0, 1_000_000),
         calls_per_second=p.opt(t, "calls_per_second", path, d.calls_per_second,
                                lambda v, q: p.number(v, q, "calls per second")),
-        codecs=p.opt(t, "codecs", path, d.codecs,
-                     lambda v, q: tuple(p.strings(v, q, lambda s, r: _codec(p, s, r)))),
+        codecs=p.opt(t, "codecs", path, d.codecs, lambda v, q: _codecs(p, v, q)),
         caller_id=p.opt(t, "caller_id", path, d.caller_id, lambda v, q: _e164(p, v, q)),
         privacy=p.opt(t, "privacy", path, d.privacy, lambda v, q: _privacy(p, v, q)),
         did_from=p.opt(t, "did_from", path, d.did_from, lambda v, q: _did_from(p, v, q)),
@@ -429,10 +500,10 @@ def outbound_class(p: _Parser, value: object, path: Path) -> OutboundClass:
 def _address(p: _Parser, value: object, path: Path) -> tuple[ListenUri | None, str | None]:
     text = p.string(value, path)
     if ":" not in text:
-        if not _HOSTNAME.fullmatch(text) or "." not in text or _is_ip(text):
+        name = text.lower().removesuffix(".")
+        if not _HOSTNAME.fullmatch(name) or "." not in name or _is_ip(name):
             p.fail(path, f"{text!r} is neither TRANSPORT:HOST:PORT nor a domain")
-        p.fail(path, f"a domain ({text!r}, found by RFC 3263 NAPTR/SRV) is not supported yet: "
-                     "give TRANSPORT:IP:PORT")
+        return None, name
     try:
         return parse_listen(text), None
     except ConfigValueError as exc:
@@ -460,6 +531,13 @@ def _e164(p: _Parser, value: object, path: Path) -> str:
     if not is_e164(text):
         p.fail(path, f"{text!r} is not an E.164 number (+ and 7 to 15 digits)")
     return text
+
+
+def _codecs(p: _Parser, value: object, path: Path) -> tuple[str, ...]:
+    out = tuple(p.strings(value, path, lambda s, r: _codec(p, s, r)))
+    if not out:
+        p.fail(path, "empty (name at least one codec, or leave the key out)")
+    return out
 
 
 def _codec(p: _Parser, value: object, path: Path) -> str:
@@ -495,13 +573,9 @@ def _did_from(p: _Parser, value: object, path: Path) -> DidSource:
     p.fail(path, f"{text!r} is not where a DID is read (request_uri or to)")
 
 
-def _format(p: _Parser, value: object, path: Path,
-            ) -> Literal["e164", "national", "international"]:
+def _format(p: _Parser, value: object, path: Path) -> NumberFormat:
     text = p.string(value, path)
-    if text == "e164":
-        return "e164"
-    if text == "national":
-        return "national"
-    if text == "international":
-        return "international"
+    for f in get_args(NumberFormat):
+        if text == f:
+            return cast(NumberFormat, f)
     p.fail(path, f"{text!r} is not a number format ({', '.join(NUMBER_FORMATS)})")

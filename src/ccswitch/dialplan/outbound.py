@@ -180,19 +180,25 @@ class OutboundRouter:
         return next((r for r in self.routes if r.matches(e164)), None)
 
     def decide(self, *, caller: str | None, dialled: str, now: float,
-               unavailable: Collection[str] = ()) -> OutboundDecision:
+               unavailable: Collection[str] = (), trusted: bool = False) -> OutboundDecision:
         """What to do with ``dialled`` from ``caller`` (the authenticated user, ``None`` for an
         unauthenticated source).  ``unavailable``: trunks marked down (keep-alive or
-        registration); full trunks are left out by the policy's limits."""
+        registration); full trunks are left out by the policy's limits.  ``trusted``: the
+        number is the configuration's own (``number:`` of a menu or a queue's overflow): no
+        caller and no user class, but blocked prefixes and trunk limits still apply."""
         e164 = self.plan.normalize(dialled)
         if e164 is None:
             return NotOutside(dialled)
-        if caller is None:
-            return OutboundRefused(403, "Forbidden", "unauthenticated", e164)
         dest = self.plan.classify(e164)
-        refusal = self.policy.check(caller, e164, dest, now)
-        if refusal is not None:
-            return OutboundRefused(refusal.status, refusal.reason, refusal.why, e164)
+        if trusted:
+            if any(e164.startswith(p) for p in self.policy.blocked_prefixes):
+                return OutboundRefused(403, "Forbidden", "blocked_prefix", e164)
+        elif caller is None:
+            return OutboundRefused(403, "Forbidden", "unauthenticated", e164)
+        else:
+            refusal = self.policy.check(caller, e164, dest, now)
+            if refusal is not None:
+                return OutboundRefused(refusal.status, refusal.reason, refusal.why, e164)
         route = self.route_for(e164)
         if route is None:
             return OutboundRefused(404, "Not Found", "no_route", e164)
@@ -200,9 +206,10 @@ class OutboundRouter:
                        if t not in unavailable and self.policy.trunk_has_room(t, now))
         if not trunks:
             return OutboundRefused(503, "Service Unavailable", "no_trunk", e164)
-        if dest is DestinationClass.INTERNATIONAL:
+        if dest is DestinationClass.INTERNATIONAL and caller is not None and not trusted:
             self.policy.attempt(caller, now, suspicious=True)
-        caller_id = self._user_caller_ids.get(caller, route.caller_id)
+        caller_id = (self._user_caller_ids.get(caller, route.caller_id)
+                     if caller is not None and not trusted else route.caller_id)
         return OutboundCall(e164, dest, route.name, trunks, caller_id, route.failover_on,
                             route.answer_timeout)
 

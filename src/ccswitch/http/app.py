@@ -29,6 +29,7 @@ def _routers() -> list[APIRouter]:
         recording,
         reload,
         reports,
+        trunks,
         views,
         voicemail,
         wallboard,
@@ -36,7 +37,7 @@ def _routers() -> list[APIRouter]:
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
             reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
-            voicemail.router, reports.router]
+            voicemail.router, reports.router, trunks.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:

@@ -285,6 +285,27 @@ class _Collector(Collector):
         for name, ok in sorted(drv.registered.items()):
             reg.add_metric([name], 1.0 if ok else 0.0)
         yield reg
+        legs = sig.trunk_legs
+        if legs is None:
+            return
+        active = GaugeMetricFamily("ccswitch_trunk_calls_active",
+                                   "Outside calls through the trunk now", labels=["trunk"])
+        where = GaugeMetricFamily("ccswitch_trunk_addresses", "Addresses calls to the trunk "
+                                  "may use (a domain's: found by RFC 3263; 0: not found)",
+                                  labels=["trunk"])
+        for name in legs.trunks:
+            active.add_metric([name], legs.active_calls(name))
+            where.add_metric([name], len(legs.addresses(name)))
+        yield from (active, where)
+        counts = CounterMetricFamily("ccswitch_trunk_events", "Outside calls placed, trunk "
+                                     "failovers, failovers between a trunk's addresses, "
+                                     "challenges answered, calls refused", labels=["event"])
+        for event, n in sorted(legs.counters.items()):
+            counts.add_metric([event], n)
+        yield counts
+        yield GaugeMetricFamily("ccswitch_fraud_blocked_users", "Users blocked from outside "
+                                "calls until an admin clears them",
+                                value=len(legs.router.policy.blocked_users))
 
     def _core(self, sig: Signaling, now: float) -> Iterator[Metric]:
         yield from self._trunks(sig)

@@ -7,7 +7,8 @@ A menu plays its greeting once, then its prompt, and waits ``timeout`` seconds f
 Actions (strings): ``menu:NAME``, ``play:PROMPT``, ``set:VAR=VALUE``, ``priority:N``,
 ``skill:NAME=LEVEL``, and the targets of :func:`ccswitch.dialplan.parse_target` a caller can
 be handed to: ``queue:NAME`` (``queue:NAME;priority=N``), ``user:NAME``, ``echo``, ``tone``,
-``room:NAME``, ``transfer:NUMBER`` (a number of the dial plan) and ``hangup``.  A choice may list
+``room:NAME``, ``transfer:NUMBER`` (a number of the dial plan), ``number:NUMBER`` (an outside
+number, through the outbound routes' trunks) and ``hangup``.  A choice may list
 several; they run in order until one hands the call over or goes to another menu.
 ``voicemail:`` is refused as not supported yet until voicemail exists.
 """
@@ -23,7 +24,7 @@ from ..dialplan import QueueTarget, TargetError, parse_target
 from .flow import Flow, IvrCall
 
 _INT = re.compile(r"-?[0-9]{1,6}")
-HANDOFF_KINDS = frozenset({"queue", "user", "room", "transfer"})
+HANDOFF_KINDS = frozenset({"queue", "user", "room", "transfer", "number"})
 UNBUILT_KINDS = frozenset({"voicemail"})
 """Actions of features to come, refused with "not supported yet"."""
 SERVICE_ACTIONS = frozenset({"echo", "tone"})
@@ -149,7 +150,7 @@ async def run_actions(call: IvrCall, actions: Sequence[str],
             assert isinstance(target, QueueTarget)
             await call.queue(target.queue, priority=target.priority)
             return None
-        else:  # user:, echo, tone, room:, transfer:
+        else:  # user:, echo, tone, room:, transfer:, number:
             await call.transfer(action)
             return None
     return None
