@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ..reports import forecast_cli
+from ..reports.service import Reports
 from ..reports.staffing import StaffingPlan
 from ..reports.zone import local_zone
 from ..store.history import HistoryReader
@@ -23,6 +24,7 @@ from .app import API
 from .auth import Principal
 from .history import history_of
 from .models import Problem
+from .reports import EXTRA_KEY as REPORTS_KEY
 from .views import ERRORS
 
 router = APIRouter(prefix=API, responses={
@@ -93,7 +95,8 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
                    day: date | None, interval: str, weeks: int,
                    plan: StaffingPlan) -> list[dict[str, Any]]:
     _in_scope(who, queue)
-    zone = local_zone()
+    reports = ctl.extras.get(REPORTS_KEY)
+    zone = reports.settings().tz if isinstance(reports, Reports) else local_zone()
     today = datetime.now(zone).date()
     try:
         forecast_cli.check_day(day or today)
