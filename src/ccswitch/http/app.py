@@ -28,6 +28,7 @@ def _routers() -> list[APIRouter]:
         metrics,
         recording,
         reload,
+        report_page,
         reports,
         views,
         voicemail,
@@ -36,7 +37,7 @@ def _routers() -> list[APIRouter]:
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
             reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
-            voicemail.router, reports.router]
+            voicemail.router, reports.router, report_page.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:
