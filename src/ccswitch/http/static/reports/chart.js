@@ -4,8 +4,10 @@
 //            bars:  [{ name, values, color }],              // grouped bars, left axis
 //            lines: [{ name, values, color, axis, dash }],  // axis "left" (default) or "right"
 //            left:  { title, percent }, right: { title, percent },  // percent: 0-1 shown as %
-//            width, height, font }                          // viewBox size, font px
-// A null value leaves a gap (bar absent, line broken).  Each bar and line point carries
+//            width, height, font, empty }  // size (default: el's width), font px,
+//                                          // the note shown when there is nothing to draw
+// Drawn at the element's own width so that the font is the size asked for.  A null value
+// leaves a gap (bar absent, line broken).  Each bar and line point carries
 // data-series / data-i / data-value so that a test can read what is drawn.
 "use strict";
 
@@ -35,10 +37,11 @@ function fmtTick(v, percent) {
 }
 
 function chart(el, spec) {
-  const W = spec.width || 960, H = spec.height || 360, F = spec.font || 14;
+  const W = spec.width || Math.round(el.clientWidth) || 960;
+  const H = spec.height || Math.round(W * 0.42), F = spec.font || 14;
   const labels = spec.labels || [], bars = spec.bars || [], lines = spec.lines || [];
   const hasRight = lines.some((l) => l.axis === "right");
-  const pad = { l: F * 4, r: hasRight ? F * 4 : F, t: F * 2.4, b: F * 2.6 };
+  const pad = { l: F * 3.6, r: hasRight ? F * 3.6 : F, t: F * 1.8, b: F * 4.4 };
   const pw = W - pad.l - pad.r, ph = H - pad.t - pad.b;
   const values = (side) => [
     ...(side === "left" ? bars.flatMap((b) => b.values) : []),
@@ -70,10 +73,11 @@ function chart(el, spec) {
     }
   }
   if (left.opt.title) {
-    svg.append(svgEl("text", { x: pad.l, y: F * 1.9, class: "axis-title" }, left.opt.title));
+    svg.append(svgEl("text", { x: pad.l - F * 0.4, y: F * 1.1, class: "axis-title" },
+                     left.opt.title));
   }
   if (hasRight && scales.right.opt.title) {
-    svg.append(svgEl("text", { x: W - pad.r, y: F * 1.9, "text-anchor": "end",
+    svg.append(svgEl("text", { x: W - pad.r + F * 0.4, y: F * 1.1, "text-anchor": "end",
                                class: "axis-title" }, scales.right.opt.title));
   }
   // x labels: as many as fit
@@ -112,14 +116,17 @@ function chart(el, spec) {
   }
   svg.append(svgEl("line", { x1: pad.l, x2: W - pad.r, y1: pad.t + ph, y2: pad.t + ph,
                              class: "axis" }));
-  // legend, top centre
-  let lx = pad.l + F * 8;
+  // legend, under the x labels
+  let lx = pad.l;
   for (const s of [...bars, ...lines]) {
-    svg.append(svgEl("rect", { x: lx, y: F * 0.9, width: F * 0.9, height: F * 0.9,
+    svg.append(svgEl("rect", { x: lx, y: H - F * 1.5, width: F * 0.9, height: F * 0.9,
                                fill: s.color }));
-    const t = svgEl("text", { x: lx + F * 1.2, y: F * 1.7, class: "legend" }, s.name);
-    svg.append(t);
-    lx += F * 1.8 + s.name.length * F * 0.6;
+    svg.append(svgEl("text", { x: lx + F * 1.2, y: H - F * 0.7, class: "legend" }, s.name));
+    lx += F * 2 + s.name.length * F * 0.6;
+  }
+  if (!values("left").length && !values("right").length) {
+    svg.append(svgEl("text", { x: pad.l + pw / 2, y: pad.t + ph / 2, "text-anchor": "middle",
+                               class: "empty-note" }, spec.empty || "nothing in this range"));
   }
   el.replaceChildren(svg);
   return svg;

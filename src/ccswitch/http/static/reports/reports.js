@@ -140,7 +140,7 @@ function drawAgents(rows, states, interval, multiDay) {
     return r && keep(r) ? r[field] : null;
   });
   chart($("chart-occupancy"), {
-    labels, left: { title: "occupancy", percent: true },
+    labels, left: { title: "occupancy", percent: true }, empty: "nobody logged in",
     lines: agents.map((a, i) => ({ name: a, color: COLORS[i % COLORS.length],
                                    values: cell(a, "occupancy", (r) => r.available_s > 0) })),
   });
@@ -154,7 +154,7 @@ function drawAgents(rows, states, interval, multiDay) {
   const minutes = (a, reason) => states.filter((r) => r.agent === a)
     .reduce((sum, r) => sum + (r.pause_reasons[reason] || 0), 0) / 60;
   chart($("chart-pauses"), {
-    labels: stateAgents, left: { title: "minutes paused" },
+    labels: stateAgents, left: { title: "minutes paused" }, empty: "no pauses in this range",
     bars: reasons.map((reason, i) => ({ name: reason || "(no reason)",
                                         color: COLORS[(i + 2) % COLORS.length],
                                         values: stateAgents.map((a) => minutes(a, reason)) })),

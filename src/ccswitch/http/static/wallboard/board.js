@@ -438,8 +438,9 @@ function drawChart(data) {
   const panel = $("chart");
   panel.dataset.chart = "drawn";
   panel.dataset.intervals = String(shown.length);
-  chart($("chart-svg"), {
-    width: 760, height: 560, font: 22, labels: shown.map((k) => k.slice(11, 16)),
+  const box = $("chart-svg");
+  chart(box, {
+    height: Math.max(300, box.clientHeight), font: 22, empty: "no calls and no forecast yet", labels: shown.map((k) => k.slice(11, 16)),
     left: { title: "calls" }, right: { title: "service level", percent: true },
     bars: [{ name: "offered", color: "#4fa3ff", values: get((s) => s.offered) },
            { name: "answered", color: "#3ddc84", values: get((s) => s.answered) }],
