@@ -88,12 +88,14 @@ function chart(el, spec) {
                                "text-anchor": "middle", class: "tick" }, lab));
   });
   // bars
-  const bw = (slot * 0.8) / Math.max(1, bars.length);
+  // grouped bars, centred in their slot, at most 3 fonts wide each
+  const bw = Math.min(F * 3, (slot * 0.8) / Math.max(1, bars.length));
+  const x0 = (slot - bw * bars.length) / 2;
   bars.forEach((b, k) => {
     b.values.forEach((v, i) => {
       if (v === null || v === undefined) return;
       const top = y(v, "left");
-      svg.append(svgEl("rect", { x: pad.l + slot * i + slot * 0.1 + bw * k, y: top,
+      svg.append(svgEl("rect", { x: pad.l + slot * i + x0 + bw * k, y: top,
                                  width: Math.max(1, bw - 1), height: pad.t + ph - top,
                                  fill: b.color, "data-series": b.name, "data-i": i,
                                  "data-value": v }));

@@ -438,6 +438,8 @@ function drawChart(data) {
   const panel = $("chart");
   panel.dataset.chart = "drawn";
   panel.dataset.intervals = String(shown.length);
+  // the note first: the chart takes the height left under it
+  $("chart-note").textContent = forecastSeen ? "" : "no forecast yet (no history)";
   const box = $("chart-svg");
   chart(box, {
     height: Math.max(300, box.clientHeight), font: 22, empty: "no calls and no forecast yet", labels: shown.map((k) => k.slice(11, 16)),
@@ -450,7 +452,6 @@ function drawChart(data) {
       { name: "SL", color: "#ff7a6b", axis: "right",
         values: get((s) => (s.offered ? s.inSl / s.offered : null)) }],
   });
-  $("chart-note").textContent = forecastSeen ? "" : "no forecast yet (no history)";
 }
 
 async function refreshChart() {
