@@ -110,6 +110,16 @@ def until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
         time.sleep(0.3)
 
 
+def after_midnight_nearby() -> date:
+    """Today (UTC), after waiting for the next day when midnight is under 5 minutes away:
+    "today" must not change while the test runs."""
+    now = datetime.now(UTC)
+    left = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
+    if left < 300:
+        time.sleep(left + 2)
+    return datetime.now(UTC).date()
+
+
 def support_today(daemon: Daemon) -> dict[str, Any]:
     frame = api(daemon, "/wallboard")
     return next(q["today"] for q in frame["queues"] if q["name"] == "support")
@@ -120,7 +130,7 @@ def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
         request: pytest.FixtureRequest) -> None:
     from playwright.sync_api import expect
 
-    today = datetime.now(UTC).date()
+    today = after_midnight_nearby()
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     prefill(data_dir, today)

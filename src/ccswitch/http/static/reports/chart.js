@@ -2,7 +2,9 @@
 // no build step).  chart(el, spec) replaces el's content with one <svg>:
 //   spec = { labels: ["09:00", ...],                        // one per x slot
 //            bars:  [{ name, values, color }],              // grouped bars, left axis
-//            lines: [{ name, values, color, axis, dash }],  // axis "left" (default) or "right"
+//            lines: [{ name, values, color, axis, dash, wide }],  // axis "left" (default) or
+//                                                   // "right"; wide: a broad stroke that a
+//                                                   // line drawn after it on it leaves seen
 //            left:  { title, percent }, right: { title, percent },  // percent: 0-1 shown as %
 //            width, height, font, empty }  // size (default: el's width), font px,
 //                                          // the note shown when there is nothing to draw
@@ -113,7 +115,8 @@ function chart(el, spec) {
       svg.append(svgEl("circle", { cx: px, cy: py, r: F * 0.22, fill: l.color,
                                    "data-series": l.name, "data-i": i, "data-value": v }));
     });
-    svg.append(svgEl("path", { d, fill: "none", stroke: l.color, "stroke-width": F * 0.18,
+    svg.append(svgEl("path", { d, fill: "none", stroke: l.color,
+                               "stroke-width": F * (l.wide ? 0.45 : 0.18),
                                "stroke-dasharray": l.dash ? `${F * 0.5} ${F * 0.3}` : "none" }));
   }
   svg.append(svgEl("line", { x1: pad.l, x2: W - pad.r, y1: pad.t + ph, y2: pad.t + ph,

@@ -198,7 +198,8 @@ async function drawPlan() {
   });
   chart($("chart-staffing"), {
     labels, left: { title: "agents" },
-    lines: [{ name: "Erlang C", color: COLORS[2], values: plan.intervals.map((i) => i.agents_erlang_c) },
+    lines: [{ name: "Erlang C", color: COLORS[2], wide: true,  // seen under A when equal
+              values: plan.intervals.map((i) => i.agents_erlang_c) },
             { name: "Erlang A", color: COLORS[1], values: plan.intervals.map((i) => i.agents_erlang_a) },
             { name: `scheduled (A, shrinkage ${plan.shrinkage})`, color: COLORS[6], dash: true,
               values: plan.intervals.map((i) => i.scheduled_erlang_a) }],
