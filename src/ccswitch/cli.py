@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .reports.forecast_cli import run as forecast
 
             args.interval = args.interval or FORECAST_INTERVAL
-            return forecast(args)
+            return forecast(args, load_config=load_config)
         status, text = report(args, load_config)
         print(text, end="", file=sys.stdout if status == 0 else sys.stderr)
         if status:

@@ -33,7 +33,7 @@ def test_the_page_and_its_assets_need_no_token() -> None:
     page = api("GET", "/", None)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script src="/wallboard/board.js">' in page.text
-    assert 'data-chart="pending"' in page.text  # the chart's place, not wired yet
+    assert '<script src="/reports/chart.js">' in page.text  # the chart's drawing code
     for name, kind in (("board.js", "text/javascript"), ("board.css", "text/css")):
         r = api("GET", f"/wallboard/{name}", None)
         assert r.status_code == 200 and r.headers["content-type"].startswith(kind), name
@@ -67,8 +67,8 @@ def test_today_counts_an_abandon_and_an_answer_within_the_threshold() -> None:
     w.answered("1001", "800", 2.0, call_id="q1", port=4000)
     w.answered("1002", "800", 3.0, call_id="q2", port=4100)
     before = api("GET", "/api/v1/wallboard").json()["queues"][0]["today"]
-    assert before == {"since": "start", "answered": 0, "abandoned": 0, "service_level": None,
-                      "abandon_rate": None}
+    assert before == {"since": "start", "offered": None, "answered": 0, "abandoned": 0,
+                      "service_level": None, "abandon_rate": None}
     api.now = 10.0
     first = api("GET", "/api/v1/calls").json()[0]["id"]  # 1001's, the oldest
     assert api("DELETE", f"/api/v1/calls/{first}").status_code == 200  # gone while waiting
@@ -78,8 +78,8 @@ def test_today_counts_an_abandon_and_an_answer_within_the_threshold() -> None:
     w.pump()
     today = api("GET", "/api/v1/wallboard").json()["queues"][0]["today"]
     # 1 answered (within the threshold: service level 1/1), 1 abandoned: 1 / (1 + 1)
-    assert today == {"since": "start", "answered": 1, "abandoned": 1, "service_level": 1.0,
-                     "abandon_rate": 0.5}
+    assert today == {"since": "start", "offered": None, "answered": 1, "abandoned": 1,
+                     "service_level": 1.0, "abandon_rate": 0.5}
 
 
 def view(answered: int, abandoned: int, service_level: float | None) -> QueueView:

@@ -28,6 +28,7 @@ def _routers() -> list[APIRouter]:
         metrics,
         recording,
         reload,
+        report_page,
         reports,
         trunks,
         views,
@@ -37,7 +38,7 @@ def _routers() -> list[APIRouter]:
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
             reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
-            voicemail.router, reports.router, trunks.router]
+            voicemail.router, reports.router, trunks.router, report_page.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:

@@ -12,9 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..reports import forecast_cli
+from ..reports.service import Reports
 from ..reports.staffing import StaffingPlan
 from ..reports.zone import local_zone
 from ..store.history import HistoryReader
@@ -23,6 +25,8 @@ from .app import API
 from .auth import Principal
 from .history import history_of
 from .models import Problem
+from .reports import EXTRA_KEY as REPORTS_KEY
+from .reports import Format, csv_download
 from .views import ERRORS
 
 router = APIRouter(prefix=API, responses={
@@ -93,7 +97,8 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
                    day: date | None, interval: str, weeks: int,
                    plan: StaffingPlan) -> list[dict[str, Any]]:
     _in_scope(who, queue)
-    zone = local_zone()
+    reports = ctl.extras.get(REPORTS_KEY)
+    zone = reports.settings().tz if isinstance(reports, Reports) else local_zone()
     today = datetime.now(zone).date()
     try:
         forecast_cli.check_day(day or today)
@@ -112,16 +117,19 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
     return out
 
 
-@router.get("/forecast", tags=["planning"])
+@router.get("/forecast", tags=["planning"], response_model=list[ForecastOut])
 async def get_forecast(who: Caller, ctl: Ctl, queue: QueueName = None, day: Day = None,
-                       interval: Interval = "1h", weeks: Weeks = 4) -> list[ForecastOut]:
+                       interval: Interval = "1h", weeks: Weeks = 4,
+                       format: Format = "json") -> list[ForecastOut] | Response:
     """Calls and handle time per interval of a day, one object per queue."""
     out = await _compute(ctl, who, kind="forecast", queue=queue, day=day, interval=interval,
                          weeks=weeks, plan=forecast_cli.plan_of("80/20", 0.0))
+    if format == "csv":
+        return csv_download(forecast_cli.render(out, "csv"), "forecast.csv")
     return [ForecastOut.model_validate(o) for o in out]
 
 
-@router.get("/staffing", tags=["planning"])
+@router.get("/staffing", tags=["planning"], response_model=list[StaffingOut])
 async def get_staffing(
     who: Caller, ctl: Ctl, queue: QueueName = None, day: Day = None,
     interval: Interval = "1h", weeks: Weeks = 4,
@@ -130,7 +138,8 @@ async def get_staffing(
     shrinkage: Annotated[float, Query(ge=0, lt=1)] = 0.3,
     blocking: Annotated[float, Query(gt=0, lt=1)] = 0.01,
     ivr_time: Annotated[float, Query(ge=0, le=3600)] = 0.0,
-) -> list[StaffingOut]:
+    format: Format = "json",
+) -> list[StaffingOut] | Response:
     """Agents (Erlang C, Erlang A, scheduled with shrinkage) and trunks (Erlang B) per
     interval of a day's forecast, one object per queue."""
     try:
@@ -139,4 +148,6 @@ async def get_staffing(
         raise HTTPException(status_code=400, detail=str(e)) from None
     out = await _compute(ctl, who, kind="staffing", queue=queue, day=day, interval=interval,
                          weeks=weeks, plan=plan)
+    if format == "csv":
+        return csv_download(forecast_cli.render(out, "csv"), "staffing.csv")
     return [StaffingOut.model_validate(o) for o in out]

@@ -3,7 +3,8 @@
 (``docs/reports.md``), computed in a worker thread on the reports' read-only connection.
 
 Query: ``from``/``to`` (ISO 8601 date or date-time, as the CLI's ``--from``/``--to``; default
-today), ``interval`` (15m, 30m, 1h, day, week; default day), ``queue``, ``agent``.  The admin
+today), ``interval`` (15m, 30m, 1h, day, week; default day), ``queue``, ``agent``, ``format``
+(``json``, or ``csv``: the CLI's CSV as a download).  The admin
 sees everything, a supervisor its queues and their agents; an agent token gets 403.
 """
 
@@ -13,11 +14,13 @@ import asyncio
 import re
 import time
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
-from ..reports import AgentStates, AgentTotals, QueueTotals, Row, compute
+from ..reports import AgentStates, AgentTotals, QueueTotals, Row, compute, plain
+from ..reports.output import render
 from ..reports.service import Reports
 from ..reports.timerange import INTERVALS, TimeError, default_range, parse_time
 from .access import Caller, Ctl, forbidden
@@ -38,6 +41,20 @@ From = Annotated[str | None, Query(alias="from", description="ISO 8601 date or d
 To = Annotated[str | None, Query(description="a date: that day included; a date-time: "
                                  "excluded; default: the end of today")]
 Interval = Annotated[str, Query(description="15m, 30m, 1h, day or week")]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv: the "
+                                                 "CLI's --format csv, as a download")]
+
+
+def csv_download(text: str, name: str) -> Response:
+    """``text`` as a CSV attachment named ``name``."""
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _answer(rows: Sequence[Row], kind: str, fmt: str) -> Response | None:
+    """The CSV download of ``rows``, or ``None`` for JSON."""
+    return csv_download(render(plain(rows), "csv", kind), f"{kind}.csv") if fmt == "csv" \
+        else None
 
 
 def _scope(who: Principal, ctl: Control) -> tuple[frozenset[str] | None, frozenset[str] | None]:
@@ -77,28 +94,31 @@ async def _rows(ctl: Control, who: Principal, kind: str, from_: str | None, to: 
         raise HTTPException(400, str(exc)) from None
 
 
-@router.get("/queues")
+@router.get("/queues", response_model=list[QueueTotals])
 async def queue_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
-                       interval: Interval = "day", queue: str | None = None
-                       ) -> list[QueueTotals]:
+                       interval: Interval = "day", queue: str | None = None,
+                       format: Format = "json") -> list[QueueTotals] | Response:
     """Per queue and interval: offered, answered, abandoned, service level, ASA, AHT..."""
     got = await _rows(ctl, who, "queues", from_, to, interval, queue, None)
-    return [r for r in got if isinstance(r, QueueTotals)]
+    return _answer(got, "queues", format) or [r for r in got if isinstance(r, QueueTotals)]
 
 
-@router.get("/agents")
+@router.get("/agents", response_model=list[AgentTotals])
 async def agent_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
                        interval: Interval = "day", queue: str | None = None,
-                       agent: str | None = None) -> list[AgentTotals]:
+                       agent: str | None = None, format: Format = "json"
+                       ) -> list[AgentTotals] | Response:
     """Per agent and interval: calls, talk, wrap-up, logged-in and pause time, occupancy."""
     got = await _rows(ctl, who, "agents", from_, to, interval, queue, agent)
-    return [r for r in got if isinstance(r, AgentTotals)]
+    return _answer(got, "agents", format) or [r for r in got if isinstance(r, AgentTotals)]
 
 
-@router.get("/agent-states")
+@router.get("/agent-states", response_model=list[AgentStates])
 async def agent_state_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
                              interval: Interval = "day", queue: str | None = None,
-                             agent: str | None = None) -> list[AgentStates]:
+                             agent: str | None = None, format: Format = "json"
+                             ) -> list[AgentStates] | Response:
     """Per agent and interval: seconds logged in, talking, in wrap-up, paused (by reason)."""
     got = await _rows(ctl, who, "agent-states", from_, to, interval, queue, agent)
-    return [r for r in got if isinstance(r, AgentStates)]
+    return _answer(got, "agent-states", format) or [r for r in got
+                                                    if isinstance(r, AgentStates)]

@@ -9,13 +9,15 @@ ones:
 The live state comes from ``GET /api/v1/queues``, ``/agents``, ``/calls`` and the WebSocket
 ``/api/v1/events?token=TOKEN`` (``?since=SEQ`` on reconnect), as for the agent desktop.
 
-Today's figures are ``today_of`` (one function, one field: ``WallboardQueueOut.today``): for
-now the router's counts since the switch started (``call/queries.py`` ``QueueView``); the
-durable per-day totals replace them here when the reports are built.
+Today's figures (``WallboardQueueOut.today``) are the queue report's totals of the local day
+in ``[reports] timezone`` (``reports.today``: from the durable queue event log, so a restart
+loses nothing), read at most every ``TTL`` seconds (``reports/today_cache.py``).  Without a
+store (the unit tests' switch) they are the router's counts since the start (``since``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from typing import Literal
 
@@ -26,22 +28,31 @@ from pydantic import BaseModel, Field
 from ..call import queries
 from ..call.queries import QueueView
 from ..config.schema import SwitchConfig
+from ..reports.queues import QueueTotals
+from ..reports.service import Reports
+from ..reports.today_cache import TodayCache
 from .access import Caller, Ctl
 from .auth import Principal, may_read_queue, may_see_agent
+from .control import Control
+from .reports import EXTRA_KEY as REPORTS_KEY
 from .views import ERRORS
 
 _STATIC = {"board.js": "text/javascript", "board.css": "text/css"}
+TODAY_KEY = "wallboard_today"  # Control.extras key of the shared TodayCache
 
 router = APIRouter()
 
 
 class TodayOut(BaseModel):
-    """A queue's figures for today.  ``since``: what "today" counts from - ``start`` (the
-    switch's start: the router's counters, lost on restart) until the reports give the
-    durable day.  ``abandon_rate``: abandoned / (answered + abandoned); ``service_level``:
-    answered within the queue's threshold / answered; both 0-1, null before the first call."""
+    """A queue's figures for today.  ``since``: ``day`` - the local day in ``[reports]
+    timezone``, from the durable queue log (the queue report's formulas, docs/reports.md:
+    ``service_level`` answered within the threshold / offered, ``abandon_rate`` abandoned /
+    offered); ``start`` - only without a store: the router's counts since the switch
+    started (``service_level`` / answered, ``abandon_rate`` / (answered + abandoned)).
+    Ratios 0-1, null before the first caller."""
 
-    since: Literal["start"]
+    since: Literal["day", "start"]
+    offered: int | None = Field(default=None, description="callers who entered (day only)")
     answered: int
     abandoned: int
     service_level: float | None
@@ -74,12 +85,31 @@ class WallboardOut(BaseModel):
     agents: list[WallboardAgentOut]
 
 
-def today_of(view: QueueView) -> TodayOut:
-    """Today's figures of a queue (for now: since the switch started)."""
+def today_of(view: QueueView, day: QueueTotals | None = None) -> TodayOut:
+    """A queue's figures: its row of the durable day when there is one (``day``), else
+    the router's counts since the start."""
+    if day is not None:
+        seen = day.offered > 0
+        return TodayOut(since="day", offered=day.offered, answered=day.answered,
+                        abandoned=day.abandoned,
+                        service_level=day.service_level if seen else None,
+                        abandon_rate=day.abandon_rate if seen else None)
     ended = view.answered + view.abandoned
     return TodayOut(since="start", answered=view.answered, abandoned=view.abandoned,
                     service_level=view.service_level,
                     abandon_rate=view.abandoned / ended if ended else None)
+
+
+async def durable_today(ctl: Control) -> dict[str, QueueTotals] | None:
+    """Today's rows per queue from the store (cached), ``None`` when the switch has none."""
+    reports = ctl.extras.get(REPORTS_KEY)
+    if not isinstance(reports, Reports):
+        return None
+    cache = ctl.extras.get(TODAY_KEY)
+    if not isinstance(cache, TodayCache) or cache.reports is not reports:
+        cache = TodayCache(reports)
+        ctl.extras[TODAY_KEY] = cache
+    return await asyncio.to_thread(cache.get)
 
 
 def supervisors_for(who: Principal, config: SwitchConfig) -> list[str]:
@@ -92,12 +122,18 @@ def supervisors_for(who: Principal, config: SwitchConfig) -> list[str]:
 
 
 def board(who: Principal, config: SwitchConfig, views: list[QueueView],
-          agent_queues: dict[str, tuple[str, ...]]) -> WallboardOut:
+          agent_queues: dict[str, tuple[str, ...]],
+          day: dict[str, QueueTotals] | None = None) -> WallboardOut:
     """The board's frame for ``who``: the queues and agents in its scope, in configuration
-    order."""
+    order; ``day``: today's durable rows (``None``: the router's counts)."""
+    def today(v: QueueView) -> TodayOut:
+        if day is None:
+            return today_of(v)
+        return today_of(v, day.get(v.name) or QueueTotals(v.name, "", ""))
+
     queues = [WallboardQueueOut(name=v.name, label=config.queues[v.name].display or v.name,
                                 service_level_s=config.queues[v.name].service_level,
-                                today=today_of(v))
+                                today=today(v))
               for v in views if may_read_queue(who, v.name, agent_queues)]
     agents = [WallboardAgentOut(id=a, name=config.users[a].display or a)
               for a in agent_queues if may_see_agent(who, a, agent_queues)]
@@ -133,6 +169,7 @@ async def wallboard_asset(name: str) -> Response:
 async def wallboard(who: Caller, ctl: Ctl) -> WallboardOut:
     """The wallboard's frame: labels, names, today's figures per queue, and the token's
     rights (which buttons to show)."""
+    day = await durable_today(ctl)
     sig = ctl.core()
     return board(who, sig.config, queries.queue_views(sig, ctl.clock()),
-                 queries.agent_queues(sig))
+                 queries.agent_queues(sig), day)

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from ..acd.erlang import patience_estimate
 from .history_input import IntervalLoad, first_event_day, load_intervals, slot_start
@@ -109,7 +108,7 @@ def _totals(loads: Iterable[IntervalLoad]) -> _Totals:
 
 
 def forecast_slots(history: Mapping[Key, IntervalLoad], day: date, days: list[date],
-                   *, interval_s: int, tz: ZoneInfo, decay: float,
+                   *, interval_s: int, tz: tzinfo, decay: float,
                    fallback: _Totals) -> list[SlotForecast]:
     """The weighted averages of ``days`` (most recent first) for each interval of ``day``."""
     out = []
@@ -145,7 +144,7 @@ def mape(pairs: Iterable[tuple[float, float]]) -> tuple[float | None, int, int]:
     return (100.0 * sum(errors) / len(errors) if errors else None), len(errors), skipped
 
 
-def forecast(db: Db, *, day: date, today: date, tz: ZoneInfo, interval_s: int = 3600,
+def forecast(db: Db, *, day: date, today: date, tz: tzinfo, interval_s: int = 3600,
              weeks: int = DEFAULT_WEEKS, holdout: int = DEFAULT_HOLDOUT,
              decay: float = DEFAULT_DECAY, queue: str | None = None) -> list[Forecast]:
     """The forecast of ``day`` for ``queue`` (else for each queue with history), from the
@@ -171,7 +170,7 @@ def forecast(db: Db, *, day: date, today: date, tz: ZoneInfo, interval_s: int = 
 
 
 def _one(queue: str, history: dict[Key, IntervalLoad], *, day: date, end: date,
-         first: date | None, tz: ZoneInfo, interval_s: int, weeks: int, holdout: int,
+         first: date | None, tz: tzinfo, interval_s: int, weeks: int, holdout: int,
          decay: float) -> Forecast:
     totals = _totals(history.values())
     days = source_days(day, weeks, end, first)

@@ -10,15 +10,18 @@ import io
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from ..config.schema import SwitchConfig
+from ..errors import ConfigError
 from .forecast import DEFAULT_HOLDOUT, DEFAULT_WEEKS, Forecast, forecast
+from .reader import ReportReader
+from .settings import from_config, from_started
 from .staffing import ServiceTarget, SlotStaffing, StaffingPlan, staffing
-from .zone import local_zone
 
 if TYPE_CHECKING:  # the parser is built for every ccswitch command: no database driver yet
     from ..store.db import Db
@@ -136,7 +139,7 @@ def staffing_dict(fc: Forecast, plan: StaffingPlan,
     return out
 
 
-def compute(db: Db, *, kind: str, day: date, today: date, tz: ZoneInfo, interval_s: int,
+def compute(db: Db, *, kind: str, day: date, today: date, tz: tzinfo, interval_s: int,
             weeks: int, queue: str | None, plan: StaffingPlan) -> list[dict[str, Any]]:
     """The JSON objects of ``kind`` (forecast or staffing), one per queue."""
     fcs = forecast(db, day=day, today=today, tz=tz, interval_s=interval_s, weeks=weeks,
@@ -146,13 +149,39 @@ def compute(db: Db, *, kind: str, day: date, today: date, tz: ZoneInfo, interval
     return [staffing_dict(fc, plan, staffing(fc, plan)) for fc in fcs]
 
 
-def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
-    """Run ``report forecast`` / ``report staffing``; errors are one line and exit 2."""
+def zone_of(db: Db, config_file: str | None,
+            load_config: Callable[[str], SwitchConfig] | None) -> tzinfo:
+    """The report's zone, as ``ccswitch report`` takes it: ``[reports] timezone`` of
+    ``--config`` when given, else the one the daemon last started with (its start mark in
+    the queue log), else the machine's.  ConfigError from a bad ``--config``."""
+    if config_file is not None and load_config is not None:
+        return from_config(load_config(config_file)).tz
+    return from_started(ReportReader(db).last_start()).tz
+
+
+def run(args: argparse.Namespace, tz: tzinfo | None = None,
+        load_config: Callable[[str], SwitchConfig] | None = None) -> int:
+    """Run ``report forecast`` / ``report staffing``; errors are one line and exit 2.
+    ``tz``: the zone to use, else ``zone_of`` (``--config`` read with ``load_config``)."""
     from ..store.db import DB_ERRORS
 
     kind = args.kind
     opt = {k: getattr(args, k, v) for k, v in DEFAULTS.items()}
-    zone = tz or local_zone()
+    try:
+        db = open_store(args.data_dir or "./var", args.store_dsn)
+    except ValueError as e:
+        return _fail(kind, str(e))
+    except DB_ERRORS as e:
+        return _fail(kind, str(e))
+    try:
+        zone = tz or zone_of(db, getattr(args, "config", None), load_config)
+    except ConfigError as e:
+        db.close()
+        sys.stderr.write(f"{e}\n")
+        return EXIT_USAGE
+    except DB_ERRORS as e:
+        db.close()
+        return _fail(kind, f"cannot read the queue events: {e}")
     today = datetime.now(zone).date()
     try:
         day = check_day(date.fromisoformat(opt["date"]) if opt["date"]
@@ -163,10 +192,8 @@ def run(args: argparse.Namespace, tz: ZoneInfo | None = None) -> int:
             raise ValueError(f"--interval must be one of {', '.join(INTERVALS)}")
         plan = (plan_of(opt["target"], opt["shrinkage"], opt["blocking"], opt["ivr_time"])
                 if kind == "staffing" else plan_of("80/20", 0.0))
-        db = open_store(args.data_dir or "./var", args.store_dsn)
     except ValueError as e:
-        return _fail(kind, str(e))
-    except DB_ERRORS as e:
+        db.close()
         return _fail(kind, str(e))
     try:
         out = compute(db, kind=kind, day=day, today=today, tz=zone,

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:  # the command line builds its parser without loading the database drivers
     from ..store.db import Db
@@ -51,19 +50,19 @@ class IntervalLoad:
     queue_time: float = 0.0
 
 
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
+def day_bounds(day: date, tz: tzinfo) -> tuple[float, float]:
     """The epoch seconds of ``day``'s local midnight and of the next day's."""
     start = datetime.combine(day, time(), tzinfo=tz).timestamp()
     return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).timestamp()
 
 
-def slot_start(day: date, slot: int, interval_s: int, tz: ZoneInfo) -> datetime:
+def slot_start(day: date, slot: int, interval_s: int, tz: tzinfo) -> datetime:
     """The local start of ``slot`` on ``day`` (wall-clock time of day)."""
     secs = slot * interval_s
     return datetime.combine(day, time(secs // 3600, secs % 3600 // 60, secs % 60), tzinfo=tz)
 
 
-def load_intervals(db: Db, *, first_day: date, days: int, interval_s: int, tz: ZoneInfo,
+def load_intervals(db: Db, *, first_day: date, days: int, interval_s: int, tz: tzinfo,
                    queue: str | None = None) -> list[IntervalLoad]:
     """Every interval of ``days`` local days from ``first_day``, for ``queue`` (or for each
     queue with events in the range), zeros included, in (queue, day, slot) order."""
@@ -122,7 +121,7 @@ def load_intervals(db: Db, *, first_day: date, days: int, interval_s: int, tz: Z
     return out
 
 
-def first_event_day(db: Db, tz: ZoneInfo, queue: str | None = None) -> date | None:
+def first_event_day(db: Db, tz: tzinfo, queue: str | None = None) -> date | None:
     """The local day of the first caller that entered ``queue`` (any queue), or None."""
     sql = "SELECT time FROM queue_events WHERE event = 'CallerEntered'"
     args: tuple[str, ...] = ()

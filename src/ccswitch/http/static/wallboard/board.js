@@ -8,6 +8,8 @@
 const API = "/api/v1";
 const TOKEN_KEY = "ccswitch.wallboard.token";
 const REFRESH_MS = 10000;
+const CHART_MS = 60000;  // the chart's figures are read again this often
+const CHART_INTERVAL = "30m";
 const POOR_MOS = 3.6;  // a call whose MOS estimate is below this is flagged
 const STATES = ["ready", "ringing", "on_call", "wrap_up", "paused", "logged_out"];
 const $ = (id) => document.getElementById(id);
@@ -34,9 +36,9 @@ async function api(method, path, body) {
   return data;
 }
 
-// Today's per-queue figures (answered, abandoned, service_level, abandon_rate): the one place
-// they are read.  Today: the `today` field of GET /api/v1/wallboard (http/wallboard.py
-// `today_of`).  Returns {queue name: figures}.
+// Today's per-queue figures (offered, answered, abandoned, service_level, abandon_rate): the
+// one place they are read: the `today` field of GET /api/v1/wallboard, the durable local day
+// of the report's zone (http/wallboard.py `today_of`).  Returns {queue name: figures}.
 async function fetchToday() {
   const frame = await api("GET", "/wallboard");
   board.frame = frame;
@@ -385,9 +387,79 @@ async function signIn(token) {
   $("ring-box").hidden = sups.length < 2;
   await refresh();
   connect();
+  refreshChart();
   if (!board.started) {
     board.started = true;
     setInterval(refresh, REFRESH_MS);
+    setInterval(refreshChart, CHART_MS);
+  }
+}
+
+// -- the chart: today's volume and service level per interval against the forecast ---------
+// From GET /api/v1/reports/queues?interval=30m (today, the token's queues) and
+// /api/v1/forecast?date=TODAY&interval=30m; the queues' counts are summed per interval,
+// service level = answered within the threshold / offered (the report's formula).
+async function fetchChart() {
+  const rows = await api("GET", `/reports/queues?interval=${CHART_INTERVAL}`);
+  const day = rows.length ? rows[0].interval_start.slice(0, 10) : null;
+  const forecast = day ? await api("GET", `/forecast?date=${day}&interval=${CHART_INTERVAL}`)
+    .catch(() => []) : [];
+  const slots = new Map();
+  for (const r of rows) {
+    const s = slots.get(r.interval_start) || { offered: 0, answered: 0, inSl: 0, forecast: 0 };
+    s.offered += r.offered; s.answered += r.answered; s.inSl += r.answered_in_sl;
+    slots.set(r.interval_start, s);
+  }
+  const byTime = new Map([...slots].map(([k, v]) => [k.slice(11, 16), v]));
+  let forecastSeen = false;
+  for (const f of forecast) {
+    for (const i of f.intervals) {
+      const s = byTime.get(i.interval_start.slice(11, 16));
+      if (s) { s.forecast += i.calls; forecastSeen = true; }
+    }
+  }
+  return { starts: [...slots.keys()].sort(), slots, forecastSeen };
+}
+
+function drawChart(data) {
+  const { starts, slots, forecastSeen } = data;
+  const nowIso = new Date().toISOString();
+  // the busy part of the day: from the first interval with calls (or forecast calls) to the
+  // last one, the current interval included
+  const busy = starts.map((k, i) => [k, i]).filter(([k, i]) => {
+    const s = slots.get(k);
+    const current = k <= nowIso && (i + 1 === starts.length || starts[i + 1] > nowIso);
+    return s.offered || s.forecast || current;
+  }).map(([, i]) => i);
+  const from = busy.length ? Math.min(...busy) : 0;
+  const to = busy.length ? Math.max(...busy) : starts.length - 1;
+  const shown = starts.slice(from, to + 1);
+  const get = (f) => shown.map((k) => f(slots.get(k)));
+  const panel = $("chart");
+  panel.dataset.chart = "drawn";
+  panel.dataset.intervals = String(shown.length);
+  // the note first: the chart takes the height left under it
+  $("chart-note").textContent = forecastSeen ? "" : "no forecast yet (no history)";
+  const box = $("chart-svg");
+  chart(box, {
+    height: Math.max(300, box.clientHeight), font: 22, empty: "no calls and no forecast yet", labels: shown.map((k) => k.slice(11, 16)),
+    left: { title: "calls" }, right: { title: "service level", percent: true },
+    bars: [{ name: "offered", color: "#4fa3ff", values: get((s) => s.offered) },
+           { name: "answered", color: "#3ddc84", values: get((s) => s.answered) }],
+    lines: [
+      ...(forecastSeen ? [{ name: "forecast", color: "#ffd54a", dash: true,
+                            values: get((s) => s.forecast) }] : []),
+      { name: "SL", color: "#ff7a6b", axis: "right",
+        values: get((s) => (s.offered ? s.inSl / s.offered : null)) }],
+  });
+}
+
+async function refreshChart() {
+  if (!board.token || board.frame.role === "agent") return;
+  try {
+    drawChart(await fetchChart());
+  } catch (e) {
+    $("chart-note").textContent = `cannot read the chart's figures: ${e.message}`;
   }
 }
 
