@@ -26,6 +26,7 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response, make_response
 from ..sip.registrar import Binding
+from ..sip.session_timer import Negotiated, TimerPolicy
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
     AckReceived,
@@ -35,6 +36,7 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..sip.uri import NameAddr, SipUri
+from . import sessiontimers
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .events import CallEnded, CallEvent, CallStarted
@@ -146,6 +148,10 @@ class B2bua:
         self.queues = Queues(self)  # queue callers, the router's actions, callbacks
         self.trunk_legs: TrunkLegs | None = None  # calls to outside numbers (set by Signaling)
         self.dids: dict[str, str] = {}  # a carrier's INVITE txn -> its DID, until its call
+        self.timer_policy = TimerPolicy()  # session timers on phones' legs (RFC 4028)
+        # a new INVITE's txn -> the policy and timer negotiated for it (until its call)
+        self.timer_offers: dict[str, tuple[TimerPolicy, Negotiated | None]] = {}
+        self.refreshes: dict[str, tuple[Call, LegId, Request]] = {}  # our refreshes, by txn
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -263,6 +269,7 @@ class B2bua:
                        started=now, media=cm)
         call.sip_call_id = inv.call_id
         call.did = self.dids.pop(ev.txn_id, None)
+        sessiontimers.uas_leg(self, first)
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -296,14 +303,18 @@ class B2bua:
                         local_seq=0, remote_target=b.contact, peer=b.source)
         inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
                              body=body, content_type=ctype,
-                             extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra))
+                             extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra,
+                                    *sessiontimers.uac_headers(self.timer_policy)))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        return Leg(txn_id, inv, dialog, me)
+        leg = Leg(txn_id, inv, dialog, me)
+        sessiontimers.uac_leg(leg, self.timer_policy)
+        return leg
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
-        if self.queues.callback_response(ev, now) or originated_response(self, ev, now):
+        if self.queues.callback_response(ev, now) or originated_response(self, ev, now) or \
+                sessiontimers.on_response(self, ev.txn_id, ev.response, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -327,7 +338,8 @@ class B2bua:
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
-        if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now):
+        if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now) or \
+                sessiontimers.on_timeout(self, ev.txn_id, now):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -376,6 +388,7 @@ class B2bua:
             self._by_a_txn.pop(a.txn_id, None)
             if status < 300:
                 a.ok = resp
+                sessiontimers.sending_2xx(self, call, a, resp, now)
         self._txn.send_response(a.txn_id, resp, now)
 
     def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
@@ -449,6 +462,8 @@ class B2bua:
         if req.method not in RELAYED_IN_DIALOG:
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
             return True
+        if sessiontimers.refresh_received(self, call, leg, ev, now):
+            return True
         if call.service is not None:
             self.services._service_request(call, ev, now)
             return True
@@ -494,6 +509,8 @@ class B2bua:
                 self.services.ivr_timer(call, now)
             elif kind == "ring":
                 self.dispatch(call, RingTimeout(), now)
+            elif kind.startswith("st-"):
+                sessiontimers.fire(self, call, kind[3:], now)
             elif kind.startswith("re2xx-"):
                 resend_reinvite_2xx(self, call, kind[6:], now)
             elif kind == "retx" and call.answering:
@@ -547,6 +564,7 @@ class B2bua:
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
         self._timers.cancel(("ivr", call.key))
+        sessiontimers.disarm_all(self, call)
         for lg in call.legs.values():
             if lg.unacked is not None:
                 self._timers.cancel((f"re2xx-{lg.id}", call.key))

@@ -16,7 +16,8 @@ from ..sip.headers import is_sip_date
 from ..sip.message import Request
 
 # Option tags we support (what OPTIONS advertises in Supported); others in Require get 420.
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound", "replaces", "norefersub"})
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound", "replaces", "norefersub",
+                                                  "timer"})
 # Bodies an INVITE may carry (a multipart body may hold the SDP).
 INVITE_BODIES = ("application/sdp", "multipart/mixed", "multipart/alternative",
                  "multipart/related")

@@ -15,6 +15,7 @@ import structlog
 
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import Response
+from . import sessiontimers
 from .events import CallAnswered, RecordingStarted
 from .legevents import Answered, Failed, Ringing
 from .state import ALLOW, Call, Leg, Phase
@@ -66,6 +67,7 @@ def _fork_answered(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -
         if br.held_ack is None:
             sw._txn.send_stateless(ack, br.dialog.peer)
         return
+    sessiontimers.answered(sw, call, br, resp, now)
     sw.dispatch(call, Answered(br.id, resp, ack), now)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
+from ..sip.session_timer import LegSession
 from .anchor import CallMedia
 from .ivr import IvrSession
 from .voicemail import VoicemailSession
@@ -68,6 +69,7 @@ class Leg:
     held_ack: Request | None = None  # our ACK to it, held until the peer's ACK brings the SDP
     unacked: PendingTwoHundred | None = None  # our 2xx to its re-INVITE, until its ACK
     music: int | None = None  # play id of the music on hold it hears
+    session: LegSession | None = None  # its session timer (RFC 4028), if it may have one
 
     @property
     def id(self) -> LegId:

@@ -46,8 +46,10 @@ from ..sip.addr import Address
 from ..sip.client_auth import AuthSession, DigestClient
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Response
+from ..sip.session_timer import TAG, offer_headers, retry_after_422
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
+from . import sessiontimers
 from .forks import fork_failed
 from .legevents import Failed
 from .state import ALLOW, Call, Leg, LegId, Phase
@@ -75,6 +77,12 @@ class Attempt:
     auth: AuthSession | None = None
     heard: bool = False
     tried: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+def _kept(br: Leg, more: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """The headers of ``br``'s INVITE that a retry sends again."""
+    names = ("allow", "user-agent", "p-asserted-identity", "privacy", *more)
+    return tuple((n, v) for n, v in br.invite.headers.items() if n.lower() in names)
 
 
 class TrunkLegs:
@@ -169,7 +177,8 @@ class TrunkLegs:
             "transport": addr.transport}
         ruri = SipUri(host=addr.host, user=user, port=addr.port, params=params)
         shown = attempt.caller_id or cfg.caller_id or attempt.caller
-        extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua)]
+        extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua),
+                                        *sessiontimers.uac_headers(cfg.session_timer)]
         pai = f"<{SipUri(host=sw._domain, user=shown)}>"
         if cfg.privacy == "id":
             local = NameAddr(SipUri(host="anonymous.invalid", user="anonymous"), "Anonymous",
@@ -197,6 +206,7 @@ class TrunkLegs:
         assert dialog.peer is not None
         txn_id = sw._txn.send_request(inv, dialog.peer, now)
         br = Leg(txn_id, inv, dialog, me)
+        sessiontimers.uac_leg(br, self.trunks[attempt.trunk].session_timer)
         call.add(br)
         sw._clients[br.txn_id] = call
         sw._dialogs[(dialog.call_id, dialog.local_tag)] = (call, br.id)
@@ -240,6 +250,8 @@ class TrunkLegs:
         if status in (401, 407) and resp is not None and self._retry_auth(call, attempt, br,
                                                                           resp, now):
             return True
+        if status == 422 and resp is not None and self._retry_422(call, attempt, br, resp, now):
+            return True
         self.router.policy.call_ended(call.key)
         no_answer = None if (status == 408 and resp is None) else status
         attempt.tried.append((attempt.trunk, no_answer))
@@ -281,10 +293,28 @@ class TrunkLegs:
             return False
         br.final = resp.status
         self.counters["auth_retries"] += 1
-        kept = tuple((n, v) for n, v in br.invite.headers.items()
-                     if n.lower() in ("allow", "user-agent", "p-asserted-identity", "privacy"))
+        kept = _kept(br, ("session-expires", "min-se", "supported", "require"))
         self._invite(call, attempt, br.dialog, br.me, (*kept, *answer.headers), now)
         log.info("trunk_auth", call_id=call.key, trunk=attempt.trunk, status=resp.status)
+        return True
+
+    def _retry_422(self, call: Call, attempt: Attempt, br: Leg, resp: Response,
+                   now: float) -> bool:
+        """RFC 4028 §7.4: a 422 is answered once with the larger interval of its Min-SE."""
+        s = br.session
+        bigger = retry_after_422(s.policy, s.asked, resp.headers) \
+            if s is not None and not s.retried else None
+        if s is None or bigger is None:
+            return False
+        br.final = resp.status
+        kept = (*_kept(br, ("supported", "require")), ("Supported", TAG),
+                *offer_headers(s.policy, bigger, None, bigger))
+        self._invite(call, attempt, br.dialog, br.me, kept, now)
+        retried = call.legs[attempt.leg].session
+        assert retried is not None
+        retried.asked, retried.retried = bigger, True
+        log.info("session_interval_retry", call_id=call.key, trunk=attempt.trunk,
+                 interval=bigger)
         return True
 
     def ended(self, call_key: str) -> None:

@@ -26,6 +26,9 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
     did_from = "request_uri"          # or "to": where the DID of an inbound call is
     number_format = "e164"            # Request-URI user sent: "e164", "national",
                                       # "international"
+    session_timers = "supported"      # RFC 4028 on this trunk's legs: "off", "supported",
+                                      # "required" (Require: timer on our INVITEs)
+    session_expires = 1800 / min_se = 90   # interval asked for, smallest accepted (>= 90)
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 from ..dialplan import Dialplan, Target
 from ..dialplan.fraud import DEFAULT_CLASS, OutboundClass, TollPolicy
 from ..dialplan.inbound import DidRouter, DidSource, Peer, TrunkPeers, parse_network, parse_peer
 from ..dialplan.numbers import NumberPlan, is_e164
 from ..dialplan.outbound import FAILOVER_4XX, OutboundRouter, Route
+from ..sip.session_timer import MIN_SE_FLOOR, Mode, TimerPolicy
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
     _HOSTNAME,
@@ -95,6 +99,7 @@ class TrunkConfig:
     privacy: Literal["none", "id"] = "none"
     did_from: DidSource = "request_uri"
     number_format: Literal["e164", "national", "international"] = "e164"
+    session_timer: TimerPolicy = field(default_factory=TimerPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +184,10 @@ def parse_sections(p: _Parser, raw: Mapping[str, Any], user_keys: list[UserKeys]
 # -- sections ------------------------------------------------------------------------------
 
 
-_TRUNK_KEYS: Final = tuple(f.name for f in fields(TrunkConfig)
-                           if f.name not in ("name", "domain"))
+_TRUNK_KEYS: Final = (*(f.name for f in fields(TrunkConfig)
+                         if f.name not in ("name", "domain", "session_timer")),
+                       "session_timers", "session_expires", "min_se")
+SESSION_TIMER_MODES: Final = ("off", "supported", "required")
 
 
 def parse_trunks(p: _Parser, value: object, path: Path) -> dict[str, TrunkConfig]:
@@ -237,6 +244,7 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         did_from=p.opt(t, "did_from", path, d.did_from, lambda v, q: _did_from(p, v, q)),
         number_format=p.opt(t, "number_format", path, d.number_format,
                             lambda v, q: _format(p, v, q)),
+        session_timer=_session_timer(p, t, path),
     )
     if 0 < cfg.keepalive < 1:
         p.fail((*path, "keepalive"), "must be 0 (off) or at least 1 second")
@@ -246,6 +254,28 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
     if cfg.register and cfg.username is None:
         p.fail((*path, "register"), "registering needs a username and a password")
     return cfg
+
+
+def _session_timer(p: _Parser, t: Mapping[str, Any], path: Path) -> TimerPolicy:
+    """``session_timers`` (off / supported / required), ``session_expires`` and ``min_se``
+    (seconds, RFC 4028: ``min_se`` at least 90, ``session_expires`` at least ``min_se``)."""
+    d = TimerPolicy()
+
+    def mode(v: object, q: Path) -> Mode:
+        s = p.string(v, q)
+        for known in get_args(Mode):
+            if s == known:
+                return cast(Mode, known)
+        p.fail(q, f"must be one of {', '.join(SESSION_TIMER_MODES)}")
+
+    m = p.opt(t, "session_timers", path, d.mode, mode)
+    min_se = p.opt(t, "min_se", path, d.min_se,
+                   lambda v, q: p.integer(v, q, MIN_SE_FLOOR, 86_400))
+    expires = p.opt(t, "session_expires", path, max(d.expires, min_se),
+                    lambda v, q: p.integer(v, q, MIN_SE_FLOOR, 86_400))
+    if expires < min_se:
+        p.fail((*path, "session_expires"), f"must be at least min_se ({min_se})")
+    return TimerPolicy(m, expires, min_se)
 
 
 def parse_routes(p: _Parser, value: object, path: Path,
