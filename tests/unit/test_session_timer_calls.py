@@ -8,7 +8,6 @@ import structlog
 from callworld import Switch, offer
 from sipphone import header
 
-from ccswitch.call.events import CallEnded
 from ccswitch.sip.message import Request, Response
 
 SUP = "Supported: timer\n"
