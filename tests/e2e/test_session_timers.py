@@ -43,7 +43,7 @@ def test_a_carrier_that_stops_refreshing_is_hung_up_at_expiry(sipp: Sipp,
                    local_port=CARRIER, timeout=120.0)
     took = time.monotonic() - started
     assert uac.ok, uac.describe()
-    ok = [m for m in uac.received() if m.status == 200][0]
+    ok = next(m for m in uac.received() if m.status == 200)
     assert ok.header("Session-Expires") == "90;refresher=uac"
     assert ok.header("Require") == "timer"
     assert uac.requests("BYE", "received"), uac.describe()
@@ -62,7 +62,7 @@ def test_we_refresh_a_carrier_that_names_us_refresher(sipp: Sipp, quiet_daemon: 
                    local_port=CARRIER, timeout=100.0)
     took = time.monotonic() - started
     assert uac.ok, uac.describe()
-    ok = [m for m in uac.received() if m.status == 200][0]
+    ok = next(m for m in uac.received() if m.status == 200)
     assert ok.header("Session-Expires") == "90;refresher=uas"
     update = uac.requests("UPDATE", "received")
     assert update, uac.describe()

@@ -36,7 +36,7 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..sip.uri import NameAddr, SipUri
-from . import sessiontimers
+from . import dtmfwork, sessiontimers
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .events import CallEnded, CallEvent, CallStarted
@@ -152,6 +152,8 @@ class B2bua:
         # a new INVITE's txn -> the policy and timer negotiated for it (until its call)
         self.timer_offers: dict[str, tuple[TimerPolicy, Negotiated | None]] = {}
         self.refreshes: dict[str, tuple[Call, LegId, Request]] = {}  # our refreshes, by txn
+        self.digit_infos: set[str] = set()  # our INFO digits (dtmfwork.py), by txn
+        self.leg_dtmf: dict[str, str] = {}  # a carrier's INVITE txn -> its trunk's dtmf mode
 
     # -- shell-facing -----------------------------------------------------------------
     def events(self) -> list[CallEvent]:
@@ -270,6 +272,7 @@ class B2bua:
         call.sip_call_id = inv.call_id
         call.did = self.dids.pop(ev.txn_id, None)
         sessiontimers.uas_leg(self, first)
+        first.dtmf = self.leg_dtmf.pop(ev.txn_id, "auto")
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -314,7 +317,8 @@ class B2bua:
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
         if self.queues.callback_response(ev, now) or originated_response(self, ev, now) or \
-                sessiontimers.on_response(self, ev.txn_id, ev.response, now):
+                sessiontimers.on_response(self, ev.txn_id, ev.response, now) or \
+                dtmfwork.on_response(self, ev.txn_id, ev.response):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -339,7 +343,8 @@ class B2bua:
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
         if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now) or \
-                sessiontimers.on_timeout(self, ev.txn_id, now):
+                sessiontimers.on_timeout(self, ev.txn_id, now) or \
+                dtmfwork.on_timeout(self, ev.txn_id):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -462,7 +467,8 @@ class B2bua:
         if req.method not in RELAYED_IN_DIALOG:
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
             return True
-        if sessiontimers.refresh_received(self, call, leg, ev, now):
+        if sessiontimers.refresh_received(self, call, leg, ev, now) or \
+                dtmfwork.info_received(self, call, leg, ev, now):
             return True
         if call.service is not None:
             self.services._service_request(call, ev, now)

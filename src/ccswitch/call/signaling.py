@@ -462,10 +462,13 @@ class Signaling:
                   else self.b2bua.timer_policy)
         if not self._session_timer(ev, policy, now):
             return
+        if trunk is not None:
+            self.b2bua.leg_dtmf[ev.txn_id] = self.config.trunking.trunks[trunk].dtmf
         try:
             self._new_invite(ev, trunk, now)
         finally:
             self.b2bua.timer_offers.pop(ev.txn_id, None)
+            self.b2bua.leg_dtmf.pop(ev.txn_id, None)
 
     def _session_timer(self, ev: RequestReceived, policy: TimerPolicy, now: float) -> bool:
         """RFC 4028 for a new INVITE under ``policy``: the timer its call's 2xx will carry,

@@ -70,6 +70,7 @@ class Leg:
     unacked: PendingTwoHundred | None = None  # our 2xx to its re-INVITE, until its ACK
     music: int | None = None  # play id of the music on hold it hears
     session: LegSession | None = None  # its session timer (RFC 4028), if it may have one
+    dtmf: str = "auto"  # how digits reach it: rfc4733, info, inband, auto (call/dtmfwork.py)
 
     @property
     def id(self) -> LegId:

@@ -207,6 +207,7 @@ class TrunkLegs:
         txn_id = sw._txn.send_request(inv, dialog.peer, now)
         br = Leg(txn_id, inv, dialog, me)
         sessiontimers.uac_leg(br, self.trunks[attempt.trunk].session_timer)
+        br.dtmf = self.trunks[attempt.trunk].dtmf
         call.add(br)
         sw._clients[br.txn_id] = call
         sw._dialogs[(dialog.call_id, dialog.local_tag)] = (call, br.id)

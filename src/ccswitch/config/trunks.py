@@ -29,6 +29,8 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
     session_timers = "supported"      # RFC 4028 on this trunk's legs: "off", "supported",
                                       # "required" (Require: timer on our INVITEs)
     session_expires = 1800 / min_se = 90   # interval asked for, smallest accepted (>= 90)
+    dtmf = "auto"                     # how digits reach this carrier: "rfc4733", "info"
+                                      # (SIP INFO dtmf-relay), "inband", "auto" (from its SDP)
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..dialplan import Dialplan, Target
 from ..dialplan.fraud import DEFAULT_CLASS, OutboundClass, TollPolicy
@@ -100,6 +102,7 @@ class TrunkConfig:
     did_from: DidSource = "request_uri"
     number_format: Literal["e164", "national", "international"] = "e164"
     session_timer: TimerPolicy = field(default_factory=TimerPolicy)
+    dtmf: Literal["rfc4733", "info", "inband", "auto"] = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,7 @@ _TRUNK_KEYS: Final = (*(f.name for f in fields(TrunkConfig)
                          if f.name not in ("name", "domain", "session_timer")),
                        "session_timers", "session_expires", "min_se")
 SESSION_TIMER_MODES: Final = ("off", "supported", "required")
+DTMF_MODES: Final = ("rfc4733", "info", "inband", "auto")
 
 
 def parse_trunks(p: _Parser, value: object, path: Path) -> dict[str, TrunkConfig]:
@@ -245,6 +249,7 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         number_format=p.opt(t, "number_format", path, d.number_format,
                             lambda v, q: _format(p, v, q)),
         session_timer=_session_timer(p, t, path),
+        dtmf=p.opt(t, "dtmf", path, d.dtmf, lambda v, q: _choice(p, v, q, DTMF_MODES)),
     )
     if 0 < cfg.keepalive < 1:
         p.fail((*path, "keepalive"), "must be 0 (off) or at least 1 second")
@@ -256,19 +261,20 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
     return cfg
 
 
+def _choice(p: _Parser, v: object, q: Path, choices: tuple[str, ...]) -> Any:
+    s = p.string(v, q)
+    if s not in choices:
+        p.fail(q, f"must be one of {', '.join(choices)}")
+    return s
+
+
 def _session_timer(p: _Parser, t: Mapping[str, Any], path: Path) -> TimerPolicy:
     """``session_timers`` (off / supported / required), ``session_expires`` and ``min_se``
     (seconds, RFC 4028: ``min_se`` at least 90, ``session_expires`` at least ``min_se``)."""
     d = TimerPolicy()
 
-    def mode(v: object, q: Path) -> Mode:
-        s = p.string(v, q)
-        for known in get_args(Mode):
-            if s == known:
-                return cast(Mode, known)
-        p.fail(q, f"must be one of {', '.join(SESSION_TIMER_MODES)}")
-
-    m = p.opt(t, "session_timers", path, d.mode, mode)
+    m: Mode = p.opt(t, "session_timers", path, d.mode,
+                    lambda v, q: _choice(p, v, q, SESSION_TIMER_MODES))
     min_se = p.opt(t, "min_se", path, d.min_se,
                    lambda v, q: p.integer(v, q, MIN_SE_FLOOR, 86_400))
     expires = p.opt(t, "session_expires", path, max(d.expires, min_se),
