@@ -10,7 +10,7 @@ reached).  After each run the clients' counts are checked against the ``events``
 client must have received every stored event from its connection on (none dropped as slow).
 
     PYTHONPATH=src python3 benchmarks/events_load.py [--clients 10] [--call-rates 100,200,300]
-        [--duration 5] [--json FILE]
+        [--duration 5] [--rounds 2] [--json FILE]
 """
 
 from __future__ import annotations
@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=900.0)
     ap.add_argument("--rtp-ports", default="")
     ap.add_argument("--workdir")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="A/B rounds: without then with the clients, this many times in turn "
+                         "(on a shared machine the load drifts; alternating spreads it)")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     args.probe = False
@@ -148,9 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     bench = Bench(args, work)
     base = args.port_base
-    modes = [run_mode(bench, 0, base), run_mode(bench, args.clients, base + 100)]
+    modes = []
+    for r in range(args.rounds):
+        for i, clients in enumerate((0, args.clients)):
+            modes.append({"round": r + 1, **run_mode(bench, clients, base + 200 * r + 100 * i)})
     for m in modes:
-        line = (f"{m['clients']:>3} clients: best {m['best_rate']} calls/s; ms CPU per call "
+        line = (f"round {m['round']}, {m['clients']:>3} clients: best {m['best_rate']} "
+                "calls/s; ms CPU per call "
                 + ", ".join(f"{s['rate']}/s {s['cpu_ms_per_op']:.2f}"
                             f"{'' if s['passed'] else ' FAIL'}" for s in m["steps"]))
         if "complete" in m:

@@ -98,6 +98,12 @@ PROMPTS: dict[str, str | Tone] = {
     "vm/no-more": "No more messages.",
     "vm/options": "Press 4 for the previous message, 5 to repeat, 6 for the next, 7 to "
                   "delete, 9 to save.",
+    "vm/options-greeting": "0 to record your greeting.",
+    "vm/record-greeting": "Say your greeting after the tone, then press pound.",
+    "vm/your-greeting": "Your greeting is:",
+    "vm/greeting-options": "Press 1 to keep it, 2 to record again, star to cancel.",
+    "vm/greeting-too-short": "Your greeting was too short.",
+    "vm/greeting-saved": "Greeting saved.",
     **{f"digits/{n}": word for n, word in enumerate(_ONES)},
     **{f"digits/{n}": word for n, word in _TENS.items()},
     "digits/hundred": "hundred",

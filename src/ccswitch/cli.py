@@ -1,5 +1,6 @@
-"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``report`` and the admin
-commands that talk to a running daemon's HTTP API (``calls``, ``queue``, ``agent``,
+"""The ``ccswitch`` command: ``serve``, ``check-config``, ``queue-log``, ``report``, ``store
+copy`` and the admin commands that talk to a running daemon's HTTP API (``calls``, ``queue``,
+``agent``,
 ``hangup``, ``events``, ``cdr``, ``reload``, ``erlang``: ``docs/cli.md``).
 
 Reads configuration files (the pure parser never touches the disk), applies command-line
@@ -55,9 +56,12 @@ def load_config(path: str) -> SwitchConfig:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, "(file)", "not UTF-8 text", line) from None
     from .prompts.resolve import resolve_config  # reads the disk and PyAV: shell only
+    from .reports.settings import check_timezone
 
+    config = parse_config(text, path)
+    check_timezone(config, path, text)  # the zone database is on disk: checked here
     # every prompt and music file exists and decodes, as absolute paths from the file's dir
-    return resolve_config(parse_config(text, path), filename=path, text=text)
+    return resolve_config(config, filename=path, text=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,13 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     qlog.add_argument("--extended", action="store_true",
                       help="also ccswitch's own events (RINGSTART, CALLBACK...)")
 
+    store = sub.add_parser("store", help="store maintenance: copy a data dir to PostgreSQL",
+                           description="Store maintenance (docs/storage.md).")
+    copy = store.add_subparsers(dest="store_command", required=True).add_parser(
+        "copy", help="copy DATA_DIR's tables into PostgreSQL (idempotent)",
+        description="Copy DATA_DIR/ccswitch.db's CDRs, recordings, queue events, events, "
+                    "webhook positions and voicemail rows into the PostgreSQL database DSN; "
+                    "running it again adds only what is missing.")
+    copy.add_argument("--from", dest="source", metavar="DATA_DIR", required=True)
+    copy.add_argument("--to", dest="dsn", metavar="DSN", required=True)
+
     check = sub.add_parser("check-config", help="validate a configuration file",
                            description="Validate FILE; exit 0 if it is good, 2 if not.")
     check.add_argument("file", metavar="FILE")
-    report = sub.add_parser("report", help="reports from the data dir: forecast, staffing")
-    from .reports import forecast_cli
+    from .reports.command import add_parser as add_report
 
-    forecast_cli.add_parsers(report.add_subparsers(dest="kind", required=True, metavar="KIND"))
+    add_report(sub)
     _admin_parsers(sub)
     return parser
 
@@ -229,6 +242,47 @@ def _queue_log(data_dir: str, extended: bool, dsn: str | None = None) -> int:
     return 0
 
 
+def _store_copy(data_dir: str, dsn: str) -> int:
+    """Copy ``data_dir``'s store into the PostgreSQL database ``dsn``; the exit status."""
+    import sqlite3
+    from pathlib import Path
+
+    from .config.store import check_dsn
+    from .store.copy import Copied, copy_store, open_source
+    from .store.db import DB_ERRORS, Db, redact
+
+    fault = check_dsn(dsn)
+    if fault:
+        print(f"ccswitch store copy: --to: {fault}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        src = open_source(Path(data_dir))
+    except (FileNotFoundError, sqlite3.Error) as e:  # the source is a SQLite file
+        print(f"ccswitch store copy: --from: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        dst = Db.postgresql(dsn)
+    except DB_ERRORS as e:
+        src.close()
+        print(f"ccswitch store copy: --to {redact(dsn)}: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def show(c: Copied) -> None:
+        print(f"{c.table}: {c.read} read, {c.added} added"
+              f" ({c.read - c.added} already there)", flush=True)
+
+    try:
+        copy_store(src, dst, progress=show)
+    except DB_ERRORS as e:
+        print(f"ccswitch store copy: failed: {e} (run it again: what is there is kept)",
+              file=sys.stderr)
+        return 1
+    finally:
+        src.close()
+        dst.close()
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
@@ -255,9 +309,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "queue-log":
         return _queue_log(args.data_dir, args.extended, args.store_dsn)
     if args.command == "report":
-        from .reports.forecast_cli import run
+        from .reports.command import FORECAST_INTERVAL, FORECAST_KINDS
+        from .reports.command import run as report
 
-        return run(args)
+        if args.kind in FORECAST_KINDS:
+            from .reports.forecast_cli import run as forecast
+
+            args.interval = args.interval or FORECAST_INTERVAL
+            return forecast(args)
+        status, text = report(args, load_config)
+        print(text, end="", file=sys.stdout if status == 0 else sys.stderr)
+        if status:
+            print(file=sys.stderr)
+        return status
+    if args.command == "store":
+        return _store_copy(args.source, args.dsn)
     if args.command in ADMIN_COMMANDS:
         from .cliadmin import run_admin
 

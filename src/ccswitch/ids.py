@@ -38,5 +38,9 @@ class Ids:
     def nonce(self) -> str:
         return f"{self._rng.getrandbits(128):032x}"
 
+    def rseq(self) -> int:
+        """The first RSeq of an INVITE's reliable provisionals: 1 to 2**31 - 1 (RFC 3262 §3)."""
+        return self._rng.getrandbits(31) % (2**31 - 1) + 1
+
     def ssrc(self) -> int:
         return self._rng.getrandbits(32)

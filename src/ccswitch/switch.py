@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import os
 import random
+import shutil
 import socket
 import time
 from collections import defaultdict
@@ -16,11 +17,12 @@ from typing import cast, get_args
 
 import structlog
 
-from .acd.events import CallDisposition, CallerConnected, QueueEvent
+from . import __version__
+from .acd.events import CallDisposition, CallerConnected, LoggedEvent, QueueEvent, SwitchStarted
 from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
 from .call.eventlog import EventRecord, record_of, recording_done
-from .call.events import CallEnded, RecordingStarted
+from .call.events import CallEnded, RecordingPaused, RecordingResumed, RecordingStarted
 from .call.quality import CallQuality, QualityBook
 from .call.reload import Reloaded
 from .call.signaling import Listener, Signaling
@@ -28,6 +30,7 @@ from .call.voicemail import (
     VoicemailDeleted,
     VoicemailDiscarded,
     VoicemailEvent,
+    VoicemailGreeting,
     VoicemailSaved,
     VoicemailStored,
 )
@@ -43,7 +46,9 @@ from .http.desktop import Desktop
 from .http.events import EXTRA_KEY as EVENTS_KEY
 from .http.history import EXTRA_KEY as HISTORY_KEY
 from .http.metrics import Metrics, SwitchStats
+from .http.recording import EXTRA_KEY as COMPLIANCE_KEY
 from .http.reload import EXTRA_KEY as RELOAD_KEY
+from .http.reports import EXTRA_KEY as REPORTS_KEY
 from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
@@ -58,6 +63,7 @@ from .media.commands import (
     MediaEvent,
     RecordDone,
     RecordFormat,
+    RecordPauseMark,
     WorkerDied,
     WorkerStats,
 )
@@ -68,10 +74,13 @@ from .mediaworker.settings import WakeMode, WorkerSettings
 from .mediaworker.sockets import pair_probe
 from .mediaworker.wav import ConversionError, WavError, format_of, recover
 from .prompts import prompt_path
+from .reports.service import Reports
+from .reports.settings import from_config as report_settings
 from .sip.addr import Address
 from .sip.registrar import Binding, BindingsChanged
 from .store.bindings import BindingStore
 from .store.cdr import CdrStore
+from .store.compliance import Compliance, retention_of
 from .store.db import DB_ERRORS, Location
 from .store.events import EventLog
 from .store.history import History
@@ -149,6 +158,8 @@ class Switch:
         self._debug = config.log_level.lower() == "debug"
         self.http: HttpServer | None = None
         self.history: History | None = None
+        self.compliance: Compliance | None = None  # recording spans, access log, retention
+        self.reports: Reports | None = None
         self.control: Control | None = None
         self.metrics: Metrics | None = None
         self._api_closed = False
@@ -201,8 +212,15 @@ class Switch:
         self.history = History(where)
         self.control.extras[HISTORY_KEY] = self.history  # CDRs, queue events, recordings
         self.control.extras[RELOAD_KEY] = self.reload
+        self.reports = Reports(where, lambda: report_settings(self.config))
+        self.control.extras[REPORTS_KEY] = self.reports  # /api/v1/reports/...
         self.control.extras[DESKTOP_KEY] = Desktop(where, self.config.agent_desktop)
         self._repair_recordings()
+        self.compliance = Compliance(self.writer, self.events,
+                                     policy=lambda: retention_of(self.config),
+                                     open_paths=lambda: self._recording)
+        self.control.extras[COMPLIANCE_KEY] = self.compliance
+        self.compliance.start(self._loop)
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan,
@@ -212,6 +230,7 @@ class Switch:
                                    recorded_greeting=self._recorded_greeting)
         now, wall = self._loop.time(), time.time()
         self._wall_offset = wall - now
+        self._started(now)
         restored = [dataclasses.replace(b, expires_at=b.expires_at - wall + now)
                     for b in self.writer.call(self.store.load)]
         self.signaling.restore_bindings(restored, now)
@@ -235,6 +254,21 @@ class Switch:
         return [*(str(Address(b.transport, b.host, b.port)) for b in self.transports.bound),
                 self.http.address]
 
+    def _started(self, now: float) -> None:
+        """Write the start mark (queue log and event stream) before any event of this run:
+        the reports end there whatever the previous run left open."""
+        cfg = self.config
+        mark = SwitchStarted(now, __version__,
+                             tuple((q, float(c.service_level)) for q, c in cfg.queues.items()),
+                             cfg.reports.timezone, cfg.reports.short_abandon)
+        if self.queue_log is not None:
+            self._write(functools.partial(self.queue_log.append, [mark],
+                                          wall_offset=self._wall_offset),
+                        functools.partial(_log_queue_events, [mark]), "switch_started")
+        rec = record_of(mark, now=now, wall_offset=self._wall_offset)
+        if rec is not None and self.events is not None:
+            self.events.append([rec])
+
     async def reload(self) -> Reloaded:
         """Re-read the configuration (``load``, in a thread: it reads files) and apply it:
         the core, the API's tokens and scopes, the webhooks.  ``ConfigError``: nothing
@@ -248,6 +282,8 @@ class Switch:
         old, self.config = self.config, self.signaling.config
         fresh = self._control_tables(self.config)
         self.control.tokens, self.control.agent_queues = fresh
+        if self.config.crm.active and self.crm is None:  # [crm] turned on: its client
+            self.crm = CrmClient(self._crm_done)
         if self.config.webhooks != old.webhooks and self.webhooks is not None:
             await self.webhooks.reload(self.config.webhooks)  # unchanged hooks go on
         return done
@@ -281,7 +317,9 @@ class Switch:
         return SwitchStats(transaction=sig.txn.counters, transport=self.transports.counters,
                            signaling=sig.counters, sip_auth=sig.auth.counters,
                            workers=self.worker_stats, overloaded=sig.overloaded,
-                           crm=self.crm.counters if self.crm is not None else {})
+                           crm=self.crm.counters if self.crm is not None else {},
+                           webhook_backlog=self.webhooks.backlog()
+                           if self.webhooks is not None else {})
 
     # -- media ------------------------------------------------------------------------
     def _start_media(self, listeners: Sequence[Listener], rng: random.Random) -> MediaPlan:
@@ -338,16 +376,35 @@ class Switch:
         d.mkdir(parents=True, exist_ok=True)
         return str(d)
 
-    def _recorded_greeting(self, box: str) -> str | None:
-        """``GREETINGS_DIR/BOX.wav`` when it exists (``[voicemail] greetings_dir``, default
+    def _greeting_path(self, box: str) -> Path:
+        """``GREETINGS_DIR/BOX.wav`` (``[voicemail] greetings_dir``, default
         DATA_DIR/voicemail/greetings)."""
         configured = self.config.voicemail.settings.greetings_dir
         d = Path(configured) if configured else self.voicemail_dir / "greetings"
-        path = (d if d.is_absolute() else self.data_dir / d) / f"{box}.wav"
+        return (d if d.is_absolute() else self.data_dir / d) / f"{box}.wav"
+
+    def _recorded_greeting(self, box: str) -> str | None:
+        """The box's recorded greeting, when it has one."""
+        path = self._greeting_path(box)
         return str(path) if path.is_file() else None
+
+    def _install_greeting(self, ev: VoicemailGreeting) -> None:
+        """A take kept from ``*97`` replaces the box's greeting (a rename when the greetings
+        directory is on the same file system: never half a file)."""
+        dst = self._greeting_path(ev.box)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(ev.file, dst)
+        except OSError as exc:
+            log.error("voicemail_greeting_failed", box=ev.box, path=str(dst), error=str(exc))
+            return
+        log.info("voicemail_greeting_saved", call_id=ev.call_id, box=ev.box, path=str(dst))
 
     def _voicemail_event(self, ev: VoicemailEvent) -> None:
         """A voice message's row and file: written before the call's CDR (same writer)."""
+        if isinstance(ev, VoicemailGreeting):
+            self._install_greeting(ev)
+            return
         store = self.voicemail
         if store is None:
             return
@@ -358,6 +415,8 @@ class Switch:
                         functools.partial(log.info, "voicemail_stored", call_id=ev.call_id,
                                           box=ev.box, message=ev.message_id),
                         "voicemail")
+        elif isinstance(ev, VoicemailDiscarded) and ev.finished:  # played back: done with
+            self._write(functools.partial(store.discard, ev.box, ev.file), None, "voicemail")
         elif isinstance(ev, VoicemailDiscarded):
             # the worker may still be finishing the file: it goes once it reports the end
             self._vm_discard[ev.file] = ev.box
@@ -416,6 +475,9 @@ class Switch:
                         self.cdr.recording_done, ev.path,
                         state="complete" if ev.ok else "failed", seconds=ev.seconds),
                         done, "recording_done")
+            elif isinstance(ev, RecordPauseMark):
+                if self.compliance is not None:
+                    self.compliance.mark(ev)
             elif isinstance(ev, LegStats):
                 self._leg_stats(worker, ev, quality)
             elif isinstance(ev, LegReady):
@@ -538,6 +600,9 @@ class Switch:
                     self._write(functools.partial(self.cdr.recording_started, ev.call_id,
                                                   ev.path, at=ev.at + self._wall_offset),
                                 None, "recording_started")
+            elif isinstance(ev, RecordingPaused | RecordingResumed):
+                if self.compliance is not None:
+                    self.compliance.span(ev)
             elif isinstance(ev, CallEnded):
                 if metrics is not None:
                     metrics.call_ended(ev)
@@ -653,6 +718,8 @@ class Switch:
             self._lag_timer.cancel()
         if self._prune_timer is not None:
             self._prune_timer.cancel()
+        if self.compliance is not None:
+            self.compliance.stop()
         self.transports.close()
         if self.trace is not None:
             self.trace.close()
@@ -669,6 +736,8 @@ class Switch:
             self.events.close()
         if self.history is not None:
             self.history.close()
+        if self.reports is not None:
+            self.reports.close()
 
 
 def _log_cdr(ev: CallEnded) -> None:
@@ -679,7 +748,7 @@ def _log_cdr(ev: CallEnded) -> None:
              duration=round(ev.ended - (ev.answered or ev.ended), 3), recording=ev.recording)
 
 
-def _log_queue_events(events: Sequence[QueueEvent]) -> None:
+def _log_queue_events(events: Sequence[LoggedEvent]) -> None:
     for qe in events:
         log.info("queue_event", kind=type(qe).__name__, call_id=getattr(qe, "call_id", None),
                  queue=getattr(qe, "queue", None), agent=getattr(qe, "agent", None))

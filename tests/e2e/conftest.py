@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from e2e_baresip import Baresip, PhoneFactory
+from e2e_browser import chromium_page
 from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
 from e2e_media import settle
 from e2e_sipp import Sipp
@@ -134,3 +135,10 @@ def module_daemon(
 def daemon(start_daemon: DaemonFactory) -> Daemon:
     """A ready daemon: demo configuration, UDP and TCP on one loopback port, JSON logs."""
     return start_daemon()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium page (the system's ``chromium``, no browser download)."""
+    with chromium_page(1100, 900) as page:
+        yield page

@@ -98,7 +98,13 @@ class Baresip:
             )
         )
         self.account = account.replace("{sip_port}", str(self.sip_port))
-        (self.dir / "accounts").write_text(self.account + "\n")
+        # baresip 1.0.0's mwi module walks its list of subscriptions in a 1 ms timer started
+        # at load, and each step appends one more: when REGISTER_OK (which adds the first)
+        # comes before that timer has run, it loops for ever, sending a new SUBSCRIBE each
+        # turn and never answering ctrl_tcp again (docs/voicemail.md).  With mwi the account
+        # is therefore created (and registers) by `uanew` once the main loop is running.
+        late = "mwi.so" in modules
+        (self.dir / "accounts").write_text("" if late else self.account + "\n")
         self._log = (self.dir / "baresip.log").open("wb")
         self.proc = subprocess.Popen(
             [binary, "-f", str(self.dir)],
@@ -119,6 +125,10 @@ class Baresip:
         self._tokens = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        if late:
+            self.command("about")  # the main loop runs: mwi's 1 ms timer is due
+            time.sleep(0.2)  # and has fired on an empty list
+            self._ok("uanew", self.account)
 
     # -- control channel ---------------------------------------------------------------
     def _connect(self, timeout: float) -> socket.socket:

@@ -12,14 +12,13 @@ import http.server
 import json
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from e2e_browser import WAIT_MS, artifact_dir, chromium_page
+from e2e_browser import WAIT_MS, artifact_dir
 from e2e_daemon import REPO, Daemon, DaemonFactory
 from e2e_media import query, settle
 from e2e_queue import agent, caller, wait_queue_event, write_config
@@ -34,13 +33,6 @@ TOKEN = "demo-agent-2001"
 ADMIN = {"Authorization": "Bearer demo-admin-token"}
 WRAPUP = 300  # long: a ready agent right after the code proves the wrap-up was cut short
 DEMO = (REPO / "src" / "ccswitch" / "config" / "demo.toml").read_text()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Chromium page (the system's ``chromium``, no browser download)."""
-    with chromium_page(1100, 900) as page:
-        yield page
 
 
 def config(path: Path, extra: str = "") -> Path:

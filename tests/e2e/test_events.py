@@ -230,7 +230,7 @@ def test_stream_and_webhook_tell_the_queue_log_story_without_loss_across_a_resta
 
     # 2. the queue and agent events are the queue event log, one for one
     log = queue_events(daemon.data_dir)
-    ours = [e for e in joined if e["type"].split(".")[0] in ("queue", "agent")]
+    ours = [e for e in joined if e["type"].split(".")[0] in ("queue", "agent", "switch")]
     assert [(QUEUE_TYPES[r.event], r.call_id, r.agent) for r in log] == [
         (e["type"], e.get("call_id"), e.get("agent")) for e in ours], describe(log)
     # each call's story: started, entered, offered, connected, completed, ended

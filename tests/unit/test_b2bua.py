@@ -611,14 +611,15 @@ def test_shutdown_byes_answered_calls_and_480s_ringing_ones() -> None:
 
 # -- requests the switch answers itself -----------------------------------------------------
 
-def test_require_100rel_is_420_with_unsupported() -> None:
+def test_require_unknown_extension_is_420_with_unsupported() -> None:
+    # 100rel and path are supported: only the unknown tag is named in Unsupported
     w = World(1)
     w.a.send(w.a.request("INVITE", "sip:1002@127.0.0.1", call_id="x", cseq=1,
                          to="<sip:1002@ccswitch.local>",
-                         extra="Require: 100rel, path\n", body=SDP_A), 1.0)
+                         extra="Require: 100rel, x-unknown-ext, path\n", body=SDP_A), 1.0)
     w.flush(1.0)
     resp = w.a.last_response()
-    assert (resp.status, header(resp, "Unsupported")) == (420, "100rel")
+    assert (resp.status, header(resp, "Unsupported")) == (420, "x-unknown-ext")
     assert w.b.inbox == []
 
 

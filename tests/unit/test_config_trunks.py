@@ -181,6 +181,14 @@ def test_default_peer_is_the_address_ip() -> None:
     ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\n[trunks.d]\naddress = "udp:1.2.3.4:5070"\n',
      "trunks.d.peers", "already a peer"),
     ('[trunks."a b"]\naddress = "udp:1.2.3.4:5060"\n', 'trunks."a b"', "trunk name"),
+    ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\n100rel = "yes"\n', "trunks.c.100rel",
+     "not a 100rel setting (off, supported, required)"),
+    ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\n100rel = true\n', "trunks.c.100rel",
+     "string"),
+    ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\ndiversion = "rfc5806"\n',
+     "trunks.c.diversion", "not a diversion setting"),
+    ('[trunks.c]\naddress = "udp:1.2.3.4:5060"\nrel100 = "off"\n', "trunks.c.rel100",
+     "unknown key"),
 ])
 def test_trunk_faults(extra: str, key: str, words: str) -> None:
     err = fault(extra)
@@ -188,6 +196,15 @@ def test_trunk_faults(extra: str, key: str, words: str) -> None:
     assert words in err.fault
     assert err.file == "t.toml"
     assert err.line is not None
+
+
+def test_100rel_and_diversion_per_trunk() -> None:
+    _, t = parse('[trunks.c]\naddress = "udp:1.2.3.4:5060"\n100rel = "required"\n'
+                 'diversion = "history-info"\n'
+                 '[trunks.d]\naddress = "udp:1.2.3.5:5060"\n')
+    c, d = t.trunks["c"], t.trunks["d"]  # type: ignore[attr-defined]
+    assert (c.rel100, c.diversion) == ("required", "history-info")
+    assert (d.rel100, d.diversion) == ("supported", "diversion")  # the defaults
 
 
 # -- routes --------------------------------------------------------------------------------

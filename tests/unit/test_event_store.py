@@ -12,11 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from callworld import Switch
+from prometheus_client.parser import text_string_to_metric_families
+from test_api import Api
 
 from ccswitch.acd import events as acd
 from ccswitch.call.eventlog import EventFilter, EventRecord, record_of
 from ccswitch.call.outbox import SIGNATURE_HEADER, verify
 from ccswitch.config.webhooks import WebhookConfig
+from ccswitch.http.metrics import Metrics, SwitchStats
 from ccswitch.http.webhooks import Webhooks
 from ccswitch.store.db import DB_ERRORS, Location
 from ccswitch.store.events import EventLog, StoredEvent
@@ -329,3 +333,35 @@ def test_reads_go_on_after_the_server_ends_the_reader_session(pg_dsn: str,
         log.close()
 
     asyncio.run(main())
+
+
+def test_the_webhook_backlog_is_a_metrics_gauge_per_hook(tmp_path: Path) -> None:
+    db = Location(tmp_path / "ccswitch.db")
+    receiver = Receiver(down_for=10**6)  # down for the whole test
+    hook = WebhookConfig(url="http://crm.test/hook", secret="k3y", name="crm",
+                         queues=("support",), retry_max=0.02)
+
+    async def main() -> dict[str, int]:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        log = EventLog(writer, db)
+        hooks = Webhooks([hook], events=log, transport=httpx.MockTransport(receiver.handle))
+        hooks.start()
+        log.append([entered(i) for i in range(7)])
+        await settle(log)
+        await asyncio.sleep(0.05)  # a few refused attempts
+        backlog = hooks.backlog()
+        await hooks.stop()
+        assert await writer.aclose()
+        log.close()
+        return backlog
+
+    backlog = asyncio.run(main())
+    assert receiver.refused >= 1
+    w = Switch(("1001",))
+    api = Api(w)
+    api.ctl.metrics = Metrics(api.ctl, lambda: SwitchStats(webhook_backlog=backlog))
+    text = api("GET", "/metrics", None).text
+    samples = {s.name: (s.labels, s.value) for fam in text_string_to_metric_families(text)
+               for s in fam.samples if s.name == "ccswitch_webhook_backlog"}
+    # 7 events stored (seq 1..7), none delivered: 7 - 0 pending for the hook
+    assert samples == {"ccswitch_webhook_backlog": ({"hook": "crm"}, 7.0)}

@@ -1,12 +1,12 @@
-"""``/api/v1/cdrs``, ``/queue-events`` and ``/recordings`` over a real SQLite file: filters,
-cursor pages, CSV/NDJSON export, scope, and recording download with Range."""
+"""``/api/v1/cdrs``, ``/queue-events`` and ``/recordings`` over a real SQLite file and a real
+PostgreSQL database (``store_at``): filters (the queue events' ``caller`` reads the JSON number
+in each dialect), cursor pages, CSV/NDJSON export, scope, and recording download with Range."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,21 +14,20 @@ from callworld import Switch
 from test_api import ADMIN, SUP, Api
 
 from ccswitch.http.history import EXTRA_KEY
-from ccswitch.store.cdr import MIGRATIONS as CDR_MIGRATIONS
-from ccswitch.store.db import Db, migrate
+from ccswitch.store.cdr import CdrStore
+from ccswitch.store.db import Location, transaction
 from ccswitch.store.history import History
-from ccswitch.store.queue_events import SCHEMA as QE_SCHEMA
+from ccswitch.store.queue_events import QueueEventStore
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Api:
-    db_path = tmp_path / "ccswitch.db"
-    made = Db.sqlite(db_path)
-    migrate(made, "cdr", CDR_MIGRATIONS)  # the tables as the daemon leaves them
-    made.executescript(QE_SCHEMA)
-    db = sqlite3.connect(db_path)
+def api(store_at: Location, tmp_path: Path) -> Api:
+    """The rows below in a SQLite file, then in a PostgreSQL database (``store_at``)."""
+    db = store_at.connect(writer=True)
+    CdrStore(db)
+    QueueEventStore(db)  # the tables, as the daemon makes them
     rec = tmp_path / "rec1.wav"
     rec.write_bytes(bytes(range(256)) * 4)  # 1024 bytes
     rows = []
@@ -37,20 +36,20 @@ def api(tmp_path: Path) -> Api:
         rows.append((f"call{i}", f"10{i % 5:02d}", "800", T0 + 60 * i, T0 + 60 * i + 5,
                      T0 + 60 * i + 30, 200, "OK", "caller",
                      str(rec) if i == 0 else None, queue, agent))
-    db.executemany("INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status,"
-                   " reason, ended_by, recording, queue, agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                   rows)
-    db.execute("INSERT INTO recordings VALUES (?,?,?,?,?)",
-               (str(rec), "call0", T0, "complete", 30.0))
-    db.executemany("INSERT INTO queue_events (time, event, call_id, queue, agent, data)"
-                   " VALUES (?,?,?,?,?,?)",
-                   [(T0 + i, "CallerEntered", f"call{i}", "support", None,
-                     json.dumps({"number": f"10{i % 5:02d}", "queue": "support"}))
-                    for i in range(5)])
-    db.commit()
+    with transaction(db):
+        db.executemany("INSERT INTO cdr (call_id, caller, callee, started, answered, ended,"
+                       " status, reason, ended_by, recording, queue, agent)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.execute("INSERT INTO recordings (path, call_id, started, state, seconds)"
+                   " VALUES (?,?,?,?,?)", (str(rec), "call0", T0, "complete", 30.0))
+        db.executemany("INSERT INTO queue_events (time, event, call_id, queue, agent, data)"
+                       " VALUES (?,?,?,?,?,?)",
+                       [(T0 + i, "CallerEntered", f"call{i}", "support", None,
+                         json.dumps({"number": f"10{i % 5:02d}", "queue": "support"}))
+                        for i in range(5)])
     db.close()
     a = Api(Switch(("1001",)))
-    a.ctl.extras[EXTRA_KEY] = History(db_path)
+    a.ctl.extras[EXTRA_KEY] = History(store_at)
     return a
 
 

@@ -5,7 +5,10 @@ relayed, and the held party's leg plays music on hold (a looped Play of the MOH 
 from __future__ import annotations
 
 from callworld import Switch, offer
+from test_queue_calls import QueueWorld
 
+from ccswitch.acd.events import CallerConnected, CallHeld
+from ccswitch.call.commands import Hold
 from ccswitch.media.commands import Play, PlayFile, StopPlay
 from ccswitch.sip.message import Request, Response
 
@@ -134,3 +137,26 @@ def test_music_the_target_hears_in_the_consultation_stops_when_it_is_transferred
     w.pump()
     assert w.hearing.hears(target_leg) == {w.leg_of(ok)}
     assert StopPlay(target_leg, moh.play_id) in w.commands()
+
+
+def test_a_queue_calls_hold_and_resume_are_queue_events() -> None:
+    """The agent's call from queue support is held and resumed by the API's command: two
+    ``CallHeld`` events with the call, queue and agent (the reports' hold time); a plain
+    phone-to-phone hold (above) gives none."""
+    w = QueueWorld()
+    w.dial()
+    inv = w.invite_to("2001")
+    w.agents["2001"].reply(inv, 200, "OK", 3.0, to_tag="ag1", body=offer(6000))
+    w.pump()
+    (connected,) = [e for e in w.events if isinstance(e, CallerConnected)]
+    w.sig.command(Hold(connected.call_id, on=True), 10.0)
+    w.sig.command(Hold(connected.call_id, on=False), 25.0)
+    w.pump()
+    held = [e for e in w.events if isinstance(e, CallHeld)]
+    assert held == [CallHeld(10.0, connected.call_id, "support", "2001", True, "command"),
+                    CallHeld(25.0, connected.call_id, "support", "2001", False, "command")]
+    plain = Switch()
+    ok, _ = plain.call("1001", "1002", 1.0, call_id="c1")
+    reinvite(plain, "1001", "1002", ok, 5.0, cseq=3, direction="sendonly", version=2,
+             port=4000, answer_dir="recvonly")
+    assert not [e for e in plain.sig.events() if isinstance(e, CallHeld)]

@@ -34,10 +34,12 @@ EXACT_LAYERS = {
     **{f"ccswitch.sip.{m}": 2 for m in ("timers", "transaction", "txn_tables", "auth", "dialog",
                                         "invite", "registrar", "refer",
                                         "client_auth", "registration_client", "keepalive", "mwi",
+                                        "prack", "diversion", "source_limit",
                                         "session_timer")},
     "ccswitch.sdp.negotiator": 2,
     **{f"ccswitch.media.{m}": 2 for m in ("jitter", "stream", "mixer", "recording", "engine",
-                                          "commands", "player", "ports", "leg", "relay")},
+                                          "commands", "player", "ports", "leg", "relay",
+                                          "silence")},
     # package __init__ modules may re-export their package's highest layer
     "ccswitch.sip": 2,
     "ccswitch.sdp": 2,

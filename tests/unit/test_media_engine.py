@@ -30,6 +30,7 @@ from ccswitch.media.commands import (
     PlayFile,
     PlaySamples,
     PlayTone,
+    RecordPauseMark,
     ResumeRecord,
     RtpTimeout,
     SendDigit,
@@ -801,6 +802,19 @@ def test_recording_has_one_column_per_leg_and_pause_writes_silence() -> None:
     assert abs(dominant(talking) - 600) < 10 and np.abs(talking).max() > 4000
     assert np.abs(col[42 * SPF:]).max() > 4000  # resumed
     assert rig.eng.recorded() == []
+    # the worker says where the silence begins and ends, counted in the file's own samples
+    # (a pause or resume of a recording already so reports nothing)
+    rig.collect()
+    marks = [e for e in rig.events if isinstance(e, RecordPauseMark)]
+    zero = np.concatenate(([0], (col == 0).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(zero))  # starts and ends of the runs of zeros
+    runs = sorted(zip(edges[0::2], edges[1::2], strict=True), key=lambda r: r[0] - r[1])
+    first, last = runs[0]  # the longest run: the paused span
+    # (the run may end a sample or two late: the sine resumes near a zero crossing)
+    assert [(m.rec_id, m.path, m.paused) for m in marks] == [(9, "/rec/9.wav", True),
+                                                              (9, "/rec/9.wav", False)]
+    assert marks[0].seconds == first / 8000
+    assert marks[1].seconds == pytest.approx(last / 8000, abs=2 / 8000)
 
 
 def recording_of(rig: Rig, rec_id: int, seconds: float,

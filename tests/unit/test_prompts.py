@@ -138,7 +138,8 @@ def test_the_script_and_the_shipped_files_agree(av: ModuleType) -> None:
 def test_shipped_files_stay_small() -> None:
     total = sum(p.stat().st_size for p in PROMPTS_DIR.rglob("*") if p.suffix != ".py"
                 and p.is_file() and "__pycache__" not in p.parts)
-    assert total < 2_000_000, f"{total} bytes of prompts"
+    # 2.0 MB until the voicemail greeting prompts (vm/*greeting*, about 190 kB) came
+    assert total < 2_250_000, f"{total} bytes of prompts"
 
 
 # -- speech files ------------------------------------------------------------------------------

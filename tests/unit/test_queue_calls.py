@@ -4,6 +4,7 @@ answers is bridged and recorded, unanswered offers move on, and every step is a 
 
 from __future__ import annotations
 
+import pytest
 from sipphone import Phone, deliver
 from test_anchor import World, media_of, offer
 
@@ -19,7 +20,10 @@ from ccswitch.acd.events import (
     CallerOffered,
     OfferFailed,
 )
+from ccswitch.call.crm import CallbackOffer, CrmLookup, CrmResult, OfferCard, ScreenPop
+from ccswitch.call.eventlog import record_of
 from ccswitch.call.events import CallEnded
+from ccswitch.config.crm import CrmConfig, Template
 from ccswitch.media.commands import (
     Connect,
     Digit,
@@ -187,8 +191,8 @@ def test_a_waiting_caller_hears_please_hold_and_its_place_then_music_again() -> 
     assert "you-are-caller.wav" in spoken and "digits/1.wav" in spoken, spoken
 
 
-def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent() -> None:
-    w = QueueWorld(("2001",))
+def _virtual_hold(w: QueueWorld) -> Response:
+    """1001 waits (its agent 2001 paused), presses 1 for a callback and is hung up on."""
     assert w.a.register(0.05).status == 200  # the caller can be called back
     w.a.inbox.clear()
     agent = w.agents["2001"]
@@ -217,8 +221,12 @@ def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent()
     assert w.a.methods()[-1] == "BYE"  # the switch hangs up after the confirmation
     w.a.reply(w.a.requests("BYE")[-1], 200, "OK", 9.1)
     w.pump()
-    assert not [e for e in w.events if isinstance(e, CallerAbandoned)]  # its place is kept
-    # the agent comes back: the caller is called back, then bridged to the reserved agent
+    return ok
+
+
+def _call_back(w: QueueWorld) -> Request:
+    """2001 comes back at 20: 1001 is called back and answers at 21; the INVITE to 2001."""
+    agent = w.agents["2001"]
     agent.invite("*24", 20.0, call_id="f-10@127.0.0.1", body=offer(7002), phones=[agent, w.a])
     w.pump()
     assert [e for e in w.events if isinstance(e, CallbackMade)]
@@ -230,11 +238,52 @@ def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent()
     offer_inv = [r for r in agent.requests("INVITE") if r.call_id not in
                  ("f-9@127.0.0.1", "f-10@127.0.0.1")]
     assert len(offer_inv) == 1 and offer_inv[0].to.uri.user == "2001"
-    agent.reply(offer_inv[0], 200, "OK", 22.0, to_tag="ag", body=offer(6100))
+    return offer_inv[0]
+
+
+def test_virtual_hold_keeps_the_place_and_calls_the_caller_back_with_the_agent() -> None:
+    w = QueueWorld(("2001",))
+    ok = _virtual_hold(w)
+    assert not [e for e in w.events if isinstance(e, CallerAbandoned)]  # its place is kept
+    # the agent comes back: the caller is called back, then bridged to the reserved agent
+    invite = _call_back(w)
+    agent = w.agents["2001"]
+    agent.reply(invite, 200, "OK", 22.0, to_tag="ag", body=offer(6100))
     w.pump()
     connected = [e for e in w.events if isinstance(e, CallerConnected)]
     assert len(connected) == 1 and connected[0].agent == "2001"
     assert ok.status == 200
+
+
+def test_the_agent_rung_for_a_callback_gets_the_card_with_the_crm_record() -> None:
+    w = QueueWorld(("2001",))
+    sig = w.sig
+    sig.screenpop = ScreenPop(
+        crm=CrmConfig(url=Template.parse("http://crm.test/l?c={caller}")),
+        scripts={"support": Template.parse("Call back {caller} ({dialled})")},
+        find=sig.b2bua._calls.get)
+    _virtual_hold(w)
+    (entered,) = [e for e in w.events if isinstance(e, CallerEntered)]
+    key = entered.call_id
+    assert [e.call_id for e in w.events if isinstance(e, CrmLookup)] == [key]
+    # the CRM answers while the caller is away (its first call has ended)
+    sig.crm_result(key, {"name": "Ann", "tier": 3}, "ok", 12.0)
+    w.pump()
+    assert [e.crm for e in w.events if isinstance(e, CrmResult)] == [{"name": "Ann", "tier": 3}]
+    _call_back(w)
+    (card,) = [e for e in w.events if isinstance(e, OfferCard)]
+    assert (card.call_id, card.queue, card.agent, card.caller) == (key, "support", "2001",
+                                                                  "1001")
+    assert card.dialled == "800"  # what the caller dialled, not the callback's own leg
+    assert (card.crm, card.crm_status) == ({"name": "Ann", "tier": 3}, "ok")
+    assert card.script == "Call back 1001 (800)"
+    # entered at 1.0 (the INVITE), rung for the callback at 21.0 (its answer): 20 s waited
+    assert card.wait_s == pytest.approx(20.0, abs=0.02)
+    # the stream carries it as queue.caller_offered for the agent; the marker is not streamed
+    recs = [record_of(e, now=21.0, wall_offset=0.0) for e in w.events]
+    offered = [r for r in recs if r is not None and r.type == "queue.caller_offered"]
+    assert [(r.call_id, r.agent) for r in offered] == [(key, "2001")]
+    assert not [e for e in w.events if isinstance(e, CallbackOffer)]
 
 
 def test_an_agent_answering_as_the_ring_timeout_cancels_it_is_hung_up() -> None:

@@ -9,6 +9,7 @@ import pytest
 from callworld import DEMO, Switch
 from test_api import Api
 
+from ccswitch.call.crm import CrmLookup, OfferCard
 from ccswitch.call.reload import Reloaded
 from ccswitch.config.schema import SwitchConfig, parse_config
 from ccswitch.errors import ConfigError
@@ -163,3 +164,38 @@ def test_a_strategy_change_waits_while_agents_are_logged_in() -> None:
     assert router is not None
     assert router._queues["sales"].settings.strategy == "longest_idle"
     assert router._queues["support"].settings.strategy == "round_robin"  # nobody logged in
+
+
+def test_crm_and_queue_scripts_reload_for_the_next_call_and_keep_the_waiting_one() -> None:
+    w = Switch(("1001", "1002", "2001"))
+    router = w.sig.b2bua.router
+    assert router is not None
+    router.agent_pause("2001", "lunch", 1.0)
+    w.answered("1001", "800", 2.0, call_id="q1", port=4000)  # waits; no CRM configured yet
+    assert not [e for e in w.events if isinstance(e, CrmLookup)]
+    old_script = ('script = "Support, {caller_name} ({caller}) speaking? Ask for the order or '
+                  'ticket number."')
+    text = demo_text('\n[crm]\nurl = "http://crm.test/find?n={caller}"\ntimeout = 2\n',
+                     replace=(old_script, 'script = "New script for {caller}"'))
+    done = w.sig.reload(config(text), 3.0)
+    w.pump()
+    assert {"crm", "queues"} <= set(done.changed)
+    assert router.waiting("support") == 1  # the waiting caller is still in line
+    assert not [m for m in w["1001"].inbox if getattr(m, "method", "") == "BYE"]
+    # the next call entering a queue is looked up with the new [crm]
+    w.answered("1002", "800", 4.0, call_id="q2", port=4100)
+    (lookup,) = [e for e in w.events if isinstance(e, CrmLookup)]
+    assert (lookup.url, lookup.timeout) == ("http://crm.test/find?n=1002", 2.0)
+    # the next offer carries the new script, also for the caller who was already waiting
+    router.agent_unpause("2001", 5.0)
+    w.sig.b2bua.queues.settle(5.0)
+    w.pump()
+    (card,) = [e for e in w.events if isinstance(e, OfferCard)]
+    assert (card.caller, card.script, card.crm_status) == ("1001", "New script for 1001",
+                                                            "off")
+    # and back off: the next call is not looked up
+    done = w.sig.reload(config(demo_text()), 6.0)
+    assert "crm" in done.changed
+    w.add("1003", 7200)
+    w.answered("1003", "800", 7.0, call_id="q3", port=4200)
+    assert len([e for e in w.events if isinstance(e, CrmLookup)]) == 1

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from ccswitch.call.events import CallEnded
@@ -185,3 +189,59 @@ def test_a_lost_postgresql_connection_is_opened_again(pg_dsn: str, tmp_path: Pat
     asyncio.run(main())
     assert committed_cdrs(db) == ["a", "b"]
     assert done == ["a", "b"]
+
+
+def test_a_commit_whose_answer_is_lost_writes_the_record_once(pg_dsn: str,
+                                                              tmp_path: Path) -> None:
+    """The server commits the batch, then the session dies before the writer hears the
+    answer (``pg_terminate_backend`` right after COMMIT): the writer cannot know, reconnects
+    and runs the batch's jobs again one by one; the record is still there once."""
+    db = Location(tmp_path / "unused.db", dsn=pg_dsn)
+    done: list[str] = []
+
+    async def main() -> None:
+        writer = Writer(db, loop=asyncio.get_running_loop())
+        cdr = writer.open(CdrStore)
+        conn = writer.db
+        assert conn is not None
+        pid = writer.call(lambda: conn.raw.info.backend_pid)  # type: ignore[union-attr]
+        real, lost = conn.execute, []
+
+        def execute(text: str, params: Sequence[Any] = ()) -> Any:
+            cur = real(text, params)
+            if text == "COMMIT" and not lost:
+                lost.append(pid)
+                killer = db.connect()
+                killer.execute("SELECT pg_terminate_backend(?)", (pid,))
+                killer.close()
+                for _ in range(50):  # the session is gone: the connection learns it
+                    try:
+                        conn.raw.execute("SELECT 1")
+                    except psycopg.OperationalError:
+                        break
+                    time.sleep(0.02)
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            return cur
+
+        conn.execute = execute  # type: ignore[method-assign]
+        writer.submit(lambda: cdr.add(ended("a"), wall_offset=0.0), lambda: done.append("a"))
+        writer.call(lambda: None)  # the batch ran
+        assert lost == [pid]
+        writer.submit(lambda: cdr.add(ended("b"), wall_offset=0.0), lambda: done.append("b"))
+        assert await writer.aclose()
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    # "a" was committed by the first COMMIT and written again after the reconnection: once
+    assert committed_cdrs(db) == ["a", "b"]
+    assert done == ["a", "b"]
+
+
+def test_old_duplicate_records_are_dropped_by_the_migration(store_at: Location) -> None:
+    db = store_at.connect(writer=True)
+    cdr = CdrStore(db)
+    cdr.add(ended("a"), wall_offset=0.0)
+    cdr.add(ended("a"), wall_offset=0.0)  # the same record again: nothing written
+    cdr.add(ended("a"), wall_offset=5.0)  # the same call id, another time: its own row
+    db.close()
+    assert committed_cdrs(store_at) == ["a", "a"]

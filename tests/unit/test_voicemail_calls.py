@@ -11,9 +11,22 @@ from callworld import Switch, demo_config
 from sipphone import build_authorization, deliver, header
 
 from ccswitch.call.events import CallEnded
-from ccswitch.call.voicemail import VoicemailDeleted, VoicemailSaved, VoicemailStored
+from ccswitch.call.voicemail import (
+    VoicemailDeleted,
+    VoicemailGreeting,
+    VoicemailSaved,
+    VoicemailStored,
+)
 from ccswitch.dialplan import VoicemailTarget
-from ccswitch.media.commands import Digit, Play, PlayDone, PlayFile, StartRecord, StopRecord
+from ccswitch.media.commands import (
+    Digit,
+    Play,
+    PlayDone,
+    PlayFile,
+    RecordSilence,
+    StartRecord,
+    StopRecord,
+)
 from ccswitch.sip.message import Request
 from ccswitch.sip.mwi import MessageSummary
 from ccswitch.voicemail import Folder, Message
@@ -410,3 +423,109 @@ def test_an_ivr_key_can_send_the_caller_to_a_mailbox() -> None:
     digits(w, leg, "#", 4.0)
     (stored,) = [e for e in w.events if isinstance(e, VoicemailStored)]
     assert stored.box == "1002"
+
+
+def test_a_client_looping_on_new_unauthenticated_subscribes_gets_503_beyond_its_budget() -> None:
+    """baresip 1.0.0's mwi module can loop on new subscriptions without ever answering the
+    challenge (docs/voicemail.md): 10 per source in 10 s get a 401, the rest 503 +
+    Retry-After with no nonce kept; the source's budget comes back when the window ends."""
+    w = Switch(("1002",))
+    p = w["1002"]
+    ruri, to = "sip:1002@ccswitch.local", "<sip:1002@ccswitch.local>"
+    hdrs = "Event: message-summary\nExpires: 600\n"
+    nonces_before = len(w.sig.auth._nonces)
+    statuses = []
+    for i in range(12):  # all at 1.0 + i/100 s, well inside one 10 s window
+        p.send(p.request("SUBSCRIBE", ruri, call_id=f"loop{i}", cseq=1, to=to, extra=hdrs),
+               1.0 + i / 100)
+        deliver(w.sig, [p])
+        statuses.append(p.last_response().status)
+    assert statuses == [401] * 10 + [503, 503]
+    # the window opened at 1.0 and ends at 11.0; the 12th came at 1.11: 9.89 s, rounded up
+    assert header(p.last_response(), "Retry-After") == "10"
+    assert len(w.sig.auth._nonces) - nonces_before == 10  # one nonce per challenge only
+    assert w.sig.counters["subscribe_flood"] == 2
+    # once the window is over, the phone subscribes as usual (401, then 200 with credentials)
+    assert subscribe(w, "1002", "1002", 11.5, call_id="after") == 200
+
+
+def answered(w: Switch, user: str, number: str, now: float, call_id: str) -> int:
+    """``user`` dials ``number``, the switch answers, the ACK goes: the caller's leg."""
+    w.dial(user, number, now, call_id=call_id)
+    ok = w[user].last_response()
+    assert ok.status == 200
+    w.ack(user, ok, now + 0.1)
+    return w.leg_of(ok)
+
+
+def test_silence_ends_the_message_and_the_silence_is_not_counted() -> None:
+    w = Switch(("1001",))
+    leg = answered(w, "1001", "1005", 0.0, "vmq")
+    finish_plays(w, leg, 1.0, 0)  # greeting and beep end at 1.0: the recording starts
+    rec = [c for c in w.commands(StartRecord) if isinstance(c, StartRecord)]
+    # the demo's [voicemail] keeps the defaults: silence = 5 s, silence_threshold = 128
+    assert len(rec) == 1 and (rec[0].silence_s, rec[0].silence_level) == (5.0, 128)
+    mark = w.mark()
+    # 3 s of speech, then 5 s of quiet: the worker reports it at 1.0 + 3 + 5 = 9.0
+    w.sig.media_events([RecordSilence(rec[0].rec_id, leg, 3.0)], 9.0)
+    w.pump()
+    assert [c for c in w.since(mark, StopRecord)] == [StopRecord(rec[0].rec_id)]
+    stored = [e for e in w.events if isinstance(e, VoicemailStored)]
+    # recorded from 1.0 to 9.0 = 8 s, less the 5 s of silence = 3 s
+    assert len(stored) == 1 and abs(stored[0].duration - 3.0) < 1e-6
+    # a late or stray report changes nothing
+    w.sig.media_events([RecordSilence(rec[0].rec_id, leg, 3.0)], 9.5)
+    w.pump()
+    assert len([e for e in w.events if isinstance(e, VoicemailStored)]) == 1
+
+
+def test_star97_0_records_a_greeting_that_becomes_the_boxs_own() -> None:
+    w = Switch(("1002",))
+    leg = answered(w, "1002", "*97", 1.0, "vmg")
+    finish_plays(w, leg, 2.0, 0)
+    mark = w.mark()
+    digits(w, leg, "1002#", 3.0)
+    # an empty box: "no messages", then the options (no goodbye)
+    assert finish_plays(w, leg, 4.0, mark) == ["/p/vm/no-messages.wav", "/p/vm/options.wav",
+                                               "/p/vm/options-greeting.wav"]
+    mark = w.mark()
+    digits(w, leg, "0", 5.0)
+    assert finish_plays(w, leg, 6.0, mark) == ["/p/vm/record-greeting.wav", "/p/vm/beep.wav"]
+    rec = [c for c in w.since(mark, StartRecord) if isinstance(c, StartRecord)]
+    assert len(rec) == 1 and rec[0].path.startswith("voicemail/1002/greeting-")
+    assert rec[0].silence_s == 3.0  # the greeting's own silence limit
+    mark = w.mark()
+    digits(w, leg, "#", 10.0)
+    assert [c for c in w.since(mark, StopRecord)] == [StopRecord(rec[0].rec_id)]
+    played = finish_plays(w, leg, 11.0, mark)
+    assert played == ["/p/vm/your-greeting.wav", rec[0].path, "/p/vm/greeting-options.wav"]
+    mark = w.mark()
+    digits(w, leg, "1", 12.0)
+    assert [(e.box, e.file) for e in w.events if isinstance(e, VoicemailGreeting)] == [
+        ("1002", rec[0].path)]
+    assert finish_plays(w, leg, 13.0, mark) == ["/p/vm/greeting-saved.wav",
+                                               "/p/vm/options.wav",
+                                               "/p/vm/options-greeting.wav"]
+
+
+def test_unsolicited_mwi_resumes_after_a_restart_from_the_restored_bindings() -> None:
+    from sipphone import DEMO
+
+    from ccswitch.config.schema import parse_config
+    from ccswitch.sip.addr import Address
+    from ccswitch.sip.registrar import Binding
+
+    text = DEMO.read_text() + (
+        '\n[[users]]\nname = "3001"\npassword = "pw3001"\n'
+        'mailbox = { pin = "77", unsolicited = true }\n')
+    w = Switch(("1001",), config=parse_config(text, "demo.toml"))
+    w.add("3001", 7005, register=False)
+    # what a restarted daemon finds in its stores: 3001's binding, and one new message
+    w.sig.restore_bindings([Binding("3001", "sip:3001@127.0.0.1:7005", 600.0, "r1", 2,
+                                    Address("udp", "127.0.0.1", 7005))], 0.0)
+    w.sig.restore_voicemail([Message("m1", "3001", "1001", 5.0, 4.0, "m1.wav")], 1.0)
+    w.pump()
+    (first,) = notifies(w, "3001")  # no REGISTER since the restart, still told
+    assert str(first.uri) == "sip:3001@127.0.0.1:7005"
+    summary = MessageSummary.parse(first.body)
+    assert summary.waiting and (summary.voice_counts.new, summary.voice_counts.old) == (1, 0)

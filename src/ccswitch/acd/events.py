@@ -7,10 +7,13 @@ inside events (``wait``, ``talk``...) are seconds.  A caller's life in a queue i
     CallerEntered -> (CallerOffered -> OfferFailed)* -> exactly one exit
     exits: CallerConnected | CallerAbandoned | CallerOverflowed | CallerExitedWithKey
            | CallbackFailed(final=True)
-    after CallerConnected: CallTransferred | CallCompleted
+    after CallerConnected: CallTransferred | CallCompleted, CallHeld (held, resumed) between
 
-``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
-``AgentLoggedIn``, ``AgentLoggedOut``, ``AgentPaused``, ``AgentUnpaused``.
+``CallerPriorityChanged`` (a supervisor's command) may come at any time while a caller is in
+line.  ``CallerRefused`` is a caller turned away at the door (never entered).  Agents:
+``AgentLoggedIn``, ``AgentLoggedOut``, ``AgentPaused``, ``AgentUnpaused``.  ``SwitchStarted``
+is written by the shell (not the router) when the daemon starts: whatever was open before it
+(callers waiting, agents logged in) ended with the previous run.
 
 Actions (``Router.actions()``) are what the switch must do: ``Offer`` (ring these agents),
 ``CancelOffer`` (stop ringing / stop a callback attempt), ``Callback`` (call the caller back
@@ -170,6 +173,21 @@ class CallCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallHeld:
+    """The connected queue call was put on hold (``held``) or resumed: ``by`` the caller's
+    phone (``caller``), the agent's (``agent``), an API ``command``, or ``transfer`` (the
+    holder left the call).  Written by the switch, not the router: reports count hold time
+    from it."""
+
+    time: float
+    call_id: str
+    queue: str
+    agent: str
+    held: bool
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested:
     """The caller asked to be called back at ``number``; it keeps its place in line."""
 
@@ -207,6 +225,20 @@ class CallbackFailed:
     final: bool
     wait: float
     entry_position: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallerPriorityChanged:
+    """A supervisor changed a waiting caller's ``priority`` (from ``old``); its place in line
+    went from ``old_position`` to ``position`` (1 = next), as the line's ordering says."""
+
+    time: float
+    call_id: str
+    queue: str
+    old: int
+    priority: int
+    old_position: int
+    position: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,10 +298,29 @@ class AgentUnpaused:
     paused_for: float
 
 
+@dataclass(frozen=True, slots=True)
+class SwitchStarted:
+    """The daemon started (the shell writes it first, before any event of this run).
+    ``thresholds``: each queue's service-level threshold (seconds) in this run's
+    configuration; ``timezone`` (``None``: the machine's) and ``short_abandon`` (seconds):
+    the ``[reports]`` settings, so that a report read later without the configuration
+    computes with the figures the daemon ran with."""
+
+    time: float
+    version: str
+    thresholds: tuple[tuple[str, float], ...] = ()
+    timezone: str | None = None
+    short_abandon: float = 5.0
+
+
 QueueEvent = (CallerEntered | CallerRefused | CallerOffered | OfferFailed | CallerConnected
               | CallerAbandoned | CallerOverflowed | CallerExitedWithKey | CallTransferred
-              | CallCompleted | CallDisposition | CallbackRequested | CallbackMade | CallbackFailed
-              | AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentUnpaused)
+              | CallCompleted | CallDisposition | CallHeld | CallerPriorityChanged
+              | CallbackRequested | CallbackMade | CallbackFailed | AgentLoggedIn | AgentLoggedOut
+              | AgentPaused | AgentUnpaused)
+
+LoggedEvent = QueueEvent | SwitchStarted
+"""What the queue event log holds: the router's events and the shell's start marks."""
 
 CALLER_EXITS = (CallerConnected, CallerAbandoned, CallerOverflowed, CallerExitedWithKey)
 """Events that end a caller's time in the queue (plus ``CallbackFailed`` with ``final``)."""

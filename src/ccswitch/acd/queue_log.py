@@ -23,12 +23,15 @@ on docs.asterisk.org) and app_queue.c:
   AGENTLOGIN ``channel`` with queue NONE (``"agent"``);
 * AgentLoggedOut -> REMOVEMEMBER per queue, or AGENTLOGOFF ``channel|logintime``;
 * AgentPaused / AgentUnpaused -> PAUSEALL / UNPAUSEALL ``reason`` (queue NONE), then PAUSE /
-  UNPAUSE ``reason`` per queue.
+  UNPAUSE ``reason`` per queue;
+* SwitchStarted -> QUEUESTART (call, queue and agent NONE), as Asterisk writes when it starts.
 
 Times are whole seconds (ring time of RINGNOANSWER/RINGCANCELED in milliseconds, as
 Asterisk writes it).  ``CallerOffered``, ``CallbackRequested`` and ``CallbackMade`` have no
 Asterisk counterpart and give no line unless ``extended=True`` (then ``RINGSTART|``,
-``CALLBACKREQUEST|number|position|waittime``, ``CALLBACKMADE|number|waittime``).  The
+``CALLBACKREQUEST|number|position|waittime``, ``CALLBACKMADE|number|waittime``); nor has
+``CallHeld`` (``HOLD|by`` / ``UNHOLD|by`` when extended); ``CallerPriorityChanged`` is
+extended too (``PRIORITY|priority|old priority|position``).  The
 ``bridged uniqueid`` of CONNECT is left empty: the router does not know the agent leg's id.
 The router's clock is monotonic; ``epoch_offset`` (wall clock minus that clock) turns its
 times into Unix time.  ``|`` and control characters inside names become ``_``.
@@ -124,6 +127,12 @@ class _Line:
         return [self.line(e.time, e.call_id, e.queue, "NONE", "CALLBACKREQUEST", e.number,
                           e.position, _secs(e.wait))]
 
+    def priority_changed(self, e: ev.CallerPriorityChanged) -> list[str]:
+        if not self.extended:
+            return []
+        return [self.line(e.time, e.call_id, e.queue, "NONE", "PRIORITY", e.priority, e.old,
+                          e.position)]
+
     def callback_made(self, e: ev.CallbackMade) -> list[str]:
         if not self.extended:
             return []
@@ -166,29 +175,40 @@ class _Line:
             self.line(e.time, "NONE", queue, e.agent, "UNPAUSE", e.reason)
             for queue in e.queues]
 
+    def held(self, e: ev.CallHeld) -> list[str]:
+        if not self.extended:
+            return []
+        return [self.line(e.time, e.call_id, e.queue, e.agent, "HOLD" if e.held else "UNHOLD",
+                          e.by)]
+
+    def started(self, e: ev.SwitchStarted) -> list[str]:
+        return [self.line(e.time, "NONE", "NONE", "NONE", "QUEUESTART")]
+
 
 _FORMATTERS: dict[type, Callable[[_Line, Any], list[str]]] = {
     ev.CallerEntered: _Line.entered, ev.CallerRefused: _Line.refused,
     ev.CallerOffered: _Line.offered, ev.OfferFailed: _Line.offer_failed,
     ev.CallerConnected: _Line.connected, ev.CallCompleted: _Line.completed,
     ev.CallTransferred: _Line.transferred, ev.CallDisposition: _Line.disposition,
+    ev.CallerPriorityChanged: _Line.priority_changed,
     ev.CallerAbandoned: _Line.abandoned,
     ev.CallerOverflowed: _Line.overflowed, ev.CallerExitedWithKey: _Line.exited_with_key,
     ev.CallbackRequested: _Line.callback_requested, ev.CallbackMade: _Line.callback_made,
     ev.CallbackFailed: _Line.callback_failed, ev.AgentLoggedIn: _Line.logged_in,
     ev.AgentLoggedOut: _Line.logged_out, ev.AgentPaused: _Line.paused,
-    ev.AgentUnpaused: _Line.unpaused,
+    ev.AgentUnpaused: _Line.unpaused, ev.SwitchStarted: _Line.started,
+    ev.CallHeld: _Line.held,
 }
 
 
-def format_event(event: ev.QueueEvent, *, epoch_offset: float = 0.0,
+def format_event(event: ev.LoggedEvent, *, epoch_offset: float = 0.0,
                  login_style: LoginStyle = "member", extended: bool = False,
                  context: str = "ccswitch") -> list[str]:
     """The queue_log lines (without newline) for one event; [] when it has none."""
     return _FORMATTERS[type(event)](_Line(epoch_offset, login_style, extended, context), event)
 
 
-def format_events(events: Iterable[ev.QueueEvent], *, epoch_offset: float = 0.0,
+def format_events(events: Iterable[ev.LoggedEvent], *, epoch_offset: float = 0.0,
                   login_style: LoginStyle = "member", extended: bool = False,
                   context: str = "ccswitch") -> list[str]:
     """The queue_log lines for ``events``, in order."""

@@ -56,6 +56,7 @@ from .events import (
     CallerExitedWithKey,
     CallerOffered,
     CallerOverflowed,
+    CallerPriorityChanged,
     CallerRefused,
     CallTransferred,
     CancelOffer,
@@ -174,6 +175,16 @@ class Router:
         rec = self._callers.get(call_id)
         return rec.state if rec is not None else None
 
+    def caller_queue(self, call_id: str) -> str | None:
+        """The queue the caller is in, or ``None``."""
+        rec = self._callers.get(call_id)
+        return rec.queue.name if rec is not None else None
+
+    def priority_of(self, call_id: str) -> int | None:
+        """The queued caller's priority, or ``None``."""
+        rec = self._callers.get(call_id)
+        return rec.priority if rec is not None else None
+
     def position(self, call_id: str) -> int | None:
         """The caller's 1-based position in its queue, or ``None``."""
         c = self._callers.get(call_id)
@@ -289,6 +300,35 @@ class Router:
                                               c.queue.order.rank(c.entry) + 1,
                                               now - c.arrived))
         return True
+
+    def set_priority(self, call_id: str, priority: int, now: float) -> int | None:
+        """Change a queued caller's priority (``CallerPriorityChanged``): its place in line is
+        recomputed with the line's key (so with the same ``place`` it keeps its seniority
+        among callers of its new priority) and, while it waits, it may be offered at once.
+        An offer ringing or a callback being made goes on.  Returns its new position, or
+        ``None`` when the call is not in a queue."""
+        self._advance(now)
+        c = self._callers.get(call_id)
+        if c is None:
+            return None
+        q = c.queue
+        old, old_position = c.priority, q.order.rank(c.entry) + 1
+        if priority != old:
+            waiting = c.in_bucket
+            self._unbucket(c)
+            q.order.remove(c.entry)
+            c.priority = priority
+            c.entry = (-(priority - q.rate * c.place), c.place, c.seq, c.call_id)
+            q.order.add(c.entry)
+            if waiting:
+                q.enter(c.req, c.entry)
+                c.in_bucket = True
+                self._new_callers.append(c)
+        position = q.order.rank(c.entry) + 1
+        self._events.append(CallerPriorityChanged(now, call_id, q.name, old, priority,
+                                                  old_position, position))
+        self._drain(now)
+        return position
 
     def callback_result(self, call_id: str, now: float, answered: bool) -> bool:
         """The outcome of a ``Callback``: ``answered`` connects caller and reserved agent;

@@ -37,6 +37,7 @@ from ..media.commands import (
     CreateLeg,
     DestroyLeg,
     Detect,
+    PauseRecord,
     RecordFormat,
     StartRecord,
     StopRecord,
@@ -208,6 +209,8 @@ class CallMedia:
     connected: bool = False
     recording: int | None = None
     recording_file: str | None = None
+    recording_at: float = 0.0  # when the recording started: its file's time 0
+    pause_holds: dict[str, str] = field(default_factory=dict)  # holder -> by (call/recpause)
     closed: bool = False
     bridge: Bridge | None = None  # the call's own bridge, once its two parties are joined
     held: dict[Side, bool] = field(default_factory=dict)  # side -> it holds the other side
@@ -332,8 +335,9 @@ class CallMedia:
             self._configure(side, got)
         return got
 
-    def start_recording(self, name: str) -> str:
-        """Record the call, caller on channel 1 and callee on 2; returns the file's path."""
+    def start_recording(self, name: str, now: float = 0.0) -> str:
+        """Record the call, caller on channel 1 and callee on 2; returns the file's path.
+        Paused from its first frame while something holds a pause (``call/recpause``)."""
         if self.recording is not None and self.recording_file is not None:
             return self.recording_file
         plan = self.plan
@@ -343,6 +347,9 @@ class CallMedia:
         self.recording_file = path
         legs = tuple(self.legs[s].leg for s in ("a", "b") if s in self.legs)
         plan.send(self.worker, StartRecord(self.recording, path, legs, plan.record_format))
+        self.recording_at = now
+        if self.pause_holds:
+            plan.send(self.worker, PauseRecord(self.recording))
         return path
 
     def rollback(self, side: Side) -> None:

@@ -39,6 +39,7 @@ from ..sip.uri import NameAddr, SipUri
 from . import dtmfwork, sessiontimers
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
+from .crm import CallbackOffer
 from .events import CallEnded, CallEvent, CallStarted
 from .forks import fork_failed, fork_response
 from .hold import hold_by_command
@@ -59,6 +60,7 @@ from .relay import (
     resend_ack,
     resend_reinvite_2xx,
 )
+from .reliable import Reliability
 from .rooms import Rooms
 from .services import Services
 from .state import ALLOW, Call, Leg, LegId, PendingTwoHundred, Phase, Relay, set_sdp
@@ -141,7 +143,7 @@ class B2bua:
         self._relays: dict[str, Relay] = {}  # client txn -> relay
         self._by_a_txn: dict[str, Call] = {}
         self._timers: TimerHeap[tuple[str, str]] = TimerHeap()
-        self._events: list[CallEvent] = []
+        self._events: list[CallEvent | CallbackOffer] = []  # (the latter for the screen pop)
         self._users_worker: dict[str, list[int]] = {}  # user -> [worker of its calls, count]
         self.ignored: Counter[tuple[str, str]] = Counter()  # (phase, event) with no handler
         self.services = Services(self)  # what the switch answers itself, ringing onward
@@ -154,14 +156,18 @@ class B2bua:
         self.refreshes: dict[str, tuple[Call, LegId, Request]] = {}  # our refreshes, by txn
         self.digit_infos: set[str] = set()  # our INFO digits (dtmfwork.py), by txn
         self.leg_dtmf: dict[str, str] = {}  # a carrier's INVITE txn -> its trunk's dtmf mode
+        self.diversions: dict[str, str] = {}  # a carrier's INVITE txn -> diverted-from number
+        self.reliable = Reliability(self)  # 100rel both ways (call/reliable.py)
 
     # -- shell-facing -----------------------------------------------------------------
-    def events(self) -> list[CallEvent]:
+    def events(self) -> list[CallEvent | CallbackOffer]:
         ev, self._events = self._events, []
         return ev
 
     def next_deadline(self) -> float | None:
-        return self._timers.next_deadline()
+        ds = [d for d in (self._timers.next_deadline(), self.reliable.next_deadline())
+              if d is not None]
+        return min(ds) if ds else None
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -271,6 +277,9 @@ class B2bua:
                        started=now, media=cm)
         call.sip_call_id = inv.call_id
         call.did = self.dids.pop(ev.txn_id, None)
+        call.diversion = self.diversions.pop(ev.txn_id, None)
+        call.prack_mode = self.reliable.modes.pop(ev.txn_id, "supported")
+        call.vars.update(call.start_vars())  # the CRM lookup sees them without an IVR too
         sessiontimers.uas_leg(self, first)
         first.dtmf = self.leg_dtmf.pop(ev.txn_id, "auto")
         self._calls[call.key] = call
@@ -383,8 +392,7 @@ class B2bua:
                   source: Response | None = None, extra: Iterable[tuple[str, str]] = (),
                   sdp: bytes | None = None) -> None:
         a = call.caller_leg
-        resp = make_response(a.invite, status, reason, to_tag=a.dialog.local_tag,
-                             headers=extra)
+        resp = self.caller_response(call, status, reason, extra)
         if call.media is None:
             copy_body(source, resp)
         elif sdp is not None:
@@ -394,7 +402,14 @@ class B2bua:
             if status < 300:
                 a.ok = resp
                 sessiontimers.sending_2xx(self, call, a, resp, now)
-        self._txn.send_response(a.txn_id, resp, now)
+        self.reliable.to_caller(call, resp, now)
+
+    def caller_response(self, call: Call, status: int, reason: str,
+                        extra: Iterable[tuple[str, str]] = ()) -> Response:
+        """A response to the caller's INVITE, in its dialog (our To tag)."""
+        a = call.caller_leg
+        return make_response(a.invite, status, reason, to_tag=a.dialog.local_tag,
+                             headers=extra)
 
     def _fail_a(self, call: Call, status: int, reason: str, now: float, *, ended_by: str,
                 extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -451,6 +466,9 @@ class B2bua:
             self._reply(ev, 500, "Out of Order CSeq", now, (("Retry-After", "1"),))
             return True
         dialog.remote_seq = seq
+        if req.method == "PRACK":
+            self.reliable.prack(call, call.legs[leg], ev, now)
+            return True
         if call.end(leg) == TRANSFEROR:
             self._reply(ev, 200 if req.method != "INVITE" else 488,
                         "OK" if req.method != "INVITE" else "Not Acceptable Here", now)
@@ -491,6 +509,7 @@ class B2bua:
 
     # -- timers ------------------------------------------------------------------------
     def handle_timer(self, now: float) -> None:
+        self.reliable.handle_timer(now)
         for key in self._timers.pop_due(now):
             kind, ckey = key
             if kind == "router" and self.router is not None:
@@ -513,6 +532,8 @@ class B2bua:
                 continue
             if kind == "ivr":
                 self.services.ivr_timer(call, now)
+            elif kind == "unpause":
+                self.services.sensitive_over(call, now)
             elif kind == "ring":
                 self.dispatch(call, RingTimeout(), now)
             elif kind.startswith("st-"):
@@ -527,7 +548,8 @@ class B2bua:
                     self._end(call, 408, "No ACK", now, "switch")
                     continue
                 assert a.ok is not None
-                self._txn.send_stateless(a.ok, a.dialog.peer)
+                if not self.reliable.holding(call):  # a 2xx held for a PRACK is not out yet
+                    self._txn.send_stateless(a.ok, a.dialog.peer)
                 a.retx_interval = min(a.retx_interval * 2, self._t.t2)
                 self._timers.arm(("retx", call.key),
                                  min(now + a.retx_interval, a.retx_deadline))
@@ -586,6 +608,7 @@ class B2bua:
                     br.cancelled = True
                     self._txn.cancel_request(br.txn_id, now)
         self._calls.pop(call.key, None)
+        self.reliable.forget(call)
         for user in call.users:
             held = self._users_worker.get(user)
             if held is not None:
@@ -636,8 +659,8 @@ class B2bua:
                 self._txn.cancel_request(br.txn_id, now)
         self._fail_a(call, 480, "Temporarily Unavailable", now, ended_by="switch")
 
-    def hold_call(self, call: Call, on: bool) -> None:
-        hold_by_command(self, call, on)
+    def hold_call(self, call: Call, on: bool, now: float) -> None:
+        hold_by_command(self, call, on, now)
 
     def transfer_by_command(self, call: Call, number: str, now: float) -> None:
         by_command(self, call, number, now)

@@ -18,7 +18,9 @@ import structlog
 from ..dialplan import NumberTarget, UserTarget
 from ..errors import CcswitchError
 from ..media.ports import PortsExhausted
+from . import recpause
 from .anchor import CallMedia
+from .events import RecordingPaused, RecordingResumed
 from .originate import originate
 from .party import join_party
 from .state import Call, Phase
@@ -101,6 +103,35 @@ class SuperviseMode:
     mode: Mode
 
 
+@dataclass(frozen=True, slots=True)
+class PauseRecording:
+    """Pause a live call's recording (card numbers): silence is recorded until
+    ``ResumeRecording``.  ``by``: ``api`` or ``desktop``; ``user``: who asked."""
+
+    call_id: str
+    by: str = "api"
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRecording:
+    """Resume a recording ``PauseRecording`` paused (not one a sensitive IVR menu holds)."""
+
+    call_id: str
+    by: str = "api"
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetPriority:
+    """Change the priority of ``call_id``, a caller in ``queue`` (higher is served first);
+    its place in line is recomputed by the router's ordering."""
+
+    queue: str
+    call_id: str
+    priority: int
+
+
 # -- rooms -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RoomMute:
@@ -160,7 +191,9 @@ class Dial:
 
 Command = (Hangup | Transfer | Hold | AddParty | Supervise | SuperviseMode | RoomMute
            | RoomKick | AgentLogin | AgentLogout | AgentPause | AgentReady | Disposition
-           | Dial)
+           | Dial | PauseRecording | ResumeRecording | SetPriority)
+PRIORITY_RANGE = (-1000, 1000)
+"""The priorities a command may set (the dial plan's ``;priority=N`` is any integer)."""
 RING_S = 30.0  # how long a phone the switch calls (supervisor, third party) rings
 
 
@@ -177,7 +210,11 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
         return _room(sw, cmd, now, name)
     if isinstance(cmd, Supervise):
         return _supervise(sw, cmd, now, name)
+    if isinstance(cmd, SetPriority):
+        return _set_priority(sw, cmd, now, name)
     call = _live_call(sw, cmd.call_id)
+    if isinstance(cmd, PauseRecording | ResumeRecording):
+        return _pause_recording(sw, call, cmd, now, name)
     if isinstance(cmd, Hangup):
         if call.phase is Phase.RINGING:
             sw.cancel_call(call, now)
@@ -193,7 +230,7 @@ def execute(sw: B2bua, cmd: Command, now: float) -> Done:
     if not call.confirmed or call.answered_id is None or call.media is None:
         raise CommandError("conflict", f"call {call.key} is not a two-party call in progress")
     if isinstance(cmd, Hold):
-        sw.hold_call(call, cmd.on)
+        sw.hold_call(call, cmd.on, now)
         return Done(name, {"call_id": call.key, "on": cmd.on})
     if isinstance(cmd, AddParty):
         return _add_party(sw, call, cmd.number, now, name)
@@ -269,6 +306,32 @@ def _ring(sw: B2bua, user: str, worker: int | None, *, callee: str, from_user: s
         raise CommandError("conflict", f"{user} has no registered phone")
 
 
+def _pause_recording(sw: B2bua, call: Call, cmd: PauseRecording | ResumeRecording,
+                     now: float, name: str) -> Done:
+    state = recpause.recording_state(call)
+    if state is None:
+        raise CommandError("conflict", f"call {call.key} is not being recorded")
+    assert call.media is not None
+    holds = call.media.pause_holds
+    ev: RecordingPaused | RecordingResumed | None
+    if isinstance(cmd, PauseRecording):
+        if recpause.MANUAL in holds:
+            raise CommandError("conflict", f"the recording of call {call.key} is already paused")
+        ev = recpause.hold(call, recpause.MANUAL, cmd.by, now, cmd.user)
+    else:
+        if recpause.MANUAL not in holds:
+            why = (f"paused by {holds[recpause.IVR]} until that menu ends"
+                   if recpause.IVR in holds else "not paused")
+            raise CommandError("conflict", f"the recording of call {call.key} is {why}")
+        ev = recpause.release(call, recpause.MANUAL, cmd.by, now)
+    if ev is not None:
+        sw._events.append(ev)
+    state = recpause.recording_state(call) or "stopped"
+    log.info("recording_pause_command", call_id=call.key, command=name, by=cmd.by,
+             user=cmd.user, state=state)
+    return Done(name, {"call_id": call.key, "recording": state})
+
+
 def _live_call(sw: B2bua, call_id: str) -> Call:
     call = sw._calls.get(call_id)
     if call is None or call.phase is Phase.ENDED:
@@ -306,6 +369,28 @@ def _agent(sw: B2bua, cmd: AgentLogin | AgentLogout | AgentPause | AgentReady, n
     log.info("agent_command", agent=cmd.agent, command=name, changed=changed)
     return Done(name, {"agent": cmd.agent, "changed": changed,
                        "state": router.agent_state(cmd.agent).value})
+
+
+def _set_priority(sw: B2bua, cmd: SetPriority, now: float, name: str) -> Done:
+    router = sw.router
+    if router is None or cmd.queue not in sw.queue_settings:
+        raise CommandError("not_found", f"no queue {cmd.queue}")
+    if router.caller_queue(cmd.call_id) != cmd.queue:
+        raise CommandError("not_found", f"no caller {cmd.call_id} in queue {cmd.queue}")
+    low, high = PRIORITY_RANGE
+    if not low <= cmd.priority <= high:
+        raise CommandError("invalid", f"priority {cmd.priority} is not in {low}..{high}")
+    old = router.priority_of(cmd.call_id)
+    position = router.set_priority(cmd.call_id, cmd.priority, now)
+    assert position is not None
+    call = sw._calls.get(cmd.call_id)
+    if call is not None:
+        call.queue_priority = cmd.priority
+    log.info("caller_priority", call_id=cmd.call_id, queue=cmd.queue, old=old,
+             priority=cmd.priority, position=position)
+    return Done(name, {"queue": cmd.queue, "call_id": cmd.call_id, "priority": cmd.priority,
+                       "old": old if old is not None else cmd.priority,
+                       "position": position})
 
 
 def _disposition(sw: B2bua, cmd: Disposition, now: float, name: str) -> Done:

@@ -10,7 +10,12 @@ offer of the call to an agent carries.
 - after every ``CallerOffered`` it emits :class:`OfferCard`: the offer with everything a CRM
   or an agent's desktop needs (caller number and name, number dialled, the IVR's digits and
   variables, queue, wait, call id, recording id, the CRM record as it is now, the queue's
-  call script filled in).  The offer never waits for the CRM.
+  call script filled in).  The offer never waits for the CRM;
+- a virtual-hold caller (``CallbackRequested``) hangs up and is called back later as a new
+  leg: what its card needs is kept until it leaves the queue, and when the called-back caller
+  answers and the reserved agent is rung (the switch's :class:`CallbackOffer`) the agent gets
+  the same card as for a live caller (the CRM record, even one that came while the caller
+  was away).
 
 Every outcome of a lookup is reported as :class:`CrmResult` (``call.crm``), so a desktop that
 showed a card with ``crm_status`` ``"pending"`` learns the record when it comes.  What the IVR
@@ -25,7 +30,13 @@ from typing import Any, Final
 
 import structlog
 
-from ..acd.events import CallerEntered, CallerOffered
+from ..acd.events import (
+    CALLER_EXITS,
+    CallbackFailed,
+    CallbackRequested,
+    CallerEntered,
+    CallerOffered,
+)
 from ..config.crm import CrmConfig, Template, url_encode
 from .ivr import IvrSession
 from .state import Call
@@ -90,6 +101,31 @@ class OfferCard:
     script: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackOffer:
+    """From the switch to the screen pop (never streamed): the called-back caller of
+    ``call_id`` answered and the reserved ``agent`` is being rung; it becomes an
+    :class:`OfferCard`."""
+
+    time: float
+    call_id: str
+    queue: str
+    agent: str
+
+
+@dataclass(slots=True)
+class _Held:
+    """What a virtual-hold caller's card needs while it is away (its call has ended)."""
+
+    caller_name: str | None
+    dialled: str
+    digits: str
+    vars: dict[str, str]
+    crm: dict[str, object] | None
+    crm_status: str | None
+    entered: float | None
+
+
 CrmEvent = CrmLookup | CrmResult | OfferCard
 
 
@@ -121,6 +157,16 @@ def caller_name(call: Call, displays: Mapping[str, str] | None = None) -> str | 
     return display or None
 
 
+def queue_scripts(queues: Mapping[str, Any]) -> dict[str, Template]:
+    """The call script of each queue that has one (``QueueConfig.script``)."""
+    return {name: q.script for name, q in queues.items() if q.script is not None}
+
+
+def user_displays(users: Mapping[str, Any]) -> dict[str, str]:
+    """The configured display name of each user that has one."""
+    return {name: u.display for name, u in users.items() if u.display}
+
+
 class ScreenPop:
     """The CRM lookup and the offer cards, for the switch's calls (``find``)."""
 
@@ -136,11 +182,23 @@ class ScreenPop:
         # lookups asked and not answered: call id -> [queue, agent last offered the call],
         # so an answer for a call that has ended meanwhile is still reported
         self._asked: dict[str, list[str | None]] = {}
+        self._held: dict[str, _Held] = {}  # virtual-hold callers away, by call id
+
+    def configure(self, *, crm: CrmConfig, scripts: Mapping[str, Template],
+                  displays: Mapping[str, str]) -> None:
+        """A reloaded configuration: the next call entering a queue is looked up with the
+        new ``[crm]`` (a lookup running goes on and its answer is kept), the next offer
+        carries the new script and display names."""
+        self.crm, self.scripts, self.displays = crm, scripts, displays
 
     def follow(self, events: Iterable[object]) -> list[Any]:
-        """``events`` (the router's) with each one's screen-pop events after it."""
+        """``events`` (the router's or the switch's) with each one's screen-pop events after
+        it; a :class:`CallbackOffer` is replaced by its card."""
         out: list[Any] = []
         for ev in events:
+            if isinstance(ev, CallbackOffer):
+                out.append(self.callback_card(ev))
+                continue
             out.append(ev)
             if isinstance(ev, CallerEntered):
                 lookup = self.entered(ev)
@@ -148,7 +206,32 @@ class ScreenPop:
                     out.append(lookup)
             elif isinstance(ev, CallerOffered):
                 out.append(self.card(ev))
+            elif isinstance(ev, CallbackRequested):
+                self.hold(ev.call_id)
+            elif self._held and (isinstance(ev, CALLER_EXITS) or (
+                    isinstance(ev, CallbackFailed) and ev.final)):
+                self._held.pop(ev.call_id, None)
         return out
+
+    def hold(self, call_id: str) -> None:
+        """The caller asked to be called back: keep what its card needs."""
+        call = self._find(call_id)
+        if call is not None:
+            self._held[call_id] = _Held(caller_name(call, self.displays), dialled(call),
+                                        call.digits, dict(call.vars), call.crm,
+                                        call.crm_status, call.queue_entered)
+
+    def callback_card(self, ev: CallbackOffer) -> OfferCard:
+        """The card of a called-back caller's offer: the new leg's call gets back what the
+        caller had collected (IVR, CRM), and the card names it as it first came in."""
+        held = self._held.get(ev.call_id)
+        call = self._find(ev.call_id)
+        if held is not None and call is not None:
+            call.digits, call.vars = held.digits, dict(held.vars)
+            call.crm, call.crm_status = held.crm, held.crm_status
+            if held.entered is not None:
+                call.queue_entered = held.entered
+        return self.card(CallerOffered(ev.time, ev.call_id, ev.queue, ev.agent))
 
     def entered(self, ev: CallerEntered) -> CrmLookup | None:
         """The call entered a queue: keep what its IVR collected; the lookup, on its first
@@ -184,16 +267,20 @@ class ScreenPop:
             self._asked[ev.call_id][1] = ev.agent
         script = self.scripts.get(ev.queue)
         entered = call.queue_entered
+        values = call_values(call, ev.queue, self.displays)
+        held = self._held.get(call.key) if call.callback_agent is not None else None
+        if held is not None:  # a called-back caller: named as it first came in
+            values["dialled"] = held.dialled
+            values["caller_name"] = values["caller_name"] or held.caller_name or ""
         return OfferCard(
             time=ev.time, call_id=ev.call_id, queue=ev.queue, agent=ev.agent,
-            caller=call.caller, caller_name=caller_name(call, self.displays),
-            dialled=dialled(call),
+            caller=call.caller, caller_name=values["caller_name"] or None,
+            dialled=values["dialled"],
             digits=call.digits, vars=dict(call.vars),
             wait_s=round(max(0.0, ev.time - entered), 3) if entered is not None else 0.0,
             recording_id=call.key if self._recorded(call) else None,
             crm=call.crm, crm_status=call.crm_status or "off",
-            script=script.fill(call_values(call, ev.queue, self.displays), call.vars)
-            if script is not None else None)
+            script=script.fill(values, call.vars) if script is not None else None)
 
     def result(self, call_id: str, record: Mapping[str, Any] | None, status: str,
                now: float) -> CrmResult | None:
@@ -205,6 +292,9 @@ class ScreenPop:
         asked = self._asked.pop(call_id, None)
         crm = dict(record) if status == "ok" and record is not None else None
         call = self._find(call_id)
+        held = self._held.get(call_id)
+        if held is not None:  # a virtual-hold caller: its callback's card will carry it
+            held.crm, held.crm_status = crm, status
         if call is None:
             if asked is None:
                 log.warning("crm_result_unasked", call_id=call_id)

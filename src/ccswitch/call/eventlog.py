@@ -36,6 +36,8 @@ TYPES: Mapping[type, str] = {
     call.CallEnded: "call.ended",
     call.RecordingStarted: "recording.started",
     CallQuality: "call.quality",
+    call.RecordingPaused: "recording.paused",
+    call.RecordingResumed: "recording.resumed",
     acd.CallerEntered: "queue.caller_entered",
     acd.CallerRefused: "queue.caller_refused",
     acd.CallerOffered: "queue.caller_offered",  # streamed as its OfferCard (NOT_STREAMED)
@@ -49,6 +51,8 @@ TYPES: Mapping[type, str] = {
     acd.CallTransferred: "queue.call_transferred",
     acd.CallCompleted: "queue.call_completed",
     acd.CallDisposition: "queue.call_disposition",
+    acd.CallHeld: "queue.call_held",
+    acd.CallerPriorityChanged: "queue.caller_priority_changed",
     acd.CallbackRequested: "queue.callback_requested",
     acd.CallbackMade: "queue.callback_made",
     acd.CallbackFailed: "queue.callback_failed",
@@ -56,6 +60,7 @@ TYPES: Mapping[type, str] = {
     acd.AgentLoggedOut: "agent.logged_out",
     acd.AgentPaused: "agent.paused",
     acd.AgentUnpaused: "agent.unpaused",
+    acd.SwitchStarted: "switch.started",
 }
 """Event class -> its stable type name (``docs/events.md``)."""
 
@@ -159,6 +164,17 @@ def recording_done(*, path: str, call_id: str | None, seconds: float, ok: bool,
     """The record of a closed recording (``time`` already wall clock)."""
     return _finish(RECORDING_DONE, time, {"call_id": call_id, "path": path,
                                           "seconds": round(seconds, 3), "ok": ok})
+
+
+RECORDING_ACCESSED = "recording.accessed"
+"""Reported by the shell when recordings were listed or downloaded through the API."""
+RECORDING_DELETED = "recording.deleted"
+"""Reported by the shell when the retention policy deleted a recording's file."""
+
+
+def shell_record(name: str, *, time: float, fields: Mapping[str, Any]) -> EventRecord:
+    """The record of an event the shell reports itself (``time`` already wall clock)."""
+    return _finish(name, time, dict(fields))
 
 
 def _finish(name: str, time: float, fields: dict[str, Any]) -> EventRecord:

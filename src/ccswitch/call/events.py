@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..acd.events import CallHeld
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -64,4 +66,36 @@ class RecordingStarted:
     at: float
 
 
-CallEvent = CallStarted | CallAnswered | CallEnded | RecordingStarted
+@dataclass(frozen=True, slots=True)
+class RecordingPaused:
+    """The recording ``path`` of ``call_id`` is paused (silence is written in its place) from
+    ``offset`` seconds into the file; ``by``: api, desktop or ``ivr:MENU``; ``user``: the
+    token's user (or role) for api and desktop."""
+
+    call_id: str
+    path: str
+    at: float
+    offset: float
+    by: str
+    user: str | None = None
+    queue: str | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingResumed:
+    """The recording ``path`` of ``call_id`` records again from ``offset`` seconds into the
+    file; ``by``: who ended the pause."""
+
+    call_id: str
+    path: str
+    at: float
+    offset: float
+    by: str
+    queue: str | None = None
+    agent: str | None = None
+
+
+CallEvent = (CallStarted | CallAnswered | CallEnded | RecordingStarted | RecordingPaused
+             | RecordingResumed | CallHeld)
+"""``CallHeld`` (a queue call's hold, ``acd/events.py``) is reported by the B2BUA too."""

@@ -15,8 +15,8 @@ import structlog
 
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import Response
-from . import dtmfwork, sessiontimers
-from .events import CallAnswered, RecordingStarted
+from . import dtmfwork, recpause, sessiontimers
+from .events import CallAnswered
 from .legevents import Answered, Failed, Ringing
 from .state import ALLOW, Call, Leg, Phase
 from .voicemail import DIVERT_STATUSES
@@ -35,6 +35,8 @@ RELAYED_FAILURE_HEADERS = ("contact", "www-authenticate", "proxy-authenticate", 
 def fork_response(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -> None:
     """A response to fork ``br`` of ``call``."""
     status = resp.status
+    if 100 < status < 200 and not sw.reliable.from_callee(br, resp, now):
+        return  # a reliable provisional heard before (or out of order): RFC 3262 §4
     if sw.trunk_legs is not None:
         sw.trunk_legs.heard(call, br, status)
     if status < 200:
@@ -130,8 +132,7 @@ def caller_answered(sw: B2bua, call: Call, ev: Answered, now: float) -> None:
     sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
     log.info("call_answered", call_id=call.key, callee=call.callee)
     if call.media is not None and call.media.plan.record_calls:
-        path = call.media.start_recording(call.key)
-        sw._events.append(RecordingStarted(call.key, path, now))
+        sw._events.extend(recpause.start(call, now))
     sw._arm_2xx_retx(call, now)
 
 

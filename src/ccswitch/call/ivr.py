@@ -1,8 +1,8 @@
 """An IVR flow attached to a call the switch answered: the glue between a ``FlowRunner`` and
 the media worker carrying the caller's leg (pure).
 
-Prompts of one ``StartPlay`` are played one after the other (a ``Play`` per file, the next one
-when the worker reports the previous done); digits and play ends come back from the worker
+Prompts of one ``StartPlay`` are played one after the other by a ``LegPlayer``
+(``call/legplayer.py``, shared with voicemail); digits and play ends come back from the worker
 (``on_digit``, ``on_play_done``).  What the flow hands over (queue, transfer, hang up) is
 returned by ``pump`` for the B2BUA to carry out.
 """
@@ -13,27 +13,29 @@ from collections.abc import Callable
 
 import structlog
 
-from ..ivr.flow import CancelPlay, FlowDone, FlowRunner, HandOff, StartPlay
-from ..media.commands import Detect, Play, PlayDone, PlayFile, StopPlay
+from ..ivr.flow import CancelPlay, FlowDone, FlowRunner, HandOff, Sensitive, StartPlay
+from ..media.commands import Detect, PlayDone
 from .anchor import CallMedia
+from .legplayer import LegPlayer
 
 log = structlog.get_logger()
 
 PromptPath = Callable[[str], str]
+OnSensitive = Callable[[str | None, float], None]
 
 
 class IvrSession:
-    """One running flow on leg ``a`` of ``media``."""
+    """One running flow on leg ``a`` of ``media``; ``on_sensitive(menu, now)`` hears when the
+    flow enters (a menu's name) or leaves (``None``) a sensitive menu."""
 
     def __init__(self, *, call_id: str, runner: FlowRunner, media: CallMedia,
-                 prompt_path: PromptPath) -> None:
+                 prompt_path: PromptPath,
+                 on_sensitive: OnSensitive = lambda menu, now: None) -> None:
         self.call_id = call_id
+        self._on_sensitive = on_sensitive
         self.runner = runner
         self.media = media
-        self._prompt_path = prompt_path
-        self._queue: list[str] = []  # prompts still to play for the flow's current play
-        self._flow_play: int | None = None
-        self._media_play: int | None = None
+        self._player = LegPlayer(call_id=call_id, media=media, path=prompt_path)
         self.finished: FlowDone | None = None
 
     @property
@@ -50,17 +52,10 @@ class IvrSession:
         return self.pump(now)
 
     def on_play_done(self, ev: PlayDone, now: float) -> list[HandOff]:
-        if ev.play_id != self._media_play:
+        done = self._player.on_play_done(ev)
+        if done is None:
             return []
-        self._media_play = None
-        if ev.reason == "error":
-            log.warning("prompt_failed", call_id=self.call_id, leg=ev.leg)
-        if ev.reason in ("end", "error") and self._queue:
-            self._play_next()
-            return []
-        if ev.reason in ("end", "error") and self._flow_play is not None:
-            pid, self._flow_play = self._flow_play, None
-            self.runner.on_play_done(pid, now)
+        self.runner.on_play_done(done, now)
         return self.pump(now)
 
     def on_timer(self, now: float) -> list[HandOff]:
@@ -76,43 +71,27 @@ class IvrSession:
 
     def hangup(self, now: float) -> None:
         self.runner.on_hangup(now)
-        self._stop()
+        self._player.stop()
 
     def pump(self, now: float) -> list[HandOff]:
         """Carry out the runner's actions; returns what it hands over to the B2BUA."""
         out: list[HandOff] = []
         for action in self.runner.actions():
             if isinstance(action, StartPlay):
-                self._stop()
-                self._flow_play = action.play_id
-                self._queue = list(action.prompts)
-                if self._queue:
-                    self._play_next()
-                else:
+                if not self._player.play(action.play_id, action.prompts):
                     self.runner.on_play_done(action.play_id, now)
             elif isinstance(action, CancelPlay):
-                if action.play_id == self._flow_play:
-                    self._stop()
+                if self._player.playing(action.play_id):
+                    self._player.stop()
+            elif isinstance(action, Sensitive):
+                self._on_sensitive(action.menu, now)
             elif isinstance(action, HandOff):
-                self._stop()
+                self._player.stop()
                 out.append(action)
             else:
-                self._stop()
+                self._player.stop()
                 self.finished = action
                 if action.error:
                     log.error("ivr_flow_failed", call_id=self.call_id, error=action.error)
         return out
 
-    def _play_next(self) -> None:
-        name = self._queue.pop(0)
-        plan = self.media.plan
-        self._media_play = plan.next_id()
-        plan.send(self.media.worker, Play(self.leg, self._media_play,
-                                          PlayFile(self._prompt_path(name))))
-
-    def _stop(self) -> None:
-        self._queue = []
-        self._flow_play = None
-        if self._media_play is not None:
-            self.media.plan.send(self.media.worker, StopPlay(self.leg, self._media_play))
-            self._media_play = None

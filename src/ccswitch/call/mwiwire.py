@@ -30,6 +30,10 @@ from ..sip.uri import NameAddr, SipUri
 log = structlog.get_logger()
 
 ALLOW_EVENTS = "message-summary, refer"
+CHALLENGED_SUBSCRIBES = (10, 10.0)
+"""At most 10 SUBSCRIBEs without credentials (each gets a challenge and a nonce) per source
+(transport, address, port) in 10 s: a phone needs one per mailbox and refresh; a client
+looping on new subscriptions gets 503 + Retry-After beyond that (docs/voicemail.md)."""
 NOTIFY_FAILURES = frozenset({404, 405, 408, 410, 416, 480, 481, 482, 483, 484, 485, 489, 501,
                              604})
 """Answers to a NOTIFY that end its subscription (RFC 6665 §4.2.2: 481, 408 and those that

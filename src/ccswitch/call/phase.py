@@ -93,7 +93,7 @@ def _hung_up(sw: B2bua, call: Call, ev: Ended, now: float) -> None:
 
 
 def _hold(sw: B2bua, call: Call, ev: HoldChanged, now: float) -> None:
-    hold_changed(sw, call, ev.leg)
+    hold_changed(sw, call, ev.leg, now)
 
 
 def _supervisor_key(sw: B2bua, call: Call, ev: Digit, now: float) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ..acd.model import AgentState, CallerState
+from .recpause import recording_state
 from .state import Call, Phase
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class CallView:
     talk_s: float | None
     legs: tuple[LegView, ...]
     media_legs: tuple[int, ...] = ()  # its media legs (the live MOS is looked up by them)
+    recording: str | None = None  # "recording", "paused", None: not recorded (recpause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,8 @@ def _call_view(call: Call, now: float, queued: bool) -> CallView:
         duration_s=max(0.0, now - call.started),
         talk_s=None if answered is None else max(0.0, now - answered), legs=tuple(legs),
         media_legs=() if call.media is None else tuple(lm.leg for lm in
-                                                        call.media.legs.values()))
+                                                        call.media.legs.values()),
+        recording=recording_state(call))
 
 
 # -- rooms -------------------------------------------------------------------------------

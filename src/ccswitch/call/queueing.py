@@ -34,6 +34,7 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.transaction import ResponseReceived, TransactionTimeout
 from .anchor import CallMedia
 from .commands import AgentLogin, AgentLogout, AgentPause, AgentReady, execute
+from .crm import CallbackOffer
 from .events import CallStarted
 from .hold import MOH
 from .services import say_flow
@@ -540,6 +541,8 @@ class Queues:
         self.sw._events.append(CallStarted(call.key, action.number, action.queue, now))
         log.info("callback_answered", call_id=call.key, agent=action.agent)
         self._offer(call, (action.agent,), now)
+        if any(b.agent == action.agent for b in call.forks()):  # its phone rings: the card
+            self.sw._events.append(CallbackOffer(now, call.key, action.queue, action.agent))
 
     # -- agents ----------------------------------------------------------------------
     def agent_present(self, agent: str, registered: bool, now: float) -> None:

@@ -1,8 +1,9 @@
 """A configuration reload, applied to a running core (pure).
 
 ``reload(sig, config, now)`` swaps in what may change live — users and their passwords,
-queues, agents, IVR menus, the dial plan, rooms, supervision, transfers (and, in the shell,
-API tokens and webhooks) — without touching a call in progress or a caller waiting in a
+queues (with their call scripts), agents, IVR menus, the dial plan, rooms, supervision,
+transfers, the CRM lookup (and, in the shell, API tokens, webhooks and the CRM client) —
+without touching a call in progress or a caller waiting in a
 queue: calls keep the objects they were set up with, and only what happens next (a new call,
 the next login, the next menu) sees the new configuration.  An agent removed from the
 configuration is logged out (a call it is on goes on to its end).  What is bound at start-up
@@ -22,6 +23,7 @@ import structlog
 from ..config.schema import SwitchConfig
 from ..dialplan import Dialplan
 from .acdconfig import router_settings
+from .crm import queue_scripts, user_displays
 from .queueing import build_queue_audio, build_room_music
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ RESTART_FIELDS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http",
                   "log_level", "auth", "registrar", "sip", "media", "events")
 """Configuration fields bound at start-up: a reload keeps their running values."""
 LIVE_FIELDS = ("users", "queues", "dialplan", "menus", "moh", "rooms", "supervisors",
-               "supervision", "transfer", "webhooks", "api")
+               "supervision", "transfer", "webhooks", "api", "recordings", "crm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ def reload(sig: Signaling, new: SwitchConfig, now: float) -> Reloaded:
     b.supervise_keys = config.supervision.keys
     b.transfer_ring_timeout = config.transfer.ring_timeout
     b.transfer_recall = config.transfer.recall
+    sig.screenpop.configure(crm=config.crm, scripts=queue_scripts(config.queues),
+                            displays=user_displays(config.users))
     for agent in added_agents:  # a new agent already registered is logged in now
         if sig.registrar.lookup(agent, now):
             b.queues.agent_present(agent, True, now)

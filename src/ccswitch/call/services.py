@@ -5,6 +5,7 @@ the methods take ``self: B2bua`` and use its legs, transactions and timers.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import structlog
@@ -21,6 +22,7 @@ from ..media.commands import (
     Play,
     PlayDone,
     PlayTone,
+    RecordSilence,
     RtpTimeout,
     StopPlay,
     WorkerDied,
@@ -30,9 +32,9 @@ from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
-from . import sessiontimers
+from . import recpause, sessiontimers
 from .bridge import Role
-from .events import CallAnswered, RecordingStarted
+from .events import CallAnswered
 from .ivr import IvrSession
 from .legevents import MediaLost
 from .rooms import ADMIT, RoomFull, pin_flow
@@ -267,11 +269,41 @@ class Services:
         call.service = "ivr"
         call.phase = Phase.IVR
         ivr_call = IvrCall(caller=call.caller, dialled=call.callee,
-                           vars={"did": call.did} if call.did else {})
+                           vars=call.start_vars())
         runner = FlowRunner(flow, ivr_call)
         call.ivr = IvrSession(call_id=call.key, runner=runner, media=call.media,
-                              prompt_path=self.sw.prompt_path)
+                              prompt_path=self.sw.prompt_path,
+                              on_sensitive=functools.partial(self._sensitive, call))
         self._after_ivr(call, call.ivr.start(now), now)
+
+    def _sensitive(self, call: Call, menu: str | None, now: float) -> None:
+        """A sensitive menu holds a pause of the call's recording while the caller is in it
+        (from one sensitive menu to the next the pause goes on; a recording started
+        meanwhile starts paused).  When the caller leaves it the pause is held
+        ``recpause.GUARD`` seconds more: the tail of the last key (detected as it starts,
+        and heard through the jitter buffer) stays out of the file."""
+        cm = call.media
+        if cm is None:
+            return
+        key = ("unpause", call.key)
+        if menu is None:
+            if recpause.IVR in cm.pause_holds:
+                self.sw._timers.arm(key, now + recpause.GUARD)
+            return
+        self.sw._timers.cancel(key)
+        if recpause.IVR not in cm.pause_holds:
+            log.info("ivr_sensitive", call_id=call.key, menu=menu)
+            ev = recpause.hold(call, recpause.IVR, f"ivr:{menu}", now)
+            if ev is not None:
+                self.sw._events.append(ev)
+
+    def sensitive_over(self, call: Call, now: float) -> None:
+        """The guard after a sensitive menu ran out: the menu lets go of its pause."""
+        held = call.media.pause_holds.get(recpause.IVR) if call.media is not None else None
+        if held is not None:
+            ev = recpause.release(call, recpause.IVR, held, now)
+            if ev is not None:
+                self.sw._events.append(ev)
 
     # -- voicemail ---------------------------------------------------------------------
     def start_voicemail(self, call: Call, box: str, now: float) -> bool:
@@ -333,7 +365,7 @@ class Services:
         self.sw._by_a_txn.pop(a.txn_id, None)
         a.ok = resp
         sessiontimers.sending_2xx(self.sw, call, a, resp, now)
-        self.sw._txn.send_response(a.txn_id, resp, now)
+        self.sw.reliable.to_caller(call, resp, now)
         call.answered = now
         call.phase = Phase.SERVICE
         self.sw._events.append(CallAnswered(call.key, f"voicemail:{box}", now))
@@ -471,8 +503,7 @@ class Services:
         self.sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
         log.info("bridge_answered", call_id=call.key, callee=br.dialog.remote_target)
         if cm.plan.record_calls or (call.queue is not None and call.queue in self.sw.record_queues):
-            path = cm.start_recording(call.key)
-            self.sw._events.append(RecordingStarted(call.key, path, now))
+            self.sw._events.extend(recpause.start(call, now))
         if call.transfer is not None:
             transfer_answered(self.sw, call, now)
         return True
@@ -552,6 +583,12 @@ class Services:
                              method=ev.method)
                 self.sw.dispatch(call, ev, now)
             return
+        if isinstance(ev, RecordSilence):  # a message's caller has gone quiet
+            call = self.sw._by_leg.get(ev.leg)
+            if call is not None and call.phase is not Phase.ENDED \
+                    and isinstance(call.ivr, VoicemailSession):
+                self._after_ivr(call, call.ivr.on_silence(ev.rec_id, now), now)
+            return
         legs: tuple[int, ...]
         if isinstance(ev, RtpTimeout | LegFailed):
             legs = (ev.leg,)
@@ -591,3 +628,4 @@ def handoff_fields(req: QueueReq | TransferReq | HangupReq) -> dict[str, str | i
 
 
 __all__ = ["SERVICES", "MenuError", "Services", "handoff_fields"]
+

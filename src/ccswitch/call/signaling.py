@@ -40,13 +40,16 @@ from ..media.commands import MediaEvent
 from ..sip.addr import Address
 from ..sip.auth import AuthOutcome, AuthResult, Credentials, DigestAuthenticator
 from ..sip.dialog import LocalContact
+from ..sip.diversion import diverted_from
 from ..sip.grammar import is_token
 from ..sip.headers import normalize
 from ..sip.message import Headers, Request, find_head_end, make_response, parse_message
 from ..sip.mwi import subscribe_of
+from ..sip.prack import OPTION_TAG, refuses_required
 from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
 from ..sip.session_timer import TAG, BadHeader, TimerPolicy, TooSmall, has_tag
+from ..sip.source_limit import SourceLimit
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
     AckReceived,
@@ -63,9 +66,9 @@ from .anchor import MediaPlan
 from .b2bua import B2bua
 from .checks import SUPPORTED_EXTENSIONS, refusal
 from .commands import Command, Done
-from .crm import CrmEvent, ScreenPop
+from .crm import CrmEvent, ScreenPop, queue_scripts, user_displays
 from .events import CallEnded, CallEvent
-from .mwiwire import ALLOW_EVENTS, MwiDialogs
+from .mwiwire import ALLOW_EVENTS, CHALLENGED_SUBSCRIBES, MwiDialogs
 from .queueing import build_queue_audio, build_room_music
 from .reload import Reloaded, reload
 from .state import ALLOW
@@ -124,6 +127,8 @@ class Signaling:
             algorithms=tuple(config.auth.algorithms), nonce_ttl=config.auth.nonce_ttl,
             max_failures=config.auth.max_failures, failure_window=config.auth.failure_window,
         )
+        self._subscribe_limit = SourceLimit(limit=CHALLENGED_SUBSCRIBES[0],
+                                            window=CHALLENGED_SUBSCRIBES[1])
         reg = config.registrar
         self.registrar = Registrar(min_expires=reg.min_expires, max_expires=reg.max_expires,
                                    default_expires=reg.default_expires,
@@ -151,10 +156,10 @@ class Signaling:
                            voicemail=self.voicemail)
         self.screenpop = ScreenPop(
             crm=config.crm, find=self.b2bua._calls.get,
-            scripts={n: q.script for n, q in config.queues.items() if q.script is not None},
+            scripts=queue_scripts(config.queues),
             recorded=lambda call: bool(call.media is not None and (
                 call.media.plan.record_calls or call.queue_name in self.b2bua.record_queues)),
-            displays={n: u.display for n, u in config.users.items() if u.display})
+            displays=user_displays(config.users))
         self.media = media
         self.mwi: MwiDialogs | None = None
         if self.voicemail is not None:
@@ -186,7 +191,7 @@ class Signaling:
         self.counters: dict[str, int] = {"bad_answered": 0, "bad_dropped": 0, "stray_acks": 0,
                                          "stray_responses": 0, "requests": 0,
                                          "keepalives": 0, "shed": 0, "did_not_found": 0,
-                                         "trunk_calls": 0}
+                                         "trunk_calls": 0, "subscribe_flood": 0}
         # Set by the shell while it cannot keep up (its loop lags): new INVITEs and REGISTERs
         # get 503 + Retry-After, everything inside existing dialogs and transactions goes on.
         self.overloaded = False
@@ -209,7 +214,7 @@ class Signaling:
             for cev in calls:
                 if isinstance(cev, CallEnded):
                     self.trunk_legs.ended(cev.call_id)
-        self._events.extend(calls)
+        self._events.extend(self.screenpop.follow(calls))
         if self.b2bua.router is not None:
             self._events.extend(self.screenpop.follow(self.b2bua.router.events()))
         ev, self._events = self._events, []
@@ -283,10 +288,27 @@ class Signaling:
             self.trunk_driver.start(now)
     def restore_voicemail(self, messages: Iterable[Message], now: float) -> None:
         """The stored voice messages (``received`` on the loop clock): the mailboxes and
-        their lamps start from them."""
-        if self.voicemail is not None:
-            self.voicemail.restore(messages, now)
+        their lamps start from them, and the phones of unsolicited boxes registered before a
+        restart (bindings restored first) are told at once."""
+        vm = self.voicemail
+        if vm is not None:
+            vm.restore(messages, now)
+            for box in vm.boxes:
+                bindings = tuple(self.registrar.lookup(box, now))
+                if bindings and self.mwi is not None and vm.mailbox(box).unsolicited:
+                    self.mwi.registered(box, bindings, now)
             self._drain(now)
+
+    def voice_message(self, box: str, message_id: str, *, delete: bool, now: float) -> bool:
+        """Delete (or save) one message for the API; False when the box has no such message.
+        The row and file follow through the events, the lamps at once."""
+        vm = self.voicemail
+        if vm is None or not vm.has(box) or vm.boxes[box].get(message_id) is None:
+            return False
+        (vm.delete if delete else vm.save)(box, message_id)
+        vm.changed(box, now)
+        self._drain(now)
+        return True
 
     def shutdown(self, now: float) -> None:
         if self.trunk_driver is not None:
@@ -378,7 +400,7 @@ class Signaling:
                                                  ("Accept-Language", "en"),
                                                  ("Supported", ", ".join(
                                                      sorted(SUPPORTED_EXTENSIONS)))))
-            elif method == "BYE":
+            elif method in ("BYE", "PRACK"):  # outside any dialog: nothing to end or PRACK
                 self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
             elif method == "SUBSCRIBE":
                 self._on_subscribe(ev, now)
@@ -429,6 +451,8 @@ class Signaling:
         if not self._is_ours(req.uri.host) or self.mwi is None or self.voicemail is None:
             self._reply(ev, 404, "Not Found", now)
             return
+        if not req.headers.get_raw_all("authorization") and not self._may_challenge(ev, now):
+            return
         res = self._authenticate(ev, now, proxy=False)
         if res.outcome is not AuthOutcome.OK:
             self._reply(ev, res.status, res.reason, now, res.headers)
@@ -442,6 +466,21 @@ class Signaling:
             self._reply(ev, 404, "Not Found", now)
             return
         self.mwi.subscribe(ev, box, now)
+
+    def _may_challenge(self, ev: RequestReceived, now: float) -> bool:
+        """A SUBSCRIBE without credentials gets a challenge (a nonce kept) only within its
+        source's budget; beyond it, 503 + Retry-After, counted, logged once per episode."""
+        src = ev.source
+        verdict = self._subscribe_limit.check((src.transport, src.host, src.port), now)
+        if verdict.allowed:
+            return True
+        self.counters["subscribe_flood"] += 1
+        if verdict.first_refusal:
+            log.warning("subscribe_flood", source=_hostport(src), transport=src.transport,
+                        limit=CHALLENGED_SUBSCRIBES[0], window_s=CHALLENGED_SUBSCRIBES[1])
+        self._reply(ev, 503, "Service Unavailable", now,
+                    (("Retry-After", str(verdict.retry_after)),))
+        return False
 
     def _agents_follow_registrations(self, now: float) -> None:
         """Agents are logged in while they have a registered contact (CONTRACT)."""
@@ -548,6 +587,11 @@ class Signaling:
         counted when it is no DID of ours); it never reaches another trunk."""
         req = ev.request
         caller = _from_user(req)
+        mode = self.config.trunking.trunks[trunk].rel100
+        if refuses_required(req, mode):  # the trunk is configured without 100rel
+            self._refuse(ev, 420, "Bad Extension", now, caller, (("Unsupported", OPTION_TAG),),
+                         why=f"trunk {trunk}: 100rel off")
+            return
         try:
             to_user = req.to.uri.user
         except SipParseError:
@@ -565,13 +609,21 @@ class Signaling:
             self._refuse(ev, 404, "Not Found", now, caller, why=f"DID {found.did}: no target")
             return
         self.counters["trunk_calls"] += 1
+        diverted = diverted_from(req)
         log.info("inbound_call", trunk=trunk, did=found.did, caller=caller, target=str(target),
-                 sip_call_id=req.call_id)
-        self.b2bua.dids[ev.txn_id] = found.did
+                 sip_call_id=req.call_id,
+                 diversion=diverted.number if diverted is not None else None)
+        b2 = self.b2bua
+        b2.dids[ev.txn_id] = found.did
+        b2.reliable.modes[ev.txn_id] = mode
+        if diverted is not None:
+            b2.diversions[ev.txn_id] = diverted.number
         try:
             self._to_target(ev, caller, target, now)
         finally:
-            self.b2bua.dids.pop(ev.txn_id, None)
+            b2.dids.pop(ev.txn_id, None)
+            b2.reliable.modes.pop(ev.txn_id, None)
+            b2.diversions.pop(ev.txn_id, None)
 
     def _to_target(self, ev: RequestReceived, caller: str, target: Target,
                    now: float) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
+from ..sip.prack import Mode
 from ..sip.session_timer import LegSession
 from .anchor import CallMedia
 from .ivr import IvrSession
@@ -17,7 +18,7 @@ from .voicemail import VoicemailSession
 if TYPE_CHECKING:
     from .transfer import Transfer
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY, REFER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, NOTIFY, REFER, PRACK"
 """The methods the switch accepts, for Allow headers."""
 
 
@@ -148,7 +149,7 @@ class Call:
     transferred_by: str | None = None  # the user who transferred the call (last transfer)
     sip_call_id: str = ""  # the Call-ID of the caller's first INVITE (kept across transfers)
     queue_entered: float | None = None  # when it first entered a queue (kept across queues)
-    queue_priority: int = 0  # the priority it entered with
+    queue_priority: int = 0  # its priority (as it entered, or as a command set it)
     users: tuple[str, ...] = ()  # users whose calls prefer this call's media worker
     digits: str = ""  # what the IVR collected, in order (kept when it hands the call over)
     vars: dict[str, str] = field(default_factory=dict)  # the IVR's variables (same)
@@ -156,6 +157,8 @@ class Call:
     crm_status: str | None = None  # None: no lookup; "pending", "ok", "not_found", ...
     offered: bool = False  # an agent has been offered the call (a later CRM result is news)
     did: str | None = None  # the DID a carrier's call came in on (its IVR's ``did`` variable)
+    diversion: str | None = None  # the number a carrier's call was first meant for (``diversion``)
+    prack_mode: Mode = "supported"  # 100rel towards the caller (a trunk's ``100rel``)
 
     @classmethod
     def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,
@@ -165,6 +168,12 @@ class Call:
                    started=started, **more)  # type: ignore[arg-type]
         call.legs[first.id] = first
         return call
+
+    def start_vars(self) -> dict[str, str]:
+        """The variables an IVR and the CRM lookup start with: the DID a carrier's call came
+        in on and the number it was first meant for (``diversion``), when there are."""
+        out = {"did": self.did, "diversion": self.diversion}
+        return {k: v for k, v in out.items() if v}
 
     # -- phase ---------------------------------------------------------------------------
     @property

@@ -188,8 +188,8 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribe
     assert b is not None and cm is not None
     if call.transfer is not None:  # an earlier transferor still on the line: BYE, let go
         release_transferor(sw, call, now)
-    stop_music(call, call.caller_leg)  # the transferor held the other party (phones do,
-    stop_music(call, b)  # before REFER)
+    stop_music(sw, call, call.caller_leg, now)  # the transferor held the other party
+    stop_music(sw, call, b, now)  # (phones do, before REFER)
     xfer = Transfer(kind, number, b, event, subscribed)
     call.transfer = xfer
     call.answered_id = None
@@ -302,7 +302,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
     if target is None or ccm is None or not consult.confirmed:
         transfer_failed(sw, call, 481, now)
         return
-    stop_music(consult, target)  # the transferor held the target during the consultation
+    stop_music(sw, consult, target, now)  # the transferor held the target meanwhile
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
         ccm.bridge.leave(moved.leg)

@@ -45,8 +45,10 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.addr import Address
 from ..sip.client_auth import AuthSession, DigestClient
 from ..sip.dialog import Dialog, LocalContact
-from ..sip.message import Response
-from ..sip.session_timer import TAG, offer_headers, retry_after_422
+from ..sip.diversion import Diverted, diversion_headers, diverted_from
+from ..sip.message import Request, Response
+from ..sip.prack import OPTION_TAG
+from ..sip.session_timer import offer_headers, retry_after_422
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
 from . import sessiontimers
@@ -76,6 +78,7 @@ class Attempt:
     trunk: str = ""
     auth: AuthSession | None = None
     heard: bool = False
+    diverted: Diverted | None = None  # the call was forwarded from this number
     tried: list[tuple[str, int | None]] = field(default_factory=list)
 
 
@@ -128,9 +131,12 @@ class TrunkLegs:
 
     # -- placing -----------------------------------------------------------------------
     def start(self, ev: RequestReceived, *, caller: str, decision: OutboundCall,
-              now: float) -> None:
+              now: float, diverted: Diverted | None = None) -> None:
         """A new call from ``caller``'s INVITE in ``ev`` to the outside number of
-        ``decision``: anchored like any call, its first trunk leg sent."""
+        ``decision``: anchored like any call, its first trunk leg sent.  ``diverted``: the
+        call was forwarded from that number (else a Diversion / History-Info of the INVITE
+        that names the caller itself: a phone forwarding its own call); each trunk leg names
+        it as the trunk's ``diversion`` says."""
         sw = self.sw
         inv = ev.request
         callee = decision.number
@@ -154,7 +160,8 @@ class TrunkLegs:
         attempt = Attempt(caller=caller, number=callee, failover=failover,
                           answer_timeout=decision.answer_timeout, caller_id=decision.caller_id,
                           body=body, ctype=inv.headers.get("content-type") if body else None,
-                          max_forwards=max(inv.max_forwards - 1, 0))
+                          max_forwards=max(inv.max_forwards - 1, 0),
+                          diverted=diverted if diverted is not None else _own(inv, caller))
         self._attempts[call.key] = attempt
         self.counters["outbound_calls"] += 1
         log.info("outbound_call", call_id=call.key, sip_call_id=inv.call_id, caller=caller,
@@ -177,8 +184,10 @@ class TrunkLegs:
             "transport": addr.transport}
         ruri = SipUri(host=addr.host, user=user, port=addr.port, params=params)
         shown = attempt.caller_id or cfg.caller_id or attempt.caller
+        timers = sessiontimers.uac_headers(cfg.session_timer)
+        supported = [v for n, v in timers if n == "Supported"]
         extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua),
-                                        *sessiontimers.uac_headers(cfg.session_timer)]
+                                        *((n, v) for n, v in timers if n != "Supported")]
         pai = f"<{SipUri(host=sw._domain, user=shown)}>"
         if cfg.privacy == "id":
             local = NameAddr(SipUri(host="anonymous.invalid", user="anonymous"), "Anonymous",
@@ -188,6 +197,15 @@ class TrunkLegs:
             local = NameAddr(SipUri(host=sw._domain, user=shown), None,
                              {"tag": self._ids.tag()})
             extra.append(("P-Asserted-Identity", pai))
+        if cfg.rel100 == "required":
+            extra.append(("Require", OPTION_TAG))
+        elif cfg.rel100 == "supported":
+            supported.insert(0, OPTION_TAG)
+        if supported:  # one Supported header: 100rel, timer
+            extra.append(("Supported", ", ".join(supported)))
+        if attempt.diverted is not None:
+            extra += diversion_headers(attempt.diverted, host=sw._domain, target=ruri,
+                                       style=cfg.diversion)
         remote = NameAddr(SipUri(host=addr.host, user=user))
         dialog = Dialog(call_id=self._ids.call_id(me.host), local=local, remote=remote,
                         local_seq=0, remote_target=str(ruri), peer=dest)
@@ -294,7 +312,8 @@ class TrunkLegs:
             return False
         br.final = resp.status
         self.counters["auth_retries"] += 1
-        kept = _kept(br, ("session-expires", "min-se", "supported", "require"))
+        kept = _kept(br, ("session-expires", "min-se", "supported", "require", "diversion",
+                          "history-info"))
         self._invite(call, attempt, br.dialog, br.me, (*kept, *answer.headers), now)
         log.info("trunk_auth", call_id=call.key, trunk=attempt.trunk, status=resp.status)
         return True
@@ -308,7 +327,7 @@ class TrunkLegs:
         if s is None or bigger is None:
             return False
         br.final = resp.status
-        kept = (*_kept(br, ("supported", "require")), ("Supported", TAG),
+        kept = (*_kept(br, ("supported", "require", "diversion", "history-info")),
                 *offer_headers(s.policy, bigger, None, bigger))
         self._invite(call, attempt, br.dialog, br.me, kept, now)
         retried = call.legs[attempt.leg].session
@@ -343,3 +362,16 @@ class TrunkLegs:
                      after=attempt.answer_timeout)
             self.sw._txn.cancel_request(br.txn_id, now)
             fork_failed(self.sw, call, br, 408, "Request Timeout", now)
+
+
+def _own(inv: Request, caller: str) -> Diverted | None:
+    """The diversion a phone's INVITE names, when it names the caller itself (a phone
+    forwarding its own call); any other number is not passed on to a carrier, which may
+    trust a Diversion naming one of its customer's numbers."""
+    found = diverted_from(inv)
+    if found is None:
+        return None
+    if found.number != caller:
+        log.info("diversion_ignored", caller=caller, diversion=found.number)
+        return None
+    return found

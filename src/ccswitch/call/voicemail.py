@@ -14,8 +14,9 @@ methods, so the call layer drives it as a call's ``ivr``: media events (digits, 
 in, the machine's actions become media-worker commands.  Recording uses the worker's recorder
 (one channel: the caller); its length is the session's to measure: ``#``, hang-up and
 ``max_length`` stop it, and the session reports the end to the machine at once (the worker
-finishes the file on its own).  The worker does not detect silence, so ``silence`` does not end
-a recording yet.
+finishes the file on its own).  ``silence`` seconds of quiet end it too: the worker watches
+the recording (``StartRecord.silence_s``), reports ``RecordSilence`` and cuts the file where
+the quiet began.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import structlog
 
 from ..config.voicemail import MailboxConfig, VoicemailConfig
 from ..ivr.flow import HandOff
-from ..media.commands import Detect, Play, PlayDone, PlayFile, StartRecord, StopPlay, StopRecord
+from ..media.commands import Detect, PlayDone, StartRecord, StopRecord
 from ..sip.mwi import MessageSummary, MwiNotifier
 from ..voicemail import (
     DeleteMessage,
     Deposit,
+    GreetingKept,
     HangUp,
     Mailbox,
     MailboxChanged,
@@ -46,6 +48,7 @@ from ..voicemail import (
 from ..voicemail import Play as VmPlay
 from ..voicemail import StopPlay as VmStopPlay
 from .anchor import CallMedia
+from .legplayer import LegPlayer
 
 log = structlog.get_logger()
 
@@ -71,12 +74,23 @@ class VoicemailStored:
 
 @dataclass(frozen=True, slots=True)
 class VoicemailDiscarded:
-    """A recording that is not a message (``reason``: too_short, failed, lost): its file goes."""
+    """A recording that is not kept (``reason``: too_short, failed, lost…): its file goes,
+    once the worker has finished it (at once when ``finished``)."""
 
     call_id: str
     box: str
     file: str
     reason: str
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailGreeting:
+    """The recording ``file`` (in the box's directory) becomes ``box``'s greeting."""
+
+    call_id: str
+    box: str
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +105,8 @@ class VoicemailDeleted:
     message_id: str
 
 
-VoicemailEvent = VoicemailStored | VoicemailDiscarded | VoicemailSaved | VoicemailDeleted
+VoicemailEvent = (VoicemailStored | VoicemailDiscarded | VoicemailGreeting | VoicemailSaved
+                  | VoicemailDeleted)
 Emit = Callable[[VoicemailEvent], None]
 
 
@@ -150,10 +165,14 @@ class Voicemail:
                                    settings=self.config.settings.deposit(), greeting=greeting)
 
     def retrieval(self, box: str) -> Retrieval:
+        def take() -> str:  # a new file for each greeting take, in the box's directory
+            return f"{self.box_dir(box)}/greeting-{self._new_id()}.wav"
+
         return Retrieval(box=box, messages=self.boxes[box].messages(),
                          pin=self.config.mailboxes[box].pin,
                          settings=self.config.settings.retrieval(),
-                         file_path=self.box_dir(box) + "/{file}")
+                         file_path=self.box_dir(box) + "/{file}",
+                         greeting_file=take)
 
     # -- what the machines report ------------------------------------------------------
     def kept(self, call_id: str, message_id: str, kept: MessageKept) -> None:
@@ -166,8 +185,12 @@ class Voicemail:
                  caller=kept.caller, duration=round(kept.duration, 2))
 
     def discarded(self, call_id: str, gone: RecordingDiscarded) -> None:
-        self._emit(VoicemailDiscarded(call_id, gone.box, gone.file, gone.reason))
+        self._emit(VoicemailDiscarded(call_id, gone.box, gone.file, gone.reason, gone.finished))
         log.info("voicemail_discarded", call_id=call_id, box=gone.box, reason=gone.reason)
+
+    def greeting_kept(self, call_id: str, kept: GreetingKept) -> None:
+        self._emit(VoicemailGreeting(call_id, kept.box, kept.file))
+        log.info("voicemail_greeting_recorded", call_id=call_id, box=kept.box)
 
     def save(self, box: str, message_id: str) -> None:
         if box in self.boxes and self.boxes[box].save(message_id):
@@ -193,15 +216,13 @@ class VoicemailSession:
         """``prompt_path`` finds a prompt's file; a message of the box (a file under its
         directory) is played as it is."""
         self.call_id = call_id
-        self._files = voicemail.box_dir(machine.box) + "/"
+        files = voicemail.box_dir(machine.box) + "/"
         self.machine = machine
         self.media = media
         self.message_id = message_id
-        self._prompt_path = prompt_path
         self._vm = voicemail
-        self._queue: list[str] = []  # files still to play for the machine's current play
-        self._vm_play: int | None = None
-        self._media_play: int | None = None
+        self._player = LegPlayer(call_id=call_id, media=media, path=lambda item: (
+            item if item.startswith(files) else prompt_path(item)))
         self._rec: int | None = None
         self._rec_started = 0.0
         self._rec_until: float | None = None  # max length
@@ -224,19 +245,9 @@ class VoicemailSession:
         return []
 
     def on_play_done(self, ev: PlayDone, now: float) -> list[HandOff]:
-        if ev.play_id != self._media_play:
-            return []
-        self._media_play = None
-        if ev.reason == "error":
-            log.warning("prompt_failed", call_id=self.call_id, leg=ev.leg)
-        if ev.reason not in ("end", "error"):
-            return []
-        if self._queue:
-            self._play_next()
-            return []
-        if self._vm_play is not None:
-            pid, self._vm_play = self._vm_play, None
-            self.machine.prompt_ended(pid, now)
+        done = self._player.on_play_done(ev)
+        if done is not None:
+            self.machine.prompt_ended(done, now)
             self._pump(now)
         return []
 
@@ -250,6 +261,14 @@ class VoicemailSession:
     def on_result(self, result: str, now: float) -> list[HandOff]:
         return []
 
+    def on_silence(self, rec_id: int, now: float) -> list[HandOff]:
+        """The worker heard ``silence`` seconds of quiet on the recording: it ends (the
+        worker cuts the file where the quiet began)."""
+        if rec_id == self._rec:
+            self._stop_recording(now, "silence")
+            self._pump(now)
+        return []
+
     def next_deadline(self) -> float | None:
         ds = [d for d in (self.machine.next_deadline(), self._rec_until) if d is not None]
         return min(ds) if ds else None
@@ -259,7 +278,7 @@ class VoicemailSession:
         before the call's end)."""
         self.machine.hangup(now)
         self._pump(now)
-        self._stop_play()
+        self._player.stop()
 
     # -- the machine's actions ------------------------------------------------------------
     def _pump(self, now: float) -> None:
@@ -275,34 +294,33 @@ class VoicemailSession:
     def _do(self, action: object, now: float) -> None:
         vm = self._vm
         if isinstance(action, VmPlay):
-            self._stop_play()
-            self._vm_play = action.play_id
-            self._queue = list(action.items)
-            if self._queue:
-                self._play_next()
-            else:
-                self._vm_play = None
+            if not self._player.play(action.play_id, action.items):
                 self.machine.prompt_ended(action.play_id, now)
         elif isinstance(action, VmStopPlay):
-            if action.play_id == self._vm_play:
-                self._stop_play()
+            if self._player.playing(action.play_id):
+                self._player.stop()
         elif isinstance(action, StartRecording):
             plan = self.media.plan
             self._rec = plan.next_id()
             self._rec_started = now
             self._rec_until = now + action.max_seconds
-            plan.send(self.media.worker, StartRecord(self._rec, action.file, (self.leg,), "wav"))
+            level = vm.config.settings.silence_threshold
+            plan.send(self.media.worker, StartRecord(self._rec, action.file, (self.leg,), "wav",
+                                                     silence_s=action.silence_seconds,
+                                                     silence_level=level))
             log.info("voicemail_recording", call_id=self.call_id, box=self.machine.box,
                      path=action.file)
         elif isinstance(action, StopRecording):
             self._stop_recording(now, "stopped")
         elif isinstance(action, HangUp):
-            self._stop_play()
+            self._player.stop()
             self.finished = action
         elif isinstance(action, MessageKept):
             vm.kept(self.call_id, self.message_id, action)
         elif isinstance(action, RecordingDiscarded):
             vm.discarded(self.call_id, action)
+        elif isinstance(action, GreetingKept):
+            vm.greeting_kept(self.call_id, action)
         elif isinstance(action, SaveMessage):
             vm.save(action.box, action.message_id)
         elif isinstance(action, DeleteMessage):
@@ -316,22 +334,7 @@ class VoicemailSession:
         self.media.plan.send(self.media.worker, StopRecord(self._rec))
         self._rec = None
         self._rec_until = None
-        if isinstance(self.machine, Deposit):
-            hung_up = self.machine.state.value == "saving_gone"
-            self.machine.recording_ended(now - self._rec_started,
-                                         "hangup" if hung_up else reason, now)
-
-    def _play_next(self) -> None:
-        item = self._queue.pop(0)
-        plan = self.media.plan
-        self._media_play = plan.next_id()
-        path = item if item.startswith(self._files) else self._prompt_path(item)
-        plan.send(self.media.worker, Play(self.leg, self._media_play, PlayFile(path)))
-
-    def _stop_play(self) -> None:
-        self._queue = []
-        self._vm_play = None
-        if self._media_play is not None:
-            self.media.plan.send(self.media.worker, StopPlay(self.leg, self._media_play))
-            self._media_play = None
+        if isinstance(self.machine, Deposit) and self.machine.state.value == "saving_gone":
+            reason = "hangup"
+        self.machine.recording_ended(now - self._rec_started, reason, now)
 

@@ -42,7 +42,7 @@ QUEUE_KEYS: Final = (
     *OVERFLOW_RULES, "service_level", "announce_on_entry", "rejoin_window", "callback_attempts",
     "callback_retry", "handle_window", "default_handle_time", "linear_order", "escalation",
     "moh", "entry_prompt", "announce_prompts", "announce_position", "callback", "script",
-    "display")
+    "display", "recording_retention_days")
 MAX_LABEL: Final = 40
 """Longest queue ``display`` label (a wallboard tile's title)."""
 ESCALATION_KEYS: Final = ("after", "drop", "lower_by", "levels")
@@ -96,6 +96,7 @@ class QueueConfig:
     announce_interval: float | None = 30.0  # periodic announcements; None: off
     skills: Mapping[str, int] = field(default_factory=_frozen)  # required minimum levels
     record: bool = True  # record calls answered by an agent
+    recording_retention_days: float | None = None  # None: [recordings] keep_days; 0: forever
     priority_ageing: float = 0.0  # priority points a caller gains per second of waiting
     join_empty: frozenset[AgentState] | None = None  # states counted absent; None: off
     leave_empty: frozenset[AgentState] | None = None
@@ -180,6 +181,9 @@ def _basics(p: _Parser, t: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "escalation": p.opt(t, "escalation", path, d.escalation,
                             lambda v, q: _escalation(p, v, q, skills)),
         "record": p.opt(t, "record", path, d.record, p.boolean),
+        "recording_retention_days": p.opt(t, "recording_retention_days", path,
+                                          d.recording_retention_days,
+                                          lambda v, q: p.number(v, q, "days")),
     }
 
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .schema import Path, _Parser
 
 MENU_KEYS: Final = ("prompt", "greeting", "timeout", "retries", "max_digits", "invalid",
-                    "default", "choices")
+                    "default", "choices", "sensitive")
 MAX_DIGITS: Final = 20
 MAX_RETRIES: Final = 10
 ENDING_KINDS: Final = frozenset({"menu", "hangup", *HANDOFF_KINDS, *SERVICE_ACTIONS})
@@ -102,6 +102,7 @@ class _MenuChecker:
             max_digits=max_digits,
             invalid=p.opt(t, "invalid", path, d.invalid, self.prompt_list),
             default=p.opt(t, "default", path, d.default, self.actions),
+            sensitive=p.opt(t, "sensitive", path, d.sensitive, p.boolean),
         )
 
     def choices(self, value: object, path: Path, max_digits: int,

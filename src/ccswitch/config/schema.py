@@ -40,6 +40,9 @@ from .ivr import parse_menus
 from .locate import Locator
 from .locate import Path as Path
 from .locate import format_path as format_path
+from .recordings import RecordingsConfig, parse_recordings
+from .reports import ReportsConfig as ReportsConfig
+from .reports import parse_reports
 from .store import StoreConfig as StoreConfig
 from .store import check_dsn, parse_store
 from .trace import parse_trace
@@ -283,6 +286,8 @@ class SwitchConfig:
     crm: CrmConfig = field(default_factory=CrmConfig)  # [crm]: the screen-pop lookup
     voicemail: VoicemailConfig = field(default_factory=VoicemailConfig)  # [voicemail], boxes
     agent_desktop: AgentDesktopConfig = field(default_factory=AgentDesktopConfig)
+    recordings: RecordingsConfig = field(default_factory=RecordingsConfig)  # retention
+    reports: ReportsConfig = field(default_factory=ReportsConfig)  # [reports]: zone, abandons
     # [trunks.NAME], [[routes]], [dids], [outbound] and the users' outbound_class
     trunking: TrunkingConfig = field(default_factory=_no_trunking)
     # every prompt value and where it is written; the shell proves them at load time
@@ -415,7 +420,8 @@ def _syntax_error(filename: str, message: str) -> ConfigError:
 _TOP_KEYS = ("domains", "realm", "listen", "rtp_ports", "data_dir", "http", "log_format",
              "log_level", "users", "queues", "auth", "registrar", "sip", "dialplan", "media", "ivr",
              "moh", "rooms", "supervisors", "supervision", "transfer", "api", "webhooks",
-             "events", "crm", "store", "voicemail", "agent_desktop")
+             "events", "crm", "store", "voicemail", "agent_desktop", "recordings",
+             "reports")
 _TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound")
 """Top-level keys parsed by ``config/trunks.py``."""
 _UNBUILT_TOP: Final[dict[str, str]] = {}
@@ -622,6 +628,8 @@ class _Parser:
             voicemail=voicemail,
             agent_desktop=parse_agent_desktop(self, raw.get("agent_desktop", {}),
                                               ("agent_desktop",)),
+            recordings=parse_recordings(self, raw.get("recordings", {}), ("recordings",)),
+            reports=parse_reports(self, raw.get("reports", {}), ("reports",)),
             prompt_uses=tuple(self.prompt_uses),
         )
         trunking = parse_sections(self, trunking_raw, self.user_trunk_keys, config)

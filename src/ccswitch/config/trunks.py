@@ -26,6 +26,11 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
     did_from = "request_uri"          # or "to": where the DID of an inbound call is
     number_format = "e164"            # Request-URI user sent: "e164", "national",
                                       # "international"
+    100rel = "supported"              # reliable provisionals (RFC 3262): "supported",
+                                      # "required" or "off"
+    diversion = "diversion"           # how a forwarded call names its original number:
+                                      # "diversion" (RFC 5806), "history-info" (RFC 7044),
+                                      # "both" or "none"
     session_timers = "supported"      # RFC 4028 on this trunk's legs: "off", "supported",
                                       # "required" (Require: timer on our INVITEs)
     session_expires = 1800 / min_se = 90   # interval asked for, smallest accepted (>= 90)
@@ -39,14 +44,17 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from ..dialplan import Dialplan, Target
 from ..dialplan.fraud import DEFAULT_CLASS, OutboundClass, TollPolicy
 from ..dialplan.inbound import DidRouter, DidSource, Peer, TrunkPeers, parse_network, parse_peer
 from ..dialplan.numbers import NumberPlan, is_e164
 from ..dialplan.outbound import FAILOVER_4XX, OutboundRouter, Route
-from ..sip.session_timer import MIN_SE_FLOOR, Mode, TimerPolicy
+from ..sip.diversion import STYLES, DiversionStyle
+from ..sip.prack import MODES, Mode
+from ..sip.session_timer import MIN_SE_FLOOR, TimerPolicy
+from ..sip.session_timer import Mode as TimerMode
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
     _HOSTNAME,
@@ -72,6 +80,8 @@ _DID: Final = re.compile(r"\+?[0-9]{1,15}")
 _PREFIX: Final = re.compile(r"\+[0-9]{0,15}")
 _USERNAME: Final = re.compile(r"[^\s\"\\]+")
 UserKeys = tuple[int, Mapping[str, Any], Mapping[str, Any]]
+DtmfMode = Literal["rfc4733", "info", "inband", "auto"]
+_C = TypeVar("_C", bound=str)
 
 
 def _frozen(d: Mapping[Any, Any] | None = None) -> Mapping[Any, Any]:
@@ -101,8 +111,10 @@ class TrunkConfig:
     privacy: Literal["none", "id"] = "none"
     did_from: DidSource = "request_uri"
     number_format: Literal["e164", "national", "international"] = "e164"
+    rel100: Mode = "supported"  # TOML key ``100rel``
+    diversion: DiversionStyle = "diversion"
     session_timer: TimerPolicy = field(default_factory=TimerPolicy)
-    dtmf: Literal["rfc4733", "info", "inband", "auto"] = "auto"
+    dtmf: DtmfMode = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +199,12 @@ def parse_sections(p: _Parser, raw: Mapping[str, Any], user_keys: list[UserKeys]
 # -- sections ------------------------------------------------------------------------------
 
 
-_TRUNK_KEYS: Final = (*(f.name for f in fields(TrunkConfig)
-                         if f.name not in ("name", "domain", "session_timer")),
-                       "session_timers", "session_expires", "min_se")
-SESSION_TIMER_MODES: Final = ("off", "supported", "required")
-DTMF_MODES: Final = ("rfc4733", "info", "inband", "auto")
+_TOML_NAMES: Final = {"rel100": "100rel"}  # fields whose TOML key is not a Python name
+_TRUNK_KEYS: Final = (*(_TOML_NAMES.get(f.name, f.name) for f in fields(TrunkConfig)
+                        if f.name not in ("name", "domain", "session_timer")),
+                      "session_timers", "session_expires", "min_se")
+SESSION_TIMER_MODES: Final[tuple[TimerMode, ...]] = ("off", "supported", "required")
+DTMF_MODES: Final[tuple[DtmfMode, ...]] = ("rfc4733", "info", "inband", "auto")
 
 
 def parse_trunks(p: _Parser, value: object, path: Path) -> dict[str, TrunkConfig]:
@@ -248,8 +261,13 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
         did_from=p.opt(t, "did_from", path, d.did_from, lambda v, q: _did_from(p, v, q)),
         number_format=p.opt(t, "number_format", path, d.number_format,
                             lambda v, q: _format(p, v, q)),
+        rel100=p.opt(t, "100rel", path, d.rel100,
+                     lambda v, q: _choice(p, v, q, MODES, "100rel setting")),
+        diversion=p.opt(t, "diversion", path, d.diversion,
+                        lambda v, q: _choice(p, v, q, STYLES, "diversion setting")),
         session_timer=_session_timer(p, t, path),
-        dtmf=p.opt(t, "dtmf", path, d.dtmf, lambda v, q: _choice(p, v, q, DTMF_MODES)),
+        dtmf=p.opt(t, "dtmf", path, d.dtmf,
+                   lambda v, q: _choice(p, v, q, DTMF_MODES, "dtmf mode")),
     )
     if 0 < cfg.keepalive < 1:
         p.fail((*path, "keepalive"), "must be 0 (off) or at least 1 second")
@@ -261,20 +279,13 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
     return cfg
 
 
-def _choice(p: _Parser, v: object, q: Path, choices: tuple[str, ...]) -> Any:
-    s = p.string(v, q)
-    if s not in choices:
-        p.fail(q, f"must be one of {', '.join(choices)}")
-    return s
-
-
 def _session_timer(p: _Parser, t: Mapping[str, Any], path: Path) -> TimerPolicy:
     """``session_timers`` (off / supported / required), ``session_expires`` and ``min_se``
     (seconds, RFC 4028: ``min_se`` at least 90, ``session_expires`` at least ``min_se``)."""
     d = TimerPolicy()
 
-    m: Mode = p.opt(t, "session_timers", path, d.mode,
-                    lambda v, q: _choice(p, v, q, SESSION_TIMER_MODES))
+    m = p.opt(t, "session_timers", path, d.mode,
+              lambda v, q: _choice(p, v, q, SESSION_TIMER_MODES, "session timer setting"))
     min_se = p.opt(t, "min_se", path, d.min_se,
                    lambda v, q: p.integer(v, q, MIN_SE_FLOOR, 86_400))
     expires = p.opt(t, "session_expires", path, max(d.expires, min_se),
@@ -498,6 +509,13 @@ def _privacy(p: _Parser, value: object, path: Path) -> Literal["none", "id"]:
     if text == "id":
         return "id"
     p.fail(path, f"{text!r} is not a privacy setting (none or id)")
+
+
+def _choice(p: _Parser, value: object, path: Path, choices: tuple[_C, ...], what: str) -> _C:
+    text = p.string(value, path)
+    if text not in choices:
+        p.fail(path, f"{text!r} is not a {what} ({', '.join(choices)})")
+    return choices[choices.index(text)]
 
 
 def _did_from(p: _Parser, value: object, path: Path) -> DidSource:

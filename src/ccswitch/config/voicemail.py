@@ -13,6 +13,7 @@ parts separately (``docs/voicemail.md``).
     max_length = 180        # seconds a message may last
     min_length = 1          # shorter messages (trailing silence excluded) are discarded
     silence = 5             # seconds of silence that end a message (0: only # or hang-up)
+    silence_threshold = 128 # a 20 ms frame whose mean |sample| is at most this is silence
     no_answer = 20          # a user who does not answer within this goes to voicemail
     greetings_dir = "..."   # recorded greetings, BOX.wav (default DATA_DIR/voicemail/greetings)
     pin_attempts = 3        # wrong PINs before *97 hangs up
@@ -51,6 +52,7 @@ class VoicemailSettings:
     max_length: float = 180.0
     min_length: float = 1.0
     silence: float = 5.0
+    silence_threshold: int = 128
     no_answer: float = 20.0
     greetings_dir: str | None = None  # None: DATA_DIR/voicemail/greetings
     pin_attempts: int = 3
@@ -154,6 +156,8 @@ def parse_settings(p: _Parser, value: object, path: Path) -> VoicemailSettings:
         max_length=max_length,
         min_length=min_length,
         silence=p.opt(t, "silence", path, d.silence, lambda v, q: p.number(v, q, "seconds")),
+        silence_threshold=p.opt(t, "silence_threshold", path, d.silence_threshold,
+                                lambda v, q: p.integer(v, q, 0, 32767)),
         no_answer=p.opt(t, "no_answer", path, d.no_answer, p.seconds),
         greetings_dir=p.opt(t, "greetings_dir", path, d.greetings_dir, p.string),
         pin_attempts=p.opt(t, "pin_attempts", path, d.pin_attempts,

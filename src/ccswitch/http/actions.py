@@ -18,18 +18,30 @@ from ..call.commands import (
     AgentPause,
     AgentReady,
     Command,
+    CommandError,
     Hangup,
     Hold,
     RoomKick,
     RoomMute,
+    SetPriority,
     Supervise,
     SuperviseMode,
     Transfer,
 )
 from .access import Caller, Ctl, forbidden
-from .auth import Principal, may_see_agent
+from .auth import Principal, may_see_agent, may_see_queue
 from .control import Control
-from .models import Done, ErlangOut, ModeIn, MuteIn, PauseIn, Problem, SuperviseIn, TransferIn
+from .models import (
+    Done,
+    ErlangOut,
+    ModeIn,
+    MuteIn,
+    PauseIn,
+    PriorityIn,
+    Problem,
+    SuperviseIn,
+    TransferIn,
+)
 from .views import ERRORS, NOT_FOUND, visible_call
 
 COMMAND_ERRORS: dict[int | str, dict[str, object]] = {
@@ -94,6 +106,23 @@ async def supervise_mode(call_id: str, body: ModeIn, who: Caller, ctl: Ctl) -> D
         raise forbidden()
     visible_call(who, ctl, call_id)
     return run(ctl, SuperviseMode(call_id, body.mode))
+
+
+# -- queues ------------------------------------------------------------------------------
+@router.post("/queues/{name}/callers/{call_id}/priority", tags=["queues"])
+async def caller_priority(name: str, call_id: str, body: PriorityIn, who: Caller,
+                          ctl: Ctl) -> Done:
+    """Change a waiting caller's priority (admin, or a supervisor of the queue); its place in
+    line is recomputed (``detail.position``) and the event ``queue.caller_priority_changed``
+    tells the stream.  A ringing offer goes on."""
+    if not may_see_queue(who, name):
+        raise forbidden()
+    try:
+        return run(ctl, SetPriority(name, call_id, body.priority))
+    except CommandError as exc:
+        if exc.code == "not_found" and not who.is_admin:
+            raise forbidden() from None
+        raise
 
 
 # -- agents ------------------------------------------------------------------------------

@@ -19,10 +19,24 @@ COMMAND_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid"
 
 def _routers() -> list[APIRouter]:
     # imported here so that a router module may import this one (API, COMMAND_STATUS)
-    from . import actions, desktop, events, forecast, history, metrics, reload, views, wallboard
+    from . import (
+        actions,
+        desktop,
+        events,
+        forecast,
+        history,
+        metrics,
+        recording,
+        reload,
+        reports,
+        views,
+        voicemail,
+        wallboard,
+    )
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
-            reload.router, desktop.router, wallboard.router, forecast.router]
+            reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
+            voicemail.router, reports.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:

@@ -6,7 +6,8 @@ answers one page (``limit`` rows after ``cursor``, and ``next_cursor`` when more
 ``ndjson`` and ``csv`` stream every matching row after ``cursor`` (at most ``limit`` when it
 is given), read a page at a time.  A token sees the rows of its scope: a supervisor its
 queues and their agents, an agent its own calls.  A recording downloads with ``Range``
-support (206 / 416); every download is logged (``recording_download``).
+support (206 / 416); every download is logged (``recording_download``), and every recording
+listed or downloaded gets a row in the access log (``store/recordings.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ..store.compliance import Compliance, Reader
 from ..store.history import (
     MAX_PAGE,
     Cdr,
@@ -47,6 +49,7 @@ from .views import NOT_FOUND, missing
 log = structlog.get_logger()
 router = APIRouter(prefix=API, responses=NOT_FOUND)
 EXTRA_KEY = "history"  # Control.extras key of the switch's History
+COMPLIANCE_KEY = "recording_compliance"  # ... of its recording Compliance (access log)
 STREAM_PAGE = 500
 Format = Literal["json", "ndjson", "csv"]
 R = TypeVar("R", Cdr, QueueEventRow, Recording)
@@ -97,8 +100,20 @@ class QueueEventOut(BaseModel):
     data: dict[str, Any]
 
 
+class PauseOut(BaseModel):
+    """A paused span: silence in the file from ``start_s`` to ``end_s`` (seconds from the
+    file's start; null: to the end)."""
+
+    start_s: float
+    end_s: float | None
+    by: str = Field(description="api, desktop or ivr:MENU (who paused it)")
+    user: str | None = Field(default=None, description="the token's user or role (api, "
+                                                       "desktop)")
+
+
 class RecordingOut(BaseModel):
-    """A recording file; ``state``: recording, complete, failed or repaired."""
+    """A recording file; ``state``: recording, complete, failed or repaired; ``deleted``: when
+    the retention policy deleted the file (the row stays)."""
 
     id: int
     call_id: str
@@ -111,6 +126,8 @@ class RecordingOut(BaseModel):
     callee: str | None
     file: str = Field(description="the file name")
     size: int | None = Field(description="bytes on disk (null when the file is missing)")
+    deleted: datetime | None = None
+    pauses: list[PauseOut] = Field(default_factory=list, description="paused spans, in order")
 
 
 class CdrPage(BaseModel):
@@ -151,8 +168,23 @@ def recording_out(r: Recording) -> RecordingOut:
     except OSError:
         size = None
     d = {f.name: getattr(r, f.name) for f in fields(r) if f.name != "path"}
+    pauses = [PauseOut(start_s=p.start, end_s=p.end, by=p.by, user=p.who) for p in r.pauses]
     return RecordingOut(**{**d, "started": _when(r.started), "file": os.path.basename(r.path),
-                           "size": size})
+                           "size": size, "deleted": _when(r.deleted), "pauses": pauses})
+
+
+def reader_of(who: Principal, request: Request) -> Reader:
+    """Who reads, for the recording access log."""
+    return Reader(role=who.role, user=who.user,
+                  client=request.client.host if request.client is not None else "?")
+
+
+def log_access(ctl: Control, action: str, recs: Sequence[tuple[int, str | None]],
+               reader: Reader) -> None:
+    """Write the access rows (when the switch keeps them: ``store/compliance.py``)."""
+    c = ctl.extras.get(COMPLIANCE_KEY)
+    if isinstance(c, Compliance):
+        c.accessed(action, recs, reader)
 
 
 def history_of(ctl: Control) -> History:
@@ -197,23 +229,33 @@ def _filter(from_: datetime | None, to: datetime | None, queue: str | None,
 Query_ = Callable[[HistoryReader, int, int], list[R]]
 
 
+Seen = Callable[[Sequence[R]], None]
+
+
+def _unseen(rows: Sequence[Any]) -> None:
+    pass
+
+
 async def _answer(history: History, query: Query_[R], out: Callable[[R], BaseModel],
                   page_model: type[BaseModel], fmt: Format, cursor: int,
-                  limit: int | None) -> Any:
+                  limit: int | None, seen: Seen[R] = _unseen) -> Any:
+    """``seen(rows)``: on the loop, the rows handed to the client (each page)."""
     if fmt == "json":
         size = limit or 100
         rows = await asyncio.to_thread(history.read, lambda r: query(r, cursor, size + 1))
         more = len(rows) > size
         rows = rows[:size]
+        seen(rows)
         return page_model(items=[out(x) for x in rows],
                           next_cursor=rows[-1].id if more and rows else None)
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return StreamingResponse(_stream(history, query, out, fmt, cursor, limit),
+    return StreamingResponse(_stream(history, query, out, fmt, cursor, limit, seen),
                              media_type=media)
 
 
 async def _stream(history: History, query: Query_[R], out: Callable[[R], BaseModel],
-                  fmt: Format, cursor: int, limit: int | None) -> AsyncIterator[str]:
+                  fmt: Format, cursor: int, limit: int | None,
+                  seen: Seen[R]) -> AsyncIterator[str]:
     left = limit
     header = True
     while left is None or left > 0:
@@ -222,6 +264,7 @@ async def _stream(history: History, query: Query_[R], out: Callable[[R], BaseMod
             _call, query, cursor, size))
         if not rows:
             break
+        seen(rows)
         dicts = [out(x).model_dump(mode="json") for x in rows]
         if fmt == "ndjson":
             yield "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in dicts)
@@ -276,15 +319,21 @@ async def list_queue_events(who: Caller, ctl: Ctl, from_: From = None, to: To = 
 
 @router.get("/recordings", tags=["history"], response_model=RecordingPage,
             responses=STREAMED)
-async def list_recordings(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
-                          queue: str | None = None, agent: str | None = None,
+async def list_recordings(request: Request, who: Caller, ctl: Ctl, from_: From = None,
+                          to: To = None, queue: str | None = None, agent: str | None = None,
                           caller: str | None = None, cursor: Cursor = 0,
                           limit: Limit = None, format: Format = "json") -> Any:
-    """Recordings, oldest first, within the token's scope (download: ``/recordings/{id}``)."""
+    """Recordings, oldest first, within the token's scope (download: ``/recordings/{id}``);
+    each one listed is written to the access log."""
     flt, scope = _filter(from_, to, queue, agent, caller), row_scope(who, ctl)
+    reader = reader_of(who, request)
+
+    def seen(rows: Sequence[Recording]) -> None:
+        log_access(ctl, "list", [(r.id, r.call_id) for r in rows], reader)
+
     return await _answer(history_of(ctl),
                          lambda r, a, n: r.recordings(flt, scope, after=a, limit=n),
-                         recording_out, RecordingPage, format, cursor, limit)
+                         recording_out, RecordingPage, format, cursor, limit, seen)
 
 
 @router.get("/recordings/{rec_id}", tags=["history"], response_class=FileResponse,
@@ -303,8 +352,9 @@ async def download_recording(rec_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     if scope is not None and not (rec.queue in scope.queues or rec.agent in scope.agents
                                   or scope.users & {rec.agent, rec.caller, rec.callee}):
         raise forbidden()
-    client = request.client.host if request.client is not None else "?"
+    reader = reader_of(who, request)
     log.info("recording_download", recording=rec_id, call_id=rec.call_id, role=who.role,
-             user=who.user, client=client, range=request.headers.get("range"))
+             user=who.user, client=reader.client, range=request.headers.get("range"))
+    log_access(ctl, "download", [(rec_id, rec.call_id)], reader)
     media = mimetypes.guess_type(rec.path)[0] or "application/octet-stream"
     return FileResponse(rec.path, media_type=media, filename=os.path.basename(rec.path))

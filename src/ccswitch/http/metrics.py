@@ -96,6 +96,7 @@ class SwitchStats:
     workers: Mapping[int, WorkerStats] = field(default_factory=dict)
     overloaded: bool = False
     crm: Mapping[str, int] = field(default_factory=dict)  # CRM lookups by outcome
+    webhook_backlog: Mapping[str, int] = field(default_factory=dict)  # hook -> undelivered
 
 
 class Metrics:
@@ -243,6 +244,12 @@ class _Collector(Collector):
         for k, n in sorted(s.crm.items()):
             crm.add_metric([k], n)
         yield crm
+        backlog = GaugeMetricFamily("ccswitch_webhook_backlog",
+                                    "Events stored and not yet delivered to the webhook "
+                                    "(outbox rows pending; an upper bound)", labels=["hook"])
+        for k, n in sorted(s.webhook_backlog.items()):
+            backlog.add_metric([k], n)
+        yield backlog
         over = GaugeMetricFamily("ccswitch_overloaded",
                                  "1 while new calls are shed because the loop lags")
         over.add_metric([], 1.0 if s.overloaded else 0.0)
@@ -281,6 +288,11 @@ class _Collector(Collector):
 
     def _core(self, sig: Signaling, now: float) -> Iterator[Metric]:
         yield from self._trunks(sig)
+        rel = CounterMetricFamily("ccswitch_sip_100rel", "Reliable provisional responses "
+                                  "(RFC 3262) sent and PRACKs, both ways", labels=["event"])
+        for k, n in sorted(sig.b2bua.reliable.counters.items()):
+            rel.add_metric([k], n)
+        yield rel
         calls = queries.call_views(sig, now)
         active = GaugeMetricFamily("ccswitch_calls_active", "Live calls, by state",
                                    labels=["state"])

@@ -113,6 +113,9 @@ class CallOut(_Out):
     legs: list[LegOut]
     mos: float | None = Field(default=None, description="live E-model MOS estimate, the "
                               "worse of its legs (null: not measured yet; see quality.md)")
+    recording: Literal["recording", "paused"] | None = Field(
+        default=None, description="the call's recording: recording, paused (silence is "
+        "recorded) or null (not recorded)")
 
     @classmethod
     def of(cls, v: CallView, wall_offset: float, mos: float | None = None) -> CallOut:
@@ -123,7 +126,7 @@ class CallOut(_Out):
                    talk_s=None if v.talk_s is None else round(v.talk_s, 3),
                    legs=[LegOut.model_validate({"role": leg.role, "party": leg.party,
                                                 "state": leg.state}) for leg in v.legs],
-                   mos=mos)
+                   mos=mos, recording=v.recording)  # type: ignore[arg-type]
 
 
 class RoomMemberOut(_Out):
@@ -161,6 +164,11 @@ class SuperviseIn(BaseModel):
 
 class ModeIn(BaseModel):
     mode: Literal["listen", "whisper", "barge"]
+
+
+class PriorityIn(BaseModel):
+    priority: int = Field(ge=-1000, le=1000, description="higher is served first; the "
+                          "caller's place in line is recomputed")
 
 
 class MuteIn(BaseModel):

@@ -103,7 +103,15 @@ class FlowDone:
     error: str | None = None
 
 
-Action = StartPlay | CancelPlay | HandOff | FlowDone
+@dataclass(frozen=True, slots=True)
+class Sensitive:
+    """The flow entered (``menu``) or left (``None``) a sensitive menu: the call's recording
+    must not hear what the caller keys in meanwhile."""
+
+    menu: str | None
+
+
+Action = StartPlay | CancelPlay | HandOff | FlowDone | Sensitive
 
 
 class _Op:
@@ -121,7 +129,10 @@ class _Op:
 @dataclass(slots=True)
 class IvrCall:
     """What a flow sees of its call: caller, number dialled, variables, and the awaitables.
-    ``digits``: every key string a ``collect`` returned, in order (the IVR's digits)."""
+    ``digits``: every key string a ``collect`` returned, in order (the IVR's digits).
+    ``sensitive``: the name of the sensitive menu the flow is in (set by the flow; the runner
+    reports it as ``Sensitive`` when the flow next plays, collects or waits, and lets go of it
+    when the flow hands the call over or ends)."""
 
     caller: str
     dialled: str
@@ -129,6 +140,7 @@ class IvrCall:
     digits: str = ""
     priority: int = 0
     skills: dict[str, int] = field(default_factory=dict)
+    sensitive: str | None = None
 
     def play(self, *prompts: str, interruptible: bool = True) -> Awaitable[str | None]:
         """Play prompts; returns the key that interrupted them, or None."""
@@ -172,6 +184,7 @@ class FlowRunner:
         self._typed = ""  # keys pressed and not consumed yet
         self._digits = ""  # keys collected by the current collect
         self._timers: TimerHeap[str] = TimerHeap()
+        self._marked: str | None = None  # the sensitive menu last reported
         self.done = False
         self.handed_off = False
 
@@ -260,7 +273,14 @@ class FlowRunner:
         self._waiting = req
         self._begin(req, now)
 
+    def _mark(self, menu: str | None) -> None:
+        if menu != self._marked:
+            self._marked = menu
+            self._actions.append(Sensitive(menu))
+
     def _begin(self, req: Request, now: float) -> None:
+        self._mark(None if isinstance(req, QueueReq | TransferReq | HangupReq)
+                   else self.call.sensitive)
         if isinstance(req, PlayReq):
             if req.interruptible and self._typed:
                 # a key pressed earlier skips the prompt, and is used up by it
@@ -325,4 +345,5 @@ class FlowRunner:
         self._waiting = None
         self._timers = TimerHeap()
         self._stop_play()
+        self._mark(None)
         self._actions.append(FlowDone(error))

@@ -54,6 +54,7 @@ class Menu:
     max_digits: int = 1
     invalid: tuple[str, ...] = ("invalid",)
     default: tuple[str, ...] = ("hangup",)
+    sensitive: bool = False  # the call's recording is paused while the caller is in it
 
 
 def check_action(action: str) -> str | None:
@@ -98,6 +99,7 @@ def menu_flow(menus: Mapping[str, Menu], start: str) -> Flow:
         greeted: set[str] = set()
         while name is not None:
             menu = menus[name]
+            call.sensitive = name if menu.sensitive else None
             if menu.greeting and name not in greeted:
                 greeted.add(name)
                 await call.play(*menu.greeting)

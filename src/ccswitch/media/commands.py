@@ -141,6 +141,11 @@ class StartRecord:
     ``bus``: one more (last) channel, the mix of that conference bus (the sum of its talking
     members, whoever they are at each frame, saturated): what a listener who is not a member
     would hear.  A room recording is ``legs=()`` with its bus: one mono channel.
+
+    ``silence_s`` > 0: the worker watches the first channel and reports ``RecordSilence``
+    once it has been quiet (20 ms frames whose mean absolute value is at most
+    ``silence_level``) for that long; stopped after that report, the file ends where the
+    silence began.
     """
 
     rec_id: int
@@ -148,6 +153,8 @@ class StartRecord:
     legs: tuple[int, ...]
     fmt: RecordFormat = "wav"
     bus: int | None = None
+    silence_s: float = 0.0
+    silence_level: int = 128
 
     @property
     def channels(self) -> int:
@@ -272,6 +279,27 @@ class RecordDone:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordPauseMark:
+    """``rec_id`` (file ``path``) was paused (``paused``) or resumed ``seconds`` into the
+    file: where its silence begins or ends, counted in the frames the worker recorded."""
+
+    rec_id: int
+    path: str
+    paused: bool
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSilence:
+    """Recording ``rec_id`` of ``leg`` has been quiet for its ``silence_s``: what it holds
+    before the silence lasts ``speech_s`` seconds."""
+
+    rec_id: int
+    leg: int
+    speech_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RtpTimeout:
     leg: int
     seconds: float
@@ -297,8 +325,8 @@ class WorkerDied:
     legs: tuple[int, ...]
 
 
-MediaEvent = (LegReady | LegFailed | LegStats | Digit | PlayDone | RecordDone | RtpTimeout
-              | WorkerStats | WorkerDied)
+MediaEvent = (LegReady | LegFailed | LegStats | Digit | PlayDone | RecordDone
+              | RecordPauseMark | RecordSilence | RtpTimeout | WorkerStats | WorkerDied)
 
 
 def _pickled_by_fields(cls: type) -> None:
@@ -327,7 +355,7 @@ def _pickled_by_fields(cls: type) -> None:
 for _cls in (CreateLeg, ConfigureLeg, DestroyLeg, Connect, Disconnect, JoinBus, LeaveBus,
              PlayFile, PlayTone, PlaySamples, Play, StopPlay, StartRecord, PauseRecord,
              ResumeRecord, StopRecord, Detect, SendDigit, SetTimeout, Shutdown, LegReady,
-             LegFailed, LegStats, Digit, PlayDone, RecordDone, RtpTimeout, WorkerStats,
-             WorkerDied):
+             LegFailed, LegStats, Digit, PlayDone, RecordDone, RecordPauseMark, RecordSilence,
+             RtpTimeout, WorkerStats, WorkerDied):
     _pickled_by_fields(_cls)
 del _cls

@@ -64,6 +64,7 @@ from .commands import (
     PlayDone,
     PlayFile,
     PlaySamples,
+    RecordPauseMark,
     ResumeRecord,
     RtpTimeout,
     SendDigit,
@@ -814,9 +815,11 @@ class MediaEngine:
 
     def _set_paused(self, rec_id: int, paused: bool) -> None:
         rec = self._recorder.get(rec_id)
-        if rec is not None:
+        if rec is not None and rec.paused != paused:
             rec.paused = paused
             self._recorder.set_rows(self._slot_of, self._talkers)
+            seconds = self._recorder.position(rec_id) * self._spf / 8000
+            self._events.append(RecordPauseMark(rec_id, rec.path, paused, seconds))
 
     def _stop_record(self, cmd: StopRecord, now: float) -> None:
         if self._recorder.stop(cmd.rec_id):

@@ -80,6 +80,11 @@ class Recorder:
         """Every bus some recording mixes."""
         return {r.bus for r in self._recs.values() if r.bus is not None}
 
+    def position(self, rec_id: int) -> int:
+        """Frames of ``rec_id`` captured so far (chunked or still gathered)."""
+        rec = self._recs.get(rec_id)
+        return 0 if rec is None else rec.frames + len(self._gathered)
+
     def start(self, rec: Recording) -> None:
         """Add a recording (its first frame is the next one captured)."""
         self.flush()

@@ -46,11 +46,13 @@ from ..media.commands import (
     PlayDone,
     PlayFile,
     PlaySamples,
+    RecordSilence,
     Shutdown,
     StartRecord,
     StopRecord,
     WorkerStats,
 )
+from ..media.silence import SilenceDetector
 from .audiofile import AudioCache, AudioFileError, Samples, decode_audio
 from .settings import WorkerSettings
 from .sockets import bind_pair
@@ -117,6 +119,7 @@ class Worker:
         self.rate = 8000
         self.writer = RecordingWriter(rate=self.rate, header_interval=settings.header_interval,
                                       log=self.log)
+        self.silence: dict[int, tuple[int, SilenceDetector]] = {}  # rec_id -> (leg, detector)
         self.cache = AudioCache(settings.audio_cache_bytes)
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio-load")
         self.loading: tuple[Play, str, Future[Samples]] | None = None
@@ -246,9 +249,19 @@ class Worker:
         """Recorded audio to the writer thread; ``(rec_id, None)`` ends a recording."""
         for rec_id, chunk in self.engine.recorded():
             if chunk is None:
-                self.writer.close(rec_id)
-            else:
-                self.writer.write(rec_id, chunk)
+                self._close_recording(rec_id)
+                continue
+            self.writer.write(rec_id, chunk)
+            watch = self.silence.get(rec_id)
+            if watch is not None and watch[1].feed(chunk[:, 0]):
+                speech_s = watch[1].speech_end / self.rate
+                self.out.append(RecordSilence(rec_id, watch[0], speech_s))
+
+    def _close_recording(self, rec_id: int) -> None:
+        """Finish a file; one whose silence was reported ends where the silence began."""
+        watch = self.silence.pop(rec_id, None)
+        keep = watch[1].speech_end if watch is not None and watch[1].fired else None
+        self.writer.close(rec_id, keep_frames=keep)
 
     def _send(self, datagrams: list[tuple[int, bytes, Addr]], which: int) -> int:
         sent = 0
@@ -342,11 +355,14 @@ class Worker:
             elif isinstance(cmd, StartRecord):
                 path = self.settings.record_path(cmd.path)
                 self.writer.open(cmd.rec_id, path, cmd.channels, cmd.fmt)
+                if cmd.silence_s > 0 and cmd.legs:
+                    self.silence[cmd.rec_id] = (cmd.legs[0], SilenceDetector(
+                        seconds=cmd.silence_s, threshold=cmd.silence_level, rate=self.rate))
                 self.engine.command(cmd, now)
             elif isinstance(cmd, StopRecord):
                 self.engine.command(cmd, now)
                 self._hand_recorded()  # the last audio (and the engine's end marker)
-                self.writer.close(cmd.rec_id)
+                self._close_recording(cmd.rec_id)
             elif isinstance(cmd, Shutdown):
                 self._shutdown(now)
             else:

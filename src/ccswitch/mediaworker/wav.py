@@ -116,6 +116,15 @@ class WavWriter:
         os.pwrite(fd, _U32.pack(data), _DATA_SIZE_AT)
         self._last_sync = self._clock()
 
+    def truncate(self, frames: int) -> None:
+        """Keep only the first ``frames`` frames (a recording's trailing silence cut off)."""
+        if 0 <= frames < self.frames:
+            self._file.flush()
+            self._file.truncate(HEADER_LEN + frames * self._block)
+            self._file.seek(0, os.SEEK_END)
+            self.frames = frames
+            self.sync_header()
+
     def close(self, *, fsync: bool = True) -> float:
         """Final header, fsync (the file is complete on disk), close; returns the seconds."""
         if not self.closed:

@@ -34,6 +34,11 @@ class _Open:
     fmt: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Trim:
+    frames: int
+
+
 _STOP = object()
 Chunk = np.ndarray[Any, Any]
 
@@ -71,7 +76,10 @@ class RecordingWriter:
     def write(self, rec_id: int, chunk: Chunk) -> None:
         self._queue.put((rec_id, chunk))
 
-    def close(self, rec_id: int) -> None:
+    def close(self, rec_id: int, *, keep_frames: int | None = None) -> None:
+        """Finish the file; ``keep_frames``: cut it to that many frames first."""
+        if keep_frames is not None:
+            self._queue.put((rec_id, _Trim(keep_frames)))
         self._queue.put((rec_id, None))
 
     def events(self) -> list[MediaEvent]:
@@ -108,6 +116,10 @@ class RecordingWriter:
                     self._open(rec_id, item)
                 elif item is None:
                     self._complete(rec_id)
+                elif isinstance(item, _Trim):
+                    rec = self._recs.get(rec_id)
+                    if rec is not None:
+                        rec.wav.truncate(item.frames)
                 else:
                     self._write(rec_id, item)
             except Exception:  # keep writing the other recordings whatever one does

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..call.events import CallEnded
 from ..call.quality import CallQuality
+from . import recordings
 from .db import POSTGRESQL, Db, Step
 from .db import migrate as migrate_schema
 
@@ -87,9 +88,26 @@ def _quality(db: Db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr (call_id)")
 
 
-MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality)
+def _one_row_per_call_end(db: Db) -> None:
+    """A call's record is written once: a batch whose COMMIT met a lost PostgreSQL connection
+    is run again after the reconnection, and a ``store copy`` may be run twice.  Rows written
+    twice before this step are dropped (the first kept), then the key is unique."""
+    db.execute("DELETE FROM cdr WHERE id NOT IN"
+               " (SELECT MIN(id) FROM cdr GROUP BY call_id, started, ended)")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS cdr_call_end ON cdr (call_id, started, ended)")
+
+
+REPORT_INDEX = "CREATE INDEX IF NOT EXISTS cdr_started ON cdr (started)"
+"""Reports read the CDRs of a time range (``reports/reader.py``)."""
+
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality,
+                                recordings.STEP, REPORT_INDEX, _one_row_per_call_end)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
-missing columns added; 3: recording ids; 4: disposition codes; 5: call quality."""
+missing columns added; 3: recording ids; 4: disposition codes; 5: call quality; 6: recording
+compliance (paused spans, access log, retention mark: ``store/recordings.py``); 7: the index
+on ``started``; 8: one row per call end."""
+CDR_KEY = "call_id, started, ended"
+"""What makes a record unique: writing the same one again changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +152,8 @@ class CdrStore:
         self._db.execute(
             "INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason,"
             " ended_by, recording, recording_state, sip_call_id, queue, agent, transfer,"
-            " transferred_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " transferred_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            f" ON CONFLICT ({CDR_KEY}) DO NOTHING",
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
              state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by))
@@ -183,6 +202,9 @@ class CdrStore:
         self._db.execute(
             "UPDATE cdr SET recording_state = ?, recording_seconds = ? WHERE recording = ?",
             (state, seconds, path))
+        if seconds is not None:  # a span still open when the file closed ends with it
+            self._db.execute("UPDATE recording_pauses SET end_s = ? WHERE path = ?"
+                             " AND end_s IS NULL", (seconds, path))
 
     def unfinished_recordings(self) -> list[str]:
         """Recordings never reported closed (the daemon or a worker stopped mid-call)."""

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .db import POSTGRESQL, Db, Location
+from .recordings import Access, RecordingStore, Span
 
 T = TypeVar("T")
 MAX_PAGE = 1000
@@ -95,11 +96,14 @@ class Recording:
     agent: str | None
     caller: str | None
     callee: str | None
+    deleted: float | None = None  # when the retention policy deleted the file
+    pauses: tuple[Span, ...] = ()  # the paused spans (silence in the file)
 
 
 def _in(column: str, values: frozenset[str], args: list[Any]) -> str:
     args.extend(sorted(values))
-    return f"{column} IN ({','.join('?' * len(values))})" if values else "0"
+    # an empty set matches nothing: FALSE (1 = 0 in both dialects; PostgreSQL's OR refuses 0)
+    return f"{column} IN ({','.join('?' * len(values))})" if values else "1 = 0"
 
 
 def _scope_sql(scope: RowScope | None, *, queue: str, agent: str, users: Sequence[str],
@@ -119,7 +123,7 @@ _CDR_SELECT = (
 _QE_SELECT = "SELECT q.id, q.time, q.event, q.call_id, q.queue, q.agent, q.data FROM queue_events q"
 _REC_SELECT = (
     "SELECT r.{rid}, r.path, r.call_id, r.started, r.state, r.seconds, c.queue, c.agent,"
-    " c.caller, c.callee FROM recordings r LEFT JOIN cdr c ON c.recording = r.path")
+    " c.caller, c.callee, r.deleted FROM recordings r LEFT JOIN cdr c ON c.recording = r.path")
 
 
 def _matching(flt: HistoryFilter, time_col: str,
@@ -199,12 +203,22 @@ class HistoryReader:
         if sql is not None:
             where.append(sql)
         rows = self._page(_REC_SELECT, where, args, "r.{rid}", after, limit)
-        return [Recording(*r) for r in rows]
+        return self._with_pauses([Recording(*r) for r in rows])
 
     def recording(self, rec_id: int) -> Recording | None:
         sql = f"{_REC_SELECT} WHERE r.{{rid}} = ?".replace("{rid}", self._rid)
         row = self._db.execute(sql, (rec_id,)).fetchone()
-        return None if row is None else Recording(*row)
+        return None if row is None else self._with_pauses([Recording(*row)])[0]
+
+    def _with_pauses(self, recs: list[Recording]) -> list[Recording]:
+        spans = RecordingStore(self._db).spans(sorted({r.path for r in recs}))
+        return [replace(r, pauses=tuple(spans[r.path])) if spans[r.path] else r for r in recs]
+
+    def recording_access(self, *, after: int = 0, limit: int = 100,
+                         recording_id: int | None = None) -> list[Access]:
+        """The access log (``store/recordings.py``)."""
+        return RecordingStore(self._db).access(after=after, limit=limit,
+                                               recording_id=recording_id)
 
 
 class History:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..acd import events as acd_events
-from ..acd.events import QueueEvent
+from ..acd.events import LoggedEvent
 from ..acd.model import Target
 from .db import Db, Step, migrate, transaction
 
@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS queue_events (
 );
 CREATE INDEX IF NOT EXISTS queue_events_time ON queue_events (time);
 """
-MIGRATIONS: tuple[Step, ...] = (SCHEMA,)
+EVENT_INDEX = "CREATE INDEX IF NOT EXISTS queue_events_event ON queue_events (event, time)"
+"""Reports find each agent's last state and the last daemon start before a time by event."""
+MIGRATIONS: tuple[Step, ...] = (SCHEMA, EVENT_INDEX)
 
 
 def _plain(value: Any) -> Any:
@@ -51,7 +53,7 @@ class QueueEventStore:
         self._db = Db.wrap(db)
         migrate(self._db, "queue_events", MIGRATIONS)
 
-    def append(self, events: Iterable[QueueEvent], *, wall_offset: float) -> int:
+    def append(self, events: Iterable[LoggedEvent], *, wall_offset: float) -> int:
         """Write ``events`` in one transaction; returns how many."""
         rows = []
         for ev in events:
@@ -72,7 +74,7 @@ class QueueEventStore:
                 "SELECT time, event, data FROM queue_events ORDER BY id"):
             yield time, event, json.loads(data)
 
-    def events(self) -> Iterator[QueueEvent]:
+    def events(self) -> Iterator[LoggedEvent]:
         """The stored events rebuilt (``time`` is wall-clock seconds)."""
         for time, name, fields in self.rows():
             cls = getattr(acd_events, name, None)

@@ -3,7 +3,8 @@
 - :mod:`.mailbox`: messages and their order (new oldest first, then saved oldest first);
 - :mod:`.actions`: what the machines ask of the call (play, record, hang up) and report;
 - :mod:`.deposit`: greeting, beep, record, keep or discard (:class:`Deposit`);
-- :mod:`.retrieve`: PIN, counts, play/next/previous/replay/delete/save (:class:`Retrieval`).
+- :mod:`.retrieve`: PIN, counts, play/next/previous/replay/delete/save (:class:`Retrieval`);
+- :mod:`.greeting`: recording the box's own greeting from ``*97`` (:class:`GreetingRecorder`).
 
 No I/O and no clock: the time is a parameter, files are names the shell chose.  The wiring
 into calls is described in ``docs/voicemail.md``.
@@ -11,6 +12,7 @@ into calls is described in ``docs/voicemail.md``.
 
 from .actions import (
     DeleteMessage,
+    GreetingKept,
     HangUp,
     MailboxChanged,
     MessageKept,
@@ -32,6 +34,7 @@ __all__ = [
     "Deposit",
     "DepositSettings",
     "Folder",
+    "GreetingKept",
     "HangUp",
     "Mailbox",
     "MailboxChanged",

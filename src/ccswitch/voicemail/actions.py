@@ -58,11 +58,22 @@ class MessageKept:
 
 @dataclass(frozen=True, slots=True)
 class RecordingDiscarded:
-    """The recording ``file`` is not a message (``reason``: too_short, failed, lost)."""
+    """The recording ``file`` is not kept (``reason``: too_short, failed, lost; for a
+    greeting also redo, cancelled, hangup).  ``finished``: the media is known to be done
+    with the file (it was played back), so it may go at once."""
 
     box: str
     file: str
     reason: str
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GreetingKept:
+    """The recording ``file`` becomes ``box``'s greeting."""
+
+    box: str
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +98,8 @@ class MailboxChanged:
 
 
 VoicemailAction = (Play | StopPlay | StartRecording | StopRecording | HangUp | MessageKept
-                   | RecordingDiscarded | SaveMessage | DeleteMessage | MailboxChanged)
+                   | RecordingDiscarded | GreetingKept | SaveMessage | DeleteMessage
+                   | MailboxChanged)
 
 RECORDING_END_REASONS = ("stopped", "silence", "max_length", "hangup", "failed")
 """How a recording ended, as the shell reports it."""

@@ -25,13 +25,11 @@ from .actions import (
     HangUp,
     MailboxChanged,
     MessageKept,
-    Play,
     RecordingDiscarded,
     StartRecording,
-    StopPlay,
     StopRecording,
-    VoicemailAction,
 )
+from .machine import PromptMachine
 
 DEFAULT_GREETING = ("leave-message",)
 """What a box without a recorded greeting says (then the beep)."""
@@ -124,12 +122,13 @@ DEPOSIT_TABLE: Mapping[tuple[DepositState, DepositInput], DepositEdge] = Mapping
 """``(state, input) -> edge``; an input with no entry is ignored (a late report)."""
 
 
-class Deposit:
+class Deposit(PromptMachine):
     """One caller leaving a message in ``box``, recorded into ``file`` (the shell's name)."""
 
     def __init__(self, *, box: str, caller: str, file: str,
                  settings: DepositSettings = DepositSettings(),
                  greeting: str | None = None) -> None:
+        super().__init__()
         self.box = box
         self.caller = caller
         self.file = file
@@ -137,21 +136,10 @@ class Deposit:
         self.greeting: tuple[str, ...] = (greeting,) if greeting else DEFAULT_GREETING
         self.state = DepositState.IDLE
         self.kept: MessageKept | None = None
-        self._actions: list[VoicemailAction] = []
-        self._play_id = 0
-        self._playing: int | None = None
-        self._deadline: float | None = None
         self._started = 0.0  # when recording began (wall clock of the shell's choosing)
         self._ended: tuple[float, str] | None = None
 
     # -- the shell's side ----------------------------------------------------------------
-    def actions(self) -> list[VoicemailAction]:
-        out, self._actions = self._actions, []
-        return out
-
-    def next_deadline(self) -> float | None:
-        return self._deadline
-
     @property
     def done(self) -> bool:
         return self.state is DepositState.DONE
@@ -165,8 +153,7 @@ class Deposit:
             self._step(DepositInput.HASH, now)
 
     def prompt_ended(self, play_id: int, now: float) -> None:
-        if play_id == self._playing:
-            self._playing = None
+        if self._ended_play(play_id):
             self._step(DepositInput.PROMPT_ENDED, now)
 
     def recording_ended(self, seconds: float, reason: str, now: float) -> None:
@@ -177,8 +164,7 @@ class Deposit:
         self._step(DepositInput.HANGUP, now)
 
     def handle_timer(self, now: float) -> None:
-        if self._deadline is not None and now >= self._deadline:
-            self._deadline = None
+        if self._due(now):
             self._step(DepositInput.TIMEOUT, now)
 
     # -- the table ---------------------------------------------------------------------
@@ -191,9 +177,7 @@ class Deposit:
         if do is Do.PLAY_GREETING:
             self._play(self.greeting)
         elif do is Do.SKIP_GREETING:
-            if self._playing is not None:
-                self._actions.append(StopPlay(self._playing))
-            self._play((BEEP,))
+            self._play((BEEP,))  # stops the greeting
         elif do is Do.PLAY_BEEP:
             self._play((BEEP,))
         elif do is Do.RECORD:
@@ -232,8 +216,3 @@ class Deposit:
         self.kept = MessageKept(self.box, self.caller, self._started, seconds, self.file)
         self._actions += [self.kept, MailboxChanged(self.box)]
         return True
-
-    def _play(self, items: tuple[str, ...]) -> None:
-        self._play_id += 1
-        self._playing = self._play_id
-        self._actions.append(Play(self._play_id, items))

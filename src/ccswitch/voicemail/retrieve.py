@@ -4,7 +4,8 @@
    once the prompt ended, ``interdigit`` between keys).  A wrong PIN says ``wrong-pin`` and
    asks again; after ``pin_attempts`` wrong ones: ``goodbye`` and hang up.
 2. "You have N new messages and M saved messages" (``vm/you-have`` …), or
-   ``vm/no-messages`` and goodbye when the box is empty.
+   ``vm/no-messages`` when the box is empty: then the options (only ``0`` and ``#`` do
+   something), or goodbye when the menu offers no greeting recording.
 3. The messages in mailbox order (new oldest first, then saved oldest first): each is
    announced (``vm/message`` + its number) and played; a new message becomes saved as soon
    as its playback starts (``SaveMessage`` + ``MailboxChanged``: the lamp follows what was
@@ -21,6 +22,7 @@ notice (a key stops what plays):
 6     next message (``vm/no-more`` after the last)
 7     delete the message (``vm/deleted``), then the next one
 9     save the message (``vm/saved``), then the next one
+0     record the box's greeting (``greeting.py``), then the options again
 \\*   repeat the options
 #     goodbye and hang up
 ====  ==========================================================================
@@ -32,21 +34,15 @@ is the box as it was when the menu started; messages left meanwhile are heard ne
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
 from ..ivr.say import say_number
-from .actions import (
-    DeleteMessage,
-    HangUp,
-    MailboxChanged,
-    Play,
-    SaveMessage,
-    StopPlay,
-    VoicemailAction,
-)
+from .actions import DeleteMessage, HangUp, MailboxChanged, SaveMessage
+from .greeting import GreetingRecorder, GreetingSettings
+from .machine import PromptMachine
 from .mailbox import Folder, Message
 
 
@@ -58,12 +54,14 @@ class Key(Enum):
     SAVE = "save"
     HELP = "help"
     EXIT = "exit"
+    GREETING = "greeting"
 
 
 KEYS: Mapping[str, Key] = MappingProxyType({
     "4": Key.PREVIOUS, "5": Key.REPLAY, "6": Key.NEXT, "7": Key.DELETE, "9": Key.SAVE,
-    "*": Key.HELP, "#": Key.EXIT})
+    "*": Key.HELP, "#": Key.EXIT, "0": Key.GREETING})
 """The message menu's keys."""
+DEFAULT_GREETING = GreetingSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +81,7 @@ class RetrievalState(Enum):
     MESSAGE = "message"  # playing a message (with its announcement)
     NOTICE = "notice"  # a short notice (deleted, saved, no more, invalid)
     OPTIONS = "options"  # the options prompt, then waiting for a key
+    GREETING = "greeting"  # recording the box's greeting (a GreetingRecorder runs)
     CLOSING = "closing"  # goodbye
     DONE = "done"
 
@@ -106,6 +105,7 @@ class Do(Enum):
     AFTER_NOTICE = "go on after a notice"
     OPTIONS_WAIT = "the options ended: wait for a key"
     OPTIONS_AGAIN = "no key: repeat the options or give up"
+    GREETING = "hand the input to the greeting recorder"
     EXIT = "say goodbye"
     HANG_UP = "hang up"
     GONE = "the caller left"
@@ -142,6 +142,9 @@ RETRIEVAL_TABLE: Mapping[tuple[RetrievalState, RetrievalInput], RetrievalEdge] =
         (_S.OPTIONS, _I.DIGIT): _e(Do.MENU_KEY),
         (_S.OPTIONS, _I.PROMPT_ENDED): _e(Do.OPTIONS_WAIT, _S.OPTIONS),
         (_S.OPTIONS, _I.TIMEOUT): _e(Do.OPTIONS_AGAIN),
+        (_S.GREETING, _I.DIGIT): _e(Do.GREETING),
+        (_S.GREETING, _I.PROMPT_ENDED): _e(Do.GREETING),
+        (_S.GREETING, _I.TIMEOUT): _e(Do.GREETING),
         (_S.CLOSING, _I.DIGIT): _e(Do.NOTHING, _S.CLOSING),
         (_S.CLOSING, _I.PROMPT_ENDED): _e(Do.HANG_UP, _S.DONE),
         **{(s, _I.HANGUP): _e(Do.GONE, _S.DONE) for s in RetrievalState},
@@ -152,14 +155,18 @@ RETRIEVAL_TABLE: Mapping[tuple[RetrievalState, RetrievalInput], RetrievalEdge] =
 """``(state, input) -> edge``; an input with no entry is ignored (a timer of a state left)."""
 
 
-class Retrieval:
+class Retrieval(PromptMachine):
     """One ``*97`` session on ``box`` with ``messages`` (the box's content at the start)."""
 
     def __init__(self, *, box: str, messages: Sequence[Message], pin: str | None,
                  settings: RetrievalSettings = RetrievalSettings(),
-                 file_path: str = "{file}") -> None:
+                 file_path: str = "{file}",
+                 greeting_file: Callable[[], str] | None = None,
+                 greeting: GreetingSettings = DEFAULT_GREETING) -> None:
         """``pin`` None: no PIN is asked.  ``file_path``: how a message's ``file`` becomes the
-        path to play (``{file}`` and ``{box}`` substituted)."""
+        path to play (``{file}`` and ``{box}`` substituted).  ``greeting_file``: a new file
+        for a greeting take (None: key ``0`` is not offered)."""
+        super().__init__()
         self.box = box
         self.settings = settings
         self._pin = pin
@@ -167,22 +174,20 @@ class Retrieval:
         self._list: list[Message] = list(messages)
         self._index = 0
         self.state = RetrievalState.PIN
-        self._actions: list[VoicemailAction] = []
-        self._play_id = 0
-        self._playing: int | None = None
-        self._deadline: float | None = None
+        self._started = False
         self._typed = ""
         self._attempts = 0
         self._repeats = 0
         self._after_notice: int | None = None  # the message to play after a notice
         self.deleted: set[str] = set()
+        self._greeting_file = greeting_file
+        self._greeting_settings = greeting
+        self._greeting: GreetingRecorder | None = None
 
     # -- the shell's side ----------------------------------------------------------------
-    def actions(self) -> list[VoicemailAction]:
-        out, self._actions = self._actions, []
-        return out
-
     def next_deadline(self) -> float | None:
+        if self.state is RetrievalState.GREETING and self._greeting is not None:
+            return self._greeting.next_deadline()
         return self._deadline
 
     @property
@@ -194,7 +199,8 @@ class Retrieval:
         return self._list[self._index] if 0 <= self._index < len(self._list) else None
 
     def start(self, now: float) -> None:
-        assert self.state is RetrievalState.PIN and self._play_id == 0
+        assert self.state is RetrievalState.PIN and not self._started
+        self._started = True
         if self._pin is None:
             self._counts()
         else:
@@ -204,20 +210,26 @@ class Retrieval:
         self._step(RetrievalInput.DIGIT, now, key)
 
     def prompt_ended(self, play_id: int, now: float) -> None:
-        if play_id == self._playing:
-            self._playing = None
+        if self.state is RetrievalState.GREETING:
+            self._step(RetrievalInput.PROMPT_ENDED, now, play_id=play_id)
+        elif self._ended_play(play_id):
             self._step(RetrievalInput.PROMPT_ENDED, now)
 
     def hangup(self, now: float) -> None:
         self._step(RetrievalInput.HANGUP, now)
 
+    def recording_ended(self, seconds: float, reason: str, now: float) -> None:
+        """A greeting take's recording ended (even after a hang-up)."""
+        if self._greeting is not None:
+            self._greeting.recording_ended(seconds, reason, now)
+            self._from_greeting()
+
     def handle_timer(self, now: float) -> None:
-        if self._deadline is not None and now >= self._deadline:
-            self._deadline = None
+        if self.state is RetrievalState.GREETING or self._due(now):
             self._step(RetrievalInput.TIMEOUT, now)
 
     # -- the table ---------------------------------------------------------------------
-    def _step(self, inp: RetrievalInput, now: float, key: str = "") -> None:
+    def _step(self, inp: RetrievalInput, now: float, key: str = "", play_id: int = 0) -> None:
         edge = RETRIEVAL_TABLE.get((self.state, inp))
         if edge is None:
             return
@@ -257,12 +269,38 @@ class Retrieval:
             if self._repeats > self.settings.options_repeats:
                 self._exit()
             else:
-                self._play(("vm/options",))
+                self._play(self._option_prompts())
+        elif do is Do.GREETING:
+            self._to_greeting(inp, now, key, play_id)
         elif do is Do.HANG_UP:
             self._actions.append(HangUp())
         elif do is Do.GONE:
             self._deadline = None
             self._playing = None
+            if self._greeting is not None:
+                self._greeting.hangup(now)
+                self._from_greeting()
+
+    # -- the greeting ------------------------------------------------------------------
+    def _to_greeting(self, inp: RetrievalInput, now: float, key: str, play_id: int) -> None:
+        g = self._greeting
+        assert g is not None
+        if inp is RetrievalInput.DIGIT:
+            g.digit(key, now)
+        elif inp is RetrievalInput.PROMPT_ENDED:
+            g.prompt_ended(play_id, now)
+        else:
+            g.handle_timer(now)
+        self._from_greeting()
+
+    def _from_greeting(self) -> None:
+        """Take the recorder's actions; once it is done, back to the options."""
+        g = self._greeting
+        assert g is not None
+        self._actions += g.actions()
+        if g.done and self.state is RetrievalState.GREETING:
+            self._greeting = None
+            self._options()
 
     # -- PIN -----------------------------------------------------------------------------
     def _pin_digit(self, key: str, now: float) -> None:
@@ -295,8 +333,11 @@ class Retrieval:
     def _counts(self) -> None:
         new = sum(m.folder is Folder.NEW for m in self._list)
         saved = len(self._list) - new
-        if not self._list:
+        if not self._list and self._greeting_file is None:
             self._exit(("vm/no-messages", "goodbye"))
+            return
+        if not self._list:
+            self._notice(("vm/no-messages",), None)
             return
         items = ["vm/you-have", *say_number(min(new, 999_999)),
                  "vm/new-message" if new == 1 else "vm/new-messages"]
@@ -328,6 +369,17 @@ class Retrieval:
             self._exit()
         elif key is Key.HELP:
             self._options()
+        elif key is Key.GREETING:
+            if self._greeting_file is None:
+                self._notice(("invalid",), None)
+                return
+            self.state = RetrievalState.GREETING
+            self._deadline = None
+            self._greeting = GreetingRecorder(box=self.box, new_file=self._greeting_file,
+                                              next_play_id=self._next_play_id,
+                                              settings=self._greeting_settings)
+            self._greeting.start(0.0)
+            self._from_greeting()
         elif msg is None:
             self._notice(("vm/no-more",), None)
         elif key is Key.REPLAY:
@@ -368,20 +420,13 @@ class Retrieval:
     def _options(self) -> None:
         self.state = RetrievalState.OPTIONS
         self._deadline = None
-        self._play(("vm/options",))
+        self._play(self._option_prompts())
+
+    def _option_prompts(self) -> tuple[str, ...]:
+        return ("vm/options",) if self._greeting_file is None \
+            else ("vm/options", "vm/options-greeting")
 
     def _exit(self, items: tuple[str, ...] = ("goodbye",)) -> None:
         self.state = RetrievalState.CLOSING
         self._deadline = None
         self._play(items)
-
-    def _stop_play(self) -> None:
-        if self._playing is not None:
-            self._actions.append(StopPlay(self._playing))
-            self._playing = None
-
-    def _play(self, items: tuple[str, ...]) -> None:
-        self._stop_play()
-        self._play_id += 1
-        self._playing = self._play_id
-        self._actions.append(Play(self._play_id, items))

@@ -172,6 +172,45 @@ function renderCard() {
   $("card-script-box").hidden = !script;
   $("card-script").textContent = script ? String(script) : "";
   $("wrapup").hidden = !(c.phase === "wrap_up" && c.awaiting);
+  renderRecording();
+}
+
+// -- pausing the call's recording (card numbers) -----------------------------------------------
+function renderRecording() {
+  const c = desk.card;
+  const st = c && c.phase === "on_call" ? c.recording : null;
+  $("recording-box").hidden = !st;
+  if (!st) return;
+  const label = $("recording-state");
+  label.textContent = st === "paused" ? "recording paused" : "recording";
+  label.dataset.recording = st;
+  $("recording-toggle").textContent = st === "paused" ? "Resume recording" : "Pause recording";
+}
+
+async function refreshRecording(callId) {
+  try {
+    const call = await api("GET", `/calls/${encodeURIComponent(callId)}`);
+    if (desk.card && desk.card.call_id === callId) {
+      desk.card.recording = call.recording;
+      renderRecording();
+    }
+  } catch (e) { /* not visible yet, or gone */ }
+}
+
+async function toggleRecording() {
+  const c = desk.card;
+  if (!c || !c.recording) return;
+  const action = c.recording === "paused" ? "resume" : "pause";
+  try {
+    const done = await api("POST", `/calls/${encodeURIComponent(c.call_id)}/recording/${action}`,
+                           { source: "desktop" });
+    c.recording = done.detail.recording;
+    say(c.recording === "paused" ? "recording paused" : "recording resumed");
+  } catch (e) {
+    say(`recording ${action} refused: ${e.message}`, true);
+    await refreshRecording(c.call_id);
+  }
+  renderRecording();
 }
 
 function hideCard() {
@@ -231,7 +270,19 @@ function onEvent(ev) {
       if (mine && c.phase === "ringing") hideCard();
       break;
     case "queue.caller_connected":
-      if (mine) { c.phase = "on_call"; renderCard(); fillFromCall(c.call_id); }
+      if (mine) {
+        c.phase = "on_call";
+        renderCard();
+        fillFromCall(c.call_id);
+        refreshRecording(c.call_id);
+      }
+      break;
+    case "recording.paused":
+    case "recording.resumed":
+      if (mine) {
+        c.recording = ev.type === "recording.paused" ? "paused" : "recording";
+        renderRecording();
+      }
       break;
     case "queue.call_completed":
     case "queue.call_transferred":
@@ -317,6 +368,7 @@ document.addEventListener("DOMContentLoaded", () => {
     signIn($("token").value.trim());
   });
   $("signout").addEventListener("click", signOut);
+  $("recording-toggle").addEventListener("click", toggleRecording);
   $("ready").addEventListener("click", () => act("ready", "POST", agentPath("ready")));
   $("pause").addEventListener("click", () => {
     const reason = $("pause-reason").value;

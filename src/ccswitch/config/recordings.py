@@ -1,0 +1,33 @@
+"""``[recordings]`` (pure): how long call recordings are kept (``docs/configuration.md``).
+
+```toml
+[recordings]
+keep_days = 90        # delete recordings older than this many days (0: keep forever)
+```
+A queue's ``recording_retention_days`` overrides it for the recordings of that queue's calls.
+Part of the configuration parser: every fault goes through ``_Parser.fail`` with its key path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .schema import Path, _Parser
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingsConfig:
+    """``keep_days``: recordings older than this many days are deleted (0: never)."""
+
+    keep_days: float = 0.0
+
+
+def parse_recordings(p: _Parser, value: object, path: Path) -> RecordingsConfig:
+    """The ``[recordings]`` table."""
+    t = p.table(value, path)
+    p.check_keys(t, tuple(f.name for f in fields(RecordingsConfig)), path)
+    d = RecordingsConfig()
+    return RecordingsConfig(keep_days=p.opt(t, "keep_days", path, d.keep_days,
+                                            lambda v, q: p.number(v, q, "days")))

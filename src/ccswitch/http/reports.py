@@ -1,0 +1,104 @@
+"""The reports API: ``/api/v1/reports/queues``, ``/reports/agents`` and
+``/reports/agent-states`` return exactly the rows ``ccswitch report --format json`` prints
+(``docs/reports.md``), computed in a worker thread on the reports' read-only connection.
+
+Query: ``from``/``to`` (ISO 8601 date or date-time, as the CLI's ``--from``/``--to``; default
+today), ``interval`` (15m, 30m, 1h, day, week; default day), ``queue``, ``agent``.  The admin
+sees everything, a supervisor its queues and their agents; an agent token gets 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from ..reports import AgentStates, AgentTotals, QueueTotals, Row, compute
+from ..reports.service import Reports
+from ..reports.timerange import INTERVALS, TimeError, default_range, parse_time
+from .access import Caller, Ctl, forbidden
+from .app import API
+from .auth import Principal
+from .control import Control, CoreUnavailable
+from .models import Problem
+from .views import ERRORS
+
+_OFFSET = re.compile(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$")
+EXTRA_KEY = "reports"  # Control.extras key of the switch's Reports
+router = APIRouter(prefix=f"{API}/reports", tags=["reports"], responses={
+    **ERRORS, 400: {"model": Problem, "description": "a bad from, to or interval"}})
+
+From = Annotated[str | None, Query(alias="from", description="ISO 8601 date or date-time "
+                                   "(local time of the report's zone without an offset); "
+                                   "default: today 00:00")]
+To = Annotated[str | None, Query(description="a date: that day included; a date-time: "
+                                 "excluded; default: the end of today")]
+Interval = Annotated[str, Query(description="15m, 30m, 1h, day or week")]
+
+
+def _scope(who: Principal, ctl: Control) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """(queues, agents) the token may see (``None``: all)."""
+    if who.is_admin or (who.role == "supervisor" and who.queues is None):
+        return None, None
+    if who.role != "supervisor":
+        raise forbidden()
+    queues = who.queues or frozenset()
+    return queues, frozenset(a for a, qs in ctl.agent_queues.items()
+                             if any(q in queues for q in qs))
+
+
+def _plus(time: str) -> str:
+    """``…T09:00:00 01:00`` back to ``+01:00``: an unencoded ``+`` in a query is a space."""
+    return _OFFSET.sub(r"\1+\2", time)
+
+
+async def _rows(ctl: Control, who: Principal, kind: str, from_: str | None, to: str | None,
+                interval: str, queue: str | None, agent: str | None) -> Sequence[Row]:
+    reports = ctl.extras.get(EXTRA_KEY)
+    if not isinstance(reports, Reports):
+        raise CoreUnavailable
+    queues, agents = _scope(who, ctl)
+    if interval not in INTERVALS:
+        raise HTTPException(400, f"interval: {interval!r} is not one of {', '.join(INTERVALS)}")
+    settings = reports.settings()
+    now = time.time()
+    try:
+        start = None if from_ is None else parse_time(_plus(from_), settings.tz)
+        end = None if to is None else parse_time(_plus(to), settings.tz, end=True)
+        start, end = default_range(start, end, now, settings.tz)
+        return await asyncio.to_thread(reports.read, lambda r: compute(
+            r, kind, start=start, end=end, interval=interval, settings=settings, now=now,
+            queue=queue, agent=agent, queues=queues, agents=agents))
+    except TimeError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/queues")
+async def queue_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
+                       interval: Interval = "day", queue: str | None = None
+                       ) -> list[QueueTotals]:
+    """Per queue and interval: offered, answered, abandoned, service level, ASA, AHT..."""
+    got = await _rows(ctl, who, "queues", from_, to, interval, queue, None)
+    return [r for r in got if isinstance(r, QueueTotals)]
+
+
+@router.get("/agents")
+async def agent_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
+                       interval: Interval = "day", queue: str | None = None,
+                       agent: str | None = None) -> list[AgentTotals]:
+    """Per agent and interval: calls, talk, wrap-up, logged-in and pause time, occupancy."""
+    got = await _rows(ctl, who, "agents", from_, to, interval, queue, agent)
+    return [r for r in got if isinstance(r, AgentTotals)]
+
+
+@router.get("/agent-states")
+async def agent_state_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
+                             interval: Interval = "day", queue: str | None = None,
+                             agent: str | None = None) -> list[AgentStates]:
+    """Per agent and interval: seconds logged in, talking, in wrap-up, paused (by reason)."""
+    got = await _rows(ctl, who, "agent-states", from_, to, interval, queue, agent)
+    return [r for r in got if isinstance(r, AgentStates)]
