@@ -258,6 +258,17 @@ class AutoPhone:
         self.next_port = 10000 + (port % 100) * 500  # our RTP ports (never used)
         self.registered: Response | None = None  # the last answer to a REGISTER
         self.reg_cseq = 0
+        # session timers (RFC 4028): None, no support; True, it claims to refresh its calls
+        # (90 s) and never does but by its random re-INVITEs (the switch hangs up at
+        # expiry); False, it asks the switch to refresh (re-INVITEs from the switch)
+        self.refreshes: bool | None = None
+
+    def _timer(self, as_uac: bool) -> str:
+        """Our session timer headers (empty without support)."""
+        if self.refreshes is None:
+            return ""
+        who = ("uac" if as_uac else "uas") if self.refreshes else ("uas" if as_uac else "uac")
+        return f"Supported: timer\r\nSession-Expires: 90;refresher={who}\r\n"
 
     # -- building ------------------------------------------------------------------------
     def _branch(self) -> str:
@@ -280,7 +291,7 @@ class AutoPhone:
         return _finish(lines, extra, body)
 
     def _response(self, req: Request, status: int, reason: str, *, tag: str | None = None,
-                  body: str = "") -> str:
+                  body: str = "", extra: str = "") -> str:
         lines = [f"SIP/2.0 {status} {reason}"]
         lines += [f"Via: {v}" for v in req.headers.get_raw_all("via")]
         to = req.headers.get("to") or ""
@@ -290,7 +301,7 @@ class AutoPhone:
                   f"CSeq: {req.cseq}"]
         if 100 < status < 300:
             lines.append(f"Contact: {self.contact}")
-        return _finish(lines, "", body)
+        return _finish(lines, extra, body)
 
     def _in_dialog(self, d: Dialog, method: str, *, cseq: int | None = None,
                    branch: str | None = None, body: str = "", extra: str = "") -> str:
@@ -317,7 +328,8 @@ class AutoPhone:
                      f"<sip:{number}@ccswitch.local>", 1, branch, body)
         self.out[branch] = o
         self._send(self, self._request("INVITE", o.ruri, call_id=call_id, cseq=1,
-                                       from_=o.from_, to=o.to, branch=branch, body=body))
+                                       from_=o.from_, to=o.to, branch=branch, body=body,
+                                       extra=self._timer(True)))
 
     def answer(self, branch: str, status: int) -> None:
         inc = self.incoming[branch]
@@ -339,7 +351,8 @@ class AutoPhone:
                    str(req.contacts[0].uri) if req.contacts else str(req.from_.uri),
                    0, req.from_.uri.user or "?", port=self.next_port)
         self.dialogs[(req.call_id, inc.tag)] = d
-        inc.last = self._response(req, 200, "OK", tag=inc.tag, body=body)
+        timer = self._timer(False) if "session-expires" in req.headers else ""
+        inc.last = self._response(req, 200, "OK", tag=inc.tag, body=body, extra=timer)
         self._send(self, inc.last)
 
     def hangup(self, key: tuple[str, str]) -> None:
@@ -498,7 +511,8 @@ class AutoPhone:
         self.out[o.branch] = o
         self._send(self, self._request("INVITE", o.ruri, call_id=o.call_id, cseq=o.cseq,
                                        from_=o.from_, to=o.to, branch=o.branch, body=o.body,
-                                       extra=f"Proxy-Authorization: {auth}\r\n"))
+                                       extra=f"Proxy-Authorization: {auth}\r\n"
+                                             + self._timer(True)))
 
     def register(self, expires: int, pump: Callable[[], None]) -> int:
         """REGISTER (``expires=0``: unregister), answering the 401; the final status (a slow

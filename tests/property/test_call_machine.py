@@ -13,8 +13,9 @@ calls); press keys (RFC 4733 digits from the worker); let a prompt end; lose ACK
 retransmitted, and the call ends when none comes); read late (a slow phone acts on what it has
 seen: it answers as the CANCEL is on its way, hangs up as the switch's BYE is, re-INVITEs
 cross: 491); advance the fake clock (ring timeouts, 2xx retransmission, queue timers, wrap-up,
-grace periods); agents register and unregister; RTP times out on a leg.  One or two media
-workers.
+grace periods, session timers: 1001 asks 90 s timers it never refreshes, 1002 has the
+switch refresh them); agents register and unregister; RTP times out on a leg.  One or two
+media workers.
 
 Checked after every step (and the wire rules on every message, see ``callwire.Ledger``):
 
@@ -99,6 +100,9 @@ CODES = ("*31", "*32", "*33")  # supervision: listen, whisper, barge
 TRANSFER_TO = ("1001", "1002", "1003", "2001", "2002", "800", "700", "9196", "850", "404")
 KEYS = ("1", "2", "9", "0", "4", "5", "6", "#")
 DTS = (0.25, 1.0, 4.5, 6.0, 11.0, 21.0, 31.0, 130.0)
+# session timers (90 s): 1001 claims to refresh and does not (the switch ends its calls at
+# expiry unless a re-INVITE came), 1002 has the switch refresh; the others have none
+TIMERS = {"1001": True, "1002": False}
 
 # a queue caller's life (acd/events.py): entered -> exactly one exit; connected -> one end
 EXITS = (qe.CallerAbandoned, qe.CallerOverflowed, qe.CallerExitedWithKey)
@@ -121,6 +125,7 @@ class World:
         self.by_port: dict[int, AutoPhone] = {}
         for i, name in enumerate(DEVICES):
             p = AutoPhone(name.rstrip("b"), 7000 + 2 * i, self._send, name=name)
+            p.refreshes = TIMERS.get(name)
             self.phones[name] = p
             self.by_port[p.port] = p
         self.created: Counter[int] = Counter()

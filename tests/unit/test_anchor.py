@@ -23,6 +23,7 @@ from ccswitch.media.commands import (
     Play,
     PlayTone,
     RtpTimeout,
+    SendDigit,
     StartRecord,
     StopRecord,
     WorkerDied,
@@ -372,7 +373,9 @@ def test_ring_timeout_comes_from_the_configuration() -> None:
     assert a.statuses()[-1] == 480
 
 
-def test_a_key_sent_by_info_on_a_relayed_call_is_reported_as_a_digit() -> None:
+def test_a_key_sent_by_info_reaches_a_telephone_event_peer_as_rfc4733() -> None:
+    """1002's SDP has telephone-event: its digits go as RFC 4733 events (call/dtmfwork.py),
+    so 1001's INFO is answered by the switch and becomes a SendDigit on 1002's media leg."""
     from structlog.testing import capture_logs
 
     w = World()
@@ -380,6 +383,8 @@ def test_a_key_sent_by_info_on_a_relayed_call_is_reported_as_a_digit() -> None:
     assert inv is not None
     ok = w.answer(inv, offer(6000))
     w.a.send(w.a.in_dialog("ACK", ok, cseq=2), 2.1)
+    b_leg = next(c.leg for c in w.commands() if isinstance(c, ConfigureLeg)
+                 and c.remote_port == 6000)
     info = w.a.in_dialog("INFO", ok, cseq=3, body="Signal=5\nDuration=160\n",
                          extra="Content-Type: application/dtmf-relay\n")
     with capture_logs() as logs:
@@ -387,7 +392,9 @@ def test_a_key_sent_by_info_on_a_relayed_call_is_reported_as_a_digit() -> None:
         w.flush()
     digits = [e for e in logs if e["event"] == "digit"]
     assert [(d["key"], d["method"]) for d in digits] == [("5", "info")]
-    assert w.b.take("INFO").body.startswith(b"Signal=5")  # and it is still relayed
+    assert not w.b.requests("INFO")  # converted, not relayed
+    assert w.a.last_response().status == 200
+    assert [c for c in w.commands() if isinstance(c, SendDigit)] == [SendDigit(b_leg, "5")]
 
 
 # -- G.722 and Opus -----------------------------------------------------------------------

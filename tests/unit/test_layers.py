@@ -35,7 +35,7 @@ EXACT_LAYERS = {
                                         "invite", "registrar", "refer",
                                         "client_auth", "registration_client", "keepalive", "mwi",
                                         "prack", "diversion", "source_limit",
-                                        "locate")},
+                                        "locate", "session_timer")},
     "ccswitch.sdp.negotiator": 2,
     **{f"ccswitch.media.{m}": 2 for m in ("jitter", "stream", "mixer", "recording", "engine",
                                           "commands", "player", "ports", "leg", "relay",

@@ -214,6 +214,7 @@ class CallMedia:
     closed: bool = False
     bridge: Bridge | None = None  # the call's own bridge, once its two parties are joined
     held: dict[Side, bool] = field(default_factory=dict)  # side -> it holds the other side
+    te_pt: dict[Side, int | None] = field(default_factory=dict)  # side's telephone-event PT
 
     @classmethod
     def create(cls, plan: MediaPlan, sides: Sequence[Side] = ("a", "b"), *,
@@ -380,6 +381,7 @@ class CallMedia:
     # -- helpers ------------------------------------------------------------------------
     def _configure(self, side: Side, n: Negotiated) -> None:
         lm = self.legs[side]
+        self.te_pt[side] = n.telephone_event_pt
         hold_addr = n.remote_address in ("0.0.0.0", "::")
         self.plan.send(self.worker, ConfigureLeg(
             lm.leg, None if hold_addr else n.remote_address, n.remote_port,

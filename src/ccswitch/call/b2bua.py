@@ -26,6 +26,7 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response, make_response
 from ..sip.registrar import Binding
+from ..sip.session_timer import Negotiated, TimerPolicy
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
     AckReceived,
@@ -35,6 +36,7 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..sip.uri import NameAddr, SipUri
+from . import dtmfwork, sessiontimers
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .crm import CallbackOffer
@@ -148,6 +150,12 @@ class B2bua:
         self.queues = Queues(self)  # queue callers, the router's actions, callbacks
         self.trunk_legs: TrunkLegs | None = None  # calls to outside numbers (set by Signaling)
         self.dids: dict[str, str] = {}  # a carrier's INVITE txn -> its DID, until its call
+        self.timer_policy = TimerPolicy()  # session timers on phones' legs (RFC 4028)
+        # a new INVITE's txn -> the policy and timer negotiated for it (until its call)
+        self.timer_offers: dict[str, tuple[TimerPolicy, Negotiated | None]] = {}
+        self.refreshes: dict[str, tuple[Call, LegId, Request]] = {}  # our refreshes, by txn
+        self.digit_infos: set[str] = set()  # our INFO digits (dtmfwork.py), by txn
+        self.leg_dtmf: dict[str, str] = {}  # a carrier's INVITE txn -> its trunk's dtmf mode
         self.diversions: dict[str, str] = {}  # a carrier's INVITE txn -> diverted-from number
         self.reliable = Reliability(self)  # 100rel both ways (call/reliable.py)
 
@@ -272,6 +280,8 @@ class B2bua:
         call.diversion = self.diversions.pop(ev.txn_id, None)
         call.prack_mode = self.reliable.modes.pop(ev.txn_id, "supported")
         call.vars.update(call.start_vars())  # the CRM lookup sees them without an IVR too
+        sessiontimers.uas_leg(self, first)
+        first.dtmf = self.leg_dtmf.pop(ev.txn_id, "auto")
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -305,14 +315,19 @@ class B2bua:
                         local_seq=0, remote_target=b.contact, peer=b.source)
         inv = dialog.request("INVITE", me=me, branch=self._ids.branch(),
                              body=body, content_type=ctype,
-                             extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra))
+                             extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra,
+                                    *sessiontimers.uac_headers(self.timer_policy)))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        return Leg(txn_id, inv, dialog, me)
+        leg = Leg(txn_id, inv, dialog, me)
+        sessiontimers.uac_leg(leg, self.timer_policy)
+        return leg
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
-        if self.queues.callback_response(ev, now) or originated_response(self, ev, now):
+        if self.queues.callback_response(ev, now) or originated_response(self, ev, now) or \
+                sessiontimers.on_response(self, ev.txn_id, ev.response, now) or \
+                dtmfwork.on_response(self, ev.txn_id, ev.response):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -336,7 +351,9 @@ class B2bua:
         return False
 
     def on_timeout(self, ev: TransactionTimeout, now: float) -> bool:
-        if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now):
+        if self.queues.callback_timeout(ev, now) or originated_timeout(self, ev, now) or \
+                sessiontimers.on_timeout(self, ev.txn_id, now) or \
+                dtmfwork.on_timeout(self, ev.txn_id):
             return True
         call = self._clients.get(ev.txn_id)
         if call is not None:
@@ -384,6 +401,7 @@ class B2bua:
             self._by_a_txn.pop(a.txn_id, None)
             if status < 300:
                 a.ok = resp
+                sessiontimers.sending_2xx(self, call, a, resp, now)
         self.reliable.to_caller(call, resp, now)
 
     def caller_response(self, call: Call, status: int, reason: str,
@@ -467,6 +485,9 @@ class B2bua:
         if req.method not in RELAYED_IN_DIALOG:
             self._reply(ev, 501, "Not Implemented", now, (("Allow", ALLOW),))
             return True
+        if sessiontimers.refresh_received(self, call, leg, ev, now) or \
+                dtmfwork.info_received(self, call, leg, ev, now):
+            return True
         if call.service is not None:
             self.services._service_request(call, ev, now)
             return True
@@ -515,6 +536,8 @@ class B2bua:
                 self.services.sensitive_over(call, now)
             elif kind == "ring":
                 self.dispatch(call, RingTimeout(), now)
+            elif kind.startswith("st-"):
+                sessiontimers.fire(self, call, kind[3:], now)
             elif kind.startswith("re2xx-"):
                 resend_reinvite_2xx(self, call, kind[6:], now)
             elif kind == "retx" and call.answering:
@@ -569,6 +592,7 @@ class B2bua:
         self._timers.cancel(("ring", call.key))
         self._timers.cancel(("retx", call.key))
         self._timers.cancel(("ivr", call.key))
+        sessiontimers.disarm_all(self, call)
         for lg in call.legs.values():
             if lg.unacked is not None:
                 self._timers.cancel((f"re2xx-{lg.id}", call.key))

@@ -17,7 +17,7 @@ from ..sip.message import Request
 
 # Option tags we support (what OPTIONS advertises in Supported); others in Require get 420.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound", "replaces", "norefersub",
-                                                     "100rel"})
+                                                     "100rel", "timer"})
 # Bodies an INVITE may carry (a multipart body may hold the SDP).
 INVITE_BODIES = ("application/sdp", "multipart/mixed", "multipart/alternative",
                  "multipart/related")

@@ -15,7 +15,7 @@ import structlog
 
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import Response
-from . import recpause
+from . import dtmfwork, recpause, sessiontimers
 from .events import CallAnswered
 from .legevents import Answered, Failed, Ringing
 from .state import ALLOW, Call, Leg, Phase
@@ -69,6 +69,7 @@ def _fork_answered(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -
         if br.held_ack is None:
             sw._txn.send_stateless(ack, br.dialog.peer)
         return
+    sessiontimers.answered(sw, call, br, resp, now)
     sw.dispatch(call, Answered(br.id, resp, ack), now)
 
 
@@ -127,6 +128,7 @@ def caller_answered(sw: B2bua, call: Call, ev: Answered, now: float) -> None:
     extra = [("Contact", call.caller_leg.me.contact()), ("Allow", ALLOW)]
     sw._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
     call.phase = Phase.TALKING
+    dtmfwork.answered(call)
     sw._events.append(CallAnswered(call.key, br.dialog.remote_target, now))
     log.info("call_answered", call_id=call.key, callee=call.callee)
     if call.media is not None and call.media.plan.record_calls:

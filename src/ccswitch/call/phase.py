@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from . import forks
+from . import dtmfwork, forks
 from .hold import hold_changed
 from .legevents import (
     Answered,
@@ -103,6 +103,10 @@ def _supervisor_key(sw: B2bua, call: Call, ev: Digit, now: float) -> None:
     mode = sw.supervise_keys.get(ev.key)
     if mode is not None:
         sw.services.supervise_mode(call, mode)
+
+
+def _relay_digit(sw: B2bua, call: Call, ev: Digit, now: float) -> None:
+    dtmfwork.on_digit(sw, call, ev, now)
 
 
 def _flow_or_queue(sw: B2bua, call: Call, ev: Digit | PlayDone, now: float) -> None:
@@ -181,7 +185,8 @@ def _rows() -> dict[tuple[Phase, type], Handler]:
     row(HoldChanged, _hold, P.TALKING)
     row(Digit, _supervisor_key, P.SERVICE)
     row(Digit, _flow_or_queue, P.QUEUED, P.BRIDGING, P.IVR)
-    row(Digit, _nothing, P.TALKING, P.ROOM)
+    row(Digit, _relay_digit, P.TALKING)
+    row(Digit, _nothing, P.ROOM)
     row(PlayDone, _flow_or_queue, P.QUEUED, P.BRIDGING, P.IVR)
     row(PlayDone, _nothing, P.SERVICE, P.TALKING, P.ROOM)
     row(MediaLost, _media_lost_ringing, P.RINGING)

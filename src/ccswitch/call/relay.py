@@ -18,6 +18,7 @@ from ..sdp.negotiator import NotAcceptable
 from ..sip.dialog import Dialog
 from ..sip.message import Request, Response, make_response
 from ..sip.transaction import RequestReceived, TransactionError
+from . import sessiontimers
 from .legevents import HoldChanged
 from .state import Call, LegId, Phase, Relay, set_sdp
 
@@ -41,7 +42,7 @@ def relay_request(sw: B2bua, call: Call, leg: LegId, dialog: Dialog, ev: Request
     other, me = to.dialog, to.me
     extra = [(n, v) for n, v in req.headers.items()
              if n.lower() in ("event", "subscription-state", "info-package", "allow",
-                              "supported", "session-expires")]
+                              "supported")]
     body, ctype = req.body, req.headers.get("content-type")
     if call.media is not None and req.method in ("INVITE", "UPDATE") and body:
         offer = call.media.offer_from(call.end(leg), body)
@@ -53,6 +54,7 @@ def relay_request(sw: B2bua, call: Call, leg: LegId, dialog: Dialog, ev: Request
         body, ctype = offer, "application/sdp"
     out = other.request(req.method, me=me, branch=sw._ids.branch(), body=body,
                         content_type=ctype, extra=extra)
+    sessiontimers.relayed_to(to, out)
     tid = sw._txn.send_request(out, other.peer, now)
     sw._relays[tid] = Relay(call, ev.txn_id, leg, to.id, req.method, out,
                             delayed_ack=req.method == "INVITE" and not req.body)
@@ -65,6 +67,10 @@ def relay_response(sw: B2bua, relay: Relay, resp: Response, now: float, tid: str
         return
     if resp.status < 200:
         return
+    target = call.legs.get(relay.to_leg)
+    if relay.method in ("INVITE", "UPDATE") and resp.status < 300 and target is not None and \
+            call.phase is not Phase.ENDED:
+        sessiontimers.answered(sw, call, target, resp, now)
     if relay.method == "INVITE" and resp.status < 300:
         to = call.legs.get(relay.to_leg) or call.caller_leg
         to_dialog = to.dialog
@@ -114,6 +120,8 @@ def answer_relay(sw: B2bua, relay: Relay, status: int, reason: str, now: float,
             log.warning("relayed_sdp_refused", call_id=call.key, reason=sdp.reason)
         else:
             set_sdp(resp, sdp)
+    if relay.method in ("INVITE", "UPDATE") and 200 <= status < 300:
+        sessiontimers.answer_headers(call.legs.get(relay.from_leg), resp)
     try:
         sw._txn.send_response(relay.server_txn, resp, now)
     except TransactionError:

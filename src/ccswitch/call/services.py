@@ -33,7 +33,7 @@ from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
-from . import recpause
+from . import recpause, sessiontimers
 from .bridge import Role
 from .events import CallAnswered
 from .ivr import IvrSession
@@ -120,6 +120,7 @@ class Services:
         set_sdp(resp, sdp)
         self.sw._by_a_txn.pop(a.txn_id, None)
         a.ok = resp
+        sessiontimers.sending_2xx(self.sw, call, a, resp, now)
         self.sw._txn.send_response(a.txn_id, resp, now)
         call.phase = Phase.SERVICE  # until the service below says more
         self.sw._events.append(CallAnswered(call.key, service, now))
@@ -364,6 +365,7 @@ class Services:
         set_sdp(resp, sdp)
         self.sw._by_a_txn.pop(a.txn_id, None)
         a.ok = resp
+        sessiontimers.sending_2xx(self.sw, call, a, resp, now)
         self.sw.reliable.to_caller(call, resp, now)
         call.answered = now
         call.phase = Phase.SERVICE
@@ -565,6 +567,7 @@ class Services:
             resp = make_response(req, 200, "OK", headers=[("Contact", call.caller_leg.me.contact()),
                                                            ("Allow", ALLOW)])
             set_sdp(resp, sdp)
+            sessiontimers.answer_headers(call.caller_leg, resp)
             self.sw._txn.send_response(ev.txn_id, resp, now)
             if req.method == "INVITE":
                 self.sw.retransmit_until_ack(call, call.caller_id, resp, now)

@@ -49,6 +49,7 @@ from ..sip.mwi import subscribe_of
 from ..sip.prack import OPTION_TAG, refuses_required
 from ..sip.refer import replaces_of
 from ..sip.registrar import Binding, BindingsChanged, Registrar
+from ..sip.session_timer import TAG, BadHeader, TimerPolicy, TooSmall, has_tag
 from ..sip.source_limit import SourceLimit
 from ..sip.timers import SipTimers
 from ..sip.transaction import (
@@ -60,6 +61,7 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..voicemail import Message
+from . import sessiontimers
 from .acdconfig import build_router
 from .anchor import MediaPlan
 from .b2bua import B2bua
@@ -505,12 +507,45 @@ class Signaling:
                 self.mwi.registered(ch.user, ch.bindings, now)
 
     def _on_invite(self, ev: RequestReceived, now: float) -> None:
+        trunk = (self.trunk_peers.match(ev.source.host, ev.source.port)
+                 if self.trunk_peers is not None else None)
+        policy = (self.config.trunking.trunks[trunk].session_timer if trunk is not None
+                  else self.b2bua.timer_policy)
+        if not self._session_timer(ev, policy, now):
+            return
+        if trunk is not None:
+            self.b2bua.leg_dtmf[ev.txn_id] = self.config.trunking.trunks[trunk].dtmf
+        try:
+            self._new_invite(ev, trunk, now)
+        finally:
+            self.b2bua.timer_offers.pop(ev.txn_id, None)
+            self.b2bua.leg_dtmf.pop(ev.txn_id, None)
+
+    def _session_timer(self, ev: RequestReceived, policy: TimerPolicy, now: float) -> bool:
+        """RFC 4028 for a new INVITE under ``policy``: the timer its call's 2xx will carry,
+        or the answer refusing it (400 unreadable, 420 ``timer`` required where it is off,
+        422 an interval below our minimum); False when refused."""
         req = ev.request
-        if self.trunk_peers is not None:
-            trunk = self.trunk_peers.match(ev.source.host, ev.source.port)
-            if trunk is not None:  # a carrier's call: its address is its authentication
-                self._from_trunk(ev, trunk, now)
-                return
+        if not policy.on and has_tag(req.headers, "require"):
+            self._reply(ev, 420, "Bad Extension", now, (("Unsupported", TAG),))
+            return False
+        try:
+            got = sessiontimers.offered(policy, req)
+        except BadHeader as err:
+            self._reply(ev, 400, str(err), now)
+            return False
+        if isinstance(got, TooSmall):
+            log.info("session_interval_too_small", sip_call_id=req.call_id, min_se=got.min_se)
+            self._reply(ev, got.status, got.reason, now, got.headers)
+            return False
+        self.b2bua.timer_offers[ev.txn_id] = (policy, got)
+        return True
+
+    def _new_invite(self, ev: RequestReceived, trunk: str | None, now: float) -> None:
+        req = ev.request
+        if trunk is not None:  # a carrier's call: its address is its authentication
+            self._from_trunk(ev, trunk, now)
+            return
         res = self._authenticate(ev, now, proxy=True)
         if res.outcome is AuthOutcome.FORBIDDEN:  # an attempt, refused: it gets a CDR
             self._refuse(ev, res.status, res.reason, now, res.user or _from_user(req),

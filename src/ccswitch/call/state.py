@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
 from ..sip.prack import Mode
+from ..sip.session_timer import LegSession
 from .anchor import CallMedia
 from .ivr import IvrSession
 from .voicemail import VoicemailSession
@@ -69,6 +70,8 @@ class Leg:
     held_ack: Request | None = None  # our ACK to it, held until the peer's ACK brings the SDP
     unacked: PendingTwoHundred | None = None  # our 2xx to its re-INVITE, until its ACK
     music: int | None = None  # play id of the music on hold it hears
+    session: LegSession | None = None  # its session timer (RFC 4028), if it may have one
+    dtmf: str = "auto"  # how digits reach it: rfc4733, info, inband, auto (call/dtmfwork.py)
 
     @property
     def id(self) -> LegId:

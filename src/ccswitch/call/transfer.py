@@ -42,6 +42,7 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
+from . import sessiontimers
 from .hold import stop_music
 from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .targets import route
@@ -397,6 +398,8 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
                          headers=[("Contact", new_leg.me.contact()), ("Allow", ALLOW)])
     set_sdp(resp, sdp)
     new_leg.ok = resp  # the call is answering again until this leg's ACK
+    sessiontimers.uas_leg(sw, new_leg)
+    sessiontimers.sending_2xx(sw, call, new_leg, resp, now)
     sw._txn.send_response(ev.txn_id, resp, now)
     sw._arm_2xx_retx(call, now)
     cm.connect()

@@ -59,8 +59,10 @@ from ..sip.diversion import Diverted, diversion_headers, diverted_from
 from ..sip.locate import Located
 from ..sip.message import Request, Response
 from ..sip.prack import OPTION_TAG
+from ..sip.session_timer import offer_headers, retry_after_422
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
+from . import sessiontimers
 from .anchor import codecs_fit
 from .forks import fork_failed
 from .legevents import Failed
@@ -94,6 +96,12 @@ class Attempt:
     heard: bool = False
     diverted: Diverted | None = None  # the call was forwarded from this number
     tried: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+def _kept(br: Leg, more: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """The headers of ``br``'s INVITE that a retry sends again."""
+    names = ("allow", "user-agent", "p-asserted-identity", "privacy", *more)
+    return tuple((n, v) for n, v in br.invite.headers.items() if n.lower() in names)
 
 
 class TrunkLegs:
@@ -278,7 +286,10 @@ class TrunkLegs:
         shown = attempt.caller_id or cfg.caller_id or attempt.caller
         if is_e164(shown):
             shown = self._format(cfg, shown)
-        extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua)]
+        timers = sessiontimers.uac_headers(cfg.session_timer)
+        supported = [v for n, v in timers if n == "Supported"]
+        extra: list[tuple[str, str]] = [("Allow", ALLOW), ("User-Agent", sw._ua),
+                                        *((n, v) for n, v in timers if n != "Supported")]
         pai = f"<{SipUri(host=sw._domain, user=shown)}>"
         if cfg.privacy == "id":
             local = NameAddr(SipUri(host="anonymous.invalid", user="anonymous"), "Anonymous",
@@ -291,7 +302,9 @@ class TrunkLegs:
         if cfg.rel100 == "required":
             extra.append(("Require", OPTION_TAG))
         elif cfg.rel100 == "supported":
-            extra.append(("Supported", OPTION_TAG))
+            supported.insert(0, OPTION_TAG)
+        if supported:  # one Supported header: 100rel, timer
+            extra.append(("Supported", ", ".join(supported)))
         if attempt.diverted is not None:
             extra += diversion_headers(attempt.diverted, host=sw._domain, target=ruri,
                                        style=cfg.diversion)
@@ -314,6 +327,8 @@ class TrunkLegs:
         assert dialog.peer is not None
         txn_id = sw._txn.send_request(inv, dialog.peer, now)
         br = Leg(txn_id, inv, dialog, me)
+        sessiontimers.uac_leg(br, self.trunks[attempt.trunk].session_timer)
+        br.dtmf = self.trunks[attempt.trunk].dtmf
         call.add(br)
         sw._clients[br.txn_id] = call
         sw._dialogs[(dialog.call_id, dialog.local_tag)] = (call, br.id)
@@ -369,6 +384,8 @@ class TrunkLegs:
             return False
         if status in (401, 407) and resp is not None and self._retry_auth(call, attempt, br,
                                                                           resp, now):
+            return True
+        if status == 422 and resp is not None and self._retry_422(call, attempt, br, resp, now):
             return True
         self.router.policy.call_ended(call.key)
         no_answer = None if (status == 408 and resp is None) else status
@@ -441,11 +458,29 @@ class TrunkLegs:
             return False
         br.final = resp.status
         self.counters["auth_retries"] += 1
-        kept = tuple((n, v) for n, v in br.invite.headers.items()
-                     if n.lower() in ("allow", "user-agent", "p-asserted-identity", "privacy",
-                                      "supported", "require", "diversion", "history-info"))
+        kept = _kept(br, ("session-expires", "min-se", "supported", "require", "diversion",
+                          "history-info"))
         self._invite(call, attempt, br.dialog, br.me, (*kept, *answer.headers), now)
         log.info("trunk_auth", call_id=call.key, trunk=attempt.trunk, status=resp.status)
+        return True
+
+    def _retry_422(self, call: Call, attempt: Attempt, br: Leg, resp: Response,
+                   now: float) -> bool:
+        """RFC 4028 §7.4: a 422 is answered once with the larger interval of its Min-SE."""
+        s = br.session
+        bigger = retry_after_422(s.policy, s.asked, resp.headers) \
+            if s is not None and not s.retried else None
+        if s is None or bigger is None:
+            return False
+        br.final = resp.status
+        kept = (*_kept(br, ("supported", "require", "diversion", "history-info")),
+                *offer_headers(s.policy, bigger, None, bigger))
+        self._invite(call, attempt, br.dialog, br.me, kept, now)
+        retried = call.legs[attempt.leg].session
+        assert retried is not None
+        retried.asked, retried.retried = bigger, True
+        log.info("session_interval_retry", call_id=call.key, trunk=attempt.trunk,
+                 interval=bigger)
         return True
 
     def ended(self, call_key: str) -> None:

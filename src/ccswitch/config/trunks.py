@@ -32,6 +32,11 @@ Part of the configuration parser (like ``config/acd.py``): every fault goes thro
     diversion = "diversion"           # how a forwarded call names its original number:
                                       # "diversion" (RFC 5806), "history-info" (RFC 7044),
                                       # "both" or "none"
+    session_timers = "supported"      # RFC 4028 on this trunk's legs: "off", "supported",
+                                      # "required" (Require: timer on our INVITEs)
+    session_expires = 1800 / min_se = 90   # interval asked for, smallest accepted (>= 90)
+    dtmf = "auto"                     # how digits reach this carrier: "rfc4733", "info"
+                                      # (SIP INFO dtmf-relay), "inband", "auto" (from its SDP)
 
 ``[dns]`` (for domain trunks)::
 
@@ -54,6 +59,8 @@ from ..dialplan.numbers import NumberPlan, is_e164
 from ..dialplan.outbound import FAILOVER_4XX, OutboundRouter, Route
 from ..sip.diversion import STYLES, DiversionStyle
 from ..sip.prack import MODES, Mode
+from ..sip.session_timer import MIN_SE_FLOOR, TimerPolicy
+from ..sip.session_timer import Mode as TimerMode
 from .acd import OVERFLOW_RULES
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
@@ -81,6 +88,7 @@ _DID: Final = re.compile(r"\+?[0-9]{1,15}")
 _PREFIX: Final = re.compile(r"\+[0-9]{0,15}")
 _USERNAME: Final = re.compile(r"[^\s\"\\]+")
 UserKeys = tuple[int, Mapping[str, Any], Mapping[str, Any]]
+DtmfMode = Literal["rfc4733", "info", "inband", "auto"]
 _C = TypeVar("_C", bound=str)
 
 
@@ -113,6 +121,8 @@ class TrunkConfig:
     number_format: NumberFormat = "+e164"
     rel100: Mode = "supported"  # TOML key ``100rel``
     diversion: DiversionStyle = "diversion"
+    session_timer: TimerPolicy = field(default_factory=TimerPolicy)
+    dtmf: DtmfMode = "auto"
 
     @property
     def host(self) -> str:
@@ -265,8 +275,11 @@ def parse_dns(p: _Parser, value: object, path: Path) -> DnsConfig:
 
 
 _TOML_NAMES: Final = {"rel100": "100rel"}  # fields whose TOML key is not a Python name
-_TRUNK_KEYS: Final = tuple(_TOML_NAMES.get(f.name, f.name) for f in fields(TrunkConfig)
-                           if f.name not in ("name", "domain"))
+_TRUNK_KEYS: Final = (*(_TOML_NAMES.get(f.name, f.name) for f in fields(TrunkConfig)
+                        if f.name not in ("name", "domain", "session_timer")),
+                      "session_timers", "session_expires", "min_se")
+SESSION_TIMER_MODES: Final[tuple[TimerMode, ...]] = ("off", "supported", "required")
+DTMF_MODES: Final[tuple[DtmfMode, ...]] = ("rfc4733", "info", "inband", "auto")
 
 
 def parse_trunks(p: _Parser, value: object, path: Path) -> dict[str, TrunkConfig]:
@@ -323,6 +336,9 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
                      lambda v, q: _choice(p, v, q, MODES, "100rel setting")),
         diversion=p.opt(t, "diversion", path, d.diversion,
                         lambda v, q: _choice(p, v, q, STYLES, "diversion setting")),
+        session_timer=_session_timer(p, t, path),
+        dtmf=p.opt(t, "dtmf", path, d.dtmf,
+                   lambda v, q: _choice(p, v, q, DTMF_MODES, "dtmf mode")),
     )
     if 0 < cfg.keepalive < 1:
         p.fail((*path, "keepalive"), "must be 0 (off) or at least 1 second")
@@ -332,6 +348,22 @@ def parse_trunk(p: _Parser, name: str, value: object, path: Path) -> TrunkConfig
     if cfg.register and cfg.username is None:
         p.fail((*path, "register"), "registering needs a username and a password")
     return cfg
+
+
+def _session_timer(p: _Parser, t: Mapping[str, Any], path: Path) -> TimerPolicy:
+    """``session_timers`` (off / supported / required), ``session_expires`` and ``min_se``
+    (seconds, RFC 4028: ``min_se`` at least 90, ``session_expires`` at least ``min_se``)."""
+    d = TimerPolicy()
+
+    m = p.opt(t, "session_timers", path, d.mode,
+              lambda v, q: _choice(p, v, q, SESSION_TIMER_MODES, "session timer setting"))
+    min_se = p.opt(t, "min_se", path, d.min_se,
+                   lambda v, q: p.integer(v, q, MIN_SE_FLOOR, 86_400))
+    expires = p.opt(t, "session_expires", path, max(d.expires, min_se),
+                    lambda v, q: p.integer(v, q, MIN_SE_FLOOR, 86_400))
+    if expires < min_se:
+        p.fail((*path, "session_expires"), f"must be at least min_se ({min_se})")
+    return TimerPolicy(m, expires, min_se)
 
 
 def parse_routes(p: _Parser, value: object, path: Path,

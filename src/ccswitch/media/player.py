@@ -22,13 +22,18 @@ from .tones import (
     CONGESTION_NA,
     DIAL_EU,
     DIAL_NA,
+    DTMF_KEYS,
     RINGBACK_EU,
     RINGBACK_NA,
     TEST_TONE,
     ToneGenerator,
     ToneSpec,
+    dtmf_spec,
     tone,
 )
+
+DTMF_TONE_ON = 0.1
+"""Seconds an in-band digit (tone ``dtmf-KEY``) sounds: 100 ms, like a keypad's short press."""
 
 __all__ = ["TONES", "Player", "PlayerError", "samples_of", "tone_spec"]
 
@@ -58,6 +63,8 @@ def tone_spec(name: str) -> ToneSpec:
     spec = TONES.get(key)
     if spec is not None:
         return spec
+    if key.startswith("dtmf-") and len(key) == 6 and key[5].upper() in DTMF_KEYS:
+        return dtmf_spec(key[5], on=DTMF_TONE_ON)  # an in-band digit played once
     if key.endswith("hz"):
         try:
             freq = float(key[:-2])
