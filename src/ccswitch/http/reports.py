@@ -1,10 +1,11 @@
-"""The reports API: ``/api/v1/reports/queues``, ``/reports/agents`` and
-``/reports/agent-states`` return exactly the rows ``ccswitch report --format json`` prints
+"""The reports API: ``/api/v1/reports/queues``, ``/reports/agents``,
+``/reports/agent-states`` and ``/reports/audit`` return exactly the rows ``ccswitch report --format json`` prints
 (``docs/reports.md``), computed in a worker thread on the reports' read-only connection.
 
 Query: ``from``/``to`` (ISO 8601 date or date-time, as the CLI's ``--from``/``--to``; default
 today), ``interval`` (15m, 30m, 1h, day, week; default day), ``queue``, ``agent``.  The admin
-sees everything, a supervisor its queues and their agents; an agent token gets 403.
+sees everything, a supervisor its queues and their agents (the audit, switch-wide: the admin
+and a supervisor of every queue); an agent token gets 403.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from ..reports import AgentStates, AgentTotals, QueueTotals, Row, compute
+from ..reports import AgentStates, AgentTotals, AuditTotals, QueueTotals, Row, compute
 from ..reports.service import Reports
 from ..reports.timerange import INTERVALS, TimeError, default_range, parse_time
 from .access import Caller, Ctl, forbidden
@@ -102,3 +103,15 @@ async def agent_state_report(who: Caller, ctl: Ctl, from_: From = None, to: To =
     """Per agent and interval: seconds logged in, talking, in wrap-up, paused (by reason)."""
     got = await _rows(ctl, who, "agent-states", from_, to, interval, queue, agent)
     return [r for r in got if isinstance(r, AgentStates)]
+
+
+@router.get("/audit")
+async def audit_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
+                       interval: Interval = "day", queue: str | None = None
+                       ) -> list[AuditTotals]:
+    """Per interval: time to answer, IVR time to queue, transfer speed and failures, failed
+    calls by SIP code, media worker restarts and overloads (the availability audit)."""
+    if _scope(who, ctl) != (None, None):  # its figures are the switch's, not a queue's
+        raise forbidden()
+    got = await _rows(ctl, who, "audit", from_, to, interval, queue, None)
+    return [r for r in got if isinstance(r, AuditTotals)]

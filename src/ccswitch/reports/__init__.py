@@ -1,7 +1,7 @@
 """Reports computed from the durable stores (the queue event log and the CDRs): the queue
-report, the agent report, the agent-state report and the availability audit, per interval,
-for any time range
-(``docs/reports.md``).  Layer 4: reads the stores, no asyncio.
+report, the agent report, the agent-state report and the availability audit (``audit``: the
+event stream), per interval, for any time range (``docs/reports.md``).  Layer 4: reads the
+stores, no asyncio.
 
 ``compute`` is what ``ccswitch report`` and ``/api/v1/reports/...`` call; ``today`` gives the
 per-queue totals of the local day so far (for a wallboard).
