@@ -34,16 +34,27 @@ after the range
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from callworld import Switch
+from test_api import ADMIN, Api
 
+from ccswitch.acd.events import CallerEntered
 from ccswitch.call.eventlog import EventRecord, overload, record_of, worker_restarted
 from ccswitch.call.events import CallAnswered, CallEnded, CallStarted, TransferEnded
-from ccswitch.acd.events import CallerEntered
+from ccswitch.cli import main
+from ccswitch.http.auth import principals
+from ccswitch.http.reports import EXTRA_KEY
 from ccswitch.reports import ReportReader, ReportSettings, compute, plain
 from ccswitch.reports.audit import nearest_rank
+from ccswitch.reports.service import Reports
+from ccswitch.reports.settings import from_started
 from ccswitch.store.db import Db, Location
 from ccswitch.store.events import EventStore, StoredEvent
 
@@ -183,3 +194,56 @@ def test_nearest_rank_percentiles() -> None:
     assert (nearest_rank(values, 0.9), nearest_rank(values, 0.95),
             nearest_rank(values, 0.5)) == (18.0, 19.0, 10.0)
     assert nearest_rank([], 0.9) == 0.0 and nearest_rank([7.0], 0.95) == 7.0
+
+
+# -- the command line and the API: the same rows ------------------------------------------
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The stream in a data dir; no start mark: the report's zone is the machine's ($TZ)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    write_stream(Db.sqlite(tmp_path / "ccswitch.db")).close()
+    return tmp_path
+
+
+HOUR = ("--from", "2026-12-07T09:00", "--to", "2026-12-07T10:00", "--interval", "30m")
+
+
+def cli(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> tuple[int, str]:
+    status = main(["report", "audit", "--data-dir", str(data_dir), *args])
+    return status, capsys.readouterr().out
+
+
+def test_the_cli_prints_json_csv_and_a_table(data_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = cli(capsys, data_dir, *HOUR, "--format", "json")
+    assert status == 0
+    rows = json.loads(out)
+    assert [(r["answered"], r["failed"], r["worker_restarts"]) for r in rows] == [
+        (4, 3, 1), (3, 0, 2)]
+    _, out = cli(capsys, data_dir, *HOUR, "--format", "csv")
+    first = next(csv.DictReader(io.StringIO(out)))
+    assert first["failed_codes"] == '{"486":1,"487":1,"503":1}'
+    assert first["worker_restart_times"] == '["2026-12-07T09:15:00+01:00"]'
+    _, out = cli(capsys, data_dir, *HOUR)
+    head, row1, row2 = out.splitlines()
+    assert head.split("  ")[0] == "interval start" and "worker restart times" in head
+    assert row1.startswith("2026-12-07 09:00") and "486=1 487=1 503=1" in row1
+    assert row1.endswith("09:16:40") and "09:41:40,09:41:41" in row2
+
+
+def test_the_api_returns_the_cli_rows_to_the_admin_only(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    printed = json.loads(cli(capsys, data_dir, *HOUR, "--format", "json")[1])
+    where = Location(data_dir / "ccswitch.db")
+    a = Api(Switch(("1001",)))
+    a.ctl.tokens = principals([(ADMIN, "admin", None), ("sup", "supervisor", "1020")],
+                              {"1020": frozenset({"sales"})})
+    a.ctl.extras[EXTRA_KEY] = Reports(where, lambda: from_started(None))
+    got = a("GET", "/api/v1/reports/audit?from=2026-12-07T09:00&to=2026-12-07T10:00"
+               "&interval=30m")
+    assert got.status_code == 200
+    assert got.json() == printed
+    assert a("GET", "/api/v1/reports/audit", "sup").status_code == 403  # not every queue
+    assert a("GET", "/api/v1/reports/audit?interval=2h").status_code == 400
+    doc = a("GET", "/api/v1/openapi.json").json()
+    assert "shed_requests" in doc["components"]["schemas"]["AuditTotals"]["properties"]
