@@ -25,6 +25,7 @@ TABLE_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 _PERCENT = frozenset({"service_level", "occupancy", "utilisation"})
 _KEYS = frozenset({"queue", "agent", "interval_start"})  # left-aligned
+_MS = frozenset({"answer_mean_s", "answer_p95_s"})  # the switch answers in milliseconds
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, kind: str) -> str:
@@ -62,7 +63,7 @@ def _shown(key: str, value: Any) -> str:
     if isinstance(value, list):  # instants: their local time of day
         return ",".join(str(v)[11:19] for v in value) or "-"
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return f"{value:.3f}" if key in _MS else f"{value:.1f}"
     return str(value)
 
 
