@@ -1,6 +1,7 @@
 """The reports API: ``/api/v1/reports/queues``, ``/reports/agents``,
-``/reports/agent-states`` and ``/reports/audit`` return exactly the rows ``ccswitch report --format json`` prints
-(``docs/reports.md``), computed in a worker thread on the reports' read-only connection.
+``/reports/agent-states`` and ``/reports/audit`` return exactly the rows ``ccswitch report
+--format json`` prints (``docs/reports.md``), computed in a worker thread on the reports'
+read-only connection.
 
 Query: ``from``/``to`` (ISO 8601 date or date-time, as the CLI's ``--from``/``--to``; default
 today), ``interval`` (15m, 30m, 1h, day, week; default day), ``queue``, ``agent``.  The admin
