@@ -1,8 +1,9 @@
 """``ccswitch report audit`` and ``/api/v1/reports/audit`` against what really happened: the
 demo daemon with one media worker, a SIPp call (1011 -> 1012) whose media worker is killed
 while it talks, then two SIPp calls that fail (404: no such number; 480: an agent without a
-registered phone).  The audit must show the worker's restart (at the time the daemon logged
-it), the failed calls by code, and the answered call's time to answer."""
+registered phone).  The audit must show the worker's restart (at the time it was killed), the
+failed calls by code and the answered call.  Then a blind transfer between baresip phones,
+timed by the audit within what the test saw."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import subprocess
 import time
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from e2e_baresip import PhoneFactory
+from e2e_calls import AGENT_HZ, CALLER_HZ, THIRD_HZ, hang_up, phone, queue_call, uri
 from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
 from e2e_media import settle
 from e2e_sipp import Sipp
@@ -88,3 +92,35 @@ def test_the_audit_shows_a_worker_restart_and_the_failed_calls_by_code(
         "from": f"{since:.0f}", "to": f"{time.time() + 3600:.0f}", "interval": "1h"})
     assert got.status_code == 200, got.text
     assert [r["worker_restarts"] for r in got.json()] == [r["worker_restarts"] for r in rows]
+
+
+def test_the_audit_times_a_blind_transfer_between_baresip_phones(
+        phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """Caller 1001 -> queue 800 -> agent 2002, who transfers it to 1002 (baresip's REFER):
+    one transfer, not failed, timed from the REFER to 1002's answer: within what the test
+    itself saw between asking baresip to transfer and 1002's phone being in the call."""
+    require_peer("baresip")
+    since = time.time() - 60
+    d = settle(start_daemon())
+    agent = phone(phones, d, tmp_path, "agent-2002", "2002", AGENT_HZ, register=True,
+                  auto=True)
+    target = phone(phones, d, tmp_path, "target-1002", "1002", THIRD_HZ, register=True,
+                   auto=True)
+    caller = phone(phones, d, tmp_path, "caller-1001", "1001", CALLER_HZ)
+    queue_call(caller, agent, d)
+    time.sleep(1.0)
+    asked = time.monotonic()
+    agent.transfer(uri(d, "1002"))
+    target.wait_event("CALL_ESTABLISHED", timeout=15)
+    seen = time.monotonic() - asked  # an upper bound of REFER received -> 1002 answered
+    agent.wait_event("CALL_CLOSED", timeout=10)
+    hang_up(caller, target, agent)
+
+    def transferred() -> bool:
+        return sum(r["transfers"] for r in audit_rows(d, since)) == 1
+
+    assert wait_until(transferred, timeout=10), (audit_rows(d, since), d.tail())
+    (row,) = [r for r in audit_rows(d, since) if r["transfers"]]
+    assert row["transfers_failed"] == 0 and row["transfer_failed_codes"] == {}, row
+    assert 0.0 < row["transfer_mean_s"] <= seen, (row, seen)
+    assert row["transfer_p95_s"] == row["transfer_mean_s"]  # one transfer: p95 is it
