@@ -231,6 +231,12 @@ def test_the_cli_prints_json_csv_and_a_table(data_dir: Path,
     assert row1.endswith("09:16:40") and "09:41:40,09:41:41" in row2
 
 
+def test_the_audit_refuses_an_agent(data_dir: Path, capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    assert main(["report", "audit", "--data-dir", str(data_dir), "--agent", "a1"]) == 2
+    assert "--agent: the audit has no agent rows" in capsys.readouterr().err
+
+
 def test_the_api_returns_the_cli_rows_to_the_admin_only(
         data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     printed = json.loads(cli(capsys, data_dir, *HOUR, "--format", "json")[1])

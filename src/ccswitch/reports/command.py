@@ -75,6 +75,8 @@ def run(args: argparse.Namespace, load_config: Callable[[str], SwitchConfig]
     if args.interval not in INTERVALS:
         return EXIT_USAGE, (f"ccswitch report: --interval: {args.interval!r} is not one of "
                             f"{', '.join(INTERVALS)}")
+    if args.kind == "audit" and args.agent is not None:
+        return EXIT_USAGE, "ccswitch report: --agent: the audit has no agent rows (--queue)"
     if args.format not in FORMATS:
         return EXIT_USAGE, (f"ccswitch report: --format: {args.format!r} is not one of "
                             f"{', '.join(FORMATS)}")
