@@ -486,7 +486,8 @@ class Switch:
             else:
                 if isinstance(ev, WorkerDied):
                     log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
-                    if self.events is not None and self.media is not None:
+                    if self.events is not None and self.writer is not None \
+                            and self.media is not None:
                         self.events.append([worker_restarted(
                             worker=ev.worker, legs=len(ev.legs),
                             restarts=self.media.restarts[ev.worker], time=time.time())])
@@ -684,7 +685,7 @@ class Switch:
                         lag_ms=round(lag * 1e3))
         shed = self._overloads.probe(now, shedding=verdict.shedding, lag=lag,
                                      shed_total=self.signaling.counters["shed"])
-        if shed is not None and self.events is not None:
+        if shed is not None and self.events is not None and self.writer is not None:
             off = self._wall_offset
             self.events.append([overload(since=shed.since + off, until=shed.until + off,
                                          shed=shed.shed, max_lag=shed.max_lag,

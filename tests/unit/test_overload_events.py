@@ -43,6 +43,7 @@ def test_a_spell_of_lateness_sheds_and_is_written_once_as_switch_overload() -> N
     sw = ShellSwitch(config(demo_text()))
     loop, sig, events = FakeLoop(), FakeSignaling(), FakeEvents()
     sw._loop, sw.signaling, sw.events = loop, sig, events  # type: ignore[assignment]
+    sw.writer = object()  # type: ignore[assignment]  # (a running store: events are written)
     sw._wall_offset = 1000.0
 
     def probe(due: float, late: float) -> None:
