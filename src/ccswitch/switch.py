@@ -21,7 +21,7 @@ from . import __version__
 from .acd.events import CallDisposition, CallerConnected, LoggedEvent, QueueEvent, SwitchStarted
 from .call.anchor import MediaPlan, plan_codecs
 from .call.crm import CrmLookup
-from .call.eventlog import EventRecord, record_of, recording_done
+from .call.eventlog import EventRecord, overload, record_of, recording_done, worker_restarted
 from .call.events import CallEnded, RecordingPaused, RecordingResumed, RecordingStarted
 from .call.quality import CallQuality, QualityBook
 from .call.reload import Reloaded
@@ -53,7 +53,7 @@ from .http.server import HttpServer
 from .http.webhooks import Webhooks
 from .ids import Ids
 from .io.dns import SipLocator, TrunkLocator
-from .io.overload import LagStats, OverloadGuard
+from .io.overload import LagStats, OverloadGuard, OverloadRecorder
 from .io.trace import SipTrace
 from .io.transport import Transports
 from .logs import configure_logging
@@ -135,6 +135,7 @@ class Switch:
         self._flush_scheduled = False
         self.stopping = False
         self._guard = OverloadGuard(limit=LAG_LIMIT, late_samples=LAG_LATE_SAMPLES)
+        self._overloads = OverloadRecorder()  # switch.overload events, rate-limited
         self._lag_stats: LagStats | None = None
         self._lag_timer: asyncio.TimerHandle | None = None
         self.media: MediaClient | None = None
@@ -510,6 +511,11 @@ class Switch:
             else:
                 if isinstance(ev, WorkerDied):
                     log.error("media_worker_died", worker=ev.worker, legs=len(ev.legs))
+                    if self.events is not None and self.writer is not None \
+                            and self.media is not None:
+                        self.events.append([worker_restarted(
+                            worker=ev.worker, legs=len(ev.legs),
+                            restarts=self.media.restarts[ev.worker], time=time.time())])
                     self.quality.forget(ev.legs)
                 passed.append(ev)
         if self.quality.waiting:
@@ -702,6 +708,13 @@ class Switch:
             self.signaling.overloaded = verdict.shedding
             log.warning("overload" if verdict.shedding else "overload_cleared",
                         lag_ms=round(lag * 1e3))
+        shed = self._overloads.probe(now, shedding=verdict.shedding, lag=lag,
+                                     shed_total=self.signaling.counters["shed"])
+        if shed is not None and self.events is not None and self.writer is not None:
+            off = self._wall_offset
+            self.events.append([overload(since=shed.since + off, until=shed.until + off,
+                                         shed=shed.shed, max_lag=shed.max_lag,
+                                         time=now + off)])
         if now - self._lag_stats.started >= LAG_REPORT:
             log.info("loop_lag", **self._lag_stats.report(now))
         self._lag_timer = self._loop.call_at(now + LAG_PERIOD, self._lag_probe, now + LAG_PERIOD)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ccswitch.io.overload import LagStats, OverloadGuard, hist_quantile, parse_hist
+from ccswitch.io.overload import (
+    LagStats,
+    OverloadGuard,
+    OverloadRecord,
+    OverloadRecorder,
+    hist_quantile,
+    parse_hist,
+)
 
 PERIOD = 0.05
 
@@ -122,3 +129,40 @@ def test_windows_merge_into_exact_run_quantiles() -> None:
     assert hist_quantile(merged, 0.5) == 99
     assert hist_quantile(merged, 0.99) == 197
     assert hist_quantile({}, 0.99) == 0
+
+
+# -- switch.overload records: at most one per gap ------------------------------------------
+def test_a_shedding_spell_is_one_record_written_once_it_has_ended() -> None:
+    rec = OverloadRecorder(gap=10.0, longest=60.0)
+    # shedding from 100.0 to 102.0 (probes every 0.5 s); 3 requests shed by 101.0, 5 by 102.0
+    assert rec.probe(100.0, shedding=True, lag=0.2, shed_total=0) is None
+    assert rec.probe(101.0, shedding=True, lag=0.4, shed_total=3) is None
+    assert rec.probe(102.0, shedding=True, lag=0.3, shed_total=5) is None
+    # clear at 102.5: the first record is due at once (nothing written in the last 10 s)
+    got = rec.probe(102.5, shedding=False, lag=0.0, shed_total=5)
+    assert got == OverloadRecord(since=100.0, until=102.0, shed=5, max_lag=0.4)
+    assert rec.probe(103.0, shedding=False, lag=0.0, shed_total=5) is None
+
+
+def test_a_flapping_guard_is_merged_into_one_record_per_gap() -> None:
+    rec = OverloadRecorder(gap=10.0, longest=60.0)
+    rec.probe(0.0, shedding=True, lag=0.2, shed_total=0)
+    assert rec.probe(0.5, shedding=False, lag=0.0, shed_total=2) is not None  # written at 0.5
+    # on at 1, off at 2, on at 3, off at 4: 4 more shed; nothing written before 0.5 + 10
+    written = []
+    for t, on, total in ((1.0, True, 2), (2.0, False, 4), (3.0, True, 4), (4.0, False, 6),
+                         (9.0, False, 6), (10.5, False, 6), (11.0, False, 6)):
+        got = rec.probe(t, shedding=on, lag=0.3 if on else 0.0, shed_total=total)
+        if got is not None:
+            written.append((t, got))
+    # one record at 10.5 (0.5 + 10): from 1.0 to the last shedding probe 3.0, 6 - 2 = 4 shed
+    assert written == [(10.5, OverloadRecord(since=1.0, until=3.0, shed=4, max_lag=0.3))]
+
+
+def test_a_long_spell_is_written_every_longest_seconds() -> None:
+    rec = OverloadRecorder(gap=10.0, longest=60.0)
+    got = [(t, r) for t in range(0, 130) if (r := rec.probe(
+        float(t), shedding=True, lag=0.2, shed_total=2 * t)) is not None]
+    # windows [0, 60] and [60, 120]: 2 shed per second, 120 each
+    assert got == [(60, OverloadRecord(0.0, 60.0, 120, 0.2)),
+                   (120, OverloadRecord(60.0, 120.0, 120, 0.2))]

@@ -70,6 +70,7 @@ from .transfer import (
     by_command,
     on_refer,
     release_transferor,
+    report_outcome,
     transferor_bye,
 )
 from .voicemail import Voicemail
@@ -634,6 +635,8 @@ class B2bua:
                 del self._relays[tid]  # a pending re-INVITE stays: its late 2xx gets an ACK
         recording = call.media.recording_file if call.media else None
         xfer = call.transfer
+        if xfer is not None:  # ended before the target answered or failed
+            report_outcome(self, call, xfer, 487, now)
         self._events.append(CallEnded(
             call.key, call.caller, call.callee, status, reason, call.started, call.answered, now,
             ended_by, recording, call.sip_call_id or call.caller_leg.invite.call_id,

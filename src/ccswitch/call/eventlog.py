@@ -34,6 +34,7 @@ TYPES: Mapping[type, str] = {
     call.CallStarted: "call.started",
     call.CallAnswered: "call.answered",
     call.CallEnded: "call.ended",
+    call.TransferEnded: "call.transfer_ended",
     call.RecordingStarted: "recording.started",
     CallQuality: "call.quality",
     call.RecordingPaused: "recording.paused",
@@ -170,6 +171,25 @@ RECORDING_ACCESSED = "recording.accessed"
 """Reported by the shell when recordings were listed or downloaded through the API."""
 RECORDING_DELETED = "recording.deleted"
 """Reported by the shell when the retention policy deleted a recording's file."""
+
+
+WORKER_RESTARTED = "switch.worker_restarted"
+"""Reported by the shell when a media worker died and was replaced (availability audit)."""
+OVERLOAD = "switch.overload"
+"""Reported by the shell for a window of overload shedding (rate-limited, ``io/overload``)."""
+
+
+def worker_restarted(*, worker: int, legs: int, restarts: int, time: float) -> EventRecord:
+    """A media worker died with ``legs`` media legs and is restarted (``time`` wall clock)."""
+    return _finish(WORKER_RESTARTED, time, {"worker": worker, "legs": legs,
+                                            "restarts": restarts})
+
+
+def overload(*, since: float, until: float, shed: int, max_lag: float,
+             time: float) -> EventRecord:
+    """The switch shed ``shed`` new requests from ``since`` to ``until`` (wall clock)."""
+    return _finish(OVERLOAD, time, {"since": round(since, 3), "until": round(until, 3),
+                                    "shed": shed, "max_lag_ms": round(max_lag * 1e3)})
 
 
 def shell_record(name: str, *, time: float, fields: Mapping[str, Any]) -> EventRecord:

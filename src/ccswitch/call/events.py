@@ -19,12 +19,29 @@ class CallStarted:
     callee: str
     at: float
     did: str | None = None  # the DID a carrier's call came in on
+    inbound: bool = True  # False: the switch placed it (a callback, click-to-dial)
 
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered:
     call_id: str
     callee_contact: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEnded:
+    """A transfer's outcome: ``status`` 200 when the target answered (the final NOTIFY
+    200), else the failure (the target's final code, 481 for a vanished Replaces dialog,
+    487 when the call ended before the target answered).  ``started``: the REFER (or the
+    API's command) came in; ``at``: the outcome."""
+
+    call_id: str
+    kind: str  # "blind" | "attended"
+    target: str
+    by: str  # "refer" | "api"
+    status: int
+    started: float
     at: float
 
 
@@ -96,6 +113,7 @@ class RecordingResumed:
     agent: str | None = None
 
 
-CallEvent = (CallStarted | CallAnswered | CallEnded | RecordingStarted | RecordingPaused
+CallEvent = (CallStarted | CallAnswered | CallEnded | TransferEnded | RecordingStarted
+             | RecordingPaused
              | RecordingResumed | CallHeld)
 """``CallHeld`` (a queue call's hold, ``acd/events.py``) is reported by the B2BUA too."""

@@ -96,7 +96,7 @@ def on_response(sw: B2bua, ev: ResponseReceived, now: float) -> bool:
     sw._calls[call.key] = call
     sw._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, br.id)
     sw._by_leg[o.media.leg("a")] = call
-    sw._events.append(CallStarted(call.key, o.user, o.callee, now))
+    sw._events.append(CallStarted(call.key, o.user, o.callee, now, inbound=False))
     o.on_answer(call, now)
     return True
 

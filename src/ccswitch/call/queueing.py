@@ -538,7 +538,8 @@ class Queues:
         self.sw._calls[call.key] = call
         self.sw._dialogs[(br.dialog.call_id, br.dialog.local_tag)] = (call, br.id)
         self.sw._by_leg[pending.media.leg("a")] = call
-        self.sw._events.append(CallStarted(call.key, action.number, action.queue, now))
+        self.sw._events.append(CallStarted(call.key, action.number, action.queue, now,
+                                           inbound=False))
         log.info("callback_answered", call_id=call.key, agent=action.agent)
         self._offer(call, (action.agent,), now)
         if any(b.agent == action.agent for b in call.forks()):  # its phone rings: the card

@@ -43,6 +43,7 @@ from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
 from . import sessiontimers
+from .events import TransferEnded
 from .hold import stop_music
 from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .targets import route
@@ -78,6 +79,9 @@ class Transfer:
     gone: bool = False  # the transferor hung up
     done: bool = False  # the final NOTIFY was sent
     grace: float = TRANSFEROR_GRACE  # seconds the transferor has to hang up after success
+    started: float = 0.0  # the REFER (or the command) came in
+    by: str = "refer"  # "refer" | "api"
+    reported: bool = False  # its TransferEnded is out
 
 
 # -- REFER ----------------------------------------------------------------------------------
@@ -129,8 +133,10 @@ def on_refer(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived, now: float)
         # the dialog to replace is gone (it ended as the phone referred, RFC 3891 §3): the
         # transfer fails as the INVITE with Replaces would have, and the call goes on.  Not
         # a 481 to the REFER: that would tell the phone its own dialog is gone (§12.2.1.2)
-        notify(sw, Transfer("attended", number, call.legs[leg], refer_event(req.cseq.seq),
-                            subscribed), 481, "Call/Transaction Does Not Exist", now)
+        gone = Transfer("attended", number, call.legs[leg], refer_event(req.cseq.seq),
+                        subscribed, started=now)
+        notify(sw, gone, 481, "Call/Transaction Does Not Exist", now)
+        report_outcome(sw, call, gone, 481, now)
         log.info("transfer_failed", call_id=call.key, target=number, status=481)
         return
     if from_caller:  # the party who stays is the caller now
@@ -150,6 +156,7 @@ def by_command(sw: B2bua, call: Call, number: str, now: float) -> None:
     without NOTIFYs; that leg is hung up as soon as the target answers."""
     xfer = _detach_transferor(sw, call, number, "", False, now, "blind")
     xfer.grace = 0.0
+    xfer.by = "api"
     route_target(sw, call, number, now)
 
 
@@ -198,7 +205,7 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribe
         release_transferor(sw, call, now)
     stop_music(sw, call, call.caller_leg, now)  # the transferor held the other party
     stop_music(sw, call, b, now)  # (phones do, before REFER)
-    xfer = Transfer(kind, number, b, event, subscribed)
+    xfer = Transfer(kind, number, b, event, subscribed, started=now)
     call.transfer = xfer
     call.answered_id = None
     old = cm.legs.pop("b")
@@ -236,12 +243,21 @@ def notify(sw: B2bua, xfer: Transfer, status: int, reason: str, now: float) -> N
     sw._txn.send_request(req, xfer.dialog.peer, now)
 
 
+def report_outcome(sw: B2bua, call: Call, xfer: Transfer, status: int, now: float) -> None:
+    """Report the transfer's outcome once (``TransferEnded``: the availability audit)."""
+    if not xfer.reported:
+        xfer.reported = True
+        sw._events.append(TransferEnded(call.key, xfer.kind, xfer.target, xfer.by, status,
+                                        xfer.started, now))
+
+
 def transfer_answered(sw: B2bua, call: Call, now: float) -> None:
     """The target answered and is bridged: the transferor is told and let go."""
     xfer = call.transfer
     if xfer is None or xfer.done:
         return
     notify(sw, xfer, 200, "OK", now)
+    report_outcome(sw, call, xfer, 200, now)
     log.info("transfer_done", call_id=call.key, kind=xfer.kind, target=xfer.target)
     if not xfer.gone:
         sw._timers.arm(("xferbye", call.key), now + xfer.grace)
@@ -253,8 +269,10 @@ def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:
     xfer = call.transfer
     if xfer is None or xfer.done:
         return False
-    notify(sw, xfer, status if status >= 300 else 480,
-           "Temporarily Unavailable" if status in (408, 480) else "Failed", now)
+    final = status if status >= 300 else 480
+    notify(sw, xfer, final, "Temporarily Unavailable" if status in (408, 480) else "Failed",
+           now)
+    report_outcome(sw, call, xfer, final, now)
     log.info("transfer_failed", call_id=call.key, target=xfer.target, status=status)
     cm = call.media
     if xfer.gone or cm is None or TRANSFEROR not in cm.legs or not sw.transfer_recall:

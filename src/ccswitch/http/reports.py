@@ -1,11 +1,13 @@
-"""The reports API: ``/api/v1/reports/queues``, ``/reports/agents`` and
-``/reports/agent-states`` return exactly the rows ``ccswitch report --format json`` prints
-(``docs/reports.md``), computed in a worker thread on the reports' read-only connection.
+"""The reports API: ``/api/v1/reports/queues``, ``/reports/agents``,
+``/reports/agent-states`` and ``/reports/audit`` return exactly the rows ``ccswitch report
+--format json`` prints (``docs/reports.md``), computed in a worker thread on the reports'
+read-only connection.
 
 Query: ``from``/``to`` (ISO 8601 date or date-time, as the CLI's ``--from``/``--to``; default
 today), ``interval`` (15m, 30m, 1h, day, week; default day), ``queue``, ``agent``, ``format``
-(``json``, or ``csv``: the CLI's CSV as a download).  The admin
-sees everything, a supervisor its queues and their agents; an agent token gets 403.
+(``json``, or ``csv``: the CLI's CSV as a download).  The admin sees everything, a supervisor
+its queues and their agents (the audit, switch-wide: the admin and a supervisor of every
+queue); an agent token gets 403.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from ..reports import AgentStates, AgentTotals, QueueTotals, Row, compute, plain
+from ..reports import AgentStates, AgentTotals, AuditTotals, QueueTotals, Row, compute, plain
 from ..reports.output import render
 from ..reports.service import Reports
 from ..reports.timerange import INTERVALS, TimeError, default_range, parse_time
@@ -122,3 +124,15 @@ async def agent_state_report(who: Caller, ctl: Ctl, from_: From = None, to: To =
     got = await _rows(ctl, who, "agent-states", from_, to, interval, queue, agent)
     return _answer(got, "agent-states", format) or [r for r in got
                                                     if isinstance(r, AgentStates)]
+
+
+@router.get("/audit", response_model=list[AuditTotals])
+async def audit_report(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
+                       interval: Interval = "day", queue: str | None = None,
+                       format: Format = "json") -> list[AuditTotals] | Response:
+    """Per interval: time to answer, IVR time to queue, transfer speed and failures, failed
+    calls by SIP code, media worker restarts and overloads (the availability audit)."""
+    if _scope(who, ctl) != (None, None):  # its figures are the switch's, not a queue's
+        raise forbidden()
+    got = await _rows(ctl, who, "audit", from_, to, interval, queue, None)
+    return _answer(got, "audit", format) or [r for r in got if isinstance(r, AuditTotals)]

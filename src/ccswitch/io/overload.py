@@ -103,3 +103,60 @@ def parse_hist(text: str) -> dict[int, int]:
             ms, _, n = part.partition(":")
             out[int(ms)] = out.get(int(ms), 0) + int(n)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class OverloadRecord:
+    """One ``switch.overload`` event: the guard shed new requests from ``since`` to ``until``
+    (the last probe that found it shedding), ``shed`` of them, the loop at most ``max_lag``
+    seconds late.  Times on the caller's clock."""
+
+    since: float
+    until: float
+    shed: int
+    max_lag: float
+
+
+class OverloadRecorder:
+    """Turns the guard's shedding into durable records, at most one per ``gap`` seconds, so
+    that a flood (or a guard flapping on and off) cannot fill the disk.
+
+    A window opens when shedding starts; shedding that starts again before the window is
+    written joins it.  The window is written when shedding has stopped and ``gap`` has passed
+    since the last record, or, while shedding goes on, every ``longest`` seconds (a new window
+    opens at once)."""
+
+    def __init__(self, *, gap: float = 10.0, longest: float = 60.0) -> None:
+        assert 0 < gap <= longest
+        self.gap = gap
+        self.longest = longest
+        self._last_written = -float("inf")
+        self._window: list[float] | None = None  # [since, until, max_lag]
+        self._base = 0  # the shed counter when the window opened
+
+    def probe(self, now: float, *, shedding: bool, lag: float, shed_total: int
+              ) -> OverloadRecord | None:
+        """One probe at ``now``; ``shed_total``: requests shed since the start (a counter).
+        Returns the record to write, if one is due."""
+        w = self._window
+        if shedding:
+            if w is None:
+                self._window = [now, now, lag]
+                self._base = shed_total
+                return None
+            w[1], w[2] = now, max(w[2], lag)
+            if now - w[0] >= self.longest:
+                return self._write(now, shed_total, reopen=True)
+            return None
+        if w is not None and now - self._last_written >= self.gap:
+            return self._write(now, shed_total, reopen=False)
+        return None
+
+    def _write(self, now: float, shed_total: int, *, reopen: bool) -> OverloadRecord:
+        w = self._window
+        assert w is not None
+        rec = OverloadRecord(w[0], w[1], shed_total - self._base, w[2])
+        self._last_written = now
+        self._window = [now, now, 0.0] if reopen else None
+        self._base = shed_total
+        return rec

@@ -1,6 +1,7 @@
 """Reports computed from the durable stores (the queue event log and the CDRs): the queue
-report, the agent report and the agent-state report, per interval, for any time range
-(``docs/reports.md``).  Layer 4: reads the stores, no asyncio.
+report, the agent report, the agent-state report and the availability audit (``audit``: the
+event stream), per interval, for any time range (``docs/reports.md``).  Layer 4: reads the
+stores, no asyncio.
 
 ``compute`` is what ``ccswitch report`` and ``/api/v1/reports/...`` call; ``today`` gives the
 per-queue totals of the local day so far (for a wallboard).
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .agents import AgentStates, AgentTotals, agent_report, agent_state_report
+from .audit import AuditTotals, audit_report
 from .queues import QueueTotals, queue_report
 from .reader import LOOKBACK, TAIL, ReportReader
 from .settings import ReportSettings
@@ -23,10 +25,10 @@ from .timerange import today as today_range
 if TYPE_CHECKING:  # ``ccswitch``'s parser imports this package: no database driver yet
     from ..store.db import Db
 
-KINDS = ("queues", "agents", "agent-states")
-Row = QueueTotals | AgentTotals | AgentStates
+KINDS = ("queues", "agents", "agent-states", "audit")
+Row = QueueTotals | AgentTotals | AgentStates | AuditTotals
 
-__all__ = ["KINDS", "AgentStates", "AgentTotals", "QueueTotals", "ReportReader",
+__all__ = ["KINDS", "AgentStates", "AgentTotals", "AuditTotals", "QueueTotals", "ReportReader",
            "ReportSettings", "compute", "plain", "timeline", "today"]
 
 
@@ -44,6 +46,8 @@ def compute(reader: ReportReader, kind: str, *, start: float, end: float, interv
     """The rows of report ``kind`` for [start, end) in ``interval`` steps.  ``queue`` /
     ``agent``: one only; ``queues`` / ``agents``: the rows a token may see (``None``: all)."""
     bounds = boundaries(start, end, interval, settings.tz)
+    if kind == "audit":
+        return audit_report(reader, bounds, settings, start=start, end=end, queue=queue)
     tl = timeline(reader, bounds[0], end, now)
     if kind == "queues":
         rows = queue_report(tl, bounds, settings, queues=settings.thresholds, start=start,

@@ -34,12 +34,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     from . import forecast_cli
 
     rep = sub.add_parser(
-        "report", help="queue, agent, forecast and staffing reports from the stored events",
+        "report", help="queue, agent, audit, forecast and staffing reports from the stored "
+                       "events",
         description="Print a report computed from DATA_DIR's queue event log and CDRs: the "
-                    "queue report (default), 'agents', 'agent-states', or 'forecast' and "
-                    "'staffing' (docs/forecast.md).")
+                    "queue report (default), 'agents', 'agent-states', the availability "
+                    "'audit' (docs/reports.md), or 'forecast' and 'staffing' "
+                    "(docs/forecast.md).")
     rep.add_argument("kind", nargs="?", default="queues", choices=ALL_KINDS,
-                     help="queues (default), agents, agent-states, forecast or staffing")
+                     help="queues (default), agents, agent-states, audit, forecast or "
+                          "staffing")
     rep.add_argument("--data-dir", metavar="DIR", default="./var",
                      help="the daemon's data dir (default ./var)")
     rep.add_argument("--store-dsn", metavar="DSN",
@@ -52,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rep.add_argument("--interval", metavar="15m|30m|1h|day|week",
                      help=f"rows per interval (default {DEFAULT_INTERVAL}; forecast and "
                           f"staffing: 15m, 30m or 1h, default {FORECAST_INTERVAL})")
-    rep.add_argument("--queue", metavar="NAME", help="one queue (agents: those serving it)")
+    rep.add_argument("--queue", metavar="NAME", help="one queue (agents: those serving it; "
+                                                     "audit: the calls that entered it)")
     rep.add_argument("--agent", metavar="NAME", help="agents, agent-states: one agent")
     rep.add_argument("--format", default="table", metavar="table|csv|json",
                      help="default table")
@@ -71,6 +75,8 @@ def run(args: argparse.Namespace, load_config: Callable[[str], SwitchConfig]
     if args.interval not in INTERVALS:
         return EXIT_USAGE, (f"ccswitch report: --interval: {args.interval!r} is not one of "
                             f"{', '.join(INTERVALS)}")
+    if args.kind == "audit" and args.agent is not None:
+        return EXIT_USAGE, "ccswitch report: --agent: the audit has no agent rows (--queue)"
     if args.format not in FORMATS:
         return EXIT_USAGE, (f"ccswitch report: --format: {args.format!r} is not one of "
                             f"{', '.join(FORMATS)}")
@@ -108,6 +114,7 @@ def _open(data_dir: str, dsn: str | None) -> Db:
     """The store, its tables made current (as ``queue-log`` opens it)."""
     from ..store.cdr import CdrStore
     from ..store.db import Db
+    from ..store.events import EventStore
     from ..store.queue_events import QueueEventStore
 
     if dsn is not None:
@@ -122,4 +129,5 @@ def _open(data_dir: str, dsn: str | None) -> Db:
         db = Db.sqlite(path)
     QueueEventStore(db)
     CdrStore(db)
+    EventStore(db)  # the audit reads the event stream
     return db

@@ -1,6 +1,6 @@
 """The report as text: ``json`` (an array of objects, the API's rows), ``csv`` (every field,
-a header line; per-code and per-reason counts as JSON objects) or ``table`` (the main figures,
-aligned, ratios as percentages)."""
+a header line; per-code and per-reason counts and lists of times as JSON) or ``table`` (the
+main figures, aligned, ratios as percentages)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ TABLE_COLUMNS: Mapping[str, tuple[str, ...]] = {
                "logged_in_s", "paused_s", "occupancy", "utilisation"),
     "agent-states": ("agent", "interval_start", "logged_in_s", "talking_s", "hold_s",
                      "wrapup_s", "paused_s", "idle_s", "pause_reasons"),
+    "audit": ("interval_start", "answered", "answer_mean_s", "answer_p95_s", "failed",
+              "failed_codes", "ivr_to_queue", "ivr_queue_mean_s", "transfers",
+              "transfers_failed", "transfer_mean_s", "worker_restarts",
+              "worker_restart_times", "overloads", "shed_requests", "overload_times"),
 }
 _PERCENT = frozenset({"service_level", "occupancy", "utilisation"})
+_KEYS = frozenset({"queue", "agent", "interval_start"})  # left-aligned
+_MS = frozenset({"answer_mean_s", "answer_p95_s"})  # the switch answers in milliseconds
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, kind: str) -> str:
@@ -32,7 +38,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, kind: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, dict):
+    if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), sort_keys=True)
     return "" if value is None else str(value)
 
@@ -54,8 +60,10 @@ def _shown(key: str, value: Any) -> str:
         return str(value)[:16].replace("T", " ")
     if isinstance(value, dict):
         return " ".join(f"{k}={v:g}" for k, v in value.items()) or "-"
+    if isinstance(value, list):  # instants: their local time of day
+        return ",".join(str(v)[11:19] for v in value) or "-"
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return f"{value:.3f}" if key in _MS else f"{value:.1f}"
     return str(value)
 
 
@@ -67,7 +75,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(heads)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
     for row in cells:
-        lines.append("  ".join(v.rjust(w) if i > 1 else v.ljust(w)
-                               for i, (v, w) in enumerate(zip(row, widths, strict=True))
+        lines.append("  ".join(v.ljust(w) if c in _KEYS else v.rjust(w)
+                               for c, v, w in zip(columns, row, widths, strict=True)
                                ).rstrip())
     return "\n".join(lines) + "\n"

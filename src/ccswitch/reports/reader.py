@@ -81,6 +81,14 @@ class ReportReader:
                 " WHERE event = ? AND time < ?)", (STARTED, before)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def stream(self, types: tuple[str, ...], since: float, until: float) -> list[Row]:
+        """The event stream's records (``events``, ``docs/events.md``) of ``types`` with
+        ``since <= time < until``, in order (the ``events_type_time`` index)."""
+        marks = ",".join("?" * len(types))
+        return _rows(self.db.execute(
+            f"SELECT time, type, data FROM events WHERE type IN ({marks}) AND time >= ?"
+            " AND time < ? ORDER BY time, seq", (*types, since, until)).fetchall())
+
     def talks(self, since: float, until: float) -> dict[str, Talk]:
         """Answered queue calls' CDRs started in [since, until): call id -> answer, end."""
         got = self.db.execute(

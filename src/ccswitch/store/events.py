@@ -48,7 +48,11 @@ CREATE TABLE IF NOT EXISTS webhook_delivered (
   hook TEXT PRIMARY KEY, seq {int8} NOT NULL, time DOUBLE PRECISION NOT NULL
 );
 """
-MIGRATIONS: tuple[Step, ...] = (SCHEMA,)
+MIGRATIONS: tuple[Step, ...] = (
+    SCHEMA,
+    # 2: the availability audit reads events by type and time (``reports/audit``)
+    "CREATE INDEX IF NOT EXISTS events_type_time ON events (type, time);",
+)
 PAGE = 500  # rows per read at most
 PRUNE_BATCH = 5000  # rows deleted per writer job (a long delete would hold up the CDRs)
 

@@ -1,0 +1,126 @@
+"""``ccswitch report audit`` and ``/api/v1/reports/audit`` against what really happened: the
+demo daemon with one media worker, a SIPp call (1011 -> 1012) whose media worker is killed
+while it talks, then two SIPp calls that fail (404: no such number; 480: an agent without a
+registered phone).  The audit must show the worker's restart (at the time it was killed), the
+failed calls by code and the answered call.  Then a blind transfer between baresip phones,
+timed by the audit within what the test saw."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e_baresip import PhoneFactory
+from e2e_calls import AGENT_HZ, CALLER_HZ, THIRD_HZ, hang_up, phone, queue_call, uri
+from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
+from e2e_media import settle
+from e2e_sipp import Sipp
+from e2e_util import LOOPBACK, wait_until
+from test_cdr_logs import failed_call
+from test_media_resilience import call_waiting_for_bye, worker_pids
+
+from peers import require_peer
+
+pytestmark = pytest.mark.e2e
+
+ADMIN = "demo-admin-token"
+
+
+def audit_rows(daemon: Daemon, since: float) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ccswitch_command("report", "audit", "--data-dir", str(daemon.data_dir), "--from",
+                         f"{since:.0f}", "--to", f"{time.time() + 3600:.0f}", "--interval",
+                         "1h", "--format", "json"),
+        capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    return list(json.loads(out.stdout))
+
+
+def test_the_audit_shows_a_worker_restart_and_the_failed_calls_by_code(
+        sipp: Sipp, start_daemon: DaemonFactory) -> None:
+    require_peer("sipp")
+    since = time.time() - 60
+    d = settle(start_daemon(extra_args=("--media-workers", "1")))
+    (pid,) = worker_pids(d)
+    uac, uas = call_waiting_for_bye(sipp, d, "1011", "1012")
+    try:
+        assert d.log.wait_for("call_answered", timeout=20), d.tail()
+        time.sleep(0.5)
+        killed = time.time()
+        os.kill(pid, signal.SIGKILL)
+        assert uac.wait(20).ok and uas.wait(20).ok
+    finally:
+        uac.stop()
+        uas.stop()
+    died = d.log.wait_for("media_worker_died", timeout=10)
+    assert died is not None, d.tail()
+    # failed attempts (a shed one, 503 under load, is tried again and counted as a 503)
+    codes = [failed_call(sipp, d, "1001", number).received_statuses()[-1]
+             for number in ("55555", "2003")]
+    assert codes == [404, 480]
+    shed = sum(1 for e in d.log.events() if e.get("event") == "call_refused"
+               and e.get("reason") == "overloaded")
+
+    def restart_stored() -> bool:
+        return sum(r["worker_restarts"] for r in audit_rows(d, since)) == 1
+
+    assert wait_until(restart_stored, timeout=10), d.tail()
+    rows = audit_rows(d, since)
+    failed: Counter[str] = Counter()
+    for r in rows:
+        failed.update(r["failed_codes"])
+    assert failed == Counter({"404": 1, "480": 1, **({"503": shed} if shed else {})}), rows
+    (row,) = [r for r in rows if r["worker_restarts"]]
+    (restarted,) = row["worker_restart_times"]
+    at = datetime.fromisoformat(str(restarted)).timestamp()
+    assert killed <= at <= killed + 10, (killed, restarted)
+    answered = [r for r in rows if r["answered"]]
+    assert sum(r["answered"] for r in answered) >= 1
+    # the API gives the same rows
+    http = httpx.Client(base_url=f"http://{LOOPBACK}:{d.http_port}", timeout=10,
+                        headers={"Authorization": f"Bearer {ADMIN}"})
+    got = http.get("/api/v1/reports/audit", params={
+        "from": f"{since:.0f}", "to": f"{time.time() + 3600:.0f}", "interval": "1h"})
+    assert got.status_code == 200, got.text
+    assert [r["worker_restarts"] for r in got.json()] == [r["worker_restarts"] for r in rows]
+
+
+def test_the_audit_times_a_blind_transfer_between_baresip_phones(
+        phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """Caller 1001 -> queue 800 -> agent 2002, who transfers it to 1002 (baresip's REFER):
+    one transfer, not failed, timed from the REFER to 1002's answer: within what the test
+    itself saw between asking baresip to transfer and 1002's phone being in the call."""
+    require_peer("baresip")
+    since = time.time() - 60
+    d = settle(start_daemon())
+    agent = phone(phones, d, tmp_path, "agent-2002", "2002", AGENT_HZ, register=True,
+                  auto=True)
+    target = phone(phones, d, tmp_path, "target-1002", "1002", THIRD_HZ, register=True,
+                   auto=True)
+    caller = phone(phones, d, tmp_path, "caller-1001", "1001", CALLER_HZ)
+    queue_call(caller, agent, d)
+    time.sleep(1.0)
+    asked = time.monotonic()
+    agent.transfer(uri(d, "1002"))
+    target.wait_event("CALL_ESTABLISHED", timeout=15)
+    seen = time.monotonic() - asked  # an upper bound of REFER received -> 1002 answered
+    agent.wait_event("CALL_CLOSED", timeout=10)
+    hang_up(caller, target, agent)
+
+    def transferred() -> bool:
+        return sum(r["transfers"] for r in audit_rows(d, since)) == 1
+
+    assert wait_until(transferred, timeout=10), (audit_rows(d, since), d.tail())
+    (row,) = [r for r in audit_rows(d, since) if r["transfers"]]
+    assert row["transfers_failed"] == 0 and row["transfer_failed_codes"] == {}, row
+    assert 0.0 < row["transfer_mean_s"] <= seen, (row, seen)
+    assert row["transfer_p95_s"] == row["transfer_mean_s"]  # one transfer: p95 is it
