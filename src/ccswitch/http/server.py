@@ -71,7 +71,9 @@ class HttpServer:
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=STOP_GRACE, server_header=False,
-                                ws="websockets-sansio")
+                                # no permessage-deflate: compressing each small event frame
+                                # per client cost more CPU than the bytes it saves on a LAN
+                                ws="websockets-sansio", ws_per_message_deflate=False)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")
         while not self._server.started:
