@@ -3,7 +3,10 @@ or reported as needing a restart (fake clock, the demo switch of ``callworld``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import random
+from pathlib import Path
 
 from callworld import Switch
 from test_reload import config, demo_text
@@ -13,11 +16,17 @@ from ccswitch.call.reload import (
     LIVE_FIELDS,
     PART_FIELDS,
     RESTART_FIELDS,
+    Reloaded,
 )
+from ccswitch.call.signaling import Listener, Signaling
 from ccswitch.config.schema import SwitchConfig
 from ccswitch.dialplan.inbound import DidMatch, DidNotFound
 from ccswitch.dialplan.outbound import OutboundCall
 from ccswitch.dialplan.targets import QueueTarget
+from ccswitch.http.desktop import EXTRA_KEY as DESKTOP_KEY
+from ccswitch.http.desktop import Desktop
+from ccswitch.ids import Ids
+from ccswitch.store.db import Location
 from ccswitch.switch import Switch as ShellSwitch
 
 
@@ -125,3 +134,26 @@ def test_the_shell_looks_prompt_files_up_in_the_running_configuration() -> None:
     sw = ShellSwitch(config(demo_text()))
     sw.config = dataclasses.replace(sw.config, prompt_files={"welcome.wav": "/site/w.wav"})
     assert sw._prompt_file("welcome.wav") == "/site/w.wav"  # a reload's new table
+
+
+def test_the_shell_hands_the_new_desktop_menus_to_the_api(tmp_path: Path) -> None:
+    """``Switch.reload`` (the shell) swaps the desktop's menus: the next GET /api/v1/desktop
+    lists the new pause reasons."""
+    text = demo_text(replace=('pause_reasons = ["break", "lunch", "training"]',
+                              'pause_reasons = ["break", "coaching"]'))
+    sw = ShellSwitch(config(demo_text()), load=lambda: config(text))
+
+    async def main() -> Reloaded:
+        sw._loop = asyncio.get_running_loop()
+        sw.signaling = Signaling(config=sw.config, listeners=[Listener("udp", "127.0.0.1", 5060)],
+                                 ids=Ids(random.Random(5)))
+        sw.control = sw._control()
+        sw.control.extras[DESKTOP_KEY] = Desktop(Location(tmp_path / "ccswitch.db"),
+                                                 sw.config.agent_desktop)
+        return await sw.reload()
+
+    done = asyncio.run(main())
+    assert done.changed == ("agent_desktop",)
+    assert sw.control is not None
+    desk = sw.control.extras[DESKTOP_KEY]
+    assert isinstance(desk, Desktop) and desk.config.pause_reasons == ("break", "coaching")
