@@ -269,8 +269,10 @@ class Switch:
             self.events.append([rec])
 
     def _prompt_file(self, name: str) -> str:
-        """A prompt value's file, from the running configuration (a reload's new prompts)."""
-        return _prompt_file(self.config.prompt_files, name)
+        """A prompt value's file, from the running configuration (a reload's new prompts:
+        the core's, which a reload sets before it resolves the rooms' music)."""
+        cfg = self.signaling.config if self.signaling is not None else self.config
+        return _prompt_file(cfg.prompt_files, name)
 
     async def reload(self) -> Reloaded:
         """Re-read the configuration (``load``, in a thread: it reads files) and apply it:
