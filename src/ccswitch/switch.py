@@ -228,8 +228,7 @@ class Switch:
         plan = self._start_media(listeners, rng)
         self.signaling = Signaling(config=self.config, listeners=listeners, ids=Ids(rng),
                                    media=plan,
-                                   prompt_path=functools.partial(_prompt_file,
-                                                                 self.config.prompt_files),
+                                   prompt_path=self._prompt_file,
                                    voicemail_dir=self._box_dir,
                                    recorded_greeting=self._recorded_greeting)
         now, wall = self._loop.time(), time.time()
@@ -274,6 +273,12 @@ class Switch:
         if rec is not None and self.events is not None:
             self.events.append([rec])
 
+    def _prompt_file(self, name: str) -> str:
+        """A prompt value's file, from the running configuration (a reload's new prompts:
+        the core's, which a reload sets before it resolves the rooms' music)."""
+        cfg = self.signaling.config if self.signaling is not None else self.config
+        return _prompt_file(cfg.prompt_files, name)
+
     async def reload(self) -> Reloaded:
         """Re-read the configuration (``load``, in a thread: it reads files) and apply it:
         the core, the API's tokens and scopes, the webhooks.  ``ConfigError``: nothing
@@ -289,6 +294,10 @@ class Switch:
         self.control.tokens, self.control.agent_queues = fresh
         if self.config.crm.active and self.crm is None:  # [crm] turned on: its client
             self.crm = CrmClient(self._crm_done)
+        desktop = self.control.extras.get(DESKTOP_KEY)
+        if isinstance(desktop, Desktop):  # the next GET /api/v1/desktop sees the new menus
+            self.control.extras[DESKTOP_KEY] = dataclasses.replace(
+                desktop, config=self.config.agent_desktop)
         if self.config.webhooks != old.webhooks and self.webhooks is not None:
             await self.webhooks.reload(self.config.webhooks)  # unchanged hooks go on
         return done

@@ -15,13 +15,13 @@ import pytest
 import websockets
 
 from ccswitch.acd import events as acd
-from ccswitch.call.eventlog import ALL, EventRecord, Scope, record_of
+from ccswitch.call.eventlog import ALL, EventFilter, EventRecord, Scope, record_of
 from ccswitch.http import events as ws_events
 from ccswitch.http.app import create_app
 from ccswitch.http.auth import Principal, principals
 from ccswitch.http.control import Control
 from ccswitch.http.server import HttpServer
-from ccswitch.store.events import EventLog
+from ccswitch.store.events import EventLog, StoredEvent
 from ccswitch.store.writer import Writer
 
 TOKEN = "unit-admin-token"
@@ -231,3 +231,49 @@ def test_a_supervisor_sees_its_queues_and_its_agents_calls(tmp_path: Path) -> No
 
     asyncio.run(main())
     assert [(e["seq"], e["call_id"]) for e in got] == [(1, "c1"), (3, "d0")]
+
+
+def test_two_clients_get_the_same_frames_made_once_and_no_compression(tmp_path: Path) -> None:
+    """Each event is serialised once (the text the clients get is the one object both were
+    sent), and the server turns down permessage-deflate (docs/http.md)."""
+    got: list[list[str]] = [[], []]
+    made: list[StoredEvent] = []
+
+    async def main() -> None:
+        server, log, writer = await serve(tmp_path)
+        log.subscribe(made.extend)
+        url = f"ws://127.0.0.1:{server.port}/api/v1/events"
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with websockets.connect(url, additional_headers=headers) as a, \
+                websockets.connect(url, additional_headers=headers) as b:
+            for ws in (a, b):  # offered by the client, not taken by the server
+                assert ws.response is not None
+                assert "Sec-WebSocket-Extensions" not in ws.response.headers
+            log.append([entered(i) for i in range(3)])
+            for i, ws in enumerate((a, b)):
+                while len(got[i]) < 3:
+                    got[i].append(str(await asyncio.wait_for(ws.recv(), 10)))
+        await shutdown(server, log, writer)
+
+    asyncio.run(main())
+    assert got[0] == got[1]
+    assert [json.loads(t)["seq"] for t in got[0]] == [1, 2, 3]
+    assert all(ev.text() is ev.text() for ev in made)  # made once, kept
+    assert [ev.text() for ev in made] == got[0]
+
+
+def test_an_unfiltered_admin_client_buffers_batches_whole_and_still_overflows() -> None:
+    async def main() -> None:
+        client = ws_events._Client(EventFilter(), ALL, limit=5)
+        assert client.wants_all
+        batch = [StoredEvent(i + 1, entered(i)) for i in range(3)]
+        client.on_events(batch)
+        assert list(client.buffer) == batch and client.wake.is_set()
+        client.on_events(batch)  # 3 + 3 > 5: the client is dropped
+        assert client.dropped.is_set() and not client.buffer
+        filtered = ws_events._Client(EventFilter.of(queues=["sales"]), ALL, limit=5)
+        assert not filtered.wants_all
+        filtered.on_events(batch)  # every one is about support
+        assert not filtered.buffer
+
+    asyncio.run(main())

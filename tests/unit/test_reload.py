@@ -207,5 +207,5 @@ def test_trunk_changes_need_a_restart_and_the_running_trunks_are_kept() -> None:
     new = config(demo_text(replace=('address = "udp:127.0.0.1:5070"',
                                     'address = "udp:127.0.0.1:5070"\ncodecs = ["PCMA"]')))
     done = w.sig.reload(new, 1.0)
-    assert "trunking" in done.restart and "trunking" not in done.changed
+    assert "trunks" in done.restart and "trunks" not in done.changed
     assert w.sig.config.trunking == old  # not accepted and ignored: reported, kept

@@ -277,6 +277,10 @@ class Signaling:
         finally:
             self._drain(now)
 
+    def set_did_routers(self, routers: dict[str, DidRouter]) -> None:
+        """The DID routers of the trunks, by trunk (a reload's new ``[dids]``)."""
+        self._did_routers = routers
+
     def restore_bindings(self, bindings: list[Binding], now: float) -> None:
         self.registrar.restore(bindings, now)
         for agent in self.config.agents:

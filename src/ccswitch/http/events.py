@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, Any
@@ -92,6 +91,7 @@ class _Client:
     def __init__(self, flt: EventFilter, scope: Scope, limit: int) -> None:
         self.flt = flt
         self.scope = scope
+        self.wants_all = flt == EventFilter() and scope.everything  # no test per event
         self.limit = limit
         self.buffer: deque[StoredEvent] = deque()
         self.wake = asyncio.Event()
@@ -99,6 +99,10 @@ class _Client:
 
     def on_events(self, events: Sequence[StoredEvent]) -> None:
         if self.dropped.is_set():
+            return
+        if self.wants_all and len(self.buffer) + len(events) <= self.limit:
+            self.buffer.extend(events)
+            self.wake.set()
             return
         for ev in events:
             if self.flt.matches(ev.record) and self.scope.allows(ev.record):
@@ -202,7 +206,7 @@ async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
             page = await event_log.after(last, limit=PAGE, flt=client.flt,
                                          scope=client.scope)
             for ev in page:
-                await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
+                await ws.send_text(ev.text())
                 last = ev.seq
             if len(page) < PAGE:
                 break
@@ -210,7 +214,7 @@ async def _send(ws: WebSocket, event_log: EventLog, client: _Client,
         while client.buffer:
             ev = client.buffer.popleft()
             if ev.seq > last:
-                await ws.send_text(json.dumps(ev.wire(), separators=(",", ":")))
+                await ws.send_text(ev.text())
                 last = ev.seq
         client.wake.clear()
         await client.wake.wait()

@@ -18,6 +18,8 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from .wsbatch import CoalescingWebSockets
+
 log = structlog.get_logger()
 STOP_GRACE = 1  # s given to open requests (and WebSockets) when the switch stops
 
@@ -71,7 +73,10 @@ class HttpServer:
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=STOP_GRACE, server_header=False,
-                                ws="websockets-sansio")
+                                # no permessage-deflate: compressing each small event frame
+                                # per client cost more CPU than the bytes it saves on a LAN;
+                                # a client's frames of one loop turn leave in one send()
+                                ws=CoalescingWebSockets, ws_per_message_deflate=False)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")
         while not self._server.started:

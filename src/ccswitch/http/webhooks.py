@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable, Sequence
 
@@ -35,7 +34,7 @@ USER_AGENT = "ccswitch-webhook/1"
 
 def body_of(ev: StoredEvent) -> bytes:
     """The POST body of an event: its wire object as compact JSON."""
-    return json.dumps(ev.wire(), separators=(",", ":")).encode()
+    return ev.text().encode()
 
 
 class Hook:

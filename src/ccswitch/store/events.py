@@ -26,7 +26,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +63,18 @@ class StoredEvent:
 
     seq: int
     record: EventRecord
+    _text: str | None = field(default=None, compare=False, repr=False)
 
     def wire(self) -> dict[str, Any]:
         return wire(self.seq, self.record)
+
+    def text(self) -> str:
+        """The wire object as compact JSON, made once however many clients and hooks send
+        it (the WebSocket frame, the webhook body)."""
+        if self._text is None:
+            object.__setattr__(self, "_text", json.dumps(self.wire(), separators=(",", ":")))
+            assert self._text is not None
+        return self._text
 
 
 def _queues_text(queues: Sequence[str]) -> str:
