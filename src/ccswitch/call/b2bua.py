@@ -42,6 +42,7 @@ from .events import CallEnded, CallEvent, CallStarted
 from .forks import fork_failed, fork_response
 from .hold import hold_by_command
 from .legevents import Cancelled, Ended, LegEvent, RingTimeout
+from .legrecord import leg_records
 from .originate import Originated
 from .originate import abandon as abandon_originated
 from .originate import on_response as originated_response
@@ -264,7 +265,7 @@ class B2bua:
         me = self._local(ev.source.transport)
         a_dialog = self._server_dialog(ev)
         a_tag = a_dialog.local_tag
-        first = Leg(ev.txn_id, inv, a_dialog, me, incoming=True)
+        first = Leg(ev.txn_id, inv, a_dialog, me, incoming=True, at=now)
         call = Call.of(first, key=self.new_call_id(), caller=caller, callee=callee,
                        started=now, media=cm)
         call.sip_call_id = inv.call_id
@@ -308,7 +309,7 @@ class B2bua:
                              extra=(("Allow", ALLOW), ("User-Agent", self._ua), *extra))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        return Leg(txn_id, inv, dialog, me)
+        return Leg(txn_id, inv, dialog, me, at=now)
 
     # -- responses on our client transactions -----------------------------------------
     def on_response(self, ev: ResponseReceived, now: float) -> bool:
@@ -563,6 +564,7 @@ class B2bua:
     def _end(self, call: Call, status: int, reason: str, now: float, ended_by: str) -> None:
         if call.phase is Phase.ENDED:
             return
+        legs = leg_records(call, status, reason, ended_by, now)  # before the media closes
         was, call.phase = call.phase, Phase.ENDED
         call.ended_by_agent = ended_by == "callee"
         self.queues._left_queue(call, now)
@@ -615,7 +617,7 @@ class B2bua:
             ended_by, recording, call.sip_call_id or call.caller_leg.invite.call_id,
             call.queue_name,
             call.queue_agent, f"{xfer.kind}:{xfer.target}" if xfer is not None else None,
-            call.transferred_by, _media_legs(call.media)))
+            call.transferred_by, _media_legs(call.media), legs, tuple(call.transfers)))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 

@@ -11,6 +11,7 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
 from ..sip.prack import Mode
 from .anchor import CallMedia
+from .events import LegRecord, TransferStep
 from .ivr import IvrSession
 from .voicemail import VoicemailSession
 
@@ -69,6 +70,16 @@ class Leg:
     held_ack: Request | None = None  # our ACK to it, held until the peer's ACK brings the SDP
     unacked: PendingTwoHundred | None = None  # our 2xx to its re-INVITE, until its ACK
     music: int | None = None  # play id of the music on hold it hears
+    # what its CDR row says (``call/legrecord.py``): when it was made, answered and ended,
+    # why, by whom, its role and party when not the default (see ``LegRecord``), its codec
+    at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    reason: str = ""
+    ended_by: str | None = None
+    role: str = ""
+    party: str = ""
+    codec: str | None = None
 
     @property
     def id(self) -> LegId:
@@ -156,6 +167,8 @@ class Call:
     did: str | None = None  # the DID a carrier's call came in on (its IVR's ``did`` variable)
     diversion: str | None = None  # the number a carrier's call was first meant for (``diversion``)
     prack_mode: Mode = "supported"  # 100rel towards the caller (a trunk's ``100rel``)
+    gone: list[LegRecord] = field(default_factory=list)  # legs that left it (their records)
+    transfers: list[TransferStep] = field(default_factory=list)  # every transfer, in order
 
     @classmethod
     def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,
@@ -220,5 +233,7 @@ class Call:
         return [lg for lg in self.legs.values() if not lg.incoming]
 
     def add(self, leg: Leg) -> Leg:
+        if not leg.role and self.transfer is not None and not self.transfer.done:
+            leg.role = "transfer"  # rung for a transfer under way
         self.legs[leg.id] = leg
         return leg

@@ -210,7 +210,8 @@ class TrunkLegs:
         inv.headers.set("Max-Forwards", str(attempt.max_forwards))
         assert dialog.peer is not None
         txn_id = sw._txn.send_request(inv, dialog.peer, now)
-        br = Leg(txn_id, inv, dialog, me)
+        br = Leg(txn_id, inv, dialog, me, at=now, role="trunk",
+                 party=f"{attempt.trunk}:{dialog.remote.uri.user}")
         call.add(br)
         sw._clients[br.txn_id] = call
         sw._dialogs[(dialog.call_id, dialog.local_tag)] = (call, br.id)
