@@ -115,8 +115,8 @@ def _record(call: Call, leg: Leg, now: float, *, status: int | None, ended_by: s
 def leg_records(call: Call, status: int, reason: str, ended_by: str,
                 now: float) -> tuple[LegRecord, ...]:
     """Every leg ``call`` had, as it ends with ``status``/``reason``, ended by ``ended_by``
-    (``caller``, ``callee``, ``switch``, ``media``): the gone ones, then the rest in the order
-    they were made.  Read before the call's media is closed (the codecs)."""
+    (``caller``, ``callee``, ``switch``, ``media``), in the order they were made (the gone
+    ones among them).  Read before the call's media is closed (the codecs)."""
     out = list(call.gone)
     for leg in call.legs.values():
         end = ("caller" if leg.id == call.caller_id else
@@ -131,6 +131,8 @@ def leg_records(call: Call, status: int, reason: str, ended_by: str,
         if leg.incoming and rec.answered is None and not rec.reason:
             rec = replace(rec, reason=reason)
         out.append(rec)
+    if call.gone:  # by start; at once: the caller's legs first (they made the others ring)
+        out.sort(key=lambda g: (g.started, g.role not in ("caller", "replaces")))
     return tuple(out)
 
 
