@@ -41,8 +41,8 @@ def scenario() -> tuple[Switch, list[CallEnded]]:
     notifies(w, "2002", 12.1)
     assert bye(w, "2002", invs["2002"], 12.5, cseq=2, my_tag="ag2").status == 200
     # 1003 consults 1004 (answered at 21.0) and refers the caller to it at 25.0
-    consult_ok, consult_inv = w.call("1003", "1004", 20.0, call_id="k1", tag="k4",
-                                     a_port=4400, b_port=6400)
+    consult_ok, _ = w.call("1003", "1004", 20.0, call_id="k1", tag="k4",
+                           a_port=4400, b_port=6400)
     replaces = f"k1%3Bto-tag%3D{consult_ok.to.tag}%3Bfrom-tag%3Dft"
     assert refer(w, "1003", inv3, 25.0, cseq=1, my_tag="t3",
                  refer_to=f"<sip:1004@ccswitch.local?Replaces={replaces}>").status == 202

@@ -64,8 +64,8 @@ def data_dir(root: Path) -> Path:
 
 def counts(db: Db) -> dict[str, int]:
     return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-            for t in ("cdr", "cdr_legs", "recordings", "queue_events", "events", "webhook_delivered",
-                      "voicemail")}
+            for t in ("cdr", "cdr_legs", "recordings", "queue_events", "events",
+                      "webhook_delivered", "voicemail")}
 
 
 def test_a_data_dir_is_copied_once_and_again_only_what_is_missing(
