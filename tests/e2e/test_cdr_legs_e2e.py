@@ -1,10 +1,13 @@
 """Every leg of a call in its CDR, through a real daemon and real phones (baresip): a ring-all
 queue rings two agents, one answers (the other's fork is CANCELled, 487), the agent then
 blind-transfers the caller to 1002; ``GET /api/v1/cdrs`` gives the call's four legs and its
-transfer chain (docs/storage.md "Every leg of a call")."""
+transfer chain (docs/storage.md "Every leg of a call"), and ``ccswitch cdr export --format
+csv`` their compact text."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ from e2e_daemon import REPO, DaemonFactory
 from e2e_media import settle
 from e2e_queue import write_config
 from e2e_util import LOOPBACK
+from test_reload_cli import cli
 
 from peers import require_peer
 
@@ -92,3 +96,12 @@ def test_a_ring_all_queue_call_transferred_has_every_leg_in_its_cdr(
         "blind", "2002", "1002", "refer", "answered")
     assert t(answered["answered"]) < t(step["at"]) <= t(xfer["started"]) <= t(xfer["answered"])
     assert t(answered["ended"]) <= t(cdr["ended"]) and xfer["ended"] == caller_leg["ended"]
+
+    # the admin CLI's export: the same legs as compact text (ROLE:PARTY:STATUS[:CODEC])
+    r = cli(daemon, "demo-admin-token", "cdr", "export", "--format", "csv", "--caller", "1001")
+    assert r.returncode == 0, r
+    (row,) = list(csv.DictReader(io.StringIO(r.stdout)))
+    codec = caller_leg["codec"]
+    assert row["legs"] == (f"caller:1001:200:{codec};agent:2001:487;"
+                           f"agent:2002:200:{answered['codec']};transfer:1002:200:{xfer['codec']}")
+    assert row["transfers"] == "blind:1002>2002>answered"

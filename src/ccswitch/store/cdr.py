@@ -164,7 +164,7 @@ class CdrRow:
 def transfers_json(steps: Iterable[TransferStep], wall_offset: float) -> str | None:
     """The transfer chain as the ``transfers`` column holds it (None: no transfer): a JSON
     list of ``{kind, by, target, at, via, result}``, ``at`` in wall-clock seconds."""
-    out = [{"kind": t.kind, "by": t.by, "target": t.target, "at": round(t.at + wall_offset, 3),
+    out = [{"kind": t.kind, "by": t.by, "target": t.target, "at": t.at + wall_offset,
             "via": t.via, "result": t.result} for t in steps]
     return json.dumps(out, separators=(",", ":")) if out else None
 
