@@ -80,6 +80,11 @@ def test_every_leg_and_transfer_of_a_queue_call_is_in_its_cdr() -> None:
         ("transfer", "1004", 20.0, 21.0, 40.0, 200, "OK", "peer", "PCMU", "callee"),
     ]
     assert len({g.leg_id for g in q1.legs}) == 5
+    # the media leg of each answered leg goes with its record (its quality comes by it);
+    # 2001 never had one; five answered legs, five different media legs
+    media = [g.media for g in q1.legs]
+    assert media[1] is None and None not in media[:1] + media[2:]
+    assert len(set(media)) == 5
     assert q1.transfers == (
         TransferStep("blind", "2002", "1003", 10.0, "refer", "answered"),
         TransferStep("attended", "1003", "1004", 25.0, "refer", "answered"))

@@ -79,3 +79,56 @@ def test_the_history_reader_gives_each_cdr_its_legs_and_chain(store_at: Location
 
 def test_step_9_is_the_last_one() -> None:
     assert len(MIGRATIONS) == 9
+
+
+def test_a_transferors_figures_reach_its_leg_row_whenever_they_come(
+        store_at: Location) -> None:
+    """The transferor's leg (media leg 5) left the call before its end: its final figures
+    come while the call runs (kept by the book) or after it ended (waited for)."""
+    from ccswitch.call.quality import QualityBook
+    from ccswitch.media.commands import LegStats
+
+    def final(leg: int, lost: int) -> LegStats:
+        return LegStats(leg, received=100 - lost, lost=lost, expected=100, codec="PCMU",
+                        final=True)
+
+    departed = LegRecord("b2", "agent", "2002", 1.0, 3.0, 12.5, 200, "OK", "party", "PCMU",
+                         None, 5)
+    ev = CallEnded("q1", "1001", "queue:support", 200, "OK", 1.0, 1.0, 40.0, "caller",
+                   legs=(LEGS[0], departed, LEGS[3]), media_legs=(("caller", 7),
+                                                                 ("callee", 8)))
+    for early in (True, False):
+        book = QualityBook(wait=5.0)
+        if early:  # 2002's leg was destroyed at 12.5: its figures come at 13.0
+            assert book.stats(final(5, 20), 13.0)[1] is None
+        book.call_ended(ev, dict(ev.media_legs), 40.0)
+        assert book.waiting == 1
+        if not early:
+            assert book.stats(final(5, 20), 40.2)[1] is None
+        assert book.stats(final(7, 0), 40.5)[1] is None
+        _, done = book.stats(final(8, 10), 40.6)
+        assert done is not None and book.waiting == 0
+        ((leg_id, q),) = done.legs
+        # 20 of 100 lost: 20 %, as the book rates any leg (test_call_quality has the E-model)
+        assert leg_id == "b2" and q.loss_pct == 20.0
+        store = CdrStore(store_at.connect())
+        store.add(ev, wall_offset=0.0)
+        store.set_quality([done])
+        got = {g["leg_id"]: g["loss"] for g in store.legs("q1")}
+        assert got == {"a": 0.0, "b2": 20.0, "t": 10.0}
+        store._db.execute("DELETE FROM cdr_legs")
+        store._db.execute("DELETE FROM cdr")
+        store.close()
+
+
+def test_departed_figures_no_call_claims_are_dropped_after_an_hour() -> None:
+    from ccswitch.call.quality import DEPARTED_KEEP, QualityBook
+    from ccswitch.media.commands import LegStats
+
+    book = QualityBook(wait=5.0)
+    book.stats(LegStats(9, received=100, lost=0, expected=100, codec="PCMU", final=True), 1.0)
+    assert 9 in book._departed
+    book.expire(1.0 + DEPARTED_KEEP - 0.1)
+    assert 9 in book._departed
+    book.expire(1.0 + DEPARTED_KEEP)
+    assert 9 not in book._departed

@@ -53,6 +53,7 @@ class LegRecord:
     ended_by: str
     codec: str | None = None
     end: str | None = None
+    media: int | None = None  # its media leg (its quality figures come by it), not stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,8 @@ def leg_gone(call: Call, leg: Leg, by: str, reason: str, now: float) -> None:
     if leg.ended_at is not None:
         return
     lm = media_of(call, leg)
-    if lm is not None and leg.codec is None:
-        leg.codec = lm.codec
+    if lm is not None:
+        leg.codec, leg.media = leg.codec or lm.codec, lm.leg
     leg.ended_at, leg.ended_by, leg.reason = now, by, leg.reason or reason
 
 
@@ -67,8 +67,7 @@ def remove_leg(call: Call, leg: Leg, by: str, reason: str, now: float) -> None:
     record is kept in ``call.gone``.  A leg that moves on into another call is recorded
     here as ended, and keeps its own state (the other call records it again)."""
     lm = media_of(call, leg)
-    rec = _record(call, leg, now, status=None, ended_by="switch", end=None,
-                  codec=lm.codec if lm is not None else None)
+    rec = _record(call, leg, now, status=None, ended_by="switch", end=None, lm=lm)
     call.gone.append(replace(rec, ended=now if leg.ended_at is None else leg.ended_at,
                              ended_by=leg.ended_by or by, reason=leg.reason or reason))
 
@@ -93,7 +92,7 @@ def _party(leg: Leg) -> str:
 
 
 def _record(call: Call, leg: Leg, now: float, *, status: int | None, ended_by: str,
-            end: str | None, codec: str | None) -> LegRecord:
+            end: str | None, lm: LegMedia | None) -> LegRecord:
     """``leg`` as a record; ``status`` the call's (for an incoming leg never answered),
     ``ended_by`` what to say when the leg itself has not said."""
     answered = leg.answered_at
@@ -109,7 +108,8 @@ def _record(call: Call, leg: Leg, now: float, *, status: int | None, ended_by: s
     return LegRecord(leg.id, _role(call, leg), _party(leg),
                      call.started if leg.at is None else leg.at, answered,
                      now if leg.ended_at is None else leg.ended_at, final, reason,
-                     leg.ended_by or ended_by, leg.codec or codec, end)
+                     leg.ended_by or ended_by, leg.codec or (lm.codec if lm else None), end,
+                     leg.media if leg.media is not None else (lm.leg if lm else None))
 
 
 def leg_records(call: Call, status: int, reason: str, ended_by: str,
@@ -125,9 +125,8 @@ def leg_records(call: Call, status: int, reason: str, ended_by: str,
             by = "party" if end == ended_by else "peer"
         else:
             by = ended_by
-        lm = media_of(call, leg)
         rec = _record(call, leg, now, status=status, ended_by=by, end=end,
-                      codec=lm.codec if lm is not None else None)
+                      lm=media_of(call, leg))
         if leg.incoming and rec.answered is None and not rec.reason:
             rec = replace(rec, reason=reason)
         out.append(rec)

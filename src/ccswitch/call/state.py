@@ -80,6 +80,7 @@ class Leg:
     role: str = ""
     party: str = ""
     codec: str | None = None
+    media: int | None = None  # the media leg it had when it left its call (its quality)
 
     @property
     def id(self) -> LegId:

@@ -217,6 +217,10 @@ class CdrStore:
             [(*(getattr(q, f"{n}_{end}") for n in LEG_QUALITY), q.call_id, end)
              for q in calls for end in ("caller", "callee")
              if getattr(q, f"mos_{end}") is not None])
+        self._db.executemany(  # the legs that left the calls before their ends
+            f"UPDATE cdr_legs SET {leg_sets} WHERE call_id = ? AND leg_id = ?",
+            [(g.mos, g.r, g.loss_pct, g.jitter_ms, g.rtt_ms, q.call_id, leg_id)
+             for q in calls for leg_id, g in q.legs])
 
     def quality(self, call_id: str) -> dict[str, float | None] | None:
         """The quality columns of ``call_id``'s row (its last), or None without a row."""
