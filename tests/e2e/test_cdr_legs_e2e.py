@@ -34,14 +34,15 @@ RING_ALL = DEMO.replace('[queues.support]\nstrategy = "longest_idle"',
 
 
 def cdr_of(port: int, caller: str, timeout: float = 20.0) -> dict[str, Any]:
-    """The one CDR of ``caller`` once it is written."""
+    """The one CDR of ``caller`` once it is written with its quality figures (they come a
+    moment after the row)."""
     deadline = time.monotonic() + timeout
     while True:
         r = httpx.get(f"http://{LOOPBACK}:{port}/api/v1/cdrs", params={"caller": caller},
                       headers=ADMIN, timeout=5.0)
         assert r.status_code == 200, r.text
         items = r.json()["items"]
-        if items or time.monotonic() > deadline:
+        if (items and items[0]["mos_caller"] is not None) or time.monotonic() > deadline:
             assert len(items) == 1, items
             return dict(items[0])
         time.sleep(0.3)
@@ -67,7 +68,7 @@ def test_a_ring_all_queue_call_transferred_has_every_leg_in_its_cdr(
     caller.wait_event("CALL_ESTABLISHED", timeout=15)
     agent.wait_event("CALL_ESTABLISHED", timeout=25)
     ringing.wait_event("CALL_CLOSED", timeout=15)  # its fork was CANCELled
-    time.sleep(1.0)
+    time.sleep(2.0)
     agent.transfer(uri(daemon, "1002"))
     target.wait_event("CALL_ESTABLISHED", timeout=15)
     agent.wait_event("CALL_CLOSED", timeout=10)  # baresip hangs up on the final NOTIFY
@@ -90,6 +91,10 @@ def test_a_ring_all_queue_call_transferred_has_every_leg_in_its_cdr(
     for g in (caller_leg, answered, xfer):  # the answered legs negotiated a codec
         assert g["codec"], g
         assert t(g["started"]) <= t(g["answered"]) <= t(g["ended"]), g
+    # quality: the two ends', and the transferor's (it left first: its figures were kept)
+    for g in (caller_leg, answered, xfer):
+        assert g["mos"] is not None and g["loss"] is not None, g
+    assert missed["mos"] is None
     # the order of things: 2002 answered before the transfer, which came before 1002 answered
     (step,) = cdr["transfers"]
     assert (step["kind"], step["by"], step["target"], step["via"], step["result"]) == (
