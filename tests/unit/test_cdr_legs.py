@@ -118,3 +118,12 @@ def test_a_refused_fork_is_the_party_s_and_the_caller_s_leg_carries_the_call_s_s
 def test_legs_and_transfers_are_not_streamed() -> None:
     from ccswitch.call.eventlog import _ENVELOPE
     assert {"legs", "transfers"} <= _ENVELOPE
+
+
+def test_a_refused_call_has_its_callers_leg() -> None:
+    w = Switch(("1001",))
+    w.dial("1001", "5555", 4.0, call_id="n1")  # not in the dial plan
+    assert w["1001"].last_response().status == 404
+    (e,) = w.ended()
+    assert legs_of(e) == [("caller", "1001", 4.0, None, 4.0, 404, "Not Found", "switch",
+                           None, None)]

@@ -38,7 +38,7 @@ from ..sip.uri import NameAddr, SipUri
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .crm import CallbackOffer
-from .events import CallEnded, CallEvent, CallStarted
+from .events import CallEnded, CallEvent, CallStarted, LegRecord
 from .forks import fork_failed, fork_response
 from .hold import hold_by_command
 from .legevents import Cancelled, Ended, LegEvent, RingTimeout
@@ -252,8 +252,9 @@ class B2bua:
         ``CallEnded`` (for its CDR) and a ``call_refused`` log line.  Returns its call id."""
         cid = self.new_call_id()
         sip_id = ev.request.call_id
+        leg = LegRecord(ev.txn_id, "caller", caller, now, None, now, status, reason, "switch")
         self._events.append(CallEnded(cid, caller, callee, status, reason, now, None, now,
-                                      "switch", None, sip_id))
+                                      "switch", None, sip_id, legs=(leg,)))
         log.info("call_refused", call_id=cid, sip_call_id=sip_id, caller=caller,
                  callee=callee, status=status, reason=why or reason,
                  source=str(ev.source))
