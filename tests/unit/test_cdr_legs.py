@@ -127,3 +127,24 @@ def test_a_refused_call_has_its_callers_leg() -> None:
     (e,) = w.ended()
     assert legs_of(e) == [("caller", "1001", 4.0, None, 4.0, 404, "Not Found", "switch",
                            None, None)]
+
+
+def test_a_supervisors_leg_is_in_the_supervised_calls_record() -> None:
+    from test_supervise_calls import Supervised
+    from test_transfer_calls import bye as bye_in
+
+    for leaves_first in (True, False):
+        s = Supervised()  # 1001 -> queue 800 at 1.0, agent 2001 answers at 3.0
+        ok, _ = s.supervise(now=5.0)  # 1020 dials *312001 at 5.0: answered at once
+        if leaves_first:
+            assert bye_in(s.w, "1020", ok, 8.0, cseq=3).status == 200
+        assert bye_in(s.w, "1001", s.ok, 20.0, cseq=3).status == 200
+        ok_byes(s.w, "1020", 20.1)
+        main = next(e for e in s.w.ended() if e.sip_call_id == "c1")
+        # the supervisor's leg: from 5.0 to its BYE at 8.0 ("party"), or hung up by us when
+        # the call ended at 20.0 ("switch")
+        end, by = (8.0, "party") if leaves_first else (20.0, "switch")
+        assert [g[:8] for g in legs_of(main)] == [
+            ("caller", "1001", 1.0, 1.0, 20.0, 200, "OK", "party"),
+            ("agent", "2001", 1.0, 3.0, 20.0, 200, "OK", "peer"),
+            ("supervisor", "1020", 5.0, 5.0, end, 200, "OK", by)], leaves_first

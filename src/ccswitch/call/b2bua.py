@@ -42,7 +42,7 @@ from .events import CallEnded, CallEvent, CallStarted, LegRecord
 from .forks import fork_failed, fork_response
 from .hold import hold_by_command
 from .legevents import Cancelled, Ended, LegEvent, RingTimeout
-from .legrecord import leg_records
+from .legrecord import joined_legs, leg_records
 from .originate import Originated
 from .originate import abandon as abandon_originated
 from .originate import on_response as originated_response
@@ -565,7 +565,14 @@ class B2bua:
     def _end(self, call: Call, status: int, reason: str, now: float, ended_by: str) -> None:
         if call.phase is Phase.ENDED:
             return
+        for key in call.supervisors:  # still on: each is hung up with the call
+            sup = self._calls.get(key)
+            if sup is not None:
+                call.gone.extend(joined_legs(leg_records(sup, status, reason, "switch", now)))
         legs = leg_records(call, status, reason, ended_by, now)  # before the media closes
+        main = self._calls.get(call.supervising[0]) if call.supervising else None
+        if main is not None and main is not call:  # a supervisor's leg is the call's too
+            main.gone.extend(joined_legs(legs))
         was, call.phase = call.phase, Phase.ENDED
         call.ended_by_agent = ended_by == "callee"
         self.queues._left_queue(call, now)

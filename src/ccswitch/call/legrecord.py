@@ -96,9 +96,9 @@ def _record(call: Call, leg: Leg, now: float, *, status: int | None, ended_by: s
     """``leg`` as a record; ``status`` the call's (for an incoming leg never answered),
     ``ended_by`` what to say when the leg itself has not said."""
     answered = leg.answered_at
+    if answered is None and leg.role == "caller":  # the call's first leg: answered with it
+        answered = call.answered
     if leg.incoming:
-        if answered is None and leg.id == call.caller_id:
-            answered = call.answered
         final = 200 if answered is not None else status
         reason = "OK" if answered is not None else leg.reason
     elif leg.final is None:  # still ringing: we CANCEL it as the call ends
@@ -133,6 +133,12 @@ def leg_records(call: Call, status: int, reason: str, ended_by: str,
     if call.gone:  # by start; at once: the caller's legs first (they made the others ring)
         out.sort(key=lambda g: (g.started, g.role not in ("caller", "replaces")))
     return tuple(out)
+
+
+def joined_legs(records: tuple[LegRecord, ...]) -> list[LegRecord]:
+    """The legs of a supervisor's (or third party's) call that belong in the supervised
+    call's record too: the phone's leg (the supervisor's call's caller end)."""
+    return [r for r in records if r.end == "caller"]
 
 
 def transfer_started(call: Call, kind: str, by: str, target: str, via: str,

@@ -177,6 +177,7 @@ class Call:
         """A call whose caller is leg ``first``."""
         call = cls(key=key, caller=caller, callee=callee, caller_id=first.id,
                    started=started, **more)  # type: ignore[arg-type]
+        first.role = first.role or "caller"
         call.legs[first.id] = first
         return call
 
