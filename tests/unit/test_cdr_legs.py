@@ -148,3 +148,5 @@ def test_a_supervisors_leg_is_in_the_supervised_calls_record() -> None:
             ("caller", "1001", 1.0, 1.0, 20.0, 200, "OK", "party"),
             ("agent", "2001", 1.0, 3.0, 20.0, 200, "OK", "peer"),
             ("supervisor", "1020", 5.0, 5.0, end, 200, "OK", by)], leaves_first
+        # not one of the call's two ends; no media leg to wait for (its own CDR has it)
+        assert (main.legs[2].end, main.legs[2].media) == (None, None)

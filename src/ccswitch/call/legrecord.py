@@ -137,8 +137,9 @@ def leg_records(call: Call, status: int, reason: str, ended_by: str,
 
 def joined_legs(records: tuple[LegRecord, ...]) -> list[LegRecord]:
     """The legs of a supervisor's (or third party's) call that belong in the supervised
-    call's record too: the phone's leg (the supervisor's call's caller end)."""
-    return [r for r in records if r.end == "caller"]
+    call's record too: the phone's leg (the supervisor's call's caller end), without its
+    media leg (its quality goes to its own call's record, which waits for it)."""
+    return [replace(r, end=None, media=None) for r in records if r.end == "caller"]
 
 
 def transfer_started(call: Call, kind: str, by: str, target: str, via: str,
