@@ -96,6 +96,7 @@ def test_every_leg_and_transfer_of_a_queue_call_is_in_its_cdr() -> None:
         ("callee", "1004", 20.0, 21.0, 25.0, 200, "OK", "switch", "PCMU", None),
     ]
     assert k1.legs[1].leg_id == q1.legs[4].leg_id  # the same leg, in both calls
+    assert k1.legs[1].media is None  # its quality is q1's, where its media leg ended
     assert k1.transfers == ()
 
 
@@ -150,3 +151,30 @@ def test_a_supervisors_leg_is_in_the_supervised_calls_record() -> None:
             ("supervisor", "1020", 5.0, 5.0, end, 200, "OK", by)], leaves_first
         # not one of the call's two ends; no media leg to wait for (its own CDR has it)
         assert (main.legs[2].end, main.legs[2].media) == (None, None)
+
+
+def test_an_invite_with_replaces_leaves_the_replaced_leg_in_the_record() -> None:
+    from test_transfer_calls import Call, bye
+
+    w = Switch(("1001", "1002", "1003"))
+    c = Call(w)  # 1001 calls 1002 at 1.0, answered at 2.0
+    rep = f"Replaces: {c.inv.call_id};to-tag=bt;from-tag={c.inv.from_.tag}\n"
+    w["1003"].invite("1002", 10.0, call_id="r1", body=offer(6400), extra=rep,
+                     phones=list(w.phones.values()))
+    w.pump()
+    ok3 = w["1003"].last_response()
+    new_leg = w.leg_of(ok3)
+    ok_byes(w, "1002", 10.1)
+    w.ack("1003", ok3, 10.2)
+    assert bye(w, "1003", ok3, 20.0, cseq=3).status == 200
+    ok_byes(w, "1001", 20.1)
+    (e,) = w.ended()
+    # 1003 took 1002's place at 10.0 (answered by us at once) and hung up at 20.0: 1003 is
+    # the caller end then, 1001 the other ("peer"); 1002's leg was ended by us at 10.0
+    assert legs_of(e) == [
+        ("caller", "1001", 1.0, 2.0, 20.0, 200, "OK", "peer", "PCMU", "callee"),
+        ("callee", "1002", 1.0, 2.0, 10.0, 200, "OK", "switch", "PCMU", None),
+        ("replaces", "1003", 10.0, 10.0, 20.0, 200, "OK", "party", "PCMU", "caller"),
+    ]
+    # 1002's record keeps its own media leg (its quality comes by it), 1003's its new one
+    assert (e.legs[1].media, e.legs[2].media) == (c.b_leg, new_leg)

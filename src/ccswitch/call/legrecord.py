@@ -62,14 +62,17 @@ def leg_gone(call: Call, leg: Leg, by: str, reason: str, now: float) -> None:
     leg.ended_at, leg.ended_by, leg.reason = now, by, leg.reason or reason
 
 
-def remove_leg(call: Call, leg: Leg, by: str, reason: str, now: float) -> None:
+def remove_leg(call: Call, leg: Leg, by: str, reason: str, now: float, *,
+               moving: bool = False) -> None:
     """``leg`` leaves ``call`` for good (deleted from ``call.legs`` by the caller): its
-    record is kept in ``call.gone``.  A leg that moves on into another call is recorded
-    here as ended, and keeps its own state (the other call records it again)."""
+    record is kept in ``call.gone``.  A leg ``moving`` on into another call is recorded
+    here as ended, and keeps its own state (the other call records it again, with its
+    media leg: its quality is that call's)."""
     lm = media_of(call, leg)
     rec = _record(call, leg, now, status=None, ended_by="switch", end=None, lm=lm)
     call.gone.append(replace(rec, ended=now if leg.ended_at is None else leg.ended_at,
-                             ended_by=leg.ended_by or by, reason=leg.reason or reason))
+                             ended_by=leg.ended_by or by, reason=leg.reason or reason,
+                             media=None if moving else rec.media))
 
 
 def _role(call: Call, leg: Leg) -> str:

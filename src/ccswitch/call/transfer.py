@@ -309,7 +309,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
         transfer_failed(sw, call, 481, now)
         return
     stop_music(sw, consult, target, now)  # the transferor held the target meanwhile
-    remove_leg(consult, target, "switch", "attended transfer", now)  # (moves into call)
+    remove_leg(consult, target, "switch", "attended transfer", now, moving=True)
     target.role = "transfer"
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
@@ -390,7 +390,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
                   incoming=True, at=now, answered_at=now, role="replaces")
     if replaced.unacked is not None:
         sw._timers.cancel((f"re2xx-{replaced.id}", call.key))
-    replaced.codec = replaced.codec or old_leg.codec
+    replaced.codec, replaced.media = replaced.codec or old_leg.codec, old_leg.leg
     remove_leg(call, replaced, "switch", "replaced", now)
     del call.legs[replaced.id]
     call.add(new_leg)
