@@ -112,6 +112,7 @@ class LegMedia:
     session_id: int
     version: int = 0
     last_sent: SessionDescription | None = None
+    codec: str | None = None  # the codec negotiated on it (SDP encoding name), for the CDR
 
 
 class MediaPlan:
@@ -382,6 +383,7 @@ class CallMedia:
     def _configure(self, side: Side, n: Negotiated) -> None:
         lm = self.legs[side]
         self.te_pt[side] = n.telephone_event_pt
+        lm.codec = n.codec.name
         hold_addr = n.remote_address in ("0.0.0.0", "::")
         self.plan.send(self.worker, ConfigureLeg(
             lm.leg, None if hold_addr else n.remote_address, n.remote_port,

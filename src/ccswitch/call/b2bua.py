@@ -40,10 +40,11 @@ from . import dtmfwork, sessiontimers
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .crm import CallbackOffer
-from .events import CallEnded, CallEvent, CallStarted
+from .events import CallEnded, CallEvent, CallStarted, LegRecord
 from .forks import fork_failed, fork_response
 from .hold import hold_by_command
 from .legevents import Cancelled, Ended, LegEvent, RingTimeout
+from .legrecord import joined_legs, leg_records
 from .originate import Originated
 from .originate import abandon as abandon_originated
 from .originate import on_response as originated_response
@@ -260,8 +261,9 @@ class B2bua:
         ``CallEnded`` (for its CDR) and a ``call_refused`` log line.  Returns its call id."""
         cid = self.new_call_id()
         sip_id = ev.request.call_id
+        leg = LegRecord(ev.txn_id, "caller", caller, now, None, now, status, reason, "switch")
         self._events.append(CallEnded(cid, caller, callee, status, reason, now, None, now,
-                                      "switch", None, sip_id))
+                                      "switch", None, sip_id, legs=(leg,)))
         log.info("call_refused", call_id=cid, sip_call_id=sip_id, caller=caller,
                  callee=callee, status=status, reason=why or reason,
                  source=str(ev.source))
@@ -273,7 +275,7 @@ class B2bua:
         me = self._local(ev.source.transport)
         a_dialog = self._server_dialog(ev)
         a_tag = a_dialog.local_tag
-        first = Leg(ev.txn_id, inv, a_dialog, me, incoming=True)
+        first = Leg(ev.txn_id, inv, a_dialog, me, incoming=True, at=now)
         call = Call.of(first, key=self.new_call_id(), caller=caller, callee=callee,
                        started=now, media=cm)
         call.sip_call_id = inv.call_id
@@ -320,7 +322,7 @@ class B2bua:
                                     *sessiontimers.uac_headers(self.timer_policy)))
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
-        leg = Leg(txn_id, inv, dialog, me)
+        leg = Leg(txn_id, inv, dialog, me, at=now)
         sessiontimers.uac_leg(leg, self.timer_policy)
         return leg
 
@@ -587,6 +589,14 @@ class B2bua:
     def _end(self, call: Call, status: int, reason: str, now: float, ended_by: str) -> None:
         if call.phase is Phase.ENDED:
             return
+        for key in call.supervisors:  # still on: each is hung up with the call
+            sup = self._calls.get(key)
+            if sup is not None:
+                call.gone.extend(joined_legs(leg_records(sup, status, reason, "switch", now)))
+        legs = leg_records(call, status, reason, ended_by, now)  # before the media closes
+        main = self._calls.get(call.supervising[0]) if call.supervising else None
+        if main is not None and main is not call:  # a supervisor's leg is the call's too
+            main.gone.extend(joined_legs(legs))
         was, call.phase = call.phase, Phase.ENDED
         call.ended_by_agent = ended_by == "callee"
         self.queues._left_queue(call, now)
@@ -642,7 +652,7 @@ class B2bua:
             ended_by, recording, call.sip_call_id or call.caller_leg.invite.call_id,
             call.queue_name,
             call.queue_agent, f"{xfer.kind}:{xfer.target}" if xfer is not None else None,
-            call.transferred_by, _media_legs(call.media)))
+            call.transferred_by, _media_legs(call.media), legs, tuple(call.transfers)))
         log.info("call_ended", call_id=call.key, status=status, reason=reason,
                  ended_by=ended_by, queue=call.queue_name, agent=call.queue_agent)
 

@@ -76,7 +76,7 @@ RECORDING_DONE = "recording.done"
 # the field that holds when an event happened, by preference; else the shell's ``now``
 _TIME_FIELDS = ("time", "at", "ended")
 # fields kept out of the flat object: the envelope has them, or they are the shell's
-_ENVELOPE = frozenset({"seq", "type", "time", "media_legs"})
+_ENVELOPE = frozenset({"seq", "type", "time", "media_legs", "legs", "transfers"})
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 

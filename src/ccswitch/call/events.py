@@ -46,6 +46,49 @@ class TransferEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class LegRecord:
+    """One SIP leg a call had, for its CDR (``cdr_legs``): every fork rung (answered or
+    not), the caller's leg, transfer targets, third parties, trunk legs.
+
+    ``role``: caller, callee, agent, transfer, party, supervisor, replaces or trunk;
+    ``party``: the user, agent or ``trunk:number`` it reached (or came from); times on the
+    core's clock (``answered`` None: never answered; a leg still up when the call ended
+    ended then); ``status``: its final SIP status (the
+    caller's leg: ours to it); ``ended_by``: ``party`` (its phone: BYE, a refusal),
+    ``peer`` (the other party hung up), ``switch`` (a CANCEL, a timeout, a transfer) or
+    ``media``; ``end``: ``caller``/``callee`` when it was one of the call's two ends when
+    the call ended (its quality figures come then), else None."""
+
+    leg_id: str
+    role: str
+    party: str
+    started: float
+    answered: float | None
+    ended: float
+    status: int | None
+    reason: str
+    ended_by: str
+    codec: str | None = None
+    end: str | None = None
+    media: int | None = None  # its media leg (its quality figures come by it), not stored
+
+
+@dataclass(frozen=True, slots=True)
+class TransferStep:
+    """One transfer of a call, in order: ``kind`` blind or attended, ``by`` the transferor
+    (agent or user), ``target`` the number referred to, ``at`` on the core's clock, ``via``
+    ``refer`` (a phone) or ``api`` (a command); ``result``: ``answered``, ``failed:STATUS``
+    (the transferor got the call back, or the call ended), None while it was going on."""
+
+    kind: str
+    by: str
+    target: str
+    at: float
+    via: str
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A call attempt is over: ``status`` is the final answer (200 when it was answered).
 
@@ -72,6 +115,8 @@ class CallEnded:
     # its media legs at the end, ("caller", leg) and ("callee", leg): the shell waits for
     # their final figures (``call/quality.py``); not streamed
     media_legs: tuple[tuple[str, int], ...] = ()
+    legs: tuple[LegRecord, ...] = ()  # every leg it had (``cdr_legs``); not streamed
+    transfers: tuple[TransferStep, ...] = ()  # every transfer, in order; not streamed
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from ..sip.message import Response
 from . import dtmfwork, recpause, sessiontimers
 from .events import CallAnswered
 from .legevents import Answered, Failed, Ringing
+from .legrecord import leg_answered, leg_failed, leg_gone
 from .state import ALLOW, Call, Leg, Phase
 from .voicemail import DIVERT_STATUSES
 
@@ -53,6 +54,8 @@ def fork_response(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) ->
 def _fork_answered(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -> None:
     first = br.final is None
     br.final = resp.status
+    if first:
+        leg_answered(br, resp.reason, now)
     br.dialog.remote = resp.to
     br.dialog.update_target(resp)
     for rr in reversed(resp.headers.get_all("record-route")):
@@ -64,6 +67,7 @@ def _fork_answered(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -
         if first:
             sw._txn.send_stateless(ack, br.dialog.peer)
             _bye(sw, br, now)
+            leg_gone(call, br, "switch", "another fork answered", now)
         return
     if call.answered_id == br.id:  # retransmitted 2xx: re-ACK
         if br.held_ack is None:
@@ -77,6 +81,7 @@ def fork_failed(sw: B2bua, call: Call, br: Leg, status: int, reason: str, now: f
                 resp: Response | None = None) -> None:
     """Fork ``br`` ended with a final failure (or a timeout, 408).  A trunk leg's failure may
     be retried with credentials or fail over to the next trunk (``call/trunklegs.py``)."""
+    leg_failed(br, status, reason, now)
     if sw.trunk_legs is not None and sw.trunk_legs.fork_failed(call, br, status, reason, resp,
                                                                now):
         return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from .legrecord import leg_gone, remove_leg
 from .state import Call, LegId, Phase
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def take_over(sw: B2bua, call: Call, leg: LegId, now: float) -> bool:
         return False
     side = call.end(leg)
     gone = call.legs[leg]
+    leg_gone(call, gone, "party", "", now)  # (its codec: before its media goes)
     moved, third = party.media.legs.pop("a"), party.caller_leg
     call.supervisors.remove(party.key)
     party.supervising = None
@@ -58,12 +60,14 @@ def take_over(sw: B2bua, call: Call, leg: LegId, now: float) -> bool:
     cm.offers.pop(side, None)
     cm.our_offers.pop(side, None)
     # the third party's leg moves from its own call into this one, in the gone leg's role
+    remove_leg(call, gone, "party", "", now)
     del call.legs[gone.id]
     if sw._clients.get(gone.txn_id) is call:
         del sw._clients[gone.txn_id]
     party.legs.pop(third.id, None)
     third.unacked = third.held_ack = None
     third.music = None
+    third.role = "party"
     call.add(third)
     sw._by_leg[moved.leg] = call
     sw._dialogs[(third.dialog.call_id, third.dialog.local_tag)] = (call, third.id)

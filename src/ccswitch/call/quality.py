@@ -58,6 +58,9 @@ class CallQuality:
     loss_callee: float | None = None
     jitter_callee: float | None = None
     rtt_callee: float | None = None
+    # the legs that left the call before its end (a transferor, a replaced leg): leg id and
+    # rating, for their ``cdr_legs`` rows; not streamed
+    legs: tuple[tuple[str, LegQuality], ...] = ()
 
     @property
     def mos(self) -> float | None:
@@ -88,9 +91,13 @@ def leg_quality(st: LegStats, *, jitter_buffer_ms: float = 60.0) -> LegQuality |
 @dataclass(slots=True)
 class _Pending:
     ended: CallEnded
-    legs: dict[str, int]  # role -> leg
+    legs: dict[str, int]  # role (caller, callee, or a departed leg's id) -> media leg
     deadline: float
     got: dict[str, LegQuality | None] = field(default_factory=dict)
+
+
+DEPARTED_KEEP = 3600.0
+"""Seconds the final figures of a leg that left a live call are kept for that call's end."""
 
 
 class QualityBook:
@@ -102,18 +109,34 @@ class QualityBook:
         self.live: dict[int, LegQuality] = {}
         self._pending: dict[str, _Pending] = {}
         self._by_leg: dict[int, str] = {}
+        # final figures of legs no ended call waits for (yet): a leg that left a live call
+        self._departed: dict[int, tuple[float, LegQuality | None]] = {}
+        self._done_early: list[CallQuality] = []  # figures all in as the call ended
 
     def rate(self, st: LegStats) -> LegQuality | None:
         return leg_quality(st, jitter_buffer_ms=self.jitter_buffer_ms)
 
     def call_ended(self, ev: CallEnded, legs: dict[str, int], now: float) -> None:
         """``ev``'s call had media legs ``legs`` (role ``caller``/``callee`` -> leg): wait
-        for their final figures."""
-        if not legs:
+        for their final figures, and for those of the legs that left it before its end
+        (``ev.legs`` with a media leg and no end; their figures may have come already)."""
+        want = dict(legs)
+        want.update({g.leg_id: g.media for g in ev.legs
+                     if g.media is not None and g.end is None})
+        if not want:
             return
-        self._pending[ev.call_id] = _Pending(ev, dict(legs), now + self.wait)
-        for leg in legs.values():
-            self._by_leg[leg] = ev.call_id
+        pending = _Pending(ev, want, now + self.wait)
+        for role, leg in want.items():
+            came = self._departed.pop(leg, None)
+            if came is not None:
+                pending.got[role] = came[1]
+            else:
+                self._by_leg[leg] = ev.call_id
+        if len(pending.got) == len(want):
+            self._pending[ev.call_id] = pending
+            self._done_early.append(self._finish(pending, now))
+            return
+        self._pending[ev.call_id] = pending
 
     def stats(self, st: LegStats, now: float) -> tuple[LegQuality | None, CallQuality | None]:
         """A leg's figures: its rating, and the call's quality once it is complete."""
@@ -125,8 +148,9 @@ class QualityBook:
         self.live.pop(st.leg, None)
         call_id = self._by_leg.pop(st.leg, None)
         pending = self._pending.get(call_id) if call_id is not None else None
-        if pending is None:
-            return q, None  # a leg of a live call (replaced by a transfer) or unknown
+        if pending is None:  # a leg that left a live call (a transferor), or unknown
+            self._departed[st.leg] = (now, q)  # (None: it carried no audio; it came)
+            return q, None
         for role, leg in pending.legs.items():
             if leg == st.leg:
                 pending.got[role] = q
@@ -135,8 +159,11 @@ class QualityBook:
         return q, self._finish(pending, now)
 
     def expire(self, now: float) -> list[CallQuality]:
-        """Calls whose figures did not all come in time (a worker died): what came."""
-        out = []
+        """Calls whose figures did not all come in time (a worker died): what came; and
+        the calls whose figures had all come before they ended."""
+        out, self._done_early = self._done_early, []
+        for leg in [lg for lg, (t, _) in self._departed.items() if t + DEPARTED_KEEP <= now]:
+            del self._departed[leg]
         for call_id in [c for c, p in self._pending.items() if p.deadline <= now]:
             pending = self._pending[call_id]
             for leg in pending.legs.values():
@@ -159,7 +186,8 @@ class QualityBook:
 
     @property
     def waiting(self) -> int:
-        return len(self._pending)
+        """Calls whose quality is still to be given out (``expire`` gives it)."""
+        return len(self._pending) + len(self._done_early)
 
     def _finish(self, pending: _Pending, now: float) -> CallQuality:
         ev = pending.ended
@@ -171,5 +199,7 @@ class QualityBook:
                 fields.update({f"mos_{role}": q.mos, f"r_{role}": q.r,
                                f"loss_{role}": q.loss_pct, f"jitter_{role}": q.jitter_ms,
                                f"rtt_{role}": q.rtt_ms})
+        departed = tuple((role, q) for role, q in pending.got.items()
+                         if role not in ("caller", "callee") and q is not None)
         return CallQuality(ev.call_id, now, ev.caller, ev.callee, ev.queue, ev.agent,
-                           **fields)
+                           **fields, legs=departed)

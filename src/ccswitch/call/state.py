@@ -12,6 +12,7 @@ from ..sip.message import Request, Response
 from ..sip.prack import Mode
 from ..sip.session_timer import LegSession
 from .anchor import CallMedia
+from .events import LegRecord, TransferStep
 from .ivr import IvrSession
 from .voicemail import VoicemailSession
 
@@ -72,6 +73,17 @@ class Leg:
     music: int | None = None  # play id of the music on hold it hears
     session: LegSession | None = None  # its session timer (RFC 4028), if it may have one
     dtmf: str = "auto"  # how digits reach it: rfc4733, info, inband, auto (call/dtmfwork.py)
+    # what its CDR row says (``call/legrecord.py``): when it was made, answered and ended,
+    # why, by whom, its role and party when not the default (see ``LegRecord``), its codec
+    at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    reason: str = ""
+    ended_by: str | None = None
+    role: str = ""
+    party: str = ""
+    codec: str | None = None
+    media: int | None = None  # the media leg it had when it left its call (its quality)
 
     @property
     def id(self) -> LegId:
@@ -159,6 +171,8 @@ class Call:
     did: str | None = None  # the DID a carrier's call came in on (its IVR's ``did`` variable)
     diversion: str | None = None  # the number a carrier's call was first meant for (``diversion``)
     prack_mode: Mode = "supported"  # 100rel towards the caller (a trunk's ``100rel``)
+    gone: list[LegRecord] = field(default_factory=list)  # legs that left it (their records)
+    transfers: list[TransferStep] = field(default_factory=list)  # every transfer, in order
 
     @classmethod
     def of(cls, first: Leg, *, key: str, caller: str, callee: str, started: float,
@@ -166,6 +180,7 @@ class Call:
         """A call whose caller is leg ``first``."""
         call = cls(key=key, caller=caller, callee=callee, caller_id=first.id,
                    started=started, **more)  # type: ignore[arg-type]
+        first.role = first.role or "caller"
         call.legs[first.id] = first
         return call
 
@@ -223,5 +238,7 @@ class Call:
         return [lg for lg in self.legs.values() if not lg.incoming]
 
     def add(self, leg: Leg) -> Leg:
+        if not leg.role and self.transfer is not None and not self.transfer.done:
+            leg.role = "transfer"  # rung for a transfer under way
         self.legs[leg.id] = leg
         return leg

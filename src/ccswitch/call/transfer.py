@@ -45,6 +45,7 @@ from ..sip.transaction import RequestReceived
 from . import sessiontimers
 from .events import TransferEnded
 from .hold import stop_music
+from .legrecord import leg_gone, remove_leg, transfer_result, transfer_started
 from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .targets import route
 
@@ -218,6 +219,7 @@ def _detach_transferor(sw: B2bua, call: Call, number: str, event: str, subscribe
         cm.our_offers.pop(side, None)
     agent = call.queue_agent
     call.transferred_by = agent or call.callee
+    transfer_started(call, kind, call.transferred_by, number, "refer" if event else "api", now)
     if agent is not None and sw.router is not None:
         sw.router.call_transferred(call.key, agent, now, number,
                                    attended=kind == "attended")
@@ -256,6 +258,7 @@ def transfer_answered(sw: B2bua, call: Call, now: float) -> None:
     xfer = call.transfer
     if xfer is None or xfer.done:
         return
+    transfer_result(call, "answered")
     notify(sw, xfer, 200, "OK", now)
     report_outcome(sw, call, xfer, 200, now)
     log.info("transfer_done", call_id=call.key, kind=xfer.kind, target=xfer.target)
@@ -269,6 +272,7 @@ def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:
     xfer = call.transfer
     if xfer is None or xfer.done:
         return False
+    transfer_result(call, f"failed:{status}")
     final = status if status >= 300 else 480
     notify(sw, xfer, final, "Temporarily Unavailable" if status in (408, 480) else "Failed",
            now)
@@ -297,6 +301,8 @@ def transferor_bye(sw: B2bua, call: Call, now: float) -> None:
         xfer.gone = True
         sw._dialogs.pop((xfer.dialog.call_id, xfer.dialog.local_tag), None)
     cm = call.media
+    if xfer is not None:
+        leg_gone(call, xfer.leg, "party", "", now)  # (its codec: before its media goes)
     if cm is not None and TRANSFEROR in cm.legs:
         sw.media_free(cm.legs.pop(TRANSFEROR))
 
@@ -306,6 +312,7 @@ def release_transferor(sw: B2bua, call: Call, now: float) -> None:
     xfer = call.transfer
     if xfer is None or xfer.gone:
         return
+    leg_gone(call, xfer.leg, "switch", "transferred", now)
     sw._bye(xfer.dialog, xfer.me, now)
     transferor_bye(sw, call, now)
 
@@ -329,6 +336,8 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
         transfer_failed(sw, call, 481, now)
         return
     stop_music(sw, consult, target, now)  # the transferor held the target meanwhile
+    remove_leg(consult, target, "switch", "attended transfer", now, moving=True)
+    target.role = "transfer"
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
         ccm.bridge.leave(moved.leg)
@@ -405,9 +414,11 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     # the replacing INVITE's leg takes the replaced leg's place, answered 200 with our SDP
     # (retransmitted to its ACK)
     new_leg = Leg(ev.txn_id, req, sw._server_dialog(ev), sw._local(ev.source.transport),
-                  incoming=True)
+                  incoming=True, at=now, answered_at=now, role="replaces")
     if replaced.unacked is not None:
         sw._timers.cancel((f"re2xx-{replaced.id}", call.key))
+    replaced.codec, replaced.media = replaced.codec or old_leg.codec, old_leg.leg
+    remove_leg(call, replaced, "switch", "replaced", now)
     del call.legs[replaced.id]
     call.add(new_leg)
     call.caller_id = new_leg.id

@@ -326,7 +326,8 @@ class TrunkLegs:
         inv.headers.set("Max-Forwards", str(attempt.max_forwards))
         assert dialog.peer is not None
         txn_id = sw._txn.send_request(inv, dialog.peer, now)
-        br = Leg(txn_id, inv, dialog, me)
+        br = Leg(txn_id, inv, dialog, me, at=now, role="trunk",
+                 party=f"{attempt.trunk}:{dialog.remote.uri.user}")
         sessiontimers.uac_leg(br, self.trunks[attempt.trunk].session_timer)
         br.dtmf = self.trunks[attempt.trunk].dtmf
         call.add(br)

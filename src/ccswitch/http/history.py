@@ -59,6 +59,42 @@ STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {
     "description": "format=json: one page; ndjson/csv: every matching row, streamed"}}
 
 
+class CdrLegOut(BaseModel):
+    """One leg of a call (``docs/storage.md``, ``cdr_legs``): every fork rung, the caller's
+    leg, transfer targets, third parties, trunk legs, in the order they were made."""
+
+    leg_id: str
+    role: str = Field(description="caller, callee, agent, transfer, party, supervisor, "
+                                  "replaces or trunk")
+    party: str = Field(description="the user, agent or TRUNK:NUMBER")
+    started: datetime
+    answered: datetime | None
+    ended: datetime
+    status: int | None = Field(description="its final SIP status (the caller's: ours to it)")
+    reason: str
+    ended_by: str = Field(description="party, peer, switch or media")
+    codec: str | None = Field(description="the negotiated codec (null: no media)")
+    call_end: str | None = Field(description="caller/callee: one of the call's two ends when "
+                                             "it ended (its quality figures are then set)")
+    mos: float | None = None
+    r: float | None = None
+    loss: float | None = Field(default=None, description="packet loss, per cent")
+    jitter: float | None = Field(default=None, description="interarrival jitter, ms")
+    rtt: float | None = Field(default=None, description="RTCP round trip, ms")
+
+
+class TransferOut(BaseModel):
+    """One transfer of the call, in order."""
+
+    kind: str = Field(description="blind or attended")
+    by: str = Field(description="the transferor (agent or user)")
+    target: str
+    at: datetime
+    via: str = Field(description="refer (a phone) or api")
+    result: str | None = Field(description="answered, failed:STATUS; null: still going on "
+                                           "when the call ended")
+
+
 class CdrOut(BaseModel):
     """One call attempt: times are ISO 8601 (UTC); ``status`` the SIP final status."""
 
@@ -86,6 +122,10 @@ class CdrOut(BaseModel):
                                      "leg (null: not measured; docs/quality.md)")
     mos_callee: float | None = Field(default=None, description="E-model MOS of the answered "
                                      "leg")
+    transfers: list[TransferOut] = Field(default_factory=list, description="every transfer, "
+                                         "in order (csv: compact text)")
+    legs: list[CdrLegOut] = Field(default_factory=list, description="every leg (csv: compact "
+                                  "text)")
 
 
 class QueueEventOut(BaseModel):
@@ -154,8 +194,25 @@ def cdr_out(c: Cdr) -> CdrOut:
     d = asdict(c)
     d.update(started=_when(c.started), answered=_when(c.answered), ended=_when(c.ended),
              duration_s=round(c.ended - c.started, 3),
-             talk_s=round(c.ended - c.answered, 3) if c.answered is not None else 0.0)
+             talk_s=round(c.ended - c.answered, 3) if c.answered is not None else 0.0,
+             transfers=[{**t, "at": _when(t["at"])} for t in c.transfers],
+             legs=[{**asdict(g), "started": _when(g.started), "answered": _when(g.answered),
+                    "ended": _when(g.ended)} for g in c.legs])
     return CdrOut(**d)
+
+
+def cdr_flat(d: dict[str, Any]) -> dict[str, Any]:
+    """A CDR for a CSV line: ``legs`` as ``ROLE:PARTY:STATUS[:CODEC]`` and ``transfers`` as
+    ``KIND:TARGET>BY>RESULT``, each list joined with ``;``."""
+    legs = ";".join(":".join(str(x) for x in (g["role"], g["party"], g["status"], g["codec"])
+                             if x is not None) for g in d["legs"])
+    xfers = ";".join(f"{t['kind']}:{t['target']}>{t['by']}>{t['result'] or ''}"
+                     for t in d["transfers"])
+    return {**d, "transfers": xfers, "legs": legs}
+
+
+def _as_is(d: dict[str, Any]) -> dict[str, Any]:
+    return d
 
 
 def event_out(e: QueueEventRow) -> QueueEventOut:
@@ -230,6 +287,7 @@ Query_ = Callable[[HistoryReader, int, int], list[R]]
 
 
 Seen = Callable[[Sequence[R]], None]
+Flat = Callable[[dict[str, Any]], dict[str, Any]]  # a row as its CSV line shows it
 
 
 def _unseen(rows: Sequence[Any]) -> None:
@@ -238,7 +296,8 @@ def _unseen(rows: Sequence[Any]) -> None:
 
 async def _answer(history: History, query: Query_[R], out: Callable[[R], BaseModel],
                   page_model: type[BaseModel], fmt: Format, cursor: int,
-                  limit: int | None, seen: Seen[R] = _unseen) -> Any:
+                  limit: int | None, seen: Seen[R] = _unseen,
+                  flat: Flat = _as_is) -> Any:
     """``seen(rows)``: on the loop, the rows handed to the client (each page)."""
     if fmt == "json":
         size = limit or 100
@@ -249,13 +308,13 @@ async def _answer(history: History, query: Query_[R], out: Callable[[R], BaseMod
         return page_model(items=[out(x) for x in rows],
                           next_cursor=rows[-1].id if more and rows else None)
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return StreamingResponse(_stream(history, query, out, fmt, cursor, limit, seen),
+    return StreamingResponse(_stream(history, query, out, fmt, cursor, limit, seen, flat),
                              media_type=media)
 
 
 async def _stream(history: History, query: Query_[R], out: Callable[[R], BaseModel],
                   fmt: Format, cursor: int, limit: int | None,
-                  seen: Seen[R]) -> AsyncIterator[str]:
+                  seen: Seen[R], flat: Flat) -> AsyncIterator[str]:
     left = limit
     header = True
     while left is None or left > 0:
@@ -269,7 +328,7 @@ async def _stream(history: History, query: Query_[R], out: Callable[[R], BaseMod
         if fmt == "ndjson":
             yield "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in dicts)
         else:
-            yield _csv(dicts, header)
+            yield _csv([flat(d) for d in dicts], header)
             header = False
         cursor = rows[-1].id
         if left is not None:
@@ -301,7 +360,7 @@ async def list_cdrs(who: Caller, ctl: Ctl, from_: From = None, to: To = None,
     """Call-detail records, oldest first, within the token's scope."""
     flt, scope = _filter(from_, to, queue, agent, caller), row_scope(who, ctl)
     return await _answer(history_of(ctl), lambda r, a, n: r.cdrs(flt, scope, after=a, limit=n),
-                         cdr_out, CdrPage, format, cursor, limit)
+                         cdr_out, CdrPage, format, cursor, limit, flat=cdr_flat)
 
 
 @router.get("/queue-events", tags=["history"], response_model=QueueEventPage,

@@ -10,12 +10,13 @@ the newer columns added on open (empty in old rows); from then on the schema is 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..call.events import CallEnded
+from ..call.events import CallEnded, TransferStep
 from ..call.quality import CallQuality
 from . import recordings
 from .db import POSTGRESQL, Db, Step
@@ -97,15 +98,43 @@ def _one_row_per_call_end(db: Db) -> None:
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS cdr_call_end ON cdr (call_id, started, ended)")
 
 
+LEG_COLUMNS = ("call_id, n, leg_id, role, party, started, answered, ended, status, reason,"
+               " ended_by, codec, call_end")
+LEG_QUALITY = ("mos", "r", "loss", "jitter", "rtt")
+"""A leg's quality figures (as the CDR's ``…_caller``/``…_callee``), on its ``call_end``."""
+LEGS = """
+CREATE TABLE IF NOT EXISTS cdr_legs (
+  id {serial},
+  call_id TEXT NOT NULL, n INTEGER NOT NULL, leg_id TEXT NOT NULL, role TEXT NOT NULL,
+  party TEXT NOT NULL, started DOUBLE PRECISION NOT NULL, answered DOUBLE PRECISION,
+  ended DOUBLE PRECISION NOT NULL, status INTEGER, reason TEXT NOT NULL,
+  ended_by TEXT NOT NULL, codec TEXT, call_end TEXT,
+  mos DOUBLE PRECISION, r DOUBLE PRECISION, loss DOUBLE PRECISION,
+  jitter DOUBLE PRECISION, rtt DOUBLE PRECISION
+);
+CREATE UNIQUE INDEX IF NOT EXISTS cdr_legs_leg ON cdr_legs (call_id, leg_id);
+"""
+LEG_KEY = "call_id, leg_id"
+"""What makes a leg row unique (leg ids are unique in a switch; call ids too)."""
+
+
+def _legs(db: Db) -> None:
+    """Version 9: every leg of a call (``cdr_legs``) and its transfer chain (``cdr.transfers``,
+    JSON)."""
+    db.script(LEGS)
+    if "transfers" not in db.columns("cdr"):
+        db.execute("ALTER TABLE cdr ADD COLUMN transfers TEXT")
+
+
 REPORT_INDEX = "CREATE INDEX IF NOT EXISTS cdr_started ON cdr (started)"
 """Reports read the CDRs of a time range (``reports/reader.py``)."""
 
 MIGRATIONS: tuple[Step, ...] = (SCHEMA, _adopt, _recording_ids, _dispositions, _quality,
-                                recordings.STEP, REPORT_INDEX, _one_row_per_call_end)
+                                recordings.STEP, REPORT_INDEX, _one_row_per_call_end, _legs)
 """Version 1: the tables (as an unversioned file may already hold them); 2: that file's
 missing columns added; 3: recording ids; 4: disposition codes; 5: call quality; 6: recording
 compliance (paused spans, access log, retention mark: ``store/recordings.py``); 7: the index
-on ``started``; 8: one row per call end."""
+on ``started``; 8: one row per call end; 9: every leg and the transfer chain."""
 CDR_KEY = "call_id, started, ended"
 """What makes a record unique: writing the same one again changes nothing."""
 
@@ -132,6 +161,14 @@ class CdrRow:
     disposition: str | None = None  # the agent's code, set after the call (agent desktop)
 
 
+def transfers_json(steps: Iterable[TransferStep], wall_offset: float) -> str | None:
+    """The transfer chain as the ``transfers`` column holds it (None: no transfer): a JSON
+    list of ``{kind, by, target, at, via, result}``, ``at`` in wall-clock seconds."""
+    out = [{"kind": t.kind, "by": t.by, "target": t.target, "at": t.at + wall_offset,
+            "via": t.via, "result": t.result} for t in steps]
+    return json.dumps(out, separators=(",", ":")) if out else None
+
+
 class CdrStore:
     """Append call records; times are wall-clock seconds (the caller converts)."""
 
@@ -152,18 +189,38 @@ class CdrStore:
         self._db.execute(
             "INSERT INTO cdr (call_id, caller, callee, started, answered, ended, status, reason,"
             " ended_by, recording, recording_state, sip_call_id, queue, agent, transfer,"
-            " transferred_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " transferred_by, transfers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             f" ON CONFLICT ({CDR_KEY}) DO NOTHING",
             (ev.call_id, ev.caller, ev.callee, ev.started + wall_offset, answered,
              ev.ended + wall_offset, ev.status, ev.reason, ev.ended_by, ev.recording,
-             state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by))
+             state, ev.sip_call_id, ev.queue, ev.agent, ev.transfer, ev.transferred_by,
+             transfers_json(ev.transfers, wall_offset)))
+        if ev.legs:  # one statement for all of them, in the same transaction
+            self._db.executemany(
+                f"INSERT INTO cdr_legs ({LEG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                f" ON CONFLICT ({LEG_KEY}) DO NOTHING",
+                [(ev.call_id, n, g.leg_id, g.role, g.party, g.started + wall_offset,
+                  None if g.answered is None else g.answered + wall_offset,
+                  g.ended + wall_offset, g.status, g.reason, g.ended_by, g.codec, g.end)
+                 for n, g in enumerate(ev.legs)])
 
     def set_quality(self, calls: Iterable[CallQuality]) -> None:
         """The quality of ended calls (their rows are written first: the same writer)."""
         names = [name for name, _ in QUALITY_COLUMNS]
         sets = ", ".join(f"{n} = ?" for n in names)
+        calls = list(calls)
         self._db.executemany(f"UPDATE cdr SET {sets} WHERE call_id = ?",
                              [(*(getattr(q, n) for n in names), q.call_id) for q in calls])
+        leg_sets = ", ".join(f"{n} = ?" for n in LEG_QUALITY)
+        self._db.executemany(
+            f"UPDATE cdr_legs SET {leg_sets} WHERE call_id = ? AND call_end = ?",
+            [(*(getattr(q, f"{n}_{end}") for n in LEG_QUALITY), q.call_id, end)
+             for q in calls for end in ("caller", "callee")
+             if getattr(q, f"mos_{end}") is not None])
+        self._db.executemany(  # the legs that left the calls before their ends
+            f"UPDATE cdr_legs SET {leg_sets} WHERE call_id = ? AND leg_id = ?",
+            [(g.mos, g.r, g.loss_pct, g.jitter_ms, g.rtt_ms, q.call_id, leg_id)
+             for q in calls for leg_id, g in q.legs])
 
     def quality(self, call_id: str) -> dict[str, float | None] | None:
         """The quality columns of ``call_id``'s row (its last), or None without a row."""
@@ -217,6 +274,19 @@ class CdrStore:
         rows = self._db.execute(
             "SELECT path, call_id, state, seconds FROM recordings ORDER BY started").fetchall()
         return [tuple(r) for r in rows]
+
+    def legs(self, call_id: str) -> list[dict[str, object]]:
+        """The leg rows of ``call_id`` in order (``n``), with their quality figures."""
+        cols = [c.strip() for c in LEG_COLUMNS.split(",")] + list(LEG_QUALITY)
+        got = self._db.execute(f"SELECT {', '.join(cols)} FROM cdr_legs WHERE call_id = ?"
+                               " ORDER BY n", (call_id,)).fetchall()
+        return [dict(zip(cols, r, strict=True)) for r in got]
+
+    def transfers(self, call_id: str) -> list[dict[str, object]]:
+        """The transfer chain of ``call_id``'s (last) row."""
+        row = self._db.execute("SELECT transfers FROM cdr WHERE call_id = ? ORDER BY id DESC",
+                               (call_id,)).fetchone()
+        return json.loads(row[0]) if row is not None and row[0] else []
 
     def rows(self) -> list[CdrRow]:
         got = self._db.execute(f"SELECT {COLUMNS} FROM cdr ORDER BY id").fetchall()

@@ -2,19 +2,20 @@
 moves its history to PostgreSQL.
 
 Every table a ccswitch store keeps is copied, a page at a time (one transaction per page),
-in the order it was written: call-detail records (``cdr``), recordings rows, the queue event
-log, the event stream (``events``, with its sequence numbers) and the webhooks' positions in
-it (``webhook_delivered``: a hook does not send again what it had sent), voicemail rows.
-Registrations (``bindings``) are not copied: phones register again within their expiry.
+in the order it was written: call-detail records (``cdr``) and their legs (``cdr_legs``),
+recordings rows, the queue event log, the event stream (``events``, with its sequence
+numbers) and the webhooks' positions in it (``webhook_delivered``: a hook does not send again
+what it had sent), voicemail rows.  Registrations (``bindings``) are not copied: phones
+register again within their expiry.
 
 The copy is idempotent: running it again (or after an interrupted run) adds only what is
-missing.  A row is "already there" by its table's key — a CDR by (call id, start, end), a
-recording by its path, an event by its ``seq``, a voicemail message by its id, a queue event
-by (time, event, call id, data); a webhook position is kept when the destination's is
-further.  The destination's tables are created (and migrated) as the daemon would; the source
-is only read (a file of an older ccswitch is read as it is: columns it lacks stay empty).
-Files stay where they are: ``recordings/`` and ``voicemail/`` under the data dir, which the
-daemon started on the new store keeps using.
+missing.  A row is "already there" by its table's key — a CDR by (call id, start, end), a leg
+by (call id, leg id), a recording by its path, an event by its ``seq``, a voicemail message by
+its id, a queue event by (time, event, call id, data); a webhook position is kept when the
+destination's is further.  The destination's tables are created (and migrated) as the daemon
+would; the source is only read (a file of an older ccswitch is read as it is: columns it lacks
+stay empty).  Files stay where they are: ``recordings/`` and ``voicemail/`` under the data
+dir, which the daemon started on the new store keeps using.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Table:
 
 TABLES = (
     Table("cdr", "id", key=cdr.CDR_KEY),
+    Table("cdr_legs", "id", key=cdr.LEG_KEY),
     Table("recordings", "rowid", key="path", skip=("rid",)),
     Table("queue_events", "id", exists=("time", "event", "call_id", "data")),
     Table("events", "seq", key="seq", skip=()),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,32 @@ class RowScope:
 
 
 @dataclass(frozen=True, slots=True)
+class CdrLeg:
+    """One leg of a CDR (``cdr_legs``, ``docs/storage.md``); times wall-clock seconds."""
+
+    leg_id: str
+    role: str
+    party: str
+    started: float
+    answered: float | None
+    ended: float
+    status: int | None
+    reason: str
+    ended_by: str
+    codec: str | None
+    call_end: str | None
+    mos: float | None
+    r: float | None
+    loss: float | None
+    jitter: float | None
+    rtt: float | None
+
+
+_LEG_SELECT = ("SELECT call_id, leg_id, role, party, started, answered, ended, status, reason,"
+               " ended_by, codec, call_end, mos, r, loss, jitter, rtt FROM cdr_legs")
+
+
+@dataclass(frozen=True, slots=True)
 class Cdr:
     id: int
     call_id: str
@@ -71,6 +97,8 @@ class Cdr:
     transferred_by: str | None
     mos_caller: float | None = None
     mos_callee: float | None = None
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # the chain (cdr.transfers)
+    legs: tuple[CdrLeg, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +146,8 @@ def _scope_sql(scope: RowScope | None, *, queue: str, agent: str, users: Sequenc
 _CDR_SELECT = (
     "SELECT c.id, c.call_id, c.caller, c.callee, c.started, c.answered, c.ended, c.status,"
     " c.reason, c.ended_by, r.{rid}, c.recording_state, c.recording_seconds, c.sip_call_id,"
-    " c.queue, c.agent, c.transfer, c.transferred_by, c.mos_caller, c.mos_callee"
+    " c.queue, c.agent, c.transfer, c.transferred_by, c.mos_caller, c.mos_callee,"
+    " c.transfers"
     " FROM cdr c LEFT JOIN recordings r ON r.path = c.recording")
 _QE_SELECT = "SELECT q.id, q.time, q.event, q.call_id, q.queue, q.agent, q.data FROM queue_events q"
 _REC_SELECT = (
@@ -177,7 +206,20 @@ class HistoryReader:
         if sql is not None:
             where.append(sql)
         rows = self._page(_CDR_SELECT, where, args, "c.id", after, limit)
-        return [Cdr(*r) for r in rows]
+        legs = self._legs(sorted({r[1] for r in rows}))
+        return [replace(Cdr(*r[:-1]), transfers=json.loads(r[-1]) if r[-1] else [],
+                        legs=tuple(legs.get(r[1], ()))) for r in rows]
+
+    def _legs(self, call_ids: Sequence[str]) -> dict[str, list[CdrLeg]]:
+        """The leg rows of ``call_ids`` (one query a page), each call's in order."""
+        out: dict[str, list[CdrLeg]] = {}
+        if not call_ids:
+            return out
+        marks = ",".join("?" * len(call_ids))
+        for r in self._db.execute(f"{_LEG_SELECT} WHERE call_id IN ({marks})"
+                                  " ORDER BY call_id, n", tuple(call_ids)):
+            out.setdefault(r[0], []).append(CdrLeg(*r[1:]))
+        return out
 
     def queue_events(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
                      limit: int = 100) -> list[QueueEventRow]:
