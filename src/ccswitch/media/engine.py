@@ -190,7 +190,7 @@ class MediaEngine:
         self._legs[leg] = Leg(leg, port, ssrc=ssrc(), seq=ssrc(), ts=ssrc(),
                               timeout=self._rtp_timeout)
         self._events.append(LegReady(leg, port))
-        self._touch(leg)
+        self._touch(leg, *self._graph.feeds(leg))  # edges may name it before it exists
 
     def remove_leg(self, leg: int) -> None:
         """Forget ``leg`` after a final ``LegStats`` (unless ``final_stats`` is off; its
@@ -203,6 +203,7 @@ class MediaEngine:
             self._touched = None
         elif self._touched is not None:
             self._touched.update(K.id for K in L.relay_sinks)
+            self._touched.update(self._graph.feeds(leg))
             src = self._relay_of.pop(leg, None)
             if src is not None and L in src.relay_sinks:
                 src.relay_sinks.remove(L)
@@ -747,7 +748,7 @@ class MediaEngine:
             if L.codec != cmd.codec and self._codecs is not None:
                 self._codecs.drop(L.id)
             L.configure(cmd, now)
-            self._touch(L.id, *(K.id for K in L.relay_sinks))
+            self._touch(L.id, *(K.id for K in L.relay_sinks), *self._graph.feeds(L.id))
 
     def _connect(self, cmd: Connect, now: float) -> None:
         self._graph.connect(cmd.src, cmd.sink, cmd.gain)

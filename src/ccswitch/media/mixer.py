@@ -134,6 +134,10 @@ class MixGraph:
         """``{src: gain}`` of the edges into ``sink``."""
         return self._edges.get(sink, {})
 
+    def feeds(self, src: int) -> set[int]:
+        """The legs with an edge from ``src`` (whether or not ``src`` exists yet)."""
+        return self._feeds.get(src, set())
+
     def listened(self, leg: int) -> set[int]:
         """The buses ``leg`` listens to."""
         return self._listening.get(leg, set())
