@@ -194,6 +194,13 @@ def stamp_via(req: Request, source: Address) -> None:
         req.invalidate("top_via", "vias")
 
 
+# what ``TransactionLayer._do`` runs itself (the rest goes to ``_do_book``)
+_WIRE_ACTIONS = frozenset({
+    Do.SEND_REQUEST, Do.RETRANSMIT, Do.RETRANSMIT_T2, Do.SEND_TRYING, Do.SEND_RESPONSE,
+    Do.RESEND_RESPONSE, Do.RETRANSMIT_RESPONSE, Do.SEND_ACK, Do.RESEND_ACK,
+})
+
+
 def _lifetimes(t: SipTimers, reliable: bool) -> dict[Input, float]:
     """The delay of every timer that is not a retransmission timer (A, E, G)."""
     return {
@@ -480,6 +487,9 @@ class TransactionLayer:
     def _do(self, txn: _Txn, do: Do, now: float, msg: Request | Response | None,
             source: Address | None) -> None:
         """Run one action that puts bytes on the wire, else hand over to ``_do_book``."""
+        if do not in _WIRE_ACTIONS:  # one set lookup, not nine failed cases
+            self._do_book(txn, do, now, msg, source)
+            return
         count = self.counters
         match do:
             case Do.SEND_REQUEST:
