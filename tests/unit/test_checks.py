@@ -8,7 +8,8 @@ from ccswitch.call.checks import Refusal, refusal
 from ccswitch.errors import SipParseError
 from ccswitch.sip.message import Request, parse_message
 
-SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
+SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 6000 RTP/AVP 0\r\n")
 
 
 def _req(extra: str = "", method: str = "INVITE", body: str = SDP,

@@ -149,6 +149,11 @@ def test_name_addr_forms() -> None:
     assert NameAddr.parse("Bob <sip:b@h>").display == "Bob"
     assert NameAddr.parse("*").wildcard
     assert spec.with_tag("x").tag == "x"
+    # the tag replaced in place, the rest kept: equal to the parse of the written form
+    tagged = na.with_tag("8")
+    assert tagged.params == {"tag": "8", "expires": "10"} and na.tag == "7"
+    assert tagged == NameAddr.parse('"Bob \\"B\\" <x>" <sip:bob@h;transport=tcp>;tag=8;expires=10')
+    assert NameAddr.parse("<sip:a@h>").with_tag("t") == NameAddr.parse("<sip:a@h>;tag=t")
     for bad in ("<sip:a@h", "<sip:a@h> junk", "<>", '"open <sip:a@h>'):
         with pytest.raises(SipParseError):
             NameAddr.parse(bad)

@@ -51,7 +51,7 @@ def test_the_cached_view_is_a_fresh_parse_of_the_stamped_value(
     assert req.headers.get_all("via")[0] == stamped
     assert req.top_via == Via.parse(stamped)
     assert req.vias[0] == Via.parse(stamped)
-    assert list(req.headers.items())[0] == ("Via", stamped)  # moved first, spelled long
+    assert next(iter(req.headers.items())) == ("Via", stamped)  # moved first, spelled long
 
 
 def test_nothing_to_stamp_leaves_the_header_and_view() -> None:
