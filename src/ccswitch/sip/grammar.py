@@ -34,8 +34,6 @@ def parse_uint(s: str, *, max_value: int, reason: str) -> int:
 
 def split_outside_quotes(value: str, sep: str) -> list[str]:
     """Split ``value`` on ``sep`` where it is outside quotes and angle brackets."""
-    if '"' not in value and "<" not in value and sep not in '"<>':
-        return value.split(sep)  # nothing quoted or bracketed: every ``sep`` cuts
     parts: list[str] = []
     depth = 0
     quoted = False
