@@ -59,11 +59,14 @@ class TimerHeap(Generic[K]):
         self._pruned = True
 
     def next_deadline(self) -> float | None:
-        self._prune()
+        if not self._pruned:
+            self._prune()
         return self._heap[0][0] if self._heap else None
 
     def pop_due(self, now: float) -> list[K]:
         """Remove and return every key whose deadline is at or before ``now``, earliest first."""
+        if self._pruned and (not self._heap or self._heap[0][0] > now):
+            return []  # the usual answer, without a call
         due: list[K] = []
         while True:
             self._prune()

@@ -6,6 +6,8 @@ import random
 
 MAGIC_COOKIE = "z9hG4bK"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+# every two base-36 digits, least significant first: one divmod per two characters
+_PAIRS = tuple(_ALPHABET[i % 36] + _ALPHABET[i // 36] for i in range(36 * 36))
 
 
 class Ids:
@@ -20,10 +22,13 @@ class Ids:
         """``n`` characters of ``[a-z0-9]`` from one draw of the random source (SystemRandom
         reads the OS once per draw: one read per id, not one per character)."""
         value = self._rng.getrandbits(6 * n + 32)  # the modulo bias is under 2**-32
+        pairs = _PAIRS
         out = []
-        for _ in range(n):
-            value, digit = divmod(value, 36)
-            out.append(_ALPHABET[digit])
+        for _ in range(n >> 1):  # the base-36 digits of ``value``, lowest first
+            value, pair = divmod(value, 1296)
+            out.append(pairs[pair])
+        if n & 1:
+            out.append(_ALPHABET[value % 36])
         return "".join(out)
 
     def branch(self) -> str:

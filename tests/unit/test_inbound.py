@@ -56,6 +56,23 @@ def test_a_port_is_more_specific_than_none() -> None:
     assert p.match("127.0.0.1", 5071) == "any"
 
 
+def test_repeated_and_many_sources_keep_their_answers() -> None:
+    """``match`` remembers answers by source (bounded): asking again, or after more distinct
+    sources than it keeps, answers as the first time."""
+    p = TrunkPeers({"carrier": [parse_peer("127.0.0.1:5070")],
+                    "lan": [parse_peer("10.0.0.0/8")]})
+    for _ in range(2):
+        assert p.match("127.0.0.1", 5070) == "carrier"
+        assert p.match("127.0.0.1", 5071) is None
+        assert p.match("10.9.9.9", 5060) == "lan"
+    # 10,000 distinct sources, all in 10/8 (i = 9,999 is 10.0.39.15: 39*256 + 15), more
+    # than the 4,096 it keeps; then one in no network
+    for i in range(10_000):
+        assert p.match(f"10.0.{i // 256}.{i % 256}", 5060) == "lan"
+    assert p.match("192.0.2.1", 5060) is None
+    assert p.match("127.0.0.1", 5070) == "carrier"
+
+
 @pytest.mark.parametrize(("text", "peer"), [
     ("127.0.0.1", Peer(parse_network("127.0.0.1"))),
     ("127.0.0.1:5070", Peer(parse_network("127.0.0.1"), 5070)),

@@ -89,6 +89,14 @@ def test_split_outside_quotes_respects_quotes_escapes_and_brackets() -> None:
     assert split_commas("") == []
     with pytest.raises(SipParseError):
         split_outside_quotes('"open, never closed', ",")
+    # nothing quoted or bracketed: every separator cuts, empty parts kept, a lone ">" is text
+    assert split_outside_quotes("SIP/2.0/UDP h:5060;rport;;branch=z9hG4bK1", ";") == [
+        "SIP/2.0/UDP h:5060", "rport", "", "branch=z9hG4bK1"]
+    assert split_outside_quotes("a>b;c\\;d", ";") == ["a>b", "c\\", "d"]
+    assert split_outside_quotes(";", ";") == ["", ""]
+    assert split_outside_quotes("", ",") == [""]
+    # a quote or a bracket anywhere: the scan (here the "<" protects the comma)
+    assert split_outside_quotes("<sip:a,b>;x, c", ",") == ["<sip:a,b>;x", " c"]
 
 
 def test_quote_unquote_round_trip() -> None:
@@ -149,6 +157,11 @@ def test_name_addr_forms() -> None:
     assert NameAddr.parse("Bob <sip:b@h>").display == "Bob"
     assert NameAddr.parse("*").wildcard
     assert spec.with_tag("x").tag == "x"
+    # the tag replaced in place, the rest kept: equal to the parse of the written form
+    tagged = na.with_tag("8")
+    assert tagged.params == {"tag": "8", "expires": "10"} and na.tag == "7"
+    assert tagged == NameAddr.parse('"Bob \\"B\\" <x>" <sip:bob@h;transport=tcp>;tag=8;expires=10')
+    assert NameAddr.parse("<sip:a@h>").with_tag("t") == NameAddr.parse("<sip:a@h>;tag=t")
     for bad in ("<sip:a@h", "<sip:a@h> junk", "<>", '"open <sip:a@h>'):
         with pytest.raises(SipParseError):
             NameAddr.parse(bad)

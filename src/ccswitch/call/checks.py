@@ -9,6 +9,7 @@ or answers we could not write.  Method (405/501), authentication and routing com
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 from ..errors import SipParseError
@@ -22,6 +23,7 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"path", "outbound", "replaces"
 INVITE_BODIES = ("application/sdp", "multipart/mixed", "multipart/alternative",
                  "multipart/related")
 ACCEPT = "application/sdp"
+_REQUIRES = frozenset({"require", "proxy-require"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +37,11 @@ class Refusal:
 
 def refusal(req: Request, *, in_dialog: bool) -> Refusal | None:
     """The RFC 3261 §8.2 answer refusing ``req`` before any other processing, if any."""
-    check_syntax(req)
+    present = {k for k, _, _ in req.headers._items}  # one pass: absent headers not searched
+    check_syntax(req, present)
     if req.method == "CANCEL":  # Require does not apply to CANCEL (§9.2)
         return None
-    unsupported = unsupported_extensions(req)
+    unsupported = unsupported_extensions(req) if not present.isdisjoint(_REQUIRES) else None
     if unsupported:
         return Refusal(420, "Bad Extension", (("Unsupported", ", ".join(unsupported)),))
     if in_dialog:
@@ -47,19 +50,22 @@ def refusal(req: Request, *, in_dialog: bool) -> Refusal | None:
             req.method == "INVITE" or req.uri.user):
         return Refusal(483, "Too Many Hops")  # we would route it on (§16.3 step 3)
     if req.method == "INVITE":
-        return _invite_content(req)
+        return _invite_content(req, present)
     return None
 
 
-def check_syntax(req: Request) -> None:
-    """Read every header a later step or an answer relies on; a fault raises SipParseError."""
+def check_syntax(req: Request, present: Set[str] | None = None) -> None:
+    """Read every header a later step or an answer relies on; a fault raises SipParseError.
+    ``present``: the normalized names of the request's headers, when known."""
     if req.uri.headers:
         raise SipParseError(400, "Bad Request-URI")  # headers are not allowed there (§19.1.5)
     req.vias  # noqa: B018 - every Via, not only the top one
     req.from_  # noqa: B018
-    req.contacts  # noqa: B018
-    req.expires  # noqa: B018
-    date = req.headers.get("date")
+    if present is None or "contact" in present:
+        req.contacts  # noqa: B018
+    if present is None or "expires" in present:
+        req.expires  # noqa: B018
+    date = req.headers.get("date") if present is None or "date" in present else None
     if date is not None and not is_sip_date(date):
         raise SipParseError(400, "Bad Date")
 
@@ -81,7 +87,7 @@ def unsupported_extensions(req: Request) -> list[str]:
     return out
 
 
-def _invite_content(req: Request) -> Refusal | None:
+def _invite_content(req: Request, present: Set[str]) -> Refusal | None:
     """§8.2.3: a body we cannot read is 415 (with Accept), an Accept without SDP 406."""
     if req.body:
         ctype = req.content_type
@@ -89,9 +95,13 @@ def _invite_content(req: Request) -> Refusal | None:
             raise SipParseError(400, "Missing Content-Type")
         if ctype not in INVITE_BODIES:
             return Refusal(415, "Unsupported Media Type", (("Accept", ACCEPT),))
-        encoding = (req.headers.get("content-encoding") or "identity").strip().lower()
-        if encoding != "identity":
-            return Refusal(415, "Unsupported Media Type", (("Accept-Encoding", "identity"),))
+        if "content-encoding" in present:
+            encoding = (req.headers.get("content-encoding") or "identity").strip().lower()
+            if encoding != "identity":
+                return Refusal(415, "Unsupported Media Type",
+                               (("Accept-Encoding", "identity"),))
+    if "accept" not in present:
+        return None
     accepted = [a.split(";")[0].strip().lower() for a in req.headers.get_all("accept")]
     if accepted and not {ACCEPT, "application/*", "*/*"} & set(accepted):
         return Refusal(406, "Not Acceptable", (

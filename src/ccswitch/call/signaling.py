@@ -241,13 +241,15 @@ class Signaling:
             self._events.append(ev)
 
     def next_deadline(self) -> float | None:
-        mwi = self.voicemail.mwi.next_deadline() if self.voicemail is not None else None
-        ds = [d for d in (self.txn.next_deadline(), self.registrar.next_deadline(),
-                          self.b2bua.next_deadline(), self.auth.next_deadline(),
-                          self.trunk_legs.next_deadline() if self.trunk_legs else None,
-                          self.trunk_driver.next_deadline() if self.trunk_driver else None, mwi)
-              if d is not None]
-        return min(ds) if ds else None
+        """The earliest deadline of every timer owner (asked after every input: no list)."""
+        best = self.txn.next_deadline()
+        for owner in (self.registrar, self.b2bua, self.auth, self.trunk_legs, self.trunk_driver,
+                      self.voicemail.mwi if self.voicemail is not None else None):
+            if owner is not None:
+                d = owner.next_deadline()
+                if d is not None and (best is None or d < best):
+                    best = d
+        return best
 
     def handle_timer(self, now: float) -> None:
         self.txn.handle_timer(now)

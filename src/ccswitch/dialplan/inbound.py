@@ -76,6 +76,9 @@ def _port(text: str) -> int:
     return int(text)
 
 
+_SEEN_MAX = 4096  # sources whose trunk (or none) ``TrunkPeers.match`` remembers
+
+
 class TrunkPeers:
     """Trunk name -> its peers; :meth:`match` names the trunk a source address belongs to."""
 
@@ -86,11 +89,25 @@ class TrunkPeers:
                            for p in listed)
         entries.sort(key=lambda e: e[0])
         self._entries = tuple((p.network, p.port, trunk) for _, p, trunk in entries)
+        # answers by source (every INVITE asks; the peers never change): bounded, since
+        # sources are whatever the network sends
+        self._seen: dict[tuple[str, int | None], str | None] = {}
 
     def match(self, host: str, port: int | None = None) -> str | None:
         """The trunk one of whose peers holds ``host`` (an IP literal, IPv6 with or without
         brackets; an IPv4-mapped IPv6 address counts as its IPv4 address) and ``port`` (when
         the peer names one), else ``None``."""
+        key = (host, port)
+        try:
+            return self._seen[key]
+        except KeyError:
+            pass
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        found = self._seen[key] = self._match(host, port)
+        return found
+
+    def _match(self, host: str, port: int | None) -> str | None:
         try:
             addr = ipaddress.ip_address(host.strip("[]"))
         except ValueError:

@@ -507,7 +507,9 @@ class DigestAuthenticator:
 
     def next_deadline(self) -> float | None:
         """When the oldest nonce or failure record expires; None when there is none."""
-        times = [next(iter(self._nonces.values())).expires] if self._nonces else []
+        first = next(iter(self._nonces.values())).expires if self._nonces else None
         if self._failures:
-            times.append(next(iter(self._failures.values())).expires)
-        return min(times) if times else None
+            other = next(iter(self._failures.values())).expires
+            if first is None or other < first:
+                return other
+        return first

@@ -29,7 +29,8 @@ from ..clock import TimerHeap
 from ..errors import CcswitchError
 from ..ids import MAGIC_COOKIE
 from .addr import Address
-from .grammar import split_outside_quotes
+from .grammar import parse_params, split_outside_quotes
+from .headers import _new_via
 from .message import Headers, Request, Response, make_response
 from .timers import SipTimers
 from .txn_tables import (
@@ -167,8 +168,12 @@ def stamp_via(req: Request, source: Address) -> None:
     add_received = rport_wanted or src_host.lower() != via.host.strip("[]").lower()
     if not add_received:
         return
-    top = req.headers.get_all("via")[0]
-    parts = split_outside_quotes(top, ";")
+    headers = req.headers
+    first = headers._get("via")
+    # the usual top Via: one value, nothing quoted or bracketed (a plain split cuts it)
+    plain = first is not None and "," not in first and '"' not in first and "<" not in first
+    top = first if plain and first is not None else headers.get_all("via")[0]
+    parts = top.split(";") if plain else split_outside_quotes(top, ";")
     out = [parts[0]]
     for part in parts[1:]:
         name = part.partition("=")[0].strip().lower()
@@ -178,9 +183,22 @@ def stamp_via(req: Request, source: Address) -> None:
             part = f"rport={source.port}"
         out.append(part)
     out.append(f"received={src_host}")
-    req.headers.pop_first("via")
-    req.headers.add("Via", ";".join(out), first=True)
-    req.invalidate("top_via", "vias")  # From, To, CSeq… stay parsed
+    stamped = ";".join(out)
+    headers.pop_first("via")
+    headers.add("Via", stamped, first=True)
+    if plain:  # sent-by unchanged: only the parameters are read again (as Via.parse would)
+        req._cache["top_via"] = _new_via(via.transport, via.host, via.port,
+                                         parse_params(stamped[len(out[0]) + 1 :]))
+        req.invalidate("vias")  # From, To, CSeq… stay parsed
+    else:
+        req.invalidate("top_via", "vias")
+
+
+# what ``TransactionLayer._do`` runs itself (the rest goes to ``_do_book``)
+_WIRE_ACTIONS = frozenset({
+    Do.SEND_REQUEST, Do.RETRANSMIT, Do.RETRANSMIT_T2, Do.SEND_TRYING, Do.SEND_RESPONSE,
+    Do.RESEND_RESPONSE, Do.RETRANSMIT_RESPONSE, Do.SEND_ACK, Do.RESEND_ACK,
+})
 
 
 def _lifetimes(t: SipTimers, reliable: bool) -> dict[Input, float]:
@@ -469,6 +487,9 @@ class TransactionLayer:
     def _do(self, txn: _Txn, do: Do, now: float, msg: Request | Response | None,
             source: Address | None) -> None:
         """Run one action that puts bytes on the wire, else hand over to ``_do_book``."""
+        if do not in _WIRE_ACTIONS:  # one set lookup, not nine failed cases
+            self._do_book(txn, do, now, msg, source)
+            return
         count = self.counters
         match do:
             case Do.SEND_REQUEST:

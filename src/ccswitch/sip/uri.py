@@ -227,7 +227,9 @@ class NameAddr:
         return self.params.get("tag")
 
     def with_tag(self, tag: str) -> NameAddr:
-        return replace(self, params={**self.params, "tag": tag})
+        # what ``replace(self, params=…)`` builds, without its field-by-field keywords
+        return _new_name_addr(self.uri, self.display, {**self.params, "tag": tag},
+                              self.wildcard)
 
     def __str__(self) -> str:
         if self.wildcard:
