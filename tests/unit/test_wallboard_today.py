@@ -58,6 +58,20 @@ def test_the_board_shows_the_durable_day_across_the_restart(where: Location) -> 
                             "service_level": 0.6667, "abandon_rate": 0.0}
 
 
+def test_the_queues_api_gives_the_same_durable_day(where: Location) -> None:
+    """GET /api/v1/queues (issue 10: "service level today") shows the board's figures."""
+    api = Api(Switch(("1001",)))
+    reports = reports_of(where)
+    api.ctl.extras[EXTRA_KEY] = reports
+    api.ctl.extras[TODAY_KEY] = TodayCache(reports, clock=Clock(NOW))  # read at 10:30
+    got = {q["name"]: q["today"] for q in api("GET", "/api/v1/queues", ADMIN).json()}
+    # the same day as above: support 6 offered, 3 answered (2 within 20 s), 2 abandoned
+    assert got["support"] == {"since": "day", "offered": 6, "answered": 3, "abandoned": 2,
+                              "service_level": 0.3333, "abandon_rate": 0.3333}
+    one = api("GET", "/api/v1/queues/sales", ADMIN).json()["today"]
+    assert (one["offered"], one["answered"], one["service_level"]) == (3, 2, 0.6667)
+
+
 def test_a_queue_without_callers_today_has_no_rates(where: Location) -> None:
     api = Api(Switch(("1001",)))
     reports = reports_of(where)

@@ -46,6 +46,22 @@ class WaitingCallerOut(_Out):
         description="offered: ringing an agent; reserved/retry: a callback being made")
 
 
+class TodayOut(BaseModel):
+    """A queue's figures for today.  ``since``: ``day`` - the local day in ``[reports]
+    timezone``, from the durable queue log (the queue report's formulas, docs/reports.md:
+    ``service_level`` answered within the threshold / offered, ``abandon_rate`` abandoned /
+    offered); ``start`` - only without a store: the router's counts since the switch
+    started (``service_level`` / answered, ``abandon_rate`` / (answered + abandoned)).
+    Ratios 0-1, null before the first caller."""
+
+    since: Literal["day", "start"]
+    offered: int | None = Field(default=None, description="callers who entered (day only)")
+    answered: int
+    abandoned: int
+    service_level: float | None
+    abandon_rate: float | None
+
+
 class QueueOut(_Out):
     name: str
     waiting: int
@@ -59,6 +75,9 @@ class QueueOut(_Out):
         "started (null before the first answer)")
     average_handle_s: float | None
     expected_wait_s: float | None = Field(description="for a caller joining now")
+    today: TodayOut | None = Field(default=None, description="today's figures from the "
+                                   "durable queue log (docs/reports.md), as the wallboard "
+                                   "shows them; they survive a restart")
 
     @classmethod
     def of(cls, v: QueueView) -> QueueOut:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from ..call import queries
-from ..call.queries import CallView
+from ..call.queries import CallView, QueueView
 from .access import Caller, Ctl, forbidden
 from .app import API
 from .auth import Principal, may_read_queue, may_see_agent, may_see_call
@@ -37,8 +37,9 @@ def missing(who: Principal, what: str) -> HTTPException:
 async def list_queues(who: Caller, ctl: Ctl) -> list[QueueOut]:
     """Every queue the token may read, with its waiting callers and agents by state."""
     sig, now = ctl.core(), ctl.clock()
-    return [QueueOut.of(v) for v in queries.queue_views(sig, now)
-            if may_read_queue(who, v.name, ctl.agent_queues)]
+    views = [v for v in queries.queue_views(sig, now)
+             if may_read_queue(who, v.name, ctl.agent_queues)]
+    return await _with_today(ctl, views)
 
 
 @router.get("/queues/{name}", tags=["queues"], responses=NOT_FOUND)
@@ -48,7 +49,17 @@ async def get_queue(name: str, who: Caller, ctl: Ctl) -> QueueOut:
     view = queries.queue_view(ctl.core(), name, ctl.clock())
     if view is None:
         raise missing(who, "queue")
-    return QueueOut.of(view)
+    (out,) = await _with_today(ctl, [view])
+    return out
+
+
+async def _with_today(ctl: Control, views: list[QueueView]) -> list[QueueOut]:
+    """The queues with today's durable figures (the wallboard's, cached a few seconds)."""
+    from .wallboard import durable_today, today_of  # wallboard imports this module
+
+    day = await durable_today(ctl)
+    return [QueueOut.of(v).model_copy(update={"today": today_of(
+        v, None if day is None else day.get(v.name))}) for v in views]
 
 
 @router.get("/agents", tags=["agents"])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from importlib import resources
-from typing import Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
@@ -34,6 +33,7 @@ from ..reports.today_cache import TodayCache
 from .access import Caller, Ctl
 from .auth import Principal, may_read_queue, may_see_agent
 from .control import Control
+from .models import TodayOut
 from .reports import EXTRA_KEY as REPORTS_KEY
 from .views import ERRORS
 
@@ -43,20 +43,6 @@ TODAY_KEY = "wallboard_today"  # Control.extras key of the shared TodayCache
 router = APIRouter()
 
 
-class TodayOut(BaseModel):
-    """A queue's figures for today.  ``since``: ``day`` - the local day in ``[reports]
-    timezone``, from the durable queue log (the queue report's formulas, docs/reports.md:
-    ``service_level`` answered within the threshold / offered, ``abandon_rate`` abandoned /
-    offered); ``start`` - only without a store: the router's counts since the switch
-    started (``service_level`` / answered, ``abandon_rate`` / (answered + abandoned)).
-    Ratios 0-1, null before the first caller."""
-
-    since: Literal["day", "start"]
-    offered: int | None = Field(default=None, description="callers who entered (day only)")
-    answered: int
-    abandoned: int
-    service_level: float | None
-    abandon_rate: float | None
 
 
 class WallboardQueueOut(BaseModel):
