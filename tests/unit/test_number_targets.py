@@ -29,6 +29,10 @@ def test_blind_transfer_to_an_outside_number_goes_out_on_the_trunk() -> None:
     assert resp.status == 202
     inv = w.carrier.take("INVITE")
     assert inv.uri.user == "+15550700123"
+    # forwarded by the switch: the carrier learns the number the call was for (1002, the
+    # transferor's extension here) with RFC 5806's reason for a person's transfer
+    diversion = inv.headers.get("diversion")
+    assert diversion is not None and "1002@" in diversion and "reason=deflection" in diversion
     # the offer is ours (from the call's end b), not the caller's
     assert b"m=audio" in inv.body
     w.carrier.reply(inv, 200, "OK", 5.5, to_tag="far", body=offer(9000))
@@ -169,6 +173,9 @@ def test_a_menu_key_with_number_calls_out() -> None:
     w.pump()
     inv = w.carrier.take("INVITE")
     assert (inv.uri.user, inv.from_.uri.user) == ("+15550700999", "+15550700000")
+    # the menu's rule forwards the call dialled to 700: Diversion names 700, unconditional
+    diversion = inv.headers.get("diversion")
+    assert diversion is not None and "700@" in diversion and "reason=unconditional" in diversion
 
 
 def test_a_queue_overflow_to_number_calls_out_after_max_wait() -> None:
@@ -185,6 +192,8 @@ def test_a_queue_overflow_to_number_calls_out_after_max_wait() -> None:
     sent = invites(w.carrier)  # the INVITE and its UDP retransmission (timer A, 0.5 s)
     assert {(i.uri.user, i.call_id, i.cseq.seq) for i in sent} == {
         ("+15550700998", sent[0].call_id, 1)}
+    diversion = sent[0].headers.get("diversion")  # the queue's number, 800, diverted it
+    assert diversion is not None and "800@" in diversion and "reason=unconditional" in diversion
     # the number is busy: no other trunk for a 486; the caller's call ends (no flow to go back to)
     w.carrier.reply(sent[0], 486, "Busy Here", 12.0, to_tag="busy")
     w.pump()

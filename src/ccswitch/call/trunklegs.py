@@ -252,11 +252,18 @@ class TrunkLegs:
         body = self.sw.services.onward_offer(call, now, self.trunks[first].codecs)
         if body is None:
             return "failed:503"
+        # the switch forwards the call: the carrier learns who diverted it (RFC 5806): the
+        # transferring user (a deflection), else the number the caller dialled (a menu's or
+        # a queue's rule: unconditional)
+        dialled = call.caller_leg.invite.uri.user or call.callee
+        diverted = (Diverted(user, "deflection") if user is not None
+                    else Diverted(dialled, "unconditional"))
         call.callee = decision.number
         attempt = Attempt(caller=user or call.caller, number=decision.number,
                           failover=failover, answer_timeout=decision.answer_timeout,
                           caller_id=decision.caller_id, body=body, ctype="application/sdp",
-                          max_forwards=70, onward=True, trusted=user is None)
+                          max_forwards=70, onward=True, trusted=user is None,
+                          diverted=diverted)
         self._attempts[call.key] = attempt
         self.counters["outbound_calls"] += 1
         log.info("outbound_call", call_id=call.key, caller=user or "", onward=True,
