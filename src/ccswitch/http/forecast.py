@@ -25,8 +25,8 @@ from .app import API
 from .auth import Principal
 from .history import history_of
 from .models import Problem
+from .reports import CSV, Format, csv_download
 from .reports import EXTRA_KEY as REPORTS_KEY
-from .reports import Format, csv_download
 from .views import ERRORS
 
 router = APIRouter(prefix=API, responses={
@@ -117,7 +117,8 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
     return out
 
 
-@router.get("/forecast", tags=["planning"], response_model=list[ForecastOut])
+@router.get("/forecast", tags=["planning"], response_model=list[ForecastOut],
+            responses=CSV)
 async def get_forecast(who: Caller, ctl: Ctl, queue: QueueName = None, day: Day = None,
                        interval: Interval = "1h", weeks: Weeks = 4,
                        format: Format = "json") -> list[ForecastOut] | Response:
@@ -129,7 +130,8 @@ async def get_forecast(who: Caller, ctl: Ctl, queue: QueueName = None, day: Day 
     return [ForecastOut.model_validate(o) for o in out]
 
 
-@router.get("/staffing", tags=["planning"], response_model=list[StaffingOut])
+@router.get("/staffing", tags=["planning"], response_model=list[StaffingOut],
+            responses=CSV)
 async def get_staffing(
     who: Caller, ctl: Ctl, queue: QueueName = None, day: Day = None,
     interval: Interval = "1h", weeks: Weeks = 4,
