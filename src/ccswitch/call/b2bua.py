@@ -155,7 +155,7 @@ class B2bua:
         self.timer_policy = TimerPolicy()  # session timers on phones' legs (RFC 4028)
         # a new INVITE's txn -> the policy and timer negotiated for it (until its call)
         self.timer_offers: dict[str, tuple[TimerPolicy, Negotiated | None]] = {}
-        self.refreshes: dict[str, tuple[Call, LegId, Request]] = {}  # our refreshes, by txn
+        self.refreshes: dict[str, sessiontimers.Refresh] = {}  # our refreshes, by txn
         self.digit_infos: set[str] = set()  # our INFO digits (dtmfwork.py), by txn
         self.leg_dtmf: dict[str, str] = {}  # a carrier's INVITE txn -> its trunk's dtmf mode
         self.diversions: dict[str, str] = {}  # a carrier's INVITE txn -> diverted-from number
@@ -436,6 +436,8 @@ class B2bua:
         if self._leg_dialog(call, leg, req) is None:
             return True  # e.g. an ACK from a fork that lost: nothing to relay
         lg = call.legs[leg]
+        if req.body and lg.session is not None:
+            lg.session.heard(req.body)  # a delayed offer's answer
         if leg == call.caller_id and call.answering:  # the caller's leg is confirmed
             lg.ok = None
             self._timers.cancel(("retx", call.key))

@@ -82,6 +82,8 @@ def fork_failed(sw: B2bua, call: Call, br: Leg, status: int, reason: str, now: f
     """Fork ``br`` ended with a final failure (or a timeout, 408).  A trunk leg's failure may
     be retried with credentials or fail over to the next trunk (``call/trunklegs.py``)."""
     leg_failed(br, status, reason, now)
+    if status == 422 and sessiontimers.retry_422(sw, call, br, resp, now):
+        return  # asked again with a larger session interval (RFC 4028 §7.4)
     if sw.trunk_legs is not None and sw.trunk_legs.fork_failed(call, br, status, reason, resp,
                                                                now):
         return

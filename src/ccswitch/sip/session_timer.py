@@ -12,7 +12,10 @@ A leg's timer is negotiated on its own (a B2BUA's two legs each have theirs):
   refreshes (no ``Session-Expires`` in the 2xx: no session expiration, §7.2); a 422 is retried
   once with its ``Min-SE`` (§7.4);
 - ``LegTimer``: the refresher refreshes at half the interval (§10); the refreshee ends the
-  session at the interval minus the lesser of 32 s and a third of it (§10) when no refresh came.
+  session at the interval minus the lesser of 32 s and a third of it (§10) when no refresh came;
+- ``is_refresh``: a re-INVITE or UPDATE that changes nothing (an UPDATE without a body, or an
+  SDP whose ``o=`` line is the one the peer last sent: RFC 3264 §8) only refreshes the session;
+  a B2BUA answers it on that leg and the other leg never sees it.
 """
 
 from __future__ import annotations
@@ -228,8 +231,10 @@ class LegSession:
     """What a B2BUA keeps per leg: the policy that applies to it (its trunk's or the phones'),
     the running timer (None: no session timer on this leg), the headers of our 2xx to the
     peer's last refresh (as UAS), whether the peer takes UPDATE (refresh without SDP), the
-    last SDP we sent on the leg (a re-INVITE refresh repeats it unchanged) and the interval
-    our last INVITE asked for (a 422 is retried from it)."""
+    last SDP we sent on the leg (a re-INVITE refresh repeats it unchanged; a refresh from
+    the peer is answered with it), the ``o=`` line of the last SDP the peer sent (a request
+    repeating it is a refresh) and the interval our last INVITE asked for (a 422 is retried
+    from it)."""
 
     policy: TimerPolicy
     timer: LegTimer | None = None
@@ -239,6 +244,14 @@ class LegSession:
     asked: int = 0
     retried: bool = False
     pending: Negotiated | None = None  # as UAS: runs once our 2xx goes out
+    peer_origin: bytes | None = None  # the o= line of the last SDP the peer sent on the leg
+    refresh_txn: str | None = None  # our last refresh's transaction (as refresher)
+
+    def heard(self, body: bytes) -> None:
+        """The peer sent SDP ``body`` on the leg (an offer or an answer)."""
+        origin = sdp_origin(body)
+        if origin is not None:
+            self.peer_origin = origin
 
     def negotiated(self, n: Negotiated | None, now: float) -> None:
         """Run ``n`` from ``now`` (None: this leg has no timer any more)."""
@@ -249,6 +262,24 @@ class LegSession:
         else:
             self.timer.refreshed(n, now)
             self.answer = n.headers
+
+
+def sdp_origin(body: bytes) -> bytes | None:
+    """The ``o=`` line of SDP ``body`` (None: no body, or no ``o=`` line in it)."""
+    for line in body.splitlines():
+        if line.startswith(b"o="):
+            return line.strip()
+    return None
+
+
+def is_refresh(method: str, body: bytes, peer_origin: bytes | None) -> bool:
+    """Whether a re-INVITE or UPDATE with ``body`` only refreshes the session: an UPDATE
+    without a body, or SDP whose ``o=`` line (session id and version) is the one the peer
+    sent last (``peer_origin``; RFC 3264 §8: an unchanged description keeps its version).
+    A re-INVITE without a body asks us to offer: not a refresh we answer on our own."""
+    if not body:
+        return method == "UPDATE"
+    return peer_origin is not None and sdp_origin(body) == peer_origin
 
 
 def allows(headers: Headers, method: str) -> bool:
