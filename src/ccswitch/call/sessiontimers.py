@@ -122,8 +122,8 @@ def sending_2xx(sw: B2bua, call: Call, leg: Leg, resp: Response, now: float) -> 
 def refresh_received(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived,
                      now: float) -> bool:
     """A re-INVITE or UPDATE from ``leg``: its timer negotiated again (True: answered here,
-    with 400, 422, 491 or, for a refresh that changes nothing, 200; the request goes no
-    further)."""
+    with 400, 422, 491 or, for a refresh of a leg with a timer that changes nothing, 200; the
+    request goes no further)."""
     lg = call.legs.get(leg)
     s = lg.session if lg is not None else None
     req = ev.request
@@ -137,8 +137,9 @@ def refresh_received(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived,
     if isinstance(n, TooSmall):
         sw._reply(ev, n.status, n.reason, now, n.headers)
         return True
-    local = _confirmed(call, lg) and is_refresh(req.method, req.body, s.peer_origin) and \
-        (s.sdp or not req.body)
+    # a refresh of a leg with a session timer (RFC 4028 §10) that changes nothing
+    local = n is not None and _confirmed(call, lg) and \
+        is_refresh(req.method, req.body, s.peer_origin) and bool(s.sdp or not req.body)
     if local and req.method == "INVITE" and _refreshing(sw, s):
         # RFC 3261 §14.2: our own re-INVITE on this dialog is pending
         sw._reply(ev, 491, "Request Pending", now, (("Retry-After", "2"),))
