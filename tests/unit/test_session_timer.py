@@ -18,9 +18,11 @@ from ccswitch.sip.session_timer import (
     TooSmall,
     answer_2xx,
     answer_request,
+    is_refresh,
     offer_headers,
     parse_session_expires,
     retry_after_422,
+    sdp_origin,
 )
 
 DEFAULT = TimerPolicy()  # supported, 1800 s asked, 90 s minimum
@@ -135,6 +137,38 @@ def test_retry_after_422(asked: int, headers: tuple[tuple[str, str], ...],
 def test_leg_timer_deadlines(interval: int, we_refresh: bool, since: float,
                              deadline: float) -> None:
     assert LegTimer(interval, we_refresh, since).deadline == deadline
+
+
+SDP_V1 = b"v=0\r\no=- 42 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+SDP_V2 = SDP_V1.replace(b"o=- 42 1 ", b"o=- 42 2 ")
+SDP_OTHER = SDP_V1.replace(b"o=- 42 1 ", b"o=- 43 1 ")
+V1 = b"o=- 42 1 IN IP4 192.0.2.1"
+
+
+@pytest.mark.parametrize(("method", "body", "peer", "expected"), [
+    ("UPDATE", b"", None, True),  # an UPDATE without a body changes nothing
+    ("UPDATE", b"", V1, True),
+    ("INVITE", b"", V1, False),  # a re-INVITE without a body asks us to offer
+    ("INVITE", SDP_V1, V1, True),  # the same o= line: the same session
+    ("UPDATE", SDP_V1, V1, True),
+    ("INVITE", SDP_V2, V1, False),  # a new version: a change
+    ("INVITE", SDP_OTHER, V1, False),  # another session id
+    ("INVITE", SDP_V1, None, False),  # nothing heard from the peer yet
+    ("INVITE", b"v=0\r\ns=-\r\n", V1, False),  # no o= line
+])
+def test_is_refresh(method: str, body: bytes, peer: bytes | None, expected: bool) -> None:
+    assert is_refresh(method, body, peer) is expected
+
+
+def test_sdp_origin_and_what_the_peer_sent_last() -> None:
+    assert sdp_origin(SDP_V1) == V1
+    assert sdp_origin(b"") is None
+    s = LegSession(DEFAULT)
+    s.heard(SDP_V1)
+    s.heard(b"")  # no SDP: what it sent last stays
+    assert s.peer_origin == V1
+    s.heard(SDP_V2)
+    assert s.peer_origin == sdp_origin(SDP_V2)
 
 
 def test_a_refresh_restarts_the_timer_and_may_change_it() -> None:
