@@ -1,14 +1,17 @@
 """Session refreshes (RFC 4028) on the legs of calls, through the signaling core with a fake
 clock: a refresh that changes nothing is answered on its own leg and never reaches the other
 one; the answers to our own refreshes (2xx ACKed, also when resent; 422 retried; 408/481 end
-the call; other failures keep it); a phone's 422 to our INVITE retried once."""
+the call; other failures keep it); a phone's (or a queue agent's) 422 to our INVITE retried
+once."""
 
 from __future__ import annotations
 
 import structlog
 from callworld import Switch, offer
 from sipphone import header
+from test_queue_calls import QueueWorld
 
+from ccswitch.acd.events import CallerConnected, OfferFailed
 from ccswitch.sip.message import Request, Response
 
 SUP = "Supported: timer\n"
@@ -235,3 +238,23 @@ def test_a_phones_second_422_fails_the_call() -> None:
     final = w["1001"].last_response()
     assert final.status >= 400
     assert w.ended()
+
+
+def test_an_agents_422_is_retried_and_the_agent_answers_the_retry() -> None:
+    """A queue's offer to agent 2001 answered 422: the INVITE is asked again with the 422's
+    Min-SE; it still offers the call to that agent (no failed offer), whose 200 bridges it."""
+    w = QueueWorld()
+    w.dial()
+    inv = w.invite_to("2001")
+    w.agents["2001"].reply(inv, 422, "Session Interval Too Small", 2.0, to_tag="ag0",
+                           extra="Min-SE: 1900\n")
+    w.pump()
+    w.agents["2001"].take("ACK")
+    again = w.invite_to("2001")
+    assert (header(again, "Session-Expires"), header(again, "Min-SE")) == ("1900", "1900")
+    assert again.cseq.seq == inv.cseq.seq + 1
+    assert not [e for e in w.events if isinstance(e, OfferFailed)]
+    w.agents["2001"].reply(again, 200, "OK", 3.0, to_tag="ag1", body=offer(6000))
+    w.pump()
+    connected = [e for e in w.events if isinstance(e, CallerConnected)]
+    assert [e.agent for e in connected] == ["2001"]
