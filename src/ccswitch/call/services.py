@@ -42,7 +42,7 @@ from .rooms import ADMIT, RoomFull, pin_flow
 from .state import ALLOW, Call, Leg, Phase, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
-from .transfer import target_failed, transfer_answered
+from .transfer import target_failed, transfer_answered, transfer_to_voicemail
 from .voicemail import DIVERT_STATUSES, VoicemailSession
 
 if TYPE_CHECKING:
@@ -375,11 +375,11 @@ class Services:
         return self.start_voicemail(call, box, now)
 
     def bridge_to_voicemail(self, call: Call, now: float) -> bool:
-        """An answered call rung onward to a user with a mailbox (``call.voicemail_box``,
-        never a transfer) was not answered: CANCEL what rings, the mailbox takes it."""
+        """An answered call rung onward to a user with a mailbox (``call.voicemail_box``:
+        a menu's hand-off or a transfer) was not answered: CANCEL what rings, the mailbox
+        takes it."""
         box, vm, cm = call.voicemail_box, self.sw.voicemail, call.media
-        if box is None or vm is None or cm is None or call.transfer is not None \
-                or call.phase is not Phase.BRIDGING:
+        if box is None or vm is None or cm is None or call.phase is not Phase.BRIDGING:
             return False
         call.voicemail_box = None
         for br in call.forks():
@@ -391,7 +391,11 @@ class Services:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
         log.info("voicemail_divert", call_id=call.key, box=box)
-        return self.start_voicemail(call, box, now)
+        if not self.start_voicemail(call, box, now):
+            return False
+        if call.transfer is not None:
+            transfer_to_voicemail(self.sw, call, box, now)
+        return True
 
     def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
         """Carry out what the flow handed over, then re-arm its timer."""
