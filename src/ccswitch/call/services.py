@@ -33,7 +33,7 @@ from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
-from . import recpause, sessiontimers
+from . import dtmfwork, recpause, sessiontimers
 from .bridge import Role
 from .events import CallAnswered
 from .ivr import IvrSession
@@ -519,6 +519,7 @@ class Services:
             call.ringback = None
         cm.connect()
         cm.plan.send(cm.worker, Detect(cm.leg("b"), inband=False))
+        dtmfwork.answered(call)  # in-band detection where the two legs' modes need it
         for other in call.forks():
             if other is not br and other.final is None:
                 self.sw._txn.cancel_request(other.txn_id, now)

@@ -45,7 +45,7 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
-from . import sessiontimers
+from . import dtmfwork, sessiontimers
 from .events import TransferEnded
 from .hold import stop_music
 from .legrecord import leg_gone, remove_leg, transfer_result, transfer_started
@@ -385,6 +385,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
     call.answered_id = target.id
     sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, target.id)
     cm.connect()
+    dtmfwork.answered(call)
     call.callee = consult.callee
     # the replaced dialog is ended by the side that took the Replaces (RFC 3891 §3): us
     sw._bye(consult.caller_leg.dialog, consult.caller_leg.me, now)
@@ -463,6 +464,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     # (retransmitted to its ACK)
     new_leg = Leg(ev.txn_id, req, sw._server_dialog(ev), sw._local(ev.source.transport),
                   incoming=True, at=now, answered_at=now, role="replaces")
+    new_leg.dtmf = sw.user_dtmf(caller)
     if replaced.unacked is not None:
         sw._timers.cancel((f"re2xx-{replaced.id}", call.key))
     replaced.codec, replaced.media = replaced.codec or old_leg.codec, old_leg.leg
