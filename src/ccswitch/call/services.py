@@ -578,7 +578,8 @@ class Services:
                 self.sw.retransmit_until_ack(call, call.caller_id, resp, now)
             return
         self.sw._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
-        if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None):
+        if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None
+                                                  or call.supervising is not None):
             try:
                 digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
             except DtmfError:
