@@ -12,7 +12,15 @@ from sipphone import DEMO, header
 
 from ccswitch.config.schema import SwitchConfig, parse_config
 from ccswitch.errors import ConfigError
-from ccswitch.media.commands import ConfigureLeg, Detect, Digit, Play, PlayTone, SendDigit
+from ccswitch.media.commands import (
+    ConfigureLeg,
+    Detect,
+    Digit,
+    Play,
+    PlayTone,
+    RelayEvents,
+    SendDigit,
+)
 from ccswitch.sip.message import Request, Response
 
 
@@ -70,6 +78,8 @@ def test_the_user_key_is_parsed_and_checked() -> None:
 
 def test_an_rfc4733_digit_reaches_an_info_phone_as_info_and_back() -> None:
     w = Pair(demo(u1002="info"))
+    # 1002's SDP has telephone-event: the relay passes it no RFC 4733 event (the INFO only)
+    assert w.commands(RelayEvents) == [RelayEvents(w.b_leg, on=False)]
     mark = w.worker_digit(w.a_leg, "5", "rfc4733", 3.0)
     info = w["1002"].take("INFO")
     assert header(info, "Content-Type") == "application/dtmf-relay"
@@ -89,6 +99,8 @@ def test_an_info_phone_to_an_inband_phone_hears_the_tone() -> None:
     w = Pair(demo(u1001="info", u1002="inband"))
     detects = [c.leg for c in w.commands(Detect) if isinstance(c, Detect) and c.inband]
     assert detects == [w.b_leg]  # only the in-band phone's audio is decoded for digits
+    assert sorted(c.leg for c in w.commands(RelayEvents) if isinstance(c, RelayEvents)) == \
+        sorted((w.a_leg, w.b_leg))
     mark = w.info_from("1001", "#", 3.0)
     plays = [c for c in w.since(mark, Play) if isinstance(c, Play)]
     assert [(p.leg, p.source, p.mix) for p in plays] == [(w.b_leg, PlayTone("dtmf-#"), True)]
@@ -113,6 +125,7 @@ def test_auto_phones_cost_nothing() -> None:
     assert not w.since(mark, SendDigit) and not w.since(mark, Play)
     assert not w["1002"].requests("INFO")
     assert not [c for c in w.commands(Detect) if isinstance(c, Detect) and c.inband]
+    assert not w.commands(RelayEvents)
 
 
 def test_a_reload_changes_the_mode_of_the_next_call() -> None:
