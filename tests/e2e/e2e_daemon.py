@@ -17,7 +17,8 @@ from e2e_util import LOOPBACK, free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
-READY_TIMEOUT = 15.0
+READY_TIMEOUT = float(os.environ.get("CCSWITCH_E2E_READY_TIMEOUT", "15"))
+"""Seconds a daemon has to log ``ready`` (raise it on a loaded machine)."""
 STOP_TIMEOUT = 5.0
 
 

@@ -32,6 +32,8 @@ from e2e_calls import (
     uri,
 )
 from e2e_daemon import Daemon
+from e2e_queue import credentials
+from e2e_sipp import Sipp, dial_args
 from e2e_tones import mixed_tone
 
 pytestmark = pytest.mark.e2e
@@ -160,3 +162,36 @@ def test_a_non_supervisor_dialling_star_31_is_refused(
     if answered:
         i = heard(intruder)
         assert i.seconds(CALLER_HZ) == 0.0 and i.seconds(AGENT_HZ) == 0.0, i
+
+
+def test_a_supervisor_sending_info_digits_switches_modes(
+    phones: PhoneFactory, sipp: Sipp, module_daemon: Daemon, tmp_path: Path
+) -> None:
+    """Supervisor 1020 is a SIPp phone that sends its keys as SIP INFO only
+    (`supervisor_info.xml`): *31 + 2002 listens, then INFO 5, 6, 4 switch to whisper, barge
+    and listen again (issue 11: digits are heard whatever the phone sends)."""
+    daemon = module_daemon
+    agent = phone(phones, daemon, tmp_path, "agent-2002", "2002", AGENT_HZ, register=True,
+                  auto=True)  # fmt: skip
+    caller = phone(phones, daemon, tmp_path, "caller-1001", "1001", CALLER_HZ)
+    queue_call(caller, agent, daemon)
+    time.sleep(1.0)
+    started = len(daemon.log.events())
+    result = sipp.run("supervisor_info.xml", *dial_args("*312002", daemon.sip_port),
+                      *credentials(sipp, SUPERVISOR), "-d", str(int(PHASE * 1000)),
+                      remote=daemon.sip_port, timeout=40, tag="sup-info")  # fmt: skip
+    assert result.ok, result.describe()
+    assert not caller.closed() and not agent.closed(), "supervising ended the call"
+    new = daemon.log.events()[started:]
+    (begun,) = [e for e in new if e.get("event") == "supervision_started"]
+    modes = [e["mode"] for e in new if e.get("event") == "supervision_mode"
+             and e.get("call_id") == begun["call_id"]]  # fmt: skip
+    assert modes == ["listen", "whisper", "barge", "listen"], daemon.tail()
+    keys = [e["key"] for e in new if e.get("event") == "digit" and e.get("method") == "info"
+            and e.get("call_id") == begun["call_id"]]  # fmt: skip
+    assert keys == ["5", "6", "4"], daemon.tail()
+    time.sleep(1.0)
+    hang_up(caller, agent)
+    c, a = heard(caller), heard(agent)
+    assert c.seconds(AGENT_HZ) >= 3 * PHASE - SLACK, f"caller and agent still talk: {c}"
+    assert a.seconds(CALLER_HZ) >= 3 * PHASE - SLACK, f"caller and agent still talk: {a}"

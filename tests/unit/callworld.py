@@ -54,6 +54,15 @@ def no_transfer_for(user: str) -> Callable[[SwitchConfig], SwitchConfig]:
     return change
 
 
+def no_mailbox(*users: str) -> Callable[[SwitchConfig], SwitchConfig]:
+    """The demo without these users' mailboxes (a transfer to them recalls on failure)."""
+    def change(cfg: SwitchConfig) -> SwitchConfig:
+        vm = cfg.voicemail
+        boxes = {k: v for k, v in vm.mailboxes.items() if k not in users}
+        return dataclasses.replace(cfg, voicemail=dataclasses.replace(vm, mailboxes=boxes))
+    return change
+
+
 def no_recall(cfg: SwitchConfig) -> SwitchConfig:
     return dataclasses.replace(cfg, transfer=dataclasses.replace(cfg.transfer, recall=False))
 

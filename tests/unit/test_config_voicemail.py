@@ -7,7 +7,7 @@ import pytest
 from ccswitch.config import parse_config
 from ccswitch.config.voicemail import MailboxConfig, VoicemailSettings, parse_voicemail
 from ccswitch.errors import ConfigError
-from ccswitch.voicemail import DepositSettings
+from ccswitch.voicemail import DepositSettings, GreetingSettings
 
 USERS = ('[[users]]\nrange = "1001-1020"\npassword = "pw{user}"\nmailbox = true\n'
          '[[users]]\nrange = "2001-2002"\npassword = "pw{user}"\n')
@@ -34,9 +34,18 @@ def test_settings_queue_boxes_pins_and_greetings() -> None:
             s.pin_attempts, s.max_messages) == (120.0, 2.0, 0.0, 15.0, "/srv/greetings", 5, 10)
     assert s.deposit() == DepositSettings(120.0, 2.0, 0.0)
     assert s.retrieval().pin_attempts == 5
+    assert s.greeting() == GreetingSettings(60.0, 1.0, 3.0)  # the recorder's defaults
     assert vm.mailboxes["1001"].pin == "91001"
     assert "1003" not in vm.mailboxes
     assert vm.mailboxes["support"] == MailboxConfig("support", "queue", "4321", "please-hold")
+
+
+def test_the_greeting_recorders_limits() -> None:
+    text = ('[voicemail]\ngreeting_max_length = 45\ngreeting_min_length = 0.5\n'
+            'greeting_silence = 0\n')
+    _, vm = parse_voicemail(text, "v.toml")
+    g = vm.settings.greeting()
+    assert (g.max_seconds, g.min_seconds, g.silence_seconds) == (45.0, 0.5, 0.0)
 
 
 def test_a_queue_box_without_a_pin_has_no_phone_access() -> None:
@@ -55,6 +64,10 @@ def fault(text: str) -> ConfigError:
     ('[voicemail]\nmax_length = 0\n', "voicemail.max_length", 2, "positive"),
     ('[voicemail]\nmin_length = 200\n', "voicemail.min_length", 2, "below max_length"),
     ('[voicemail]\nsilence = -1\n', "voicemail.silence", 2, "non-negative"),
+    ('[voicemail]\ngreeting_max_length = 0\n', "voicemail.greeting_max_length", 2, "positive"),
+    ('[voicemail]\ngreeting_max_length = 5\ngreeting_min_length = 5\n',
+     "voicemail.greeting_min_length", 3, "below greeting_max_length (5 s)"),
+    ('[voicemail]\ngreeting_silence = "3"\n', "voicemail.greeting_silence", 2, "got a string"),
     ('[voicemail]\npin_attempts = 0\n', "voicemail.pin_attempts", 2, "must be 1-10"),
     ('voicemail = 3\n', "voicemail", 1, "must be a table"),
     ('[[users]]\nname = "1001"\npassword = "x"\nmailbox = "yes"\n', "users[0].mailbox", 4,

@@ -31,6 +31,7 @@ from ccswitch.media.commands import (
     PlaySamples,
     PlayTone,
     RecordPauseMark,
+    RelayEvents,
     ResumeRecord,
     RtpTimeout,
     SendDigit,
@@ -283,6 +284,35 @@ def test_relay_maps_payload_types_and_telephone_events() -> None:
     assert [(p.payload_type, p.marker) for p in rig.to(2)] == [(100, True), (96, True)]
     assert rig.to(2)[1].payload == b"\x05\x0a\x00\xa0"
     assert [p.payload_type for p in rig.to(3)] == [0]  # the event is not relayed to leg 3
+
+
+def test_relay_events_off_keeps_telephone_events_from_a_leg_and_sent_digits_still_go() -> None:
+    """A leg set to take digits as INFO or tones (``RelayEvents(on=False)``) gets the audio
+    relayed but no RFC 4733 events of its source, relayed or mixed; ``SendDigit`` still
+    sends it events; its own events are still detected."""
+    rig = Rig()
+    rig.leg(1, pt=0, te_pt=101)
+    rig.leg(2, pt=0, te_pt=101)
+    rig.cmd(Connect(1, 2), Connect(2, 1), RelayEvents(2, on=False), Detect(2, inband=False))
+    a = Stream(ssrc=1)
+    rig.rx(1, a.packet(bytes(SPF)))
+    a.pt = 101
+    rig.rx(1, a.packet(b"\x05\x0a\x00\xa0", marker=True))
+    rig.collect()
+    assert [p.payload_type for p in rig.to(2)] == [0]  # audio only
+    b = Stream(ssrc=2)
+    send_rfc4733(rig, 2, b, "7")  # leg 2's own events: detected, relayed to leg 1
+    assert [e.key for e in rig.of(Digit) if isinstance(e, Digit) and e.leg == 2] == ["7"]
+    assert any(p.payload_type == 101 for p in rig.to(1))
+    rig.cmd(SendDigit(2, "9"))
+    for _ in range(20):
+        rig.step()
+    assert any(p.payload_type == 101 for p in rig.to(2))  # the switch's own digit
+    rig.cmd(RelayEvents(2, on=True))
+    a.pt = 101
+    rig.rx(1, a.packet(b"\x06\x0a\x00\xa0", marker=True))
+    rig.collect()
+    assert [p.payload for p in rig.to(2) if p.payload_type == 101][-1:] == [b"\x06\x0a\x00\xa0"]
 
 
 def test_relay_stays_continuous_when_the_source_changes() -> None:

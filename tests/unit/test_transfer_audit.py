@@ -4,7 +4,7 @@ code; the availability audit's transfer speed and failures come from it."""
 
 from __future__ import annotations
 
-from callworld import Switch, offer
+from callworld import Switch, demo_config, no_mailbox, offer
 from test_transfer_calls import Call, blind_by_callee, bye, notifies, ok_byes, refer
 
 from ccswitch.call.eventlog import record_of
@@ -34,7 +34,7 @@ def test_an_answered_transfer_reports_200_from_the_refer_to_the_answer() -> None
 
 
 def test_a_busy_target_reports_its_code() -> None:
-    w = Switch()
+    w = Switch(config=demo_config(no_mailbox("1003")))
     _, inv3 = blind_by_callee(w, now=5.0)
     w["1003"].reply(inv3, 486, "Busy Here", 6.0, to_tag="ct")
     w.pump()

@@ -5,7 +5,15 @@ every call has exactly one CDR, the queue events how a queue call left its agent
 
 from __future__ import annotations
 
-from callworld import MEDIA_IP, Switch, demo_config, no_recall, no_transfer_for, offer
+from callworld import (
+    MEDIA_IP,
+    Switch,
+    demo_config,
+    no_mailbox,
+    no_recall,
+    no_transfer_for,
+    offer,
+)
 from structlog.testing import capture_logs
 
 from ccswitch.acd.events import CallTransferred
@@ -15,6 +23,7 @@ from ccswitch.media.commands import Connect, DestroyLeg, Disconnect, Play, PlayT
 from ccswitch.sdp.session import parse_sdp
 from ccswitch.sip.message import Request, Response
 
+NO_BOX_1003 = no_mailbox("1003")  # the demo gives 1003 a mailbox: a failed transfer recalls
 REFER_TO_1003 = "Refer-To: <sip:1003@ccswitch.local>\nReferred-By: <sip:{by}@ccswitch.local>\n"
 
 
@@ -207,7 +216,7 @@ def test_a_transferor_that_does_not_hang_up_is_sent_bye_after_the_grace() -> Non
 
 
 def test_a_busy_target_is_reported_and_the_transferor_gets_the_caller_back() -> None:
-    w = Switch()
+    w = Switch(config=demo_config(NO_BOX_1003))  # (a user with a mailbox: below)
     c, inv3 = blind_by_callee(w)
     w["1003"].reply(inv3, 486, "Busy Here", 6.0, to_tag="ct")
     w.pump()
@@ -229,7 +238,7 @@ def test_a_busy_target_is_reported_and_the_transferor_gets_the_caller_back() -> 
 
 
 def test_a_target_that_does_not_answer_is_cancelled_and_the_transferor_recalled() -> None:
-    w = Switch()
+    w = Switch(config=demo_config(NO_BOX_1003))  # (a user with a mailbox: below)
     c, inv3 = blind_by_callee(w)
     w["1003"].reply(inv3, 180, "Ringing", 5.5, to_tag="ct")
     w.pump()
@@ -265,7 +274,7 @@ def test_a_target_no_rtp_pair_is_left_for_is_503_and_the_transferor_gets_the_cal
 
 
 def test_the_call_ends_when_the_target_fails_after_the_transferor_hung_up() -> None:
-    w = Switch()
+    w = Switch(config=demo_config(NO_BOX_1003))  # (a user with a mailbox: below)
     c, inv3 = blind_by_callee(w)
     notifies(w, "1002", 5.1)
     assert bye(w, "1002", c.inv, 5.5, cseq=2, my_tag="bt").status == 200
@@ -279,7 +288,7 @@ def test_the_call_ends_when_the_target_fails_after_the_transferor_hung_up() -> N
 
 
 def test_without_recall_a_failed_transfer_ends_the_call() -> None:
-    w = Switch(config=demo_config(no_recall))
+    w = Switch(config=demo_config(lambda cfg: no_recall(NO_BOX_1003(cfg))))
     _c, inv3 = blind_by_callee(w)
     w["1003"].reply(inv3, 486, "Busy Here", 6.0, to_tag="ct")
     w.pump()

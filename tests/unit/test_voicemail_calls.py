@@ -529,3 +529,49 @@ def test_unsolicited_mwi_resumes_after_a_restart_from_the_restored_bindings() ->
     assert str(first.uri) == "sip:3001@127.0.0.1:7005"
     summary = MessageSummary.parse(first.body)
     assert summary.waiting and (summary.voice_counts.new, summary.voice_counts.old) == (1, 0)
+
+
+def _greeting_take(w: Switch, leg: int, now: float) -> StartRecord:
+    """``*97`` answered on ``leg``: the PIN, then option 0; the take's StartRecord."""
+    finish_plays(w, leg, now, 0)
+    mark = w.mark()
+    digits(w, leg, "1002#", now + 1)
+    finish_plays(w, leg, now + 2, mark)
+    mark = w.mark()
+    digits(w, leg, "0", now + 3)
+    finish_plays(w, leg, now + 4, mark)
+    (rec,) = [c for c in w.since(mark, StartRecord) if isinstance(c, StartRecord)]
+    return rec
+
+
+def test_the_greeting_recorders_limits_come_from_voicemail_settings_and_reload() -> None:
+    from sipphone import DEMO
+
+    from ccswitch.config.schema import parse_config
+
+    def demo(limits: str) -> str:  # the demo's [voicemail] with these keys added
+        return DEMO.read_text().replace("[voicemail]\n", "[voicemail]\n" + limits, 1)
+
+    limits = 'greeting_max_length = 30\ngreeting_min_length = 2\ngreeting_silence = 1.5\n'
+    w = Switch(("1002",), config=parse_config(demo(limits), "demo.toml"))
+    leg = answered(w, "1002", "*97", 1.0, "vmg1")
+    rec = _greeting_take(w, leg, 2.0)
+    assert rec.silence_s == 1.5
+    # a take of 1.8 s is under greeting_min_length = 2: "too short", and the intro again
+    mark = w.mark()
+    digits(w, leg, "#", 6.0 + 1.8)
+    assert finish_plays(w, leg, 8.0, mark)[:3] == [
+        "/p/vm/greeting-too-short.wav", "/p/vm/record-greeting.wav", "/p/vm/beep.wav"]
+    (again,) = [c for c in w.since(mark, StartRecord) if isinstance(c, StartRecord)]
+    # nothing pressed: greeting_max_length (30 s after the take began at 8.0) stops it
+    mark = w.mark()
+    w.at(37.9)
+    assert not w.since(mark, StopRecord)
+    w.at(38.0)
+    assert [c for c in w.since(mark, StopRecord)] == [StopRecord(again.rec_id)]
+    # a reload changes the limits for the next *97 (the [voicemail] settings are live)
+    changed = limits.replace("greeting_silence = 1.5", "greeting_silence = 0")
+    result = w.sig.reload(parse_config(demo(changed), "demo.toml"), 40.0)
+    assert "voicemail" in result.changed
+    leg2 = answered(w, "1002", "*97", 41.0, "vmg2")
+    assert _greeting_take(w, leg2, 42.0).silence_s == 0.0

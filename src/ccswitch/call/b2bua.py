@@ -103,6 +103,7 @@ class B2bua:
                  supervise_keys: Mapping[str, Mode] | None = None,
                  transfer_ring_timeout: float = 30.0, transfer_recall: bool = True,
                  may_transfer: Callable[[str], bool] = lambda user: True,
+                 user_dtmf: Callable[[str], str] = lambda user: "auto",
                  may_supervise: Callable[[str, str], bool] = lambda sup, agent: False,
                  resolve: Callable[[str, str], Target | None] | None = None,
                  voicemail: Voicemail | None = None) -> None:
@@ -118,6 +119,7 @@ class B2bua:
         self.transfer_ring_timeout = transfer_ring_timeout
         self.transfer_recall = transfer_recall
         self.may_transfer = may_transfer
+        self.user_dtmf = user_dtmf  # a user's [users] dtmf: how digits reach its phones
         self.may_supervise = may_supervise  # (supervisor, agent) -> allowed
         self._originated: dict[str, Originated] = {}  # our INVITE's txn -> call being placed
         self._originating: dict[str, Originated] = {}  # its call id -> call being placed
@@ -284,7 +286,7 @@ class B2bua:
         call.prack_mode = self.reliable.modes.pop(ev.txn_id, "supported")
         call.vars.update(call.start_vars())  # the CRM lookup sees them without an IVR too
         sessiontimers.uas_leg(self, first)
-        first.dtmf = self.leg_dtmf.pop(ev.txn_id, "auto")
+        first.dtmf = self.leg_dtmf.pop(ev.txn_id, "") or self.user_dtmf(caller)
         self._calls[call.key] = call
         for user in {caller, callee}:
             self.count_user(call, user)
@@ -323,6 +325,7 @@ class B2bua:
         inv.headers.set("Max-Forwards", str(mf))
         txn_id = self._txn.send_request(inv, b.source, now)
         leg = Leg(txn_id, inv, dialog, me, at=now)
+        leg.dtmf = self.user_dtmf(b.user)
         sessiontimers.uac_leg(leg, self.timer_policy)
         return leg
 

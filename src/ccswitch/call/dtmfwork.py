@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from ..media.commands import Detect, Digit, Play, PlayTone, SendDigit
+from ..media.commands import Detect, Digit, Play, PlayTone, RelayEvents, SendDigit
 from ..media.dtmf import DtmfError, build_dtmf_relay, parse_info_dtmf
 from ..sip.message import Response
 from ..sip.transaction import RequestReceived
@@ -124,7 +124,9 @@ def on_timeout(sw: B2bua, tid: str) -> bool:
 
 
 def answered(call: Call) -> None:
-    """A call starts talking: in-band detection on a leg in in-band mode whose peer is not."""
+    """A call starts talking: in-band detection on a leg in in-band mode whose peer is not;
+    a leg set to ``info`` or ``inband`` whose SDP has telephone-event anyway is sent no
+    RFC 4733 events by the relay (it gets the digit converted, once)."""
     legs = _talking(call)
     cm = call.media
     if legs is None or cm is None:
@@ -133,3 +135,6 @@ def answered(call: Call) -> None:
     for src, dst in ((a, b), (b, a)):
         if mode(call, src) == "inband" and mode(call, dst) != "inband":
             cm.plan.send(cm.worker, Detect(cm.legs[call.end(src.id)].leg, inband=True))
+        end = call.end(dst.id)
+        if dst.dtmf in ("info", "inband") and cm.te_pt.get(end) is not None:
+            cm.plan.send(cm.worker, RelayEvents(cm.legs[end].leg, on=False))

@@ -97,8 +97,9 @@ def _hold(sw: B2bua, call: Call, ev: HoldChanged, now: float) -> None:
 
 
 def _supervisor_key(sw: B2bua, call: Call, ev: Digit, now: float) -> None:
-    """SERVICE: a supervisor's keys 4/5/6 switch listen, whisper, barge."""
-    if ev.method == "info" or call.supervising is None or call.service != "supervise":
+    """SERVICE: a supervisor's keys 4/5/6 switch listen, whisper, barge, however its phone
+    sends them (RFC 4733 and in-band from the worker, INFO from ``_service_request``)."""
+    if call.supervising is None or call.service != "supervise":
         return
     mode = sw.supervise_keys.get(ev.key)
     if mode is not None:

@@ -33,7 +33,7 @@ from ..media.ports import PortsExhausted
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import make_response
 from ..sip.transaction import RequestReceived
-from . import recpause, sessiontimers
+from . import dtmfwork, recpause, sessiontimers
 from .bridge import Role
 from .events import CallAnswered
 from .ivr import IvrSession
@@ -42,7 +42,7 @@ from .rooms import ADMIT, RoomFull, pin_flow
 from .state import ALLOW, Call, Leg, Phase, set_sdp
 from .supervise import ROLES, Mode
 from .targets import route
-from .transfer import target_failed, transfer_answered
+from .transfer import target_failed, transfer_answered, transfer_to_voicemail
 from .voicemail import DIVERT_STATUSES, VoicemailSession
 
 if TYPE_CHECKING:
@@ -375,11 +375,11 @@ class Services:
         return self.start_voicemail(call, box, now)
 
     def bridge_to_voicemail(self, call: Call, now: float) -> bool:
-        """An answered call rung onward to a user with a mailbox (``call.voicemail_box``,
-        never a transfer) was not answered: CANCEL what rings, the mailbox takes it."""
+        """An answered call rung onward to a user with a mailbox (``call.voicemail_box``:
+        a menu's hand-off or a transfer) was not answered: CANCEL what rings, the mailbox
+        takes it."""
         box, vm, cm = call.voicemail_box, self.sw.voicemail, call.media
-        if box is None or vm is None or cm is None or call.transfer is not None \
-                or call.phase is not Phase.BRIDGING:
+        if box is None or vm is None or cm is None or call.phase is not Phase.BRIDGING:
             return False
         call.voicemail_box = None
         for br in call.forks():
@@ -391,7 +391,11 @@ class Services:
             cm.plan.send(cm.worker, StopPlay(cm.leg("a"), call.ringback))
             call.ringback = None
         log.info("voicemail_divert", call_id=call.key, box=box)
-        return self.start_voicemail(call, box, now)
+        if not self.start_voicemail(call, box, now):
+            return False
+        if call.transfer is not None:
+            transfer_to_voicemail(self.sw, call, box, now)
+        return True
 
     def _after_ivr(self, call: Call, handoffs: list[HandOff], now: float) -> None:
         """Carry out what the flow handed over, then re-arm its timer."""
@@ -515,6 +519,7 @@ class Services:
             call.ringback = None
         cm.connect()
         cm.plan.send(cm.worker, Detect(cm.leg("b"), inband=False))
+        dtmfwork.answered(call)  # in-band detection where the two legs' modes need it
         for other in call.forks():
             if other is not br and other.final is None:
                 self.sw._txn.cancel_request(other.txn_id, now)
@@ -573,7 +578,8 @@ class Services:
                 self.sw.retransmit_until_ack(call, call.caller_id, resp, now)
             return
         self.sw._reply(ev, 200, "OK", now)  # INFO (digits), OPTIONS, NOTIFY, MESSAGE
-        if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None):
+        if req.method == "INFO" and req.body and (call.ivr is not None or call.queue is not None
+                                                  or call.supervising is not None):
             try:
                 digit = parse_info_dtmf(req.headers.get("content-type") or "", req.body)
             except DtmfError:

@@ -151,6 +151,7 @@ class Signaling:
                            transfer_ring_timeout=config.transfer.ring_timeout,
                            transfer_recall=config.transfer.recall,
                            may_transfer=self._may_transfer,
+                           user_dtmf=self._user_dtmf,
                            may_supervise=self._may_supervise,
                            resolve=lambda number, caller: self.dialplan.resolve(
                                number, caller=caller),
@@ -726,6 +727,10 @@ class Signaling:
     def _may_transfer(self, user: str) -> bool:
         u = self.config.users.get(user)
         return u is not None and u.transfer
+
+    def _user_dtmf(self, user: str) -> str:
+        u = self.config.users.get(user)
+        return u.dtmf if u is not None else "auto"
 
     # -- helpers ----------------------------------------------------------------------
     def _credentials(self, user: str) -> Credentials | None:

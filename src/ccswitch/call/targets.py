@@ -58,9 +58,9 @@ def route(sw: B2bua, call: Call, target: Target | None, now: float) -> Outcome:
         if call.phase is not Phase.BRIDGING:
             return "failed:503"
         vm = sw.voicemail
-        if vm is not None and vm.has(target.user) and call.transfer is None \
-                and call.queue is None:
-            # a menu's hand-off: busy or no answer within no_answer -> the user's mailbox
+        if vm is not None and vm.has(target.user) and call.queue is None:
+            # a menu's hand-off or a transfer, as a direct call: busy or no answer within
+            # no_answer -> the user's mailbox
             call.voicemail_box = target.user
             sw._timers.arm(("ring", call.key), now + vm.config.settings.no_answer)
         return "ringing"

@@ -6,8 +6,10 @@
   other party hears ringback) and ring the target, a number of the dial plan: a user, a queue
   (the caller keeps its place and priority), an IVR menu, a service.  When the target answers
   it is joined to the bridge and the transferor, told 200, hangs up (or is hung up after
-  ``TRANSFEROR_GRACE`` seconds).  When it fails, the transferor is told and, if it is still
-  there, gets the call back (recall); if it has gone, the call ends.
+  ``TRANSFEROR_GRACE`` seconds).  A user with a mailbox who is busy or does not answer
+  within ``[voicemail] no_answer`` has its mailbox take the call, as on a direct call (for
+  the transferor the transfer succeeded).  When it fails otherwise, the transferor is told
+  and, if it is still there, gets the call back (recall); if it has gone, the call ends.
 * **Attended transfer** (REFER with ``Replaces`` in Refer-To, RFC 3891 + RFC 5589): the
   transferor talks to the target in a second call (the consultation) and then refers the first
   call's other party to the target, naming the consultation dialog.  Both calls are ours, so
@@ -29,6 +31,7 @@ goes to wrap-up.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -42,12 +45,13 @@ from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import make_response
 from ..sip.refer import Notify, Replaces, SubState, refer_event, refer_sub_of, refer_to_of
 from ..sip.transaction import RequestReceived
-from . import sessiontimers
+from . import dtmfwork, sessiontimers
 from .events import TransferEnded
 from .hold import stop_music
 from .legrecord import leg_gone, remove_leg, transfer_result, transfer_started
 from .state import ALLOW, Call, Leg, LegId, Phase, set_sdp
 from .targets import route
+from .voicemail import VoicemailSession
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -167,9 +171,13 @@ def route_target(sw: B2bua, call: Call, number: str, now: float) -> None:
     target = sw.resolve(number, call.caller) if sw.resolve else None
     if target is None and is_outside(sw, number):
         target = OutsideTarget(number)  # a trunk, with the transferring user's class
+    call.voicemail_box = None
     outcome = route(sw, call, target, now)
-    if outcome == "ringing":
+    if outcome == "ringing" and call.voicemail_box is None:
+        # (a user with a mailbox rings for [voicemail] no_answer, as a direct call does)
         sw._timers.arm(("ring", call.key), now + sw.transfer_ring_timeout)
+    elif outcome == "answered" and isinstance(call.ivr, VoicemailSession):
+        transfer_to_voicemail(sw, call, call.ivr.machine.box, now)  # a mailbox took it
     elif outcome == "answered":
         transfer_answered(sw, call, now)
     elif outcome.startswith("failed:"):
@@ -266,6 +274,22 @@ def transfer_answered(sw: B2bua, call: Call, now: float) -> None:
         sw._timers.arm(("xferbye", call.key), now + xfer.grace)
 
 
+def transfer_to_voicemail(sw: B2bua, call: Call, box: str, now: float) -> None:
+    """The target (a user) was busy or did not answer and its mailbox takes the call, as
+    it would a direct call: for the transferor the transfer succeeded (NOTIFY 200, let go);
+    the CDR's transfer step says ``voicemail:BOX``."""
+    xfer = call.transfer
+    if xfer is None or xfer.done:
+        return
+    transfer_result(call, f"voicemail:{box}")
+    notify(sw, xfer, 200, "OK", now)
+    report_outcome(sw, call, xfer, 200, now)
+    log.info("transfer_to_voicemail", call_id=call.key, kind=xfer.kind, target=xfer.target,
+             box=box)
+    if not xfer.gone:
+        sw._timers.arm(("xferbye", call.key), now + xfer.grace)
+
+
 def transfer_failed(sw: B2bua, call: Call, status: int, now: float) -> bool:
     """The target did not answer: the transferor is told and gets the call back when it is
     still there (True); False when it has gone (the caller is to be hung up)."""
@@ -328,6 +352,9 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
     """The consultation's other party (the target) moves from the consultation into
     ``call`` in the transferor's place; the consultation ends without hanging the target
     up.  ``leg`` is the transferor's leg in the consultation."""
+    if consult.phase is Phase.RINGING and consult.caller_id == leg:
+        _ringing_consultation(sw, call, consult, now)
+        return
     if leg == consult.answered_id:  # the transferor is the consultation's callee
         swap_roles(sw, consult)
     target, ccm, cm = consult.answered_leg, consult.media, call.media
@@ -358,11 +385,33 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
     call.answered_id = target.id
     sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, target.id)
     cm.connect()
+    dtmfwork.answered(call)
     call.callee = consult.callee
     # the replaced dialog is ended by the side that took the Replaces (RFC 3891 §3): us
     sw._bye(consult.caller_leg.dialog, consult.caller_leg.me, now)
     sw._end(consult, 200, "attended transfer", now, "switch")
     transfer_answered(sw, call, now)
+
+
+def _ringing_consultation(sw: B2bua, call: Call, consult: Call, now: float) -> None:
+    """The transferor referred while its consultation still rings (a "semi-attended"
+    transfer): the consultation ends (487 to the transferor, CANCEL to the target) and the
+    call goes to the consultation's number as a blind transfer would, so the target's
+    busy and no-answer rules (its mailbox) apply; the target rings again."""
+    number = consult.callee
+    for br in consult.forks():
+        if br.final is None:
+            br.cancelled = True
+            sw._txn.cancel_request(br.txn_id, now)
+    sw._fail_a(consult, 487, "Request Terminated", now, ended_by="switch")
+    xfer = call.transfer
+    assert xfer is not None
+    xfer.target = number
+    if call.transfers:
+        call.transfers[-1] = dataclasses.replace(call.transfers[-1], target=number)
+    log.info("transfer_consultation_ringing", call_id=call.key, target=number)
+    notify(sw, xfer, 100, "Trying", now)
+    route_target(sw, call, number, now)
 
 
 # -- INVITE with Replaces -------------------------------------------------------------------
@@ -415,6 +464,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
     # (retransmitted to its ACK)
     new_leg = Leg(ev.txn_id, req, sw._server_dialog(ev), sw._local(ev.source.transport),
                   incoming=True, at=now, answered_at=now, role="replaces")
+    new_leg.dtmf = sw.user_dtmf(caller)
     if replaced.unacked is not None:
         sw._timers.cancel((f"re2xx-{replaced.id}", call.key))
     replaced.codec, replaced.media = replaced.codec or old_leg.codec, old_leg.leg

@@ -172,7 +172,8 @@ class Voicemail:
                          pin=self.config.mailboxes[box].pin,
                          settings=self.config.settings.retrieval(),
                          file_path=self.box_dir(box) + "/{file}",
-                         greeting_file=take)
+                         greeting_file=take,
+                         greeting=self.config.settings.greeting())
 
     # -- what the machines report ------------------------------------------------------
     def kept(self, call_id: str, message_id: str, kept: MessageKept) -> None:

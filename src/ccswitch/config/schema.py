@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar
 
 from ..dialplan import Supervisor, VoicemailTarget
 from ..errors import ConfigError
@@ -177,6 +177,12 @@ def parse_port_range(text: str) -> tuple[int, int]:
 # -- configuration dataclasses -------------------------------------------------------------
 
 
+DtmfMode = Literal["rfc4733", "info", "inband", "auto"]
+DTMF_MODES: Final[tuple[DtmfMode, ...]] = ("rfc4733", "info", "inband", "auto")
+"""How digits reach a phone or a trunk: RFC 4733 events, SIP INFO, in-band tones, or
+``auto`` (RFC 4733 when its SDP negotiated telephone-event, else in-band)."""
+
+
 @dataclass(frozen=True, slots=True)
 class UserConfig:
     """A SIP user who may register and call; ``algorithms`` overrides ``auth.algorithms``."""
@@ -187,6 +193,7 @@ class UserConfig:
     algorithms: tuple[str, ...] | None = None
     agent: AgentConfig | None = None
     transfer: bool = True  # its phones may transfer calls (REFER)
+    dtmf: DtmfMode = "auto"  # how digits reach its phones (call/dtmfwork.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,7 +433,8 @@ _TRUNKING_TOP: Final[tuple[str, ...]] = ("trunks", "routes", "dids", "outbound",
 """Top-level keys parsed by ``config/trunks.py``."""
 _UNBUILT_TOP: Final[dict[str, str]] = {}
 """Keys of features to come: refused, never accepted and ignored."""
-_USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer")
+_USER_KEYS = ("name", "range", "password", "display", "algorithms", "agent", "transfer",
+              "dtmf")
 
 
 class _Parser:
@@ -785,14 +793,22 @@ class _Parser:
             algorithms = self.opt(t, "algorithms", p, None, self.algorithms)
             agent = parse_agent(self, t["agent"], (*p, "agent"), queues) if "agent" in t else None
             transfer = self.opt(t, "transfer", p, True, self.boolean)
+            dtmf: DtmfMode = self.opt(t, "dtmf", p, "auto", self.dtmf_mode)
             for name in names:
                 if name in users:
                     self.fail((*p, name_key), f"user {name!r} is already defined by {origin[name]}")
                 origin[name] = format_path(p)
                 users[name] = UserConfig(
                     name, _fill(password, name), display and _fill(display, name), algorithms,
-                    agent, transfer)
+                    agent, transfer, dtmf)
         return users
+
+    def dtmf_mode(self, value: object, path: Path) -> DtmfMode:
+        text = self.string(value, path)
+        for mode in DTMF_MODES:
+            if text == mode:
+                return mode
+        self.fail(path, f"{text!r} is not a dtmf mode ({', '.join(DTMF_MODES)})")
 
     def user_names(self, t: Mapping[str, Any], path: Path) -> tuple[list[str], str]:
         if ("name" in t) == ("range" in t):

@@ -65,7 +65,9 @@ from .acd import OVERFLOW_RULES
 from .dialplan import NUMBER_KINDS, Names, check_target, target
 from .schema import (
     _HOSTNAME,
+    DTMF_MODES,
     ConfigValueError,
+    DtmfMode,
     ListenUri,
     SwitchConfig,
     _Parser,
@@ -88,7 +90,6 @@ _DID: Final = re.compile(r"\+?[0-9]{1,15}")
 _PREFIX: Final = re.compile(r"\+[0-9]{0,15}")
 _USERNAME: Final = re.compile(r"[^\s\"\\]+")
 UserKeys = tuple[int, Mapping[str, Any], Mapping[str, Any]]
-DtmfMode = Literal["rfc4733", "info", "inband", "auto"]
 _C = TypeVar("_C", bound=str)
 
 
@@ -279,7 +280,6 @@ _TRUNK_KEYS: Final = (*(_TOML_NAMES.get(f.name, f.name) for f in fields(TrunkCon
                         if f.name not in ("name", "domain", "session_timer")),
                       "session_timers", "session_expires", "min_se")
 SESSION_TIMER_MODES: Final[tuple[TimerMode, ...]] = ("off", "supported", "required")
-DTMF_MODES: Final[tuple[DtmfMode, ...]] = ("rfc4733", "info", "inband", "auto")
 
 
 def parse_trunks(p: _Parser, value: object, path: Path) -> dict[str, TrunkConfig]:

@@ -18,6 +18,9 @@ parts separately (``docs/voicemail.md``).
     greetings_dir = "..."   # recorded greetings, BOX.wav (default DATA_DIR/voicemail/greetings)
     pin_attempts = 3        # wrong PINs before *97 hangs up
     max_messages = 100      # a full box takes no more messages (the caller hears goodbye)
+    greeting_max_length = 60   # *97 option 0: seconds a recorded greeting may last
+    greeting_min_length = 1    # shorter takes (trailing silence excluded) are asked again
+    greeting_silence = 3       # seconds of silence that end a take (0: only # or max length)
 
 A user or a queue has a mailbox with ``mailbox = true`` (PIN: the user's name, e.g. ``1002``;
 a queue's box has none and is read through the API) or ``mailbox = { pin = "4321",
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ..voicemail import DepositSettings, RetrievalSettings
+from ..voicemail import DepositSettings, GreetingSettings, RetrievalSettings
 from .audio import PromptUse, prompt_value
 
 if TYPE_CHECKING:
@@ -57,12 +60,21 @@ class VoicemailSettings:
     greetings_dir: str | None = None  # None: DATA_DIR/voicemail/greetings
     pin_attempts: int = 3
     max_messages: int = 100
+    greeting_max_length: float = 60.0
+    greeting_min_length: float = 1.0
+    greeting_silence: float = 3.0
 
     def deposit(self) -> DepositSettings:
         return DepositSettings(self.max_length, self.min_length, self.silence)
 
     def retrieval(self) -> RetrievalSettings:
         return RetrievalSettings(pin_attempts=self.pin_attempts)
+
+    def greeting(self) -> GreetingSettings:
+        """The ``*97`` greeting recorder's limits (option ``0``)."""
+        return GreetingSettings(max_seconds=self.greeting_max_length,
+                                min_seconds=self.greeting_min_length,
+                                silence_seconds=self.greeting_silence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +164,12 @@ def parse_settings(p: _Parser, value: object, path: Path) -> VoicemailSettings:
                        lambda v, q: p.number(v, q, "seconds"))
     if min_length >= max_length:
         p.fail((*path, "min_length"), f"must be below max_length ({max_length:g} s)")
+    g_max = p.opt(t, "greeting_max_length", path, d.greeting_max_length, p.seconds)
+    g_min = p.opt(t, "greeting_min_length", path, d.greeting_min_length,
+                  lambda v, q: p.number(v, q, "seconds"))
+    if g_min >= g_max:
+        p.fail((*path, "greeting_min_length"),
+               f"must be below greeting_max_length ({g_max:g} s)")
     return VoicemailSettings(
         max_length=max_length,
         min_length=min_length,
@@ -164,6 +182,10 @@ def parse_settings(p: _Parser, value: object, path: Path) -> VoicemailSettings:
                            lambda v, q: p.integer(v, q, 1, 10)),
         max_messages=p.opt(t, "max_messages", path, d.max_messages,
                            lambda v, q: p.integer(v, q, 1, 100_000)),
+        greeting_max_length=g_max,
+        greeting_min_length=g_min,
+        greeting_silence=p.opt(t, "greeting_silence", path, d.greeting_silence,
+                               lambda v, q: p.number(v, q, "seconds")),
     )
 
 

@@ -185,6 +185,16 @@ class Detect:
 
 
 @dataclass(frozen=True, slots=True)
+class RelayEvents:
+    """Whether the RFC 4733 events of the legs ``leg`` hears are passed on to it (``on``,
+    the default of every leg); off for a leg that takes digits as SIP INFO or tones, which
+    the switch sends it converted (``call/dtmfwork.py``).  ``SendDigit`` still works."""
+
+    leg: int
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SendDigit:
     """Send ``key`` as RFC 4733 events on ``leg`` (needs its ``te_pt``)."""
 
@@ -208,7 +218,7 @@ class Shutdown:
 
 Command = (CreateLeg | ConfigureLeg | DestroyLeg | Connect | Disconnect | JoinBus | LeaveBus
            | Play | StopPlay | StartRecord | PauseRecord | ResumeRecord | StopRecord | Detect
-           | SendDigit | SetTimeout | Shutdown)
+           | RelayEvents | SendDigit | SetTimeout | Shutdown)
 
 
 # --------------------------------------------------------------------------- events
@@ -354,7 +364,8 @@ def _pickled_by_fields(cls: type) -> None:
 
 for _cls in (CreateLeg, ConfigureLeg, DestroyLeg, Connect, Disconnect, JoinBus, LeaveBus,
              PlayFile, PlayTone, PlaySamples, Play, StopPlay, StartRecord, PauseRecord,
-             ResumeRecord, StopRecord, Detect, SendDigit, SetTimeout, Shutdown, LegReady,
+             ResumeRecord, StopRecord, Detect, RelayEvents, SendDigit, SetTimeout, Shutdown,
+             LegReady,
              LegFailed, LegStats, Digit, PlayDone, RecordDone, RecordPauseMark, RecordSilence,
              RtpTimeout, WorkerStats, WorkerDied):
     _pickled_by_fields(_cls)

@@ -65,6 +65,7 @@ from .commands import (
     PlayFile,
     PlaySamples,
     RecordPauseMark,
+    RelayEvents,
     ResumeRecord,
     RtpTimeout,
     SendDigit,
@@ -177,6 +178,7 @@ class MediaEngine:
             StartRecord: self._start_record, PauseRecord: self._pause_record,
             ResumeRecord: self._resume_record, StopRecord: self._stop_record,
             Detect: self._detect_cmd, SendDigit: self._send_digit, SetTimeout: self._set_timeout,
+            RelayEvents: self._relay_events,
             Shutdown: self._shutdown,
         }
 
@@ -355,7 +357,7 @@ class MediaEngine:
         out = self._out
         for K in L.relay_sinks:
             dest = K.dest
-            opt = K.pt if audio else K.te_pt
+            opt = K.pt if audio else K.te_pt if K.events_in else None
             if dest is None or opt is None:
                 continue
             if K.relay_src is not L or K.relay_ssrc != ssrc:
@@ -411,7 +413,7 @@ class MediaEngine:
             return
         for K in L.te_sinks:
             dest = K.dest
-            if dest is not None:
+            if dest is not None and K.events_in:
                 pkt = K.forward_event(ts, marker, payload, now)
                 if pkt is not None:
                     self._out.append((K.id, pkt, dest))
@@ -835,6 +837,11 @@ class MediaEngine:
                 self._recompile_all()
             else:
                 self._touch(L.id)
+
+    def _relay_events(self, cmd: RelayEvents, now: float) -> None:
+        L = self._known(cmd.leg, "relay_events")
+        if L is not None:
+            L.events_in = cmd.on
 
     def _send_digit(self, cmd: SendDigit, now: float) -> None:
         L = self._known(cmd.leg, "send_digit")

@@ -85,7 +85,8 @@ class Leg:
 
     __slots__ = (
         "alaw", "clock", "codec", "configured", "dest", "det_slot", "detect", "dropped",
-        "dtmf_busy", "dtmf_rx", "dtmf_tx", "g711", "id", "ignored", "in_spf", "inband", "invalid",
+        "dtmf_busy", "dtmf_rx", "dtmf_tx", "events_in", "g711", "id", "ignored", "in_spf",
+        "inband", "invalid",
         "jb", "jb_late", "jb_skew", "last_audio_ts", "last_inband", "last_rfc", "last_time",
         "last_ts", "latched", "lost_run", "marker_next", "mode", "octets", "pcm_pending", "peer",
         "pending", "player", "port", "pt", "ptime_ms", "recv", "relay_sinks", "relay_src",
@@ -142,6 +143,7 @@ class Leg:
         self.det_slot = -1
         self.relay_sinks: list[Leg] = []
         self.te_sinks: list[Leg] = []
+        self.events_in = True  # RFC 4733 events of its sources are passed on (RelayEvents)
         self.timeout = timeout
         self.rx_ref: float | None = None
         self.timed_out = False

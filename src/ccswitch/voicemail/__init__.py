@@ -25,6 +25,7 @@ from .actions import (
     VoicemailAction,
 )
 from .deposit import Deposit, DepositSettings
+from .greeting import GreetingSettings
 from .mailbox import Folder, Mailbox, Message, ordered
 from .retrieve import KEYS, Retrieval, RetrievalSettings
 
@@ -35,6 +36,7 @@ __all__ = [
     "DepositSettings",
     "Folder",
     "GreetingKept",
+    "GreetingSettings",
     "HangUp",
     "Mailbox",
     "MailboxChanged",
