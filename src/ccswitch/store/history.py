@@ -165,6 +165,19 @@ def _matching(flt: HistoryFilter, time_col: str,
     return where, args
 
 
+def _by_call(flt: HistoryFilter, scope: RowScope | None,
+             time_col: str) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and arguments of rows filtered and scoped by their CDR ``c``
+    (a CDR's own, a recording's), timed by ``time_col``."""
+    where, args = _matching(flt, time_col, (("c.queue", flt.queue), ("c.agent", flt.agent),
+                                            ("c.caller", flt.caller)))
+    sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
+                     users=("c.agent", "c.caller", "c.callee"), args=args)
+    if sql is not None:
+        where.append(sql)
+    return where, args
+
+
 class HistoryReader:
     """Read-only queries on one connection (the caller serialises use; see ``History``)."""
 
@@ -189,13 +202,7 @@ class HistoryReader:
 
     def cdrs(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
              limit: int = 100) -> list[Cdr]:
-        where, args = _matching(flt, "c.started", (("c.queue", flt.queue),
-                                                   ("c.agent", flt.agent),
-                                                   ("c.caller", flt.caller)))
-        sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
-                         users=("c.agent", "c.caller", "c.callee"), args=args)
-        if sql is not None:
-            where.append(sql)
+        where, args = _by_call(flt, scope, "c.started")
         rows = self._page(_CDR_SELECT, where, args, "c.id", after, limit)
         legs = self._legs(sorted({r[1] for r in rows}))
         return [replace(Cdr(*r[:-1]), transfers=json.loads(r[-1]) if r[-1] else [],
@@ -229,13 +236,7 @@ class HistoryReader:
 
     def recordings(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
                    limit: int = 100) -> list[Recording]:
-        where, args = _matching(flt, "r.started", (("c.queue", flt.queue),
-                                                   ("c.agent", flt.agent),
-                                                   ("c.caller", flt.caller)))
-        sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
-                         users=("c.agent", "c.caller", "c.callee"), args=args)
-        if sql is not None:
-            where.append(sql)
+        where, args = _by_call(flt, scope, "r.started")
         rows = self._page(_REC_SELECT, where, args, "r.{rid}", after, limit)
         return self._with_pauses([Recording(*r) for r in rows])
 
