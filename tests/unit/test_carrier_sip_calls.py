@@ -3,6 +3,7 @@ signaling core with scripted phones and carriers and a fake clock (T1 = 0.5 s)."
 
 from __future__ import annotations
 
+import pytest
 import structlog
 from callworld import Switch, offer
 from sipphone import DEMO, Phone, header
@@ -36,6 +37,29 @@ class World(Switch):
         assert isinstance(msg, Response)
         return self.sig.txn.request_of(f"s:INVITE:{self.carrier.last_branch}:127.0.0.1:5070")
 
+    def call_out(self, call_id: str, *, extra: str = "") -> Request:
+        """1001 calls an outside number at 1.0 (its INVITE with SDP, ``extra`` headers): the
+        INVITE the carrier gets."""
+        self["1001"].invite("5550700123", 1.0, call_id=call_id, body=offer(4000), extra=extra,
+                            phones=list(self.phones.values()))
+        self.pump()
+        return self.carrier.take("INVITE")
+
+    def early_183(self, call_id: str, at: float, *, caller: str = "carrier",
+                  extra: str = "Supported: 100rel\n") -> Request:
+        """A call to 1002 (from the carrier to DID 5550850, else from ``caller`` without SDP)
+        with ``extra`` headers, which 1002 answers 183 with SDP at ``at``: 1002's INVITE."""
+        if caller == "carrier":
+            self.from_carrier("5550850", 1.0, call_id=call_id, extra=extra)
+        else:
+            self[caller].invite("1002", 1.0, call_id=call_id, extra=extra,
+                                phones=list(self.phones.values()))
+            self.pump()
+        to_phone = self["1002"].take("INVITE")
+        self["1002"].reply(to_phone, 183, "Session Progress", at, to_tag="p1", body=offer(6000))
+        self.pump()
+        return to_phone
+
 
 def resp_of(phone: Phone, status: int) -> list[Response]:
     """The responses to INVITEs with ``status`` that ``phone`` received."""
@@ -50,12 +74,9 @@ def prack_text(phone: Phone, resp: Response, rack: str, cseq: int = 2) -> str:
 # -- as UAC: our trunk legs ------------------------------------------------------------------
 
 
-def test_trunk_invite_supports_100rel_and_a_reliable_183_is_pracked_once() -> None:
+def test_a_reliable_183_from_a_trunk_is_pracked_once() -> None:
     w = World()
-    w.dial("1001", "5550700123", 1.0, call_id="o1")
-    inv = w.carrier.take("INVITE")
-    # the trunk's defaults: 100rel and session timers supported
-    assert header(inv, "Supported") == "100rel, timer"
+    inv = w.call_out("o1")
     r183 = w.carrier.response(inv, 183, "Session Progress", to_tag="c1", body=offer(9000),
                               extra="Require: 100rel\nRSeq: 5\n")
     w.carrier.send(r183, 1.5)
@@ -80,25 +101,20 @@ def test_trunk_invite_supports_100rel_and_a_reliable_183_is_pracked_once() -> No
     assert w.carrier.take("BYE").cseq.seq == 3  # after INVITE 1 and PRACK 2
 
 
-def test_a_trunk_that_requires_100rel_gets_require() -> None:
-    w = World(config(carrier='100rel = "required"\n'))
-    w.dial("1001", "5550700123", 1.0, call_id="o2")
-    inv = w.carrier.take("INVITE")
-    assert header(inv, "Require") == "100rel"
-
-
-def test_a_trunk_with_100rel_off_gets_neither() -> None:
-    w = World(config(carrier='100rel = "off"\n'))
-    w.dial("1001", "5550700123", 1.0, call_id="o3")
-    inv = w.carrier.take("INVITE")
-    assert "100rel" not in (inv.headers.get("supported") or "")  # timer only
-    assert inv.headers.get("require") is None
+@pytest.mark.parametrize(("setting", "supported", "require"), [
+    ("", "100rel, timer", None),  # the trunk's defaults: 100rel and session timers supported
+    ('100rel = "required"\n', "timer", "100rel"),  # required: not merely supported
+    ('100rel = "off"\n', "timer", None),
+])
+def test_a_trunk_invite_offers_100rel_as_the_trunk_says(setting: str, supported: str,
+                                                        require: str | None) -> None:
+    inv = World(config(carrier=setting)).call_out("o2")
+    assert (inv.headers.get("supported"), inv.headers.get("require")) == (supported, require)
 
 
 def test_carrier_early_media_then_answer_with_new_sdp_keeps_the_caller_media() -> None:
     w = World()
-    w.dial("1001", "5550700123", 1.0, call_id="o4")
-    inv = w.carrier.take("INVITE")
+    inv = w.call_out("o4")
     w.carrier.reply(inv, 183, "Session Progress", 1.5, to_tag="c1", body=offer(9000))
     w.pump()
     [early] = resp_of(w["1001"], 183)
@@ -146,11 +162,8 @@ def test_a_carrier_supporting_100rel_gets_early_media_reliably_and_the_2xx_after
 
 def test_no_prack_within_64_t1_refuses_the_invite_with_504_and_cancels_the_callee() -> None:
     w = World()
-    w.from_carrier("5550850", 1.0, call_id="i2", extra="Supported: 100rel\n")
-    to_phone = w["1002"].take("INVITE")
     with structlog.testing.capture_logs() as logs:
-        w["1002"].reply(to_phone, 183, "Session Progress", 1.0, to_tag="p1", body=offer(6000))
-        w.pump()
+        w.early_183("i2", 1.0)
         w.run_until(32.9)  # 1.0 + 64 * 0.5 = 33.0
         assert not resp_of(w.carrier, 504)
         w.run_until(33.0)
@@ -174,10 +187,7 @@ def test_a_phone_requiring_100rel_gets_its_180_reliably() -> None:
 
 def test_a_prack_naming_nothing_is_481_and_one_outside_a_dialog_too() -> None:
     w = World()
-    w.from_carrier("5550850", 1.0, call_id="i3", extra="Supported: 100rel\n")
-    to_phone = w["1002"].take("INVITE")
-    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000))
-    w.pump()
+    w.early_183("i3", 1.2)
     [r183] = resp_of(w.carrier, 183)
     rseq = int(header(r183, "RSeq"))
     w.carrier.send(prack_text(w.carrier, r183, f"{rseq + 1} 1 INVITE"), 1.3)
@@ -234,51 +244,37 @@ def test_history_info_from_a_carrier_names_the_first_target() -> None:
     assert call.vars == {"did": "5550800", "diversion": "+15553334444"}
 
 
-def test_a_forwarded_phone_call_names_the_original_number_to_the_carrier() -> None:
-    w = World(config(carrier='diversion = "both"\n'))
-    w["1001"].invite("5550700123", 1.0, call_id="d3", body=offer(4000),
-                     extra="Diversion: <sip:1001@ccswitch.local>;reason=no-answer\n",
-                     phones=list(w.phones.values()))
-    w.pump()
-    inv = w.carrier.take("INVITE")
-    assert header(inv, "Diversion") == "<sip:1001@ccswitch.local>;reason=no-answer;counter=1"
+FORWARDED = "Diversion: <sip:1001@ccswitch.local>;reason=no-answer\n"  # by 1001 itself
+
+
+@pytest.mark.parametrize(("setting", "extra", "diversion", "history"), [
     # the original target with the Reason (cause 408 for no-answer), then the new one
-    assert header(inv, "History-Info") == (
-        "<sip:1001@ccswitch.local?Reason=SIP%3Bcause%3D408>;index=1, "
-        "<sip:+15550700123@127.0.0.1:5070;cause=408>;index=1.1;mp=1")
-
-
-def test_a_trunk_set_to_none_gets_no_diversion() -> None:
-    w = World(config(carrier='diversion = "none"\n'))
-    w["1001"].invite("5550700123", 1.0, call_id="d4", body=offer(4000),
-                     extra="Diversion: <sip:1001@ccswitch.local>;reason=no-answer\n",
-                     phones=list(w.phones.values()))
-    w.pump()
-    inv = w.carrier.take("INVITE")
-    assert inv.headers.get("diversion") is None and inv.headers.get("history-info") is None
+    ('diversion = "both"\n', FORWARDED,
+     "<sip:1001@ccswitch.local>;reason=no-answer;counter=1",
+     "<sip:1001@ccswitch.local?Reason=SIP%3Bcause%3D408>;index=1, "
+     "<sip:+15550700123@127.0.0.1:5070;cause=408>;index=1.1;mp=1"),
+    ('diversion = "none"\n', FORWARDED, None, None),  # a trunk set to none gets neither
+    # 1001 claims the call was forwarded from a number that is not its own: not passed on
+    ("", "Diversion: <sip:+15550700999@ccswitch.local>;reason=no-answer\n", None, None),
+])
+def test_a_forwarded_phone_call_names_its_own_number_to_the_carrier_as_the_trunk_says(
+        setting: str, extra: str, diversion: str | None, history: str | None) -> None:
+    inv = World(config(carrier=setting)).call_out("d3", extra=extra)
+    assert (inv.headers.get("diversion"), inv.headers.get("history-info")) == (diversion,
+                                                                                history)
 
 
 def test_early_sdp_to_a_delayed_offer_caller_is_never_sent_reliably() -> None:
     # the caller's INVITE has no SDP: the callee's 183 SDP would be an offer to it
     w = World()
-    w["1001"].invite("1002", 1.0, call_id="do1", extra="Supported: 100rel\n",
-                     phones=list(w.phones.values()))
-    w.pump()
-    to_phone = w["1002"].take("INVITE")
-    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000))
-    w.pump()
+    w.early_183("do1", 1.2, caller="1001")
     [r183] = resp_of(w["1001"], 183)
     assert r183.headers.get("rseq") is None and b"m=audio" in r183.body  # as before 100rel
 
 
 def test_a_delayed_offer_caller_requiring_100rel_gets_the_183_reliably_without_sdp() -> None:
     w = World()
-    w["1001"].invite("1002", 1.0, call_id="do2", extra="Require: 100rel\n",
-                     phones=list(w.phones.values()))
-    w.pump()
-    to_phone = w["1002"].take("INVITE")
-    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000))
-    w.pump()
+    w.early_183("do2", 1.2, caller="1001", extra="Require: 100rel\n")
     [r183] = resp_of(w["1001"], 183)
     assert header(r183, "Require") == "100rel" and r183.body == b""
     assert r183.headers.get("content-type") is None
@@ -286,10 +282,7 @@ def test_a_delayed_offer_caller_requiring_100rel_gets_the_183_reliably_without_s
 
 def test_a_held_2xx_given_up_hangs_up_the_callee_that_answered() -> None:
     w = World()
-    w.from_carrier("5550850", 1.0, call_id="g1", extra="Supported: 100rel\n")
-    to_phone = w["1002"].take("INVITE")
-    w["1002"].reply(to_phone, 183, "Session Progress", 1.0, to_tag="p1", body=offer(6000))
-    w.pump()
+    to_phone = w.early_183("g1", 1.0)
     w["1002"].reply(to_phone, 200, "OK", 2.0, to_tag="p1", body=offer(6000))
     w.pump()
     assert not resp_of(w.carrier, 200)  # held for the PRACK that never comes
@@ -303,8 +296,7 @@ def test_the_prack_follows_the_record_route_of_the_reliable_183() -> None:
     # a carrier proxy record-routes twice: the PRACK's route set is that list reversed
     # (RFC 3261 §12.1.2), its Request-URI the 183's Contact
     w = World()
-    w.dial("1001", "5550700123", 1.0, call_id="rr1")
-    inv = w.carrier.take("INVITE")
+    inv = w.call_out("rr1")
     r183 = w.carrier.response(inv, 183, "Session Progress", to_tag="c1", body=offer(9000),
                               extra="Record-Route: <sip:p2.example;lr>\n"
                                     "Record-Route: <sip:p1.example;lr>\n"
@@ -325,8 +317,7 @@ def test_metrics_count_pracks_both_ways() -> None:
 
     w = World()
     api = Api(w)
-    w.dial("1001", "5550700123", 1.0, call_id="m1")
-    inv = w.carrier.take("INVITE")
+    inv = w.call_out("m1")
     w.carrier.reply(inv, 183, "Session Progress", 1.5, to_tag="c1", body=offer(9000),
                     extra="Require: 100rel\nRSeq: 5\n")
     w.pump()
@@ -340,21 +331,9 @@ def test_metrics_count_pracks_both_ways() -> None:
     assert samples[("ccswitch_sip_100rel_total", (("event", "provisionals_ignored"),))] == 1
 
 
-def test_a_phone_cannot_make_the_carrier_believe_another_number_forwarded_the_call() -> None:
-    # 1001 claims the call was forwarded from a number that is not its own: not passed on
-    w = World()
-    w["1001"].invite("5550700123", 1.0, call_id="d5", body=offer(4000),
-                     extra="Diversion: <sip:+15550700999@ccswitch.local>;reason=no-answer\n",
-                     phones=list(w.phones.values()))
-    w.pump()
-    inv = w.carrier.take("INVITE")
-    assert inv.headers.get("diversion") is None
-
-
 def test_a_reliable_183_with_a_broken_contact_is_still_pracked() -> None:
     w = World()
-    w.dial("1001", "5550700123", 1.0, call_id="bc1")
-    inv = w.carrier.take("INVITE")
+    inv = w.call_out("bc1")
     r183 = w.carrier.response(inv, 183, "Session Progress", to_tag="c1", body=offer(9000),
                               extra="Require: 100rel\nRSeq: 3\n")
     w.carrier.send(r183.replace("Contact: <sip:carrier@127.0.0.1:5070>", "Contact: <bad"), 1.5)
@@ -365,10 +344,7 @@ def test_a_reliable_183_with_a_broken_contact_is_still_pracked() -> None:
 
 def test_reliable_provisionals_and_their_retransmissions_are_counted_apart() -> None:
     w = World()
-    w.from_carrier("5550850", 1.0, call_id="c1", extra="Supported: 100rel\n")
-    to_phone = w["1002"].take("INVITE")
-    w["1002"].reply(to_phone, 183, "Session Progress", 1.0, to_tag="p1", body=offer(6000))
-    w.pump()
+    w.early_183("c1", 1.0)
     w.run_until(4.0)  # sent at 1.0, resent at 1.0 + 0.5 = 1.5, 1.5 + 1 = 2.5 (next 4.5)
     counters = w.sig.b2bua.reliable.counters
     assert (counters["reliable_sent"], counters["retransmitted"]) == (1, 2)  # 1.5 and 2.5

@@ -58,7 +58,7 @@ def scenario() -> tuple[Switch, list[CallEnded]]:
 def legs_of(e: CallEnded) -> list[tuple[object, ...]]:
     """The legs without their ids (transaction ids: random)."""
     return [(g.role, g.party, g.started, g.answered, g.ended, g.status, g.reason, g.ended_by,
-             g.codec, g.end) for g in e.legs]
+             g.codec, g.call_end) for g in e.legs]
 
 
 def test_every_leg_and_transfer_of_a_queue_call_is_in_its_cdr() -> None:
@@ -150,7 +150,7 @@ def test_a_supervisors_leg_is_in_the_supervised_calls_record() -> None:
             ("agent", "2001", 1.0, 3.0, 20.0, 200, "OK", "peer"),
             ("supervisor", "1020", 5.0, 5.0, end, 200, "OK", by)], leaves_first
         # not one of the call's two ends; no media leg to wait for (its own CDR has it)
-        assert (main.legs[2].end, main.legs[2].media) == (None, None)
+        assert (main.legs[2].call_end, main.legs[2].media) == (None, None)
 
 
 def test_an_invite_with_replaces_leaves_the_replaced_leg_in_the_record() -> None:

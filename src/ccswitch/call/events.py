@@ -56,8 +56,9 @@ class LegRecord:
     ended then); ``status``: its final SIP status (the
     caller's leg: ours to it); ``ended_by``: ``party`` (its phone: BYE, a refusal),
     ``peer`` (the other party hung up), ``switch`` (a CANCEL, a timeout, a transfer) or
-    ``media``; ``end``: ``caller``/``callee`` when it was one of the call's two ends when
-    the call ended (its quality figures come then), else None."""
+    ``media``; ``call_end``: ``caller``/``callee`` when it was one of the call's two ends
+    when the call ended (its quality figures come then), else None.  The store reads it
+    back as ``store.history.CdrLeg`` (the same fields, wall-clock times)."""
 
     leg_id: str
     role: str
@@ -69,7 +70,7 @@ class LegRecord:
     reason: str
     ended_by: str
     codec: str | None = None
-    end: str | None = None
+    call_end: str | None = None
     media: int | None = None  # its media leg (its quality figures come by it), not stored
 
 

@@ -142,7 +142,7 @@ def joined_legs(records: tuple[LegRecord, ...]) -> list[LegRecord]:
     """The legs of a supervisor's (or third party's) call that belong in the supervised
     call's record too: the phone's leg (the supervisor's call's caller end), without its
     media leg (its quality goes to its own call's record, which waits for it)."""
-    return [replace(r, end=None, media=None) for r in records if r.end == "caller"]
+    return [replace(r, call_end=None, media=None) for r in records if r.call_end == "caller"]
 
 
 def transfer_started(call: Call, kind: str, by: str, target: str, via: str,

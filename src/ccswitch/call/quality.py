@@ -122,7 +122,7 @@ class QualityBook:
         (``ev.legs`` with a media leg and no end; their figures may have come already)."""
         want = dict(legs)
         want.update({g.leg_id: g.media for g in ev.legs
-                     if g.media is not None and g.end is None})
+                     if g.media is not None and g.call_end is None})
         if not want:
             return
         pending = _Pending(ev, want, now + self.wait)

@@ -14,7 +14,7 @@ reason, the page offers these.  Part of the configuration parser: every fault go
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,13 +33,8 @@ class AgentDesktopConfig:
 
 def parse_agent_desktop(p: _Parser, value: object, path: Path) -> AgentDesktopConfig:
     """The ``[agent_desktop]`` table."""
-    t = p.table(value, path)
-    p.check_keys(t, tuple(f.name for f in fields(AgentDesktopConfig)), path)
-    d = AgentDesktopConfig()
-
     def codes(v: object, q: Path) -> tuple[str, ...]:
         return tuple(p.strings(v, q, lambda x, r: p.string(x, r, _CODE, "code")))
 
-    return AgentDesktopConfig(
-        pause_reasons=p.opt(t, "pause_reasons", path, d.pause_reasons, codes),
-        dispositions=p.opt(t, "dispositions", path, d.dispositions, codes))
+    return p.typed_table(value, path, AgentDesktopConfig, pause_reasons=codes,
+                         dispositions=codes)

@@ -201,10 +201,5 @@ def parse_supervision(p: _Parser, value: object, path: Path, *,
 
 def parse_transfer(p: _Parser, value: object, path: Path) -> TransferConfig:
     """The ``[transfer]`` table."""
-    t = p.table(value, path)
-    p.check_keys(t, _names(TransferConfig), path)
-    d = TransferConfig()
-    return TransferConfig(
-        ring_timeout=p.opt(t, "ring_timeout", path, d.ring_timeout, p.seconds),
-        recall=p.opt(t, "recall", path, d.recall, p.boolean),
-    )
+    return p.typed_table(value, path, TransferConfig, ring_timeout=p.seconds,
+                         recall=p.boolean)

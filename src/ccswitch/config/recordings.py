@@ -10,7 +10,7 @@ Part of the configuration parser: every fault goes through ``_Parser.fail`` with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,8 +26,5 @@ class RecordingsConfig:
 
 def parse_recordings(p: _Parser, value: object, path: Path) -> RecordingsConfig:
     """The ``[recordings]`` table."""
-    t = p.table(value, path)
-    p.check_keys(t, tuple(f.name for f in fields(RecordingsConfig)), path)
-    d = RecordingsConfig()
-    return RecordingsConfig(keep_days=p.opt(t, "keep_days", path, d.keep_days,
-                                            lambda v, q: p.number(v, q, "days")))
+    return p.typed_table(value, path, RecordingsConfig,
+                         keep_days=lambda v, q: p.number(v, q, "days"))

@@ -647,6 +647,17 @@ class _Parser:
             conv: Callable[[object, Path], T]) -> T:
         return conv(table[key], (*path, key)) if key in table else default
 
+    def typed_table(self, value: object, path: Path, cls: Callable[..., T],
+                    **convs: Callable[[object, Path], object]) -> T:
+        """A table of a few typed keys: ``cls``'s fields, named in ``convs`` in field order,
+        each read by its converter when written, else ``cls()``'s default; another key is
+        refused as unknown."""
+        t = self.table(value, path)
+        self.check_keys(t, tuple(convs), path)
+        d = cls()
+        assert tuple(convs) == _fields(type(d)), f"{cls}: a converter for every field"
+        return cls(**{k: self.opt(t, k, path, getattr(d, k), conv) for k, conv in convs.items()})
+
     def listen(self, value: object) -> tuple[ListenUri, ...]:
         return tuple(self.strings(value, ("listen",),
                                   lambda v, p: self.parsed(v, p, parse_listen)))
@@ -666,16 +677,10 @@ class _Parser:
         return level
 
     def auth(self, value: object, path: Path) -> AuthConfig:
-        t = self.table(value, path)
-        self.check_keys(t, _fields(AuthConfig), path)
-        d = AuthConfig()
-        return AuthConfig(
-            algorithms=self.opt(t, "algorithms", path, d.algorithms, self.algorithms),
-            nonce_ttl=self.opt(t, "nonce_ttl", path, d.nonce_ttl, self.seconds),
-            max_failures=self.opt(t, "max_failures", path, d.max_failures,
-                                  lambda v, p: self.integer(v, p, 1)),
-            failure_window=self.opt(t, "failure_window", path, d.failure_window, self.seconds),
-        )
+        return self.typed_table(value, path, AuthConfig, algorithms=self.algorithms,
+                                nonce_ttl=self.seconds,
+                                max_failures=lambda v, p: self.integer(v, p, 1),
+                                failure_window=self.seconds)
 
     def registrar(self, value: object, path: Path) -> RegistrarConfig:
         t = self.table(value, path)

@@ -57,11 +57,8 @@ class EventsConfig:
 
 def parse_events(p: _Parser, value: object, path: Path) -> EventsConfig:
     """The ``[events]`` table."""
-    t = p.table(value, path)
-    p.check_keys(t, tuple(f.name for f in fields(EventsConfig)), path)
-    d = EventsConfig()
-    return EventsConfig(keep_days=p.opt(t, "keep_days", path, d.keep_days,
-                                        lambda v, q: p.number(v, q, "days")))
+    return p.typed_table(value, path, EventsConfig,
+                         keep_days=lambda v, q: p.number(v, q, "days"))
 
 
 def parse_webhooks(p: _Parser, value: object, path: Path, *,

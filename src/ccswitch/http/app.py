@@ -26,6 +26,7 @@ def _routers() -> list[APIRouter]:
         forecast,
         history,
         metrics,
+        pages,
         recording,
         reload,
         report_page,
@@ -38,7 +39,7 @@ def _routers() -> list[APIRouter]:
 
     return [views.router, actions.router, metrics.router, events.router, history.router,
             reload.router, desktop.router, wallboard.router, forecast.router, recording.router,
-            voicemail.router, reports.router, trunks.router, report_page.router]
+            voicemail.router, reports.router, trunks.router, report_page.router, pages.router]
 
 
 def create_app(control: Control, *, extra: Sequence[APIRouter] = ()) -> FastAPI:

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..call.commands import Dial, Disposition
@@ -33,11 +31,11 @@ from .actions import COMMAND_ERRORS, run
 from .auth import Principal, may_see_agent
 from .control import Control
 from .models import Done
+from .pages import Page, add_page
 from .views import ERRORS
 
 EXTRA_KEY = "desktop"
 """``Control.extras`` key of the switch's ``Desktop``."""
-_STATIC = {"app.js": "text/javascript", "desktop.css": "text/css"}
 _NUMBER = r"^[A-Za-z0-9*#+._-]{1,64}$"
 
 router = APIRouter()
@@ -116,25 +114,10 @@ def _own(who: Principal, ctl: Control, agent: str) -> None:
         raise forbidden()
 
 
-# -- the page ----------------------------------------------------------------------------
-def _asset(name: str) -> bytes:
-    return resources.files("ccswitch.http").joinpath("static", "agent", name).read_bytes()
-
-
-@router.get("/agent", include_in_schema=False)
-async def agent_page() -> Response:
-    """The agent desktop (it signs in with the agent's API token)."""
-    return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/agent/{name}", include_in_schema=False)
-async def agent_asset(name: str) -> Response:
-    kind = _STATIC.get(name)
-    if kind is None:
-        raise HTTPException(status_code=404, detail="not found")
-    return Response(_asset(name), media_type=f"{kind}; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
+# -- the page (it signs in with the agent's API token) -------------------------------------
+PAGE = Page("agent", "agent desktop", "/agent/desktop.css", "demo-agent-2001",
+            ("/agent/app.js",), {"app.js": "text/javascript", "desktop.css": "text/css"})
+add_page(router, "/agent", PAGE)
 
 
 # -- its API -----------------------------------------------------------------------------

@@ -18,10 +18,8 @@ store (the unit tests' switch) they are the router's counts since the start (``s
 from __future__ import annotations
 
 import asyncio
-from importlib import resources
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import Response
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ..call import queries
@@ -34,15 +32,13 @@ from .access import Caller, Ctl
 from .auth import Principal, may_read_queue, may_see_agent
 from .control import Control
 from .models import TodayOut
+from .pages import Page, add_page
 from .reports import EXTRA_KEY as REPORTS_KEY
 from .views import ERRORS
 
-_STATIC = {"board.js": "text/javascript", "board.css": "text/css"}
 TODAY_KEY = "wallboard_today"  # Control.extras key of the shared TodayCache
 
 router = APIRouter()
-
-
 
 
 class WallboardQueueOut(BaseModel):
@@ -129,25 +125,11 @@ def board(who: Principal, config: SwitchConfig, views: list[QueueView],
                         agents=agents)
 
 
-# -- the page ----------------------------------------------------------------------------
-def _asset(name: str) -> bytes:
-    return resources.files("ccswitch.http").joinpath("static", "wallboard", name).read_bytes()
-
-
-@router.get("/", include_in_schema=False)
-async def wallboard_page() -> Response:
-    """The wallboard (it signs in with a supervisor's or the admin's API token)."""
-    return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/wallboard/{name}", include_in_schema=False)
-async def wallboard_asset(name: str) -> Response:
-    kind = _STATIC.get(name)
-    if kind is None:
-        raise HTTPException(status_code=404, detail="not found")
-    return Response(_asset(name), media_type=f"{kind}; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
+# -- the page (it signs in with a supervisor's or the admin's API token) ------------------
+PAGE = Page("wallboard", "wallboard", "/wallboard/board.css", "demo-supervisor-token",
+            ("/reports/chart.js", "/wallboard/board.js"),
+            {"board.js": "text/javascript", "board.css": "text/css"})
+add_page(router, "/", PAGE)
 
 
 # -- its API -----------------------------------------------------------------------------

@@ -201,7 +201,7 @@ class CdrStore:
                 f" ON CONFLICT ({LEG_KEY}) DO NOTHING",
                 [(ev.call_id, n, g.leg_id, g.role, g.party, g.started + wall_offset,
                   None if g.answered is None else g.answered + wall_offset,
-                  g.ended + wall_offset, g.status, g.reason, g.ended_by, g.codec, g.end)
+                  g.ended + wall_offset, g.status, g.reason, g.ended_by, g.codec, g.call_end)
                  for n, g in enumerate(ev.legs)])
 
     def set_quality(self, calls: Iterable[CallQuality]) -> None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..call.events import LegRecord
 from .db import POSTGRESQL, Db, Location
 from .recordings import Access, RecordingStore, Span
 
@@ -50,29 +51,19 @@ class RowScope:
 
 
 @dataclass(frozen=True, slots=True)
-class CdrLeg:
-    """One leg of a CDR (``cdr_legs``, ``docs/storage.md``); times wall-clock seconds."""
+class CdrLeg(LegRecord):
+    """One leg of a CDR read back (``cdr_legs``, ``docs/storage.md``): the core's record with
+    wall-clock times (``media`` is not stored: None) and the quality figures measured after."""
 
-    leg_id: str
-    role: str
-    party: str
-    started: float
-    answered: float | None
-    ended: float
-    status: int | None
-    reason: str
-    ended_by: str
-    codec: str | None
-    call_end: str | None
-    mos: float | None
-    r: float | None
-    loss: float | None
-    jitter: float | None
-    rtt: float | None
+    mos: float | None = None
+    r: float | None = None
+    loss: float | None = None
+    jitter: float | None = None
+    rtt: float | None = None
 
 
-_LEG_SELECT = ("SELECT call_id, leg_id, role, party, started, answered, ended, status, reason,"
-               " ended_by, codec, call_end, mos, r, loss, jitter, rtt FROM cdr_legs")
+_LEG_FIELDS = tuple(f.name for f in fields(CdrLeg) if f.name != "media")  # its columns too
+_LEG_SELECT = f"SELECT call_id, {', '.join(_LEG_FIELDS)} FROM cdr_legs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +165,19 @@ def _matching(flt: HistoryFilter, time_col: str,
     return where, args
 
 
+def _by_call(flt: HistoryFilter, scope: RowScope | None,
+             time_col: str) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and arguments of rows filtered and scoped by their CDR ``c``
+    (a CDR's own, a recording's), timed by ``time_col``."""
+    where, args = _matching(flt, time_col, (("c.queue", flt.queue), ("c.agent", flt.agent),
+                                            ("c.caller", flt.caller)))
+    sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
+                     users=("c.agent", "c.caller", "c.callee"), args=args)
+    if sql is not None:
+        where.append(sql)
+    return where, args
+
+
 class HistoryReader:
     """Read-only queries on one connection (the caller serialises use; see ``History``)."""
 
@@ -198,13 +202,7 @@ class HistoryReader:
 
     def cdrs(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
              limit: int = 100) -> list[Cdr]:
-        where, args = _matching(flt, "c.started", (("c.queue", flt.queue),
-                                                   ("c.agent", flt.agent),
-                                                   ("c.caller", flt.caller)))
-        sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
-                         users=("c.agent", "c.caller", "c.callee"), args=args)
-        if sql is not None:
-            where.append(sql)
+        where, args = _by_call(flt, scope, "c.started")
         rows = self._page(_CDR_SELECT, where, args, "c.id", after, limit)
         legs = self._legs(sorted({r[1] for r in rows}))
         return [replace(Cdr(*r[:-1]), transfers=json.loads(r[-1]) if r[-1] else [],
@@ -216,9 +214,10 @@ class HistoryReader:
         if not call_ids:
             return out
         marks = ",".join("?" * len(call_ids))
-        for r in self._db.execute(f"{_LEG_SELECT} WHERE call_id IN ({marks})"
-                                  " ORDER BY call_id, n", tuple(call_ids)):
-            out.setdefault(r[0], []).append(CdrLeg(*r[1:]))
+        for row in self._db.execute(f"{_LEG_SELECT} WHERE call_id IN ({marks})"
+                                    " ORDER BY call_id, n", tuple(call_ids)):
+            out.setdefault(row[0], []).append(CdrLeg(**dict(zip(_LEG_FIELDS, row[1:],
+                                                                strict=True))))
         return out
 
     def queue_events(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
@@ -237,13 +236,7 @@ class HistoryReader:
 
     def recordings(self, flt: HistoryFilter, scope: RowScope | None, *, after: int = 0,
                    limit: int = 100) -> list[Recording]:
-        where, args = _matching(flt, "r.started", (("c.queue", flt.queue),
-                                                   ("c.agent", flt.agent),
-                                                   ("c.caller", flt.caller)))
-        sql = _scope_sql(scope, queue="c.queue", agent="c.agent",
-                         users=("c.agent", "c.caller", "c.callee"), args=args)
-        if sql is not None:
-            where.append(sql)
+        where, args = _by_call(flt, scope, "r.started")
         rows = self._page(_REC_SELECT, where, args, "r.{rid}", after, limit)
         return self._with_pauses([Recording(*r) for r in rows])
 

@@ -1,36 +1,14 @@
 // The ccswitch agent desktop: plain JavaScript, no build step, no outside resources.
 // It signs in with an agent's API token (kept in sessionStorage), follows the agent's events
-// on the WebSocket /api/v1/events, and acts through the REST API (docs/http.md).
+// on the WebSocket /api/v1/events, and acts through the REST API (docs/http.md). The REST
+// calls and the sign-in are common/ccswitch.js's.
 "use strict";
 
-const API = "/api/v1";
+const { API, $, say } = ccswitch;
 const TOKEN_KEY = "ccswitch.token";
-const $ = (id) => document.getElementById(id);
 const desk = { token: null, me: null, menus: null, socket: null, since: null, card: null,
                retry: 1000, poll: null };
-
-// -- the REST API --------------------------------------------------------------------------
-async function api(method, path, body) {
-  const opts = { method, headers: { Authorization: `Bearer ${desk.token}` } };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const resp = await fetch(API + path, opts);
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) {
-    const err = new Error(typeof data.detail === "string" ? data.detail : resp.statusText);
-    err.status = resp.status;
-    throw err;
-  }
-  return data;
-}
-
-function say(text, isError) {
-  const m = $("message");
-  m.textContent = text;
-  m.classList.toggle("error", Boolean(isError));
-}
+const api = (method, path, body) => ccswitch.api(desk.token, method, path, body);
 
 async function act(what, method, path, body) {
   try {
@@ -42,24 +20,15 @@ async function act(what, method, path, body) {
   await refreshAgent();
 }
 
-// -- signing in ------------------------------------------------------------------------------
-async function signIn(token) {
-  desk.token = token;
-  try {
-    const me = await api("GET", "/desktop");
-    if (me.role !== "agent") throw new Error("this page is for agent tokens");
-    desk.me = me.user;
-    desk.menus = me;
-  } catch (e) {
-    desk.token = null;
-    sessionStorage.removeItem(TOKEN_KEY);
-    $("signin-error").textContent = e.status === 401 ? "unknown token" : e.message;
-    return;
-  }
-  sessionStorage.setItem(TOKEN_KEY, token);
-  $("signin").hidden = true;
-  $("desk").hidden = false;
-  $("who").hidden = false;
+// -- signing in (the token is kept in the tab's sessionStorage) ------------------------------
+async function whoAmI() {
+  const me = await api("GET", "/desktop");
+  if (me.role !== "agent") throw new Error("this page is for agent tokens");
+  desk.me = me.user;
+  desk.menus = me;
+}
+
+async function signedIn() {
   $("agent-id").textContent = `agent ${desk.me}`;
   const select = $("pause-reason");
   select.replaceChildren(...desk.menus.pause_reasons.map((r) => new Option(r, r)));
@@ -78,11 +47,14 @@ async function signIn(token) {
   desk.poll = setInterval(refreshAgent, 5000);
 }
 
-function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
+function signedOut() {
   if (desk.socket) desk.socket.close();
   location.reload();
 }
+
+const auth = ccswitch.signin({ holder: desk, storage: sessionStorage, key: TOKEN_KEY,
+                               open: whoAmI, shown: ["desk", "who"], opened: signedIn,
+                               signedOut });
 
 // -- the agent's state ------------------------------------------------------------------------
 async function refreshAgent() {
@@ -362,12 +334,6 @@ function agentPath(action) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("signin-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    $("signin-error").textContent = "";
-    signIn($("token").value.trim());
-  });
-  $("signout").addEventListener("click", signOut);
   $("recording-toggle").addEventListener("click", toggleRecording);
   $("ready").addEventListener("click", () => act("ready", "POST", agentPath("ready")));
   $("pause").addEventListener("click", () => {
@@ -381,6 +347,5 @@ document.addEventListener("DOMContentLoaded", () => {
     const number = $("dial-number").value.trim();
     act(`dialling ${number}: answer your phone`, "POST", agentPath("dial"), { number });
   });
-  const saved = sessionStorage.getItem(TOKEN_KEY);
-  if (saved) signIn(saved);
+  auth.start();
 });

@@ -2,31 +2,16 @@
 // Signs in with an admin's or a supervisor's API token (localStorage; "#token=..." signs in
 // too), reads /api/v1/reports/{queues,agents,agent-states}, /api/v1/forecast and
 // /api/v1/staffing and draws them as tables and SVG charts (chart.js).  Every figure shown
-// is one the API returned, or a sum of them (the "all queues" chart), never made up.
+// is one the API returned, or a sum of them (the "all queues" chart), never made up. The
+// REST calls and the sign-in are common/ccswitch.js's.
 "use strict";
 
-const API = "/api/v1";
+const { $, say } = ccswitch;
 const TOKEN_KEY = "ccswitch.reports.token";
 const COLORS = ["#1f6feb", "#2da44e", "#d1242f", "#bf8700", "#8250df", "#0a7d8c", "#e16f24",
                 "#57606a"];
-const $ = (id) => document.getElementById(id);
 const page = { token: null, queues: [], last: null };
-
-async function api(path, raw) {
-  const resp = await fetch(API + path, { headers: { Authorization: `Bearer ${page.token}` } });
-  if (!resp.ok) {
-    const data = await resp.json().catch(() => ({}));
-    const err = new Error(typeof data.detail === "string" ? data.detail : resp.statusText);
-    err.status = resp.status;
-    throw err;
-  }
-  return raw ? resp.text() : resp.json();
-}
-
-function say(text, isError) {
-  $("message").textContent = text;
-  $("message").classList.toggle("error", Boolean(isError));
-}
+const api = (path, raw) => ccswitch.api(page.token, "GET", path, undefined, raw);
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -225,7 +210,7 @@ async function load() {
     document.body.dataset.loaded = String(Date.now());
   } catch (err) {
     say(`cannot read the reports: ${err.message}`, true);
-    if (err.status === 401) signOut();
+    if (err.status === 401) auth.signOut();
   }
 }
 
@@ -255,39 +240,32 @@ async function download(kind) {
   }
 }
 
-// -- sign-in -------------------------------------------------------------------------------
-async function signIn(token) {
-  page.token = token;
-  try {
-    const frame = await api("/wallboard");
-    if (frame.role !== "admin" && frame.role !== "supervisor") {
-      throw Object.assign(new Error("the reports need an admin or a supervisor token"),
-                          { status: 403 });
-    }
-    page.queues = frame.queues;
-  } catch (err) {
-    page.token = null;
-    localStorage.removeItem(TOKEN_KEY);
-    $("signin-error").textContent = err.status === 401 ? "unknown token" : err.message;
-    return;
+// -- sign-in (the token is kept in localStorage) -------------------------------------------
+async function readQueues() {
+  const frame = await api("/wallboard");
+  if (frame.role !== "admin" && frame.role !== "supervisor") {
+    throw Object.assign(new Error("the reports need an admin or a supervisor token"),
+                        { status: 403 });
   }
-  localStorage.setItem(TOKEN_KEY, token);
-  $("signin").hidden = true;
-  $("page").hidden = false;
-  $("signout").hidden = false;
+  page.queues = frame.queues;
+}
+
+async function signedIn() {
   const opts = page.queues.map((q) => el("option", { value: q.name }, q.label));
   $("queue").replaceChildren(el("option", { value: "" }, "all queues"), ...opts);
   $("fc-queue").replaceChildren(...opts.map((o) => o.cloneNode(true)));
   await load();
 }
 
-function signOut() {
-  localStorage.removeItem(TOKEN_KEY);
-  page.token = null;
+function signedOut() {
   $("page").hidden = true;
   $("signin").hidden = false;
   $("signout").hidden = true;
 }
+
+const auth = ccswitch.signin({ holder: page, storage: localStorage, key: TOKEN_KEY,
+                               open: readQueues, shown: ["page", "signout"], opened: signedIn,
+                               signedOut, hash: "keep" });
 
 function start() {
   const today = localDate(new Date());
@@ -296,21 +274,15 @@ function start() {
   for (const id of ["from", "to", "interval", "day"]) {
     if (params.get(id)) $(id).value = params.get(id);
   }
-  $("signin-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    signIn($("token").value.trim());
-  });
   $("query").addEventListener("submit", (e) => { e.preventDefault(); load(); });
   $("plan").addEventListener("submit", (e) => {
     e.preventDefault();
     drawPlan().catch((err) => say(`cannot read the forecast: ${err.message}`, true));
   });
-  $("signout").addEventListener("click", signOut);
   for (const a of document.querySelectorAll("a.csv")) {
     a.addEventListener("click", (e) => { e.preventDefault(); download(a.dataset.kind); });
   }
-  const token = params.get("token") || localStorage.getItem(TOKEN_KEY);
-  if (token) signIn(token);
+  auth.start();
 }
 
 start();

@@ -2,39 +2,24 @@
 // It signs in with a supervisor's or the admin's API token (kept in localStorage, so a wall
 // screen comes back signed in; "#token=..." in the address signs in too), reads the live
 // state from the REST API, applies the event stream (/api/v1/events) to it as events come,
-// and reads everything again every REFRESH_MS so that it never drifts (docs/http.md).
+// and reads everything again every REFRESH_MS so that it never drifts (docs/http.md). The
+// REST calls and the sign-in are common/ccswitch.js's.
 "use strict";
 
-const API = "/api/v1";
+const { API, $, say } = ccswitch;
 const TOKEN_KEY = "ccswitch.wallboard.token";
 const REFRESH_MS = 10000;
 const CHART_MS = 60000;  // the chart's figures are read again this often
 const CHART_INTERVAL = "30m";
 const POOR_MOS = 3.6;  // a call whose MOS estimate is below this is flagged
 const STATES = ["ready", "ringing", "on_call", "wrap_up", "paused", "logged_out"];
-const $ = (id) => document.getElementById(id);
 const board = {
   token: null, frame: null, queues: new Map(), agents: new Map(), calls: new Map(),
   today: {}, since: null, socket: null, retry: 1000, soonTimer: null, started: false,
   readFailed: false,
 };
 
-// -- the REST API --------------------------------------------------------------------------
-async function api(method, path, body) {
-  const opts = { method, headers: { Authorization: `Bearer ${board.token}` } };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const resp = await fetch(API + path, opts);
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) {
-    const err = new Error(typeof data.detail === "string" ? data.detail : resp.statusText);
-    err.status = resp.status;
-    throw err;
-  }
-  return data;
-}
+const api = (method, path, body) => ccswitch.api(board.token, method, path, body);
 
 // Today's per-queue figures (offered, answered, abandoned, service_level, abandon_rate): the
 // one place they are read: the `today` field of GET /api/v1/wallboard, the durable local day
@@ -43,12 +28,6 @@ async function fetchToday() {
   const frame = await api("GET", "/wallboard");
   board.frame = frame;
   return Object.fromEntries(frame.queues.map((q) => [q.name, q.today]));
-}
-
-function say(text, isError) {
-  const m = $("message");
-  m.textContent = text;
-  m.classList.toggle("error", Boolean(isError));
 }
 
 // -- time ----------------------------------------------------------------------------------
@@ -356,32 +335,17 @@ async function act(what, path, body) {
   }
 }
 
-// -- signing in ----------------------------------------------------------------------------
-async function signIn(token) {
-  board.token = token;
-  try {
-    board.today = await fetchToday();
-    if (board.frame.role === "agent") {
-      const err = new Error("this page is for supervisor and admin tokens");
-      err.status = 403;
-      throw err;
-    }
-  } catch (e) {
-    if (e.status === undefined || e.status >= 500) {  // the switch is away: keep the token
-      $("signin-error").textContent = `cannot reach the switch (${e.message}): trying again`;
-      setTimeout(() => signIn(token), 5000);
-      return;
-    }
-    board.token = null;
-    localStorage.removeItem(TOKEN_KEY);
-    $("signin-error").textContent = e.status === 401 ? "unknown token" : e.message;
-    return;
+// -- signing in (the token is kept in localStorage; a switch away is tried again) -----------
+async function readFrame() {
+  board.today = await fetchToday();
+  if (board.frame.role === "agent") {
+    const err = new Error("this page is for supervisor and admin tokens");
+    err.status = 403;
+    throw err;
   }
-  $("signin-error").textContent = "";
-  localStorage.setItem(TOKEN_KEY, token);
-  $("signin").hidden = true;
-  $("board").hidden = false;
-  $("signout").hidden = false;
+}
+
+async function signedIn() {
   const sups = board.frame.supervisors;
   $("ring").replaceChildren(...sups.map((u) => new Option(`phone ${u}`, u)));
   $("ring-box").hidden = sups.length < 2;
@@ -463,24 +427,17 @@ async function refreshChart() {
   }
 }
 
-function signOut() {
-  localStorage.removeItem(TOKEN_KEY);
-  board.token = null;
+function signedOut() {
   if (board.socket) board.socket.close();
   location.reload();
 }
 
+const auth = ccswitch.signin({ holder: board, storage: localStorage, key: TOKEN_KEY,
+                               open: readFrame, shown: ["board", "signout"], opened: signedIn,
+                               signedOut, retryAway: true, hash: "clear" });
+
 document.addEventListener("DOMContentLoaded", () => {
-  $("signin-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    $("signin-error").textContent = "";
-    signIn($("token").value.trim());
-  });
-  $("signout").addEventListener("click", signOut);
   setInterval(tick, 1000);
   tick();
-  const hash = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (hash) history.replaceState(null, "", location.pathname);
-  const saved = hash || localStorage.getItem(TOKEN_KEY);
-  if (saved) signIn(saved);
+  auth.start();
 });
