@@ -26,7 +26,7 @@ import structlog
 from ..clock import TimerHeap
 from ..errors import SipParseError
 from ..sip.dialog import Dialog
-from ..sip.message import Response
+from ..sip.message import Response, make_response
 from ..sip.prack import (
     GIVE_UP_STATUS,
     Heard,
@@ -38,7 +38,8 @@ from ..sip.prack import (
     wants_reliable,
 )
 from ..sip.transaction import RequestReceived
-from .state import Call, Leg
+from . import earlyoffer
+from .state import Call, Leg, set_sdp
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -63,7 +64,10 @@ class Reliability:
         self._timers: TimerHeap[str] = TimerHeap()
         self.counters: dict[str, int] = dict.fromkeys(
             ("reliable_sent", "retransmitted", "pracks_answered", "pracks_refused",
-             "prack_timeouts", "pracks_sent", "provisionals_ignored", "offers_dropped"), 0)
+             "prack_timeouts", "pracks_sent", "provisionals_ignored", "offers_dropped",
+             # offer/answer before the 2xx (call/earlyoffer.py)
+             "early_offers_answered", "early_offers_relayed", "early_offers_refused",
+             "early_glare", "early_offer_pending"), 0)
 
     # -- UAS: the caller's INVITE -----------------------------------------------------------
     def to_caller(self, call: Call, resp: Response, now: float) -> None:
@@ -75,12 +79,15 @@ class Reliability:
         # would come in the PRACK, which the B2BUA does not relay; such early media goes
         # unreliably as before, and a provisional that must be reliable goes without it
         offer = provisional and bool(resp.body) and not a.invite.body
-        reliable = provisional and wants_reliable(a.invite, mode=call.prack_mode,
-                                                  with_sdp=bool(resp.body) and not offer)
-        if reliable and offer:
+        relayed = offer and earlyoffer.may_offer_to_caller(call)  # a PRACK waits for it
+        reliable = provisional and wants_reliable(
+            a.invite, mode=call.prack_mode, with_sdp=bool(resp.body) and (relayed or not offer))
+        if reliable and offer and not relayed:
             resp.body = b""
             resp.headers.remove("content-type")
             self.counters["offers_dropped"] += 1
+        if reliable and resp.body:
+            earlyoffer.caller_provisional(call, resp)
         if provisional and not reliable:
             entry = None  # an unreliable provisional goes as it is
         elif provisional and entry is None:
@@ -113,7 +120,13 @@ class Reliability:
         status = entry.rel.prack(rack, now) if entry is not None else 481
         if status == 200:
             self.counters["pracks_answered"] += 1
-            self.sw._reply(ev, 200, "OK", now)
+            # SDP in it: the answer to our offer, or a new offer (call/earlyoffer.py)
+            code, reason, extra, sdp = earlyoffer.caller_prack(self.sw, call, leg,
+                                                               ev.request, now)
+            resp = make_response(ev.request, code, reason, headers=extra)
+            if sdp is not None:
+                set_sdp(resp, sdp)
+            self.sw._txn.send_response(ev.txn_id, resp, now)
         else:
             self.counters["pracks_refused"] += 1
             log.info("prack_refused", call_id=call.key, rack=str(rack))
@@ -194,6 +207,8 @@ class Reliability:
         prack = early.request("PRACK", me=br.me, branch=sw._ids.branch(),
                               extra=(("RAck", str(rack_for(resp))),))
         d.local_seq = early.local_seq
+        if not earlyoffer.our_prack(sw, br, resp, prack):
+            return  # it carries the caller's answer to the offer in ``resp``: it waits
         sw._txn.send_request(prack, d.peer, now)
         self.counters["pracks_sent"] += 1
 
