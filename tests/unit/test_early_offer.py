@@ -229,6 +229,15 @@ def test_a_callee_offer_to_a_caller_without_100rel_is_answered_by_us_in_the_prac
     prack = w["1002"].take("PRACK")
     assert b"127.0.0.9" in prack.body  # answered here: RFC 3262 §5 wants it in the PRACK
     assert configured(w, 6000)
+    w["1002"].reply(prack, 200, "OK", 1.3)
+    w["1002"].reply(to_phone, 200, "OK", 2.0, to_tag="p1", body=offer(6000))
+    w.pump()
+    okr = last_to(w["1001"], "INVITE")
+    assert okr.status == 200 and b"127.0.0.9" in okr.body  # our offer, its answer in the ACK
+    w["1001"].send(w["1001"].in_dialog("ACK", okr, cseq=2, body=offer(4500)), 2.1)
+    w.pump()
+    assert w["1002"].take("ACK").body == b""  # the callee's exchange was over at the PRACK
+    assert configured(w, 4500)  # the caller's leg set from its answer
 
 
 def test_an_update_after_the_answer_is_still_relayed_to_the_caller() -> None:

@@ -4,15 +4,17 @@
   :meth:`Reliability.to_caller`.  A provisional goes reliably when ``sip/prack.wants_reliable``
   says so for the call's mode (a trunk's ``100rel``; ``supported`` for phones): the caller's
   INVITE requires 100rel, or supports it and the provisional carries SDP (early media) or the
-  trunk is ``required`` (SDP that would be an offer, to a caller whose INVITE had none, is
-  never sent reliably: see ``to_caller``).  The caller's PRACK is answered here (200, or
-  481 when it names nothing unacknowledged); a 2xx waits for the PRACK of a provisional with
+  trunk is ``required`` (SDP that would be an offer, to a caller whose INVITE had none, goes
+  reliably only when our PRACK to the callee waits for its answer: ``call/earlyoffer.py``).
+  The caller's PRACK is answered here (200, or 481 when it names nothing unacknowledged; SDP
+  in it goes to ``earlyoffer.caller_prack``); a 2xx waits for the PRACK of a provisional with
   SDP; 64·T1 without PRACK refuses the INVITE with 504 and ends the call (``prack_timeout``
   logged).
 * **From the callee** (we are its UAC): :meth:`Reliability.from_callee` PRACKs each new
   reliable provisional of a fork in its early dialog (Contact and Record-Route of the
-  provisional, CSeq + 1 in the fork's dialog) and tells the fork code to ignore a
-  retransmitted or out-of-order one.  Trunk legs announce ``Supported: 100rel`` (or
+  provisional, CSeq + 1 in the fork's dialog; one whose provisional offers SDP carries the
+  answer, ``earlyoffer.our_prack``) and tells the fork code to ignore a retransmitted or
+  out-of-order one.  Trunk legs announce ``Supported: 100rel`` (or
   ``Require``) as the trunk's ``100rel`` says (``call/trunklegs.py``).
 """
 
@@ -76,8 +78,9 @@ class Reliability:
         entry = self._callers.get(a.txn_id)
         provisional = resp.status < 200
         # SDP in a provisional to a caller whose INVITE had none is an offer: its answer
-        # would come in the PRACK, which the B2BUA does not relay; such early media goes
-        # unreliably as before, and a provisional that must be reliable goes without it
+        # comes in the PRACK, relayed only to a callee whose PRACK waits for it (the
+        # callee's own offer); else such early media goes unreliably as before, and a
+        # provisional that must be reliable goes without it
         offer = provisional and bool(resp.body) and not a.invite.body
         relayed = offer and earlyoffer.may_offer_to_caller(call)  # a PRACK waits for it
         reliable = provisional and wants_reliable(
