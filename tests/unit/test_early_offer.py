@@ -260,3 +260,20 @@ def test_an_update_after_the_answer_is_still_relayed_to_the_caller() -> None:
     w.pump()
     assert last_to(w.carrier, "UPDATE").status == 200
     assert configured(w, 9400)
+
+
+def test_a_callee_offer_we_cannot_take_does_not_keep_our_prack_waiting() -> None:
+    w = World()
+    w["1001"].invite("1002", 1.0, call_id="u10", extra="Supported: 100rel\n",
+                     phones=list(w.phones.values()))
+    w.pump()
+    to_phone = w["1002"].take("INVITE")
+    g729 = offer(6000).replace("RTP/AVP 0 101", "RTP/AVP 18").replace(
+        "a=rtpmap:0 PCMU/8000", "a=rtpmap:18 G729/8000")
+    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=g729,
+                    extra=REL.format(1))
+    w.pump()
+    prack = w["1002"].take("PRACK")  # sent at once, with no answer to give
+    assert prack.body == b""
+    [r183] = resp_of(w["1001"], 183)
+    assert r183.body == b""

@@ -102,11 +102,13 @@ def relay_provisional(sw: B2bua, call: Call, ev: Ringing, now: float) -> None:
     extra = [("Contact", call.caller_leg.me.contact())]
     # SDP in a provisional after the fork's exchange completed is a repeat (earlyoffer.py)
     repeat = earlyoffer.answer_sdp(call, br) if resp.body else None
-    earlyoffer.callee_provisional(call, br, resp)
     sdp = repeat or callee_sdp(call, resp)
     if isinstance(sdp, NotAcceptable):
         log.info("early_sdp_refused", call_id=call.key, reason=sdp.reason)
+        earlyoffer.release_pracks(sw, call, now)  # none waits for an answer to it
         sdp = None
+    else:
+        earlyoffer.callee_provisional(call, br, resp)
     sw._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
 
 
