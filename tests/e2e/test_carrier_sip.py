@@ -241,13 +241,32 @@ def test_a_carrier_moving_its_early_media_with_update_is_answered_and_heard_ther
     INVITE offered); what the new address sends (PCMU silence, 0xFF) reaches the caller
     transcoded to PCMA (0xD5), before the answer and after it (the 200's repeat of the old
     SDP moves nothing back)."""
+    early_update_call(sipp, daemon, CARRIER, "5550700124", "1001")
+
+
+def test_an_early_update_through_a_record_routing_carrier_proxy(
+        sipp: Sipp, carrier_proxy: CarrierProxy) -> None:
+    """The same with Kamailio as the carrier in front of the SIPp far end: the far end's
+    UPDATE follows the INVITE's Record-Route through Kamailio to us."""
+    cp = carrier_proxy
+    early_update_call(sipp, cp.daemon, cp.far_port, "5550700125", "1008")
+
+
+def early_update_call(sipp: Sipp, daemon: Daemon, far_port: int, number: str,
+                      user: str) -> None:
     require_peer("sipp")
+    # the media workers start after `ready`: early media sent before then is lost
+    spawned = 0
+    while daemon.log.find("media_worker_spawned", worker=spawned) is not None:
+        spawned += 1
+    for worker in range(spawned):
+        assert daemon.log.wait_for("media_worker_started", TIMEOUT, worker=worker), \
+            daemon.tail()
     sink = PayloadSink()
     moved = RtpPeer()
     carrier = sipp.start("uas_early_update_100rel.xml", "-key", "new_rtp_port",
-                         str(moved.port), local_port=CARRIER, timeout=TIMEOUT)
+                         str(moved.port), local_port=far_port, timeout=TIMEOUT)
     answered = stamp_when(daemon, "call_answered", TIMEOUT)
-
     started: list[float] = []
 
     def start_sending() -> None:
@@ -258,8 +277,8 @@ def test_a_carrier_moving_its_early_media_with_update_is_answered_and_heard_ther
 
     threading.Thread(target=start_sending, daemon=True).start()
     try:
-        uac = sipp.run("uac_call_early_media.xml", *dial_args("5550700124", daemon.sip_port),
-                       "-inf", str(sipp.credentials("1001", "pw1001")),
+        uac = sipp.run("uac_call_early_media.xml", *dial_args(number, daemon.sip_port),
+                       "-inf", str(sipp.credentials(user, f"pw{user}")),
                        "-key", "rtp_port", str(sink.port),
                        remote=daemon.sip_port, timeout=TIMEOUT)
         far = carrier.wait(TIMEOUT + 5)
@@ -274,7 +293,7 @@ def test_a_carrier_moving_its_early_media_with_update_is_answered_and_heard_ther
     assert daemon.log.find("early_offer_answered", leg="b") is not None, daemon.tail()
     assert moved.sent and answered, (moved.sent, daemon.tail())
     t_answer = answered[0]
-    heard = [(t, pt, first) for t, pt, first in sink.payloads]
+    heard = sink.payloads
     before = [h for h in heard if h[0] < t_answer]
     after = [h for h in heard if h[0] >= t_answer]
     # PCMU silence from the new address, transcoded for the caller (PCMA, as it offered)
