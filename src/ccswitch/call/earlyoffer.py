@@ -135,9 +135,10 @@ def in_early_dialog(sw: B2bua, call: Call, leg_id: LegId, ev: RequestReceived,
     """An UPDATE from the caller or a ringing fork before the call is answered (True: it was
     answered here).  Anything else is left to the B2BUA."""
     req = ev.request
+    if req.method != "UPDATE" or call.phase is not Phase.RINGING or call.media is None:
+        return False
     leg = call.legs.get(leg_id)
-    if req.method != "UPDATE" or call.phase is not Phase.RINGING or call.media is None \
-            or leg is None:
+    if leg is None:
         return False
     if not leg.incoming and (not leg.early or leg.final is not None):
         return False
