@@ -47,5 +47,9 @@ class Ids:
         """The first RSeq of an INVITE's reliable provisionals: 1 to 2**31 - 1 (RFC 3262 §3)."""
         return self._rng.getrandbits(31) % (2**31 - 1) + 1
 
+    def below(self, n: int) -> int:
+        """A whole number from 0 to ``n`` - 1 (a Retry-After chosen at random, RFC 3311)."""
+        return self._rng.randrange(n)
+
     def ssrc(self) -> int:
         return self._rng.getrandbits(32)

@@ -171,3 +171,135 @@ def test_prack_and_early_media_through_a_record_routing_carrier_proxy(
     assert answered, cp.daemon.tail()
     before = [t for t, _ in sink.got if t < answered[0]]
     assert before and answered[0] - before[0] >= 1.0, (len(sink.got), cp.daemon.tail())
+
+
+class RtpPeer:
+    """The carrier's new early-media address: a UDP socket on loopback that notes every
+    datagram (time, payload type, first payload byte) and, once started, sends PCMU silence
+    (payload 0xFF) every 20 ms from the same socket to a given port."""
+
+    def __init__(self) -> None:
+        self.port = free_port(tcp=False)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.02)
+        self.got: list[tuple[float, int, int]] = []
+        self.sent = 0
+        self.target: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        seq, ts, next_send = 1, 0, time.monotonic()
+        while not self._stop.is_set():
+            if self.target is not None and time.monotonic() >= next_send:
+                head = bytes([0x80, 0]) + seq.to_bytes(2, "big") + ts.to_bytes(4, "big")
+                self.sock.sendto(head + (0x1234ABCD).to_bytes(4, "big") + b"\xff" * 160,
+                                 ("127.0.0.1", self.target))
+                seq, ts, next_send = seq + 1, ts + 160, next_send + 0.02
+                self.sent += 1
+            try:
+                data = self.sock.recv(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(data) > 12:
+                self.got.append((time.monotonic(), data[1] & 0x7F, data[12]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+class PayloadSink(RtpSink):
+    """An RtpSink that also keeps the first payload byte of each packet."""
+
+    def __init__(self) -> None:
+        self.payloads: list[tuple[float, int, int]] = []
+        super().__init__()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(data) > 12:
+                self.payloads.append((time.monotonic(), data[1] & 0x7F, data[12]))
+
+
+def test_a_carrier_moving_its_early_media_with_update_is_answered_and_heard_there(
+        sipp: Sipp, daemon: Daemon) -> None:
+    """The carrier (requiring 100rel) sends a reliable 183 with PCMA, then an UPDATE in the
+    early dialog moving its early media to this test's socket with PCMU only, then a 200
+    repeating the 183's SDP.  The switch answers the UPDATE itself (PCMU, from the port our
+    INVITE offered); what the new address sends (PCMU silence, 0xFF) reaches the caller
+    transcoded to PCMA (0xD5), before the answer and after it (the 200's repeat of the old
+    SDP moves nothing back)."""
+    early_update_call(sipp, daemon, CARRIER, "5550700124", "1001")
+
+
+def test_an_early_update_through_a_record_routing_carrier_proxy(
+        sipp: Sipp, carrier_proxy: CarrierProxy) -> None:
+    """The same with Kamailio as the carrier in front of the SIPp far end: the far end's
+    UPDATE follows the INVITE's Record-Route through Kamailio to us."""
+    cp = carrier_proxy
+    early_update_call(sipp, cp.daemon, cp.far_port, "5550700125", "1008")
+
+
+def early_update_call(sipp: Sipp, daemon: Daemon, far_port: int, number: str,
+                      user: str) -> None:
+    require_peer("sipp")
+    # the media workers start after `ready`: early media sent before then is lost
+    spawned = 0
+    while daemon.log.find("media_worker_spawned", worker=spawned) is not None:
+        spawned += 1
+    for worker in range(spawned):
+        assert daemon.log.wait_for("media_worker_started", TIMEOUT, worker=worker), \
+            daemon.tail()
+    sink = PayloadSink()
+    moved = RtpPeer()
+    carrier = sipp.start("uas_early_update_100rel.xml", "-key", "new_rtp_port",
+                         str(moved.port), local_port=far_port, timeout=TIMEOUT)
+    answered = stamp_when(daemon, "call_answered", TIMEOUT)
+    started: list[float] = []
+
+    def start_sending() -> None:
+        ev = daemon.log.wait_for("early_offer_answered", TIMEOUT)
+        if ev is not None:
+            moved.target = int(ev["port"])  # our port for the carrier's leg
+            started.append(time.monotonic())
+
+    threading.Thread(target=start_sending, daemon=True).start()
+    try:
+        uac = sipp.run("uac_call_early_media.xml", *dial_args(number, daemon.sip_port),
+                       "-inf", str(sipp.credentials(user, f"pw{user}")),
+                       "-key", "rtp_port", str(sink.port),
+                       remote=daemon.sip_port, timeout=TIMEOUT)
+        far = carrier.wait(TIMEOUT + 5)
+    finally:
+        carrier.stop()
+        sink.close()
+        moved.close()
+    assert far.ok, far.describe()
+    assert uac.ok, uac.describe()
+    [upd] = [m for m in far.received() if m.status == 200 and "UPDATE" in m.text][:1]
+    assert "m=audio" in upd.text, far.describe()
+    assert daemon.log.find("early_offer_answered", leg="b") is not None, daemon.tail()
+    assert moved.sent and answered, (moved.sent, daemon.tail())
+    t_answer = answered[0]
+    heard = sink.payloads
+    before = [h for h in heard if h[0] < t_answer]
+    after = [h for h in heard if h[0] >= t_answer]
+    # PCMU silence from the new address, transcoded for the caller (PCMA, as it offered)
+    assert {(pt, first) for _, pt, first in heard} == {(8, 0xD5)}, set(heard[:5])
+    # heard before the answer (how long depends on the machine's load: the carrier answers
+    # 2.5 s after its UPDATE) and after it, the caller staying 3 s
+    assert before and len(after) >= 20, (
+        len(before), len(after), started and started[0] - t_answer,
+        [ln for ln in daemon.tail().splitlines() if "answered" in ln])

@@ -323,6 +323,32 @@ class CallMedia:
         self._configure(side, got)
         return got.answer.to_bytes()
 
+    def answer_early(self, side: Side, body: bytes) -> bytes | NotAcceptable:
+        """``side`` offers again before the call is answered (an UPDATE or a PRACK, RFC 3311
+        and 3262 §5): we answer from its own leg's port, keeping the other leg's codec when
+        it is offered (the worker relays) or else the offerer's first one we support (the
+        worker transcodes).  Only that leg is reconfigured; the other side is not asked."""
+        offer = _parse(body)
+        if isinstance(offer, NotAcceptable):
+            return offer
+        lm = self.legs[side]
+        peer = self.legs.get(_other(side))
+        got: Negotiated | NotAcceptable = NotAcceptable("no codec")
+        if peer is not None and peer.codec is not None:
+            same = tuple(c for c in self.plan.codecs
+                         if c.is_dtmf or c.name.lower() == peer.codec.lower())
+            got = _answer_stamped(lm, offer, self.plan.local_ip, same, Direction.SENDRECV)
+        if isinstance(got, NotAcceptable):
+            got = _answer_stamped(lm, offer, self.plan.local_ip, self.plan.codecs,
+                                  Direction.SENDRECV)
+        if isinstance(got, NotAcceptable):
+            return got
+        self.offers[side] = offer  # the callee's later answer is turned into ours to this one
+        self.offer_codec[side] = got.codec
+        self.held[side] = not got.direction.sends
+        self._configure(side, got)
+        return got.answer.to_bytes()
+
     def offer_locally(self, side: Side, *, only: Sequence[str] | None = None) -> bytes:
         """Our own offer to ``side`` (a call the switch places, or an INVITE without SDP);
         ``only`` (a trunk's codecs): just those of ours, in that order."""

@@ -36,7 +36,7 @@ from ..sip.transaction import (
     TransactionTimeout,
 )
 from ..sip.uri import NameAddr, SipUri
-from . import dtmfwork, sessiontimers
+from . import dtmfwork, earlyoffer, sessiontimers
 from .anchor import CallMedia, LegMedia, MediaPlan
 from .commands import Command, Done, execute
 from .crm import CallbackOffer
@@ -465,6 +465,8 @@ class B2bua:
         if found is None:
             return False
         call, leg = found
+        if earlyoffer.in_early_dialog(self, call, leg, ev, now):  # UPDATE before the 2xx
+            return True
         dialog = self._leg_dialog(call, leg, req)
         if dialog is None or call.phase is Phase.ENDED:
             self._reply(ev, 481, "Call/Transaction Does Not Exist", now)

@@ -15,7 +15,7 @@ import structlog
 
 from ..sdp.negotiator import NotAcceptable
 from ..sip.message import Response
-from . import dtmfwork, recpause, sessiontimers
+from . import dtmfwork, earlyoffer, recpause, sessiontimers
 from .events import CallAnswered
 from .legevents import Answered, Failed, Ringing
 from .legrecord import leg_answered, leg_failed, leg_gone
@@ -102,10 +102,15 @@ def relay_provisional(sw: B2bua, call: Call, ev: Ringing, now: float) -> None:
         br.early = True
         br.dialog.remote = resp.to
     extra = [("Contact", call.caller_leg.me.contact())]
-    sdp = callee_sdp(call, resp)
+    # SDP in a provisional after the fork's exchange completed is a repeat (earlyoffer.py)
+    repeat = earlyoffer.answer_sdp(call, br) if resp.body else None
+    sdp = repeat or callee_sdp(call, resp)
     if isinstance(sdp, NotAcceptable):
         log.info("early_sdp_refused", call_id=call.key, reason=sdp.reason)
+        earlyoffer.release_pracks(sw, call, now)  # none waits for an answer to it
         sdp = None
+    else:
+        earlyoffer.callee_provisional(call, br, resp)
     sw._answer_a(call, resp.status, resp.reason, now, resp, extra, sdp)
 
 
@@ -113,7 +118,8 @@ def relay_provisional(sw: B2bua, call: Call, ev: Ringing, now: float) -> None:
 def caller_answered(sw: B2bua, call: Call, ev: Answered, now: float) -> None:
     """RINGING: the first fork to answer wins; the caller is answered 200."""
     br, resp, ack = call.legs[ev.leg], ev.response, ev.ack
-    sdp = callee_sdp(call, resp)
+    # both legs' offer/answer done before the 2xx: its SDP is a repeat (call/earlyoffer.py)
+    sdp = earlyoffer.answer_sdp(call, br) or callee_sdp(call, resp)
     if isinstance(sdp, NotAcceptable):  # the callee's answer is not one we can use
         log.warning("answer_refused", call_id=call.key, reason=sdp.reason)
         br.final = 488

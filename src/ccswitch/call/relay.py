@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ..media.dtmf import DtmfError, parse_info_dtmf
-from ..sdp.negotiator import NotAcceptable
+from ..sdp.negotiator import NotAcceptable, OfferAnswerState
 from ..sip.dialog import Dialog
 from ..sip.message import Request, Response, make_response
 from ..sip.transaction import RequestReceived, TransactionError
-from . import sessiontimers
+from . import earlyoffer, sessiontimers
 from .legevents import HoldChanged
 from .state import Call, LegId, Phase, Relay, set_sdp
 
@@ -199,7 +199,7 @@ def release_held_ack(sw: B2bua, call: Call, leg: LegId, req: Request) -> None:
         sdp = cm.answer_from(call.end(leg), req.body)
         if isinstance(sdp, NotAcceptable):
             log.warning("ack_sdp_refused", call_id=call.key, reason=sdp.reason)
-        else:
-            set_sdp(held, sdp)
+        elif earlyoffer.state_of(call, other) is not OfferAnswerState.STABLE:
+            set_sdp(held, sdp)  # (its exchange done before the 2xx: no SDP in its ACK)
     other.held_ack = None
     sw._txn.send_stateless(held, other.dialog.peer)

@@ -4,15 +4,17 @@
   :meth:`Reliability.to_caller`.  A provisional goes reliably when ``sip/prack.wants_reliable``
   says so for the call's mode (a trunk's ``100rel``; ``supported`` for phones): the caller's
   INVITE requires 100rel, or supports it and the provisional carries SDP (early media) or the
-  trunk is ``required`` (SDP that would be an offer, to a caller whose INVITE had none, is
-  never sent reliably: see ``to_caller``).  The caller's PRACK is answered here (200, or
-  481 when it names nothing unacknowledged); a 2xx waits for the PRACK of a provisional with
+  trunk is ``required`` (SDP that would be an offer, to a caller whose INVITE had none, goes
+  reliably only when our PRACK to the callee waits for its answer: ``call/earlyoffer.py``).
+  The caller's PRACK is answered here (200, or 481 when it names nothing unacknowledged; SDP
+  in it goes to ``earlyoffer.caller_prack``); a 2xx waits for the PRACK of a provisional with
   SDP; 64·T1 without PRACK refuses the INVITE with 504 and ends the call (``prack_timeout``
   logged).
 * **From the callee** (we are its UAC): :meth:`Reliability.from_callee` PRACKs each new
   reliable provisional of a fork in its early dialog (Contact and Record-Route of the
-  provisional, CSeq + 1 in the fork's dialog) and tells the fork code to ignore a
-  retransmitted or out-of-order one.  Trunk legs announce ``Supported: 100rel`` (or
+  provisional, CSeq + 1 in the fork's dialog; one whose provisional offers SDP carries the
+  answer, ``earlyoffer.our_prack``) and tells the fork code to ignore a retransmitted or
+  out-of-order one.  Trunk legs announce ``Supported: 100rel`` (or
   ``Require``) as the trunk's ``100rel`` says (``call/trunklegs.py``).
 """
 
@@ -26,7 +28,7 @@ import structlog
 from ..clock import TimerHeap
 from ..errors import SipParseError
 from ..sip.dialog import Dialog
-from ..sip.message import Response
+from ..sip.message import Response, make_response
 from ..sip.prack import (
     GIVE_UP_STATUS,
     Heard,
@@ -38,7 +40,8 @@ from ..sip.prack import (
     wants_reliable,
 )
 from ..sip.transaction import RequestReceived
-from .state import Call, Leg
+from . import earlyoffer
+from .state import Call, Leg, set_sdp
 
 if TYPE_CHECKING:
     from .b2bua import B2bua
@@ -63,7 +66,10 @@ class Reliability:
         self._timers: TimerHeap[str] = TimerHeap()
         self.counters: dict[str, int] = dict.fromkeys(
             ("reliable_sent", "retransmitted", "pracks_answered", "pracks_refused",
-             "prack_timeouts", "pracks_sent", "provisionals_ignored", "offers_dropped"), 0)
+             "prack_timeouts", "pracks_sent", "provisionals_ignored", "offers_dropped",
+             # offer/answer before the 2xx (call/earlyoffer.py)
+             "early_offers_answered", "early_offers_relayed", "early_offers_refused",
+             "early_glare", "early_offer_pending"), 0)
 
     # -- UAS: the caller's INVITE -----------------------------------------------------------
     def to_caller(self, call: Call, resp: Response, now: float) -> None:
@@ -72,15 +78,19 @@ class Reliability:
         entry = self._callers.get(a.txn_id)
         provisional = resp.status < 200
         # SDP in a provisional to a caller whose INVITE had none is an offer: its answer
-        # would come in the PRACK, which the B2BUA does not relay; such early media goes
-        # unreliably as before, and a provisional that must be reliable goes without it
+        # comes in the PRACK, relayed only to a callee whose PRACK waits for it (the
+        # callee's own offer); else such early media goes unreliably as before, and a
+        # provisional that must be reliable goes without it
         offer = provisional and bool(resp.body) and not a.invite.body
-        reliable = provisional and wants_reliable(a.invite, mode=call.prack_mode,
-                                                  with_sdp=bool(resp.body) and not offer)
-        if reliable and offer:
+        relayed = offer and earlyoffer.may_offer_to_caller(call)  # a PRACK waits for it
+        reliable = provisional and wants_reliable(
+            a.invite, mode=call.prack_mode, with_sdp=bool(resp.body) and (relayed or not offer))
+        if reliable and offer and not relayed:
             resp.body = b""
             resp.headers.remove("content-type")
             self.counters["offers_dropped"] += 1
+        if reliable and resp.body:
+            earlyoffer.caller_provisional(call, resp)
         if provisional and not reliable:
             entry = None  # an unreliable provisional goes as it is
         elif provisional and entry is None:
@@ -113,7 +123,13 @@ class Reliability:
         status = entry.rel.prack(rack, now) if entry is not None else 481
         if status == 200:
             self.counters["pracks_answered"] += 1
-            self.sw._reply(ev, 200, "OK", now)
+            # SDP in it: the answer to our offer, or a new offer (call/earlyoffer.py)
+            code, reason, extra, sdp = earlyoffer.caller_prack(self.sw, call, leg,
+                                                               ev.request, now)
+            resp = make_response(ev.request, code, reason, headers=extra)
+            if sdp is not None:
+                set_sdp(resp, sdp)
+            self.sw._txn.send_response(ev.txn_id, resp, now)
         else:
             self.counters["pracks_refused"] += 1
             log.info("prack_refused", call_id=call.key, rack=str(rack))
@@ -194,6 +210,8 @@ class Reliability:
         prack = early.request("PRACK", me=br.me, branch=sw._ids.branch(),
                               extra=(("RAck", str(rack_for(resp))),))
         d.local_seq = early.local_seq
+        if not earlyoffer.our_prack(sw, br, resp, prack):
+            return  # it carries the caller's answer to the offer in ``resp``: it waits
         sw._txn.send_request(prack, d.peer, now)
         self.counters["pracks_sent"] += 1
 

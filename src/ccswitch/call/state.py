@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from ..sdp.negotiator import OfferAnswerState
 from ..sip.dialog import Dialog, LocalContact
 from ..sip.message import Request, Response
 from ..sip.prack import Mode
@@ -105,6 +106,15 @@ class Relay:
 
 
 @dataclass(slots=True)
+class EarlySdp:
+    """The offer/answer of a call's legs before its 2xx (``call/earlyoffer.py``): each leg's
+    RFC 3264 state once moved from its INVITE's, our PRACKs waiting for the caller's answer."""
+
+    states: dict[LegId, OfferAnswerState] = field(default_factory=dict)
+    held_pracks: dict[LegId, Request] = field(default_factory=dict)  # fork -> our PRACK
+
+
+@dataclass(slots=True)
 class PendingTwoHundred:
     """A 2xx we sent to a leg's re-INVITE, retransmitted until its ACK (UDP)."""
 
@@ -171,6 +181,7 @@ class Call:
     did: str | None = None  # the DID a carrier's call came in on (its IVR's ``did`` variable)
     diversion: str | None = None  # the number a carrier's call was first meant for (``diversion``)
     prack_mode: Mode = "supported"  # 100rel towards the caller (a trunk's ``100rel``)
+    early: EarlySdp = field(default_factory=EarlySdp)  # offer/answer before the 2xx
     gone: list[LegRecord] = field(default_factory=list)  # legs that left it (their records)
     transfers: list[TransferStep] = field(default_factory=list)  # every transfer, in order
 
