@@ -132,9 +132,10 @@ def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
         sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
     """The demo with ``[sip] overload_lag = 0.001``: the loop 1 ms late at two probes in a
     row sheds new INVITEs with 503, which a flood of INVITEs (SIPp, 2,000 a second, until
-    the daemon has shed ten) gets.  The audit (CLI and API) shows the overload windows (``switch.overload``),
-    every shed INVITE counted (as the daemon logged them, ``call_refused`` overloaded) and
-    as a failed attempt with 503, and an overload that began during the flood."""
+    the daemon has shed ten) gets.  The audit (CLI and API) shows the overload windows
+    (``switch.overload``), every shed INVITE counted (as the daemon logged them,
+    ``call_refused`` overloaded) and as a failed attempt with 503, and an overload that
+    began during the flood."""
     require_peer("sipp")
     demo = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
     conf = tmp_path / "overload.toml"
