@@ -10,7 +10,8 @@ read can have changed.
   (a caller waiting, an agent logged in, a wrap-up) grow with it.  A call whose events are
   durable shows in the next read.
 * **Forecast**: its history ends at a local midnight; it reads the outcomes of that history's
-  callers up to a day later.  Kept while no row of those outcomes has been added since.
+  callers up to a day later.  Kept while no outcome of a caller who entered in the last day
+  of the history has been added since (``outcome_mark``); today's new callers leave it.
 
 Two marks queries (indexed ``max``/``min`` of the row ids) per read, instead of the replay.
 Layer 4: blocking, run in the reports' worker thread."""
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 TTL = 5.0  # s an open result is given again (the today board's figures: as ``today_cache``)
 SIZE = 64  # results kept (the least recently used goes)
+DAY = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +58,23 @@ def marks(db: Db) -> Marks:
                  float(qt[0]) if qt else float("-inf"), float(et[0]) if et else float("-inf"))
 
 
-def outcome_mark(db: Db, since: float, until: float) -> tuple[Any, ...]:
-    """The newest queue-log row a forecast of history [since, until) counts after ``until``:
-    an outcome of a caller who entered in the history (any later row of it moves the mark)."""
+def first_row(db: Db) -> Any:
+    """The queue log's oldest row id (a retention delete moves it)."""
+    return db.execute("SELECT min(id) FROM queue_events").fetchone()[0]
+
+
+def outcome_mark(db: Db, until: float) -> tuple[Any, ...]:
+    """The newest queue-log row a forecast of history ending at ``until`` counts after it:
+    an outcome of a caller who entered in the day before ``until`` (any later row of such
+    a caller moves the mark).  A caller who entered earlier and is still in the queue or
+    talking a day later is left out: every report reads outcomes a day on at most (``TAIL``)
+    and a queue's wait is shorter."""
     outcomes = [e for e in HISTORY_EVENTS if e != "CallerEntered"]
     marks_ = ",".join("?" * len(outcomes))
     row = db.execute(
-        f"SELECT max(id), count(*) FROM queue_events WHERE time >= ? AND event IN ({marks_})"
+        f"SELECT max(id), count(*) FROM queue_events WHERE event IN ({marks_}) AND time >= ?"
         " AND call_id IN (SELECT call_id FROM queue_events WHERE event = 'CallerEntered'"
-        " AND time >= ? AND time < ?)", (until, *outcomes, since, until)).fetchone()
+        " AND time >= ? AND time < ?)", (*outcomes, until, until - DAY, until)).fetchone()
     return tuple(row)
 
 

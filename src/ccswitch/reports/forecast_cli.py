@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config.schema import SwitchConfig
 from ..errors import ConfigError
-from .cache import ReportCache, marks, outcome_mark
+from .cache import ReportCache, first_row, outcome_mark
 from .forecast import DEFAULT_HOLDOUT, DEFAULT_WEEKS, MAX_WEEKS, Forecast, forecast
 from .history_input import day_bounds
 from .reader import ReportReader
@@ -124,9 +124,7 @@ def cached(cache: ReportCache, db: Db, *, kind: str, day: date, today: date, tz:
            plan: StaffingPlan) -> list[dict[str, Any]]:
     """``compute`` through ``cache``: given again while no outcome of the history's callers
     has been written since (``reports/cache.py``)."""
-    end = min(day, today)
-    since = day_bounds(end - timedelta(days=7 * (weeks + DEFAULT_HOLDOUT)), tz)[0]
-    stamp = (*marks(db).oldest, *outcome_mark(db, since, day_bounds(end, tz)[0]))
+    stamp = (first_row(db), *outcome_mark(db, day_bounds(min(day, today), tz)[0]))
     key = ("forecast", kind, day, today, str(tz), interval_s, weeks, queue, repr(plan))
     return cache.get(key, stamp, lambda: compute(
         db, kind=kind, day=day, today=today, tz=tz, interval_s=interval_s, weeks=weeks,
