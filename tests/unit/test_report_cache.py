@@ -137,3 +137,17 @@ def test_a_range_over_the_limit_is_refused_before_any_read(
     got = compute(reader, "queues", start=DAY[1] - MAX_INTERVALS * step, end=DAY[1],
                   interval=interval, settings=settings, now=NOW, queue="support")
     assert MAX_INTERVALS <= len(got) <= MAX_INTERVALS + 1
+
+
+def test_the_cache_keeps_at_most_its_rows_and_entries() -> None:
+    cache = ReportCache(size=3, rows=10, clock=Clock(NOW))
+    for key in "abc":
+        cache.get(key, (), lambda: [1, 2, 3], expires=False)
+    cache.get("d", (), lambda: [1, 2, 3], expires=False)  # 4 entries > 3: "a" goes
+    assert cache.get("a", (), lambda: [9], expires=False) == [9]  # read again: "b" goes
+    assert cache.get("c", (), lambda: [0], expires=False) == [1, 2, 3]  # kept
+    cache.get("e", (), lambda: list(range(11)), expires=False)  # 11 rows > 10: not kept
+    assert cache.get("e", (), lambda: [], expires=False) == []
+    cache.get("f", (), lambda: list(range(8)), expires=False)  # 8 + others > 10: old ones go
+    assert cache.get("f", (), lambda: [], expires=False) == list(range(8))
+    assert cache.get("c", (), lambda: [0], expires=False) == [0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 TTL = 5.0  # s an open result is given again (the today board's figures: as ``today_cache``)
 SIZE = 64  # results kept (the least recently used goes)
+ROWS = 50_000  # rows kept in all (a report's rows, a forecast's queues): bounds the memory
 DAY = 86_400.0
 
 
@@ -84,16 +85,19 @@ class _Entry:
     stamp: tuple[Any, ...]
     at: float
     ttl: float | None  # None: no expiry by time
+    rows: int
 
 
 class ReportCache:
     """``get(key, stamp, compute)``: the kept value of ``key`` when its stamp is the same
     (and, for an open value, it is younger than ``ttl``), else ``compute()`` kept."""
 
-    def __init__(self, *, ttl: float = TTL, size: int = SIZE,
+    def __init__(self, *, ttl: float = TTL, size: int = SIZE, rows: int = ROWS,
                  clock: Callable[[], float] = time.time) -> None:
         self.ttl = ttl
         self.size = size
+        self.rows = rows
+        self._rows = 0  # rows kept now
         self.clock = clock
         self._lock = threading.Lock()
         self._kept: OrderedDict[Hashable, _Entry] = OrderedDict()
@@ -112,12 +116,17 @@ class ReportCache:
                 self.hits += 1
                 return got.value  # type: ignore[no-any-return]
         value = compute()
+        rows = len(value) if isinstance(value, Sized) else 1
         with self._lock:
             self.misses += 1
-            self._kept[key] = _Entry(value, stamp, now, self.ttl if expires else None)
-            self._kept.move_to_end(key)
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._rows -= old.rows
+            if rows <= self.rows:  # a larger answer is not kept
+                self._kept[key] = _Entry(value, stamp, now, self.ttl if expires else None, rows)
+                self._rows += rows
+            while len(self._kept) > self.size or self._rows > self.rows:
+                self._rows -= self._kept.popitem(last=False)[1].rows
         return value
 
 
