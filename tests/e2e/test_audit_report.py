@@ -131,8 +131,8 @@ def test_the_audit_times_a_blind_transfer_between_baresip_phones(
 def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
         sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
     """The demo with ``[sip] overload_lag = 0.001``: the loop 1 ms late at two probes in a
-    row sheds new INVITEs with 503, which a flood of INVITEs (SIPp, 2,000 a second, until
-    the daemon has shed ten) gets.  The audit (CLI and API) shows the overload windows
+    row sheds new INVITEs with 503, which a flood of INVITEs (SIPp, 1,000 a second until the
+    guard starts shedding) gets.  The audit (CLI and API) shows the overload windows
     (``switch.overload``), every shed INVITE counted (as the daemon logged them,
     ``call_refused`` overloaded) and as a failed attempt with 503, and an overload that
     began during the flood."""
@@ -148,12 +148,12 @@ def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
         return sum(1 for e in d.log.events() if e.get("event") == "call_refused"
                    and e.get("reason") == "overloaded")
 
-    # 2,000 INVITEs a second until the guard has shed some (a loaded machine reaches it
-    # sooner), then stopped
-    flood = sipp.start("invite_flood.xml", *dial_args("55555", d.sip_port), "-r", "2000",
-                       "-m", "40000", "-nr", remote=d.sip_port, timeout=30)
+    # 1,000 INVITEs a second (3 s at most) until the guard starts shedding, then stopped
+    flood = sipp.start("invite_flood.xml", *dial_args("55555", d.sip_port), "-r", "1000",
+                       "-m", "3000", "-nr", remote=d.sip_port, timeout=30)
     try:
-        assert wait_until(lambda: shed_logged() >= 10, timeout=15), d.tail()
+        assert d.log.wait_for("call_refused", timeout=20, reason="overloaded") is not None, \
+            d.tail()
     finally:
         flood.stop()
     ended = time.time()
@@ -169,10 +169,11 @@ def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
         assert got.status_code == 200, got.text
         return list(got.json())
 
-    def all_shed_audited() -> bool:  # a window is written once shedding stops (io/overload)
+    def all_shed_audited() -> bool:
         return sum(r["shed_requests"] for r in api_rows()) == shed_logged() > 0
 
-    assert wait_until(all_shed_audited, timeout=15), (api_rows(), shed_logged(), d.tail())
+    # a window is written when shedding stops, or after 60 s of it (a loaded machine)
+    assert wait_until(all_shed_audited, timeout=75, interval=0.5), (api_rows(), shed_logged())
     shed = shed_logged()
     rows = audit_rows(d, since)  # the CLI's audit: the same figures
     assert sum(r["shed_requests"] for r in rows) == shed, rows
