@@ -97,7 +97,6 @@ QUEUE_EVENT_TYPES = get_args(QueueEvent)
 VOICEMAIL_EVENT_TYPES = get_args(VoicemailEvent)
 
 LAG_PERIOD = 0.05  # how often the loop's lateness is measured (s)
-LAG_LIMIT = 0.1  # a timer this late means the switch is behind its input (s)
 LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
@@ -134,7 +133,7 @@ class Switch:
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._flush_scheduled = False
         self.stopping = False
-        self._guard = OverloadGuard(limit=LAG_LIMIT, late_samples=LAG_LATE_SAMPLES)
+        self._guard = OverloadGuard(limit=config.sip.overload_lag, late_samples=LAG_LATE_SAMPLES)
         self._overloads = OverloadRecorder()  # switch.overload events, rate-limited
         self._lag_stats: LagStats | None = None
         self._lag_timer: asyncio.TimerHandle | None = None

@@ -3,7 +3,9 @@ demo daemon with one media worker, a SIPp call (1011 -> 1012) whose media worker
 while it talks, then two SIPp calls that fail (404: no such number; 480: an agent without a
 registered phone).  The audit must show the worker's restart (at the time it was killed), the
 failed calls by code and the answered call.  Then a blind transfer between baresip phones,
-timed by the audit within what the test saw."""
+timed by the audit within what the test saw.  And a SIPp INVITE flood against a daemon whose
+overload guard is set low (``[sip] overload_lag``): the audit shows its overloads and the
+INVITEs it shed."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from e2e_baresip import PhoneFactory
 from e2e_calls import AGENT_HZ, CALLER_HZ, THIRD_HZ, hang_up, phone, queue_call, uri
 from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
 from e2e_media import settle
-from e2e_sipp import Sipp
+from e2e_sipp import Sipp, dial_args
 from e2e_util import LOOPBACK, wait_until
 from test_cdr_logs import failed_call
 from test_media_resilience import call_waiting_for_bye, worker_pids
@@ -124,3 +126,60 @@ def test_the_audit_times_a_blind_transfer_between_baresip_phones(
     assert row["transfers_failed"] == 0 and row["transfer_failed_codes"] == {}, row
     assert 0.0 < row["transfer_mean_s"] <= seen, (row, seen)
     assert row["transfer_p95_s"] == row["transfer_mean_s"]  # one transfer: p95 is it
+
+
+def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """The demo with ``[sip] overload_lag = 0.001``: the loop 1 ms late at two probes in a
+    row sheds new INVITEs with 503, which a flood of INVITEs (SIPp, 1,000 a second until the
+    guard starts shedding) gets.  The audit (CLI and API) shows the overload windows
+    (``switch.overload``), every shed INVITE counted (as the daemon logged them,
+    ``call_refused`` overloaded) and as a failed attempt with 503, and an overload that
+    began during the flood."""
+    require_peer("sipp")
+    demo = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
+    conf = tmp_path / "overload.toml"
+    conf.write_text(demo.read_text() + "\n[sip]\noverload_lag = 0.001\n")
+    since = time.time() - 60
+    d = start_daemon(extra_args=("--config", str(conf), "--media-workers", "1"))
+    began = time.time()
+
+    def shed_logged() -> int:
+        return sum(1 for e in d.log.events() if e.get("event") == "call_refused"
+                   and e.get("reason") == "overloaded")
+
+    # 1,000 INVITEs a second (3 s at most) until the guard has shed one, then stopped
+    flood = sipp.start("invite_flood.xml", *dial_args("55555", d.sip_port), "-r", "1000",
+                       "-m", "3000", "-nr", remote=d.sip_port, timeout=30)
+    try:
+        assert d.log.wait_for("call_refused", timeout=20, reason="overloaded") is not None, \
+            d.tail()
+        time.sleep(1.0)  # the flood goes on a moment: SIPp gets the 503s sent meanwhile
+    finally:
+        flood.stop()
+    ended = time.time()
+    sent = flood.wait(5)
+    assert "SIP/2.0 503 Service Unavailable" in sent.messages, sent.describe()[-3000:]
+
+    http = httpx.Client(base_url=f"http://{LOOPBACK}:{d.http_port}", timeout=10,
+                        headers={"Authorization": f"Bearer {ADMIN}"})
+
+    def api_rows() -> list[dict[str, Any]]:
+        got = http.get("/api/v1/reports/audit", params={
+            "from": f"{since:.0f}", "to": f"{time.time() + 3600:.0f}", "interval": "1h"})
+        assert got.status_code == 200, got.text
+        return list(got.json())
+
+    def all_shed_audited() -> bool:
+        return sum(r["shed_requests"] for r in api_rows()) == shed_logged() > 0
+
+    # a window is written when shedding stops, or after 60 s of it (a loaded machine)
+    assert wait_until(all_shed_audited, timeout=75, interval=0.5), (api_rows(), shed_logged())
+    shed = shed_logged()
+    rows = audit_rows(d, since)  # the CLI's audit: the same figures
+    assert sum(r["shed_requests"] for r in rows) == shed, rows
+    assert sum(r["overloads"] for r in rows) >= 1
+    assert sum(r["failed_codes"].get("503", 0) for r in rows) == shed, rows
+    times = [datetime.fromisoformat(str(t)).timestamp() for r in rows
+             for t in r["overload_times"]]
+    assert any(began - 1 <= t <= ended + 1 for t in times), (began, ended, times)

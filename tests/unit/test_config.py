@@ -99,6 +99,7 @@ def test_empty_file_gives_the_defaults() -> None:
             cfg.registrar.default_expires) == (60, 3600, 3600)
     assert (cfg.sip.t1, cfg.sip.t2, cfg.sip.t4, cfg.sip.max_message_size) == (0.5, 4.0, 5.0, 65535)
     assert cfg.sip.user_agent == "ccswitch/0.1"
+    assert cfg.sip.overload_lag == 0.1
     assert cfg.realm == "ccswitch.local"
     assert cfg.users == {} and cfg.queues == {} and cfg.dialplan.numbers == {}
 
@@ -368,6 +369,8 @@ ERRORS = [
     ('[registrar]\nmax_contacts = 0\n', "registrar.max_contacts", 2, "must be 1-"),
     ('[sip]\nt1 = 2\nt2 = 1\n', "sip.t2", 3, "below t1"),
     ('[sip]\nmax_message_size = 100\n', "sip.max_message_size", 2, "must be 1500-"),
+    ('[sip]\noverload_lag = 0.0005\n', "sip.overload_lag", 2, "must be 0.001-10 seconds"),
+    ('[sip]\noverload_lag = "fast"\n', "sip.overload_lag", 2, "number of seconds"),
     ('[sip]\nuser_agent = "x\\r\\nEvil: 1"\n', "sip.user_agent", 2, "control characters"),
     ('sip = 3\n', "sip", 1, "must be a table"),
 ]

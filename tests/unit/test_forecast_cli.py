@@ -119,6 +119,9 @@ def test_bad_flags_exit_2(data_dir: Path, tmp_path: Path,
     assert code == 2 and "shrinkage" in err
     code, _, err = report(capsys, "forecast", "--data-dir", str(data_dir), "--date", "0001-01-01")
     assert code == 2 and "out of range" in err
+    # at most a year of history, as the API's weeks (le=52): no year-long reads from the CLI
+    code, _, err = report(capsys, "forecast", "--data-dir", str(data_dir), "--weeks", "53")
+    assert code == 2 and "--weeks must be from 1 to 52" in err
 
 
 def api_for(data_dir: Path) -> Api:

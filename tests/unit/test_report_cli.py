@@ -83,6 +83,16 @@ def test_bad_values_exit_2_with_one_line(data_dir: Path, capsys: pytest.CaptureF
     assert fault in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_a_range_over_the_limit_exits_2_naming_it(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ("table", "csv", "json"):
+        status, out, err = report(capsys, "--data-dir", str(data_dir), "--from", "1971-01-01",
+                                  "--interval", "15m", "--format", fmt)
+        assert status == 2 and out == ""
+        assert err.startswith("ccswitch report: the range is ") and err.count("\n") == 1
+        assert "at most 1000 intervals" in err
+
+
 def test_no_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = report(capsys, "--data-dir", str(tmp_path / "none"))
     assert status == 2 and "ccswitch.db" in err

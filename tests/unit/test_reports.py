@@ -39,6 +39,7 @@ from ccswitch.reports import QueueTotals, ReportReader, ReportSettings, compute,
 from ccswitch.reports.settings import from_started
 from ccswitch.store.cdr import CdrStore
 from ccswitch.store.db import Db, Location
+from ccswitch.store.events import EventStore
 from ccswitch.store.queue_events import QueueEventStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -110,8 +111,10 @@ def c8_cdr() -> CallEnded:
 
 
 def write_day(db: Db) -> Db:
-    """The scripted day's queue log and c8's CDR in ``db``'s stores."""
+    """The scripted day's queue log and c8's CDR in ``db``'s stores (and the event stream's
+    table, empty, as the daemon's store has it)."""
     QueueEventStore(db).append(day_events(), wall_offset=0.0)
+    EventStore(db)
     CdrStore(db).add(c8_cdr(), wall_offset=0.0)
     return db
 

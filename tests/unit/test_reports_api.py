@@ -87,6 +87,32 @@ def test_scope_and_errors(api: Api) -> None:
         ("2026-12-07T09:00:00+01:00", 3)]  # c1, c2, c3
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_range_over_the_limit_is_422_naming_it(api: Api, fmt: str) -> None:
+    """A very old ``from`` in quarter-hours would build millions of rows: refused, the same
+    way for JSON and CSV, for every report; the longest allowed range is served."""
+    for kind in ("queues", "agents", "agent-states", "audit"):
+        got = api("GET", f"/api/v1/reports/{kind}?from=1971-01-01&interval=15m&format={fmt}")
+        assert got.status_code == 422, got.text
+        assert "at most 1000 intervals" in got.json()["detail"], got.text
+    # 1000 days (2024-03-12 to 2026-12-07 included) in days: served
+    ok = api("GET", f"/api/v1/reports/queues?from=2024-03-13&to=2026-12-07&format={fmt}")
+    assert ok.status_code == 200, ok.text
+    # a year the calendar cannot step through is a bad from (400), not a server error
+    far = api("GET", f"/api/v1/reports/queues?from=9999-12-30&to=9999-12-31&format={fmt}")
+    assert far.status_code == 400 and "out of range" in far.json()["detail"]
+
+
+def test_the_openapi_document_names_the_limit(api: Api) -> None:
+    doc = api("GET", "/api/v1/openapi.json").json()
+    op = doc["paths"]["/api/v1/reports/queues"]["get"]
+    assert "1000 intervals" in op["responses"]["422"]["description"]
+    assert op["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Refusal"}
+    (frm,) = [p for p in op["parameters"] if p["name"] == "from"]
+    assert "at most 1000 intervals" in frm["description"]
+
+
 def test_the_openapi_document_shows_the_rows(api: Api) -> None:
     doc = api("GET", "/api/v1/openapi.json").json()
     schemas = doc["components"]["schemas"]

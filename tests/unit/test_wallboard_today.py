@@ -82,17 +82,22 @@ def test_a_queue_without_callers_today_has_no_rates(where: Location) -> None:
                    "service_level": None, "abandon_rate": None}
 
 
-def test_the_cache_reads_once_per_ttl(where: Location) -> None:
+def test_the_cache_reads_again_for_a_new_row_or_once_per_ttl(where: Location) -> None:
     clock = Clock(NOW)
     cache = TodayCache(reports_of(where), ttl=5.0, clock=clock)
+    assert cache.get()["support"].offered == 6 and cache.computed == 1
+    clock.t = NOW + 4.9  # within the ttl, nothing written: the same figures, no read
     assert cache.get()["support"].offered == 6 and cache.computed == 1
     store = QueueEventStore(where.connect())
     store.append([ev.CallerEntered(T0 + 5401, "c10", "support", 0, 1, ())], wall_offset=0.0)
     store.close()
-    clock.t = NOW + 4.9  # within the ttl: the same figures, no read
-    assert cache.get()["support"].offered == 6 and cache.computed == 1
-    clock.t = NOW + 5.0  # the ttl is over: read again, the new caller counts (6 + 1)
+    # within the ttl, but a row is durable since: read again, the new caller counts (6 + 1)
     assert cache.get()["support"].offered == 7 and cache.computed == 2
-    clock.t = NOW + 1.0  # the clock stepped back: read again rather than trust the old
+    clock.t = NOW + 9.8  # nothing new: kept
+    assert cache.get()["support"].offered == 7 and cache.computed == 2
+    clock.t = NOW + 9.9  # the ttl is over: read again (open figures grow with the time)
     cache.get()
     assert cache.computed == 3
+    clock.t = NOW + 1.0  # the clock stepped back: read again rather than trust the old
+    cache.get()
+    assert cache.computed == 4

@@ -227,6 +227,7 @@ class SipSettings:
     user_agent: str = "ccswitch/0.1"
     ring_timeout: float = 120.0  # a call nobody answers is ended 480 after this
     trace: str = ""  # SIP message trace: "" (off), "log", "pcap:PATH" or "log,pcap:PATH"
+    overload_lag: float = 0.1  # s: the loop this late twice in a row sheds new calls (503)
 
 
 @dataclass(frozen=True, slots=True)
@@ -712,10 +713,17 @@ class _Parser:
             user_agent=self.opt(t, "user_agent", path, d.user_agent, self.string),
             ring_timeout=self.opt(t, "ring_timeout", path, d.ring_timeout, self.seconds),
             trace=self.opt(t, "trace", path, d.trace, self.trace),
+            overload_lag=self.opt(t, "overload_lag", path, d.overload_lag, self.overload_lag),
         )
         if cfg.t2 < cfg.t1:
             self.fail((*path, "t2"), "must not be below t1")
         return cfg
+
+    def overload_lag(self, value: object, path: Path) -> float:
+        lag = self.seconds(value, path)
+        if not 0.001 <= lag <= 10:
+            self.fail(path, "must be 0.001-10 seconds")
+        return lag
 
     def trace(self, value: object, path: Path) -> str:
         text = self.string(value, path)

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..reports import forecast_cli
+from ..reports.forecast import MAX_WEEKS
 from ..reports.service import Reports
 from ..reports.staffing import StaffingPlan
 from ..reports.zone import local_zone
@@ -35,7 +36,7 @@ Interval = Literal["15m", "30m", "1h"]
 QueueName = Annotated[str | None, Query(min_length=1, max_length=64,
                                         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
                                         description="one queue (default: each with history)")]
-Weeks = Annotated[int, Query(ge=1, le=52, description="weeks of history to average")]
+Weeks = Annotated[int, Query(ge=1, le=MAX_WEEKS, description="weeks of history to average")]
 Day = Annotated[date | None, Query(alias="date", description="the day to forecast "
                                    "(default tomorrow)")]
 
@@ -106,10 +107,13 @@ async def _compute(ctl: Ctl, who: Principal, *, kind: str, queue: str | None,
         raise HTTPException(status_code=400, detail=str(e)) from None
 
     def run(r: HistoryReader) -> list[dict[str, Any]]:
-        return forecast_cli.compute(r.db, kind=kind, day=day or today + timedelta(days=1),
+        args: dict[str, Any] = dict(kind=kind, day=day or today + timedelta(days=1),
                                     today=today, tz=zone,
                                     interval_s=forecast_cli.INTERVALS[interval], weeks=weeks,
                                     queue=queue, plan=plan)
+        if isinstance(reports, Reports):  # shared with the other boards and report pages
+            return forecast_cli.cached(reports.cache, r.db, **args)
+        return forecast_cli.compute(r.db, **args)
 
     out = await asyncio.to_thread(history_of(ctl).read, run)
     if who.role == "supervisor" and who.queues is not None:

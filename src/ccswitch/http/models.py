@@ -25,6 +25,21 @@ class Problem(_Out):
     code: str | None = None
 
 
+class ValidationIssue(BaseModel):
+    """One query parameter FastAPI could not read (its own 422 answer)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Refusal(BaseModel):
+    """422: a request the API cannot serve: ``detail`` says why in a sentence (a report range
+    longer than its limit), or lists the parameters that could not be read."""
+
+    detail: str | list[ValidationIssue]
+
+
 class AgentCounts(_Out):
     """How many of a queue's agents are in each state."""
 

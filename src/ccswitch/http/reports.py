@@ -21,25 +21,38 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from ..reports import AgentStates, AgentTotals, AuditTotals, QueueTotals, Row, compute, plain
+from ..reports import AgentStates, AgentTotals, AuditTotals, QueueTotals, Row, cached, plain
 from ..reports.output import render
 from ..reports.service import Reports
-from ..reports.timerange import INTERVALS, TimeError, default_range, parse_time
+from ..reports.timerange import (
+    INTERVALS,
+    MAX_INTERVALS,
+    TimeError,
+    TooManyIntervals,
+    default_range,
+    parse_time,
+)
 from .access import Caller, Ctl, forbidden
 from .app import API
 from .auth import Principal
 from .control import Control, CoreUnavailable
-from .models import Problem
+from .models import Problem, Refusal
 from .views import ERRORS
 
 _OFFSET = re.compile(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$")
 EXTRA_KEY = "reports"  # Control.extras key of the switch's Reports
+TOO_LONG: dict[int | str, dict[str, Any]] = {422: {
+    "model": Refusal, "description": f"the range is longer than {MAX_INTERVALS} intervals "
+    "(detail names the limit), or a parameter could not be read"}}
+"""The 422 answer of a report route (a range too long, or FastAPI's own refusal)."""
 router = APIRouter(prefix=f"{API}/reports", tags=["reports"], responses={
-    **ERRORS, 400: {"model": Problem, "description": "a bad from, to or interval"}})
+    **ERRORS, 400: {"model": Problem, "description": "a bad from, to or interval"},
+    **TOO_LONG})
 
 From = Annotated[str | None, Query(alias="from", description="ISO 8601 date or date-time "
                                    "(local time of the report's zone without an offset); "
-                                   "default: today 00:00")]
+                                   "default: today 00:00; the range may be at most "
+                                   f"{MAX_INTERVALS} intervals long (else 422)")]
 To = Annotated[str | None, Query(description="a date: that day included; a date-time: "
                                  "excluded; default: the end of today")]
 Interval = Annotated[str, Query(description="15m, 30m, 1h, day or week")]
@@ -51,6 +64,11 @@ CSV: dict[int | str, dict[str, Any]] = {200: {"content": {
     "text/csv": {"schema": {"type": "string"}}},
     "description": "format=json: the rows; format=csv: the CLI's CSV, as a download"}}
 """The 200 answer of a route with ``format=csv`` (the OpenAPI document names both types)."""
+
+
+def too_long(message: str) -> HTTPException:
+    """422 with ``message`` (a range over the limit), for JSON and CSV alike."""
+    return HTTPException(422, message)
 
 
 def csv_download(text: str, name: str) -> Response:
@@ -95,9 +113,12 @@ async def _rows(ctl: Control, who: Principal, kind: str, from_: str | None, to: 
         start = None if from_ is None else parse_time(_plus(from_), settings.tz)
         end = None if to is None else parse_time(_plus(to), settings.tz, end=True)
         start, end = default_range(start, end, now, settings.tz)
-        return await asyncio.to_thread(reports.read, lambda r: compute(
-            r, kind, start=start, end=end, interval=interval, settings=settings, now=now,
-            queue=queue, agent=agent, queues=queues, agents=agents))
+        return await asyncio.to_thread(reports.read, lambda r: cached(
+            reports.cache, r, kind, start=start, end=end, interval=interval,
+            settings=settings, now=now, queue=queue, agent=agent, queues=queues,
+            agents=agents))
+    except TooManyIntervals as exc:
+        raise too_long(str(exc)) from None
     except TimeError as exc:
         raise HTTPException(400, str(exc)) from None
 

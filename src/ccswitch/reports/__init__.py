@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .agents import AgentStates, AgentTotals, agent_report, agent_state_report
 from .audit import AuditTotals, audit_report
+from .cache import ReportCache, marks, report_stamp
 from .queues import QueueTotals, queue_report
 from .reader import LOOKBACK, TAIL, ReportReader
 from .settings import ReportSettings
@@ -28,8 +29,8 @@ if TYPE_CHECKING:  # ``ccswitch``'s parser imports this package: no database dri
 KINDS = ("queues", "agents", "agent-states", "audit")
 Row = QueueTotals | AgentTotals | AgentStates | AuditTotals
 
-__all__ = ["KINDS", "AgentStates", "AgentTotals", "AuditTotals", "QueueTotals", "ReportReader",
-           "ReportSettings", "compute", "plain", "timeline", "today"]
+__all__ = ["KINDS", "AgentStates", "AgentTotals", "AuditTotals", "QueueTotals", "ReportCache",
+           "ReportReader", "ReportSettings", "cached", "compute", "plain", "timeline", "today"]
 
 
 def timeline(reader: ReportReader, start: float, end: float, now: float) -> Timeline:
@@ -59,6 +60,23 @@ def compute(reader: ReportReader, kind: str, *, start: float, end: float, interv
         return agent_state_report(tl, bounds, settings, queue=queue, agent=agent,
                                   agents=agents)
     raise ValueError(f"unknown report {kind!r}")
+
+
+def cached(cache: ReportCache, reader: ReportReader, kind: str, *, start: float, end: float,
+           interval: str, settings: ReportSettings, now: float, queue: str | None = None,
+           agent: str | None = None, queues: Iterable[str] | None = None,
+           agents: Iterable[str] | None = None) -> Sequence[Row]:
+    """``compute``'s rows through ``cache`` (``reports/cache.py``): given again while the
+    stores' marks say nothing the report reads has changed."""
+    boundaries(start, end, interval, settings.tz)  # a bad range is refused before any read
+    stamp, expires = report_stamp(marks(reader.db), kind=kind, window_end=end + TAIL, now=now)
+    key = (kind, start, end, interval, str(settings.tz), settings.short_abandon,
+           tuple(sorted(settings.thresholds.items())), queue, agent,
+           None if queues is None else frozenset(queues),
+           None if agents is None else frozenset(agents))
+    return cache.get(key, stamp, lambda: compute(
+        reader, kind, start=start, end=end, interval=interval, settings=settings, now=now,
+        queue=queue, agent=agent, queues=queues, agents=agents), expires=expires)
 
 
 def today(db: Db | ReportReader, settings: ReportSettings, now: float) -> dict[str, QueueTotals]:

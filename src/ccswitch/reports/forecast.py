@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..store.db import Db
 
 DEFAULT_WEEKS = 4
+MAX_WEEKS = 52  # a year of history: the most a forecast reads (CLI and API)
 DEFAULT_HOLDOUT = 1
 DEFAULT_DECAY = 0.7
 Key = tuple[date, int]  # (local day, interval of the day)

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..config.schema import SwitchConfig
 from ..errors import ConfigError
-from .forecast import DEFAULT_HOLDOUT, DEFAULT_WEEKS, Forecast, forecast
+from .cache import ReportCache, first_row, outcome_mark
+from .forecast import DEFAULT_HOLDOUT, DEFAULT_WEEKS, MAX_WEEKS, Forecast, forecast
+from .history_input import day_bounds
 from .reader import ReportReader
 from .settings import from_config, from_started
 from .staffing import ServiceTarget, SlotStaffing, StaffingPlan, staffing
@@ -28,47 +30,15 @@ if TYPE_CHECKING:  # the parser is built for every ccswitch command: no database
 
 EXIT_USAGE = 2
 INTERVALS = {"15m": 900, "30m": 1800, "1h": 3600}
-KINDS = ("forecast", "staffing")
 DEFAULTS: dict[str, Any] = {"weeks": DEFAULT_WEEKS, "date": None, "target": "80/20",
                             "shrinkage": 0.3, "blocking": 0.01, "ivr_time": 0.0}
-
-
-def add_parsers(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``forecast`` and ``staffing`` to ``ccswitch report``'s kinds."""
-    for kind in KINDS:
-        p = kinds.add_parser(kind, help=f"{kind} per interval of a day",
-                             description=("Forecast a queue's calls and handle time per "
-                                          "interval of DAY from the same weekdays of the last "
-                                          "N weeks, with its MAPE on the week before."
-                                          if kind == "forecast" else
-                                          "Agents (Erlang C and Erlang A, with shrinkage) and "
-                                          "trunks (Erlang B) per interval of DAY's forecast."))
-        add_arguments(p, staffing=kind == "staffing")
-
-
-def add_arguments(p: argparse.ArgumentParser, *, staffing: bool) -> None:
-    """The flags of ``report forecast`` (and, with ``staffing``, of ``report staffing``)."""
-    add_store_arguments(p)
-    add_own_arguments(p, staffing=staffing)
-
-
-def add_store_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags every report kind shares: where the store is, which queue, how to print."""
-    p.add_argument("--data-dir", metavar="DIR", default="./var",
-                   help="the daemon's data dir (default ./var)")
-    p.add_argument("--store-dsn", metavar="DSN",
-                   help="read the daemon's PostgreSQL store instead of DATA_DIR/ccswitch.db")
-    p.add_argument("--queue", help="one queue (default: each queue with history)")
-    p.add_argument("--interval", choices=list(INTERVALS), default="1h",
-                   help="interval length (default 1h)")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
 
 def add_own_arguments(p: argparse.ArgumentParser, *, staffing: bool) -> None:
     """The flags only forecast (and staffing) take; ``run`` reads each with its default when
     a parser shared with other kinds leaves one out."""
     p.add_argument("--weeks", type=int, default=DEFAULT_WEEKS,
-                   help=f"weeks of history to average (default {DEFAULT_WEEKS})")
+                   help=f"weeks of history to average, 1-{MAX_WEEKS} (default {DEFAULT_WEEKS})")
     p.add_argument("--date", metavar="DAY", help="the day to forecast, YYYY-MM-DD "
                                                  "(default tomorrow)")
     if staffing:
@@ -149,6 +119,18 @@ def compute(db: Db, *, kind: str, day: date, today: date, tz: tzinfo, interval_s
     return [staffing_dict(fc, plan, staffing(fc, plan)) for fc in fcs]
 
 
+def cached(cache: ReportCache, db: Db, *, kind: str, day: date, today: date, tz: tzinfo,
+           interval_s: int, weeks: int, queue: str | None,
+           plan: StaffingPlan) -> list[dict[str, Any]]:
+    """``compute`` through ``cache``: given again while no outcome of the history's callers
+    has been written since (``reports/cache.py``)."""
+    stamp = (first_row(db), *outcome_mark(db, day_bounds(min(day, today), tz)[0]))
+    key = ("forecast", kind, day, today, str(tz), interval_s, weeks, queue, repr(plan))
+    return cache.get(key, stamp, lambda: compute(
+        db, kind=kind, day=day, today=today, tz=tz, interval_s=interval_s, weeks=weeks,
+        queue=queue, plan=plan), expires=False)
+
+
 def zone_of(db: Db, config_file: str | None,
             load_config: Callable[[str], SwitchConfig] | None) -> tzinfo:
     """The report's zone, as ``ccswitch report`` takes it: ``[reports] timezone`` of
@@ -186,8 +168,8 @@ def run(args: argparse.Namespace, tz: tzinfo | None = None,
     try:
         day = check_day(date.fromisoformat(opt["date"]) if opt["date"]
                         else today + timedelta(days=1))
-        if opt["weeks"] < 1:
-            raise ValueError("--weeks must be at least 1")
+        if not 1 <= opt["weeks"] <= MAX_WEEKS:
+            raise ValueError(f"--weeks must be from 1 to {MAX_WEEKS}")
         if args.interval not in INTERVALS:
             raise ValueError(f"--interval must be one of {', '.join(INTERVALS)}")
         plan = (plan_of(opt["target"], opt["shrinkage"], opt["blocking"], opt["ivr_time"])

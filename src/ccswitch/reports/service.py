@@ -1,6 +1,6 @@
 """The daemon's side of the reports: one read-only connection (opened on first use, again
-after PostgreSQL lost it), used from worker threads one at a time, and the settings of the
-running configuration."""
+after PostgreSQL lost it), used from worker threads one at a time, the settings of the
+running configuration and the cache of report reads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..store.db import Db, Location
+from .cache import ReportCache
 from .reader import ReportReader
 from .settings import ReportSettings
 
@@ -16,11 +17,14 @@ T = TypeVar("T")
 
 
 class Reports:
-    """``read(fn)`` runs ``fn(reader)``; call it through ``asyncio.to_thread``."""
+    """``read(fn)`` runs ``fn(reader)``; call it through ``asyncio.to_thread``.  ``cache``:
+    the results the API's report and forecast reads share (``reports/cache.py``)."""
 
-    def __init__(self, where: Location, settings: Callable[[], ReportSettings]) -> None:
+    def __init__(self, where: Location, settings: Callable[[], ReportSettings], *,
+                 cache: ReportCache | None = None) -> None:
         self.location = where
         self.settings = settings
+        self.cache = cache if cache is not None else ReportCache()
         self._db: Db | None = None
         self._lock = threading.Lock()
 

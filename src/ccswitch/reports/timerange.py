@@ -20,9 +20,32 @@ INTERVALS: dict[str, float | None] = {"15m": 900.0, "30m": 1800.0, "1h": 3600.0,
                                       "day": None, "week": None}
 """Interval names -> length in seconds (``None``: calendar days)."""
 
+MAX_INTERVALS = 1000
+"""The longest range one report may ask for, in intervals (a week in quarter-hours is 672, a
+month in hours 744; 1000 days, 1000 weeks): a longer one is refused before anything is read
+or built, so a very old ``--from`` cannot make a request build millions of rows."""
+_NOMINAL = {"15m": 900.0, "30m": 1800.0, "1h": 3600.0, "day": 86_400.0, "week": 604_800.0}
+
 
 class TimeError(ValueError):
     """A TIME or interval the report cannot use; the message says why."""
+
+
+class TooManyIntervals(TimeError):
+    """A range that would give more than ``MAX_INTERVALS`` intervals (HTTP 422, exit 2)."""
+
+    def __init__(self, count: int, interval: str) -> None:
+        self.count = count
+        super().__init__(f"the range is {count} intervals of {interval} long; a report spans "
+                         f"at most {MAX_INTERVALS} intervals (ask for a shorter range or a "
+                         "longer interval)")
+
+
+def check_span(start: float, end: float, interval: str) -> None:
+    """TooManyIntervals when [start, end) holds more than ``MAX_INTERVALS`` intervals."""
+    count = math.floor((end - start) / _NOMINAL[interval])  # days: 24 h, whatever the clocks
+    if count > MAX_INTERVALS:
+        raise TooManyIntervals(count, interval)
 
 
 def parse_time(text: str, tz: tzinfo, *, end: bool = False) -> float:
@@ -31,18 +54,32 @@ def parse_time(text: str, tz: tzinfo, *, end: bool = False) -> float:
     date-time without an offset is local time in ``tz``."""
     text = text.strip()
     if re.fullmatch(r"[0-9]{9,11}(\.[0-9]*)?", text):  # epoch seconds, as `cdr export` takes
-        return float(text)
+        return _in_range(float(text), text)
     try:
         if len(text) == 10 and "T" not in text and " " not in text:
             day = date.fromisoformat(text)
-            return midnight(day + timedelta(days=1) if end else day, tz)
-        moment = datetime.fromisoformat(text)
+            t = midnight(day + timedelta(days=1) if end else day, tz)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+            t = moment.timestamp()
+    except OverflowError:  # 9999-12-31 as an end: the day after it
+        raise TimeError(f"{text!r} is out of range (1970-01-02 to 9998-12-31)") from None
     except ValueError:
         raise TimeError(f"{text!r} is not an ISO 8601 date or date-time "
                         "(2026-12-07 or 2026-12-07T09:30)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.timestamp()
+    return _in_range(t, text)
+
+
+EARLIEST, LATEST = 86_400.0, 253_370_764_800.0  # 1970-01-02, 9999-01-01 (UTC)
+
+
+def _in_range(t: float, text: str) -> float:
+    """``t``, when it is a time the report's calendar can step through (years 1970-9998)."""
+    if not EARLIEST <= t < LATEST:
+        raise TimeError(f"{text!r} is out of range (1970-01-02 to 9998-12-31)")
+    return t
 
 
 def midnight(day: date, tz: tzinfo) -> float:
@@ -96,11 +133,13 @@ def _next(start: float, interval: str, tz: tzinfo) -> float:
 
 
 def boundaries(start: float, end: float, interval: str, tz: tzinfo) -> list[float]:
-    """The starts of the intervals meeting [start, end), then the end of the last one."""
+    """The starts of the intervals meeting [start, end), then the end of the last one;
+    TooManyIntervals past ``MAX_INTERVALS``."""
     if interval not in INTERVALS:
         raise TimeError(f"unknown interval {interval!r} (one of {', '.join(INTERVALS)})")
     if end <= start:
         raise TimeError("--to must be after --from")
+    check_span(start, end, interval)
     bounds = [floor(start, interval, tz)]
     while bounds[-1] < end:
         bounds.append(_next(bounds[-1], interval, tz))

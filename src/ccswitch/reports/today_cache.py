@@ -1,6 +1,8 @@
 """Today's per-queue totals for a wallboard that asks every few seconds: ``reports.today``
-(the durable local day in the report's zone, restarts included) computed at most once per
-``ttl`` seconds, whoever asks, and shared by every board."""
+(the durable local day in the report's zone, restarts included) computed again when a row was
+written to the stores since (their marks, ``reports/cache.py``: a call shows in the next read
+once its events are durable) and at least once per ``ttl`` seconds (figures still open grow
+with the time), whoever asks, and shared by every board."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from . import today
+from .cache import marks
 from .queues import QueueTotals
 from .service import Reports
 
@@ -25,15 +28,17 @@ class TodayCache:
         self.clock = clock
         self._lock = threading.Lock()
         self._at = float("-inf")
+        self._stamp: object = None
         self._got: dict[str, QueueTotals] = {}
         self.computed = 0  # how many times the day was read (for tests and logs)
 
     def get(self) -> dict[str, QueueTotals]:
         with self._lock:
             now = self.clock()
-            if now - self._at >= self.ttl or now < self._at:
+            stamp = self.reports.read(lambda r: marks(r.db).newest)
+            if now - self._at >= self.ttl or now < self._at or stamp != self._stamp:
                 settings = self.reports.settings()
                 self._got = self.reports.read(lambda r: today(r, settings, now))
-                self._at = now
+                self._at, self._stamp = now, stamp
                 self.computed += 1
             return self._got
