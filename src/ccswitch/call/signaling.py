@@ -183,7 +183,8 @@ class Signaling:
                                             user_agent=self._ua,
                                             rng=random.Random(ids.token()),
                                             down=self.trunk_legs.down,
-                                            addresses=self.trunk_legs.addresses)
+                                            addresses=self.trunk_legs.addresses,
+                                            down_addresses=self.trunk_legs.down_addresses)
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
