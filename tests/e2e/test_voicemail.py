@@ -24,6 +24,7 @@ from e2e_baresip import BaresipError, PhoneFactory
 from e2e_calls import AGENT_HZ, CALLER_HZ, account, hang_up, heard, tone_file, uri
 from e2e_daemon import Daemon
 from e2e_media import query, settle, wav_info
+from e2e_sipp import Sipp
 from e2e_tones import presence
 from e2e_util import wait_until
 
@@ -247,3 +248,22 @@ def test_star97_records_the_boxs_greeting_and_callers_hear_it(
     hang_up(caller)
     got = heard(caller)
     assert got.seconds(AGENT_HZ) >= 2.0, f"the recorded greeting was not heard: {got}"
+
+
+def test_a_subscribe_refresh_in_the_dialog_is_challenged_like_the_first(
+        daemon: Daemon, sipp: Sipp) -> None:
+    """Issue 11: SIPp subscribes to 1002's mailbox, then refreshes and ends the subscription
+    inside its dialog; each of those SUBSCRIBEs is challenged (401) and taken with 1002's
+    credentials, with a NOTIFY after each (RFC 6665), the last one terminated."""
+    creds = sipp.credentials("1002", "pw1002")
+    got = sipp.run("uac_mwi_refresh.xml", "-inf", str(creds),
+                   "-auth_uri", f"1002@127.0.0.1:{daemon.sip_port}",
+                   remote=daemon.sip_port, timeout=30)
+    assert got.ok, got.describe()
+    assert got.received_statuses() == [401, 200, 401, 200, 401, 200], got.describe()
+    subs = [e for e in daemon.log.events()
+            if e.get("event") == "mwi_subscribe" and e.get("box") == "1002"]
+    assert [(e["initial"], e["expires"]) for e in subs] == [(True, 120), (False, 120),
+                                                           (False, 0)], daemon.tail()
+    ended = daemon.log.find("mwi_subscription_ended", box="1002")
+    assert ended is not None and ended["reason"] == "unsubscribed", daemon.tail()
