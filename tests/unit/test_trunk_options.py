@@ -13,6 +13,7 @@ from test_trunk_calls import World, invites, options
 
 from ccswitch.config.schema import SwitchConfig
 from ccswitch.config.trunks import TrunkConfig
+from ccswitch.http.trunks import _trunks
 from ccswitch.sdp.session import parse_sdp
 from ccswitch.sip.addr import Address
 from ccswitch.sip.locate import Located, Srv, SrvTarget
@@ -222,6 +223,9 @@ def test_a_dead_first_address_is_down_alone_and_calls_try_the_live_one_first() -
     assert ("trunk_address_down", "udp:127.0.0.1:5074") in events
     assert ("trunk_up", None) in events and ("trunk_down", None) not in events
     assert w.sig.trunk_driver is not None and w.sig.trunk_driver.up["carrier"] is True
+    (shown,) = [t for t in _trunks(w.sig) if t.name == "carrier"]
+    assert (shown.state, shown.up, shown.addresses_down) == (
+        "available", True, ["udp:127.0.0.1:5074"])
     w.dial("1001", "5550700123", 70.0, call_id="live-first")
     inv = w.carrier.take("INVITE")  # at once: the dead address is tried last
     assert inv.uri.user == "+15550700123"
@@ -285,6 +289,8 @@ def test_a_503_moves_on_and_a_new_dns_answer_moves_the_registration() -> None:
     w.pump()
     drv = w.sig.trunk_driver
     assert drv is not None and drv.registered["carrier"]
+    (shown,) = [t for t in _trunks(w.sig) if t.name == "carrier"]
+    assert (shown.registered, shown.registrar) == (True, "udp:127.0.0.1:5072")
     # a new answer that still lists the registrar: nothing is sent
     w.sig.trunk_located("carrier", Located("carrier.test", (CARRIER, CARRIER2), 300), 10.0)
     w.pump()

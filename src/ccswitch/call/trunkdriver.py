@@ -122,6 +122,13 @@ class TrunkDriver:
     def _order(self, name: str) -> tuple[Address, ...]:
         return tried_order(self._addresses(name), self.down_addresses.get(name, frozenset()))
 
+    def registrar(self, name: str) -> Address | None:
+        """Where ``name``'s REGISTERs go now (None: it does not register or has no address)."""
+        t = self._trunks.get(name)
+        if t is None or t.registration is None:
+            return None
+        return t.registration.dest or t.dest
+
     def _start_trunk(self, name: str, now: float) -> bool:
         cfg = self._cfg[name]
         where = self._addresses(name)
