@@ -56,6 +56,8 @@ def fault(text: str) -> ConfigError:
     ('[voicemail]\nmin_length = 200\n', "voicemail.min_length", 2, "below max_length"),
     ('[voicemail]\nsilence = -1\n', "voicemail.silence", 2, "non-negative"),
     ('[voicemail]\npin_attempts = 0\n', "voicemail.pin_attempts", 2, "must be 1-10"),
+    ('[voicemail]\nmwi_max_expires = 30\n', "voicemail.mwi_max_expires", 2,
+     "must be 60-86400"),
     ('voicemail = 3\n', "voicemail", 1, "must be a table"),
     ('[[users]]\nname = "1001"\npassword = "x"\nmailbox = "yes"\n', "users[0].mailbox", 4,
      "true, false or a table"),

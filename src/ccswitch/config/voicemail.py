@@ -18,6 +18,7 @@ parts separately (``docs/voicemail.md``).
     greetings_dir = "..."   # recorded greetings, BOX.wav (default DATA_DIR/voicemail/greetings)
     pin_attempts = 3        # wrong PINs before *97 hangs up
     max_messages = 100      # a full box takes no more messages (the caller hears goodbye)
+    mwi_max_expires = 3600  # the longest message-summary subscription granted (60-86400 s)
 
 A user or a queue has a mailbox with ``mailbox = true`` (PIN: the user's name, e.g. ``1002``;
 a queue's box has none and is read through the API) or ``mailbox = { pin = "4321",
@@ -57,6 +58,7 @@ class VoicemailSettings:
     greetings_dir: str | None = None  # None: DATA_DIR/voicemail/greetings
     pin_attempts: int = 3
     max_messages: int = 100
+    mwi_max_expires: int = 3600  # seconds; a SUBSCRIBE asking more gets this (RFC 6665)
 
     def deposit(self) -> DepositSettings:
         return DepositSettings(self.max_length, self.min_length, self.silence)
@@ -164,6 +166,8 @@ def parse_settings(p: _Parser, value: object, path: Path) -> VoicemailSettings:
                            lambda v, q: p.integer(v, q, 1, 10)),
         max_messages=p.opt(t, "max_messages", path, d.max_messages,
                            lambda v, q: p.integer(v, q, 1, 100_000)),
+        mwi_max_expires=p.opt(t, "mwi_max_expires", path, d.mwi_max_expires,
+                              lambda v, q: p.integer(v, q, 60, 86_400)),
     )
 
 
