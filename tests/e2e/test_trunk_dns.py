@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.name as dnsname
 import httpx
 import pytest
 from e2e_baresip import PhoneFactory
@@ -183,3 +184,71 @@ def test_a_phones_blind_transfer_to_an_outside_number_reaches_the_carrier(
     assert inv.first_line.startswith(f"INVITE sip:+15550700134@127.0.0.1:{port} "), inv.text
     call = d.log.find("outbound_call", number="+15550700134")
     assert call is not None and call["caller"] == "1002" and call["onward"], d.tail()
+
+
+# -- the keep-alive and the registration follow every address (issue 11) -------------------
+def registrar_zone(*ports: int) -> dict[str, list[str]]:
+    """carrier.test: UDP SRV records in priority order, one per port, all on 127.0.0.1."""
+    return {
+        f"{DOMAIN}.": ['NAPTR 10 50 "s" "SIP+D2U" "" _sip._udp.carrier.test.'],
+        "_sip._udp.carrier.test.": [f"SRV {10 * (i + 1)} 100 {p} sip{i}.carrier.test."
+                                    for i, p in enumerate(ports)],
+        **{f"sip{i}.carrier.test.": ["A 127.0.0.1"] for i in range(len(ports))},
+    }
+
+
+def test_registration_and_keepalive_fail_over_across_the_srv_targets_and_follow_the_dns(
+        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+    """carrier.test has two SRV targets: the first (priority 10) has nobody, the second is a
+    SIPp registrar.  The REGISTER to the first times out (T1 = 0.1 s: Timer F after 6.4 s) and
+    goes to the second, which binds us; the keep-alive marks the first address down while the
+    second answers, so the trunk is never down.  Then the DNS answer changes to a third SIPp
+    registrar only (TTL 5 s): the registration and the probes follow it."""
+    dead, live, later = free_port(), free_port(), free_port()
+    second = sipp.start("uas_registrar.xml", "-m", "100", local_port=live, timeout=120)
+    third = sipp.start("uas_registrar.xml", "-m", "100", local_port=later, timeout=120)
+    with DnsServer(registrar_zone(dead, live), ttl=5) as dns:
+        demo = (ROOT / "configs" / "demo.toml").read_text()
+        old = 'address = "udp:127.0.0.1:5070"'
+        marker = "keepalive = 0                # no OPTIONS probes"
+        assert old in demo and marker in demo
+        demo = demo.replace(old, f'address = "{DOMAIN}"\nregister = true\n'
+                                 'username = "acct"\npassword = "secret"\nexpires = 60', 1)
+        demo = demo.replace(marker, "keepalive = 1\nkeepalive_misses = 2\n#", 1)
+        conf = tmp_path / "registrar.toml"
+        conf.write_text(demo + f'\n[dns]\nservers = ["127.0.0.1:{dns.port}"]\ntimeout = 2\n'
+                        "\n[sip]\nt1 = 0.1\n")
+        d = start_daemon(extra_args=["--config", str(conf)])
+        try:
+            moved = d.log.wait_for("trunk_registration_moved", 30.0, trunk="carrier")
+            assert moved is not None, d.tail()
+            assert (moved["dest"], moved["next"], moved["status"]) == (
+                f"udp:127.0.0.1:{dead}", f"udp:127.0.0.1:{live}", 408)
+            assert d.log.wait_for("trunk_registered", 15.0, trunk="carrier") is not None, \
+                d.tail()
+            down = d.log.wait_for("trunk_address_down", 30.0, trunk="carrier")
+            assert down is not None and down["dest"] == f"udp:127.0.0.1:{dead}", d.tail()
+            assert d.log.find("trunk_up", trunk="carrier") is not None, d.tail()
+            assert d.log.find("trunk_down", trunk="carrier") is None, d.tail()
+            assert d.log.find("trunk_registration_failed", trunk="carrier") is None, d.tail()
+            # the DNS now names only the third server: both follow within the TTL
+            dns.zone = {dnsname.from_text(n): r for n, r in registrar_zone(later).items()}
+            follow = d.log.wait_for("trunk_registration_moved", 30.0, trunk="carrier",
+                                    next=f"udp:127.0.0.1:{later}")
+            assert follow is not None and follow["status"] == 0, d.tail()
+            deadline = time.monotonic() + 15.0
+            while time.monotonic() < deadline and len(
+                    [e for e in d.log.events() if e.get("event") == "trunk_registered"]) < 2:
+                time.sleep(0.2)  # the binding at the third server (the second one logged)
+            regs = [e for e in d.log.events() if e.get("event") == "trunk_registered"]
+            assert len(regs) >= 2, d.tail()
+            time.sleep(2.5)  # a few probes of the third server (one a second)
+            metrics = httpx.get(f"http://127.0.0.1:{d.http_port}/metrics", timeout=10).text
+            assert 'ccswitch_trunk_up{trunk="carrier"} 1.0' in metrics, metrics
+        finally:
+            got2, got3 = second.wait(0.1), third.wait(0.1)
+    regs2 = got2.requests("REGISTER", "received")
+    assert regs2 and got2.requests("OPTIONS", "received"), got2.describe()
+    assert regs2[0].header("Contact") and "acct@" in (regs2[0].header("Contact") or "")
+    assert got3.requests("REGISTER", "received"), got3.describe()
+    assert got3.requests("OPTIONS", "received"), got3.describe()

@@ -22,12 +22,15 @@ import numpy as np
 import pytest
 from e2e_baresip import BaresipError, PhoneFactory
 from e2e_calls import AGENT_HZ, CALLER_HZ, account, hang_up, heard, tone_file, uri
-from e2e_daemon import Daemon
+from e2e_daemon import Daemon, DaemonFactory
 from e2e_media import query, settle, wav_info
+from e2e_sipp import Sipp
 from e2e_tones import presence
 from e2e_util import wait_until
 
 pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MESSAGE_S = 4.0  # how long the caller talks after the beep
 SLACK = 1.5
@@ -247,3 +250,44 @@ def test_star97_records_the_boxs_greeting_and_callers_hear_it(
     hang_up(caller)
     got = heard(caller)
     assert got.seconds(AGENT_HZ) >= 2.0, f"the recorded greeting was not heard: {got}"
+
+
+def test_a_subscribe_refresh_in_the_dialog_is_challenged_like_the_first(
+        daemon: Daemon, sipp: Sipp) -> None:
+    """Issue 11: SIPp subscribes to 1002's mailbox, then refreshes and ends the subscription
+    inside its dialog; each of those SUBSCRIBEs is challenged (401) and taken with 1002's
+    credentials, with a NOTIFY after each (RFC 6665), the last one terminated."""
+    creds = sipp.credentials("1002", "pw1002")
+    got = sipp.run("uac_mwi_refresh.xml", "-inf", str(creds),
+                   "-auth_uri", f"1002@127.0.0.1:{daemon.sip_port}",
+                   remote=daemon.sip_port, timeout=30)
+    assert got.ok, got.describe()
+    assert got.received_statuses() == [401, 200, 401, 200, 401, 200], got.describe()
+    subs = [e for e in daemon.log.events()
+            if e.get("event") == "mwi_subscribe" and e.get("box") == "1002"]
+    assert [(e["initial"], e["expires"]) for e in subs] == [(True, 120), (False, 120),
+                                                           (False, 0)], daemon.tail()
+    ended = daemon.log.find("mwi_subscription_ended", box="1002")
+    assert ended is not None and ended["reason"] == "unsubscribed", daemon.tail()
+
+
+def test_baresips_mwi_refreshes_its_subscription_through_the_challenge(
+        start_daemon: DaemonFactory, phones: PhoneFactory, tmp_path: Path) -> None:
+    """The real phone under the refresh rule: with `mwi_max_expires = 60` baresip's mwi module
+    (which asks for 600 s) is granted 60 s and refreshes inside its dialog before that; the
+    refresh is challenged (or carries credentials already, libre keeps them) and accepted."""
+    demo = (ROOT / "configs" / "demo.toml").read_text()
+    old = "pin_attempts = 3   # wrong PINs before *97 hangs up"
+    assert old in demo
+    conf = tmp_path / "mwi60.toml"
+    conf.write_text(demo.replace(old, f"{old}\nmwi_max_expires = 60", 1))
+    daemon = start_daemon(extra_args=["--config", str(conf)])
+    owner = phones("mwi-1002", account=account(daemon, "1002", register=True),
+                   source_wav=tone_file(tmp_path, AGENT_HZ), modules=("mwi.so",))
+    owner.wait_registered(timeout=15)
+    first = daemon.log.wait_for("mwi_subscribe", 20.0, box="1002", status=200, initial=True)
+    assert first is not None and first["expires"] == 60, daemon.tail()
+    again = daemon.log.wait_for("mwi_subscribe", 80.0, box="1002", status=200, initial=False)
+    assert again is not None, daemon.tail()
+    assert again["expires"] == 60
+    assert daemon.log.find("mwi_subscription_ended", box="1002") is None, daemon.tail()

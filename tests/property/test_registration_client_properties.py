@@ -4,12 +4,14 @@ back-off, no endless challenge loop, a binding only after a 2xx."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccswitch.ids import Ids
+from ccswitch.sip.addr import Address
 from ccswitch.sip.client_auth import DigestClient
 from ccswitch.sip.dialog import LocalContact
 from ccswitch.sip.message import Request, make_response
@@ -17,6 +19,8 @@ from ccswitch.sip.registration_client import (
     Registered,
     RegistrationClient,
     RegistrationError,
+    RegistrationFailed,
+    RegistrationMoved,
     RegState,
     Retrying,
 )
@@ -104,3 +108,74 @@ def test_random_sequences_keep_the_invariants(steps: list[str], seed: int) -> No
                 assert last_answer == "200"
                 assert ev.expires == 120
                 assert ev.refresh_at == now + 60
+
+
+ADDRS = tuple(Address("udp", f"192.0.2.{i}", 5060) for i in range(1, 5))
+TARGET_STEPS = st.lists(st.one_of(
+    st.sampled_from(("200", "401", "503", "500", "timeout", "timer", "stop", "start")),
+    st.lists(st.sampled_from(ADDRS), min_size=1, max_size=4, unique=True).map(tuple)),
+    max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ADDRS), min_size=1, max_size=4, unique=True), TARGET_STEPS,
+       st.integers(0, 2**32))
+def test_with_targets_every_register_goes_to_a_listed_one_and_each_once_per_attempt(
+        first: list[Address], steps: list[object], seed: int) -> None:
+    """Whatever answers, timeouts, timers and new DNS answers arrive: each REGISTER goes to a
+    target of the current list; an attempt that fails by timeouts/503 tried every target once
+    before it backs off; a move is always to a target not yet tried in this attempt."""
+    targets = tuple(first)
+    c = RegistrationClient(
+        trunk="t", registrar="sip:r.example", aor="sip:t@r.example",
+        me=LocalContact("udp", "127.0.0.1", 5060), ids=Ids(random.Random(seed)),
+        rng=random.Random(seed + 1), expires=600, base_backoff=BASE, max_backoff=CAP,
+        auth=DigestClient(user="t", password="p", ids=Ids(random.Random(seed + 2))),
+        contact_user="t", targets=targets)
+    now = 0.0
+    c.start(now)
+    (pending,) = c.outbox()
+    tried: list[Address] = [c.dest] if c.dest else []
+    for n, step in enumerate(steps):
+        now += 0.5
+        if isinstance(step, tuple):
+            targets = step
+            c.retarget(targets, now)
+        elif step in ("200", "401", "503", "500"):
+            if pending is None:
+                continue
+            c.receive(answer(pending, step, n), now)  # type: ignore[arg-type]
+        elif step == "timer":
+            deadline = c.next_deadline()
+            if deadline is not None:
+                now = max(now, deadline)
+                c.handle_timer(now)
+        elif step == "timeout":
+            c.timed_out(now)
+        elif step == "stop":
+            c.stop(now)
+        else:
+            with contextlib.suppress(RegistrationError):
+                c.start(now)
+        out = c.outbox()
+        assert len(out) <= 1
+        if out:
+            pending = out[0]
+            assert c.dest in targets, "a REGISTER to a target no longer listed"
+        elif c.state not in (RegState.REGISTERING, RegState.UNREGISTERING):
+            pending = None
+        for ev in c.events():
+            if isinstance(ev, RegistrationMoved):
+                if ev.status:  # a failover within the attempt
+                    assert ev.next not in tried and ev.next in targets
+                    tried.append(ev.next)
+                else:  # a new DNS answer: a new attempt
+                    tried = [ev.next]
+            elif isinstance(ev, RegistrationFailed) and ev.why == "timeout" \
+                    and c.state is RegState.BACKING_OFF:
+                assert set(targets) <= set(tried), "backed off with a target untried"
+            if isinstance(ev, (Registered, Retrying)):
+                tried = []
+        if out and not tried:
+            tried = [c.dest] if c.dest else []
+        assert len(tried) == len(set(tried))

@@ -69,6 +69,8 @@ def fault(text: str) -> ConfigError:
      "voicemail.greeting_min_length", 3, "below greeting_max_length (5 s)"),
     ('[voicemail]\ngreeting_silence = "3"\n', "voicemail.greeting_silence", 2, "got a string"),
     ('[voicemail]\npin_attempts = 0\n', "voicemail.pin_attempts", 2, "must be 1-10"),
+    ('[voicemail]\nmwi_max_expires = 30\n', "voicemail.mwi_max_expires", 2,
+     "must be 60-86400"),
     ('voicemail = 3\n', "voicemail", 1, "must be a table"),
     ('[[users]]\nname = "1001"\npassword = "x"\nmailbox = "yes"\n', "users[0].mailbox", 4,
      "true, false or a table"),

@@ -20,6 +20,7 @@ from ccswitch.sip.registration_client import (
     RegistrationClient,
     RegistrationError,
     RegistrationFailed,
+    RegistrationMoved,
     RegState,
     Retrying,
     Unregistered,
@@ -274,3 +275,77 @@ def test_misuse_raises() -> None:
 def test_every_state_is_reachable_in_the_table() -> None:
     reached = {nxt for _, nxt in TABLE.values()} | {s for s, _ in TABLE}
     assert reached == set(RegState)
+
+
+# -- several registrar addresses (a domain's RFC 3263 targets) ------------------------------
+A1, A2, A3 = (Address("udp", "192.0.2.1", 5060), Address("udp", "192.0.2.2", 5060),
+              Address("udp", "192.0.2.3", 5070))
+
+
+def sent_to(c: RegistrationClient) -> Address | None:
+    """The target of the one REGISTER just sent (answered by nobody yet)."""
+    (req,) = c.outbox()
+    c._out.append(req)  # put back for answer_with
+    return c.dest
+
+
+def test_a_timeout_or_503_moves_the_register_to_the_next_target_at_once() -> None:
+    c = client(targets=(A1, A2, A3), base_backoff=10.0)
+    c.start(0.0)
+    assert sent_to(c) == A1
+    c.outbox()
+    c.timed_out(32.0)
+    assert c.state is RegState.REGISTERING and sent_to(c) == A2
+    answer_with(c, 503, 32.5, (("Retry-After", "600"),))
+    assert c.state is RegState.REGISTERING and sent_to(c) == A3
+    moved = c.events()
+    assert moved == [RegistrationMoved("carrier", A1, A2, 408, 32.0),
+                     RegistrationMoved("carrier", A2, A3, 503, 32.5)]
+    answer_with(c, 200, 33.0, (("Contact", "<sip:trunk1@127.0.0.1:5060>;expires=120"),))
+    assert c.state is RegState.REGISTERED and c.dest == A3
+    # the refresh goes where the binding is, not back to the first target
+    c.handle_timer(c.next_deadline() or 0.0)
+    assert sent_to(c) == A3
+
+
+def test_every_target_failing_backs_off_and_the_retry_starts_at_the_first() -> None:
+    c = client(targets=(A1, A2), base_backoff=10.0)
+    c.start(0.0)
+    answer_with(c, 503, 0.0)
+    assert sent_to(c) == A2
+    c.outbox()
+    c.timed_out(32.0)
+    assert c.state is RegState.BACKING_OFF
+    evs = c.events()
+    assert [type(e) for e in evs] == [RegistrationMoved, RegistrationFailed, Retrying]
+    c.handle_timer(c.next_deadline() or 0.0)
+    assert sent_to(c) == A1
+    # other failures (a 500, a 403) do not move: they are the registrar's answer
+    answer_with(c, 500, 50.0)
+    assert c.state is RegState.BACKING_OFF and c.dest == A1
+
+
+def test_a_dns_answer_without_the_bound_target_registers_at_the_new_first_at_once() -> None:
+    c = client(targets=(A1, A2))
+    c.start(0.0)
+    answer_with(c, 200, 0.0, (("Contact", "<sip:trunk1@127.0.0.1:5060>;expires=600"),))
+    c.events()
+    c.retarget((A2, A1), 10.0)  # a new order only: nothing moves
+    assert c.outbox() == [] and c.dest == A1 and c.state is RegState.REGISTERED
+    c.retarget((A3, A2), 20.0)  # A1 is gone
+    assert c.state is RegState.REGISTERING and sent_to(c) == A3
+    assert c.events() == [RegistrationMoved("carrier", A1, A3, 0, 20.0)]
+    (old,) = c.outbox()
+    c.retarget((A2,), 21.0)  # gone again while the REGISTER is out: its answer is not awaited
+    (new,) = c.outbox()
+    assert c.dest == A2 and new.cseq.seq == old.cseq.seq + 1
+    c.receive(make_response(old, 200, "OK", to_tag="t"), 21.5)
+    assert c.state is RegState.REGISTERING  # the abandoned REGISTER's answer is ignored
+
+
+def test_without_targets_the_shell_decides_and_nothing_moves() -> None:
+    c = client()
+    c.start(0.0)
+    assert c.dest is None
+    c.timed_out(32.0)
+    assert c.state is RegState.BACKING_OFF

@@ -28,6 +28,7 @@ from ccswitch.dialplan.targets import QueueTarget
 from ccswitch.http.desktop import EXTRA_KEY as DESKTOP_KEY
 from ccswitch.http.desktop import Desktop
 from ccswitch.ids import Ids
+from ccswitch.sip.mwi import Subscribe
 from ccswitch.store.db import Location
 from ccswitch.switch import Switch as ShellSwitch
 
@@ -114,6 +115,12 @@ def test_voicemail_settings_and_pins_apply_and_a_new_mailbox_needs_a_restart() -
                         1.0)
     assert done.changed == ("voicemail",) and done.restart == ()
     assert vm.config.settings.pin_attempts == 5
+    # the longest MWI subscription: the next SUBSCRIBE gets it
+    done = w.sig.reload(config(demo_text(replace=("pin_attempts = 3",
+                                                  "pin_attempts = 3\nmwi_max_expires = 90"))),
+                        1.5)
+    assert done.changed == ("voicemail",)
+    assert vm.mwi.receive(Subscribe("s", "1001", 600, initial=True), 1.5).expires == 90
     # 1001-1020 have a mailbox; one more user with one is a new box: kept, restart
     boxes = set(vm.config.mailboxes)
     text = demo_text('\n[[users]]\nname = "3001"\npassword = "pw3001"\nmailbox = true\n')

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import structlog
 from callworld import demo_config, offer
 from sipphone import header
 from test_trunk_calls import World, invites, options
 
 from ccswitch.config.schema import SwitchConfig
 from ccswitch.config.trunks import TrunkConfig
+from ccswitch.http.trunks import _trunks
 from ccswitch.sdp.session import parse_sdp
 from ccswitch.sip.addr import Address
 from ccswitch.sip.locate import Located, Srv, SrvTarget
@@ -191,3 +193,110 @@ def test_each_call_draws_its_own_weighted_srv_order() -> None:
     firsts = sum(o[0] == heavy for o in orders)
     # 300 expected; 40 either way is over 4 standard deviations: sqrt(400 * 3/4 * 1/4) = 8.7
     assert 260 < firsts < 340, firsts
+
+
+# -- a domain trunk's keep-alive and registration use every address (issue 11) ---------------
+NOBODY, CARRIER, CARRIER2 = (Address("udp", "127.0.0.1", 5074), Address("udp", "127.0.0.1", 5070),
+                             Address("udp", "127.0.0.1", 5072))
+
+
+def test_a_dead_first_address_is_down_alone_and_calls_try_the_live_one_first() -> None:
+    """Probes go to both addresses; the first (nobody there) is marked down after its misses
+    while the second answers: the trunk stays up, and a call goes to the live one first
+    (no answer timeout spent on the dead one)."""
+    w = World(demo_config(trunks(carrier={"address": None, "domain": "carrier.test",
+                                          "peers": (), "keepalive": 30.0,
+                                          "keepalive_misses": 2},
+                                 carrier2={"keepalive": 0.0})))
+    with structlog.testing.capture_logs() as logs:
+        w.sig.start_trunks(0.0)
+        w.sig.trunk_located("carrier", Located("carrier.test", (NOBODY, CARRIER), 300), 0.0)
+        w.pump()
+        for t in range(1, 70):
+            w.run_until(float(t))
+            for probe in options(w.carrier):
+                w.carrier.reply(probe, 200, "OK", float(t))
+            w.carrier.inbox.clear()
+            w.pump()
+    events = [(e["event"], e.get("dest")) for e in logs
+              if e["event"].startswith("trunk_") and e.get("trunk") == "carrier"]
+    assert ("trunk_address_down", "udp:127.0.0.1:5074") in events
+    assert ("trunk_up", None) in events and ("trunk_down", None) not in events
+    assert w.sig.trunk_driver is not None and w.sig.trunk_driver.up["carrier"] is True
+    (shown,) = [t for t in _trunks(w.sig) if t.name == "carrier"]
+    assert (shown.state, shown.up, shown.addresses_down) == (
+        "available", True, ["udp:127.0.0.1:5074"])
+    w.dial("1001", "5550700123", 70.0, call_id="live-first")
+    inv = w.carrier.take("INVITE")  # at once: the dead address is tried last
+    assert inv.uri.user == "+15550700123"
+
+
+def test_every_address_silent_marks_the_trunk_down() -> None:
+    w = World(demo_config(trunks(carrier={"address": None, "domain": "carrier.test",
+                                          "peers": (), "keepalive": 30.0,
+                                          "keepalive_misses": 2},
+                                 carrier2={"keepalive": 0.0})))
+    with structlog.testing.capture_logs() as logs:
+        w.sig.start_trunks(0.0)
+        w.sig.trunk_located("carrier", Located("carrier.test", (NOBODY, CARRIER), 300), 0.0)
+        w.run_until(70.0)  # the scripted carrier on 5070 answers nothing either
+    downs = [e for e in logs if e["event"] == "trunk_down" and e["trunk"] == "carrier"]
+    assert len(downs) == 1
+    assert w.sig.trunk_driver is not None and w.sig.trunk_driver.up["carrier"] is False
+    w.dial("1001", "5550700123", 70.0, call_id="skip")
+    assert not invites(w.carrier)
+    assert w.carrier2.take("INVITE").uri.port == 5072
+
+
+REGISTERING = trunks(carrier={"address": None, "domain": "carrier.test", "peers": (),
+                              "keepalive": 0.0, "register": True, "username": "acct",
+                              "password": "secret"},
+                     carrier2={"keepalive": 0.0})
+
+
+def test_a_register_that_times_out_moves_to_the_next_address() -> None:
+    w = World(demo_config(REGISTERING))
+    with structlog.testing.capture_logs() as logs:
+        w.sig.start_trunks(0.0)
+        w.sig.trunk_located("carrier", Located("carrier.test", (NOBODY, CARRIER), 300), 0.0)
+        w.pump()
+        assert not [m for m in w.carrier.inbox if isinstance(m, Request)]  # 5074 first
+        w.run_until(31.0)
+        assert not w.carrier.requests("REGISTER")
+        w.run_until(33.0)  # Timer F (64 * T1 = 32 s) of the REGISTER to 5074
+        reg = w.carrier.requests("REGISTER")[0]
+        w.carrier.inbox.clear()
+        w.carrier.reply(reg, 200, "OK", 40.1,
+                        extra=f"Contact: {header(reg, 'Contact')};expires=600\n")
+        w.pump()
+    moved = next(e for e in logs if e["event"] == "trunk_registration_moved")
+    assert (moved["dest"], moved["next"], moved["status"]) == (
+        "udp:127.0.0.1:5074", "udp:127.0.0.1:5070", 408)
+    assert not any(e["event"] == "trunk_registration_failed" for e in logs)
+    assert w.sig.trunk_driver is not None and w.sig.trunk_driver.registered["carrier"]
+
+
+def test_a_503_moves_on_and_a_new_dns_answer_moves_the_registration() -> None:
+    w = World(demo_config(REGISTERING))
+    w.sig.start_trunks(0.0)
+    w.sig.trunk_located("carrier", Located("carrier.test", (CARRIER, CARRIER2), 300), 0.0)
+    w.pump()
+    w.carrier.reply(w.carrier.take("REGISTER"), 503, "Service Unavailable", 0.1)
+    w.pump()
+    reg = w.carrier2.take("REGISTER")  # the second address, at once
+    w.carrier2.reply(reg, 200, "OK", 0.2,
+                     extra=f"Contact: {header(reg, 'Contact')};expires=600\n")
+    w.pump()
+    drv = w.sig.trunk_driver
+    assert drv is not None and drv.registered["carrier"]
+    (shown,) = [t for t in _trunks(w.sig) if t.name == "carrier"]
+    assert (shown.registered, shown.registrar) == (True, "udp:127.0.0.1:5072")
+    # a new answer that still lists the registrar: nothing is sent
+    w.sig.trunk_located("carrier", Located("carrier.test", (CARRIER, CARRIER2), 300), 10.0)
+    w.pump()
+    assert not [m for m in w.carrier.inbox + w.carrier2.inbox if isinstance(m, Request)]
+    # the registrar the binding is at is gone from the DNS: register at the new first now
+    w.sig.trunk_located("carrier", Located("carrier.test", (CARRIER,), 300), 20.0)
+    w.pump()
+    reg = w.carrier.take("REGISTER")
+    assert reg.uri.host == "carrier.test"

@@ -280,6 +280,101 @@ def test_subscribe_refusals() -> None:
     assert header(w["1002"].last_response(), "Allow-Events") == "message-summary, refer"
 
 
+def refresh(w: Switch, user: str, *, now: float, cseq: int, auth: str = "",
+            expires: int = 600, call_id: str = "sub1") -> int:
+    """A SUBSCRIBE inside ``user``'s subscription dialog ``call_id`` (To tag of the 200,
+    Request-URI our Contact), with ``auth`` as its Authorization when given; its status."""
+    p = w[user]
+    ok = next(r for r in p.responses(200) if r.cseq.method == "SUBSCRIBE"
+              and r.call_id == call_id)
+    ruri = str(ok.contacts[0].uri)
+    to = ok.headers.get("to") or ""
+    extra = f"Event: message-summary\nExpires: {expires}\n"
+    if auth:
+        extra += f"Authorization: {auth}\n"
+    p.send(p.request("SUBSCRIBE", ruri, call_id=call_id, cseq=cseq, to=to, extra=extra), now)
+    deliver(w.sig, [p])
+    w.pump()
+    return next(r.status for r in reversed(p.responses()) if r.cseq.method == "SUBSCRIBE"
+                and r.cseq.seq == cseq)
+
+
+def answer_refresh(w: Switch, user: str, password: str, *, nc: int = 1) -> str:
+    """Credentials for a refresh, answering the last 401 ``user`` got."""
+    p = w[user]
+    last = p.last_response()
+    assert last.status == 401, last
+    ok = next(r for r in p.responses(200) if r.cseq.method == "SUBSCRIBE")
+    return build_authorization(header(last, "WWW-Authenticate"), method="SUBSCRIBE",
+                               uri=str(ok.contacts[0].uri), user=user, password=password,
+                               cnonce="def", nc=nc)
+
+
+def test_a_refresh_in_the_dialog_is_challenged_like_the_initial_subscribe() -> None:
+    """Issue 11: an in-dialog SUBSCRIBE is challenged (401) and refreshes the subscription
+    only with the box owner's credentials; the nonce it got may be reused with a growing nc
+    (RFC 2617 §3.2.2), as libre (baresip) does; a refresh without credentials moves nothing."""
+    w = Switch(("1002", "1003"))
+    assert subscribe(w, "1002", "1002", 1.0) == 200
+    assert len(notifies(w, "1002")) == 1
+    assert refresh(w, "1002", now=2.0, cseq=3) == 401
+    assert len(notifies(w, "1002")) == 1  # a challenged refresh sends no NOTIFY
+    auth = answer_refresh(w, "1002", "pw1002")
+    assert refresh(w, "1002", now=2.1, cseq=4, auth=auth) == 200
+    assert len(notifies(w, "1002")) == 2  # RFC 6665 §4.2.1.2: a NOTIFY per refresh
+    # the same nonce, next nc: accepted without a new challenge
+    p = w["1002"]
+    ok = next(r for r in p.responses(200) if r.cseq.method == "SUBSCRIBE")
+    again = build_authorization(header(next(r for r in reversed(p.responses(401))),
+                                       "WWW-Authenticate"), method="SUBSCRIBE",
+                                uri=str(ok.contacts[0].uri), user="1002", password="pw1002",
+                                cnonce="def", nc=2)
+    assert refresh(w, "1002", now=2.2, cseq=5, auth=again) == 200
+    # a wrong password: 401 again, and the subscription is still there
+    assert refresh(w, "1002", now=2.3, cseq=6) == 401
+    wrong = answer_refresh(w, "1002", "nope")
+    assert refresh(w, "1002", now=2.4, cseq=7, auth=wrong) == 401
+    assert w.sig.mwi is not None and len(w.sig.mwi) == 1
+    # an unsubscribe without credentials is challenged too: nobody ends it by guessing tags
+    assert refresh(w, "1002", now=2.5, cseq=8, expires=0) == 401
+    assert len(w.sig.mwi) == 1
+    auth = answer_refresh(w, "1002", "pw1002")
+    assert refresh(w, "1002", now=2.6, cseq=9, auth=auth, expires=0) == 200
+    assert len(w.sig.mwi) == 0
+
+
+def test_a_refresh_with_another_users_credentials_is_403() -> None:
+    w = Switch(("1002", "1003"))
+    assert subscribe(w, "1002", "1002", 1.0) == 200
+    assert refresh(w, "1002", now=2.0, cseq=3) == 401
+    p = w["1002"]
+    ok = next(r for r in p.responses(200) if r.cseq.method == "SUBSCRIBE")
+    other = build_authorization(header(p.last_response(), "WWW-Authenticate"),
+                                method="SUBSCRIBE", uri=str(ok.contacts[0].uri), user="1003",
+                                password="pw1003", cnonce="x")
+    assert refresh(w, "1002", now=2.1, cseq=4, auth=other) == 403
+    assert w.sig.mwi is not None and len(w.sig.mwi) == 1
+
+
+def test_refreshes_without_credentials_share_the_sources_challenge_budget() -> None:
+    """A phone looping on unauthenticated refreshes gets 401s within the per-source budget
+    (mwiwire.CHALLENGED_SUBSCRIBES), then 503 + Retry-After with no nonce kept."""
+    w = Switch(("1002",))
+    assert subscribe(w, "1002", "1002", 1.0) == 200  # one challenge of the budget used
+    nonces = len(w.sig.auth._nonces)
+    statuses = [refresh(w, "1002", now=1.1 + i / 100, cseq=3 + i) for i in range(11)]
+    assert statuses == [401] * 9 + [503, 503]
+    assert len(w.sig.auth._nonces) - nonces == 9
+    assert w.sig.counters["subscribe_flood"] == 2
+    # with credentials the budget does not apply (no challenge is needed)
+    p = w["1002"]
+    ok = next(r for r in p.responses(200) if r.cseq.method == "SUBSCRIBE")
+    auth = build_authorization(header(p.responses(401)[-1], "WWW-Authenticate"),
+                               method="SUBSCRIBE", uri=str(ok.contacts[0].uri), user="1002",
+                               password="pw1002", cnonce="z")
+    assert refresh(w, "1002", now=1.3, cseq=20, auth=auth) == 200
+
+
 def test_a_queue_overflows_to_its_own_mailbox() -> None:
     from sipphone import DEMO
 

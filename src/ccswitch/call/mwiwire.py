@@ -2,10 +2,12 @@
 
 ``Signaling`` checks who subscribes (the Event, digest authentication, the subscriber owns the
 mailbox) and hands the SUBSCRIBE here; :class:`MwiDialogs` makes the subscription's dialog
-(our tag, the subscriber's Contact and Record-Route), lets the ``MwiNotifier`` answer it
-(200 with Expires, 423, 481), and sends the notifier's NOTIFYs as requests in that dialog.  A
-NOTIFY answered 481 or 408, or not answered at all, ends its subscription
-(``notify_failed``).  SUBSCRIBEs inside the dialog are refreshes (``Expires: 0``: the end).
+(our tag, the subscriber's Contact and Record-Route, the mailbox watched), lets the
+``MwiNotifier`` answer it (200 with Expires, 423, 481), and sends the notifier's NOTIFYs as
+requests in that dialog.  A NOTIFY answered 481 or 408, or not answered at all, ends its
+subscription (``notify_failed``).  SUBSCRIBEs inside the dialog are refreshes (``Expires:
+0``: the end) of the box the dialog was made for (:meth:`MwiDialogs.box_of`), whatever their
+Request-URI (our Contact); ``Signaling`` authenticates them as it did the initial one.
 
 Unsolicited MWI (a user's ``mailbox = { unsolicited = true }``): ``registered`` follows the
 user's bindings; each registered contact gets the box's state at once and on every change, as
@@ -53,7 +55,8 @@ class MwiDialogs:
         self.notifier = notifier
         self._local = local
         self._ua = user_agent
-        self._dialogs: dict[str, tuple[Dialog, LocalContact]] = {}  # sub id -> its dialog
+        # sub id -> its dialog, our side of it, and the mailbox it watches
+        self._dialogs: dict[str, tuple[Dialog, LocalContact, str]] = {}
         self._notifies: dict[str, str] = {}  # NOTIFY client txn -> sub id
         self.sent = 0  # NOTIFYs sent (a counter for tests and metrics)
 
@@ -64,6 +67,12 @@ class MwiDialogs:
         """Whether ``ev`` (a request with a To tag) is in one of our subscriptions."""
         req = ev.request
         return _sub_id(req.call_id, req.to.tag or "") in self._dialogs
+
+    def box_of(self, ev: RequestReceived) -> str | None:
+        """The mailbox the subscription of ``ev`` (a request in its dialog) watches."""
+        req = ev.request
+        known = self._dialogs.get(_sub_id(req.call_id, req.to.tag or ""))
+        return known[2] if known is not None else None
 
     def subscribe(self, ev: RequestReceived, box: str, now: float) -> None:
         """Answer an authorized SUBSCRIBE to ``box`` (initial, or in one of our dialogs)."""
@@ -82,7 +91,7 @@ class MwiDialogs:
             if known is None:
                 self._reply(ev, 481, "Subscription Does Not Exist", now)
                 return
-            dialog, me = known
+            dialog, me, box = known
             if dialog.remote_seq is not None and req.cseq.seq <= dialog.remote_seq:
                 self._reply(ev, 500, "Out of Order CSeq", now, to_tag=dialog.local_tag)
                 return
@@ -97,7 +106,7 @@ class MwiDialogs:
             return
         answer = self.notifier.receive(sub, now)
         if answer.status == 200:
-            self._dialogs[sid] = (dialog, me)
+            self._dialogs[sid] = (dialog, me, box)
         reason = {200: "OK", 423: "Interval Too Brief"}.get(answer.status,
                                                            "Subscription Does Not Exist")
         self._reply(ev, answer.status, reason, now,
@@ -161,7 +170,7 @@ class MwiDialogs:
         known = self._dialogs.get(n.sub_id)
         if known is None:
             return
-        dialog, me = known
+        dialog, me, _ = known
         req = dialog.request("NOTIFY", me=me, branch=self._ids.branch(), body=n.body,
                              content_type=CONTENT_TYPE,
                              extra=[*n.headers()[:2], ("Contact", me.contact()),

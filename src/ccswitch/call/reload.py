@@ -158,6 +158,7 @@ def reload(sig: Signaling, new: SwitchConfig, now: float) -> Reloaded:
                             displays=user_displays(config.users))
     if sig.voicemail is not None:
         sig.voicemail.config = config.voicemail  # same boxes (merge_voicemail)
+        sig.voicemail.mwi.set_max_expires(config.voicemail.settings.mwi_max_expires)
     if trunking_changed:
         _apply_trunking(sig, config.trunking)
     for agent in added_agents:  # a new agent already registered is logged in now

@@ -184,7 +184,8 @@ class Signaling:
                                             user_agent=self._ua,
                                             rng=random.Random(ids.token()),
                                             down=self.trunk_legs.down,
-                                            addresses=self.trunk_legs.addresses)
+                                            addresses=self.trunk_legs.addresses,
+                                            down_addresses=self.trunk_legs.down_addresses)
         self._our_hosts = {d.lower() for d in config.domains} | {"localhost"}
         self._any_ip = False
         for lst in self._listeners:
@@ -398,7 +399,7 @@ class Signaling:
                 self._on_cancel(ev, now)
             elif in_dialog and method == "SUBSCRIBE" and self.mwi is not None \
                     and self.mwi.knows(ev):
-                self.mwi.subscribe(ev, req.uri.user or "", now)
+                self._on_subscribe_refresh(ev, now)
             elif in_dialog:
                 if not self.b2bua.in_dialog(ev, now):
                     self._reply(ev, 481, "Call/Transaction Does Not Exist", now)
@@ -483,6 +484,26 @@ class Signaling:
             return
         if not self.voicemail.has(box):
             self._reply(ev, 404, "Not Found", now)
+            return
+        self.mwi.subscribe(ev, box, now)
+
+    def _on_subscribe_refresh(self, ev: RequestReceived, now: float) -> None:
+        """A SUBSCRIBE in one of our message-summary dialogs (a refresh, or ``Expires: 0``):
+        challenged like the initial one (RFC 3261 §22.1 lets a UAS challenge any request, as
+        Asterisk does every request of an endpoint with auth), within the same per-source
+        budget; answered only with the credentials of the box's owner (403 otherwise)."""
+        assert self.mwi is not None
+        box = self.mwi.box_of(ev) or ""
+        if not ev.request.headers.get_raw_all("authorization") \
+                and not self._may_challenge(ev, now):
+            return
+        res = self._authenticate(ev, now, proxy=False)
+        if res.outcome is not AuthOutcome.OK:
+            self._reply(ev, res.status, res.reason, now, res.headers)
+            return
+        if res.user != box:
+            log.warning("mwi_other_box", user=res.user, box=box, refresh=True)
+            self._reply(ev, 403, "Forbidden", now)
             return
         self.mwi.subscribe(ev, box, now)
 

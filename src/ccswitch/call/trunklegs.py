@@ -59,6 +59,7 @@ from ..sip.diversion import Diverted, diversion_headers, diverted_from
 from ..sip.locate import Located
 from ..sip.message import Request, Response
 from ..sip.prack import OPTION_TAG
+from ..sip.probes import tried_order
 from ..sip.session_timer import offer_headers, retry_after_422
 from ..sip.transaction import RequestReceived
 from ..sip.uri import NameAddr, SipUri
@@ -121,6 +122,8 @@ class TrunkLegs:
         self._rng = random.Random(ids.token())  # the weighted SRV order of each call
         self._timers: TimerHeap[str] = TimerHeap()
         self.down: set[str] = set()  # trunks the keep-alive found down
+        # each trunk's addresses the keep-alive found down (TrunkDriver's): tried last
+        self.down_addresses: dict[str, frozenset[Address]] = {}
         self.located: dict[str, Located] = {}  # domain trunks: what the shell's DNS found
         self.counters: dict[str, int] = {"outbound_calls": 0, "failovers": 0,
                                          "target_failovers": 0, "auth_retries": 0,
@@ -128,11 +131,15 @@ class TrunkLegs:
 
     def draw(self, trunk: str) -> tuple[Address, ...]:
         """``trunk``'s addresses in the order one call tries them: a domain's SRV records
-        in a weighted order drawn for this call (RFC 2782), else :meth:`addresses`."""
+        in a weighted order drawn for this call (RFC 2782), else :meth:`addresses`; those
+        the keep-alive found down last."""
         found = self.located.get(trunk)
         if self.trunks[trunk].address is None and found is not None:
-            return found.draw(self._rng)
-        return self.addresses(trunk)
+            order = found.draw(self._rng)
+        else:
+            order = self.addresses(trunk)
+        down = self.down_addresses.get(trunk)
+        return tried_order(order, down) if down else order
 
     def addresses(self, trunk: str) -> tuple[Address, ...]:
         """Where ``trunk``'s requests go, in order: its address, or what RFC 3263 found for

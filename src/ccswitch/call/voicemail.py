@@ -128,6 +128,7 @@ class Voicemail:
         self.boxes: dict[str, Mailbox] = {name: Mailbox(name) for name in config.mailboxes}
         self.mwi = MwiNotifier(account={name: f"sip:{name}@{domain}"
                                         for name in config.mailboxes})
+        self.mwi.set_max_expires(config.settings.mwi_max_expires)
 
     def has(self, box: str) -> bool:
         return box in self.boxes

@@ -21,6 +21,7 @@ parts separately (``docs/voicemail.md``).
     greeting_max_length = 60   # *97 option 0: seconds a recorded greeting may last
     greeting_min_length = 1    # shorter takes (trailing silence excluded) are asked again
     greeting_silence = 3       # seconds of silence that end a take (0: only # or max length)
+    mwi_max_expires = 3600  # the longest message-summary subscription granted (60-86400 s)
 
 A user or a queue has a mailbox with ``mailbox = true`` (PIN: the user's name, e.g. ``1002``;
 a queue's box has none and is read through the API) or ``mailbox = { pin = "4321",
@@ -63,6 +64,7 @@ class VoicemailSettings:
     greeting_max_length: float = 60.0
     greeting_min_length: float = 1.0
     greeting_silence: float = 3.0
+    mwi_max_expires: int = 3600  # seconds; a SUBSCRIBE asking more gets this (RFC 6665)
 
     def deposit(self) -> DepositSettings:
         return DepositSettings(self.max_length, self.min_length, self.silence)
@@ -186,6 +188,8 @@ def parse_settings(p: _Parser, value: object, path: Path) -> VoicemailSettings:
         greeting_min_length=g_min,
         greeting_silence=p.opt(t, "greeting_silence", path, d.greeting_silence,
                                lambda v, q: p.number(v, q, "seconds")),
+        mwi_max_expires=p.opt(t, "mwi_max_expires", path, d.mwi_max_expires,
+                              lambda v, q: p.integer(v, q, 60, 86_400)),
     )
 
 

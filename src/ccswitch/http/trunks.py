@@ -32,8 +32,13 @@ class TrunkOut(BaseModel):
     state: Literal["available", "down", "unregistered", "unresolved"] = Field(
         description="available: calls may use it; down: its OPTIONS keep-alive failed; "
         "unregistered: it registers and is not registered; unresolved: no address yet")
-    up: bool | None = Field(description="the OPTIONS keep-alive's verdict (null: not probed)")
+    up: bool | None = Field(description="the OPTIONS keep-alive's verdict (null: not probed): "
+                            "false only when no address answers")
+    addresses_down: list[str] = Field(description="addresses the keep-alive found down "
+                                      "(tried last)")
     registered: bool | None = Field(description="null: the trunk does not register")
+    registrar: str | None = Field(description="the address the registration's REGISTERs go "
+                                  "to (null: the trunk does not register)")
     calls_active: int
     max_calls: int = Field(description="concurrent calls allowed (0: no limit)")
     calls_per_second: float = Field(description="new calls per second allowed (0: no limit)")
@@ -66,6 +71,8 @@ def _trunks(sig: Signaling) -> list[TrunkOut]:
         up = drv.up.get(name) if drv is not None else None
         registered = drv.registered.get(name) if drv is not None and cfg.register else None
         addresses = legs.addresses(name)
+        down = legs.down_addresses.get(name, frozenset())
+        where = drv.registrar(name) if drv is not None and cfg.register else None
         state: Literal["available", "down", "unregistered", "unresolved"] = "available"
         if not addresses:
             state = "unresolved"
@@ -78,7 +85,9 @@ def _trunks(sig: Signaling) -> list[TrunkOut]:
             domain=cfg.domain, addresses=[str(a) for a in addresses],
             dns_ttl=found.ttl if found is not None else None,
             dns_records=list(found.records) if found is not None else [], state=state,
-            up=up, registered=registered, calls_active=legs.active_calls(name),
+            up=up, addresses_down=[str(a) for a in addresses if a in down],
+            registered=registered, registrar=str(where) if where is not None else None,
+            calls_active=legs.active_calls(name),
             max_calls=cfg.max_calls, calls_per_second=cfg.calls_per_second,
             codecs=list(cfg.codecs) if cfg.codecs is not None else None,
             number_format=cfg.number_format))

@@ -123,9 +123,10 @@ class Keepalive:
             self._settle(now)
             self._step(KeepaliveInput.ANSWER, now, response.status)
 
-    def timed_out(self, now: float) -> None:
-        """The transaction layer gave up on the outstanding probe (Timer F)."""
-        if self._outstanding is not None:
+    def timed_out(self, now: float, cseq: int | None = None) -> None:
+        """The transaction layer gave up on the outstanding probe (Timer F); ``cseq``: the
+        probe that timed out (an older one, already counted as missed, is ignored)."""
+        if self._outstanding is not None and cseq in (None, self._outstanding):
             self._miss(now)
 
     def handle_timer(self, now: float) -> None:

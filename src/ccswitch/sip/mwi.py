@@ -363,6 +363,13 @@ class MwiNotifier:
         self._outbox: list[MwiNotify] = []
         self._events: list[SubscriptionEnded] = []
 
+    def set_max_expires(self, max_expires: int) -> None:
+        """Grant at most ``max_expires`` seconds from the next SUBSCRIBE on (the default
+        shrinks with it); subscriptions running keep their expiry."""
+        assert max_expires >= self._min
+        self._max = max_expires
+        self._default = min(DEFAULT_EXPIRES, max_expires)
+
     # -- the shell's side ----------------------------------------------------------------
     def outbox(self) -> list[MwiNotify]:
         out, self._outbox = self._outbox, []

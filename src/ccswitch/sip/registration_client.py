@@ -16,6 +16,16 @@ A :class:`RegistrationClient` keeps one binding (our Contact at the carrier's re
 - :meth:`stop` sends a REGISTER with ``Expires: 0`` (credentials answered as well) and ends in
   ``stopped`` whatever the answer.
 
+The registrar may have several addresses (a domain's RFC 3263 targets, in the order to try,
+handed in as ``targets`` and by :meth:`retarget`); :attr:`dest` is where the current REGISTER
+goes.  An attempt starts at the first target; a timeout or a 503 moves it to the next target
+not yet tried in this attempt at once (RFC 3263 §4.3; :class:`RegistrationMoved`), and only
+when every target failed does the attempt fail and back off.  Refreshes go to the target that
+holds the binding while it is listed.  When a new DNS answer no longer lists :attr:`dest`, a
+new REGISTER goes to the new first target at once (a REGISTER still out there is abandoned);
+otherwise the new list only orders later attempts.  Without targets the shell decides where
+requests go (:attr:`dest` is ``None``).
+
 Time enters as ``now``; requests leave by :meth:`outbox` (the shell gives them to the
 transaction layer toward the trunk), answers enter by :meth:`receive` (matched by Call-ID and
 CSeq: older answers are ignored), a transaction timeout by :meth:`timed_out`; state changes
@@ -33,6 +43,7 @@ from typing import Final
 
 from ..errors import CcswitchError, SipParseError
 from ..ids import Ids
+from .addr import Address
 from .client_auth import AuthSession, DigestClient
 from .dialog import LocalContact
 from .message import Headers, Request, Response
@@ -47,6 +58,7 @@ __all__ = [
     "RegistrationClient",
     "RegistrationError",
     "RegistrationFailed",
+    "RegistrationMoved",
     "Retrying",
     "Unregistered",
 ]
@@ -76,6 +88,8 @@ class RegInput(Enum):
     FAILURE = "failure"  # any other final, a timeout, refused credentials, a 2xx not binding us
     REFRESH_DUE = "refresh due"
     RETRY_DUE = "retry due"
+    NEXT_TARGET = "timeout or 503, another target left"
+    RETARGET = "the current target is no longer listed"
 
 
 class Do(Enum):
@@ -99,6 +113,13 @@ TABLE: Final = MappingProxyType({
     (S.REGISTERING, I.TOO_BRIEF): (Do.RESEND, S.REGISTERING),
     (S.REGISTERING, I.FAILURE): (Do.BACK_OFF, S.BACKING_OFF),
     (S.REGISTERING, I.STOP): (Do.UNREGISTER, S.UNREGISTERING),
+    (S.REGISTERING, I.NEXT_TARGET): (Do.SEND, S.REGISTERING),
+    (S.REGISTERING, I.RETARGET): (Do.SEND, S.REGISTERING),
+    (S.REGISTERED, I.RETARGET): (Do.SEND, S.REGISTERING),
+    (S.BACKING_OFF, I.RETARGET): (Do.SEND, S.REGISTERING),
+    (S.IDLE, I.RETARGET): (Do.NOTHING, S.IDLE),
+    (S.STOPPED, I.RETARGET): (Do.NOTHING, S.STOPPED),
+    (S.UNREGISTERING, I.RETARGET): (Do.NOTHING, S.UNREGISTERING),
     (S.REGISTERED, I.REFRESH_DUE): (Do.SEND, S.REGISTERING),
     (S.REGISTERED, I.STOP): (Do.UNREGISTER, S.UNREGISTERING),
     (S.BACKING_OFF, I.RETRY_DUE): (Do.SEND, S.REGISTERING),
@@ -136,6 +157,18 @@ class RegistrationFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationMoved:
+    """``dest`` timed out or answered 503 (``status``): the REGISTER goes to ``next`` (the
+    next target, RFC 3263 §4.3), or to a new DNS answer's first target (``status`` 0)."""
+
+    trunk: str
+    dest: Address
+    next: Address
+    status: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Retrying:
     """The ``attempt``-th retry goes out at ``at + delay``."""
 
@@ -151,7 +184,7 @@ class Unregistered:
     at: float
 
 
-RegEvent = Registered | RegistrationFailed | Retrying | Unregistered
+RegEvent = Registered | RegistrationFailed | RegistrationMoved | Retrying | Unregistered
 
 
 class RegistrationClient:
@@ -163,7 +196,8 @@ class RegistrationClient:
                  rng: random.Random, auth: DigestClient | None = None, expires: int = 3600,
                  refresh_fraction: float = 0.5, base_backoff: float = 30.0,
                  max_backoff: float = 1800.0, request_timeout: float = 32.0,
-                 contact_user: str | None = None, user_agent: str = "") -> None:
+                 contact_user: str | None = None, user_agent: str = "",
+                 targets: tuple[Address, ...] = ()) -> None:
         if not 0 < refresh_fraction < 1:
             raise ValueError("refresh_fraction must lie between 0 and 1")
         if not 0 < base_backoff <= max_backoff or request_timeout <= 0:
@@ -197,6 +231,9 @@ class RegistrationClient:
         self._deadline: float | None = None  # refresh, retry or answer-by
         self._out: list[Request] = []
         self._events: list[RegEvent] = []
+        self._targets = tuple(dict.fromkeys(targets))
+        self.dest: Address | None = self._targets[0] if self._targets else None
+        self._tried: set[Address] = set()  # targets this attempt already failed on
 
     # -- the user's calls -------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -204,6 +241,19 @@ class RegistrationClient:
 
     def stop(self, now: float) -> None:
         self._step(RegInput.STOP, now)
+
+    def retarget(self, targets: tuple[Address, ...], now: float) -> None:
+        """The registrar's addresses are now ``targets`` (a new DNS answer or order)."""
+        self._targets = tuple(dict.fromkeys(targets))
+        if not self._targets or self.dest in self._targets:
+            return
+        old, self.dest = self.dest, self._targets[0]
+        if old is not None and self.state in (RegState.REGISTERING, RegState.REGISTERED,
+                                              RegState.BACKING_OFF):
+            self._events.append(RegistrationMoved(self.trunk, old, self.dest, 0, now))
+        if self.state is RegState.REGISTERING:
+            self._outstanding = None  # an answer from the old target is not waited for
+        self._step(RegInput.RETARGET, now)
 
     @property
     def registered(self) -> bool:
@@ -227,16 +277,20 @@ class RegistrationClient:
         elif status == 423 and self._min_expires(response) is not None:
             self._expires = max(self._expires, self._min_expires(response) or 0)
             self._step(RegInput.TOO_BRIEF, now)
+        elif status == 503 and self._move_on(status, now):
+            pass
         else:
             self._retry_after = _retry_after(response) if 500 <= status < 600 else None
             self._fail(status, "status", now)
 
-    def timed_out(self, now: float) -> None:
-        """The transaction layer gave up on the outstanding REGISTER (Timer F)."""
-        if self._outstanding is not None:
+    def timed_out(self, now: float, cseq: int | None = None) -> None:
+        """The transaction layer gave up on the outstanding REGISTER (Timer F); ``cseq``:
+        the REGISTER that timed out (an older one, already given up, is ignored)."""
+        if self._outstanding is not None and cseq in (None, self._outstanding):
             self._outstanding = None
             self._retry_after = None
-            self._fail(408, "timeout", now)
+            if not self._move_on(408, now):
+                self._fail(408, "timeout", now)
 
     def handle_timer(self, now: float) -> None:
         if self._deadline is None or now < self._deadline:
@@ -286,6 +340,20 @@ class RegistrationClient:
         self._auth_headers = answer.headers
         self._step(RegInput.CHALLENGE, now)
 
+    def _move_on(self, status: int, now: float) -> bool:
+        """Send the REGISTER to the next untried target (RFC 3263 §4.3); False: none left
+        (or not registering)."""
+        if self.state is not RegState.REGISTERING or self.dest is None:
+            return False
+        self._tried.add(self.dest)
+        nxt = next((t for t in self._targets if t not in self._tried), None)
+        if nxt is None:
+            return False
+        self._events.append(RegistrationMoved(self.trunk, self.dest, nxt, status, now))
+        self.dest = nxt
+        self._step(RegInput.NEXT_TARGET, now)
+        return True
+
     def _fail(self, status: int, why: str, now: float) -> None:
         if self.state is not RegState.UNREGISTERING:
             self._events.append(RegistrationFailed(self.trunk, status, why, now))
@@ -299,6 +367,7 @@ class RegistrationClient:
         do, nxt = entry
         self.state = nxt
         if do is Do.SEND:
+            self._choose_target(inp)
             self._send(self._expires, self._new_flow(), now)
         elif do is Do.RESEND:
             expires = 0 if nxt is RegState.UNREGISTERING else self._expires
@@ -313,6 +382,17 @@ class RegistrationClient:
             self._deadline = None
             self.granted = None
             self._events.append(Unregistered(self.trunk, now))
+
+    def _choose_target(self, inp: RegInput) -> None:
+        """Where a new REGISTER goes: a new attempt starts at the first target, a refresh
+        stays where the binding is (while listed), a move is already chosen."""
+        if not self._targets:
+            return
+        if inp is RegInput.NEXT_TARGET:
+            return
+        if inp is not RegInput.REFRESH_DUE or self.dest not in self._targets:
+            self.dest = self._targets[0]
+        self._tried = set()
 
     def _new_flow(self) -> tuple[tuple[str, str], ...]:
         """A new REGISTER (not a retry answering a challenge): a new auth session, and the
