@@ -101,6 +101,7 @@ LAG_LATE_SAMPLES = 2  # shed new calls once this many probes in a row were late
 LAG_REPORT = 10.0  # how often the loop's lateness is logged (``loop_lag``, s)
 STOP_BUDGET = 3.8  # stop() commits the last rows within this (daemon waits 4 s)
 STARTUP_GRACE = 3.0  # no load shedding while the media workers boot (s)
+WORKERS_START_TIMEOUT = 60.0  # s "ready" waits for every media worker to run (then: warning)
 PRUNE_FIRST = 60.0  # s after start-up: the first deletion of events past [events] keep_days
 PRUNE_PERIOD = 3600.0  # s between deletions
 LIVE_QUALITY_INTERVAL = 5.0  # s between the workers' live LegStats samples (the API's mos)
@@ -251,6 +252,8 @@ class Switch:
         self._prune_timer = self._loop.call_later(PRUNE_FIRST, self._prune_events)
         self._after()
         await self.http.start()
+        if self.media is not None and not await self.media.running(WORKERS_START_TIMEOUT):
+            log.warning("media_workers_slow", timeout=WORKERS_START_TIMEOUT)
         # start-up (spawning the media workers) makes the loop late once: measure after it
         start = self._loop.time() + STARTUP_GRACE
         self._lag_timer = self._loop.call_at(start, self._lag_probe, start)

@@ -205,3 +205,22 @@ async def test_stop_kills_a_worker_that_does_not_exit(tmp_path: Path) -> None:
             os.kill(h.pid, signal.SIGCONT)
     assert h.exitcode == -signal.SIGKILL
     assert not any(isinstance(e, WorkerDied) for _, e in sink.seen)
+
+
+async def test_running_waits_for_every_workers_first_batch(tmp_path: Path) -> None:
+    """The switch says "ready" only once every worker runs: each sends a batch (its stats) as
+    soon as its loop starts, long before its first ``stats_interval``."""
+    sink = Sink()
+
+    def settings_for(i: int) -> WorkerSettings:
+        return WorkerSettings(index=i, engine_factory=echo_engine, stats_interval=3600.0,
+                              recordings_dir=str(tmp_path))
+
+    client = MediaClient(settings_for, 2, sink)
+    client.start(asyncio.get_running_loop())
+    try:
+        assert not sink.seen  # nothing yet: the workers are still starting
+        assert await client.running(60.0)
+        assert sorted(w for w, e in sink.seen if isinstance(e, WorkerStats)) == [0, 1]
+    finally:
+        await client.stop()

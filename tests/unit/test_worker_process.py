@@ -238,7 +238,8 @@ def test_spawn_environment_and_signals(worker: tuple[WorkerHandle, Collector]) -
     assert b"OPENBLAS_NUM_THREADS=1" in env
     if "OPENBLAS_NUM_THREADS" not in os.environ:  # set for the child only
         assert "OPENBLAS_NUM_THREADS" not in os.environ
-    os.kill(h.pid, signal.SIGINT)  # the parent owns shutdown: ^C does not stop the worker
+    os.kill(h.pid, signal.SIGINT)  # the parent owns shutdown: ^C does not stop the worker,
+    os.kill(h.pid, signal.SIGTERM)  # nor a SIGTERM to the process group (systemd's stop)
     ev.wait(lambda e: isinstance(e, WorkerStats))
     assert h.alive
 

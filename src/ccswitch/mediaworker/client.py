@@ -92,13 +92,25 @@ class MediaClient:
         self._deferred: list[list[DestroyLeg]] = [[] for _ in range(workers)]
         self._deferred_ports: dict[int, int] = {}  # port -> worker, its DestroyLeg waiting
         self._flush_timers: dict[int, asyncio.TimerHandle] = {}
+        self._running: list[asyncio.Event] = []  # set by a worker's first event batch
 
     # ------------------------------------------------------------------ public
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Spawn every worker and read its events on ``loop``."""
         self._loop = loop
+        self._running = [asyncio.Event() for _ in range(self.workers)]
         for i in range(self.workers):
             self._spawn(i)
+
+    async def running(self, timeout: float) -> bool:
+        """Wait until every worker has sent its first event batch (it sends one as soon as
+        its loop runs, past the interpreter's start and its imports); False on ``timeout``."""
+        try:
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._running)),
+                                   timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def handle(self, worker: int) -> WorkerHandle | None:
         """The live handle of ``worker`` (None while it is being restarted)."""
@@ -216,6 +228,7 @@ class MediaClient:
             return
         events = h.recv_events()
         if events:
+            self._running[i].set()
             self._seen(i, events)
             self.on_events(i, events)
         if (h.eof or sentinel) and not h.alive:

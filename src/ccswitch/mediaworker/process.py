@@ -138,6 +138,8 @@ class Worker:
         self.writer.start()
         self.log.info("media_worker_started", pid=os.getpid(), tick=tick,
                       wake=self.settings.wake)
+        self.out.append(self._stats())  # the first batch tells the switch this worker runs
+        self._send_events(flush=True)
         deadline = time.monotonic() + tick
         next_stats = time.monotonic() + self.settings.stats_interval
         live = self.settings.live_interval
@@ -475,8 +477,12 @@ def _fields(obj: object) -> dict[str, Any]:
 
 
 def worker_main(settings: WorkerSettings, conn: Connection) -> None:
-    """The child process: the parent owns shutdown, so SIGINT (a terminal's ^C) is ignored."""
+    """The child process: the parent owns shutdown (a ``Shutdown`` command, SIGKILL after a
+    grace period; the pipe's EOF when the parent is gone), so SIGINT (a terminal's ^C) and
+    SIGTERM (``kill`` of the process group, systemd's default stop) are ignored: the switch
+    closes its calls and recordings first and then stops its workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if settings.log_setup is not None:
         settings.log_setup()
     log = structlog.get_logger().bind(worker=settings.index)
