@@ -16,6 +16,7 @@ from e2e_browser import chromium_page
 from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
 from e2e_media import settle
 from e2e_sipp import Sipp
+from e2e_util import demo_ports
 
 from peers import require_peer
 
@@ -33,9 +34,20 @@ def _failed(request: pytest.FixtureRequest) -> bool:
     return rep is None or rep.failed
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Any:
+    """A test that played a demo carrier (e2e_sipp.Sipp took the demo trunk ports) lets the
+    ports go once its fixtures, its daemon among them, are torn down."""
+    try:
+        return (yield)
+    finally:
+        demo_ports.release()
+
+
 @pytest.fixture
 def sipp(tmp_path: Path) -> Sipp:
-    """SIPp runner with its traces under tmp_path/sipp (`require_peer` when SIPp is missing)."""
+    """SIPp runner with its traces under tmp_path/sipp (`require_peer` when SIPp is missing).
+    A run on a demo trunk port waits for the machine-wide lock on them (e2e_sipp.Sipp)."""
     binary = require_peer("sipp")
     workdir = tmp_path / "sipp"
     workdir.mkdir()
