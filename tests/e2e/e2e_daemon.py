@@ -124,40 +124,64 @@ class LogReader:
         self._thread.join(timeout)
 
 
+class Progress:
+    """Watches a starting process: whether it (or a child: the media workers) used CPU or
+    logged a line since the last look.  On a loaded machine a start is slow but moving; a
+    stuck one is neither."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], log: LogReader):
+        self.proc, self.log = proc, log
+        self.start = self.last = time.monotonic()
+        self.cpu, self.lines = cpu_seconds(proc.pid), log.count()
+
+    def idle(self) -> float:
+        """Seconds since the last progress seen (looking now)."""
+        now = time.monotonic()
+        cpu, lines = cpu_seconds(self.proc.pid), self.log.count()
+        if cpu > self.cpu or lines > self.lines:
+            self.cpu, self.lines, self.last = cpu, lines, now
+        return now - self.last
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def stuck(self, timeout: float, limit: float) -> str | None:
+        """Why to give up waiting, or None: the process exited, made no progress for
+        `timeout` s, or `limit` s have passed in all."""
+        rc = self.proc.poll()
+        if rc is not None:
+            state = f"exited with status {rc}"
+        elif (idle := self.idle()) >= timeout:
+            state = f"no progress (no CPU used, no log line) for {idle:.1f} s"
+        elif self.elapsed() >= limit:
+            state = f"still going after {limit:.0f} s, though making progress"
+        else:
+            return None
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        return (f"{state} ({self.elapsed():.1f} s after the start, {self.cpu:.2f} s of CPU "
+                f"used, load average {load})")
+
+
 def await_ready(proc: subprocess.Popen[bytes], log: LogReader, *, timeout: float,
                 limit: float) -> dict[str, Any] | str:
     """Wait for `proc`'s `ready` event (read by `log`): the event, or why it did not come.
 
     A loaded machine makes the start slow, so the wait goes on past `timeout` as long as the
-    process lives and makes progress (uses CPU, it or its children - the media workers -, or
-    logs a line) within every `timeout` s, up to `limit` s in all.  It gives up at once when
-    the process exits, after `timeout` s without progress, or at `limit`."""
-    start = last = time.monotonic()
-    cpu, lines = cpu_seconds(proc.pid), log.count()
+    process lives and makes progress (`Progress`) within every `timeout` s, up to `limit` s
+    in all.  It gives up at once when the process exits, after `timeout` s without
+    progress, or at `limit`."""
+    progress = Progress(proc, log)
     while True:
         ready = log.wait_for("ready", 0.25)
         if ready is not None:
             return ready
-        now = time.monotonic()
-        rc = proc.poll()
-        if rc is not None:
-            log.join()
+        why = progress.stuck(timeout, limit)
+        if why is not None:
+            if proc.poll() is not None:
+                log.join()
             if (ready := log.find("ready")) is not None:  # logged just before it exited
                 return ready
-            state = f"exited with status {rc}"
-        else:
-            new_cpu, new_lines = cpu_seconds(proc.pid), log.count()
-            if new_cpu > cpu or new_lines > lines:
-                cpu, lines, last = new_cpu, new_lines, now
-            if now - start >= limit:
-                state = f"still starting after {limit:.0f} s, though making progress"
-            elif now - last >= timeout:
-                state = f"no progress (no CPU used, no log line) for {now - last:.1f} s"
-            else:
-                continue
-        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-        return (f"{state} ({now - start:.1f} s after start, {cpu:.2f} s of CPU used, "
-                f"load average {load})")
+            return why
 
 
 class DaemonError(RuntimeError):

@@ -77,7 +77,7 @@ def test_a_start_that_goes_on_past_the_limit_gives_up_saying_so() -> None:
     try:
         why = await_ready(proc, log, timeout=2.0, limit=3.0)
         assert isinstance(why, str), why
-        assert why.startswith("still starting after 3 s, though making progress"), why
+        assert why.startswith("still going after 3 s, though making progress"), why
     finally:
         finish(proc, log)
 
