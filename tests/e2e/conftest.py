@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from e2e_baresip import Baresip, PhoneFactory
-from e2e_browser import chromium_page
+from e2e_browser import chromium, new_page
 from e2e_daemon import STOP_TIMEOUT, Daemon, DaemonError, DaemonFactory
 from e2e_media import settle
 from e2e_sipp import Sipp
@@ -175,8 +175,16 @@ def daemon(start_daemon: DaemonFactory) -> Daemon:
     return start_daemon()
 
 
+@pytest.fixture(scope="module")
+def module_chromium() -> Iterator[Any]:
+    """One headless Chromium (the system's ``chromium``, no browser download) for a module's
+    page tests: each test takes a page in a context of its own (e2e_browser.new_page)."""
+    with chromium() as browser:
+        yield browser
+
+
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Chromium page (the system's ``chromium``, no browser download)."""
-    with chromium_page(1100, 900) as page:
+def browser(module_chromium: Any) -> Iterator[Any]:
+    """A headless Chromium page, 1100 x 900, in a context of its own."""
+    with new_page(module_chromium, 1100, 900) as page:
         yield page

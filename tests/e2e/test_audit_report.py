@@ -3,7 +3,11 @@ demo daemon with one media worker, a SIPp call (1011 -> 1012) whose media worker
 while it talks, then two SIPp calls that fail (404: no such number; 480: an agent without a
 registered phone).  The audit must show the worker's restart (at the time it was killed), the
 failed calls by code and the answered call.  Then a blind transfer between baresip phones,
-timed by the audit within what the test saw."""
+timed by the audit within what the test saw.
+
+Both tests run on one daemon (``audit_daemon``, one media worker): neither makes a call the
+other counts (the transfer fails nothing; the failed calls transfer nothing), and the transfer's
+media goes through the worker the daemon restarted when it runs second."""
 
 from __future__ import annotations
 
@@ -45,11 +49,16 @@ def audit_rows(daemon: Daemon, since: float) -> list[dict[str, Any]]:
     return list(json.loads(out.stdout))
 
 
+@pytest.fixture(scope="module")
+def audit_daemon(module_start_daemon: DaemonFactory) -> Daemon:
+    return settle(module_start_daemon(extra_args=("--media-workers", "1")))
+
+
 def test_the_audit_shows_a_worker_restart_and_the_failed_calls_by_code(
-        sipp: Sipp, start_daemon: DaemonFactory) -> None:
+        sipp: Sipp, audit_daemon: Daemon) -> None:
     require_peer("sipp")
     since = time.time() - 60
-    d = settle(start_daemon(extra_args=("--media-workers", "1")))
+    d = audit_daemon
     (pid,) = worker_pids(d)
     uac, uas = call_waiting_for_bye(sipp, d, "1011", "1012")
     try:
@@ -95,13 +104,13 @@ def test_the_audit_shows_a_worker_restart_and_the_failed_calls_by_code(
 
 
 def test_the_audit_times_a_blind_transfer_between_baresip_phones(
-        phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+        phones: PhoneFactory, audit_daemon: Daemon, tmp_path: Path) -> None:
     """Caller 1001 -> queue 800 -> agent 2002, who transfers it to 1002 (baresip's REFER):
     one transfer, not failed, timed from the REFER to 1002's answer: within what the test
     itself saw between asking baresip to transfer and 1002's phone being in the call."""
     require_peer("baresip")
     since = time.time() - 60
-    d = settle(start_daemon())
+    d = audit_daemon
     agent = phone(phones, d, tmp_path, "agent-2002", "2002", AGENT_HZ, register=True,
                   auto=True)
     target = phone(phones, d, tmp_path, "target-1002", "1002", THIRD_HZ, register=True,

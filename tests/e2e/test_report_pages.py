@@ -8,8 +8,9 @@ is filled before it starts, with the stores' own APIs, by:
 * a small scripted day, Monday 2026-10-05 (UTC), in support (threshold 20 s, short abandon
   5 s), whose figures are computed by hand below.
 
-The module's tests share that data dir and its daemon (``reports_day``): what one test adds
-(today's live calls) is not what the other reads (the scripted day, the weeks before today).
+The module's tests share that data dir and its daemon (``reports_day``), and one Chromium:
+what one test adds (today's live calls) is not what the other reads (the scripted day, the
+weeks before today).
 
 Live: two SIPp callers wait in support (no agent logged in) and hang up after 8 s (two
 abandons today).  The wallboard shows today's figures; the daemon restarts on the same data
@@ -29,7 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_browser import WAIT_MS, artifact_dir, chromium_page
+from e2e_browser import WAIT_MS, artifact_dir, new_page
 from e2e_daemon import REPO, Daemon, DaemonFactory
 from e2e_queue import caller, write_config
 from e2e_sipp import Sipp
@@ -163,7 +164,8 @@ def support_today(daemon: Daemon) -> dict[str, Any]:
 
 
 def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
-        sipp: Sipp, reports_day: ReportsDay, request: pytest.FixtureRequest) -> None:
+        sipp: Sipp, reports_day: ReportsDay, module_chromium: Any,
+        request: pytest.FixtureRequest) -> None:
     from playwright.sync_api import expect
 
     daemon = reports_day.daemon
@@ -177,7 +179,7 @@ def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
             "service_level": 0.0, "abandon_rate": 1.0}
     until("2 abandons today", lambda: support_today(daemon) == want, timeout=30)
     shots = artifact_dir(request)
-    with chromium_page(1920, 1080) as page:
+    with new_page(module_chromium, 1920, 1080) as page:
         page.goto(f"http://{LOOPBACK}:{daemon.http_port}/#token={SUP_TOKEN}")
         tile = page.locator(".tile[data-queue=support]")
         expect(tile.locator("[data-field=service_level]")).to_have_text("0%", timeout=WAIT_MS)
@@ -214,12 +216,13 @@ def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
 
 
 def test_report_page_shows_the_scripted_day_and_the_forecast(
-        reports_day: ReportsDay, request: pytest.FixtureRequest) -> None:
+        reports_day: ReportsDay, module_chromium: Any, request: pytest.FixtureRequest
+) -> None:
     from playwright.sync_api import expect
 
     daemon = reports_day.daemon
     shots = artifact_dir(request)
-    with chromium_page(1400, 1000) as page:
+    with new_page(module_chromium, 1400, 1000) as page:
         page.goto(f"http://{LOOPBACK}:{daemon.http_port}/reports#from=2026-10-05"
                   f"&to=2026-10-05&interval=1h&token={SUP_TOKEN}")
         expect(page.locator("body")).to_have_attribute("data-loaded", re.compile(r"\d+"),
