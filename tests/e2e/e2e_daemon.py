@@ -78,9 +78,15 @@ class LogReader:
             return "\n".join(self._lines)
 
     def count(self) -> int:
-        """How many lines have arrived."""
+        """How many lines have arrived (a mark for `since`)."""
         with self._cond:
             return len(self._lines)
+
+    def since(self, mark: int) -> str:
+        """The lines that arrived after `mark` (a `count()` taken before), as text: what one
+        test of several sharing a daemon made it log."""
+        with self._cond:
+            return "\n".join(self._lines[mark:])
 
     def events(self) -> list[dict[str, Any]]:
         """Every line that parses as a JSON object."""
