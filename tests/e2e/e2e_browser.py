@@ -28,16 +28,34 @@ def artifact_dir(request: pytest.FixtureRequest) -> Path:
 
 
 @contextmanager
-def chromium_page(width: int, height: int) -> Iterator[Any]:
-    """A headless Chromium page of ``width`` x ``height`` CSS pixels."""
+def chromium() -> Iterator[Any]:
+    """A headless Chromium browser (Playwright's ``Browser``): pages come from `new_page`."""
     binary = require_peer("chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         missing_peer("the Python package playwright is not installed (dev extras)")
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
         try:
-            yield chromium.new_page(viewport={"width": width, "height": height})
+            yield browser
         finally:
-            chromium.close()
+            browser.close()
+
+
+@contextmanager
+def new_page(browser: Any, width: int, height: int) -> Iterator[Any]:
+    """A page of ``width`` x ``height`` CSS pixels in a context of its own (nothing shared
+    with the browser's other pages: storage, cookies), closed at the end."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@contextmanager
+def chromium_page(width: int, height: int) -> Iterator[Any]:
+    """A headless Chromium page of ``width`` x ``height`` CSS pixels (a browser of its own)."""
+    with chromium() as browser, new_page(browser, width, height) as page:
+        yield page

@@ -17,9 +17,10 @@ from e2e_util import LOOPBACK, free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
-READY_TIMEOUT = float(os.environ.get("CCSWITCH_E2E_READY_TIMEOUT", "15"))
-"""Seconds a daemon has to log ``ready`` (raise it on a loaded machine)."""
+READY_TIMEOUT = 15.0  # s without progress (no CPU used, no log line) before giving up
+READY_LIMIT = 120.0  # s in all, progress or not: a loaded machine is slow, not this slow
 STOP_TIMEOUT = 5.0
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def child_env() -> dict[str, str]:
@@ -32,6 +33,25 @@ def child_env() -> dict[str, str]:
 
 def ccswitch_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "ccswitch", *args]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process `pid` and its live children (the
+    media workers); 0.0 for a process that is gone."""
+    def own(p: str) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+    children: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += task.read_text().split()
+        except OSError:
+            continue
+    return own(str(pid)) + sum(own(c) for c in children)
 
 
 class LogReader:
@@ -56,6 +76,17 @@ class LogReader:
     def text(self) -> str:
         with self._cond:
             return "\n".join(self._lines)
+
+    def count(self) -> int:
+        """How many lines have arrived (a mark for `since`)."""
+        with self._cond:
+            return len(self._lines)
+
+    def since(self, mark: int) -> str:
+        """The lines that arrived after `mark` (a `count()` taken before), as text: what one
+        test of several sharing a daemon made it log."""
+        with self._cond:
+            return "\n".join(self._lines[mark:])
 
     def events(self) -> list[dict[str, Any]]:
         """Every line that parses as a JSON object."""
@@ -97,6 +128,66 @@ class LogReader:
 
     def join(self, timeout: float = 2.0) -> None:
         self._thread.join(timeout)
+
+
+class Progress:
+    """Watches a starting process: whether it (or a child: the media workers) used CPU or
+    logged a line since the last look.  On a loaded machine a start is slow but moving; a
+    stuck one is neither."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], log: LogReader):
+        self.proc, self.log = proc, log
+        self.start = self.last = time.monotonic()
+        self.cpu, self.lines = cpu_seconds(proc.pid), log.count()
+
+    def idle(self) -> float:
+        """Seconds since the last progress seen (looking now)."""
+        now = time.monotonic()
+        cpu, lines = cpu_seconds(self.proc.pid), self.log.count()
+        if cpu > self.cpu or lines > self.lines:
+            self.cpu, self.lines, self.last = cpu, lines, now
+        return now - self.last
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def stuck(self, timeout: float, limit: float) -> str | None:
+        """Why to give up waiting, or None: the process exited, made no progress for
+        `timeout` s, or `limit` s have passed in all."""
+        rc = self.proc.poll()
+        if rc is not None:
+            state = f"exited with status {rc}"
+        elif (idle := self.idle()) >= timeout:
+            state = f"no progress (no CPU used, no log line) for {idle:.1f} s"
+        elif self.elapsed() >= limit:
+            state = f"still going after {limit:.0f} s, though making progress"
+        else:
+            return None
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        return (f"{state} ({self.elapsed():.1f} s after the start, {self.cpu:.2f} s of CPU "
+                f"used, load average {load})")
+
+
+def await_ready(proc: subprocess.Popen[bytes], log: LogReader, *, timeout: float,
+                limit: float) -> dict[str, Any] | str:
+    """Wait for `proc`'s `ready` event (read by `log`): the event, or why it did not come.
+
+    A loaded machine makes the start slow, so the wait goes on past `timeout` as long as the
+    process lives and makes progress (`Progress`) within every `timeout` s, up to `limit` s
+    in all.  It gives up at once when the process exits, after `timeout` s without
+    progress, or at `limit`."""
+    progress = Progress(proc, log)
+    while True:
+        ready = log.wait_for("ready", 0.25)
+        if ready is not None:
+            return ready
+        why = progress.stuck(timeout, limit)
+        if why is not None:
+            if proc.poll() is not None:
+                log.join()
+            if (ready := log.find("ready")) is not None:  # logged just before it exited
+                return ready
+            return why
 
 
 class DaemonError(RuntimeError):
@@ -149,17 +240,15 @@ class Daemon:
         self.ready: dict[str, Any] = {}
         self.returncode: int | None = None
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
-        """Block until the `ready` event; raise DaemonError (after killing it) otherwise."""
-        ready = self.log.wait_for("ready", timeout)
-        if ready is None:
-            rc = self.proc.poll()
-            state = f"exited with status {rc}" if rc is not None else "no ready event"
+    def wait_ready(self, timeout: float = READY_TIMEOUT,
+                   limit: float = READY_LIMIT) -> dict[str, Any]:
+        """Block until the `ready` event (`await_ready`); raise DaemonError naming what went
+        wrong, with the daemon's log, after killing it, otherwise."""
+        ready = await_ready(self.proc, self.log, timeout=timeout, limit=limit)
+        if isinstance(ready, str):
             self.kill()
-            raise DaemonError(
-                f"daemon not ready within {timeout:.0f} s ({state}); "
-                f"args: {' '.join(self.args)}\n--- stderr ---\n{self.log.text()[-4000:]}"
-            )
+            raise DaemonError(f"daemon not ready: {ready}; args: {' '.join(self.args)}\n"
+                              f"--- stderr ---\n{self.log.text()[-4000:]}")
         self.ready = ready
         return ready
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from e2e_daemon import REPO, Daemon
+from e2e_daemon import READY_LIMIT, REPO, Daemon, Progress
 
 from ccswitch.media.g711 import alaw_decode, ulaw_decode
 from peers import missing_peer, require_peer
@@ -230,23 +230,27 @@ class Capture:
         return rtp(read_pcap(self.path)) if self.path.exists() else []
 
 
-def settle(daemon: Daemon, timeout: float = 8.0) -> Daemon:
+def settle(daemon: Daemon, timeout: float = 8.0, limit: float = READY_LIMIT) -> Daemon:
     """Wait until every media worker the daemon spawned has started and no `overload` is
     pending: on a busy machine the lag of its own start-up makes the daemon shed new
-    requests with 503 for a while after `ready`."""
-    deadline = time.monotonic() + timeout
+    requests with 503 for a while after `ready`.  Like the readiness wait (e2e_daemon
+    `Progress`), it gives up when the daemon exits, after `timeout` s without progress, or
+    after `limit` s in all."""
+    progress = Progress(daemon.proc, daemon.log)
 
     def count(name: str) -> int:
         return sum(1 for e in daemon.log.events() if e.get("event") == name)
 
-    while time.monotonic() < deadline:
+    while True:
         names = [e.get("event") for e in daemon.log.events()]
         marks = [n for n in names if n in ("overload", "overload_cleared")]
         spawned = count("media_worker_spawned")
         if spawned and count("media_worker_started") >= spawned and marks[-1:] != ["overload"]:
             return daemon
+        why = progress.stuck(timeout, limit)
+        if why is not None:
+            raise AssertionError(f"daemon not settled: {why}\n{daemon.tail()}")
         time.sleep(0.05)
-    raise AssertionError(f"daemon not settled within {timeout:.0f} s\n{daemon.tail()}")
 
 
 def rtp_ports(daemon: Daemon) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2e_util import LOOPBACK, free_port, free_port_block
+from e2e_util import DEMO_TRUNK_PORTS, LOOPBACK, demo_ports, free_port, free_port_block
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -196,6 +196,11 @@ class Sipp:
     one call (-m 1), fails on its global timeout (-timeout N -timeout_error), and
     writes its error log (-trace_err) and message trace (-trace_msg) under
     `workdir`.
+
+    A run on a demo trunk port (5070, 5072: the demo's carriers) first takes the machine-wide
+    `e2e_util.demo_ports` lock, which the e2e conftest releases when the test's teardown is
+    over: another test run playing a carrier waits instead of colliding, and the demo carriers'
+    calls reach this test's SIPp only.
     """
 
     def __init__(self, binary: str, workdir: Path):
@@ -226,6 +231,8 @@ class Sipp:
         tag: str = "",
     ) -> tuple[list[str], dict[str, Path]]:
         """Build a SIPp command line and the paths of its trace files."""
+        if local_port in DEMO_TRUNK_PORTS:
+            demo_ports.acquire(str(self.workdir))
         n = next(self._runs)
         stem = f"{n:03d}-{Path(scenario).stem}{'-' + tag if tag else ''}"
         files = {

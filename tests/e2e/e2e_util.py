@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import socket
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 LOOPBACK = "127.0.0.1"
+# The demo's carrier trunks (CONTRACT "Demo additions" -> "Trunks"): fixed ports, so the tests
+# that play a carrier on them take DEMO_PORTS_LOCK first (e2e_sipp does it for them).
+DEMO_TRUNK_PORTS = frozenset({5070, 5072})
+DEMO_PORTS_LOCK = Path(tempfile.gettempdir()) / "ccswitch-e2e-demo-trunk-ports.lock"
+DEMO_PORTS_WAIT = 600.0  # s: longer than any one test that holds it
 
 
 def free_port(*, udp: bool = True, tcp: bool = True, attempts: int = 200) -> int:
@@ -50,6 +59,57 @@ def _bindable(port: int, *, udp: bool, tcp: bool) -> bool:
     finally:
         for s in socks:
             s.close()
+
+
+class DemoPortsLock:
+    """An exclusive lock on the demo trunk ports for every test run on this machine (flock on
+    DEMO_PORTS_LOCK, so runs in other checkouts respect it too).  Taken by the first SIPp run
+    of a test on one of the ports, released when that test's teardown is over (conftest)."""
+
+    def __init__(self, path: Path = DEMO_PORTS_LOCK):
+        self.path = path
+        self._file: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
+    def acquire(self, what: str, wait: float = DEMO_PORTS_WAIT) -> None:
+        """Take the lock unless held already (`what` names the holder in the others' message),
+        waiting up to `wait` s for another test run to release it; RuntimeError after."""
+        if self._file is not None:
+            return
+        f = self.path.open("a+")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    f.seek(0)
+                    holder = f.read().strip() or "unknown"
+                    f.close()
+                    raise RuntimeError(
+                        f"demo trunk ports {sorted(DEMO_TRUNK_PORTS)} still in use after "
+                        f"{wait:.0f} s (lock {self.path}, held by {holder})") from None
+                time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}: {what}\n")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+demo_ports = DemoPortsLock()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

@@ -5,7 +5,12 @@ registered phone).  The audit must show the worker's restart (at the time it was
 failed calls by code and the answered call.  Then a blind transfer between baresip phones,
 timed by the audit within what the test saw.  And a SIPp INVITE flood against a daemon whose
 overload guard is set low (``[sip] overload_lag``): the audit shows its overloads and the
-INVITEs it shed."""
+INVITEs it shed.
+
+The first two tests run on one daemon (``audit_daemon``, one media worker): neither makes a call
+the other counts (the transfer fails nothing; the failed calls transfer nothing), and the
+transfer's media goes through the worker the daemon restarted when it runs second.  The flood
+has a daemon of its own (its configuration differs)."""
 
 from __future__ import annotations
 
@@ -47,11 +52,16 @@ def audit_rows(daemon: Daemon, since: float) -> list[dict[str, Any]]:
     return list(json.loads(out.stdout))
 
 
+@pytest.fixture(scope="module")
+def audit_daemon(module_start_daemon: DaemonFactory) -> Daemon:
+    return settle(module_start_daemon(extra_args=("--media-workers", "1")))
+
+
 def test_the_audit_shows_a_worker_restart_and_the_failed_calls_by_code(
-        sipp: Sipp, start_daemon: DaemonFactory) -> None:
+        sipp: Sipp, audit_daemon: Daemon) -> None:
     require_peer("sipp")
     since = time.time() - 60
-    d = settle(start_daemon(extra_args=("--media-workers", "1")))
+    d = audit_daemon
     (pid,) = worker_pids(d)
     uac, uas = call_waiting_for_bye(sipp, d, "1011", "1012")
     try:
@@ -97,13 +107,13 @@ def test_the_audit_shows_a_worker_restart_and_the_failed_calls_by_code(
 
 
 def test_the_audit_times_a_blind_transfer_between_baresip_phones(
-        phones: PhoneFactory, start_daemon: DaemonFactory, tmp_path: Path) -> None:
+        phones: PhoneFactory, audit_daemon: Daemon, tmp_path: Path) -> None:
     """Caller 1001 -> queue 800 -> agent 2002, who transfers it to 1002 (baresip's REFER):
     one transfer, not failed, timed from the REFER to 1002's answer: within what the test
     itself saw between asking baresip to transfer and 1002's phone being in the call."""
     require_peer("baresip")
     since = time.time() - 60
-    d = settle(start_daemon())
+    d = audit_daemon
     agent = phone(phones, d, tmp_path, "agent-2002", "2002", AGENT_HZ, register=True,
                   auto=True)
     target = phone(phones, d, tmp_path, "target-1002", "1002", THIRD_HZ, register=True,

@@ -1,4 +1,8 @@
-"""The daemon as a process: ready event, OPTIONS, bad input, signals, exit codes (CONTRACT)."""
+"""The daemon as a process: ready event, OPTIONS, bad input, signals, exit codes (CONTRACT).
+
+The probes (ready event, OPTIONS, bad input) share the module's daemon (``daemon`` below): none
+changes what another reads, and each bad input's test ends by checking the daemon still
+answers.  The signal tests start daemons of their own."""
 
 from __future__ import annotations
 
@@ -34,6 +38,12 @@ GARBAGE = [
     b"Content-Length: 0\r\n\r\n",  # bad CSeq
     b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstray\r\n\r\n",  # stray
 ]
+
+
+@pytest.fixture
+def daemon(module_daemon: Daemon) -> Daemon:
+    """The module's daemon (demo configuration), for the probes."""
+    return module_daemon
 
 
 def listed(listen: object, transport: str, port: int) -> bool:
@@ -112,7 +122,7 @@ def test_sigint_exits_0(start_daemon: DaemonFactory) -> None:
     assert d.proc.wait(timeout=5.0) == 0, d.tail()
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ccswitch_command(*args),
         cwd=cwd,

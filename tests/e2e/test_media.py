@@ -35,9 +35,10 @@ MIN_AUDIO = 1.5  # seconds of non-silent audio out of TALK_SECONDS
 
 
 @pytest.fixture
-def daemon(start_daemon: DaemonFactory) -> Daemon:
-    """A ready daemon (demo configuration) whose media workers are up (see `settle`)."""
-    return settle(start_daemon())
+def daemon(module_daemon: Daemon) -> Daemon:
+    """The module's daemon (demo configuration, media workers up): the service calls share it,
+    each from a phone of its own, reading only that phone's audio."""
+    return module_daemon
 
 
 def account(daemon: Daemon, user: str, *, register: bool, auto: bool = False) -> str:

@@ -2,21 +2,26 @@
 daemon, a SIPp agent (2002, support) and two SIPp callers into queue support (800): one
 answered (and held for a second through the API), one who hangs up after 3 s while the agent
 is in wrap-up.  What the report must say
-is worked out from the queue event log those calls left (the durable record)."""
+is worked out from the queue event log those calls left (the durable record).
+
+The module's tests share one data dir and its daemon (``switch``: the current one, as one test
+kills it and starts another), each in its own queue: support for the first, sales for the
+second."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from e2e_daemon import DaemonFactory, ccswitch_command, child_env
+from e2e_daemon import Daemon, DaemonFactory, ccswitch_command, child_env
 from e2e_media import settle
-from e2e_queue import agent, caller, describe, queue_events, wait_queue_event
+from e2e_queue import agent, caller, describe, matching, queue_events, wait_queue_event
 from e2e_sipp import Sipp
 from e2e_util import LOOPBACK
 
@@ -28,9 +33,30 @@ WRAPUP = 5.0  # the demo's support wrap-up
 SHORT = 5.0  # [reports] short_abandon left at its default
 
 
-def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFactory,
-                                             tmp_path: Path) -> None:
-    daemon = settle(start_daemon())
+@dataclass
+class Switch:
+    """The module's data dir and the daemon running on it now."""
+
+    data_dir: Path
+    start_daemon: DaemonFactory
+    daemon: Daemon
+
+    def start_again(self) -> Daemon:
+        """A new daemon on the same data dir (the old one is dead or stopped)."""
+        self.daemon = settle(self.start_daemon(data_dir=self.data_dir))
+        return self.daemon
+
+
+@pytest.fixture(scope="module")
+def switch(module_start_daemon: DaemonFactory,
+           tmp_path_factory: pytest.TempPathFactory) -> Switch:
+    data = tmp_path_factory.mktemp("report-command") / "data"
+    return Switch(data, module_start_daemon,
+                  settle(module_start_daemon(data_dir=data)))
+
+
+def test_report_and_api_agree_with_the_calls(sipp: Sipp, switch: Switch) -> None:
+    daemon = switch.daemon
     answering = agent(sipp, daemon, "2002", "uas_answer.xml", calls=1, timeout=60)
     wait_queue_event(daemon, "AgentLoggedIn", 10, agent="2002")
     http = httpx.Client(base_url=f"http://{LOOPBACK}:{daemon.http_port}", timeout=10,
@@ -88,27 +114,27 @@ def test_report_and_api_agree_with_the_calls(sipp: Sipp, start_daemon: DaemonFac
 
 
 def test_a_caller_waiting_when_the_daemon_dies_is_reported_lost(
-        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
-    """No agent: a caller waits in support; the daemon is SIGKILLed (no shutdown) and
+        sipp: Sipp, switch: Switch) -> None:
+    """No agent: a caller waits in sales; the daemon is SIGKILLed (no shutdown) and
     started again on the same data dir.  The new run's start mark ends the caller's stay:
     the report counts it offered and lost (not answered, not abandoned), with the wait it had
     when the second run started."""
-    data = tmp_path / "data"
-    daemon = settle(start_daemon(data_dir=data))
-    waiting = caller(sipp, daemon, "1001", "800", "queue_caller_held.xml", timeout=60)
+    daemon, data = switch.daemon, switch.data_dir
+    runs = len(matching(queue_events(data), "SwitchStarted"))
+    waiting = caller(sipp, daemon, "1001", "801", "queue_caller_held.xml", timeout=60)
     try:
-        (entered,) = wait_queue_event(daemon, "CallerEntered", 15)
+        (entered,) = wait_queue_event(daemon, "CallerEntered", 15, queue="sales")
         time.sleep(1.0)
         daemon.kill()
     finally:
         waiting.stop()
-    again = settle(start_daemon(data_dir=data))
+    again = switch.start_again()
     rows = queue_events(again.data_dir)
-    starts = [r for r in rows if r.event == "SwitchStarted"]
+    starts = [r for r in rows if r.event == "SwitchStarted"][runs - 1:]
     assert len(starts) == 2 and starts[1].time > entered.time, describe(rows)
     out = subprocess.run(
         ccswitch_command("report", "--data-dir", str(data), "--format", "json", "--queue",
-                         "support"),
+                         "sales"),
         capture_output=True, text=True, env=child_env(), timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     (row,) = json.loads(out.stdout)

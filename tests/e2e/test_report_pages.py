@@ -8,6 +8,10 @@ is filled before it starts, with the stores' own APIs, by:
 * a small scripted day, Monday 2026-10-05 (UTC), in support (threshold 20 s, short abandon
   5 s), whose figures are computed by hand below.
 
+The module's tests share that data dir and its daemon (``reports_day``), and one Chromium:
+what one test adds (today's live calls) is not what the other reads (the scripted day, the
+weeks before today).
+
 Live: two SIPp callers wait in support (no agent logged in) and hang up after 8 s (two
 abandons today).  The wallboard shows today's figures; the daemon restarts on the same data
 dir and the board shows the same figures.  Screenshots (wallboard 1920x1080, report page)
@@ -18,6 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -25,7 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_browser import WAIT_MS, artifact_dir, chromium_page
+from e2e_browser import WAIT_MS, artifact_dir, new_page
 from e2e_daemon import REPO, Daemon, DaemonFactory
 from e2e_queue import caller, write_config
 from e2e_sipp import Sipp
@@ -120,23 +125,50 @@ def after_midnight_nearby() -> date:
     return datetime.now(UTC).date()
 
 
+@dataclass
+class ReportsDay:
+    """The prefilled data dir, the daemon on it (the current one: a test may restart it) and
+    how to start another on it."""
+
+    today: date
+    data_dir: Path
+    args: tuple[str, ...]
+    start_daemon: DaemonFactory
+    daemon: Daemon
+
+    def start_again(self) -> Daemon:
+        """A new daemon on the same data dir and configuration (the old one stopped first)."""
+        self.daemon = self.start_daemon(data_dir=self.data_dir, extra_args=self.args)
+        return self.daemon
+
+
+@pytest.fixture(scope="module")
+def reports_day(module_start_daemon: DaemonFactory,
+                tmp_path_factory: pytest.TempPathFactory) -> ReportsDay:
+    """The data dir prefilled (history before today, the scripted day) and a daemon on it,
+    `[reports] timezone = "UTC"`, shared by the module's tests."""
+    today = after_midnight_nearby()
+    base = tmp_path_factory.mktemp("reports-day")
+    data_dir = base / "data"
+    data_dir.mkdir()
+    prefill(data_dir, today)
+    cfg = write_config(base / "c.toml", DEMO + '\n[reports]\ntimezone = "UTC"\n')
+    args = ("--config", str(cfg))
+    daemon = module_start_daemon(data_dir=data_dir, extra_args=args)
+    return ReportsDay(today, data_dir, args, module_start_daemon, daemon)
+
+
 def support_today(daemon: Daemon) -> dict[str, Any]:
     frame = api(daemon, "/wallboard")
     return next(q["today"] for q in frame["queues"] if q["name"] == "support")
 
 
 def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
-        sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path,
+        sipp: Sipp, reports_day: ReportsDay, module_chromium: Any,
         request: pytest.FixtureRequest) -> None:
     from playwright.sync_api import expect
 
-    today = after_midnight_nearby()
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    prefill(data_dir, today)
-    cfg = write_config(tmp_path / "c.toml", DEMO + '\n[reports]\ntimezone = "UTC"\n')
-    args = ("--config", str(cfg))
-    daemon = start_daemon(data_dir=data_dir, extra_args=args)
+    daemon = reports_day.daemon
     callers = [caller(sipp, daemon, u, "800", "queue_caller.xml", hold_ms=HOLD_MS, timeout=60)
                for u in ("1003", "1004")]
     for c in callers:
@@ -147,7 +179,7 @@ def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
             "service_level": 0.0, "abandon_rate": 1.0}
     until("2 abandons today", lambda: support_today(daemon) == want, timeout=30)
     shots = artifact_dir(request)
-    with chromium_page(1920, 1080) as page:
+    with new_page(module_chromium, 1920, 1080) as page:
         page.goto(f"http://{LOOPBACK}:{daemon.http_port}/#token={SUP_TOKEN}")
         tile = page.locator(".tile[data-queue=support]")
         expect(tile.locator("[data-field=service_level]")).to_have_text("0%", timeout=WAIT_MS)
@@ -170,7 +202,7 @@ def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
 
         rc, _ = daemon.terminate()
         assert rc == 0
-        again = start_daemon(data_dir=data_dir, extra_args=args)
+        again = reports_day.start_again()
         assert support_today(again) == want  # the durable day: nothing reset
         page.goto(f"http://{LOOPBACK}:{again.http_port}/#token={SUP_TOKEN}")
         tile = page.locator(".tile[data-queue=support]")
@@ -184,17 +216,13 @@ def test_today_survives_a_restart_and_the_chart_shows_the_intervals(
 
 
 def test_report_page_shows_the_scripted_day_and_the_forecast(
-        start_daemon: DaemonFactory, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        reports_day: ReportsDay, module_chromium: Any, request: pytest.FixtureRequest
+) -> None:
     from playwright.sync_api import expect
 
-    today = datetime.now(UTC).date()
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    prefill(data_dir, today)
-    cfg = write_config(tmp_path / "c.toml", DEMO + '\n[reports]\ntimezone = "UTC"\n')
-    daemon = start_daemon(data_dir=data_dir, extra_args=("--config", str(cfg)))
+    daemon = reports_day.daemon
     shots = artifact_dir(request)
-    with chromium_page(1400, 1000) as page:
+    with new_page(module_chromium, 1400, 1000) as page:
         page.goto(f"http://{LOOPBACK}:{daemon.http_port}/reports#from=2026-10-05"
                   f"&to=2026-10-05&interval=1h&token={SUP_TOKEN}")
         expect(page.locator("body")).to_have_attribute("data-loaded", re.compile(r"\d+"),

@@ -3,6 +3,10 @@
 The callee first registers with register.xml from a port, then a UAS scenario takes
 that port (SIPp matches requests to calls by Call-ID, so one process cannot do both).
 The caller authenticates its INVITE (407 first).
+
+The tests on a running daemon share the module's (``daemon`` below): each has users of its own,
+and none calls a user another registered.  The restart, shutdown and reload tests start
+daemons of their own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ from e2e_util import free_port
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 15.0
+
+
+@pytest.fixture
+def daemon(module_daemon: Daemon) -> Daemon:
+    """The module's daemon (demo configuration)."""
+    return module_daemon
 
 
 def creds(sipp: Sipp, user: str, password: str | None = None) -> tuple[str, ...]:

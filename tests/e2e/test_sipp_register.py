@@ -1,4 +1,7 @@
-"""Registration with digest authentication against the daemon, driven by SIPp."""
+"""Registration with digest authentication against the daemon, driven by SIPp.
+
+The tests share the module's daemon (``daemon`` below): each has users of its own, and the
+daemon counts failed attempts per source address and user."""
 
 from __future__ import annotations
 
@@ -7,6 +10,12 @@ from e2e_daemon import Daemon
 from e2e_sipp import SipMessage, Sipp, SippResult, digest_params, digest_valid
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def daemon(module_daemon: Daemon) -> Daemon:
+    """The module's daemon (demo configuration)."""
+    return module_daemon
 
 
 def register(

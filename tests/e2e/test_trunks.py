@@ -2,8 +2,13 @@
 the carriers on 127.0.0.1:5070 (`carrier`) and 127.0.0.1:5072 (`carrier2`), as the demo
 configuration names them, and an authenticated SIPp phone dials out.
 
-The carriers' ports are fixed by the contract: run this file alone (not in parallel with
-another run of it)."""
+The carriers' ports are fixed by the contract: a SIPp run on them takes a machine-wide lock
+first (e2e_sipp.Sipp), so other test runs that play a carrier wait for this test to end.
+
+The tests on the demo configuration share one daemon (``demo``), each with its own users and
+numbers, each reading only what the daemon logged during it (``logged``); the silent carrier's
+test has a daemon of its own, as its unanswered INVITE to 5070 is still retransmitted after
+the call went to carrier2 and must not reach the next test's carrier."""
 
 from __future__ import annotations
 
@@ -29,6 +34,29 @@ TIMEOUT = 20.0
 CARRIER, CARRIER2 = 5070, 5072
 
 
+@dataclass(frozen=True)
+class Demo:
+    """The module's daemon on the demo configuration, and where its log stood when the test
+    began."""
+
+    daemon: Daemon
+    mark: int
+
+    def logged(self) -> str:
+        """What the daemon logged since the test began."""
+        return self.daemon.log.since(self.mark)
+
+
+@pytest.fixture(scope="module")
+def demo_daemon(module_start_daemon: DaemonFactory) -> Daemon:
+    return module_start_daemon()
+
+
+@pytest.fixture
+def demo(demo_daemon: Daemon) -> Demo:
+    return Demo(demo_daemon, demo_daemon.log.count())
+
+
 def creds(sipp: Sipp, user: str) -> tuple[str, ...]:
     return ("-inf", str(sipp.credentials(user, f"pw{user}")))
 
@@ -48,7 +76,8 @@ def request_uri(result: SippResult) -> str:
     return invites[0].first_line
 
 
-def test_a_ten_digit_number_reaches_carrier_as_e164(sipp: Sipp, daemon: Daemon) -> None:
+def test_a_ten_digit_number_reaches_carrier_as_e164(sipp: Sipp, demo: Demo) -> None:
+    daemon = demo.daemon
     uas = carrier(sipp, "uas_answer.xml", CARRIER)
     try:
         uac = dial(sipp, daemon, "uac_call.xml", "1001", "5550700123")
@@ -59,10 +88,11 @@ def test_a_ten_digit_number_reaches_carrier_as_e164(sipp: Sipp, daemon: Daemon) 
     assert far.ok, far.describe()
     assert request_uri(far).startswith(f"INVITE sip:+15550700123@127.0.0.1:{CARRIER} "), \
         far.describe()
-    assert "outbound_call" in daemon.tail()
+    assert "outbound_call" in demo.logged()
 
 
-def test_503_from_carrier_and_carrier2_takes_the_call(sipp: Sipp, daemon: Daemon) -> None:
+def test_503_from_carrier_and_carrier2_takes_the_call(sipp: Sipp, demo: Demo) -> None:
+    daemon = demo.daemon
     first = carrier(sipp, "uas_unavailable.xml", CARRIER)
     second = carrier(sipp, "uas_answer.xml", CARRIER2)
     try:
@@ -76,12 +106,13 @@ def test_503_from_carrier_and_carrier2_takes_the_call(sipp: Sipp, daemon: Daemon
     assert refused.ok, refused.describe()
     assert took.ok, took.describe()
     assert request_uri(took).startswith(f"INVITE sip:+15550700124@127.0.0.1:{CARRIER2} ")
-    assert "trunk_failover" in daemon.tail()
+    assert "trunk_failover" in demo.logged()
 
 
 @pytest.mark.parametrize("number", ["011442079460000", "+442079460000"])
-def test_international_is_403_and_nothing_reaches_carrier(sipp: Sipp, daemon: Daemon,
+def test_international_is_403_and_nothing_reaches_carrier(sipp: Sipp, demo: Demo,
                                                           number: str) -> None:
+    daemon = demo.daemon
     uas = carrier(sipp, "uas_answer.xml", CARRIER, timeout=6)
     try:
         uac = dial(sipp, daemon, "uac_call_fail.xml", "1003", number)
@@ -93,26 +124,29 @@ def test_international_is_403_and_nothing_reaches_carrier(sipp: Sipp, daemon: Da
     assert not far.requests("INVITE", "received"), far.describe()
 
 
-def test_a_did_from_carrier_reaches_the_ivr_without_digest(sipp: Sipp, daemon: Daemon) -> None:
+def test_a_did_from_carrier_reaches_the_ivr_without_digest(sipp: Sipp, demo: Demo) -> None:
+    daemon = demo.daemon
     uac = sipp.run("uac_carrier.xml", "-s", "5550700", remote=daemon.sip_port,
                    local_port=CARRIER, timeout=TIMEOUT)
     assert uac.ok, uac.describe()
     assert 407 not in uac.received_statuses() and 401 not in uac.received_statuses()
-    assert '"did": "5550700"' in daemon.tail() or "did=5550700" in daemon.tail()
+    assert '"did": "5550700"' in demo.logged() or "did=5550700" in demo.logged()
 
 
-def test_a_did_from_carrier2_reaches_the_support_queue(sipp: Sipp, daemon: Daemon) -> None:
+def test_a_did_from_carrier2_reaches_the_support_queue(sipp: Sipp, demo: Demo) -> None:
+    daemon = demo.daemon
     uac = sipp.run("uac_carrier.xml", "-s", "5550800", remote=daemon.sip_port,
                    local_port=CARRIER2, timeout=TIMEOUT)
     assert uac.ok, uac.describe()
-    assert "inbound_call" in daemon.tail()
+    assert "inbound_call" in demo.logged()
 
 
-def test_an_unknown_did_is_404(sipp: Sipp, daemon: Daemon) -> None:
+def test_an_unknown_did_is_404(sipp: Sipp, demo: Demo) -> None:
+    daemon = demo.daemon
     uac = sipp.run("uac_carrier_404.xml", "-s", "5550999", remote=daemon.sip_port,
                    local_port=CARRIER, timeout=TIMEOUT)
     assert uac.ok, uac.describe()
-    assert "did_not_found" in daemon.tail()
+    assert "did_not_found" in demo.logged()
 
 
 def test_a_silent_carrier_and_carrier2_takes_the_call(sipp: Sipp, daemon: Daemon) -> None:
@@ -293,7 +327,8 @@ def test_a_pstn_caller_through_the_carrier_proxy_reaches_the_ivr(
         cp.daemon.tail()
 
 
-def test_wrong_credentials_never_reach_a_carrier(sipp: Sipp, daemon: Daemon) -> None:
+def test_wrong_credentials_never_reach_a_carrier(sipp: Sipp, demo: Demo) -> None:
+    daemon = demo.daemon
     uas = carrier(sipp, "uas_answer.xml", CARRIER, timeout=6)
     try:
         uac = sipp.run("uac_call_fail.xml", *dial_args("5550700129", daemon.sip_port),
@@ -307,9 +342,10 @@ def test_wrong_credentials_never_reach_a_carrier(sipp: Sipp, daemon: Daemon) -> 
     assert not far.requests("INVITE", "received"), far.describe()
 
 
-def test_a_flood_of_international_attempts_blocks_the_user(sipp: Sipp, daemon: Daemon) -> None:
+def test_a_flood_of_international_attempts_blocks_the_user(sipp: Sipp, demo: Demo) -> None:
     """5 refused attempts within a minute: fraud_suspected, and then even a national
     number is refused; nothing reaches the carrier."""
+    daemon = demo.daemon
     uas = carrier(sipp, "uas_answer.xml", CARRIER, timeout=30)
     try:
         for i in range(5):

@@ -10,7 +10,11 @@ its 7), the agents' states and calls; the Pause button pauses 2005 and the row c
 event stream without a reload, Ready makes it ready again; Listen on 2001's call rings the
 supervisor's phone.  When the stream drops, the page reconnects with ``?since=`` the last
 ``seq`` it saw and gets the event it missed.  The screenshot (1920x1080, the wall screen)
-is kept under ``var/test-artifacts/e2e/<test>/wallboard.png``."""
+is kept under ``var/test-artifacts/e2e/<test>/wallboard.png``.
+
+The board must also fit a 1080p screen with a third queue and ten more agents (2011-2020):
+the module's daemon has them from the start (``board_daemon``, shared by both tests, which
+leave nothing behind the other reads), and one Chromium serves both tests' pages."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e_baresip import Baresip, PhoneFactory
-from e2e_browser import WAIT_MS, artifact_dir, chromium_page
+from e2e_browser import WAIT_MS, artifact_dir, new_page
 from e2e_calls import AGENT_HZ, CALLER_HZ, SUPERVISOR, THIRD_HZ, phone, uri
 from e2e_daemon import REPO, Daemon, DaemonFactory
 from e2e_media import settle
@@ -41,17 +45,32 @@ SUPPORT_AGENTS = 7  # demo: 2001-2004 and 2008-2010
 WAIT_S = 60.0
 
 
+# a third queue and ten more agents, none registered
+BILLING = ('\n[queues.billing]\ndisplay = "Billing and accounts"\n\n[[users]]\n'
+           'range = "2011-2020"\npassword = "pw{user}"\ndisplay = "Agent {user}"\n'
+           'agent = { queues = ["billing"] }\n')
+
+
 @pytest.fixture
-def wall() -> Iterator[Any]:
-    """A headless Chromium page the size of a 1080p wall screen."""
-    with chromium_page(1920, 1080) as page:
+def wall(module_chromium: Any) -> Iterator[Any]:
+    """A headless Chromium page the size of a 1080p wall screen (a context of its own)."""
+    with new_page(module_chromium, 1920, 1080) as page:
         yield page
 
 
 def config(path: Path) -> Path:
+    """The demo configuration with support's display label and `BILLING`."""
     text = DEMO.replace("[queues.support]\n", f'[queues.support]\ndisplay = "{LABEL}"\n', 1)
     assert text != DEMO, "the demo configuration no longer has [queues.support]"
-    return write_config(path, text)
+    return write_config(path, text + BILLING)
+
+
+@pytest.fixture(scope="module")
+def board_daemon(module_start_daemon: DaemonFactory,
+                 tmp_path_factory: pytest.TempPathFactory) -> Daemon:
+    """The module's daemon on `config`, settled."""
+    cfg = config(tmp_path_factory.mktemp("wallboard") / "c.toml")
+    return settle(module_start_daemon(extra_args=("--config", str(cfg))))
 
 
 def api(daemon: Daemon, path: str) -> Any:
@@ -103,11 +122,11 @@ def busy_floor(phones: PhoneFactory, daemon: Daemon, sipp: Sipp, tmp_path: Path,
 
 
 def test_wallboard_shows_the_floor_live_and_its_buttons_work(
-        sipp: Sipp, phones: PhoneFactory, start_daemon: DaemonFactory, wall: Any,
+        sipp: Sipp, phones: PhoneFactory, board_daemon: Daemon, wall: Any,
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
     from playwright.sync_api import expect
 
-    daemon = settle(start_daemon(extra_args=("--config", str(config(tmp_path / "c.toml")))))
+    daemon = board_daemon
     everyone, waiting = busy_floor(phones, daemon, sipp, tmp_path)
     sup = everyone[2]
     page = wall
@@ -205,17 +224,12 @@ def test_wallboard_shows_the_floor_live_and_its_buttons_work(
 
 
 def test_wallboard_fits_a_1080p_screen_with_three_queues_and_twenty_agents(
-        start_daemon: DaemonFactory, wall: Any, tmp_path: Path,
-        request: pytest.FixtureRequest) -> None:
+        board_daemon: Daemon, wall: Any, request: pytest.FixtureRequest) -> None:
     """A third queue and ten more agents (2011-2020): 3 tiles and 20 rows, no scrolling.
     An agent token is refused by the page; the admin token sees every queue and agent."""
     from playwright.sync_api import expect
 
-    more = ('\n[queues.billing]\ndisplay = "Billing and accounts"\n\n[[users]]\n'
-            'range = "2011-2020"\npassword = "pw{user}"\ndisplay = "Agent {user}"\n'
-            'agent = { queues = ["billing"] }\n')
-    cfg = write_config(tmp_path / "c.toml", config(tmp_path / "base.toml").read_text() + more)
-    daemon = settle(start_daemon(extra_args=("--config", str(cfg))))
+    daemon = board_daemon
     page = wall
     page.goto(f"http://{LOOPBACK}:{daemon.http_port}/")
     page.fill("#token", "demo-agent-2001")
