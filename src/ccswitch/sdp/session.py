@@ -40,6 +40,8 @@ class SdpError(CcswitchError):
 class Direction(Enum):
     """Media direction attributes (RFC 8866 §6.7), seen from the side that wrote them."""
 
+    __hash__ = object.__hash__  # identity, in C (Enum's hashes the name in Python; singletons)
+
     SENDRECV = "sendrecv"
     SENDONLY = "sendonly"
     RECVONLY = "recvonly"
