@@ -126,6 +126,31 @@ def test_telephone_event_keeps_the_offerers_payload_type(te_pt: int, fmtp: str |
     assert n.answer.media[0].fmtp(te_pt) == expected_fmtp
 
 
+def test_negotiation_follows_each_offers_own_mappings_back_to_back() -> None:
+    """Offers that differ only in an rtpmap or fmtp line, answered in turn (the negotiation
+    is memoized by the m-line's formats and attributes: each gets its own answer)."""
+    pcma = offer_of("m=audio 4000 RTP/AVP 97 0 101\na=rtpmap:97 PCMA/8000\n"
+                    "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n")
+    g729 = offer_of("m=audio 4000 RTP/AVP 97 0 101\na=rtpmap:97 G729/8000\n"
+                    "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-11\n")
+    for _ in range(2):
+        a = accepted(answer(pcma, **LOCAL))
+        b = accepted(answer(g729, **LOCAL))
+        assert (a.codec.name, a.codec.pt) == ("PCMA", 97)
+        assert (b.codec.name, b.codec.pt) == ("PCMU", 0)
+        assert a.answer.media[0].fmtp(101) == "0-15"
+        assert b.answer.media[0].fmtp(101) == "0-11"
+        only_pcmu = accepted(answer(pcma, **LOCAL, supported=(PCMU, TELEPHONE_EVENT)))
+        assert only_pcmu.codec.name == "PCMU"
+    ours = build_offer("198.51.100.7", 30000, DEFAULT_CODECS, session_id=1, version=1)
+    for _ in range(2):
+        for name, pt in (("PCMU", 0), ("PCMA", 8)):
+            got = accept_answer(ours, offer_of(f"m=audio 5000 RTP/AVP {pt}\n"))
+            assert isinstance(got, Negotiated) and got.codec.name == name
+        refused = accept_answer(ours, offer_of("m=audio 5000 RTP/AVP 18\n"))
+        assert isinstance(refused, NotAcceptable)
+
+
 def test_telephone_event_is_dropped_when_we_do_not_support_it() -> None:
     n = accepted(answer(parse_sdp(ASTERISK), **LOCAL, supported=(PCMU, PCMA)))
     assert n.telephone_event_pt is None

@@ -401,6 +401,18 @@ def test_serializer_refuses_line_breaks_in_values() -> None:
         sdp.to_bytes()
 
 
+@pytest.mark.parametrize("bad", ["\r", "\n", "\0", "\r\n"])
+def test_serializer_refuses_a_break_or_nul_in_a_media_attribute(bad: str) -> None:
+    ok = MediaDescription("audio", 4000, "RTP/AVP", ("0",),
+                          attributes=(Attribute("rtpmap", "0 PCMU/8000"),))
+    bad_m = MediaDescription("audio", 4000, "RTP/AVP", ("0",),
+                             attributes=(Attribute("x", f"a{bad}b"), Attribute("sendrecv")))
+    sdp = SessionDescription(Origin("-", "1", 1, "IN", "IP4", "10.0.0.1"), media=(ok,))
+    assert sdp.to_bytes().endswith(b"m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    with pytest.raises(ValueError, match="line break or NUL"):
+        SessionDescription(sdp.origin, media=(ok, bad_m)).to_bytes()
+
+
 def test_built_description_serializes_in_rfc_order() -> None:
     sdp = SessionDescription(
         Origin("ccswitch", "42", 7, "IN", "IP4", "10.0.0.1"), "call",

@@ -36,6 +36,8 @@ class Phase(Enum):
     Whether the caller's leg has ACKed our 2xx is that leg's own state (``Leg.ok``), read
     through ``Call.answering``/``Call.confirmed``."""
 
+    __hash__ = object.__hash__  # identity, in C (Enum's hashes the name in Python; singletons)
+
     RINGING = "ringing"  # the caller's INVITE is not answered; forks ring for it
     SERVICE = "service"  # the switch answers it: echo, tone, a supervisor's or third party's
     IVR = "ivr"  # a flow runs: a menu, a prompt, a PIN check

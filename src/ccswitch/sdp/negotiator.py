@@ -274,7 +274,19 @@ def _offered(m: MediaDescription) -> list[tuple[int, RtpMap]]:
 
 def _choose(m: MediaDescription, supported: Sequence[Codec],
             prefer: Prefer) -> tuple[Codec, tuple[Codec, Codec] | None] | None:
-    """The audio codec (with the offer's pt and fmtp) and the DTMF codec (offered, ours)."""
+    """The audio codec (with the offer's pt and fmtp) and the DTMF codec (offered, ours).
+
+    Memoized by what it reads (the formats and attributes of ``m``): a call negotiates its
+    offer twice (``choose``, then ``answer``), and phones send the same few from call to
+    call; the result is immutable."""
+    return _choose_for(m.formats, m.attributes, tuple(supported), prefer)
+
+
+@functools.lru_cache(maxsize=512)
+def _choose_for(formats: tuple[str, ...], attributes: tuple[Attribute, ...],
+                supported: tuple[Codec, ...],
+                prefer: Prefer) -> tuple[Codec, tuple[Codec, Codec] | None] | None:
+    m = MediaDescription("audio", 0, "RTP/AVP", formats, attributes=attributes)
     offered = _offered(m)
     audio = [c for c in supported if not c.is_dtmf]
     pairs = [(pt, c) for pt, rm in offered for c in audio if c.matches(rm)]
@@ -438,7 +450,17 @@ def accept_answer(offer: SessionDescription,
 
 def _answer_codecs(om: MediaDescription,
                    am: MediaDescription) -> tuple[Codec, int | None] | NotAcceptable:
-    """The audio codec and DTMF pt of the answer, each one a codec of the offer."""
+    """The audio codec and DTMF pt of the answer, each one a codec of the offer (memoized
+    by the formats and attributes of both, all it reads; the result is immutable)."""
+    return _answer_codecs_for(om.formats, om.attributes, am.formats, am.attributes)
+
+
+@functools.lru_cache(maxsize=512)
+def _answer_codecs_for(offer_formats: tuple[str, ...], offer_attributes: tuple[Attribute, ...],
+                       answer_formats: tuple[str, ...], answer_attributes: tuple[Attribute, ...],
+                       ) -> tuple[Codec, int | None] | NotAcceptable:
+    om = MediaDescription("audio", 0, "RTP/AVP", offer_formats, attributes=offer_attributes)
+    am = MediaDescription("audio", 0, "RTP/AVP", answer_formats, attributes=answer_attributes)
     offered = _offered(om)
     maps = am.rtpmaps()
     codec: Codec | None = None

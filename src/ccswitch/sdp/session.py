@@ -40,6 +40,8 @@ class SdpError(CcswitchError):
 class Direction(Enum):
     """Media direction attributes (RFC 8866 §6.7), seen from the side that wrote them."""
 
+    __hash__ = object.__hash__  # identity, in C (Enum's hashes the name in Python; singletons)
+
     SENDRECV = "sendrecv"
     SENDONLY = "sendonly"
     RECVONLY = "recvonly"
@@ -205,6 +207,7 @@ def parse_rtpmap(value: str) -> RtpMap | None:
     return RtpMap(pt, parts[0], rate, channels)
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_connection(value: str) -> Connection:
     parts = value.split()
     if len(parts) != 3:
@@ -335,7 +338,7 @@ class MediaDescription:
         if self.key is not None:
             yield "k=" + self.key
         for a in self.attributes:
-            yield f"a={a}"
+            yield "a=" + a.name if a.value is None else f"a={a.name}:{a.value}"
         for t, v in self.extra:
             yield f"{t}={v}"
 
@@ -416,13 +419,14 @@ class SessionDescription:
 
     def to_bytes(self) -> bytes:
         """The description in RFC 8866 line order, CRLF after every line."""
-        out = []
-        for line in self.lines():
-            if "\n" in line or "\r" in line or "\0" in line:
-                raise ValueError(f"SDP line with a line break or NUL: {line[:60]!r}")
-            out.append(line)
-            out.append(CRLF)
-        return "".join(out).encode("utf-8", "surrogateescape")
+        lines = list(self.lines())
+        text = CRLF.join(lines)
+        n = len(lines) - 1
+        if text.count("\n") != n or text.count("\r") != n or "\0" in text:
+            for line in lines:  # one check of the whole text; name the line at fault
+                if "\n" in line or "\r" in line or "\0" in line:
+                    raise ValueError(f"SDP line with a line break or NUL: {line[:60]!r}")
+        return (text + CRLF).encode("utf-8", "surrogateescape")
 
     def __str__(self) -> str:
         return "".join(line + CRLF for line in self.lines())
@@ -455,6 +459,7 @@ def _split_lines_checked(text: str) -> list[tuple[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_origin(value: str) -> Origin:
     parts = value.split()
     version = _uint(parts[2]) if len(parts) == 6 else None
@@ -471,6 +476,7 @@ def _parse_bandwidth(value: str) -> Bandwidth:
     return Bandwidth(kind, n)
 
 
+@functools.lru_cache(maxsize=64)
 def _parse_timing(value: str) -> Timing:
     parts = value.split()
     times = [_uint(p) for p in parts]
@@ -495,6 +501,7 @@ def _parse_media_line(value: str) -> MediaDescription:
     return MediaDescription(parts[0], port, parts[2], tuple(parts[3:]), count)
 
 
+@functools.lru_cache(maxsize=2048)
 def _attribute(value: str) -> Attribute:
     name, sep, rest = value.partition(":")
     return Attribute(name, rest if sep else None)

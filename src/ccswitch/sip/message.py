@@ -43,6 +43,13 @@ _MANDATORY_KEYS = frozenset(k for k, _ in MANDATORY)
 _MAGIC_COOKIE = "z9hG4bK"
 
 
+@functools.lru_cache(maxsize=512)
+def _names(name: str) -> tuple[str, str]:
+    """A header name as looked up and as written: ``(normalize(name), canonical(name))``
+    (memoized: the names our code writes are a few dozen constants)."""
+    return normalize(name), canonical(name)
+
+
 class Headers:
     """Ordered raw headers; lookups by any spelling (long, compact, any case)."""
 
@@ -91,7 +98,8 @@ class Headers:
         return isinstance(name, str) and self.get(name) is not None
 
     def add(self, name: str, value: str, *, first: bool = False) -> None:
-        item = (normalize(name), canonical(name), value)
+        key, written = _names(name)
+        item = (key, written, value)
         if first:
             self._items.insert(0, item)
         else:
@@ -105,7 +113,7 @@ class Headers:
                 self._items[i] = (k, n, value)
                 self._items = [it for j, it in enumerate(self._items) if j <= i or it[0] != key]
                 return
-        self._items.append((key, canonical(name), value))
+        self._items.append((key, _names(name)[1], value))
 
     def remove(self, name: str) -> None:
         key = normalize(name)
