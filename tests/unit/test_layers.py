@@ -27,6 +27,7 @@ EXACT_LAYERS = {
     "ccswitch.clock": 0,
     "ccswitch.errors": 0,
     "ccswitch.ids": 0,
+    "ccswitch.memo": 0,
     **{f"ccswitch.sip.{m}": 1 for m in ("grammar", "uri", "headers", "message", "framing",
                                         "addr", "status")},
     "ccswitch.sdp.session": 1,

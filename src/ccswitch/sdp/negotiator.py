@@ -17,7 +17,6 @@ Payload type numbers: an answer keeps the offerer's numbers, dynamic ones includ
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -25,6 +24,7 @@ from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from ..errors import CcswitchError, SipProtocolError
+from ..memo import small_memo, text_memo
 from .session import (
     STATIC_PAYLOAD_TYPES,
     Attribute,
@@ -147,12 +147,37 @@ def media_changes(before: Negotiated | None, after: Negotiated) -> MediaChanges:
 
 # -- building ------------------------------------------------------------------------------
 
+def _text(values: tuple[object, ...]) -> int:
+    """Characters of text in a memo key's tuple of strings, ``Attribute``s or ``Codec``s (what
+    ``small_memo`` bounds: names, values and fmtp strings may come from a peer's SDP)."""
+    n = 0
+    for v in values:
+        if type(v) is str:
+            n += len(v)
+        elif type(v) is Attribute:
+            n += len(v.name) + (len(v.value) if v.value is not None else 0)
+        elif type(v) is Codec:
+            n += len(v.name) + (len(v.fmtp) if v.fmtp is not None else 0)
+    return n
+
+
+def _key_text(args: tuple[object, ...]) -> int:
+    """``small_memo``'s size of a call whose arguments are strings and tuples of the above."""
+    n = 0
+    for a in args:
+        if type(a) is tuple:
+            n += _text(a)
+        elif type(a) is str:
+            n += len(a)
+    return n
+
+
 def assign_payload_types(codecs: Iterable[Codec]) -> tuple[Codec, ...]:
     """Give each codec without ``pt`` its static number, else a free dynamic one (96-127)."""
     return _assign_payload_types(tuple(codecs))
 
 
-@functools.lru_cache(maxsize=256)
+@small_memo(256, _key_text)
 def _assign_payload_types(codecs: tuple[Codec, ...]) -> tuple[Codec, ...]:
     """``assign_payload_types``, memoized: every offer of a call assigns the same lists."""
     taken = [c.pt for c in codecs if c.pt is not None]
@@ -175,7 +200,7 @@ def _assign_payload_types(codecs: tuple[Codec, ...]) -> tuple[Codec, ...]:
 
 # Memoized below: pure functions of a few immutable values (addresses, codec lists, fmtp
 # strings) that repeat for every call; an anchored call negotiates four times.
-@functools.lru_cache(maxsize=256)
+@text_memo(256)
 def _connection(ip: str) -> Connection:
     return Connection("IN", "IP6" if ":" in ip else "IP4", ip)
 
@@ -185,7 +210,7 @@ def _origin(username: str, session_id: int, version: int, ip: str) -> Origin:
     return Origin(username, str(session_id), version, c.nettype, c.addrtype, c.address)
 
 
-@functools.lru_cache(maxsize=512)
+@small_memo(512, _key_text)
 def _audio_attributes(codecs: tuple[Codec, ...], ptime: int, direction: Direction,
                       rtcp_mux: bool) -> tuple[Attribute, ...]:
     attrs: list[Attribute] = []
@@ -251,7 +276,7 @@ def _format_events(events: set[int]) -> str:
     return ",".join(parts)
 
 
-@functools.lru_cache(maxsize=256)
+@small_memo(256)
 def _dtmf_fmtp(offered: str | None, ours: str | None) -> str | None:
     """The answer's telephone-event events: what both sides support."""
     theirs, mine = _events(offered), _events(ours)
@@ -282,7 +307,7 @@ def _choose(m: MediaDescription, supported: Sequence[Codec],
     return _choose_for(m.formats, m.attributes, tuple(supported), prefer)
 
 
-@functools.lru_cache(maxsize=512)
+@small_memo(512, _key_text)
 def _choose_for(formats: tuple[str, ...], attributes: tuple[Attribute, ...],
                 supported: tuple[Codec, ...],
                 prefer: Prefer) -> tuple[Codec, tuple[Codec, Codec] | None] | None:
@@ -455,7 +480,7 @@ def _answer_codecs(om: MediaDescription,
     return _answer_codecs_for(om.formats, om.attributes, am.formats, am.attributes)
 
 
-@functools.lru_cache(maxsize=512)
+@small_memo(512, _key_text)
 def _answer_codecs_for(offer_formats: tuple[str, ...], offer_attributes: tuple[Attribute, ...],
                        answer_formats: tuple[str, ...], answer_attributes: tuple[Attribute, ...],
                        ) -> tuple[Codec, int | None] | NotAcceptable:

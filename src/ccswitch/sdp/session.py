@@ -15,7 +15,6 @@ Text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8 (a l
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from ..errors import CcswitchError
+from ..memo import text_memo
 
 CRLF = "\r\n"
 _MAX_DIGITS = 20  # uint64; also keeps int() away from huge digit strings
@@ -189,7 +189,7 @@ def _uint(text: str, limit: int | None = None) -> int | None:
     return None if limit is not None and n > limit else n
 
 
-@functools.lru_cache(maxsize=1024)
+@text_memo(1024)
 def parse_rtpmap(value: str) -> RtpMap | None:
     """The value of an ``a=rtpmap`` attribute, or None when malformed.
 
@@ -207,7 +207,7 @@ def parse_rtpmap(value: str) -> RtpMap | None:
     return RtpMap(pt, parts[0], rate, channels)
 
 
-@functools.lru_cache(maxsize=1024)
+@text_memo(1024)
 def _parse_connection(value: str) -> Connection:
     parts = value.split()
     if len(parts) != 3:
@@ -459,7 +459,7 @@ def _split_lines_checked(text: str) -> list[tuple[str, str]]:
     return out
 
 
-@functools.lru_cache(maxsize=1024)
+@text_memo(1024)
 def _parse_origin(value: str) -> Origin:
     parts = value.split()
     version = _uint(parts[2]) if len(parts) == 6 else None
@@ -476,7 +476,7 @@ def _parse_bandwidth(value: str) -> Bandwidth:
     return Bandwidth(kind, n)
 
 
-@functools.lru_cache(maxsize=64)
+@text_memo(64)
 def _parse_timing(value: str) -> Timing:
     parts = value.split()
     times = [_uint(p) for p in parts]
@@ -501,7 +501,7 @@ def _parse_media_line(value: str) -> MediaDescription:
     return MediaDescription(parts[0], port, parts[2], tuple(parts[3:]), count)
 
 
-@functools.lru_cache(maxsize=2048)
+@text_memo(2048)
 def _attribute(value: str) -> Attribute:
     name, sep, rest = value.partition(":")
     return Attribute(name, rest if sep else None)
