@@ -277,3 +277,133 @@ def test_a_callee_offer_we_cannot_take_does_not_keep_our_prack_waiting() -> None
     assert prack.body == b""
     [r183] = resp_of(w["1001"], 183)
     assert r183.body == b""
+
+
+def test_a_refresh_after_an_early_update_repeats_the_answer_the_update_got() -> None:
+    # RFC 3264 §8: our session-timer refresh re-INVITE repeats the SDP we last sent on the
+    # leg (our answer to the carrier's early UPDATE), not our INVITE's offer
+    w = World()
+    inv, _ = carrier_early(w, "u11")
+    w.carrier.send(w.carrier.in_dialog("UPDATE", inv, cseq=1, body=pcma(9200), my_tag="c1"),
+                   2.0)
+    w.pump()
+    ok = last_to(w.carrier, "UPDATE")
+    assert m_line(ok.body) != m_line(inv.body)  # PCMA now, PCMU first in our INVITE
+    w.carrier.reply(inv, 200, "OK", 3.0, to_tag="c1", body=pcma(9200),
+                    extra="Session-Expires: 90;refresher=uac\nRequire: timer\n"
+                          "Allow: INVITE, ACK, BYE, CANCEL\n")
+    w.pump()
+    w.ack("1001", w["1001"].last_response(), 3.1)
+    w.carrier.take("ACK")
+    w.run_until(49.0)
+    refresh = w.carrier.requests("INVITE")[-1]
+    assert refresh is not inv
+    assert refresh.body == ok.body  # the same SDP, the same o= version
+
+
+def test_a_carriers_refresh_repeating_its_update_sdp_is_answered_on_its_leg() -> None:
+    # what the carrier last sent is its UPDATE's SDP: a re-INVITE repeating it changes nothing
+    w = World()
+    inv, _ = carrier_early(w, "u12")
+    w.carrier.send(w.carrier.in_dialog("UPDATE", inv, cseq=1, body=pcma(9200), my_tag="c1"),
+                   2.0)
+    w.pump()
+    ok = last_to(w.carrier, "UPDATE")
+    # its 2xx without SDP (the early exchanges are over): what it last sent is the UPDATE's
+    w.carrier.reply(inv, 200, "OK", 3.0, to_tag="c1",
+                    extra="Session-Expires: 90;refresher=uas\nRequire: timer\n")
+    w.pump()
+    w.ack("1001", w["1001"].last_response(), 3.1)
+    w.carrier.take("ACK")
+    w["1001"].inbox.clear()
+    w.carrier.send(w.carrier.in_dialog("INVITE", inv, cseq=2, body=pcma(9200), my_tag="c1",
+                                       extra="Session-Expires: 90;refresher=uas\n"), 40.0)
+    w.pump()
+    got = last_to(w.carrier, "INVITE")
+    assert got.status == 200 and got.body == ok.body
+    assert not w["1001"].requests("INVITE")  # not relayed: nothing changed
+
+
+def two_forks_offering(w: World, call_id: str) -> tuple[Phone, Request, Request]:
+    """1001 (Supported: 100rel, no SDP) calls 1002, registered twice; each fork offers in a
+    reliable 183, the first at 1.2, the second at 1.3.  The second phone and the INVITEs."""
+    second = Phone(w.sig, "1002", 7010)
+    assert second.register(0.0).status == 200
+    second.inbox.clear()
+    w.phones["1002b"] = second
+    w["1001"].invite("1002", 1.0, call_id=call_id, extra="Supported: 100rel\n",
+                     phones=list(w.phones.values()))
+    w.pump()
+    inv1, inv2 = w["1002"].take("INVITE"), second.take("INVITE")
+    w["1002"].reply(inv1, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000),
+                    extra=REL.format(1))
+    w.pump()
+    second.reply(inv2, 183, "Session Progress", 1.3, to_tag="p2", body=offer(6100),
+                 extra=REL.format(1))
+    w.pump()
+    return second, inv1, inv2
+
+
+def test_a_second_forks_offer_is_answered_by_us_while_the_caller_answers_the_first() -> None:
+    # RFC 3262 §5: one offer at a time to the caller; its answer is for that fork only
+    w = World()
+    second, _, _ = two_forks_offering(w, "u13")
+    assert not w["1002"].requests("PRACK")  # waits for the caller's answer
+    prack2 = second.take("PRACK")  # the second fork's offer: answered by us, at once
+    assert b"127.0.0.9" in prack2.body
+    assert configured(w, 6100)
+    # the second offer did not go to the caller: its 183 is unreliable, repeating our offer
+    [r183] = [r for r in resp_of(w["1001"], 183) if r.headers.get("rseq")]
+    assert all(r.body == r183.body for r in resp_of(w["1001"], 183))
+    w["1001"].send(w["1001"].in_dialog("PRACK", r183, cseq=3, body=offer(4400),
+                                       extra=f"RAck: {header(r183, 'RSeq')} 2 INVITE\n"), 1.4)
+    w.pump()
+    assert last_to(w["1001"], "PRACK").status == 200
+    prack1 = w["1002"].take("PRACK")
+    assert b"127.0.0.9" in prack1.body and configured(w, 4400)
+    assert not second.requests("PRACK")  # no second PRACK with the caller's answer
+
+
+def test_a_callers_prack_without_the_answer_does_not_keep_our_prack_waiting() -> None:
+    w = World()
+    w["1001"].invite("1002", 1.0, call_id="u14", extra="Supported: 100rel\n",
+                     phones=list(w.phones.values()))
+    w.pump()
+    to_phone = w["1002"].take("INVITE")
+    w["1002"].reply(to_phone, 183, "Session Progress", 1.2, to_tag="p1", body=offer(6000),
+                    extra=REL.format(1))
+    w.pump()
+    assert not w["1002"].requests("PRACK")
+    [r183] = resp_of(w["1001"], 183)
+    # a broken caller: its PRACK carries no answer to our offer
+    w["1001"].send(w["1001"].in_dialog("PRACK", r183, cseq=3,
+                                       extra=f"RAck: {header(r183, 'RSeq')} 2 INVITE\n"), 1.4)
+    w.pump()
+    assert last_to(w["1001"], "PRACK").status == 200
+    prack = w["1002"].take("PRACK")  # sent, with our own answer
+    assert b"127.0.0.9" in prack.body and header(prack, "RAck") == "1 1 INVITE"
+    assert configured(w, 6000)
+
+
+def test_early_updates_from_two_early_dialogs_of_one_fork_have_their_own_cseq() -> None:
+    # a forking proxy: 183 with To-tag c1, 180 with To-tag c2, each dialog its own CSeq space
+    w = World()
+    inv, _ = carrier_early(w, "u15")
+    w.carrier.reply(inv, 180, "Ringing", 1.7, to_tag="c2")
+    w.pump()
+    w.carrier.send(w.carrier.in_dialog("UPDATE", inv, cseq=5, my_tag="c1"), 2.0)
+    w.pump()
+    assert last_to(w.carrier, "UPDATE").status == 200
+    w.carrier.send(w.carrier.in_dialog("UPDATE", inv, cseq=2, my_tag="c2"), 2.1)
+    w.pump()
+    assert last_to(w.carrier, "UPDATE").status == 200  # not "500 Out of Order"
+    w.carrier.send(w.carrier.in_dialog("UPDATE", inv, cseq=2, my_tag="c2"), 2.2)
+    w.pump()
+    assert last_to(w.carrier, "UPDATE").status == 500  # its own stale CSeq still is
+    # c1 answers: its confirmed dialog goes on from its own CSeq
+    w.carrier.reply(inv, 200, "OK", 3.0, to_tag="c1", body=offer(9000))
+    w.pump()
+    w.ack("1001", w["1001"].last_response(), 3.1)
+    w.carrier.send(w.carrier.in_dialog("INFO", inv, cseq=5, my_tag="c1"), 4.0)
+    w.pump()
+    assert last_to(w.carrier, "INFO").status == 500

@@ -22,8 +22,14 @@ B2BUA before the 2xx:
 A callee's offer in a reliable provisional (our INVITE had no SDP, the caller's neither) is
 relayed to the caller in a reliable provisional when the caller takes 100rel: our PRACK to
 the callee waits for the caller's PRACK and carries the answer it brings (each leg's exchange
-is completed by its own peer, as for a delayed-offer 2xx and its ACK).  A caller without
-100rel cannot answer before its 2xx: the switch answers the callee itself in the PRACK.
+is completed by its own peer, as for a delayed-offer 2xx and its ACK).  One offer at a time
+goes to the caller, while its exchange is idle (RFC 3262 §5): another fork's offer, or one to
+a caller without 100rel (it cannot answer before its 2xx), is answered by the switch itself
+in the PRACK; so is a waiting fork's when the caller's PRACK brings no answer.
+
+Each completed early exchange is recorded on the leg's session timer (the SDP we sent, the
+``o=`` line we heard), so refreshes after it repeat the current SDP (RFC 3264 §8).  A fork's
+early UPDATEs are CSeq-checked per early dialog (per remote tag).
 
 When the answering fork completed its exchange before its 2xx, SDP in that 2xx is a repeat
 (RFC 3261 §13.2.1, RFC 6337 §3.1): the media stay as the early exchanges left them (a
@@ -37,10 +43,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from ..errors import SipParseError
 from ..sdp.negotiator import NotAcceptable
 from ..sdp.negotiator import OfferAnswerState as St
 from ..sip.message import Request, Response, make_response
-from ..sip.prack import rseq_of, wants_reliable
+from ..sip.prack import RAck, rseq_of, wants_reliable
 from ..sip.transaction import RequestReceived
 from .state import Call, Leg, LegId, Phase, set_sdp
 
@@ -66,6 +73,19 @@ def _set(call: Call, leg: Leg, st: St) -> None:
     call.early.states[leg.id] = st
 
 
+def _exchanged(leg: Leg, sent: bytes | None, heard: bytes | None) -> None:
+    """An early exchange on ``leg`` completed: its session timer keeps the SDP we sent (a
+    re-INVITE refresh repeats it, RFC 3264 §8) and the ``o=`` line of what its peer sent
+    (a request repeating it is a refresh)."""
+    s = leg.session
+    if s is None:
+        return
+    if sent:
+        s.sdp = sent
+    if heard:
+        s.heard(heard)
+
+
 # -- what crosses the B2BUA before the 2xx ------------------------------------------------------
 def callee_provisional(call: Call, br: Leg, resp: Response) -> None:
     """A fork's provisional: a reliable one with SDP completes (or, our INVITE without SDP,
@@ -75,6 +95,7 @@ def callee_provisional(call: Call, br: Leg, resp: Response) -> None:
     st = state_of(call, br)
     if st is St.OFFER_SENT:
         _set(call, br, St.STABLE)
+        _exchanged(br, None, resp.body)
     elif st is St.IDLE:
         _set(call, br, St.OFFER_RECEIVED)
 
@@ -87,35 +108,54 @@ def caller_provisional(call: Call, resp: Response) -> None:
         _set(call, a, St.STABLE)
     elif st is St.IDLE:
         _set(call, a, St.OFFER_SENT)
+        call.early.offer_to_caller = resp
 
 
 def may_offer_to_caller(call: Call) -> bool:
     """A callee's offer may go to the caller in a reliable provisional: a PRACK waits for
-    its answer (else the offer is dropped from a provisional that must be reliable)."""
-    return bool(call.early.held_pracks)
+    its answer and the caller's early exchange is idle (else the offer is dropped from a
+    provisional that must be reliable)."""
+    return bool(call.early.held_pracks) and state_of(call, call.caller_leg) is St.IDLE
+
+
+def _caller_may_answer(call: Call) -> bool:
+    """A callee's offer may wait for the caller's answer: the caller takes 100rel and its
+    early exchange is idle with none waiting yet (one offer at a time, RFC 3262 §5)."""
+    a = call.caller_leg
+    return call.phase is Phase.RINGING and not a.invite.body and not call.early.held_pracks \
+        and state_of(call, a) is St.IDLE \
+        and wants_reliable(a.invite, mode=call.prack_mode, with_sdp=True)
 
 
 def our_prack(sw: B2bua, br: Leg, resp: Response, prack: Request) -> bool:
     """Our PRACK for fork ``br``'s reliable provisional ``resp``: True when it may go now.
     An offer in ``resp`` (our INVITE had no SDP) is answered in the PRACK: by the caller
-    (the PRACK waits for its own) when it takes 100rel, else by us."""
+    (the PRACK waits for its own) when it takes 100rel and has no other offer to answer,
+    else by us."""
     call = sw._clients.get(br.txn_id)
     cm = call.media if call is not None else None
     if call is None or cm is None or not resp.body or br.invite.body \
             or state_of(call, br) is not St.IDLE:
         return True
-    a = call.caller_leg
-    if call.phase is Phase.RINGING and not a.invite.body and \
-            wants_reliable(a.invite, mode=call.prack_mode, with_sdp=True):
+    if _caller_may_answer(call):
         call.early.held_pracks[br.id] = prack
+        call.early.held_offers[br.id] = resp.body
         return False
-    sdp = cm.answer_locally("b", resp.body)
+    _answer_locally(call, br, prack, resp.body)
+    return True
+
+
+def _answer_locally(call: Call, br: Leg, prack: Request, offer: bytes) -> None:
+    """Fork ``br``'s offer answered by us in our PRACK (the caller cannot answer it)."""
+    cm = call.media
+    assert cm is not None
+    sdp = cm.answer_locally("b", offer)
     if isinstance(sdp, NotAcceptable):
         log.info("early_offer_refused", call_id=call.key, reason=sdp.reason)
-        return True  # the provisional is acknowledged; its 2xx will be refused
+        return  # the provisional is acknowledged; its 2xx will be refused
     set_sdp(prack, sdp)
     _set(call, br, St.STABLE)
-    return True
+    _exchanged(br, sdp, offer)
 
 
 def answer_sdp(call: Call, br: Leg) -> bytes | None:
@@ -143,10 +183,9 @@ def in_early_dialog(sw: B2bua, call: Call, leg_id: LegId, ev: RequestReceived,
     if not leg.incoming and (not leg.early or leg.final is not None):
         return False
     dialog = leg.dialog
-    if dialog.remote_seq is not None and req.cseq.seq <= dialog.remote_seq:
+    if not _in_order(call, leg, req):
         sw._reply(ev, 500, "Out of Order CSeq", now, (("Retry-After", "1"),))
         return True
-    dialog.remote_seq = req.cseq.seq
     dialog.update_target(req)  # UPDATE is a target refresh (RFC 3311 §5.2)
     status, reason, extra, sdp = offer_received(sw, call, leg, req.body)
     resp = make_response(req, status, reason,
@@ -158,12 +197,45 @@ def in_early_dialog(sw: B2bua, call: Call, leg_id: LegId, ev: RequestReceived,
     return True
 
 
+def _in_order(call: Call, leg: Leg, req: Request) -> bool:
+    """Whether ``req``'s CSeq is above the last one its early dialog sent (recorded).  The
+    caller's leg is one dialog; a fork's has one early dialog per remote tag (a forking
+    proxy's 18x with several To-tags), each with its own CSeq space."""
+    seq = req.cseq.seq
+    if leg.incoming:
+        d = leg.dialog
+        if d.remote_seq is not None and seq <= d.remote_seq:
+            return False
+        d.remote_seq = seq
+        return True
+    key = (leg.id, req.from_.tag or "")
+    last = call.early.remote_seqs.get(key)
+    if last is not None and seq <= last:
+        return False
+    call.early.remote_seqs[key] = seq
+    return True
+
+
+def confirmed(call: Call, br: Leg) -> None:
+    """Fork ``br`` answered: its dialog's remote CSeq is its answering early dialog's."""
+    last = call.early.remote_seqs.get((br.id, br.dialog.remote.tag or ""))
+    if last is not None and (br.dialog.remote_seq is None or last > br.dialog.remote_seq):
+        br.dialog.remote_seq = last
+
+
 def caller_prack(sw: B2bua, call: Call, leg: Leg, req: Request, now: float,
                  ) -> tuple[int, str, tuple[tuple[str, str], ...], bytes | None]:
     """The caller's accepted PRACK carries SDP: the answer to our offer (relayed to the fork
     whose PRACK waits for it) or a new offer (answered here).  The 200 (or failure) to send."""
     cm = call.media
-    if cm is None or not req.body or not leg.incoming:
+    if cm is None or not leg.incoming:
+        return 200, "OK", (), None
+    if not req.body:
+        if state_of(call, leg) is St.OFFER_SENT and _acks_our_offer(call, req):
+            # RFC 3262 §5 wants the answer in this PRACK: the forks get ours instead
+            log.info("early_answer_missing", call_id=call.key)
+            _answer_held_locally(call)
+            release_pracks(sw, call, now)
         return 200, "OK", (), None
     if state_of(call, leg) is St.OFFER_SENT:
         _answer_to_caller_offer(sw, call, leg, req.body)
@@ -172,10 +244,32 @@ def caller_prack(sw: B2bua, call: Call, leg: Leg, req: Request, now: float,
     return offer_received(sw, call, leg, req.body)
 
 
+def _acks_our_offer(call: Call, req: Request) -> bool:
+    """Whether the caller's PRACK ``req`` acknowledges the provisional with our offer (not
+    an earlier one: the offer's provisional may still wait its turn)."""
+    offer = call.early.offer_to_caller
+    rseq = rseq_of(offer) if offer is not None else None
+    try:
+        rack = RAck.parse(req.headers.get("rack") or "")
+    except SipParseError:
+        return False
+    return rseq is not None and rack.rseq == rseq
+
+
+def _answer_held_locally(call: Call) -> None:
+    """The caller did not answer: each waiting fork's offer is answered by us."""
+    for fid, prack in call.early.held_pracks.items():
+        br = call.legs.get(fid)
+        offer = call.early.held_offers.get(fid)
+        if br is not None and offer and state_of(call, br) is St.OFFER_RECEIVED:
+            _answer_locally(call, br, prack, offer)
+
+
 def release_pracks(sw: B2bua, call: Call, now: float) -> None:
     """Send our PRACKs that waited for the caller's (it came, or the call moved on)."""
     for fid, prack in list(call.early.held_pracks.items()):
         del call.early.held_pracks[fid]
+        call.early.held_offers.pop(fid, None)
         br = call.legs.get(fid)
         if br is not None:
             sw._txn.send_request(prack, br.dialog.peer, now)
@@ -206,6 +300,7 @@ def offer_received(sw: B2bua, call: Call, leg: Leg, body: bytes,
         return 488, "Not Acceptable Here", \
             (("Warning", f'304 ccswitch "{sdp.reason}"'),), None
     counters["early_offers_answered"] += 1
+    _exchanged(leg, sdp, body)
     log.info("early_offer_answered", call_id=call.key, leg=side,
              media_leg=cm.legs[side].leg, port=cm.legs[side].port)
     return 200, "OK", (), sdp
@@ -220,10 +315,13 @@ def _answer_to_caller_offer(sw: B2bua, call: Call, a: Leg, body: bytes) -> None:
     sdp = cm.answer_from("a", body)
     if isinstance(sdp, NotAcceptable):
         log.warning("early_answer_refused", call_id=call.key, reason=sdp.reason)
+        _answer_held_locally(call)
         return
+    _exchanged(a, None, body)
     for fid, prack in call.early.held_pracks.items():
         br = call.legs.get(fid)
         if br is not None and state_of(call, br) is St.OFFER_RECEIVED:
             set_sdp(prack, sdp)
             _set(call, br, St.STABLE)
+            _exchanged(br, sdp, call.early.held_offers.get(fid))
             sw.reliable.counters["early_offers_relayed"] += 1

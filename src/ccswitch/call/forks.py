@@ -57,6 +57,7 @@ def _fork_answered(sw: B2bua, call: Call, br: Leg, resp: Response, now: float) -
     if first:
         leg_answered(br, resp.reason, now)
     br.dialog.remote = resp.to
+    earlyoffer.confirmed(call, br)  # the CSeq its early UPDATEs reached goes on
     br.dialog.update_target(resp)
     for rr in reversed(resp.headers.get_all("record-route")):
         if first:

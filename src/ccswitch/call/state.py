@@ -114,6 +114,10 @@ class EarlySdp:
 
     states: dict[LegId, OfferAnswerState] = field(default_factory=dict)
     held_pracks: dict[LegId, Request] = field(default_factory=dict)  # fork -> our PRACK
+    held_offers: dict[LegId, bytes] = field(default_factory=dict)  # fork -> its offer
+    offer_to_caller: Response | None = None  # our reliable provisional offering to the caller
+    # a fork's early dialogs (fork, remote tag) -> the last CSeq of a request from it
+    remote_seqs: dict[tuple[LegId, str], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
