@@ -30,6 +30,7 @@ Checked after every step (and the wire rules on every message, see ``callwire.Le
   a service); a room has members, each in that room's bridge; the workers' mixer (rebuilt
   from Connect/Disconnect/JoinBus/LeaveBus) is exactly what the bridges say, and nothing is
   connected to a destroyed leg;
+* **session refreshes**: every refresh of ours kept is of a leg still in a live call;
 * **phases and legs**: a live call is not ENDED, owns its caller's leg (and its answered leg);
   only a TALKING call has an answered leg, and it has one; QUEUED is in a queue, IVR runs a
   flow, ROOM is in a room; a call that is gone is ENDED and owns no dialog and no media leg;
@@ -41,8 +42,8 @@ Checked after every step (and the wire rules on every message, see ``callwire.Le
 At teardown every phone hangs up what it has, the clock runs far ahead, and then: no call is
 left, every INVITE has its final answer and every 2xx its ACK, every confirmed dialog ended with
 one BYE answered 200 (known exception: a 2xx to a re-INVITE answered after the BYE, see
-callwire.Ledger.settled), no port is in use and every created leg was destroyed once, every call
-started has its CDR, and every queue caller has left.
+callwire.Ledger.settled), no refresh of ours is kept, no port is in use and every created
+leg was destroyed once, every call started has its CDR, and every queue caller has left.
 
 The number of examples follows the hypothesis profile of tests/conftest.py (``ci``: a run of
 a few seconds in ``bin/test``; ``HYPOTHESIS_PROFILE=thorough`` for a long run).
@@ -302,6 +303,11 @@ class World:
                     or call.ivr is not None or call.service is not None or call.room is not None
                 assert reason, f"{call.key} alone in its bridge for no reason: {call}"
         self._check_phases(calls)
+        for tid, refresh in b2.refreshes.items():  # our refreshes: of legs still in live calls
+            rc, rl = refresh.call, refresh.call.legs.get(refresh.leg)
+            assert b2._calls.get(rc.key) is rc, f"refresh {tid} of {rc.key}, not alive"
+            assert rl is not None and rl.ended_at is None and rl.session is not None and \
+                rl.session.refresh_txn == tid, f"refresh {tid} of a leg gone from {rc.key}"
         rooms = b2.rooms
         for name, room in rooms._rooms.items():
             assert room.members, f"room {name} has no members but is open"
@@ -551,6 +557,7 @@ class CallMachine(RuleBasedStateMachine):
             w.run_until(w.now + 400.0)
             w.check()
         w.settled()
+        assert w.sig.b2bua.refreshes == {}, "refreshes left after every call ended"
 
 
 CallMachine.TestCase.settings = settings(

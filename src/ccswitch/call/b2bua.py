@@ -548,6 +548,8 @@ class B2bua:
                 self.dispatch(call, RingTimeout(), now)
             elif kind.startswith("st-"):
                 sessiontimers.fire(self, call, kind[3:], now)
+            elif kind.startswith("stdone-"):
+                sessiontimers.forget_done(self, call, kind[7:])
             elif kind.startswith("re2xx-"):
                 resend_reinvite_2xx(self, call, kind[6:], now)
             elif kind == "retx" and call.answering:

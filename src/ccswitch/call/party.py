@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from . import sessiontimers
 from .legrecord import leg_gone, remove_leg
 from .state import Call, LegId, Phase
 
@@ -61,6 +62,7 @@ def take_over(sw: B2bua, call: Call, leg: LegId, now: float) -> bool:
     cm.our_offers.pop(side, None)
     # the third party's leg moves from its own call into this one, in the gone leg's role
     remove_leg(call, gone, "party", "", now)
+    sessiontimers.disarm(sw, call, gone)
     del call.legs[gone.id]
     if sw._clients.get(gone.txn_id) is call:
         del sw._clients[gone.txn_id]
@@ -71,6 +73,8 @@ def take_over(sw: B2bua, call: Call, leg: LegId, now: float) -> bool:
     call.add(third)
     sw._by_leg[moved.leg] = call
     sw._dialogs[(third.dialog.call_id, third.dialog.local_tag)] = (call, third.id)
+    sessiontimers.disarm(sw, party, third)  # its session timer runs on, in this call
+    sessiontimers.arm(sw, call, third)
     if side == "a":
         call.caller_id, call.caller = third.id, party.caller
     else:

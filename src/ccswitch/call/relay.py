@@ -70,7 +70,7 @@ def relay_response(sw: B2bua, relay: Relay, resp: Response, now: float, tid: str
     target = call.legs.get(relay.to_leg)
     if relay.method in ("INVITE", "UPDATE") and resp.status < 300 and target is not None and \
             call.phase is not Phase.ENDED:
-        sessiontimers.answered(sw, call, target, resp, now)
+        sessiontimers.relay_answered(sw, call, target, relay.request, resp, now)
     if relay.method == "INVITE" and resp.status < 300:
         to = call.legs.get(relay.to_leg) or call.caller_leg
         to_dialog = to.dialog

@@ -4,13 +4,18 @@
 Each leg negotiates its own timer: the caller's leg when its INVITE comes (``Signaling``
 stashes the answer in ``B2bua.timer_offers`` by transaction; the headers go on our 2xx and the
 timer starts with it), our INVITE's legs from their 2xx, and either again on every refresh
-(re-INVITE or UPDATE) that leg sends or that we relay to it.  A re-INVITE or UPDATE that
+(re-INVITE or UPDATE) that leg sends or that we relay to it (the SDP offer of one we
+relay becomes the SDP we last sent on the leg when its 2xx comes; no other body does).
+A re-INVITE or UPDATE that
 changes nothing (``is_refresh``) is answered on its own leg, with the SDP we last sent there,
 and never reaches the other leg; one that changes the session is relayed.  When a leg's timer
 fires, we refresh it (UPDATE when the peer allows it, else a re-INVITE with the SDP we last
 sent on the leg, unchanged) or, as refreshee, end the call (``session_expired``: BYE to both
 legs); the answer to our refresh restarts the timer (a 2xx, ACKed, also when it comes again),
 is retried once with a larger interval (422) or ends the call (408, 481, no answer).
+A refresh that crosses an offer of ours on the leg (our refresh, a relayed re-INVITE or
+UPDATE) is answered 491.  A leg that leaves its call (transferor, replaced leg, a leg a
+third party takes over) is disarmed: its timer stops and its refresh is forgotten.
 A 422 to our INVITE to a phone is retried once with the 422's ``Min-SE`` (``retry_422``; a
 trunk's is ``TrunkLegs``').
 """
@@ -53,7 +58,8 @@ RETRY_491 = 2.0
 class Refresh:
     """One of our refreshes (by transaction id in ``B2bua.refreshes``): the call, the leg,
     the request; once a 2xx to a re-INVITE came, our ACK (sent again for each retransmission
-    of that 2xx, RFC 3261 §13.2.2.4).  Kept until the leg's next refresh or the call's end."""
+    of that 2xx, RFC 3261 §13.2.2.4).  Kept until 64*T1 after its final answer, the leg's
+    next refresh, the leg leaving the call or the call's end."""
 
     call: Call
     leg: LegId
@@ -66,6 +72,16 @@ def _key(call: Call, leg: LegId) -> tuple[str, str]:
     return (f"st-{leg}", call.key)
 
 
+def _done_key(call: Call, leg: LegId) -> tuple[str, str]:
+    return (f"stdone-{leg}", call.key)
+
+
+def is_sdp(msg: Request | Response) -> bool:
+    """Whether ``msg`` carries an SDP body."""
+    ctype = (msg.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    return bool(msg.body) and ctype == "application/sdp"
+
+
 def arm(sw: B2bua, call: Call, leg: Leg) -> None:
     """(Re)arm ``leg``'s timer, or disarm it when the leg has none."""
     s = leg.session
@@ -75,14 +91,34 @@ def arm(sw: B2bua, call: Call, leg: Leg) -> None:
         sw._timers.arm(_key(call, leg.id), s.timer.deadline)
 
 
+def disarm(sw: B2bua, call: Call, leg: Leg) -> None:
+    """``leg`` leaves ``call`` (or the call ends): its timer stops and its refresh is
+    forgotten (a leg moving on into another call is armed there again, ``arm``)."""
+    s = leg.session
+    if s is None:
+        return
+    sw._timers.cancel(_key(call, leg.id))
+    sw._timers.cancel(_done_key(call, leg.id))
+    if s.refresh_txn is not None:
+        sw.refreshes.pop(s.refresh_txn, None)
+        s.refresh_txn = None
+
+
 def disarm_all(sw: B2bua, call: Call) -> None:
     for lg in call.legs.values():
-        s = lg.session
-        if s is not None:
-            sw._timers.cancel(_key(call, lg.id))
-            if s.refresh_txn is not None:
-                sw.refreshes.pop(s.refresh_txn, None)
-                s.refresh_txn = None
+        disarm(sw, call, lg)
+
+
+def forget_done(sw: B2bua, call: Call, leg: LegId) -> None:
+    """64*T1 after the final answer to ``leg``'s refresh: no 2xx to ACK comes any more."""
+    lg = call.legs.get(leg)
+    s = lg.session if lg is not None else None
+    if s is None or s.refresh_txn is None:
+        return
+    got = sw.refreshes.get(s.refresh_txn)
+    if got is None or got.done:
+        sw.refreshes.pop(s.refresh_txn, None)
+        s.refresh_txn = None
 
 
 # -- as UAS ---------------------------------------------------------------------------------
@@ -140,8 +176,9 @@ def refresh_received(sw: B2bua, call: Call, leg: LegId, ev: RequestReceived,
     # a refresh of a leg with a session timer (RFC 4028 §10) that changes nothing
     local = n is not None and _confirmed(call, lg) and \
         is_refresh(req.method, req.body, s.peer_origin) and bool(s.sdp or not req.body)
-    if local and req.method == "INVITE" and _refreshing(sw, s):
-        # RFC 3261 §14.2: our own re-INVITE on this dialog is pending
+    if local and (req.method == "INVITE" or req.body) and \
+            (_refreshing(sw, s) or _offer_pending(sw, call, lg)):
+        # RFC 3261 §14.2, RFC 3311 §5.2: an offer of ours on this dialog is pending
         sw._reply(ev, 491, "Request Pending", now, (("Retry-After", "2"),))
         return True
     s.negotiated(n, now)
@@ -165,6 +202,16 @@ def _refreshing(sw: B2bua, s: LegSession) -> bool:
     """Whether our own re-INVITE refresh on the leg is still unanswered."""
     got = sw.refreshes.get(s.refresh_txn) if s.refresh_txn is not None else None
     return got is not None and not got.done and got.request.method == "INVITE"
+
+
+def _offer_pending(sw: B2bua, call: Call, lg: Leg) -> bool:
+    """Whether a re-INVITE (or an UPDATE with SDP) we relayed to ``lg`` is unanswered, or
+    its 2xx not yet ACKed (the ACK waits for the other leg's answer)."""
+    if lg.held_ack is not None:
+        return True
+    return any(r.call is call and r.to_leg == lg.id and r.ack is None and
+               (r.method == "INVITE" or (r.method == "UPDATE" and bool(r.request.body)))
+               for r in sw._relays.values())
 
 
 def _answer_refresh(sw: B2bua, call: Call, lg: Leg, ev: RequestReceived, now: float) -> None:
@@ -192,7 +239,7 @@ def answer_headers(lg: Leg | None, resp: Response) -> None:
         return
     for name, value in s.answer:
         resp.headers.add(name, value)
-    if resp.body:
+    if is_sdp(resp):
         s.sdp = resp.body
 
 
@@ -210,12 +257,11 @@ def uac_leg(leg: Leg, policy: TimerPolicy) -> None:
 
 
 def relayed_to(lg: Leg, out: Request) -> None:
-    """A request we relay to ``lg``: our side of its timer, and the SDP kept."""
+    """A request we relay to ``lg``: our side of its timer (its SDP is kept once answered
+    2xx, ``relay_answered``)."""
     s = lg.session
     if s is None:
         return
-    if out.body:
-        s.sdp = out.body
     if s.timer is not None and out.method in ("INVITE", "UPDATE"):
         for name, value in (("Supported", TAG), *offer_headers(
                 s.policy, s.timer.interval, "uac" if s.timer.we_refresh else "uas")):
@@ -237,12 +283,25 @@ def answered(sw: B2bua, call: Call, lg: Leg, resp: Response, now: float) -> None
     arm(sw, call, lg)
 
 
+def relay_answered(sw: B2bua, call: Call, lg: Leg, sent: Request, resp: Response,
+                   now: float) -> None:
+    """A 2xx to the re-INVITE or UPDATE ``sent`` we relayed to ``lg``: its SDP offer, if
+    any, is what we last sent on the leg now; its timer from the answer."""
+    s = lg.session
+    if s is None:
+        return
+    if is_sdp(sent):
+        s.sdp = sent.body
+    answered(sw, call, lg, resp, now)
+
+
 # -- the timer ------------------------------------------------------------------------------
 def fire(sw: B2bua, call: Call, leg: LegId, now: float) -> None:
     """``leg``'s timer is due: refresh it, or end the call."""
     lg = call.legs.get(leg)
     s = lg.session if lg is not None else None
-    if lg is None or s is None or s.timer is None or call.phase is Phase.ENDED:
+    if lg is None or s is None or s.timer is None or call.phase is Phase.ENDED or \
+            lg.ended_at is not None:
         return
     if s.timer.we_refresh:
         s.retried = False  # a new refresh: a 422 to it may be retried once
@@ -250,6 +309,11 @@ def fire(sw: B2bua, call: Call, leg: LegId, now: float) -> None:
         return
     log.warning("session_expired", call_id=call.key, leg=call.end(leg),
                 interval=s.timer.interval)
+    xfer = call.transfer
+    if xfer is not None and xfer.leg is lg:  # the transferor's leg only: the call goes on
+        from .transfer import release_transferor  # (transfer uses this module)
+        release_transferor(sw, call, now)
+        return
     sw._hangup_both(call, now)
     sw._end(call, 408, "session_expired", now, "switch")
 
@@ -288,6 +352,7 @@ def on_response(sw: B2bua, tid: str, resp: Response, now: float) -> bool:
             sw._txn.send_stateless(got.ack, lg.dialog.peer)
         return True
     got.done = True
+    sw._timers.arm(_done_key(call, leg), now + 64 * sw._t.t1)
     if req.method == "INVITE" and resp.status < 300 and lg is not None:
         got.ack = lg.dialog.request("ACK", me=lg.me, branch=sw._ids.branch(),
                                     cseq=req.cseq.seq)

@@ -327,6 +327,7 @@ def transferor_bye(sw: B2bua, call: Call, now: float) -> None:
     cm = call.media
     if xfer is not None:
         leg_gone(call, xfer.leg, "party", "", now)  # (its codec: before its media goes)
+        sessiontimers.disarm(sw, call, xfer.leg)
     if cm is not None and TRANSFEROR in cm.legs:
         sw.media_free(cm.legs.pop(TRANSFEROR))
 
@@ -364,6 +365,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
         return
     stop_music(sw, consult, target, now)  # the transferor held the target meanwhile
     remove_leg(consult, target, "switch", "attended transfer", now, moving=True)
+    sessiontimers.disarm(sw, consult, target)  # (armed again in call below)
     target.role = "transfer"
     moved = ccm.legs.pop("b")
     if ccm.bridge is not None:
@@ -384,6 +386,7 @@ def _attended(sw: B2bua, call: Call, consult: Call, leg: LegId, now: float) -> N
     sw._by_leg[moved.leg] = call
     call.answered_id = target.id
     sw._dialogs[(target.dialog.call_id, target.dialog.local_tag)] = (call, target.id)
+    sessiontimers.arm(sw, call, target)  # its session timer runs on, in this call
     cm.connect()
     dtmfwork.answered(call)
     call.callee = consult.callee
@@ -469,6 +472,7 @@ def replace(sw: B2bua, ev: RequestReceived, rep: Replaces, caller: str, now: flo
         sw._timers.cancel((f"re2xx-{replaced.id}", call.key))
     replaced.codec, replaced.media = replaced.codec or old_leg.codec, old_leg.leg
     remove_leg(call, replaced, "switch", "replaced", now)
+    sessiontimers.disarm(sw, call, replaced)
     del call.legs[replaced.id]
     call.add(new_leg)
     call.caller_id = new_leg.id
