@@ -142,7 +142,8 @@ def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
         sipp: Sipp, start_daemon: DaemonFactory, tmp_path: Path) -> None:
     """The demo with ``[sip] overload_lag = 0.001``: the loop 1 ms late at two probes in a
     row sheds new INVITEs with 503, which a flood of INVITEs (SIPp, 1,000 a second until the
-    guard starts shedding) gets.  The audit (CLI and API) shows the overload windows
+    guard starts shedding; the daemon stalled by SIGSTOP for 0.4 s at a time, as a loop
+    stuck behind its backlog is) gets.  The audit (CLI and API) shows the overload windows
     (``switch.overload``), every shed INVITE counted (as the daemon logged them,
     ``call_refused`` overloaded) and as a failed attempt with 503, and an overload that
     began during the flood."""
@@ -158,12 +159,25 @@ def test_the_audit_shows_the_overload_guard_shedding_a_sipp_flood(
         return sum(1 for e in d.log.events() if e.get("event") == "call_refused"
                    and e.get("reason") == "overloaded")
 
-    # 1,000 INVITEs a second (3 s at most) until the guard has shed one, then stopped
+    # 1,000 INVITEs a second (10 s at most) until the guard has shed one, then stopped
     flood = sipp.start("invite_flood.xml", *dial_args("55555", d.sip_port), "-r", "1000",
-                       "-m", "3000", "-nr", remote=d.sip_port, timeout=30)
+                       "-m", "10000", "-nr", remote=d.sip_port, timeout=30)
     try:
-        assert d.log.wait_for("call_refused", timeout=20, reason="overloaded") is not None, \
-            d.tail()
+        # a quiet machine answers the flood without falling 1 ms behind; a stalled loop is
+        # what overload looks like, so the daemon is stopped (SIGSTOP) for 0.4 s while the
+        # flood's INVITEs queue up, then let go: the lag probe finds the loop late and the
+        # backlog keeps it late, and the guard sheds
+        refused = None
+        for _ in range(10):
+            os.kill(d.proc.pid, signal.SIGSTOP)
+            try:
+                time.sleep(0.4)
+            finally:
+                os.kill(d.proc.pid, signal.SIGCONT)
+            refused = d.log.wait_for("call_refused", timeout=2, reason="overloaded")
+            if refused is not None:
+                break
+        assert refused is not None, d.tail()
         time.sleep(1.0)  # the flood goes on a moment: SIPp gets the 503s sent meanwhile
     finally:
         flood.stop()
