@@ -109,7 +109,10 @@ def test_g722_and_pcmu_phones_hear_each_other_and_are_recorded(tmp_path: Path) -
         assert len(to_b) >= 40 * 160 and len(to_a) >= 40 * 160
         assert dominant_hz(to_b[800:]) == pytest.approx(440, abs=10)
         assert dominant_hz(to_a[800:]) == pytest.approx(1000, abs=10)
-        level = float(np.sqrt(np.mean(to_a[-3200:].astype(float) ** 2)))
+        # the median of the 20 ms frames' levels: a frame or two concealed at the end (the
+        # sending threads pace themselves by sleep on a busy machine) must not decide it
+        frames = to_a[800:][: (len(to_a) - 800) // 160 * 160].astype(float).reshape(-1, 160)
+        level = float(np.median(np.sqrt(np.mean(frames ** 2, axis=1))))
         assert 4000 < level < 7000  # 8000 peak: ~5657 rms
         rec = read_wav(tmp_path / "wide.wav")
         assert done.ok and rec.shape[1] == 2 and len(rec) == round(done.seconds * 8000)
