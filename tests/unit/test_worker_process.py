@@ -686,3 +686,17 @@ def test_final_leg_stats_wait_for_the_next_stats_batch_and_live_ones_are_sampled
     finally:
         phone.close()
         h.stop(5.0)
+
+
+def test_a_term_to_a_worker_still_starting_does_not_stop_it(rec_dir: Path) -> None:
+    """SIGTERM right after the spawn, while the child still imports (before ``worker_main``
+    runs): it starts with SIGTERM ignored, as with SIGINT, so the process group's TERM
+    (systemd's stop) leaves the switch to stop it."""
+    h = WorkerHandle.spawn(settings(rec_dir))
+    try:
+        os.kill(h.pid, signal.SIGTERM)
+        ev = Collector(h)
+        ev.wait(lambda e: isinstance(e, WorkerStats))  # it runs
+        assert h.alive
+    finally:
+        h.stop(5.0)

@@ -530,19 +530,22 @@ def _environ(**values: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while a child is spawned: the child starts with it ignored (an ignored
-    signal survives exec and Python keeps it so), so a ^C to the process group cannot kill a
-    worker still importing.  Only the main thread may change it; elsewhere nothing changes."""
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while a child is spawned: the child starts with them ignored
+    (an ignored signal survives exec and Python keeps it so), so a ^C or a TERM to the process
+    group cannot kill a worker still importing.  Only the main thread may change them;
+    elsewhere nothing changes."""
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = {sig: signal.signal(sig, signal.SIG_IGN)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class WorkerHandle:
@@ -566,7 +569,7 @@ class WorkerHandle:
         parent, child = ctx.Pipe(duplex=True)
         process = ctx.Process(target=worker_main, args=(settings, child),
                               name=f"media-worker-{settings.index}", daemon=True)
-        with _environ(OPENBLAS_NUM_THREADS="1"), _sigint_ignored():
+        with _environ(OPENBLAS_NUM_THREADS="1"), _signals_ignored():
             process.start()
         child.close()  # only the child holds its end now: its exit reads as EOF here
         return cls(settings, process, parent)
